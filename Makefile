@@ -1,0 +1,41 @@
+# The README's commands. Each creates .venv and installs what it needs first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: demo run test lint install install-dev migrate clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## make demo: the whole product with demo data, web server and worker, on the embedded default.
+demo: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py serve --demo --port $(PORT)
+
+## make run: the same web server and worker, without demo data.
+run: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py serve --port $(PORT)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+## make test: lint, then the whole test suite.
+test: install-dev lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf var/ .pytest_cache

@@ -1,0 +1,42 @@
+"""Storage of sampled frames: one uint8 ``.npy`` array (T×H×W×3, RGB) per subclip.
+
+Training reads these memory-mapped, so no image is decoded per step.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def save_frames(frames: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write ``frames`` (uint8, T×H×W×3) to ``path`` atomically and return the path.
+
+    The array is written to a temporary file beside the target and renamed into
+    place, so a reader never sees half a file.
+    """
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be uint8 shaped (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(frames), allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_frames(path: str | os.PathLike, *, mmap: bool = True) -> np.ndarray:
+    """Read a subclip's frames; memory-mapped (read-only) unless ``mmap`` is False."""
+    frames = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"{path} does not hold uint8 (T, H, W, 3) frames: {frames.dtype} {frames.shape}")
+    return frames

@@ -1,0 +1,141 @@
+"""Settings come from the environment: each documented variable is read, and production refuses unsafe set-ups."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json
+from django.conf import settings
+import django; django.setup()
+print(json.dumps({
+    "DEBUG": settings.DEBUG,
+    "ENGINE": settings.DATABASES["default"]["ENGINE"],
+    "DB_NAME": str(settings.DATABASES["default"]["NAME"]),
+    "DB_HOST": settings.DATABASES["default"].get("HOST", ""),
+    "DB_OPTIONS": settings.DATABASES["default"].get("OPTIONS", {}),
+    "BROKER": settings.CELERY_BROKER_URL,
+    "BROKER_OPTIONS": settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+    "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+    "STORAGE": settings.STORAGES["default"]["BACKEND"],
+    "ALLOWED_HOSTS": settings.ALLOWED_HOSTS,
+    "SIGNUP_ENABLED": settings.SIGNUP_ENABLED,
+    "TRAILER_MAX_BYTES": settings.TRAILER_MAX_BYTES,
+    "SAMPLING": settings.REELSCORE_SAMPLING,
+    "STALE": settings.RUN_STALE_AFTER_SECONDS,
+    "ACKS_LATE": settings.CELERY_TASK_ACKS_LATE,
+    "REJECT_ON_LOST": settings.CELERY_TASK_REJECT_ON_WORKER_LOST,
+    "PREFETCH": settings.CELERY_WORKER_PREFETCH_MULTIPLIER,
+    "ROUTES": settings.CELERY_TASK_ROUTES,
+}))
+"""
+
+# Variables that would leak from the test run or CI into the probe.
+CLEARED = ("DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "MEDIA_ROOT", "ALLOWED_HOSTS",
+           "SIGNUP_ENABLED", "TRAILER_MAX_BYTES", "STORAGE_BACKEND", "CELERY_VISIBILITY_TIMEOUT",
+           "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS")
+
+
+def run_settings(tmp_path, **variables):
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED and not k.startswith("SAMPLING_")}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", REELSCORE_VAR_DIR=str(tmp_path / "var"), **variables)
+    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def read_settings(tmp_path, **variables):
+    result = run_settings(tmp_path, **variables)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_embedded_default_needs_no_server(tmp_path):
+    s = read_settings(tmp_path, DEBUG="1")
+    assert s["DEBUG"] is True
+    assert s["ENGINE"] == "django.db.backends.sqlite3"
+    assert s["DB_NAME"] == str(tmp_path / "var" / "db.sqlite3")
+    assert "journal_mode=WAL" in s["DB_OPTIONS"]["init_command"]
+    assert s["DB_OPTIONS"]["timeout"] >= 10
+    assert s["BROKER"] == "filesystem://"
+    assert s["BROKER_OPTIONS"]["data_folder_in"].startswith(str(tmp_path / "var" / "broker"))
+    assert (tmp_path / "var" / "broker" / "queue").is_dir()
+    assert s["MEDIA_ROOT"] == str(tmp_path / "var" / "media")
+    assert s["SAMPLING"] == {"n_subclips": 3, "subclip_duration": 30.0, "offset": 10.0,
+                             "frames_per_subclip": 16, "size": 112}
+
+
+def test_real_services_from_urls(tmp_path):
+    s = read_settings(
+        tmp_path, DEBUG="1",
+        DATABASE_URL="postgres://reel:pw@db.example:5433/reelscore",
+        CELERY_BROKER_URL="redis://cache.example:6380/2",
+        CELERY_VISIBILITY_TIMEOUT="7200",
+        MEDIA_ROOT="/mnt/shared/media",
+    )
+    assert s["ENGINE"] == "django.db.backends.postgresql"
+    assert (s["DB_NAME"], s["DB_HOST"]) == ("reelscore", "db.example")
+    assert s["BROKER"] == "redis://cache.example:6380/2"
+    assert s["BROKER_OPTIONS"] == {"visibility_timeout": 7200}
+    assert s["MEDIA_ROOT"] == "/mnt/shared/media"
+
+
+def test_redis_visibility_timeout_outlasts_training_runs(tmp_path):
+    s = read_settings(tmp_path, DEBUG="1", CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
+    assert s["BROKER_OPTIONS"]["visibility_timeout"] >= 6 * 3600
+
+
+def test_other_documented_variables(tmp_path):
+    s = read_settings(tmp_path, SECRET_KEY="x" * 60, ALLOWED_HOSTS="reelscore.example,www.reelscore.example",
+                      SIGNUP_ENABLED="0", TRAILER_MAX_BYTES="1000", RUN_STALE_AFTER_SECONDS="30",
+                      SAMPLING_SIZE="224", SAMPLING_FRAMES_PER_SUBCLIP="8",
+                      STORAGE_BACKEND="django.core.files.storage.FileSystemStorage")
+    assert s["DEBUG"] is False
+    assert s["ALLOWED_HOSTS"] == ["reelscore.example", "www.reelscore.example"]
+    assert s["SIGNUP_ENABLED"] is False
+    assert s["TRAILER_MAX_BYTES"] == 1000
+    assert s["STALE"] == 30
+    assert (s["SAMPLING"]["size"], s["SAMPLING"]["frames_per_subclip"]) == (224, 8)
+
+
+def test_celery_acks_late_and_routes_by_queue(tmp_path):
+    s = read_settings(tmp_path, DEBUG="1")
+    assert s["ACKS_LATE"] and s["REJECT_ON_LOST"] and s["PREFETCH"] == 1
+    assert s["ROUTES"]["trailers.tasks.preprocess_trailer_task"]["queue"] == "video"
+    assert s["ROUTES"]["trailers.tasks.train_run_task"]["queue"] == "gpu"
+    assert s["ROUTES"]["trailers.tasks.score_trailers_task"]["queue"] == "gpu"
+
+
+def test_missing_secret_key_is_a_clear_startup_error(tmp_path):
+    result = run_settings(tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_check_deploy_passes_with_production_variables(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED and not k.startswith("SAMPLING_")}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", REELSCORE_VAR_DIR=str(tmp_path / "var"),
+               SECRET_KEY="prod-" + "k3y-Z" * 12, ALLOWED_HOSTS="reelscore.example", SECURE_HSTS_PRELOAD="1")
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_migrations_are_complete():
+    result = subprocess.run([sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings"})
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.django_db
+def test_signup_can_be_turned_off(client, settings):
+    settings.SIGNUP_ENABLED = False
+    assert client.get("/accounts/signup/").status_code == 404

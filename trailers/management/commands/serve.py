@@ -1,0 +1,94 @@
+"""`manage.py serve`: migrate, then run the web server and one Celery worker together.
+
+Used by `make run` and `make demo` (with --demo, which also creates the demo
+accounts and data). It stays in the foreground; Ctrl-C stops both processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+DEMO_ADMIN = ("admin", "reelscore-admin")
+
+
+class Command(BaseCommand):
+    help = "Run the web server and a Celery worker (both queues) together, in the foreground."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--demo", action="store_true", help="create demo accounts and the demo dataset")
+        parser.add_argument("--trailers", type=int, default=None, help="demo dataset size (with --demo)")
+        parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+
+    def handle(self, *args, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("Database is up to date.")
+        if options["demo"]:
+            self._ensure_admin()
+
+        env = os.environ.copy()
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "video,gpu",
+             "--concurrency", str(options["concurrency"]), "--loglevel", "INFO", "-n", "demo@%h"],
+            env=env,
+        )  # fmt: skip
+        web = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"{options['host']}:{options['port']}", "--noreload"],
+            env=env,
+        )
+        url = f"http://{options['host']}:{options['port']}/"
+        children = [worker, web]
+        try:
+            if options["demo"]:
+                demo_args = ["make_demo_dataset"]
+                if options["trailers"]:
+                    demo_args += ["--trailers", str(options["trailers"])]
+                call_command(*demo_args, stdout=self.stdout)
+            self._banner(url, demo=options["demo"])
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            self.stderr.write("A child process stopped; shutting down.")
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping the web server and the worker…")
+        finally:
+            self._stop(children)
+
+    def _ensure_admin(self) -> None:
+        from django.contrib.auth.models import User
+
+        username, password = DEMO_ADMIN
+        if not User.objects.filter(username=username).exists():
+            User.objects.create_superuser(username=username, email="admin@example.com", password=password)
+
+    def _banner(self, url: str, *, demo: bool) -> None:
+        lines = ["", "=" * 64, f"Reelscore is running at {url}"]
+        if demo:
+            from trailers.demo import DEMO_USERS
+
+            lines.append(f"Admin login:     {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}   ({url}admin/)")
+            name, password = DEMO_USERS[0]
+            lines.append(f"Demo user login: {name} / {password}")
+            lines.append("Try first: open the dataset page, then a trailer, rate it, and see its predicted rating.")
+        lines += ["Press Ctrl-C to stop the web server and the worker.", "=" * 64, ""]
+        self.stdout.write("\n".join(lines))
+
+    @staticmethod
+    def _stop(children: list[subprocess.Popen]) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()

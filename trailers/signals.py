@@ -1,0 +1,31 @@
+"""Stored files follow their rows: deleting a row removes its files once the transaction commits."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from .models import ModelVersion, Subclip, Trailer
+
+
+def _delete_after_commit(*fields) -> None:
+    for field in fields:
+        if field and field.name:
+            storage, name = field.storage, field.name
+            transaction.on_commit(lambda storage=storage, name=name: storage.delete(name))
+
+
+@receiver(post_delete, sender=Trailer)
+def delete_trailer_file(sender, instance: Trailer, **kwargs) -> None:
+    _delete_after_commit(instance.file)
+
+
+@receiver(post_delete, sender=Subclip)
+def delete_subclip_files(sender, instance: Subclip, **kwargs) -> None:
+    _delete_after_commit(instance.frames, instance.contact_sheet)
+
+
+@receiver(post_delete, sender=ModelVersion)
+def delete_model_weights(sender, instance: ModelVersion, **kwargs) -> None:
+    _delete_after_commit(instance.weights)
