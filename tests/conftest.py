@@ -31,3 +31,117 @@ def user_client(client, user):
 def staff_client(client, staff_user):
     client.force_login(staff_user)
     return client
+
+
+# --- A real Celery worker process -----------------------------------------------------
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _database_url(settings_dict) -> str:
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    auth = settings_dict["USER"] + (f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else "")
+    return f"postgres://{auth}@{settings_dict['HOST']}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+
+
+class WorkerProcess:
+    """`celery -A config worker` in its own process group, logging to a file."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, name: str, queues: str = "video,gpu"):
+        self.log_path = log_dir / f"worker-{name}-{time.monotonic_ns()}.log"
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "--concurrency", "1",
+             "--loglevel", "INFO", "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
+             "--without-heartbeat"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 60) -> WorkerProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if " ready." in self.log():
+                return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the worker exited with {self.process.returncode}:\n{self.log()}")
+            time.sleep(0.1)
+        raise TimeoutError(f"the worker did not start in {timeout} s:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes: no clean-up of any kind."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def worker_env(django_db_setup, django_db_blocker):
+    from django.db import connection
+
+    env = os.environ.copy()
+    env.update(DJANGO_SETTINGS_MODULE="config.test_settings", DATABASE_URL=_database_url(connection.settings_dict),
+               PYTHONUNBUFFERED="1")
+    from config.celery import app
+
+    with app.connection_for_write() as conn:  # leave no message from an earlier run on the broker
+        for queue in ("video", "gpu"):
+            try:
+                conn.default_channel.queue_purge(queue)
+            except Exception:  # noqa: BLE001 - a queue that does not exist yet has nothing to purge
+                pass
+    return env
+
+
+@pytest.fixture(scope="session")
+def start_worker(worker_env, tmp_path_factory):
+    """Start real worker processes; all are stopped at the end of the session."""
+    started: list[WorkerProcess] = []
+    log_dir = tmp_path_factory.mktemp("workers")
+
+    def start(name: str = "w", queues: str = "video,gpu") -> WorkerProcess:
+        worker = WorkerProcess(worker_env, log_dir, name, queues)
+        started.append(worker)
+        return worker.wait_ready()
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture(scope="module")
+def worker(start_worker):
+    """One worker consuming both queues for a test module; stopped after the module."""
+    process = start_worker("module")
+    yield process
+    process.stop()
+
+
+def wait_for(predicate, *, timeout: float = 60, interval: float = 0.1, message: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy; fail with ``message`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")

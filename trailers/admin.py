@@ -1,8 +1,20 @@
-"""Admin for every model. What the system computes is read-only here."""
+"""Admin for every model, and staff's controls: start, cancel and follow training runs,
+activate model versions, score trailers. What the system computes is read-only here;
+every action goes through a service.
+"""
 
-from django.contrib import admin
+from __future__ import annotations
 
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from . import services
 from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
+from .run_forms import TrainingRunForm
 
 
 class SubclipInline(admin.TabularInline):
@@ -18,15 +30,39 @@ class SubclipInline(admin.TabularInline):
 
 @admin.register(Trailer)
 class TrailerAdmin(admin.ModelAdmin):
-    list_display = ("title", "status", "duration", "width", "height", "codec", "reference_score", "uploaded_by", "uploaded_at")
+    list_display = ("title", "status", "duration", "width", "height", "codec", "reference_score", "uploaded_by",
+                    "uploaded_at")
     list_filter = ("status", "codec", "container", "has_audio")
     search_fields = ("title", "original_name", "sha256")
     date_hierarchy = "uploaded_at"
     readonly_fields = (
         "file", "original_name", "uploaded_by", "uploaded_at", "duration", "fps", "width", "height", "codec",
         "container", "has_audio", "size_bytes", "sha256", "status", "error", "enqueued_at", "processed_at",
-    )
+    )  # fmt: skip
     inlines = [SubclipInline]
+    actions = ["train_on_these", "preprocess_again", "score_with_active_version"]
+
+    def has_add_permission(self, request):
+        return False  # trailers come in through the upload page, the API or import_trailers
+
+    @admin.action(description="Train on these (start a training run with the selected trailers)")
+    def train_on_these(self, request, queryset):
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
+        return HttpResponseRedirect(f"{reverse('admin:trailers_trainingrun_add')}?trailers={ids}")
+
+    @admin.action(description="Preprocess again")
+    def preprocess_again(self, request, queryset):
+        sent = sum(services.enqueue_preprocessing(pk) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{sent} trailer(s) queued for preprocessing.", messages.SUCCESS)
+
+    @admin.action(description="Score with the active model version")
+    def score_with_active_version(self, request, queryset):
+        active = ModelVersion.objects.filter(is_active=True).first()
+        if active is None:
+            self.message_user(request, "No model version is active: activate one first.", messages.ERROR)
+            return
+        services.enqueue_scoring(active.pk, list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Scoring {queryset.count()} trailer(s) with {active}.", messages.SUCCESS)
 
 
 @admin.register(Subclip)
@@ -49,20 +85,126 @@ class RatingAdmin(admin.ModelAdmin):
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "status", "progress", "epoch", "label_source", "device", "created_by", "created_at")
+    list_display = ("__str__", "shown_status", "progress_percent", "epoch", "label_source", "device", "created_by",
+                    "created_at")
     list_filter = ("status", "label_source", "device")
     search_fields = ("worker", "error")
+    actions = ["cancel_runs"]
+    change_form_template = "admin/trailers/trainingrun/change_form.html"
     readonly_fields = [
-        "dataset", "sampling", "status", "progress", "epoch", "metrics", "error", "device", "worker",
-        "cancel_requested", "checkpoint", "enqueued_at", "started_at", "heartbeat_at", "finished_at", "created_by",
+        "shown_status", "progress_percent", "epoch", "error", "label_source", "min_ratings", "auto_activate",
+        "model_config", "train_config", "requested_trailer_ids", "dataset_summary", "sampling", "metrics", "device",
+        "worker", "cancel_requested", "checkpoint", "created_by", "created_at", "enqueued_at", "started_at",
+        "heartbeat_at", "finished_at", "page_link",
     ]
+    exclude = ["status", "progress", "dataset"]
+
+    @admin.display(description="status")
+    def shown_status(self, run):
+        return run.display_status
+
+    @admin.display(description="progress")
+    def progress_percent(self, run):
+        return f"{run.progress * 100:.0f}%"
+
+    @admin.display(description="dataset")
+    def dataset_summary(self, run):
+        if not run.dataset:
+            return "not frozen yet (frozen when a worker starts the run)"
+        val = sum(1 for d in run.dataset if d["split"] == "val")
+        return f"{len(run.dataset)} trailers: {len(run.dataset) - val} train, {val} validation"
+
+    @admin.display(description="run page")
+    def page_link(self, run):
+        return format_html('<a href="{}">Open the run page</a>', reverse("run_detail", args=[run.pk]))
+
+    def has_change_permission(self, request, obj=None):
+        return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)
+
+    def get_urls(self):
+        urls = [path("<int:run_id>/cancel/", self.admin_site.admin_view(self.cancel_view),
+                     name="trailers_trainingrun_cancel")]
+        return urls + super().get_urls()
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Every model and training option, starting from a preset; submitting starts the run."""
+        if not self.has_add_permission(request):
+            return redirect("admin:index")
+        preset = request.GET.get("preset", "default")
+        initial = {"trailer_ids": request.GET.get("trailers", "")}
+        form = TrainingRunForm(request.POST or None, preset=preset, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            run = services.start_training_run(
+                user=request.user, model_config=form.model_config, train_config=form.train_config,
+                label_source=form.cleaned_data["label_source"], min_ratings=form.cleaned_data["min_ratings"],
+                trailer_ids=form.cleaned_data["trailer_ids"] or None,
+                auto_activate=form.cleaned_data["auto_activate"],
+            )  # fmt: skip
+            if run.status == TrainingRun.Status.FAILED:
+                self.message_user(request, f"{run} could not start: {run.error}", messages.ERROR)
+            else:
+                self.message_user(request, f"{run} is queued; its page shows its progress.", messages.SUCCESS)
+            return redirect("admin:trailers_trainingrun_change", run.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Start a training run",
+            "opts": self.model._meta,
+            "form": form,
+            "preset": preset,
+            "presets": ["default", "seed", "single_frame"],
+            "trailer_ids": initial["trailer_ids"],
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/trailers/trainingrun/start.html", context)
+
+    def cancel_view(self, request, run_id):
+        run = get_object_or_404(TrainingRun, pk=run_id)
+        if request.method == "POST":
+            run = services.cancel_run(run=run)
+            self.message_user(request, f"Cancel requested for {run}: it stops after its current step.",
+                              messages.SUCCESS)
+        return redirect("admin:trailers_trainingrun_change", run.pk)
+
+    @admin.action(description="Cancel selected runs")
+    def cancel_runs(self, request, queryset):
+        for run in queryset.exclude(status__in=TrainingRun.FINISHED):
+            services.cancel_run(run=run)
+        self.message_user(request, "Cancel requested: running runs stop after their current step.", messages.SUCCESS)
 
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "run", "is_active", "created_at", "activated_at")
+    list_display = ("__str__", "run", "is_active", "val_mae", "baseline_mae", "created_at", "activated_at")
     list_filter = ("is_active",)
     readonly_fields = ("run", "number", "weights", "config", "metrics", "is_active", "created_at", "activated_at")
+    actions = ["activate", "score_all"]
+
+    def has_add_permission(self, request):
+        return False  # versions are made by successful runs
+
+    @admin.display(description="val MAE")
+    def val_mae(self, version):
+        value = version.metrics.get("val_mae")
+        return "—" if value is None else f"{value:.3f}"
+
+    @admin.display(description="baseline MAE")
+    def baseline_mae(self, version):
+        value = version.metrics.get("baseline_mae")
+        return "—" if value is None else f"{value:.3f}"
+
+    @admin.action(description="Activate (and score every ready trailer with it)")
+    def activate(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            return
+        version = services.activate_model_version(model_version=queryset.get())
+        self.message_user(request, f"{version} is now active; scoring every ready trailer with it.", messages.SUCCESS)
+
+    @admin.action(description="Score all ready trailers with this version")
+    def score_all(self, request, queryset):
+        for version in queryset:
+            services.enqueue_scoring(version.pk, None)
+        self.message_user(request, f"Scoring queued for {queryset.count()} version(s).", messages.SUCCESS)
 
 
 @admin.register(Prediction)
@@ -71,3 +213,6 @@ class PredictionAdmin(admin.ModelAdmin):
     list_filter = ("model_version",)
     search_fields = ("trailer__title",)
     readonly_fields = ("model_version", "trailer", "score", "subclip_scores", "spread", "created_at")
+
+    def has_add_permission(self, request):
+        return False

@@ -159,6 +159,9 @@ class TrainingRun(models.Model):
     device = models.CharField(max_length=50, blank=True)
     worker = models.CharField(max_length=255, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    resumed_from_epoch = models.PositiveIntegerField(
+        null=True, blank=True, help_text="set when a worker carried on from a checkpoint after the run lost its worker"
+    )
     checkpoint = models.CharField(max_length=255, blank=True, help_text="path of the last checkpoint, under MEDIA_ROOT")
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

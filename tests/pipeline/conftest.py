@@ -1,0 +1,74 @@
+"""Pipeline fixtures: synthetic trailers (made by the project's generator), ingest and wait helpers."""
+
+from __future__ import annotations
+
+import pytest
+
+from ml.synth import generate_trailer
+from tests.conftest import wait_for
+from trailers.models import Rating, Trailer
+from trailers.services import ingest_trailer
+
+pytestmark = pytest.mark.pipeline
+
+# 4 s at 12 fps: with the test sampling (subclips of 1.5 s from 0.5 s in) each gives 2 subclips.
+SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".flv")
+
+
+@pytest.fixture(scope="session")
+def synthetic_trailers(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("synthetic")
+    return [
+        generate_trailer(folder / f"trailer-{i}{SUFFIXES[i % len(SUFFIXES)]}", seed=100 + i, duration=4.0, fps=12,
+                         width=64, height=48)
+        for i in range(8)
+    ]
+
+
+def ingest(synthetic, user=None) -> list[Trailer]:
+    return [ingest_trailer(source=t.path, original_name=t.path.name, user=user, reference_score=t.rating)
+            for t in synthetic]
+
+
+def wait_until_processed(trailers, timeout: float = 90) -> list[Trailer]:
+    ids = [t.pk for t in trailers]
+
+    def done():
+        rows = list(Trailer.objects.filter(pk__in=ids))
+        return rows if all(t.status in (Trailer.Status.READY, Trailer.Status.FAILED) for t in rows) else None
+
+    return wait_for(done, timeout=timeout, message=f"trailers {ids} to be processed")
+
+
+def rate_by_hidden_rating(trailers, synthetic, users) -> None:
+    for trailer, truth in zip(trailers, synthetic, strict=False):
+        for offset, user in enumerate(users):
+            Rating.objects.create(user=user, trailer=trailer, score=max(1, min(10, round(truth.rating) + offset % 2)))
+
+
+def run_form_data(form_preset: str = "default", **overrides) -> dict:
+    """The admin's start-a-run form as a browser would post it: its initial values, plus ``overrides``."""
+    from trailers.run_forms import TrainingRunForm
+
+    form = TrainingRunForm(preset=form_preset)
+    data = {}
+    for name, field in form.fields.items():
+        value = form.get_initial_for_field(field, name)
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif value is not None:
+            data[name] = value
+    for name, value in overrides.items():
+        if value is False:
+            data.pop(name, None)
+        else:
+            data[name] = "on" if value is True else value
+    return data
+
+
+TINY_RUN = {
+    "model__frame_size": 32, "model__channels1": 4, "model__channels2": 8, "model__embedding_size": 8,
+    "model__lstm_size": 8, "train__epochs": 3, "train__batch_size": 4, "train__num_workers": 0,
+    "train__frames_per_sample": 4, "train__device": "cpu", "train__lr": 0.01,
+}

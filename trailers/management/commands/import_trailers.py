@@ -1,0 +1,59 @@
+"""`manage.py import_trailers DIR [--markup FILE]`: ingest every video in a folder.
+
+Each file goes through the same ingest service as a web upload. The seed's markup
+(Title, Score; CSV, XLS or XLSX) gives reference scores, matched by file name
+without its extension. Files that cannot serve are reported with the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from ml.markup import MarkupError, read_markup
+from trailers.services import IngestError, ingest_trailer
+
+
+class Command(BaseCommand):
+    help = "Import every video file in DIR as a trailer; --markup gives reference scores (Title, Score)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("directory", type=Path)
+        parser.add_argument("--markup", type=Path, help="the seed's markup file: columns Title, Score")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handle(self, *args, directory: Path, markup: Path | None, no_progress: bool, **options):
+        if not directory.is_dir():
+            raise CommandError(f"{directory} is not a folder.")
+        scores: dict[str, float] = {}
+        if markup is not None:
+            try:
+                scores = read_markup(markup)
+            except (MarkupError, OSError) as exc:
+                raise CommandError(f"Cannot read the markup file {markup}: {exc}") from exc
+        files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise CommandError(f"{directory} holds no files.")
+
+        imported, skipped = [], []
+        for path in tqdm(files, desc="Importing", unit="file", disable=no_progress, file=self.stderr._out):
+            try:
+                trailer = ingest_trailer(source=path, original_name=path.name, reference_score=scores.get(path.stem))
+            except IngestError as exc:
+                skipped.append((path.name, str(exc)))
+                continue
+            imported.append(trailer)
+
+        for name, reason in skipped:
+            self.stdout.write(self.style.WARNING(f"Skipped {name}: {reason}"))
+        unmatched = sorted(set(scores) - {p.stem for p in files})
+        if unmatched:
+            self.stdout.write(f"Markup titles with no file: {', '.join(unmatched)}")
+        with_score = sum(1 for t in imported if t.reference_score is not None)
+        self.stdout.write(self.style.SUCCESS(
+            f"Imported {len(imported)} trailer(s) ({with_score} with a reference score); skipped {len(skipped)}."
+        ))
+        if not imported:
+            raise CommandError("No trailer was imported.")

@@ -1,0 +1,17 @@
+"""`manage.py sweep`: hand waiting work to the broker (after it was down, or after a worker died).
+
+Every worker runs the same sweep as it starts; run this from cron to cover the
+time between worker starts.
+"""
+
+from django.core.management.base import BaseCommand
+
+from trailers.services import sweep
+
+
+class Command(BaseCommand):
+    help = "Enqueue trailers and training runs that are waiting for the broker or lost their worker."
+
+    def handle(self, *args, **options):
+        counts = sweep()
+        self.stdout.write(f"Enqueued {counts['trailers']} trailer(s) and {counts['runs']} training run(s).")

@@ -1,0 +1,155 @@
+"""Ingest: take a file from an upload, the API or `import_trailers`, and make it a queued Trailer.
+
+The file is copied (hashing as it goes) under a generated name, probed at once,
+and refused with the probe's message if it cannot serve as a trailer; nothing of
+a refused file is kept. Preprocessing is enqueued only once the row is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, transaction
+
+from ml.video import VideoError, probe
+from trailers.models import Trailer
+
+CHUNK = 1024 * 1024
+
+
+@dataclass
+class IngestError(Exception):
+    """A file refused at upload; ``message`` says why in plain words."""
+
+    message: str
+    code: str = "invalid"
+    duplicate_of: Trailer | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _StoredTemp(File):
+    # FileSystemStorage moves a file that says where it lies instead of copying it.
+    def temporary_file_path(self) -> str:
+        return self.name
+
+
+def human_size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} bytes"
+
+
+def check_size(size: int | None) -> None:
+    """Refuse a file larger than TRAILER_MAX_BYTES (before any of it is read)."""
+    limit = settings.TRAILER_MAX_BYTES
+    if size is not None and size > limit:
+        raise IngestError(f"The file is too large: {human_size(size)}, and the limit is {human_size(limit)}.",
+                          code="too_large")
+
+
+def ingest_trailer(
+    *,
+    source: BinaryIO | str | os.PathLike,
+    original_name: str,
+    user=None,
+    title: str | None = None,
+    reference_score: float | None = None,
+    size: int | None = None,
+) -> Trailer:
+    """Store, probe and register one trailer; raise IngestError (keeping nothing) if it is refused.
+
+    ``source`` is an open binary file (an upload) or a path (an import). A file whose
+    sha256 matches a stored trailer is refused as a duplicate, naming that trailer.
+    """
+    if isinstance(source, str | os.PathLike):
+        size = os.path.getsize(source) if size is None else size
+    check_size(size)
+    original_name = os.path.basename(str(original_name))[:255] or "trailer"
+    if reference_score is not None and not 0 <= float(reference_score) <= 10:
+        raise IngestError(f"The reference score {reference_score} is outside 0–10.", code="invalid_score")
+
+    incoming = Path(settings.MEDIA_ROOT) / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    fd, temp_path = tempfile.mkstemp(dir=incoming, suffix=Path(original_name).suffix.lower()[:10])
+    try:
+        digest, copied = _copy_and_hash(source, fd)
+        check_size(copied)
+        if copied == 0:
+            raise IngestError("The file is empty.", code="empty")
+        duplicate = Trailer.objects.filter(sha256=digest).first()
+        if duplicate:
+            raise _duplicate(duplicate)
+        try:
+            info = probe(temp_path)
+        except VideoError as exc:
+            raise IngestError(str(exc), code="not_a_video") from exc
+
+        trailer = Trailer(
+            title=(title or Path(original_name).stem)[:255],
+            original_name=original_name,
+            uploaded_by=user if user is not None and user.is_authenticated else None,
+            duration=info.duration, fps=info.fps, width=info.width, height=info.height,
+            codec=info.codec, container=info.container, has_audio=info.has_audio,
+            size_bytes=copied, sha256=digest,
+            reference_score=float(reference_score) if reference_score is not None else None,
+        )  # fmt: skip
+        try:
+            with transaction.atomic(), open(temp_path, "rb") as handle:
+                trailer.file.save(original_name, _StoredTemp(handle, name=temp_path), save=False)
+                trailer.save()
+                transaction.on_commit(lambda: _enqueue(trailer.pk))
+        except IntegrityError:
+            # Another upload of the same file won the race.
+            if trailer.file.name:
+                trailer.file.storage.delete(trailer.file.name)
+            raise _duplicate(Trailer.objects.get(sha256=digest)) from None
+        return trailer
+    finally:
+        if os.path.exists(temp_path):
+            os.unlink(temp_path)
+
+
+def _enqueue(trailer_id: int) -> None:
+    from .queue import enqueue_preprocessing
+
+    enqueue_preprocessing(trailer_id)
+
+
+def _duplicate(existing: Trailer) -> IngestError:
+    return IngestError(f"This file was already uploaded as “{existing.title}” (trailer #{existing.pk}).",
+                       code="duplicate", duplicate_of=existing)
+
+
+def _copy_and_hash(source, fd: int) -> tuple[str, int]:
+    sha = hashlib.sha256()
+    copied = 0
+    limit = settings.TRAILER_MAX_BYTES
+    own = isinstance(source, str | os.PathLike)
+    reader = open(source, "rb") if own else source
+    try:
+        if hasattr(reader, "seek"):
+            reader.seek(0)
+        with os.fdopen(fd, "wb") as out:
+            while chunk := reader.read(CHUNK):
+                copied += len(chunk)
+                if copied > limit:
+                    check_size(copied)
+                sha.update(chunk)
+                out.write(chunk)
+    finally:
+        if own:
+            reader.close()
+    return sha.hexdigest(), copied
+
+

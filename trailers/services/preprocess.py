@@ -1,0 +1,89 @@
+"""Preprocess a trailer: sample its subclips' frames and store them, replacing any earlier set.
+
+Safe to run twice (a redelivered task): the new frames are written to a fresh
+folder and swapped in with the Subclip rows in one transaction; the old rows'
+files are deleted once that commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from ml.frames import save_frames, write_contact_sheet
+from ml.video import SamplingConfig, VideoError, sample_trailer
+from trailers.models import ModelVersion, Subclip, Trailer
+
+log = logging.getLogger(__name__)
+
+
+def sampling_config() -> SamplingConfig:
+    """The preprocessing settings every trailer gets (settings.REELSCORE_SAMPLING)."""
+    return SamplingConfig(**{**settings.REELSCORE_SAMPLING, "frame_step": None})
+
+
+def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
+    """Sample, store and register a trailer's subclips; mark it ready, or failed with the reason."""
+    updated = Trailer.objects.filter(pk=trailer_id).update(status=Trailer.Status.PROCESSING, error="")
+    if not updated:
+        log.info("trailer %s no longer exists; nothing to preprocess", trailer_id)
+        return None
+    trailer = Trailer.objects.get(pk=trailer_id)
+    config = sampling_config()
+    try:
+        _, sampled = sample_trailer(trailer.file.path, config)
+    except VideoError as exc:
+        return _fail(trailer, str(exc))
+    except Exception as exc:
+        log.exception("preprocessing trailer %s failed", trailer_id)
+        return _fail(trailer, f"Preprocessing failed unexpectedly: {exc}")
+
+    folder = f"subclips/{trailer.pk}/{uuid.uuid4().hex}"
+    rows = []
+    for subclip in sampled:
+        frames_name = f"{folder}/{subclip.plan.index}.npy"
+        sheet_name = f"{folder}/{subclip.plan.index}.jpg"
+        save_frames(subclip.frames, default_storage.path(frames_name))
+        write_contact_sheet(subclip.frames, default_storage.path(sheet_name))
+        rows.append(Subclip(
+            trailer=trailer, index=subclip.plan.index, start=subclip.plan.start, duration=subclip.plan.duration,
+            frames=frames_name, contact_sheet=sheet_name, frame_count=len(subclip.frames),
+            timestamps=[round(float(t), 4) for t in subclip.timestamps], sampling=config.to_dict(),
+        ))  # fmt: skip
+
+    with transaction.atomic():
+        if not Trailer.objects.select_for_update().filter(pk=trailer.pk).exists():
+            _remove_folder(folder)  # deleted while we worked
+            return None
+        for old in trailer.subclips.all():
+            old.delete()  # the post_delete signal removes its files after commit
+        Subclip.objects.bulk_create(rows)
+        Trailer.objects.filter(pk=trailer.pk).update(status=Trailer.Status.READY, error="",
+                                                     processed_at=timezone.now())
+        active = ModelVersion.objects.filter(is_active=True).values_list("pk", flat=True).first()
+        if active:
+            from .queue import enqueue_scoring
+
+            transaction.on_commit(lambda: enqueue_scoring(active, [trailer.pk]))
+    trailer.refresh_from_db()
+    return trailer
+
+
+def _fail(trailer: Trailer, reason: str) -> Trailer:
+    Trailer.objects.filter(pk=trailer.pk).update(status=Trailer.Status.FAILED, error=reason,
+                                                 processed_at=timezone.now())
+    trailer.refresh_from_db()
+    return trailer
+
+
+def _remove_folder(name: str) -> None:
+    folder = Path(default_storage.path(name))
+    for path in folder.glob("*"):
+        path.unlink(missing_ok=True)
+    folder.rmdir()

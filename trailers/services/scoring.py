@@ -1,0 +1,46 @@
+"""Scoring: apply a model version to trailers' subclips and keep one Prediction per (version, trailer)."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+from ml.predict import load_model, score_frame_files
+from trailers.models import ModelVersion, Prediction, Trailer
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=2)
+def _loaded_model(weights_path: str):
+    # Once per worker process and model file, not once per trailer.
+    return load_model(weights_path, device="auto")
+
+
+def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = None) -> int:
+    """Score the given ready trailers (or every ready trailer not yet scored by this version).
+
+    Returns how many predictions were written.
+    """
+    version = ModelVersion.objects.filter(pk=model_version_id).first()
+    if version is None:
+        log.info("model version %s no longer exists; nothing to score", model_version_id)
+        return 0
+    trailers = Trailer.objects.filter(status=Trailer.Status.READY).prefetch_related("subclips")
+    if trailer_ids is None:
+        trailers = trailers.exclude(predictions__model_version=version)
+    else:
+        trailers = trailers.filter(pk__in=trailer_ids)
+    model = _loaded_model(version.weights.path)
+    written = 0
+    for trailer in trailers.iterator(chunk_size=100):
+        subclips = list(trailer.subclips.all())
+        if not subclips:
+            continue
+        scores = score_frame_files(model, [s.frames.path for s in subclips])
+        Prediction.objects.update_or_create(
+            model_version=version, trailer=trailer,
+            defaults={"score": scores.mean, "spread": scores.spread, "subclip_scores": list(scores.per_subclip)},
+        )  # fmt: skip
+        written += 1
+    return written

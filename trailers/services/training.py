@@ -1,0 +1,282 @@
+"""Training runs: start one, run it on a worker (resuming after a crash), cancel it.
+
+A run freezes its dataset (which trailers, which labels, which side of the split)
+the first time a worker picks it up, so later ratings do not change it. While it
+trains, the worker reports progress and a heartbeat to the row; a run whose
+heartbeat stops is shown as stale and handed to the next worker by the sweep.
+Only the worker holding the run's claim may write to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Avg, Count
+from django.utils import timezone
+
+from ml.data import split_by_trailer
+from ml.model import LRCNConfig
+from ml.predict import save_model_file
+from ml.train import Progress, TrainConfig, fit, resolve_device
+from trailers.models import ModelVersion, Subclip, Trailer, TrainingRun
+
+from .versions import activate_model_version, next_version_number
+
+log = logging.getLogger(__name__)
+
+MIN_TRAILERS = 3  # at least two to train on and one to validate with
+HEARTBEAT_SECONDS = 1.0
+
+
+class TrainingSetupError(Exception):
+    """A run that cannot start; the message says why in plain words."""
+
+
+class LostClaim(Exception):
+    """Another worker took this run over (it thought this one dead); stop quietly."""
+
+
+def labelled_trailers(*, label_source: str, min_ratings: int = 1, trailer_ids=None) -> dict[int, float]:
+    """Ready trailers with a label from ``label_source``: {trailer id: label}."""
+    trailers = Trailer.objects.filter(status=Trailer.Status.READY, subclips__isnull=False).distinct()
+    if trailer_ids:
+        trailers = trailers.filter(pk__in=trailer_ids)
+    if label_source == TrainingRun.LabelSource.REFERENCE:
+        rows = trailers.filter(reference_score__isnull=False).values_list("pk", "reference_score")
+    else:
+        rows = (trailers.annotate(n=Count("ratings", distinct=True), mean=Avg("ratings__score"))
+                .filter(n__gte=max(1, min_ratings)).values_list("pk", "mean"))
+    return {pk: float(label) for pk, label in rows}
+
+
+def _too_few_message(found: int, *, label_source: str, min_ratings: int) -> str:
+    what = ("a reference score" if label_source == TrainingRun.LabelSource.REFERENCE
+            else f"at least {min_ratings} rating{'s' if min_ratings != 1 else ''}")
+    return (f"Not enough labelled trailers: this run has {found} ready trailer{'s' if found != 1 else ''} "
+            f"with {what}, and needs at least {MIN_TRAILERS}.")
+
+
+def start_training_run(
+    *,
+    user,
+    model_config: LRCNConfig,
+    train_config: TrainConfig,
+    label_source: str = TrainingRun.LabelSource.USER_MEAN,
+    min_ratings: int = 1,
+    trailer_ids: list[int] | None = None,
+    auto_activate: bool = False,
+) -> TrainingRun:
+    """Create a run and enqueue it after commit; one with too few labelled trailers fails at once."""
+    found = len(labelled_trailers(label_source=label_source, min_ratings=min_ratings, trailer_ids=trailer_ids))
+    with transaction.atomic():
+        run = TrainingRun.objects.create(
+            created_by=user if user is not None and user.is_authenticated else None,
+            model_config=model_config.to_dict(), train_config=train_config.to_dict(),
+            label_source=label_source, min_ratings=min_ratings, auto_activate=auto_activate,
+            requested_trailer_ids=sorted(trailer_ids or []),
+        )  # fmt: skip
+        if found < MIN_TRAILERS:
+            _finish(run, TrainingRun.Status.FAILED,
+                    error=_too_few_message(found, label_source=label_source, min_ratings=min_ratings))
+        else:
+            from .queue import enqueue_training
+
+            transaction.on_commit(lambda: enqueue_training(run.pk))
+    run.refresh_from_db()
+    return run
+
+
+def cancel_run(*, run: TrainingRun) -> TrainingRun:
+    """Ask a run to stop. A queued run is cancelled at once; a running one stops after its current step."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if run.status == TrainingRun.Status.QUEUED:
+            _finish(run, TrainingRun.Status.CANCELLED, cancel_requested=True)
+        elif run.status == TrainingRun.Status.RUNNING:
+            TrainingRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+    run.refresh_from_db()
+    return run
+
+
+def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None:
+    """Train a run to the end on this worker, resuming from its last checkpoint if it has one."""
+    token = f"{worker or 'worker'}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+    run = _claim(run_id, token)
+    if run is None:
+        return None
+    try:
+        samples, split = _dataset(run)
+    except TrainingSetupError as exc:
+        return _finish(run, TrainingRun.Status.FAILED, error=str(exc))
+
+    train_config = TrainConfig.from_dict(run.train_config)
+    model_config = LRCNConfig.from_dict(run.model_config)
+    if train_config.num_workers and _in_daemon_process():
+        train_config = train_config.replace(num_workers=0)  # a pool process may not start child processes
+    checkpoint_name = f"runs/{run.pk}/checkpoint.pt"
+    checkpoint_path = default_storage.path(checkpoint_name)
+    resume_from = checkpoint_path if run.checkpoint and os.path.exists(checkpoint_path) else None
+    try:
+        device = resolve_device(train_config.device)
+    except RuntimeError as exc:
+        return _finish(run, TrainingRun.Status.FAILED, error=str(exc))
+    TrainingRun.objects.filter(pk=run.pk, worker=token).update(
+        device=str(device), resumed_from_epoch=len(run.metrics) if resume_from else None
+    )
+
+    reporter = _Reporter(run, token, checkpoint_name)
+    try:
+        result = fit(samples, train_config, model_config, split=split, callback=reporter,
+                     checkpoint_path=checkpoint_path, resume_from=resume_from)
+    except LostClaim:
+        log.warning("run %s was taken over by another worker; this one stops", run.pk)
+        return None
+    except Exception as exc:
+        log.exception("training run %s failed", run.pk)
+        return _finish(run, TrainingRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}", token=token)
+
+    if result.stop_reason == "cancelled":
+        return _finish(run, TrainingRun.Status.CANCELLED, metrics=result.history, token=token)
+    return _succeed(run, result, token)
+
+
+# --- the parts -------------------------------------------------------------------------
+
+
+def _claim(run_id: int, token: str) -> TrainingRun | None:
+    """Take the run for this worker unless it is finished, cancelled, or alive on another worker."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.is_finished:
+            return None
+        if run.status == TrainingRun.Status.RUNNING and not run.is_stale:
+            log.info("run %s is alive on %s; not starting a second copy", run_id, run.worker)
+            return None
+        if run.cancel_requested:
+            _finish(run, TrainingRun.Status.CANCELLED)
+            return None
+        now = timezone.now()
+        TrainingRun.objects.filter(pk=run_id).update(
+            status=TrainingRun.Status.RUNNING, worker=token, started_at=run.started_at or now, heartbeat_at=now,
+            error="",
+        )
+    run.refresh_from_db()
+    return run
+
+
+def _dataset(run: TrainingRun):
+    """The run's frozen dataset as ml.train samples and split; frozen now if this is its first start."""
+    if not run.dataset:
+        train_config = TrainConfig.from_dict(run.train_config)
+        labels = labelled_trailers(label_source=run.label_source, min_ratings=run.min_ratings,
+                                   trailer_ids=run.requested_trailer_ids or None)
+        if len(labels) < MIN_TRAILERS:
+            raise TrainingSetupError(_too_few_message(len(labels), label_source=run.label_source,
+                                                      min_ratings=run.min_ratings))
+        split = split_by_trailer(list(labels), train_config.val_fraction, train_config.seed)
+        val = set(split.val)
+        run.dataset = [{"trailer": pk, "label": label, "split": "val" if pk in val else "train"}
+                       for pk, label in sorted(labels.items())]
+        first = Subclip.objects.filter(trailer_id__in=labels).order_by("pk").first()
+        run.sampling = first.sampling if first else {}
+        TrainingRun.objects.filter(pk=run.pk).update(dataset=run.dataset, sampling=run.sampling)
+
+    paths: dict[int, list[str]] = {}
+    for subclip in Subclip.objects.filter(trailer_id__in=[d["trailer"] for d in run.dataset]).order_by("index"):
+        paths.setdefault(subclip.trailer_id, []).append(subclip.frames.path)
+    missing = [d["trailer"] for d in run.dataset if d["trailer"] not in paths]
+    if missing:
+        raise TrainingSetupError(f"Trailers of this run's dataset are gone or have no frames: {missing}.")
+    samples = [(d["trailer"], paths[d["trailer"]], d["label"]) for d in run.dataset]
+    split = {"train": [d["trailer"] for d in run.dataset if d["split"] == "train"],
+             "val": [d["trailer"] for d in run.dataset if d["split"] == "val"]}
+    return samples, split
+
+
+@dataclass
+class _Reporter:
+    """fit's callback: progress and heartbeat to the row, and the cancel request back."""
+
+    run: TrainingRun
+    token: str
+    checkpoint_name: str
+    last_beat: float = 0.0
+
+    def __call__(self, progress: Progress) -> bool:
+        done = ((progress.epoch - 1) * progress.steps + progress.step) / (progress.epochs * progress.steps)
+        fields = {"progress": min(1.0, done), "epoch": progress.epoch, "heartbeat_at": timezone.now()}
+        now = time.monotonic()
+        if progress.kind == "epoch":
+            history = [m for m in self.run.metrics if m["epoch"] < progress.epoch] + [progress.metrics]
+            self.run.metrics = history
+            fields.update(metrics=history, checkpoint=self.checkpoint_name)
+        elif now - self.last_beat < HEARTBEAT_SECONDS:
+            return self._cancel_requested()
+        self.last_beat = now
+        if not TrainingRun.objects.filter(pk=self.run.pk, worker=self.token).update(**fields):
+            raise LostClaim
+        return self._cancel_requested()
+
+    def _cancel_requested(self) -> bool:
+        return bool(TrainingRun.objects.filter(pk=self.run.pk).values_list("cancel_requested", flat=True).first())
+
+
+def _succeed(run: TrainingRun, result, token: str) -> TrainingRun:
+    best = result.best_metrics or {}
+    weights_name = f"models/run-{run.pk}-{uuid.uuid4().hex[:8]}.pt"
+    save_model_file(default_storage.path(weights_name), result, sampling=run.sampling)
+    summary = result.metrics()
+    config = {"model": result.model_config.to_dict(), "train": result.train_config.to_dict(),
+              "sampling": run.sampling, "normaliser": result.normaliser.to_dict()}
+    previous_best = _active_val_mae()
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                version = ModelVersion.objects.create(run=run, number=next_version_number(), weights=weights_name,
+                                                      config=config, metrics={**best, **summary})
+                _finish(run, TrainingRun.Status.SUCCEEDED, metrics=result.history, token=token, progress=1.0)
+            break
+        except IntegrityError:  # another run took the same version number
+            continue
+    else:
+        raise RuntimeError("could not allocate a model version number")
+    new_mae = best.get("val_mae")
+    if run.auto_activate and new_mae is not None and (previous_best is None or new_mae < previous_best):
+        activate_model_version(model_version=version)
+    run.refresh_from_db()
+    return run
+
+
+def _active_val_mae() -> float | None:
+    active = ModelVersion.objects.filter(is_active=True).first()
+    if active is None:
+        return None
+    return active.metrics.get("val_mae")
+
+
+def _finish(run: TrainingRun, status: str, *, token: str | None = None, **fields) -> TrainingRun:
+    rows = TrainingRun.objects.filter(pk=run.pk)
+    if token is not None:
+        rows = rows.filter(worker=token)
+    rows.update(status=status, finished_at=timezone.now(), **fields)
+    run.refresh_from_db()
+    return run
+
+
+def _in_daemon_process() -> bool:
+    import multiprocessing
+
+    try:
+        from billiard import current_process as billiard_process
+
+        if billiard_process().daemon:
+            return True
+    except ImportError:
+        pass
+    return multiprocessing.current_process().daemon
