@@ -1,0 +1,134 @@
+"""Training from the admin, through its own URLs, on a real worker: runs, versions, activation, scoring, cancel."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.pipeline.conftest import TINY_RUN, ingest, rate_by_hidden_rating, run_form_data, wait_until_processed
+from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
+
+pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def rated_trailers(worker, synthetic_trailers, user, other_user):
+    trailers = wait_until_processed(ingest(synthetic_trailers[:6]))
+    assert all(t.status == Trailer.Status.READY for t in trailers)
+    rate_by_hidden_rating(trailers, synthetic_trailers, [user, other_user])
+    return trailers
+
+
+def start_run_from_admin(staff_client, **fields) -> TrainingRun:
+    response = staff_client.post("/admin/trailers/trainingrun/add/", run_form_data(**{**TINY_RUN, **fields}))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    return TrainingRun.objects.latest("pk")
+
+
+def wait_finished(run: TrainingRun, timeout: float = 120) -> TrainingRun:
+    def finished():
+        run.refresh_from_db()
+        return run if run.is_finished else None
+
+    return wait_for(finished, timeout=timeout, message=f"run {run.pk} to finish")
+
+
+def test_run_started_in_admin_succeeds_and_makes_a_version(staff_client, rated_trailers, user):
+    assert "Start a training run" in staff_client.get("/admin/trailers/trainingrun/add/").content.decode()
+    run = wait_finished(start_run_from_admin(staff_client, train__val_fraction=0.34))
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert [m["epoch"] for m in run.metrics] == [1, 2, 3]
+    for epoch in run.metrics:
+        assert {"train_loss", "val_loss", "val_mae", "val_rmse", "baseline_mae"} <= set(epoch)
+    assert run.progress == 1.0 and run.device == "cpu" and run.worker
+    # The frozen dataset: every rated trailer once, split by trailer, labels = mean of the users' ratings.
+    assert sorted(d["trailer"] for d in run.dataset) == sorted(t.pk for t in rated_trailers)
+    assert {d["split"] for d in run.dataset} == {"train", "val"}
+    label = {d["trailer"]: d["label"] for d in run.dataset}
+    first = rated_trailers[0]
+    scores = list(Rating.objects.filter(trailer=first).values_list("score", flat=True))
+    assert label[first.pk] == pytest.approx(sum(scores) / len(scores))
+    version = run.model_version
+    assert version.number == 1 and not version.is_active
+    assert version.config["model"]["frame_size"] == 32 and version.config["sampling"]["size"] == 32
+    assert version.metrics["val_mae"] is not None
+    # Later ratings do not change a finished run's snapshot.
+    Rating.objects.filter(trailer=first).update(score=1)
+    run.refresh_from_db()
+    assert {d["trailer"]: d["label"] for d in run.dataset} == label
+
+
+def test_activation_scores_every_ready_trailer(staff_client, rated_trailers):
+    run = wait_finished(start_run_from_admin(staff_client))
+    version = run.model_version
+    response = staff_client.post("/admin/trailers/modelversion/",
+                                 {"action": "activate", "_selected_action": [version.pk]}, follow=True)
+    assert "is now active" in response.content.decode()
+    version.refresh_from_db()
+    assert version.is_active
+    ready = Trailer.objects.filter(status=Trailer.Status.READY).count()
+    wait_for(lambda: Prediction.objects.filter(model_version=version).count() == ready, timeout=60,
+             message="a prediction for every ready trailer")
+    for prediction in Prediction.objects.filter(model_version=version):
+        assert len(prediction.subclip_scores) == prediction.trailer.subclips.count() == 2
+        assert prediction.score == pytest.approx(sum(prediction.subclip_scores) / 2)
+        assert prediction.spread >= 0
+
+
+def test_new_trailer_is_scored_by_the_active_version(staff_client, rated_trailers, synthetic_trailers):
+    run = wait_finished(start_run_from_admin(staff_client))
+    staff_client.post("/admin/trailers/modelversion/", {"action": "activate", "_selected_action": [run.model_version.pk]})
+    [new] = ingest(synthetic_trailers[6:7])
+    prediction = wait_for(lambda: Prediction.objects.filter(trailer=new, model_version=run.model_version).first(),
+                          timeout=60, message="the new trailer's prediction")
+    assert 0 < prediction.score < 20
+
+
+def test_cancel_from_the_admin_stops_the_run(staff_client, rated_trailers):
+    run = start_run_from_admin(staff_client, train__epochs=500)
+    wait_for(lambda: TrainingRun.objects.get(pk=run.pk).status == TrainingRun.Status.RUNNING, timeout=60,
+             message="the run to start")
+    page = staff_client.get(f"/admin/trailers/trainingrun/{run.pk}/change/").content.decode()
+    assert "Cancel this run" in page
+    staff_client.post(f"/admin/trailers/trainingrun/{run.pk}/cancel/")
+    run = wait_finished(run, timeout=30)
+    assert run.status == TrainingRun.Status.CANCELLED
+    assert len(run.metrics) < 500
+    assert not ModelVersion.objects.filter(run=run).exists()
+
+
+def test_run_with_too_few_labelled_trailers_fails_at_once(staff_client, worker, synthetic_trailers, user):
+    [trailer] = wait_until_processed(ingest(synthetic_trailers[:1]))
+    Rating.objects.create(user=user, trailer=trailer, score=6)
+    run = start_run_from_admin(staff_client)
+    assert run.status == TrainingRun.Status.FAILED
+    assert run.error == ("Not enough labelled trailers: this run has 1 ready trailer with at least 1 rating, "
+                         "and needs at least 3.")
+    run = start_run_from_admin(staff_client, label_source="reference")
+    assert "has 1 ready trailer with a reference score" in run.error
+
+
+def test_invalid_options_are_refused_on_the_field(staff_client):
+    response = staff_client.post("/admin/trailers/trainingrun/add/",
+                                 run_form_data(**{**TINY_RUN, "train__lr": -1, "model__activation": "tanh"}))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "train__lr" in errors and "model__activation" in errors
+    assert not TrainingRun.objects.exists()
+
+
+def test_train_on_these_preselects_trailers(staff_client, rated_trailers):
+    chosen = [t.pk for t in rated_trailers[:4]]
+    response = staff_client.post("/admin/trailers/trailer/", {"action": "train_on_these", "_selected_action": chosen})
+    assert response.status_code == 302 and "trailers=" in response["Location"]
+    form_page = staff_client.get(response["Location"]).content.decode()
+    assert "only on the selected trailers" in form_page
+    run = wait_finished(start_run_from_admin(staff_client, trailer_ids=",".join(map(str, chosen))))
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert sorted(d["trailer"] for d in run.dataset) == sorted(chosen)
+
+
+def test_auto_activate_when_better(staff_client, rated_trailers):
+    run = wait_finished(start_run_from_admin(staff_client, auto_activate=True))
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.model_version.is_active  # nothing was active, so it wins
