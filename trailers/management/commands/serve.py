@@ -37,7 +37,9 @@ class Command(BaseCommand):
         env = os.environ.copy()
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "video,gpu",
-             "--concurrency", str(options["concurrency"]), "--loglevel", "INFO", "-n", "demo@%h"],
+             "--concurrency", str(options["concurrency"]), "--loglevel", "INFO", "-n", "demo@%h",
+             # One local worker needs no cluster chatter (the filesystem broker has no broadcast).
+             "--without-gossip", "--without-mingle", "--without-heartbeat"],
             env=env,
         )  # fmt: skip
         web = subprocess.Popen(

@@ -1,0 +1,198 @@
+"""The demo dataset: synthetic trailers, people who rate them, a trained and active model.
+
+Everything goes through the same services as real use (ingest, ratings, a
+training run, activation); only the trailers are synthetic, made by ml.synth.
+Running it again finds what is there and creates nothing new.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from ml.markup import read_markup
+from ml.synth import generate_trailer, write_markup
+from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
+
+from . import services
+
+DEMO_PASSWORD = "reelscore-demo"
+# (username, bias): each person rates a trailer near its hidden rating, shifted by their bias, with noise.
+DEMO_RATERS = [("ana", 0.0), ("ben", -0.8), ("chloe", 0.6), ("dev", 0.3), ("eli", -0.4)]
+DEMO_USERS = [(name, DEMO_PASSWORD) for name, _ in DEMO_RATERS]
+CONTAINERS = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".ts")
+TITLE_PREFIX = "demo-"
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    trailers: int = 80
+    seed: int = 7
+    train: bool = True
+    epochs: int = 25
+    width: int = 160
+    height: int = 120
+    duration: float = 6.0
+    timeout: float = 1800.0
+
+
+def build_demo(options: DemoOptions, say: Callable[[str], None] = print) -> dict[str, int]:
+    """Create (or find) the demo dataset and, unless told not to, train and activate a model on it."""
+    uploader = _ensure_users()[0]
+    rng = np.random.default_rng(options.seed)
+    hidden = _ensure_trailers(options, uploader, say)
+    _ensure_ratings(hidden, rng)
+    trailers = _wait_processed(list(hidden), options.timeout, say)
+    summary = {"trailers": len(trailers), "ratings": Rating.objects.filter(trailer__in=trailers).count()}
+    if options.train:
+        version = _ensure_active_version(options, say)
+        _wait_scored(version, options.timeout, say)
+        summary["model_version"] = version.number
+    return summary
+
+
+def _ensure_users() -> list[User]:
+    users = []
+    for name, _ in DEMO_RATERS:
+        user, created = User.objects.get_or_create(username=name, defaults={"email": f"{name}@example.com"})
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        users.append(user)
+    return users
+
+
+def _ensure_trailers(options: DemoOptions, uploader: User, say) -> dict[Trailer, float]:
+    """The demo trailers with their hidden ratings; missing ones are generated and ingested."""
+    folder = Path(settings.VAR_DIR) / "demo-videos"
+    folder.mkdir(parents=True, exist_ok=True)
+    markup_path = folder / "markup.csv"
+    generated = []
+    existing = {t.title: t for t in Trailer.objects.filter(title__startswith=TITLE_PREFIX)}
+    for i in range(options.trailers):
+        title = f"{TITLE_PREFIX}{i:03d}"
+        path = folder / f"{title}{CONTAINERS[i % len(CONTAINERS)]}"
+        if title in existing and path.exists():
+            continue
+        generated.append(generate_trailer(path, seed=options.seed * 1000 + i, duration=options.duration,
+                                          width=options.width, height=options.height, fps=24))
+        if len(generated) % 10 == 0:
+            say(f"  generated {len(generated)} synthetic trailers")
+    if generated or not markup_path.exists():
+        # The hidden ratings, written in the seed's markup format and imported as reference scores.
+        all_paths = sorted(p for p in folder.iterdir() if p.stem.startswith(TITLE_PREFIX))
+        known = read_markup(markup_path) if markup_path.exists() else {}
+        known.update({t.title: t.rating for t in generated})
+        write_markup(markup_path, [_Titled(p.stem, known[p.stem]) for p in all_paths if p.stem in known])
+    scores = read_markup(markup_path)
+    created = 0
+    for i in range(options.trailers):
+        title = f"{TITLE_PREFIX}{i:03d}"
+        if title in existing:
+            continue
+        path = folder / f"{title}{CONTAINERS[i % len(CONTAINERS)]}"
+        try:
+            existing[title] = services.ingest_trailer(source=path, original_name=path.name, user=uploader,
+                                                      reference_score=scores.get(title))
+            created += 1
+        except services.IngestError as exc:
+            if exc.duplicate_of is None:
+                raise
+            existing[title] = exc.duplicate_of
+    if created:
+        say(f"Uploaded {created} demo trailers through the ingest service.")
+    return {existing[f"{TITLE_PREFIX}{i:03d}"]: scores[f"{TITLE_PREFIX}{i:03d}"] for i in range(options.trailers)}
+
+
+@dataclass(frozen=True)
+class _Titled:
+    title: str
+    rating: float
+
+
+def _ensure_ratings(hidden: dict[Trailer, float], rng: np.random.Generator) -> None:
+    users = {u.username: u for u in User.objects.filter(username__in=[n for n, _ in DEMO_RATERS])}
+    rated = set(Rating.objects.filter(user__in=users.values()).values_list("user_id", "trailer_id"))
+    new = []
+    for trailer, truth in sorted(hidden.items(), key=lambda item: item[0].title):
+        for name, bias in DEMO_RATERS:
+            # Draw for every pair, rated or not, so the same seed always gives the same ratings.
+            seen, noise = rng.random(), rng.normal(0, 0.9)
+            user = users[name]
+            if (user.pk, trailer.pk) in rated or seen > 0.8:
+                continue
+            new.append(Rating(user=user, trailer=trailer, score=int(np.clip(round(truth + bias + noise), 1, 10))))
+    Rating.objects.bulk_create(new, ignore_conflicts=True)
+
+
+def _wait_processed(trailers: list[Trailer], timeout: float, say) -> list[Trailer]:
+    ids = [t.pk for t in trailers]
+    deadline, last = time.monotonic() + timeout, -1
+    while True:
+        rows = Trailer.objects.filter(pk__in=ids)
+        done = rows.filter(status__in=[Trailer.Status.READY, Trailer.Status.FAILED]).count()
+        if done != last:
+            say(f"  preprocessed {done}/{len(ids)} trailers")
+            last = done
+        if done == len(ids):
+            return list(rows.filter(status=Trailer.Status.READY))
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {done} of {len(ids)} demo trailers were processed in {timeout:.0f} s: "
+                               "is a worker running (make run / make demo start one)?")
+        time.sleep(0.5)
+
+
+def _ensure_active_version(options: DemoOptions, say) -> ModelVersion:
+    active = ModelVersion.objects.filter(is_active=True).first()
+    if active is not None:
+        return active
+    from ml.model import PRESETS
+    from ml.train import TrainConfig
+
+    run = (TrainingRun.objects.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING,
+                                                   TrainingRun.Status.SUCCEEDED]).order_by("-pk").first())
+    if run is None:
+        say("Starting a training run with the default preset…")
+        run = services.start_training_run(
+            user=None, model_config=PRESETS["default"],
+            train_config=TrainConfig(epochs=options.epochs, batch_size=8, lr=2e-3, val_fraction=0.2,
+                                     seed=options.seed, num_workers=0),
+            label_source=TrainingRun.LabelSource.USER_MEAN, min_ratings=2,
+        )  # fmt: skip
+        if run.status == TrainingRun.Status.FAILED:
+            raise RuntimeError(f"The demo training run could not start: {run.error}")
+    deadline, last_epoch = time.monotonic() + options.timeout, -1
+    while not run.is_finished:
+        if run.epoch != last_epoch and run.metrics:
+            m = run.metrics[-1]
+            say(f"  run #{run.pk}: epoch {m['epoch']}/{options.epochs}, val MAE {_fmt(m.get('val_mae'))} "
+                f"(mean baseline {_fmt(m.get('baseline_mae'))})")
+            last_epoch = run.epoch
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the demo training run did not finish in {options.timeout:.0f} s")
+        time.sleep(1)
+        run.refresh_from_db()
+    if run.status != TrainingRun.Status.SUCCEEDED:
+        raise RuntimeError(f"The demo training run ended {run.status}: {run.error}")
+    say(f"Run #{run.pk} succeeded; activating model version v{run.model_version.number}.")
+    return services.activate_model_version(model_version=run.model_version)
+
+
+def _wait_scored(version: ModelVersion, timeout: float, say) -> None:
+    ready = Trailer.objects.filter(status=Trailer.Status.READY).count()
+    deadline = time.monotonic() + timeout
+    while (scored := Prediction.objects.filter(model_version=version).count()) < ready:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {scored} of {ready} trailers were scored in {timeout:.0f} s")
+        time.sleep(0.5)
+    say(f"Scored {ready} trailers with v{version.number}.")
+
+
+def _fmt(value) -> str:
+    return "—" if value is None else f"{value:.2f}"

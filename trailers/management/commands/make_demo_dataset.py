@@ -1,0 +1,33 @@
+"""`manage.py make_demo_dataset`: synthetic trailers, demo raters, a trained and active model.
+
+Needs a running worker (`make demo` starts one). Idempotent: a second run creates nothing new.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from trailers.demo import DemoOptions, build_demo
+
+
+class Command(BaseCommand):
+    help = "Create the demo dataset (synthetic trailers, ratings by demo users) and train and activate a model."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--trailers", type=int, default=DemoOptions.trailers, help="how many synthetic trailers")
+        parser.add_argument("--seed", type=int, default=DemoOptions.seed, help="seed of the generator and ratings")
+        parser.add_argument("--epochs", type=int, default=DemoOptions.epochs, help="epochs of the demo run")
+        parser.add_argument("--no-train", action="store_true", help="only the trailers and ratings, no training")
+        parser.add_argument("--timeout", type=float, default=DemoOptions.timeout, help="seconds to wait for the worker")
+
+    def handle(self, *args, trailers, seed, epochs, no_train, timeout, **options):
+        if trailers < 3:
+            raise CommandError("--trailers must be at least 3 (a run needs 3 labelled trailers).")
+        self.stdout.write(f"Building the demo dataset ({trailers} trailers, seed {seed})…")
+        try:
+            summary = build_demo(DemoOptions(trailers=trailers, seed=seed, train=not no_train, epochs=epochs,
+                                             timeout=timeout), say=self.stdout.write)
+        except (TimeoutError, RuntimeError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo dataset ready: {summary['trailers']} trailers, {summary['ratings']} ratings"
+            + (f", model v{summary['model_version']} active." if "model_version" in summary else ".")
+        ))
