@@ -112,9 +112,9 @@ def worker_env(django_db_setup, django_db_blocker):
     return env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def start_worker(worker_env, tmp_path_factory):
-    """Start real worker processes; all are stopped at the end of the session."""
+    """Start real worker processes; all are stopped at the end of the test module."""
     started: list[WorkerProcess] = []
     log_dir = tmp_path_factory.mktemp("workers")
 

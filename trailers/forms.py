@@ -2,6 +2,9 @@ from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
 
+from . import selectors
+from .models import Trailer
+
 
 class SignUpForm(UserCreationForm):
     email = forms.EmailField(required=False)
@@ -9,3 +12,76 @@ class SignUpForm(UserCreationForm):
     class Meta:
         model = User
         fields = ("username", "email")
+
+
+YES_NO = [("", "any"), ("yes", "yes"), ("no", "no")]
+
+
+class _FilterForm(forms.Form):
+    """A GET form whose sort select shows the sort in force when the query names none."""
+
+    default_sort = ""
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and not data.get("sort"):
+            data = data.copy()
+            data["sort"] = self.default_sort
+        super().__init__(data, *args, **kwargs)
+
+
+def _sort_choices(sorts: dict[str, str]) -> list[tuple[str, str]]:
+    choices = []
+    for key in sorts:
+        choices += [(key, f"{key} ↑"), (f"-{key}", f"{key} ↓")]
+    return choices
+
+
+class TrailerFilterForm(_FilterForm):
+    """The dataset page's filters (GET). Unknown values are dropped rather than failing the page."""
+
+    default_sort = selectors.DEFAULT_TRAILER_SORT
+
+    q = forms.CharField(required=False, max_length=200, label="Search",
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "title"}))
+    status = forms.ChoiceField(required=False, choices=[("", "any")] + list(Trailer.Status.choices))
+    rated = forms.ChoiceField(required=False, choices=YES_NO, label="Rated by me")
+    predicted = forms.ChoiceField(required=False, choices=YES_NO, label="Has prediction")
+    sort = forms.ChoiceField(required=False, choices=_sort_choices(selectors.TRAILER_SORTS))
+
+    def filters(self) -> selectors.TrailerFilters:
+        self.is_valid()  # an invalid value is dropped: cleaned_data keeps the valid ones
+        data = self.cleaned_data
+        return selectors.TrailerFilters(
+            status=data.get("status") or "", rated=data.get("rated") or "", predicted=data.get("predicted") or "",
+            q=(data.get("q") or "").strip(), sort=data.get("sort") or selectors.DEFAULT_TRAILER_SORT,
+        )
+
+
+class PredictionFilterForm(_FilterForm):
+    default_sort = selectors.DEFAULT_PREDICTION_SORT
+    q = forms.CharField(required=False, max_length=200, label="Search",
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "title"}))
+    rated = forms.ChoiceField(required=False, choices=YES_NO, label="Has ratings")
+    min_score = forms.FloatField(required=False, label="Predicted from", widget=forms.NumberInput(attrs={"step": "0.1"}))
+    max_score = forms.FloatField(required=False, label="to", widget=forms.NumberInput(attrs={"step": "0.1"}))
+    sort = forms.ChoiceField(required=False, choices=_sort_choices(selectors.PREDICTION_SORTS))
+
+    def filters(self) -> selectors.PredictionFilters:
+        self.is_valid()  # an invalid value is dropped: cleaned_data keeps the valid ones
+        data = self.cleaned_data
+        return selectors.PredictionFilters(
+            q=(data.get("q") or "").strip(), rated=data.get("rated") or "",
+            min_score=data.get("min_score"), max_score=data.get("max_score"),
+            sort=data.get("sort") or selectors.DEFAULT_PREDICTION_SORT,
+        )
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class UploadForm(forms.Form):
+    """The upload page's plain form (the page's script sends the files one request each instead)."""
+
+    files = forms.FileField(widget=MultipleFileInput(attrs={"multiple": True, "accept": "video/*"}),
+                            required=False, label="Trailer files")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.urls import path
 
 from . import views
@@ -5,4 +6,21 @@ from . import views
 urlpatterns = [
     path("", views.dataset, name="dataset"),
     path("accounts/signup/", views.signup, name="signup"),
+    path("upload/", views.upload, name="upload"),
+    path("upload/file/", views.upload_file, name="upload_file"),
+    path("trailers/<int:pk>/", views.trailer_detail, name="trailer_detail"),
+    path("trailers/<int:pk>/live/", views.trailer_live, name="trailer_live"),
+    path("trailers/<int:pk>/rating/", views.trailer_rating, name="trailer_rating"),
+    path("trailers/<int:pk>/video/", views.trailer_video, name="trailer_video"),
+    path("trailers/<int:pk>/thumbnail.jpg", views.trailer_thumbnail, name="trailer_thumbnail"),
+    path("subclips/<int:pk>/sheet.jpg", views.subclip_sheet, name="subclip_sheet"),
+    path("rate/", views.rate_next, name="rate_next"),
+    path("runs/", views.runs, name="runs"),
+    path("runs/<int:pk>/", views.run_detail, name="run_detail"),
+    path("runs/<int:pk>/cancel/", views.run_cancel, name="run_cancel"),
+    path("predictions/", views.predictions, name="predictions"),
+    path("predictions.csv", views.predictions_csv, name="predictions_csv"),
 ]
+
+if not settings.MEDIA_URL.startswith(("http://", "https://", "//")):  # media on this site (not a CDN)
+    urlpatterns.append(path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", views.media_file, name="media_file"))

@@ -1,16 +1,39 @@
-"""Pages. Views read through selectors and write through services; nothing else."""
+"""Pages. Views read through selectors and write through services; nothing else.
+
+Live parts are htmx partials of the same views: a request from htmx gets the
+fragment it asked for (which carries its own polling trigger while there is
+something to wait for), any other request gets the whole page.
+"""
 
 from __future__ import annotations
+
+import csv
+import math
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.core.exceptions import PermissionDenied, SuspiciousFileOperation, ValidationError
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_POST, require_safe
+from django_htmx.http import HttpResponseClientRefresh
 
-from .forms import SignUpForm
-from .models import Trailer
+from ml.metrics import mae, rmse, spearman
+
+from . import charts, selectors, services, uploads
+from .forms import PredictionFilterForm, SignUpForm, TrailerFilterForm, UploadForm
+from .media import serve_file, serve_path
+from .models import Trailer, TrainingRun
+
+PAGE_SIZE = 50
+SCATTER_POINTS = 2000
 
 
 def signup(request):
@@ -27,7 +50,342 @@ def signup(request):
     return render(request, "registration/signup.html", {"form": form})
 
 
+def _page(request, rows, size: int = PAGE_SIZE):
+    return Paginator(rows, size).get_page(request.GET.get("page"))
+
+
+# --- dataset ----------------------------------------------------------------------------------
+
+
 @login_required
+@require_GET
 def dataset(request):
-    trailers = Trailer.objects.all()[:100]
-    return render(request, "trailers/dataset.html", {"trailers": trailers})
+    form = TrailerFilterForm(request.GET)
+    filters = form.filters()
+    page = _page(request, selectors.trailer_list(user=request.user, filters=filters))
+    context = {"form": form, "filters": filters, "page": page, "trailers": page.object_list,
+               "active_version": selectors.active_model_version()}
+    return render(request, "trailers/dataset.html", context)
+
+
+# --- upload -----------------------------------------------------------------------------------
+
+
+def _trailer_json(trailer: Trailer) -> dict:
+    return {"id": trailer.pk, "title": trailer.title, "status": trailer.status,
+            "url": reverse("trailer_detail", args=[trailer.pk])}
+
+
+def _ingest(request, upload) -> tuple[Trailer | None, services.IngestError | None]:
+    try:
+        trailer = services.ingest_trailer(source=upload, original_name=upload.name, user=request.user,
+                                          size=upload.size)
+    except services.IngestError as error:
+        return None, error
+    return trailer, None
+
+
+@login_required
+@csrf_exempt  # the size limit must be in place before the body is parsed; CSRF is checked just after
+def upload(request):
+    """The upload page; its plain form (no JavaScript) posts every file here in one request."""
+    if request.method == "POST":
+        uploads.install(request)
+    return _upload_page(request)
+
+
+@csrf_protect
+def _upload_page(request):
+    if request.method == "POST":
+        files = request.FILES.getlist("files")  # parses the body, through the size limit
+        for name, _ in uploads.too_large_uploads(request):
+            messages.error(request, f"{name or 'A file'} was refused: {uploads.too_large_message()}")
+        if not files and not uploads.too_large_uploads(request):
+            messages.error(request, "Choose at least one trailer file to upload.")
+        for upload_file_ in files:
+            trailer, error = _ingest(request, upload_file_)
+            if error:
+                messages.error(request, f"{upload_file_.name} was refused: {error.message}")
+            else:
+                messages.success(request, f"{upload_file_.name} was uploaded as “{trailer.title}”; it is queued for "
+                                          "processing.")
+        return redirect("upload")
+    return render(request, "trailers/upload.html", {
+        "form": UploadForm(), "max_bytes": settings.TRAILER_MAX_BYTES,
+        "max_size": uploads.human_size(settings.TRAILER_MAX_BYTES),
+    })
+
+
+@login_required
+@csrf_exempt  # as above: the limit first, then the CSRF check (the page's script sends the token as a header)
+@require_POST
+def upload_file(request):
+    """One file per request, for the page's script: JSON with the new trailer's link or the refusal's reason."""
+    uploads.install(request, single_file=True)
+    return _upload_file(request)
+
+
+@csrf_protect
+def _upload_file(request):
+    upload_ = request.FILES.get("file")  # parses the body, through the size limit
+    too_large = uploads.too_large_uploads(request)
+    if too_large:
+        return JsonResponse({"ok": False, "code": "too_large", "reason": uploads.too_large_message(too_large[0][1])},
+                            status=400)
+    if upload_ is None:
+        return JsonResponse({"ok": False, "code": "no_file", "reason": "No file was sent (field “file”)."},
+                            status=400)
+    trailer, error = _ingest(request, upload_)
+    if error:
+        body = {"ok": False, "code": error.code, "reason": error.message}
+        if error.duplicate_of is not None:
+            body["duplicate_of"] = _trailer_json(error.duplicate_of)
+        return JsonResponse(body, status=400)
+    return JsonResponse({"ok": True, "trailer": _trailer_json(trailer),
+                         "message": f"Uploaded as “{trailer.title}”; queued for processing."}, status=201)
+
+
+# --- one trailer --------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def trailer_detail(request, pk: int):
+    page = selectors.trailer_page(pk=pk, user=request.user)
+    return render(request, "trailers/trailer.html", {"p": page, "trailer": page.trailer,
+                                                     "scores": range(1, 11)})
+
+
+@login_required
+@require_GET
+def trailer_live(request, pk: int):
+    """The part of the trailer page that follows processing (polled by htmx until ready or failed)."""
+    page = selectors.trailer_page(pk=pk, user=request.user)
+    return render(request, "trailers/_trailer_live.html", {"p": page, "trailer": page.trailer})
+
+
+@login_required
+@require_POST
+def trailer_rating(request, pk: int):
+    """Set (``score``) or clear (``clear``) my rating; htmx gets the rating block back, a form gets a redirect."""
+    trailer = selectors.get_trailer(pk=pk)
+    status = 200
+    if "clear" in request.POST:
+        if services.delete_rating(user=request.user, trailer=trailer):
+            messages.success(request, f"Your rating of “{trailer.title}” was removed.")
+        else:
+            messages.info(request, f"You had not rated “{trailer.title}”.")
+    else:
+        try:
+            rating = services.rate_trailer(user=request.user, trailer=trailer, score=request.POST.get("score"))
+        except ValidationError as error:
+            messages.error(request, " ".join(error.message_dict.get("score", error.messages)))
+            status = 400
+        else:
+            messages.success(request, f"Saved: you rated “{trailer.title}” {rating.score}/10.")
+    if not request.htmx:
+        return redirect(request.POST.get("next") or reverse("trailer_detail", args=[pk]))
+    page = selectors.trailer_page(pk=pk, user=request.user)
+    return render(request, "trailers/_rating.html", {"p": page, "trailer": page.trailer, "scores": range(1, 11),
+                                                     "oob": True}, status=status)
+
+
+@login_required
+@require_safe
+def trailer_video(request, pk: int):
+    trailer = selectors.get_trailer(pk=pk)
+    return serve_file(request, trailer.file)
+
+
+@login_required
+@require_safe
+def trailer_thumbnail(request, pk: int):
+    subclip = selectors.first_contact_sheet(trailer_pk=pk)
+    if subclip is None:
+        raise Http404("This trailer has no contact sheet yet.")
+    return serve_file(request, subclip.contact_sheet, content_type="image/jpeg")
+
+
+@login_required
+@require_safe
+def subclip_sheet(request, pk: int):
+    subclip = selectors.get_subclip(pk=pk)
+    return serve_file(request, subclip.contact_sheet, content_type="image/jpeg")
+
+
+@login_required
+@require_safe
+def media_file(request, name: str):
+    """Any stored file, for staff (the admin links to them); pages use the views above."""
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff can open stored files directly.")
+    try:
+        path = default_storage.path(name)
+    except (SuspiciousFileOperation, NotImplementedError):
+        raise Http404("No such file.") from None
+    return serve_path(request, path)
+
+
+# --- rate next -------------------------------------------------------------------------------------
+
+
+def _skip_list(raw: str) -> list[int]:
+    return [int(x) for x in raw.split(",") if x.strip().isdigit()][:500]
+
+
+@login_required
+def rate_next(request):
+    """Unrated trailers, fewest ratings first: rate one and the next appears."""
+    skip = _skip_list(request.GET.get("skip", ""))
+    if request.method == "POST":
+        raw = request.POST.get("trailer", "")
+        trailer = selectors.get_trailer(pk=int(raw)) if raw.isdigit() else None
+        if trailer is None:
+            messages.error(request, "No trailer was given to rate.")
+        else:
+            try:
+                rating = services.rate_trailer(user=request.user, trailer=trailer, score=request.POST.get("score"))
+            except ValidationError as error:
+                messages.error(request, " ".join(error.message_dict.get("score", error.messages)))
+                return redirect(_rate_next_url(skip))
+            messages.success(request, f"Saved: you rated “{trailer.title}” {rating.score}/10.")
+        return redirect(_rate_next_url(skip))
+    trailer = selectors.next_to_rate(user=request.user, skip=skip)
+    page = selectors.trailer_page(pk=trailer.pk, user=request.user) if trailer else None
+    return render(request, "trailers/rate_next.html", {
+        "p": page, "trailer": trailer, "scores": range(1, 11), "remaining": selectors.unrated_count(user=request.user),
+        "skip_url": _rate_next_url(skip + [trailer.pk]) if trailer else None, "skipped": len(skip),
+    })
+
+
+def _rate_next_url(skip: list[int]) -> str:
+    url = reverse("rate_next")
+    return f"{url}?{urlencode({'skip': ','.join(map(str, skip))})}" if skip else url
+
+
+# --- runs ---------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def runs(request):
+    page = _page(request, selectors.run_list(), size=25)
+    context = {"page": page, "runs": page.object_list,
+               "live": any(not run.is_finished for run in page.object_list)}
+    template = "trailers/_runs_table.html" if request.htmx else "trailers/runs.html"
+    return render(request, template, context)
+
+
+def _run_context(run: TrainingRun) -> dict:
+    epochs = run.train_config.get("epochs")
+    best = min((m for m in run.metrics if m.get("val_mae") is not None), key=lambda m: m["val_mae"], default=None)
+    return {
+        "run": run, "charts": charts.run_charts(run.metrics), "split": selectors.run_split(run),
+        "duration": selectors.run_duration_seconds(run), "epochs": epochs, "best": best,
+        "last": run.metrics[-1] if run.metrics else None,
+        "version": getattr(run, "model_version", None) if run.status == TrainingRun.Status.SUCCEEDED else None,
+    }
+
+
+@login_required
+@require_GET
+def run_detail(request, pk: int):
+    run = selectors.get_run(pk=pk)
+    template = "trailers/_run_live.html" if request.htmx else "trailers/run.html"
+    return render(request, template, _run_context(run))
+
+
+@login_required
+@require_POST
+def run_cancel(request, pk: int):
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff can cancel training runs.")
+    run = selectors.get_run(pk=pk)
+    if run.is_finished:
+        messages.info(request, f"{run} has already finished ({run.get_status_display().lower()}).")
+    else:
+        run = services.cancel_run(run=run)
+        if run.status == TrainingRun.Status.CANCELLED:
+            messages.success(request, f"{run} was cancelled.")
+        else:
+            messages.success(request, f"Cancel requested for {run}: it stops after its current step.")
+    return redirect("run_detail", pk=run.pk)
+
+
+# --- predictions ----------------------------------------------------------------------------------------
+
+
+def _chosen_version(request):
+    raw = request.GET.get("version", "")
+    if raw.isdigit():
+        return selectors.get_model_version(pk=int(raw))
+    return selectors.active_model_version()
+
+
+def _prediction_summary(rated: list[tuple[float, float, str]]) -> dict:
+    truth = [t for t, _, _ in rated]
+    predicted = [p for _, p, _ in rated]
+    mean = sum(truth) / len(truth) if truth else None
+    return {
+        "n": len(rated), "mae": mae(truth, predicted), "rmse": rmse(truth, predicted),
+        "spearman": spearman(truth, predicted),
+        "baseline_mae": mae(truth, [mean] * len(truth)) if truth else None,
+    }
+
+
+@login_required
+@require_GET
+def predictions(request):
+    version = _chosen_version(request)
+    form = PredictionFilterForm(request.GET)
+    context = {"version": version, "form": form, "versions": selectors.model_versions()}
+    if version is not None:
+        scored, ready = selectors.scored_and_ready_counts(model_version=version)
+        context.update(scored=scored, ready=ready, scoring=scored < ready and version.is_active)
+        if request.htmx and request.GET.get("partial") == "progress":
+            if not context["scoring"]:
+                return HttpResponseClientRefresh()  # scoring is done: reload to show every prediction
+            return render(request, "trailers/_scoring_progress.html", context)
+        rows = selectors.predictions(model_version=version, filters=form.filters())
+        rated = selectors.predicted_against_rated(rows)
+        # Every rated trailer counts in the metrics; the plot shows an even sample of at most SCATTER_POINTS.
+        shown = rated[::max(1, math.ceil(len(rated) / SCATTER_POINTS))]
+        page = _page(request, rows)
+        context.update(
+            page=page, rows=page.object_list, summary=_prediction_summary(rated), plotted=len(shown),
+            scatter=charts.scatter_chart(shown, x_label="mean user rating", y_label="predicted rating",
+                                         label=f"Predicted against rated, {version}"),
+            csv_query=request.GET.urlencode(),
+        )
+    return render(request, "trailers/predictions.html", context)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@login_required
+@require_GET
+def predictions_csv(request):
+    version = _chosen_version(request)
+    if version is None:
+        messages.error(request, "No model version is active, so there are no predictions to download.")
+        return redirect("predictions")
+    rows = selectors.predictions(model_version=version, filters=PredictionFilterForm(request.GET).filters())
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(["trailer_id", "title", "model_version", "predicted", "spread", "subclip_scores",
+                               "mean_rating", "rating_count", "reference_score", "status"])
+        for p in rows.iterator(chunk_size=500):
+            yield writer.writerow([
+                p.trailer_id, p.trailer.title, p.model_version.number, f"{p.score:.4f}", f"{p.spread:.4f}",
+                ";".join(f"{s:.4f}" for s in p.subclip_scores),
+                "" if p.mean_rating is None else f"{p.mean_rating:.4f}", p.rating_count,
+                "" if p.trailer.reference_score is None else p.trailer.reference_score, p.trailer.status,
+            ])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="reelscore-predictions-v{version.number}.csv"'
+    return response

@@ -93,7 +93,9 @@ def ingest_trailer(
         try:
             info = probe(temp_path)
         except VideoError as exc:
-            raise IngestError(str(exc), code="not_a_video") from exc
+            # The probe names the file it read: the temporary copy. People know it by its own name.
+            message = str(exc).replace(Path(temp_path).name, original_name)
+            raise IngestError(message, code="not_a_video") from exc
 
         trailer = Trailer(
             title=(title or Path(original_name).stem)[:255],

@@ -1,0 +1,141 @@
+// The upload page: each chosen or dropped file goes up in its own request, with its own progress bar,
+// and its row then links to the new trailer or says why the file was refused.
+(function () {
+  "use strict";
+  var form = document.getElementById("upload-form");
+  if (!form || !window.XMLHttpRequest || !window.FormData) { return; }
+  var input = document.getElementById("id_files");
+  var zone = document.getElementById("dropzone");
+  var list = document.getElementById("uploads");
+  var endpoint = form.dataset.endpoint;
+  var maxBytes = parseInt(form.dataset.maxBytes, 10);
+  var token = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  document.body.classList.add("js");
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  function humanSize(n) {
+    var units = ["bytes", "KB", "MB", "GB"];
+    var i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return i === 0 ? n + " bytes" : n.toFixed(1) + " " + units[i];
+  }
+
+  function row(file) {
+    var item = el("li", "upload card");
+    item.dataset.name = file.name;
+    var head = el("div", "upload-head");
+    head.appendChild(el("span", "upload-name", file.name));
+    head.appendChild(el("span", "muted", humanSize(file.size)));
+    item.appendChild(head);
+    var bar = el("progress", "upload-progress");
+    bar.max = 100; bar.value = 0;
+    bar.setAttribute("aria-label", "Upload progress of " + file.name);
+    item.appendChild(bar);
+    var result = el("p", "upload-result muted", "Waiting…");
+    item.appendChild(result);
+    list.insertBefore(item, list.firstChild);
+    return { item: item, bar: bar, result: result };
+  }
+
+  function done(ui, ok, node) {
+    ui.item.classList.add(ok ? "upload-ok" : "upload-refused");
+    ui.result.className = "upload-result notice " + (ok ? "notice-success" : "notice-error");
+    ui.result.textContent = "";
+    ui.result.appendChild(node);
+  }
+
+  function refused(ui, reason) {
+    done(ui, false, document.createTextNode("Refused: " + reason));
+  }
+
+  function send(file) {
+    var ui = row(file);
+    if (maxBytes && file.size > maxBytes) {
+      // Known too large before sending: say so without uploading a byte.
+      refused(ui, "The file is too large: " + humanSize(file.size) + ", and the limit is " + form.dataset.maxSize + ".");
+      return;
+    }
+    var data = new FormData();
+    data.append("file", file, file.name);
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", endpoint);
+    xhr.setRequestHeader("X-CSRFToken", token);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", function (event) {
+      if (event.lengthComputable) {
+        ui.bar.value = Math.round(event.loaded / event.total * 100);
+        ui.result.textContent = "Uploading… " + ui.bar.value + "%";
+      }
+    });
+    xhr.upload.addEventListener("load", function () {
+      ui.bar.value = 100;
+      ui.result.textContent = "Checking the file…";
+    });
+    xhr.addEventListener("load", function () {
+      var body = null;
+      try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
+      if (body && body.ok) {
+        var frag = document.createDocumentFragment();
+        frag.appendChild(document.createTextNode("Uploaded: "));
+        var link = el("a", "trailer-link", body.trailer.title);
+        link.href = body.trailer.url;
+        frag.appendChild(link);
+        frag.appendChild(document.createTextNode(" — queued for processing."));
+        done(ui, true, frag);
+      } else if (body && body.reason) {
+        if (body.duplicate_of) {
+          var dup = document.createDocumentFragment();
+          dup.appendChild(document.createTextNode("Refused: " + body.reason + " "));
+          var existing = el("a", "trailer-link", "Open it");
+          existing.href = body.duplicate_of.url;
+          dup.appendChild(existing);
+          done(ui, false, dup);
+        } else {
+          refused(ui, body.reason);
+        }
+      } else if (xhr.status === 403 || xhr.responseURL.indexOf("/accounts/login/") !== -1) {
+        refused(ui, "You are logged out (or the page is too old): reload the page and log in again.");
+      } else {
+        refused(ui, "The server answered " + xhr.status + " " + xhr.statusText + ".");
+      }
+    });
+    xhr.addEventListener("error", function () { refused(ui, "The connection failed before the upload finished."); });
+    xhr.addEventListener("abort", function () { refused(ui, "The upload was cancelled."); });
+    xhr.send(data);
+  }
+
+  function sendAll(files) {
+    for (var i = 0; i < files.length; i++) { send(files[i]); }
+  }
+
+  input.addEventListener("change", function () {
+    sendAll(input.files);
+    input.value = "";
+  });
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    sendAll(input.files);
+    input.value = "";
+  });
+  ["dragenter", "dragover"].forEach(function (name) {
+    zone.addEventListener(name, function (event) {
+      event.preventDefault();
+      zone.classList.add("dragging");
+    });
+  });
+  ["dragleave", "drop"].forEach(function (name) {
+    zone.addEventListener(name, function (event) {
+      event.preventDefault();
+      zone.classList.remove("dragging");
+    });
+  });
+  zone.addEventListener("drop", function (event) {
+    if (event.dataTransfer && event.dataTransfer.files) { sendAll(event.dataTransfer.files); }
+  });
+})();

@@ -1,0 +1,109 @@
+"""API permission matrix: anonymous / user / staff × every action; and token authentication."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from trailers.models import Rating, TrainingRun
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(make_trailer, make_run, make_version, other_user):
+    trailer = make_trailer()
+    Rating.objects.create(user=other_user, trailer=trailer, score=2)
+    run = make_run(status=TrainingRun.Status.RUNNING)
+    version = make_version(number=1)
+    return {"trailer": trailer.pk, "run": run.pk, "version": version.pk}
+
+
+ACTIONS = {
+    # name: (method, url template, body, format)
+    "list trailers": ("get", "/api/trailers/", None, None),
+    "retrieve trailer": ("get", "/api/trailers/{trailer}/", None, None),
+    "upload trailer": ("post", "/api/trailers/", "upload", "multipart"),
+    "put my rating": ("put", "/api/trailers/{trailer}/rating/", {"score": 6}, "json"),
+    "delete my rating": ("delete", "/api/trailers/{trailer}/rating/", None, None),
+    "list runs": ("get", "/api/runs/", None, None),
+    "retrieve run": ("get", "/api/runs/{run}/", None, None),
+    "start run": ("post", "/api/runs/", {"model": {"lstm_size": 0}}, "json"),
+    "cancel run": ("post", "/api/runs/{run}/cancel/", None, None),
+    "list versions": ("get", "/api/model-versions/", None, None),
+    "retrieve version": ("get", "/api/model-versions/{version}/", None, None),
+    "activate version": ("post", "/api/model-versions/{version}/activate/", None, None),
+    "list predictions": ("get", "/api/predictions/", None, None),
+}
+STAFF_ONLY = {"start run", "cancel run", "activate version"}
+# What a permitted caller gets (the start-run body is invalid on purpose: 400 proves it got past permissions).
+ALLOWED = {"upload trailer": 400, "put my rating": 200, "delete my rating": 204, "start run": 400}
+
+
+def call(client, name, ids):
+    method, url, body, fmt = ACTIONS[name]
+    if body == "upload":
+        body = {"file": SimpleUploadedFile("not-a-video.mp4", b"plain text")}
+    kwargs = {"format": fmt} if fmt else {}
+    return getattr(client, method)(url.format(**ids), body, **kwargs)
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_anonymous_gets_401(world, name):
+    response = call(APIClient(), name, world)
+    assert response.status_code == 401, (name, response.content)
+    assert response["WWW-Authenticate"] == "Token"
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_a_normal_user(world, user, name):
+    client = APIClient()
+    client.force_authenticate(user)
+    response = call(client, name, world)
+    expected = 403 if name in STAFF_ONLY else ALLOWED.get(name, 200)
+    assert response.status_code == expected, (name, response.content)
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_staff(world, staff_user, name):
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    response = call(client, name, world)
+    assert response.status_code == ALLOWED.get(name, 200), (name, response.content)
+
+
+def test_a_user_cannot_see_or_change_other_users_ratings(world, user, other_user):
+    client = APIClient()
+    client.force_authenticate(user)
+    trailer = client.get(f"/api/trailers/{world['trailer']}/").json()
+    assert trailer["my_rating"] is None and trailer["rating_count"] == 1  # bob's 2 is only counted
+    assert "bob" not in str(trailer)
+    assert client.get(f"/api/trailers/{world['trailer']}/rating/").status_code == 404  # bob's is not "mine"
+    client.delete(f"/api/trailers/{world['trailer']}/rating/")
+    assert Rating.objects.get(user=other_user).score == 2
+
+
+def test_token_authentication(world, user):
+    token = Token.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get("/api/trailers/").status_code == 200
+    client.credentials(HTTP_AUTHORIZATION="Token wrong")
+    assert client.get("/api/trailers/").status_code == 401
+
+
+def test_token_endpoint(user):
+    response = APIClient().post("/api/token/", {"username": "alice", "password": "alice-pass-123"}, format="json")
+    assert response.status_code == 200 and response.json()["token"] == Token.objects.get(user=user).key
+    bad = APIClient().post("/api/token/", {"username": "alice", "password": "nope"}, format="json")
+    assert bad.status_code == 400 and "non_field_errors" in bad.json()
+
+
+def test_session_authentication_needs_csrf_for_writes(world, user):
+    client = APIClient(enforce_csrf_checks=True)
+    client.login(username="alice", password="alice-pass-123")
+    assert client.get("/api/trailers/").status_code == 200
+    response = client.put(f"/api/trailers/{world['trailer']}/rating/", {"score": 5}, format="json")
+    assert response.status_code == 403 and "CSRF" in response.json()["detail"]

@@ -1,0 +1,150 @@
+"""API: training runs (list, retrieve; create and cancel for staff), model versions (activate for staff), predictions."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from trailers.models import ModelVersion, Rating, TrainingRun
+
+pytestmark = pytest.mark.django_db
+
+TINY = {"model": {"frame_size": 32, "channels1": 4, "channels2": 8, "embedding_size": 8, "lstm_size": 8},
+        "train": {"epochs": 2, "batch_size": 4, "num_workers": 0, "frames_per_sample": 4, "device": "cpu"}}
+
+
+@pytest.fixture
+def api(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def staff_api(staff_user):
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    return client
+
+
+@pytest.fixture
+def labelled(make_trailer, user):
+    trailers = [make_trailer() for _ in range(3)]
+    for i, trailer in enumerate(trailers):
+        Rating.objects.create(user=user, trailer=trailer, score=3 + i)
+    return trailers
+
+
+def test_list_and_retrieve(api, make_run, make_version):
+    run = make_run()
+    version = make_version(number=1, run=run)
+    listed = api.get("/api/runs/").json()
+    assert listed["count"] == 1
+    row = listed["results"][0]
+    assert row["id"] == run.pk and row["status"] == "succeeded" and row["display_status"] == "succeeded"
+    assert row["dataset_size"] == {"total": 3, "train": 2, "val": 1} and row["model_version"] == version.pk
+    assert row["duration_seconds"] == pytest.approx(65, abs=1) and len(row["metrics"]) == 3
+    assert row["page_url"].endswith(f"/runs/{run.pk}/") and "dataset" not in row
+    detail = api.get(f"/api/runs/{run.pk}/").json()
+    assert detail["dataset"][0] == {"trailer": 1, "label": 5.0, "split": "train"}
+    assert api.get("/api/runs/99999/").status_code == 404
+
+
+def test_staff_start_a_run(staff_api, staff_user, labelled):
+    response = staff_api.post("/api/runs/", {**TINY, "label_source": "user_mean", "auto_activate": True},
+                              format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    run = TrainingRun.objects.get(pk=body["id"])
+    assert body["status"] == "queued" and run.created_by == staff_user and run.auto_activate
+    assert run.model_config["lstm_size"] == 8 and run.train_config["epochs"] == 2
+    assert run.model_config["head"] == "pool"  # the rest comes from the preset
+
+
+def test_start_with_a_preset_and_chosen_trailers(staff_api, labelled):
+    ids = [t.pk for t in labelled]
+    body = staff_api.post("/api/runs/", {"preset": "single_frame", "trailer_ids": ids, **TINY},
+                          format="json").json()
+    run = TrainingRun.objects.get(pk=body["id"])
+    assert run.model_config["temporal"] == "mean" and run.requested_trailer_ids == sorted(ids)
+
+
+def test_a_run_with_too_few_trailers_fails_at_once_and_says_why(staff_api):
+    response = staff_api.post("/api/runs/", TINY, format="json")
+    assert response.status_code == 201
+    assert response.json()["status"] == "failed" and "Not enough labelled trailers" in response.json()["error"]
+
+
+@pytest.mark.parametrize(("payload", "errors"), [
+    ({"model": {"lstm_size": 0}}, {"model": ["lstm_size"]}),
+    ({"model": {"activation": "sigmoid"}}, {"model": ["activation"]}),
+    ({"model": {"nonsense": 1}}, {"model": ["nonsense"]}),
+    ({"train": {"epochs": "many"}}, {"train": ["epochs"]}),
+    ({"train": {"lr": -1}}, {"train": ["lr"]}),
+    ({"label_source": "oracle"}, {"label_source": None}),
+    ({"min_ratings": 0}, {"min_ratings": None}),
+    ({"preset": "huge"}, {"preset": None}),
+    ({"trailer_ids": ["x"]}, {"trailer_ids": None}),
+    ({"model": "not an object"}, {"model": None}),
+])
+def test_bad_run_options_are_400_with_the_field(staff_api, payload, errors):
+    response = staff_api.post("/api/runs/", payload, format="json")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    for key, inner in errors.items():
+        assert key in body, body
+        for name in inner or []:
+            assert name in body[key], body
+    assert not TrainingRun.objects.exists()
+
+
+def test_staff_cancel(staff_api, make_run):
+    queued = make_run(status=TrainingRun.Status.QUEUED, metrics=[], started_at=None)
+    body = staff_api.post(f"/api/runs/{queued.pk}/cancel/").json()
+    assert body["status"] == "cancelled" and body["cancel_requested"]
+    running = make_run(status=TrainingRun.Status.RUNNING)
+    body = staff_api.post(f"/api/runs/{running.pk}/cancel/").json()
+    assert body["status"] == "running" and body["cancel_requested"]
+    assert staff_api.post("/api/runs/99999/cancel/").status_code == 404
+
+
+# --- model versions -------------------------------------------------------------------------------------
+
+
+def test_versions_list_retrieve_activate(staff_api, api, make_version, make_prediction, make_trailer):
+    v1, v2 = make_version(number=1, active=True), make_version(number=2)
+    make_prediction(v1, make_trailer(), 5.0)
+    listed = api.get("/api/model-versions/").json()
+    assert [v["number"] for v in listed["results"]] == [2, 1]
+    assert listed["results"][1]["prediction_count"] == 1 and listed["results"][1]["is_active"]
+    assert api.get(f"/api/model-versions/{v2.pk}/").json()["metrics"]["val_mae"] == 1.5
+    activated = staff_api.post(f"/api/model-versions/{v2.pk}/activate/")
+    assert activated.status_code == 200 and activated.json()["is_active"]
+    assert list(ModelVersion.objects.filter(is_active=True)) == [v2]
+    assert staff_api.post("/api/model-versions/99999/activate/").status_code == 404
+
+
+# --- predictions ---------------------------------------------------------------------------------------------
+
+
+def test_predictions_filter_by_version_and_trailer(api, make_version, make_prediction, make_trailer):
+    v1, v2 = make_version(number=1), make_version(number=2, active=True)
+    a, b = make_trailer(title="A"), make_trailer(title="B")
+    make_prediction(v1, a, 3.0)
+    make_prediction(v2, a, 4.0)
+    make_prediction(v2, b, 8.0)
+    assert api.get("/api/predictions/").json()["count"] == 3
+    active = api.get("/api/predictions/?version=active").json()["results"]
+    assert [(p["trailer_title"], p["score"], p["model_version_number"]) for p in active] == [("B", 8.0, 2),
+                                                                                             ("A", 4.0, 2)]
+    assert [p["score"] for p in api.get(f"/api/predictions/?version={v1.pk}").json()["results"]] == [3.0]
+    assert [p["model_version"] for p in api.get(f"/api/predictions/?trailer={a.pk}").json()["results"]] == [
+        v2.pk, v1.pk]
+    assert api.get(f"/api/predictions/?trailer={a.pk}&version={v1.pk}").json()["count"] == 1
+    for bad in ("?version=latest", "?trailer=abc", "?trailer=0"):
+        response = api.get(f"/api/predictions/{bad}")
+        assert response.status_code == 400 and bad[1:].split("=")[0] in response.json()
+
+
+def test_predictions_with_no_active_version(api):
+    assert api.get("/api/predictions/?version=active").json()["count"] == 0

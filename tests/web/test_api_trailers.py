@@ -1,0 +1,167 @@
+"""API: trailers (list with the dataset's filters, retrieve, multipart upload) and my rating of one."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from trailers.models import Rating, Trailer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def staff_api(staff_user):
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    return client
+
+
+def test_list_with_numbers_and_pagination(api, user, other_user, make_trailer, make_version, make_prediction):
+    trailer = make_trailer(title="Listed", reference_score=4.5)
+    Rating.objects.create(user=user, trailer=trailer, score=9)
+    Rating.objects.create(user=other_user, trailer=trailer, score=5)
+    make_prediction(make_version(number=1, active=True), trailer, 6.5)
+    body = api.get("/api/trailers/").json()
+    assert body["count"] == 1 and body["next"] is None
+    row = body["results"][0]
+    assert row["title"] == "Listed" and row["status"] == "ready" and row["reference_score"] == 4.5
+    assert row["mean_rating"] == 7.0 and row["rating_count"] == 2 and row["my_rating"] == 9
+    assert row["predicted_score"] == 6.5
+    assert row["page_url"].endswith(f"/trailers/{trailer.pk}/") and row["video_url"].endswith("/video/")
+    assert "ratings" not in row  # no individual ratings of other users
+
+
+def test_list_filters_like_the_dataset_page(api, user, make_trailer):
+    rated, other = make_trailer(title="Rated one"), make_trailer(title="Other", status=Trailer.Status.FAILED)
+    Rating.objects.create(user=user, trailer=rated, score=3)
+    titles = lambda q: [r["title"] for r in api.get(f"/api/trailers/{q}").json()["results"]]  # noqa: E731
+    assert titles("?rated=yes") == ["Rated one"]
+    assert titles("?rated=no") == ["Other"]
+    assert titles("?status=failed") == ["Other"]
+    assert titles("?q=rated") == ["Rated one"]
+    assert titles("?sort=title") == ["Other", "Rated one"]
+    assert other.pk
+
+
+@pytest.mark.parametrize("query", ["?status=bogus", "?sort=nonsense", "?rated=maybe"])
+def test_bad_filters_are_400_with_the_field(api, query):
+    response = api.get(f"/api/trailers/{query}")
+    assert response.status_code == 400
+    assert query[1:].split("=")[0] in response.json()
+
+
+def test_retrieve_has_subclips_distribution_predictions(api, user, other_user, make_trailer, make_version,
+                                                        make_prediction):
+    trailer = make_trailer()
+    Rating.objects.create(user=other_user, trailer=trailer, score=4)
+    make_prediction(make_version(number=3, active=True), trailer, 5.0, [4.0, 6.0])
+    body = api.get(f"/api/trailers/{trailer.pk}/").json()
+    assert [s["index"] for s in body["subclips"]] == [0, 1]
+    assert body["subclips"][0]["start"] == 0.5 and body["subclips"][0]["end"] == 2.0
+    assert body["subclips"][0]["contact_sheet_url"].endswith("/sheet.jpg")
+    assert body["rating_distribution"]["4"] == 1 and sum(body["rating_distribution"].values()) == 1
+    assert body["predictions"] == [{**body["predictions"][0], "model_version_number": 3, "is_active": True,
+                                    "score": 5.0, "subclip_scores": [4.0, 6.0]}]
+    assert body["my_rating"] is None
+    assert api.get("/api/trailers/999999/").status_code == 404
+
+
+def test_upload_a_real_video(api, user, synthetic_video):
+    response = api.post("/api/trailers/", {"file": SimpleUploadedFile("api.mp4", synthetic_video.read_bytes()),
+                                           "title": "From the API"}, format="multipart")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    trailer = Trailer.objects.get()
+    assert body["id"] == trailer.pk and body["title"] == "From the API" and body["status"] == "queued"
+    assert trailer.uploaded_by == user
+
+
+def test_upload_refusals_are_400_with_the_reason(api, synthetic_video, settings):
+    bad = api.post("/api/trailers/", {"file": SimpleUploadedFile("x.mp4", b"not a video" * 50)}, format="multipart")
+    assert bad.status_code == 400 and bad.json()["code"] == "not_a_video" and bad.json()["file"][0]
+    missing = api.post("/api/trailers/", {"title": "no file"}, format="multipart")
+    assert missing.status_code == 400 and "file" in missing.json()
+    first = api.post("/api/trailers/", {"file": SimpleUploadedFile("a.mp4", synthetic_video.read_bytes())},
+                     format="multipart").json()
+    dup = api.post("/api/trailers/", {"file": SimpleUploadedFile("b.mp4", synthetic_video.read_bytes())},
+                   format="multipart")
+    assert dup.status_code == 400 and dup.json()["code"] == "duplicate" and dup.json()["duplicate_of"] == first["id"]
+    settings.TRAILER_MAX_BYTES = 1024
+    big = api.post("/api/trailers/", {"file": SimpleUploadedFile("big.mp4", b"z" * 4096)}, format="multipart")
+    assert big.status_code == 400 and big.json()["code"] == "too_large" and "too large" in big.json()["file"][0]
+    huge = api.post("/api/trailers/", {"file": SimpleUploadedFile("huge.mp4", b"z" * 200_000)}, format="multipart")
+    assert huge.status_code == 400 and huge.json()["code"] == "too_large"
+    assert Trailer.objects.count() == 1
+
+
+def test_upload_wrong_content_type_is_415(api):
+    response = api.post("/api/trailers/", {"file": "not a file"}, format="json")
+    assert response.status_code == 415 and "multipart/form-data" in response.json()["detail"]
+
+
+def test_only_staff_set_a_reference_score(api, staff_api, synthetic_video, other_synthetic_video):
+    response = api.post("/api/trailers/", {"file": SimpleUploadedFile("a.mp4", synthetic_video.read_bytes()),
+                                           "reference_score": 5}, format="multipart")
+    assert response.status_code == 400 and "reference_score" in response.json()
+    response = staff_api.post("/api/trailers/", {
+        "file": SimpleUploadedFile("a.mp4", other_synthetic_video.read_bytes()), "reference_score": 5},
+        format="multipart")
+    assert response.status_code == 201 and response.json()["reference_score"] == 5.0
+
+
+def test_uploads_are_throttled(api, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
+                               "DEFAULT_THROTTLE_RATES": {"uploads": "2/hour", "ratings": "600/hour"}}
+    codes = [api.post("/api/trailers/", {"file": SimpleUploadedFile("x.mp4", b"nope" * 10)},
+                      format="multipart").status_code for _ in range(3)]
+    assert codes == [400, 400, 429]
+    assert api.get("/api/trailers/").status_code == 200  # reading is not throttled
+
+
+# --- my rating ---------------------------------------------------------------------------------------------------
+
+
+def test_put_get_delete_my_rating(api, user, make_trailer):
+    trailer = make_trailer()
+    url = f"/api/trailers/{trailer.pk}/rating/"
+    assert api.get(url).status_code == 404
+    response = api.put(url, {"score": 7}, format="json")
+    assert response.status_code == 200 and response.json()["score"] == 7 and response.json()["trailer"] == trailer.pk
+    assert api.put(url, {"score": 9}, format="json").json()["score"] == 9
+    assert Rating.objects.get(user=user, trailer=trailer).score == 9
+    assert api.get(url).json()["score"] == 9
+    assert api.get(f"/api/trailers/{trailer.pk}/").json()["my_rating"] == 9
+    assert api.delete(url).status_code == 204
+    assert not Rating.objects.exists()
+    assert api.delete(url).status_code == 204  # deleting again is fine
+
+
+@pytest.mark.parametrize("score", [0, 11, "abc", 7.5, None, ""])
+def test_bad_scores_are_400_with_the_field(api, make_trailer, score):
+    trailer = make_trailer()
+    response = api.put(f"/api/trailers/{trailer.pk}/rating/", {"score": score}, format="json")
+    assert response.status_code == 400 and "score" in response.json()
+    assert not Rating.objects.exists()
+
+
+def test_rating_unknown_trailer_is_404(api):
+    assert api.put("/api/trailers/999999/rating/", {"score": 5}, format="json").status_code == 404
+
+
+def test_ratings_are_throttled(api, make_trailer, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
+                               "DEFAULT_THROTTLE_RATES": {"uploads": "60/hour", "ratings": "3/minute"}}
+    trailer = make_trailer()
+    url = f"/api/trailers/{trailer.pk}/rating/"
+    codes = [api.put(url, {"score": 5}, format="json").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert api.get(url).status_code == 200  # reading my rating is not

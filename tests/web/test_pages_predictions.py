@@ -1,0 +1,111 @@
+"""Predictions: the active model's predictions, sortable and filterable, the scatter plot, metrics and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+
+from ml.metrics import mae, rmse, spearman
+from trailers.models import Rating
+
+pytestmark = pytest.mark.django_db
+
+
+def rows(response) -> list[str]:
+    return re.findall(r'<tr data-trailer="\d+">\s*<td[^>]*><a href="/trailers/\d+/">([^<]+)</a>', response.content.decode())
+
+
+@pytest.fixture
+def scored(user, other_user, make_trailer, make_version, make_prediction):
+    """Four trailers scored by the active v2 (three rated), one by an old v1."""
+    v1, v2 = make_version(number=1), make_version(number=2, active=True)
+    data = {"A": (8.0, [9, 7]), "B": (3.0, [2, 4]), "C": (6.0, [6]), "D": (5.5, [])}
+    trailers = {}
+    for title, (predicted, ratings) in data.items():
+        trailer = trailers[title] = make_trailer(title=title)
+        make_prediction(v2, trailer, predicted)
+        for u, score in zip([user, other_user], ratings, strict=False):
+            Rating.objects.create(user=u, trailer=trailer, score=score)
+    make_prediction(v1, trailers["A"], 1.0)
+    return {"v1": v1, "v2": v2, **trailers}
+
+
+def test_active_version_predictions_with_metrics_and_scatter(user_client, scored):
+    response = user_client.get("/predictions/")
+    html = response.content.decode()
+    assert "Predictions of v2" in html
+    assert rows(response) == ["A", "C", "D", "B"]  # highest prediction first
+    truth, predicted = [8.0, 3.0, 6.0], [8.0, 3.0, 6.0]
+    assert 'id="metric-n">3<' in html
+    assert f'id="metric-mae">{mae(truth, predicted):.3f}<' in html
+    assert f'id="metric-rmse">{rmse(truth, predicted):.3f}<' in html
+    assert f'id="metric-spearman">{spearman(truth, predicted):.3f}<' in html
+    scatter = re.search(r'<svg class="chart scatter-chart".*?</svg>', html, flags=re.S).group(0)
+    assert scatter.count('<circle class="point"') == 3  # D has no ratings
+    assert 'class="diagonal"' in scatter and "A: rated 8.00, predicted 8.00" in scatter
+
+
+def test_metrics_follow_the_numbers(user_client, user, make_trailer, make_version, make_prediction):
+    version = make_version(number=1, active=True)
+    truth, predicted = [2, 5, 9, 7], [3.0, 4.5, 6.0, 8.0]
+    for i, (t, p) in enumerate(zip(truth, predicted, strict=True)):
+        trailer = make_trailer(title=f"T{i}")
+        make_prediction(version, trailer, p)
+        Rating.objects.create(user=user, trailer=trailer, score=t)
+    html = user_client.get("/predictions/").content.decode()
+    assert f'id="metric-mae">{mae(truth, predicted):.3f}<' in html
+    assert f'id="metric-rmse">{rmse(truth, predicted):.3f}<' in html
+    assert f'id="metric-spearman">{spearman(truth, predicted):.3f}<' in html
+
+
+def test_sort_and_filter(user_client, scored):
+    assert rows(user_client.get("/predictions/?sort=title")) == ["A", "B", "C", "D"]
+    assert rows(user_client.get("/predictions/?sort=predicted")) == ["B", "D", "C", "A"]
+    assert rows(user_client.get("/predictions/?sort=-mean")) == ["A", "C", "B", "D"]
+    assert rows(user_client.get("/predictions/?rated=no")) == ["D"]
+    assert rows(user_client.get("/predictions/?min_score=5&max_score=7")) == ["C", "D"]
+    assert rows(user_client.get("/predictions/?q=b")) == ["B"]
+    assert rows(user_client.get("/predictions/?min_score=abc")) == ["A", "C", "D", "B"]  # ignored, not an error
+
+
+def test_another_version_can_be_chosen(user_client, scored):
+    response = user_client.get(f"/predictions/?version={scored['v1'].pk}")
+    assert "Predictions of v1" in response.content.decode() and rows(response) == ["A"]
+    assert user_client.get("/predictions/?version=99999").status_code == 404
+
+
+def test_csv_download(user_client, scored):
+    response = user_client.get("/predictions.csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert 'filename="reelscore-predictions-v2.csv"' in response["Content-Disposition"]
+    table = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [r["title"] for r in table] == ["A", "C", "D", "B"]
+    a = table[0]
+    assert a["predicted"] == "8.0000" and a["mean_rating"] == "8.0000" and a["rating_count"] == "2"
+    assert a["subclip_scores"] == "7.5000;8.5000" and a["model_version"] == "2"
+    assert table[2]["mean_rating"] == "" and table[2]["rating_count"] == "0"
+    filtered = user_client.get("/predictions.csv?rated=no")
+    assert len(list(csv.DictReader(io.StringIO(b"".join(filtered.streaming_content).decode())))) == 1
+
+
+def test_no_active_version(user_client):
+    html = user_client.get("/predictions/").content.decode()
+    assert "No model version is active yet" in html
+    response = user_client.get("/predictions.csv", follow=True)
+    assert "No model version is active" in response.content.decode()
+
+
+def test_scoring_progress_polls_then_reloads(user_client, make_trailer, make_version, make_prediction):
+    version = make_version(number=1, active=True)
+    scored, waiting = make_trailer(title="Scored"), make_trailer(title="Waiting")
+    make_prediction(version, scored, 5.0)
+    html = user_client.get("/predictions/").content.decode()
+    assert "Scoring: 1 of 2 ready trailers" in html and 'hx-trigger="every 2s"' in html
+    url = f"/predictions/?version={version.pk}&partial=progress"
+    assert "Scoring: 1 of 2" in user_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    make_prediction(version, waiting, 6.0)
+    response = user_client.get(url, HTTP_HX_REQUEST="true")
+    assert response["HX-Refresh"] == "true"

@@ -1,0 +1,127 @@
+"""The upload page and its per-file endpoint: a real video is accepted, and each refusal says why."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import StopUpload
+from django.test import Client, RequestFactory
+
+from trailers.models import Trailer
+from trailers.uploads import TrailerSizeLimit
+
+pytestmark = pytest.mark.django_db
+
+
+def upload(client, name: str, content: bytes, **extra):
+    return client.post("/upload/file/", {"file": SimpleUploadedFile(name, content, content_type="video/mp4")},
+                       **extra)
+
+
+def test_page_has_a_drop_zone_a_file_button_and_the_limit(user_client, settings):
+    settings.TRAILER_MAX_BYTES = 5 * 1024 * 1024
+    html = user_client.get("/upload/").content.decode()
+    assert 'id="dropzone"' in html and 'type="file"' in html and "multiple" in html
+    assert 'data-endpoint="/upload/file/"' in html and "5.0 MB" in html
+    assert "js/upload.js" in html
+
+
+def test_a_real_video_becomes_a_queued_trailer(user_client, user, synthetic_video):
+    response = upload(user_client, "My Trailer.mp4", synthetic_video.read_bytes())
+    assert response.status_code == 201, response.content
+    body = response.json()
+    trailer = Trailer.objects.get()
+    assert body["ok"] and body["trailer"] == {"id": trailer.pk, "title": "My Trailer", "status": "queued",
+                                              "url": f"/trailers/{trailer.pk}/"}
+    assert trailer.uploaded_by == user and trailer.width == 64
+
+
+@pytest.mark.parametrize(("content", "code", "reason"), [
+    (b"this is plain text, not a video at all" * 10, "not_a_video", ""),
+    (b"", "empty", "The file is empty."),
+])
+def test_refusals_say_why(user_client, content, code, reason):
+    response = upload(user_client, "bad.mp4", content)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["ok"] is False and body["code"] == code and body["reason"]
+    assert reason in body["reason"]
+    assert not Trailer.objects.exists()
+
+
+def test_a_duplicate_names_the_trailer_it_duplicates(user_client, synthetic_video):
+    first = upload(user_client, "one.mp4", synthetic_video.read_bytes()).json()["trailer"]
+    body = upload(user_client, "again.mp4", synthetic_video.read_bytes()).json()
+    assert body["code"] == "duplicate" and "already uploaded as “one”" in body["reason"]
+    assert body["duplicate_of"] == first
+    assert Trailer.objects.count() == 1
+
+
+def test_too_large_is_refused_without_storing_it(user_client, settings):
+    settings.TRAILER_MAX_BYTES = 100 * 1024
+    response = upload(user_client, "huge.mp4", b"x" * (100 * 1024 + 1))
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "too_large" and "too large" in body["reason"] and "100.0 KB" in body["reason"]
+    assert not Trailer.objects.exists()
+
+
+def test_a_declared_length_past_the_limit_is_refused_before_reading_the_body(settings, user):
+    settings.TRAILER_MAX_BYTES = 1000
+
+    class Unreadable(io.RawIOBase):
+        def read(self, *args):
+            raise AssertionError("the body was read")
+
+    request = RequestFactory().generic("POST", "/upload/file/", b"--xyz--", content_type="multipart/form-data; boundary=xyz")
+    request.META["CONTENT_LENGTH"] = str(10 * 1024 * 1024)
+    request._stream = Unreadable()
+    handler = TrailerSizeLimit(request, single_file=True)
+    request.upload_handlers = [handler]
+    assert request.FILES == {} and request.POST == {}
+    assert request.too_large_uploads == [("", 10 * 1024 * 1024)]
+
+
+def test_the_handler_stops_at_the_first_chunk_past_the_limit(settings, rf):
+    settings.TRAILER_MAX_BYTES = 100
+    request = rf.post("/")
+    handler = TrailerSizeLimit(request, single_file=True)
+    handler.new_file("file", "big.mp4", "video/mp4", None)
+    assert handler.receive_data_chunk(b"x" * 60, 0) == b"x" * 60
+    with pytest.raises(StopUpload):
+        handler.receive_data_chunk(b"x" * 60, 60)
+    assert request.too_large_uploads == [("big.mp4", None)]
+
+
+def test_upload_needs_login_and_csrf(client, user, synthetic_video):
+    assert upload(client, "a.mp4", b"x").status_code == 302  # to the login page
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(user)
+    assert upload(strict, "a.mp4", synthetic_video.read_bytes()).status_code == 403
+    strict.get("/upload/")  # sets the CSRF cookie, as the page does
+    token = strict.cookies["csrftoken"].value
+    response = upload(strict, "a.mp4", synthetic_video.read_bytes(), HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 201
+
+
+def test_plain_form_uploads_several_files_with_a_notice_each(user_client, synthetic_video, other_synthetic_video,
+                                                             settings):
+    settings.TRAILER_MAX_BYTES = 200 * 1024
+    files = [SimpleUploadedFile("good.mp4", synthetic_video.read_bytes()),
+             SimpleUploadedFile("notes.txt", b"hello, not a video" * 20),
+             SimpleUploadedFile("too-big.mp4", b"y" * (200 * 1024 + 10)),
+             SimpleUploadedFile("second.mp4", other_synthetic_video.read_bytes())]
+    response = user_client.post("/upload/", {"files": files}, follow=True)
+    html = response.content.decode()
+    assert "good.mp4 was uploaded as “good”" in html
+    assert "second.mp4 was uploaded as “second”" in html
+    assert "notes.txt was refused" in html
+    assert "too-big.mp4 was refused: The file is too large" in html
+    assert sorted(Trailer.objects.values_list("title", flat=True)) == ["good", "second"]
+
+
+def test_plain_form_without_files_says_so(user_client):
+    response = user_client.post("/upload/", {}, follow=True)
+    assert "Choose at least one trailer file" in response.content.decode()

@@ -1,0 +1,327 @@
+"""What the API shows and accepts. Read serializers only present rows; writes go through services.
+
+No serializer exposes another user's individual rating: a trailer carries its
+rating count, mean and distribution, and the caller's own rating.
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ml.model import PRESETS
+from trailers import selectors
+from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
+
+# Trailers and runs both have a "status", with different choices. The list serializers carry the enums
+# (named TrailerStatusEnum and TrainingRunStatusEnum by drf-spectacular); the detail serializers point at
+# them, so that each choice set lives in one component and the schema generates without a naming clash.
+
+
+@extend_schema_field({"$ref": "#/components/schemas/TrailerStatusEnum"})
+class _TrailerStatusField(serializers.CharField):
+    pass
+
+
+@extend_schema_field({"$ref": "#/components/schemas/TrainingRunStatusEnum"})
+class _RunStatusField(serializers.CharField):
+    pass
+
+
+# --- trailers ---------------------------------------------------------------------------------
+
+
+class TrailerSerializer(serializers.ModelSerializer):
+    mean_rating = serializers.FloatField(read_only=True, allow_null=True)
+    rating_count = serializers.IntegerField(read_only=True)
+    my_rating = serializers.IntegerField(source="my_score", read_only=True, allow_null=True)
+    predicted_score = serializers.FloatField(read_only=True, allow_null=True,
+                                             help_text="the active model version's prediction")
+    predicted_spread = serializers.FloatField(read_only=True, allow_null=True)
+    waiting_for_queue = serializers.BooleanField(source="is_waiting_for_queue", read_only=True)
+    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    page_url = serializers.SerializerMethodField()
+    video_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Trailer
+        fields = [
+            "id", "title", "original_name", "status", "error", "waiting_for_queue", "duration", "fps", "width",
+            "height", "codec", "container", "has_audio", "size_bytes", "reference_score", "uploaded_by",
+            "uploaded_at", "processed_at", "mean_rating", "rating_count", "my_rating", "predicted_score",
+            "predicted_spread", "page_url", "video_url",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_page_url(self, trailer) -> str:
+        return self._absolute(reverse("trailer_detail", args=[trailer.pk]))
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_video_url(self, trailer) -> str:
+        return self._absolute(reverse("trailer_video", args=[trailer.pk]))
+
+
+class SubclipSerializer(serializers.ModelSerializer):
+    end = serializers.FloatField(read_only=True)
+    contact_sheet_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Subclip
+        fields = ["id", "index", "start", "duration", "end", "frame_count", "timestamps", "contact_sheet_url"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_contact_sheet_url(self, subclip) -> str | None:
+        if not subclip.contact_sheet:
+            return None
+        path = reverse("subclip_sheet", args=[subclip.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class TrailerPredictionSerializer(serializers.ModelSerializer):
+    model_version_number = serializers.IntegerField(source="model_version.number", read_only=True)
+    is_active = serializers.BooleanField(source="model_version.is_active", read_only=True)
+
+    class Meta:
+        model = Prediction
+        fields = ["model_version", "model_version_number", "is_active", "score", "spread", "subclip_scores",
+                  "created_at"]
+        read_only_fields = fields
+
+
+class TrailerDetailSerializer(TrailerSerializer):
+    status = _TrailerStatusField(read_only=True)
+    subclips = serializers.SerializerMethodField()
+    rating_distribution = serializers.SerializerMethodField()
+    predictions = serializers.SerializerMethodField()
+
+    class Meta(TrailerSerializer.Meta):
+        fields = TrailerSerializer.Meta.fields + ["subclips", "rating_distribution", "predictions"]
+        read_only_fields = fields
+
+    def _page(self, trailer) -> selectors.TrailerPage:
+        cache = self.context.setdefault("_pages", {})
+        if trailer.pk not in cache:
+            cache[trailer.pk] = selectors.trailer_page(pk=trailer.pk, user=self.context["request"].user)
+        return cache[trailer.pk]
+
+    @extend_schema_field(SubclipSerializer(many=True))
+    def get_subclips(self, trailer):
+        return SubclipSerializer(self._page(trailer).subclips, many=True, context=self.context).data
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "integer"},
+                          "description": "how many ratings gave each score, keys '1' to '10'"})
+    def get_rating_distribution(self, trailer) -> dict:
+        return {str(score): count for score, count in self._page(trailer).distribution}
+
+    @extend_schema_field(TrailerPredictionSerializer(many=True))
+    def get_predictions(self, trailer):
+        return TrailerPredictionSerializer(self._page(trailer).predictions, many=True, context=self.context).data
+
+
+class TrailerUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="the trailer: any video file with a picture track")
+    title = serializers.CharField(required=False, max_length=255, help_text="defaults to the file's name")
+    reference_score = serializers.FloatField(required=False, min_value=0, max_value=10,
+                                             help_text="an imported reference score (staff only)")
+
+    def validate_reference_score(self, value):
+        request = self.context.get("request")
+        if value is not None and not (request and request.user.is_staff):
+            raise serializers.ValidationError("Only staff can set a reference score.")
+        return value
+
+
+class TrailerFilterSerializer(serializers.Serializer):
+    """The list's query parameters (the dataset page's filters)."""
+
+    status = serializers.ChoiceField(choices=Trailer.Status.choices, required=False)
+    rated = serializers.ChoiceField(choices=["yes", "no"], required=False, help_text="rated by me")
+    predicted = serializers.ChoiceField(choices=["yes", "no"], required=False,
+                                        help_text="has a prediction from the active model version")
+    q = serializers.CharField(required=False, max_length=200, help_text="search in titles and file names")
+    sort = serializers.ChoiceField(
+        choices=[k for key in selectors.TRAILER_SORTS for k in (key, f"-{key}")], required=False,
+        help_text="a field to sort by, '-' first for descending",
+    )
+
+    def filters(self) -> selectors.TrailerFilters:
+        data = self.validated_data
+        return selectors.TrailerFilters(status=data.get("status", ""), rated=data.get("rated", ""),
+                                        predicted=data.get("predicted", ""), q=data.get("q", "").strip(),
+                                        sort=data.get("sort", selectors.DEFAULT_TRAILER_SORT))
+
+
+# --- ratings ----------------------------------------------------------------------------------------
+
+
+class RatingSerializer(serializers.ModelSerializer):
+    score = serializers.IntegerField(min_value=1, max_value=10)
+
+    class Meta:
+        model = Rating
+        fields = ["trailer", "score", "created_at", "updated_at"]
+        read_only_fields = ["trailer", "created_at", "updated_at"]
+
+
+# --- runs -------------------------------------------------------------------------------------------
+
+
+class DatasetSizeSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    train = serializers.IntegerField()
+    val = serializers.IntegerField()
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    display_status = serializers.CharField(read_only=True, help_text="the status, or 'stale' when its worker went silent")
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    dataset_size = serializers.SerializerMethodField()
+    duration_seconds = serializers.SerializerMethodField()
+    model_version = serializers.SerializerMethodField()
+    page_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id", "status", "display_status", "progress", "epoch", "metrics", "error", "cancel_requested",
+            "label_source", "min_ratings", "auto_activate", "model_config", "train_config", "requested_trailer_ids",
+            "dataset_size", "sampling", "device", "worker", "resumed_from_epoch", "created_by", "created_at",
+            "started_at", "finished_at", "duration_seconds", "model_version", "page_url",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(DatasetSizeSerializer(allow_null=True))
+    def get_dataset_size(self, run):
+        split = selectors.run_split(run)
+        return None if split is None else {"total": split.total, "train": split.train, "val": split.val}
+
+    def get_duration_seconds(self, run) -> float | None:
+        return selectors.run_duration_seconds(run)
+
+    def get_model_version(self, run) -> int | None:
+        version = getattr(run, "model_version", None)  # None when the run made no version
+        return version.pk if version else None
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_page_url(self, run) -> str:
+        path = reverse("run_detail", args=[run.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class TrainingRunDetailSerializer(TrainingRunSerializer):
+    status = _RunStatusField(read_only=True)
+
+    class Meta(TrainingRunSerializer.Meta):
+        fields = TrainingRunSerializer.Meta.fields + ["dataset"]
+        read_only_fields = fields
+
+
+class TrainingRunCreateSerializer(serializers.Serializer):
+    """Start a run: a model preset, then any model or training option changed (as in the admin's form)."""
+
+    preset = serializers.ChoiceField(choices=sorted(PRESETS), default="default",
+                                     help_text="the model options to start from")
+    label_source = serializers.ChoiceField(choices=TrainingRun.LabelSource.choices,
+                                           default=TrainingRun.LabelSource.USER_MEAN)
+    min_ratings = serializers.IntegerField(min_value=1, default=1)
+    auto_activate = serializers.BooleanField(default=False)
+    trailer_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
+                                        help_text="train on these trailers only (default: every labelled one)")
+    model = serializers.DictField(required=False, default=dict,
+                                  help_text="ml.model.LRCNConfig options, e.g. {\"lstm_size\": 32}")
+    train = serializers.DictField(required=False, default=dict,
+                                  help_text="ml.train.TrainConfig options, e.g. {\"epochs\": 5}")
+
+    def validate(self, data):
+        from trailers.run_forms import MODEL_PREFIX, TRAIN_PREFIX, TrainingRunForm
+
+        blank = TrainingRunForm(preset=data["preset"])
+        known = {MODEL_PREFIX: {n[len(MODEL_PREFIX):] for n in blank.fields if n.startswith(MODEL_PREFIX)},
+                 TRAIN_PREFIX: {n[len(TRAIN_PREFIX):] for n in blank.fields if n.startswith(TRAIN_PREFIX)}}
+        errors: dict = {}
+        for key, prefix in (("model", MODEL_PREFIX), ("train", TRAIN_PREFIX)):
+            unknown = sorted(set(data[key]) - known[prefix])
+            if unknown:
+                errors[key] = {name: ["Unknown option."] for name in unknown}
+        if errors:
+            raise serializers.ValidationError(errors)
+
+        form_data = {}
+        for name, field in blank.fields.items():
+            value = blank.get_initial_for_field(field, name)
+            if value is not None:
+                form_data[name] = value
+        for key, prefix in (("model", MODEL_PREFIX), ("train", TRAIN_PREFIX)):
+            for name, value in data[key].items():
+                if isinstance(value, list | tuple):
+                    value = ", ".join(str(v) for v in value)
+                form_data[prefix + name] = value
+        form_data.update(label_source=data["label_source"], min_ratings=data["min_ratings"],
+                         auto_activate=data["auto_activate"], trailer_ids=",".join(map(str, data["trailer_ids"])))
+        form = TrainingRunForm(form_data, preset=data["preset"])
+        if not form.is_valid():
+            raise serializers.ValidationError(_form_errors(form, MODEL_PREFIX, TRAIN_PREFIX))
+        data["model_config"], data["train_config"] = form.model_config, form.train_config
+        return data
+
+
+def _form_errors(form, model_prefix: str, train_prefix: str) -> dict:
+    errors: dict = {}
+    for name, messages in form.errors.items():
+        if name.startswith(model_prefix):
+            errors.setdefault("model", {})[name[len(model_prefix):]] = list(messages)
+        elif name.startswith(train_prefix):
+            errors.setdefault("train", {})[name[len(train_prefix):]] = list(messages)
+        elif name == "__all__":
+            errors["non_field_errors"] = list(messages)
+        else:
+            errors[name] = list(messages)
+    return errors
+
+
+# --- model versions and predictions --------------------------------------------------------------------
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    prediction_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "number", "run", "is_active", "metrics", "config", "created_at", "activated_at",
+                  "prediction_count"]
+        read_only_fields = fields
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    model_version_number = serializers.IntegerField(source="model_version.number", read_only=True)
+    trailer_title = serializers.CharField(source="trailer.title", read_only=True)
+    mean_rating = serializers.FloatField(read_only=True, allow_null=True,
+                                         help_text="the trailer's mean user rating")
+    rating_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Prediction
+        fields = ["id", "model_version", "model_version_number", "trailer", "trailer_title", "score", "spread",
+                  "subclip_scores", "mean_rating", "rating_count", "created_at"]
+        read_only_fields = fields
+
+
+class PredictionFilterSerializer(serializers.Serializer):
+    version = serializers.CharField(required=False,
+                                    help_text="a model version id, or 'active' (default: every version)")
+    trailer = serializers.IntegerField(required=False, min_value=1)
+
+    def validate_version(self, value):
+        if value != "active" and not value.isdigit():
+            raise serializers.ValidationError("Give a model version id or 'active'.")
+        return value

@@ -1,0 +1,19 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+router = DefaultRouter()
+router.register("trailers", views.TrailerViewSet, basename="trailer")
+router.register("runs", views.TrainingRunViewSet, basename="run")
+router.register("model-versions", views.ModelVersionViewSet, basename="model-version")
+router.register("predictions", views.PredictionViewSet, basename="prediction")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("token/", obtain_auth_token, name="api-token"),
+    *router.urls,
+]

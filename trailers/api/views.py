@@ -1,0 +1,239 @@
+"""The REST API: trailers (and my rating of one), training runs, model versions, predictions.
+
+Reads go through selectors and writes through services, as in the pages. Every
+list is paginated; anonymous requests get 401; bad input gets 400 with the
+field that was wrong.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, UnsupportedMediaType, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from trailers import selectors, services, uploads
+from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
+
+from .permissions import IsStaff
+from .serializers import (
+    ModelVersionSerializer,
+    PredictionFilterSerializer,
+    PredictionSerializer,
+    RatingSerializer,
+    TrailerDetailSerializer,
+    TrailerFilterSerializer,
+    TrailerSerializer,
+    TrailerUploadSerializer,
+    TrainingRunCreateSerializer,
+    TrainingRunDetailSerializer,
+    TrainingRunSerializer,
+)
+from .throttles import RatingRateThrottle, UploadRateThrottle
+
+REFUSAL = inline_serializer("UploadRefusal", fields={
+    "file": serializers.ListField(child=serializers.CharField()),
+    "code": serializers.CharField(help_text="too_large, empty, not_a_video, duplicate, ..."),
+    "duplicate_of": serializers.IntegerField(required=False, help_text="the trailer this file duplicates"),
+})
+
+
+def _validated(serializer_class, data, **kwargs):
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer
+
+
+# --- trailers --------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List trailers", parameters=[TrailerFilterSerializer]),
+    retrieve=extend_schema(summary="One trailer, with its subclips, rating distribution and predictions"),
+)
+class TrailerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Trailers with their numbers: mean rating and count, your rating, the active model's prediction."""
+
+    queryset = Trailer.objects.none()  # for the schema; get_queryset reads through selectors
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        if self.action == "list":
+            filters = _validated(TrailerFilterSerializer, self.request.query_params).filters()
+            return selectors.trailer_list(user=self.request.user, filters=filters)
+        return selectors.trailer_list(user=self.request.user)
+
+    def get_serializer_class(self):
+        return TrailerDetailSerializer if self.action == "retrieve" else TrailerSerializer
+
+    def get_throttles(self):
+        if self.action == "create":
+            return [UploadRateThrottle()]
+        if self.action == "rating" and self.request.method in ("PUT", "DELETE"):
+            return [RatingRateThrottle()]
+        return super().get_throttles()
+
+    def initial(self, request, *args, **kwargs):
+        if self.action == "create":
+            # Before anything reads the body: stop reading a too-large upload at the limit.
+            uploads.install(request._request, single_file=True)
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Upload a trailer",
+        request={"multipart/form-data": TrailerUploadSerializer},
+        responses={201: TrailerSerializer, 400: OpenApiResponse(REFUSAL, description="the file was refused"),
+                   415: OpenApiResponse(description="not a multipart/form-data request")},
+    )
+    def create(self, request, *args, **kwargs):
+        if not (request.content_type or "").startswith("multipart/form-data"):
+            raise UnsupportedMediaType(request.content_type,
+                                       detail="Upload a trailer as multipart/form-data, with the file in “file”.")
+        body = request.data  # parses the body, through the size limit
+        too_large = uploads.too_large_uploads(request._request)
+        if too_large:
+            return Response({"file": [uploads.too_large_message(too_large[0][1])], "code": "too_large"},
+                            status=status.HTTP_400_BAD_REQUEST)
+        data = _validated(TrailerUploadSerializer, body, context={"request": request}).validated_data
+        upload = data["file"]
+        try:
+            trailer = services.ingest_trailer(source=upload, original_name=upload.name, user=request.user,
+                                              title=data.get("title"), reference_score=data.get("reference_score"),
+                                              size=upload.size)
+        except services.IngestError as error:
+            body = {"file": [error.message], "code": error.code}
+            if error.duplicate_of is not None:
+                body["duplicate_of"] = error.duplicate_of.pk
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        trailer = selectors.trailer_list(user=request.user).get(pk=trailer.pk)
+        return Response(TrailerSerializer(trailer, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(methods=["GET"], summary="My rating of this trailer", request=None,
+                   responses={200: RatingSerializer, 404: OpenApiResponse(description="not rated by you")})
+    @extend_schema(methods=["PUT"], summary="Rate this trailer (1–10), or change my rating", request=RatingSerializer,
+                   responses={200: RatingSerializer})
+    @extend_schema(methods=["DELETE"], summary="Remove my rating of this trailer", request=None,
+                   responses={204: None})
+    @action(detail=True, methods=["get", "put", "delete"], url_path="rating", serializer_class=RatingSerializer)
+    def rating(self, request, pk=None):
+        trailer = selectors.get_trailer(pk=pk)
+        if request.method == "GET":
+            rating = selectors.my_rating(user=request.user, trailer=trailer)
+            if rating is None:
+                raise NotFound("You have not rated this trailer.")
+            return Response(RatingSerializer(rating).data)
+        if request.method == "DELETE":
+            services.delete_rating(user=request.user, trailer=trailer)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        score = _validated(RatingSerializer, request.data).validated_data["score"]
+        try:
+            rating = services.rate_trailer(user=request.user, trailer=trailer, score=score)
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from None
+        return Response(RatingSerializer(rating).data)
+
+
+# --- runs -------------------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List training runs"),
+    retrieve=extend_schema(summary="One training run, with its per-epoch metrics and dataset snapshot"),
+)
+class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = TrainingRun.objects.none()  # for the schema; get_queryset reads through selectors
+
+    def get_queryset(self):
+        return selectors.run_list()
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return TrainingRunDetailSerializer
+        if self.action == "create":
+            return TrainingRunCreateSerializer
+        return TrainingRunSerializer
+
+    def get_permissions(self):
+        if self.action in ("create", "cancel"):
+            return [IsAuthenticated(), IsStaff()]
+        return super().get_permissions()
+
+    @extend_schema(summary="Start a training run (staff)", request=TrainingRunCreateSerializer,
+                   responses={201: TrainingRunDetailSerializer})
+    def create(self, request, *args, **kwargs):
+        data = _validated(TrainingRunCreateSerializer, request.data).validated_data
+        run = services.start_training_run(
+            user=request.user, model_config=data["model_config"], train_config=data["train_config"],
+            label_source=data["label_source"], min_ratings=data["min_ratings"],
+            trailer_ids=data["trailer_ids"] or None, auto_activate=data["auto_activate"],
+        )  # fmt: skip
+        run = selectors.get_run(pk=run.pk)
+        return Response(TrainingRunDetailSerializer(run, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Cancel a training run (staff)", request=None, responses={200: TrainingRunSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        run = services.cancel_run(run=selectors.get_run(pk=pk))
+        return Response(TrainingRunSerializer(selectors.get_run(pk=run.pk), context=self.get_serializer_context()).data)
+
+
+# --- model versions -----------------------------------------------------------------------------------------
+
+
+@extend_schema_view(list=extend_schema(summary="List model versions"),
+                    retrieve=extend_schema(summary="One model version"))
+class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = ModelVersion.objects.none()  # for the schema
+    serializer_class = ModelVersionSerializer
+
+    def get_queryset(self):
+        return selectors.model_versions()
+
+    def get_permissions(self):
+        if self.action == "activate":
+            return [IsAuthenticated(), IsStaff()]
+        return super().get_permissions()
+
+    @extend_schema(summary="Make this the active version and score every ready trailer with it (staff)",
+                   request=None, responses={200: ModelVersionSerializer})
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        version = services.activate_model_version(model_version=selectors.get_model_version(pk=pk))
+        return Response(self.get_serializer(get_object_or_404(self.get_queryset(), pk=version.pk)).data)
+
+
+# --- predictions -----------------------------------------------------------------------------------------------
+
+
+@extend_schema_view(list=extend_schema(summary="List predictions", parameters=[
+    OpenApiParameter("version", str, description="a model version id, or 'active' (default: every version)"),
+    OpenApiParameter("trailer", int, description="a trailer id"),
+]))
+class PredictionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    queryset = Prediction.objects.none()  # for the schema
+    serializer_class = PredictionSerializer
+
+    def get_queryset(self):
+        params = _validated(PredictionFilterSerializer, self.request.query_params).validated_data
+        version = params.get("version")
+        if version == "active":
+            version = selectors.active_model_version()
+            if version is None:
+                return Prediction.objects.none()  # no active version: nothing to list
+        elif version is not None:
+            version = int(version)
+        return selectors.predictions(model_version=version, trailer=params.get("trailer"),
+                                     filters=selectors.PredictionFilters(sort="-predicted"))

@@ -1,0 +1,97 @@
+"""Small template helpers: links that keep the current filters, sortable headers, number formats."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def url_with(context, **changes) -> str:
+    """The current query string with ``changes`` applied (a value of None removes the key), as ``?...``."""
+    query = context["request"].GET.copy()
+    for key, value in changes.items():
+        query.pop(key, None)
+        if value not in (None, ""):
+            query[key] = value
+    encoded = query.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+@register.simple_tag(takes_context=True)
+def sort_header(context, key: str, label: str, default: str = ""):
+    """A column header that sorts by ``key``, toggling between ascending and descending, showing the direction."""
+    current = context["request"].GET.get("sort") or default
+    if current == key:
+        target, arrow, aria = f"-{key}", " ▲", "ascending"
+    elif current == f"-{key}":
+        target, arrow, aria = key, " ▼", "descending"
+    else:
+        target, arrow, aria = f"-{key}", "", "none"
+    link = url_with(context, sort=target, page=None)
+    return format_html('<a href="{}" aria-sort="{}" data-sort="{}">{}{}</a>', link, aria, key, label, arrow)
+
+
+@register.filter
+def score(value, digits: int = 1) -> str:
+    """A rating or prediction to ``digits`` decimals, or an em dash when there is none."""
+    if value is None or value == "":
+        return "—"
+    return f"{float(value):.{int(digits)}f}"
+
+
+@register.filter
+def seconds(value) -> str:
+    """Seconds as m:ss.s (trailer times) or an em dash."""
+    if value is None:
+        return "—"
+    minutes, rest = divmod(float(value), 60)
+    return f"{int(minutes)}:{rest:04.1f}"
+
+
+@register.filter
+def duration(value) -> str:
+    """A length of time in words: 45 s, 3 min 5 s, 2 h 4 min."""
+    if value is None:
+        return "—"
+    total = int(round(float(value)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+@register.filter
+def percent(value) -> str:
+    if value is None:
+        return "0%"
+    return f"{float(value) * 100:.0f}%"
+
+
+@register.filter
+def filesize(value) -> str:
+    from trailers.services.ingest import human_size
+
+    return "—" if value is None else human_size(int(value))
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def bar_width(value, maximum) -> str:
+    """Percentage width of a bar: value / maximum, at least a sliver when value > 0."""
+    try:
+        value, maximum = float(value), float(maximum)
+    except (TypeError, ValueError):
+        return "0"
+    if maximum <= 0 or value <= 0:
+        return "0"
+    return f"{max(2.0, value / maximum * 100):.1f}"

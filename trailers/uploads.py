@@ -1,0 +1,72 @@
+"""Refusing a too-large trailer while it arrives, not after it has been written to disk.
+
+``TrailerSizeLimit`` is an upload handler put first in a request's handlers. It
+counts each file's bytes as they stream in and stops reading the upload at the
+first byte past ``TRAILER_MAX_BYTES``. An endpoint that takes one file at a
+time (the upload page's per-file requests, the API) stops reading the request
+there, and refuses at once, reading none of it, when the request's declared
+length is already past the limit. The page's plain multi-file form (for
+browsers without JavaScript) skips the rest of that one file, storing none of
+it, and goes on with the next. The view finds the refusals in
+``too_large_uploads(request)``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
+from django.http import QueryDict
+from django.utils.datastructures import MultiValueDict
+
+from .services.ingest import human_size
+
+# Room for the multipart envelope (boundaries, headers, a CSRF token, a title) around one file.
+ENVELOPE_BYTES = 64 * 1024
+
+
+class TrailerSizeLimit(FileUploadHandler):
+    def __init__(self, request=None, *, single_file: bool = False):
+        super().__init__(request)
+        self.single_file = single_file
+        self.limit = settings.TRAILER_MAX_BYTES
+        self.received = 0
+        request.too_large_uploads = []
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        if self.single_file and content_length and content_length > self.limit + ENVELOPE_BYTES:
+            self.request.too_large_uploads.append(("", content_length))
+            return QueryDict(encoding=encoding), MultiValueDict()  # parse nothing: the body is never read
+        return None
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            self.request.too_large_uploads.append((self.file_name or "", None))
+            if self.single_file:
+                raise StopUpload(connection_reset=True)
+            raise SkipFile
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None  # the next handler builds the file
+
+
+def install(request, *, single_file: bool = False) -> None:
+    """Put the size limit in front of ``request``'s upload handlers (before its body is parsed)."""
+    request.upload_handlers.insert(0, TrailerSizeLimit(request, single_file=single_file))
+
+
+def too_large_uploads(request) -> list[tuple[str, int | None]]:
+    """(file name or "", declared size or None) of each upload refused for its size; ask once the body is parsed."""
+    return getattr(request, "too_large_uploads", [])
+
+
+def too_large_message(size: int | None = None) -> str:
+    limit = human_size(settings.TRAILER_MAX_BYTES)
+    if size:
+        return f"The file is too large: {human_size(size)}, and the limit is {limit}."
+    return f"The file is too large: the limit is {limit}."
