@@ -1,0 +1,113 @@
+"""The seed's markup: a table with a ``Title`` and a ``Score`` column, as CSV, XLS or XLSX.
+
+A title matches a trailer's video file name without its extension. Column
+names are matched without regard to case or surrounding spaces; other columns
+are ignored; blank rows are skipped. A row with a title and no usable score,
+or a title given twice, is an error that names the row.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+
+class MarkupError(ValueError):
+    """The markup file cannot be read as Title/Score rows; the message says where and why."""
+
+
+def read_markup(path: str | os.PathLike) -> dict[str, float]:
+    """Read ``path`` (``.csv``, ``.xls`` or ``.xlsx``) → {title: score}, in file order."""
+    path = Path(path)
+    if not path.is_file():
+        raise MarkupError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        rows = _csv_rows(path)
+    elif suffix == ".xlsx":
+        rows = _xlsx_rows(path)
+    elif suffix == ".xls":
+        rows = _xls_rows(path)
+    else:
+        raise MarkupError(f"{path}: unsupported markup format {suffix or '(none)'!r}; use .csv, .xls or .xlsx")
+    return _parse(path, rows)
+
+
+def _parse(path: Path, rows: Iterable[list[Any]]) -> dict[str, float]:
+    rows = iter(rows)
+    header = None
+    for header_row in rows:
+        if any(_text(c) for c in header_row):
+            header = [_text(c).lower() for c in header_row]
+            break
+    if header is None:
+        raise MarkupError(f"{path}: the file is empty")
+    try:
+        title_col, score_col = header.index("title"), header.index("score")
+    except ValueError:
+        raise MarkupError(f"{path}: needs a 'Title' and a 'Score' column, found {[h for h in header if h]}") from None
+    result: dict[str, float] = {}
+    for number, row in enumerate(rows, start=2):
+        cells = list(row) + [None] * (max(title_col, score_col) + 1 - len(row))
+        title, raw = _text(cells[title_col]), cells[score_col]
+        if not title and not _text(raw):
+            continue
+        if not title:
+            raise MarkupError(f"{path}: row {number} has a score but no title")
+        try:
+            score = float(raw) if isinstance(raw, int | float) else float(_text(raw).replace(",", "."))
+        except ValueError:
+            raise MarkupError(f"{path}: row {number} ({title!r}): score {_text(raw)!r} is not a number") from None
+        if not math.isfinite(score):
+            raise MarkupError(f"{path}: row {number} ({title!r}): score {_text(raw)!r} is not a finite number")
+        if title in result:
+            raise MarkupError(f"{path}: row {number}: title {title!r} appears more than once")
+        result[title] = score
+    if not result:
+        raise MarkupError(f"{path}: no Title/Score rows")
+    return result
+
+
+def _text(cell: Any) -> str:
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))  # spreadsheets store a title like 1917 as 1917.0
+    return str(cell).strip()
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        text = handle.read()
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    return list(csv.reader(text.splitlines(), dialect))
+
+
+def _xlsx_rows(path: Path) -> list[list[Any]]:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise MarkupError(f"{path}: not a readable .xlsx file ({exc})") from None
+    try:
+        return [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+def _xls_rows(path: Path) -> list[list[Any]]:
+    import xlrd
+
+    try:
+        sheet = xlrd.open_workbook(path).sheet_by_index(0)
+    except Exception as exc:
+        raise MarkupError(f"{path}: not a readable .xls file ({exc})") from None
+    return [sheet.row_values(i) for i in range(sheet.nrows)]

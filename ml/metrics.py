@@ -1,0 +1,70 @@
+"""Regression metrics for ratings: MAE, RMSE, Spearman, and the mean-rating baseline.
+
+Everything here takes plain sequences or numpy arrays of ratings (not
+standardised) and returns plain floats, so results can be stored as JSON.
+A metric that is undefined (no values, or a constant series for Spearman)
+is ``None`` rather than NaN, because NaN is not valid JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def mae(y_true: Sequence[float], y_pred: Sequence[float]) -> float | None:
+    """Mean absolute error."""
+    t, p = _pair(y_true, y_pred)
+    return float(np.mean(np.abs(p - t))) if t.size else None
+
+
+def rmse(y_true: Sequence[float], y_pred: Sequence[float]) -> float | None:
+    """Root mean squared error."""
+    t, p = _pair(y_true, y_pred)
+    return float(np.sqrt(np.mean((p - t) ** 2))) if t.size else None
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Spearman rank correlation (ties get their average rank); None when undefined."""
+    x, y = _pair(a, b)
+    if x.size < 2:
+        return None
+    rx, ry = _rank(x), _rank(y)
+    rx -= rx.mean()
+    ry -= ry.mean()
+    denom = np.sqrt((rx**2).sum() * (ry**2).sum())
+    if denom == 0:
+        return None
+    return float((rx * ry).sum() / denom)
+
+
+def regression_metrics(y_true: Sequence[float], y_pred: Sequence[float], *, baseline: float) -> dict[str, float | None]:
+    """MAE, RMSE and Spearman of ``y_pred``, and MAE and RMSE of always predicting ``baseline``."""
+    t, p = _pair(y_true, y_pred)
+    constant = np.full_like(t, float(baseline))
+    return {
+        "mae": mae(t, p),
+        "rmse": rmse(t, p),
+        "spearman": spearman(t, p),
+        "baseline_mae": mae(t, constant),
+        "baseline_rmse": rmse(t, constant),
+    }
+
+
+def _pair(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(a, dtype=np.float64).reshape(-1)
+    y = np.asarray(b, dtype=np.float64).reshape(-1)
+    if x.shape != y.shape:
+        raise ValueError(f"length mismatch: {x.size} true values, {y.size} predictions")
+    return x, y
+
+
+def _rank(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(x.size, dtype=np.float64)
+    ranks[order] = np.arange(x.size, dtype=np.float64)
+    # Average the ranks of tied values.
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return sums[inverse] / counts[inverse]

@@ -1,0 +1,508 @@
+"""Training: ``TrainConfig`` says everything a run used, ``fit`` runs it.
+
+``fit`` takes labelled trailers (each with one or more subclip frame files),
+splits them by trailer (or takes the caller's split), trains one LRCN on the
+subclips with standardised targets, validates per epoch, writes a checkpoint
+after every epoch and can resume from one.
+
+Determinism: every epoch seeds its own shuffling and the global torch RNG
+(dropout) from ``(seed, epoch)``, so an epoch does the same thing whether the
+run went straight through or was resumed from a checkpoint; on CPU, 2 epochs +
+resume + 2 epochs gives the same weights as 4 epochs straight. Datasets draw
+no random numbers, so DataLoader workers do not matter to the result.
+
+Metrics per epoch (``history``): ``train_loss`` and ``val_loss`` are the
+configured loss on standardised ratings, per subclip; ``val_mae``,
+``val_rmse`` and ``val_spearman`` are per validation *trailer* (its
+prediction is the mean over its subclips), in rating units; ``baseline_mae``
+and ``baseline_rmse`` are those of always predicting the training mean.
+
+Checkpoint (a plain dict, read with ``torch.load(weights_only=True)``)::
+
+    format="reelscore.checkpoint", version=1, epoch (completed epochs),
+    model_state, optimizer_state, scaler_state (or None), best_model_state
+    (None when the best epoch is the last), rng {torch, cuda, shuffle},
+    model_config, train_config (dicts), normaliser {mean, std},
+    split {train, val}, history [per-epoch dicts], best_epoch, best_val_loss,
+    epochs_without_improvement
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, RandomSampler
+
+from ml.data import (
+    Normaliser,
+    Split,
+    SubclipDataset,
+    TrailerSample,
+    as_trailer_samples,
+    check_split,
+    split_by_trailer,
+)
+from ml.metrics import regression_metrics
+from ml.model import LRCN, ConfigMixin, LRCNConfig, build_model, resolve_config
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+LOSSES = ("mse", "mae", "smooth_mae")
+CHECKPOINT_FORMAT = "reelscore.checkpoint"
+
+# Fields of TrainConfig that may change when a run resumes from a checkpoint: they
+# do not change what an epoch computes. Everything else must match.
+RESUMABLE_CHANGES = frozenset({"epochs", "early_stopping_patience", "device", "num_workers"})
+
+
+@dataclass(frozen=True)
+class TrainConfig(ConfigMixin):
+    """Everything that defines a training run. Batch size, frames, optimiser and loss default to the seed's;
+    the learning rate is the one measured for the ``default`` model (the seed's 3e-4: ``TRAIN_PRESETS``)."""
+
+    epochs: int = 20
+    batch_size: int = 10
+    lr: float = 3e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    momentum: float = 0.9                       # sgd and rmsprop only
+    loss: str = "mse"                           # "mse", "mae" (L1), "smooth_mae" (smooth L1 / Huber, beta 1)
+    grad_clip: float | None = None              # max global gradient norm; None: no clipping
+    early_stopping_patience: int | None = None  # stop after this many epochs without a better val loss
+    restore_best: bool = True                   # hand back the best epoch's weights, not the last
+    val_fraction: float = 0.2                   # share of trailers held out (when fit computes the split)
+    seed: int = 0
+    device: str = "auto"                        # "auto" (cuda where available), "cpu", "cuda", "cuda:N"
+    num_workers: int = 2                        # DataLoader worker processes
+    frames_per_sample: int = 16                 # frames per subclip fed to the model; shorter ones zero-padded
+    mixed_precision: bool = True                # autocast on CUDA (bf16 where supported, else fp16 + GradScaler)
+
+    def __post_init__(self) -> None:
+        self._int("epochs", 1)
+        self._int("batch_size", 1)
+        self._float("lr", 0.0, lo_open=True)
+        self._choice("optimizer", OPTIMIZERS)
+        self._float("weight_decay", 0.0)
+        self._float("momentum", 0.0, 1.0, hi_open=True)
+        self._choice("loss", LOSSES)
+        self._float("grad_clip", 0.0, lo_open=True, optional=True)
+        self._int("early_stopping_patience", 1, optional=True)
+        self._bool("restore_best")
+        self._float("val_fraction", 0.0, 1.0, hi_open=True)
+        self._int("seed", 0)
+        device = self.device
+        if not isinstance(device, str) or not (
+            device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())
+        ):
+            self._fail("device", "'auto', 'cpu', 'cuda' or 'cuda:N'")
+        self._int("num_workers", 0)
+        self._int("frames_per_sample", 1)
+        self._bool("mixed_precision")
+
+
+TRAIN_PRESETS: dict[str, TrainConfig] = {
+    # The seed's fit(): Adam, lr 3e-4, MSE, batch 10, 5 epochs.
+    "seed": TrainConfig(epochs=5, lr=3e-4),
+    "default": TrainConfig(),
+}
+TRAIN_PRESETS["single_frame"] = TRAIN_PRESETS["default"]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a callback is told: after every step (``kind="step"``) and after every epoch (``kind="epoch"``).
+
+    ``epoch`` and ``step`` count from 1. For a step, ``metrics`` holds the running
+    mean ``train_loss`` of the epoch so far; for an epoch, the epoch's full metrics.
+    """
+
+    kind: str
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    metrics: dict[str, Any]
+
+
+class StopTraining(Exception):  # noqa: N818 - it is a request, not an error
+    """Raise from a callback (or return True from it) to stop training after the current step."""
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` hands back.
+
+    ``model`` is on the training device, in eval mode, and holds the best epoch's
+    weights (lowest validation loss) when ``restore_best`` and there was validation,
+    else the weights as training left them.
+    """
+
+    model: LRCN
+    model_config: LRCNConfig
+    train_config: TrainConfig
+    normaliser: Normaliser
+    split: Split
+    history: list[dict[str, Any]]
+    best_epoch: int | None
+    stop_reason: str            # "completed", "early_stopping" or "cancelled"
+    device: str
+
+    @property
+    def best_metrics(self) -> dict[str, Any] | None:
+        """The best epoch's metrics (the last epoch's when there was no validation)."""
+        if self.best_epoch is None:
+            return self.last_metrics
+        return next(m for m in self.history if m["epoch"] == self.best_epoch)
+
+    @property
+    def last_metrics(self) -> dict[str, Any] | None:
+        return self.history[-1] if self.history else None
+
+    def metrics(self) -> dict[str, Any]:
+        """A JSON-able summary: best epoch, its metrics, the last epoch's, why training stopped."""
+        return {
+            "best_epoch": self.best_epoch,
+            "best": self.best_metrics,
+            "last": self.last_metrics,
+            "epochs_run": len(self.history),
+            "stop_reason": self.stop_reason,
+        }
+
+
+Callback = Callable[[Progress], "bool | None"]
+
+
+def fit(
+    samples: Iterable[TrailerSample | Sequence[Any]],
+    config: TrainConfig | None = None,
+    model_config: str | LRCNConfig | dict[str, Any] = "default",
+    *,
+    split: Split | tuple[Iterable[Hashable], Iterable[Hashable]] | dict[str, Iterable[Hashable]] | None = None,
+    callback: Callback | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+    resume_from: str | os.PathLike | None = None,
+) -> FitResult:
+    """Train an LRCN on labelled trailers and return the trained model with its history.
+
+    samples: ``TrailerSample``s or ``(trailer id or title, [subclip .npy paths], rating)``.
+    config, model_config: the run's settings (a preset name is fine for the model).
+    split: train/validation trailer keys, e.g. a snapshot the caller stored; by default the
+        trailers are split with ``config.val_fraction`` and ``config.seed``. Resuming uses the
+        checkpoint's split (a given split must equal it).
+    callback: called with a ``Progress`` after every step and epoch; return True or raise
+        ``StopTraining`` to stop (honoured between steps; the result says ``cancelled``).
+    checkpoint_path: written atomically after every epoch.
+    resume_from: a checkpoint to carry on from (its configs must match, except for
+        ``RESUMABLE_CHANGES``); training continues at the next epoch up to ``config.epochs``.
+    """
+    config = config or TrainConfig()
+    model_config = resolve_config(model_config)
+    trailers = {t.trailer: t for t in as_trailer_samples(samples)}
+    if not trailers:
+        raise ValueError("no trailers to train on")
+    split = _as_split(split) if split is not None else None
+
+    state = None
+    if resume_from is not None:
+        state = load_checkpoint(resume_from)
+        _check_resumable(state, config, model_config)
+        saved_split = Split.from_dict(state["split"])
+        if split is not None and (set(split.train), set(split.val)) != (set(saved_split.train), set(saved_split.val)):
+            raise ValueError("the given split differs from the checkpoint's")
+        split = saved_split
+    if split is None:
+        split = split_by_trailer(trailers, config.val_fraction, config.seed)
+    check_split(split, trailers)
+
+    device = resolve_device(config.device)
+    train_items = [(path, trailers[k].rating) for k in split.train for path in trailers[k].subclips]
+    val_items = [(path, trailers[k].rating, k) for k in split.val for path in trailers[k].subclips]
+    normaliser = Normaliser.from_dict(state["normaliser"]) if state else Normaliser.fit([r for _, r in train_items])
+
+    def dataset(items):
+        return SubclipDataset(
+            [(path, normaliser.standardise(rating)) for path, rating, *_ in items],
+            frames_per_sample=config.frames_per_sample, frame_size=model_config.frame_size,
+        )
+
+    shuffle = torch.Generator()
+    loader_options = {
+        "batch_size": config.batch_size,
+        "num_workers": config.num_workers,
+        "pin_memory": device.type == "cuda",
+        "persistent_workers": config.num_workers > 0,
+    }
+    # The sampler shuffles with its own generator, reseeded every epoch. The loaders get
+    # generators of their own too, because DataLoader draws its workers' base seed from
+    # the loader's generator (else the global RNG) whenever workers start, which with
+    # persistent workers is only the first epoch run: a resumed run would drift.
+    train_set = dataset(train_items)
+    train_loader = DataLoader(
+        train_set, sampler=RandomSampler(train_set, generator=shuffle),
+        generator=torch.Generator().manual_seed(config.seed), **loader_options,
+    )
+    val_loader = None
+    if val_items:
+        val_loader = DataLoader(dataset(val_items), generator=torch.Generator().manual_seed(config.seed), **loader_options)
+
+    torch.manual_seed(config.seed)
+    model = build_model(model_config).to(device)
+    optimizer = make_optimizer(model, config)
+    loss_fn = make_loss(config.loss)
+    autocast, scaler = _mixed_precision(device, config.mixed_precision)
+
+    history: list[dict[str, Any]] = []
+    start_epoch, best_epoch, best_val_loss, stale = 0, None, math.inf, 0
+    best_state: dict[str, torch.Tensor] | None = None
+    if state:
+        model.load_state_dict(state["model_state"])
+        optimizer.load_state_dict(state["optimizer_state"])
+        if state["scaler_state"] and scaler.is_enabled():
+            scaler.load_state_dict(state["scaler_state"])
+        history = list(state["history"])
+        start_epoch, best_epoch, stale = state["epoch"], state["best_epoch"], state["epochs_without_improvement"]
+        best_val_loss = state["best_val_loss"] if state["best_val_loss"] is not None else math.inf
+        if best_epoch is not None and config.restore_best:
+            saved_best = state["best_model_state"]
+            best_state = saved_best if saved_best is not None else _cpu_copy(state["model_state"])
+        _restore_rng(state["rng"], shuffle)
+
+    stop_reason = "completed"
+    steps = len(train_loader)
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            started = time.perf_counter()
+            epoch_seed = _epoch_seed(config.seed, epoch)
+            shuffle.manual_seed(epoch_seed)
+            torch.manual_seed(epoch_seed + 1)
+            model.train()
+            total, count = 0.0, 0
+            for step, (frames, lengths, targets) in enumerate(train_loader, 1):
+                frames = frames.to(device, non_blocking=True)
+                lengths = lengths.to(device, non_blocking=True)
+                targets = targets.to(device, non_blocking=True)
+                optimizer.zero_grad(set_to_none=True)
+                with autocast():
+                    predictions = model(frames, lengths)
+                loss = loss_fn(predictions.float(), targets)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"training loss became {loss.item()} at epoch {epoch + 1}, step {step}")
+                scaler.scale(loss).backward()
+                if config.grad_clip is not None:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                total += loss.item() * targets.shape[0]
+                count += targets.shape[0]
+                if callback is not None and callback(
+                    Progress("step", epoch + 1, config.epochs, step, steps, {"train_loss": total / count})
+                ):
+                    raise StopTraining
+
+            metrics = {"epoch": epoch + 1, "train_loss": total / count}
+            metrics.update(evaluate(model, val_loader, val_items, loss_fn, normaliser, device, autocast))
+            metrics["seconds"] = round(time.perf_counter() - started, 3)
+            history.append(metrics)
+
+            val_loss = metrics["val_loss"]
+            if val_loss is not None and val_loss < best_val_loss:
+                best_val_loss, best_epoch, stale = val_loss, epoch + 1, 0
+                if config.restore_best:
+                    best_state = _cpu_copy(model.state_dict())
+            elif val_loss is not None:
+                stale += 1
+
+            if checkpoint_path is not None:
+                save_checkpoint(checkpoint_path, {
+                    "format": CHECKPOINT_FORMAT,
+                    "version": 1,
+                    "epoch": epoch + 1,
+                    "model_state": model.state_dict(),
+                    "optimizer_state": optimizer.state_dict(),
+                    "scaler_state": scaler.state_dict() if scaler.is_enabled() else None,
+                    # Only when it differs from model_state: the seed preset's weights are 1.5 GB.
+                    "best_model_state": best_state if best_epoch != epoch + 1 else None,
+                    "rng": _rng_state(shuffle),
+                    "model_config": model_config.to_dict(),
+                    "train_config": config.to_dict(),
+                    "normaliser": normaliser.to_dict(),
+                    "split": split.to_dict(),
+                    "history": history,
+                    "best_epoch": best_epoch,
+                    "best_val_loss": None if math.isinf(best_val_loss) else best_val_loss,
+                    "epochs_without_improvement": stale,
+                })
+
+            if callback is not None and callback(
+                Progress("epoch", epoch + 1, config.epochs, steps, steps, dict(metrics))
+            ):
+                raise StopTraining
+            patience = config.early_stopping_patience
+            if patience is not None and stale >= patience:
+                stop_reason = "early_stopping"
+                break
+    except StopTraining:
+        stop_reason = "cancelled"
+
+    if config.restore_best and best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return FitResult(
+        model=model, model_config=model_config, train_config=config, normaliser=normaliser, split=split,
+        history=history, best_epoch=best_epoch, stop_reason=stop_reason, device=str(device),
+    )
+
+
+@torch.no_grad()
+def evaluate(model, loader, items, loss_fn, normaliser: Normaliser, device, autocast=nullcontext) -> dict[str, Any]:
+    """Validation loss per subclip, and MAE/RMSE/Spearman per trailer against the training-mean baseline."""
+    empty = {"val_loss": None, "val_mae": None, "val_rmse": None, "val_spearman": None,
+             "baseline_mae": None, "baseline_rmse": None}
+    if loader is None:
+        return empty
+    model.eval()
+    total, predictions = 0.0, []
+    for frames, lengths, targets in loader:
+        with autocast():
+            out = model(frames.to(device), lengths.to(device)).float()
+        total += loss_fn(out, targets.to(device)).item() * targets.shape[0]
+        predictions.append(out.cpu())
+    scores = normaliser.unscale(torch.cat(predictions).double().numpy())
+    by_trailer: dict[Hashable, list[float]] = defaultdict(list)
+    ratings = {}
+    for (_, rating, key), score in zip(items, scores, strict=True):
+        by_trailer[key].append(float(score))
+        ratings[key] = rating
+    keys = list(by_trailer)
+    metrics = regression_metrics([ratings[k] for k in keys], [np.mean(by_trailer[k]) for k in keys],
+                                 baseline=normaliser.mean)
+    return {
+        "val_loss": total / len(items),
+        "val_mae": metrics["mae"],
+        "val_rmse": metrics["rmse"],
+        "val_spearman": metrics["spearman"],
+        "baseline_mae": metrics["baseline_mae"],
+        "baseline_rmse": metrics["baseline_rmse"],
+    }
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum)
+    return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum)
+
+
+def make_loss(name: str) -> nn.Module:
+    if name == "mse":
+        return nn.MSELoss()
+    if name == "mae":
+        return nn.L1Loss()
+    if name == "smooth_mae":
+        return nn.SmoothL1Loss()
+    raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {name!r}")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → cuda where available, else cpu; an explicit cuda that is not there is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} was asked for, but CUDA is not available here")
+    return torch.device(name)
+
+
+def save_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any]) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then rename: a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(checkpoint, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True`` (no arbitrary unpickling), tensors on the CPU."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a Reelscore training checkpoint")
+    return checkpoint
+
+
+# ---------------------------------------------------------------------------
+
+
+def _as_split(split) -> Split:
+    if isinstance(split, Split):
+        return split
+    if isinstance(split, dict):
+        return Split.from_dict(split)
+    train, val = split
+    return Split(tuple(train), tuple(val))
+
+
+def _check_resumable(state: dict[str, Any], config: TrainConfig, model_config: LRCNConfig) -> None:
+    saved_model = LRCNConfig.from_dict(state["model_config"])
+    if saved_model != model_config:
+        raise ValueError(f"the checkpoint was made with another model config: {saved_model.to_dict()}")
+    saved = TrainConfig.from_dict(state["train_config"]).to_dict()
+    changed = sorted(k for k, v in config.to_dict().items() if saved[k] != v and k not in RESUMABLE_CHANGES)
+    if changed:
+        raise ValueError(f"cannot resume with different {', '.join(changed)} (only {sorted(RESUMABLE_CHANGES)} may change)")
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def _rng_state(shuffle: torch.Generator) -> dict[str, Any]:
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "shuffle": shuffle.get_state(),
+    }
+
+
+def _restore_rng(rng: dict[str, Any], shuffle: torch.Generator) -> None:
+    # Each epoch reseeds from (seed, epoch) anyway; restoring keeps anything drawn
+    # outside an epoch identical too.
+    torch.set_rng_state(rng["torch"])
+    shuffle.set_state(rng["shuffle"])
+    if rng["cuda"] and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+
+def _mixed_precision(device: torch.device, enabled: bool):
+    if device.type != "cuda" or not enabled:
+        return nullcontext, torch.amp.GradScaler("cuda", enabled=False)
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+    def autocast():
+        return torch.autocast(device_type="cuda", dtype=dtype)
+
+    # bf16 has float32's range and needs no loss scaling; fp16 does.
+    return autocast, torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)

@@ -1,0 +1,88 @@
+"""The seed's Title/Score markup, read from CSV, XLSX and XLS."""
+
+import struct
+
+import openpyxl
+import pytest
+
+from ml.markup import MarkupError, read_markup
+
+ROWS = [("Title", "Score"), ("Alien", 8.5), ("1917", 8.2), ("Cats", 2.8)]
+EXPECTED = {"Alien": 8.5, "1917": 8.2, "Cats": 2.8}
+
+
+def test_reads_csv_with_commas_or_semicolons_and_extra_columns(tmp_path):
+    comma = tmp_path / "markup.csv"
+    comma.write_text("Title,Year,Score\nAlien,1979,8.5\n1917,2019,8.2\n\nCats,2019,2.8\n", encoding="utf-8")
+    assert read_markup(comma) == EXPECTED
+    semicolon = tmp_path / "semi.csv"
+    semicolon.write_text("\ufefftitle ; score\nAlien;8,5\n1917;8,2\nCats;2,8\n", encoding="utf-8")
+    assert read_markup(semicolon) == EXPECTED
+
+
+def test_reads_xlsx(tmp_path):
+    book = openpyxl.Workbook()
+    for row in ROWS:
+        book.active.append([1917 if row[0] == "1917" else row[0], row[1]])  # a numeric title, as Excel keeps it
+    book.save(tmp_path / "markup.xlsx")
+    assert read_markup(tmp_path / "markup.xlsx") == EXPECTED
+
+
+def test_reads_xls(tmp_path):
+    path = tmp_path / "markup.xls"
+    path.write_bytes(_biff8_workbook(ROWS))
+    assert read_markup(path) == EXPECTED
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Name,Score\nAlien,8\n", "needs a 'Title' and a 'Score' column"),
+        ("Title,Score\nAlien,great\n", r"row 2 \('Alien'\): score 'great' is not a number"),
+        ("Title,Score\nAlien,8\nAlien,7\n", "row 3: title 'Alien' appears more than once"),
+        ("Title,Score\n,8\n", "row 2 has a score but no title"),
+        ("", "empty"),
+    ],
+)
+def test_bad_markup_is_refused_with_the_row_and_reason(tmp_path, text, message):
+    path = tmp_path / "markup.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(MarkupError, match=message):
+        read_markup(path)
+
+
+def test_unknown_format_and_missing_file_are_refused(tmp_path):
+    with pytest.raises(MarkupError, match="unsupported markup format"):
+        read_markup(tmp_path.joinpath("markup.json").touch() or tmp_path / "markup.json")
+    with pytest.raises(MarkupError, match="no such file"):
+        read_markup(tmp_path / "absent.csv")
+
+
+def _biff8_workbook(rows):
+    """The smallest BIFF8 workbook stream xlrd reads (no OLE2 container): one sheet of labels and numbers."""
+
+    def record(kind, data=b""):
+        return struct.pack("<HH", kind, len(data)) + data
+
+    def bof(stream_type):
+        return record(0x0809, struct.pack("<HHHHII", 0x0600, stream_type, 0x0DBB, 0x07CC, 0, 0x06))
+
+    def label(row, col, text):
+        return record(0x0204, struct.pack("<HHHHB", row, col, 15, len(text), 0) + text.encode("latin-1"))
+
+    cells = b"".join(
+        label(r, c, v) if isinstance(v, str) else record(0x0203, struct.pack("<HHHd", r, c, 15, v))
+        for r, row in enumerate(rows) for c, v in enumerate(row)
+    )
+    sheet = bof(0x10) + record(0x0200, struct.pack("<IIHHH", 0, len(rows), 0, 2, 0)) + cells + record(0x000A)
+    font = record(0x0031, struct.pack("<HHHHHBBBB", 200, 0, 0x7FFF, 400, 0, 0, 0, 0, 0) + b"\x05\x00Arial")
+    xf = record(0x00E0, struct.pack("<HHHBBBBIIH", 0, 0, 0, 0x20, 0, 0, 0, 0, 0, 0x20C0))
+    name = "Sheet1"
+
+    def globals_(sheet_offset):
+        return (bof(0x05) + record(0x0042, struct.pack("<H", 1200)) + font * 5 + xf * 16
+                + record(0x0085, struct.pack("<IBBBB", sheet_offset, 0, 0, len(name), 0) + name.encode())
+                + record(0x000A))
+
+    offset = len(globals_(0))
+    return globals_(offset) + sheet

@@ -1,0 +1,73 @@
+"""Model files and scoring: one file round-trips the model and everything needed to apply it."""
+
+import numpy as np
+import pytest
+import torch
+
+from ml.frames import save_frames
+from ml.model import LRCNConfig
+from ml.predict import load_model, save_model_file, score_frame_files, score_subclips
+from ml.train import TrainConfig, fit
+
+TINY = LRCNConfig(frame_size=16, channels1=4, channels2=6, embedding_size=6, lstm_size=8, pool_size=2)
+SAMPLING = {"n_subclips": 3, "subclip_duration": 30.0, "offset": 10.0, "size": 16}
+
+
+@pytest.fixture
+def trained(tmp_path):
+    rng = np.random.default_rng(0)
+    samples = []
+    for i in range(8):
+        paths = [str(save_frames(rng.integers(0, 256, (5, 16, 16, 3), dtype=np.uint8), tmp_path / f"t{i}" / f"{j}.npy"))
+                 for j in range(2)]
+        samples.append((i, paths, float(i + 1)))
+    config = TrainConfig(epochs=2, batch_size=4, num_workers=0, frames_per_sample=6)
+    return fit(samples, config, TINY), samples
+
+
+def test_model_file_round_trip_gives_the_same_scores(trained, tmp_path):
+    result, samples = trained
+    path = save_model_file(tmp_path / "model.pt", result, sampling=SAMPLING)
+    data = torch.load(path, weights_only=True)  # a plain dict: nothing arbitrary is unpickled
+    assert data["format"] == "reelscore.model" and data["sampling"] == SAMPLING
+
+    loaded = load_model(path)
+    assert loaded.model_config == TINY
+    assert loaded.train_config == result.train_config and loaded.frames_per_sample == 6
+    assert loaded.normaliser == result.normaliser and loaded.sampling == SAMPLING
+    assert loaded.metrics["best_epoch"] == result.best_epoch and len(loaded.history) == 2
+    for name, tensor in result.model.state_dict().items():
+        assert torch.equal(tensor, loaded.model.state_dict()[name])
+
+    paths = samples[0][1]
+    scores = score_frame_files(loaded, paths)
+    frames = torch.stack([torch.from_numpy(np.load(p)) for p in paths])
+    lengths = torch.tensor([5, 5])
+    padded = torch.cat([frames, frames.new_zeros(2, 1, 16, 16, 3)], dim=1)
+    with torch.no_grad():
+        expected = result.normaliser.unscale(result.model(padded, lengths).double().numpy())
+    np.testing.assert_allclose(scores.per_subclip, expected, rtol=1e-5)
+    assert scores.mean == pytest.approx(float(np.mean(expected)))
+    assert scores.spread == pytest.approx(float(np.std(expected)))
+
+
+def test_scores_frames_of_another_size_by_resizing_them(trained, tmp_path):
+    result, _ = trained
+    loaded = load_model(save_model_file(tmp_path / "model.pt", result))
+    rng = np.random.default_rng(1)
+    subclips = [rng.integers(0, 256, (n, 48, 64, 3), dtype=np.uint8) for n in (3, 9, 1)]
+    scores = score_subclips(loaded, subclips)
+    assert len(scores.per_subclip) == 3 and all(np.isfinite(scores.per_subclip))
+    one = score_subclips(loaded, subclips[:1])
+    assert one.spread == 0.0 and one.mean == pytest.approx(scores.per_subclip[0], rel=1e-5)
+
+
+def test_a_file_that_is_not_a_model_is_refused(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a readable model file"):
+        load_model(junk)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(ValueError, match="not a Reelscore model file"):
+        load_model(other)
