@@ -35,7 +35,7 @@ class DemoOptions:
     trailers: int = 80
     seed: int = 7
     train: bool = True
-    epochs: int = 25
+    epochs: int = 15
     width: int = 160
     height: int = 120
     duration: float = 6.0
@@ -169,11 +169,11 @@ def _ensure_active_version(options: DemoOptions, say) -> ModelVersion:
             raise RuntimeError(f"The demo training run could not start: {run.error}")
     deadline, last_epoch = time.monotonic() + options.timeout, -1
     while not run.is_finished:
-        if run.epoch != last_epoch and run.metrics:
+        if run.metrics and run.metrics[-1]["epoch"] != last_epoch:
             m = run.metrics[-1]
             say(f"  run #{run.pk}: epoch {m['epoch']}/{options.epochs}, val MAE {_fmt(m.get('val_mae'))} "
                 f"(mean baseline {_fmt(m.get('baseline_mae'))})")
-            last_epoch = run.epoch
+            last_epoch = m["epoch"]
         if time.monotonic() > deadline:
             raise TimeoutError(f"the demo training run did not finish in {options.timeout:.0f} s")
         time.sleep(1)

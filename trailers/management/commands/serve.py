@@ -18,6 +18,10 @@ from django.core.management.base import BaseCommand
 DEMO_ADMIN = ("admin", "reelscore-admin")
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run the web server and a Celery worker (both queues) together, in the foreground."
 
@@ -29,6 +33,10 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
 
     def handle(self, *args, **options):
+        # Ctrl-C (SIGINT) or a SIGTERM from a process manager both stop the children cleanly,
+        # even where the shell started us with SIGINT ignored.
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database is up to date.")
         if options["demo"]:
