@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.utils import timezone
 from PIL import Image
+from rest_framework.test import APIClient
 
 from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 
@@ -136,3 +137,18 @@ def other_synthetic_video(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("web-synthetic-2")
     return generate_trailer(folder / "second-web.mp4", seed=8, duration=4.0, fps=12, width=64, height=48).path
+
+
+@pytest.fixture
+def api(user):
+    """An API client authenticated as a normal user."""
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def staff_api(staff_user):
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    return client

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from trailers.models import ModelVersion, Rating, TrainingRun
 
@@ -11,20 +10,6 @@ pytestmark = pytest.mark.django_db
 
 TINY = {"model": {"frame_size": 32, "channels1": 4, "channels2": 8, "embedding_size": 8, "lstm_size": 8},
         "train": {"epochs": 2, "batch_size": 4, "num_workers": 0, "frames_per_sample": 4, "device": "cpu"}}
-
-
-@pytest.fixture
-def api(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-@pytest.fixture
-def staff_api(staff_user):
-    client = APIClient()
-    client.force_authenticate(staff_user)
-    return client
 
 
 @pytest.fixture

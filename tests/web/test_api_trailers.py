@@ -4,25 +4,10 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from rest_framework.test import APIClient
 
 from trailers.models import Rating, Trailer
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-@pytest.fixture
-def staff_api(staff_user):
-    client = APIClient()
-    client.force_authenticate(staff_user)
-    return client
 
 
 def test_list_with_numbers_and_pagination(api, user, other_user, make_trailer, make_version, make_prediction):
