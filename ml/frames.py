@@ -40,3 +40,26 @@ def load_frames(path: str | os.PathLike, *, mmap: bool = True) -> np.ndarray:
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"{path} does not hold uint8 (T, H, W, 3) frames: {frames.dtype} {frames.shape}")
     return frames
+
+
+def write_contact_sheet(
+    frames: np.ndarray, path: str | os.PathLike, *, columns: int = 8, thumb_size: int = 96, quality: int = 80
+) -> Path:
+    """Write a JPEG grid of a subclip's frames (``columns`` per row, each ``thumb_size`` wide) for web pages."""
+    from PIL import Image
+
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[0] == 0:
+        raise ValueError(f"frames must be shaped (T, H, W, 3) with T ≥ 1, got {frames.shape}")
+    count, height, width = frames.shape[:3]
+    columns = max(1, min(columns, count))
+    rows = -(-count // columns)
+    thumb_w, thumb_h = thumb_size, max(1, round(thumb_size * height / width))
+    sheet = Image.new("RGB", (columns * thumb_w, rows * thumb_h), (20, 20, 20))
+    for i, frame in enumerate(frames):
+        thumb = Image.fromarray(np.ascontiguousarray(frame)).resize((thumb_w, thumb_h), Image.BILINEAR)
+        sheet.paste(thumb, ((i % columns) * thumb_w, (i // columns) * thumb_h))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path, format="JPEG", quality=quality)
+    return path
