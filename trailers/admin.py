@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from . import services
 from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
-from .run_forms import TrainingRunForm
+from .run_forms import PRESET_NAMES, TrainingRunForm
 
 
 class SubclipInline(admin.TabularInline):
@@ -151,7 +151,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "form": form,
             "preset": preset,
-            "presets": ["default", "seed", "single_frame"],
+            "presets": PRESET_NAMES,
             "trailer_ids": initial["trailer_ids"],
             "has_view_permission": True,
         }

@@ -14,7 +14,7 @@ import typing
 from django import forms
 
 from ml.model import ACTIVATIONS, HEADS, PRESETS, READOUTS, TEMPORALS, LRCNConfig
-from ml.train import LOSSES, OPTIMIZERS, TrainConfig
+from ml.train import LOSSES, OPTIMIZERS, TRAIN_PRESETS, TrainConfig
 from trailers.models import TrainingRun
 
 CHOICES = {
@@ -22,8 +22,7 @@ CHOICES = {
     "loss": LOSSES, "optimizer": OPTIMIZERS,
 }  # fmt: skip
 MODEL_PREFIX, TRAIN_PREFIX = "model__", "train__"
-# Sensible training defaults for runs started from the web: a short run on the worker's device.
-WEB_TRAIN_DEFAULTS = TrainConfig(epochs=15, batch_size=8, lr=1e-3)
+PRESET_NAMES = list(PRESETS)
 
 
 def _field_for(field: dataclasses.Field, default, optional_hint: bool) -> forms.Field:
@@ -60,9 +59,9 @@ class TrainingRunForm(forms.Form):
 
     def __init__(self, *args, preset: str = "default", **kwargs):
         super().__init__(*args, **kwargs)
-        model_defaults = PRESETS.get(preset, PRESETS["default"])
-        for cls, prefix, defaults in ((LRCNConfig, MODEL_PREFIX, model_defaults),
-                                      (TrainConfig, TRAIN_PREFIX, WEB_TRAIN_DEFAULTS)):
+        preset = preset if preset in PRESETS else "default"
+        for cls, prefix, defaults in ((LRCNConfig, MODEL_PREFIX, PRESETS[preset]),
+                                      (TrainConfig, TRAIN_PREFIX, TRAIN_PRESETS[preset])):
             for field in dataclasses.fields(cls):
                 self.fields[prefix + field.name] = _field_for(field, getattr(defaults, field.name),
                                                               _is_optional(cls, field.name))

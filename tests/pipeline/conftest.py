@@ -69,6 +69,6 @@ def run_form_data(form_preset: str = "default", **overrides) -> dict:
 
 TINY_RUN = {
     "model__frame_size": 32, "model__channels1": 4, "model__channels2": 8, "model__embedding_size": 8,
-    "model__lstm_size": 8, "train__epochs": 3, "train__batch_size": 4, "train__num_workers": 0,
+    "model__lstm_size": 8, "train__epochs": 3, "train__batch_size": 4,
     "train__frames_per_sample": 4, "train__device": "cpu", "train__lr": 0.01,
 }
