@@ -17,9 +17,17 @@ from trailers.services import IngestError, ingest_trailer, preprocess_trailer
 pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
 
 
-def stored_files():
+def stored_files(*folders: str):
+    """Files under MEDIA_ROOT (or under the given folders of it)."""
     media = settings.MEDIA_ROOT
-    return sorted(p.relative_to(media).as_posix() for p in media.rglob("*") if p.is_file()) if media.exists() else []
+    roots = [media / f for f in folders] if folders else [media]
+    return sorted(p.relative_to(media).as_posix() for root in roots if root.exists() for p in root.rglob("*")
+                  if p.is_file())
+
+
+def uploaded_files():
+    # What ingest writes; the module's worker may be writing frames of other tests' trailers meanwhile.
+    return stored_files("trailers", "incoming")
 
 
 def test_upload_becomes_ready_with_its_subclips(worker, synthetic_trailers, user):
@@ -66,13 +74,13 @@ def test_preprocessing_twice_leaves_one_set_of_subclips(worker, synthetic_traile
 def test_bad_files_are_refused_and_nothing_is_kept(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)
-    before = stored_files()
+    before = uploaded_files()
     with pytest.raises(IngestError) as refused:
         ingest_trailer(source=path, original_name=name)
     assert message in str(refused.value).lower()
     assert str(refused.value).startswith(f"{name}: ") or refused.value.code == "empty"
     assert not Trailer.objects.exists()
-    assert stored_files() == before
+    assert uploaded_files() == before
 
 
 def test_audio_only_file_is_refused(tmp_path):
@@ -95,12 +103,12 @@ def test_audio_only_file_is_refused(tmp_path):
 
 def test_duplicate_upload_is_reported_not_stored_twice(synthetic_trailers):
     [first] = ingest(synthetic_trailers[:1])
-    files = stored_files()
+    files = uploaded_files()
     with pytest.raises(IngestError) as refused:
         ingest_trailer(source=synthetic_trailers[0].path, original_name="renamed.mp4")
     assert refused.value.code == "duplicate" and refused.value.duplicate_of == first
     assert f"trailer #{first.pk}" in str(refused.value)
-    assert Trailer.objects.count() == 1 and stored_files() == files
+    assert Trailer.objects.count() == 1 and uploaded_files() == files
 
 
 def test_size_limit_is_enforced_before_reading(synthetic_trailers, settings):
