@@ -45,6 +45,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
 
+from ml.config import LOSSES, OPTIMIZERS, TRAIN_PRESETS, LRCNConfig, TrainConfig, resolve_config  # noqa: F401
 from ml.data import (
     Normaliser,
     Split,
@@ -55,68 +56,13 @@ from ml.data import (
     split_by_trailer,
 )
 from ml.metrics import regression_metrics
-from ml.model import LRCN, ConfigMixin, LRCNConfig, build_model, resolve_config
+from ml.model import LRCN, build_model
 
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
-LOSSES = ("mse", "mae", "smooth_mae")
 CHECKPOINT_FORMAT = "reelscore.checkpoint"
 
 # Fields of TrainConfig that may change when a run resumes from a checkpoint: they
 # do not change what an epoch computes. Everything else must match.
 RESUMABLE_CHANGES = frozenset({"epochs", "early_stopping_patience", "device", "num_workers"})
-
-
-@dataclass(frozen=True)
-class TrainConfig(ConfigMixin):
-    """Everything that defines a training run. Batch size, frames, optimiser and loss default to the seed's;
-    the learning rate is the one measured for the ``default`` model (the seed's 3e-4: ``TRAIN_PRESETS``)."""
-
-    epochs: int = 20
-    batch_size: int = 10
-    lr: float = 3e-3
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    momentum: float = 0.9                       # sgd and rmsprop only
-    loss: str = "mse"                           # "mse", "mae" (L1), "smooth_mae" (smooth L1 / Huber, beta 1)
-    grad_clip: float | None = None              # max global gradient norm; None: no clipping
-    early_stopping_patience: int | None = None  # stop after this many epochs without a better val loss
-    restore_best: bool = True                   # hand back the best epoch's weights, not the last
-    val_fraction: float = 0.2                   # share of trailers held out (when fit computes the split)
-    seed: int = 0
-    device: str = "auto"                        # "auto" (cuda where available), "cpu", "cuda", "cuda:N"
-    num_workers: int = 2                        # DataLoader worker processes
-    frames_per_sample: int = 16                 # frames per subclip fed to the model; shorter ones zero-padded
-    mixed_precision: bool = True                # autocast on CUDA (bf16 where supported, else fp16 + GradScaler)
-
-    def __post_init__(self) -> None:
-        self._int("epochs", 1)
-        self._int("batch_size", 1)
-        self._float("lr", 0.0, lo_open=True)
-        self._choice("optimizer", OPTIMIZERS)
-        self._float("weight_decay", 0.0)
-        self._float("momentum", 0.0, 1.0, hi_open=True)
-        self._choice("loss", LOSSES)
-        self._float("grad_clip", 0.0, lo_open=True, optional=True)
-        self._int("early_stopping_patience", 1, optional=True)
-        self._bool("restore_best")
-        self._float("val_fraction", 0.0, 1.0, hi_open=True)
-        self._int("seed", 0)
-        device = self.device
-        if not isinstance(device, str) or not (
-            device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())
-        ):
-            self._fail("device", "'auto', 'cpu', 'cuda' or 'cuda:N'")
-        self._int("num_workers", 0)
-        self._int("frames_per_sample", 1)
-        self._bool("mixed_precision")
-
-
-TRAIN_PRESETS: dict[str, TrainConfig] = {
-    # The seed's fit(): Adam, lr 3e-4, MSE, batch 10, 5 epochs.
-    "seed": TrainConfig(epochs=5, lr=3e-4),
-    "default": TrainConfig(),
-}
-TRAIN_PRESETS["single_frame"] = TRAIN_PRESETS["default"]
 
 
 @dataclass(frozen=True)

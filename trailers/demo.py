@@ -152,8 +152,7 @@ def _ensure_active_version(options: DemoOptions, say) -> ModelVersion:
     active = ModelVersion.objects.filter(is_active=True).first()
     if active is not None:
         return active
-    from ml.model import PRESETS
-    from ml.train import TrainConfig
+    from ml.config import PRESETS, TrainConfig
 
     run = (TrainingRun.objects.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING,
                                                    TrainingRun.Status.SUCCEEDED]).order_by("-pk").first())

@@ -13,12 +13,22 @@ import typing
 
 from django import forms
 
-from ml.model import ACTIVATIONS, HEADS, PRESETS, READOUTS, TEMPORALS, LRCNConfig
-from ml.train import LOSSES, OPTIMIZERS, TRAIN_PRESETS, TrainConfig
+from ml.config import (
+    ACTIVATION_NAMES,
+    HEADS,
+    LOSSES,
+    OPTIMIZERS,
+    PRESETS,
+    READOUTS,
+    TEMPORALS,
+    TRAIN_PRESETS,
+    LRCNConfig,
+    TrainConfig,
+)
 from trailers.models import TrainingRun
 
 CHOICES = {
-    "activation": ACTIVATIONS, "head": HEADS, "readout": READOUTS, "temporal": TEMPORALS,
+    "activation": ACTIVATION_NAMES, "head": HEADS, "readout": READOUTS, "temporal": TEMPORALS,
     "loss": LOSSES, "optimizer": OPTIMIZERS,
 }  # fmt: skip
 MODEL_PREFIX, TRAIN_PREFIX = "model__", "train__"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
-from ml.predict import load_model, score_frame_files
 from trailers.models import ModelVersion, Prediction, Trailer
 
 log = logging.getLogger(__name__)
@@ -13,7 +12,10 @@ log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=2)
 def _loaded_model(weights_path: str):
-    # Once per worker process and model file, not once per trailer.
+    # Once per worker process and model file, not once per trailer. Imported here: it loads
+    # torch, which web processes (they only enqueue scoring) do not need.
+    from ml.predict import load_model
+
     return load_model(weights_path, device="auto")
 
 
@@ -31,6 +33,8 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
         trailers = trailers.exclude(predictions__model_version=version)
     else:
         trailers = trailers.filter(pk__in=trailer_ids)
+    from ml.predict import score_frame_files
+
     model = _loaded_model(version.weights.path)
     written = 0
     for trailer in trailers.iterator(chunk_size=100):

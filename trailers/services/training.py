@@ -14,19 +14,23 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count
 from django.utils import timezone
 
-from ml.data import split_by_trailer
-from ml.model import LRCNConfig
-from ml.predict import save_model_file
-from ml.train import Progress, TrainConfig, fit, resolve_device
+from ml.config import LRCNConfig, TrainConfig
 from trailers.models import ModelVersion, Subclip, Trailer, TrainingRun
 
 from .versions import activate_model_version, next_version_number
+
+if TYPE_CHECKING:
+    from ml.train import Progress
+
+# ml.train, ml.data and ml.predict load torch: they are imported where a worker trains,
+# so that web processes, which start runs but never train, do not carry it.
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +110,8 @@ def cancel_run(*, run: TrainingRun) -> TrainingRun:
 
 def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None:
     """Train a run to the end on this worker, resuming from its last checkpoint if it has one."""
+    from ml.train import fit, resolve_device
+
     token = f"{worker or 'worker'}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
     run = _claim(run_id, token)
     if run is None:
@@ -173,6 +179,8 @@ def _claim(run_id: int, token: str) -> TrainingRun | None:
 def _dataset(run: TrainingRun):
     """The run's frozen dataset as ml.train samples and split; frozen now if this is its first start."""
     if not run.dataset:
+        from ml.data import split_by_trailer
+
         train_config = TrainConfig.from_dict(run.train_config)
         labels = labelled_trailers(label_source=run.label_source, min_ratings=run.min_ratings,
                                    trailer_ids=run.requested_trailer_ids or None)
@@ -228,6 +236,8 @@ class _Reporter:
 
 
 def _succeed(run: TrainingRun, result, token: str) -> TrainingRun:
+    from ml.predict import save_model_file
+
     best = result.best_metrics or {}
     weights_name = f"models/run-{run.pk}-{uuid.uuid4().hex[:8]}.pt"
     save_model_file(default_storage.path(weights_name), result, sampling=run.sampling)
