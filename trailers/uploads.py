@@ -18,7 +18,7 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpl
 from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
 
-from .services.ingest import human_size
+from .services.ingest import human_size, too_large_message  # noqa: F401  (the views ask uploads for it)
 
 # Room for the multipart envelope (boundaries, headers, a CSRF token, a title) around one file.
 ENVELOPE_BYTES = 64 * 1024
@@ -64,9 +64,3 @@ def too_large_uploads(request) -> list[tuple[str, int | None]]:
     """(file name or "", declared size or None) of each upload refused for its size; ask once the body is parsed."""
     return getattr(request, "too_large_uploads", [])
 
-
-def too_large_message(size: int | None = None) -> str:
-    limit = human_size(settings.TRAILER_MAX_BYTES)
-    if size:
-        return f"The file is too large: {human_size(size)}, and the limit is {limit}."
-    return f"The file is too large: the limit is {limit}."

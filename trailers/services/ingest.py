@@ -47,15 +47,20 @@ def human_size(n: int) -> str:
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024
-    return f"{n} bytes"
+
+
+def too_large_message(size: int | None = None) -> str:
+    """What a person reads when a file is over TRAILER_MAX_BYTES (its size, where known)."""
+    limit = human_size(settings.TRAILER_MAX_BYTES)
+    if size:
+        return f"The file is too large: {human_size(size)}, and the limit is {limit}."
+    return f"The file is too large: the limit is {limit}."
 
 
 def check_size(size: int | None) -> None:
     """Refuse a file larger than TRAILER_MAX_BYTES (before any of it is read)."""
-    limit = settings.TRAILER_MAX_BYTES
-    if size is not None and size > limit:
-        raise IngestError(f"The file is too large: {human_size(size)}, and the limit is {human_size(limit)}.",
-                          code="too_large")
+    if size is not None and size > settings.TRAILER_MAX_BYTES:
+        raise IngestError(too_large_message(size), code="too_large")
 
 
 def ingest_trailer(
@@ -83,8 +88,7 @@ def ingest_trailer(
     incoming.mkdir(parents=True, exist_ok=True)
     fd, temp_path = tempfile.mkstemp(dir=incoming, suffix=Path(original_name).suffix.lower()[:10])
     try:
-        digest, copied = _copy_and_hash(source, fd)
-        check_size(copied)
+        digest, copied = _copy_and_hash(source, fd)  # refuses an oversized file as it copies
         if copied == 0:
             raise IngestError("The file is empty.", code="empty")
         duplicate = Trailer.objects.filter(sha256=digest).first()
