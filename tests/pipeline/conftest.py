@@ -72,3 +72,12 @@ TINY_RUN = {
     "model__lstm_size": 8, "train__epochs": 3, "train__batch_size": 4,
     "train__frames_per_sample": 4, "train__device": "cpu", "train__lr": 0.01,
 }
+
+
+def tiny_configs(**train_changes):
+    """TINY_RUN as the config objects a service takes (for runs started without the admin)."""
+    from ml.config import LRCNConfig, TrainConfig
+
+    model = {k.removeprefix("model__"): v for k, v in TINY_RUN.items() if k.startswith("model__")}
+    train = {k.removeprefix("train__"): v for k, v in TINY_RUN.items() if k.startswith("train__")}
+    return LRCNConfig(**model), TrainConfig(**{**train, **train_changes})

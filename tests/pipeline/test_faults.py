@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from tests.conftest import wait_for
-from tests.pipeline.conftest import TINY_RUN, ingest, rate_by_hidden_rating, wait_until_processed
+from tests.pipeline.conftest import ingest, rate_by_hidden_rating, tiny_configs, wait_until_processed
 from trailers.models import Trailer, TrainingRun
 from trailers.services import start_training_run
 
@@ -20,17 +20,12 @@ pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
 
 def test_worker_killed_mid_run_is_resumed_by_the_next_worker(start_worker, synthetic_trailers, user, other_user,
                                                              settings):
-    from ml.model import LRCNConfig
-    from ml.train import TrainConfig
-
     first = start_worker("doomed")
     trailers = wait_until_processed(ingest(synthetic_trailers[:5]))
     rate_by_hidden_rating(trailers, synthetic_trailers, [user, other_user])
-    model = {k.removeprefix("model__"): v for k, v in TINY_RUN.items() if k.startswith("model__")}
-    train = {k.removeprefix("train__"): v for k, v in TINY_RUN.items() if k.startswith("train__")}
     epochs = 40
-    run = start_training_run(user=None, model_config=LRCNConfig(**model), train_config=TrainConfig(**{**train,
-                             "epochs": epochs}))
+    model_config, train_config = tiny_configs(epochs=epochs)
+    run = start_training_run(user=None, model_config=model_config, train_config=train_config)
 
     # Kill the worker (its main process and its pool process, SIGKILL: no clean-up) once a checkpoint exists.
     def checkpointed():

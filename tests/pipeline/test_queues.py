@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.conftest import wait_for
-from tests.pipeline.conftest import TINY_RUN, ingest, rate_by_hidden_rating, wait_until_processed
+from tests.pipeline.conftest import ingest, rate_by_hidden_rating, tiny_configs, wait_until_processed
 from trailers.models import Trailer, TrainingRun
 from trailers.services import start_training_run
 
@@ -15,17 +15,13 @@ pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
 
 
 def test_each_queue_is_consumed_by_its_own_workers(start_worker, synthetic_trailers, user, other_user):
-    from ml.model import LRCNConfig
-    from ml.train import TrainConfig
-
     video_worker = start_worker("cpu-box", queues="video")
     trailers = wait_until_processed(ingest(synthetic_trailers[:4]))
     assert all(t.status == Trailer.Status.READY for t in trailers)
     rate_by_hidden_rating(trailers, synthetic_trailers, [user, other_user])
 
-    model = {k.removeprefix("model__"): v for k, v in TINY_RUN.items() if k.startswith("model__")}
-    train = {k.removeprefix("train__"): v for k, v in TINY_RUN.items() if k.startswith("train__")}
-    run = start_training_run(user=None, model_config=LRCNConfig(**model), train_config=TrainConfig(**train))
+    model_config, train_config = tiny_configs()
+    run = start_training_run(user=None, model_config=model_config, train_config=train_config)
     time.sleep(3)  # the video-only worker must leave the gpu queue alone
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.QUEUED and run.enqueued_at is not None
