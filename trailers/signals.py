@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
@@ -9,11 +11,27 @@ from django.dispatch import receiver
 from .models import ModelVersion, Subclip, Trailer
 
 
+def delete_stored(storage, name: str) -> None:
+    """Delete a stored file, then the folders it leaves empty (up to the storage root)."""
+    storage.delete(name)
+    try:
+        root = Path(storage.path("")).resolve()
+        folder = Path(storage.path(name)).resolve().parent
+    except NotImplementedError:
+        return  # object stores have no folders
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty, or already gone
+        folder = folder.parent
+
+
 def _delete_after_commit(*fields) -> None:
     for field in fields:
         if field and field.name:
             storage, name = field.storage, field.name
-            transaction.on_commit(lambda storage=storage, name=name: storage.delete(name))
+            transaction.on_commit(lambda storage=storage, name=name: delete_stored(storage, name))
 
 
 @receiver(post_delete, sender=Trailer)

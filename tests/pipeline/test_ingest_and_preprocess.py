@@ -60,6 +60,7 @@ def test_preprocessing_twice_leaves_one_set_of_subclips(worker, synthetic_traile
     second = {s.frames.name for s in Subclip.objects.filter(trailer=trailer)}
     assert len(second) == 2 and first.isdisjoint(second)
     assert not any(name in stored_files() for name in first)  # the replaced set's files are gone
+    assert not any((settings.MEDIA_ROOT / name).parent.exists() for name in first)  # and their folder
     assert all(name in stored_files() for name in second)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
@@ -91,3 +92,8 @@ def test_deleting_a_trailer_removes_its_files(django_capture_on_commit_callbacks
         trailer.delete()
     assert not any(os.path.exists(p) for p in paths)
     assert not Subclip.objects.exists()
+    # and no folder is left empty behind them; the media root itself stays
+    for path in paths:
+        folder = os.path.dirname(path)
+        assert not os.path.isdir(folder) or os.listdir(folder), f"{folder} was left empty"
+    assert os.path.isdir(settings.MEDIA_ROOT)

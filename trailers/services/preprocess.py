@@ -19,6 +19,7 @@ from django.utils import timezone
 from ml.frames import save_frames, write_contact_sheet
 from ml.video import SamplingConfig, VideoError, sample_trailer
 from trailers.models import ModelVersion, Subclip, Trailer
+from trailers.signals import delete_stored
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,5 @@ def _fail(trailer: Trailer, reason: str) -> Trailer:
 
 
 def _remove_folder(name: str) -> None:
-    folder = Path(default_storage.path(name))
-    for path in folder.glob("*"):
-        path.unlink(missing_ok=True)
-    folder.rmdir()
+    for path in Path(default_storage.path(name)).glob("*"):
+        delete_stored(default_storage, f"{name}/{path.name}")
