@@ -27,7 +27,7 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from ml.metrics import mae, rmse, spearman
 
-from . import charts, selectors, services, uploads
+from . import charts, selectors, services, throttles, uploads
 from .forms import PredictionFilterForm, SignUpForm, TrailerFilterForm, UploadForm
 from .media import serve_file, serve_path
 from .models import Trailer, TrainingRun
@@ -77,6 +77,9 @@ def _trailer_json(trailer: Trailer) -> dict:
 
 
 def _ingest(request, upload) -> tuple[Trailer | None, services.IngestError | None]:
+    refusal = throttles.upload_refusal(request)
+    if refusal:
+        return None, services.IngestError(refusal, code="throttled")
     try:
         trailer = services.ingest_trailer(source=upload, original_name=upload.name, user=request.user,
                                           size=upload.size)
@@ -140,7 +143,7 @@ def _upload_file(request):
         body = {"ok": False, "code": error.code, "reason": error.message}
         if error.duplicate_of is not None:
             body["duplicate_of"] = _trailer_json(error.duplicate_of)
-        return JsonResponse(body, status=400)
+        return JsonResponse(body, status=429 if error.code == "throttled" else 400)
     return JsonResponse({"ok": True, "trailer": _trailer_json(trailer),
                          "message": f"Uploaded as “{trailer.title}”; queued for processing."}, status=201)
 

@@ -125,3 +125,28 @@ def test_plain_form_uploads_several_files_with_a_notice_each(user_client, synthe
 def test_plain_form_without_files_says_so(user_client):
     response = user_client.post("/upload/", {}, follow=True)
     assert "Choose at least one trailer file" in response.content.decode()
+
+
+def test_page_uploads_share_the_api_upload_limit(user_client, user, synthetic_video, other_synthetic_video,
+                                                 settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
+                               "DEFAULT_THROTTLE_RATES": {"uploads": "3/hour", "ratings": "600/hour"}}
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(user)
+    assert api.post("/api/trailers/", {"file": SimpleUploadedFile("api.mp4", b"nope")},
+                    format="multipart").status_code == 400  # refused, but it counts
+    assert upload(user_client, "one.mp4", synthetic_video.read_bytes()).status_code == 201
+    files = [SimpleUploadedFile("two.mp4", other_synthetic_video.read_bytes()),
+             SimpleUploadedFile("three.mp4", b"would be refused anyway")]
+    html = user_client.post("/upload/", {"files": files}, follow=True).content.decode()
+    assert "two.mp4 was uploaded" in html
+    assert "three.mp4 was refused: You have reached the upload limit of 3 files per hour; try again in" in html
+
+    response = upload(user_client, "four.mp4", b"x")
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled" and "minutes" in response.json()["reason"]
+    assert sorted(Trailer.objects.values_list("title", flat=True)) == ["one", "two"]
+    assert api.post("/api/trailers/", {"file": SimpleUploadedFile("five.mp4", b"x")},
+                    format="multipart").status_code == 429

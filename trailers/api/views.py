@@ -25,6 +25,7 @@ from rest_framework.response import Response
 
 from trailers import selectors, services, uploads
 from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
+from trailers.throttles import RatingRateThrottle, UploadRateThrottle
 
 from .permissions import IsStaff
 from .serializers import (
@@ -40,7 +41,6 @@ from .serializers import (
     TrainingRunDetailSerializer,
     TrainingRunSerializer,
 )
-from .throttles import RatingRateThrottle, UploadRateThrottle
 
 REFUSAL = inline_serializer("UploadRefusal", fields={
     "file": serializers.ListField(child=serializers.CharField()),

@@ -1,0 +1,37 @@
+"""Per-user limits on uploads and ratings (rates in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]).
+
+The API applies them through DRF; the upload page asks ``upload_refusal`` before
+each file, so a user has one upload budget whichever way the files come in.
+"""
+
+import math
+
+from rest_framework.settings import api_settings
+from rest_framework.throttling import UserRateThrottle
+
+_PERIODS = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
+
+
+class _ScopedUserThrottle(UserRateThrottle):
+    def get_rate(self):
+        # Read at request time (DRF's class attribute is frozen at import), so a changed setting applies.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+
+class UploadRateThrottle(_ScopedUserThrottle):
+    scope = "uploads"
+
+
+class RatingRateThrottle(_ScopedUserThrottle):
+    scope = "ratings"
+
+
+def upload_refusal(request) -> str | None:
+    """None when the user may upload one more file now (and counts it); else why not, in plain words."""
+    throttle = UploadRateThrottle()
+    if throttle.allow_request(request, None):
+        return None
+    seconds = max(1, round(throttle.wait() or 1))
+    later = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
+    return (f"You have reached the upload limit of {throttle.num_requests} files per "
+            f"{_PERIODS.get(throttle.duration, f'{throttle.duration} seconds')}; try again in {later}.")
