@@ -164,7 +164,7 @@ def run_charts(metrics: Sequence[dict]) -> dict[str, SafeString]:
 
     return {
         "loss": line_chart([Series("train loss", points("train_loss")), Series("validation loss", points("val_loss"))],
-                           x_label="epoch", y_label="loss", label="Training and validation loss per epoch"),
+                           x_label="epoch", y_label="loss (standardised ratings)", label="Training and validation loss per epoch"),
         "mae": line_chart([Series("validation MAE", points("val_mae")),
                            Series("mean-rating baseline MAE", points("baseline_mae"), dashed=True)],
                           x_label="epoch", y_label="MAE (rating points)",
