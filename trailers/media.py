@@ -15,7 +15,8 @@ import re
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header, http_date
 
-RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+# At most 19 ASCII digits a side (more than any file's size): a longer number is a malformed header.
+RANGE = re.compile(r"^\s*bytes\s*=\s*([0-9]{0,19})\s*-\s*([0-9]{0,19})\s*$", re.IGNORECASE)
 CHUNK = 256 * 1024
 
 mimetypes.add_type("video/x-matroska", ".mkv")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import typing
 
 from django import forms
@@ -25,6 +24,7 @@ from ml.config import (
     LRCNConfig,
     TrainConfig,
 )
+from trailers import selectors
 from trailers.models import TrainingRun
 
 CHOICES = {
@@ -63,7 +63,7 @@ class TrainingRunForm(forms.Form):
 
     label_source = forms.ChoiceField(choices=TrainingRun.LabelSource.choices,
                                      initial=TrainingRun.LabelSource.USER_MEAN)
-    min_ratings = forms.IntegerField(min_value=1, initial=1, help_text="with the user-mean label source")
+    min_ratings = forms.IntegerField(min_value=1, max_value=1_000_000, initial=1, help_text="with the user-mean label source")
     auto_activate = forms.BooleanField(required=False, help_text="activate the new version if it beats the active one")
     trailer_ids = forms.CharField(required=False, widget=forms.HiddenInput)
 
@@ -86,9 +86,10 @@ class TrainingRunForm(forms.Form):
         raw = self.cleaned_data.get("trailer_ids") or ""
         if not raw.strip():
             return []
-        if not re.fullmatch(r"\s*\d+(\s*,\s*\d+)*\s*", raw):
+        ids = [selectors.parse_id(x) for x in raw.split(",")]
+        if None in ids:
             raise forms.ValidationError("Trailer ids must be a comma-separated list of numbers.")
-        return [int(x) for x in raw.split(",")]
+        return ids
 
     def clean(self):
         data = super().clean()

@@ -23,9 +23,29 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Abs, Coalesce
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 
 from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
+
+MAX_ID = 2**63 - 1  # the largest id a database integer column holds
+
+
+def parse_id(value) -> int | None:
+    """``value`` (text from a URL, a query string or a form) as a row id, or None if it cannot be one."""
+    text = str(value).strip()
+    if not (text.isascii() and text.isdecimal()) or len(text) > len(str(MAX_ID)):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
+def _get(queryset, pk):
+    """The row with id ``pk``, or 404 (also when ``pk`` is not an id at all)."""
+    number = parse_id(pk)
+    row = queryset.filter(pk=number).first() if number is not None else None
+    if row is None:
+        raise Http404(f"No {queryset.model._meta.verbose_name} with id {str(pk)[:20]}.")
+    return row
 
 # --- the dataset ----------------------------------------------------------------------------
 
@@ -125,8 +145,8 @@ class TrailerPage:
         return max((n for _, n in self.distribution), default=0)
 
 
-def get_trailer(*, pk: int) -> Trailer:
-    return get_object_or_404(Trailer, pk=pk)
+def get_trailer(*, pk: int | str) -> Trailer:
+    return _get(Trailer.objects.all(), pk)
 
 
 def rating_distribution(*, trailer: Trailer) -> list[tuple[int, int]]:
@@ -152,12 +172,15 @@ def trailer_page(*, pk: int, user) -> TrailerPage:
                        distribution=rating_distribution(trailer=trailer), predictions=predictions)
 
 
-def first_contact_sheet(*, trailer_pk: int) -> Subclip | None:
+def first_contact_sheet(*, trailer_pk: int | str) -> Subclip | None:
+    trailer_pk = parse_id(trailer_pk)
+    if trailer_pk is None:
+        return None
     return Subclip.objects.filter(trailer_id=trailer_pk).exclude(contact_sheet="").order_by("index").first()
 
 
-def get_subclip(*, pk: int) -> Subclip:
-    return get_object_or_404(Subclip, pk=pk)
+def get_subclip(*, pk: int | str) -> Subclip:
+    return _get(Subclip.objects.all(), pk)
 
 
 def next_to_rate(*, user, skip: list[int] | tuple[int, ...] = ()) -> Trailer | None:
@@ -186,8 +209,8 @@ def run_list() -> QuerySet[TrainingRun]:
     return TrainingRun.objects.select_related("created_by", "model_version")
 
 
-def get_run(*, pk: int) -> TrainingRun:
-    return get_object_or_404(TrainingRun.objects.select_related("created_by", "model_version"), pk=pk)
+def get_run(*, pk: int | str) -> TrainingRun:
+    return _get(TrainingRun.objects.select_related("created_by", "model_version"), pk)
 
 
 def run_in_progress_exists() -> bool:
@@ -225,8 +248,8 @@ def model_versions() -> QuerySet[ModelVersion]:
             .order_by("-number"))
 
 
-def get_model_version(*, pk: int) -> ModelVersion:
-    return get_object_or_404(ModelVersion.objects.select_related("run"), pk=pk)
+def get_model_version(*, pk: int | str) -> ModelVersion:
+    return _get(ModelVersion.objects.select_related("run"), pk)
 
 
 def active_model_version() -> ModelVersion | None:

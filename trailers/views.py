@@ -187,7 +187,7 @@ def trailer_rating(request, pk: int):
         else:
             messages.success(request, f"Saved: you rated “{trailer.title}” {rating.score}/10.")
     if not request.htmx:
-        return redirect(request.POST.get("next") or reverse("trailer_detail", args=[pk]))
+        return redirect("trailer_detail", pk=pk)
     page = selectors.trailer_page(pk=pk, user=request.user)
     return render(request, "trailers/_rating.html", {"p": page, "trailer": page.trailer, "scores": range(1, 11),
                                                      "oob": True}, status=status)
@@ -233,7 +233,7 @@ def media_file(request, name: str):
 
 
 def _skip_list(raw: str) -> list[int]:
-    return [int(x) for x in raw.split(",") if x.strip().isdigit()][:500]
+    return [n for n in map(selectors.parse_id, raw.split(",")[:500]) if n is not None]
 
 
 @login_required
@@ -242,7 +242,7 @@ def rate_next(request):
     skip = _skip_list(request.GET.get("skip", ""))
     if request.method == "POST":
         raw = request.POST.get("trailer", "")
-        trailer = selectors.get_trailer(pk=int(raw)) if raw.isdigit() else None
+        trailer = selectors.get_trailer(pk=raw) if selectors.parse_id(raw) else None
         if trailer is None:
             messages.error(request, "No trailer was given to rate.")
         else:
@@ -320,8 +320,8 @@ def run_cancel(request, pk: int):
 
 def _chosen_version(request):
     raw = request.GET.get("version", "")
-    if raw.isdigit():
-        return selectors.get_model_version(pk=int(raw))
+    if raw:
+        return selectors.get_model_version(pk=raw)  # 404 for a version that is not there
     return selectors.active_model_version()
 
 
@@ -368,6 +368,11 @@ class _Echo:
         return value
 
 
+def _spreadsheet_safe(text: str) -> str:
+    """Text a spreadsheet shows as text: a leading = + - @ (or tab, CR) would make a title a formula."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 @login_required
 @require_GET
 def predictions_csv(request):
@@ -383,7 +388,7 @@ def predictions_csv(request):
                                "mean_rating", "rating_count", "reference_score", "status"])
         for p in rows.iterator(chunk_size=500):
             yield writer.writerow([
-                p.trailer_id, p.trailer.title, p.model_version.number, f"{p.score:.4f}", f"{p.spread:.4f}",
+                p.trailer_id, _spreadsheet_safe(p.trailer.title), p.model_version.number, f"{p.score:.4f}", f"{p.spread:.4f}",
                 ";".join(f"{s:.4f}" for s in p.subclip_scores),
                 "" if p.mean_rating is None else f"{p.mean_rating:.4f}", p.rating_count,
                 "" if p.trailer.reference_score is None else p.trailer.reference_score, p.trailer.status,

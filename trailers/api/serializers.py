@@ -233,10 +233,10 @@ class TrainingRunCreateSerializer(serializers.Serializer):
                                      help_text="the model options to start from")
     label_source = serializers.ChoiceField(choices=TrainingRun.LabelSource.choices,
                                            default=TrainingRun.LabelSource.USER_MEAN)
-    min_ratings = serializers.IntegerField(min_value=1, default=1)
+    min_ratings = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
     auto_activate = serializers.BooleanField(default=False)
-    trailer_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
-                                        help_text="train on these trailers only (default: every labelled one)")
+    trailer_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=selectors.MAX_ID),
+                                        required=False, default=list, help_text="train on these trailers only (default: every labelled one)")
     model = serializers.DictField(required=False, default=dict,
                                   help_text="ml.model.LRCNConfig options, e.g. {\"lstm_size\": 32}")
     train = serializers.DictField(required=False, default=dict,
@@ -319,9 +319,9 @@ class PredictionSerializer(serializers.ModelSerializer):
 class PredictionFilterSerializer(serializers.Serializer):
     version = serializers.CharField(required=False,
                                     help_text="a model version id, or 'active' (default: every version)")
-    trailer = serializers.IntegerField(required=False, min_value=1)
+    trailer = serializers.IntegerField(required=False, min_value=1, max_value=selectors.MAX_ID)
 
     def validate_version(self, value):
-        if value != "active" and not value.isdigit():
+        if value != "active" and selectors.parse_id(value) is None:
             raise serializers.ValidationError("Give a model version id or 'active'.")
         return value

@@ -1,0 +1,13 @@
+"""Page numbers for the API: a page that is not a number is bad input (400); a page past the end is 404."""
+
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+
+
+class Pages(PageNumberPagination):
+    def paginate_queryset(self, queryset, request, view=None):
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and raw not in self.last_page_strings:
+            if not (raw.isascii() and raw.isdecimal() and 0 < int(raw[:19])):
+                raise ValidationError({self.page_query_param: ["Give a page number: 1 or more, or 'last'."]})
+        return super().paginate_queryset(queryset, request, view)
