@@ -159,8 +159,15 @@ REELSCORE_SAMPLING = {
     "size": env.int("SAMPLING_SIZE", default=112),
 }
 # A running training run whose worker has not reported for this long is shown as stale
-# and is handed to the next worker that starts (or to `manage.py sweep`).
+# and is handed to the next worker by the sweep.
 RUN_STALE_AFTER_SECONDS = env.int("RUN_STALE_AFTER_SECONDS", default=120)
+# Every worker sweeps this often (and as it starts): it hands over work that a dead worker
+# or a down broker left behind (trailers/services/queue.py).
+SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
+# Work handed to the broker this long ago and still not picked up is handed over again
+# (a message lost with a killed worker); a second copy is harmless, the first to start wins.
+# Trailers found `processing` this long are taken to have lost their worker.
+REQUEUE_AFTER_SECONDS = env.int("REQUEUE_AFTER_SECONDS", default=1800)
 
 # --- Celery -----------------------------------------------------------------------
 _broker_dir = VAR_DIR / "broker"

@@ -21,6 +21,7 @@ os.environ.setdefault("SAMPLING_OFFSET", "0.5")
 os.environ.setdefault("SAMPLING_FRAMES_PER_SUBCLIP", "4")
 os.environ.setdefault("SAMPLING_SIZE", "32")
 os.environ.setdefault("RUN_STALE_AFTER_SECONDS", "5")
+os.environ.setdefault("SWEEP_INTERVAL_SECONDS", "2")
 
 from config.settings import *  # noqa: E402,F403
 

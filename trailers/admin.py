@@ -52,8 +52,11 @@ class TrailerAdmin(admin.ModelAdmin):
 
     @admin.action(description="Preprocess again")
     def preprocess_again(self, request, queryset):
-        sent = sum(services.enqueue_preprocessing(pk) for pk in queryset.values_list("pk", flat=True))
-        self.message_user(request, f"{sent} trailer(s) queued for preprocessing.", messages.SUCCESS)
+        queued, busy = services.request_preprocessing(queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{queued} trailer(s) queued for preprocessing.", messages.SUCCESS)
+        if busy:
+            self.message_user(request, f"{busy} trailer(s) skipped: they are being processed right now.",
+                              messages.WARNING)
 
     @admin.action(description="Score with the active model version")
     def score_with_active_version(self, request, queryset):
@@ -197,14 +200,26 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
             return
-        version = services.activate_model_version(model_version=queryset.get())
+        try:
+            version = services.activate_model_version(model_version=queryset.get())
+        except services.ActivationError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
         self.message_user(request, f"{version} is now active; scoring every ready trailer with it.", messages.SUCCESS)
 
     @admin.action(description="Score all ready trailers with this version")
     def score_all(self, request, queryset):
+        queued = 0
         for version in queryset:
+            try:
+                services.check_weights(version)
+            except services.ActivationError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                continue
             services.enqueue_scoring(version.pk, None)
-        self.message_user(request, f"Scoring queued for {queryset.count()} version(s).", messages.SUCCESS)
+            queued += 1
+        if queued:
+            self.message_user(request, f"Scoring queued for {queued} version(s).", messages.SUCCESS)
 
 
 @admin.register(Prediction)

@@ -56,6 +56,8 @@ class Trailer(models.Model):
     error = models.TextField(blank=True)
     # When preprocessing was last handed to the broker; empty while the broker was unreachable.
     enqueued_at = models.DateTimeField(null=True, blank=True)
+    # When a worker last started preprocessing it (the sweep hands over one stuck `processing`).
+    processing_started_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from .models import ModelVersion, Subclip, Trailer
+from .models import ModelVersion, Subclip, Trailer, TrainingRun
 
 
 def delete_stored(storage, name: str) -> None:
@@ -47,3 +48,9 @@ def delete_subclip_files(sender, instance: Subclip, **kwargs) -> None:
 @receiver(post_delete, sender=ModelVersion)
 def delete_model_weights(sender, instance: ModelVersion, **kwargs) -> None:
     _delete_after_commit(instance.weights)
+
+
+@receiver(post_delete, sender=TrainingRun)
+def delete_run_checkpoint(sender, instance: TrainingRun, **kwargs) -> None:
+    if instance.checkpoint:
+        transaction.on_commit(lambda name=instance.checkpoint: delete_stored(default_storage, name))

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+
 from celery import shared_task
 from celery.signals import worker_ready
+from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True)
@@ -29,7 +36,29 @@ def score_trailers_task(self, model_version_id: int, trailer_ids: list[int] | No
 
 @worker_ready.connect
 def sweep_on_worker_start(**kwargs) -> None:
-    # A worker coming back picks up what a dead worker or a down broker left behind.
+    # A worker picks up what a dead worker or a down broker left behind: as it starts,
+    # and every SWEEP_INTERVAL_SECONDS while it runs.
+    _sweep()
+    threading.Thread(target=_sweep_forever, args=(settings.SWEEP_INTERVAL_SECONDS,), daemon=True,
+                     name="reelscore-sweep").start()
+
+
+def _sweep_forever(interval: float) -> None:
+    while True:
+        time.sleep(interval)
+        _sweep()
+
+
+def _sweep() -> None:
+    from django.db import connection
+
     from trailers.services import sweep
 
-    sweep()
+    try:
+        sent = sweep()
+        if any(sent.values()):
+            log.info("sweep handed over %(trailers)s trailer(s) and %(runs)s run(s)", sent)
+    except Exception:  # the database or the broker is away: the next sweep tries again
+        log.exception("sweep failed")
+    finally:
+        connection.close()  # this thread's own connection; a fresh one next time

@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 
 from ml.frames import load_frames
 from ml.synth import write_markup
+from tests.conftest import wait_for
 from tests.pipeline.conftest import ingest, wait_until_processed
 from trailers.models import Subclip, Trailer
 from trailers.services import IngestError, ingest_trailer, preprocess_trailer
@@ -52,14 +53,26 @@ def test_upload_becomes_ready_with_its_subclips(worker, synthetic_trailers, user
         assert trailer.duration == pytest.approx(4.0, abs=0.2)
 
 
-def test_preprocessing_twice_leaves_one_set_of_subclips(worker, synthetic_trailers, django_capture_on_commit_callbacks):
+def test_a_second_delivery_does_nothing_and_preprocess_again_replaces_the_set(worker, synthetic_trailers,
+                                                                              staff_client):
     [trailer] = wait_until_processed(ingest(synthetic_trailers[3:4]))
     first = {s.frames.name for s in trailer.subclips.all()}
-    with django_capture_on_commit_callbacks(execute=True):
-        preprocess_trailer(trailer_id=trailer.pk)
+    assert preprocess_trailer(trailer_id=trailer.pk) is None  # the same task delivered again: not queued, no work
+    assert {s.frames.name for s in Subclip.objects.filter(trailer=trailer)} == first
+
+    response = staff_client.post("/admin/trailers/trailer/", {"action": "preprocess_again",
+                                                              "_selected_action": [trailer.pk]}, follow=True)
+    assert "1 trailer(s) queued for preprocessing." in response.content.decode()
+
+    def replaced():
+        names = {s.frames.name for s in Subclip.objects.filter(trailer=trailer)}
+        return Trailer.objects.get(pk=trailer.pk).status == Trailer.Status.READY and names and names != first
+
+    wait_for(replaced, timeout=60, message="a new set of subclips")
     second = {s.frames.name for s in Subclip.objects.filter(trailer=trailer)}
     assert len(second) == 2 and first.isdisjoint(second)
-    assert not any(name in stored_files() for name in first)  # the replaced set's files are gone
+    wait_for(lambda: not any(name in stored_files() for name in first), timeout=10,
+             message="the replaced set's files to go")
     assert not any((settings.MEDIA_ROOT / name).parent.exists() for name in first)  # and their folder
     assert all(name in stored_files() for name in second)
 
@@ -139,6 +152,30 @@ def test_import_trailers_reads_markup_and_reports_skips(worker, synthetic_traile
     scores = dict(Trailer.objects.values_list("title", "reference_score"))
     assert scores == {t.title: t.rating for t in synthetic_trailers[:3]}
     assert all(t.status == Trailer.Status.READY for t in wait_until_processed(Trailer.objects.all()))
+
+
+def test_import_again_with_markup_adds_scores_and_lists_files_without_a_row(synthetic_trailers, tmp_path, capsys):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    for trailer in synthetic_trailers[:3]:
+        (folder / trailer.path.name).write_bytes(trailer.path.read_bytes())
+    call_command("import_trailers", str(folder), "--no-progress")  # no markup yet
+    assert set(Trailer.objects.values_list("reference_score", flat=True)) == {None}
+    capsys.readouterr()
+
+    # The markup arrives later, and a new file with no row in it.
+    (folder / "extra.mp4").write_bytes(synthetic_trailers[3].path.read_bytes())
+    markup = write_markup(tmp_path / "markup.csv", synthetic_trailers[:2])
+    call_command("import_trailers", str(folder), "--markup", str(markup), "--no-progress")
+    out = capsys.readouterr().out
+    first, second, third = synthetic_trailers[:3]
+    assert f"Updated the reference score of 2 trailer(s) imported before: {first.title}, {second.title}." in out
+    assert f"Skipped {third.path.name}: This file was already uploaded" in out  # nothing new for it
+    assert "No markup row for extra.mp4: imported without a reference score." in out
+    assert "Imported 1 trailer(s) (0 with a reference score); skipped 1." in out
+    scores = dict(Trailer.objects.values_list("title", "reference_score"))
+    assert scores == {first.title: first.rating, second.title: second.rating, third.title: None, "extra": None}
+    assert Trailer.objects.count() == 4  # nothing stored twice
 
 
 def test_import_trailers_with_nothing_importable_fails(tmp_path):

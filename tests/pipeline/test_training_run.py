@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+
 import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
 
 from tests.conftest import wait_for
-from tests.pipeline.conftest import TINY_RUN, ingest, rate_by_hidden_rating, run_form_data, wait_until_processed
+from tests.pipeline.conftest import (
+    TINY_RUN,
+    ingest,
+    rate_by_hidden_rating,
+    run_form_data,
+    tiny_configs,
+    wait_until_processed,
+)
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
@@ -56,6 +70,10 @@ def test_run_started_in_admin_succeeds_and_makes_a_version(staff_client, rated_t
     Rating.objects.filter(trailer=first).update(score=1)
     run.refresh_from_db()
     assert {d["trailer"]: d["label"] for d in run.dataset} == label
+    # The version keeps the weights; the run's resume checkpoint is gone with the run's end.
+    assert os.path.exists(version.weights.path)
+    assert run.checkpoint and not (settings.MEDIA_ROOT / run.checkpoint).exists()
+    assert not (settings.MEDIA_ROOT / "runs" / str(run.pk)).exists()
 
 
 def test_activation_scores_every_ready_trailer(staff_client, rated_trailers):
@@ -95,6 +113,7 @@ def test_cancel_from_the_admin_stops_the_run(staff_client, rated_trailers):
     assert run.status == TrainingRun.Status.CANCELLED
     assert len(run.metrics) < 500
     assert not ModelVersion.objects.filter(run=run).exists()
+    assert not (settings.MEDIA_ROOT / "runs" / str(run.pk)).exists()  # its checkpoint went with it
 
 
 def test_run_with_too_few_labelled_trailers_fails_at_once(staff_client, worker, synthetic_trailers, user):
@@ -132,3 +151,40 @@ def test_auto_activate_when_better(staff_client, rated_trailers):
     run = wait_finished(start_run_from_admin(staff_client, auto_activate=True))
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     assert run.model_version.is_active  # nothing was active, so it wins
+
+
+def test_a_run_busy_with_no_progress_to_report_is_not_taken_for_dead(rated_trailers, monkeypatch, settings):
+    """Validation (or saving a large model) reports no steps; the run must still not show as stale."""
+    import ml.train
+    from trailers.services import execute_training_run
+
+    settings.RUN_STALE_AFTER_SECONDS = 1
+    model_config, train_config = tiny_configs(epochs=2, val_fraction=0.34)
+    run = TrainingRun.objects.create(model_config=model_config.to_dict(), train_config=train_config.to_dict(),
+                                     enqueued_at=timezone.now())  # handed over already: no sweep sends it
+    real_evaluate = ml.train.evaluate
+
+    def slow_evaluate(*args, **kwargs):
+        time.sleep(2.5)  # two and a half times the stale limit without a word
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(ml.train, "evaluate", slow_evaluate)
+    seen, stop = [], threading.Event()
+
+    def watch():  # what the run page would show, ten times a second
+        try:
+            while not stop.is_set():
+                seen.append(TrainingRun.objects.get(pk=run.pk).display_status)
+                time.sleep(0.1)
+        finally:
+            connection.close()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        finished = execute_training_run(run_id=run.pk, worker="patient")
+    finally:
+        stop.set()
+        watcher.join()
+    assert finished.status == TrainingRun.Status.SUCCEEDED, finished.error
+    assert len(seen) > 40 and "stale" not in seen

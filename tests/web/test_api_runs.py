@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trailers.models import ModelVersion, Rating, TrainingRun
+from trailers.models import ModelVersion, Prediction, Rating, TrainingRun
+from trailers.services import score_trailers
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +108,24 @@ def test_versions_list_retrieve_activate(staff_api, api, make_version, make_pred
     assert activated.status_code == 200 and activated.json()["is_active"]
     assert list(ModelVersion.objects.filter(is_active=True)) == [v2]
     assert staff_api.post("/api/model-versions/99999/activate/").status_code == 404
+
+
+def test_a_version_whose_weights_are_gone_is_not_activated(staff_api, staff_client, make_version, make_trailer):
+    active, broken = make_version(number=1, active=True), make_version(number=2)
+    broken.weights.storage.delete(broken.weights.name)
+    response = staff_api.post(f"/api/model-versions/{broken.pk}/activate/")
+    assert response.status_code == 400 and "weights file" in response.json()["detail"]
+    page = staff_client.post("/admin/trailers/modelversion/", {"action": "activate", "_selected_action": [broken.pk]},
+                             follow=True).content.decode()
+    assert "cannot be used: its weights file" in page
+    page = staff_client.post("/admin/trailers/modelversion/", {"action": "score_all", "_selected_action": [broken.pk]},
+                             follow=True).content.decode()
+    assert "cannot be used: its weights file" in page and "Scoring queued" not in page
+    assert list(ModelVersion.objects.filter(is_active=True)) == [active]  # the working one stays active
+    # A scoring task for it (queued before the file went) ends quietly, having written nothing.
+    make_trailer()
+    assert score_trailers(model_version_id=broken.pk) == 0
+    assert not Prediction.objects.exists()
 
 
 # --- predictions ---------------------------------------------------------------------------------------------

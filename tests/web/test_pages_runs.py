@@ -88,6 +88,21 @@ def test_staff_cancel_a_running_run_asks_it_to_stop(staff_client, make_run):
     assert run.cancel_requested and run.status == TrainingRun.Status.RUNNING
 
 
+def test_staff_cancel_a_stale_run_ends_it_at_once_and_drops_its_checkpoint(staff_client, make_run, settings,
+                                                                           django_capture_on_commit_callbacks):
+    silent = timezone.now() - timezone.timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS + 60)
+    run = make_run(status=TrainingRun.Status.RUNNING, heartbeat_at=silent, checkpoint="runs/77/checkpoint.pt")
+    checkpoint = settings.MEDIA_ROOT / "runs" / "77" / "checkpoint.pt"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"weights and optimiser")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(f"/runs/{run.pk}/cancel/", follow=True)
+    assert f"Run #{run.pk} was cancelled." in response.content.decode()  # no worker is on it: nothing to wait for
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.CANCELLED and run.finished_at
+    assert not checkpoint.exists() and not checkpoint.parent.exists()
+
+
 def test_cancelling_a_finished_run_says_so(staff_client, make_run):
     run = make_run(status=TrainingRun.Status.SUCCEEDED)
     response = staff_client.post(f"/runs/{run.pk}/cancel/", follow=True)

@@ -211,7 +211,10 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
                    request=None, responses={200: ModelVersionSerializer})
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
-        version = services.activate_model_version(model_version=selectors.get_model_version(pk=pk))
+        try:
+            version = services.activate_model_version(model_version=selectors.get_model_version(pk=pk))
+        except services.ActivationError as error:
+            raise ValidationError({"detail": str(error)}) from error
         return Response(self.get_serializer(get_object_or_404(self.get_queryset(), pk=version.pk)).data)
 
 

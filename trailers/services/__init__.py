@@ -2,9 +2,9 @@
 management commands call these; each is keyword-only and owns its transaction.
 """
 
-from .ingest import IngestError, ingest_trailer
+from .ingest import IngestError, ingest_trailer, set_reference_score
 from .preprocess import preprocess_trailer
-from .queue import enqueue_preprocessing, enqueue_scoring, enqueue_training, sweep
+from .queue import enqueue_preprocessing, enqueue_scoring, enqueue_training, request_preprocessing, sweep
 from .ratings import delete_rating, rate_trailer
 from .scoring import score_trailers
 from .training import (
@@ -13,13 +13,15 @@ from .training import (
     execute_training_run,
     start_training_run,
 )
-from .versions import activate_model_version
+from .versions import ActivationError, activate_model_version, check_weights
 
 __all__ = [
+    "ActivationError",
     "IngestError",
     "TrainingSetupError",
     "activate_model_version",
     "cancel_run",
+    "check_weights",
     "delete_rating",
     "enqueue_preprocessing",
     "enqueue_scoring",
@@ -28,7 +30,9 @@ __all__ = [
     "ingest_trailer",
     "preprocess_trailer",
     "rate_trailer",
+    "request_preprocessing",
     "score_trailers",
+    "set_reference_score",
     "start_training_run",
     "sweep",
 ]

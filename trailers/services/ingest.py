@@ -81,8 +81,7 @@ def ingest_trailer(
         size = os.path.getsize(source) if size is None else size
     check_size(size)
     original_name = os.path.basename(str(original_name))[:255] or "trailer"
-    if reference_score is not None and not 0 <= float(reference_score) <= 10:
-        raise IngestError(f"The reference score {reference_score} is outside 0–10.", code="invalid_score")
+    _check_reference_score(reference_score)
 
     incoming = Path(settings.MEDIA_ROOT) / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
@@ -124,6 +123,18 @@ def ingest_trailer(
     finally:
         if os.path.exists(temp_path):
             os.unlink(temp_path)
+
+
+def set_reference_score(*, trailer: Trailer, score: float) -> bool:
+    """Give an already stored trailer a reference score (markup read after it came in); True if it changed."""
+    _check_reference_score(score)
+    return bool(Trailer.objects.filter(pk=trailer.pk).exclude(reference_score=float(score))
+                .update(reference_score=float(score)))
+
+
+def _check_reference_score(score: float | None) -> None:
+    if score is not None and not 0 <= float(score) <= 10:
+        raise IngestError(f"The reference score {score} is outside 0–10.", code="invalid_score")
 
 
 def _enqueue(trailer_id: int) -> None:

@@ -30,33 +30,28 @@ def sampling_config() -> SamplingConfig:
 
 
 def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
-    """Sample, store and register a trailer's subclips; mark it ready, or failed with the reason."""
-    updated = Trailer.objects.filter(pk=trailer_id).update(status=Trailer.Status.PROCESSING, error="")
-    if not updated:
-        log.info("trailer %s no longer exists; nothing to preprocess", trailer_id)
+    """Sample, store and register a trailer's subclips; mark it ready, or failed with the reason.
+
+    Only a queued trailer is started, so a second delivery of the same task does nothing.
+    """
+    claimed = Trailer.objects.filter(pk=trailer_id, status=Trailer.Status.QUEUED).update(
+        status=Trailer.Status.PROCESSING, error="", processing_started_at=timezone.now()
+    )
+    if not claimed:
+        log.info("trailer %s is not queued (gone, or started by another delivery); nothing to do", trailer_id)
         return None
     trailer = Trailer.objects.get(pk=trailer_id)
     config = sampling_config()
+    folder = f"subclips/{trailer.pk}/{uuid.uuid4().hex}"
     try:
         _, sampled = sample_trailer(trailer.file.path, config)
+        rows = [_store(trailer, subclip, folder, config) for subclip in sampled]
     except VideoError as exc:
         return _fail(trailer, str(exc))
-    except Exception as exc:
+    except Exception as exc:  # a full disk, a bug: the trailer says so instead of staying `processing`
         log.exception("preprocessing trailer %s failed", trailer_id)
+        _remove_folder(folder)
         return _fail(trailer, f"Preprocessing failed unexpectedly: {exc}")
-
-    folder = f"subclips/{trailer.pk}/{uuid.uuid4().hex}"
-    rows = []
-    for subclip in sampled:
-        frames_name = f"{folder}/{subclip.plan.index}.npy"
-        sheet_name = f"{folder}/{subclip.plan.index}.jpg"
-        save_frames(subclip.frames, default_storage.path(frames_name))
-        write_contact_sheet(subclip.frames, default_storage.path(sheet_name))
-        rows.append(Subclip(
-            trailer=trailer, index=subclip.plan.index, start=subclip.plan.start, duration=subclip.plan.duration,
-            frames=frames_name, contact_sheet=sheet_name, frame_count=len(subclip.frames),
-            timestamps=[round(float(t), 4) for t in subclip.timestamps], sampling=config.to_dict(),
-        ))  # fmt: skip
 
     with transaction.atomic():
         if not Trailer.objects.select_for_update().filter(pk=trailer.pk).exists():
@@ -67,13 +62,31 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
         Subclip.objects.bulk_create(rows)
         Trailer.objects.filter(pk=trailer.pk).update(status=Trailer.Status.READY, error="",
                                                      processed_at=timezone.now())
-        active = ModelVersion.objects.filter(is_active=True).values_list("pk", flat=True).first()
-        if active:
-            from .queue import enqueue_scoring
-
-            transaction.on_commit(lambda: enqueue_scoring(active, [trailer.pk]))
+        # Which version is active is read after commit: one activated meanwhile scores this trailer too.
+        transaction.on_commit(lambda: _score_with_active_version(trailer.pk))
     trailer.refresh_from_db()
     return trailer
+
+
+def _store(trailer: Trailer, subclip, folder: str, config: SamplingConfig) -> Subclip:
+    """Write one sampled subclip's frames and contact sheet under ``folder``; its (unsaved) row."""
+    frames_name = f"{folder}/{subclip.plan.index}.npy"
+    sheet_name = f"{folder}/{subclip.plan.index}.jpg"
+    save_frames(subclip.frames, default_storage.path(frames_name))
+    write_contact_sheet(subclip.frames, default_storage.path(sheet_name))
+    return Subclip(
+        trailer=trailer, index=subclip.plan.index, start=subclip.plan.start, duration=subclip.plan.duration,
+        frames=frames_name, contact_sheet=sheet_name, frame_count=len(subclip.frames),
+        timestamps=[round(float(t), 4) for t in subclip.timestamps], sampling=config.to_dict(),
+    )  # fmt: skip
+
+
+def _score_with_active_version(trailer_id: int) -> None:
+    active = ModelVersion.objects.filter(is_active=True).values_list("pk", flat=True).first()
+    if active:
+        from .queue import enqueue_scoring
+
+        enqueue_scoring(active, [trailer_id])
 
 
 def _fail(trailer: Trailer, reason: str) -> Trailer:
@@ -84,5 +97,5 @@ def _fail(trailer: Trailer, reason: str) -> Trailer:
 
 
 def _remove_folder(name: str) -> None:
-    for path in Path(default_storage.path(name)).glob("*"):
+    for path in Path(default_storage.path(name)).glob("*"):  # nothing when it was never made
         delete_stored(default_storage, f"{name}/{path.name}")

@@ -2,7 +2,8 @@
 
 Enqueueing never fails the caller: if the broker is unreachable the row stays
 waiting (its ``enqueued_at`` empty) and `sweep` (run by every worker as it
-starts, and by `manage.py sweep`) enqueues it once the broker is back.
+starts and every SWEEP_INTERVAL_SECONDS after, and by `manage.py sweep`)
+enqueues it once the broker is back.
 """
 
 from __future__ import annotations
@@ -11,15 +12,13 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from trailers.models import Trailer, TrainingRun
 
 log = logging.getLogger(__name__)
-
-# A trailer still `processing` this long after it was handed over lost its worker.
-PREPROCESS_STALE_AFTER = timedelta(minutes=30)
-
 
 def _send(task, *args) -> bool:
     try:
@@ -31,11 +30,26 @@ def _send(task, *args) -> bool:
 
 
 def enqueue_preprocessing(trailer_id: int) -> bool:
+    """Hand a queued trailer to the broker; on failure it stays waiting for the sweep."""
     from trailers.tasks import preprocess_trailer_task
 
     sent = _send(preprocess_trailer_task, trailer_id)
-    Trailer.objects.filter(pk=trailer_id).update(enqueued_at=timezone.now() if sent else None)
+    # Only a trailer still queued: a worker may already have started it.
+    Trailer.objects.filter(pk=trailer_id, status=Trailer.Status.QUEUED).update(
+        enqueued_at=timezone.now() if sent else None
+    )
     return sent
+
+
+def request_preprocessing(trailer_ids) -> tuple[int, int]:
+    """Queue trailers to be preprocessed again (after commit). Returns (queued, skipped while processing)."""
+    with transaction.atomic():
+        rows = Trailer.objects.filter(pk__in=list(trailer_ids))
+        busy = rows.filter(status=Trailer.Status.PROCESSING).count()
+        ids = list(rows.exclude(status=Trailer.Status.PROCESSING).values_list("pk", flat=True))
+        Trailer.objects.filter(pk__in=ids).update(status=Trailer.Status.QUEUED, error="", enqueued_at=None)
+        transaction.on_commit(lambda: [enqueue_preprocessing(pk) for pk in ids])
+    return len(ids), busy
 
 
 def enqueue_training(run_id: int) -> bool:
@@ -54,18 +68,33 @@ def enqueue_scoring(model_version_id: int, trailer_ids: list[int] | None = None)
 
 
 def sweep() -> dict[str, int]:
-    """Enqueue work that is waiting: trailers never handed over (or whose worker died
-    while processing), runs never handed over, and runs whose worker went silent."""
+    """Hand over what is waiting or was lost; returns how many trailers and runs were sent.
+
+    - trailers and runs never handed to the broker (it was down);
+    - trailers and runs handed over REQUEUE_AFTER_SECONDS ago and still not started: the
+      message went with a killed worker (the filesystem broker drops a message once taken);
+    - trailers `processing` for REQUEUE_AFTER_SECONDS: their worker died; queued again;
+    - runs whose heartbeat stopped (stale), unless handed over since they last reported.
+
+    Sending twice is harmless: a preprocessing task only starts a trailer that is queued,
+    and a training task only a run that is queued or stale.
+    """
     now = timezone.now()
-    waiting = Trailer.objects.filter(status=Trailer.Status.QUEUED, enqueued_at__isnull=True)
-    lost = Trailer.objects.filter(status=Trailer.Status.PROCESSING, enqueued_at__lt=now - PREPROCESS_STALE_AFTER)
-    trailer_ids = list(waiting.values_list("pk", flat=True)) + list(lost.values_list("pk", flat=True))
-    trailers = sum(enqueue_preprocessing(pk) for pk in trailer_ids)
+    requeue_before = now - timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)
+    stuck = Trailer.objects.filter(Q(processing_started_at__lt=requeue_before) | Q(processing_started_at__isnull=True),
+                                   status=Trailer.Status.PROCESSING)
+    stuck_ids = list(stuck.values_list("pk", flat=True))
+    if stuck_ids:
+        log.warning("trailers %s have been processing since before %s: queueing them again", stuck_ids, requeue_before)
+        stuck.filter(pk__in=stuck_ids).update(status=Trailer.Status.QUEUED, enqueued_at=None)
+    not_sent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=requeue_before)
+    trailer_ids = Trailer.objects.filter(not_sent, status=Trailer.Status.QUEUED).values_list("pk", flat=True)
+    trailers = sum(enqueue_preprocessing(pk) for pk in list(trailer_ids))
 
     stale_before = now - timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
-    run_ids = list(TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED, enqueued_at__isnull=True)
-                   .values_list("pk", flat=True))
-    run_ids += list(TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=stale_before)
-                    .values_list("pk", flat=True))
-    runs = sum(enqueue_training(pk) for pk in run_ids)
+    stale = Q(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=stale_before) & (
+        not_sent | Q(enqueued_at__lt=F("heartbeat_at"))
+    )
+    run_ids = TrainingRun.objects.filter((Q(status=TrainingRun.Status.QUEUED) & not_sent) | stale)
+    runs = sum(enqueue_training(pk) for pk in list(run_ids.values_list("pk", flat=True)))
     return {"trailers": trailers, "runs": runs}

@@ -35,13 +35,21 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
         trailers = trailers.filter(pk__in=trailer_ids)
     from ml.predict import score_frame_files
 
-    model = _loaded_model(version.weights.path)
+    try:
+        model = _loaded_model(version.weights.path)
+    except (OSError, ValueError) as exc:  # the weights file is gone or damaged: nothing can be scored with it
+        log.error("model version %s cannot be loaded, so nothing was scored: %s", version.number, exc)
+        return 0
     written = 0
     for trailer in trailers.iterator(chunk_size=100):
         subclips = list(trailer.subclips.all())
         if not subclips:
             continue
-        scores = score_frame_files(model, [s.frames.path for s in subclips])
+        try:
+            scores = score_frame_files(model, [s.frames.path for s in subclips])
+        except (OSError, ValueError) as exc:  # its frames changed under us (preprocessed again): the next run scores it
+            log.warning("trailer %s was not scored with version %s: %s", trailer.pk, version.number, exc)
+            continue
         Prediction.objects.update_or_create(
             model_version=version, trailer=trailer,
             defaults={"score": scores.mean, "spread": scores.spread, "subclip_scores": list(scores.per_subclip)},

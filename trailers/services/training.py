@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count
@@ -23,6 +25,7 @@ from django.utils import timezone
 
 from ml.config import LRCNConfig, TrainConfig
 from trailers.models import ModelVersion, Subclip, Trailer, TrainingRun
+from trailers.signals import delete_stored
 
 from .versions import activate_model_version, next_version_number
 
@@ -43,7 +46,45 @@ class TrainingSetupError(Exception):
 
 
 class LostClaim(Exception):
-    """Another worker took this run over (it thought this one dead); stop quietly."""
+    """Another worker took this run over (it thought this one dead), or it was cancelled as stale; stop quietly."""
+
+
+def _held(run_pk: int, token: str):
+    """The run, as a queryset, while this worker still holds it (running, with this worker's claim)."""
+    return TrainingRun.objects.filter(pk=run_pk, worker=token, status=TrainingRun.Status.RUNNING)
+
+
+class _Heartbeat(threading.Thread):
+    """Beats for a run while this worker holds it, also through phases that report no progress
+    (setting up, validating, saving the model), so a busy run is never mistaken for a dead one."""
+
+    def __init__(self, run_pk: int, token: str):
+        super().__init__(name=f"heartbeat-run-{run_pk}", daemon=True)
+        self.run_pk, self.token = run_pk, token
+        self.every = max(0.5, settings.RUN_STALE_AFTER_SECONDS / 4)
+        self.lost = threading.Event()
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stopping.wait(self.every):
+                if not _held(self.run_pk, self.token).update(heartbeat_at=timezone.now()):
+                    self.lost.set()
+                    return
+        except Exception:  # the database is away: the run may show as stale, the training goes on
+            log.exception("heartbeat of run %s failed", self.run_pk)
+        finally:
+            connection.close()
+
+    def __enter__(self) -> _Heartbeat:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stopping.set()
+        self.join()
 
 
 def labelled_trailers(*, label_source: str, min_ratings: int = 1, trailer_ids=None) -> dict[int, float]:
@@ -97,10 +138,10 @@ def start_training_run(
 
 
 def cancel_run(*, run: TrainingRun) -> TrainingRun:
-    """Ask a run to stop. A queued run is cancelled at once; a running one stops after its current step."""
+    """Ask a run to stop. A queued or stale run is cancelled at once; a running one stops after its current step."""
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
-        if run.status == TrainingRun.Status.QUEUED:
+        if run.status == TrainingRun.Status.QUEUED or run.is_stale:  # no worker is on it
             _finish(run, TrainingRun.Status.CANCELLED, cancel_requested=True)
         elif run.status == TrainingRun.Status.RUNNING:
             TrainingRun.objects.filter(pk=run.pk).update(cancel_requested=True)
@@ -119,7 +160,7 @@ def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None
     try:
         samples, split = _dataset(run)
     except TrainingSetupError as exc:
-        return _finish(run, TrainingRun.Status.FAILED, error=str(exc))
+        return _finish(run, TrainingRun.Status.FAILED, error=str(exc), token=token)
 
     train_config = TrainConfig.from_dict(run.train_config)
     model_config = LRCNConfig.from_dict(run.model_config)
@@ -131,25 +172,28 @@ def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None
     try:
         device = resolve_device(train_config.device)
     except RuntimeError as exc:
-        return _finish(run, TrainingRun.Status.FAILED, error=str(exc))
+        return _finish(run, TrainingRun.Status.FAILED, error=str(exc), token=token)
     TrainingRun.objects.filter(pk=run.pk, worker=token).update(
         device=str(device), resumed_from_epoch=len(run.metrics) if resume_from else None
     )
 
-    reporter = _Reporter(run, token, checkpoint_name)
-    try:
-        result = fit(samples, train_config, model_config, split=split, callback=reporter,
-                     checkpoint_path=checkpoint_path, resume_from=resume_from)
-    except LostClaim:
-        log.warning("run %s was taken over by another worker; this one stops", run.pk)
-        return None
-    except Exception as exc:
-        log.exception("training run %s failed", run.pk)
-        return _finish(run, TrainingRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}", token=token)
-
-    if result.stop_reason == "cancelled":
-        return _finish(run, TrainingRun.Status.CANCELLED, metrics=result.history, token=token)
-    return _succeed(run, result, token)
+    with _Heartbeat(run.pk, token) as heartbeat:
+        reporter = _Reporter(run, token, checkpoint_name, heartbeat)
+        try:
+            result = fit(samples, train_config, model_config, split=split, callback=reporter,
+                         checkpoint_path=checkpoint_path, resume_from=resume_from)
+            if result.stop_reason == "cancelled":
+                return _finish(run, TrainingRun.Status.CANCELLED, metrics=result.history, token=token)
+            return _succeed(run, result, token)
+        except LostClaim:
+            log.warning("run %s was taken over by another worker or cancelled; this one stops", run.pk)
+            run.refresh_from_db()
+            if run.is_finished and run.checkpoint:  # cancelled while this worker still wrote checkpoints
+                delete_stored(default_storage, run.checkpoint)
+            return None
+        except Exception as exc:
+            log.exception("training run %s failed", run.pk)
+            return _finish(run, TrainingRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}", token=token)
 
 
 # --- the parts -------------------------------------------------------------------------
@@ -214,9 +258,12 @@ class _Reporter:
     run: TrainingRun
     token: str
     checkpoint_name: str
+    heartbeat: _Heartbeat
     last_beat: float = 0.0
 
     def __call__(self, progress: Progress) -> bool:
+        if self.heartbeat.lost.is_set():
+            raise LostClaim
         done = ((progress.epoch - 1) * progress.steps + progress.step) / (progress.epochs * progress.steps)
         fields = {"progress": min(1.0, done), "epoch": progress.epoch, "heartbeat_at": timezone.now()}
         now = time.monotonic()
@@ -227,7 +274,7 @@ class _Reporter:
         elif now - self.last_beat < HEARTBEAT_SECONDS:
             return self._cancel_requested()
         self.last_beat = now
-        if not TrainingRun.objects.filter(pk=self.run.pk, worker=self.token).update(**fields):
+        if not _held(self.run.pk, self.token).update(**fields):
             raise LostClaim
         return self._cancel_requested()
 
@@ -245,22 +292,33 @@ def _succeed(run: TrainingRun, result, token: str) -> TrainingRun:
     config = {"model": result.model_config.to_dict(), "train": result.train_config.to_dict(),
               "sampling": run.sampling, "normaliser": result.normaliser.to_dict()}
     previous_best = _active_val_mae()
-    for _ in range(5):
-        try:
-            with transaction.atomic():
-                version = ModelVersion.objects.create(run=run, number=next_version_number(), weights=weights_name,
-                                                      config=config, metrics={**best, **summary})
-                _finish(run, TrainingRun.Status.SUCCEEDED, metrics=result.history, token=token, progress=1.0)
-            break
-        except IntegrityError:  # another run took the same version number
-            continue
-    else:
-        raise RuntimeError("could not allocate a model version number")
+    try:
+        version = _create_version(run, token, weights_name, config, {**best, **summary}, result.history)
+    except BaseException:
+        delete_stored(default_storage, weights_name)  # no version holds it
+        raise
     new_mae = best.get("val_mae")
     if run.auto_activate and new_mae is not None and (previous_best is None or new_mae < previous_best):
         activate_model_version(model_version=version)
     run.refresh_from_db()
     return run
+
+
+def _create_version(run: TrainingRun, token: str, weights_name: str, config: dict, metrics: dict,
+                    history: list) -> ModelVersion:
+    """The run's model version, and the run marked succeeded, in one transaction, while this worker holds it."""
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                if not _held(run.pk, token).select_for_update().exists():
+                    raise LostClaim
+                version = ModelVersion.objects.create(run=run, number=next_version_number(), weights=weights_name,
+                                                      config=config, metrics=metrics)
+                _finish(run, TrainingRun.Status.SUCCEEDED, metrics=history, token=token, progress=1.0)
+            return version
+        except IntegrityError:  # another run took the same version number
+            continue
+    raise RuntimeError("could not allocate a model version number")
 
 
 def _active_val_mae() -> float | None:
@@ -271,10 +329,12 @@ def _active_val_mae() -> float | None:
 
 
 def _finish(run: TrainingRun, status: str, *, token: str | None = None, **fields) -> TrainingRun:
-    rows = TrainingRun.objects.filter(pk=run.pk)
-    if token is not None:
-        rows = rows.filter(worker=token)
-    rows.update(status=status, finished_at=timezone.now(), **fields)
+    """End the run (only if this worker still holds it, when ``token`` is given) and drop its checkpoint."""
+    rows = _held(run.pk, token) if token is not None else TrainingRun.objects.filter(pk=run.pk)
+    if rows.update(status=status, finished_at=timezone.now(), **fields):
+        checkpoint = TrainingRun.objects.filter(pk=run.pk).values_list("checkpoint", flat=True).first()
+        if checkpoint:  # a finished run is never resumed; its checkpoint (weights and optimiser) can be large
+            transaction.on_commit(lambda: delete_stored(default_storage, checkpoint))
     run.refresh_from_db()
     return run
 

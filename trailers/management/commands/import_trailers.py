@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ml.markup import MarkupError, read_markup
-from trailers.services import IngestError, ingest_trailer
+from trailers.services import IngestError, ingest_trailer, set_reference_score
 
 
 class Command(BaseCommand):
@@ -37,23 +37,36 @@ class Command(BaseCommand):
         if not files:
             raise CommandError(f"{directory} holds no files.")
 
-        imported, skipped = [], []
+        imported, updated, skipped = [], [], []
         for path in tqdm(files, desc="Importing", unit="file", disable=no_progress, file=self.stderr._out):
+            score = scores.get(path.stem)
             try:
-                trailer = ingest_trailer(source=path, original_name=path.name, reference_score=scores.get(path.stem))
+                trailer = ingest_trailer(source=path, original_name=path.name, reference_score=score)
             except IngestError as exc:
-                skipped.append((path.name, str(exc)))
+                # Imported before: the markup may bring (or change) its reference score.
+                if exc.duplicate_of and score is not None and set_reference_score(trailer=exc.duplicate_of, score=score):
+                    updated.append(exc.duplicate_of)
+                else:
+                    skipped.append((path.name, str(exc)))
                 continue
             imported.append(trailer)
 
         for name, reason in skipped:
             self.stdout.write(self.style.WARNING(f"Skipped {name}: {reason}"))
-        unmatched = sorted(set(scores) - {p.stem for p in files})
-        if unmatched:
-            self.stdout.write(f"Markup titles with no file: {', '.join(unmatched)}")
+        if markup is not None:
+            unscored = sorted(t.original_name for t in imported if t.reference_score is None)
+            if unscored:
+                self.stdout.write(self.style.WARNING(
+                    f"No markup row for {', '.join(unscored)}: imported without a reference score."))
+            unmatched = sorted(set(scores) - {p.stem for p in files})
+            if unmatched:
+                self.stdout.write(f"Markup titles with no file: {', '.join(unmatched)}")
+        if updated:
+            self.stdout.write(f"Updated the reference score of {len(updated)} trailer(s) imported before: "
+                              f"{', '.join(t.title for t in updated)}.")
         with_score = sum(1 for t in imported if t.reference_score is not None)
         self.stdout.write(self.style.SUCCESS(
             f"Imported {len(imported)} trailer(s) ({with_score} with a reference score); skipped {len(skipped)}."
         ))
-        if not imported:
+        if not imported and not updated:
             raise CommandError("No trailer was imported.")

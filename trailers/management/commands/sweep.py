@@ -1,7 +1,7 @@
 """`manage.py sweep`: hand waiting work to the broker (after it was down, or after a worker died).
 
-Every worker runs the same sweep as it starts; run this from cron to cover the
-time between worker starts.
+Every worker runs the same sweep as it starts and every SWEEP_INTERVAL_SECONDS
+after; this runs it once, by hand (for instance while no worker is up).
 """
 
 from django.core.management.base import BaseCommand
