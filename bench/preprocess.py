@@ -100,13 +100,15 @@ def reference_frames(src: Path, n_frames: int, fps: float, spread: int = 3) -> d
     """
     import av
 
+    from ml.files import media_url
+
     wanted = set()
     for i in range(SUBCLIPS):
         first = int(round((OFFSET + i * SUBCLIP_DURATION) * fps))
         for k in range(n_frames):
             wanted.update(range(first + k * EVERY - spread, first + k * EVERY + spread + 1))
     out = {}
-    with av.open(str(src)) as container:
+    with av.open(media_url(src)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):

@@ -10,8 +10,9 @@ DATA_DIR layout: ``DATA_DIR/sampling.json`` (the sampling settings),
 and the subclip plan). A markup ``Title`` matches the video stem.
 
 Exit status: 0 on success (preprocess and predict: at least one trailer
-done), 1 when the work failed or nothing could be done, 2 for a usage error,
-130 when interrupted.
+done), 1 when the work failed or nothing could be done (with one ``error:``
+line on stderr saying why), 2 for a usage error, 130 when interrupted. Output
+paths are checked before any work starts.
 """
 
 from __future__ import annotations
@@ -19,14 +20,18 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from ml.data import SAMPLING_FILE, find_subclips
+from ml.markup import MarkupError
+from ml.video import SamplingConfig, VideoError
 
 TRAILER_FILE = "trailer.json"
 
@@ -36,16 +41,33 @@ class CliError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; an expected failure is reported in one ``error:`` line and exit status 1."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except (CliError, MarkupError, VideoError, FloatingPointError) as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(_os_error_words(exc))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _fail(message: str) -> int:
+    print(f"error: {_one_line(message)}", file=sys.stderr)
+    return 1
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def _os_error_words(exc: OSError) -> str:
+    """``path: reason`` for an error about a file; the error's own words otherwise."""
+    words = exc.strerror or str(exc)
+    return words if exc.filename is None else f"{exc.filename}: {words}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +89,38 @@ def _say(args, message: str) -> None:
 
 def _warn(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
+
+
+def _check_output(path: Path, option: str, *, folder: bool = False) -> None:
+    """Refuse, before any work, an output the command could not write: a folder where a file is wanted (or
+    the other way round), or a place where no file can be created (missing folders are created later)."""
+    if path.exists() and path.is_dir() != folder:
+        raise CliError(f"{option} {path} is a {'folder' if path.is_dir() else 'file'}; "
+                       f"it must be {'a folder' if folder else 'a file name'}")
+    if path.is_file() and not os.access(path, os.W_OK):
+        raise CliError(f"{option} {path}: the file cannot be written (permission denied)")
+    where = path if path.is_dir() else path.parent
+    while not where.exists():
+        where = where.parent
+    if not where.is_dir():
+        raise CliError(f"{option} {path}: {where} is a file, not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=where, prefix=".tmp-"):
+            pass
+    except OSError as exc:
+        raise CliError(f"{option} {path}: cannot create a file in {where} ({exc.strerror or exc})") from None
+
+
+def _read_sampling(data_dir: Path) -> SamplingConfig | None:
+    """The sampling settings in ``DATA_DIR/sampling.json``; None when there are none."""
+    settings_file = data_dir / SAMPLING_FILE
+    if not settings_file.is_file():
+        return None
+    try:
+        return SamplingConfig.from_dict(json.loads(settings_file.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:  # bad JSON or bad text are ValueErrors too
+        raise CliError(f"{settings_file} is damaged: it does not hold the sampling settings "
+                       f"`python -m ml preprocess` writes ({_one_line(exc)})") from None
 
 
 # --------------------------------------------------------------------------- preprocess
@@ -99,10 +153,11 @@ def _add_preprocess(commands) -> None:
 
 def run_preprocess(args) -> int:
     from ml.frames import save_frames, write_contact_sheet
-    from ml.video import SamplingConfig, VideoError, sample_trailer
+    from ml.video import sample_trailer
 
     if not args.video_dir.is_dir():
         raise CliError(f"{args.video_dir} is not a folder")
+    _check_output(args.out, "--out", folder=True)
     options = {
         "n_subclips": args.subclips, "subclip_duration": args.subclip_duration, "offset": args.offset,
         "min_duration": args.min_duration, "size": args.size, "fast": args.fast,
@@ -117,13 +172,12 @@ def run_preprocess(args) -> int:
         raise CliError(f"bad sampling option: {exc}") from None
 
     out: Path = args.out
-    settings_file = out / SAMPLING_FILE
-    if settings_file.exists():
-        previous = json.loads(settings_file.read_text())
-        if previous != config.to_dict():
-            raise CliError(f"{out} was prepared with other sampling settings ({previous}); choose another --out")
+    previous = _read_sampling(out)
+    if previous is not None and previous != config:
+        raise CliError(f"{out} was prepared with other sampling settings ({previous.to_dict()}); "
+                       "choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    settings_file.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    (out / SAMPLING_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
 
     videos = sorted(p for p in args.video_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     if not videos:
@@ -212,19 +266,18 @@ def _train_summary(config) -> str:
 
 
 def run_train(args) -> int:
-    from ml.markup import MarkupError, read_markup
+    from ml.markup import read_markup
     from ml.model import PRESETS
     from ml.predict import save_model_file
-    from ml.train import TRAIN_PRESETS, fit
+    from ml.train import TRAIN_PRESETS, TrainingDiverged, fit
 
-    try:
-        ratings = read_markup(args.markup)
-    except MarkupError as exc:
-        raise CliError(str(exc)) from None
-    try:
-        subclips = find_subclips(args.data_dir)
-    except FileNotFoundError as exc:
-        raise CliError(str(exc)) from None
+    checkpoint = args.checkpoint or args.out.with_name(args.out.name + ".ckpt")
+    _check_output(args.out, "--out")
+    _check_output(checkpoint, "--checkpoint" if args.checkpoint else "the checkpoint")
+    if args.log:
+        _check_output(args.log, "--log")
+    ratings = read_markup(args.markup)
+    subclips = find_subclips(args.data_dir)
     if not subclips:
         raise CliError(f"{args.data_dir} holds no prepared trailers; run `python -m ml preprocess` first")
     titles = [t for t in subclips if t in ratings]
@@ -258,19 +311,14 @@ def run_train(args) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
-    sampling = None
-    settings_file = args.data_dir / SAMPLING_FILE
-    if settings_file.exists():
-        sampling = json.loads(settings_file.read_text())
-    checkpoint = args.checkpoint or args.out.with_name(args.out.name + ".ckpt")
+    sampling = _read_sampling(args.data_dir)
     if args.verbose:
         _say(args, f"model: {json.dumps(model_config.to_dict())}")
         _say(args, f"training: {json.dumps(config.to_dict())}")
-        _say(args, f"sampling: {json.dumps(sampling)}")
+        _say(args, f"sampling: {json.dumps(sampling.to_dict() if sampling else None)}")
         _say(args, f"{len(samples)} trailers, {sum(len(s[1]) for s in samples)} subclips; checkpoint: {checkpoint}")
 
     bar = None
-    history: list[dict[str, Any]] = []
 
     def on_progress(progress) -> None:
         nonlocal bar
@@ -284,10 +332,9 @@ def run_train(args) -> int:
         if bar is not None:
             bar.close()
             bar = None
-        history.append(progress.metrics)
         _say(args, _epoch_line(progress.metrics, progress.epochs))
         if args.log:
-            _write_log(args.log, history)
+            _write_log(args.log, progress.history)  # every epoch, those before a --resume too
 
     try:
         result = fit(samples, config, model_config, callback=on_progress, checkpoint_path=checkpoint,
@@ -297,7 +344,9 @@ def run_train(args) -> int:
             bar.close()
         _warn(f"interrupted; the last finished epoch is in {checkpoint} (carry on with --resume {checkpoint})")
         raise
-    except (ValueError, RuntimeError, FileNotFoundError) as exc:
+    except TrainingDiverged as exc:
+        raise CliError(f"{exc}; try a lower --lr, or --grad-clip") from None
+    except (ValueError, RuntimeError) as exc:
         raise CliError(str(exc)) from None
     finally:
         if bar is not None:
@@ -324,7 +373,7 @@ def _epoch_line(m: dict[str, Any], epochs: int) -> str:
             f"baseline mae {_fmt(m['baseline_mae'])}  rmse {_fmt(m['baseline_rmse'])}  ({m['seconds']:.1f} s)")
 
 
-def _write_log(path: Path, history: list[dict[str, Any]]) -> None:
+def _write_log(path: Path, history: tuple[dict[str, Any], ...]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
         with path.open("w", newline="") as handle:
@@ -356,10 +405,14 @@ def _add_predict(commands) -> None:
 
 def run_predict(args) -> int:
     from ml.predict import load_model, score_frame_files, score_video
+    from ml.train import resolve_device
 
     if not args.model_file.is_file():
         raise CliError(f"{args.model_file}: no such model file")
+    if str(args.out) != "-":
+        _check_output(args.out, "--out")
     try:
+        resolve_device(args.device)
         loaded = load_model(args.model_file, device=args.device)
     except (ValueError, RuntimeError) as exc:
         raise CliError(str(exc)) from None

@@ -187,6 +187,16 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 LOSSES = ("mse", "mae", "smooth_mae")
 
 
+DEVICE_NAMES = "'auto', 'cpu', 'cuda' or 'cuda:N'"
+
+
+def is_device_name(device: Any) -> bool:
+    """Whether ``device`` names a device ml trains and scores on (see :data:`DEVICE_NAMES`)."""
+    return isinstance(device, str) and (
+        device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())
+    )
+
+
 @dataclass(frozen=True)
 class TrainConfig(ConfigMixin):
     """Everything that defines a training run. Batch size, frames, optimiser and loss default to the seed's;
@@ -222,11 +232,8 @@ class TrainConfig(ConfigMixin):
         self._bool("restore_best")
         self._float("val_fraction", 0.0, 1.0, hi_open=True)
         self._int("seed", 0)
-        device = self.device
-        if not isinstance(device, str) or not (
-            device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())
-        ):
-            self._fail("device", "'auto', 'cpu', 'cuda' or 'cuda:N'")
+        if not is_device_name(self.device):
+            self._fail("device", DEVICE_NAMES)
         self._int("num_workers", 0)
         self._int("frames_per_sample", 1)
         self._bool("mixed_precision")

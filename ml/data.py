@@ -190,11 +190,16 @@ class SubclipDataset(Dataset):
     """One item per subclip: (frames uint8 (T, S, S, 3), length, target float32).
 
     ``items`` are (frame file, target) pairs; targets are whatever the caller
-    trains on (standardised ratings in ``ml.train``).
+    trains on (standardised ratings in ``ml.train``). Every frame file's header
+    is checked here, up front (cheap: memory-mapped, no frame is read), so a
+    damaged one stops training before it starts, with its name, rather than
+    midway in a loader worker.
     """
 
     def __init__(self, items: Sequence[tuple[str, float]], *, frames_per_sample: int, frame_size: int) -> None:
         self.items = list(items)
+        for path, _ in self.items:
+            load_frames(path, mmap=True)
         self.frames_per_sample = frames_per_sample
         self.frame_size = frame_size
 

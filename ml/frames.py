@@ -6,10 +6,11 @@ Training reads these memory-mapped, so no image is decoded per step.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ml.files import write_atomically
 
 
 def save_frames(frames: np.ndarray, path: str | os.PathLike) -> Path:
@@ -21,24 +22,26 @@ def save_frames(frames: np.ndarray, path: str | os.PathLike) -> Path:
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be uint8 shaped (T, H, W, 3), got {frames.dtype} {frames.shape}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, np.ascontiguousarray(frames), allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda handle: np.save(handle, np.ascontiguousarray(frames), allow_pickle=False))
 
 
 def load_frames(path: str | os.PathLike, *, mmap: bool = True) -> np.ndarray:
-    """Read a subclip's frames; memory-mapped (read-only) unless ``mmap`` is False."""
-    frames = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"{path} does not hold uint8 (T, H, W, 3) frames: {frames.dtype} {frames.shape}")
+    """Read a subclip's frames; memory-mapped (read-only) unless ``mmap`` is False.
+
+    Memory-mapped, this reads only the header: a cheap check of a frame file.
+    Raises ``ValueError`` naming the file when it is not a uint8 (T, H, W, 3)
+    array with T ≥ 1 (empty, truncated, or some other array), and
+    ``FileNotFoundError`` when it is missing.
+    """
+    try:
+        frames = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (EOFError, ValueError) as exc:  # empty, truncated, not an .npy file, or pickled objects
+        raise ValueError(f"{path}: a damaged frame file ({exc})") from None
+    if not isinstance(frames, np.ndarray):  # an .npz archive
+        frames.close()
+        raise ValueError(f"{path}: not a frame file (an .npz archive, not one array)")
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] == 0:
+        raise ValueError(f"{path} does not hold uint8 (T, H, W, 3) frames with T ≥ 1: {frames.dtype} {frames.shape}")
     return frames
 
 

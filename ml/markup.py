@@ -2,18 +2,27 @@
 
 A title matches a trailer's video file name without its extension. Column
 names are matched without regard to case or surrounding spaces; other columns
-are ignored; blank rows are skipped. A row with a title and no usable score,
-or a title given twice, is an error that names the row.
+are ignored; blank rows are skipped. A row with a title and no usable score
+(not a number, or outside 0–10, the range of the product's reference scores),
+or a title given twice, is an error that names the row. A CSV file is read as
+UTF-8 (with or without a byte-order mark), else as Windows-1252, the encoding
+Excel's "CSV (Comma delimited)" writes.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+#: The range of a reference score.
+SCORE_RANGE = (0.0, 10.0)
+#: Encodings tried in turn for a CSV file: UTF-8 (a BOM is dropped), then Excel's Windows-1252.
+CSV_ENCODINGS = ("utf-8-sig", "cp1252")
 
 
 class MarkupError(ValueError):
@@ -64,6 +73,9 @@ def _parse(path: Path, rows: Iterable[list[Any]]) -> dict[str, float]:
             raise MarkupError(f"{path}: row {number} ({title!r}): score {_text(raw)!r} is not a number") from None
         if not math.isfinite(score):
             raise MarkupError(f"{path}: row {number} ({title!r}): score {_text(raw)!r} is not a finite number")
+        low, high = SCORE_RANGE
+        if not low <= score <= high:
+            raise MarkupError(f"{path}: row {number} ({title!r}): score {_text(raw)!r} is outside {low:g}–{high:g}")
         if title in result:
             raise MarkupError(f"{path}: row {number}: title {title!r} appears more than once")
         result[title] = score
@@ -81,13 +93,22 @@ def _text(cell: Any) -> str:
 
 
 def _csv_rows(path: Path) -> list[list[str]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        text = handle.read()
+    text = _decode(path, path.read_bytes())
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return list(csv.reader(text.splitlines(), dialect))
+    return list(csv.reader(io.StringIO(text, newline=""), dialect))
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """The text of a CSV file in the first of :data:`CSV_ENCODINGS` that decodes it."""
+    for encoding in CSV_ENCODINGS:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise MarkupError(f"{path}: not a text file in UTF-8 or Windows-1252 (Excel's CSV) encoding")
 
 
 def _xlsx_rows(path: Path) -> list[list[Any]]:

@@ -31,7 +31,7 @@ import torch
 from ml.data import Normaliser, prepare_frames
 from ml.frames import load_frames
 from ml.model import LRCN, LRCNConfig, build_model
-from ml.train import FitResult, TrainConfig, resolve_device, save_checkpoint
+from ml.train import FitResult, TrainConfig, load_saved, resolve_device, save_checkpoint
 
 MODEL_FORMAT = "reelscore.model"
 
@@ -105,14 +105,7 @@ def save_model_file(
 
 def load_model(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
     """Read a model file (``weights_only=True``) and rebuild the model on ``device`` (``auto`` allowed)."""
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:
-        raise ValueError(f"{path} is not a readable model file: {exc}") from exc
-    if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{path} is not a Reelscore model file")
+    data = load_saved(path, MODEL_FORMAT, "model file")
     model_config = LRCNConfig.from_dict(data["model_config"])
     model = build_model(model_config)
     model.load_state_dict(data["model_state"])

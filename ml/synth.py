@@ -32,6 +32,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from ml.files import media_url
+
 __all__ = [
     "CONTAINERS",
     "SynthTrailer",
@@ -127,7 +129,7 @@ class _Writer:
         video_codec = codec or video_codec
         path.parent.mkdir(parents=True, exist_ok=True)
         # bitexact: no random Matroska segment id, no encoder version string.
-        self.container = av.open(str(path), mode="w", options={"fflags": "+bitexact"})
+        self.container = av.open(media_url(path), mode="w", options={"fflags": "+bitexact"})
         self.fps = fps
         self.stream = self.container.add_stream(video_codec, rate=fps, options=_codec_options(video_codec, fps, gop))
         self.stream.width = width

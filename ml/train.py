@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -45,7 +44,16 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
 
-from ml.config import LOSSES, OPTIMIZERS, TRAIN_PRESETS, LRCNConfig, TrainConfig, resolve_config  # noqa: F401
+from ml.config import (  # noqa: F401
+    DEVICE_NAMES,
+    LOSSES,
+    OPTIMIZERS,
+    TRAIN_PRESETS,
+    LRCNConfig,
+    TrainConfig,
+    is_device_name,
+    resolve_config,
+)
 from ml.data import (
     Normaliser,
     Split,
@@ -55,6 +63,7 @@ from ml.data import (
     check_split,
     split_by_trailer,
 )
+from ml.files import write_atomically
 from ml.metrics import regression_metrics
 from ml.model import LRCN, build_model
 
@@ -70,7 +79,9 @@ class Progress:
     """What a callback is told: after every step (``kind="step"``) and after every epoch (``kind="epoch"``).
 
     ``epoch`` and ``step`` count from 1. For a step, ``metrics`` holds the running
-    mean ``train_loss`` of the epoch so far; for an epoch, the epoch's full metrics.
+    mean ``train_loss`` of the epoch so far; for an epoch, the epoch's full metrics,
+    and ``history`` the metrics of every epoch of the run so far, this one included
+    (those before a resume too: they come from the checkpoint).
     """
 
     kind: str
@@ -79,10 +90,27 @@ class Progress:
     step: int
     steps: int
     metrics: dict[str, Any]
+    history: tuple[dict[str, Any], ...] = ()
 
 
 class StopTraining(Exception):  # noqa: N818 - it is a request, not an error
     """Raise from a callback (or return True from it) to stop training after the current step."""
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss stopped being a finite number (a learning rate too high, most often).
+
+    ``epoch`` and ``step`` (from 1) say where; ``checkpoint`` is the run's last
+    checkpoint (the one this call wrote last, or the one it resumed from) and
+    ``checkpoint_epoch`` the epochs it holds, or both are None.
+    """
+
+    def __init__(self, epoch: int, step: int, loss: float, checkpoint: Path | None, checkpoint_epoch: int | None):
+        self.epoch, self.step, self.loss = epoch, step, loss
+        self.checkpoint, self.checkpoint_epoch = checkpoint, checkpoint_epoch
+        last = (f"the last checkpoint, after epoch {checkpoint_epoch}, is {checkpoint}" if checkpoint is not None
+                else "no checkpoint was written")
+        super().__init__(f"training diverged at epoch {epoch}, step {step} (the loss became {loss}); {last}")
 
 
 @dataclass
@@ -160,8 +188,10 @@ def fit(
     split = _as_split(split) if split is not None else None
 
     state = None
+    last_checkpoint: tuple[Path, int] | None = None  # (path, epochs it holds): what to resume from
     if resume_from is not None:
         state = load_checkpoint(resume_from)
+        last_checkpoint = (Path(resume_from), state["epoch"])
         _check_resumable(state, config, model_config)
         saved_split = Split.from_dict(state["split"])
         if split is not None and (set(split.train), set(split.val)) != (set(saved_split.train), set(saved_split.val)):
@@ -243,7 +273,7 @@ def fit(
                     predictions = model(frames, lengths)
                 loss = loss_fn(predictions.float(), targets)
                 if not torch.isfinite(loss):
-                    raise FloatingPointError(f"training loss became {loss.item()} at epoch {epoch + 1}, step {step}")
+                    raise TrainingDiverged(epoch + 1, step, loss.item(), *(last_checkpoint or (None, None)))
                 scaler.scale(loss).backward()
                 if config.grad_clip is not None:
                     scaler.unscale_(optimizer)
@@ -290,9 +320,10 @@ def fit(
                     "best_val_loss": None if math.isinf(best_val_loss) else best_val_loss,
                     "epochs_without_improvement": stale,
                 })
+                last_checkpoint = (Path(checkpoint_path), epoch + 1)
 
             if callback is not None and callback(
-                Progress("epoch", epoch + 1, config.epochs, steps, steps, dict(metrics))
+                Progress("epoch", epoch + 1, config.epochs, steps, steps, dict(metrics), tuple(map(dict, history)))
             ):
                 raise StopTraining
             patience = config.early_stopping_patience
@@ -364,7 +395,13 @@ def make_loss(name: str) -> nn.Module:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` → cuda where available, else cpu; an explicit cuda that is not there is an error."""
+    """``auto`` → cuda where available, else cpu; an explicit cuda that is not there is an error.
+
+    A name that is not one of :data:`DEVICE_NAMES` raises ``ValueError``; cuda
+    where there is none, ``RuntimeError``.
+    """
+    if not is_device_name(name):
+        raise ValueError(f"device must be {DEVICE_NAMES}, got {name!r}")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -374,25 +411,32 @@ def resolve_device(name: str) -> torch.device:
 
 def save_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any]) -> Path:
     """``torch.save`` to a temporary file beside ``path``, then rename: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(checkpoint, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda handle: torch.save(checkpoint, handle))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True`` (no arbitrary unpickling), tensors on the CPU."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a Reelscore training checkpoint")
-    return checkpoint
+    """Read a checkpoint with ``weights_only=True`` (no arbitrary unpickling), tensors on the CPU.
+
+    Any other file raises ``ValueError``: "``path`` is not a Reelscore checkpoint".
+    """
+    return load_saved(path, CHECKPOINT_FORMAT, "checkpoint")
+
+
+def load_saved(path: str | os.PathLike, kind: str, what: str) -> dict[str, Any]:
+    """Read a dict ml saved with ``format=kind`` (``weights_only=True``, tensors on the CPU).
+
+    Any other file, or a damaged one, raises ``ValueError`` in one line naming
+    ``path`` and ``what`` it should be; a file that cannot be opened, the ``OSError``.
+    """
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise
+    except Exception:  # torch's own words run to many lines and never say which file
+        raise ValueError(f"{path} is not a Reelscore {what}: not a file Reelscore saved, or a damaged one") from None
+    if not isinstance(data, dict) or data.get("format") != kind:
+        raise ValueError(f"{path} is not a Reelscore {what}")
+    return data
 
 
 # ---------------------------------------------------------------------------

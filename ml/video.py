@@ -37,6 +37,8 @@ import av
 import av.error
 import numpy as np
 
+from ml.files import media_url
+
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MAX_SIDE",
@@ -131,7 +133,7 @@ class _Geometry:
 
 def _open(path: Path) -> av.container.InputContainer:
     try:
-        return av.open(str(path), mode="r", metadata_errors="ignore")
+        return av.open(media_url(path), mode="r", metadata_errors="ignore")
     except av.error.FileNotFoundError as exc:
         raise VideoError(f"{path.name}: the file does not exist", reason="missing", path=path) from exc
     except av.error.PermissionError as exc:
@@ -333,7 +335,11 @@ def _check_number(name: str, value: Any, *, minimum: float, strict: bool) -> Non
         raise ValueError(f"{name} must be {'above' if strict else 'at least'} {minimum}, got {value!r}")
 
 
-_UNSET_STEP = 45  # the dataclass default; see SamplingConfig.__post_init__
+class _DefaultStep(int):
+    """The type of ``frame_step``'s default: 45, told apart from a 45 the caller gave."""
+
+
+_UNSET_STEP = _DefaultStep(45)  # the dataclass default; see SamplingConfig.__post_init__
 
 
 @dataclass(frozen=True)
@@ -345,7 +351,8 @@ class SamplingConfig:
     Exactly one of ``frame_step`` (every Nth frame at the stream's frame rate)
     and ``frames_per_subclip`` (T frames evenly spaced in time, the same T
     whatever the frame rate) is set; setting ``frames_per_subclip`` clears the
-    default ``frame_step``. ``fast`` snaps every wanted frame to the nearest
+    default ``frame_step``, while a ``frame_step`` given alongside it is refused,
+    whatever its value. ``fast`` snaps every wanted frame to the nearest
     keyframe: much faster, inexact, never the default. ``min_duration`` is
     the shortest video accepted, in seconds.
     """
@@ -354,7 +361,7 @@ class SamplingConfig:
     subclip_duration: float = 30.0
     offset: float = 10.0
     min_duration: float = 1.0
-    frame_step: int | None = 45
+    frame_step: int | None = _UNSET_STEP
     frames_per_subclip: int | None = None
     size: int = 224
     fast: bool = False
@@ -371,8 +378,9 @@ class SamplingConfig:
             raise ValueError(f"size must be at most 4096, got {self.size!r}")
         if not isinstance(self.fast, bool):
             raise ValueError(f"fast must be true or false, got {self.fast!r}")
-        if self.frames_per_subclip is not None and self.frame_step == _UNSET_STEP:
-            object.__setattr__(self, "frame_step", None)
+        if self.frame_step is _UNSET_STEP:
+            # The default gives way to frames_per_subclip, and is stored as a plain 45.
+            object.__setattr__(self, "frame_step", None if self.frames_per_subclip is not None else int(_UNSET_STEP))
         if self.frame_step is not None and self.frames_per_subclip is not None:
             raise ValueError("frame_step and frames_per_subclip: set one of them, not both")
         if self.frame_step is None and self.frames_per_subclip is None:
@@ -850,13 +858,15 @@ def sample_frames(
     much faster, off by up to half a keyframe interval, and neighbouring
     wanted times may repeat a frame. Never the default.
 
-    Raises :class:`VideoError` if the file cannot be read or a subclip yields no
-    decodable frame.
+    An empty plan gives an empty list. Raises :class:`VideoError` if the file
+    cannot be read or a subclip yields no decodable frame.
     """
     frame_step, frames_per_subclip = _check_sampling(frame_step, frames_per_subclip, size)
     plans = [plan] if isinstance(plan, SubclipPlan) else list(plan)
     path = Path(path)
     _check_file(path)
+    if not plans:
+        return []
     if workers is None:
         workers = min(os.cpu_count() or 1, _MAX_WORKERS)
     _check_int("workers", workers, minimum=1)

@@ -6,10 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ml.cli import main
-from ml.synth import generate_dataset, write_markup
+from ml.data import SAMPLING_FILE
+from ml.frames import load_frames, save_frames
+from ml.synth import generate_dataset, generate_trailer, write_markup
+from ml.video import SamplingConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,6 +60,8 @@ def test_preprocess_train_resume_predict(videos, tmp_path):
     resumed = run_ml("train", data, *common, "--epochs", "3", "--resume", f"{model}.ckpt")
     assert resumed.returncode == 0, resumed.stderr
     assert "epoch 3/3" in resumed.stdout and "epoch 2/" not in resumed.stdout
+    with log.open() as handle:  # the epochs before the resume are kept, each once
+        assert [row["epoch"] for row in csv.DictReader(handle)] == ["1", "2", "3"]
 
     predictions = tmp_path / "predictions.csv"
     scored = run_ml("predict", model, data, "--out", predictions)
@@ -98,3 +104,102 @@ def test_errors_are_clear_and_set_the_exit_status(videos, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["train", str(junk), "--out", "m.pt"])  # --markup missing
     assert exit_.value.code == 2
+
+
+# --------------------------------------------------------------------------- failures: one line, exit status 1
+
+
+@pytest.fixture
+def prepared(tmp_path):
+    """A DATA_DIR of 4 trailers × 2 subclips of random 16×16 frames with its sampling.json, and their markup."""
+    data = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        for j in range(2):
+            save_frames(rng.integers(0, 256, (3, 16, 16, 3), dtype=np.uint8), data / f"t{i}" / f"{j}.npy")
+    (data / SAMPLING_FILE).write_text(json.dumps(SamplingConfig(frames_per_subclip=3, size=16).to_dict()))
+    markup = tmp_path / "markup.csv"
+    markup.write_text("Title,Score\n" + "".join(f"t{i},{i + 2}\n" for i in range(4)))
+    (tmp_path / "folder").mkdir()
+    return {"data": data, "markup": markup, "folder": tmp_path / "folder", "tmp": tmp_path}
+
+
+TRAIN = ["train", "{data}", "--markup", "{markup}", "--workers", "0", "--frames-per-sample", "3", "-q"]
+
+
+def fails(capsys, template: list[str], paths: dict[str, Path]) -> tuple[str, str]:
+    """Run the CLI in-process; check it exits 1 with one ``error:`` line on stderr; return that line and stdout."""
+    assert main([part.format(**paths) for part in template]) == 1
+    out, err = capsys.readouterr()
+    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
+    return err.strip(), out
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ([*TRAIN, "--out", "{folder}"], "--out {folder} is a folder; it must be a file name"),
+        ([*TRAIN, "--out", "{tmp}/m.pt", "--log", "{folder}"], "--log {folder} is a folder; it must be a file name"),
+        ([*TRAIN, "--out", "{markup}/m.pt"], "--out {markup}/m.pt: {markup} is a file, not a folder"),
+        (["predict", "{markup}", "{data}", "--out", "{data}"], "--out {data} is a folder; it must be a file name"),
+        (["preprocess", "{folder}", "--out", "{markup}"], "--out {markup} is a file; it must be a folder"),
+        ([*TRAIN, "--out", "/proc/m.pt"], "--out /proc/m.pt: cannot create a file in /proc"),
+        (["preprocess", "{folder}", "--out", "/proc/data"], "--out /proc/data: cannot create a file in /proc"),
+    ],
+)
+def test_outputs_are_checked_before_any_work(prepared, capsys, template, message):
+    if "/proc" in message and not Path("/proc/self").exists():
+        pytest.skip("needs Linux's /proc")
+    before = sorted(prepared["tmp"].rglob("*"))
+    line, out = fails(capsys, template, prepared)
+    assert line.startswith("error: " + message.format(**prepared))
+    assert out == "" and sorted(prepared["tmp"].rglob("*")) == before  # nothing trained, nothing written
+
+
+def test_diverging_training_is_one_line_naming_the_last_checkpoint(prepared, capsys):
+    # One step per epoch: the first is computed from sane weights, the huge step makes the next loss infinite.
+    template = [*TRAIN, "--out", "{tmp}/m.pt", "--lr", "1e30", "--optimizer", "sgd", "--batch-size", "64",
+                "--epochs", "3"]
+    line, _ = fails(capsys, template, prepared)
+    assert line.startswith("error: training diverged at epoch 2, step 1 (the loss became ")
+    assert line.endswith(f"the last checkpoint, after epoch 1, is {prepared['tmp']}/m.pt.ckpt; "
+                         "try a lower --lr, or --grad-clip")
+
+
+def damage_first_subclip(paths):
+    (paths["data"] / "t0" / "0.npy").write_bytes(b"")
+
+
+def damage_sampling(paths):
+    (paths["data"] / SAMPLING_FILE).write_text('{"n_subclips": 3,')
+
+
+@pytest.mark.parametrize(
+    ("damage", "template", "message"),
+    [
+        (None, [*TRAIN, "--out", "{tmp}/m.pt", "--resume", "{markup}"], "{markup} is not a Reelscore checkpoint"),
+        (None, [*TRAIN, "--out", "{tmp}/m.pt", "--resume", "{tmp}/gone.ckpt"],
+         "{tmp}/gone.ckpt: No such file or directory"),
+        (None, ["predict", "{markup}", "{data}", "--out", "-"], "{markup} is not a Reelscore model file"),
+        (None, ["predict", "{markup}", "{data}", "--out", "-", "--device", "tpu"],
+         "device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'"),
+        (damage_first_subclip, [*TRAIN, "--out", "{tmp}/m.pt", "--workers", "2"],
+         "{data}/t0/0.npy: a damaged frame file"),
+        (damage_sampling, [*TRAIN, "--out", "{tmp}/m.pt"], "{data}/sampling.json is damaged"),
+        (damage_sampling, ["preprocess", "{folder}", "--out", "{data}"], "{data}/sampling.json is damaged"),
+    ],
+)
+def test_bad_inputs_are_one_line_naming_the_file(prepared, capsys, damage, template, message):
+    if damage:
+        damage(prepared)
+    line, _ = fails(capsys, template, prepared)
+    assert line.startswith("error: " + message.format(**prepared))
+
+
+def test_preprocess_reads_a_video_whose_name_has_a_colon(tmp_path, monkeypatch, capsys):
+    videos = tmp_path / "videos"
+    generate_trailer(videos / "Alien:Covenant.mkv", seed=2, duration=1.5, width=64, height=48)
+    monkeypatch.chdir(videos)  # listed from ".", the file is opened by its bare name
+    assert main(["preprocess", ".", "--out", str(tmp_path / "data"), *SAMPLING]) == 0
+    assert capsys.readouterr().err == ""
+    assert load_frames(tmp_path / "data" / "Alien:Covenant" / "0.npy").shape == (4, 64, 64, 3)

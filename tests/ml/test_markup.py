@@ -41,6 +41,8 @@ def test_reads_xls(tmp_path):
         ("Title,Score\nAlien,great\n", r"row 2 \('Alien'\): score 'great' is not a number"),
         ("Title,Score\nAlien,8\nAlien,7\n", "row 3: title 'Alien' appears more than once"),
         ("Title,Score\n,8\n", "row 2 has a score but no title"),
+        ("Title,Score\nAlien,8\nCats,11\n", r"row 3 \('Cats'\): score '11' is outside 0–10"),
+        ("Title,Score\nAlien,-0.5\n", r"row 2 \('Alien'\): score '-0.5' is outside 0–10"),
         ("", "empty"),
     ],
 )
@@ -48,6 +50,34 @@ def test_bad_markup_is_refused_with_the_row_and_reason(tmp_path, text, message):
     path = tmp_path / "markup.csv"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(MarkupError, match=message):
+        read_markup(path)
+
+
+def test_scores_0_and_10_are_in_range(tmp_path):
+    path = tmp_path / "markup.csv"
+    path.write_text("Title,Score\nA,0\nB,10\n", encoding="utf-8")
+    assert read_markup(path) == {"A": 0.0, "B": 10.0}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "Title,Score\r\nAmélie,5\r\nLéon,8\r\n".encode("cp1252"),  # Excel's "CSV (Comma delimited)"
+        "Title,Score\nAmélie,5\nLéon,8\n".encode(),
+        "\ufeffTitle,Score\nAmélie,5\nLéon,8\n".encode(),
+    ],
+    ids=["cp1252", "utf-8", "utf-8-bom"],
+)
+def test_reads_csv_in_utf8_or_excels_windows_1252(tmp_path, data):
+    path = tmp_path / "markup.csv"
+    path.write_bytes(data)
+    assert read_markup(path) == {"Amélie": 5.0, "Léon": 8.0}
+
+
+def test_a_csv_in_neither_encoding_is_refused_by_name(tmp_path):
+    path = tmp_path / "markup.csv"
+    path.write_bytes(b"Title,Score\nA\x81\x8d,5\n")  # bytes that are neither UTF-8 nor Windows-1252
+    with pytest.raises(MarkupError, match=r"markup\.csv: not a text file in UTF-8 or Windows-1252"):
         read_markup(path)
 
 

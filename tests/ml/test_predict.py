@@ -65,7 +65,7 @@ def test_scores_frames_of_another_size_by_resizing_them(trained, tmp_path):
 def test_a_file_that_is_not_a_model_is_refused(tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a model")
-    with pytest.raises(ValueError, match="not a readable model file"):
+    with pytest.raises(ValueError, match="junk.pt is not a Reelscore model file: not a file Reelscore saved"):
         load_model(junk)
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(2)}, other)

@@ -1,6 +1,8 @@
 """Training: the split by trailer, per-epoch metrics, callbacks and cancelling, checkpoints and resuming."""
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +12,15 @@ from ml.data import Split, prepare_frames, resize_frames, split_by_trailer
 from ml.frames import save_frames
 from ml.metrics import regression_metrics, spearman
 from ml.model import LRCNConfig
-from ml.train import StopTraining, TrainConfig, fit, load_checkpoint
+from ml.train import (
+    StopTraining,
+    TrainConfig,
+    TrainingDiverged,
+    fit,
+    load_checkpoint,
+    resolve_device,
+    save_checkpoint,
+)
 
 TINY = LRCNConfig(frame_size=16, channels1=4, channels2=6, embedding_size=6, lstm_size=8, pool_size=2)
 FAST = TrainConfig(epochs=2, batch_size=4, lr=1e-2, num_workers=0, frames_per_sample=6, val_fraction=0.25)
@@ -118,7 +128,10 @@ def test_two_epochs_resumed_for_two_more_equal_four_straight(trailers, tmp_path)
     straight = fit(trailers, config, TINY)
     checkpoint = tmp_path / "run.ckpt"
     fit(trailers, config.replace(epochs=2), TINY, checkpoint_path=checkpoint)
-    resumed = fit(trailers, config, TINY, resume_from=checkpoint)
+    seen = []
+    resumed = fit(trailers, config, TINY, resume_from=checkpoint, callback=seen.append)
+    # The callback hears of the epochs before the resume too: a log can hold every epoch once.
+    assert [[m["epoch"] for m in p.history] for p in seen if p.kind == "epoch"] == [[1, 2, 3], [1, 2, 3, 4]]
     for name, tensor in straight.model.state_dict().items():
         assert torch.equal(tensor, resumed.model.state_dict()[name]), name
     assert resumed.history == [{**m, "seconds": r["seconds"]} for m, r in zip(straight.history, resumed.history, strict=True)]
@@ -135,6 +148,57 @@ def test_checkpoint_is_a_plain_dict_that_loads_with_weights_only(trailers, tmp_p
     assert "optimizer_state" in data and "model_state" in data
     assert not list(tmp_path.glob(".tmp-*"))  # written atomically, nothing left behind
     assert load_checkpoint(checkpoint)["split"] == data["split"]
+
+
+@pytest.mark.parametrize("where", ["under a file", "onto a folder"])
+def test_a_checkpoint_that_cannot_be_written_names_its_path_not_a_temporary_file(tmp_path, where):
+    (tmp_path / "file").write_text("")
+    (tmp_path / "folder").mkdir()
+    path = tmp_path / "file" / "run.ckpt" if where == "under a file" else tmp_path / "folder"
+    with pytest.raises(OSError) as caught:
+        save_checkpoint(path, {"epoch": 1})
+    assert caught.value.filename == str(path)
+    assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused_in_one_line(trailers, tmp_path):
+    markup = tmp_path / "markup.csv"
+    markup.write_text("Title,Score\nAlien,8\n")
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    for path in (markup, other):
+        with pytest.raises(ValueError, match=f"^{re.escape(str(path))} is not a Reelscore checkpoint[^\n]*$"):
+            fit(trailers, FAST, TINY, resume_from=path)
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "not frames"])
+def test_a_damaged_frame_file_is_named_before_training_starts(trailers, damage):
+    path = trailers[5][1][0]
+    if damage == "not frames":
+        np.save(path, np.zeros((4, 16, 16), np.uint8))
+    else:
+        Path(path).write_bytes(b"" if damage == "empty" else Path(path).read_bytes()[:150])
+    seen = []
+    with pytest.raises(ValueError, match=re.escape(path)):
+        fit(trailers, FAST.replace(num_workers=2), TINY, callback=seen.append)
+    assert seen == []
+
+
+def test_diverging_training_says_where_and_names_the_last_checkpoint(trailers, tmp_path):
+    checkpoint = tmp_path / "run.ckpt"
+    # One step per epoch: the first is computed from sane weights, the huge step makes the next loss infinite.
+    config = FAST.replace(epochs=3, lr=1e30, optimizer="sgd", batch_size=64)
+    with pytest.raises(TrainingDiverged) as caught:
+        fit(trailers, config, TINY, checkpoint_path=checkpoint)
+    assert isinstance(caught.value, FloatingPointError)
+    assert (caught.value.epoch, caught.value.checkpoint, caught.value.checkpoint_epoch) == (2, checkpoint, 1)
+    assert str(caught.value).startswith("training diverged at epoch 2, step 1")
+    assert str(caught.value).endswith(f"the last checkpoint, after epoch 1, is {checkpoint}")
+
+
+def test_a_device_name_torch_does_not_know_is_refused_plainly():
+    with pytest.raises(ValueError, match="^device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'$"):
+        resolve_device("tpu")
 
 
 def test_resuming_with_other_settings_is_refused(trailers, tmp_path):

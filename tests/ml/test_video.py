@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from ml.synth import read_frame_index, write_index_video
+from ml.synth import generate_trailer, read_frame_index, write_index_video
 from ml.video import (
     SampledSubclip,
     SamplingConfig,
@@ -129,6 +129,13 @@ def test_sampling_config_frames_per_subclip_replaces_the_default_step():
         SamplingConfig(frame_step=10, frames_per_subclip=16)
     with pytest.raises(ValueError, match="frame_step or frames_per_subclip"):
         SamplingConfig(frame_step=None)
+
+
+@pytest.mark.parametrize("make", [lambda: SamplingConfig(frame_step=45, frames_per_subclip=10),
+                                  lambda: SamplingConfig.from_dict({"frame_step": 45, "frames_per_subclip": 10})])
+def test_sampling_config_refuses_a_step_of_45_beside_frames_per_subclip_like_any_other(make):
+    with pytest.raises(ValueError, match="frame_step and frames_per_subclip: set one of them, not both"):
+        make()
 
 
 @pytest.mark.parametrize(
@@ -500,6 +507,22 @@ def test_sample_frames_checks_its_arguments(index_video):
         sample_frames(path, plan_subclips(6.0), frame_step=3, frames_per_subclip=4)
     with pytest.raises(VideoError, match="does not exist"):
         sample_frames(path.with_name("gone.mp4"), plan_subclips(6.0))
+
+
+def test_an_empty_plan_samples_nothing(index_video):
+    path, _ = index_video(".mp4")
+    assert sample_frames(path, []) == []
+
+
+@pytest.mark.parametrize("name", ["Alien:Covenant.mkv", "file:x.webm"])
+def test_a_colon_in_the_file_name_is_no_protocol(tmp_path, monkeypatch, name):
+    # FFmpeg takes the text before a colon for a protocol; opened by a bare relative name, the file must still be found.
+    monkeypatch.chdir(tmp_path)
+    generate_trailer(name, seed=3, duration=1.5, width=64, height=48)
+    info = probe(name)
+    assert (info.width, info.height, info.duration) == (64, 48, pytest.approx(1.5, abs=0.05))
+    sampled = sample_frames(name, plan_subclips(info.duration), frames_per_subclip=2, size=32)
+    assert [s.frames.shape for s in sampled] == [(2, 32, 32, 3)]
 
 
 # --------------------------------------------------------------------------- storage

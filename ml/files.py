@@ -1,0 +1,48 @@
+"""Local files: the name FFmpeg should open them by, and atomic writes that name the user's path in errors."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+
+def media_url(path: str | os.PathLike) -> str:
+    """The URL FFmpeg (PyAV's ``av.open``) must be given to open the local file ``path``, whatever its name.
+
+    FFmpeg reads the text before a ``:`` as a protocol, so ``Alien:Covenant.mkv``
+    or ``file:x.webm`` given as they are would be looked up as protocols. The
+    ``file:`` protocol with an absolute path opens exactly the named file.
+    """
+    return "file:" + os.fspath(Path(path).absolute())
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Call ``write`` on a temporary file beside ``path``, then rename it to ``path``; return the path.
+
+    A reader never sees half a file, and a failed write leaves no temporary file
+    behind. An ``OSError`` names ``path``, never the temporary file.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    except OSError as exc:
+        raise _naming(exc, path) from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _naming(exc, path) from exc
+        raise
+    return path
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """The same error, about ``path`` (``OSError`` picks the subclass from the errno, as ``open`` does)."""
+    return OSError(exc.errno, exc.strerror or str(exc), os.fspath(path))
