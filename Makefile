@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: demo run test lint install install-dev migrate clean
+.PHONY: demo run test lint install install-dev clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,5 +37,6 @@ lint: install-dev
 test: install-dev lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## make clean: deletes var/ (the embedded database, broker and media: all local data).
 clean:
 	rm -rf var/ .pytest_cache

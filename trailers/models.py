@@ -210,6 +210,8 @@ class ModelVersion(models.Model):
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # When scoring with this version was last handed to the broker (the sweep re-sends lost scoring).
+    scoring_enqueued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-number"]

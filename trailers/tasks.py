@@ -57,7 +57,7 @@ def _sweep() -> None:
     try:
         sent = sweep()
         if any(sent.values()):
-            log.info("sweep handed over %(trailers)s trailer(s) and %(runs)s run(s)", sent)
+            log.info("sweep handed over %(trailers)s trailer(s), %(runs)s run(s) and %(scoring)s scoring task(s)", sent)
     except Exception:  # the database or the broker is away: the next sweep tries again
         log.exception("sweep failed")
     finally:

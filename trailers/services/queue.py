@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from trailers.models import Trailer, TrainingRun
+from trailers.models import ModelVersion, Trailer, TrainingRun
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,10 @@ def enqueue_training(run_id: int) -> bool:
 def enqueue_scoring(model_version_id: int, trailer_ids: list[int] | None = None) -> bool:
     from trailers.tasks import score_trailers_task
 
-    return _send(score_trailers_task, model_version_id, trailer_ids)
+    sent = _send(score_trailers_task, model_version_id, trailer_ids)
+    if sent:
+        ModelVersion.objects.filter(pk=model_version_id).update(scoring_enqueued_at=timezone.now())
+    return sent
 
 
 def sweep() -> dict[str, int]:
@@ -74,10 +77,11 @@ def sweep() -> dict[str, int]:
     - trailers and runs handed over REQUEUE_AFTER_SECONDS ago and still not started: the
       message went with a killed worker (the filesystem broker drops a message once taken);
     - trailers `processing` for REQUEUE_AFTER_SECONDS: their worker died; queued again;
-    - runs whose heartbeat stopped (stale), unless handed over since they last reported.
+    - runs whose heartbeat stopped (stale), unless handed over since they last reported;
+    - scoring with the active version, when ready trailers still lack its prediction.
 
     Sending twice is harmless: a preprocessing task only starts a trailer that is queued,
-    and a training task only a run that is queued or stale.
+    a training task only a run that is queued or stale, and scoring overwrites its prediction.
     """
     now = timezone.now()
     requeue_before = now - timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)
@@ -97,4 +101,15 @@ def sweep() -> dict[str, int]:
     )
     run_ids = TrainingRun.objects.filter((Q(status=TrainingRun.Status.QUEUED) & not_sent) | stale)
     runs = sum(enqueue_training(pk) for pk in list(run_ids.values_list("pk", flat=True)))
-    return {"trailers": trailers, "runs": runs}
+    return {"trailers": trailers, "runs": runs, "scoring": _sweep_scoring(requeue_before)}
+
+
+def _sweep_scoring(requeue_before) -> int:
+    """Re-send scoring with the active version when ready trailers still lack its prediction
+    (the message went with a killed worker); at most once per REQUEUE_AFTER_SECONDS."""
+    active = ModelVersion.objects.filter(is_active=True).first()
+    if active is None or (active.scoring_enqueued_at and active.scoring_enqueued_at >= requeue_before):
+        return 0
+    unscored = (Trailer.objects.filter(status=Trailer.Status.READY, processed_at__lt=requeue_before)
+                .exclude(predictions__model_version=active))
+    return int(unscored.exists() and enqueue_scoring(active.pk, None))

@@ -14,4 +14,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         counts = sweep()
-        self.stdout.write(f"Enqueued {counts['trailers']} trailer(s) and {counts['runs']} training run(s).")
+        self.stdout.write(f"Enqueued {counts['trailers']} trailer(s), {counts['runs']} training run(s) and "
+                          f"{counts['scoring']} scoring task(s).")
