@@ -5,7 +5,11 @@ every action goes through a service.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -14,7 +18,7 @@ from django.utils.html import format_html
 
 from . import services
 from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
-from .run_forms import PRESET_NAMES, TrainingRunForm
+from .run_forms import PRESET_DESCRIPTIONS, PRESET_NAMES, PRESET_WARNINGS, TrainingRunForm
 
 
 class SubclipInline(admin.TabularInline):
@@ -88,19 +92,25 @@ class RatingAdmin(admin.ModelAdmin):
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(admin.ModelAdmin):
+    """Runs are written by workers: the change view only shows a run. Staff start one with the add form
+    and stop one with the cancel button or action; the run page (``run_detail``) follows its progress."""
+
     list_display = ("__str__", "shown_status", "progress_percent", "epoch", "label_source", "device", "created_by",
                     "created_at")
     list_filter = ("status", "label_source", "device")
     search_fields = ("worker", "error")
     actions = ["cancel_runs"]
     change_form_template = "admin/trailers/trainingrun/change_form.html"
-    readonly_fields = [
-        "shown_status", "progress_percent", "epoch", "error", "label_source", "min_ratings", "auto_activate",
-        "model_config", "train_config", "requested_trailer_ids", "dataset_summary", "sampling", "metrics", "device",
-        "worker", "cancel_requested", "checkpoint", "created_by", "created_at", "enqueued_at", "started_at",
-        "heartbeat_at", "finished_at", "page_link",
+    fieldsets = [
+        (None, {"fields": ["page_link", "shown_status", "progress_percent", "epoch", "error", "cancel_requested"]}),
+        ("Options", {"fields": ["label_source", "min_ratings", "auto_activate", "model_config", "train_config",
+                                "requested_trailer_ids"]}),
+        ("Dataset", {"fields": ["dataset_summary", "sampling", "metrics"]}),
+        ("Worker", {"fields": ["device", "worker", "resumed_from_epoch", "checkpoint"]}),
+        ("Times", {"fields": ["created_by", "created_at", "enqueued_at", "started_at", "heartbeat_at",
+                              "finished_at"]}),
     ]
-    exclude = ["status", "progress", "dataset"]
+    readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
 
     @admin.display(description="status")
     def shown_status(self, run):
@@ -122,17 +132,29 @@ class TrainingRunAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">Open the run page</a>', reverse("run_detail", args=[run.pk]))
 
     def has_change_permission(self, request, obj=None):
-        return request.method in ("GET", "HEAD") and super().has_change_permission(request, obj)
+        return False  # every field is the workers' to write: the change view shows the run, read-only
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a run's worker, checkpoint and model version depend on it; cancel it instead
+
+    def has_cancel_permission(self, request, obj=None):
+        """Cancelling changes a run, so it needs the model's change permission (which the view-only admin hides)."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
 
     def get_urls(self):
         urls = [path("<int:run_id>/cancel/", self.admin_site.admin_view(self.cancel_view),
                      name="trailers_trainingrun_cancel")]
         return urls + super().get_urls()
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_cancel": self.has_cancel_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def add_view(self, request, form_url="", extra_context=None):
-        """Every model and training option, starting from a preset; submitting starts the run."""
+        """Every model and training option, starting from a preset; submitting starts the run and opens its page."""
         if not self.has_add_permission(request):
-            return redirect("admin:index")
+            raise PermissionDenied
         preset = request.GET.get("preset", "default")
         initial = {"trailer_ids": request.GET.get("trailers", "")}
         form = TrainingRunForm(request.POST or None, preset=preset, initial=initial)
@@ -146,15 +168,23 @@ class TrainingRunAdmin(admin.ModelAdmin):
             if run.status == TrainingRun.Status.FAILED:
                 self.message_user(request, f"{run} could not start: {run.error}", messages.ERROR)
             else:
-                self.message_user(request, f"{run} is queued; its page shows its progress.", messages.SUCCESS)
-            return redirect("admin:trailers_trainingrun_change", run.pk)
+                self.message_user(request, f"{run} is queued: this page shows its progress as a worker trains it.",
+                                  messages.SUCCESS)
+            return redirect("run_detail", pk=run.pk)
+        presets = [
+            {"name": name, "description": PRESET_DESCRIPTIONS.get(name, ""), "warning": PRESET_WARNINGS.get(name, ""),
+             "query": urlencode({"preset": name, **({"trailers": initial["trailer_ids"]} if initial["trailer_ids"]
+                                                    else {})})}
+            for name in PRESET_NAMES
+        ]
         context = {
             **self.admin_site.each_context(request),
             "title": "Start a training run",
             "opts": self.model._meta,
             "form": form,
-            "preset": preset,
-            "presets": PRESET_NAMES,
+            "preset": form.preset,
+            "presets": presets,
+            "preset_warning": PRESET_WARNINGS.get(form.preset, ""),
             "trailer_ids": initial["trailer_ids"],
             "has_view_permission": True,
         }
@@ -163,12 +193,21 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def cancel_view(self, request, run_id):
         run = get_object_or_404(TrainingRun, pk=run_id)
         if request.method == "POST":
-            run = services.cancel_run(run=run)
-            self.message_user(request, f"Cancel requested for {run}: it stops after its current step.",
-                              messages.SUCCESS)
+            if not self.has_cancel_permission(request, run):
+                raise PermissionDenied
+            if run.is_finished:
+                self.message_user(request, f"{run} has already finished ({run.get_status_display().lower()}).",
+                                  messages.INFO)
+            else:
+                run = services.cancel_run(run=run)
+                if run.status == TrainingRun.Status.CANCELLED:
+                    self.message_user(request, f"{run} was cancelled.", messages.SUCCESS)
+                else:
+                    self.message_user(request, f"Cancel requested for {run}: it stops after its current step.",
+                                      messages.SUCCESS)
         return redirect("admin:trailers_trainingrun_change", run.pk)
 
-    @admin.action(description="Cancel selected runs")
+    @admin.action(description="Cancel selected runs", permissions=["cancel"])
     def cancel_runs(self, request, queryset):
         for run in queryset.exclude(status__in=TrainingRun.FINISHED):
             services.cancel_run(run=run)

@@ -1,16 +1,24 @@
 """The "start a training run" form: every model and training option, built from ml's config dataclasses.
 
-The fields follow LRCNConfig and TrainConfig, so a new option in ml/ appears here
-by itself; validation is the dataclasses' own, and its message lands on the field it names.
+The fields follow LRCNConfig and TrainConfig, so a new option in ml/ appears here by itself (and
+tests/web/test_admin_run_form.py asks for its help text). Validation is the dataclasses' own: the
+form reads each field's rule from the message its dataclass gives for a bad value, words it
+plainly, puts it on the field, and takes the browser's min/max from it. Every field is checked in
+one submit: a field that fails is set back to the preset's value and the config is built again,
+so each bad field gets its own error.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
+import re
 import typing
+from functools import cache
 
 from django import forms
+from django.utils.text import capfirst
 
 from ml.config import (
     ACTIVATION_NAMES,
@@ -29,58 +37,232 @@ from trailers.models import TrainingRun
 
 CHOICES = {
     "activation": ACTIVATION_NAMES, "head": HEADS, "readout": READOUTS, "temporal": TEMPORALS,
-    "loss": LOSSES, "optimizer": OPTIMIZERS,
+    "loss": LOSSES, "optimizer": OPTIMIZERS, "device": ("auto", "cpu", "cuda"),
 }  # fmt: skip
 MODEL_PREFIX, TRAIN_PREFIX = "model__", "train__"
 PRESET_NAMES = list(PRESETS)
 
+# What each preset is for, shown beside its link.
+PRESET_DESCRIPTIONS = {
+    "default": "small and fast; measured to learn motion on 2 CPU cores",
+    "single_frame": "the default without the LSTM: a baseline that cannot see motion",
+    "seed": "the seed project's network, layer for layer",
+}
+# ml/config.py has no torch-free parameter count, so the seed's size is stated as measured.
+PRESET_WARNINGS = {
+    "seed": "Measured size: 379,357,456 parameters; training it takes about 9 GB of memory on CPU.",
+}
 
-def _field_for(field: dataclasses.Field, default, optional_hint: bool) -> forms.Field:
-    kind = typing.get_type_hints(LRCNConfig if field.name in LRCNConfig.__dataclass_fields__ else TrainConfig).get(
-        field.name)
-    label = field.name.replace("_", " ")
-    if field.name in CHOICES:
-        return forms.ChoiceField(choices=[(c, c) for c in sorted(CHOICES[field.name])], initial=default, label=label)
-    if field.name == "device":
-        return forms.ChoiceField(choices=[(c, c) for c in ("auto", "cpu", "cuda")], initial=default, label=label)
-    if kind is bool:
-        return forms.BooleanField(required=False, initial=default, label=label)
-    if field.name == "dense_sizes":
-        return forms.CharField(initial=", ".join(map(str, default)), label=label,
-                               help_text="comma-separated hidden sizes (dense head only)")
-    optional = optional_hint
-    if kind in (int, int | None):
-        return forms.IntegerField(required=not optional, initial=default, label=label)
-    return forms.FloatField(required=not optional, initial=default, label=label)
+# Labels where the field's name is an abbreviation; every other label is the name in words.
+LABELS = {"lr": "learning rate", "lstm_size": "LSTM size", "lstm_layers": "LSTM layers",
+          "channels1": "channels 1", "channels2": "channels 2"}
+
+# Help for every option of LRCNConfig and TrainConfig, in plain words (ml/config.py keeps only code comments).
+HELP_TEXT = {
+    # LRCNConfig: the network.
+    "frame_size": "Frames are scaled to this many pixels square. Larger sees more detail and costs more time "
+                  "and memory (the seed used 224).",
+    "channels1": "Filters in the first convolution block: how many simple patterns (edges, colours) it looks for.",
+    "channels2": "Filters in the second convolution block: combinations of the first block's patterns.",
+    "embedding_size": "Length of the summary the network makes of each frame before the sequence model reads it.",
+    "head": "How a frame's feature map becomes its summary. pool: average over a grid, then one small layer. "
+            "dense: flatten into large fully connected layers (the seed's; hundreds of millions of weights).",
+    "pool_size": "Pool head only: the feature map is averaged down to a grid this many cells square "
+                 "(1 averages the whole frame). At most a quarter of the frame size.",
+    "dense_sizes": "Dense head only: sizes of its hidden layers, separated by commas.",
+    "activation": "The non-linearity after each layer (relu, leaky_relu or selu).",
+    "dropout": "Share of feature channels switched off at random while training, to curb overfitting "
+               "(0 turns it off; must be below 1).",
+    "temporal": "How a subclip's frames are combined. lstm: read in order, so it can learn motion. "
+                "mean: averaged, a single-frame baseline.",
+    "deltas": "Give the LSTM each frame's summary together with its change since the previous frame, which "
+              "helps it notice motion. Only with the lstm temporal model.",
+    "lstm_size": "How many numbers the LSTM carries from one frame to the next.",
+    "lstm_layers": "How many LSTM layers are stacked.",
+    "readout": "Which LSTM output becomes the score. last: the last frame's (the seed's). "
+               "mean: the average over all frames.",
+    "masking": "Short subclips are padded with blank frames. On: the blanks are skipped instead of being read "
+               "as real frames.",
+    # TrainConfig: the training.
+    "epochs": "How many full passes over the training trailers.",
+    "batch_size": "Subclips per training step. Larger uses more memory.",
+    "lr": "How big a step the optimizer takes. Too high and training diverges; too low and it learns slowly.",
+    "optimizer": "The update rule: adam, rmsprop or sgd.",
+    "weight_decay": "Pulls the weights towards zero to curb overfitting (0 turns it off).",
+    "momentum": "sgd and rmsprop only: how much of the previous step carries into the next (below 1).",
+    "loss": "What training minimises. mse: squared error. mae: absolute error. "
+            "smooth_mae: squared for small errors, absolute for large ones.",
+    "grad_clip": "Largest gradient size allowed in one step. Leave empty for no limit.",
+    "early_stopping_patience": "Stop after this many epochs without a better validation loss. "
+                               "Leave empty to run every epoch.",
+    "restore_best": "Keep the weights of the epoch with the best validation loss, not the last epoch's.",
+    "val_fraction": "Share of the trailers held out to measure the model (below 1).",
+    "seed": "Random seed for the split and the starting weights: the same seed, data and options repeat a run.",
+    "device": "Where the worker trains: auto uses its GPU if it has one, otherwise its CPU.",
+    "num_workers": "Extra processes that load frames while the model trains (0: load them in the training "
+                   "process).",
+    "frames_per_sample": "Frames the model reads from each subclip; shorter subclips are padded with blank frames.",
+    "mixed_precision": "On a GPU, compute in 16-bit numbers where it is safe: faster and smaller. "
+                       "No effect on a CPU.",
+}
+
+
+def label_for(name: str) -> str:
+    return LABELS.get(name, name.replace("_", " "))
+
+
+# --- The dataclasses' rules, read from their own messages ---------------------------------------------------
+
+_MESSAGE = re.compile(r"^(?P<cls>\w+)\.(?P<name>\w+) must be (?P<expected>.*), got .*$", re.S)
+_BOUND = re.compile(r"(>=|<=|>|<) (-?\d+(?:\.\d+)?(?:e-?\d+)?)")
+_BOUND_WORDS = {">=": "of at least", ">": "greater than", "<=": "at most", "<": "less than"}
+
+
+class _NotAValue:
+    """A value no field accepts: building a config with it makes the field state its rule."""
+
+    def __repr__(self) -> str:
+        return "?"
+
+
+def parse_config_error(error: ValueError) -> tuple[str | None, str]:
+    """(field name, plain message) for a config dataclass's ValueError; (None, the message) if it names no field."""
+    match = _MESSAGE.match(str(error))
+    if not match:
+        return None, str(error)
+    name = match["name"]
+    return name, f"{capfirst(label_for(name))} must be {plain_rule(match['expected'])}."
+
+
+@cache
+def field_rule(cls: type, name: str) -> str:
+    """What ``cls`` requires of field ``name``, in its own words, e.g. "an integer >= 1 or null"."""
+    try:
+        cls(**{name: _NotAValue()})
+    except ValueError as error:
+        match = _MESSAGE.match(str(error))
+        if match and match["name"] == name:
+            return match["expected"]
+    return ""
+
+
+def field_bounds(cls: type, name: str) -> tuple[float | None, float | None]:
+    """(lowest, highest) a number field may be, from its rule; an open bound is given as the bound itself."""
+    low = high = None
+    for op, number in _BOUND.findall(field_rule(cls, name)):
+        if op.startswith(">"):
+            low = float(number)
+        else:
+            high = float(number)
+    return low, high
+
+
+def _number(text: str) -> str:
+    return f"{float(text):g}"
+
+
+def plain_rule(expected: str) -> str:
+    """A dataclass's rule in plain words: "an integer >= 1" → "a whole number of at least 1"."""
+    text = expected
+    optional = text.endswith(" or null")
+    text = text.removesuffix(" or null")
+    text = text.replace("an integer", "a whole number").replace("a finite number", "a number")
+    text = text.replace("a list of positive integers", "whole numbers of at least 1, separated by commas")
+    text = _BOUND.sub(lambda m: f"{_BOUND_WORDS[m[1]]} {_number(m[2])}", text)
+    text = re.sub(r"(\w+) // (\d+) = (\d+)", lambda m: f"{m[3]} ({label_for(m[1])} divided by {m[2]})", text)
+    text = re.sub(r"\[([^\]]*)\]", lambda m: _listed(m[1]), text)
+    text = re.sub(r"^true or false$", "on or off", text)
+    text = re.sub(r"^false\b", "off", text)
+    text = re.sub(r"^true\b", "on", text)
+    text = re.sub(r"'([\w:]+)'", r"\1", text)
+    return text + (", or left empty" if optional else "")
+
+
+def _listed(items: str) -> str:
+    try:
+        names = [str(x) for x in ast.literal_eval(f"[{items}]")]
+    except (ValueError, SyntaxError):
+        return items
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+def _stand_ins(cls, name: str, default):
+    """Values to put in place of a refused one: the preset's, then others of the field's kind."""
+    yield default
+    if isinstance(default, bool):
+        yield not default
+    yield from CHOICES.get(name, ())
+    low, _ = field_bounds(cls, name)
+    if low is not None and isinstance(default, int) and not isinstance(default, bool):
+        yield int(low)
+
+
+# --- The form -----------------------------------------------------------------------------------------------
 
 
 def _is_optional(cls, name: str) -> bool:
     return type(None) in typing.get_args(typing.get_type_hints(cls)[name])
 
 
+def _field_for(cls, field: dataclasses.Field, default) -> forms.Field:
+    name = field.name
+    kind = typing.get_type_hints(cls).get(name)
+    common = {"label": capfirst(label_for(name)), "help_text": HELP_TEXT.get(name, ""), "initial": default}
+    rule = f"{common['label']} must be {plain_rule(field_rule(cls, name))}."
+    if name in CHOICES:
+        return forms.ChoiceField(choices=[(c, c) for c in sorted(CHOICES[name])], **common)
+    if kind is bool:
+        return forms.BooleanField(required=False, **common)
+    if name == "dense_sizes":
+        common["initial"] = ", ".join(map(str, default))
+        return forms.CharField(error_messages={"required": rule}, **common)
+    integer = kind in (int, int | None)
+    field_class = forms.IntegerField if integer else forms.FloatField
+    number = field_class(required=not _is_optional(cls, name), error_messages={"invalid": rule, "required": rule},
+                         **common)
+    low, high = field_bounds(cls, name)
+    attrs = {"step": "1" if integer else "any"}
+    if low is not None:
+        attrs["min"] = _number(str(low))
+    if high is not None:
+        attrs["max"] = _number(str(high))
+    number.widget.attrs.update(attrs)  # the browser's hint only: the dataclass decides
+    return number
+
+
 class TrainingRunForm(forms.Form):
     """Staff's form to start a run. ``preset`` fills the model fields; every field can then be changed."""
 
     label_source = forms.ChoiceField(choices=TrainingRun.LabelSource.choices,
-                                     initial=TrainingRun.LabelSource.USER_MEAN)
-    min_ratings = forms.IntegerField(min_value=1, max_value=1_000_000, initial=1, help_text="with the user-mean label source")
-    auto_activate = forms.BooleanField(required=False, help_text="activate the new version if it beats the active one")
+                                     initial=TrainingRun.LabelSource.USER_MEAN,
+                                     help_text="Where each trailer's target score comes from: the mean of users' "
+                                               "ratings, or the reference score imported with the trailers.")
+    min_ratings = forms.IntegerField(min_value=1, max_value=1_000_000, initial=1,
+                                     help_text="Mean of user ratings only: trailers with fewer ratings are left out.",
+                                     error_messages={"invalid": "Min ratings must be a whole number of at least 1."})
+    auto_activate = forms.BooleanField(required=False,
+                                       help_text="Activate the new model version if it beats the active one on "
+                                                 "validation.")
     trailer_ids = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, preset: str = "default", **kwargs):
         super().__init__(*args, **kwargs)
-        preset = preset if preset in PRESETS else "default"
-        for cls, prefix, defaults in ((LRCNConfig, MODEL_PREFIX, PRESETS[preset]),
-                                      (TrainConfig, TRAIN_PREFIX, TRAIN_PRESETS[preset])):
+        self.preset = preset if preset in PRESETS else "default"
+        self.defaults = {LRCNConfig: PRESETS[self.preset], TrainConfig: TRAIN_PRESETS[self.preset]}
+        self.model_config: LRCNConfig | None = None
+        self.train_config: TrainConfig | None = None
+        for cls, prefix in ((LRCNConfig, MODEL_PREFIX), (TrainConfig, TRAIN_PREFIX)):
             for field in dataclasses.fields(cls):
-                self.fields[prefix + field.name] = _field_for(field, getattr(defaults, field.name),
-                                                              _is_optional(cls, field.name))
+                self.fields[prefix + field.name] = _field_for(cls, field, getattr(self.defaults[cls], field.name))
 
     def model_fields(self):
         return [self[name] for name in self.fields if name.startswith(MODEL_PREFIX)]
 
     def train_fields(self):
         return [self[name] for name in self.fields if name.startswith(TRAIN_PREFIX)]
+
+    def label_fields(self):
+        return [self[name] for name in ("label_source", "min_ratings", "auto_activate")]
 
     def clean_trailer_ids(self) -> list[int]:
         raw = self.cleaned_data.get("trailer_ids") or ""
@@ -98,26 +280,47 @@ class TrainingRunForm(forms.Form):
         return data
 
     def _build(self, cls, prefix: str, data: dict):
-        values = {}
+        """The config from the form's values, or None with an error on every field the dataclass refuses."""
+        defaults = self.defaults[cls]
+        values, failed = {}, set()
         for field in dataclasses.fields(cls):
             key = prefix + field.name
-            if key not in data:
-                return None  # that field already has its error
+            if key not in data:  # the form field has its error already; check the rest with the preset's value
+                failed.add(field.name)
+                values[field.name] = getattr(defaults, field.name)
+                continue
             value = data[key]
             if field.name == "dense_sizes":
                 try:
                     value = tuple(int(x) for x in str(value).replace(" ", "").split(",") if x)
                 except ValueError:
-                    self.add_error(key, "Give whole numbers separated by commas.")
-                    return None
+                    self.add_error(key, f"{capfirst(label_for(field.name))} must be "
+                                        f"{plain_rule(field_rule(cls, field.name))}.")
+                    failed.add(field.name)
+                    value = getattr(defaults, field.name)
             values[field.name] = value
-        try:
-            return cls(**values)
-        except ValueError as exc:
-            message = str(exc)
-            name = next((f.name for f in dataclasses.fields(cls) if message.startswith(f"{cls.__name__}.{f.name} ")), None)
-            self.add_error(prefix + name if name else None, message)
-            return None
+        stand_ins = {name: _stand_ins(cls, name, getattr(defaults, name)) for name in values}
+        for name in failed:
+            next(stand_ins[name])  # its preset value is in place already
+        for _ in range(10 * len(values)):
+            try:
+                config = cls(**values)
+            except ValueError as error:
+                name, message = parse_config_error(error)
+                if name not in values:
+                    self.add_error(None, message)
+                    return None
+                if name not in failed:
+                    self.add_error(prefix + name, message)
+                    failed.add(name)
+                # Go on with a value this field accepts, to check the others (a rule between two
+                # fields may refuse the preset's value too: then try the field's other values).
+                values[name] = next(stand_ins[name], _NotAValue)
+                if values[name] is _NotAValue:
+                    return None
+            else:
+                return None if failed else config
+        return None
 
     def summary(self) -> str:
         return json.dumps({"model": self.model_config.to_dict(), "train": self.train_config.to_dict()})
