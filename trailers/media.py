@@ -97,5 +97,5 @@ def serve_path(request, path: str, *, content_type: str | None = None, download_
     response["Last-Modified"] = http_date(stat.st_mtime)
     response["Cache-Control"] = "private, max-age=3600"
     if download_name:
-        response["Content-Disposition"] = content_disposition_header(False, download_name)
+        response["Content-Disposition"] = content_disposition_header(True, download_name)  # a download, under this name
     return response

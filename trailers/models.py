@@ -33,6 +33,9 @@ class Trailer(models.Model):
     title = models.CharField(max_length=255, db_index=True)
     original_name = models.CharField(max_length=255)
     file = models.FileField(upload_to=trailer_upload_to, max_length=255)
+    # An MP4 copy browsers play, made while preprocessing when they cannot play the file itself
+    # (AVI, MPEG-TS, Matroska, ...): the player shows it; the model learns from the original.
+    browser_copy = models.FileField(max_length=255, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="trailers"
     )

@@ -37,7 +37,7 @@ def _delete_after_commit(*fields) -> None:
 
 @receiver(post_delete, sender=Trailer)
 def delete_trailer_file(sender, instance: Trailer, **kwargs) -> None:
-    _delete_after_commit(instance.file)
+    _delete_after_commit(instance.file, instance.browser_copy)
 
 
 @receiver(post_delete, sender=Subclip)

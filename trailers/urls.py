@@ -12,6 +12,7 @@ urlpatterns = [
     path("trailers/<int:pk>/live/", views.trailer_live, name="trailer_live"),
     path("trailers/<int:pk>/rating/", views.trailer_rating, name="trailer_rating"),
     path("trailers/<int:pk>/video/", views.trailer_video, name="trailer_video"),
+    path("trailers/<int:pk>/original/", views.trailer_original, name="trailer_original"),
     path("trailers/<int:pk>/thumbnail.jpg", views.trailer_thumbnail, name="trailer_thumbnail"),
     path("subclips/<int:pk>/sheet.jpg", views.subclip_sheet, name="subclip_sheet"),
     path("rate/", views.rate_next, name="rate_next"),

@@ -196,8 +196,17 @@ def trailer_rating(request, pk: int):
 @login_required
 @require_safe
 def trailer_video(request, pk: int):
+    """What the page's player plays: the browser copy where there is one, else the file itself."""
     trailer = selectors.get_trailer(pk=pk)
-    return serve_file(request, trailer.file)
+    return serve_file(request, trailer.browser_copy or trailer.file)
+
+
+@login_required
+@require_safe
+def trailer_original(request, pk: int):
+    """The uploaded file itself, as a download under the name it was uploaded with."""
+    trailer = selectors.get_trailer(pk=pk)
+    return serve_file(request, trailer.file, download_name=trailer.original_name)
 
 
 @login_required

@@ -18,6 +18,7 @@ import pytest
 
 from ml.synth import generate_trailer
 from tests.conftest import wait_for
+from tests.e2e.conftest import log_in
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
 from trailers.services import ingest_trailer
 
@@ -130,7 +131,9 @@ def test_upload_rate_train_and_predict(page, screenshot, worker, rated_by_others
     # --- rate it without a reload --------------------------------------------------------------------------------
     page.click("#my-rating button.score >> text='8'")
     expect(page.locator("#my-score")).to_have_attribute("data-score", "8")
-    expect(page.locator("#messages")).to_contain_text("Saved: you rated “Harbour Lights” 8/10.")
+    # The notice shows beside the buttons, and focus stays on the score just chosen.
+    expect(page.locator("#my-rating")).to_contain_text("Saved: you rated “Harbour Lights” 8/10.")
+    expect(page.locator("#my-rating button.score.chosen")).to_be_focused()
     expect(page.locator("#distribution")).to_contain_text("mean of 1 rating")
     assert page.evaluate("window.__notReloaded") is True, "rating reloaded the page"
     screenshot(page, "03-trailer")
@@ -168,8 +171,7 @@ def test_upload_rate_train_and_predict(page, screenshot, worker, rated_by_others
     fill_admin_form(page, TINY_RUN)
     screenshot(page, "06-admin-start-run")
     page.click("input[name=_start]")
-    expect(page.locator(".messagelist")).to_contain_text("is queued; its page shows its progress")
-    page.click("text=Open the run page")
+    expect(page.locator(".notice-success")).to_contain_text("is queued: this page shows its progress")
     run = TrainingRun.objects.latest("pk")
     expect(page.locator("h1")).to_have_text(f"Run #{run.pk}")
     page.evaluate("window.__notReloaded = true")
@@ -213,3 +215,40 @@ def test_upload_rate_train_and_predict(page, screenshot, worker, rated_by_others
     expect(page.locator("#predictions .subclip-scores li")).to_have_count(2)
     screenshot(page, "09-trailer-with-prediction")
     assert not page.js_errors, page.js_errors
+
+
+def test_a_trailer_browsers_cannot_play_is_shown_from_its_copy(page, worker, tmp_path, user):
+    """An AVI (MPEG-4 part 2), which Chromium cannot play, plays on its page from the MP4 copy made while processing."""
+    from playwright.sync_api import expect
+
+    synth = generate_trailer(tmp_path / "Old Camcorder.avi", seed=203, duration=4.0, fps=12, width=64, height=48,
+                             audio=True)
+    trailer = ingest_trailer(source=synth.path, original_name=synth.path.name)
+    wait_for(lambda: Trailer.objects.get(pk=trailer.pk).status == Trailer.Status.READY, timeout=60,
+             message="the AVI to be processed")
+    assert Trailer.objects.get(pk=trailer.pk).browser_copy
+
+    log_in(page, user.username, "alice-pass-123")
+    page.goto(f"/trailers/{trailer.pk}/")
+    player = page.locator("video.player")
+    page.wait_for_function("document.querySelector('video.player').readyState >= 1", timeout=15_000)
+    assert player.evaluate("v => v.duration") == pytest.approx(4.0, abs=0.3)
+    expect(page.locator(".player-error")).to_be_hidden()
+    download = page.request.get(f"/trailers/{trailer.pk}/original/")
+    assert download.body() == synth.path.read_bytes()  # the file as uploaded, untouched
+
+
+def test_without_a_copy_the_page_says_why_the_trailer_does_not_play(page, worker, tmp_path, user, settings):
+    from playwright.sync_api import expect
+
+    synth = generate_trailer(tmp_path / "Raw.avi", seed=204, duration=2.0, fps=12, width=64, height=48)
+    trailer = ingest_trailer(source=synth.path, original_name=synth.path.name)
+    wait_for(lambda: Trailer.objects.get(pk=trailer.pk).status == Trailer.Status.READY, timeout=60,
+             message="the AVI to be processed")
+    Trailer.objects.filter(pk=trailer.pk).update(browser_copy="")  # as with BROWSER_COPIES=0
+
+    log_in(page, user.username, "alice-pass-123")
+    page.goto(f"/trailers/{trailer.pk}/")
+    expect(page.locator(".player-error")).to_be_visible(timeout=15_000)
+    expect(page.locator(".player-error")).to_contain_text("This browser cannot play this trailer's format")
+    expect(page.locator("video.player")).to_be_hidden()

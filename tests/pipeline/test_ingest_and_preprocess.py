@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 
 from ml.frames import load_frames
 from ml.synth import write_markup
+from ml.video import probe
 from tests.conftest import wait_for
 from tests.pipeline.conftest import ingest, wait_until_processed
 from trailers.models import Subclip, Trailer
@@ -51,6 +52,11 @@ def test_upload_becomes_ready_with_its_subclips(worker, synthetic_trailers, user
         assert trailer.uploaded_by == user
         assert (trailer.width, trailer.height) == (64, 48)
         assert trailer.duration == pytest.approx(4.0, abs=0.2)
+        # Browsers play mp4 and webm as they are; the mkv gets an MP4 copy for the page's player.
+        assert bool(trailer.browser_copy) == trailer.original_name.endswith(".mkv")
+        if trailer.browser_copy:
+            copy = probe(trailer.browser_copy.path)
+            assert (copy.codec, copy.width, copy.height) == ("h264", 64, 48)
 
 
 def test_a_second_delivery_does_nothing_and_preprocess_again_replaces_the_set(worker, synthetic_trailers,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from django.core.files.base import ContentFile
 
 from trailers.models import Rating, Trailer
 
@@ -20,6 +23,7 @@ def test_page_shows_player_subclips_distribution_and_predictions(user_client, us
     html = user_client.get(f"/trailers/{trailer.pk}/").content.decode()
 
     assert f'<video class="player" controls preload="metadata" src="/trailers/{trailer.pk}/video/"' in html
+    assert f'href="/trailers/{trailer.pk}/original/">Download the original file</a>' in html
     subclips = list(trailer.subclips.order_by("index"))
     assert f"/subclips/{subclips[0].pk}/sheet.jpg" in html
     assert "Subclip 1: 0:00.5–0:02.0" in html and "Subclip 2: 0:02.0–0:03.5" in html
@@ -168,3 +172,34 @@ def test_stored_files_are_for_staff_only(user_client, staff_user, make_trailer):
     for bad in ("/media/../config/settings.py", "/media/%2e%2e/%2e%2e/etc/passwd", "/media/nothing-here.mp4",
                 "/media/trailers/"):
         assert user_client.get(bad).status_code == 404, bad
+
+
+def test_the_player_gets_the_browser_copy_and_the_original_downloads_under_its_name(user_client, make_trailer):
+    trailer = make_trailer(title="Odd format", content=b"the uploaded avi" * 100)
+    response = user_client.get(f"/trailers/{trailer.pk}/video/")
+    assert b"".join(response.streaming_content) == b"the uploaded avi" * 100  # no copy: the file itself
+    trailer.browser_copy.save("browser.mp4", ContentFile(b"a playable mp4" * 50))
+    response = user_client.get(f"/trailers/{trailer.pk}/video/")
+    assert response["Content-Type"] == "video/mp4"
+    assert b"".join(response.streaming_content) == b"a playable mp4" * 50
+    original = user_client.get(f"/trailers/{trailer.pk}/original/")
+    assert original["Content-Disposition"] == 'attachment; filename="Odd format.mp4"'
+    assert b"".join(original.streaming_content) == b"the uploaded avi" * 100
+    page = user_client.get(f"/trailers/{trailer.pk}/").content.decode()
+    assert "This browser cannot play this trailer's format" in page  # shown only if the player fails
+
+
+def test_deleting_a_trailer_deletes_its_browser_copy(make_trailer, django_capture_on_commit_callbacks):
+    trailer = make_trailer()
+    trailer.browser_copy.save("browser.mp4", ContentFile(b"copy"))
+    path = trailer.browser_copy.path
+    with django_capture_on_commit_callbacks(execute=True):
+        trailer.delete()
+    assert not os.path.exists(path)
+
+
+def test_the_container_is_named_as_people_know_it(user_client, make_trailer):
+    trailer = make_trailer()
+    Trailer.objects.filter(pk=trailer.pk).update(container="mov,mp4,m4a,3gp,3g2,mj2", codec="h264")
+    html = user_client.get(f"/trailers/{trailer.pk}/").content.decode()
+    assert "h264 in MP4/MOV" in html and "3gp" not in html

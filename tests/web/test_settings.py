@@ -31,6 +31,9 @@ print(json.dumps({
     "TRAILER_MAX_BYTES": settings.TRAILER_MAX_BYTES,
     "SAMPLING": settings.REELSCORE_SAMPLING,
     "STALE": settings.RUN_STALE_AFTER_SECONDS,
+    "SWEEP": settings.SWEEP_INTERVAL_SECONDS,
+    "REQUEUE": settings.REQUEUE_AFTER_SECONDS,
+    "BROWSER_COPIES": settings.BROWSER_COPIES,
     "ACKS_LATE": settings.CELERY_TASK_ACKS_LATE,
     "REJECT_ON_LOST": settings.CELERY_TASK_REJECT_ON_WORKER_LOST,
     "PREFETCH": settings.CELERY_WORKER_PREFETCH_MULTIPLIER,
@@ -40,7 +43,8 @@ print(json.dumps({
 
 # Variables that would leak from the test run or CI into the probe.
 CLEARED = ("DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "MEDIA_ROOT", "ALLOWED_HOSTS",
-           "SIGNUP_ENABLED", "TRAILER_MAX_BYTES", "STORAGE_BACKEND", "CELERY_VISIBILITY_TIMEOUT",
+           "SIGNUP_ENABLED", "TRAILER_MAX_BYTES", "SWEEP_INTERVAL_SECONDS", "REQUEUE_AFTER_SECONDS", "BROWSER_COPIES",
+           "STORAGE_BACKEND", "CELERY_VISIBILITY_TIMEOUT",
            "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS")
 
 
@@ -94,6 +98,7 @@ def test_redis_visibility_timeout_outlasts_training_runs(tmp_path):
 def test_other_documented_variables(tmp_path):
     s = read_settings(tmp_path, SECRET_KEY="x" * 60, ALLOWED_HOSTS="reelscore.example,www.reelscore.example",
                       SIGNUP_ENABLED="0", TRAILER_MAX_BYTES="1000", RUN_STALE_AFTER_SECONDS="30",
+                      SWEEP_INTERVAL_SECONDS="15", REQUEUE_AFTER_SECONDS="600", BROWSER_COPIES="0",
                       SAMPLING_SIZE="224", SAMPLING_FRAMES_PER_SUBCLIP="8",
                       STORAGE_BACKEND="django.core.files.storage.FileSystemStorage")
     assert s["DEBUG"] is False
@@ -101,6 +106,7 @@ def test_other_documented_variables(tmp_path):
     assert s["SIGNUP_ENABLED"] is False
     assert s["TRAILER_MAX_BYTES"] == 1000
     assert s["STALE"] == 30
+    assert (s["SWEEP"], s["REQUEUE"], s["BROWSER_COPIES"]) == (15, 600, False)
     assert (s["SAMPLING"]["size"], s["SAMPLING"]["frames_per_subclip"]) == (224, 8)
 
 

@@ -11,6 +11,7 @@ import logging
 import uuid
 from pathlib import Path
 
+import av
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -46,6 +47,7 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
     try:
         _, sampled = sample_trailer(trailer.file.path, config)
         rows = [_store(trailer, subclip, folder, config) for subclip in sampled]
+        browser_copy = _browser_copy(trailer, folder)
     except VideoError as exc:
         return _fail(trailer, str(exc))
     except Exception as exc:  # a full disk, a bug: the trailer says so instead of staying `processing`
@@ -60,7 +62,10 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
         for old in trailer.subclips.all():
             old.delete()  # the post_delete signal removes its files after commit
         Subclip.objects.bulk_create(rows)
-        Trailer.objects.filter(pk=trailer.pk).update(status=Trailer.Status.READY, error="",
+        replaced = Trailer.objects.filter(pk=trailer.pk).values_list("browser_copy", flat=True).first()
+        if replaced and replaced != browser_copy:
+            transaction.on_commit(lambda: delete_stored(default_storage, replaced))
+        Trailer.objects.filter(pk=trailer.pk).update(status=Trailer.Status.READY, error="", browser_copy=browser_copy,
                                                      processed_at=timezone.now())
         # Which version is active is read after commit: one activated meanwhile scores this trailer too.
         transaction.on_commit(lambda: _score_with_active_version(trailer.pk))
@@ -79,6 +84,24 @@ def _store(trailer: Trailer, subclip, folder: str, config: SamplingConfig) -> Su
         frames=frames_name, contact_sheet=sheet_name, frame_count=len(subclip.frames),
         timestamps=[round(float(t), 4) for t in subclip.timestamps], sampling=config.to_dict(),
     )  # fmt: skip
+
+
+def _browser_copy(trailer: Trailer, folder: str) -> str:
+    """The stored name of an MP4 copy browsers play, made under ``folder`` when they cannot play
+    the trailer's own file; "" when they can, or when the copy fails (the page then offers the file)."""
+    from ml.transcode import needs_browser_copy, write_browser_copy
+
+    if not settings.BROWSER_COPIES:
+        return ""
+    try:
+        if not needs_browser_copy(trailer.file.path):
+            return ""
+        name = f"{folder}/browser.mp4"
+        write_browser_copy(trailer.file.path, default_storage.path(name))
+    except (VideoError, OSError, av.error.FFmpegError) as exc:
+        log.warning("no browser copy of trailer %s: %s", trailer.pk, exc)
+        return ""
+    return name
 
 
 def _score_with_active_version(trailer_id: int) -> None:

@@ -80,6 +80,17 @@ def filesize(value) -> str:
     return "—" if value is None else human_size(int(value))
 
 
+# FFmpeg's names for container formats, as people know them.
+CONTAINER_NAMES = {"mov,mp4,m4a,3gp,3g2,mj2": "MP4/MOV", "matroska,webm": "Matroska/WebM", "avi": "AVI",
+                   "mpegts": "MPEG-TS", "flv": "FLV", "mpeg": "MPEG-PS", "asf": "ASF/WMV", "ogg": "Ogg"}
+
+
+@register.filter
+def container(value: str) -> str:
+    """A container format as people know it ("MP4/MOV"), not FFmpeg's list of names."""
+    return CONTAINER_NAMES.get(value, value)
+
+
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
