@@ -29,10 +29,22 @@ class _FilterForm(forms.Form):
         super().__init__(data, *args, **kwargs)
 
 
-def _sort_choices(sorts: dict[str, str]) -> list[tuple[str, str]]:
+# What each sort is called in the Sort select: the heading of its column on the page.
+TRAILER_SORT_LABELS = {
+    "uploaded": "Uploaded", "title": "Title", "status": "Status", "duration": "Duration", "mean": "Mean rating",
+    "count": "Ratings", "mine": "Yours", "reference": "Reference", "predicted": "Predicted",
+}
+PREDICTION_SORT_LABELS = {
+    "title": "Trailer", "predicted": "Predicted", "spread": "Spread", "mean": "Mean rating", "count": "Ratings",
+    "reference": "Reference", "error": "Error",
+}
+
+
+def _sort_choices(sorts: dict[str, str], labels: dict[str, str]) -> list[tuple[str, str]]:
     choices = []
     for key in sorts:
-        choices += [(key, f"{key} ↑"), (f"-{key}", f"{key} ↓")]
+        label = labels.get(key, key.capitalize())
+        choices += [(key, f"{label} ↑"), (f"-{key}", f"{label} ↓")]
     return choices
 
 
@@ -46,7 +58,7 @@ class TrailerFilterForm(_FilterForm):
     status = forms.ChoiceField(required=False, choices=[("", "any")] + list(Trailer.Status.choices))
     rated = forms.ChoiceField(required=False, choices=YES_NO, label="Rated by me")
     predicted = forms.ChoiceField(required=False, choices=YES_NO, label="Has prediction")
-    sort = forms.ChoiceField(required=False, choices=_sort_choices(selectors.TRAILER_SORTS))
+    sort = forms.ChoiceField(required=False, choices=_sort_choices(selectors.TRAILER_SORTS, TRAILER_SORT_LABELS))
 
     def filters(self) -> selectors.TrailerFilters:
         self.is_valid()  # an invalid value is dropped: cleaned_data keeps the valid ones
@@ -64,7 +76,7 @@ class PredictionFilterForm(_FilterForm):
     rated = forms.ChoiceField(required=False, choices=YES_NO, label="Has ratings")
     min_score = forms.FloatField(required=False, label="Predicted from", widget=forms.NumberInput(attrs={"step": "0.1"}))
     max_score = forms.FloatField(required=False, label="to", widget=forms.NumberInput(attrs={"step": "0.1"}))
-    sort = forms.ChoiceField(required=False, choices=_sort_choices(selectors.PREDICTION_SORTS))
+    sort = forms.ChoiceField(required=False, choices=_sort_choices(selectors.PREDICTION_SORTS, PREDICTION_SORT_LABELS))
 
     def filters(self) -> selectors.PredictionFilters:
         self.is_valid()  # an invalid value is dropped: cleaned_data keeps the valid ones

@@ -138,4 +138,17 @@
   zone.addEventListener("drop", function (event) {
     if (event.dataTransfer && event.dataTransfer.files) { sendAll(event.dataTransfer.files); }
   });
+  // The zone is a keyboard stop: Enter or Space opens the file picker, as a click anywhere in it does.
+  zone.tabIndex = 0;
+  zone.addEventListener("keydown", function (event) {
+    if (event.target !== zone) { return; }
+    if (event.key === "Enter" || event.key === " " || event.key === "Spacebar") {
+      event.preventDefault();
+      input.click();
+    }
+  });
+  zone.addEventListener("click", function (event) {
+    if (event.target === input || (event.target.closest && event.target.closest("label, a, button"))) { return; }
+    input.click();
+  });
 })();

@@ -1,19 +1,23 @@
-"""The pages on a phone: the menu folds behind a button, tables scroll sideways, the rating buttons fit."""
+"""The pages on a phone: the menu folds behind a button, nothing is wider than the screen, tables keep the columns
+that matter on screen, charts stay readable; and the small things a keyboard or a slip of the finger needs."""
 
 from __future__ import annotations
 
 import pytest
 
-from trailers.models import Rating
+from tests.e2e.conftest import log_in
+from trailers.models import Rating, Trailer, TrainingRun
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
+PHONE_WIDTH = 390
+# A container FFmpeg names by a long list the page has no shorter name for (MP4's "mov,mp4,m4a,3gp,3g2,mj2",
+# shown raw, once pushed the trailer page past a phone's width): one long word that must wrap.
+LONG_CONTAINER = "image2pipe,png_pipe,jpeg_pipe,webp_pipe,gif_pipe,bmp_pipe"
 
-def log_in(page, username: str, password: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("[name=username]", username)
-    page.fill("[name=password]", password)
-    page.click("button[type=submit]")
+
+def page_width(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth")
 
 
 def test_phone_layout(phone, screenshot, user, other_user):
@@ -23,6 +27,7 @@ def test_phone_layout(phone, screenshot, user, other_user):
 
     trailers = [create_trailer(title=f"A trailer with a long title, number {i}", reference_score=5.0)
                 for i in range(3)]
+    Trailer.objects.update(container=LONG_CONTAINER)
     Rating.objects.create(user=other_user, trailer=trailers[0], score=7)
     run = create_run()
     log_in(phone, "alice", "alice-pass-123")
@@ -30,22 +35,128 @@ def test_phone_layout(phone, screenshot, user, other_user):
     expect(phone.locator("h1")).to_have_text("Dataset")
     nav = phone.locator("nav.nav")
     expect(nav).to_be_hidden()
-    phone.click("button.nav-toggle")
+    toggle = phone.locator("button.nav-toggle")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
     expect(nav).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
     screenshot(phone, "10-phone-menu")
-    phone.click("button.nav-toggle")
-    # Nothing but the table's own box is wider than the screen.
-    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    # Nothing but the table's own box is wider than the screen; the minor columns give way to the scores.
+    assert page_width(phone) <= PHONE_WIDTH
+    for heading in ("Status", "Duration", "Uploaded"):
+        expect(phone.locator("table.dataset th", has_text=heading)).to_be_hidden()
+    for heading in ("Title", "Mean rating", "Ratings", "Yours"):
+        expect(phone.locator("table.dataset th", has_text=heading)).to_be_in_viewport()
     screenshot(phone, "11-phone-dataset")
 
     phone.goto(f"/trailers/{trailers[0].pk}/")
     expect(phone.locator("#my-rating button.score")).to_have_count(10)
-    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
-    phone.click("#my-rating button.score >> text='9'")
-    expect(phone.locator("#messages")).to_contain_text("9/10")
+    expect(phone.locator(".facts")).to_contain_text(LONG_CONTAINER)
+    assert page_width(phone) <= PHONE_WIDTH, "the trailer page is wider than the phone"
+    for card in phone.locator("main .card").all():
+        box = card.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE_WIDTH, "a card is cut off at the screen's edge"
+    # The confirmation shows beside the buttons, not far above; focus stays on the chosen score; no jump.
+    button = phone.locator("#my-rating button.score >> text='9'")
+    button.scroll_into_view_if_needed()
+    scrolled = phone.evaluate("scrollY")
+    button.click()
+    notice = phone.locator("#my-rating .notice")
+    expect(notice).to_contain_text("9/10")
+    expect(notice).to_be_in_viewport()
+    expect(phone.locator("#my-rating button.score.chosen")).to_be_focused()
+    expect(phone.locator("#messages .notice")).to_have_count(0)
+    assert abs(phone.evaluate("scrollY") - scrolled) < 80, "the page jumped after rating"
     screenshot(phone, "12-phone-trailer")
+
+    phone.goto("/rate/")
+    expect(phone.locator(".rate-form button.score")).to_have_count(10)
+    assert page_width(phone) <= PHONE_WIDTH, "the rate-next page is wider than the phone"
 
     phone.goto(f"/runs/{run.pk}/")
     expect(phone.locator("svg.line-chart")).to_have_count(2)
-    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page_width(phone) <= PHONE_WIDTH
+    # Axis numbers stay readable: at least 10 px tall on the screen, though the chart is drawn scaled down.
+    tick_height = phone.evaluate("document.querySelector('svg.line-chart .tick').getBoundingClientRect().height")
+    assert tick_height >= 10, f"axis numbers are {tick_height:.1f} px tall"
     screenshot(phone, "13-phone-run")
+
+    phone.goto("/runs/")
+    expect(phone.locator("table.runs th", has_text="Device")).to_be_hidden()
+    expect(phone.locator("table.runs th", has_text="Progress")).to_be_in_viewport()
+
+
+def test_a_table_that_scrolls_sideways_shows_a_shadow_at_the_edge(phone, user):
+    from tests.web.conftest import create_run
+
+    for _ in range(3):
+        create_run(status=TrainingRun.Status.RUNNING)
+    log_in(phone, "alice", "alice-pass-123")
+    phone.goto("/runs/")
+    wrap = phone.locator("#runs-table")
+    overflows = wrap.evaluate("el => el.scrollWidth > el.clientWidth")
+    background = wrap.evaluate("el => getComputedStyle(el).backgroundImage")
+    # The shadows are drawn by the wrapper's background; its "local" covers hide each one at the end it reaches.
+    assert background.count("radial-gradient") == 2 and background.count("linear-gradient") == 2
+    if overflows:
+        wrap.evaluate("el => { el.scrollLeft = el.scrollWidth }")
+        assert wrap.evaluate("el => el.scrollLeft > 0")
+
+
+def test_cancelling_a_run_asks_first(page, staff_user):
+    from tests.web.conftest import create_run
+
+    run = create_run(status=TrainingRun.Status.RUNNING)
+    log_in(page, "staff", "staff-pass-123")
+    page.goto(f"/runs/{run.pk}/")
+    asked: list[str] = []
+
+    def answer(accept: bool):
+        def handle(dialog):
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+        return handle
+
+    page.once("dialog", answer(False))
+    page.click("#cancel-run")
+    assert asked and asked[-1].startswith(f"Cancel run #{run.pk}?")
+    page.wait_for_timeout(300)
+    run.refresh_from_db()
+    assert not run.cancel_requested, "dismissing the question still cancelled the run"
+
+    page.once("dialog", answer(True))
+    page.click("#cancel-run")
+    from playwright.sync_api import expect
+
+    expect(page.locator("#messages")).to_contain_text(f"Cancel requested for Run #{run.pk}")
+    run.refresh_from_db()
+    assert run.cancel_requested and len(asked) == 2
+
+
+def test_the_drop_zone_opens_the_file_picker_from_the_keyboard(page, user):
+    from playwright.sync_api import expect
+
+    log_in(page, "alice", "alice-pass-123")
+    choosers = []
+    page.on("filechooser", lambda chooser: choosers.append(chooser))  # one listener for the whole test: the browser reports every picker
+    for opened, key in enumerate(("Enter", "Space"), start=1):
+        page.goto("/upload/")  # afresh: a browser opens one file picker at a time
+        zone = page.locator("#dropzone")
+        expect(zone).to_have_attribute("tabindex", "0")  # set by the page's script, which handles the keys
+        zone.focus()
+        page.keyboard.press(key)
+        for _ in range(100):
+            if len(choosers) == opened:
+                break
+            page.wait_for_timeout(100)
+        assert len(choosers) == opened, f"{key} on the drop zone opened no file picker"
+        assert choosers[-1].is_multiple()
+        choosers[-1].set_files([])
+
+
+def test_login_fields_line_up(page):
+    page.goto("/accounts/login/")
+    username, password = page.locator("[name=username]").bounding_box(), page.locator("[name=password]").bounding_box()
+    assert username["x"] == password["x"] and username["width"] == password["width"]
