@@ -310,6 +310,18 @@ def scored_and_ready_counts(*, model_version: ModelVersion) -> tuple[int, int]:
     return ready.filter(predictions__model_version=model_version).count(), ready.count()
 
 
-def predicted_against_rated(rows: QuerySet[Prediction]) -> list[tuple[float, float, str]]:
-    """(mean user rating, predicted score, trailer title) of every row whose trailer has ratings."""
-    return list(rows.filter(rating_count__gt=0).order_by().values_list("mean_rating", "score", "trailer__title"))
+def predicted_against_rated(rows: QuerySet[Prediction]) -> list[tuple[float, float, str, int]]:
+    """(mean user rating, predicted score, trailer title, trailer id) of every row whose trailer has ratings."""
+    return list(rows.filter(rating_count__gt=0).order_by()
+                .values_list("mean_rating", "score", "trailer__title", "trailer_id"))
+
+
+def trained_on(version: ModelVersion) -> set[int]:
+    """Ids of the trailers ``version`` learned from (its run's training split)."""
+    return {d["trailer"] for d in version.run.dataset if d.get("split") == "train"}
+
+
+def training_mean_label(version: ModelVersion) -> float | None:
+    """The mean label of ``version``'s training split: what its run's mean baseline predicts."""
+    labels = [d["label"] for d in version.run.dataset if d.get("split") == "train"]
+    return sum(labels) / len(labels) if labels else None

@@ -334,10 +334,12 @@ def _chosen_version(request):
     return selectors.active_model_version()
 
 
-def _prediction_summary(rated: list[tuple[float, float, str]]) -> dict:
-    truth = [t for t, _, _ in rated]
-    predicted = [p for _, p, _ in rated]
-    mean = sum(truth) / len(truth) if truth else None
+def _prediction_summary(rated: list[tuple], *, baseline: float | None = None) -> dict:
+    """MAE, RMSE and Spearman of (truth, predicted, ...) rows, and the MAE of always predicting
+    ``baseline`` (by default the rows' own mean rating)."""
+    truth = [row[0] for row in rated]
+    predicted = [row[1] for row in rated]
+    mean = baseline if baseline is not None else (sum(truth) / len(truth) if truth else None)
     return {
         "n": len(rated), "mae": mae(truth, predicted), "rmse": rmse(truth, predicted),
         "spearman": spearman(truth, predicted),
@@ -362,11 +364,15 @@ def predictions(request):
         rated = selectors.predicted_against_rated(rows)
         # Every rated trailer counts in the metrics; the plot shows an even sample of at most SCATTER_POINTS.
         shown = rated[::max(1, math.ceil(len(rated) / SCATTER_POINTS))]
+        trained = selectors.trained_on(version)
+        training_mean = selectors.training_mean_label(version)
         page = _page(request, rows)
         context.update(
             page=page, rows=page.object_list, summary=_prediction_summary(rated), plotted=len(shown),
-            scatter=charts.scatter_chart(shown, x_label="mean user rating", y_label="predicted rating",
-                                         label=f"Predicted against rated, {version}"),
+            # The honest figure: trailers the model never learned from (its validation split, and newer ones).
+            unseen=_prediction_summary([row for row in rated if row[3] not in trained], baseline=training_mean),
+            scatter=charts.scatter_chart([row[:3] for row in shown], x_label="mean user rating",
+                                         y_label="predicted rating", label=f"Predicted against rated, {version}"),
             csv_query=request.GET.urlencode(),
         )
     return render(request, "trailers/predictions.html", context)

@@ -109,3 +109,23 @@ def test_scoring_progress_polls_then_reloads(user_client, make_trailer, make_ver
     make_prediction(version, waiting, 6.0)
     response = user_client.get(url, HTTP_HX_REQUEST="true")
     assert response["HX-Refresh"] == "true"
+
+
+def test_metrics_on_trailers_the_model_never_trained_on_are_shown_apart(user_client, user, make_trailer, make_run,
+                                                                          make_version, make_prediction):
+    truth, predicted = [2, 5, 9, 7], [2.0, 5.0, 6.0, 8.0]  # perfect on the two it trained on
+    trailers = [make_trailer(title=f"T{i}") for i in range(4)]
+    run = make_run(dataset=[{"trailer": trailers[0].pk, "label": 2.0, "split": "train"},
+                            {"trailer": trailers[1].pk, "label": 5.0, "split": "train"},
+                            {"trailer": trailers[2].pk, "label": 9.0, "split": "val"}])
+    version = make_version(number=1, active=True, run=run)
+    for trailer, t, p in zip(trailers, truth, predicted, strict=True):
+        make_prediction(version, trailer, p)
+        Rating.objects.create(user=user, trailer=trailer, score=t)
+    html = user_client.get("/predictions/").content.decode()
+    assert 'id="metric-n">4<' in html and 'id="unseen-n">2<' in html  # T2 (validation) and T3 (added since)
+    assert f'id="metric-mae">{mae(truth, predicted):.3f}<' in html
+    assert f'id="unseen-mae">{mae(truth[2:], predicted[2:]):.3f}<' in html
+    training_mean = (2.0 + 5.0) / 2  # the run's baseline: the mean label of what it trained on
+    assert f'id="unseen-baseline">{mae(truth[2:], [training_mean] * 2):.3f}<' in html
+    assert "flatters the model" in html
