@@ -73,7 +73,8 @@ def dataset(request):
 
 def _trailer_json(trailer: Trailer) -> dict:
     return {"id": trailer.pk, "title": trailer.title, "status": trailer.status,
-            "url": reverse("trailer_detail", args=[trailer.pk])}
+            "url": reverse("trailer_detail", args=[trailer.pk]),
+            "status_url": reverse("trailer-detail", args=[trailer.pk])}  # the API's: the page follows processing
 
 
 def _ingest(request, upload) -> tuple[Trailer | None, services.IngestError | None]:

@@ -86,8 +86,10 @@
         var link = el("a", "trailer-link", body.trailer.title);
         link.href = body.trailer.url;
         frag.appendChild(link);
-        frag.appendChild(document.createTextNode(" — queued for processing."));
+        var state = el("span", "upload-status", " — queued for processing.");
+        frag.appendChild(state);
         done(ui, true, frag);
+        follow(body.trailer.status_url, state, ui);
       } else if (body && body.reason) {
         if (body.duplicate_of) {
           var dup = document.createDocumentFragment();
@@ -108,6 +110,34 @@
     xhr.addEventListener("error", function () { refused(ui, "The connection failed before the upload finished."); });
     xhr.addEventListener("abort", function () { refused(ui, "The upload was cancelled."); });
     xhr.send(data);
+  }
+
+  // After the upload, the row follows the trailer's processing until it is ready or has failed.
+  var STATUS_WORDS = { queued: " — queued for processing.", processing: " — being processed…" };
+  function follow(url, state, ui) {
+    if (!url || !window.fetch) { return; }
+    var tries = 0;
+    function poll() {
+      tries += 1;
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (trailer) {
+          if (!trailer) { return; }
+          ui.item.dataset.status = trailer.status;
+          if (trailer.status === "ready") {
+            var count = (trailer.subclips || []).length;
+            state.textContent = " — ready: " + count + " subclip" + (count === 1 ? "" : "s") + ".";
+          } else if (trailer.status === "failed") {
+            ui.result.className = "upload-result notice notice-error";
+            state.textContent = " — processing failed: " + trailer.error;
+          } else {
+            state.textContent = STATUS_WORDS[trailer.status] || "";
+            if (tries < 600) { setTimeout(poll, 2000); }
+          }
+        })
+        .catch(function () { if (tries < 600) { setTimeout(poll, 5000); } });
+    }
+    setTimeout(poll, 1000);
   }
 
   function sendAll(files) {

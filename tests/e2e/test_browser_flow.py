@@ -111,6 +111,9 @@ def test_upload_rate_train_and_predict(page, screenshot, worker, rated_by_others
     expect(refused.locator(".upload-name")).to_have_text("shopping-list.mp4")
     expect(refused.locator(".upload-result")).to_contain_text("Refused:")
     expect(page.locator(".upload.upload-ok progress").first).to_have_attribute("value", "100")
+    # Each uploaded row follows its trailer's processing until it is ready.
+    for row in page.locator(".upload.upload-ok").all():
+        expect(row.locator(".upload-status")).to_have_text(" — ready: 2 subclips.", timeout=60_000)
     screenshot(page, "02-upload")
     assert set(Trailer.objects.values_list("title", flat=True)) >= {"Harbour Lights", "Night Train"}
 

@@ -34,7 +34,10 @@ def test_a_real_video_becomes_a_queued_trailer(user_client, user, synthetic_vide
     body = response.json()
     trailer = Trailer.objects.get()
     assert body["ok"] and body["trailer"] == {"id": trailer.pk, "title": "My Trailer", "status": "queued",
-                                              "url": f"/trailers/{trailer.pk}/"}
+                                              "url": f"/trailers/{trailer.pk}/",
+                                              "status_url": f"/api/trailers/{trailer.pk}/"}
+    followed = user_client.get(body["trailer"]["status_url"], HTTP_ACCEPT="application/json")
+    assert followed.status_code == 200 and followed.json()["status"] == "queued"  # what the page's script reads
     assert trailer.uploaded_by == user and trailer.width == 64
 
 
