@@ -122,6 +122,15 @@ def make_prediction():
     return create_prediction
 
 
+@pytest.fixture
+def labelled(make_trailer, user):
+    """Three ready trailers rated 3, 4 and 5 by ``user``: enough to start a run."""
+    trailers = [make_trailer() for _ in range(3)]
+    for i, trailer in enumerate(trailers):
+        Rating.objects.create(user=user, trailer=trailer, score=3 + i)
+    return trailers
+
+
 @pytest.fixture(scope="session")
 def synthetic_video(tmp_path_factory):
     """A real 4 s H.264 trailer made by the project's generator (probe and decode work on it)."""

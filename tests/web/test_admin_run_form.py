@@ -10,21 +10,13 @@ from django.contrib.auth.models import Permission
 
 from ml.config import LRCNConfig, TrainConfig
 from tests.pipeline.conftest import TINY_RUN, run_form_data
-from trailers.models import Rating, TrainingRun
+from trailers.models import TrainingRun
 from trailers.run_forms import HELP_TEXT
 
 pytestmark = pytest.mark.django_db
 
 ADD = "/admin/trailers/trainingrun/add/"
 CONFIG_FIELDS = [f.name for cls in (LRCNConfig, TrainConfig) for f in dataclasses.fields(cls)]
-
-
-@pytest.fixture
-def labelled(make_trailer, user):
-    trailers = [make_trailer() for _ in range(3)]
-    for i, trailer in enumerate(trailers):
-        Rating.objects.create(user=user, trailer=trailer, score=3 + i)
-    return trailers
 
 
 def post(client, preset: str = "default", **fields):

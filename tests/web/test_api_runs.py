@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from trailers.models import ModelVersion, Prediction, Rating, TrainingRun
+from trailers.models import ModelVersion, Prediction, TrainingRun
 from trailers.services import score_trailers
 
 pytestmark = pytest.mark.django_db
 
 TINY = {"model": {"frame_size": 32, "channels1": 4, "channels2": 8, "embedding_size": 8, "lstm_size": 8},
         "train": {"epochs": 2, "batch_size": 4, "num_workers": 0, "frames_per_sample": 4, "device": "cpu"}}
-
-
-@pytest.fixture
-def labelled(make_trailer, user):
-    trailers = [make_trailer() for _ in range(3)]
-    for i, trailer in enumerate(trailers):
-        Rating.objects.create(user=user, trailer=trailer, score=3 + i)
-    return trailers
 
 
 def test_list_and_retrieve(api, make_run, make_version):
