@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PHONE_WIDTH = 390
 # A container FFmpeg names by a long list the page has no shorter name for (MP4's "mov,mp4,m4a,3gp,3g2,mj2",
 # shown raw, once pushed the trailer page past a phone's width): one long word that must wrap.
-LONG_CONTAINER = "image2pipe,png_pipe,jpeg_pipe,webp_pipe,gif_pipe,bmp_pipe"
+LONG_CONTAINER = "image2pipe,png_pipe,jpeg_pipe,webp_pipe,gif_pipe"  # 48 characters: the column holds 50
 
 
 def page_width(page) -> int:

@@ -105,7 +105,7 @@ def ingest_trailer(
             original_name=original_name,
             uploaded_by=user if user is not None and user.is_authenticated else None,
             duration=info.duration, fps=info.fps, width=info.width, height=info.height,
-            codec=info.codec, container=info.container, has_audio=info.has_audio,
+            codec=info.codec[:50], container=info.container[:50], has_audio=info.has_audio,  # the columns hold 50
             size_bytes=copied, sha256=digest,
             reference_score=float(reference_score) if reference_score is not None else None,
         )  # fmt: skip
