@@ -161,14 +161,14 @@ def test_a_run_busy_with_no_progress_to_report_is_not_taken_for_dead(rated_trail
     import ml.train
     from trailers.services import execute_training_run
 
-    settings.RUN_STALE_AFTER_SECONDS = 1
-    model_config, train_config = tiny_configs(epochs=2, val_fraction=0.34)
+    settings.RUN_STALE_AFTER_SECONDS = 2  # the heartbeat beats every 0.5 s: four chances before it would show
+    model_config, train_config = tiny_configs(epochs=1, val_fraction=0.34)
     run = TrainingRun.objects.create(model_config=model_config.to_dict(), train_config=train_config.to_dict(),
                                      enqueued_at=timezone.now())  # handed over already: no sweep sends it
     real_evaluate = ml.train.evaluate
 
     def slow_evaluate(*args, **kwargs):
-        time.sleep(2.5)  # two and a half times the stale limit without a word
+        time.sleep(5)  # two and a half times the stale limit without a word
         return real_evaluate(*args, **kwargs)
 
     monkeypatch.setattr(ml.train, "evaluate", slow_evaluate)
@@ -190,4 +190,4 @@ def test_a_run_busy_with_no_progress_to_report_is_not_taken_for_dead(rated_trail
         stop.set()
         watcher.join()
     assert finished.status == TrainingRun.Status.SUCCEEDED, finished.error
-    assert len(seen) > 40 and "stale" not in seen
+    assert len(seen) > 40 and "stale" not in seen  # watched through the whole silent phase
