@@ -124,6 +124,20 @@ def test_missing_secret_key_is_a_clear_startup_error(tmp_path):
     assert "SECRET_KEY is not set" in result.stderr
 
 
+def test_migration_commands_need_no_secret_key_and_the_rest_still_do(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED and not k.startswith("SAMPLING_")}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", REELSCORE_VAR_DIR=str(tmp_path / "var"))
+
+    def manage(*args):
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    checked = manage("makemigrations", "--check", "--dry-run")
+    assert checked.returncode == 0 and "No changes detected" in checked.stdout, checked.stderr
+    refused = manage("migrate")
+    assert refused.returncode != 0 and "SECRET_KEY is not set" in refused.stderr
+
+
 def test_check_deploy_passes_with_production_variables(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in CLEARED and not k.startswith("SAMPLING_")}
     env.update(DJANGO_SETTINGS_MODULE="config.settings", REELSCORE_VAR_DIR=str(tmp_path / "var"),
