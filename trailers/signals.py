@@ -28,11 +28,17 @@ def delete_stored(storage, name: str) -> None:
         folder = folder.parent
 
 
+def delete_after_commit(storage, *names: str) -> None:
+    """Delete these stored files (and the folders they leave empty) once the transaction commits."""
+    for name in names:
+        if name:
+            transaction.on_commit(lambda name=name: delete_stored(storage, name))
+
+
 def _delete_after_commit(*fields) -> None:
     for field in fields:
-        if field and field.name:
-            storage, name = field.storage, field.name
-            transaction.on_commit(lambda storage=storage, name=name: delete_stored(storage, name))
+        if field:
+            delete_after_commit(field.storage, field.name)
 
 
 @receiver(post_delete, sender=Trailer)
@@ -52,5 +58,4 @@ def delete_model_weights(sender, instance: ModelVersion, **kwargs) -> None:
 
 @receiver(post_delete, sender=TrainingRun)
 def delete_run_checkpoint(sender, instance: TrainingRun, **kwargs) -> None:
-    if instance.checkpoint:
-        transaction.on_commit(lambda name=instance.checkpoint: delete_stored(default_storage, name))
+    delete_after_commit(default_storage, instance.checkpoint)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from ml.frames import save_frames, write_contact_sheet
 from ml.video import SamplingConfig, VideoError, sample_trailer
 from trailers.models import ModelVersion, Subclip, Trailer
-from trailers.signals import delete_stored
+from trailers.signals import delete_after_commit, delete_stored
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,8 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
             old.delete()  # the post_delete signal removes its files after commit
         Subclip.objects.bulk_create(rows)
         replaced = Trailer.objects.filter(pk=trailer.pk).values_list("browser_copy", flat=True).first()
-        if replaced and replaced != browser_copy:
-            transaction.on_commit(lambda: delete_stored(default_storage, replaced))
+        if replaced != browser_copy:
+            delete_after_commit(default_storage, replaced)
         Trailer.objects.filter(pk=trailer.pk).update(status=Trailer.Status.READY, error="", browser_copy=browser_copy,
                                                      processed_at=timezone.now())
         # Which version is active is read after commit: one activated meanwhile scores this trailer too.

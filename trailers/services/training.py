@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from ml.config import LRCNConfig, TrainConfig
 from trailers.models import ModelVersion, Subclip, Trailer, TrainingRun
-from trailers.signals import delete_stored
+from trailers.signals import delete_after_commit, delete_stored
 
 from .versions import activate_model_version, next_version_number
 
@@ -331,11 +331,10 @@ def _active_val_mae() -> float | None:
 def _finish(run: TrainingRun, status: str, *, token: str | None = None, **fields) -> TrainingRun:
     """End the run (only if this worker still holds it, when ``token`` is given) and drop its checkpoint."""
     rows = _held(run.pk, token) if token is not None else TrainingRun.objects.filter(pk=run.pk)
-    if rows.update(status=status, finished_at=timezone.now(), **fields):
-        checkpoint = TrainingRun.objects.filter(pk=run.pk).values_list("checkpoint", flat=True).first()
-        if checkpoint:  # a finished run is never resumed; its checkpoint (weights and optimiser) can be large
-            transaction.on_commit(lambda: delete_stored(default_storage, checkpoint))
+    finished = rows.update(status=status, finished_at=timezone.now(), **fields)
     run.refresh_from_db()
+    if finished:  # a finished run is never resumed; its checkpoint (weights and optimiser) can be large
+        delete_after_commit(default_storage, run.checkpoint)
     return run
 
 
