@@ -316,12 +316,6 @@ def predicted_against_rated(rows: QuerySet[Prediction]) -> list[tuple[float, flo
                 .values_list("mean_rating", "score", "trailer__title", "trailer_id"))
 
 
-def trained_on(version: ModelVersion) -> set[int]:
-    """Ids of the trailers ``version`` learned from (its run's training split)."""
-    return {d["trailer"] for d in version.run.dataset if d.get("split") == "train"}
-
-
-def training_mean_label(version: ModelVersion) -> float | None:
-    """The mean label of ``version``'s training split: what its run's mean baseline predicts."""
-    labels = [d["label"] for d in version.run.dataset if d.get("split") == "train"]
-    return sum(labels) / len(labels) if labels else None
+def training_labels(version: ModelVersion) -> dict[int, float]:
+    """{trailer id: label} of the trailers ``version`` learned from (its run's training split)."""
+    return {d["trailer"]: d["label"] for d in version.run.dataset if d.get("split") == "train"}

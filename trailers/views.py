@@ -365,8 +365,9 @@ def predictions(request):
         rated = selectors.predicted_against_rated(rows)
         # Every rated trailer counts in the metrics; the plot shows an even sample of at most SCATTER_POINTS.
         shown = rated[::max(1, math.ceil(len(rated) / SCATTER_POINTS))]
-        trained = selectors.trained_on(version)
-        training_mean = selectors.training_mean_label(version)
+        trained = selectors.training_labels(version)
+        # Its run's baseline predicted the mean label of what it trained on.
+        training_mean = sum(trained.values()) / len(trained) if trained else None
         page = _page(request, rows)
         context.update(
             page=page, rows=page.object_list, summary=_prediction_summary(rated), plotted=len(shown),
