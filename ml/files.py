@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,8 +20,9 @@ def media_url(path: str | os.PathLike) -> str:
     return "file:" + os.fspath(Path(path).absolute())
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
-    """Call ``write`` on a temporary file beside ``path``, then rename it to ``path``; return the path.
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write (by name) in the ``with`` block; renamed to ``path`` at its end.
 
     A reader never sees half a file, and a failed write leaves no temporary file
     behind. An ``OSError`` names ``path``, never the temporary file.
@@ -29,18 +31,25 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+        os.close(fd)
     except OSError as exc:
         raise _naming(exc, path) from exc
     try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise _naming(exc, path) from exc
         raise
-    return path
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Call ``write`` on a temporary file beside ``path``, then rename it to ``path``; return the path
+    (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        write(handle)
+    return Path(path)
 
 
 def _naming(exc: OSError, path: Path) -> OSError:

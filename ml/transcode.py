@@ -17,7 +17,7 @@ from pathlib import Path
 
 import av
 
-from .files import media_url
+from .files import atomic_path, media_url
 from .video import probe
 
 __all__ = ["BROWSER_SAFE", "needs_browser_copy", "write_browser_copy"]
@@ -61,41 +61,34 @@ def write_browser_copy(src: str | os.PathLike, dst: str | os.PathLike, *, max_si
     stored_w, stored_h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
     scale = min(1.0, max_side / max(stored_w, stored_h))
     width, height = (max(2, int(round(side * scale / 2)) * 2) for side in (stored_w, stored_h))
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".tmp-{os.getpid()}-{dst.name}")
-    try:
-        with av.open(media_url(src)) as inp, av.open(media_url(tmp), "w", format="mp4",
-                                                     options={"movflags": "+faststart"}) as out:
-            vin = inp.streams.video[0]
-            vin.thread_type = "AUTO"
-            ain = inp.streams.audio[0] if inp.streams.audio else None
-            vout = out.add_stream("libx264", rate=Fraction(info.fps).limit_denominator(1001) or 25,
-                                  options={"preset": "veryfast", "crf": str(crf)})
-            vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
-            vout.codec_context.time_base = _MILLISECOND
-            vout.time_base = _MILLISECOND
-            if info.rotation:
-                vout.set_display_rotation((-info.rotation) % 360)  # FFmpeg's convention: counter-clockwise
-            aout = None
-            if ain is not None:
-                aout = out.add_stream("aac", rate=ain.codec_context.sample_rate or 48000)
-                aout.layout = "stereo"
-            last_pts = -1
-            for packet in inp.demux(*(s for s in (vin, ain) if s is not None)):
-                for frame in packet.decode():
-                    if packet.stream is vin:
-                        last_pts = _encode_video(out, vout, frame, width, height, last_pts)
-                    elif aout is not None:
-                        for encoded in aout.encode(frame):
-                            out.mux(encoded)
-            for stream in (vout, aout):
-                if stream is not None:
-                    for encoded in stream.encode(None):
+    with atomic_path(dst) as tmp, av.open(media_url(src)) as inp, \
+            av.open(media_url(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+        vin = inp.streams.video[0]
+        vin.thread_type = "AUTO"
+        ain = inp.streams.audio[0] if inp.streams.audio else None
+        vout = out.add_stream("libx264", rate=Fraction(info.fps).limit_denominator(1001) or 25,
+                              options={"preset": "veryfast", "crf": str(crf)})
+        vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
+        vout.codec_context.time_base = _MILLISECOND
+        vout.time_base = _MILLISECOND
+        if info.rotation:
+            vout.set_display_rotation((-info.rotation) % 360)  # FFmpeg's convention: counter-clockwise
+        aout = None
+        if ain is not None:
+            aout = out.add_stream("aac", rate=ain.codec_context.sample_rate or 48000)
+            aout.layout = "stereo"
+        last_pts = -1
+        for packet in inp.demux(*(s for s in (vin, ain) if s is not None)):
+            for frame in packet.decode():
+                if packet.stream is vin:
+                    last_pts = _encode_video(out, vout, frame, width, height, last_pts)
+                elif aout is not None:
+                    for encoded in aout.encode(frame):
                         out.mux(encoded)
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        for stream in (vout, aout):
+            if stream is not None:
+                for encoded in stream.encode(None):
+                    out.mux(encoded)
     return dst
 
 
