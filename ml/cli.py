@@ -405,14 +405,12 @@ def _add_predict(commands) -> None:
 
 def run_predict(args) -> int:
     from ml.predict import load_model, score_frame_files, score_video
-    from ml.train import resolve_device
 
     if not args.model_file.is_file():
         raise CliError(f"{args.model_file}: no such model file")
     if str(args.out) != "-":
         _check_output(args.out, "--out")
     try:
-        resolve_device(args.device)
         loaded = load_model(args.model_file, device=args.device)
     except (ValueError, RuntimeError) as exc:
         raise CliError(str(exc)) from None

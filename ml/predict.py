@@ -105,11 +105,12 @@ def save_model_file(
 
 def load_model(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
     """Read a model file (``weights_only=True``) and rebuild the model on ``device`` (``auto`` allowed)."""
+    target = resolve_device(device)  # a bad device name is refused before the file is read
     data = load_saved(path, MODEL_FORMAT, "model file")
     model_config = LRCNConfig.from_dict(data["model_config"])
     model = build_model(model_config)
     model.load_state_dict(data["model_state"])
-    model.to(resolve_device(device)).eval()
+    model.to(target).eval()
     train_config = TrainConfig.from_dict(data["train_config"]) if data.get("train_config") else None
     return LoadedModel(
         model=model,
