@@ -236,7 +236,8 @@ class TrainingRunCreateSerializer(serializers.Serializer):
     min_ratings = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
     auto_activate = serializers.BooleanField(default=False)
     trailer_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=selectors.MAX_ID),
-                                        required=False, default=list, help_text="train on these trailers only (default: every labelled one)")
+                                        required=False, default=list,
+                                        help_text="train on these trailers only (default: every labelled one)")
     model = serializers.DictField(required=False, default=dict,
                                   help_text="ml.model.LRCNConfig options, e.g. {\"lstm_size\": 32}")
     train = serializers.DictField(required=False, default=dict,

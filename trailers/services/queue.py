@@ -20,6 +20,7 @@ from trailers.models import ModelVersion, Trailer, TrainingRun
 
 log = logging.getLogger(__name__)
 
+
 def _send(task, *args) -> bool:
     try:
         task.apply_async(args=args, retry=True, retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY)
@@ -71,7 +72,7 @@ def enqueue_scoring(model_version_id: int, trailer_ids: list[int] | None = None)
 
 
 def sweep() -> dict[str, int]:
-    """Hand over what is waiting or was lost; returns how many trailers and runs were sent.
+    """Hand over what is waiting or was lost; returns how many trailers, runs and scoring tasks were sent.
 
     - trailers and runs never handed to the broker (it was down);
     - trailers and runs handed over REQUEUE_AFTER_SECONDS ago and still not started: the
