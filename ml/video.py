@@ -365,6 +365,7 @@ class SamplingConfig:
     frames_per_subclip: int | None = None
     size: int = 224
     fast: bool = False
+    snippet_frames: int = 1  # consecutive frames taken at each sample point (1: the seed's single frames)
 
     def __post_init__(self):
         _check_int("n_subclips", self.n_subclips, minimum=1)
@@ -378,6 +379,9 @@ class SamplingConfig:
             raise ValueError(f"size must be at most 4096, got {self.size!r}")
         if not isinstance(self.fast, bool):
             raise ValueError(f"fast must be true or false, got {self.fast!r}")
+        _check_int("snippet_frames", self.snippet_frames, minimum=1)
+        if self.snippet_frames > 16:
+            raise ValueError(f"snippet_frames must be at most 16, got {self.snippet_frames!r}")
         if self.frame_step is _UNSET_STEP:
             # The default gives way to frames_per_subclip, and is stored as a plain 45.
             object.__setattr__(self, "frame_step", None if self.frames_per_subclip is not None else int(_UNSET_STEP))
@@ -406,7 +410,7 @@ class SamplingConfig:
         for name in ("subclip_duration", "offset", "min_duration"):
             if isinstance(values.get(name), int) and not isinstance(values.get(name), bool):
                 values[name] = float(values[name])
-        for name in ("n_subclips", "frame_step", "frames_per_subclip", "size"):
+        for name in ("n_subclips", "frame_step", "frames_per_subclip", "size", "snippet_frames"):
             value = values.get(name)
             if isinstance(value, float) and value.is_integer():
                 values[name] = int(value)
@@ -515,13 +519,17 @@ def resized_shape(width: int, height: int, size: int) -> tuple[int, int]:
     return int(short * width / height), short
 
 
-def _wanted_times(plan: SubclipPlan, fps: float, frame_step: int | None, frames_per_subclip: int | None) -> list[float]:
+def _wanted_times(plan: SubclipPlan, fps: float, frame_step: int | None, frames_per_subclip: int | None,
+                  snippet_frames: int = 1) -> list[float]:
     if frames_per_subclip is not None:
-        return [plan.start + k * plan.duration / frames_per_subclip for k in range(frames_per_subclip)]
-    # Frames 0, N, 2N, … of the subclip at the stream's rate, as the seed kept them.
-    n_frames = max(1, int(round(plan.duration * fps)))
-    count = -(-n_frames // frame_step)
-    return [plan.start + k * frame_step / fps for k in range(count)]
+        points = [plan.start + k * plan.duration / frames_per_subclip for k in range(frames_per_subclip)]
+    else:
+        # Frames 0, N, 2N, … of the subclip at the stream's rate, as the seed kept them.
+        n_frames = max(1, int(round(plan.duration * fps)))
+        count = -(-n_frames // frame_step)
+        points = [plan.start + k * frame_step / fps for k in range(count)]
+    # A snippet: the point's frame and the ones right after it, so that motion between them can be seen.
+    return [t + j / fps for t in points for j in range(snippet_frames)]
 
 
 class _Converter:
@@ -835,6 +843,7 @@ def sample_frames(
     size: int | None = 224,
     fast: bool = False,
     workers: int | None = None,
+    snippet_frames: int = 1,
 ) -> list[SampledSubclip]:
     """Sample the frames of every planned subclip; one :class:`SampledSubclip` per plan entry.
 
@@ -858,6 +867,10 @@ def sample_frames(
     much faster, off by up to half a keyframe interval, and neighbouring
     wanted times may repeat a frame. Never the default.
 
+    ``snippet_frames=K`` takes, at each of those points, K consecutive frames
+    (the point's and the K-1 after it, at the stream's rate): short snippets
+    that show motion. A subclip then holds points × K frames, snippet by snippet.
+
     An empty plan gives an empty list. Raises :class:`VideoError` if the file
     cannot be read or a subclip yields no decodable frame.
     """
@@ -870,6 +883,7 @@ def sample_frames(
     if workers is None:
         workers = min(os.cpu_count() or 1, _MAX_WORKERS)
     _check_int("workers", workers, minimum=1)
+    _check_int("snippet_frames", snippet_frames, minimum=1)
 
     # Readers (each an open file with its own decoder) are lent to one unit of
     # work at a time; a new one is opened only while fewer than ``workers`` exist.
@@ -910,7 +924,7 @@ def sample_frames(
         first = _Reader(path, frame_threads=workers == 1)
         readers.append(first)
         free.put(first)
-        units = _plan_units(first, plans, frame_step, frames_per_subclip, fast)
+        units = _plan_units(first, plans, frame_step, frames_per_subclip, fast, snippet_frames)
         if workers == 1 or len(units) == 1:
             picked_units = [run(unit) for unit in units]
         else:
@@ -952,7 +966,8 @@ def sample_frames(
 
 
 def _plan_units(
-    reader: _Reader, plans: list[SubclipPlan], frame_step: int | None, frames_per_subclip: int | None, fast: bool
+    reader: _Reader, plans: list[SubclipPlan], frame_step: int | None, frames_per_subclip: int | None, fast: bool,
+    snippet_frames: int = 1,
 ) -> list[list[tuple[float, int, int]]]:
     """Split the wanted frames into units of work: (time, subclip, position) runs, each decoded from one seek.
 
@@ -962,7 +977,8 @@ def _plan_units(
     an index, and in fast mode, each subclip is one unit.
     """
     per_subclip = [
-        [(t, i, k) for k, t in enumerate(_wanted_times(item, reader.fps, frame_step, frames_per_subclip))]
+        [(t, i, k) for k, t in enumerate(_wanted_times(item, reader.fps, frame_step, frames_per_subclip,
+                                                         snippet_frames))]
         for i, item in enumerate(plans)
     ]
     keyframes = reader.keyframes()
@@ -1016,5 +1032,6 @@ def sample_trailer(
         frames_per_subclip=config.frames_per_subclip,
         size=config.size,
         fast=config.fast,
+        snippet_frames=config.snippet_frames,
     )
     return info, subclips

@@ -541,3 +541,19 @@ def test_sampled_frames_store_as_memory_mapped_npy_and_a_contact_sheet(tmp_path,
     with Image.open(sheet) as image:
         assert image.format == "JPEG"
         assert image.width > image.height > 0  # 10 frames: two rows of five
+
+
+def test_snippets_are_consecutive_frames_at_each_point(index_video):
+    path, times = index_video(".mp4")
+    plan = plan_subclips(6.0, n_subclips=2, subclip_duration=2.5, offset=0.5)
+    sampled = sample_frames(path, plan, frames_per_subclip=4, size=32, snippet_frames=3)
+    for sub in sampled:
+        assert sub.frames.shape == (12, 32, 32, 3)
+        indices = sub.frame_indices
+        for point in range(4):  # each snippet is one frame and the two right after it
+            first = indices[point * 3]
+            assert indices[point * 3: point * 3 + 3] == [first, first + 1, first + 2]
+    seed = SamplingConfig()
+    assert seed.snippet_frames == 1 and SamplingConfig.from_dict(seed.to_dict()) == seed
+    with pytest.raises(ValueError, match="snippet_frames must be at most 16"):
+        SamplingConfig(snippet_frames=17)

@@ -1,0 +1,112 @@
+"""Pixel features: what a frame's pretrained embedding does not say — how things move, and the colours.
+
+An ImageNet encoder's embedding is an average over the picture: it says what is
+there, hardly where, so it cannot say how fast or which way something moves,
+and it cares little for the colour grading. These few numbers per frame fill
+that in, from the frames themselves:
+
+* motion, per cell of a ``grid`` × ``grid`` partition of the frame: the
+  Lucas–Kanade optical flow (u, v) from the previous frame of the same
+  snippet (``ml.video.SamplingConfig.snippet_frames`` consecutive frames per
+  sample point), in pixels per frame at a 112-pixel side; the first frame of
+  a snippet carries the flow to its next frame, so that any frame a model
+  picks carries its snippet's motion; zeros for every frame when snippets are
+  single frames (the seed's every-45th-frame plan has no consecutive frames);
+* how much changed between those two frames (mean absolute difference, 0–1);
+* the frame's mean colour (R, G, B in 0–1).
+
+They are computed from the stored frames in milliseconds, so they are never
+cached: a model that uses them (``LRCNConfig.pixel_grid`` > 0) gets them beside
+its cached embeddings wherever it trains or scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+REFERENCE_SIDE = 112  # flows are given in pixels per frame at this frame side, whatever the frames' size
+
+
+def feature_count(grid: int) -> int:
+    """Columns :func:`pixel_features` gives for ``grid`` (0: none)."""
+    return 0 if grid <= 0 else 2 * grid * grid + 4
+
+
+def pixel_features(frames: np.ndarray, *, grid: int, snippet_frames: int) -> np.ndarray:
+    """uint8 frames (T, H, W, 3), in snippets of ``snippet_frames`` → float32 features (T, feature_count(grid))."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] == 0:
+        raise ValueError(f"expected non-empty frames (T, H, W, 3), got shape {frames.shape}")
+    if grid < 1 or snippet_frames < 1:
+        raise ValueError(f"grid and snippet_frames must be at least 1, got {grid} and {snippet_frames}")
+    count, height, width = frames.shape[:3]
+    rgb = frames.astype(np.float32) / 255.0
+    out = np.zeros((count, feature_count(grid)), np.float32)
+    out[:, -3:] = rgb.mean(axis=(1, 2))
+    if snippet_frames == 1 or count < 2:
+        return out
+    gray = _smooth(rgb @ np.array([0.299, 0.587, 0.114], np.float32))
+    rows = np.array_split(np.arange(height), grid)
+    cols = np.array_split(np.arange(width), grid)
+    scale = REFERENCE_SIDE / max(height, width)
+    for t in range(1, count):
+        if t % snippet_frames == 0:
+            continue  # the first frame of a snippet: the frame before it is far away in time
+        before, after = gray[t - 1], gray[t]
+        mid = (before + after) / 2
+        ix = np.gradient(mid, axis=1)
+        iy = np.gradient(mid, axis=0)
+        it = after - before
+        flows = []
+        for r in rows:
+            for c in cols:
+                gx, gy, gt = ix[np.ix_(r, c)], iy[np.ix_(r, c)], it[np.ix_(r, c)]
+                flows.extend(_lucas_kanade(gx, gy, gt))
+        out[t, : 2 * grid * grid] = np.asarray(flows, np.float32) * scale
+        out[t, 2 * grid * grid] = float(np.abs(it).mean())
+        if (t - 1) % snippet_frames == 0:  # the snippet's first frame: the same motion as its second
+            out[t - 1, : 2 * grid * grid + 1] = out[t, : 2 * grid * grid + 1]
+    return out
+
+
+def _lucas_kanade(gx: np.ndarray, gy: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
+    """One cell's flow from the brightness-constancy equations, least squares with a little ridge (a flat
+    cell has no flow to speak of, rather than an arbitrary one)."""
+    a11, a12, a22 = float((gx * gx).sum()), float((gx * gy).sum()), float((gy * gy).sum())
+    b1, b2 = -float((gx * gt).sum()), -float((gy * gt).sum())
+    ridge = 1e-4 * gx.size
+    a11, a22 = a11 + ridge, a22 + ridge
+    det = a11 * a22 - a12 * a12
+    return (a22 * b1 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det
+
+
+def _smooth(gray: np.ndarray) -> np.ndarray:
+    """A 3×3 box blur per frame: gradients of a blurred picture follow motion of more than a pixel."""
+    padded = np.pad(gray, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    total = np.zeros_like(gray)
+    for dy in range(3):
+        for dx in range(3):
+            total += padded[:, dy:dy + gray.shape[1], dx:dx + gray.shape[2]]
+    return total / 9.0
+
+
+def head_input(embeddings: np.ndarray, frames: np.ndarray, *, grid: int, snippet_frames: int) -> np.ndarray:
+    """What a frozen encoder's head reads for one subclip: its cached embeddings (T, D), and with ``grid`` > 0
+    the pixel features of its frames beside them (T, D + feature_count(grid))."""
+    if grid <= 0:
+        return embeddings
+    features = pixel_features(frames, grid=grid, snippet_frames=snippet_frames)
+    if features.shape[0] != embeddings.shape[0]:
+        raise ValueError(f"{embeddings.shape[0]} embeddings for {features.shape[0]} frames: the cache is stale")
+    return np.hstack([np.asarray(embeddings, np.float32), features])
+
+
+def sample_head_inputs(sample, *, grid: int, snippet_frames: int) -> tuple[np.ndarray, ...]:
+    """A trailer sample's head inputs, one per subclip: its embedding arrays (``ml.data.TrailerSample`` after
+    ``ml.embeddings.gather_embeddings``), with the pixel features of its frame files beside them when ``grid``."""
+    if grid <= 0:
+        return tuple(sample.embeddings)
+    from ml.frames import load_frames
+
+    return tuple(head_input(e, load_frames(p, mmap=True), grid=grid, snippet_frames=snippet_frames)
+                 for e, p in zip(sample.embeddings, sample.subclips, strict=True))
