@@ -35,11 +35,13 @@ SAMPLING_FILE = "sampling.json"  # DATA_DIR/sampling.json: the sampling settings
 
 @dataclass(frozen=True)
 class TrailerSample:
-    """One labelled trailer: a key (id or title), its subclips' frame files, and its rating."""
+    """One labelled trailer: a key (id or title), its subclips' frame files, its rating, and optionally each
+    subclip's cached encoder embeddings (a ``.npy`` path or an array; None where a subclip has none)."""
 
     trailer: Hashable
     subclips: tuple[str, ...]
     rating: float
+    embeddings: tuple[Any, ...] | None = None
 
 
 def as_trailer_samples(samples: Iterable[TrailerSample | Sequence[Any]]) -> list[TrailerSample]:
@@ -47,13 +49,17 @@ def as_trailer_samples(samples: Iterable[TrailerSample | Sequence[Any]]) -> list
     result: list[TrailerSample] = []
     seen: set = set()
     for item in samples:
+        embeddings = None
         if isinstance(item, TrailerSample):
-            trailer, subclips, rating = item.trailer, item.subclips, item.rating
+            trailer, subclips, rating, embeddings = item.trailer, item.subclips, item.rating, item.embeddings
         else:
             try:
-                trailer, subclips, rating = item
+                trailer, subclips, rating, *rest = item
             except (TypeError, ValueError):
-                raise ValueError(f"a sample must be (trailer, [subclip paths], rating), got {item!r}") from None
+                rest = [None, None]
+            if len(rest) > 1:
+                raise ValueError(f"a sample must be (trailer, [subclip paths], rating[, [embeddings]]), got {item!r}")
+            embeddings = rest[0] if rest else None
         if not isinstance(trailer, int | str) or isinstance(trailer, bool):
             raise ValueError(f"trailer keys must be ints or strings, got {trailer!r}")
         if trailer in seen:
@@ -70,7 +76,11 @@ def as_trailer_samples(samples: Iterable[TrailerSample | Sequence[Any]]) -> list
             raise ValueError(f"trailer {trailer!r}: rating {rating!r} is not a number") from None
         if not math.isfinite(rating):
             raise ValueError(f"trailer {trailer!r}: rating {rating!r} is not finite")
-        result.append(TrailerSample(trailer, subclips, rating))
+        if embeddings is not None:
+            embeddings = tuple(os.fspath(e) if isinstance(e, str | os.PathLike) else e for e in embeddings)
+            if len(embeddings) != len(subclips):
+                raise ValueError(f"trailer {trailer!r}: {len(embeddings)} embeddings for {len(subclips)} subclips")
+        result.append(TrailerSample(trailer, subclips, rating, embeddings))
     return result
 
 
@@ -210,6 +220,33 @@ class SubclipDataset(Dataset):
         path, target = self.items[index]
         frames, length = prepare_frames(load_frames(path, mmap=True), self.frames_per_sample, self.frame_size)
         return frames, torch.tensor(length, dtype=torch.long), torch.tensor(target, dtype=torch.float32)
+
+
+def prepare_embeddings(embeddings: np.ndarray, frames_per_sample: int) -> tuple[torch.Tensor, int]:
+    """A subclip's embeddings (T, D) → (float32 (frames_per_sample, D) zero-padded at the end, number of real
+    frames), taking the same frames :func:`prepare_frames` would."""
+    chosen = np.asarray(embeddings)[select_frame_indices(embeddings.shape[0], frames_per_sample)]
+    x = torch.from_numpy(chosen.astype(np.float32))
+    length = x.shape[0]
+    if length < frames_per_sample:
+        x = torch.cat([x, x.new_zeros((frames_per_sample - length, x.shape[1]))])
+    return x, length
+
+
+class EmbeddingDataset(Dataset):
+    """One item per subclip from cached embeddings held in memory: (float32 (T, D), length, target float32)."""
+
+    def __init__(self, items: Sequence[tuple[np.ndarray, float]], *, frames_per_sample: int) -> None:
+        prepared = [prepare_embeddings(array, frames_per_sample) for array, _ in items]
+        self.x = torch.stack([x for x, _ in prepared]) if prepared else torch.empty(0)
+        self.lengths = torch.tensor([n for _, n in prepared], dtype=torch.long)
+        self.targets = torch.tensor([t for _, t in items], dtype=torch.float32)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.x[index], self.lengths[index], self.targets[index]
 
 
 def find_subclips(data_dir: str | os.PathLike) -> dict[str, list[Path]]:

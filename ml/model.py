@@ -17,6 +17,16 @@ trailers (half the rating is in how a bar moves) a globally pooled LRCN learnt
 no more than the single-frame model, while a fine grid learnt the motion in a
 few epochs, and only with ``deltas`` (see the notes at ``PRESETS["default"]``).
 
+With a pretrained ``encoder`` (``ml.encoder``) the per-frame CNN is
+EfficientNet-Lite0 with ImageNet weights, and a linear projection of its
+1280-wide embedding feeds the same temporal model. Kept frozen
+(``finetune_blocks`` 0), the encoder is not part of the learnt weights: the
+model is then only its *head* (projection, LSTM or mean, linear), which
+trains in seconds on embeddings cached at preprocessing
+(:meth:`LRCN.head`); :meth:`LRCN.forward` still takes frames and embeds them
+with the process's shared encoder. With ``finetune_blocks`` N the encoder
+is a submodule whose last N blocks learn (for GPU machines).
+
 Input: uint8 frames shaped (B, T, H, W, 3), RGB, channels last (the layout of
 the stored ``.npy`` arrays), with H == W == ``frame_size``; frames of another
 size are resized in the data path (``ml.data.resize_frames``), not here.
@@ -34,6 +44,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -95,16 +106,34 @@ class LRCN(nn.Module):
     def __init__(self, config: LRCNConfig) -> None:
         super().__init__()
         self.config = config
-        self.cnn = FrameCNN(config)
+        self.cnn: FrameCNN | None = None
+        self.encoder = None
+        self.project: nn.Module | None = None
+        self.pixels = 0
+        if not config.pretrained:
+            self.cnn = FrameCNN(config)
+        else:
+            from ml.encoder import ENCODER_DIM, FrameEncoder
+
+            if config.finetune_blocks:
+                self.encoder = FrameEncoder(config.encoder)
+                self.encoder.trainable_blocks(config.finetune_blocks)
+            from ml.pixels import feature_count
+
+            # The pixel features go past the projection: 1280 encoder numbers would drown their few.
+            self.pixels = feature_count(config.pixel_grid)
+            self.project = nn.Sequential(nn.Dropout(config.dropout),
+                                         nn.Linear(ENCODER_DIM[config.encoder], config.embedding_size))
+        step_size = config.embedding_size + (self.pixels if self.project is not None else 0)
         if config.temporal == "lstm":
             self.rnn: nn.LSTM | None = nn.LSTM(
-                input_size=config.embedding_size * (2 if config.deltas else 1), hidden_size=config.lstm_size,
+                input_size=step_size * (2 if config.deltas else 1), hidden_size=config.lstm_size,
                 num_layers=config.lstm_layers, batch_first=True,
             )
             features = config.lstm_size
         else:
             self.rnn = None
-            features = config.embedding_size
+            features = step_size
         self.linear = nn.Linear(features, 1)
         # Non-persistent: a fixed property of the input format, not a learnt weight.
         self.register_buffer("pixel_mean", torch.tensor(PIXEL_MEAN).mul(255).view(1, 3, 1, 1), persistent=False)
@@ -112,11 +141,41 @@ class LRCN(nn.Module):
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         batch, steps = self._check(frames)
-        mask = None
-        if lengths is not None and self.config.masking:
-            lengths = lengths.to(frames.device).long().clamp(1, steps)
-            mask = torch.arange(steps, device=frames.device)[None, :] < lengths[:, None]
-        embeddings = self.embed(frames, mask)                     # (B, T, E)
+        mask = self._mask(lengths, batch, steps, frames.device)
+        return self._temporal(self.embed(frames, mask), mask, lengths)
+
+    def head(self, embeddings: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Encoder embeddings (B, T, D) float, as :func:`ml.encoder.embed_frames` makes them → ratings (B,).
+
+        Only for a pretrained encoder; padded steps (past ``lengths``) may hold anything.
+        """
+        if self.project is None:
+            raise ValueError("this model learns its own CNN (encoder 'scratch'): give it frames, not embeddings")
+        width = self.project[1].in_features + self.pixels
+        if embeddings.dim() != 3 or embeddings.shape[-1] != width:
+            raise ValueError(f"expected embeddings shaped (B, T, {width}) from the {self.config.encoder} encoder"
+                             f"{' and ml.pixels' if self.pixels else ''}, got {tuple(embeddings.shape)}")
+        batch, steps = embeddings.shape[:2]
+        mask = self._mask(lengths, batch, steps, embeddings.device)
+        return self._temporal(self._projected(embeddings.float(), mask), mask, lengths)
+
+    def _mask(self, lengths, batch: int, steps: int, device) -> torch.Tensor | None:
+        if lengths is None or not self.config.masking:
+            return None
+        lengths = lengths.to(device).long().clamp(1, steps)
+        return torch.arange(steps, device=device)[None, :] < lengths[:, None]
+
+    def _projected(self, embeddings: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        width = self.project[1].in_features
+        out = self.project(embeddings[..., :width])
+        if self.pixels:
+            out = torch.cat([out, embeddings[..., width:]], dim=-1)
+        return out if mask is None else out * mask.unsqueeze(-1).to(out.dtype)
+
+    def _temporal(self, embeddings: torch.Tensor, mask: torch.Tensor | None, lengths) -> torch.Tensor:
+        batch, steps = embeddings.shape[:2]
+        if lengths is not None and mask is not None:
+            lengths = lengths.to(embeddings.device).long().clamp(1, steps)
         if self.rnn is None:
             features = _masked_mean(embeddings, mask)
         else:
@@ -142,12 +201,31 @@ class LRCN(nn.Module):
         if mask is not None and not bool(mask.all()):
             index = mask.reshape(-1).nonzero().squeeze(1)
             flat = flat.index_select(0, index)
-        x = flat.permute(0, 3, 1, 2).float()
-        x = (x - self.pixel_mean) / self.pixel_std
-        emb = self.cnn(x)
+        if self.cnn is None:
+            emb = self._encode(flat)
+        else:
+            x = flat.permute(0, 3, 1, 2).float()
+            emb = self.cnn((x - self.pixel_mean) / self.pixel_std)
         if index is not None:
             emb = emb.new_zeros(batch * steps, emb.shape[1]).index_copy(0, index, emb)
-        return emb.view(batch, steps, -1)
+        emb = emb.view(batch, steps, -1)
+        if self.cnn is None:
+            if self.config.pixel_grid:
+                from ml.pixels import pixel_features
+
+                features = [pixel_features(f.cpu().numpy(), grid=self.config.pixel_grid,
+                                           snippet_frames=self.config.snippet_frames) for f in frames]
+                emb = torch.cat([emb, torch.as_tensor(np.stack(features), device=emb.device)], dim=-1)
+            emb = self._projected(emb, mask)
+        return emb
+
+    def _encode(self, frames: torch.Tensor) -> torch.Tensor:
+        if self.encoder is not None:
+            return self.encoder(frames)
+        from ml.encoder import shared_encoder
+
+        with torch.no_grad():  # frozen: the shared encoder is not this model's to train
+            return shared_encoder(self.config.encoder, frames.device)(frames).float()
 
     def _check(self, frames: torch.Tensor) -> tuple[int, int]:
         size = self.config.frame_size

@@ -55,6 +55,7 @@ from ml.config import (  # noqa: F401
     resolve_config,
 )
 from ml.data import (
+    EmbeddingDataset,
     Normaliser,
     Split,
     SubclipDataset,
@@ -91,6 +92,16 @@ class Progress:
     steps: int
     metrics: dict[str, Any]
     history: tuple[dict[str, Any], ...] = ()
+    fit: int = 1                 # which of a cross-validation's fits this is (from 1), of ``fits``
+    fits: int = 1
+    fold: int | None = None      # the fold it holds out (from 1), in a cross-validation
+    role: str = "model"          # "model", or "single_frame": the baseline head fit on the same fold
+
+    @property
+    def fraction(self) -> float:
+        """How much of the whole job (every fit) is done, 0–1."""
+        within = ((self.epoch - 1) * self.steps + self.step) / max(1, self.epochs * self.steps)
+        return min(1.0, ((self.fit - 1) + within) / max(1, self.fits))
 
 
 class StopTraining(Exception):  # noqa: N818 - it is a request, not an error
@@ -131,6 +142,7 @@ class FitResult:
     best_epoch: int | None
     stop_reason: str            # "completed", "early_stopping" or "cancelled"
     device: str
+    embedded_on_demand: int = 0  # subclips that had no cached embeddings and were embedded for this fit
 
     @property
     def best_metrics(self) -> dict[str, Any] | None:
@@ -166,6 +178,7 @@ def fit(
     callback: Callback | None = None,
     checkpoint_path: str | os.PathLike | None = None,
     resume_from: str | os.PathLike | None = None,
+    embedding_spec: Any = None,
 ) -> FitResult:
     """Train an LRCN on labelled trailers and return the trained model with its history.
 
@@ -179,10 +192,21 @@ def fit(
     checkpoint_path: written atomically after every epoch.
     resume_from: a checkpoint to carry on from (its configs must match, except for
         ``RESUMABLE_CHANGES``); training continues at the next epoch up to ``config.epochs``.
+    embedding_spec: the ``ml.embeddings.EmbeddingSpec`` (or its dict) the samples' cached embeddings were
+        made with. A model with a frozen pretrained encoder trains its head on them; a subclip without
+        them is embedded on demand (``FitResult.embedded_on_demand`` counts them).
     """
     config = config or TrainConfig()
     model_config = resolve_config(model_config)
-    trailers = {t.trailer: t for t in as_trailer_samples(samples)}
+    samples = as_trailer_samples(samples)
+    embedded_on_demand = 0
+    if model_config.uses_embeddings:
+        from ml.embeddings import gather_embeddings, installed_spec
+
+        wanted = installed_spec(model_config.encoder, model_config.frame_size)
+        samples, embedded_on_demand = gather_embeddings(samples, wanted, given=embedding_spec,
+                                                        device=str(resolve_device(config.device)))
+    trailers = {t.trailer: t for t in samples}
     if not trailers:
         raise ValueError("no trailers to train on")
     split = _as_split(split) if split is not None else None
@@ -202,22 +226,26 @@ def fit(
     check_split(split, trailers)
 
     device = resolve_device(config.device)
-    train_items = [(path, trailers[k].rating) for k in split.train for path in trailers[k].subclips]
-    val_items = [(path, trailers[k].rating, k) for k in split.val for path in trailers[k].subclips]
+    embedded = model_config.uses_embeddings
+    sources = {k: _sources(trailers[k], embedded, model_config) for k in (*split.train, *split.val)}
+    train_items = [(source, trailers[k].rating) for k in split.train for source in sources[k]]
+    val_items = [(source, trailers[k].rating, k) for k in split.val for source in sources[k]]
     normaliser = Normaliser.from_dict(state["normaliser"]) if state else Normaliser.fit([r for _, r in train_items])
 
     def dataset(items):
-        return SubclipDataset(
-            [(path, normaliser.standardise(rating)) for path, rating, *_ in items],
-            frames_per_sample=config.frames_per_sample, frame_size=model_config.frame_size,
-        )
+        standardised = [(source, normaliser.standardise(rating)) for source, rating, *_ in items]
+        if model_config.uses_embeddings:
+            return EmbeddingDataset(standardised, frames_per_sample=config.frames_per_sample)
+        return SubclipDataset(standardised, frames_per_sample=config.frames_per_sample,
+                              frame_size=model_config.frame_size)
 
     shuffle = torch.Generator()
+    workers = 0 if model_config.uses_embeddings else config.num_workers  # embeddings are in memory already
     loader_options = {
         "batch_size": config.batch_size,
-        "num_workers": config.num_workers,
+        "num_workers": workers,
         "pin_memory": device.type == "cuda",
-        "persistent_workers": config.num_workers > 0,
+        "persistent_workers": workers > 0,
     }
     # The sampler shuffles with its own generator, reseeded every epoch. The loaders get
     # generators of their own too, because DataLoader draws its workers' base seed from
@@ -234,6 +262,7 @@ def fit(
 
     torch.manual_seed(config.seed)
     model = build_model(model_config).to(device)
+    forward = model.head if model_config.uses_embeddings else model
     optimizer = make_optimizer(model, config)
     loss_fn = make_loss(config.loss)
     autocast, scaler = _mixed_precision(device, config.mixed_precision)
@@ -270,7 +299,7 @@ def fit(
                 targets = targets.to(device, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
                 with autocast():
-                    predictions = model(frames, lengths)
+                    predictions = forward(frames, lengths)
                 loss = loss_fn(predictions.float(), targets)
                 if not torch.isfinite(loss):
                     raise TrainingDiverged(epoch + 1, step, loss.item(), *(last_checkpoint or (None, None)))
@@ -288,7 +317,7 @@ def fit(
                     raise StopTraining
 
             metrics = {"epoch": epoch + 1, "train_loss": total / count}
-            metrics.update(evaluate(model, val_loader, val_items, loss_fn, normaliser, device, autocast))
+            metrics.update(evaluate(forward, val_loader, val_items, loss_fn, normaliser, device, autocast))
             metrics["seconds"] = round(time.perf_counter() - started, 3)
             history.append(metrics)
 
@@ -339,21 +368,36 @@ def fit(
     return FitResult(
         model=model, model_config=model_config, train_config=config, normaliser=normaliser, split=split,
         history=history, best_epoch=best_epoch, stop_reason=stop_reason, device=str(device),
+        embedded_on_demand=embedded_on_demand,
     )
 
 
+def _sources(sample: TrailerSample, embedded: bool, model_config: LRCNConfig) -> tuple:
+    """What the model reads for each subclip: its embeddings (and pixel features) for a frozen pretrained
+    encoder, else its frames."""
+    if not embedded:
+        return sample.subclips
+    from ml.pixels import sample_head_inputs
+
+    return sample_head_inputs(sample, grid=model_config.pixel_grid, snippet_frames=model_config.snippet_frames)
+
+
 @torch.no_grad()
-def evaluate(model, loader, items, loss_fn, normaliser: Normaliser, device, autocast=nullcontext) -> dict[str, Any]:
-    """Validation loss per subclip, and MAE/RMSE/Spearman per trailer against the training-mean baseline."""
+def evaluate(forward, loader, items, loss_fn, normaliser: Normaliser, device, autocast=nullcontext) -> dict[str, Any]:
+    """Validation loss per subclip, and MAE/RMSE/Spearman per trailer against the training-mean baseline.
+
+    ``forward`` is the model (frames in) or its ``head`` (cached embeddings in); either way, its module
+    is put in eval mode here.
+    """
     empty = {"val_loss": None, "val_mae": None, "val_rmse": None, "val_spearman": None,
              "baseline_mae": None, "baseline_rmse": None}
     if loader is None:
         return empty
-    model.eval()
+    getattr(forward, "__self__", forward).eval()
     total, predictions = 0.0, []
     for frames, lengths, targets in loader:
         with autocast():
-            out = model(frames.to(device), lengths.to(device)).float()
+            out = forward(frames.to(device), lengths.to(device)).float()
         total += loss_fn(out, targets.to(device)).item() * targets.shape[0]
         predictions.append(out.cpu())
     scores = normaliser.unscale(torch.cat(predictions).double().numpy())

@@ -59,11 +59,11 @@ def test_seed_preset_has_the_originals_size_and_takes_a_full_size_training_step(
     assert not torch.equal(before, model.linear.weight)
 
 
-def test_default_preset_is_much_smaller_than_the_seed_and_is_the_config_defaults():
-    default = build_model("default")
-    assert count_parameters(default) * 50 <= 379_357_456
-    assert default.config == LRCNConfig() and default.config.head == "pool" and default.config.masking
-    assert PRESETS["single_frame"] == LRCNConfig(temporal="mean", deltas=False)
+def test_scratch_preset_is_much_smaller_than_the_seed_and_is_the_config_defaults():
+    scratch = build_model("scratch")
+    assert count_parameters(scratch) * 50 <= 379_357_456
+    assert scratch.config == LRCNConfig() and scratch.config.head == "pool" and scratch.config.masking
+    assert PRESETS["single_frame"] == PRESETS["default"].replace(temporal="mean", deltas=False)
 
 
 @pytest.mark.parametrize("head", ["dense", "pool"])
