@@ -4,17 +4,24 @@ A model file is ``torch.save`` of a plain dict, read back with
 ``torch.load(weights_only=True)`` (tensors, numbers, strings, lists, dicts;
 never arbitrary objects)::
 
-    format="reelscore.model", version=1,
-    model_state     the LRCN's weights
+    format="reelscore.model", version=2,
+    members         [{"model_state", "normaliser": {"mean", "std"}}]: the ensemble (the fold models of a
+                    cross-validated run; one member otherwise). Model outputs are standardised ratings.
     model_config    LRCNConfig.to_dict()
     train_config    TrainConfig.to_dict() (frames_per_sample is used when scoring), or None
     sampling        the video sampling settings (ml.video.SamplingConfig.to_dict()), or None
-    normaliser      {"mean", "std"}: model outputs are standardised ratings
-    metrics         validation metrics (FitResult.metrics()), or {}
+    embedding       the EmbeddingSpec of the embeddings a frozen pretrained encoder's head reads, or None
+    metrics         the run's metrics (cross-validated estimate, or FitResult.metrics()), or {}
     history         per-epoch metrics, or []
 
-A trailer's prediction is the mean of its subclips' scores; the spread is
-their standard deviation (0 for a single subclip).
+Version 1 files (one model: ``model_state`` and ``normaliser`` at the top) still load.
+A frozen encoder's weights are not in the file: they come from the installed
+package, and loading refuses a file whose embeddings were made by other
+weights or at another size, naming both.
+
+A trailer's prediction is the mean over members of the mean of its
+subclips' scores; ``spread`` is the standard deviation over subclips and
+``uncertainty`` the standard deviation over members (0 for one member).
 """
 
 from __future__ import annotations
@@ -26,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from ml.data import Normaliser, prepare_frames
+from ml.crossval import CrossValResult, Member, subclip_scores
+from ml.data import Normaliser
 from ml.frames import load_frames
 from ml.model import LRCN, LRCNConfig, build_model
 from ml.train import FitResult, TrainConfig, load_saved, resolve_device, save_checkpoint
@@ -38,117 +45,201 @@ MODEL_FORMAT = "reelscore.model"
 
 @dataclass
 class LoadedModel:
-    """A model ready to score: the network in eval mode and everything needed to feed it."""
+    """A model ready to score: the ensemble's networks in eval mode and everything needed to feed them."""
 
-    model: LRCN
+    members: list[Member]
     model_config: LRCNConfig
-    normaliser: Normaliser
     frames_per_sample: int
     train_config: TrainConfig | None = None
     sampling: dict[str, Any] | None = None
+    embedding: dict[str, Any] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
-    def device(self) -> torch.device:
+    def model(self) -> LRCN:
+        """The first member's network (the only one, for a model trained without folds)."""
+        return self.members[0].model
+
+    @property
+    def normaliser(self) -> Normaliser:
+        return self.members[0].normaliser
+
+    @property
+    def device(self):
         return next(self.model.parameters()).device
 
 
 @dataclass(frozen=True)
 class Scores:
-    """A trailer's scores: one per subclip, their mean (the prediction) and spread (standard deviation)."""
+    """A trailer's scores: one per subclip (averaged over the ensemble), their mean (the prediction), their
+    spread (standard deviation over subclips) and the model's uncertainty (standard deviation over members)."""
 
     per_subclip: list[float]
     mean: float
     spread: float
+    uncertainty: float = 0.0
 
 
 def save_model_file(
     path: str | os.PathLike,
-    result: FitResult | None = None,
+    result: FitResult | CrossValResult | None = None,
     *,
     model: LRCN | None = None,
     normaliser: Normaliser | None = None,
     train_config: TrainConfig | None = None,
     sampling: Any = None,
+    embedding: Any = None,
     metrics: dict[str, Any] | None = None,
     history: list[dict[str, Any]] | None = None,
 ) -> Path:
-    """Write one model file (atomically) from a ``FitResult``, or from a model and its normaliser.
+    """Write one model file (atomically) from a ``CrossValResult`` (its fold models become the ensemble), a
+    ``FitResult``, or a model and its normaliser.
 
     ``sampling`` is the frame-sampling settings the training frames were made with
-    (a ``SamplingConfig`` or its dict), so videos can be scored the same way later.
+    (a ``SamplingConfig`` or its dict), so videos can be scored the same way later;
+    ``embedding`` the ``EmbeddingSpec`` (or dict) of the embeddings a frozen encoder's head was trained on.
     """
-    if result is not None:
-        model = model or result.model
-        normaliser = normaliser or result.normaliser
-        train_config = train_config or result.train_config
+    members: list[Member]
+    if isinstance(result, CrossValResult):
+        members = result.members
+        model_config, train_config = result.model_config, train_config or result.train_config
+        metrics = metrics if metrics is not None else result.estimate()
+        history = history if history is not None else result.history
+    elif result is not None:
+        members = [Member(model or result.model, normaliser or result.normaliser)]
+        model_config, train_config = result.model_config, train_config or result.train_config
         metrics = metrics if metrics is not None else result.metrics()
         history = history if history is not None else result.history
-    if model is None or normaliser is None:
-        raise ValueError("save_model_file needs a FitResult, or a model and its normaliser")
+    elif model is None or normaliser is None:
+        raise ValueError("save_model_file needs a CrossValResult, a FitResult, or a model and its normaliser")
+    else:
+        members, model_config = [Member(model, normaliser)], model.config
+    if not members:
+        raise ValueError("there is no trained model to save (no fold finished)")
     if sampling is not None and not isinstance(sampling, dict):
         sampling = sampling.to_dict()
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if embedding is not None and not isinstance(embedding, dict):
+        embedding = embedding.to_dict()
+    if model_config.uses_embeddings and embedding is None:
+        from ml.embeddings import installed_spec
+
+        embedding = installed_spec(model_config.encoder, model_config.frame_size).to_dict()
     return save_checkpoint(path, {
         "format": MODEL_FORMAT,
-        "version": 1,
-        "model_state": state,
-        "model_config": model.config.to_dict(),
+        "version": 2,
+        "members": [{"model_state": {k: v.detach().cpu() for k, v in m.model.state_dict().items()},
+                     "normaliser": m.normaliser.to_dict()} for m in members],
+        "model_config": model_config.to_dict(),
         "train_config": train_config.to_dict() if train_config is not None else None,
         "sampling": sampling,
-        "normaliser": normaliser.to_dict(),
+        "embedding": embedding if model_config.uses_embeddings else None,
         "metrics": metrics or {},
         "history": history or [],
     })
 
 
 def load_model(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
-    """Read a model file (``weights_only=True``) and rebuild the model on ``device`` (``auto`` allowed)."""
+    """Read a model file (``weights_only=True``) and rebuild the ensemble on ``device`` (``auto`` allowed).
+
+    Raises ``ValueError`` for a file that is not a model file, or whose frozen encoder differs from the
+    one installed here (naming both).
+    """
     target = resolve_device(device)  # a bad device name is refused before the file is read
     data = load_saved(path, MODEL_FORMAT, "model file")
     model_config = LRCNConfig.from_dict(data["model_config"])
-    model = build_model(model_config)
-    model.load_state_dict(data["model_state"])
-    model.to(target).eval()
+    embedding = data.get("embedding")
+    if model_config.uses_embeddings:
+        from ml.embeddings import EmbeddingSpec, check_spec, installed_spec
+
+        if not embedding:
+            raise ValueError(f"{path} does not say which encoder made its embeddings")
+        check_spec(EmbeddingSpec.from_dict(embedding), installed_spec(model_config.encoder, model_config.frame_size),
+                   what=f"the embeddings {path} was trained on")
+    raw = data["members"] if data.get("version", 1) >= 2 else [
+        {"model_state": data["model_state"], "normaliser": data["normaliser"]}]
+    members = []
+    for entry in raw:
+        model = build_model(model_config)
+        model.load_state_dict(entry["model_state"])
+        members.append(Member(model.to(target).eval(), Normaliser.from_dict(entry["normaliser"])))
     train_config = TrainConfig.from_dict(data["train_config"]) if data.get("train_config") else None
     return LoadedModel(
-        model=model,
+        members=members,
         model_config=model_config,
-        normaliser=Normaliser.from_dict(data["normaliser"]),
         frames_per_sample=train_config.frames_per_sample if train_config else TrainConfig().frames_per_sample,
         train_config=train_config,
         sampling=data.get("sampling"),
+        embedding=embedding,
         metrics=data.get("metrics") or {},
         history=data.get("history") or [],
     )
 
 
-@torch.no_grad()
-def score_subclips(loaded: LoadedModel, frames_list: Sequence[np.ndarray], *, batch_size: int = 8) -> Scores:
-    """Score one trailer from its subclips' frames (each uint8 T×H×W×3, any size: resized to the model's)."""
-    if not frames_list:
-        raise ValueError("a trailer needs at least one subclip to be scored")
-    prepared = [prepare_frames(f, loaded.frames_per_sample, loaded.model_config.frame_size) for f in frames_list]
-    device = loaded.device
-    loaded.model.eval()
-    outputs = []
-    for start in range(0, len(prepared), batch_size):
-        chunk = prepared[start:start + batch_size]
-        frames = torch.stack([x for x, _ in chunk]).to(device)
-        lengths = torch.tensor([n for _, n in chunk], device=device)
-        outputs.append(loaded.model(frames, lengths).float().cpu())
-    per_subclip = loaded.normaliser.unscale(torch.cat(outputs).double().numpy())
+def _scores(per_member: np.ndarray) -> Scores:
+    """(members, subclips) ratings → the trailer's Scores."""
+    per_subclip = per_member.mean(axis=0)
     return Scores(
         per_subclip=[float(s) for s in per_subclip],
         mean=float(per_subclip.mean()),
         spread=float(per_subclip.std()),
+        uncertainty=float(per_member.mean(axis=1).std()),
     )
 
 
-def score_frame_files(loaded: LoadedModel, paths: Sequence[str | os.PathLike], *, batch_size: int = 8) -> Scores:
-    """Score one trailer from its subclips' ``.npy`` frame files."""
-    return score_subclips(loaded, [load_frames(p, mmap=True) for p in paths], batch_size=batch_size)
+def score_subclips(loaded: LoadedModel, frames_list: Sequence[np.ndarray], *, batch_size: int = 8) -> Scores:
+    """Score one trailer from its subclips' frames (each uint8 T×H×W×3, any size: resized to the model's).
+
+    A frozen pretrained encoder embeds them first, as preprocessing would have.
+    """
+    if not frames_list:
+        raise ValueError("a trailer needs at least one subclip to be scored")
+    sources: Sequence[np.ndarray] = frames_list
+    if loaded.model_config.uses_embeddings:
+        from ml.embeddings import EmbeddingSpec, embed_subclip
+        from ml.pixels import head_input
+
+        config = loaded.model_config
+        spec = EmbeddingSpec.from_dict(loaded.embedding)
+        sources = [head_input(embed_subclip(f, spec, device=str(loaded.device)), f, grid=config.pixel_grid,
+                              snippet_frames=config.snippet_frames) for f in frames_list]
+    return _scores(subclip_scores(loaded.members, sources, loaded.model_config, loaded.frames_per_sample,
+                                  batch_size=batch_size))
+
+
+def score_frame_files(loaded: LoadedModel, paths: Sequence[str | os.PathLike], *,
+                      embeddings: Sequence[str | os.PathLike | None] | None = None, embedding_spec: Any = None,
+                      batch_size: int = 8) -> Scores:
+    """Score one trailer from its subclips' ``.npy`` frame files.
+
+    ``embeddings`` (one cached file or None per subclip) and the ``embedding_spec`` they were made with are
+    used by a frozen pretrained encoder's head; a spec other than the model's is refused, naming both, and
+    a subclip without a cache is embedded from its frames.
+    """
+    if not paths:
+        raise ValueError("a trailer needs at least one subclip to be scored")
+    config = loaded.model_config
+    if not config.uses_embeddings or not embeddings or all(e is None for e in embeddings):
+        return score_subclips(loaded, [load_frames(p, mmap=True) for p in paths], batch_size=batch_size)
+    from ml.embeddings import EmbeddingSpec, check_spec, embed_subclip, load_embeddings
+
+    wanted = EmbeddingSpec.from_dict(loaded.embedding)
+    if embedding_spec is None:
+        raise ValueError("cached embeddings were given without the settings that made them")
+    given = embedding_spec if isinstance(embedding_spec, EmbeddingSpec) else EmbeddingSpec.from_dict(embedding_spec)
+    check_spec(given, wanted, what="the cached embeddings")
+    from ml.encoder import ENCODER_DIM
+    from ml.pixels import head_input
+
+    sources = []
+    for path, cached in zip(paths, embeddings, strict=True):
+        frames = load_frames(path, mmap=True)
+        if cached is not None:
+            array = load_embeddings(cached, dim=ENCODER_DIM[config.encoder], frames=frames.shape[0])
+        else:
+            array = embed_subclip(frames, wanted, device=str(loaded.device))
+        sources.append(head_input(array, frames, grid=config.pixel_grid, snippet_frames=config.snippet_frames))
+    return _scores(subclip_scores(loaded.members, sources, config, loaded.frames_per_sample, batch_size=batch_size))
 
 
 def score_video(loaded: LoadedModel, path: str | os.PathLike, *, sampling: Any = None) -> Scores:

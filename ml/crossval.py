@@ -1,0 +1,485 @@
+"""Cross-validation by trailer: estimates that can be believed, and the fold models as an ensemble.
+
+``cross_validate`` splits the labelled trailers into K folds and, for each
+fold, trains a model on the other K-1 and scores the fold it never saw. The
+run's figures are those held-out scores only: MAE, RMSE and Spearman, mean ±
+sd over folds and per fold, beside two baselines scored on the same folds
+(always predicting the training folds' mean rating, and the same encoder with
+mean pooling over frames instead of the LSTM: the single-frame head).
+
+Nothing is chosen on the fold being scored. With fixed epochs (the default
+preset) the fold is also fit's validation set, so the run shows held-out
+learning curves, but no epoch is picked from them; with ``restore_best`` or
+early stopping, the epoch is chosen on an inner split of the training folds.
+
+Leak-aware folds: the same footage uploaded twice (teaser and trailer, a
+re-encode) makes two trailers with nearly the same frames, and one on each
+side would flatter the estimate. Two trailers are near-duplicates when most
+frames of one have a near-identical frame in the other: the median, over one
+trailer's frames, of the best cosine similarity of its embedding to the other
+trailer's frames, taken the more favourable way round (a teaser's frames are
+all in its trailer, not the other way), is at least
+``TrainConfig.duplicate_threshold``. They are joined into one group
+(transitively), and a group never spans two folds. Why frames and not the
+mean embedding: on trailers of one look (bench/learn.py's synthetic ones) the
+mean embeddings of unrelated trailers are as close (cosine 0.88–0.92) as a
+re-encoded copy's (0.87–0.96), while the frame match keeps them apart:
+re-encodes and teasers 0.92–0.99, trailers cut from the same photograph
+0.92–0.94, unrelated trailers 0.47–0.84. The default threshold, 0.9, sits
+in that gap; a heavily compressed copy at a tiny size (MPEG-4 part 2 at
+160×120, 0.82) is missed.
+
+The K fold models are kept as the model's ensemble: a prediction is the mean
+of their predictions, and their spread is its uncertainty. Each fold writes a
+file when it finishes (and fit checkpoints within it), so a run resumed after
+a crash carries on at the fold and epoch where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ml.config import LRCNConfig, TrainConfig, resolve_config
+from ml.data import Normaliser, TrailerSample, as_trailer_samples, split_by_trailer
+from ml.metrics import regression_metrics
+from ml.model import LRCN, build_model
+from ml.train import FitResult, Progress, fit, load_saved, resolve_device, save_checkpoint
+
+FOLD_FORMAT = "reelscore.fold"
+METRICS = ("mae", "rmse", "spearman")
+
+
+@dataclass
+class Member:
+    """One model of the ensemble: its network (eval mode) and the target normaliser it was trained with."""
+
+    model: LRCN
+    normaliser: Normaliser
+
+
+@dataclass
+class FoldResult:
+    """One fold: which trailers it scored, the held-out metrics of the model and the baselines, the
+    predictions it made for those trailers, and the model trained without them."""
+
+    index: int
+    test: list
+    train_count: int
+    metrics: dict[str, dict[str, float | None]]   # {"model" | "mean_baseline" | "single_frame": {mae, rmse, spearman}}
+    predictions: dict[Any, float]                 # held-out prediction per trailer of this fold
+    member: Member
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class CrossValResult:
+    """The folds, the near-duplicate groups they respected, and the ensemble."""
+
+    folds: list[FoldResult]
+    groups: list[list]          # groups of two or more trailers judged to share footage
+    model_config: LRCNConfig
+    train_config: TrainConfig
+    stop_reason: str = "completed"
+    duplicates_checked: bool = True  # False when no embeddings were there to compare trailers with
+    embedded_on_demand: int = 0      # subclips without cached embeddings, embedded for this run
+
+    @property
+    def members(self) -> list[Member]:
+        return [f.member for f in self.folds]
+
+    @property
+    def predictions(self) -> dict[Any, float]:
+        """Every trailer's held-out prediction (from the fold that did not train on it)."""
+        return {k: v for f in self.folds for k, v in f.predictions.items()}
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """Per-epoch metrics averaged over folds (the held-out fold's, with fixed epochs)."""
+        return average_histories([f.history for f in self.folds])
+
+    def estimate(self) -> dict[str, Any]:
+        """The JSON-able report: per-fold table, mean ± sd over folds, pooled figures, groups."""
+        summary: dict[str, Any] = {}
+        for role in ("model", "mean_baseline", "single_frame"):
+            per_fold = [f.metrics.get(role) for f in self.folds]
+            if any(m is None for m in per_fold):
+                continue
+            summary[role] = {
+                name: _mean_sd([m[name] for m in per_fold]) for name in METRICS
+            }
+        return {
+            "folds": len(self.folds),
+            "trailers": sum(len(f.test) for f in self.folds),
+            "summary": summary,
+            "per_fold": [{"fold": f.index + 1, "trailers": len(f.test), "train_trailers": f.train_count,
+                          "test": list(f.test), **{role: m for role, m in f.metrics.items()}} for f in self.folds],
+            "groups": [sorted(g, key=str) for g in self.groups],
+            "duplicate_threshold": self.train_config.duplicate_threshold,
+            "duplicates_checked": self.duplicates_checked,
+            "embedded_on_demand": self.embedded_on_demand,
+            "predictions": {str(k): v for k, v in self.predictions.items()},
+            "stop_reason": self.stop_reason,
+        }
+
+
+Callback = Callable[[Progress], "bool | None"]
+
+
+def cross_validate(
+    samples: Iterable[TrailerSample | Sequence[Any]],
+    config: TrainConfig | None = None,
+    model_config: str | LRCNConfig | dict[str, Any] = "default",
+    *,
+    embedding_spec: Any = None,
+    callback: Callback | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    device: str | None = None,
+) -> CrossValResult:
+    """K-fold cross-validation by trailer (``config.folds``, at least 2), near-duplicates kept together.
+
+    samples, embedding_spec: as for :func:`ml.train.fit`. Embeddings, where the samples carry them (or a
+        frozen pretrained encoder makes them on demand), also find the near-duplicate groups.
+    callback: called with fit's ``Progress`` (its ``fit``/``fits`` say which of the run's fits it is);
+        return True to stop (the result then holds the folds finished so far, ``stop_reason="cancelled"``).
+    checkpoint_dir: where each fit checkpoints and each finished fold is kept; a second call with the same
+        folder resumes.
+    """
+    config = config or TrainConfig()
+    model_config = resolve_config(model_config)
+    if config.folds < 2:
+        raise ValueError("cross-validation needs folds of at least 2")
+    samples = as_trailer_samples(samples)
+    embedded = 0
+    if model_config.uses_embeddings:
+        from ml.embeddings import gather_embeddings, installed_spec
+
+        wanted = installed_spec(model_config.encoder, model_config.frame_size)
+        samples, embedded = gather_embeddings(samples, wanted, given=embedding_spec,
+                                              device=str(resolve_device(config.device)))
+        embedding_spec = wanted
+    vectors = frame_fingerprints(_loaded(samples))
+    groups = near_duplicate_groups(vectors, config.duplicate_threshold) if vectors else []
+    folds = make_folds([s.trailer for s in samples], config.folds, config.seed, groups)
+    by_key = {s.trailer: s for s in samples}
+    baseline_config = None
+    if config.single_frame_baseline and model_config.temporal != "mean":
+        baseline_config = model_config.replace(temporal="mean", deltas=False)
+    fits = len(folds) * (2 if baseline_config else 1)
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+
+    results: list[FoldResult] = []
+    stop_reason = "completed"
+    for index, test in enumerate(folds):
+        done_file = folder / f"fold-{index + 1}.pt" if folder else None
+        fingerprint = _fingerprint(model_config, config, test, by_key)
+        if done_file is not None and done_file.exists():
+            kept = _load_fold(done_file, model_config, device, fingerprint)
+            if kept is not None:
+                results.append(kept)
+                continue
+        held_out = set(test)
+        train = [by_key[k] for k in by_key if k not in held_out]
+        test_samples = [by_key[k] for k in test]
+        fold_result, cancelled = _run_fold(
+            index, train, test_samples, config, model_config, baseline_config,
+            embedding_spec=embedding_spec, callback=callback, fits=fits, folder=folder,
+        )
+        if cancelled:
+            stop_reason = "cancelled"
+            break
+        if done_file is not None:
+            _save_fold(done_file, fold_result, fingerprint)
+        results.append(fold_result)
+    return CrossValResult(folds=results, groups=[g for g in groups if len(g) > 1], model_config=model_config,
+                          train_config=config, stop_reason=stop_reason, duplicates_checked=bool(vectors),
+                          embedded_on_demand=embedded)
+
+
+def _run_fold(index, train, test, config, model_config, baseline_config, *, embedding_spec, callback, fits,
+              folder) -> tuple[FoldResult, bool]:
+    keys = [s.trailer for s in train]
+    selects = config.restore_best or config.early_stopping_patience is not None
+    if selects:
+        # The epoch is chosen on trailers of the training folds only.
+        inner = split_by_trailer(keys, config.val_fraction, config.seed + index)
+        split = (inner.train, inner.val)
+    else:
+        split = (keys, [s.trailer for s in test])  # held-out learning curves; nothing is chosen on them
+    labelled = train + (test if not selects else [])
+    rated = {s.trailer: s.rating for s in train}
+    baseline = float(np.mean(list(rated.values())))
+    truth = [s.rating for s in test]
+    metrics: dict[str, dict[str, float | None]] = {
+        "mean_baseline": _metrics(truth, [baseline] * len(test), baseline),
+    }
+
+    def run(role_config, position) -> FitResult | None:
+        wrapped = None
+        role = "model" if role_config is model_config else "single_frame"
+        if callback is not None:
+            def wrapped(progress: Progress):
+                return callback(dataclasses.replace(progress, fit=position, fits=fits, fold=index + 1, role=role))
+        checkpoint = folder / f"fold-{index + 1}-{position}.ckpt" if folder else None
+        result = fit(labelled, config, role_config, split=split,
+                     callback=wrapped, checkpoint_path=checkpoint,
+                     resume_from=checkpoint if checkpoint is not None and checkpoint.exists() else None,
+                     embedding_spec=embedding_spec)
+        if checkpoint is not None:
+            checkpoint.unlink(missing_ok=True)
+        return None if result.stop_reason == "cancelled" else result
+
+    per_fold = 2 if baseline_config else 1
+    result = run(model_config, index * per_fold + 1)
+    if result is None:
+        return None, True  # type: ignore[return-value]
+    member = Member(result.model, result.normaliser)
+    predictions = predict_samples([member], test, model_config, config.frames_per_sample)
+    metrics["model"] = _metrics(truth, [predictions[s.trailer] for s in test], baseline)
+    if baseline_config is not None:
+        single = run(baseline_config, index * per_fold + 2)
+        if single is None:
+            return None, True  # type: ignore[return-value]
+        single_predictions = predict_samples([Member(single.model, single.normaliser)], test, baseline_config,
+                                             config.frames_per_sample)
+        metrics["single_frame"] = _metrics(truth, [single_predictions[s.trailer] for s in test], baseline)
+    history = [{**m, "fold": index + 1} for m in result.history]
+    return FoldResult(index=index, test=[s.trailer for s in test], train_count=len(train), metrics=metrics,
+                      predictions=predictions, member=member, history=history), False
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@torch.no_grad()
+def subclip_scores(members: Sequence[Member], sources: Sequence[Any], model_config: LRCNConfig,
+                   frames_per_sample: int, *, batch_size: int = 32) -> np.ndarray:
+    """Every member's rating for every subclip: (members, subclips), in rating units.
+
+    ``sources`` are embeddings (T, D) for a frozen pretrained encoder, else frames (T, H, W, 3) uint8.
+    """
+    from ml.data import prepare_embeddings, prepare_frames
+
+    if model_config.uses_embeddings:
+        prepared = [prepare_embeddings(np.asarray(s), frames_per_sample) for s in sources]
+    else:
+        prepared = [prepare_frames(np.asarray(s), frames_per_sample, model_config.frame_size) for s in sources]
+    out = np.empty((len(members), len(prepared)), dtype=np.float64)
+    for m, member in enumerate(members):
+        model = member.model.eval()
+        device = next(model.parameters()).device
+        forward = model.head if model_config.uses_embeddings else model
+        values = []
+        for start in range(0, len(prepared), batch_size):
+            chunk = prepared[start:start + batch_size]
+            x = torch.stack([p for p, _ in chunk]).to(device)
+            lengths = torch.tensor([n for _, n in chunk], device=device)
+            values.append(forward(x, lengths).float().cpu())
+        out[m] = member.normaliser.unscale(torch.cat(values).double().numpy())
+    return out
+
+
+def predict_samples(members: Sequence[Member], samples: Sequence[TrailerSample], model_config: LRCNConfig,
+                    frames_per_sample: int) -> dict[Any, float]:
+    """Each trailer's prediction: the members' mean over its subclips, averaged over members."""
+    from ml.frames import load_frames
+    from ml.pixels import sample_head_inputs
+
+    sources, owners = [], []
+    for sample in samples:
+        if model_config.uses_embeddings:
+            items = sample_head_inputs(sample, grid=model_config.pixel_grid, snippet_frames=model_config.snippet_frames)
+        else:
+            items = [load_frames(p, mmap=True) for p in sample.subclips]
+        sources.extend(items)
+        owners.extend([sample.trailer] * len(items))
+    scores = subclip_scores(members, sources, model_config, frames_per_sample).mean(axis=0)
+    totals: dict[Any, list[float]] = {}
+    for key, score in zip(owners, scores, strict=True):
+        totals.setdefault(key, []).append(float(score))
+    return {key: float(np.mean(values)) for key, values in totals.items()}
+
+
+# --------------------------------------------------------------------------- folds and groups
+
+
+FINGERPRINT_FRAMES = 24   # frames per trailer compared when looking for near-duplicates
+CANDIDATE_COSINE = 0.7    # pairs whose mean embeddings are less alike than this are not compared frame by frame
+
+
+def frame_fingerprints(samples: Sequence[TrailerSample]) -> dict[Any, np.ndarray]:
+    """Each trailer's unit-length frame embeddings, at most FINGERPRINT_FRAMES spread over its subclips;
+    {} unless every trailer carries embedding arrays."""
+    from ml.data import select_frame_indices
+
+    prints = {}
+    for sample in samples:
+        if not sample.embeddings or any(not isinstance(e, np.ndarray) for e in sample.embeddings):
+            return {}
+        frames = np.concatenate([e.astype(np.float32) for e in sample.embeddings])
+        frames = frames[select_frame_indices(frames.shape[0], FINGERPRINT_FRAMES)]
+        prints[sample.trailer] = frames / np.maximum(np.linalg.norm(frames, axis=1, keepdims=True), 1e-12)
+    return prints
+
+
+def duplicate_score(a: np.ndarray, b: np.ndarray) -> float:
+    """How much of one trailer's footage is in the other: the median best frame match, the better way round."""
+    similar = a @ b.T
+    return float(max(np.median(similar.max(axis=1)), np.median(similar.max(axis=0))))
+
+
+def near_duplicate_groups(fingerprints: dict[Any, np.ndarray], threshold: float) -> list[list]:
+    """Trailers whose frames match (:func:`duplicate_score` ≥ ``threshold``), joined transitively: every
+    trailer in exactly one group (most groups have one trailer). ``fingerprints`` are unit-length frame
+    embeddings (F, D) per trailer (a single vector (D,) counts as one frame)."""
+    keys = list(fingerprints)
+    if not keys:
+        return []
+    prints = [np.atleast_2d(fingerprints[k]) for k in keys]
+    means = np.stack([p.mean(axis=0) for p in prints])
+    means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+    candidates = np.triu(means @ means.T >= min(threshold, CANDIDATE_COSINE), k=1)
+    parent = list(range(len(keys)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(*np.nonzero(candidates), strict=True):
+        if root(int(i)) != root(int(j)) and duplicate_score(prints[i], prints[j]) >= threshold:
+            parent[root(int(i))] = root(int(j))
+    groups: dict[int, list] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(root(i), []).append(key)
+    return list(groups.values())
+
+
+def make_folds(keys: Iterable[Hashable], k: int, seed: int, groups: Iterable[Iterable[Hashable]] = ()) -> list[list]:
+    """Split trailer keys into ``k`` folds of near-equal size, never splitting a group.
+
+    Deterministic for the same keys, groups and seed. Groups go largest first to the fold with fewest
+    trailers (ties broken by a seeded shuffle). Fewer units (groups and lone trailers) than ``k`` give
+    as many folds as there are units; fewer than 2 is an error.
+    """
+    keys = sorted(set(keys), key=lambda x: (type(x).__name__, x))
+    owner: dict[Hashable, int] = {}
+    units: list[list] = []
+    for group in groups:
+        members = [g for g in group if g in set(keys) and g not in owner]
+        if members:
+            for g in members:
+                owner[g] = len(units)
+            units.append(sorted(members, key=lambda x: (type(x).__name__, x)))
+    for key in keys:
+        if key not in owner:
+            owner[key] = len(units)
+            units.append([key])
+    if len(units) < 2:
+        raise ValueError(f"cross-validation needs at least 2 trailers that are not copies of each other, "
+                         f"found {len(units)}")
+    k = min(k, len(units))
+    order = np.random.default_rng(seed).permutation(len(units))
+    ranked = sorted(order, key=lambda i: -len(units[i]))  # stable: the shuffle breaks ties
+    folds: list[list] = [[] for _ in range(k)]
+    for i in ranked:
+        smallest = min(range(k), key=lambda f: (len(folds[f]), f))
+        folds[smallest].extend(units[i])
+    return [sorted(f, key=lambda x: (type(x).__name__, x)) for f in folds]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _loaded(samples: Sequence[TrailerSample]) -> list[TrailerSample]:
+    """The samples with their cached embeddings read (for finding duplicates), when every subclip has them."""
+    from ml.embeddings import load_embeddings
+
+    if not all(s.embeddings and all(e is not None for e in s.embeddings) for s in samples):
+        return list(samples)
+    return [dataclasses.replace(s, embeddings=tuple(e if isinstance(e, np.ndarray) else load_embeddings(e)
+                                                    for e in s.embeddings)) for s in samples]
+
+
+def average_histories(histories: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per-epoch metrics averaged over folds (numbers only; an epoch some folds lack averages the rest)."""
+    by_epoch: dict[int, list[dict[str, Any]]] = {}
+    for history in histories:
+        for metrics in history:
+            by_epoch.setdefault(metrics["epoch"], []).append(metrics)
+    out = []
+    for epoch in sorted(by_epoch):
+        rows = by_epoch[epoch]
+        merged: dict[str, Any] = {"epoch": epoch, "folds": len(rows)}
+        for name in rows[0]:
+            if name in ("epoch", "fold"):
+                continue
+            values = [r.get(name) for r in rows if isinstance(r.get(name), int | float)]
+            merged[name] = float(np.mean(values)) if values else None
+        out.append(merged)
+    return out
+
+
+def _metrics(truth: Sequence[float], predicted: Sequence[float], baseline: float) -> dict[str, float | None]:
+    m = regression_metrics(truth, predicted, baseline=baseline)
+    return {"mae": m["mae"], "rmse": m["rmse"], "spearman": m["spearman"]}
+
+
+def _mean_sd(values: Sequence[float | None]) -> dict[str, float | None]:
+    real = [v for v in values if v is not None]
+    if not real:
+        return {"mean": None, "sd": None}
+    return {"mean": float(np.mean(real)), "sd": float(np.std(real, ddof=1)) if len(real) > 1 else 0.0}
+
+
+def _fingerprint(model_config: LRCNConfig, config: TrainConfig, test: Sequence, by_key: dict) -> str:
+    """What a finished fold depends on: the configs (less what may change on resume), its trailers and labels."""
+    import hashlib
+    import json
+
+    from ml.train import RESUMABLE_CHANGES
+
+    train = {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}
+    labels = sorted((str(k), s.rating, len(s.subclips)) for k, s in by_key.items())
+    text = json.dumps([model_config.to_dict(), train, sorted(map(str, test)), labels], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _save_fold(path: Path, fold: FoldResult, fingerprint: str) -> None:
+    save_checkpoint(path, {
+        "format": FOLD_FORMAT, "version": 1, "fingerprint": fingerprint, "index": fold.index,
+        "test": list(fold.test), "train_count": fold.train_count, "metrics": fold.metrics,
+        "predictions": [[k, v] for k, v in fold.predictions.items()],
+        "model_state": {k: v.detach().cpu() for k, v in fold.member.model.state_dict().items()},
+        "normaliser": fold.member.normaliser.to_dict(), "history": fold.history,
+    })
+
+
+def _load_fold(path: Path, model_config: LRCNConfig, device: str | None, fingerprint: str) -> FoldResult | None:
+    """A finished fold kept by an earlier call, or None when it belongs to other settings or data (or is
+    damaged): that fold is trained again."""
+    try:
+        data = load_saved(path, FOLD_FORMAT, "finished fold")
+    except ValueError:
+        return None
+    if data.get("fingerprint") != fingerprint:
+        return None
+    model = build_model(model_config)
+    model.load_state_dict(data["model_state"])
+    model.to(resolve_device(device or "auto")).eval()
+    return FoldResult(
+        index=data["index"], test=list(data["test"]), train_count=data["train_count"], metrics=data["metrics"],
+        predictions={k: v for k, v in data["predictions"]}, member=Member(model, Normaliser.from_dict(data["normaliser"])),
+        history=list(data["history"]),
+    )
+

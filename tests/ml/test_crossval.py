@@ -1,0 +1,148 @@
+"""Cross-validation: folds by trailer that keep near-duplicates together, held-out figures only, the ensemble."""
+
+import numpy as np
+import pytest
+
+from ml.config import PRESETS, LRCNConfig, TrainConfig
+from ml.crossval import cross_validate, duplicate_score, frame_fingerprints, make_folds, near_duplicate_groups
+from ml.data import TrailerSample
+from ml.frames import save_frames
+from ml.predict import load_model, save_model_file, score_frame_files
+
+TINY_SCRATCH = LRCNConfig(frame_size=16, channels1=4, channels2=6, embedding_size=6, lstm_size=8, pool_size=2)
+HEAD = PRESETS["default"].replace(frame_size=32, embedding_size=4, lstm_size=8, pixel_grid=2, snippet_frames=2)
+FAST = TrainConfig(epochs=3, batch_size=4, lr=1e-2, num_workers=0, frames_per_sample=4, folds=3,
+                   restore_best=False)
+
+
+def test_folds_never_split_a_trailer_or_a_group_and_are_deterministic():
+    keys = list(range(23))
+    groups = [[0, 1, 2, 3], [10, 11], [20, 21, 22]]
+    folds = make_folds(keys, 5, seed=1, groups=groups)
+    assert sorted(k for f in folds for k in f) == keys  # every trailer once
+    for group in groups:
+        assert sum(bool(set(group) & set(f)) for f in folds) == 1, group
+    assert max(map(len, folds)) - min(map(len, folds)) <= 3  # near-equal sizes
+    assert make_folds(reversed(keys), 5, seed=1, groups=groups) == folds
+    assert make_folds(keys, 5, seed=2, groups=groups) != folds
+    assert len(make_folds([1, 2, 3], 5, seed=0)) == 3  # no more folds than trailers
+    with pytest.raises(ValueError, match="at least 2 trailers that are not copies"):
+        make_folds([1, 2], 5, seed=0, groups=[[1, 2]])
+
+
+def unit(rows):
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_near_duplicates_are_trailers_sharing_footage_joined_transitively():
+    rng = np.random.default_rng(0)
+    common = rng.normal(size=64) * 2  # what every trailer of one look shares: their means are all alike
+    footage = common + rng.normal(size=(20, 64))
+    prints = {
+        "a": unit(footage),
+        "a-reencode": unit(footage + rng.normal(0, 0.1, footage.shape)),
+        "a-teaser": unit(footage[5:12] + rng.normal(0, 0.1, (7, 64))),  # a few of its shots
+        "b": unit(common + rng.normal(size=(20, 64))),
+        "c": unit(common + rng.normal(size=(20, 64))),
+    }
+    means = {k: v.mean(axis=0) / np.linalg.norm(v.mean(axis=0)) for k, v in prints.items()}
+    assert means["b"] @ means["c"] > 0.85  # the mean embedding would take b and c for copies
+    assert duplicate_score(prints["a-teaser"], prints["a"]) > 0.95 > duplicate_score(prints["b"], prints["c"])
+    groups = sorted(sorted(g) for g in near_duplicate_groups(prints, 0.9))
+    assert groups == [["a", "a-reencode", "a-teaser"], ["b"], ["c"]]
+    sample = TrailerSample("x", ("f",), 1.0, (np.ones((30, 4), np.float16), np.ones((10, 4), np.float16)))
+    assert frame_fingerprints([sample])["x"].shape == (24, 4)
+
+
+@pytest.fixture
+def noise_trailers(tmp_path):
+    """16 trailers of pure noise with random ratings: nothing to learn, everything to memorise."""
+    rng = np.random.default_rng(3)
+    samples = []
+    for i in range(16):
+        paths = [str(save_frames(rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8), tmp_path / f"{i}-{j}.npy"))
+                 for j in range(2)]
+        samples.append((i, paths, float(rng.uniform(1, 10))))
+    return samples
+
+
+def test_the_estimate_comes_only_from_held_out_folds(noise_trailers):
+    # Long training on noise: the training loss goes to almost nothing, and held-out scores stay bad.
+    config = FAST.replace(epochs=60, lr=3e-2, single_frame_baseline=False)
+    result = cross_validate(noise_trailers, config, TINY_SCRATCH)
+    estimate = result.estimate()
+    assert result.history[-1]["train_loss"] < 0.2
+    model, baseline = estimate["summary"]["model"]["mae"]["mean"], estimate["summary"]["mean_baseline"]["mae"]["mean"]
+    assert model > 0.8 * baseline, (model, baseline)
+    tested = [k for row in estimate["per_fold"] for k in row["test"]]
+    assert sorted(tested) == list(range(16))  # each trailer scored once, by the fold that left it out
+    assert set(estimate["predictions"]) == {str(k) for k in range(16)}
+    assert estimate["duplicates_checked"] is False  # no embeddings to compare trailers with
+
+
+def test_resuming_a_cross_validation_skips_finished_folds(noise_trailers, tmp_path):
+    folder = tmp_path / "cv"
+    calls = []
+    first = cross_validate(noise_trailers, FAST, TINY_SCRATCH, checkpoint_dir=folder,
+                           callback=lambda p: calls.append(p.fit) or (p.fold == 2 and p.kind == "epoch"))
+    assert first.stop_reason == "cancelled" and len(first.folds) == 1
+    calls.clear()
+    second = cross_validate(noise_trailers, FAST, TINY_SCRATCH, checkpoint_dir=folder,
+                            callback=lambda p: calls.append(p.fit))
+    assert second.stop_reason == "completed" and len(second.folds) == 3
+    assert min(calls) > 2  # fold 1's two fits (model and single-frame baseline) were not run again
+    assert second.folds[0].predictions == first.folds[0].predictions
+    # Other settings: the kept fold is not theirs, so it is trained again.
+    calls.clear()
+    cross_validate(noise_trailers, FAST.replace(lr=2e-2), TINY_SCRATCH, checkpoint_dir=folder,
+                   callback=lambda p: calls.append(p.fit))
+    assert min(calls) == 1
+
+
+@pytest.fixture
+def embedded_trailers(tmp_path):
+    """12 trailers, each its own pattern of coloured blocks, whose brightness follows the rating, with
+    embeddings from the real encoder at 32²."""
+    from ml.embeddings import installed_spec, save_embeddings
+    from ml.encoder import embed_frames
+
+    rng = np.random.default_rng(1)
+    samples = []
+    for i in range(12):
+        rating = float(1 + i * 0.75)
+        frames_paths, cached = [], []
+        pattern = np.kron(rng.integers(0, 120, (4, 4, 3)), np.ones((8, 8, 1)))
+        for j in range(2):
+            frames = np.clip(pattern + rng.integers(0, 30, (4, 32, 32, 3)) + rating * 12, 0, 255).astype(np.uint8)
+            frames_paths.append(str(save_frames(frames, tmp_path / f"{i}-{j}.npy")))
+            cached.append(str(save_embeddings(embed_frames(frames, size=32), tmp_path / f"{i}-{j}.emb.npy")))
+        samples.append((f"t{i}", frames_paths, rating, cached))
+    return samples, installed_spec("efficientnet_lite0", 32)
+
+
+def test_a_pretrained_head_cross_validates_on_cached_embeddings_and_its_ensemble_is_unsure(embedded_trailers,
+                                                                                         tmp_path):
+    samples, spec = embedded_trailers
+    # At 32² the encoder finds these made-up pictures all alike; duplicates are not what this test is about.
+    result = cross_validate(samples, FAST.replace(epochs=20, duplicate_threshold=0.9999), HEAD, embedding_spec=spec)
+    estimate = result.estimate()
+    assert set(estimate["summary"]) == {"model", "mean_baseline", "single_frame"}
+    assert estimate["duplicates_checked"] is True and estimate["embedded_on_demand"] == 0
+    assert len(result.members) == 3
+
+    path = save_model_file(tmp_path / "model.pt", result)
+    loaded = load_model(path)
+    assert len(loaded.members) == 3 and loaded.embedding == spec.to_dict()
+    _, frames, _, cached = samples[0]
+    from_cache = score_frame_files(loaded, frames, embeddings=cached, embedding_spec=spec)
+    from_frames = score_frame_files(loaded, frames)  # embedded again on the spot: the same scores
+    assert from_cache.mean == pytest.approx(from_frames.mean, abs=0.05)
+    assert from_cache.uncertainty > 0  # three members trained on different folds disagree a little
+    assert len(from_cache.per_subclip) == 2
+
+
+def test_cached_embeddings_made_another_way_are_refused_naming_both(embedded_trailers):
+    samples, spec = embedded_trailers
+    other = spec.__class__(spec.encoder, spec.weights_sha256, 64)
+    with pytest.raises(ValueError, match=r"made with efficientnet_lite0 at 64×64 .* takes efficientnet_lite0 at 32×32"):
+        cross_validate(samples, FAST, HEAD, embedding_spec=other)
