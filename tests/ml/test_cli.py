@@ -1,7 +1,9 @@
-"""``python -m ml`` end to end on tiny synthetic trailers: preprocess, train, resume, predict, and its errors."""
+"""``python -m ml`` end to end on tiny synthetic trailers: preprocess, embed, train (one fit and cross-validated),
+resume, predict, and its errors."""
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 
 from ml.cli import main
 from ml.data import SAMPLING_FILE
+from ml.embeddings import EMBEDDINGS_FILE, load_embeddings
 from ml.frames import load_frames, save_frames
 from ml.synth import generate_dataset, generate_trailer, write_markup
 from ml.video import SamplingConfig
@@ -18,9 +21,9 @@ from ml.video import SamplingConfig
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_ml(*args):
+def run_ml(*args, env=None):
     return subprocess.run([sys.executable, "-m", "ml", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=None if env is None else {**os.environ, **env})
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +45,20 @@ def test_preprocess_train_resume_predict(videos, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "skipped broken.mp4" in done.stderr
     assert "prepared 6 of 7 videos (12 subclips)" in done.stdout
-    assert sorted(p.name for p in (data / trailers[0].title).iterdir()) == ["0.npy", "1.npy", "trailer.json"]
+    assert "embedded with efficientnet_lite0 at 112×112" in done.stdout
+    assert sorted(p.name for p in (data / trailers[0].title).iterdir()) == [
+        "0.emb.npy", "0.npy", "1.emb.npy", "1.npy", "trailer.json"]
     assert json.loads((data / "sampling.json").read_text())["frames_per_subclip"] == 4
+    spec = json.loads((data / EMBEDDINGS_FILE).read_text())
+    assert spec["encoder"] == "efficientnet_lite0" and spec["size"] == 112 and spec["weights_sha256"].startswith("5793")
+    embeddings = load_embeddings(data / trailers[0].title / "1.emb.npy")
+    assert embeddings.shape == (4, 1280) and embeddings.dtype == np.float16  # one per frame
 
     model = tmp_path / "model.pt"
     log = tmp_path / "log.csv"
-    common = ["--markup", markup, "--out", model, "--frames-per-sample", "4", "--workers", "0", "--val-fraction",
-              "0.34", "--batch-size", "4", "--log", log]
+    # One fit of the CNN learnt from scratch, with a validation split: per-epoch lines and --resume.
+    common = ["--markup", markup, "--out", model, "--preset", "scratch", "--folds", "1", "--frames-per-sample", "4",
+              "--workers", "0", "--val-fraction", "0.34", "--batch-size", "4", "--log", log]
     trained = run_ml("train", data, *common, "--epochs", "2")
     assert trained.returncode == 0, trained.stderr
     assert "epoch 1/2" in trained.stdout and "epoch 2/2" in trained.stdout
@@ -68,7 +78,9 @@ def test_preprocess_train_resume_predict(videos, tmp_path):
     assert scored.returncode == 0, scored.stderr
     rows = list(csv.DictReader(predictions.open()))
     assert sorted(r["title"] for r in rows) == sorted(t.title for t in trailers)
+    assert list(rows[0]) == ["title", "predicted_score", "spread", "uncertainty", "subclips"]
     assert all(1 <= float(r["predicted_score"]) <= 10 and float(r["spread"]) >= 0 for r in rows)
+    assert {r["uncertainty"] for r in rows} == {"0.0000"}  # one model: no ensemble to disagree
     assert {r["subclips"] for r in rows} == {"2"}
 
     # Straight from the videos, sampled as the model file says; the broken file is reported and skipped.
@@ -78,12 +90,23 @@ def test_preprocess_train_resume_predict(videos, tmp_path):
     assert again == pytest.approx({r["title"]: float(r["predicted_score"]) for r in rows}, abs=1e-3)
 
 
-@pytest.mark.parametrize("command", ["preprocess", "train", "predict"])
+@pytest.mark.parametrize("command", ["preprocess", "embed", "train", "predict"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([command, "--help"])
     assert exit_.value.code == 0
     assert "usage: python -m ml " + command in capsys.readouterr().out
+
+
+def test_train_offers_every_model_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--preset", "--folds K", "--duplicate-threshold", "--no-single-frame-baseline", "--encoder",
+                   "--finetune-blocks", "--lstm-size", "--embedding-size", "--dropout", "--temporal", "--frame-size",
+                   "--deltas, --no-deltas", "--dense-sizes"):
+        assert option in text, option
+    assert "scratch" in text
 
 
 def test_errors_are_clear_and_set_the_exit_status(videos, tmp_path, capsys):
@@ -124,7 +147,8 @@ def prepared(tmp_path):
     return {"data": data, "markup": markup, "folder": tmp_path / "folder", "tmp": tmp_path}
 
 
-TRAIN = ["train", "{data}", "--markup", "{markup}", "--workers", "0", "--frames-per-sample", "3", "-q"]
+TRAIN = ["train", "{data}", "--markup", "{markup}", "--preset", "scratch", "--folds", "1", "--workers", "0",
+         "--frames-per-sample", "3", "-q"]
 
 
 def fails(capsys, template: list[str], paths: dict[str, Path]) -> tuple[str, str]:
@@ -203,3 +227,193 @@ def test_preprocess_reads_a_video_whose_name_has_a_colon(tmp_path, monkeypatch, 
     assert main(["preprocess", ".", "--out", str(tmp_path / "data"), *SAMPLING]) == 0
     assert capsys.readouterr().err == ""
     assert load_frames(tmp_path / "data" / "Alien:Covenant" / "0.npy").shape == (4, 64, 64, 3)
+
+
+# --------------------------------------------------------------------------- the pretrained encoder: embeddings,
+# cross-validation, the ensemble
+
+
+@pytest.fixture(scope="module")
+def embedded(videos, tmp_path_factory):
+    """The videos prepared once, with their embeddings (a DATA_DIR tests copy before they change it)."""
+    folder, markup, trailers = videos
+    data = tmp_path_factory.mktemp("embedded") / "data"
+    assert main(["preprocess", str(folder), "--out", str(data), *SAMPLING, "--device", "cpu", "-q"]) == 0
+    return data
+
+
+def test_cross_validated_training_prints_the_estimate_and_the_ensemble_predicts(videos, embedded, tmp_path, capsys):
+    _, markup, trailers = videos
+    model, log = tmp_path / "model.pt", tmp_path / "log.csv"
+    assert main(["train", str(embedded), "--markup", str(markup), "--out", str(model), "--folds", "3",
+                 "--epochs", "4", "--frames-per-sample", "4", "--log", str(log)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""  # every subclip's embeddings came from the cache: no warning
+    lines = out.splitlines()
+    assert [line.split(" (")[0] for line in lines[:3]] == ["fold 1/3", "fold 2/3", "fold 3/3"]
+    assert all("model MAE" in line and "mean rating MAE" in line and "single-frame MAE" in line for line in lines[:3])
+    assert lines[3] == "cross-validated estimate (3 folds, 6 trailers; mean ± sd over folds):"
+    assert lines[4].split() == ["MAE", "RMSE", "Spearman"]
+    table = {line[2:16].strip(): line[16:].split() for line in lines[5:8]}
+    assert list(table) == ["model", "mean rating", "single-frame"]
+    for role in ("model", "mean rating", "single-frame"):
+        mae, pm, sd = table[role][:3]
+        assert pm == "±" and float(mae) > 0 and float(sd) >= 0, table[role]
+    assert lines[8] == "near-duplicate groups: 0 (frame match ≥ 0.9)"
+    assert lines[9].startswith(f"saved {model} (an ensemble of 3 fold models; cross-validated MAE ")
+    assert not Path(f"{model}.ckpt.d").exists()  # the model file holds every fold: nothing left to resume
+    with log.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["fold"], r["epoch"]) for r in rows] == [(str(f), str(e)) for f in (1, 2, 3) for e in (1, 2, 3, 4)]
+    assert all(float(r["val_mae"]) >= 0 for r in rows)  # each fold's held-out learning curve
+
+    predictions = tmp_path / "predictions.csv"
+    assert main(["predict", str(model), str(embedded), "--out", str(predictions), "-q"]) == 0
+    assert capsys.readouterr().err == ""
+    rows = list(csv.DictReader(predictions.open()))
+    assert list(rows[0]) == ["title", "predicted_score", "spread", "uncertainty", "subclips"]
+    assert sorted(r["title"] for r in rows) == sorted(t.title for t in trailers)
+    uncertainty = [float(r["uncertainty"]) for r in rows]
+    assert min(uncertainty) >= 0 and max(uncertainty) > 0  # three fold models that do not all agree
+
+
+def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, embedded, tmp_path, capsys, monkeypatch):
+    import ml.crossval
+
+    _, markup, _ = videos
+    train = ["train", str(embedded), "--markup", str(markup), "--folds", "3", "--epochs", "3",
+             "--frames-per-sample", "4", "--device", "cpu", "--no-single-frame-baseline"]
+    assert main([*train, "--out", str(tmp_path / "straight.pt")]) == 0
+    straight = capsys.readouterr().out.splitlines()
+
+    real_fit, fits = ml.crossval.fit, []
+
+    def fit_then_crash(*args, **kwargs):  # the machine goes down as the second fold's model is done
+        fits.append(real_fit(*args, **kwargs))
+        if len(fits) == 2:
+            raise KeyboardInterrupt
+        return fits[-1]
+
+    monkeypatch.setattr(ml.crossval, "fit", fit_then_crash)
+    model = tmp_path / "model.pt"
+    assert main([*train, "--out", str(model)]) == 130
+    assert "run the same command again to carry on" in capsys.readouterr().err
+    assert not model.exists() and sorted(p.name for p in Path(f"{model}.ckpt.d").iterdir()) == [
+        "fold-1.pt", "fold-2-2.ckpt", "run.json"]
+
+    monkeypatch.setattr(ml.crossval, "fit", real_fit)
+    assert main([*train, "--out", str(model)]) == 0
+    resumed = capsys.readouterr().out.splitlines()
+    assert resumed[0] == f"carrying on from 1 finished fold(s) in {model}.ckpt.d"
+    assert resumed[1:-1] == straight[:-1]  # the same folds, figures and estimate as the run that went straight
+    assert model.is_file() and not Path(f"{model}.ckpt.d").exists()
+
+    # Other settings do not pick up the folds another run left.
+    monkeypatch.setattr(ml.crossval, "fit", fit_then_crash)
+    fits.clear()
+    assert main([*train, "--out", str(model)]) == 130
+    monkeypatch.setattr(ml.crossval, "fit", real_fit)
+    capsys.readouterr()
+    assert main([*train[:-1], "--out", str(model)]) == 0  # the single-frame baseline too, now
+    out, err = capsys.readouterr()
+    assert "held the folds of a run with other settings or data; starting over" in err
+    assert "carrying on" not in out and "single-frame" in out
+
+
+def test_embed_fills_in_a_data_dir_prepared_without_embeddings(videos, embedded, tmp_path, capsys):
+    folder, markup, trailers = videos
+    data = tmp_path / "data"
+    assert main(["preprocess", str(folder), "--out", str(data), *SAMPLING, "--no-embeddings", "-q"]) == 0
+    assert not (data / EMBEDDINGS_FILE).exists() and not list(data.rglob("*.emb.npy"))
+    capsys.readouterr()
+
+    # Training still works: the subclips are embedded for the run, with one warning saying how to keep them.
+    train = ["train", str(data), "--markup", str(markup), "--out", str(tmp_path / "m.pt"), "--folds", "1",
+             "--epochs", "1", "--frames-per-sample", "4", "-q"]
+    assert main(train) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: embedding 12 of 12 subclips now with efficientnet_lite0")
+    assert err[0].endswith(f"{data} has no cached embeddings; store them with `python -m ml embed {data}`")
+
+    assert main(["embed", str(data), "--device", "cpu"]) == 0
+    assert capsys.readouterr().out.startswith(f"embedded 12 of 12 subclips of 6 trailers in {data}")
+    assert json.loads((data / EMBEDDINGS_FILE).read_text()) == json.loads((embedded / EMBEDDINGS_FILE).read_text())
+    for trailer in trailers:  # what preprocess would have stored, from the frames alone
+        for i in (0, 1):
+            assert np.array_equal(load_embeddings(data / trailer.title / f"{i}.emb.npy"),
+                                  load_embeddings(embedded / trailer.title / f"{i}.emb.npy"))
+
+    # A stale cache (made from other frames than the subclip has now) is made again; the rest are kept.
+    save_frames(np.zeros((3, 64, 64, 3), np.uint8), data / trailers[0].title / "0.npy")
+    assert main(["embed", str(data)]) == 0
+    assert "embedded 1 of 12 subclips" in capsys.readouterr().out
+    assert load_embeddings(data / trailers[0].title / "0.emb.npy").shape == (3, 1280)
+
+    assert main(train) == 0
+    assert capsys.readouterr().err == ""  # every subclip's embeddings came from the cache
+
+
+def test_damaged_encoder_weights_stop_preprocess_in_one_line(videos, tmp_path):
+    folder, _, _ = videos
+    junk = tmp_path / "efficientnet_lite0.pth"
+    junk.write_bytes(np.random.default_rng(0).bytes(4096))
+    data = tmp_path / "data"
+    done = run_ml("preprocess", folder, "--out", data, *SAMPLING, env={"REELSCORE_ENCODER_WEIGHTS": str(junk)})
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        done.stderr.strip()] and done.stderr.startswith(f"error: the efficientnet_lite0 weights file {junk} is damaged")
+    assert not data.exists()  # nothing written, no video half-prepared
+
+
+def model_made_at(size: int, path: Path) -> Path:
+    """A model file of the default preset whose embeddings were (it says) made at ``size``×``size``."""
+    from ml.data import Normaliser
+    from ml.embeddings import installed_spec
+    from ml.model import build_model
+    from ml.predict import save_model_file
+
+    spec = installed_spec("efficientnet_lite0", 112).to_dict()
+    return save_model_file(path, model=build_model("default"), normaliser=Normaliser(5.0, 1.0),
+                           embedding={**spec, "size": size})
+
+
+def write_embedding_spec(size: int):
+    def write(paths):
+        spec = {"encoder": "efficientnet_lite0", "weights_sha256": "5793" + "0" * 60, "size": size}
+        (paths["data"] / EMBEDDINGS_FILE).write_text(json.dumps(spec))
+    return write
+
+
+def damage_embedding_spec(paths):
+    (paths["data"] / EMBEDDINGS_FILE).write_text('{"encoder": "efficientnet_lite0"}')
+
+
+def other_model(paths):
+    model_made_at(160, paths["tmp"] / "other.pt")
+
+
+@pytest.mark.parametrize(
+    ("damage", "template", "message"),
+    [
+        (None, ["preprocess", "{folder}", "--out", "{tmp}/new", "--embed-size", "100"],
+         "--embed-size must be a multiple of 16, at least 32"),
+        (write_embedding_spec(96), ["preprocess", "{folder}", "--out", "{data}", "--frames-per-subclip", "3",
+                                    "--size", "16"],
+         "{data} holds embeddings made with efficientnet_lite0 at 96×96 (weights 57930000), not efficientnet_lite0 "
+         "at 112×112"),
+        (damage_embedding_spec, ["embed", "{data}"], "{data}/embeddings.json is damaged"),
+        (None, ["embed", "{folder}"], "{folder} holds no prepared trailers"),
+        (other_model, ["predict", "{tmp}/other.pt", "{data}", "--out", "-"],
+         "the embeddings {tmp}/other.pt was trained on were made with efficientnet_lite0 at 160×160"),
+        (None, ["train", "{data}", "--markup", "{markup}", "--out", "{tmp}/m.pt", "--resume", "{tmp}/m.pt.ckpt"],
+         "--resume is for --folds 1"),
+        (None, [*TRAIN, "--out", "{tmp}/m.pt", "--finetune-blocks", "2"],
+         "LRCNConfig.finetune_blocks must be 0 with the scratch encoder"),
+        (None, [*TRAIN, "--out", "{tmp}/m.pt", "--folds", "30"], "TrainConfig.folds must be at most 20"),
+    ],
+)
+def test_bad_embedding_and_model_inputs_are_one_line(prepared, capsys, damage, template, message):
+    if damage:
+        damage(prepared)
+    line, _ = fails(capsys, template, prepared)
+    assert line.startswith("error: " + message.format(**prepared))

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import colorsys
 import csv
+import hashlib
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
 
 import av
 import numpy as np
@@ -11,8 +16,15 @@ import pytest
 
 from ml.synth import (
     CONTAINERS,
+    PHOTO_KINDS,
+    SHAPES,
+    _rating_parts,
+    _render_frames,
+    generate_content_dataset,
     generate_dataset,
+    generate_photo_trailer,
     generate_trailer,
+    load_photo,
     paint_frame_index,
     read_frame_index,
     write_markup,
@@ -150,3 +162,212 @@ def test_frame_index_barcode_round_trip():
         assert read_frame_index(square) == index
     with pytest.raises(ValueError):
         paint_frame_index(70000, 64, 48)
+
+
+# --------------------------------------------------------------------------- moving-object shapes
+
+
+def white_extent(frame: np.ndarray) -> tuple[int, int]:
+    """First and last column holding any of the white object (the drifting discs are saturated, never white)."""
+    columns = np.flatnonzero((frame.min(axis=2) > 200).any(axis=0))
+    return int(columns[0]), int(columns[-1])
+
+
+def test_every_shape_renders_and_differs_from_the_others(tmp_path):
+    assert SHAPES[0] == "bar" and len(SHAPES) >= 4
+    made = {shape: generate_trailer(tmp_path / f"{shape}.mp4", seed=5, duration=1.0, fps=8, width=64, height=48,
+                                    shape=shape) for shape in SHAPES}
+    frames = {shape: decoded(trailer.path) for shape, trailer in made.items()}
+    assert {trailer.shape for trailer in made.values()} == set(SHAPES)
+    assert len({trailer.rating for trailer in made.values()}) == 1  # the object changes, the rating does not
+    bar_area = (frames["bar"][0].min(axis=2) > 200).sum()
+    for shape in SHAPES:
+        assert frames[shape].shape == (8, 48, 64, 3)
+        area = (frames[shape][0].min(axis=2) > 200).sum()
+        assert 0.5 * bar_area < area < 2 * bar_area, f"{shape} is not of the bar's size"
+        for other in SHAPES:
+            if other != shape:
+                assert not np.array_equal(frames[shape], frames[other]), f"{shape} looks like {other}"
+
+
+def test_the_bar_is_the_default_and_draws_what_it_drew_before_shapes(tmp_path):
+    default = generate_trailer(tmp_path / "default.mp4", seed=9, duration=1.0, fps=8, width=64, height=48)
+    bar = generate_trailer(tmp_path / "bar.mp4", seed=9, duration=1.0, fps=8, width=64, height=48, shape="bar")
+    assert default.shape == bar.shape == "bar"
+    assert default.path.read_bytes() == bar.path.read_bytes()
+    # The pictures (before encoding) of seed 21, as the module made them before it had shapes.
+    rng = np.random.default_rng(21)
+    hue_score, motion_score = _rating_parts(rng, None)
+    digest = hashlib.sha256()
+    for frame in _render_frames(rng, n_frames=10, fps=5, width=48, height=32, hue_score=hue_score,
+                                motion_score=motion_score):
+        digest.update(frame.tobytes())
+    assert digest.hexdigest() == "fc36481f8cfa04c3ef745a1c6d909a06860f6402b79bc0de477f0e8fa184bce0"
+
+
+@pytest.mark.parametrize("shape", [shape for shape in SHAPES if shape != "bar"])
+def test_a_shape_gives_the_same_trailer_for_the_same_seed(tmp_path, shape):
+    a = generate_trailer(tmp_path / "a.webm", seed=3, duration=1.0, fps=8, width=48, height=32, shape=shape)
+    b = generate_trailer(tmp_path / "b.webm", seed=3, duration=1.0, fps=8, width=48, height=32, shape=shape)
+    c = generate_trailer(tmp_path / "c.webm", seed=4, duration=1.0, fps=8, width=48, height=32, shape=shape)
+    assert a.path.read_bytes() == b.path.read_bytes() != c.path.read_bytes()
+
+
+def test_every_shape_travels_as_the_bar_does(tmp_path):
+    """The same seed moves any object over the same share of the room it has, in the same direction."""
+    width = 96
+    for seed in (0, 1, 2):
+        journeys = {}
+        for shape in SHAPES:
+            trailer = generate_trailer(tmp_path / f"{shape}{seed}.mkv", seed=seed, duration=2.0, fps=6, width=width,
+                                       height=64, shape=shape)
+            frames = decoded(trailer.path)
+            (left0, right0), (left1, _) = white_extent(frames[0]), white_extent(frames[-1])
+            room = width - (right0 - left0 + 1)  # the width less the object's own
+            journeys[shape] = (left0 / room, left1 / room)
+        for shape, (start, end) in journeys.items():
+            assert start == pytest.approx(journeys["bar"][0], abs=0.05), shape
+            assert end == pytest.approx(journeys["bar"][1], abs=0.05), shape
+
+
+def test_a_dataset_cycles_over_the_shapes_it_is_given(tmp_path):
+    kwargs = dict(seed=6, duration=0.5, fps=8, width=32, height=32, suffixes=(".mp4",))
+    bars = generate_dataset(tmp_path / "bars", 3, **kwargs)
+    others = generate_dataset(tmp_path / "others", 3, shape=("square", "ring"), **kwargs)
+    discs = generate_dataset(tmp_path / "discs", 2, shape="disc", **kwargs)
+    assert [t.shape for t in bars] == ["bar"] * 3
+    assert [t.shape for t in others] == ["square", "ring", "square"]
+    assert [t.shape for t in discs] == ["disc", "disc"]
+    assert [t.rating for t in others] == [t.rating for t in bars]
+
+
+def test_an_unknown_shape_is_refused_with_the_choices(tmp_path):
+    with pytest.raises(ValueError, match="shape must be one of bar, square, disc, ring, cross; got 'triangle'"):
+        generate_trailer(tmp_path / "t.mp4", seed=1, shape="triangle")
+    with pytest.raises(ValueError, match="shape must be one of .*'blob'"):
+        generate_dataset(tmp_path / "set", 2, seed=1, shape=("disc", "blob"))
+    with pytest.raises(ValueError, match="shape must name at least one"):
+        generate_dataset(tmp_path / "set", 2, seed=1, shape=())
+    assert not list(tmp_path.rglob("*.mp4")) and not (tmp_path / "t.mp4").exists()
+
+
+# --------------------------------------------------------------------------- photo trailers
+
+
+def catalogue_photos() -> list[str]:
+    return [photo for kind in PHOTO_KINDS.values() for photo in (*kind.train, *kind.heldout)]
+
+
+def test_the_catalogue_keeps_training_and_held_out_photos_apart():
+    assert len(PHOTO_KINDS) == 4
+    levels = [kind.level for kind in PHOTO_KINDS.values()]
+    assert all(1.0 <= level <= 10.0 for level in levels) and len(set(levels)) == 4
+    assert max(levels) - min(levels) >= 5
+    train = {photo for kind in PHOTO_KINDS.values() for photo in kind.train}
+    heldout = {photo for kind in PHOTO_KINDS.values() for photo in kind.heldout}
+    for name, kind in PHOTO_KINDS.items():
+        assert len(kind.train) >= 2 and len(kind.heldout) >= 1, name
+    assert not train & heldout
+    photos = catalogue_photos()
+    assert len(photos) == len(set(photos)), "a photo is listed under two kinds"
+    # Two pictures of one scene must not be split between the sides.
+    for scene in ({"motorcycle_left", "motorcycle_right"}, {"retina", "microaneurysms"}):
+        assert not (scene & train and scene & heldout), scene
+
+
+def test_every_catalogue_photo_loads_as_rgb():
+    for name in catalogue_photos():
+        photo = load_photo(name)
+        assert photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3, name
+        assert min(photo.shape[:2]) >= 200, name
+        assert load_photo(name) is photo  # read once
+        assert not photo.flags.writeable
+    camera = load_photo("camera")  # a greyscale photograph: three equal channels
+    assert np.array_equal(camera[..., 0], camera[..., 2])
+    with pytest.raises(ValueError, match="unknown photo 'lena'; choose one of astronaut, "):
+        load_photo("lena")
+
+
+def test_photos_are_read_without_importing_the_libraries_that_ship_them():
+    code = ("import sys; from ml.synth import load_photo; load_photo('astronaut'); load_photo('china'); "
+            "print(sorted({'skimage', 'sklearn', 'scipy'} & set(sys.modules)))")
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_a_missing_wheel_says_what_to_install(monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "sklearn" else find_spec(name, *args))
+    with pytest.raises(ModuleNotFoundError, match=r"scikit-learn wheel.*pip install -r requirements-dev\.txt"):
+        load_photo("flower")
+
+
+def test_a_photo_trailer_decodes_to_the_size_and_length_asked_and_repeats_for_its_seed(tmp_path):
+    kwargs = dict(photo="coffee", rating=7.04, duration=1.5, fps=8, width=64, height=48)
+    a = generate_photo_trailer(tmp_path / "a.mp4", seed=1, **kwargs)
+    b = generate_photo_trailer(tmp_path / "b.mp4", seed=1, **kwargs)
+    c = generate_photo_trailer(tmp_path / "c.mp4", seed=2, **kwargs)
+    assert (a.rating, a.kind, a.photo, a.title) == (7.0, "things", "coffee", "a")
+    frames = decoded(a.path)
+    assert frames.shape == (12, 48, 64, 3)
+    assert a.path.read_bytes() == b.path.read_bytes()
+    assert not np.array_equal(frames, decoded(c.path))
+    webm = generate_photo_trailer(tmp_path / "w.webm", seed=1, **kwargs)
+    assert decoded(webm.path).shape == (12, 48, 64, 3)
+
+
+def test_a_photo_trailer_shows_its_photo_in_slow_shots_with_cuts(tmp_path):
+    coffee = decoded(generate_photo_trailer(tmp_path / "coffee.mp4", photo="coffee", seed=3, rating=7.0,
+                                            duration=4.0, fps=8, width=64, height=48).path).astype(np.float32)
+    camera = decoded(generate_photo_trailer(tmp_path / "camera.mp4", photo="camera", seed=3, rating=9.0,
+                                            duration=4.0, fps=8, width=64, height=48).path).astype(np.float32)
+    # A greyscale photograph stays (nearly) grey through the colour jitter; the red coffee cup does not.
+    assert np.abs(camera[..., 0] - camera[..., 2]).mean() < 15 < np.abs(coffee[..., 0] - coffee[..., 2]).mean()
+    steps = np.abs(np.diff(coffee, axis=0)).mean(axis=(1, 2, 3))
+    assert steps.max() > 3 * np.median(steps)  # a cut stands out from the slow pan around it
+
+
+def test_a_photo_given_as_an_array(tmp_path):
+    grey = np.random.default_rng(0).integers(0, 256, size=(60, 80), dtype=np.uint8)
+    trailer = generate_photo_trailer(tmp_path / "g.mp4", photo=grey, seed=1, rating=3.0, duration=0.5, fps=8,
+                                     width=32, height=32)
+    assert (trailer.kind, trailer.photo) == (None, None)
+    assert decoded(trailer.path).shape == (4, 32, 32, 3)
+    with pytest.raises(ValueError, match="uint8"):
+        generate_photo_trailer(tmp_path / "f.mp4", photo=grey.astype(float), seed=1, rating=3.0)
+    with pytest.raises(ValueError, match="rating must be within 1–10"):
+        generate_photo_trailer(tmp_path / "r.mp4", photo="brick", seed=1, rating=0.5)
+
+
+def test_content_dataset_ratings_follow_the_kind_levels(tmp_path):
+    kwargs = dict(seed=2, duration=0.5, fps=4, width=32, height=32)
+    trailers = generate_content_dataset(tmp_path / "train", 8, **kwargs)
+    names = list(PHOTO_KINDS)
+    assert [t.kind for t in trailers] == names * 2
+    for trailer in trailers:
+        kind = PHOTO_KINDS[trailer.kind]
+        assert trailer.photo in kind.train
+        assert abs(trailer.rating - kind.level) <= 0.5 + 1e-9 and 1.0 <= trailer.rating <= 10.0
+        assert trailer.rating == round(trailer.rating, 1)
+        assert trailer.path.name.startswith("photo-") and trailer.path.suffix == ".mp4"
+    assert any(t.rating != PHOTO_KINDS[t.kind].level for t in trailers)  # some noise around the level
+    assert len({t.photo for t in trailers}) == 8  # each kind's training photos in turn
+    again = generate_content_dataset(tmp_path / "again", 8, **kwargs)
+    assert [t.rating for t in again] == [t.rating for t in trailers]
+    heldout = generate_content_dataset(tmp_path / "heldout", 4, side="heldout", seed=3, duration=0.5, fps=4,
+                                       width=32, height=32, kinds=("portraits", "textures"), prefix="test")
+    assert [t.kind for t in heldout] == ["portraits", "textures"] * 2
+    assert all(t.photo in PHOTO_KINDS[t.kind].heldout for t in heldout)
+    assert heldout[0].path.name == "test-0000.mp4"
+
+
+def test_a_bad_side_or_kind_is_refused_with_the_choices(tmp_path):
+    with pytest.raises(ValueError, match="side must be one of train, heldout; got 'test'"):
+        generate_content_dataset(tmp_path, 1, seed=1, side="test")
+    with pytest.raises(ValueError, match="kind must be one of textures, science, things, portraits; got 'cats'"):
+        generate_content_dataset(tmp_path, 1, seed=1, kinds=("portraits", "cats"))
+    with pytest.raises(ValueError, match="unknown photo"):
+        generate_photo_trailer(tmp_path / "x.mp4", photo="lena", seed=1, rating=5.0)
+    assert not list(tmp_path.rglob("*.mp4"))
