@@ -157,7 +157,15 @@ REELSCORE_SAMPLING = {
     "offset": env.float("SAMPLING_OFFSET", default=10.0),
     "frames_per_subclip": env.int("SAMPLING_FRAMES_PER_SUBCLIP", default=16),
     "size": env.int("SAMPLING_SIZE", default=112),
+    # At each of those points, this many consecutive frames: the default model reads the motion in them.
+    "snippet_frames": env.int("SAMPLING_SNIPPET_FRAMES", default=2),
 }
+# At preprocessing, every subclip's frames are also embedded by the frozen pretrained encoder
+# (ml/encoder.py) at EMBEDDING_SIZE² (the default model's frame size), so that a run trains only
+# its head on the cached embeddings. Off: runs with a pretrained encoder embed on demand.
+EMBEDDINGS = env.bool("EMBEDDINGS", default=True)
+EMBEDDING_ENCODER = "efficientnet_lite0"
+EMBEDDING_SIZE = env.int("EMBEDDING_SIZE", default=112)
 # A running training run whose worker has not reported for this long is shown as stale
 # and is handed to the next worker by the sweep.
 RUN_STALE_AFTER_SECONDS = env.int("RUN_STALE_AFTER_SECONDS", default=120)
@@ -200,6 +208,7 @@ CELERY_TASK_DEFAULT_QUEUE = "video"
 CELERY_TASK_QUEUES = (Queue("video", routing_key="video"), Queue("gpu", routing_key="gpu"))
 CELERY_TASK_ROUTES = {
     "trailers.tasks.preprocess_trailer_task": {"queue": "video"},
+    "trailers.tasks.embed_subclips_task": {"queue": "video"},
     "trailers.tasks.train_run_task": {"queue": "gpu"},
     "trailers.tasks.score_trailers_task": {"queue": "gpu"},
 }

@@ -152,27 +152,30 @@ def _ensure_active_version(options: DemoOptions, say) -> ModelVersion:
     active = ModelVersion.objects.filter(is_active=True).first()
     if active is not None:
         return active
-    from ml.config import PRESETS, TrainConfig
+    from django.conf import settings
+
+    from ml.config import PRESETS, TRAIN_PRESETS
 
     run = (TrainingRun.objects.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING,
                                                    TrainingRun.Status.SUCCEEDED]).order_by("-pk").first())
     if run is None:
-        say("Starting a training run with the default preset…")
+        say("Starting a training run with the default preset (5-fold cross-validation)…")
+        # At the size preprocessing embedded the frames at (the default's own, unless EMBEDDING_SIZE says else).
         run = services.start_training_run(
-            user=None, model_config=PRESETS["default"],
-            train_config=TrainConfig(epochs=options.epochs, batch_size=8, lr=2e-3, val_fraction=0.2,
-                                     seed=options.seed, num_workers=0),
+            user=None, model_config=PRESETS["default"].replace(frame_size=settings.EMBEDDING_SIZE),
+            train_config=TRAIN_PRESETS["default"].replace(epochs=options.epochs, seed=options.seed),
             label_source=TrainingRun.LabelSource.USER_MEAN, min_ratings=2,
         )  # fmt: skip
         if run.status == TrainingRun.Status.FAILED:
             raise RuntimeError(f"The demo training run could not start: {run.error}")
     deadline, last_epoch = time.monotonic() + options.timeout, -1
     while not run.is_finished:
-        if run.metrics and run.metrics[-1]["epoch"] != last_epoch:
+        if run.metrics and (run.metrics[-1].get("fold"), run.metrics[-1]["epoch"]) != last_epoch:
             m = run.metrics[-1]
-            say(f"  run #{run.pk}: epoch {m['epoch']}/{options.epochs}, val MAE {_fmt(m.get('val_mae'))} "
+            fold = f"fold {m['fold']}, " if m.get("fold") else ""
+            say(f"  run #{run.pk}: {fold}epoch {m['epoch']}/{options.epochs}, held-out MAE {_fmt(m.get('val_mae'))} "
                 f"(mean baseline {_fmt(m.get('baseline_mae'))})")
-            last_epoch = m["epoch"]
+            last_epoch = (m.get("fold"), m["epoch"])
         if time.monotonic() > deadline:
             raise TimeoutError(f"the demo training run did not finish in {options.timeout:.0f} s")
         time.sleep(1)

@@ -94,6 +94,10 @@ class Subclip(models.Model):
     timestamps = models.JSONField(default=list, help_text="seconds of each sampled frame")
     contact_sheet = models.FileField(upload_to=subclip_upload_to, max_length=255, blank=True)
     sampling = models.JSONField(default=dict, help_text="the preprocessing settings that made these frames")
+    # The frozen pretrained encoder's embedding of every frame (float16 T×D .npy), made at preprocessing,
+    # and the ml.embeddings.EmbeddingSpec that made it ({} while there is none).
+    embeddings = models.FileField(upload_to=subclip_upload_to, max_length=255, blank=True)
+    embedding = models.JSONField(default=dict, blank=True, help_text="encoder, weights checksum and size of the embeddings")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -159,7 +163,10 @@ class TrainingRun(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
     progress = models.FloatField(default=0.0)
     epoch = models.PositiveIntegerField(default=0)
-    metrics = models.JSONField(default=list, blank=True, help_text="one dict per finished epoch")
+    metrics = models.JSONField(default=list, blank=True, help_text="one dict per finished epoch (and fold)")
+    # The held-out estimate (ml.crossval.CrossValResult.estimate()): per-fold and summary metrics of the model
+    # and its baselines, the near-duplicate groups, every trailer's held-out prediction. {} for runs without folds.
+    cross_validation = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     device = models.CharField(max_length=50, blank=True)
     worker = models.CharField(max_length=255, blank=True)
@@ -232,6 +239,7 @@ class Prediction(models.Model):
     score = models.FloatField()
     subclip_scores = models.JSONField(default=list)
     spread = models.FloatField(default=0.0, help_text="standard deviation of the subclip scores")
+    uncertainty = models.FloatField(default=0.0, help_text="standard deviation over the model's ensemble members")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -13,7 +13,20 @@ from .models import ModelVersion, Subclip, Trailer, TrainingRun
 
 
 def delete_stored(storage, name: str) -> None:
-    """Delete a stored file, then the folders it leaves empty (up to the storage root)."""
+    """Delete a stored file, then the folders it leaves empty (up to the storage root).
+
+    A name ending in ``/`` is a folder (a cross-validated run's checkpoints): every file in it goes.
+    """
+    if name.endswith("/"):
+        try:
+            folders, files = storage.listdir(name)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for sub in folders:
+            delete_stored(storage, f"{name}{sub}/")
+        for file in files:
+            delete_stored(storage, f"{name}{file}")
+        return
     storage.delete(name)
     try:
         root = Path(storage.path("")).resolve()
@@ -48,7 +61,7 @@ def delete_trailer_file(sender, instance: Trailer, **kwargs) -> None:
 
 @receiver(post_delete, sender=Subclip)
 def delete_subclip_files(sender, instance: Subclip, **kwargs) -> None:
-    _delete_after_commit(instance.frames, instance.contact_sheet)
+    _delete_after_commit(instance.frames, instance.contact_sheet, instance.embeddings)
 
 
 @receiver(post_delete, sender=ModelVersion)

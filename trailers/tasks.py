@@ -21,6 +21,13 @@ def preprocess_trailer_task(self, trailer_id: int) -> None:
 
 
 @shared_task(bind=True, acks_late=True)
+def embed_subclips_task(self, subclip_ids: list[int] | None = None) -> None:
+    from trailers.services import embed_subclips
+
+    embed_subclips(subclip_ids=subclip_ids)
+
+
+@shared_task(bind=True, acks_late=True)
 def train_run_task(self, run_id: int) -> None:
     from trailers.services import execute_training_run
 
@@ -57,7 +64,8 @@ def _sweep() -> None:
     try:
         sent = sweep()
         if any(sent.values()):
-            log.info("sweep handed over %(trailers)s trailer(s), %(runs)s run(s) and %(scoring)s scoring task(s)", sent)
+            log.info("sweep handed over %(trailers)s trailer(s), %(runs)s run(s), %(scoring)s scoring task(s) and "
+                     "%(embedding)s embedding task(s)", sent)
     except Exception:  # the database or the broker is away: the next sweep tries again
         log.exception("sweep failed")
     finally:

@@ -72,7 +72,7 @@ def test_embedded_default_needs_no_server(tmp_path):
     assert (tmp_path / "var" / "broker" / "queue").is_dir()
     assert s["MEDIA_ROOT"] == str(tmp_path / "var" / "media")
     assert s["SAMPLING"] == {"n_subclips": 3, "subclip_duration": 30.0, "offset": 10.0,
-                             "frames_per_subclip": 16, "size": 112}
+                             "frames_per_subclip": 16, "size": 112, "snippet_frames": 2}
 
 
 def test_real_services_from_urls(tmp_path):

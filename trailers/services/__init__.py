@@ -2,6 +2,7 @@
 management commands call these; each is keyword-only and owns its transaction.
 """
 
+from .embeddings import embed_subclips
 from .ingest import IngestError, ingest_trailer, set_reference_score
 from .preprocess import preprocess_trailer
 from .queue import enqueue_preprocessing, enqueue_scoring, enqueue_training, request_preprocessing, sweep
@@ -23,6 +24,7 @@ __all__ = [
     "cancel_run",
     "check_weights",
     "delete_rating",
+    "embed_subclips",
     "enqueue_preprocessing",
     "enqueue_scoring",
     "enqueue_training",

@@ -17,10 +17,13 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from ml.embeddings import EncoderError
 from ml.frames import save_frames, write_contact_sheet
 from ml.video import SamplingConfig, VideoError, sample_trailer
 from trailers.models import ModelVersion, Subclip, Trailer
 from trailers.signals import delete_after_commit, delete_stored
+
+from .embeddings import embedding_spec, write_embeddings
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +49,15 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
     folder = f"subclips/{trailer.pk}/{uuid.uuid4().hex}"
     try:
         _, sampled = sample_trailer(trailer.file.path, config)
-        rows = [_store(trailer, subclip, folder, config) for subclip in sampled]
+        spec = embedding_spec() if settings.EMBEDDINGS else None
+        rows = [_store(trailer, subclip, folder, config, spec) for subclip in sampled]
         browser_copy = _browser_copy(trailer, folder)
     except VideoError as exc:
         return _fail(trailer, str(exc))
+    except EncoderError as exc:  # a broken install: every trailer would fail alike, so say so plainly
+        log.error("preprocessing trailer %s stopped: %s", trailer_id, exc)
+        _remove_folder(folder)
+        return _fail(trailer, f"The frame encoder cannot run on this worker: {exc}")
     except Exception as exc:  # a full disk, a bug: the trailer says so instead of staying `processing`
         log.exception("preprocessing trailer %s failed", trailer_id)
         _remove_folder(folder)
@@ -73,16 +81,21 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
     return trailer
 
 
-def _store(trailer: Trailer, subclip, folder: str, config: SamplingConfig) -> Subclip:
-    """Write one sampled subclip's frames and contact sheet under ``folder``; its (unsaved) row."""
+def _store(trailer: Trailer, subclip, folder: str, config: SamplingConfig, spec) -> Subclip:
+    """Write one sampled subclip's frames, contact sheet and (with ``spec``) embeddings under ``folder``;
+    its (unsaved) row."""
     frames_name = f"{folder}/{subclip.plan.index}.npy"
     sheet_name = f"{folder}/{subclip.plan.index}.jpg"
     save_frames(subclip.frames, default_storage.path(frames_name))
     write_contact_sheet(subclip.frames, default_storage.path(sheet_name))
+    embeddings_name = ""
+    if spec is not None:
+        embeddings_name = write_embeddings(subclip.frames, f"{folder}/{subclip.plan.index}.emb.npy", spec)
     return Subclip(
         trailer=trailer, index=subclip.plan.index, start=subclip.plan.start, duration=subclip.plan.duration,
         frames=frames_name, contact_sheet=sheet_name, frame_count=len(subclip.frames),
         timestamps=[round(float(t), 4) for t in subclip.timestamps], sampling=config.to_dict(),
+        embeddings=embeddings_name, embedding=spec.to_dict() if spec is not None else {},
     )  # fmt: skip
 
 

@@ -79,7 +79,10 @@ def sweep() -> dict[str, int]:
       message went with a killed worker (the filesystem broker drops a message once taken);
     - trailers `processing` for REQUEUE_AFTER_SECONDS: their worker died; queued again;
     - runs whose heartbeat stopped (stale), unless handed over since they last reported;
-    - scoring with the active version, when ready trailers still lack its prediction.
+    - scoring with the active version, when ready trailers still lack its prediction;
+    - embedding, when subclips of ready trailers lack this installation's embeddings (preprocessed
+      before embeddings existed, or with other encoder weights); at most once per REQUEUE_AFTER_SECONDS
+      per process.
 
     Sending twice is harmless: a preprocessing task only starts a trailer that is queued,
     a training task only a run that is queued or stale, and scoring overwrites its prediction.
@@ -102,7 +105,34 @@ def sweep() -> dict[str, int]:
     )
     run_ids = TrainingRun.objects.filter((Q(status=TrainingRun.Status.QUEUED) & not_sent) | stale)
     runs = sum(enqueue_training(pk) for pk in list(run_ids.values_list("pk", flat=True)))
-    return {"trailers": trailers, "runs": runs, "scoring": _sweep_scoring(requeue_before)}
+    return {"trailers": trailers, "runs": runs, "scoring": _sweep_scoring(requeue_before),
+            "embedding": _sweep_embeddings()}
+
+
+def enqueue_embedding(subclip_ids: list[int] | None = None) -> bool:
+    from trailers.tasks import embed_subclips_task
+
+    return _send(embed_subclips_task, subclip_ids)
+
+
+def _sweep_embeddings() -> int:
+    from django.core.cache import cache
+
+    from ml.embeddings import EncoderError
+
+    from .embeddings import stale_subclips
+
+    if not settings.EMBEDDINGS:
+        return 0
+    try:
+        if not stale_subclips().exists():
+            return 0
+    except EncoderError as exc:  # a broken install: say so every sweep, send nothing
+        log.error("embeddings cannot be made here: %s", exc)
+        return 0
+    if not cache.add("reelscore:embedding-sweep", 1, timeout=settings.REQUEUE_AFTER_SECONDS):
+        return 0
+    return int(enqueue_embedding(None))
 
 
 def _sweep_scoring(requeue_before) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
+from django.core.files.storage import default_storage
+
 from trailers.models import ModelVersion, Prediction, Trailer
 
 log = logging.getLogger(__name__)
@@ -37,22 +39,28 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
 
     try:
         model = _loaded_model(version.weights.path)
-    except (OSError, ValueError) as exc:  # the weights file is gone or damaged: nothing can be scored with it
+    except (OSError, ValueError, RuntimeError) as exc:  # weights gone, damaged, or for another encoder
         log.error("model version %s cannot be loaded, so nothing was scored: %s", version.number, exc)
         return 0
+    # A frozen encoder's head reads the cached embeddings made the way the model's were (others: on demand).
+    wanted = model.embedding if model.model_config.uses_embeddings else None
     written = 0
     for trailer in trailers.iterator(chunk_size=100):
         subclips = list(trailer.subclips.all())
         if not subclips:
             continue
+        cached = [default_storage.path(s.embeddings.name) if wanted and s.embeddings and s.embedding == wanted
+                  else None for s in subclips]
         try:
-            scores = score_frame_files(model, [s.frames.path for s in subclips])
+            scores = score_frame_files(model, [s.frames.path for s in subclips], embeddings=cached,
+                                       embedding_spec=wanted)
         except (OSError, ValueError) as exc:  # its frames changed under us (preprocessed again): the next run scores it
             log.warning("trailer %s was not scored with version %s: %s", trailer.pk, version.number, exc)
             continue
         Prediction.objects.update_or_create(
             model_version=version, trailer=trailer,
-            defaults={"score": scores.mean, "spread": scores.spread, "subclip_scores": list(scores.per_subclip)},
+            defaults={"score": scores.mean, "spread": scores.spread, "uncertainty": scores.uncertainty,
+                      "subclip_scores": list(scores.per_subclip)},
         )  # fmt: skip
         written += 1
     return written

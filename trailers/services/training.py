@@ -150,15 +150,19 @@ def cancel_run(*, run: TrainingRun) -> TrainingRun:
 
 
 def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None:
-    """Train a run to the end on this worker, resuming from its last checkpoint if it has one."""
-    from ml.train import fit, resolve_device
+    """Train a run to the end on this worker, resuming from its last checkpoint if it has one.
+
+    With ``folds`` ≥ 2 (the default) the run cross-validates (ml.crossval): its figures are held-out ones,
+    and its fold models are the version's ensemble; with 1 it fits one model on a validation split.
+    """
+    from ml.train import resolve_device
 
     token = f"{worker or 'worker'}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
     run = _claim(run_id, token)
     if run is None:
         return None
     try:
-        samples, split = _dataset(run)
+        samples, split, spec = _dataset(run)
     except TrainingSetupError as exc:
         return _finish(run, TrainingRun.Status.FAILED, error=str(exc), token=token)
 
@@ -166,7 +170,9 @@ def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None
     model_config = LRCNConfig.from_dict(run.model_config)
     if train_config.num_workers and _in_daemon_process():
         train_config = train_config.replace(num_workers=0)  # a pool process may not start child processes
-    checkpoint_name = f"runs/{run.pk}/checkpoint.pt"
+    cross_validated = train_config.folds >= 2
+    # One file for a single fit; a folder (fold files and each fit's checkpoint) for a cross-validation.
+    checkpoint_name = f"runs/{run.pk}/cv/" if cross_validated else f"runs/{run.pk}/checkpoint.pt"
     checkpoint_path = default_storage.path(checkpoint_name)
     resume_from = checkpoint_path if run.checkpoint and os.path.exists(checkpoint_path) else None
     try:
@@ -180,11 +186,19 @@ def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None
     with _Heartbeat(run.pk, token) as heartbeat:
         reporter = _Reporter(run, token, checkpoint_name, heartbeat)
         try:
-            result = fit(samples, train_config, model_config, split=split, callback=reporter,
-                         checkpoint_path=checkpoint_path, resume_from=resume_from)
+            if cross_validated:
+                from ml.crossval import cross_validate
+
+                result = cross_validate(samples, train_config, model_config, embedding_spec=spec, callback=reporter,
+                                        checkpoint_dir=checkpoint_path)
+            else:
+                from ml.train import fit
+
+                result = fit(samples, train_config, model_config, split=split, callback=reporter,
+                             checkpoint_path=checkpoint_path, resume_from=resume_from, embedding_spec=spec)
             if result.stop_reason == "cancelled":
-                return _finish(run, TrainingRun.Status.CANCELLED, metrics=result.history, token=token)
-            return _succeed(run, result, token)
+                return _finish(run, TrainingRun.Status.CANCELLED, metrics=reporter.run.metrics, token=token)
+            return _succeed(run, result, token, spec)
         except LostClaim:
             log.warning("run %s was taken over by another worker or cancelled; this one stops", run.pk)
             run.refresh_from_db()
@@ -221,34 +235,58 @@ def _claim(run_id: int, token: str) -> TrainingRun | None:
 
 
 def _dataset(run: TrainingRun):
-    """The run's frozen dataset as ml.train samples and split; frozen now if this is its first start."""
+    """The run's frozen dataset as ml samples (with each subclip's cached embeddings where they were made the
+    way this installation makes them), its split, and that embedding spec; frozen now on the first start."""
+    train_config = TrainConfig.from_dict(run.train_config)
     if not run.dataset:
         from ml.data import split_by_trailer
 
-        train_config = TrainConfig.from_dict(run.train_config)
         labels = labelled_trailers(label_source=run.label_source, min_ratings=run.min_ratings,
                                    trailer_ids=run.requested_trailer_ids or None)
         if len(labels) < MIN_TRAILERS:
             raise TrainingSetupError(_too_few_message(len(labels), label_source=run.label_source,
                                                       min_ratings=run.min_ratings))
-        split = split_by_trailer(list(labels), train_config.val_fraction, train_config.seed)
-        val = set(split.val)
-        run.dataset = [{"trailer": pk, "label": label, "split": "val" if pk in val else "train"}
-                       for pk, label in sorted(labels.items())]
+        if train_config.folds >= 2:  # every trailer is held out once; ml.crossval makes the folds
+            run.dataset = [{"trailer": pk, "label": label, "split": "cv"} for pk, label in sorted(labels.items())]
+        else:
+            split = split_by_trailer(list(labels), train_config.val_fraction, train_config.seed)
+            val = set(split.val)
+            run.dataset = [{"trailer": pk, "label": label, "split": "val" if pk in val else "train"}
+                           for pk, label in sorted(labels.items())]
         first = Subclip.objects.filter(trailer_id__in=labels).order_by("pk").first()
         run.sampling = first.sampling if first else {}
         TrainingRun.objects.filter(pk=run.pk).update(dataset=run.dataset, sampling=run.sampling)
 
+    spec = _embedding_spec_or_none(LRCNConfig.from_dict(run.model_config))
+    wanted = spec.to_dict() if spec is not None else None
     paths: dict[int, list[str]] = {}
+    embeddings: dict[int, list[str | None]] = {}
     for subclip in Subclip.objects.filter(trailer_id__in=[d["trailer"] for d in run.dataset]).order_by("index"):
         paths.setdefault(subclip.trailer_id, []).append(subclip.frames.path)
+        cached = subclip.embeddings.name if subclip.embeddings and subclip.embedding == wanted else None
+        embeddings.setdefault(subclip.trailer_id, []).append(default_storage.path(cached) if cached else None)
     missing = [d["trailer"] for d in run.dataset if d["trailer"] not in paths]
     if missing:
         raise TrainingSetupError(f"Trailers of this run's dataset are gone or have no frames: {missing}.")
-    samples = [(d["trailer"], paths[d["trailer"]], d["label"]) for d in run.dataset]
+    samples = [(d["trailer"], paths[d["trailer"]], d["label"], embeddings[d["trailer"]]) for d in run.dataset]
     split = {"train": [d["trailer"] for d in run.dataset if d["split"] == "train"],
              "val": [d["trailer"] for d in run.dataset if d["split"] == "val"]}
-    return samples, split
+    return samples, split, spec
+
+
+def _embedding_spec_or_none(model_config: LRCNConfig):
+    """The spec of the cached embeddings a run reads: for a pretrained encoder, those made at its frame size
+    (others are embedded on demand); for a CNN from scratch, this installation's (they only find duplicates)."""
+    from ml.embeddings import EncoderError, installed_spec
+
+    from .embeddings import embedding_spec
+
+    try:
+        if model_config.pretrained:
+            return installed_spec(model_config.encoder, model_config.frame_size)
+        return embedding_spec()
+    except EncoderError:
+        return None  # scratch runs train without; a pretrained run's fit reports the encoder's error
 
 
 @dataclass
@@ -264,13 +302,17 @@ class _Reporter:
     def __call__(self, progress: Progress) -> bool:
         if self.heartbeat.lost.is_set():
             raise LostClaim
-        done = ((progress.epoch - 1) * progress.steps + progress.step) / (progress.epochs * progress.steps)
-        fields = {"progress": min(1.0, done), "epoch": progress.epoch, "heartbeat_at": timezone.now()}
+        fields = {"progress": progress.fraction, "epoch": progress.epoch, "heartbeat_at": timezone.now()}
         now = time.monotonic()
         if progress.kind == "epoch":
-            history = [m for m in self.run.metrics if m["epoch"] < progress.epoch] + [progress.metrics]
-            self.run.metrics = history
-            fields.update(metrics=history, checkpoint=self.checkpoint_name)
+            if progress.role == "model":  # the single-frame baseline's epochs are not the run's curves
+                entry = {**progress.metrics, "fold": progress.fold} if progress.fold else dict(progress.metrics)
+                # A resumed fit reports its epochs again: keep each (fold, epoch) once.
+                history = [m for m in self.run.metrics
+                           if m.get("fold") != entry.get("fold") or m["epoch"] < entry["epoch"]] + [entry]
+                self.run.metrics = history
+                fields["metrics"] = history
+            fields["checkpoint"] = self.checkpoint_name
         elif now - self.last_beat < HEARTBEAT_SECONDS:
             return self._cancel_requested()
         self.last_beat = now
@@ -282,30 +324,79 @@ class _Reporter:
         return bool(TrainingRun.objects.filter(pk=self.run.pk).values_list("cancel_requested", flat=True).first())
 
 
-def _succeed(run: TrainingRun, result, token: str) -> TrainingRun:
+def _succeed(run: TrainingRun, result, token: str, spec) -> TrainingRun:
+    from ml.crossval import CrossValResult
     from ml.predict import save_model_file
 
-    best = result.best_metrics or {}
     weights_name = f"models/run-{run.pk}-{uuid.uuid4().hex[:8]}.pt"
-    save_model_file(default_storage.path(weights_name), result, sampling=run.sampling)
-    summary = result.metrics()
+    uses_embeddings = result.model_config.uses_embeddings
+    save_model_file(default_storage.path(weights_name), result, sampling=run.sampling,
+                    embedding=spec if uses_embeddings else None)
     config = {"model": result.model_config.to_dict(), "train": result.train_config.to_dict(),
-              "sampling": run.sampling, "normaliser": result.normaliser.to_dict()}
-    previous_best = _active_val_mae()
+              "sampling": run.sampling, "embedding": spec.to_dict() if uses_embeddings and spec else None}
+    cross_validation: dict = {}
+    if isinstance(result, CrossValResult):
+        cross_validation = result.estimate()
+        metrics = version_metrics(cross_validation)
+        history = run.metrics
+    else:
+        metrics = {**(result.best_metrics or {}), **result.metrics(), "estimate": "validation split"}
+        history = result.history
+        config["normaliser"] = result.normaliser.to_dict()
     try:
-        version = _create_version(run, token, weights_name, config, {**best, **summary}, result.history)
+        version = _create_version(run, token, weights_name, config, metrics, history, cross_validation)
     except BaseException:
         delete_stored(default_storage, weights_name)  # no version holds it
         raise
-    new_mae = best.get("val_mae")
-    if run.auto_activate and new_mae is not None and (previous_best is None or new_mae < previous_best):
-        activate_model_version(model_version=version)
+    if run.auto_activate:
+        auto_activate(version)
     run.refresh_from_db()
     return run
 
 
+def version_metrics(estimate: dict) -> dict:
+    """A cross-validated version's headline figures (held-out, mean over folds) from its run's estimate.
+
+    ``val_mae``, ``val_rmse``, ``val_spearman`` and ``baseline_*`` keep the names the pages and the API have
+    always read; they are the cross-validated figures here.
+    """
+    summary = estimate.get("summary", {})
+
+    def mean(role: str, name: str):
+        return ((summary.get(role) or {}).get(name) or {}).get("mean")
+
+    def sd(role: str, name: str):
+        return ((summary.get(role) or {}).get(name) or {}).get("sd")
+
+    return {
+        "estimate": "cross-validated", "folds": estimate.get("folds"), "ensemble": estimate.get("folds"),
+        "trailers": estimate.get("trailers"),
+        "val_mae": mean("model", "mae"), "val_mae_sd": sd("model", "mae"),
+        "val_rmse": mean("model", "rmse"), "val_spearman": mean("model", "spearman"),
+        "baseline_mae": mean("mean_baseline", "mae"), "baseline_rmse": mean("mean_baseline", "rmse"),
+        "single_frame_mae": mean("single_frame", "mae"), "single_frame_rmse": mean("single_frame", "rmse"),
+        "near_duplicate_groups": len(estimate.get("groups", [])),
+    }
+
+
+def auto_activate(version: ModelVersion) -> bool:
+    """Activate ``version`` if it beats the active one on the same held-out trailers (or none is active).
+
+    The comparison is saved in the version's metrics, whatever it decides.
+    """
+    from .versions import compare_with_active
+
+    comparison = compare_with_active(version)
+    ModelVersion.objects.filter(pk=version.pk).update(metrics={**version.metrics, "comparison": comparison})
+    version.refresh_from_db()
+    if comparison["decision"] == "activate":
+        activate_model_version(model_version=version)
+        return True
+    return False
+
+
 def _create_version(run: TrainingRun, token: str, weights_name: str, config: dict, metrics: dict,
-                    history: list) -> ModelVersion:
+                    history: list, cross_validation: dict) -> ModelVersion:
     """The run's model version, and the run marked succeeded, in one transaction, while this worker holds it."""
     for _ in range(5):
         try:
@@ -314,18 +405,12 @@ def _create_version(run: TrainingRun, token: str, weights_name: str, config: dic
                     raise LostClaim
                 version = ModelVersion.objects.create(run=run, number=next_version_number(), weights=weights_name,
                                                       config=config, metrics=metrics)
-                _finish(run, TrainingRun.Status.SUCCEEDED, metrics=history, token=token, progress=1.0)
+                _finish(run, TrainingRun.Status.SUCCEEDED, metrics=history, token=token, progress=1.0,
+                        cross_validation=cross_validation)
             return version
         except IntegrityError:  # another run took the same version number
             continue
     raise RuntimeError("could not allocate a model version number")
-
-
-def _active_val_mae() -> float | None:
-    active = ModelVersion.objects.filter(is_active=True).first()
-    if active is None:
-        return None
-    return active.metrics.get("val_mae")
 
 
 def _finish(run: TrainingRun, status: str, *, token: str | None = None, **fields) -> TrainingRun:

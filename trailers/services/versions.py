@@ -24,6 +24,60 @@ def check_weights(model_version: ModelVersion) -> None:
                               f"({model_version.weights.name or 'none'}) is missing.")
 
 
+def held_out_predictions(version: ModelVersion) -> dict[int, float]:
+    """{trailer id: prediction} for every trailer ``version`` made a prediction of without having trained on it.
+
+    A cross-validated version's own dataset counts through its run's held-out (out-of-fold) predictions;
+    a version fit on a validation split, through its predictions of the validation trailers; any other
+    trailer, through the version's stored prediction of it (it never saw that trailer).
+    """
+    from trailers.models import Prediction
+
+    dataset = {d["trailer"]: d.get("split") for d in version.run.dataset}
+    out = {int(k): float(v) for k, v in (version.run.cross_validation or {}).get("predictions", {}).items()}
+    for trailer_id, score in Prediction.objects.filter(model_version=version).values_list("trailer_id", "score"):
+        if trailer_id not in out and dataset.get(trailer_id) in (None, "val"):
+            out[trailer_id] = score
+    return out
+
+
+def compare_versions(new: ModelVersion, old: ModelVersion) -> dict:
+    """Both versions' MAE on the same trailers: those of ``new``'s run that both predicted held out.
+
+    Labels are ``new``'s run's. Returns {"trailers": n, "new_mae", "old_mae"} (the MAEs None when n is 0).
+    """
+    from ml.metrics import mae
+
+    labels = {d["trailer"]: d["label"] for d in new.run.dataset}
+    new_pred, old_pred = held_out_predictions(new), held_out_predictions(old)
+    common = sorted(t for t in labels if t in new_pred and t in old_pred)
+    truth = [labels[t] for t in common]
+    return {
+        "trailers": len(common),
+        "new_mae": mae(truth, [new_pred[t] for t in common]) if common else None,
+        "old_mae": mae(truth, [old_pred[t] for t in common]) if common else None,
+    }
+
+
+def compare_with_active(version: ModelVersion) -> dict:
+    """Whether ``version`` should replace the active version: the comparison on the same held-out trailers,
+    with a ``decision`` ("activate" or "keep") and the ``reason`` in words."""
+    active = ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).select_related("run").first()
+    if active is None:
+        return {"active": None, "trailers": 0, "new_mae": None, "old_mae": None, "decision": "activate",
+                "reason": "no version was active"}
+    result = {"active": active.number, **compare_versions(version, active)}
+    if not result["trailers"]:
+        return {**result, "decision": "keep",
+                "reason": f"{active} has no held-out prediction for any trailer of this run, so they cannot be "
+                          "compared fairly"}
+    better = result["new_mae"] < result["old_mae"]
+    words = (f"on the same {result['trailers']} held-out trailers, MAE {result['new_mae']:.3f} against "
+             f"{active}'s {result['old_mae']:.3f}")
+    return {**result, "decision": "activate" if better else "keep",
+            "reason": ("better " if better else "not better ") + words}
+
+
 def activate_model_version(*, model_version: ModelVersion) -> ModelVersion:
     """Make ``model_version`` the only active one, then score every ready trailer it has not scored."""
     check_weights(model_version)

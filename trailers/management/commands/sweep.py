@@ -14,5 +14,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         counts = sweep()
-        self.stdout.write(f"Enqueued {counts['trailers']} trailer(s), {counts['runs']} training run(s) and "
-                          f"{counts['scoring']} scoring task(s).")
+        self.stdout.write(f"Enqueued {counts['trailers']} trailer(s), {counts['runs']} training run(s), "
+                          f"{counts['scoring']} scoring task(s) and {counts['embedding']} embedding task(s).")

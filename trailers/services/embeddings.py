@@ -1,0 +1,83 @@
+"""Subclip embeddings: the frozen pretrained encoder's view of every frame, cached beside the frames.
+
+Made at preprocessing (the video queue, on the GPU where the worker has one);
+for subclips preprocessed before embeddings existed, or made with other
+encoder weights or size, ``embed_subclips`` fills them in from the stored
+frames (the ``embed_subclips`` command, and the sweep) without decoding any
+video again.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db.models import Q
+
+from trailers.models import Subclip
+from trailers.signals import delete_after_commit, delete_stored
+
+log = logging.getLogger(__name__)
+
+
+def embedding_spec():
+    """The ml.embeddings.EmbeddingSpec this installation embeds with (settings.EMBEDDING_ENCODER/SIZE)."""
+    from ml.embeddings import installed_spec
+
+    return installed_spec(settings.EMBEDDING_ENCODER, settings.EMBEDDING_SIZE)
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def write_embeddings(frames, name: str, spec) -> str:
+    """Embed a subclip's frames (uint8 T×H×W×3) with ``spec`` and store them as ``name``; returns the name."""
+    from ml.embeddings import embed_subclip, save_embeddings
+
+    save_embeddings(embed_subclip(frames, spec, device=_device()), default_storage.path(name))
+    return name
+
+
+def stale_subclips():
+    """Subclips of ready trailers whose embeddings are missing or were made another way than this
+    installation's (other weights, encoder or size)."""
+    spec = embedding_spec().to_dict()
+    return Subclip.objects.filter(trailer__status="ready").filter(Q(embeddings="") | ~Q(embedding=spec))
+
+
+def embed_subclips(*, subclip_ids: list[int] | None = None, limit: int | None = None) -> int:
+    """Embed the stale subclips (all, or those of ``subclip_ids``) from their stored frames; returns how many.
+
+    A subclip whose frames were replaced meanwhile (preprocessed again) is left alone: its new row
+    already has embeddings. A damaged frame file is logged and skipped.
+    """
+    from ml.frames import load_frames
+
+    spec = embedding_spec()
+    subclips = stale_subclips().order_by("pk")
+    if subclip_ids is not None:
+        subclips = subclips.filter(pk__in=subclip_ids)
+    if limit is not None:
+        subclips = subclips[:limit]
+    done = 0
+    for subclip in subclips:
+        folder = subclip.frames.name.rsplit("/", 1)[0]
+        name = f"{folder}/{subclip.index}-{uuid.uuid4().hex[:8]}.emb.npy"
+        try:
+            write_embeddings(load_frames(default_storage.path(subclip.frames.name), mmap=True), name, spec)
+        except (OSError, ValueError) as exc:
+            log.warning("subclip %s (trailer %s) was not embedded: %s", subclip.pk, subclip.trailer_id, exc)
+            continue
+        updated = Subclip.objects.filter(pk=subclip.pk, frames=subclip.frames.name).update(
+            embeddings=name, embedding=spec.to_dict())
+        if updated:
+            delete_after_commit(default_storage, subclip.embeddings.name)
+            done += 1
+        else:
+            delete_stored(default_storage, name)  # the row went away or got new frames meanwhile
+    return done
