@@ -14,11 +14,13 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
-from . import services
+from . import selectors, services
 from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 from .run_forms import PRESET_DESCRIPTIONS, PRESET_NAMES, PRESET_WARNINGS, TrainingRunForm
+from .services.versions import compare_with_active
 
 
 class SubclipInline(admin.TabularInline):
@@ -106,6 +108,9 @@ class TrainingRunAdmin(admin.ModelAdmin):
         ("Options", {"fields": ["label_source", "min_ratings", "auto_activate", "model_config", "train_config",
                                 "requested_trailer_ids"]}),
         ("Dataset", {"fields": ["dataset_summary", "sampling", "metrics"]}),
+        ("Cross-validation", {"fields": ["estimate_summary", "cross_validation"],
+                              "description": "The held-out estimate: every figure is on trailers the scoring model "
+                                             "never trained on."}),
         ("Worker", {"fields": ["device", "worker", "resumed_from_epoch", "checkpoint"]}),
         ("Times", {"fields": ["created_by", "created_at", "enqueued_at", "started_at", "heartbeat_at",
                               "finished_at"]}),
@@ -122,10 +127,28 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="dataset")
     def dataset_summary(self, run):
-        if not run.dataset:
+        split = selectors.run_split(run)
+        if split is None:
             return "not frozen yet (frozen when a worker starts the run)"
-        val = sum(1 for d in run.dataset if d["split"] == "val")
-        return f"{len(run.dataset)} trailers: {len(run.dataset) - val} train, {val} validation"
+        if split.cross_validated:
+            return f"{split.total} trailers, cross-validated in {selectors.run_folds(run)} folds (each held out once)"
+        return f"{split.total} trailers: {split.train} train, {split.val} validation"
+
+    @admin.display(description="estimate")
+    def estimate_summary(self, run):
+        estimate = selectors.cross_validation(run)
+        if estimate is None:
+            if selectors.is_cross_validated(run):
+                return "not yet: it is made when every fold is done"
+            return "none: the run fit one model on a validation split (the epoch was chosen on it; flatters the model)"
+        parts = []
+        for row in estimate.summary:
+            parts.append(f"{row.label}: MAE {_mean_sd(row.mae)}, RMSE {_mean_sd(row.rmse)}, "
+                         f"Spearman {_mean_sd(row.spearman)}")
+        groups = ("near-duplicates not checked" if not estimate.duplicates_checked
+                  else f"{len(estimate.groups)} near-duplicate group(s)")
+        parts.append(f"{estimate.folds} folds of {estimate.trailers} trailers; {groups}")
+        return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts))
 
     @admin.display(description="run page")
     def page_link(self, run):
@@ -214,9 +237,20 @@ class TrainingRunAdmin(admin.ModelAdmin):
         self.message_user(request, "Cancel requested: running runs stop after their current step.", messages.SUCCESS)
 
 
+def _number(value, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _mean_sd(figure: dict) -> str:
+    if figure.get("mean") is None:
+        return "—"
+    return f"{figure['mean']:.3f} ± {_number(figure.get('sd'))}"
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "run", "is_active", "val_mae", "baseline_mae", "created_at", "activated_at")
+    list_display = ("__str__", "run", "is_active", "val_mae", "baseline_mae", "estimate", "created_at",
+                    "activated_at")
     list_filter = ("is_active",)
     readonly_fields = ("run", "number", "weights", "config", "metrics", "is_active", "created_at", "activated_at")
     actions = ["activate", "score_all"]
@@ -224,27 +258,57 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # versions are made by successful runs
 
-    @admin.display(description="val MAE")
+    @admin.display(description="MAE (held-out)")
     def val_mae(self, version):
         value = version.metrics.get("val_mae")
-        return "—" if value is None else f"{value:.3f}"
+        if value is None:
+            return "—"
+        sd = version.metrics.get("val_mae_sd")
+        return f"{value:.3f}" if sd is None else f"{value:.3f} ± {sd:.3f}"
 
     @admin.display(description="baseline MAE")
     def baseline_mae(self, version):
-        value = version.metrics.get("baseline_mae")
-        return "—" if value is None else f"{value:.3f}"
+        return _number(version.metrics.get("baseline_mae"))
+
+    @admin.display(description="estimate")
+    def estimate(self, version):
+        kind = version.metrics.get("estimate") or "validation split"
+        if kind == "cross-validated" and version.metrics.get("folds"):
+            return f"cross-validated, {version.metrics['folds']} folds"
+        if kind == "validation split":
+            return "validation split (flatters the model)"
+        return kind
 
     @admin.action(description="Activate (and score every ready trailer with it)")
     def activate(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
             return
+        version = queryset.get()
+        if version.is_active:
+            comparison = None
+        else:
+            comparison = compare_with_active(version)  # before activating: afterwards it is the active one
         try:
-            version = services.activate_model_version(model_version=queryset.get())
+            version = services.activate_model_version(model_version=version)
         except services.ActivationError as error:
             self.message_user(request, str(error), messages.ERROR)
             return
+        if comparison is None:
+            self.message_user(request, f"{version} was already active; scoring every ready trailer it has not "
+                                       "scored.", messages.SUCCESS)
+            return
         self.message_user(request, f"{version} is now active; scoring every ready trailer with it.", messages.SUCCESS)
+        if comparison["active"] is None:
+            self.message_user(request, f"Compared with the version that was active: {comparison['reason']}.",
+                              messages.INFO)
+        elif comparison["decision"] == "activate":
+            self.message_user(request, f"Compared with v{comparison['active']}, the version that was active: "
+                                       f"{comparison['reason']}.", messages.SUCCESS)
+        else:
+            self.message_user(request, f"Compared with v{comparison['active']}, the version that was active: "
+                                       f"{comparison['reason']}; the fair comparison would have kept "
+                                       f"v{comparison['active']}.", messages.WARNING)
 
     @admin.action(description="Score all ready trailers with this version")
     def score_all(self, request, queryset):
@@ -263,10 +327,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(Prediction)
 class PredictionAdmin(admin.ModelAdmin):
-    list_display = ("trailer", "model_version", "score", "spread", "created_at")
+    list_display = ("trailer", "model_version", "score", "uncertainty", "spread", "created_at")
     list_filter = ("model_version",)
     search_fields = ("trailer__title",)
-    readonly_fields = ("model_version", "trailer", "score", "subclip_scores", "spread", "created_at")
+    readonly_fields = ("model_version", "trailer", "score", "uncertainty", "subclip_scores", "spread", "created_at")
 
     def has_add_permission(self, request):
         return False

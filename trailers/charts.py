@@ -157,11 +157,26 @@ def scatter_chart(points: Sequence[tuple[float, float, str]], *, x_label: str, y
     return _svg(parts, label=label, css_class="scatter-chart")
 
 
-def run_charts(metrics: Sequence[dict]) -> dict[str, SafeString]:
-    """The run page's charts from a run's per-epoch metrics: losses, and MAE against the mean baseline."""
-    def points(key):
-        return [(m.get("epoch"), m.get(key)) for m in metrics if m.get(key) is not None]
+def run_charts(history: Sequence[dict], *, cross_validated: bool = False) -> dict[str, SafeString]:
+    """The run page's charts from a run's per-epoch metrics: losses, and MAE against the mean baseline.
 
+    A cross-validated run's ``history`` is its epochs averaged over folds (selectors.epoch_history): the
+    evaluated trailers are each fold's held-out ones, so the curves say "held-out fold", not "validation".
+    """
+    def points(key):
+        return [(m.get("epoch"), m.get(key)) for m in history if m.get(key) is not None]
+
+    if cross_validated:
+        return {
+            "loss": line_chart([Series("train loss", points("train_loss")),
+                                Series("held-out fold loss", points("val_loss"))],
+                               x_label="epoch (mean over folds)", y_label="loss (standardised ratings)",
+                               label="Training and held-out fold loss per epoch, mean over folds"),
+            "mae": line_chart([Series("held-out fold MAE", points("val_mae")),
+                               Series("mean-rating baseline MAE", points("baseline_mae"), dashed=True)],
+                              x_label="epoch (mean over folds)", y_label="MAE (rating points)",
+                              label="Held-out fold MAE against the mean-rating baseline per epoch, mean over folds"),
+        }
     return {
         "loss": line_chart([Series("train loss", points("train_loss")), Series("validation loss", points("val_loss"))],
                            x_label="epoch", y_label="loss (standardised ratings)", label="Training and validation loss per epoch"),

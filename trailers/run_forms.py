@@ -22,6 +22,7 @@ from django.utils.text import capfirst
 
 from ml.config import (
     ACTIVATION_NAMES,
+    ENCODERS,
     HEADS,
     LOSSES,
     OPTIMIZERS,
@@ -36,7 +37,7 @@ from trailers import selectors
 from trailers.models import TrainingRun
 
 CHOICES = {
-    "activation": ACTIVATION_NAMES, "head": HEADS, "readout": READOUTS, "temporal": TEMPORALS,
+    "encoder": ENCODERS, "activation": ACTIVATION_NAMES, "head": HEADS, "readout": READOUTS, "temporal": TEMPORALS,
     "loss": LOSSES, "optimizer": OPTIMIZERS, "device": ("auto", "cpu", "cuda"),
 }  # fmt: skip
 MODEL_PREFIX, TRAIN_PREFIX = "model__", "train__"
@@ -44,8 +45,10 @@ PRESET_NAMES = list(PRESETS)
 
 # What each preset is for, shown beside its link.
 PRESET_DESCRIPTIONS = {
-    "default": "small and fast; measured to learn motion on 2 CPU cores",
+    "default": "a pretrained image encoder, kept frozen, with an LSTM over its frame embeddings: learns from a few "
+               "hundred trailers, trains in seconds on cached embeddings",
     "single_frame": "the default without the LSTM: a baseline that cannot see motion",
+    "scratch": "a small CNN learnt from nothing (the previous default); needs far more trailers than it gets",
     "seed": "the seed project's network, layer for layer",
 }
 # ml/config.py has no torch-free parameter count, so the seed's size is stated as measured.
@@ -54,12 +57,22 @@ PRESET_WARNINGS = {
 }
 
 # Labels where the field's name is an abbreviation; every other label is the name in words.
-LABELS = {"lr": "learning rate", "lstm_size": "LSTM size", "lstm_layers": "LSTM layers",
+LABELS = {"lr": "learning rate", "finetune_blocks": "fine-tune blocks", "lstm_size": "LSTM size", "lstm_layers": "LSTM layers",
           "channels1": "channels 1", "channels2": "channels 2"}
 
 # Help for every option of LRCNConfig and TrainConfig, in plain words (ml/config.py keeps only code comments).
 HELP_TEXT = {
     # LRCNConfig: the network.
+    "encoder": "What turns each frame into numbers. efficientnet_lite0: an image network pretrained on ImageNet "
+               "(its embeddings are made once, when a trailer is preprocessed). scratch: a small CNN learnt from "
+               "this dataset alone (the seed's way); the CNN options below apply only to it.",
+    "pixel_grid": "Pretrained encoder only: also read, on a grid of this many cells square, how things move "
+                  "between the consecutive frames of each snippet and the frame's colour, which the encoder's "
+                  "summary leaves out (0 turns it off).",
+    "snippet_frames": "How many consecutive frames the subclips were sampled with at each point "
+                      "(SAMPLING_SNIPPET_FRAMES); motion is read within these snippets.",
+    "finetune_blocks": "Pretrained encoder only: let its last this many blocks (of 16) learn too. 0 keeps it "
+                       "frozen, which trains in seconds on the cached embeddings; more needs a GPU worker.",
     "frame_size": "Frames are scaled to this many pixels square. Larger sees more detail and costs more time "
                   "and memory (the seed used 224).",
     "channels1": "Filters in the first convolution block: how many simple patterns (edges, colours) it looks for.",
@@ -104,6 +117,14 @@ HELP_TEXT = {
     "frames_per_sample": "Frames the model reads from each subclip; shorter subclips are padded with blank frames.",
     "mixed_precision": "On a GPU, compute in 16-bit numbers where it is safe: faster and smaller. "
                        "No effect on a CPU.",
+    "folds": "Cross-validation: the trailers are cut into this many folds, and each fold is scored by a model "
+             "that never saw it. The run's figures are those held-out scores, and the fold models together are "
+             "the version (their spread is its uncertainty). 1: one model and a validation split, no estimate.",
+    "duplicate_threshold": "Two trailers are taken to share footage, and kept in one fold so that a copy never "
+                           "grades its original, when most frames of one have a frame this similar (cosine, up "
+                           "to 1) in the other. 0.9 catches re-encodes and teasers of the same footage.",
+    "single_frame_baseline": "Also fit the single-frame head (mean over frames) on the same folds, to show what "
+                             "the sequence model adds.",
 }
 
 

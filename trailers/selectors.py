@@ -80,7 +80,8 @@ def _ratings_of_trailer():
 
 
 def annotate_trailers(trailers: QuerySet[Trailer], *, user) -> QuerySet[Trailer]:
-    """Add mean_rating, rating_count, my_score, predicted_score and predicted_spread (active model) to each row."""
+    """Add mean_rating, rating_count, my_score, and the active model's predicted_score, predicted_spread (over
+    subclips) and predicted_uncertainty (over its ensemble's members) to each row."""
     ratings = _ratings_of_trailer()
     active = Prediction.objects.filter(trailer=OuterRef("pk"), model_version__is_active=True)
     return trailers.annotate(
@@ -91,6 +92,7 @@ def annotate_trailers(trailers: QuerySet[Trailer], *, user) -> QuerySet[Trailer]
                           output_field=IntegerField()),
         predicted_score=Subquery(active.values("score")[:1], output_field=FloatField()),
         predicted_spread=Subquery(active.values("spread")[:1], output_field=FloatField()),
+        predicted_uncertainty=Subquery(active.values("uncertainty")[:1], output_field=FloatField()),
     )
 
 
@@ -168,6 +170,7 @@ def trailer_page(*, pk: int, user) -> TrailerPage:
     for prediction in predictions:
         # Pair each subclip with its score (the scores follow the subclips' order).
         prediction.per_subclip = list(zip(subclips, prediction.subclip_scores, strict=False))
+        prediction.ensemble = ensemble_size(prediction.model_version)
     return TrailerPage(trailer=trailer, subclips=subclips, my_rating=my_rating(user=user, trailer=trailer),
                        distribution=rating_distribution(trailer=trailer), predictions=predictions)
 
@@ -217,18 +220,197 @@ def run_in_progress_exists() -> bool:
     return TrainingRun.objects.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]).exists()
 
 
+def is_cross_validated(run: TrainingRun) -> bool:
+    """Whether ``run`` cross-validates (K folds by trailer) rather than fitting one model on a validation split.
+
+    Known from its estimate once it has succeeded, from its frozen dataset once a worker started it, and from
+    its options before that (runs made before folds existed have no ``folds`` option: they are single splits).
+    """
+    if run.cross_validation:
+        return True
+    if run.dataset:
+        return any(d.get("split") == "cv" for d in run.dataset)
+    if any("fold" in m for m in run.metrics):
+        return True
+    return (run.train_config.get("folds") or 1) >= 2
+
+
+def run_folds(run: TrainingRun) -> int | None:
+    """How many folds ``run`` has (or will have); None for a run without folds."""
+    if not is_cross_validated(run):
+        return None
+    if run.cross_validation.get("folds"):
+        return run.cross_validation["folds"]
+    folds = run.train_config.get("folds") or 5
+    # ml.crossval makes fewer folds when there are fewer trailers than folds.
+    return min(folds, len(run.dataset)) if run.dataset else folds
+
+
+def current_fold(run: TrainingRun) -> int | None:
+    """The fold of the run's last finished epoch (its live progress); None without folds or before any epoch."""
+    folds = [m["fold"] for m in run.metrics if m.get("fold") is not None]
+    return folds[-1] if folds else None
+
+
 @dataclass(frozen=True)
 class DatasetSplit:
+    """The frozen dataset's size: ``train``/``val`` for a run fit on a validation split; ``cross_validated``
+    for a run whose every trailer is held out once (and trained on by the other folds' models)."""
+
     total: int
     train: int
     val: int
+    cross_validated: int = 0
 
 
 def run_split(run: TrainingRun) -> DatasetSplit | None:
     if not run.dataset:
         return None
-    val = sum(1 for d in run.dataset if d.get("split") == "val")
-    return DatasetSplit(total=len(run.dataset), train=len(run.dataset) - val, val=val)
+    splits = [d.get("split") for d in run.dataset]
+    return DatasetSplit(total=len(splits), train=splits.count("train"), val=splits.count("val"),
+                        cross_validated=splits.count("cv"))
+
+
+def epoch_history(run: TrainingRun) -> list[dict]:
+    """The run's per-epoch metrics as one curve: as stored for a run without folds; for a cross-validated run,
+    each epoch averaged over the folds that have reached it (``folds`` says how many)."""
+    if not any(m.get("fold") is not None for m in run.metrics):
+        return list(run.metrics)
+    return average_over_folds(run.metrics)
+
+
+def average_over_folds(metrics: list[dict]) -> list[dict]:
+    """Per-epoch metrics averaged over folds (numbers only; an epoch some folds lack averages the others).
+
+    The same averaging as ml.crossval.average_histories, which the web process cannot import (it loads torch).
+    """
+    by_epoch: dict[int, list[dict]] = {}
+    for entry in metrics:
+        by_epoch.setdefault(entry["epoch"], []).append(entry)
+    out = []
+    for epoch in sorted(by_epoch):
+        rows = by_epoch[epoch]
+        merged: dict = {"epoch": epoch, "folds": len(rows)}
+        names = [name for row in rows for name in row if name not in ("epoch", "fold")]
+        for name in dict.fromkeys(names):
+            values = [r[name] for r in rows if isinstance(r.get(name), int | float) and not isinstance(r[name], bool)]
+            merged[name] = sum(values) / len(values) if values else None
+        out.append(merged)
+    return out
+
+
+# The roles a cross-validation scores on the same folds, in the order the run page shows them: (name, what it is).
+ESTIMATE_ROLES = {
+    "model": ("This run's model", "the LRCN: the encoder, then an LSTM over the frames"),
+    "mean_baseline": ("Mean-rating baseline", "always predicts the training folds' mean rating"),
+    "single_frame": ("Single-frame head", "the same encoder, its frames averaged: no LSTM"),
+}
+
+
+@dataclass(frozen=True)
+class EstimateRow:
+    role: str
+    name: str
+    description: str
+    mae: dict  # {"mean", "sd"}
+    rmse: dict
+    spearman: dict
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.description})"
+
+
+@dataclass(frozen=True)
+class FoldRow:
+    fold: int
+    trailers: int
+    train_trailers: int
+    model_mae: float | None
+    baseline_mae: float | None
+    single_frame_mae: float | None
+    spearman: float | None
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    pk: int
+    title: str | None  # None: the trailer has been deleted since
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """A cross-validated run's held-out estimate, ready to show."""
+
+    folds: int
+    trailers: int
+    summary: list[EstimateRow]
+    per_fold: list[FoldRow]
+    groups: list[list[GroupMember]]
+    duplicate_threshold: float | None
+    duplicates_checked: bool
+    embedded_on_demand: int
+    stop_reason: str
+
+    def role(self, name: str) -> EstimateRow | None:
+        return next((row for row in self.summary if row.role == name), None)
+
+    @property
+    def model(self) -> EstimateRow | None:
+        return self.role("model")
+
+    @property
+    def mean_baseline(self) -> EstimateRow | None:
+        return self.role("mean_baseline")
+
+    @property
+    def single_frame(self) -> EstimateRow | None:
+        return self.role("single_frame")
+
+    @property
+    def grouped_trailers(self) -> int:
+        return sum(len(group) for group in self.groups)
+
+
+def _spread(value) -> dict:
+    value = value if isinstance(value, dict) else {}
+    return {"mean": value.get("mean"), "sd": value.get("sd")}
+
+
+def cross_validation(run: TrainingRun) -> CrossValidation | None:
+    """The run's cross-validated estimate (``TrainingRun.cross_validation``), None for a run without one; the
+    near-duplicate groups name their trailers (one query)."""
+    estimate = run.cross_validation or {}
+    if not estimate:
+        return None
+    summary = []
+    for role, (name, description) in ESTIMATE_ROLES.items():
+        figures = (estimate.get("summary") or {}).get(role)
+        if figures:
+            summary.append(EstimateRow(role=role, name=name, description=description, mae=_spread(figures.get("mae")),
+                                       rmse=_spread(figures.get("rmse")), spearman=_spread(figures.get("spearman"))))
+    per_fold = []
+    for fold in estimate.get("per_fold") or []:
+        def figure(role, name, fold=fold):
+            return (fold.get(role) or {}).get(name)
+
+        per_fold.append(FoldRow(
+            fold=fold.get("fold"), trailers=fold.get("trailers", len(fold.get("test") or [])),
+            train_trailers=fold.get("train_trailers"), model_mae=figure("model", "mae"),
+            baseline_mae=figure("mean_baseline", "mae"), single_frame_mae=figure("single_frame", "mae"),
+            spearman=figure("model", "spearman"),
+        ))
+    raw_groups = [list(g) for g in estimate.get("groups") or []]
+    ids = {parse_id(pk) for group in raw_groups for pk in group} - {None}
+    titles = dict(Trailer.objects.filter(pk__in=ids).values_list("pk", "title")) if ids else {}
+    groups = [[GroupMember(pk=parse_id(pk) or 0, title=titles.get(parse_id(pk))) for pk in group]
+              for group in raw_groups]
+    return CrossValidation(
+        folds=estimate.get("folds") or len(per_fold), trailers=estimate.get("trailers") or 0, summary=summary,
+        per_fold=per_fold, groups=groups, duplicate_threshold=estimate.get("duplicate_threshold"),
+        duplicates_checked=bool(estimate.get("duplicates_checked", True)),
+        embedded_on_demand=estimate.get("embedded_on_demand") or 0, stop_reason=estimate.get("stop_reason", ""),
+    )
 
 
 def run_duration_seconds(run: TrainingRun) -> float | None:
@@ -259,6 +441,7 @@ def active_model_version() -> ModelVersion | None:
 PREDICTION_SORTS = {
     "title": "trailer__title",
     "predicted": "score",
+    "uncertainty": "uncertainty",
     "spread": "spread",
     "mean": "mean_rating",
     "count": "rating_count",
@@ -316,6 +499,42 @@ def predicted_against_rated(rows: QuerySet[Prediction]) -> list[tuple[float, flo
                 .values_list("mean_rating", "score", "trailer__title", "trailer_id"))
 
 
+def ensemble_size(version: ModelVersion) -> int:
+    """How many models ``version`` averages (its cross-validation's fold models); 1 for a single model."""
+    return int(version.metrics.get("ensemble") or 1)
+
+
+def is_cross_validated_version(version: ModelVersion) -> bool:
+    return version.metrics.get("estimate") == "cross-validated" or is_cross_validated(version.run)
+
+
 def training_labels(version: ModelVersion) -> dict[int, float]:
-    """{trailer id: label} of the trailers ``version`` learned from (its run's training split)."""
-    return {d["trailer"]: d["label"] for d in version.run.dataset if d.get("split") == "train"}
+    """{trailer id: label} of the trailers ``version`` learned from: its run's training split, or, for a
+    cross-validated run, its whole dataset (each trailer was trained on by K-1 of the K member models)."""
+    return {d["trailer"]: d["label"] for d in version.run.dataset if d.get("split") in ("train", "cv")}
+
+
+def held_out_predictions(version: ModelVersion) -> dict[int, float]:
+    """{trailer id: prediction} of a cross-validated version's own dataset, each by the fold model that never
+    trained on that trailer (its run's out-of-fold predictions); {} for a version without folds."""
+    predictions = (version.run.cross_validation or {}).get("predictions") or {}
+    out = {}
+    for key, value in predictions.items():
+        pk = parse_id(key)
+        if pk is not None and isinstance(value, int | float):
+            out[pk] = float(value)
+    return out
+
+
+def fold_baselines(version: ModelVersion) -> dict[int, float]:
+    """{trailer id: the mean-rating baseline's prediction of it}: the mean label of the folds that trained the
+    model that held it out, as the run's mean-rating baseline was scored."""
+    labels = {d["trailer"]: d["label"] for d in version.run.dataset}
+    out: dict[int, float] = {}
+    for fold in (version.run.cross_validation or {}).get("per_fold") or []:
+        test = {parse_id(pk) for pk in fold.get("test") or []}
+        rest = [label for pk, label in labels.items() if pk not in test]
+        if rest:
+            mean = sum(rest) / len(rest)
+            out.update({pk: mean for pk in test if pk is not None})
+    return out

@@ -291,12 +291,21 @@ def runs(request):
 
 def _run_context(run: TrainingRun) -> dict:
     epochs = run.train_config.get("epochs")
-    best = min((m for m in run.metrics if m.get("val_mae") is not None), key=lambda m: m["val_mae"], default=None)
+    cross_validated = selectors.is_cross_validated(run)
+    history = selectors.epoch_history(run)
+    # Only a run without folds picks an epoch on what it reports (its validation split).
+    best = None if cross_validated else min((m for m in run.metrics if m.get("val_mae") is not None),
+                                            key=lambda m: m["val_mae"], default=None)
+    version = getattr(run, "model_version", None) if run.status == TrainingRun.Status.SUCCEEDED else None
     return {
-        "run": run, "charts": charts.run_charts(run.metrics), "split": selectors.run_split(run),
-        "duration": selectors.run_duration_seconds(run), "epochs": epochs, "best": best,
-        "last": run.metrics[-1] if run.metrics else None,
-        "version": getattr(run, "model_version", None) if run.status == TrainingRun.Status.SUCCEEDED else None,
+        "run": run, "charts": charts.run_charts(history, cross_validated=cross_validated),
+        "history": history, "split": selectors.run_split(run), "duration": selectors.run_duration_seconds(run),
+        "epochs": epochs, "best": best, "last": run.metrics[-1] if run.metrics else None,
+        "cross_validated": cross_validated, "folds": selectors.run_folds(run), "fold": selectors.current_fold(run),
+        "cv": selectors.cross_validation(run), "version": version,
+        "comparison": (version.metrics.get("comparison") if version else None),
+        "selects_epoch": bool(run.train_config.get("restore_best")
+                              or run.train_config.get("early_stopping_patience") is not None),
     }
 
 
@@ -335,16 +344,22 @@ def _chosen_version(request):
     return selectors.active_model_version()
 
 
-def _prediction_summary(rated: list[tuple], *, baseline: float | None = None) -> dict:
-    """MAE, RMSE and Spearman of (truth, predicted, ...) rows, and the MAE of always predicting
-    ``baseline`` (by default the rows' own mean rating)."""
+def _prediction_summary(rated: list[tuple], *, baseline: float | dict | None = None) -> dict:
+    """MAE, RMSE and Spearman of (truth, predicted, title, trailer id) rows, and the MAE of the mean-rating
+    baseline: always predicting ``baseline`` (by default the rows' own mean rating), or, given a
+    {trailer id: baseline} mapping, each trailer's own (a cross-validation's folds each have theirs)."""
     truth = [row[0] for row in rated]
     predicted = [row[1] for row in rated]
-    mean = baseline if baseline is not None else (sum(truth) / len(truth) if truth else None)
+    if isinstance(baseline, dict):
+        baselines = [baseline.get(row[3]) for row in rated]
+        pairs = [(t, b) for t, b in zip(truth, baselines, strict=True) if b is not None]
+        baseline_mae = mae([t for t, _ in pairs], [b for _, b in pairs]) if pairs else None
+    else:
+        mean = baseline if baseline is not None else (sum(truth) / len(truth) if truth else None)
+        baseline_mae = mae(truth, [mean] * len(truth)) if truth else None
     return {
         "n": len(rated), "mae": mae(truth, predicted), "rmse": rmse(truth, predicted),
-        "spearman": spearman(truth, predicted),
-        "baseline_mae": mae(truth, [mean] * len(truth)) if truth else None,
+        "spearman": spearman(truth, predicted), "baseline_mae": baseline_mae,
     }
 
 
@@ -368,11 +383,18 @@ def predictions(request):
         trained = selectors.training_labels(version)
         # Its run's baseline predicted the mean label of what it trained on.
         training_mean = sum(trained.values()) / len(trained) if trained else None
+        cross_validated = selectors.is_cross_validated_version(version)
+        held_out = selectors.held_out_predictions(version) if cross_validated else {}
         page = _page(request, rows)
         context.update(
             page=page, rows=page.object_list, summary=_prediction_summary(rated), plotted=len(shown),
-            # The honest figure: trailers the model never learned from (its validation split, and newer ones).
+            cross_validated=cross_validated, ensemble=selectors.ensemble_size(version),
+            # The honest figures: trailers the model never learned from. Without folds: its validation split and
+            # newer ones. Cross-validated: every trailer newer than the run (no member saw it) and, apart, the
+            # run's own trailers through its held-out predictions (each by the fold model that never saw it).
             unseen=_prediction_summary([row for row in rated if row[3] not in trained], baseline=training_mean),
+            held_out=_prediction_summary([(row[0], held_out[row[3]], *row[2:]) for row in rated if row[3] in held_out],
+                                         baseline=selectors.fold_baselines(version)) if cross_validated else None,
             scatter=charts.scatter_chart([row[:3] for row in shown], x_label="mean user rating",
                                          y_label="predicted rating", label=f"Predicted against rated, {version}"),
             csv_query=request.GET.urlencode(),
@@ -401,11 +423,12 @@ def predictions_csv(request):
     writer = csv.writer(_Echo())
 
     def lines():
-        yield writer.writerow(["trailer_id", "title", "model_version", "predicted", "spread", "subclip_scores",
-                               "mean_rating", "rating_count", "reference_score", "status"])
+        yield writer.writerow(["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty",
+                               "subclip_scores", "mean_rating", "rating_count", "reference_score", "status"])
         for p in rows.iterator(chunk_size=500):
             yield writer.writerow([
-                p.trailer_id, _spreadsheet_safe(p.trailer.title), p.model_version.number, f"{p.score:.4f}", f"{p.spread:.4f}",
+                p.trailer_id, _spreadsheet_safe(p.trailer.title), p.model_version.number, f"{p.score:.4f}",
+                f"{p.spread:.4f}", f"{p.uncertainty:.4f}",
                 ";".join(f"{s:.4f}" for s in p.subclip_scores),
                 "" if p.mean_rating is None else f"{p.mean_rating:.4f}", p.rating_count,
                 "" if p.trailer.reference_score is None else p.trailer.reference_score, p.trailer.status,

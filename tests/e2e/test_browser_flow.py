@@ -181,9 +181,17 @@ def test_upload_rate_train_and_predict(page, screenshot, worker, rated_by_others
     expect(page.locator("#run-status")).to_have_attribute("data-status", "succeeded", timeout=180_000)
     assert page.evaluate("window.__notReloaded") is True
     expect(page.locator("svg.line-chart")).to_have_count(2)
-    expect(page.locator("svg.line-chart polyline")).to_have_count(4)
-    expect(page.locator("#run-dataset")).to_contain_text("4 trailers:")
-    expect(page.locator("table.metrics tbody tr")).to_have_count(3)
+    expect(page.locator("svg.line-chart polyline")).to_have_count(4)  # curves averaged over folds
+    expect(page.locator("svg.line-chart").last).to_contain_text("held-out fold MAE")
+    run.refresh_from_db()
+    folds = run.cross_validation["folds"]
+    expect(page.locator("#run-dataset")).to_contain_text(f"4 trailers, cross-validated in {folds} folds")
+    expect(page.locator("#cv-estimate")).to_contain_text("never trained on")
+    expect(page.locator("#cv-mae")).to_have_text(re.compile(r"MAE \d+\.\d{3} ± \d+\.\d{3}"))
+    expect(page.locator("#cv-summary tbody tr")).to_have_count(len(run.cross_validation["summary"]))
+    expect(page.locator("#cv-folds tbody tr")).to_have_count(folds)
+    expect(page.locator("#cv-groups-summary")).to_be_visible()
+    expect(page.locator("table.metrics tbody tr")).to_have_count(3)  # one row per epoch, mean over folds
     screenshot(page, "07-run")
     screenshot(page, "07-run-full", full_page=True)
 
@@ -211,11 +219,13 @@ def test_upload_rate_train_and_predict(page, screenshot, worker, rated_by_others
     rows = list(csv.DictReader(io.StringIO(open(download.path(), encoding="utf-8").read())))
     assert {r["title"] for r in rows} == {"Harbour Lights", "Night Train"} | seeded
     assert all(1 <= float(r["mean_rating"]) <= 10 and r["predicted"] for r in rows)
+    assert all(float(r["uncertainty"]) >= 0 for r in rows)
 
     # --- the trailer page now shows the prediction, per subclip ---------------------------------------------------------
     page.goto(f"/trailers/{Trailer.objects.get(title='Harbour Lights').pk}/")
     expect(page.locator("#predictions")).to_contain_text(f"{version}")
     expect(page.locator("#predictions .subclip-scores li")).to_have_count(2)
+    expect(page.locator("#predictions .uncertainty")).to_have_text(re.compile(r"± \d+\.\d{2}"))
     screenshot(page, "09-trailer-with-prediction")
     assert not page.js_errors, page.js_errors
 

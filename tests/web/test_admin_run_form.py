@@ -79,8 +79,8 @@ def test_every_bad_field_gets_its_own_plain_error_at_once(staff_client):
 
 
 def test_rules_between_fields_and_unreadable_values_do_not_hide_other_errors(staff_client):
-    response = post(staff_client, model__temporal="mean", model__frame_size=16, model__pool_size=8,
-                    train__epochs="many", model__dense_sizes="big", train__momentum=2)
+    response = post(staff_client, model__encoder="scratch", model__temporal="mean", model__frame_size=16,
+                    model__pool_size=8, train__epochs="many", model__dense_sizes="big", train__momentum=2)
     errors = response.context["form"].errors
     assert errors["model__deltas"] == ["Deltas must be off unless temporal is lstm."]
     assert errors["model__pool_size"] == ["Pool size must be at most 4 (frame size divided by 4)."]

@@ -20,7 +20,7 @@ def test_list_and_retrieve(api, make_run, make_version):
     assert listed["count"] == 1
     row = listed["results"][0]
     assert row["id"] == run.pk and row["status"] == "succeeded" and row["display_status"] == "succeeded"
-    assert row["dataset_size"] == {"total": 3, "train": 2, "val": 1} and row["model_version"] == version.pk
+    assert row["dataset_size"] == {"total": 3, "train": 2, "val": 1, "cross_validated": 0} and row["model_version"] == version.pk
     assert row["duration_seconds"] == pytest.approx(65, abs=1) and len(row["metrics"]) == 3
     assert row["page_url"].endswith(f"/runs/{run.pk}/") and "dataset" not in row
     detail = api.get(f"/api/runs/{run.pk}/").json()

@@ -39,7 +39,13 @@ class TrailerSerializer(serializers.ModelSerializer):
     my_rating = serializers.IntegerField(source="my_score", read_only=True, allow_null=True)
     predicted_score = serializers.FloatField(read_only=True, allow_null=True,
                                              help_text="the active model version's prediction")
-    predicted_spread = serializers.FloatField(read_only=True, allow_null=True)
+    predicted_spread = serializers.FloatField(read_only=True, allow_null=True,
+                                              help_text="spread (standard deviation) of that prediction over the "
+                                                        "trailer's subclips")
+    predicted_uncertainty = serializers.FloatField(read_only=True, allow_null=True,
+                                                   help_text="uncertainty of that prediction: the standard deviation of "
+                                                             "the active version's ensemble members' predictions "
+                                                             "(0 for a one-model version)")
     waiting_for_queue = serializers.BooleanField(source="is_waiting_for_queue", read_only=True)
     uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     page_url = serializers.SerializerMethodField()
@@ -51,7 +57,7 @@ class TrailerSerializer(serializers.ModelSerializer):
             "id", "title", "original_name", "status", "error", "waiting_for_queue", "duration", "fps", "width",
             "height", "codec", "container", "has_audio", "size_bytes", "reference_score", "uploaded_by",
             "uploaded_at", "processed_at", "mean_rating", "rating_count", "my_rating", "predicted_score",
-            "predicted_spread", "page_url", "video_url",
+            "predicted_spread", "predicted_uncertainty", "page_url", "video_url",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -86,14 +92,21 @@ class SubclipSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
 
+UNCERTAINTY_HELP = ("the prediction's uncertainty: the standard deviation of the model version's ensemble members' "
+                    "predictions (one member per cross-validation fold; 0 for a one-model version)")
+SPREAD_HELP = "the standard deviation of the per-subclip scores"
+
+
 class TrailerPredictionSerializer(serializers.ModelSerializer):
     model_version_number = serializers.IntegerField(source="model_version.number", read_only=True)
     is_active = serializers.BooleanField(source="model_version.is_active", read_only=True)
+    spread = serializers.FloatField(read_only=True, help_text=SPREAD_HELP)
+    uncertainty = serializers.FloatField(read_only=True, help_text=UNCERTAINTY_HELP)
 
     class Meta:
         model = Prediction
-        fields = ["model_version", "model_version_number", "is_active", "score", "spread", "subclip_scores",
-                  "created_at"]
+        fields = ["model_version", "model_version_number", "is_active", "score", "spread", "uncertainty",
+                  "subclip_scores", "created_at"]
         read_only_fields = fields
 
 
@@ -177,8 +190,67 @@ class RatingSerializer(serializers.ModelSerializer):
 
 class DatasetSizeSerializer(serializers.Serializer):
     total = serializers.IntegerField()
-    train = serializers.IntegerField()
-    val = serializers.IntegerField()
+    train = serializers.IntegerField(help_text="training split of a run without folds (0 for a cross-validated run)")
+    val = serializers.IntegerField(help_text="validation split of a run without folds (0 for a cross-validated run)")
+    cross_validated = serializers.IntegerField(
+        help_text="trailers of a cross-validated run: each held out by one fold and trained on by the others")
+
+
+# The shape of TrainingRun.cross_validation (ml.crossval.CrossValResult.estimate()), for the schema.
+
+
+class MeanSdSerializer(serializers.Serializer):
+    mean = serializers.FloatField(allow_null=True)
+    sd = serializers.FloatField(allow_null=True, help_text="standard deviation over folds")
+
+
+class SummaryMetricsSerializer(serializers.Serializer):
+    mae = MeanSdSerializer()
+    rmse = MeanSdSerializer()
+    spearman = MeanSdSerializer()
+
+
+class CrossValidationSummarySerializer(serializers.Serializer):
+    model = SummaryMetricsSerializer(help_text="the run's model, scored on each fold it never trained on")
+    mean_baseline = SummaryMetricsSerializer(help_text="always predicting the training folds' mean rating")
+    single_frame = SummaryMetricsSerializer(required=False,
+                                            help_text="the same encoder with mean pooling over frames (absent "
+                                                      "when the run did not fit it)")
+
+
+class FoldMetricsSerializer(serializers.Serializer):
+    mae = serializers.FloatField(allow_null=True)
+    rmse = serializers.FloatField(allow_null=True)
+    spearman = serializers.FloatField(allow_null=True)
+
+
+class FoldSerializer(serializers.Serializer):
+    fold = serializers.IntegerField(help_text="from 1")
+    trailers = serializers.IntegerField(help_text="how many trailers the fold held out")
+    train_trailers = serializers.IntegerField(help_text="how many trailers its model trained on")
+    test = serializers.ListField(child=serializers.IntegerField(), help_text="ids of the held-out trailers")
+    model = FoldMetricsSerializer()
+    mean_baseline = FoldMetricsSerializer()
+    single_frame = FoldMetricsSerializer(required=False)
+
+
+class CrossValidationSerializer(serializers.Serializer):
+    folds = serializers.IntegerField()
+    trailers = serializers.IntegerField(help_text="trailers scored held out (every trailer of the run, once)")
+    summary = CrossValidationSummarySerializer(help_text="mean ± sd over folds of each role's held-out metrics")
+    per_fold = FoldSerializer(many=True)
+    groups = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()),
+                                   help_text="trailer ids judged near-duplicates (same footage), each group kept "
+                                             "in one fold")
+    duplicate_threshold = serializers.FloatField(help_text="cosine similarity of mean frame embeddings that joins "
+                                                           "two trailers")
+    duplicates_checked = serializers.BooleanField(help_text="false when there were no embeddings to compare with")
+    embedded_on_demand = serializers.IntegerField(help_text="subclips without cached embeddings, embedded during "
+                                                            "the run")
+    predictions = serializers.DictField(child=serializers.FloatField(),
+                                        help_text="each trailer's held-out prediction (by the fold model that "
+                                                  "never trained on it), keyed by trailer id")
+    stop_reason = serializers.CharField()
 
 
 class TrainingRunSerializer(serializers.ModelSerializer):
@@ -202,7 +274,8 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     @extend_schema_field(DatasetSizeSerializer(allow_null=True))
     def get_dataset_size(self, run):
         split = selectors.run_split(run)
-        return None if split is None else {"total": split.total, "train": split.train, "val": split.val}
+        return None if split is None else {"total": split.total, "train": split.train, "val": split.val,
+                                           "cross_validated": split.cross_validated}
 
     def get_duration_seconds(self, run) -> float | None:
         return selectors.run_duration_seconds(run)
@@ -220,10 +293,20 @@ class TrainingRunSerializer(serializers.ModelSerializer):
 
 class TrainingRunDetailSerializer(TrainingRunSerializer):
     status = _RunStatusField(read_only=True)
+    cross_validation = serializers.SerializerMethodField(
+        help_text="the held-out estimate of a cross-validated run, once it has succeeded: per-fold and mean ± sd "
+                  "metrics of the model and its baselines on the same folds, the near-duplicate groups and every "
+                  "trailer's held-out prediction; null for a run without folds (fit on a validation split, whose "
+                  "metrics flatter the model: its epoch was chosen on them) and before it finishes"
+    )
 
     class Meta(TrainingRunSerializer.Meta):
-        fields = TrainingRunSerializer.Meta.fields + ["dataset"]
+        fields = TrainingRunSerializer.Meta.fields + ["dataset", "cross_validation"]
         read_only_fields = fields
+
+    @extend_schema_field(CrossValidationSerializer(allow_null=True))
+    def get_cross_validation(self, run):
+        return run.cross_validation or None
 
 
 class TrainingRunCreateSerializer(serializers.Serializer):
@@ -293,8 +376,51 @@ def _form_errors(form, model_prefix: str, train_prefix: str) -> dict:
 # --- model versions and predictions --------------------------------------------------------------------
 
 
+class ComparisonSerializer(serializers.Serializer):
+    active = serializers.IntegerField(allow_null=True, help_text="number of the version it was compared with "
+                                                                 "(the active one); null when none was active")
+    trailers = serializers.IntegerField(help_text="held-out trailers both versions predicted")
+    new_mae = serializers.FloatField(allow_null=True)
+    old_mae = serializers.FloatField(allow_null=True)
+    decision = serializers.ChoiceField(choices=["activate", "keep"])
+    reason = serializers.CharField()
+
+
+class ModelVersionMetricsSerializer(serializers.Serializer):
+    """The keys a version's metrics have; older versions may lack some."""
+
+    estimate = serializers.ChoiceField(choices=["cross-validated", "validation split"], required=False,
+                                       help_text="what the figures are: the mean over cross-validation folds "
+                                                 "(held out), or a validation split (the epoch was chosen on it; "
+                                                 "flatters the model)")
+    folds = serializers.IntegerField(required=False)
+    ensemble = serializers.IntegerField(required=False, help_text="how many models the version averages")
+    trailers = serializers.IntegerField(required=False)
+    val_mae = serializers.FloatField(required=False, allow_null=True,
+                                     help_text="cross-validated MAE (mean over folds), or the validation split's")
+    val_mae_sd = serializers.FloatField(required=False, allow_null=True, help_text="its standard deviation over folds")
+    val_rmse = serializers.FloatField(required=False, allow_null=True)
+    val_spearman = serializers.FloatField(required=False, allow_null=True)
+    baseline_mae = serializers.FloatField(required=False, allow_null=True,
+                                          help_text="the mean-rating baseline's, on the same trailers")
+    baseline_rmse = serializers.FloatField(required=False, allow_null=True)
+    single_frame_mae = serializers.FloatField(required=False, allow_null=True,
+                                              help_text="the single-frame head's, on the same folds")
+    single_frame_rmse = serializers.FloatField(required=False, allow_null=True)
+    near_duplicate_groups = serializers.IntegerField(required=False)
+    comparison = ComparisonSerializer(required=False,
+                                      help_text="set by auto-activation: the fair comparison with the version "
+                                                "that was active, on the same held-out trailers")
+
+
+@extend_schema_field(ModelVersionMetricsSerializer)
+class _VersionMetricsField(serializers.JSONField):
+    pass
+
+
 class ModelVersionSerializer(serializers.ModelSerializer):
     prediction_count = serializers.IntegerField(read_only=True)
+    metrics = _VersionMetricsField(read_only=True)
 
     class Meta:
         model = ModelVersion
@@ -303,17 +429,33 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ModelVersionActivationSerializer(ModelVersionSerializer):
+    comparison = serializers.SerializerMethodField(
+        help_text="the fair comparison with the version that was active before, on the same held-out trailers "
+                  "(made before activating; activation does not depend on it)")
+
+    class Meta(ModelVersionSerializer.Meta):
+        fields = ModelVersionSerializer.Meta.fields + ["comparison"]
+        read_only_fields = fields
+
+    @extend_schema_field(ComparisonSerializer)
+    def get_comparison(self, version) -> dict:
+        return self.context["comparison"]
+
+
 class PredictionSerializer(serializers.ModelSerializer):
     model_version_number = serializers.IntegerField(source="model_version.number", read_only=True)
     trailer_title = serializers.CharField(source="trailer.title", read_only=True)
     mean_rating = serializers.FloatField(read_only=True, allow_null=True,
                                          help_text="the trailer's mean user rating")
     rating_count = serializers.IntegerField(read_only=True)
+    spread = serializers.FloatField(read_only=True, help_text=SPREAD_HELP)
+    uncertainty = serializers.FloatField(read_only=True, help_text=UNCERTAINTY_HELP)
 
     class Meta:
         model = Prediction
         fields = ["id", "model_version", "model_version_number", "trailer", "trailer_title", "score", "spread",
-                  "subclip_scores", "mean_rating", "rating_count", "created_at"]
+                  "uncertainty", "subclip_scores", "mean_rating", "rating_count", "created_at"]
         read_only_fields = fields
 
 

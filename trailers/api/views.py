@@ -25,10 +25,12 @@ from rest_framework.response import Response
 
 from trailers import selectors, services, uploads
 from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
+from trailers.services.versions import compare_with_active
 from trailers.throttles import RatingRateThrottle, UploadRateThrottle
 
 from .permissions import IsStaff
 from .serializers import (
+    ModelVersionActivationSerializer,
     ModelVersionSerializer,
     PredictionFilterSerializer,
     PredictionSerializer,
@@ -150,7 +152,8 @@ class TrailerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
 @extend_schema_view(
     list=extend_schema(summary="List training runs"),
-    retrieve=extend_schema(summary="One training run, with its per-epoch metrics and dataset snapshot"),
+    retrieve=extend_schema(summary="One training run, with its per-epoch metrics, dataset snapshot and, once a "
+                                   "cross-validated run has succeeded, its held-out estimate"),
 )
 class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = TrainingRun.objects.none()  # for the schema; get_queryset reads through selectors
@@ -208,14 +211,20 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return super().get_permissions()
 
     @extend_schema(summary="Make this the active version and score every ready trailer with it (staff)",
-                   request=None, responses={200: ModelVersionSerializer})
+                   description="The answer carries the fair comparison with the version that was active, on the "
+                               "same held-out trailers (made before activating; staff may activate either way).",
+                   request=None, responses={200: ModelVersionActivationSerializer})
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
+        version = selectors.get_model_version(pk=pk)
+        comparison = compare_with_active(version)  # before: afterwards this version is the active one
         try:
-            version = services.activate_model_version(model_version=selectors.get_model_version(pk=pk))
+            version = services.activate_model_version(model_version=version)
         except services.ActivationError as error:
             raise ValidationError({"detail": str(error)}) from error
-        return Response(self.get_serializer(get_object_or_404(self.get_queryset(), pk=version.pk)).data)
+        context = {**self.get_serializer_context(), "comparison": comparison}
+        return Response(ModelVersionActivationSerializer(get_object_or_404(self.get_queryset(), pk=version.pk),
+                                                         context=context).data)
 
 
 # --- predictions -----------------------------------------------------------------------------------------------

@@ -1,0 +1,85 @@
+"""The admin: versions listed with their estimate, activation that reports the fair comparison, and a run's
+cross-validation shown read-only."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+
+from tests.web.conftest import create_cv_run, cross_validation_estimate, cv_version_metrics
+from trailers.models import ModelVersion
+
+pytestmark = pytest.mark.django_db
+
+LABELS = [3.0, 5.0, 7.0, 9.0]
+
+
+@pytest.fixture
+def four(make_trailer):
+    return [make_trailer(title=f"Admin {i}") for i in range(4)]
+
+
+def _messages(html: str) -> list[str]:
+    items = re.findall(r'<ul class="messagelist">(.*?)</ul>', html, re.S)
+    return [unescape(re.sub(r"<[^>]+>", "", m)).strip() for m in re.findall(r"<li[^>]*>(.*?)</li>", "".join(items), re.S)]
+
+
+def _cv_version(four, number, held_out_delta, **metrics):
+    held_out = {t.pk: label + held_out_delta for t, label in zip(four, LABELS, strict=True)}
+    run = create_cv_run(four, LABELS, folds=2,
+                        cross_validation=cross_validation_estimate(four, folds=2, predictions=held_out))
+    from tests.web.conftest import create_version
+
+    return create_version(number=number, run=run, **cv_version_metrics(folds=2, trailers=4, **metrics))
+
+
+def test_the_version_list_shows_the_cross_validated_mae_and_the_estimate(staff_client, four, make_version):
+    make_version(number=1)  # an older version: a validation split
+    _cv_version(four, 2, 0.25)
+    html = staff_client.get("/admin/trailers/modelversion/").content.decode()
+    assert "MAE (held-out)" in html and "0.612 ± 0.041" in html and "cross-validated, 2 folds" in html
+    assert "1.500" in html and "validation split (flatters the model)" in html
+
+
+def test_activating_reports_the_comparison_with_the_version_that_was_active(staff_client, four, make_run,
+                                                                             make_version, make_prediction):
+    old = make_version(number=1, active=True, run=make_run(dataset=[]))
+    for trailer, label in zip(four, LABELS, strict=True):
+        make_prediction(old, trailer, label + 1.0)
+    better = _cv_version(four, 2, 0.25)
+    response = staff_client.post("/admin/trailers/modelversion/", {"action": "activate",
+                                                                   "_selected_action": [better.pk]}, follow=True)
+    messages = _messages(response.content.decode())
+    assert "V2 is now active; scoring every ready trailer with it." in messages
+    assert ("Compared with v1, the version that was active: better on the same 4 held-out trailers, MAE 0.250 "
+            "against v1's 1.000.") in messages
+    assert list(ModelVersion.objects.filter(is_active=True)) == [better]
+
+    worse = _cv_version(four, 3, 2.0)
+    response = staff_client.post("/admin/trailers/modelversion/", {"action": "activate",
+                                                                   "_selected_action": [worse.pk]}, follow=True)
+    html = response.content.decode()
+    messages = _messages(html)
+    assert "V3 is now active; scoring every ready trailer with it." in messages
+    assert ("Compared with v2, the version that was active: not better on the same 4 held-out trailers, MAE 2.000 "
+            "against v2's 0.250; the fair comparison would have kept v2.") in messages
+    assert re.search(r'<li class="warning">[^<]*not better on the same 4', html)
+
+
+def test_activating_with_none_active_says_so(staff_client, four):
+    version = _cv_version(four, 1, 0.25)
+    response = staff_client.post("/admin/trailers/modelversion/", {"action": "activate",
+                                                                   "_selected_action": [version.pk]}, follow=True)
+    assert "Compared with the version that was active: no version was active." in _messages(response.content.decode())
+
+
+def test_the_run_admin_shows_the_cross_validation_read_only(staff_client, four):
+    run = create_cv_run(four, LABELS, folds=2)
+    html = unescape(staff_client.get(f"/admin/trailers/trainingrun/{run.pk}/change/").content.decode())
+    assert "Cross-validation" in html and "4 trailers, cross-validated in 2 folds (each held out once)" in html
+    assert "MAE 0.612 ± 0.041, RMSE 0.803 ± 0.052, Spearman 0.547 ± 0.098" in html
+    assert "2 folds of 4 trailers; 0 near-duplicate group(s)" in html
+    assert '"duplicate_threshold": 0.97' in html  # the raw estimate, read-only
+    assert 'name="cross_validation"' not in html

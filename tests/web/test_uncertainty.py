@@ -1,0 +1,88 @@
+"""The ensemble's uncertainty beside every prediction: trailer page, dataset, predictions table, CSV, API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+
+from tests.web.conftest import cv_version_metrics
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ensemble(make_trailer, make_version, make_prediction):
+    """An active five-model version that scored one trailer 6.1 ± 0.4."""
+    version = make_version(number=4, active=True, **cv_version_metrics(folds=5))
+    trailer = make_trailer(title="Moonrise")
+    prediction = make_prediction(version, trailer, 6.1, [5.9, 6.3], uncertainty=0.4)
+    return {"version": version, "trailer": trailer, "prediction": prediction}
+
+
+def _words(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+
+
+def test_the_trailer_page_shows_score_plus_minus_uncertainty_and_explains_it(user_client, ensemble):
+    html = user_client.get(f"/trailers/{ensemble['trailer'].pk}/").content.decode()
+    section = re.search(r'<section class="card" id="predictions">.*?</section>', html, re.S).group(0)
+    assert "6.10 ± 0.40" in _words(section)
+    (tooltip,) = re.findall(r'<span class="uncertainty"[^>]*title="([^"]+)"', section)
+    assert "5 models disagree" in tooltip and "standard deviation" in tooltip
+    words = _words(section)
+    assert "the mean of v4's 5 models (one per cross-validation fold)" in words.replace("&#x27;", "'")
+    assert "Across this trailer's subclips the scores spread by ± 0.20" in words.replace("&#x27;", "'")
+
+
+def test_a_single_model_gives_no_ensemble_uncertainty(user_client, make_trailer, make_version, make_prediction):
+    trailer = make_trailer()
+    make_prediction(make_version(number=1, active=True), trailer, 6.0)  # an older version: one model
+    html = user_client.get(f"/trailers/{trailer.pk}/").content.decode()
+    section = re.search(r'id="predictions">.*?</section>', html, re.S).group(0)
+    assert 'class="uncertainty"' not in section
+    assert "is a single model, so it gives no ensemble uncertainty" in section
+
+
+def test_the_dataset_shows_the_active_prediction_with_its_uncertainty(user_client, ensemble, make_trailer):
+    make_trailer(title="Unscored")
+    html = user_client.get("/").content.decode()
+    row = re.search(rf'<tr data-trailer="{ensemble["trailer"].pk}">.*?</tr>', html, re.S).group(0)
+    assert "6.10" in row and "± 0.40" in row
+    assert html.count('class="uncertainty"') == 1  # none on the unscored trailer
+
+
+def test_the_predictions_table_has_an_uncertainty_column(user_client, ensemble, make_trailer, make_prediction):
+    make_prediction(ensemble["version"], make_trailer(title="Sure thing"), 7.0, uncertainty=0.05)
+    html = user_client.get("/predictions/").content.decode()
+    headings = [re.sub(r"<[^>]+>", "", h).strip(" ▲▼") for h in re.findall(r"<th[^>]*>(.*?)</th>", html, re.S)]
+    assert headings.index("Uncertainty") == headings.index("Predicted") + 1
+    row = re.search(rf'<tr data-trailer="{ensemble["trailer"].pk}">.*?</tr>', html, re.S).group(0)
+    assert '<td class="num uncertainty-col">± 0.40</td>' in row
+    ordered = user_client.get("/predictions/?sort=-uncertainty").content.decode()
+    titles = re.findall(r'<tr data-trailer="\d+">\s*<td[^>]*><a href="/trailers/\d+/">([^<]+)</a>', ordered)
+    assert titles == ["Moonrise", "Sure thing"]
+
+
+def test_the_csv_has_an_uncertainty_column_after_spread(user_client, ensemble):
+    response = user_client.get("/predictions.csv")
+    text = b"".join(response.streaming_content).decode()
+    header = next(csv.reader(io.StringIO(text)))
+    assert header == ["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty", "subclip_scores",
+                      "mean_rating", "rating_count", "reference_score", "status"]
+    (row,) = csv.DictReader(io.StringIO(text))
+    assert row["predicted"] == "6.1000" and row["spread"] == "0.2000" and row["uncertainty"] == "0.4000"
+    assert row["subclip_scores"] == "5.9000;6.3000"
+
+
+def test_the_api_gives_the_uncertainty(api, ensemble):
+    trailer = ensemble["trailer"]
+    (listed,) = api.get("/api/predictions/?version=active").json()["results"]
+    assert listed["uncertainty"] == pytest.approx(0.4) and listed["spread"] == pytest.approx(0.2)
+    detail = api.get(f"/api/trailers/{trailer.pk}/").json()
+    assert detail["predicted_uncertainty"] == pytest.approx(0.4)
+    assert detail["predictions"][0]["uncertainty"] == pytest.approx(0.4)
+    row = next(r for r in api.get("/api/trailers/").json()["results"] if r["id"] == trailer.pk)
+    assert row["predicted_uncertainty"] == pytest.approx(0.4)
