@@ -1,0 +1,194 @@
+"""Benchmark: what the presets learn about trailers they have never seen, and whether their estimates hold.
+
+Run by hand, not by the tests (about 15–25 minutes on 2 CPU cores, most of it the ``scratch`` CNN)::
+
+    .venv/bin/python -m bench.learn
+    .venv/bin/python -m bench.learn --presets default single_frame      # the pretrained heads only
+    .venv/bin/python -m bench.learn --keep bench/out/learn              # reuse the generated sets
+
+Two sets of synthetic trailers, each a training set and a held-out set that share no source footage:
+
+* **content**: the rating is what real photographs show (``ml.synth.PHOTO_KINDS``: four kinds of
+  subject, photographs that ship inside the scikit-image and scikit-learn wheels); the held-out
+  trailers are made from *other photographs* of the same kinds.
+* **motion**: the rating is how far and which way an object crosses the picture, plus the
+  background hue (``ml.synth.generate_trailer``); the held-out trailers are made with another
+  random seed and other object shapes (disc, ring, cross against bar and square).
+
+Every trailer is preprocessed once, as Reelscore does it (``ml.video.sample_trailer``, 3 subclips ×
+16 snippets of 2 consecutive frames at 112² (the web default), and the frozen encoder's embeddings), and kept under
+``--keep``. Each preset is then cross-validated on the training set (``ml.crossval``, 5 folds, the
+settings of the preset, nothing tuned here) and its fold ensemble scores the held-out set. Printed
+per set and preset: the cross-validated MAE (mean over folds) against the mean-rating baseline on the
+same folds, the held-out MAE against the training mean, the ratio of the two MAEs ("honesty": 1.00
+means the estimate foretold the held-out figure), the single-frame head's figures on the same folds,
+a refit on every training trailer with the same epochs (the alternative to the ensemble), and the
+time each took. Then the costs: the head's training on cached embeddings for 100 trailers × 5 folds,
+and the embedding of one trailer's subclips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from ml.config import PRESETS, TRAIN_PRESETS  # noqa: E402
+from ml.crossval import Member, cross_validate, predict_samples  # noqa: E402
+from ml.data import TrailerSample  # noqa: E402
+from ml.embeddings import embed_subclip, installed_spec  # noqa: E402
+from ml.frames import save_frames  # noqa: E402
+from ml.metrics import mae  # noqa: E402
+from ml.synth import generate_content_dataset, generate_dataset  # noqa: E402
+from ml.train import fit  # noqa: E402
+from ml.video import SamplingConfig, sample_trailer  # noqa: E402
+
+SAMPLING = SamplingConfig(n_subclips=3, subclip_duration=4.0, offset=1.0, frames_per_subclip=16, size=112,
+                          snippet_frames=2)
+SCRATCH_EPOCHS = 10  # the scratch CNN's preset trains 20; half keeps this bench under half an hour
+
+
+@dataclass
+class Split:
+    name: str
+    train: list[TrailerSample]
+    heldout: list[TrailerSample]
+
+
+def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float) -> list[Split]:
+    """The content and motion sets, generated, preprocessed and embedded once (kept in ``folder``)."""
+    spec = installed_spec("efficientnet_lite0", SAMPLING.size)
+    makers = {
+        "content": (lambda out, n, side: generate_content_dataset(out, n, seed=11 if side == "train" else 12,
+                                                                  side=side, duration=duration)),
+        "motion": (lambda out, n, side: generate_dataset(
+            out, n, seed=21 if side == "train" else 22, duration=duration, suffixes=(".mp4",),
+            shape=("bar", "square") if side == "train" else ("disc", "ring", "cross"))),
+    }
+    sets = []
+    for name, make in makers.items():
+        sides = {}
+        for side, n in (("train", n_train), ("heldout", n_heldout)):
+            where = folder / name / side
+            index = where / "index.json"
+            if not index.exists():
+                started = time.perf_counter()
+                trailers = make(where / "videos", n, side)
+                rows = []
+                for trailer in trailers:
+                    _, subclips = sample_trailer(trailer.path, SAMPLING)
+                    frames, embeddings = [], []
+                    for subclip in subclips:
+                        stem = where / "frames" / f"{trailer.title}-{subclip.plan.index}"
+                        save_frames(subclip.frames, f"{stem}.npy")
+                        np.save(f"{stem}.emb.npy", embed_subclip(subclip.frames, spec))
+                        frames.append(f"{stem}.npy")
+                        embeddings.append(f"{stem}.emb.npy")
+                    rows.append({"title": trailer.title, "rating": trailer.rating, "frames": frames,
+                                 "embeddings": embeddings, "source": trailer.photo or trailer.shape})
+                index.write_text(json.dumps(rows))
+                print(f"  made {name}/{side}: {len(rows)} trailers in {time.perf_counter() - started:.0f} s",
+                      flush=True)
+            rows = json.loads(index.read_text())
+            sides[side] = [TrailerSample(r["title"], tuple(r["frames"]), r["rating"],
+                                         tuple(np.load(e) for e in r["embeddings"])) for r in rows]
+        sets.append(Split(name, sides["train"], sides["heldout"]))
+    return sets
+
+
+def evaluate(split: Split, preset: str, spec) -> dict:
+    """Cross-validate ``preset`` on the training set; score the held-out set with the ensemble and a refit."""
+    model_config = PRESETS[preset]
+    train_config = TRAIN_PRESETS[preset].replace(num_workers=0, device="cpu")
+    if preset == "scratch":
+        train_config = train_config.replace(epochs=SCRATCH_EPOCHS, single_frame_baseline=False)
+    started = time.perf_counter()
+    result = cross_validate(split.train, train_config, model_config, embedding_spec=spec)
+    cv_seconds = time.perf_counter() - started
+    estimate = result.estimate()["summary"]
+    truth = [s.rating for s in split.heldout]
+    train_mean = float(np.mean([s.rating for s in split.train]))
+    held = predict_samples(result.members, split.heldout, model_config, train_config.frames_per_sample)
+    heldout_mae = mae(truth, [held[s.trailer] for s in split.heldout])
+    refit = fit(split.train, train_config.replace(restore_best=False, early_stopping_patience=None),
+                model_config, split=([s.trailer for s in split.train], []), embedding_spec=spec)
+    refit_held = predict_samples([Member(refit.model, refit.normaliser)], split.heldout, model_config,
+                                 train_config.frames_per_sample)
+    return {
+        "cv_mae": estimate["model"]["mae"]["mean"], "cv_sd": estimate["model"]["mae"]["sd"],
+        "cv_baseline": estimate["mean_baseline"]["mae"]["mean"],
+        "cv_single": (estimate.get("single_frame") or {}).get("mae", {}).get("mean"),
+        "heldout_mae": heldout_mae, "heldout_baseline": mae(truth, [train_mean] * len(truth)),
+        "refit_mae": mae(truth, [refit_held[s.trailer] for s in split.heldout]),
+        "groups": len(result.groups), "seconds": cv_seconds,
+        "spearman": estimate["model"]["spearman"]["mean"],
+    }
+
+
+def costs(sets: list[Split], spec) -> None:
+    """Head training for 100 trailers × 5 folds; embedding one trailer's subclips."""
+    pool = [s for split in sets for s in split.train][:100]
+    config = TRAIN_PRESETS["default"].replace(single_frame_baseline=False)
+    started = time.perf_counter()
+    cross_validate(pool, config, PRESETS["default"], embedding_spec=spec)
+    print(f"cost: the default head, {len(pool)} trailers × {config.folds} folds × {config.epochs} epochs on "
+          f"cached embeddings: {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    cross_validate(pool, config.replace(single_frame_baseline=True), PRESETS["default"], embedding_spec=spec)
+    print(f"cost: the same with the single-frame baseline on the same folds: {time.perf_counter() - started:.1f} s")
+    frames = np.load(sets[0].train[0].subclips[0])
+    for count, size in ((48, 112), (48, 224)):
+        batch = np.resize(frames, (count, *frames.shape[1:]))
+        embed_subclip(batch[:4], installed_spec("efficientnet_lite0", size))
+        started = time.perf_counter()
+        embed_subclip(batch, installed_spec("efficientnet_lite0", size))
+        print(f"cost: embedding {count} frames at {size}² (a trailer's 3 subclips × 16 frames): "
+              f"{time.perf_counter() - started:.2f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keep", type=Path, help="keep (and reuse) the generated, preprocessed sets here")
+    parser.add_argument("--train", type=int, default=60, help="training trailers per set (default 60)")
+    parser.add_argument("--heldout", type=int, default=20, help="held-out trailers per set (default 20)")
+    parser.add_argument("--duration", type=float, default=16.0, help="seconds per trailer (default 16)")
+    parser.add_argument("--presets", nargs="+", default=["default", "single_frame", "scratch"],
+                        choices=sorted(PRESETS), help="presets to measure")
+    parser.add_argument("--no-costs", action="store_true", help="skip the cost measurements")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="reelscore-learn-"))
+    print(f"{os.cpu_count()} CPUs; sets in {folder}; sampling {SAMPLING.to_dict()}", flush=True)
+    sets = build_sets(folder, n_train=args.train, n_heldout=args.heldout, duration=args.duration)
+    spec = installed_spec("efficientnet_lite0", SAMPLING.size)
+    header = (f"{'set':8} {'preset':13} {'CV MAE':>13} {'CV base':>8} {'CV ×':>6} {'held-out':>9} {'base':>6} "
+              f"{'held ×':>7} {'honesty':>8} {'refit ×':>8} {'1-frame CV×':>11} {'rho':>5} {'groups':>6} {'time':>6}")
+    print(header)
+    for split in sets:
+        for preset in args.presets:
+            r = evaluate(split, preset, spec)
+            single = f"{r['cv_single'] / r['cv_baseline']:.2f}" if r["cv_single"] is not None else "—"
+            print(f"{split.name:8} {preset:13} {r['cv_mae']:6.3f}±{r['cv_sd']:5.3f} {r['cv_baseline']:8.3f} "
+                  f"{r['cv_mae'] / r['cv_baseline']:6.2f} {r['heldout_mae']:9.3f} {r['heldout_baseline']:6.3f} "
+                  f"{r['heldout_mae'] / r['heldout_baseline']:7.2f} {r['cv_mae'] / r['heldout_mae']:8.2f} "
+                  f"{r['refit_mae'] / r['heldout_baseline']:8.2f} {single:>11} {r['spearman'] or 0:5.2f} "
+                  f"{r['groups']:6d} {r['seconds']:5.0f}s", flush=True)
+    if not args.no_costs:
+        costs(sets, spec)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
