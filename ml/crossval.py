@@ -19,15 +19,19 @@ frames of one have a near-identical frame in the other: the median, over one
 trailer's frames, of the best cosine similarity of its embedding to the other
 trailer's frames, taken the more favourable way round (a teaser's frames are
 all in its trailer, not the other way), is at least
-``TrainConfig.duplicate_threshold``. They are joined into one group
-(transitively), and a group never spans two folds. Why frames and not the
-mean embedding: on trailers of one look (bench/learn.py's synthetic ones) the
+``TrainConfig.duplicate_threshold``. Trailers are grouped by average
+linkage (a trailer joins a group when it matches its members on average, so
+look-alikes do not chain into one big group), and a group never spans two
+folds. Why frames and not the mean embedding: on trailers of one look (bench/learn.py's synthetic ones) the
 mean embeddings of unrelated trailers are as close (cosine 0.88–0.92) as a
 re-encoded copy's (0.87–0.96), while the frame match keeps them apart:
 re-encodes and teasers 0.92–0.99, trailers cut from the same photograph
 0.92–0.94, unrelated trailers 0.47–0.84. The default threshold, 0.9, sits
 in that gap; a heavily compressed copy at a tiny size (MPEG-4 part 2 at
-160×120, 0.82) is missed.
+160×120, 0.82) is missed. These figures hold for embeddings of 64² to 112²
+frames: below 64² the encoder sees too little to tell footage apart
+(unrelated synthetic trailers embedded at 32² or 48² match at up to 0.96–0.99,
+as closely as copies), so keep EMBEDDING_SIZE at 64 or more where groups matter.
 
 The K fold models are kept as the model's ensemble: a prediction is the mean
 of their predictions, and their spread is its uncertainty. Each fold writes a
@@ -338,31 +342,44 @@ def duplicate_score(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def near_duplicate_groups(fingerprints: dict[Any, np.ndarray], threshold: float) -> list[list]:
-    """Trailers whose frames match (:func:`duplicate_score` ≥ ``threshold``), joined transitively: every
-    trailer in exactly one group (most groups have one trailer). ``fingerprints`` are unit-length frame
-    embeddings (F, D) per trailer (a single vector (D,) counts as one frame)."""
+    """Trailers whose frames match, grouped by average linkage: two groups merge (best-matching pair first)
+    while the mean :func:`duplicate_score` over all their cross pairs is at least ``threshold``. Every trailer
+    is in exactly one group (most groups have one trailer). ``fingerprints`` are unit-length frame
+    embeddings (F, D) per trailer (a single vector (D,) counts as one frame).
+
+    Average rather than single linkage: on trailers of one look, single linkage chains look-alikes
+    (a ≈ b ≈ c …) into one group that swallows most of the dataset; copies of the same footage match
+    each other all round, so they still end up together."""
     keys = list(fingerprints)
     if not keys:
         return []
     prints = [np.atleast_2d(fingerprints[k]) for k in keys]
     means = np.stack([p.mean(axis=0) for p in prints])
     means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+    scores: dict[tuple[int, int], float] = {}
+
+    def score(i: int, j: int) -> float:
+        pair = (min(i, j), max(i, j))
+        if pair not in scores:
+            scores[pair] = duplicate_score(prints[i], prints[j])
+        return scores[pair]
+
     candidates = np.triu(means @ means.T >= min(threshold, CANDIDATE_COSINE), k=1)
-    parent = list(range(len(keys)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in zip(*np.nonzero(candidates), strict=True):
-        if root(int(i)) != root(int(j)) and duplicate_score(prints[i], prints[j]) >= threshold:
-            parent[root(int(i))] = root(int(j))
-    groups: dict[int, list] = {}
-    for i, key in enumerate(keys):
-        groups.setdefault(root(i), []).append(key)
-    return list(groups.values())
+    matches = sorted(((score(int(i), int(j)), int(i), int(j)) for i, j in zip(*np.nonzero(candidates), strict=True)),
+                     reverse=True)
+    group_of = {i: (i,) for i in range(len(keys))}
+    for best, i, j in matches:
+        if best < threshold:
+            break
+        a, b = group_of[i], group_of[j]
+        if a is b:
+            continue
+        if np.mean([score(x, y) for x in a for y in b]) >= threshold:
+            merged = a + b
+            for member in merged:
+                group_of[member] = merged
+    unique = {id(g): g for g in group_of.values()}
+    return [[keys[i] for i in sorted(g)] for g in sorted(unique.values(), key=min)]
 
 
 def make_folds(keys: Iterable[Hashable], k: int, seed: int, groups: Iterable[Iterable[Hashable]] = ()) -> list[list]:

@@ -54,6 +54,17 @@ def test_near_duplicates_are_trailers_sharing_footage_joined_transitively():
     assert frame_fingerprints([sample])["x"].shape == (24, 4)
 
 
+def test_look_alike_trailers_do_not_chain_into_one_group():
+    # A row of trailers each a little like the next (cosine 0.94 between neighbours, 0.77 two apart):
+    # single linkage would join all six; average linkage keeps to pairs of neighbours.
+    angles = np.radians(np.arange(6) * 20.0)
+    prints = {f"t{i}": np.array([[np.cos(a), np.sin(a)]]) for i, a in enumerate(angles)}
+    groups = near_duplicate_groups(prints, 0.9)
+    assert max(len(g) for g in groups) == 2 and sum(len(g) for g in groups) == 6
+    pairs = [sorted(int(k[1:]) for k in g) for g in groups if len(g) == 2]
+    assert pairs and all(b - a == 1 for a, b in pairs)
+
+
 @pytest.fixture
 def noise_trailers(tmp_path):
     """16 trailers of pure noise with random ratings: nothing to learn, everything to memorise."""
