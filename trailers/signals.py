@@ -15,7 +15,8 @@ from .models import ModelVersion, Subclip, Trailer, TrainingRun
 def delete_stored(storage, name: str) -> None:
     """Delete a stored file, then the folders it leaves empty (up to the storage root).
 
-    A name ending in ``/`` is a folder (a cross-validated run's checkpoints): every file in it goes.
+    A name ending in ``/`` is a folder (a cross-validated run's checkpoints): every file in it goes,
+    then the folder itself (even if it held nothing).
     """
     if name.endswith("/"):
         try:
@@ -26,11 +27,17 @@ def delete_stored(storage, name: str) -> None:
             delete_stored(storage, f"{name}{sub}/")
         for file in files:
             delete_stored(storage, f"{name}{file}")
+        _remove_empty_folders(storage, name.rstrip("/"))
         return
     storage.delete(name)
+    _remove_empty_folders(storage, name.rsplit("/", 1)[0] if "/" in name else "")
+
+
+def _remove_empty_folders(storage, folder_name: str) -> None:
+    """Remove ``folder_name`` and its parents while they are empty, up to the storage root."""
     try:
         root = Path(storage.path("")).resolve()
-        folder = Path(storage.path(name)).resolve().parent
+        folder = Path(storage.path(folder_name)).resolve()
     except NotImplementedError:
         return  # object stores have no folders
     while folder != root and root in folder.parents:

@@ -179,9 +179,13 @@ def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None
         device = resolve_device(train_config.device)
     except RuntimeError as exc:
         return _finish(run, TrainingRun.Status.FAILED, error=str(exc), token=token)
+    # Recorded before the first file is written, so that a run cancelled within its first epoch still
+    # takes its (cross-validation) folder with it.
     TrainingRun.objects.filter(pk=run.pk, worker=token).update(
-        device=str(device), resumed_from_epoch=len(run.metrics) if resume_from else None
+        device=str(device), resumed_from_epoch=len(run.metrics) if resume_from and run.metrics else None,
+        checkpoint=checkpoint_name,
     )
+    run.checkpoint = checkpoint_name
 
     with _Heartbeat(run.pk, token) as heartbeat:
         reporter = _Reporter(run, token, checkpoint_name, heartbeat)
