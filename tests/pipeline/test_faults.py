@@ -23,8 +23,8 @@ def test_worker_killed_mid_run_is_resumed_by_the_next_worker(start_worker, synth
     first = start_worker("doomed")
     trailers = wait_until_processed(ingest(synthetic_trailers[:5]))
     rate_by_hidden_rating(trailers, synthetic_trailers, [user, other_user])
-    epochs = 40
-    model_config, train_config = tiny_configs(epochs=epochs)
+    epochs, folds = 25, 2
+    model_config, train_config = tiny_configs(epochs=epochs, folds=folds)
     run = start_training_run(user=None, model_config=model_config, train_config=train_config)
 
     # Kill the worker (its main process and its pool process, SIGKILL: no clean-up) once a checkpoint exists.
@@ -35,7 +35,7 @@ def test_worker_killed_mid_run_is_resumed_by_the_next_worker(start_worker, synth
     first.kill()
     run.refresh_from_db()
     killed_at = len(run.metrics)
-    assert run.status == TrainingRun.Status.RUNNING and killed_at < epochs
+    assert run.status == TrainingRun.Status.RUNNING and killed_at < epochs * folds
 
     # Nobody reports for it any more: it shows as stale, not running forever.
     wait_for(lambda: TrainingRun.objects.get(pk=run.pk).is_stale, timeout=settings.RUN_STALE_AFTER_SECONDS + 10,
@@ -48,7 +48,9 @@ def test_worker_killed_mid_run_is_resumed_by_the_next_worker(start_worker, synth
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     assert run.resumed_from_epoch is not None and 1 <= run.resumed_from_epoch <= killed_at
-    assert [m["epoch"] for m in run.metrics] == list(range(1, epochs + 1))
+    # Each fold's epochs once, in order: the resumed fit carried on where the checkpoint left it.
+    assert [(m["fold"], m["epoch"]) for m in run.metrics] == [(f, e) for f in range(1, folds + 1)
+                                                               for e in range(1, epochs + 1)]
     assert "rescuer@" in run.worker
     assert run.model_version.number == 1
 

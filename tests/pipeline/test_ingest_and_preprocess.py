@@ -44,8 +44,10 @@ def test_upload_becomes_ready_with_its_subclips(worker, synthetic_trailers, user
         assert [(s.index, s.start, s.duration) for s in subclips] == [(0, 0.5, 1.5), (1, 2.0, 1.5)]
         for subclip in subclips:
             frames = load_frames(subclip.frames.path)
-            assert frames.shape == (4, 32, 32, 3) and frames.dtype == np.uint8
-            assert subclip.frame_count == 4
+            # 4 sample points × snippets of 2 consecutive frames, and each frame's cached embedding.
+            assert frames.shape == (8, 32, 32, 3) and frames.dtype == np.uint8
+            assert subclip.frame_count == 8
+            assert np.load(subclip.embeddings.path).shape == (8, 1280)
             assert subclip.start <= subclip.timestamps[0] < subclip.timestamps[-1] < subclip.end
             assert subclip.contact_sheet.storage.exists(subclip.contact_sheet.name)
             assert subclip.sampling["frames_per_subclip"] == 4

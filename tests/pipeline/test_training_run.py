@@ -51,15 +51,18 @@ def wait_finished(run: TrainingRun, timeout: float = 120) -> TrainingRun:
 
 def test_run_started_in_admin_succeeds_and_makes_a_version(staff_client, rated_trailers, user):
     assert "Start a training run" in staff_client.get("/admin/trailers/trainingrun/add/").content.decode()
-    run = wait_finished(start_run_from_admin(staff_client, train__val_fraction=0.34))
+    run = wait_finished(start_run_from_admin(staff_client, train__folds=3))
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
-    assert [m["epoch"] for m in run.metrics] == [1, 2, 3]
+    # Cross-validated (the admin's default): every fold's epochs, each scored on its held-out fold.
+    assert [(m["fold"], m["epoch"]) for m in run.metrics] == [(f, e) for f in (1, 2, 3) for e in (1, 2, 3)]
     for epoch in run.metrics:
         assert {"train_loss", "val_loss", "val_mae", "val_rmse", "baseline_mae"} <= set(epoch)
     assert run.progress == 1.0 and run.device == "cpu" and run.worker
     # The frozen dataset: every rated trailer once, split by trailer, labels = mean of the users' ratings.
     assert sorted(d["trailer"] for d in run.dataset) == sorted(t.pk for t in rated_trailers)
-    assert {d["split"] for d in run.dataset} == {"train", "val"}
+    assert {d["split"] for d in run.dataset} == {"cv"}
+    folds = run.cross_validation["per_fold"]
+    assert len(folds) == 3 and sorted(pk for f in folds for pk in f["test"]) == sorted(t.pk for t in rated_trailers)
     label = {d["trailer"]: d["label"] for d in run.dataset}
     first = rated_trailers[0]
     scores = list(Rating.objects.filter(trailer=first).values_list("score", flat=True))
@@ -67,7 +70,7 @@ def test_run_started_in_admin_succeeds_and_makes_a_version(staff_client, rated_t
     version = run.model_version
     assert version.number == 1 and not version.is_active
     assert version.config["model"]["frame_size"] == 32 and version.config["sampling"]["size"] == 32
-    assert version.metrics["val_mae"] is not None
+    assert version.metrics["val_mae"] is not None and version.metrics["ensemble"] == 3
     # Later ratings do not change a finished run's snapshot.
     Rating.objects.filter(trailer=first).update(score=1)
     run.refresh_from_db()
