@@ -1,11 +1,11 @@
-"""Benchmark: the seed's training loop (a faithful replica) against the ``seed`` and ``default`` presets,
-and what ``default`` learns on synthetic trailers against a single-frame model. Printed side by side.
+"""Benchmark: the seed's training loop (a faithful replica) against the ``seed`` and ``scratch`` presets'
+training steps, printed side by side. (What the presets learn, on trailers they never saw, is
+``bench/learn.py``'s.)
 
-Run by hand, not by the tests (about 10–15 minutes on 2 CPU cores)::
+Run by hand, not by the tests (about 5–10 minutes on 2 CPU cores)::
 
     .venv/bin/python -m bench.train
-    .venv/bin/python -m bench.train --skip-learning          # timings only
-    .venv/bin/python -m bench.train --learn-epochs 4         # a shorter learning run
+    .venv/bin/python -m bench.train --skip-original          # without the slow original
 
 Timings: batch 10 × 16 frames, Adam, MSE, ``torch.set_num_threads(2)``, each
 variant in its own process (so ``ru_maxrss`` is that variant's peak memory),
@@ -18,17 +18,11 @@ the median of a few steps after warm-up:
 * ``seed``: ``build_model("seed")`` (same layers, same weights count), the CNN
   over all B·T frames at once, the batch from uint8 ``.npy`` through
   ``ml.data.SubclipDataset``.
-* ``default``: ``build_model("default")`` at its own frame size, same data path.
+* ``scratch``: ``build_model("scratch")`` (the small CNN trained from scratch) at its own
+  frame size, same data path.
 
 A step is load + forward + backward + optimiser step, loading done in the
 same process (no workers) so the two data paths are compared as they cost.
-
-Learning: synthetic trailers from ``ml.synth`` (a rating hidden half in the
-background hue, visible in one frame, and half in how a bar moves, visible
-only over time), sampled with ``ml.video`` to 3 subclips × 16 frames at the
-model's frame size, split by trailer; ``default`` and ``single_frame`` (the
-same CNN, LSTM replaced by mean pooling over frames) trained with the same
-settings and split; best-epoch validation MAE against the mean baseline.
 """
 
 from __future__ import annotations
@@ -189,7 +183,7 @@ def run_variant(variant: str, data: Path, warmup: int, steps: int) -> dict:
 
 
 def make_timing_data(folder: Path) -> None:
-    """10 subclips × 16 frames of a synthetic 640×360 trailer: as JPEG folders (seed) and as .npy (224², default's)."""
+    """10 subclips × 16 frames of a synthetic 640×360 trailer: as JPEG folders (seed) and as .npy (224², scratch's)."""
     from PIL import Image
 
     from ml.frames import save_frames
@@ -199,7 +193,7 @@ def make_timing_data(folder: Path) -> None:
 
     video = generate_trailer(folder / "trailer.mp4", seed=3, duration=8.0, width=640, height=360).path
     plan = plan_subclips(8.0, n_subclips=BATCH, subclip_duration=0.75, offset=0.0)
-    for size in (None, 224, PRESETS["default"].frame_size):
+    for size in (None, 224, PRESETS["scratch"].frame_size):
         for subclip in sample_frames(video, plan, frames_per_subclip=FRAMES, size=size):
             i = subclip.plan.index
             if size is None:  # full-size frames, one JPEG each, as the seed's video_to_frames wrote them
@@ -211,24 +205,6 @@ def make_timing_data(folder: Path) -> None:
                 save_frames(subclip.frames, folder / f"npy{size}" / f"{i}.npy")
 
 
-def make_learning_data(folder: Path, n: int, size: int) -> list:
-    from ml.frames import save_frames
-    from ml.synth import generate_dataset
-    from ml.video import SamplingConfig, sample_trailer
-
-    trailers = generate_dataset(folder / "videos", n, seed=7, suffixes=(".mp4",))
-    sampling = SamplingConfig(n_subclips=3, subclip_duration=2.0, offset=0.0, frames_per_subclip=FRAMES, size=size)
-    samples = []
-    for trailer in trailers:
-        _, subclips = sample_trailer(trailer.path, sampling)
-        paths = [str(save_frames(s.frames, folder / "data" / trailer.title / f"{s.plan.index}.npy")) for s in subclips]
-        samples.append((trailer.title, paths, trailer.rating))
-    return samples
-
-
-# --------------------------------------------------------------------------- main
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -236,9 +212,6 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=3, help="measured training steps per variant (default 3)")
     parser.add_argument("--skip-original", action="store_true", help="leave out the 11 GB original replica")
-    parser.add_argument("--skip-learning", action="store_true", help="timings only")
-    parser.add_argument("--learn-trailers", type=int, default=160, help="synthetic trailers (default 160)")
-    parser.add_argument("--learn-epochs", type=int, default=8, help="epochs for each learning run (default 8)")
     args = parser.parse_args()
 
     if args.child:
@@ -252,9 +225,9 @@ def main() -> int:
         tmp = Path(tmp)
         make_timing_data(tmp / "timing")
         results = {}
-        variants = ([] if args.skip_original else ["original"]) + ["seed", "default"]
+        variants = ([] if args.skip_original else ["original"]) + ["seed", "scratch"]
         for variant in variants:
-            warmup, steps = (2, 2 * args.steps) if variant == "default" else (args.warmup, args.steps)
+            warmup, steps = (2, 2 * args.steps) if variant == "scratch" else (args.warmup, args.steps)
             done = subprocess.run(
                 [sys.executable, "-m", "bench.train", "--child", variant, "--data", str(tmp / "timing"),
                  "--warmup", str(warmup), "--steps", str(steps)],
@@ -267,35 +240,7 @@ def main() -> int:
             print(f"  measured {variant}", flush=True)
         print_timings(results)
 
-        if not args.skip_learning:
-            from ml.model import PRESETS
-
-            size = PRESETS["default"].frame_size
-            started = time.perf_counter()
-            samples = make_learning_data(tmp / "learning", args.learn_trailers, size)
-            print(f"\n{len(samples)} synthetic trailers made and sampled in {time.perf_counter() - started:.0f} s",
-                  flush=True)
-            learned = {name: learn(samples, name, args.learn_epochs) for name in ("default", "single_frame")}
-            print_learning(learned, args.learn_epochs)
     return 0
-
-
-def learn(samples: list, preset: str, epochs: int) -> dict:
-    from ml.train import TrainConfig, fit
-
-    config = TrainConfig(epochs=epochs, val_fraction=0.25, num_workers=1, seed=0)
-    started = time.perf_counter()
-
-    def report(progress):
-        if progress.kind == "epoch":
-            m = progress.metrics
-            print(f"  {preset} epoch {m['epoch']}/{epochs}: val MAE {m['val_mae']:.3f} "
-                  f"(baseline {m['baseline_mae']:.3f}), {m['seconds']:.0f} s", flush=True)
-
-    result = fit(samples, config, preset, callback=report)
-    best = result.best_metrics
-    return {**best, "minutes": (time.perf_counter() - started) / 60, "train": len(result.split.train),
-            "val": len(result.split.val)}
 
 
 def print_timings(r: dict) -> None:
@@ -304,38 +249,26 @@ def print_timings(r: dict) -> None:
     names = {
         "original": "original (CNN loop per sequence, JPEG folders)",
         "seed": "seed preset (CNN over B·T frames, .npy)",
-        "default": "default preset (.npy)",
+        "scratch": "scratch preset (.npy)",
     }
     for key, label in names.items():
         if key in r:
             v = r[key]
             print(f"{label:<50} {v['frame_size']:>5}² {v['params']:>13,} {v['load_s']:>8.3f} {v['compute_s']:>10.3f} "
                   f"{v['step_s']:>8.3f} {v['peak_rss_mb'] / 1024:>7.2f} GB")
-    seed, default = r["seed"], r["default"]
-    print(f"default has {seed['params'] / default['params']:,.0f}× fewer parameters than the seed preset "
-          f"(target ≥ 50×: {_ok(seed['params'] / default['params'] >= 50)})")
+    seed, scratch = r["seed"], r["scratch"]
+    print(f"scratch has {seed['params'] / scratch['params']:,.0f}× fewer parameters than the seed preset "
+          f"(target ≥ 50×: {_ok(seed['params'] / scratch['params'] >= 50)})")
     if "original" in r:
         o = r["original"]
         print(f"seed preset step {o['step_s'] / seed['step_s']:.1f}× faster than the original "
               f"(target ≥ 2×: {_ok(o['step_s'] / seed['step_s'] >= 2)})")
-        print(f"default step {o['step_s'] / default['step_s']:.1f}× faster than the original "
-              f"(target ≥ 10×: {_ok(o['step_s'] / default['step_s'] >= 10)})")
-        print(f"default peak memory {default['peak_rss_mb'] / o['peak_rss_mb']:.3f} of the original's "
-              f"(target ≤ 0.2: {_ok(default['peak_rss_mb'] / o['peak_rss_mb'] <= 0.2)})")
+        print(f"scratch step {o['step_s'] / scratch['step_s']:.1f}× faster than the original "
+              f"(target ≥ 10×: {_ok(o['step_s'] / scratch['step_s'] >= 10)})")
+        print(f"scratch peak memory {scratch['peak_rss_mb'] / o['peak_rss_mb']:.3f} of the original's "
+              f"(target ≤ 0.2: {_ok(scratch['peak_rss_mb'] / o['peak_rss_mb'] <= 0.2)})")
         print(f"batch load: JPEG folders {o['load_s']:.3f} s, .npy {seed['load_s']:.3f} s "
               f"({o['load_s'] / seed['load_s']:.0f}× faster)")
-
-
-def print_learning(learned: dict, epochs: int) -> None:
-    d, s = learned["default"], learned["single_frame"]
-    print(f"\nLearning on synthetic trailers ({d['train']} training, {d['val']} validation trailers, "
-          f"{epochs} epochs each, CPU, best epoch by validation loss)")
-    print(f"{'model':<14} {'val MAE':>8} {'baseline':>9} {'ratio':>6} {'val RMSE':>9} {'spearman':>9} {'minutes':>8}")
-    for name, m in learned.items():
-        print(f"{name:<14} {m['val_mae']:>8.3f} {m['baseline_mae']:>9.3f} {m['val_mae'] / m['baseline_mae']:>6.2f} "
-              f"{m['val_rmse']:>9.3f} {m['val_spearman']:>9.3f} {m['minutes']:>8.1f}")
-    print(f"default val MAE ≤ 0.6 × baseline: {_ok(d['val_mae'] <= 0.6 * d['baseline_mae'])}; "
-          f"default beats single-frame: {_ok(d['val_mae'] < s['val_mae'])}")
 
 
 def _ok(passed: bool) -> str:
