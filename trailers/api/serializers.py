@@ -242,7 +242,8 @@ class CrossValidationSerializer(serializers.Serializer):
     groups = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()),
                                    help_text="trailer ids judged near-duplicates (same footage), each group kept "
                                              "in one fold")
-    duplicate_threshold = serializers.FloatField(help_text="cosine similarity of mean frame embeddings that joins "
+    duplicate_threshold = serializers.FloatField(help_text="frame match (median best cosine similarity of one "
+                                                           "trailer's frame embeddings to the other's) that joins "
                                                            "two trailers")
     duplicates_checked = serializers.BooleanField(help_text="false when there were no embeddings to compare with")
     embedded_on_demand = serializers.IntegerField(help_text="subclips without cached embeddings, embedded during "
