@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ from ml.config import LRCNConfig, TrainConfig, resolve_config
 from ml.data import Normaliser, TrailerSample, as_trailer_samples, split_by_trailer
 from ml.metrics import regression_metrics
 from ml.model import LRCN, build_model
-from ml.train import FitResult, Progress, fit, load_saved, resolve_device, save_checkpoint
+from ml.train import Callback, FitResult, Progress, fit, load_saved, resolve_device, save_checkpoint
 
 FOLD_FORMAT = "reelscore.fold"
 METRICS = ("mae", "rmse", "spearman")
@@ -133,8 +133,6 @@ class CrossValResult:
             "stop_reason": self.stop_reason,
         }
 
-
-Callback = Callable[[Progress], "bool | None"]
 
 
 def cross_validate(
