@@ -71,3 +71,40 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path):
     torch.save({"weights": torch.zeros(2)}, other)
     with pytest.raises(ValueError, match="not a Reelscore model file"):
         load_model(other)
+
+
+def test_a_model_file_of_the_first_format_still_loads(trained, tmp_path):
+    result, samples = trained
+    current = torch.load(save_model_file(tmp_path / "model.pt", result), weights_only=True)
+    member = current.pop("members")[0]
+    old = {**current, "version": 1, "model_state": member["model_state"], "normaliser": member["normaliser"]}
+    torch.save(old, tmp_path / "old.pt")  # one model, no ensemble, as files were before cross-validation
+    loaded = load_model(tmp_path / "old.pt")
+    assert len(loaded.members) == 1
+    scores = score_frame_files(loaded, samples[0][1])
+    assert scores.uncertainty == 0.0  # a single model has no spread of members
+    assert scores.mean == pytest.approx(score_frame_files(load_model(tmp_path / "model.pt"), samples[0][1]).mean)
+
+
+def test_a_pretrained_head_refuses_embeddings_made_another_way_naming_both(tmp_path):
+    from ml.config import PRESETS
+    from ml.data import Normaliser
+    from ml.embeddings import EmbeddingSpec, installed_spec
+    from ml.model import build_model
+
+    config = PRESETS["default"].replace(frame_size=32)
+    installed = installed_spec("efficientnet_lite0", 32)
+    model = build_model(config)
+    path = save_model_file(tmp_path / "head.pt", model=model, normaliser=Normaliser(5.0, 2.0), embedding=installed)
+    loaded = load_model(path)
+    frames = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    frame_file = save_frames(frames, tmp_path / "0.npy")
+    other = EmbeddingSpec("efficientnet_lite0", installed.weights_sha256, 64)
+    with pytest.raises(ValueError, match=r"made with efficientnet_lite0 at 64×64 .* takes efficientnet_lite0 at 32×32"):
+        score_frame_files(loaded, [frame_file], embeddings=[frame_file], embedding_spec=other)
+
+    # A file whose head was trained on another encoder's weights is refused when it is loaded.
+    elsewhere = EmbeddingSpec("efficientnet_lite0", "0" * 64, 32)
+    path = save_model_file(tmp_path / "elsewhere.pt", model=model, normaliser=Normaliser(5.0, 2.0), embedding=elsewhere)
+    with pytest.raises(ValueError, match=r"trained on were made with efficientnet_lite0 at 32×32 \(weights 00000000"):
+        load_model(path)
