@@ -65,6 +65,21 @@ def test_look_alike_trailers_do_not_chain_into_one_group():
     assert pairs and all(b - a == 1 for a, b in pairs)
 
 
+def test_on_varied_trailers_those_cut_from_one_source_are_grouped_though_below_the_threshold():
+    rng = np.random.default_rng(1)
+    sources = rng.normal(size=(6, 64))
+    prints, source_of = {}, {}
+    for s, base in enumerate(sources):
+        for copy in range(3):  # three trailers per source, each its own pans of it: cosine about 0.8
+            key = f"s{s}-{copy}"
+            prints[key], source_of[key] = unit((base + rng.normal(0, 0.5, (8, 64)))[None].mean(axis=0)), s
+    scores = [duplicate_score(prints[a], prints[b]) for a in prints for b in prints
+              if a < b and source_of[a] == source_of[b]]
+    assert max(scores) < 0.9  # the absolute threshold alone would find nothing
+    groups = near_duplicate_groups(prints, 0.9)
+    assert sorted(sorted(source_of[k] for k in g) for g in groups) == [[s] * 3 for s in range(6)]
+
+
 @pytest.fixture
 def noise_trailers(tmp_path):
     """16 trailers of pure noise with random ratings: nothing to learn, everything to memorise."""
