@@ -86,3 +86,21 @@ def test_rating_ignores_a_next_url_to_another_site(user_client, make_trailer):
     response = user_client.post(f"/trailers/{trailer.pk}/rating/", {"score": 5, "next": "https://evil.example/"})
     assert response.status_code == 302 and response["Location"] == f"/trailers/{trailer.pk}/"
     assert Rating.objects.get().score == 5
+
+
+@pytest.mark.parametrize("depth", [1100, 40])
+def test_json_nested_too_deeply_is_a_400_with_the_reason_even_before_login(client, api, make_trailer, depth):
+    body = '{"score":' + "[" * depth + "]" * depth + "}"
+    anonymous = client.post("/api/token/", body, content_type="application/json")
+    assert anonymous.status_code == 400, anonymous.content[:200]
+    assert "nested more than 32 levels deep" in anonymous.json()["detail"]
+    trailer = make_trailer()
+    rated = api.put(f"/api/trailers/{trailer.pk}/rating/", body, content_type="application/json")
+    assert rated.status_code == 400 and "nested more than 32 levels deep" in rated.json()["detail"]
+    assert not trailer.ratings.exists()
+
+
+def test_json_of_ordinary_depth_still_parses(api, make_trailer):
+    trailer = make_trailer()
+    response = api.put(f"/api/trailers/{trailer.pk}/rating/", {"score": 7}, format="json")
+    assert response.status_code in (200, 201) and trailer.ratings.get().score == 7

@@ -17,9 +17,10 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, UnsupportedMediaType, ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -28,6 +29,7 @@ from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
 from trailers.services.versions import compare_with_active
 from trailers.throttles import RatingRateThrottle, UploadRateThrottle
 
+from .parsers import SafeJSONParser
 from .permissions import IsStaff
 from .serializers import (
     ModelVersionActivationSerializer,
@@ -68,7 +70,7 @@ class TrailerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     """Trailers with their numbers: mean rating and count, your rating, the active model's prediction."""
 
     queryset = Trailer.objects.none()  # for the schema; get_queryset reads through selectors
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [SafeJSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
         if self.action == "list":
@@ -249,3 +251,9 @@ class PredictionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             version = int(version)
         return selectors.predictions(model_version=version, trailer=params.get("trailer"),
                                      filters=selectors.PredictionFilters(sort="-predicted"))
+
+
+class TokenView(ObtainAuthToken):
+    """POST a username and password (JSON or form), get your API token; DRF's view with the API's parsers."""
+
+    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
