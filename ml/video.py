@@ -398,6 +398,11 @@ class SamplingConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def plan(self, duration: float) -> list[SubclipPlan]:
+        """:func:`plan_subclips` with these settings (raises ``VideoError`` for a video too short to sample)."""
+        return plan_subclips(duration, n_subclips=self.n_subclips, subclip_duration=self.subclip_duration,
+                             offset=self.offset, min_duration=self.min_duration)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SamplingConfig:
         """Rebuild from :meth:`to_dict` output; unknown keys are an error, missing ones take defaults."""
@@ -1018,13 +1023,7 @@ def sample_trailer(
     """
     config = config or SamplingConfig.seed()
     info = probe(path, max_side=max_side, max_pixels=max_pixels)
-    plan = plan_subclips(
-        info.duration,
-        n_subclips=config.n_subclips,
-        subclip_duration=config.subclip_duration,
-        offset=config.offset,
-        min_duration=config.min_duration,
-    )
+    plan = config.plan(info.duration)
     subclips = sample_frames(
         path,
         plan,

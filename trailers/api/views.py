@@ -48,7 +48,7 @@ from .serializers import (
 
 REFUSAL = inline_serializer("UploadRefusal", fields={
     "file": serializers.ListField(child=serializers.CharField()),
-    "code": serializers.CharField(help_text="too_large, empty, not_a_video, duplicate, ..."),
+    "code": serializers.CharField(help_text="too_large, empty, not_a_video, too_short, duplicate, ..."),
     "duplicate_of": serializers.IntegerField(required=False, help_text="the trailer this file duplicates"),
 })
 

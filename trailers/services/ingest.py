@@ -21,6 +21,8 @@ from django.db import IntegrityError, transaction
 from ml.video import VideoError, probe
 from trailers.models import Trailer
 
+from .preprocess import sampling_config
+
 CHUNK = 1024 * 1024
 
 
@@ -99,6 +101,10 @@ def ingest_trailer(
             # The probe names the file it read: the temporary copy. People know it by its own name.
             message = str(exc).replace(Path(temp_path).name, original_name)
             raise IngestError(message, code="not_a_video") from exc
+        try:
+            sampling_config().plan(info.duration)  # the rule preprocessing would fail it by, known now
+        except VideoError as exc:
+            raise IngestError(f"{original_name} cannot be sampled: {exc}.", code="too_short") from exc
 
         trailer = Trailer(
             title=(title or Path(original_name).stem)[:255],

@@ -1,0 +1,51 @@
+"""A video too short to sample is refused when it arrives, on every way in, and nothing of it is kept
+(it used to be stored, fail at preprocessing, and stay in the dataset to be rated)."""
+
+from __future__ import annotations
+
+import os
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+
+from trailers.models import Trailer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def too_short(tmp_path_factory):
+    from ml.synth import generate_trailer
+
+    folder = tmp_path_factory.mktemp("too-short")
+    return generate_trailer(folder / "too_short_0.3s.mp4", seed=3, duration=0.3, fps=24, width=64, height=48).path
+
+
+def stored_files() -> list[str]:
+    root = settings.MEDIA_ROOT
+    return [os.path.join(d, f) for d, _, files in os.walk(root) for f in files if "trailers" in d]
+
+
+def test_a_video_too_short_to_sample_is_refused_on_every_way_in(too_short, user_client, api, tmp_path):
+    before = stored_files()
+    page = user_client.post("/upload/file/", {"file": SimpleUploadedFile("short.mp4", too_short.read_bytes())})
+    assert page.status_code == 400 and page.json()["code"] == "too_short"
+    assert "short.mp4 cannot be sampled: the video is too short: 0.29 s" in page.json()["reason"]
+    assert "the minimum is 1 s" in page.json()["reason"]
+
+    response = api.post("/api/trailers/", {"file": SimpleUploadedFile("short.mp4", too_short.read_bytes())},
+                        format="multipart")
+    assert response.status_code == 400 and response.json()["code"] == "too_short"
+
+    (tmp_path / "import").mkdir()
+    (tmp_path / "import" / too_short.name).write_bytes(too_short.read_bytes())
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match="No trailer was imported"):
+        call_command("import_trailers", str(tmp_path / "import"), "--no-progress", stdout=out, stderr=err)
+    assert "too_short_0.3s.mp4 cannot be sampled: the video is too short" in out.getvalue() + err.getvalue()
+
+    assert not Trailer.objects.exists()
+    assert stored_files() == before
