@@ -12,10 +12,20 @@ import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 DEMO_ADMIN = ("admin", "reelscore-admin")
+
+
+def collect_static_for_production() -> bool:
+    """With DEBUG off, pages name their CSS and JS through the static manifest that collectstatic writes
+    (without it every page is a 500): collect them now. Returns whether it did."""
+    if settings.DEBUG:
+        return False
+    call_command("collectstatic", interactive=False, verbosity=0)
+    return True
 
 
 def _interrupt(signum, frame):
@@ -39,6 +49,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, _interrupt)
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database is up to date.")
+        if collect_static_for_production():
+            self.stdout.write(f"DEBUG is off: static files collected into {settings.STATIC_ROOT}.")
         if options["demo"]:
             self._ensure_admin()
 
