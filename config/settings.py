@@ -169,6 +169,9 @@ EMBEDDING_SIZE = env.int("EMBEDDING_SIZE", default=112)
 # A running training run whose worker has not reported for this long is shown as stale
 # and is handed to the next worker by the sweep.
 RUN_STALE_AFTER_SECONDS = env.int("RUN_STALE_AFTER_SECONDS", default=120)
+# The same for a trailer's preprocessing (its worker beats every quarter of this): one whose worker
+# died is queued again by the next sweep, its partial output removed.
+PROCESSING_STALE_AFTER_SECONDS = env.int("PROCESSING_STALE_AFTER_SECONDS", default=60)
 # Trailers in formats browsers cannot play (AVI, MPEG-TS, Matroska, ...) get an MP4 copy for the
 # page's player while they are preprocessed (about 3× faster than real time for 720p on 2 cores).
 BROWSER_COPIES = env.bool("BROWSER_COPIES", default=True)

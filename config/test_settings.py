@@ -22,6 +22,7 @@ os.environ.setdefault("SAMPLING_FRAMES_PER_SUBCLIP", "4")
 os.environ.setdefault("SAMPLING_SIZE", "32")
 os.environ.setdefault("EMBEDDING_SIZE", "64")  # the smallest size whose near-duplicate check holds (ml/crossval.py)
 os.environ.setdefault("RUN_STALE_AFTER_SECONDS", "5")
+os.environ.setdefault("PROCESSING_STALE_AFTER_SECONDS", "4")
 os.environ.setdefault("SWEEP_INTERVAL_SECONDS", "2")
 
 from config.settings import *  # noqa: E402,F403

@@ -61,6 +61,8 @@ class Trailer(models.Model):
     enqueued_at = models.DateTimeField(null=True, blank=True)
     # When a worker last started preprocessing it (the sweep hands over one stuck `processing`).
     processing_started_at = models.DateTimeField(null=True, blank=True)
+    # Stamped by the preprocessing worker while it works: one silent for PROCESSING_STALE_AFTER_SECONDS died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

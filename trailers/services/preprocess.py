@@ -24,6 +24,7 @@ from trailers.models import ModelVersion, Subclip, Trailer
 from trailers.signals import delete_after_commit, delete_stored
 
 from .embeddings import embedding_spec, write_embeddings
+from .heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -38,34 +39,41 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
 
     Only a queued trailer is started, so a second delivery of the same task does nothing.
     """
+    started = timezone.now()
     claimed = Trailer.objects.filter(pk=trailer_id, status=Trailer.Status.QUEUED).update(
-        status=Trailer.Status.PROCESSING, error="", processing_started_at=timezone.now()
+        status=Trailer.Status.PROCESSING, error="", processing_started_at=started, heartbeat_at=started
     )
     if not claimed:
         log.info("trailer %s is not queued (gone, or started by another delivery); nothing to do", trailer_id)
         return None
     trailer = Trailer.objects.get(pk=trailer_id)
     config = sampling_config()
+    remove_partial_output(trailer)
     folder = f"subclips/{trailer.pk}/{uuid.uuid4().hex}"
+    def held():  # this attempt's claim: the sweep may have handed a silent attempt to another worker
+        return Trailer.objects.filter(pk=trailer_id, status=Trailer.Status.PROCESSING, processing_started_at=started)
+
     try:
-        _, sampled = sample_trailer(trailer.file.path, config)
-        spec = embedding_spec() if settings.EMBEDDINGS else None
-        rows = [_store(trailer, subclip, folder, config, spec) for subclip in sampled]
-        browser_copy = _browser_copy(trailer, folder)
+        with Heartbeat(held, every=settings.PROCESSING_STALE_AFTER_SECONDS / 4, name=f"trailer {trailer_id}"):
+            _, sampled = sample_trailer(trailer.file.path, config)
+            spec = embedding_spec() if settings.EMBEDDINGS else None
+            rows = [_store(trailer, subclip, folder, config, spec) for subclip in sampled]
+            browser_copy = _browser_copy(trailer, folder)
     except VideoError as exc:
-        return _fail(trailer, str(exc))
+        _remove_folder(folder)
+        return _fail(trailer, held(), str(exc))
     except EncoderError as exc:  # a broken install: every trailer would fail alike, so say so plainly
         log.error("preprocessing trailer %s stopped: %s", trailer_id, exc)
         _remove_folder(folder)
-        return _fail(trailer, f"The frame encoder cannot run on this worker: {exc}")
+        return _fail(trailer, held(), f"The frame encoder cannot run on this worker: {exc}")
     except Exception as exc:  # a full disk, a bug: the trailer says so instead of staying `processing`
         log.exception("preprocessing trailer %s failed", trailer_id)
         _remove_folder(folder)
-        return _fail(trailer, f"Preprocessing failed unexpectedly: {exc}")
+        return _fail(trailer, held(), f"Preprocessing failed unexpectedly: {exc}")
 
     with transaction.atomic():
-        if not Trailer.objects.select_for_update().filter(pk=trailer.pk).exists():
-            _remove_folder(folder)  # deleted while we worked
+        if not held().select_for_update().exists():
+            _remove_folder(folder)  # deleted while we worked, or handed to another worker
             return None
         for old in trailer.subclips.all():
             old.delete()  # the post_delete signal removes its files after commit
@@ -125,11 +133,28 @@ def _score_with_active_version(trailer_id: int) -> None:
         enqueue_scoring(active, [trailer_id])
 
 
-def _fail(trailer: Trailer, reason: str) -> Trailer:
-    Trailer.objects.filter(pk=trailer.pk).update(status=Trailer.Status.FAILED, error=reason,
-                                                 processed_at=timezone.now())
+def _fail(trailer: Trailer, rows, reason: str) -> Trailer:
+    """Mark the trailer failed, if ``rows`` (this attempt's claim) still holds it."""
+    rows.update(status=Trailer.Status.FAILED, error=reason, processed_at=timezone.now())
     trailer.refresh_from_db()
     return trailer
+
+
+def remove_partial_output(trailer: Trailer) -> int:
+    """Remove the folders under ``subclips/<id>/`` that neither its subclips nor its browser copy live in:
+    what an attempt killed mid-way left. Called by the attempt that holds the trailer, before it writes."""
+    base = f"subclips/{trailer.pk}"
+    try:
+        folders, _ = default_storage.listdir(base)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    names = [*Subclip.objects.filter(trailer=trailer).values_list("frames", flat=True), trailer.browser_copy or ""]
+    kept = {name.split("/")[2] for name in names if name.startswith(f"{base}/") and name.count("/") >= 3}
+    orphans = [f for f in folders if f not in kept]
+    for orphan in orphans:
+        log.info("removing %s/%s, left by an attempt that did not finish", base, orphan)
+        delete_stored(default_storage, f"{base}/{orphan}/")
+    return len(orphans)
 
 
 def _remove_folder(name: str) -> None:

@@ -77,7 +77,8 @@ def sweep() -> dict[str, int]:
     - trailers and runs never handed to the broker (it was down);
     - trailers and runs handed over REQUEUE_AFTER_SECONDS ago and still not started: the
       message went with a killed worker (the filesystem broker drops a message once taken);
-    - trailers `processing` for REQUEUE_AFTER_SECONDS: their worker died; queued again;
+    - trailers `processing` whose worker stopped beating for PROCESSING_STALE_AFTER_SECONDS: their worker
+      died; queued again (the next attempt removes what the dead one wrote);
     - runs whose heartbeat stopped (stale), unless handed over since they last reported;
     - scoring with the active version, when ready trailers still lack its prediction;
     - embedding, when subclips of ready trailers lack this installation's embeddings (preprocessed
@@ -89,11 +90,16 @@ def sweep() -> dict[str, int]:
     """
     now = timezone.now()
     requeue_before = now - timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)
-    stuck = Trailer.objects.filter(Q(processing_started_at__lt=requeue_before) | Q(processing_started_at__isnull=True),
-                                   status=Trailer.Status.PROCESSING)
+    silent_since = now - timedelta(seconds=settings.PROCESSING_STALE_AFTER_SECONDS)
+    stuck = Trailer.objects.filter(
+        Q(heartbeat_at__lt=silent_since)
+        | Q(heartbeat_at__isnull=True, processing_started_at__lt=requeue_before)  # begun before heartbeats
+        | Q(processing_started_at__isnull=True),
+        status=Trailer.Status.PROCESSING,
+    )
     stuck_ids = list(stuck.values_list("pk", flat=True))
     if stuck_ids:
-        log.warning("trailers %s have been processing since before %s: queueing them again", stuck_ids, requeue_before)
+        log.warning("trailers %s: their preprocessing worker stopped beating; queueing them again", stuck_ids)
         stuck.filter(pk__in=stuck_ids).update(status=Trailer.Status.QUEUED, enqueued_at=None)
     not_sent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=requeue_before)
     trailer_ids = Trailer.objects.filter(not_sent, status=Trailer.Status.QUEUED).values_list("pk", flat=True)

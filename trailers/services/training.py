@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from ml.config import LRCNConfig, TrainConfig
 from trailers.models import ModelVersion, Subclip, Trailer, TrainingRun
 from trailers.signals import delete_after_commit, delete_stored
 
+from .heartbeat import Heartbeat
 from .versions import activate_model_version, next_version_number
 
 if TYPE_CHECKING:
@@ -52,39 +52,6 @@ class LostClaim(Exception):
 def _held(run_pk: int, token: str):
     """The run, as a queryset, while this worker still holds it (running, with this worker's claim)."""
     return TrainingRun.objects.filter(pk=run_pk, worker=token, status=TrainingRun.Status.RUNNING)
-
-
-class _Heartbeat(threading.Thread):
-    """Beats for a run while this worker holds it, also through phases that report no progress
-    (setting up, validating, saving the model), so a busy run is never mistaken for a dead one."""
-
-    def __init__(self, run_pk: int, token: str):
-        super().__init__(name=f"heartbeat-run-{run_pk}", daemon=True)
-        self.run_pk, self.token = run_pk, token
-        self.every = max(0.5, settings.RUN_STALE_AFTER_SECONDS / 4)
-        self.lost = threading.Event()
-        self._stopping = threading.Event()
-
-    def run(self) -> None:
-        from django.db import connection
-
-        try:
-            while not self._stopping.wait(self.every):
-                if not _held(self.run_pk, self.token).update(heartbeat_at=timezone.now()):
-                    self.lost.set()
-                    return
-        except Exception:  # the database is away: the run may show as stale, the training goes on
-            log.exception("heartbeat of run %s failed", self.run_pk)
-        finally:
-            connection.close()
-
-    def __enter__(self) -> _Heartbeat:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stopping.set()
-        self.join()
 
 
 def labelled_trailers(*, label_source: str, min_ratings: int = 1, trailer_ids=None) -> dict[int, float]:
@@ -187,7 +154,8 @@ def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None
     )
     run.checkpoint = checkpoint_name
 
-    with _Heartbeat(run.pk, token) as heartbeat:
+    with Heartbeat(lambda: _held(run.pk, token), every=settings.RUN_STALE_AFTER_SECONDS / 4,
+                   name=f"run {run.pk}") as heartbeat:
         reporter = _Reporter(run, token, checkpoint_name, heartbeat)
         try:
             if cross_validated:
@@ -300,7 +268,7 @@ class _Reporter:
     run: TrainingRun
     token: str
     checkpoint_name: str
-    heartbeat: _Heartbeat
+    heartbeat: Heartbeat
     last_beat: float = 0.0
 
     def __call__(self, progress: Progress) -> bool:
