@@ -72,8 +72,10 @@ def page(browser, live_server):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.js_errors = errors
+    refused = _watch_policy(page)
     yield page
     context.close()
+    assert not refused, f"the Content-Security-Policy refused: {refused}"
 
 
 @pytest.fixture
@@ -82,8 +84,19 @@ def phone(browser, live_server):
                                   device_scale_factor=2, is_mobile=True, has_touch=True)
     context.set_default_timeout(20_000)
     page = context.new_page()
+    refused = _watch_policy(page)
     yield page
     context.close()
+    assert not refused, f"the Content-Security-Policy refused: {refused}"
+
+
+def _watch_policy(page) -> list[str]:
+    """What the page's Content-Security-Policy refused (Chromium says so on the console): nothing, or
+    some behaviour of the site is broken in a real browser."""
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return refused
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.contrib.staticfiles import finders
 
 from ml.config import LRCNConfig, TrainConfig
 from tests.pipeline.conftest import TINY_RUN, run_form_data
@@ -135,7 +137,8 @@ def test_presets_say_what_they_cost_and_ask_before_replacing_edits(staff_client)
     seed_link = re.search(r'<a class="preset-link" data-preset="seed" href="([^"]+)">', html)
     assert seed_link and seed_link[1] == "?preset=seed&amp;trailers=4%2C5"  # a plain link: works without JS
     assert "379,357,456 parameters" in html and "about 9 GB of memory on CPU" in html
-    assert "window.confirm(" in html and 'id="preset-warning"' not in html
+    assert "js/start-run.js" in html and 'id="preset-warning"' not in html  # the script that asks, no inline one
+    assert "window.confirm(" in Path(finders.find("js/start-run.js")).read_text()
     seed = staff_client.get(f"{ADD}?preset=seed").content.decode()
     assert 'id="preset-warning"' in seed and "Measured size: 379,357,456 parameters" in seed
     assert re.search(r'name="model__frame_size" value="224"', seed)

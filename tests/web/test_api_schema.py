@@ -35,7 +35,9 @@ def test_docs_page(client):
     response = client.get("/api/docs/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert "/api/schema/" in html and "swagger-ui" in html.lower()
+    assert "swagger-ui" in html.lower() and 'src="/api/docs/?script=' in html  # no inline script (the CSP)
+    script = client.get("/api/docs/", {"script": ""})
+    assert script.status_code == 200 and "/api/schema/" in script.content.decode()
 
 
 def test_docs_assets_come_from_this_site_not_a_cdn(client):

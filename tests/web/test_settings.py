@@ -159,3 +159,14 @@ def test_migrations_are_complete():
 def test_signup_can_be_turned_off(client, settings):
     settings.SIGNUP_ENABLED = False
     assert client.get("/accounts/signup/").status_code == 404
+
+
+def test_a_production_response_says_what_the_page_may_load_and_use(client, settings):
+    settings.DEBUG = False
+    response = client.get("/accounts/login/")
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+    assert "camera=()" in response["Permissions-Policy"] and "microphone=()" in response["Permissions-Policy"]
+    html = response.content.decode()
+    assert " onclick=" not in html and " onsubmit=" not in html and " onchange=" not in html

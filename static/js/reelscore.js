@@ -1,0 +1,56 @@
+// The site's small behaviours, kept out of the HTML so the Content-Security-Policy allows no inline script.
+(function () {
+  "use strict";
+
+  // The phone menu: the ☰ button folds the navigation open and shut.
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("[data-nav-toggle]");
+    if (toggle) {
+      toggle.setAttribute("aria-expanded", document.body.classList.toggle("nav-open"));
+    }
+  });
+
+  // Forms that ask before they do something that cannot be undone (cancelling a run).
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  }, true);
+
+  // Selects that submit their form when changed (the predictions page's version picker).
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("select[data-autosubmit]")) {
+      event.target.form.submit();
+    }
+  });
+
+  // A trailer the browser cannot play: hide the dead player, show the notice with the download.
+  function playerFailed(video) {
+    video.hidden = true;
+    var notice = video.parentElement.querySelector(".player-error");
+    if (notice) {
+      notice.hidden = false;
+    }
+  }
+  document.addEventListener("error", function (event) {  // media errors do not bubble: caught on the way down
+    if (event.target.matches && event.target.matches("video[data-player]")) {
+      playerFailed(event.target);
+    }
+  }, true);
+  document.addEventListener("DOMContentLoaded", function () {  // one that failed before this script ran
+    document.querySelectorAll("video[data-player]").forEach(function (video) {
+      if (video.error) {
+        playerFailed(video);
+      }
+    });
+  });
+
+  // Content htmx swapped in that asks to be seen (a rating saved from further down the page).
+  document.addEventListener("htmx:load", function (event) {
+    var element = event.detail.elt;
+    if (element && element.matches && element.matches("[data-scroll-into-view]")) {
+      element.scrollIntoView({block: "nearest"});
+    }
+  });
+})();
