@@ -8,7 +8,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
@@ -19,6 +18,7 @@ from django.utils.safestring import mark_safe
 
 from . import selectors, services
 from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
+from .permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN, can
 from .run_forms import PRESET_DESCRIPTIONS, PRESET_NAMES, PRESET_WARNINGS, TrainingRunForm
 from .services.versions import compare_with_active
 
@@ -51,12 +51,19 @@ class TrailerAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # trailers come in through the upload page, the API or import_trailers
 
-    @admin.action(description="Train on these (start a training run with the selected trailers)")
+    def has_start_run_permission(self, request):
+        return can(request.user, START_RUN)
+
+    def has_activate_permission(self, request):
+        return can(request.user, ACTIVATE_VERSION)
+
+    @admin.action(description="Train on these (start a training run with the selected trailers)",
+                  permissions=["start_run"])
     def train_on_these(self, request, queryset):
         ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
         return HttpResponseRedirect(f"{reverse('admin:trailers_trainingrun_add')}?trailers={ids}")
 
-    @admin.action(description="Preprocess again")
+    @admin.action(description="Preprocess again", permissions=["change"])
     def preprocess_again(self, request, queryset):
         queued, busy = services.request_preprocessing(queryset.values_list("pk", flat=True))
         self.message_user(request, f"{queued} trailer(s) queued for preprocessing.", messages.SUCCESS)
@@ -64,7 +71,7 @@ class TrailerAdmin(admin.ModelAdmin):
             self.message_user(request, f"{busy} trailer(s) skipped: they are being processed right now.",
                               messages.WARNING)
 
-    @admin.action(description="Score with the active model version")
+    @admin.action(description="Score with the active model version", permissions=["activate"])
     def score_with_active_version(self, request, queryset):
         active = ModelVersion.objects.filter(is_active=True).first()
         if active is None:
@@ -161,9 +168,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
         return False  # a run's worker, checkpoint and model version depend on it; cancel it instead
 
     def has_cancel_permission(self, request, obj=None):
-        """Cancelling changes a run, so it needs the model's change permission (which the view-only admin hides)."""
-        opts = self.opts
-        return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
+        """Cancelling changes a run (trailers.permissions: the same rule as the pages and the API)."""
+        return can(request.user, CANCEL_RUN)
 
     def get_urls(self):
         urls = [path("<int:run_id>/cancel/", self.admin_site.admin_view(self.cancel_view),
@@ -279,7 +285,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return "validation split (flatters the model)"
         return kind
 
-    @admin.action(description="Activate (and score every ready trailer with it)")
+    def has_activate_permission(self, request):
+        return can(request.user, ACTIVATE_VERSION)
+
+    @admin.action(description="Activate (and score every ready trailer with it)", permissions=["activate"])
     def activate(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
@@ -310,7 +319,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                                        f"{comparison['reason']}; the fair comparison would have kept "
                                        f"v{comparison['active']}.", messages.WARNING)
 
-    @admin.action(description="Score all ready trailers with this version")
+    @admin.action(description="Score all ready trailers with this version", permissions=["activate"])
     def score_all(self, request, queryset):
         queued = 0
         for version in queryset:

@@ -31,6 +31,7 @@ from . import charts, selectors, services, throttles, uploads
 from .forms import PredictionFilterForm, SignUpForm, TrailerFilterForm, UploadForm
 from .media import serve_file, serve_path
 from .models import Trailer, TrainingRun
+from .permissions import CANCEL_RUN, REFUSALS, can
 
 PAGE_SIZE = 50
 SCATTER_POINTS = 2000
@@ -320,8 +321,8 @@ def run_detail(request, pk: int):
 @login_required
 @require_POST
 def run_cancel(request, pk: int):
-    if not request.user.is_staff:
-        raise PermissionDenied("Only staff can cancel training runs.")
+    if not can(request.user, CANCEL_RUN):
+        raise PermissionDenied(REFUSALS[CANCEL_RUN])
     run = selectors.get_run(pk=pk)
     if run.is_finished:
         messages.info(request, f"{run} has already finished ({run.get_status_display().lower()}).")

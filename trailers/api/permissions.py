@@ -1,10 +1,17 @@
-"""Who may do what through the API: everyone logged in reads; staff alone train, cancel and activate."""
+"""Who may do what through the API: everyone logged in reads; the rest follows trailers/permissions.py."""
 
 from rest_framework.permissions import BasePermission
 
+from trailers.permissions import REFUSALS, can
 
-class IsStaff(BasePermission):
-    message = "Only staff can do this."
 
-    def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+def needs(permission: str) -> BasePermission:
+    """A DRF permission that asks trailers.permissions for ``permission``."""
+
+    class Needs(BasePermission):
+        message = REFUSALS[permission]
+
+        def has_permission(self, request, view) -> bool:
+            return can(request.user, permission)
+
+    return Needs()

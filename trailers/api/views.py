@@ -26,11 +26,12 @@ from rest_framework.response import Response
 
 from trailers import selectors, services, uploads
 from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
+from trailers.permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN
 from trailers.services.versions import compare_with_active
 from trailers.throttles import RatingRateThrottle, UploadRateThrottle
 
 from .parsers import SafeJSONParser
-from .permissions import IsStaff
+from .permissions import needs
 from .serializers import (
     ModelVersionActivationSerializer,
     ModelVersionSerializer,
@@ -172,10 +173,10 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     def get_permissions(self):
         if self.action in ("create", "cancel"):
-            return [IsAuthenticated(), IsStaff()]
+            return [IsAuthenticated(), needs(START_RUN if self.action == "create" else CANCEL_RUN)]
         return super().get_permissions()
 
-    @extend_schema(summary="Start a training run (staff)", request=TrainingRunCreateSerializer,
+    @extend_schema(summary="Start a training run (needs trailers.add_trainingrun)", request=TrainingRunCreateSerializer,
                    responses={201: TrainingRunDetailSerializer})
     def create(self, request, *args, **kwargs):
         data = _validated(TrainingRunCreateSerializer, request.data).validated_data
@@ -188,7 +189,7 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return Response(TrainingRunDetailSerializer(run, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Cancel a training run (staff)", request=None, responses={200: TrainingRunSerializer})
+    @extend_schema(summary="Cancel a training run (needs trailers.change_trainingrun)", request=None, responses={200: TrainingRunSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         run = services.cancel_run(run=selectors.get_run(pk=pk))
@@ -209,10 +210,10 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     def get_permissions(self):
         if self.action == "activate":
-            return [IsAuthenticated(), IsStaff()]
+            return [IsAuthenticated(), needs(ACTIVATE_VERSION)]
         return super().get_permissions()
 
-    @extend_schema(summary="Make this the active version and score every ready trailer with it (staff)",
+    @extend_schema(summary="Make this the active version and score every ready trailer with it (needs trailers.change_modelversion)",
                    description="The answer carries the fair comparison with the version that was active, on the "
                                "same held-out trailers (made before activating; staff may activate either way).",
                    request=None, responses={200: ModelVersionActivationSerializer})
