@@ -48,13 +48,13 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
         return None
     trailer = Trailer.objects.get(pk=trailer_id)
     config = sampling_config()
-    remove_partial_output(trailer)
     folder = f"subclips/{trailer.pk}/{uuid.uuid4().hex}"
     def held():  # this attempt's claim: the sweep may have handed a silent attempt to another worker
         return Trailer.objects.filter(pk=trailer_id, status=Trailer.Status.PROCESSING, processing_started_at=started)
 
     try:
         with Heartbeat(held, every=settings.PROCESSING_STALE_AFTER_SECONDS / 4, name=f"trailer {trailer_id}"):
+            remove_partial_output(trailer)
             _, sampled = sample_trailer(trailer.file.path, config)
             spec = embedding_spec() if settings.EMBEDDINGS else None
             rows = [_store(trailer, subclip, folder, config, spec) for subclip in sampled]
@@ -148,7 +148,7 @@ def remove_partial_output(trailer: Trailer) -> int:
         folders, _ = default_storage.listdir(base)
     except (FileNotFoundError, NotADirectoryError):
         return 0
-    names = [*Subclip.objects.filter(trailer=trailer).values_list("frames", flat=True), trailer.browser_copy or ""]
+    names = [*Subclip.objects.filter(trailer=trailer).values_list("frames", flat=True), trailer.browser_copy.name or ""]
     kept = {name.split("/")[2] for name in names if name.startswith(f"{base}/") and name.count("/") >= 3}
     orphans = [f for f in folders if f not in kept]
     for orphan in orphans:

@@ -1,0 +1,45 @@
+"""A worker killed while it preprocesses: the trailer is handed over within the heartbeat bound, ends
+ready, and the dead attempt's partial output goes. In a module of its own: no other worker may be
+running, or it would take the trailer first."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from ml.synth import generate_trailer
+from tests.conftest import wait_for
+from tests.pipeline.conftest import ingest, wait_until_processed
+from trailers.models import Trailer
+
+pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_worker_killed_while_preprocessing_is_replaced_and_its_trailer_ends_ready(start_worker, tmp_path,
+                                                                                     settings):
+    # An AVI: browsers cannot play it, so preprocessing also transcodes a copy, which gives time to kill it.
+    video = generate_trailer(tmp_path / "long.avi", seed=5, duration=60.0, fps=24, width=320, height=240)
+    folder = Path(settings.MEDIA_ROOT) / "subclips"
+    first = start_worker("doomed-preprocessor")
+    [trailer] = ingest([video])
+
+    def writing():
+        row = Trailer.objects.get(pk=trailer.pk)
+        return row.status == Trailer.Status.PROCESSING and any((folder / str(trailer.pk)).glob("*/*.npy"))
+    wait_for(writing, timeout=90, interval=0.02, message="preprocessing to have written frames")
+    first.kill()
+    killed = time.monotonic()
+    assert Trailer.objects.get(pk=trailer.pk).status == Trailer.Status.PROCESSING
+    [left] = list((folder / str(trailer.pk)).iterdir())  # the dead attempt's partial output
+
+    start_worker("rescuer")
+    [done] = wait_until_processed([trailer], timeout=120)
+    waited = time.monotonic() - killed
+    assert done.status == Trailer.Status.READY, done.error
+    # Handed over once its heartbeat is PROCESSING_STALE_AFTER_SECONDS old, at the next sweep.
+    assert waited < settings.PROCESSING_STALE_AFTER_SECONDS + 2 * settings.SWEEP_INTERVAL_SECONDS + 60, waited
+    assert not left.exists()  # removed by the attempt that finished
+    kept = {Path(s.frames.name).parent.name for s in done.subclips.all()}
+    assert len(kept) == 1 and {p.name for p in (folder / str(trailer.pk)).iterdir()} == kept
