@@ -316,12 +316,10 @@ def _succeed(run: TrainingRun, result, token: str, spec) -> TrainingRun:
         history = result.history
         config["normaliser"] = result.normaliser.to_dict()
     try:
-        version = _create_version(run, token, weights_name, config, metrics, history, cross_validation)
+        _create_version(run, token, weights_name, config, metrics, history, cross_validation)
     except BaseException:
         delete_stored(default_storage, weights_name)  # no version holds it
         raise
-    if run.auto_activate:
-        auto_activate(version)
     run.refresh_from_db()
     return run
 
@@ -369,7 +367,8 @@ def auto_activate(version: ModelVersion) -> bool:
 
 def _create_version(run: TrainingRun, token: str, weights_name: str, config: dict, metrics: dict,
                     history: list, cross_validation: dict) -> ModelVersion:
-    """The run's model version, and the run marked succeeded, in one transaction, while this worker holds it."""
+    """The run's model version (activated, with ``auto_activate``, when it wins) and the run marked succeeded,
+    in one transaction, while this worker holds it."""
     for _ in range(5):
         try:
             with transaction.atomic():
@@ -377,6 +376,8 @@ def _create_version(run: TrainingRun, token: str, weights_name: str, config: dic
                     raise LostClaim
                 version = ModelVersion.objects.create(run=run, number=next_version_number(), weights=weights_name,
                                                       config=config, metrics=metrics)
+                if run.auto_activate:  # decided before the run shows as succeeded: nobody sees it half-done
+                    auto_activate(version)
                 _finish(run, TrainingRun.Status.SUCCEEDED, metrics=history, token=token, progress=1.0,
                         cross_validation=cross_validation)
             return version
