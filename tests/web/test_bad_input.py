@@ -104,3 +104,24 @@ def test_json_of_ordinary_depth_still_parses(api, make_trailer):
     trailer = make_trailer()
     response = api.put(f"/api/trailers/{trailer.pk}/rating/", {"score": 7}, format="json")
     assert response.status_code in (200, 201) and trailer.ratings.get().score == 7
+
+
+@pytest.mark.parametrize("score", ["1e1", 1e1, "７", " 7 ", "7.0", 7.0, True, "+7", "", None, [7]])
+def test_a_rating_is_parsed_one_way_by_the_page_and_the_api(api, user_client, make_trailer, score):
+    trailer = make_trailer()
+    refused = api.put(f"/api/trailers/{trailer.pk}/rating/", {"score": score}, format="json")
+    assert refused.status_code == 400 and "whole number from 1 to 10" in refused.json()["score"][0]
+    if isinstance(score, str):  # a form sends text only
+        page = user_client.post(f"/trailers/{trailer.pk}/rating/", {"score": score})
+        assert page.status_code in (200, 302, 400)
+    assert not trailer.ratings.exists()
+
+
+@pytest.mark.parametrize("score", [7, "7", 10, "1"])
+def test_a_rating_as_a_number_or_its_digits_is_taken_by_both(api, user_client, make_trailer, score):
+    trailer = make_trailer()
+    assert api.put(f"/api/trailers/{trailer.pk}/rating/", {"score": score}, format="json").status_code == 200
+    assert trailer.ratings.get().score == int(score)
+    trailer.ratings.all().delete()
+    user_client.post(f"/trailers/{trailer.pk}/rating/", {"score": str(score)})
+    assert trailer.ratings.get().score == int(score)

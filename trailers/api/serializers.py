@@ -176,8 +176,28 @@ class TrailerFilterSerializer(serializers.Serializer):
 # --- ratings ----------------------------------------------------------------------------------------
 
 
+class RatingScoreField(serializers.IntegerField):
+    """A rating as the pages take it (trailers.services.ratings.parse_rating): 1–10, nothing looser."""
+
+    default_error_messages = {**serializers.IntegerField.default_error_messages,
+                              "null": "A rating is a whole number from 1 to 10, not null."}
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=10, **kwargs)
+
+    def to_internal_value(self, data):
+        from django.core.exceptions import ValidationError as DjangoValidationError
+
+        from trailers.services.ratings import parse_rating
+
+        try:
+            return parse_rating(data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["score"]) from None
+
+
 class RatingSerializer(serializers.ModelSerializer):
-    score = serializers.IntegerField(min_value=1, max_value=10)
+    score = RatingScoreField()
 
     class Meta:
         model = Rating
