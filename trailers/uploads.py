@@ -64,3 +64,9 @@ def too_large_uploads(request) -> list[tuple[str, int | None]]:
     """(file name or "", declared size or None) of each upload refused for its size; ask once the body is parsed."""
     return getattr(request, "too_large_uploads", [])
 
+
+
+def more_than_one_file(files) -> str | None:
+    """The refusal for an upload with several "file" parts (it would silently keep one), or None."""
+    count = len(files.getlist("file"))
+    return f"Send one file per upload: this one had {count} parts named “file”." if count > 1 else None

@@ -140,6 +140,9 @@ def _upload_file(request):
     if upload_ is None:
         return JsonResponse({"ok": False, "code": "no_file", "reason": "No file was sent (field “file”)."},
                             status=400)
+    several = uploads.more_than_one_file(request.FILES)
+    if several:
+        return JsonResponse({"ok": False, "code": "several_files", "reason": several}, status=400)
     trailer, error = _ingest(request, upload_)
     if error:
         body = {"ok": False, "code": error.code, "reason": error.message}

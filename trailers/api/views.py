@@ -49,7 +49,7 @@ from .serializers import (
 
 REFUSAL = inline_serializer("UploadRefusal", fields={
     "file": serializers.ListField(child=serializers.CharField()),
-    "code": serializers.CharField(help_text="too_large, empty, not_a_video, too_short, duplicate, ..."),
+    "code": serializers.CharField(help_text="too_large, empty, not_a_video, too_short, several_files, duplicate, ..."),
     "duplicate_of": serializers.IntegerField(required=False, help_text="the trailer this file duplicates"),
 })
 
@@ -110,6 +110,9 @@ class TrailerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         if too_large:
             return Response({"file": [uploads.too_large_message(too_large[0][1])], "code": "too_large"},
                             status=status.HTTP_400_BAD_REQUEST)
+        several = uploads.more_than_one_file(request.FILES)
+        if several:
+            return Response({"file": [several], "code": "several_files"}, status=status.HTTP_400_BAD_REQUEST)
         data = _validated(TrailerUploadSerializer, body, context={"request": request}).validated_data
         upload = data["file"]
         try:

@@ -1,5 +1,5 @@
-"""A video too short to sample is refused when it arrives, on every way in, and nothing of it is kept
-(it used to be stored, fail at preprocessing, and stay in the dataset to be rated)."""
+"""Uploads refused whole, on every way in, with nothing of them kept: a video too short to sample (it used
+to be stored, fail at preprocessing, and stay in the dataset to be rated), and one request with two files."""
 
 from __future__ import annotations
 
@@ -49,3 +49,17 @@ def test_a_video_too_short_to_sample_is_refused_on_every_way_in(too_short, user_
 
     assert not Trailer.objects.exists()
     assert stored_files() == before
+
+
+def test_an_upload_with_two_file_parts_is_refused_not_half_kept(synthetic_video, other_synthetic_video, user_client,
+                                                                 api):
+    parts = [SimpleUploadedFile("a.mp4", synthetic_video.read_bytes()),
+             SimpleUploadedFile("b.mp4", other_synthetic_video.read_bytes())]
+    page = user_client.post("/upload/file/", {"file": parts})
+    assert page.status_code == 400 and page.json()["code"] == "several_files"
+    assert "this one had 2 parts" in page.json()["reason"]
+    for part in parts:
+        part.seek(0)
+    response = api.post("/api/trailers/", {"file": parts}, format="multipart")
+    assert response.status_code == 400 and response.json()["code"] == "several_files"
+    assert not Trailer.objects.exists()
