@@ -11,3 +11,12 @@ class Pages(PageNumberPagination):
             if not (raw.isascii() and raw.isdecimal() and 0 < int(raw[:19])):
                 raise ValidationError({self.page_query_param: ["Give a page number: 1 or more, or 'last'."]})
         return super().paginate_queryset(queryset, request, view)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:  # what paginate_queryset takes, said in the schema
+                parameter["schema"] = {"oneOf": [{"type": "integer", "minimum": 1},
+                                                 {"type": "string", "enum": list(self.last_page_strings)}]}
+                parameter["description"] = "A page number (1 or more), or 'last'. Past the end: 404."
+        return parameters

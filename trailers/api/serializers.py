@@ -47,7 +47,8 @@ class TrailerSerializer(serializers.ModelSerializer):
                                                              "the active version's ensemble members' predictions "
                                                              "(0 for a one-model version)")
     waiting_for_queue = serializers.BooleanField(source="is_waiting_for_queue", read_only=True)
-    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True,
+                                               help_text="who uploaded it; null for an import or a deleted account")
     page_url = serializers.SerializerMethodField()
     video_url = serializers.SerializerMethodField()
 
@@ -276,7 +277,8 @@ class CrossValidationSerializer(serializers.Serializer):
 
 class TrainingRunSerializer(serializers.ModelSerializer):
     display_status = serializers.CharField(read_only=True, help_text="the status, or 'stale' when its worker went silent")
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True,
+                                              help_text="who started it; null for the demo or a deleted account")
     dataset_size = serializers.SerializerMethodField()
     duration_seconds = serializers.SerializerMethodField()
     model_version = serializers.SerializerMethodField()
@@ -481,8 +483,9 @@ class PredictionSerializer(serializers.ModelSerializer):
 
 
 class PredictionFilterSerializer(serializers.Serializer):
-    version = serializers.CharField(required=False,
-                                    help_text="a model version id, or 'active' (default: every version)")
+    version = serializers.RegexField(r"^(active|[1-9][0-9]{0,17})$", required=False,
+                                     help_text="a model version id, or 'active' (default: every version)",
+                                     error_messages={"invalid": "Give a model version id or 'active'."})
     trailer = serializers.IntegerField(required=False, min_value=1, max_value=selectors.MAX_ID)
 
     def validate_version(self, value):

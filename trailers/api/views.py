@@ -10,7 +10,6 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -48,8 +47,9 @@ from .serializers import (
 )
 
 REFUSAL = inline_serializer("UploadRefusal", fields={
-    "file": serializers.ListField(child=serializers.CharField()),
-    "code": serializers.CharField(help_text="too_large, empty, not_a_video, too_short, several_files, duplicate, ..."),
+    "file": serializers.ListField(child=serializers.CharField(), required=False),
+    "code": serializers.CharField(required=False, help_text="why the file was refused: too_large, empty, "
+                                  "not_a_video, too_short, several_files, duplicate, ... (absent for a missing field)"),
     "duplicate_of": serializers.IntegerField(required=False, help_text="the trailer this file duplicates"),
 })
 
@@ -236,10 +236,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 # --- predictions -----------------------------------------------------------------------------------------------
 
 
-@extend_schema_view(list=extend_schema(summary="List predictions", parameters=[
-    OpenApiParameter("version", str, description="a model version id, or 'active' (default: every version)"),
-    OpenApiParameter("trailer", int, description="a trailer id"),
-]))
+@extend_schema_view(list=extend_schema(summary="List predictions", parameters=[PredictionFilterSerializer]))
 class PredictionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     queryset = Prediction.objects.none()  # for the schema
     serializer_class = PredictionSerializer

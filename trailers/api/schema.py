@@ -1,0 +1,35 @@
+"""The OpenAPI schema's error answers: every operation documents the refusals it can give.
+
+drf-spectacular documents what a view says it returns; the errors DRF itself answers with (bad input,
+no login, no permission, no such row, too many requests) are added here, once, for every operation
+that can give them, with one permissive Error body: ``{"detail": "..."}`` or the fields' messages.
+"""
+
+from __future__ import annotations
+
+ERROR = {
+    "type": "object",
+    "description": 'The reason, in plain words: {"detail": "..."}, or each bad field with its messages.',
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": True,
+}
+ERRORS = {
+    "400": "the request is malformed or a value is refused",
+    "401": "no valid login (session) or token",
+    "403": "logged in, but without the permission this needs",
+    "404": "no such row, or a page past the end",
+    "429": "too many requests: try again later",
+}
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR
+    reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            for code, description in ERRORS.items():
+                operation["responses"].setdefault(code, {"description": description, "content": reference})
+    return result
