@@ -65,7 +65,16 @@ from ml.config import LRCNConfig, TrainConfig, resolve_config
 from ml.data import Normaliser, TrailerSample, as_trailer_samples, split_by_trailer
 from ml.metrics import regression_metrics
 from ml.model import LRCN, build_model
-from ml.train import Callback, FitResult, Progress, fit, load_saved, resolve_device, save_checkpoint
+from ml.train import (
+    Callback,
+    FitResult,
+    Progress,
+    fit,
+    load_saved,
+    resolve_device,
+    save_checkpoint,
+    with_embeddings,
+)
 
 FOLD_FORMAT = "reelscore.fold"
 METRICS = ("mae", "rmse", "spearman")
@@ -169,14 +178,7 @@ def cross_validate(
     if config.folds < 2:
         raise ValueError("cross-validation needs folds of at least 2")
     samples = as_trailer_samples(samples)
-    embedded = 0
-    if model_config.uses_embeddings:
-        from ml.embeddings import gather_embeddings, installed_spec
-
-        wanted = installed_spec(model_config.encoder, model_config.frame_size)
-        samples, embedded = gather_embeddings(samples, wanted, given=embedding_spec,
-                                              device=str(resolve_device(config.device)))
-        embedding_spec = wanted
+    samples, embedded, embedding_spec = with_embeddings(samples, model_config, embedding_spec, config.device)
     vectors = frame_fingerprints(_loaded(samples))
     groups = near_duplicate_groups(vectors, config.duplicate_threshold, seed=config.seed) if vectors else []
     folds = make_folds([s.trailer for s in samples], config.folds, config.seed, groups)

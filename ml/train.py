@@ -169,6 +169,20 @@ class FitResult:
 Callback = Callable[[Progress], "bool | None"]
 
 
+def with_embeddings(samples: list[TrailerSample], model_config: LRCNConfig, embedding_spec: Any,
+                    device: str) -> tuple[list[TrailerSample], int, Any]:
+    """For a frozen pretrained encoder: the samples with every subclip's embeddings (checked against the
+    installed encoder, missing ones made on ``device``), how many were made, and the spec they follow.
+    Other models get the samples back as they are."""
+    if not model_config.uses_embeddings:
+        return samples, 0, embedding_spec
+    from ml.embeddings import gather_embeddings, installed_spec
+
+    wanted = installed_spec(model_config.encoder, model_config.frame_size)
+    samples, embedded = gather_embeddings(samples, wanted, given=embedding_spec, device=str(resolve_device(device)))
+    return samples, embedded, wanted
+
+
 def fit(
     samples: Iterable[TrailerSample | Sequence[Any]],
     config: TrainConfig | None = None,
@@ -199,13 +213,7 @@ def fit(
     config = config or TrainConfig()
     model_config = resolve_config(model_config)
     samples = as_trailer_samples(samples)
-    embedded_on_demand = 0
-    if model_config.uses_embeddings:
-        from ml.embeddings import gather_embeddings, installed_spec
-
-        wanted = installed_spec(model_config.encoder, model_config.frame_size)
-        samples, embedded_on_demand = gather_embeddings(samples, wanted, given=embedding_spec,
-                                                        device=str(resolve_device(config.device)))
+    samples, embedded_on_demand, _ = with_embeddings(samples, model_config, embedding_spec, config.device)
     trailers = {t.trailer: t for t in samples}
     if not trailers:
         raise ValueError("no trailers to train on")
