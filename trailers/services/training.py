@@ -278,10 +278,11 @@ class _Reporter:
         now = time.monotonic()
         if progress.kind == "epoch":
             if progress.role == "model":  # the single-frame baseline's epochs are not the run's curves
-                entry = {**progress.metrics, "fold": progress.fold} if progress.fold else dict(progress.metrics)
-                # A resumed fit reports its epochs again: keep each (fold, epoch) once.
-                history = [m for m in self.run.metrics
-                           if m.get("fold") != entry.get("fold") or m["epoch"] < entry["epoch"]] + [entry]
+                # This fit's whole history, as it stands: a fit resumed from a checkpoint saved just before its
+                # worker died brings back the epoch that worker never got to report.
+                fold = {"fold": progress.fold} if progress.fold else {}
+                history = [m for m in self.run.metrics if m.get("fold") != progress.fold] + [
+                    {**m, **fold} for m in progress.history]
                 self.run.metrics = history
                 fields["metrics"] = history
             fields["checkpoint"] = self.checkpoint_name
