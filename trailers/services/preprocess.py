@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from pathlib import Path
 
 import av
 from django.conf import settings
@@ -158,5 +157,5 @@ def remove_partial_output(trailer: Trailer) -> int:
 
 
 def _remove_folder(name: str) -> None:
-    for path in Path(default_storage.path(name)).glob("*"):  # nothing when it was never made
-        delete_stored(default_storage, f"{name}/{path.name}")
+    """Remove this attempt's folder, with what it holds (nothing happens when it was never made)."""
+    delete_stored(default_storage, f"{name}/")
