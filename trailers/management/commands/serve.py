@@ -63,7 +63,7 @@ class Command(BaseCommand):
             env=env,
         )  # fmt: skip
         web = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"{options['host']}:{options['port']}", "--noreload"],
+            [sys.executable, "manage.py", "webserver", f"{options['host']}:{options['port']}", "--noreload"],
             env=env,
         )
         url = f"http://{options['host']}:{options['port']}/"
