@@ -27,7 +27,7 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from ml.metrics import mae, rmse, spearman
 
-from . import charts, selectors, services, throttles, uploads
+from . import bodies, charts, selectors, services, throttles, uploads
 from .forms import PredictionFilterForm, SignUpForm, TrailerFilterForm, UploadForm
 from .media import serve_file, serve_path
 from .models import Trailer, TrainingRun
@@ -121,11 +121,21 @@ def _upload_page(request):
     })
 
 
+def _upload_refusal(code: str, reason: str) -> dict:
+    """The per-file endpoint's refusal, as the page's script reads it."""
+    return {"ok": False, "code": code, "reason": reason}
+
+
+@bodies.refusals_in_json(_upload_refusal)  # a body that cannot be read is refused in the same shape
 @login_required
 @csrf_exempt  # as above: the limit first, then the CSRF check (the page's script sends the token as a header)
 @require_POST
 def upload_file(request):
     """One file per request, for the page's script: JSON with the new trailer's link or the refusal's reason."""
+    if request.content_type != "multipart/form-data":
+        return JsonResponse(_upload_refusal("not_multipart", "Send the trailer as multipart/form-data, with the file "
+                                            f"in “file” (this request is {request.content_type or 'untyped'})."),
+                            status=415)
     uploads.install(request, single_file=True)
     return _upload_file(request)
 
@@ -135,17 +145,15 @@ def _upload_file(request):
     upload_ = request.FILES.get("file")  # parses the body, through the size limit
     too_large = uploads.too_large_uploads(request)
     if too_large:
-        return JsonResponse({"ok": False, "code": "too_large", "reason": uploads.too_large_message(too_large[0][1])},
-                            status=400)
+        return JsonResponse(_upload_refusal("too_large", uploads.too_large_message(too_large[0][1])), status=400)
     if upload_ is None:
-        return JsonResponse({"ok": False, "code": "no_file", "reason": "No file was sent (field “file”)."},
-                            status=400)
+        return JsonResponse(_upload_refusal("no_file", "No file was sent (field “file”)."), status=400)
     several = uploads.more_than_one_file(request.FILES)
     if several:
-        return JsonResponse({"ok": False, "code": "several_files", "reason": several}, status=400)
+        return JsonResponse(_upload_refusal("several_files", several), status=400)
     trailer, error = _ingest(request, upload_)
     if error:
-        body = {"ok": False, "code": error.code, "reason": error.message}
+        body = _upload_refusal(error.code, error.message)
         if error.duplicate_of is not None:
             body["duplicate_of"] = _trailer_json(error.duplicate_of)
         return JsonResponse(body, status=429 if error.code == "throttled" else 400)

@@ -25,6 +25,10 @@ def test_schema_is_valid_openapi_without_warnings(client):
             "/api/model-versions/{id}/activate/", "/api/predictions/", "/api/token/"} <= set(paths)
     assert set(paths["/api/trailers/{id}/rating/"]) >= {"put", "delete"}
     assert "multipart/form-data" in paths["/api/trailers/"]["post"]["requestBody"]["content"]
+    # A body no one can read is refused (trailers/bodies.py): where a body is taken, that is documented too.
+    for path, method in (("/api/token/", "post"), ("/api/trailers/{id}/rating/", "put"), ("/api/runs/", "post")):
+        assert {"400", "413", "415"} <= set(paths[path][method]["responses"]), (path, method)
+    assert "413" not in paths["/api/trailers/"]["get"]["responses"]
     assert {p["name"] for p in paths["/api/trailers/"]["get"]["parameters"]} >= {"status", "rated", "predicted", "q",
                                                                                   "sort", "page"}
     assert {p["name"] for p in paths["/api/predictions/"]["get"]["parameters"]} >= {"version", "trailer"}

@@ -1,13 +1,15 @@
-"""Malformed ids, numbers and headers get a clear 400 or 404 from every page and endpoint, never a 500."""
+"""Malformed ids, numbers, headers and bodies get a clear 4xx from every page and endpoint, never a 500."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
+from django.test.client import encode_multipart
 
-from trailers.models import Rating
+from trailers.models import Rating, Trailer, TrainingRun
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +127,187 @@ def test_a_rating_as_a_number_or_its_digits_is_taken_by_both(api, user_client, m
     trailer.ratings.all().delete()
     user_client.post(f"/trailers/{trailer.pk}/rating/", {"score": str(score)})
     assert trailer.ratings.get().score == int(score)
+
+
+# --- bodies that cannot be read -------------------------------------------------------------------
+
+BOUNDARY = "ReelscoreTestBoundary"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+CUT_OFF = "ends before its closing boundary"
+NO_BOUNDARY = "names no boundary"
+TOO_LARGE = "this site reads at most 10.0 MB of JSON or form data"
+
+
+def multipart(**fields) -> bytes:
+    return encode_multipart(BOUNDARY, fields)
+
+
+def a_video_upload(video) -> bytes:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return multipart(file=SimpleUploadedFile("cut.mp4", video.read_bytes(), content_type="video/mp4"))
+
+
+def post(client, url, body: bytes, content_type: str, method: str = "POST"):
+    return client.generic(method, url, body, content_type=content_type)
+
+
+def refusal(response, status: int) -> str:
+    """The reason a client reads from a JSON refusal of the upload page's endpoint (its own shape)."""
+    assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"] == "application/json", response.content[:300]
+    body = response.json()
+    assert body["ok"] is False and body["code"]
+    return body["reason"]
+
+
+def api_refusal(response, status: int) -> str:
+    """The reason a client reads from an API refusal: {"detail": ...}, as the API's other errors."""
+    assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"] == "application/json", response.content[:300]
+    return response.json()["detail"]
+
+
+def test_an_upload_cut_off_on_the_way_is_refused_and_nothing_is_kept(user_client, synthetic_video):
+    whole = a_video_upload(synthetic_video)
+    for cut in (whole[: len(whole) // 2], whole[:120], whole[: -len(f"--{BOUNDARY}--\r\n")]):
+        reason = refusal(post(user_client, "/upload/file/", cut, MULTIPART), 400)
+        assert CUT_OFF in reason and "it was cut off" in reason
+    assert not Trailer.objects.exists()
+    assert post(user_client, "/upload/file/", whole, MULTIPART).status_code == 201  # the whole body is taken
+
+
+def test_an_upload_with_another_boundary_than_its_content_type_names_is_refused(user_client, synthetic_video):
+    body = a_video_upload(synthetic_video)
+    reason = refusal(post(user_client, "/upload/file/", body, "multipart/form-data; boundary=SomethingElse"), 400)
+    assert "“--SomethingElse--”" in reason and "another boundary" in reason
+    assert not Trailer.objects.exists()
+
+
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "multipart/form-data; boundary=",
+                                          "multipart/form-data; charset=utf-8"])
+def test_an_upload_without_a_boundary_is_refused_in_json(user_client, synthetic_video, content_type):
+    reason = refusal(post(user_client, "/upload/file/", a_video_upload(synthetic_video), content_type), 400)
+    assert NO_BOUNDARY in reason
+    assert not Trailer.objects.exists()
+
+
+@pytest.mark.parametrize("boundary", ["x" * 250, "not-ascii-\u00e9"])
+def test_an_upload_with_a_boundary_that_cannot_be_one_is_refused_in_json(user_client, boundary):
+    body = f"--{boundary}--".encode()
+    reason = refusal(post(user_client, "/upload/file/", body, f"multipart/form-data; boundary={boundary}"), 400)
+    assert "boundary in the Content-Type is not a valid one" in reason
+
+
+@pytest.mark.parametrize("content_type,body", [
+    ("application/json", b'{"file": "trailer.mp4"}'),
+    ("application/json", b'{"file": '),  # malformed too: the type is refused before the body is read
+    ("text/plain", b"a trailer"),
+    ("application/x-www-form-urlencoded", b"file=trailer.mp4"),
+    ("application/octet-stream", b"\x00\x00\x00\x18ftypmp42"),
+])
+def test_an_upload_that_is_not_multipart_is_refused_in_json(user_client, content_type, body):
+    reason = refusal(post(user_client, "/upload/file/", body, content_type), 415)
+    assert "Send the trailer as multipart/form-data" in reason and content_type.split(";")[0] in reason
+    assert not Trailer.objects.exists()
+
+
+def test_json_over_the_size_limit_is_a_413_with_the_reason_before_and_after_login(client, api, staff_api,
+                                                                                   make_trailer):
+    big = json.dumps({"username": "alice", "password": "x" * (10 * 1024 * 1024)}).encode()
+    assert TOO_LARGE in api_refusal(post(client, "/api/token/", big, "application/json"), 413)
+    trailer = make_trailer()
+    rating = json.dumps({"score": 7, "padding": "x" * (10 * 1024 * 1024)}).encode()
+    assert TOO_LARGE in api_refusal(post(api, f"/api/trailers/{trailer.pk}/rating/", rating, "application/json",
+                                         method="PUT"), 413)
+    run = json.dumps({"trailer_ids": [trailer.pk], "padding": "x" * (10 * 1024 * 1024)}).encode()
+    assert TOO_LARGE in api_refusal(post(staff_api, "/api/runs/", run, "application/json"), 413)
+    form = b"score=7&padding=" + b"x" * (10 * 1024 * 1024)
+    assert TOO_LARGE in api_refusal(post(api, f"/api/trailers/{trailer.pk}/rating/", form,
+                                         "application/x-www-form-urlencoded", method="PUT"), 413)
+    assert not trailer.ratings.exists() and not TrainingRun.objects.exists()
+
+
+@pytest.mark.parametrize("body", [b'{"score": ', b'{"score": 7,}', b"\xff\xfe{}", b"{'score': 7}", b'{"score": NaN}'])
+def test_malformed_json_gets_the_reason_in_json_wherever_it_is_sent(client, api, staff_api, user_client,
+                                                                      make_trailer, body):
+    trailer = make_trailer()
+    answers = [post(client, "/api/token/", body, "application/json"),
+               post(api, f"/api/trailers/{trailer.pk}/rating/", body, "application/json", method="PUT"),
+               post(staff_api, "/api/runs/", body, "application/json")]
+    for answer in answers:
+        assert "JSON parse error" in api_refusal(answer, 400)
+    # The upload page's endpoint reads no JSON: it says what it takes instead.
+    assert "Send the trailer as multipart/form-data" in refusal(post(user_client, "/upload/file/", body,
+                                                                     "application/json"), 415)
+    assert not trailer.ratings.exists() and not TrainingRun.objects.exists() and Trailer.objects.count() == 1
+
+
+@pytest.mark.parametrize("cut", ["half", "other_boundary"])
+def test_a_cut_off_multipart_body_starts_no_run_and_changes_no_rating(api, staff_api, make_trailer, cut):
+    trailer = make_trailer()
+    whole = multipart(score="7", label_source="reference", min_ratings="1")
+    body, content_type = {"half": (whole[:60], MULTIPART),
+                          "other_boundary": (whole, "multipart/form-data; boundary=SomethingElse")}[cut]
+    assert CUT_OFF in api_refusal(post(staff_api, "/api/runs/", body, content_type), 400)
+    assert CUT_OFF in api_refusal(post(api, f"/api/trailers/{trailer.pk}/rating/", body, content_type,
+                                       method="PUT"), 400)
+    assert CUT_OFF in api_refusal(post(api, "/api/trailers/", body, content_type), 400)
+    assert not TrainingRun.objects.exists() and not trailer.ratings.exists() and not Trailer.objects.exclude(
+        pk=trailer.pk).exists()
+    whole_rating = post(api, f"/api/trailers/{trailer.pk}/rating/", whole, MULTIPART, method="PUT")
+    assert whole_rating.status_code == 200 and trailer.ratings.get().score == 7
+
+
+def test_multipart_without_a_boundary_is_refused_by_the_api_in_its_own_shape(client, api, make_trailer):
+    trailer = make_trailer()
+    body = multipart(score="7")
+    assert NO_BOUNDARY in api_refusal(post(client, "/api/token/", body, "multipart/form-data"), 400)
+    assert NO_BOUNDARY in api_refusal(post(api, f"/api/trailers/{trailer.pk}/rating/", body, "multipart/form-data",
+                                           method="PUT"), 400)
+
+
+def test_too_many_fields_is_a_400_in_json(api, make_trailer, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+    trailer = make_trailer()
+    body = "&".join(f"f{i}=1" for i in range(101)).encode()
+    reason = api_refusal(post(api, f"/api/trailers/{trailer.pk}/rating/", body, "application/x-www-form-urlencoded",
+                              method="PUT"), 400)
+    assert "more than 100 fields" in reason
+
+
+@pytest.mark.parametrize("charset", ["idna", "punycode", "utf-16"])
+def test_a_body_in_another_charset_than_utf8_is_refused_everywhere_with_the_reason(client, api, user_client,
+                                                                                   make_trailer, charset):
+    # Python decodes idna and punycode bodies by raising: a 500 on the login page and the API, before login.
+    trailer = make_trailer()
+    form = multipart(score="7", username="alice", password="alice-pass-123")
+    content_type = f"{MULTIPART}; charset={charset}"
+    reason = f"Send the body in UTF-8: its Content-Type says charset={charset}"
+    assert reason in api_refusal(post(client, "/api/token/", form, content_type), 415)
+    assert reason in api_refusal(post(api, f"/api/trailers/{trailer.pk}/rating/", form, content_type, method="PUT"),
+                                 415)
+    assert reason in refusal(post(user_client, "/upload/file/", form, content_type), 415)
+    page = post(user_client, f"/trailers/{trailer.pk}/rating/", form, content_type)
+    assert page.status_code == 415 and reason in page.content.decode()
+    login = post(client, "/accounts/login/", form, content_type)
+    assert login.status_code == 415 and reason in login.content.decode()
+    assert not trailer.ratings.exists()
+
+
+@pytest.mark.parametrize("read", [1, 5, 64, None])
+def test_the_closing_boundary_is_seen_however_the_body_is_read(read):
+    from trailers.bodies import ClosingBoundaryCheck, IncompleteMultipart
+
+    whole = multipart(score="7")
+    for body, complete in ((whole, True), (whole[:-4], False), (whole[:-len(BOUNDARY) - 8], False)):
+        stream, received = ClosingBoundaryCheck(io.BytesIO(body), BOUNDARY), b""
+        try:
+            while chunk := stream.read(read) if read else stream.read():
+                received += chunk
+                if not read:
+                    break
+        except IncompleteMultipart as refused:
+            assert not complete and CUT_OFF in str(refused)
+        else:
+            assert complete and received == whole

@@ -3,6 +3,7 @@
 drf-spectacular documents what a view says it returns; the errors DRF itself answers with (bad input,
 no login, no permission, no such row, too many requests) are added here, once, for every operation
 that can give them, with one permissive Error body: ``{"detail": "..."}`` or the fields' messages.
+Operations that take a body also document the refusals of a body no one can read (trailers/bodies.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ ERRORS = {
     "404": "no such row, or a page past the end",
     "429": "too many requests: try again later",
 }
+BODY_ERRORS = {
+    "413": "the body is too large: at most 10 MB of JSON or form data (DATA_UPLOAD_MAX_MEMORY_SIZE)",
+    "415": "a body of a type this operation does not read, or in another charset than UTF-8",
+}
 
 
 def add_error_responses(result, generator, request, public):
@@ -30,6 +35,7 @@ def add_error_responses(result, generator, request, public):
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            for code, description in ERRORS.items():
+            errors = {**ERRORS, **BODY_ERRORS} if "requestBody" in operation else ERRORS
+            for code, description in errors.items():
                 operation["responses"].setdefault(code, {"description": description, "content": reference})
     return result
