@@ -1,6 +1,11 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_wsgi_application()
+django.setup(set_prefix=False)
+
+# Django's handler, building requests whose Content-Type cannot be parsed instead of failing (a 500).
+from trailers.bodies import WSGIHandler  # noqa: E402
+
+application = WSGIHandler()

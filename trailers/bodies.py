@@ -3,9 +3,9 @@ refusals in: never Django's bare "Bad Request (400)" page where a client expects
 
 ``RequestBodyMiddleware`` does it for every view, in one place:
 
-- Before the view, without reading the body, it refuses a body in a charset other than UTF-8 (415:
-  some of Python's codecs, such as idna, raise instead of decoding) and multipart/form-data without
-  a usable boundary (400).
+- Before the view, without reading the body, it refuses a Content-Type header that cannot be parsed
+  at all (400), a body in a charset other than UTF-8 (415: some of Python's codecs, such as idna,
+  raise instead of decoding), and multipart/form-data without a usable boundary (400).
 - It makes a multipart body that ends before its closing boundary (cut off on the way, or sent with
   another boundary than its Content-Type names) an error when it is read: Django keeps the parts
   that happened to arrive, so a trailer cut short could be stored, or a run started with defaults.
@@ -16,6 +16,9 @@ The shape: the API's views answer ``{"detail": reason, "code": code}`` (DRF's ow
 the same "detail"); a page view that answers in JSON says how with ``refusals_in_json``; any other
 view gets a page with the reason (but for a form that CsrfViewMiddleware reads before the view: a
 body it cannot read there still gets Django's own 400 page).
+
+``WSGIHandler`` and ``ASGIHandler`` (config/wsgi.py, config/asgi.py) build requests whose
+Content-Type header cannot be parsed instead of failing before any middleware runs.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.handlers import asgi, wsgi
 from django.http import JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.shortcuts import render
@@ -103,6 +107,9 @@ def _body_length(request) -> int:
 
 def refusal_before_reading(request) -> Refusal | None:
     """Why ``request``'s body cannot be read, where its headers already say so; None when they do not."""
+    unreadable = getattr(request, "unreadable_content_type", "")
+    if unreadable:
+        return Refusal(400, "bad_content_type", f"The Content-Type header cannot be read: {unreadable}")
     if not _body_length(request):
         return None
     charset = request.content_params.get("charset")
@@ -188,3 +195,36 @@ def _is_api_view(view) -> bool:
     from rest_framework.views import APIView
 
     return isinstance(getattr(view, "cls", None), type) and issubclass(view.cls, APIView)
+
+
+# --- requests whose Content-Type cannot be parsed ---------------------------------------------------
+
+
+class _ReadableContentType:
+    # Django parses the Content-Type while it builds the request, before any middleware: a parameter
+    # it cannot decode (`charset*=bogus''x`, RFC 2231) raised ValueError there, a 500 on any URL. Such a
+    # request is built with no content type, and RequestBodyMiddleware refuses it with the reason.
+    unreadable_content_type = ""
+
+    def _set_content_type_params(self, meta):
+        try:
+            super()._set_content_type_params(meta)
+        except ValueError as exc:
+            self.content_type, self.content_params = "", {}
+            self.unreadable_content_type = str(exc)
+
+
+class WSGIRequest(_ReadableContentType, wsgi.WSGIRequest):
+    pass
+
+
+class ASGIRequest(_ReadableContentType, asgi.ASGIRequest):
+    pass
+
+
+class WSGIHandler(wsgi.WSGIHandler):
+    request_class = WSGIRequest
+
+
+class ASGIHandler(asgi.ASGIHandler):
+    request_class = ASGIRequest

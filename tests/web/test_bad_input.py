@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from wsgiref.util import setup_testing_defaults
 
 import pytest
 from django.test.client import encode_multipart
@@ -293,6 +294,33 @@ def test_a_body_in_another_charset_than_utf8_is_refused_everywhere_with_the_reas
     login = post(client, "/accounts/login/", form, content_type)
     assert login.status_code == 415 and reason in login.content.decode()
     assert not trailer.ratings.exists()
+
+
+def wsgi_answer(path: str, content_type: str, body: bytes = b"{}") -> tuple[str, dict, bytes]:
+    """What the WSGI application the servers run (config/wsgi.py) answers."""
+    from config.wsgi import application
+
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "CONTENT_TYPE": content_type,
+               "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "HTTP_HOST": "localhost"}
+    setup_testing_defaults(environ)
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer.update(status=status, headers=dict(headers))
+
+    content = b"".join(application(environ, start_response))
+    return answer["status"], answer["headers"], content
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset*=bogus''x",
+                                          "multipart/form-data; boundary*=bogus''x"])
+def test_a_content_type_header_that_cannot_be_parsed_is_a_400_not_a_500(content_type):
+    status, headers, content = wsgi_answer("/api/token/", content_type)
+    assert status.startswith("400") and headers["Content-Type"] == "application/json", content[:300]
+    assert json.loads(content)["detail"] == ("The Content-Type header cannot be read: Invalid encoding 'bogus' for "
+                                             "RFC 2231 param.")
+    status, headers, content = wsgi_answer("/accounts/login/", content_type)
+    assert status.startswith("400") and b"The Content-Type header cannot be read" in content
 
 
 @pytest.mark.parametrize("read", [1, 5, 64, None])
