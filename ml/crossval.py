@@ -163,6 +163,7 @@ def cross_validate(
     callback: Callback | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     device: str | None = None,
+    known_groups: Iterable[Iterable[Hashable]] = (),
 ) -> CrossValResult:
     """K-fold cross-validation by trailer (``config.folds``, at least 2), near-duplicates kept together.
 
@@ -172,6 +173,9 @@ def cross_validate(
         return True to stop (the result then holds the folds finished so far, ``stop_reason="cancelled"``).
     checkpoint_dir: where each fit checkpoints and each finished fold is kept; a second call with the same
         folder resumes.
+    known_groups: trailers the caller knows share their source (a teaser and its trailer, the trailers of
+        one film), kept in one fold as the near-duplicate groups found are; a known group and a found
+        one that share a trailer become one group.
     """
     config = config or TrainConfig()
     model_config = resolve_config(model_config)
@@ -181,6 +185,7 @@ def cross_validate(
     samples, embedded, embedding_spec = with_embeddings(samples, model_config, embedding_spec, config.device)
     vectors = frame_fingerprints(_loaded(samples))
     groups = near_duplicate_groups(vectors, config.duplicate_threshold, seed=config.seed) if vectors else []
+    groups = merge_groups([*groups, *known_groups], [s.trailer for s in samples])
     folds = make_folds([s.trailer for s in samples], config.folds, config.seed, groups)
     by_key = {s.trailer: s for s in samples}
     baseline_config = None
@@ -407,6 +412,29 @@ def near_duplicate_groups(fingerprints: dict[Any, np.ndarray], threshold: float,
                 group_of[member] = merged
     unique = {id(g): g for g in group_of.values()}
     return [[keys[i] for i in sorted(g)] for g in sorted(unique.values(), key=min)]
+
+
+def merge_groups(groups: Iterable[Iterable[Hashable]], keys: Iterable[Hashable]) -> list[list]:
+    """Groups of ``keys`` joined wherever two share a trailer (keys outside ``keys`` are dropped); every key
+    ends in exactly one group, most of them alone, in the order of ``keys``."""
+    keys = list(keys)
+    known = set(keys)
+    parent = {k: k for k in keys}
+
+    def root(k):
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for group in groups:
+        members = [g for g in group if g in known]
+        for other in members[1:]:
+            parent[root(other)] = root(members[0])
+    joined: dict[Hashable, list] = {}
+    for key in keys:
+        joined.setdefault(root(key), []).append(key)
+    return list(joined.values())
 
 
 def make_folds(keys: Iterable[Hashable], k: int, seed: int, groups: Iterable[Iterable[Hashable]] = ()) -> list[list]:

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from ml.config import PRESETS, LRCNConfig, TrainConfig
-from ml.crossval import cross_validate, duplicate_score, frame_fingerprints, make_folds, near_duplicate_groups
+from ml.crossval import (
+    cross_validate,
+    duplicate_score,
+    frame_fingerprints,
+    make_folds,
+    merge_groups,
+    near_duplicate_groups,
+)
 from ml.data import TrailerSample
 from ml.frames import save_frames
 from ml.predict import load_model, save_model_file, score_frame_files
@@ -104,6 +111,17 @@ def test_the_estimate_comes_only_from_held_out_folds(noise_trailers):
     assert sorted(tested) == list(range(16))  # each trailer scored once, by the fold that left it out
     assert set(estimate["predictions"]) == {str(k) for k in range(16)}
     assert estimate["duplicates_checked"] is False  # no embeddings to compare trailers with
+
+
+def test_groups_the_caller_knows_are_kept_in_one_fold_and_joined_with_found_ones(noise_trailers):
+    assert merge_groups([[1, 2], [2, 3], [7, 99]], range(8)) == [[0], [1, 2, 3], [4], [5], [6], [7]]
+    known = [[0, 1, 2, 3, 4], [10, 11]]  # say, the trailers of one film: no embeddings here to find them
+    result = cross_validate(noise_trailers, FAST.replace(epochs=1, single_frame_baseline=False), TINY_SCRATCH,
+                            known_groups=known)
+    tests = [set(row["test"]) for row in result.estimate()["per_fold"]]
+    for group in known:
+        assert sum(bool(set(group) & t) for t in tests) == 1, (group, tests)
+    assert sorted(map(sorted, result.groups)) == [[0, 1, 2, 3, 4], [10, 11]]
 
 
 def test_resuming_a_cross_validation_skips_finished_folds(noise_trailers, tmp_path):
