@@ -7,11 +7,14 @@ and ``CELERY_BROKER_URL`` switch to PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+
+from config.storage import media_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -65,19 +68,6 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
-
-# What pages may load (trailers/headers.py): scripts only from this site, never inline (styles may be:
-# the pages size bars with style attributes), media and images also as blob:/data: (upload previews,
-# Swagger UI's icons), no framing, forms only to this site.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data: blob:",
-    "media-src 'self' blob:", "connect-src 'self'", "font-src 'self'", "object-src 'none'", "base-uri 'self'",
-    "form-action 'self'", "frame-ancestors 'none'",
-])
-PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
-    "camera", "microphone", "geolocation", "payment", "usb", "serial", "bluetooth", "midi", "magnetometer",
-    "gyroscope", "accelerometer",
-))
 
 TEMPLATES = [
     {
@@ -143,18 +133,48 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Media must be one shared filesystem (an NFS mount, say) when workers run on
-# other machines: the decoder and the training loop read files by path.
 MEDIA_URL = "media/"
+# The filesystem backend's folder (one shared filesystem, NFS say, when workers run on other machines);
+# with STORAGE_BACKEND=s3 it is only a local folder for uploads being checked.
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Where media live: STORAGE_BACKEND "filesystem" (the default: MEDIA_ROOT), "s3" (an S3-compatible object
+# store through django-storages, STORAGE_S3_*: web and workers then share no folder), or a storage class's
+# dotted path (config/storage.py). STORAGE_ORIGIN: where pages may load media from (presigned URLs).
+_media_storage, STORAGE_ORIGIN = media_storage(os.environ)
 STORAGES = {
-    "default": {"BACKEND": env.str("STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
+    "default": _media_storage,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# How the filesystem backend's files reach browsers: "django" (the range-serving view: the embedded default),
+# "x-accel-redirect" (nginx sends the file from MEDIA_ACCEL_PREFIX, an internal location) or "x-sendfile"
+# (Apache's mod_xsendfile, lighttpd). Object stores always answer through presigned URLs.
+MEDIA_SERVE = env.str("MEDIA_SERVE", default="django")
+if MEDIA_SERVE not in ("django", "x-accel-redirect", "x-sendfile"):
+    raise ImproperlyConfigured(f"MEDIA_SERVE must be django, x-accel-redirect or x-sendfile, not {MEDIA_SERVE!r}.")
+MEDIA_ACCEL_PREFIX = "/" + env.str("MEDIA_ACCEL_PREFIX", default="/protected-media/").strip("/") + "/"
+# A worker's local copies of what its tasks read from an object store (trailers, frames, embeddings, model
+# files), least recently used first out once they pass WORKER_CACHE_MAX_BYTES; and its tasks' outputs while
+# they are written, before they go up to the store.
+WORKER_CACHE_DIR = Path(env.str("WORKER_CACHE_DIR", default=str(VAR_DIR / "cache")))
+WORKER_CACHE_MAX_BYTES = env.int("WORKER_CACHE_MAX_BYTES", default=20 * 1024**3)
+
+# What pages may load (trailers/headers.py): scripts only from this site, never inline (styles may be:
+# the pages size bars with style attributes), media and images also as blob:/data: (upload previews,
+# Swagger UI's icons) and the object store's presigned URLs, no framing, forms only to this site.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'",
+    f"img-src 'self' data: blob: {STORAGE_ORIGIN}".strip(), f"media-src 'self' blob: {STORAGE_ORIGIN}".strip(),
+    "connect-src 'self'", "font-src 'self'", "object-src 'none'", "base-uri 'self'",
+    "form-action 'self'", "frame-ancestors 'none'",
+])
+PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
+    "camera", "microphone", "geolocation", "payment", "usb", "serial", "bluetooth", "midi", "magnetometer",
+    "gyroscope", "accelerometer",
+))
 # Uploads stream to disk above this size instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
