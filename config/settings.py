@@ -161,6 +161,9 @@ MEDIA_ACCEL_PREFIX = "/" + env.str("MEDIA_ACCEL_PREFIX", default="/protected-med
 # they are written, before they go up to the store.
 WORKER_CACHE_DIR = Path(env.str("WORKER_CACHE_DIR", default=str(VAR_DIR / "cache")))
 WORKER_CACHE_MAX_BYTES = env.int("WORKER_CACHE_MAX_BYTES", default=20 * 1024**3)
+# How long a finished training run's worker waits for an object store that is away before it gives up storing
+# the model file (and fails the run).
+STORE_PATIENCE_SECONDS = env.int("STORE_PATIENCE_SECONDS", default=600)
 
 # What pages may load (trailers/headers.py): scripts only from this site, never inline (styles may be:
 # the pages size bars with style attributes), media and images also as blob:/data: (upload previews,
@@ -209,7 +212,7 @@ PROCESSING_STALE_AFTER_SECONDS = env.int("PROCESSING_STALE_AFTER_SECONDS", defau
 # Trailers in formats browsers cannot play (AVI, MPEG-TS, Matroska, ...) get an MP4 copy for the
 # page's player while they are preprocessed (about 3× faster than real time for 720p on 2 cores).
 BROWSER_COPIES = env.bool("BROWSER_COPIES", default=True)
-# Every worker sweeps this often (and as it starts): it hands over work that a dead worker
+# The scheduler (Celery beat) has a worker sweep this often: it hands over work that a dead worker
 # or a down broker left behind (trailers/services/queue.py).
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
 # Work handed to the broker this long ago and still not picked up is handed over again
@@ -248,6 +251,13 @@ CELERY_TASK_ROUTES = {
     "trailers.tasks.embed_subclips_task": {"queue": "video"},
     "trailers.tasks.train_run_task": {"queue": "gpu"},
     "trailers.tasks.score_trailers_task": {"queue": "gpu"},
+    "trailers.tasks.sweep_task": {"queue": "video"},
+}
+# One scheduler, Celery beat (`celery -A config beat`), sends the sweep; a video worker runs it. A sweep not
+# run within its interval (every worker busy, or none up) is dropped: the next one does the same work.
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {"task": "trailers.tasks.sweep_task", "schedule": float(SWEEP_INTERVAL_SECONDS),
+              "options": {"expires": float(SWEEP_INTERVAL_SECONDS)}},
 }
 # A task is acknowledged only when it finishes, and given back if its worker dies,
 # so a killed worker's task runs again; one message at a time per process, so a

@@ -22,6 +22,7 @@ Layout under the cache root::
     objects/<k[:2]>/<k>.lock       its lock
     tmp/                           downloads under way
     work/                          tasks' outputs while they are written, before they go up to the store
+                                   (trailers.store.work_folder)
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ import os
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -208,14 +208,6 @@ class ObjectCache:
     def size(self) -> int:
         return sum(p.stat().st_size for p in (self.root / "objects").glob("*/*")
                    if not p.name.endswith(LOCK_SUFFIX) and p.exists())
-
-    # --- work folders ------------------------------------------------------------------------------
-
-    def work_folder(self, label: str) -> Path:
-        """A fresh local folder for a task's outputs (beside the entries, so they move into the cache cheaply)."""
-        folder = self.root / "work" / f"{label}-{uuid.uuid4().hex[:12]}"
-        folder.mkdir(parents=True)
-        return folder
 
     def reset_stats(self) -> CacheStats:
         with self._lock:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -41,6 +43,10 @@ CHUNK = 1024 * 1024
 
 class StoreUnavailable(Exception):
     """The object store cannot be reached, or answers with a server error: try again later."""
+
+
+class LocalCopyLost(StoreUnavailable):
+    """A local copy vanished while a task read it (its cache folder was deleted): fetch it again and retry."""
 
 
 def is_local(storage=None) -> bool:
@@ -161,7 +167,17 @@ def local_copies(names: Iterable[str]) -> Iterator[list[Path]]:
         yield [Path(default_storage.path(name)) for name in names]
         return
     with worker_cache().pinned(names) as paths:
-        yield paths
+        try:
+            yield paths
+        except Exception as exc:
+            if not isinstance(exc, StoreUnavailable) and copies_lost(paths):
+                raise LocalCopyLost(f"local copies went while they were read ({exc}); they are fetched again") from exc
+            raise
+
+
+def copies_lost(paths: Iterable[Path]) -> bool:
+    """Whether any of these local copies is gone (someone deleted the cache folder under a running task)."""
+    return not is_local() and any(not Path(p).exists() for p in paths)
 
 
 @contextmanager
@@ -174,14 +190,33 @@ def local_copy(name: str) -> Iterator[Path]:
 
 
 def work_folder(label: str) -> Path:
-    """A fresh local folder for a task's outputs, on the same filesystem as where they will be published."""
-    if is_local():
-        base = Path(default_storage.path("incoming"))
-        base.mkdir(parents=True, exist_ok=True)
-        import tempfile
+    """A fresh local folder for a task's outputs, on the same filesystem as where they will be published
+    (beside the folder store's files, or the worker's cache). Folders that dead processes of this machine left
+    (a worker killed mid-task) are removed first."""
+    base = Path(default_storage.path("incoming")) / "work" if is_local() else Path(settings.WORKER_CACHE_DIR) / "work"
+    base.mkdir(parents=True, exist_ok=True)
+    remove_abandoned_work(base)
+    folder = base / f"{label}.{_HOST}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    folder.mkdir()
+    return folder
 
-        return Path(tempfile.mkdtemp(prefix=f"{label}-", dir=base))
-    return worker_cache().work_folder(label)
+
+_HOST = socket.gethostname().replace(".", "-") or "host"
+
+
+def remove_abandoned_work(base: Path) -> int:
+    """Remove the work folders under ``base`` whose process, on this machine, is gone."""
+    removed = 0
+    for folder in base.glob(f"*.{_HOST}.*.*"):
+        try:
+            pid = int(folder.name.rsplit(".", 2)[1])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+        except (ValueError, PermissionError):
+            continue
+    return removed
 
 
 class _LocalFile(File):
@@ -199,6 +234,8 @@ def publish(local: str | os.PathLike, name: str, *, cache: bool = True) -> str:
         target = Path(default_storage.path(name))
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(local, target)
+        if default_storage.file_permissions_mode is not None:  # as the storage's own save would leave it
+            os.chmod(target, default_storage.file_permissions_mode)
         return name
     with unavailable_as_error():
         with open(local, "rb") as handle:
@@ -237,8 +274,10 @@ def exists(name: str) -> bool:
 class Mirror:
     """A local folder that mirrors the stored folder ``prefix`` (a run's checkpoints).
 
-    ``pull()`` fetches what the store holds; ``push()`` puts there what changed locally since the last push
-    and removes what went. With a folder store the local folder *is* the stored one, and both do nothing.
+    ``pull()`` fetches what the store holds; ``push()`` puts there what changed locally since the last push.
+    A push never deletes: a local folder lost under a running task (its cache folder deleted) must not take
+    the stored checkpoints with it; the run's end removes the stored folder. With a folder store the local
+    folder *is* the stored one, and both do nothing.
     """
 
     def __init__(self, prefix: str, label: str):
@@ -252,6 +291,7 @@ class Mirror:
         if self.local:
             return sum(1 for p in self.folder.glob("*") if p.is_file()) if self.folder.exists() else 0
         names = self._stored()
+        self.folder.mkdir(parents=True, exist_ok=True)
         for name in names:
             target = self.folder / name
             part = target.with_name(f".{name}.part")
@@ -264,22 +304,21 @@ class Mirror:
         return len(names)
 
     def push(self) -> int:
-        """Upload the files that changed since the last push, remove those that went; returns how many moved."""
+        """Upload the files that changed since the last push; returns how many went up."""
         if self.local:
             return 0
         present = {p.name: p for p in self.folder.glob("*") if p.is_file() and not p.name.startswith(".")}
         moved = 0
         for name, path in sorted(present.items()):
-            stat = path.stat()
-            if self._pushed.get(name) != (stat.st_size, stat.st_mtime_ns):
+            try:
+                stat = path.stat()
+                if self._pushed.get(name) == (stat.st_size, stat.st_mtime_ns):
+                    continue
                 with unavailable_as_error(), open(path, "rb") as handle:
                     default_storage.save(self.prefix + name, File(handle, name=name))
-                self._pushed[name] = (stat.st_size, stat.st_mtime_ns)
-                moved += 1
-        for name in [n for n in self._pushed if n not in present]:
-            with unavailable_as_error():
-                default_storage.delete(self.prefix + name)
-            del self._pushed[name]
+            except FileNotFoundError:  # replaced or removed by the training loop meanwhile: the next push
+                continue
+            self._pushed[name] = (stat.st_size, stat.st_mtime_ns)
             moved += 1
         return moved
 

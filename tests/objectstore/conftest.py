@@ -58,3 +58,12 @@ def s3_settings(settings, s3_env, tmp_path):
     settings.WORKER_CACHE_DIR = tmp_path / "cache"
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings
+
+
+@pytest.fixture(scope="session")
+def object_store_video(tmp_path_factory):
+    """A real 4 s H.264 trailer made by the project's generator."""
+    from ml.synth import generate_trailer
+
+    folder = tmp_path_factory.mktemp("objectstore-synthetic")
+    return generate_trailer(folder / "object-store.mp4", seed=11, duration=4.0, fps=12, width=64, height=48).path
