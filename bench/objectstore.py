@@ -55,7 +55,8 @@ def base_env(var: Path, storage: dict[str, str]) -> dict[str, str]:
                 "SECRET_KEY": "bench-only-secret-key-0123456789-0123456789-0123456789", "DEBUG": "0",
                 "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "SESSION_COOKIE_SECURE": "0",
                 "CSRF_COOKIE_SECURE": "0", "SECURE_HSTS_SECONDS": "0", "WORKER_CACHE_DIR": str(var / "cache"),
-                "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING", "TMPDIR": str(var / "tmp"), **storage})
+                "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING", "TMPDIR": str(var / "tmp"),
+                "STATIC_ROOT": str(var / "static"), **storage})
     (var / "tmp").mkdir(parents=True, exist_ok=True)
     return env
 
@@ -119,6 +120,7 @@ def bench_upload(server, work: Path, megabytes: int) -> dict:
     shutil.rmtree(var, ignore_errors=True)
     env = base_env(var, server.storage_env(f"bench-upload-{uuid.uuid4().hex[:6]}"))
     manage(env, "migrate", "--noinput")
+    manage(env, "collectstatic", "--noinput")  # DEBUG is off, as in production: pages need the manifest
     manage(env, "shell", "-c", "from django.contrib.auth.models import User; "
                                "User.objects.create_user('bench', password='bench-pass-123')")
     video = make_big_video(work / f"upload-{megabytes}mb.mp4", megabytes)

@@ -47,9 +47,9 @@ def media_storage(environ: Mapping[str, str]) -> tuple[dict, str]:
             # A store that is down fails a call within seconds (the work waits and is tried again), not minutes.
             connect_timeout=5, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"},
         ),
-        # Big files go up in 8 MB parts, two at a time: a 1 GB upload holds about 16 MB of it in memory.
-        "transfer_config": TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024,
-                                          max_concurrency=2),
+        # Big files go up in 8 MB parts, two at a time, with at most two more read ahead (boto3 reads ten by
+        # default): a 1 GB upload holds about 32 MB of it in memory.
+        "transfer_config": _transfer_config(TransferConfig),
     }
     if endpoint:
         parts = urlsplit(endpoint)
@@ -57,3 +57,10 @@ def media_storage(environ: Mapping[str, str]) -> tuple[dict, str]:
     else:
         origin = f"https://*.s3.{region}.amazonaws.com" if region else "https://*.amazonaws.com"
     return {"BACKEND": backend, "OPTIONS": options}, origin
+
+
+def _transfer_config(transfer_config_class):
+    config = transfer_config_class(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024,
+                                   max_concurrency=2)
+    config.max_in_memory_upload_chunks = 2  # s3transfer's own setting, which boto3's constructor does not take
+    return config

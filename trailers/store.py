@@ -19,6 +19,7 @@ it is never failed for it.
 from __future__ import annotations
 
 import logging
+import mimetypes
 import os
 import shutil
 import socket
@@ -238,16 +239,33 @@ def publish(local: str | os.PathLike, name: str, *, cache: bool = True) -> str:
             os.chmod(target, default_storage.file_permissions_mode)
         return name
     with unavailable_as_error():
-        with open(local, "rb") as handle:
-            stored = default_storage.save(name, _LocalFile(handle, name=str(local)))
-        if stored != name:
-            raise RuntimeError(f"the store kept {name} as {stored}")
+        _upload(default_storage, local, name)
     if cache:
         content_hash, _ = worker_cache().remote.describe(name)
         worker_cache().add(local, name, content_hash)
     else:
         local.unlink(missing_ok=True)
     return name
+
+
+def _upload(storage, local: Path, name: str) -> None:
+    """Put ``local`` in the store as ``name``: boto3 reads each part from the file as it sends it (a file object
+    would be read a part at a time into memory), so a 1 GB trailer goes up holding a few MB."""
+    if not hasattr(storage, "bucket_name"):
+        with open(local, "rb") as handle:
+            stored = storage.save(name, _LocalFile(handle, name=str(local)))
+        if stored != name:
+            raise RuntimeError(f"the store kept {name} as {stored}")
+        return
+    from storages.utils import clean_name
+
+    key = storage._normalize_name(clean_name(name))
+    parameters = dict(storage.object_parameters)
+    parameters.setdefault("ContentType", mimetypes.guess_type(name)[0] or storage.default_content_type)
+    if storage.default_acl:
+        parameters.setdefault("ACL", storage.default_acl)
+    storage.connection.meta.client.upload_file(str(local), storage.bucket_name, key, ExtraArgs=parameters,
+                                               Config=storage.transfer_config)
 
 
 def publish_folder(folder: Path, prefix: str) -> list[str]:
@@ -316,8 +334,8 @@ class Mirror:
                 stat = path.stat()
                 if self._pushed.get(name) == (stat.st_size, stat.st_mtime_ns):
                     continue
-                with unavailable_as_error(), open(path, "rb") as handle:
-                    default_storage.save(self.prefix + name, File(handle, name=name))
+                with unavailable_as_error():
+                    _upload(default_storage, path, self.prefix + name)
             except FileNotFoundError:  # replaced or removed by the training loop meanwhile: the next push
                 continue
             self._pushed[name] = (stat.st_size, stat.st_mtime_ns)

@@ -40,7 +40,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 class S3Server:
     def __init__(self, folder: Path, *, host: str = "127.0.0.1", bucket: str = "reelscore"):
-        self.folder, self.host, self.bucket = Path(folder), host, bucket
+        self.folder, self.host, self.bucket = Path(folder).resolve(), host, bucket
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port(host)
         self._ports = {name: free_port(host) for name in (
