@@ -135,7 +135,8 @@ class ObjectCache:
         tmp_dir.mkdir(parents=True, exist_ok=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=".download-")
+        _remove_abandoned_downloads(tmp_dir)
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=f".download-{os.getpid()}-")
         try:
             with os.fdopen(fd, "wb") as handle:
                 self.remote.download(name, content_hash, handle)
@@ -213,6 +214,17 @@ class ObjectCache:
         with self._lock:
             stats, self.stats = self.stats, CacheStats()
         return stats
+
+
+def _remove_abandoned_downloads(tmp_dir: Path) -> None:
+    """Remove half-downloads whose process is gone (a worker killed mid-download)."""
+    for partial in tmp_dir.glob(".download-*-*"):
+        try:
+            os.kill(int(partial.name.split("-")[1]), 0)
+        except ProcessLookupError:
+            partial.unlink(missing_ok=True)
+        except (ValueError, PermissionError):
+            continue
 
 
 def _mark_used(path: Path) -> None:
