@@ -220,12 +220,6 @@ def remove_abandoned_work(base: Path) -> int:
     return removed
 
 
-class _LocalFile(File):
-    # FileSystemStorage moves a file that says where it lies instead of copying it.
-    def temporary_file_path(self) -> str:
-        return self.name
-
-
 def publish(local: str | os.PathLike, name: str, *, cache: bool = True) -> str:
     """Put the local file ``local`` in the store as exactly ``name`` (replacing what was there) and return the
     name. The local file is moved away: into the folder store, or (``cache``) into this worker's cache, so
@@ -253,7 +247,7 @@ def _upload(storage, local: Path, name: str) -> None:
     would be read a part at a time into memory), so a 1 GB trailer goes up holding a few MB."""
     if not hasattr(storage, "bucket_name"):
         with open(local, "rb") as handle:
-            stored = storage.save(name, _LocalFile(handle, name=str(local)))
+            stored = storage.save(name, File(handle, name=str(local)))
         if stored != name:
             raise RuntimeError(f"the store kept {name} as {stored}")
         return
