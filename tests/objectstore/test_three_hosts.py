@@ -342,5 +342,36 @@ def test_a_gpu_worker_killed_mid_run_is_resumed_by_another_from_the_store(cluste
     assert run.resumed_from_epoch is not None and 1 <= run.resumed_from_epoch <= killed_at
     assert [(m["fold"], m["epoch"]) for m in run.metrics] == [(f, e) for f in (1, 2) for e in range(1, 26)]
     assert "resuming from" in second.log() and "cache miss: subclips/" in second.log()
-    assert cluster["s3"].keys(f"three-hosts/runs/{run.pk}/") == []  # the finished run's checkpoints went
+    # The finished run's checkpoints go once its end is committed (so a moment after it shows as succeeded).
+    wait_for(lambda: cluster["s3"].keys(f"three-hosts/runs/{run.pk}/") == [], timeout=30,
+             message="the finished run's checkpoints to go from the store")
     assert missing_objects(cluster["s3"]) == []
+
+
+def test_a_browser_plays_the_trailer_from_the_store(cluster, person, synthetic_trailers, monkeypatch):
+    """Chromium, as a person: the page's player loads the video from the store (ranges, answered 206) and the
+    Content-Security-Policy lets it, and nothing else new."""
+    from tests.e2e.conftest import CHROMIUM_ARGS, _require_browser, log_in
+
+    _require_browser()
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop runs in this thread beside the ORM
+    [trailer] = wait_ready(upload(person, [synthetic_trailers[0].path]))
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        page = chromium.new_context(base_url=cluster["url"]).new_page()
+        refused, from_store = [], []
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+        endpoint = f"{cluster['web'].gateway}:{cluster['web'].ports[cluster['s3'].port]}"
+        page.on("response", lambda r: from_store.append(r.status) if endpoint in r.url else None)
+        log_in(page, "curator", "curator-pass-123")
+        page.goto(f"/trailers/{trailer.pk}/")
+        page.wait_for_function("document.querySelector('video.player').readyState >= 1", timeout=30_000)
+        duration = page.evaluate("document.querySelector('video.player').duration")
+        page.wait_for_function("[...document.querySelectorAll('.subclip img')].every(i => i.complete && "
+                               "i.naturalWidth > 0)", timeout=30_000)  # contact sheets, from the store too
+        chromium.close()
+    assert duration == pytest.approx(trailer.duration, abs=0.5)
+    assert 206 in from_store  # the store answered the player's range requests
+    assert refused == []
