@@ -308,14 +308,17 @@ def test_the_store_stopped_while_preprocessing_then_the_trailer_ends_ready(clust
     server = cluster["s3"]
     server.stop()
     try:
-        time.sleep(6)
-        # Meanwhile the page says it waits; it never fails for the store.
-        assert Trailer.objects.get(pk=trailer.pk).status != Trailer.Status.FAILED
+        # The store stays down until the worker has run into it; meanwhile the page says the trailer waits.
+        wait_for(lambda: "waits for the object store" in cluster["video_worker"].log(), timeout=180,
+                 message="the video worker to find the store down")
+        waiting = Trailer.objects.get(pk=trailer.pk)
+        assert waiting.status in (Trailer.Status.QUEUED, Trailer.Status.PROCESSING)  # never failed for it
+        page = person.get(f"/trailers/{trailer.pk}/live/").text
+        assert waiting.status != Trailer.Status.QUEUED or "Waiting for the object store" in page
     finally:
         server.start()
     [done] = wait_ready([trailer], timeout=180)
     assert done.error == "" and done.subclips.count() == 3 and done.browser_copy
-    assert "waits for the object store" in cluster["video_worker"].log()
     assert missing_objects(server) == []
     # Nothing of the interrupted attempt stayed: only the folder the rows name.
     folders = {k.split("/")[3] for k in server.keys(f"three-hosts/subclips/{trailer.pk}/")}
