@@ -7,11 +7,14 @@ and ``CELERY_BROKER_URL`` switch to PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+
+from config.storage import media_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -66,19 +69,6 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
-
-# What pages may load (trailers/headers.py): scripts only from this site, never inline (styles may be:
-# the pages size bars with style attributes), media and images also as blob:/data: (upload previews,
-# Swagger UI's icons), no framing, forms only to this site.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data: blob:",
-    "media-src 'self' blob:", "connect-src 'self'", "font-src 'self'", "object-src 'none'", "base-uri 'self'",
-    "form-action 'self'", "frame-ancestors 'none'",
-])
-PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
-    "camera", "microphone", "geolocation", "payment", "usb", "serial", "bluetooth", "midi", "magnetometer",
-    "gyroscope", "accelerometer",
-))
 
 TEMPLATES = [
     {
@@ -144,18 +134,51 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Media must be one shared filesystem (an NFS mount, say) when workers run on
-# other machines: the decoder and the training loop read files by path.
 MEDIA_URL = "media/"
+# The filesystem backend's folder (one shared filesystem, NFS say, when workers run on other machines);
+# with STORAGE_BACKEND=s3 it is only a local folder for uploads being checked.
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Where media live: STORAGE_BACKEND "filesystem" (the default: MEDIA_ROOT), "s3" (an S3-compatible object
+# store through django-storages, STORAGE_S3_*: web and workers then share no folder), or a storage class's
+# dotted path (config/storage.py). STORAGE_ORIGIN: where pages may load media from (presigned URLs).
+_media_storage, STORAGE_ORIGIN = media_storage(os.environ)
 STORAGES = {
-    "default": {"BACKEND": env.str("STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
+    "default": _media_storage,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# How the filesystem backend's files reach browsers: "django" (the range-serving view: the embedded default),
+# "x-accel-redirect" (nginx sends the file from MEDIA_ACCEL_PREFIX, an internal location) or "x-sendfile"
+# (Apache's mod_xsendfile, lighttpd). Object stores always answer through presigned URLs.
+MEDIA_SERVE = env.str("MEDIA_SERVE", default="django")
+if MEDIA_SERVE not in ("django", "x-accel-redirect", "x-sendfile"):
+    raise ImproperlyConfigured(f"MEDIA_SERVE must be django, x-accel-redirect or x-sendfile, not {MEDIA_SERVE!r}.")
+MEDIA_ACCEL_PREFIX = "/" + env.str("MEDIA_ACCEL_PREFIX", default="/protected-media/").strip("/") + "/"
+# A worker's local copies of what its tasks read from an object store (trailers, frames, embeddings, model
+# files), least recently used first out once they pass WORKER_CACHE_MAX_BYTES; and its tasks' outputs while
+# they are written, before they go up to the store.
+WORKER_CACHE_DIR = Path(env.str("WORKER_CACHE_DIR", default=str(VAR_DIR / "cache")))
+WORKER_CACHE_MAX_BYTES = env.int("WORKER_CACHE_MAX_BYTES", default=20 * 1024**3)
+# How long a finished training run's worker waits for an object store that is away before it gives up storing
+# the model file (and fails the run).
+STORE_PATIENCE_SECONDS = env.int("STORE_PATIENCE_SECONDS", default=600)
+
+# What pages may load (trailers/headers.py): scripts only from this site, never inline (styles may be:
+# the pages size bars with style attributes), media and images also as blob:/data: (upload previews,
+# Swagger UI's icons) and the object store's presigned URLs, no framing, forms only to this site.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'",
+    f"img-src 'self' data: blob: {STORAGE_ORIGIN}".strip(), f"media-src 'self' blob: {STORAGE_ORIGIN}".strip(),
+    "connect-src 'self'", "font-src 'self'", "object-src 'none'", "base-uri 'self'",
+    "form-action 'self'", "frame-ancestors 'none'",
+])
+PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
+    "camera", "microphone", "geolocation", "payment", "usb", "serial", "bluetooth", "midi", "magnetometer",
+    "gyroscope", "accelerometer",
+))
 # Uploads stream to disk above this size instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -190,7 +213,7 @@ PROCESSING_STALE_AFTER_SECONDS = env.int("PROCESSING_STALE_AFTER_SECONDS", defau
 # Trailers in formats browsers cannot play (AVI, MPEG-TS, Matroska, ...) get an MP4 copy for the
 # page's player while they are preprocessed (about 3× faster than real time for 720p on 2 cores).
 BROWSER_COPIES = env.bool("BROWSER_COPIES", default=True)
-# Every worker sweeps this often (and as it starts): it hands over work that a dead worker
+# The scheduler (Celery beat) has a worker sweep this often: it hands over work that a dead worker
 # or a down broker left behind (trailers/services/queue.py).
 SWEEP_INTERVAL_SECONDS = env.int("SWEEP_INTERVAL_SECONDS", default=60)
 # Work handed to the broker this long ago and still not picked up is handed over again
@@ -229,6 +252,13 @@ CELERY_TASK_ROUTES = {
     "trailers.tasks.embed_subclips_task": {"queue": "video"},
     "trailers.tasks.train_run_task": {"queue": "gpu"},
     "trailers.tasks.score_trailers_task": {"queue": "gpu"},
+    "trailers.tasks.sweep_task": {"queue": "video"},
+}
+# One scheduler, Celery beat (`celery -A config beat`), sends the sweep; a video worker runs it. A sweep not
+# run within its interval (every worker busy, or none up) is dropped: the next one does the same work.
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {"task": "trailers.tasks.sweep_task", "schedule": float(SWEEP_INTERVAL_SECONDS),
+              "options": {"expires": float(SWEEP_INTERVAL_SECONDS)}},
 }
 # A task is acknowledged only when it finishes, and given back if its worker dies,
 # so a killed worker's task runs again; one message at a time per process, so a

@@ -461,6 +461,27 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def describe_device(device: torch.device | str) -> str:
+    """Which GPU ``device`` is, in words a person can find the card by: its name, its index as this process sees
+    it, its index on the machine (through ``CUDA_VISIBLE_DEVICES``, where set) and its UUID; "" for the CPU.
+
+    Call it only where the work runs on that device: it initialises CUDA.
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return ""
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    properties = torch.cuda.get_device_properties(index)
+    words = [f"{properties.name}, cuda:{index}"]
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    if index < len(visible):
+        words.append(f"GPU {visible[index]} of this machine (CUDA_VISIBLE_DEVICES={','.join(visible)})")
+    uuid = getattr(properties, "uuid", None)
+    if uuid is not None:
+        words.append(f"GPU-{uuid}")
+    return "; ".join(words)
+
+
 def save_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any]) -> Path:
     """``torch.save`` to a temporary file beside ``path``, then rename: a reader never sees half a file."""
     return write_atomically(path, lambda handle: torch.save(checkpoint, handle))

@@ -55,14 +55,18 @@ def _database_url(settings_dict) -> str:
 class WorkerProcess:
     """`celery -A config worker` in its own process group, logging to a file."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, name: str, queues: str = "video,gpu"):
+    ready_line = " ready."
+
+    def __init__(self, env: dict[str, str], log_dir: Path, name: str, queues: str = "video,gpu",
+                 pool: str = "prefork", argv: list[str] | None = None, prefix: list[str] | None = None):
         self.log_path = log_dir / f"worker-{name}-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "wb")
+        argv = argv or [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "--concurrency", "1",
+                        "--pool", pool, "--loglevel", "INFO", "-n", f"{name}@%h", "--without-gossip",
+                        "--without-mingle", "--without-heartbeat"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "--concurrency", "1",
-             "--loglevel", "INFO", "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
-             "--without-heartbeat"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            [*(prefix or []), *argv], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def log(self) -> str:
@@ -71,7 +75,7 @@ class WorkerProcess:
     def wait_ready(self, timeout: float = 60) -> WorkerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if " ready." in self.log():
+            if self.ready_line in self.log():
                 return self
             if self.process.poll() is not None:
                 raise RuntimeError(f"the worker exited with {self.process.returncode}:\n{self.log()}")
@@ -94,6 +98,21 @@ class WorkerProcess:
         self._log.close()
 
 
+class SchedulerProcess(WorkerProcess):
+    """`celery -A config beat`: the one scheduler, which sends the sweep every SWEEP_INTERVAL_SECONDS."""
+
+    ready_line = "beat: Starting..."
+
+    def __init__(self, env: dict[str, str], log_dir: Path, name: str = "beat", prefix: list[str] | None = None):
+        schedule = log_dir / f"{name}-{time.monotonic_ns()}-schedule"
+        super().__init__(env, log_dir, name, prefix=prefix, argv=[
+            sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO", "--schedule",
+            str(schedule)])
+
+    def sweeps_sent(self) -> int:
+        return self.log().count("Scheduler: Sending due task sweep")
+
+
 @pytest.fixture(scope="session")
 def worker_env(django_db_setup, django_db_blocker):
     from django.db import connection
@@ -114,12 +133,15 @@ def worker_env(django_db_setup, django_db_blocker):
 
 @pytest.fixture(scope="module")
 def start_worker(worker_env, tmp_path_factory):
-    """Start real worker processes; all are stopped at the end of the test module."""
+    """Start real worker processes, and beside the first one the scheduler (Celery beat), as a deployment runs
+    them; all are stopped at the end of the test module."""
     started: list[WorkerProcess] = []
     log_dir = tmp_path_factory.mktemp("workers")
 
-    def start(name: str = "w", queues: str = "video,gpu") -> WorkerProcess:
-        worker = WorkerProcess(worker_env, log_dir, name, queues)
+    def start(name: str = "w", queues: str = "video,gpu", pool: str = "prefork") -> WorkerProcess:
+        if not any(isinstance(p, SchedulerProcess) for p in started):
+            started.append(SchedulerProcess(worker_env, log_dir).wait_ready())
+        worker = WorkerProcess(worker_env, log_dir, name, queues, pool)
         started.append(worker)
         return worker.wait_ready()
 
@@ -145,3 +167,20 @@ def wait_for(predicate, *, timeout: float = 60, interval: float = 0.1, message: 
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+
+
+# 4 s at 12 fps: with the test sampling (subclips of 1.5 s from 0.5 s in) each gives 2 subclips.
+SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".flv")
+
+
+@pytest.fixture(scope="session")
+def synthetic_trailers(tmp_path_factory):
+    """Eight real trailers made by the project's generator, each with its hidden rating."""
+    from ml.synth import generate_trailer
+
+    folder = tmp_path_factory.mktemp("synthetic")
+    return [
+        generate_trailer(folder / f"trailer-{i}{SUFFIXES[i % len(SUFFIXES)]}", seed=100 + i, duration=4.0, fps=12,
+                         width=64, height=48)
+        for i in range(8)
+    ]

@@ -1,9 +1,15 @@
 """Serving stored files to logged-in people, with HTTP range requests so a video player can seek.
 
-A request with one ``Range: bytes=a-b`` gets 206 and only those bytes; a range
-that starts past the end gets 416; anything else (no range, several ranges,
-a malformed header) gets the whole file with 200. Every answer says
-``Accept-Ranges: bytes``.
+Who may see a file is decided by the views; how its bytes travel depends on where it lies:
+
+- an object store (STORAGE_BACKEND=s3): a redirect to a short-lived presigned URL, and the store answers
+  the bytes, Range requests included; the bucket stays private;
+- a folder, with MEDIA_SERVE=x-accel-redirect or x-sendfile (production behind nginx, Apache or lighttpd):
+  an empty answer whose header hands the file to the web server, which sends it (ranges too);
+- a folder otherwise (the embedded default): this module sends it. A request with one ``Range: bytes=a-b``
+  gets 206 and only those bytes; a range that starts past the end gets 416; anything else (no range,
+  several ranges, a malformed header) gets the whole file with 200. Every answer says
+  ``Accept-Ranges: bytes``.
 """
 
 from __future__ import annotations
@@ -11,9 +17,13 @@ from __future__ import annotations
 import mimetypes
 import os
 import re
+from urllib.parse import quote
 
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.utils.http import content_disposition_header, http_date
+
+from .store import is_local
 
 # At most 19 ASCII digits a side (more than any file's size): a longer number is a malformed header.
 RANGE = re.compile(r"^\s*bytes\s*=\s*([0-9]{0,19})\s*-\s*([0-9]{0,19})\s*$", re.IGNORECASE)
@@ -59,14 +69,44 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
 
 
 def serve_file(request, field_file, *, content_type: str | None = None, download_name: str | None = None):
-    """The stored file of ``field_file`` (a FieldFile on filesystem storage), honouring a Range header."""
+    """The stored file of ``field_file`` (a FieldFile), honouring a Range header, wherever it is stored."""
     if not field_file or not field_file.name:
         raise Http404("No file.")
-    try:
-        path = field_file.path
-    except NotImplementedError:
-        raise Http404("This storage cannot serve files by path.") from None
-    return serve_path(request, path, content_type=content_type, download_name=download_name)
+    return serve_stored(request, field_file.storage, field_file.name, content_type=content_type,
+                        download_name=download_name)
+
+
+def serve_stored(request, storage, name: str, *, content_type: str | None = None, download_name: str | None = None):
+    """The file ``name`` of ``storage`` (already known to be one this person may see)."""
+    content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if not is_local(storage):
+        return presigned_redirect(storage, name, content_type=content_type, download_name=download_name)
+    path = storage.path(name)
+    if settings.MEDIA_SERVE == "django":
+        return serve_path(request, path, content_type=content_type, download_name=download_name)
+    if not os.path.isfile(path):
+        raise Http404("The file is missing from storage.")
+    response = HttpResponse(content_type=content_type)
+    if settings.MEDIA_SERVE == "x-accel-redirect":  # nginx: an `internal` location aliased to MEDIA_ROOT
+        response["X-Accel-Redirect"] = settings.MEDIA_ACCEL_PREFIX + quote(name)
+    else:  # Apache's mod_xsendfile, lighttpd: the file's own path
+        response["X-Sendfile"] = os.fsdecode(os.path.abspath(path))
+    response["Cache-Control"] = "private, max-age=3600"
+    if download_name:
+        response["Content-Disposition"] = content_disposition_header(True, download_name)
+    return response
+
+
+def presigned_redirect(storage, name: str, *, content_type: str, download_name: str | None = None):
+    """A redirect to a short-lived signed URL of the object ``name``: the store sends it, ranges and all."""
+    parameters = {"ResponseContentType": content_type}
+    if download_name:
+        parameters["ResponseContentDisposition"] = content_disposition_header(True, download_name)
+    response = HttpResponseRedirect(storage.url(name, parameters=parameters))
+    # The browser may reuse the redirect (seeking re-requests the video) while the URL is still good.
+    expires = getattr(storage, "querystring_expire", 3600)
+    response["Cache-Control"] = f"private, max-age={max(0, min(expires // 2, 600))}"
+    return response
 
 
 def serve_path(request, path: str, *, content_type: str | None = None, download_name: str | None = None):

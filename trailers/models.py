@@ -171,12 +171,15 @@ class TrainingRun(models.Model):
     cross_validation = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     device = models.CharField(max_length=50, blank=True)
+    gpu = models.CharField(max_length=255, blank=True, help_text="which GPU the run used (name, index, UUID); "
+                                                                 "empty on the CPU")
     worker = models.CharField(max_length=255, blank=True)
     cancel_requested = models.BooleanField(default=False)
     resumed_from_epoch = models.PositiveIntegerField(
         null=True, blank=True, help_text="set when a worker carried on from a checkpoint after the run lost its worker"
     )
-    checkpoint = models.CharField(max_length=255, blank=True, help_text="path of the last checkpoint, under MEDIA_ROOT")
+    checkpoint = models.CharField(max_length=255, blank=True, help_text="where its checkpoints are kept in the media "
+                                                                        "storage (a folder for a cross-validation)")
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -252,3 +255,14 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_version} {self.trailer}: {self.score:.2f}"
+
+
+class PeriodicJob(models.Model):
+    """When a periodic job (the sweep) last ran. Celery beat sends it; if two schedulers run by mistake, the
+    second delivery within an interval finds it has just run and does nothing."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from django.core.files.storage import default_storage
@@ -11,22 +12,35 @@ from django.dispatch import receiver
 
 from .models import ModelVersion, Subclip, Trailer, TrainingRun
 
+log = logging.getLogger(__name__)
+
 
 def delete_stored(storage, name: str) -> None:
     """Delete a stored file, then the folders it leaves empty (up to the storage root).
 
     A name ending in ``/`` is a folder (a cross-validated run's checkpoints): every file in it goes,
-    then the folder itself (even if it held nothing).
+    then the folder itself (even if it held nothing). An object store that cannot be reached leaves the
+    files behind (logged): nothing points at them any more, and a failed clean-up must not fail the work.
     """
+    from .store import StoreUnavailable, unavailable_as_error
+
+    try:
+        with unavailable_as_error():
+            _delete_stored(storage, name)
+    except (StoreUnavailable, FileNotFoundError) as exc:
+        log.warning("%s was not deleted from the store (%s); nothing points at it any more", name, exc)
+
+
+def _delete_stored(storage, name: str) -> None:
     if name.endswith("/"):
         try:
             folders, files = storage.listdir(name)
         except (FileNotFoundError, NotADirectoryError):
             return
         for sub in folders:
-            delete_stored(storage, f"{name}{sub}/")
+            _delete_stored(storage, f"{name}{sub}/")
         for file in files:
-            delete_stored(storage, f"{name}{file}")
+            _delete_stored(storage, f"{name}{file}")
         _remove_empty_folders(storage, name.rstrip("/"))
         return
     storage.delete(name)

@@ -1,72 +1,71 @@
-"""Celery tasks: thin wrappers that call a service. Each is safe to run twice."""
+"""Celery tasks: thin wrappers that call a service. Each is safe to run twice.
+
+An object store that cannot be reached (``StoreUnavailable``) retries the task with a growing delay: the
+service has put its work back in the queue first, so a retry lost with its worker is sent again by the sweep.
+The sweep itself is sent by one scheduler, Celery beat (config/celery.py), never by the workers.
+"""
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 
 from celery import shared_task
-from celery.signals import worker_ready
-from django.conf import settings
+from celery.signals import task_postrun
+
+from trailers.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
+# Waiting for the object store: 5 s, 10 s, 20 s... at most a minute apart, for as long as it takes.
+WAIT_FOR_STORE = {"autoretry_for": (StoreUnavailable,), "retry_backoff": 5, "retry_backoff_max": 60,
+                  "retry_jitter": False, "max_retries": None}
 
-@shared_task(bind=True, acks_late=True)
+
+@shared_task(bind=True, acks_late=True, **WAIT_FOR_STORE)
 def preprocess_trailer_task(self, trailer_id: int) -> None:
     from trailers.services import preprocess_trailer
 
     preprocess_trailer(trailer_id=trailer_id)
 
 
-@shared_task(bind=True, acks_late=True)
+@shared_task(bind=True, acks_late=True, **WAIT_FOR_STORE)
 def embed_subclips_task(self, subclip_ids: list[int] | None = None) -> None:
     from trailers.services import embed_subclips
 
     embed_subclips(subclip_ids=subclip_ids)
 
 
-@shared_task(bind=True, acks_late=True)
+@shared_task(bind=True, acks_late=True, **WAIT_FOR_STORE)
 def train_run_task(self, run_id: int) -> None:
     from trailers.services import execute_training_run
 
     execute_training_run(run_id=run_id, worker=self.request.hostname or "")
 
 
-@shared_task(bind=True, acks_late=True)
+@shared_task(bind=True, acks_late=True, **WAIT_FOR_STORE)
 def score_trailers_task(self, model_version_id: int, trailer_ids: list[int] | None = None) -> None:
     from trailers.services import score_trailers
 
     score_trailers(model_version_id=model_version_id, trailer_ids=trailer_ids)
 
 
-@worker_ready.connect
-def sweep_on_worker_start(**kwargs) -> None:
-    # A worker picks up what a dead worker or a down broker left behind: as it starts,
-    # and every SWEEP_INTERVAL_SECONDS while it runs.
-    _sweep()
-    threading.Thread(target=_sweep_forever, args=(settings.SWEEP_INTERVAL_SECONDS,), daemon=True,
-                     name="reelscore-sweep").start()
+@shared_task(bind=True, ignore_result=True)
+def sweep_task(self) -> None:
+    """The periodic sweep, sent by Celery beat every SWEEP_INTERVAL_SECONDS. Two schedulers started by mistake
+    send it twice as often; only the first delivery in each interval sweeps (``claim_periodic_job``)."""
+    from trailers.services import claim_periodic_job, sweep
+
+    if not claim_periodic_job(name="sweep"):
+        log.info("sweep skipped: one ran less than an interval ago (a second scheduler is running?)")
+        return
+    sent = sweep()
+    log.info("sweep handed over %(trailers)s trailer(s), %(runs)s run(s), %(scoring)s scoring task(s) and "
+             "%(embedding)s embedding task(s)", sent)
 
 
-def _sweep_forever(interval: float) -> None:
-    while True:
-        time.sleep(interval)
-        _sweep()
+@task_postrun.connect
+def log_cache_use(task=None, **kwargs) -> None:
+    # One line per task: how many of the files it read were already on this machine.
+    from trailers.store import log_cache_summary
 
-
-def _sweep() -> None:
-    from django.db import connection
-
-    from trailers.services import sweep
-
-    try:
-        sent = sweep()
-        if any(sent.values()):
-            log.info("sweep handed over %(trailers)s trailer(s), %(runs)s run(s), %(scoring)s scoring task(s) and "
-                     "%(embedding)s embedding task(s)", sent)
-    except Exception:  # the database or the broker is away: the next sweep tries again
-        log.exception("sweep failed")
-    finally:
-        connection.close()  # this thread's own connection; a fresh one next time
+    log_cache_summary(task.name.rsplit(".", 1)[-1] if task else "a task")

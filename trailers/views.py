@@ -15,10 +15,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, SuspiciousFileOperation, ValidationError
+from django.core.exceptions import PermissionDenied, SuspiciousFileOperation, SuspiciousOperation, ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -27,9 +27,9 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from ml.metrics import mae, rmse, spearman
 
-from . import bodies, charts, selectors, services, throttles, uploads
+from . import bodies, charts, selectors, services, store, throttles, uploads
 from .forms import PredictionFilterForm, SignUpForm, TrailerFilterForm, UploadForm
-from .media import serve_file, serve_path
+from .media import serve_file, serve_stored
 from .models import Trailer, TrainingRun
 from .permissions import CANCEL_RUN, REFUSALS, can
 
@@ -245,10 +245,14 @@ def media_file(request, name: str):
     if not request.user.is_staff:
         raise PermissionDenied("Only staff can open stored files directly.")
     try:
-        path = default_storage.path(name)
-    except (SuspiciousFileOperation, NotImplementedError):
+        there = store.exists(name)
+    except (SuspiciousFileOperation, SuspiciousOperation):
         raise Http404("No such file.") from None
-    return serve_path(request, path)
+    except store.StoreUnavailable:
+        return HttpResponse("The media store cannot be reached just now.", status=503, content_type="text/plain")
+    if not there:
+        raise Http404("The file is missing from storage.")
+    return serve_stored(request, default_storage, name)
 
 
 # --- rate next -------------------------------------------------------------------------------------

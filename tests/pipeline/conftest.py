@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ml.synth import generate_trailer
 from tests.conftest import wait_for
 from trailers.models import Rating, Trailer
 from trailers.services import ingest_trailer
 
 pytestmark = pytest.mark.pipeline
-
-# 4 s at 12 fps: with the test sampling (subclips of 1.5 s from 0.5 s in) each gives 2 subclips.
-SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".flv")
-
-
-@pytest.fixture(scope="session")
-def synthetic_trailers(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("synthetic")
-    return [
-        generate_trailer(folder / f"trailer-{i}{SUFFIXES[i % len(SUFFIXES)]}", seed=100 + i, duration=4.0, fps=12,
-                         width=64, height=48)
-        for i in range(8)
-    ]
-
 
 def ingest(synthetic, user=None) -> list[Trailer]:
     return [ingest_trailer(source=t.path, original_name=t.path.name, user=user, reference_score=t.rating)

@@ -22,17 +22,19 @@ def test_a_worker_killed_while_preprocessing_is_replaced_and_its_trailer_ends_re
     # An AVI: browsers cannot play it, so preprocessing also transcodes a copy, which gives time to kill it.
     video = generate_trailer(tmp_path / "long.avi", seed=5, duration=60.0, fps=24, width=320, height=240)
     folder = Path(settings.MEDIA_ROOT) / "subclips"
+    work = Path(settings.MEDIA_ROOT) / "incoming" / "work"  # where an attempt writes before it publishes
     first = start_worker("doomed-preprocessor")
     [trailer] = ingest([video])
 
     def writing():
         row = Trailer.objects.get(pk=trailer.pk)
-        return row.status == Trailer.Status.PROCESSING and any((folder / str(trailer.pk)).glob("*/*.npy"))
+        return row.status == Trailer.Status.PROCESSING and any(work.glob(f"trailer-{trailer.pk}.*/*.npy"))
     wait_for(writing, timeout=90, interval=0.02, message="preprocessing to have written frames")
     first.kill()
     killed = time.monotonic()
     assert Trailer.objects.get(pk=trailer.pk).status == Trailer.Status.PROCESSING
-    [left] = list((folder / str(trailer.pk)).iterdir())  # the dead attempt's partial output
+    [left] = list(work.glob(f"trailer-{trailer.pk}.*"))  # the dead attempt's partial output
+    assert not (folder / str(trailer.pk)).exists()  # nothing of it was published
 
     start_worker("rescuer")
     [done] = wait_until_processed([trailer], timeout=120)

@@ -38,13 +38,22 @@ print(json.dumps({
     "REJECT_ON_LOST": settings.CELERY_TASK_REJECT_ON_WORKER_LOST,
     "PREFETCH": settings.CELERY_WORKER_PREFETCH_MULTIPLIER,
     "ROUTES": settings.CELERY_TASK_ROUTES,
+    "BEAT": {k: {"task": v["task"], "schedule": v["schedule"]} for k, v in settings.CELERY_BEAT_SCHEDULE.items()},
+    "STORAGE_OPTIONS": {k: v for k, v in settings.STORAGES["default"].get("OPTIONS", {}).items()
+                        if isinstance(v, (str, int, bool, type(None)))},
+    "CSP": settings.CONTENT_SECURITY_POLICY,
+    "MEDIA_SERVE": [settings.MEDIA_SERVE, settings.MEDIA_ACCEL_PREFIX],
+    "CACHE": [str(settings.WORKER_CACHE_DIR), settings.WORKER_CACHE_MAX_BYTES],
 }))
 """
 
 # Variables that would leak from the test run or CI into the probe.
 CLEARED = ("DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "MEDIA_ROOT", "ALLOWED_HOSTS",
            "SIGNUP_ENABLED", "TRAILER_MAX_BYTES", "SWEEP_INTERVAL_SECONDS", "REQUEUE_AFTER_SECONDS", "BROWSER_COPIES",
-           "STORAGE_BACKEND", "CELERY_VISIBILITY_TIMEOUT",
+           "STORAGE_BACKEND", "CELERY_VISIBILITY_TIMEOUT", "MEDIA_SERVE", "MEDIA_ACCEL_PREFIX", "WORKER_CACHE_DIR",
+           "WORKER_CACHE_MAX_BYTES", "STORAGE_S3_BUCKET", "STORAGE_S3_ENDPOINT_URL", "STORAGE_S3_REGION",
+           "STORAGE_S3_ACCESS_KEY_ID", "STORAGE_S3_SECRET_ACCESS_KEY", "STORAGE_S3_PREFIX", "STORAGE_S3_URL_EXPIRES",
+           "STORAGE_S3_ADDRESSING_STYLE",
            "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS")
 
 
@@ -170,3 +179,68 @@ def test_a_production_response_says_what_the_page_may_load_and_use(client, setti
     assert "camera=()" in response["Permissions-Policy"] and "microphone=()" in response["Permissions-Policy"]
     html = response.content.decode()
     assert " onclick=" not in html and " onsubmit=" not in html and " onchange=" not in html
+
+
+def test_an_s3_compatible_store_from_the_environment(tmp_path):
+    s = read_settings(tmp_path, DEBUG="1", STORAGE_BACKEND="s3", STORAGE_S3_BUCKET="trailers",
+                      STORAGE_S3_ENDPOINT_URL="https://objects.example:9000", STORAGE_S3_REGION="eu-central-1",
+                      STORAGE_S3_ACCESS_KEY_ID="AKIA-EXAMPLE", STORAGE_S3_SECRET_ACCESS_KEY="secret",
+                      STORAGE_S3_PREFIX="/reelscore/", STORAGE_S3_URL_EXPIRES="600")
+    assert s["STORAGE"] == "storages.backends.s3.S3Storage"
+    options = s["STORAGE_OPTIONS"]
+    assert (options["bucket_name"], options["endpoint_url"], options["region_name"]) == (
+        "trailers", "https://objects.example:9000", "eu-central-1")
+    assert (options["access_key"], options["secret_key"], options["location"]) == ("AKIA-EXAMPLE", "secret", "reelscore")
+    assert options["default_acl"] is None and options["querystring_auth"] is True  # private, presigned URLs
+    assert options["querystring_expire"] == 600
+    # Pages may play and show what the store sends, and nothing else new.
+    assert "media-src 'self' blob: https://objects.example:9000;" in s["CSP"]
+    assert "img-src 'self' data: blob: https://objects.example:9000;" in s["CSP"]
+    assert "connect-src 'self';" in s["CSP"]
+
+
+def test_without_credentials_boto3_finds_its_own(tmp_path):
+    s = read_settings(tmp_path, DEBUG="1", STORAGE_BACKEND="s3", STORAGE_S3_BUCKET="trailers")
+    assert s["STORAGE_OPTIONS"]["access_key"] is None and s["STORAGE_OPTIONS"]["endpoint_url"] is None
+    assert "media-src 'self' blob: https://*.amazonaws.com;" in s["CSP"]
+
+
+def test_the_filesystem_is_the_default_and_its_files_go_through_django(tmp_path):
+    s = read_settings(tmp_path, DEBUG="1")
+    assert s["STORAGE"] == "django.core.files.storage.FileSystemStorage"
+    assert s["MEDIA_SERVE"] == ["django", "/protected-media/"]
+    assert "media-src 'self' blob:;" in s["CSP"]
+    assert s["CACHE"] == [str(tmp_path / "var" / "cache"), 20 * 1024**3]
+    s = read_settings(tmp_path, DEBUG="1", MEDIA_SERVE="x-accel-redirect", MEDIA_ACCEL_PREFIX="internal/media")
+    assert s["MEDIA_SERVE"] == ["x-accel-redirect", "/internal/media/"]
+
+
+@pytest.mark.parametrize(("variables", "words"), [
+    ({"STORAGE_BACKEND": "s3"}, "STORAGE_BACKEND=s3 needs STORAGE_S3_BUCKET"),
+    ({"MEDIA_SERVE": "sendfile"}, "MEDIA_SERVE must be django, x-accel-redirect or x-sendfile"),
+])
+def test_a_storage_set_up_wrong_is_a_clear_startup_error(tmp_path, variables, words):
+    result = run_settings(tmp_path, DEBUG="1", **variables)
+    assert result.returncode != 0 and words in result.stderr
+
+
+def test_one_scheduler_sends_the_sweep_and_a_video_worker_runs_it(tmp_path):
+    s = read_settings(tmp_path, DEBUG="1", SWEEP_INTERVAL_SECONDS="15")
+    assert s["BEAT"] == {"sweep": {"task": "trailers.tasks.sweep_task", "schedule": 15.0}}
+    assert s["ROUTES"]["trailers.tasks.sweep_task"]["queue"] == "video"
+
+
+def test_every_variable_the_settings_read_is_documented_and_in_the_deployment_example():
+    import re
+
+    read = set()
+    for source in ("config/settings.py", "config/storage.py"):
+        text = (ROOT / source).read_text()
+        read |= set(re.findall(r'env\.\w+\("([A-Z0-9_]+)"', text)) | set(re.findall(r'environ\.get\("([A-Z0-9_]+)"', text))
+    assert {"STORAGE_BACKEND", "STORAGE_S3_BUCKET", "WORKER_CACHE_DIR", "MEDIA_SERVE"} <= read  # the search works
+    example = (ROOT / "deploy" / "reelscore.env.example").read_text()
+    in_example = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))
+    assert read - in_example == set(), "missing from deploy/reelscore.env.example"
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Configuration"):readme.index("## Deploying")]
+    assert {name for name in read if f"`{name}`" not in table} == set(), "missing from the README's table"

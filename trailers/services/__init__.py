@@ -5,7 +5,14 @@ management commands call these; each is keyword-only and owns its transaction.
 from .embeddings import embed_subclips
 from .ingest import IngestError, ingest_trailer, set_reference_score
 from .preprocess import preprocess_trailer
-from .queue import enqueue_preprocessing, enqueue_scoring, enqueue_training, request_preprocessing, sweep
+from .queue import (
+    claim_periodic_job,
+    enqueue_preprocessing,
+    enqueue_scoring,
+    enqueue_training,
+    request_preprocessing,
+    sweep,
+)
 from .ratings import delete_rating, rate_trailer
 from .scoring import score_trailers
 from .training import (
@@ -23,6 +30,7 @@ __all__ = [
     "activate_model_version",
     "cancel_run",
     "check_weights",
+    "claim_periodic_job",
     "delete_rating",
     "embed_subclips",
     "enqueue_preprocessing",

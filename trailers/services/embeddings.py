@@ -10,12 +10,14 @@ video again.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import Q
 
+from trailers import store
 from trailers.models import Subclip
 from trailers.signals import delete_after_commit, delete_stored
 
@@ -35,12 +37,11 @@ def _device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def write_embeddings(frames, name: str, spec) -> str:
-    """Embed a subclip's frames (uint8 T×H×W×3) with ``spec`` and store them as ``name``; returns the name."""
+def write_embeddings(frames, path: str | os.PathLike, spec) -> None:
+    """Embed a subclip's frames (uint8 T×H×W×3) with ``spec`` into the local file ``path``."""
     from ml.embeddings import embed_subclip, save_embeddings
 
-    save_embeddings(embed_subclip(frames, spec, device=_device()), default_storage.path(name))
-    return name
+    save_embeddings(embed_subclip(frames, spec, device=_device()), path)
 
 
 def stale_subclips():
@@ -65,19 +66,26 @@ def embed_subclips(*, subclip_ids: list[int] | None = None, limit: int | None = 
     if limit is not None:
         subclips = subclips[:limit]
     done = 0
-    for subclip in subclips:
-        folder = subclip.frames.name.rsplit("/", 1)[0]
-        name = f"{folder}/{subclip.index}-{uuid.uuid4().hex[:8]}.emb.npy"
-        try:
-            write_embeddings(load_frames(default_storage.path(subclip.frames.name), mmap=True), name, spec)
-        except (OSError, ValueError) as exc:
-            log.warning("subclip %s (trailer %s) was not embedded: %s", subclip.pk, subclip.trailer_id, exc)
-            continue
-        updated = Subclip.objects.filter(pk=subclip.pk, frames=subclip.frames.name).update(
-            embeddings=name, embedding=spec.to_dict())
-        if updated:
-            delete_after_commit(default_storage, subclip.embeddings.name)
-            done += 1
-        else:
-            delete_stored(default_storage, name)  # the row went away or got new frames meanwhile
+    work = store.work_folder("embeddings")
+    try:
+        for subclip in subclips:
+            folder = subclip.frames.name.rsplit("/", 1)[0]
+            name = f"{folder}/{subclip.index}-{uuid.uuid4().hex[:8]}.emb.npy"
+            local = work / name.rsplit("/", 1)[1]
+            try:
+                with store.local_copy(subclip.frames.name) as frames:
+                    write_embeddings(load_frames(frames, mmap=True), local, spec)
+            except (OSError, ValueError) as exc:
+                log.warning("subclip %s (trailer %s) was not embedded: %s", subclip.pk, subclip.trailer_id, exc)
+                continue
+            store.publish(local, name)  # in the store before the row names it
+            updated = Subclip.objects.filter(pk=subclip.pk, frames=subclip.frames.name).update(
+                embeddings=name, embedding=spec.to_dict())
+            if updated:
+                delete_after_commit(default_storage, subclip.embeddings.name)
+                done += 1
+            else:
+                delete_stored(default_storage, name)  # the row went away or got new frames meanwhile
+    finally:
+        store.remove_work_folder(work)
     return done

@@ -1,8 +1,10 @@
 """Ingest: take a file from an upload, the API or `import_trailers`, and make it a queued Trailer.
 
-The file is copied (hashing as it goes) under a generated name, probed at once,
-and refused with the probe's message if it cannot serve as a trailer; nothing of
-a refused file is kept. Preprocessing is enqueued only once the row is committed.
+The file is hashed and probed from a local file (an upload Django already streamed to disk is used
+where it lies; anything else is copied, hashing as it goes) and refused with the probe's message if it
+cannot serve as a trailer; nothing of a refused file is kept. An accepted file goes to the media store
+under a generated name (an object store gets it in 8 MB parts, never the whole file in memory), and only
+then is its row written. Preprocessing is enqueued only once the row is committed.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
-from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from ml.video import VideoError, probe
-from trailers.models import Trailer
+from trailers import store
+from trailers.models import Trailer, trailer_upload_to
+from trailers.signals import delete_stored
 
 from .preprocess import sampling_config
 
@@ -36,12 +40,6 @@ class IngestError(Exception):
 
     def __str__(self) -> str:
         return self.message
-
-
-class _StoredTemp(File):
-    # FileSystemStorage moves a file that says where it lies instead of copying it.
-    def temporary_file_path(self) -> str:
-        return self.name
 
 
 def human_size(n: int) -> str:
@@ -85,11 +83,8 @@ def ingest_trailer(
     original_name = os.path.basename(str(original_name))[:255] or "trailer"
     _check_reference_score(reference_score)
 
-    incoming = Path(settings.MEDIA_ROOT) / "incoming"
-    incoming.mkdir(parents=True, exist_ok=True)
-    fd, temp_path = tempfile.mkstemp(dir=incoming, suffix=Path(original_name).suffix.lower()[:10])
+    temp_path, digest, copied, ours = _local_file(source, original_name)
     try:
-        digest, copied = _copy_and_hash(source, fd)  # refuses an oversized file as it copies
         if copied == 0:
             raise IngestError("The file is empty.", code="empty")
         duplicate = Trailer.objects.filter(sha256=digest).first()
@@ -115,19 +110,27 @@ def ingest_trailer(
             size_bytes=copied, sha256=digest,
             reference_score=float(reference_score) if reference_score is not None else None,
         )  # fmt: skip
+        name = trailer_upload_to(trailer, original_name)
         try:
-            with transaction.atomic(), open(temp_path, "rb") as handle:
-                trailer.file.save(original_name, _StoredTemp(handle, name=temp_path), save=False)
+            # In the store before its row exists: a row never names a file that is not there.
+            trailer.file.name = store.publish(temp_path, name, cache=False)
+        except store.StoreUnavailable as exc:
+            raise IngestError("The file could not be stored: the media store cannot be reached just now. "
+                              "Please try again in a moment.", code="storage_unavailable") from exc
+        try:
+            with transaction.atomic():
                 trailer.save()
                 transaction.on_commit(lambda: _enqueue(trailer.pk))
         except IntegrityError:
             # Another upload of the same file won the race.
-            if trailer.file.name:
-                trailer.file.storage.delete(trailer.file.name)
+            delete_stored(default_storage, name)
             raise _duplicate(Trailer.objects.get(sha256=digest)) from None
+        except BaseException:
+            delete_stored(default_storage, name)
+            raise
         return trailer
     finally:
-        if os.path.exists(temp_path):
+        if ours and os.path.exists(temp_path):
             os.unlink(temp_path)
 
 
@@ -154,6 +157,50 @@ def _duplicate(existing: Trailer) -> IngestError:
                        code="duplicate", duplicate_of=existing)
 
 
+def _local_file(source, original_name: str) -> tuple[str, str, int, bool]:
+    """A local file holding the upload: (its path, sha256, size, whether it is a copy of ours to remove).
+
+    An upload Django streamed to a temporary file is hashed where it lies (Django removes that file after
+    the request, if it was not moved into the store); a path (an import: the person's own file, never moved)
+    or an upload held in memory is copied, hashing as it goes. Either way an oversized file is refused as
+    it is read.
+    """
+    temporary = getattr(source, "temporary_file_path", None)
+    if callable(temporary):
+        path = temporary()
+        digest, size = _hash(path)
+        return path, digest, size, False
+    incoming = _incoming_folder()
+    fd, temp_path = tempfile.mkstemp(dir=incoming, suffix=Path(original_name).suffix.lower()[:10])
+    try:
+        digest, copied = _copy_and_hash(source, fd)
+    except BaseException:
+        os.unlink(temp_path)
+        raise
+    return temp_path, digest, copied, True
+
+
+def _incoming_folder() -> Path:
+    # Beside the media (so the accepted file is moved into place, not copied) when they are a folder; else a
+    # local temporary folder: an object store gets the file from there.
+    incoming = Path(settings.MEDIA_ROOT) / "incoming" if store.is_local() else (
+        Path(settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir()) / "reelscore-incoming")
+    incoming.mkdir(parents=True, exist_ok=True)
+    return incoming
+
+
+def _hash(path: str) -> tuple[str, int]:
+    sha = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            size += len(chunk)
+            if size > settings.TRAILER_MAX_BYTES:
+                check_size(size)
+            sha.update(chunk)
+    return sha.hexdigest(), size
+
+
 def _copy_and_hash(source, fd: int) -> tuple[str, int]:
     sha = hashlib.sha256()
     copied = 0
@@ -174,5 +221,3 @@ def _copy_and_hash(source, fd: int) -> tuple[str, int]:
         if own:
             reader.close()
     return sha.hexdigest(), copied
-
-

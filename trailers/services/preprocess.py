@@ -3,12 +3,18 @@
 Safe to run twice (a redelivered task): the new frames are written to a fresh
 folder and swapped in with the Subclip rows in one transaction; the old rows'
 files are deleted once that commits.
+
+The worker reads a local copy of the trailer (``trailers.store``: the folder store's own file, or the
+worker's cache of the object store) and writes its outputs in a local folder; they go up to the store
+before the rows that name them are written. An object store that cannot be reached puts the trailer
+back in the queue (it is tried again, see ``tasks``): it is never failed for it.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from pathlib import Path
 
 import av
 from django.conf import settings
@@ -19,8 +25,10 @@ from django.utils import timezone
 from ml.embeddings import EncoderError
 from ml.frames import save_frames, write_contact_sheet
 from ml.video import SamplingConfig, VideoError, sample_trailer
+from trailers import store
 from trailers.models import ModelVersion, Subclip, Trailer
 from trailers.signals import delete_after_commit, delete_stored
+from trailers.store import StoreUnavailable
 
 from .embeddings import embedding_spec, write_embeddings
 from .heartbeat import Heartbeat
@@ -51,28 +59,39 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
     def held():  # this attempt's claim: the sweep may have handed a silent attempt to another worker
         return Trailer.objects.filter(pk=trailer_id, status=Trailer.Status.PROCESSING, processing_started_at=started)
 
+    work = None
     try:
         with Heartbeat(held, every=settings.PROCESSING_STALE_AFTER_SECONDS / 4, name=f"trailer {trailer_id}"):
             remove_partial_output(trailer)
-            _, sampled = sample_trailer(trailer.file.path, config)
-            spec = embedding_spec() if settings.EMBEDDINGS else None
-            rows = [_store(trailer, subclip, folder, config, spec) for subclip in sampled]
-            browser_copy = _browser_copy(trailer, folder)
+            work = store.work_folder(f"trailer-{trailer.pk}")
+            with store.local_copy(trailer.file.name) as source:
+                _, sampled = sample_trailer(source, config)
+                spec = embedding_spec() if settings.EMBEDDINGS else None
+                rows = [_write(trailer, subclip, work, folder, config, spec) for subclip in sampled]
+                browser_copy = _browser_copy(trailer, source, work, folder)
+            store.publish_folder(work, folder)  # every output in the store before a row names it
+    except StoreUnavailable as exc:
+        log.warning("preprocessing trailer %s waits for the object store: %s", trailer_id, exc)
+        _discard(work, folder)
+        held().update(status=Trailer.Status.QUEUED, error=f"Waiting for the object store, which cannot be reached "
+                      f"({exc}); it will be tried again.", enqueued_at=timezone.now())
+        raise
     except VideoError as exc:
-        _remove_folder(folder)
+        _discard(work, folder)
         return _fail(trailer, held(), str(exc))
     except EncoderError as exc:  # a broken install: every trailer would fail alike, so say so plainly
         log.error("preprocessing trailer %s stopped: %s", trailer_id, exc)
-        _remove_folder(folder)
+        _discard(work, folder)
         return _fail(trailer, held(), f"The frame encoder cannot run on this worker: {exc}")
     except Exception as exc:  # a full disk, a bug: the trailer says so instead of staying `processing`
         log.exception("preprocessing trailer %s failed", trailer_id)
-        _remove_folder(folder)
+        _discard(work, folder)
         return _fail(trailer, held(), f"Preprocessing failed unexpectedly: {exc}")
+    store.remove_work_folder(work)
 
     with transaction.atomic():
         if not held().select_for_update().exists():
-            _remove_folder(folder)  # deleted while we worked, or handed to another worker
+            _discard(None, folder)  # deleted while we worked, or handed to another worker
             return None
         for old in trailer.subclips.all():
             old.delete()  # the post_delete signal removes its files after commit
@@ -88,40 +107,40 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
     return trailer
 
 
-def _store(trailer: Trailer, subclip, folder: str, config: SamplingConfig, spec) -> Subclip:
-    """Write one sampled subclip's frames, contact sheet and (with ``spec``) embeddings under ``folder``;
-    its (unsaved) row."""
-    frames_name = f"{folder}/{subclip.plan.index}.npy"
-    sheet_name = f"{folder}/{subclip.plan.index}.jpg"
-    save_frames(subclip.frames, default_storage.path(frames_name))
-    write_contact_sheet(subclip.frames, default_storage.path(sheet_name))
+def _write(trailer: Trailer, subclip, work: Path, folder: str, config: SamplingConfig, spec) -> Subclip:
+    """Write one sampled subclip's frames, contact sheet and (with ``spec``) embeddings in the local folder
+    ``work``; its (unsaved) row, naming them as they will be stored under ``folder``."""
+    index = subclip.plan.index
+    save_frames(subclip.frames, work / f"{index}.npy")
+    write_contact_sheet(subclip.frames, work / f"{index}.jpg")
     embeddings_name = ""
     if spec is not None:
-        embeddings_name = write_embeddings(subclip.frames, f"{folder}/{subclip.plan.index}.emb.npy", spec)
+        write_embeddings(subclip.frames, work / f"{index}.emb.npy", spec)
+        embeddings_name = f"{folder}/{index}.emb.npy"
     return Subclip(
-        trailer=trailer, index=subclip.plan.index, start=subclip.plan.start, duration=subclip.plan.duration,
-        frames=frames_name, contact_sheet=sheet_name, frame_count=len(subclip.frames),
+        trailer=trailer, index=index, start=subclip.plan.start, duration=subclip.plan.duration,
+        frames=f"{folder}/{index}.npy", contact_sheet=f"{folder}/{index}.jpg", frame_count=len(subclip.frames),
         timestamps=[round(float(t), 4) for t in subclip.timestamps], sampling=config.to_dict(),
         embeddings=embeddings_name, embedding=spec.to_dict() if spec is not None else {},
     )  # fmt: skip
 
 
-def _browser_copy(trailer: Trailer, folder: str) -> str:
-    """The stored name of an MP4 copy browsers play, made under ``folder`` when they cannot play
-    the trailer's own file; "" when they can, or when the copy fails (the page then offers the file)."""
+def _browser_copy(trailer: Trailer, source: Path, work: Path, folder: str) -> str:
+    """The stored name of an MP4 copy browsers play, made in ``work`` (to be stored under ``folder``) when they
+    cannot play the trailer's own file; "" when they can, or when the copy fails (the page then offers the file)."""
     from ml.transcode import needs_browser_copy, write_browser_copy
 
     if not settings.BROWSER_COPIES:
         return ""
     try:
-        if not needs_browser_copy(trailer.file.path):
+        if not needs_browser_copy(source):
             return ""
-        name = f"{folder}/browser.mp4"
-        write_browser_copy(trailer.file.path, default_storage.path(name))
+        write_browser_copy(source, work / "browser.mp4")
     except (VideoError, OSError, av.error.FFmpegError) as exc:
         log.warning("no browser copy of trailer %s: %s", trailer.pk, exc)
+        (work / "browser.mp4").unlink(missing_ok=True)
         return ""
-    return name
+    return f"{folder}/browser.mp4"
 
 
 def _score_with_active_version(trailer_id: int) -> None:
@@ -144,7 +163,8 @@ def remove_partial_output(trailer: Trailer) -> int:
     what an attempt killed mid-way left. Called by the attempt that holds the trailer, before it writes."""
     base = f"subclips/{trailer.pk}"
     try:
-        folders, _ = default_storage.listdir(base)
+        with store.unavailable_as_error():
+            folders, _ = default_storage.listdir(base)
     except (FileNotFoundError, NotADirectoryError):
         return 0
     names = [*Subclip.objects.filter(trailer=trailer).values_list("frames", flat=True), trailer.browser_copy.name or ""]
@@ -156,6 +176,8 @@ def remove_partial_output(trailer: Trailer) -> int:
     return len(orphans)
 
 
-def _remove_folder(name: str) -> None:
-    """Remove this attempt's folder, with what it holds (nothing happens when it was never made)."""
-    delete_stored(default_storage, f"{name}/")
+def _discard(work: Path | None, folder: str) -> None:
+    """Remove an attempt's outputs: its local folder, and what of it already went up to the store."""
+    if work is not None:
+        store.remove_work_folder(work)
+    delete_stored(default_storage, f"{folder}/")

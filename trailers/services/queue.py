@@ -1,9 +1,9 @@
 """Handing work to the broker, and the sweep that hands over what could not be handed over.
 
 Enqueueing never fails the caller: if the broker is unreachable the row stays
-waiting (its ``enqueued_at`` empty) and `sweep` (run by every worker as it
-starts and every SWEEP_INTERVAL_SECONDS after, and by `manage.py sweep`)
-enqueues it once the broker is back.
+waiting (its ``enqueued_at`` empty) and `sweep` (sent every SWEEP_INTERVAL_SECONDS
+by the one scheduler, Celery beat, and run by `manage.py sweep`) enqueues it once
+the broker is back.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from trailers.models import ModelVersion, Trailer, TrainingRun
+from trailers.models import ModelVersion, PeriodicJob, Trailer, TrainingRun
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,18 @@ def enqueue_scoring(model_version_id: int, trailer_ids: list[int] | None = None)
     if sent:
         ModelVersion.objects.filter(pk=model_version_id).update(scoring_enqueued_at=timezone.now())
     return sent
+
+
+def claim_periodic_job(*, name: str, interval: float | None = None) -> bool:
+    """Whether this delivery of the periodic job ``name`` should run: True for the first in each interval
+    (SWEEP_INTERVAL_SECONDS), False for a second one sent meanwhile (a second scheduler). One conditional
+    UPDATE decides it, so two deliveries at the same moment cannot both win."""
+    interval = settings.SWEEP_INTERVAL_SECONDS if interval is None else interval
+    now = timezone.now()
+    PeriodicJob.objects.get_or_create(name=name)
+    # 0.9: a scheduler's own ticks, a little late or early, still each run; another's, in between, do not.
+    due = Q(last_run_at__isnull=True) | Q(last_run_at__lte=now - timedelta(seconds=0.9 * interval))
+    return PeriodicJob.objects.filter(due, name=name).update(last_run_at=now) == 1
 
 
 def sweep() -> dict[str, int]:

@@ -1,12 +1,15 @@
-"""Scoring: apply a model version to trailers' subclips and keep one Prediction per (version, trailer)."""
+"""Scoring: apply a model version to trailers' subclips and keep one Prediction per (version, trailer).
+
+The model file, frames and embeddings are read from local copies (``trailers.store``): with an object store,
+the worker's cache, so a GPU worker scoring trailer after trailer fetches the model once.
+"""
 
 from __future__ import annotations
 
 import logging
 from functools import lru_cache
 
-from django.core.files.storage import default_storage
-
+from trailers import store
 from trailers.models import ModelVersion, Prediction, Trailer
 
 log = logging.getLogger(__name__)
@@ -14,8 +17,8 @@ log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=2)
 def _loaded_model(weights_path: str):
-    # Once per worker process and model file, not once per trailer. Imported here: it loads
-    # torch, which web processes (they only enqueue scoring) do not need.
+    # Once per worker process and model file (a cached copy's path names its content), not once per trailer.
+    # Imported here: it loads torch, which web processes (they only enqueue scoring) do not need.
     from ml.predict import load_model
 
     return load_model(weights_path, device="auto")
@@ -38,7 +41,8 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
     from ml.predict import score_frame_files
 
     try:
-        model = _loaded_model(version.weights.path)
+        with store.local_copy(version.weights.name) as weights:
+            model = _loaded_model(str(weights))
     except (OSError, ValueError, RuntimeError) as exc:  # weights gone, damaged, or for another encoder
         log.error("model version %s cannot be loaded, so nothing was scored: %s", version.number, exc)
         return 0
@@ -49,11 +53,14 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
         subclips = list(trailer.subclips.all())
         if not subclips:
             continue
-        cached = [default_storage.path(s.embeddings.name) if wanted and s.embeddings and s.embedding == wanted
-                  else None for s in subclips]
+        cached = [s.embeddings.name if wanted and s.embeddings and s.embedding == wanted else None for s in subclips]
+        names = [s.frames.name for s in subclips] + [name for name in cached if name]
         try:
-            scores = score_frame_files(model, [s.frames.path for s in subclips], embeddings=cached,
-                                       embedding_spec=wanted)
+            with store.local_copies(names) as paths:
+                local = dict(zip(names, map(str, paths), strict=True))
+                scores = score_frame_files(model, [local[s.frames.name] for s in subclips],
+                                           embeddings=[local[name] if name else None for name in cached],
+                                           embedding_spec=wanted)
         except (OSError, ValueError) as exc:  # its frames changed under us (preprocessed again): the next run scores it
             log.warning("trailer %s was not scored with version %s: %s", trailer.pk, version.number, exc)
             continue

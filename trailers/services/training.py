@@ -5,6 +5,10 @@ the first time a worker picks it up, so later ratings do not change it. While it
 trains, the worker reports progress and a heartbeat to the row; a run whose
 heartbeat stops is shown as stale and handed to the next worker by the sweep.
 Only the worker holding the run's claim may write to it.
+
+Checkpoints live in the media store (``trailers.store.Mirror``): a worker trains on a local folder and puts
+every epoch's checkpoint in the store, so a run whose worker died resumes on another machine from its last
+epoch. The frames and embeddings it reads are local copies (the worker's cache, with an object store).
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from django.db.models import Avg, Count
 from django.utils import timezone
 
 from ml.config import LRCNConfig, TrainConfig
+from trailers import store
 from trailers.models import ModelVersion, Subclip, Trailer, TrainingRun
 from trailers.signals import delete_after_commit, delete_stored
+from trailers.store import StoreUnavailable
 
 from .heartbeat import Heartbeat
 from .versions import activate_model_version, next_version_number
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIN_TRAILERS = 3  # at least two to train on and one to validate with
+LOST_COPY_ATTEMPTS = 3  # a cache folder deleted under a run: fetched again this many times at most
 HEARTBEAT_SECONDS = 1.0
 
 
@@ -122,7 +129,7 @@ def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None
     With ``folds`` ≥ 2 (the default) the run cross-validates (ml.crossval): its figures are held-out ones,
     and its fold models are the version's ensemble; with 1 it fits one model on a validation split.
     """
-    from ml.train import resolve_device
+    from ml.train import describe_device, resolve_device
 
     token = f"{worker or 'worker'}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
     run = _claim(run_id, token)
@@ -140,25 +147,57 @@ def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None
     cross_validated = train_config.folds >= 2
     # One file for a single fit; a folder (fold files and each fit's checkpoint) for a cross-validation.
     checkpoint_name = f"runs/{run.pk}/cv/" if cross_validated else f"runs/{run.pk}/checkpoint.pt"
-    checkpoint_path = default_storage.path(checkpoint_name)
-    resume_from = checkpoint_path if run.checkpoint and os.path.exists(checkpoint_path) else None
     try:
         device = resolve_device(train_config.device)
     except RuntimeError as exc:
         return _finish(run, TrainingRun.Status.FAILED, error=str(exc), token=token)
-    # Recorded before the first file is written, so that a run cancelled within its first epoch still
-    # takes its (cross-validation) folder with it.
-    TrainingRun.objects.filter(pk=run.pk, worker=token).update(
-        device=str(device), resumed_from_epoch=len(run.metrics) if resume_from and run.metrics else None,
-        checkpoint=checkpoint_name,
-    )
-    run.checkpoint = checkpoint_name
+    checkpoints = store.Mirror(checkpoint_name if cross_validated else f"runs/{run.pk}/", label=f"run-{run.pk}")
+    names = _stored_names(samples)
+    try:
+        for attempt in range(1, LOST_COPY_ATTEMPTS + 1):
+            try:
+                with store.local_copies(names) as paths:
+                    if run.checkpoint:
+                        checkpoints.pull()  # the last epoch a worker put in the store (this one, or one that died)
+                    local = dict(zip(names, map(str, paths), strict=True))
+                    local_samples = [(key, [local[f] for f in frames], label, [local[e] if e else None for e in embeds])
+                                     for key, frames, label, embeds in samples]
+                    checkpoint_path = checkpoints.folder if cross_validated else checkpoints.folder / "checkpoint.pt"
+                    resume_from = checkpoint_path if run.checkpoint and checkpoint_path.exists() else None
+                    # Recorded before the first file is written, so that a run cancelled within its first epoch
+                    # still takes its (cross-validation) folder with it.
+                    TrainingRun.objects.filter(pk=run.pk, worker=token).update(
+                        device=str(device), gpu=describe_device(device),
+                        resumed_from_epoch=len(run.metrics) if resume_from and run.metrics else None,
+                        checkpoint=checkpoint_name,
+                    )
+                    run.checkpoint = checkpoint_name
+                    return _train(run, token, local_samples, split, spec, train_config, model_config, checkpoints,
+                                  checkpoint_path, resume_from, paths)
+            except store.LocalCopyLost as exc:
+                if attempt == LOST_COPY_ATTEMPTS:
+                    raise
+                # The cache folder went under the run: fetch again, go on from the checkpoint in the store.
+                log.warning("run %s: %s; resuming from its last checkpoint", run.pk, exc)
+                run.refresh_from_db()
+    except StoreUnavailable as exc:
+        # Nothing is lost: the run goes back to the queue and starts again (from its checkpoint) once the store
+        # is back; the task is retried meanwhile (tasks.py).
+        log.warning("training run %s waits for the object store: %s", run.pk, exc)
+        _held(run.pk, token).update(status=TrainingRun.Status.QUEUED, worker="", enqueued_at=timezone.now(),
+                                    error=f"Waiting for the object store, which cannot be reached ({exc}).")
+        raise
+    finally:
+        checkpoints.remove_local()
 
+
+def _train(run, token, samples, split, spec, train_config, model_config, checkpoints, checkpoint_path,
+           resume_from, paths) -> TrainingRun | None:
     with Heartbeat(lambda: _held(run.pk, token), every=settings.RUN_STALE_AFTER_SECONDS / 4,
                    name=f"run {run.pk}") as heartbeat:
-        reporter = _Reporter(run, token, checkpoint_name, heartbeat)
+        reporter = _Reporter(run, token, run.checkpoint, heartbeat, checkpoints)
         try:
-            if cross_validated:
+            if train_config.folds >= 2:
                 from ml.crossval import cross_validate
 
                 result = cross_validate(samples, train_config, model_config, embedding_spec=spec, callback=reporter,
@@ -170,7 +209,7 @@ def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None
                              checkpoint_path=checkpoint_path, resume_from=resume_from, embedding_spec=spec)
             if result.stop_reason == "cancelled":
                 return _finish(run, TrainingRun.Status.CANCELLED, metrics=reporter.run.metrics, token=token)
-            return _succeed(run, result, token, spec)
+            return _succeed(run, result, token, spec, heartbeat)
         except LostClaim:
             log.warning("run %s was taken over by another worker or cancelled; this one stops", run.pk)
             run.refresh_from_db()
@@ -178,8 +217,16 @@ def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None
                 delete_stored(default_storage, run.checkpoint)
             return None
         except Exception as exc:
+            if isinstance(exc, StoreUnavailable) or store.copies_lost(paths):
+                raise  # not the run's fault: it waits, or goes on from its checkpoint (execute_training_run)
             log.exception("training run %s failed", run.pk)
             return _finish(run, TrainingRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}", token=token)
+
+
+def _stored_names(samples) -> list[str]:
+    """Every stored file the samples read (frames and cached embeddings), once each, in order."""
+    names = [name for _, frames, _, embeddings in samples for name in (*frames, *(e for e in embeddings if e))]
+    return list(dict.fromkeys(names))
 
 
 # --- the parts -------------------------------------------------------------------------
@@ -207,8 +254,9 @@ def _claim(run_id: int, token: str) -> TrainingRun | None:
 
 
 def _dataset(run: TrainingRun):
-    """The run's frozen dataset as ml samples (with each subclip's cached embeddings where they were made the
-    way this installation makes them), its split, and that embedding spec; frozen now on the first start."""
+    """The run's frozen dataset as ml samples naming stored files (each subclip's frames, and its cached
+    embeddings where they were made the way this installation makes them), its split, and that embedding
+    spec; frozen now on the first start."""
     train_config = TrainConfig.from_dict(run.train_config)
     if not run.dataset:
         from ml.data import split_by_trailer
@@ -234,9 +282,9 @@ def _dataset(run: TrainingRun):
     paths: dict[int, list[str]] = {}
     embeddings: dict[int, list[str | None]] = {}
     for subclip in Subclip.objects.filter(trailer_id__in=[d["trailer"] for d in run.dataset]).order_by("index"):
-        paths.setdefault(subclip.trailer_id, []).append(subclip.frames.path)
+        paths.setdefault(subclip.trailer_id, []).append(subclip.frames.name)
         cached = subclip.embeddings.name if subclip.embeddings and subclip.embedding == wanted else None
-        embeddings.setdefault(subclip.trailer_id, []).append(default_storage.path(cached) if cached else None)
+        embeddings.setdefault(subclip.trailer_id, []).append(cached)
     missing = [d["trailer"] for d in run.dataset if d["trailer"] not in paths]
     if missing:
         raise TrainingSetupError(f"Trailers of this run's dataset are gone or have no frames: {missing}.")
@@ -269,6 +317,7 @@ class _Reporter:
     token: str
     checkpoint_name: str
     heartbeat: Heartbeat
+    checkpoints: store.Mirror
     last_beat: float = 0.0
 
     def __call__(self, progress: Progress) -> bool:
@@ -286,6 +335,7 @@ class _Reporter:
                 self.run.metrics = history
                 fields["metrics"] = history
             fields["checkpoint"] = self.checkpoint_name
+            self._push_checkpoints()
         elif now - self.last_beat < HEARTBEAT_SECONDS:
             return self._cancel_requested()
         self.last_beat = now
@@ -293,18 +343,31 @@ class _Reporter:
             raise LostClaim
         return self._cancel_requested()
 
+    def _push_checkpoints(self) -> None:
+        # The epoch's checkpoint goes to the store, so another machine can resume from it. A store that is
+        # away only delays that: training goes on, and the next epoch tries again.
+        try:
+            self.checkpoints.push()
+        except StoreUnavailable as exc:
+            log.warning("run %s: this epoch's checkpoint is not in the store yet: %s", self.run.pk, exc)
+
     def _cancel_requested(self) -> bool:
         return bool(TrainingRun.objects.filter(pk=self.run.pk).values_list("cancel_requested", flat=True).first())
 
 
-def _succeed(run: TrainingRun, result, token: str, spec) -> TrainingRun:
+def _succeed(run: TrainingRun, result, token: str, spec, heartbeat: Heartbeat) -> TrainingRun:
     from ml.crossval import CrossValResult
     from ml.predict import save_model_file
 
     weights_name = f"models/run-{run.pk}-{uuid.uuid4().hex[:8]}.pt"
     uses_embeddings = result.model_config.uses_embeddings
-    save_model_file(default_storage.path(weights_name), result, sampling=run.sampling,
-                    embedding=spec if uses_embeddings else None)
+    work = store.work_folder(f"run-{run.pk}-model")
+    try:
+        local = save_model_file(work / "model.pt", result, sampling=run.sampling,
+                                embedding=spec if uses_embeddings else None)
+        _publish_patiently(local, weights_name, heartbeat)  # in the store before the version names it
+    finally:
+        store.remove_work_folder(work)
     config = {"model": result.model_config.to_dict(), "train": result.train_config.to_dict(),
               "sampling": run.sampling, "embedding": spec.to_dict() if uses_embeddings and spec else None}
     cross_validation: dict = {}
@@ -323,6 +386,23 @@ def _succeed(run: TrainingRun, result, token: str, spec) -> TrainingRun:
         raise
     run.refresh_from_db()
     return run
+
+
+def _publish_patiently(local, name: str, heartbeat: Heartbeat) -> None:
+    """Store the model file, waiting out an object store that is briefly away (the heartbeat keeps the run
+    alive meanwhile): the hours of training it holds are not thrown away for a restart of the store."""
+    delay, waited = 2.0, 0.0
+    while True:
+        try:
+            store.publish(local, name)
+            return
+        except StoreUnavailable as exc:
+            if waited >= settings.STORE_PATIENCE_SECONDS or heartbeat.lost.is_set():
+                raise
+            log.warning("the model file waits for the object store (%s); trying again in %.0f s", exc, delay)
+            time.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 30.0)
 
 
 def version_metrics(estimate: dict) -> dict:

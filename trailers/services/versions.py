@@ -19,7 +19,14 @@ class ActivationError(Exception):
 
 def check_weights(model_version: ModelVersion) -> None:
     """Raise ActivationError unless the version's weights file is there to load."""
-    if not model_version.weights or not model_version.weights.storage.exists(model_version.weights.name):
+    from trailers.store import StoreUnavailable, exists
+
+    try:
+        there = exists(model_version.weights.name)
+    except StoreUnavailable as exc:
+        raise ActivationError(f"{model_version} cannot be checked now: the object store cannot be reached ({exc}). "
+                              "Try again in a moment.") from None
+    if not there:
         raise ActivationError(f"{model_version} cannot be used: its weights file "
                               f"({model_version.weights.name or 'none'}) is missing.")
 

@@ -1,7 +1,10 @@
-"""`manage.py serve`: migrate, then run the web server and one Celery worker together.
+"""`manage.py serve`: migrate, then run the web server, one Celery worker and the scheduler together.
+
+The scheduler (Celery beat) sends the periodic sweep, which the worker runs (see the README's deployment
+section for what runs where on several machines).
 
 Used by `make run` and `make demo` (with --demo, which also creates the demo
-accounts and data). It stays in the foreground; Ctrl-C stops both processes.
+accounts and data). It stays in the foreground; Ctrl-C stops all three processes.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def _interrupt(signum, frame):
 
 
 class Command(BaseCommand):
-    help = "Run the web server and a Celery worker (both queues) together, in the foreground."
+    help = "Run the web server, a Celery worker (both queues) and the scheduler together, in the foreground."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000)
@@ -62,12 +65,17 @@ class Command(BaseCommand):
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
             env=env,
         )  # fmt: skip
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+             "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")],
+            env=env,
+        )
         web = subprocess.Popen(
             [sys.executable, "manage.py", "webserver", f"{options['host']}:{options['port']}", "--noreload"],
             env=env,
         )
         url = f"http://{options['host']}:{options['port']}/"
-        children = [worker, web]
+        children = [worker, scheduler, web]
         try:
             if options["demo"]:
                 demo_args = ["make_demo_dataset"]
@@ -79,7 +87,7 @@ class Command(BaseCommand):
                 time.sleep(0.5)
             self.stderr.write("A child process stopped; shutting down.")
         except KeyboardInterrupt:
-            self.stdout.write("\nStopping the web server and the worker…")
+            self.stdout.write("\nStopping the web server, the worker and the scheduler…")
         finally:
             self._stop(children)
 
@@ -99,7 +107,7 @@ class Command(BaseCommand):
             name, password = DEMO_USERS[0]
             lines.append(f"Demo user login: {name} / {password}")
             lines.append("Try first: open the dataset page, then a trailer, rate it, and see its predicted rating.")
-        lines += ["Press Ctrl-C to stop the web server and the worker.", "=" * 64, ""]
+        lines += ["Press Ctrl-C to stop the web server, the worker and the scheduler.", "=" * 64, ""]
         self.stdout.write("\n".join(lines))
 
     @staticmethod

@@ -1,7 +1,8 @@
 """`manage.py sweep`: hand waiting work to the broker (after it was down, or after a worker died).
 
-Every worker runs the same sweep as it starts and every SWEEP_INTERVAL_SECONDS
-after; this runs it once, by hand (for instance while no worker is up).
+The scheduler (Celery beat) has a video worker run the same sweep every
+SWEEP_INTERVAL_SECONDS; this runs it once, by hand (for instance while no worker or
+scheduler is up).
 """
 
 from django.core.management.base import BaseCommand

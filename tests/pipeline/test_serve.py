@@ -1,0 +1,56 @@
+"""`manage.py serve` (make run, make demo) on the embedded default: the web server, a worker and the one
+scheduler, which has the worker sweep; Ctrl-C stops all three."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROOT, wait_for
+
+pytestmark = pytest.mark.pipeline
+
+
+def test_serve_runs_the_site_a_worker_and_the_scheduler(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "STORAGE_BACKEND")}
+    env.update(DEBUG="1", REELSCORE_VAR_DIR=str(tmp_path / "var"), SWEEP_INTERVAL_SECONDS="2", PYTHONUNBUFFERED="1")
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        serve = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port), "--concurrency", "1"],
+                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        def up():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=2) as r:  # noqa: S310
+                    return r.status == 200
+            except OSError:
+                return False
+
+        wait_for(up, timeout=120, interval=0.5, message="the web server to answer")
+        # The scheduler sends the sweep and the worker runs it.
+        wait_for(lambda: "sweep handed over" in log.read_text(errors="replace"), timeout=90, interval=0.5,
+                 message="a sweep sent by the scheduler and run by the worker")
+        text = log.read_text(errors="replace")
+        assert "beat: Starting" in text and "Press Ctrl-C to stop the web server, the worker and the scheduler." in text
+    finally:
+        os.killpg(serve.pid, signal.SIGINT)
+        try:
+            serve.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(serve.pid, signal.SIGKILL)
+            serve.wait()
+    time.sleep(0.5)
+    assert "Stopping the web server, the worker and the scheduler" in log.read_text(errors="replace")
+    with pytest.raises(ProcessLookupError):  # no child of serve (web server, worker, scheduler) outlived it
+        os.killpg(serve.pid, 0)
