@@ -132,6 +132,22 @@ def label_for(name: str) -> str:
     return LABELS.get(name, name.replace("_", " "))
 
 
+def shown_value(value) -> str:
+    """An option's value as the start-run form shows it: on/off, a list with commas, an em dash for none."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "—"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def config_rows(config: dict) -> list[tuple[str, str, str]]:
+    """(label, code name, value) of every option in a stored config, labelled as the start-run form labels it."""
+    return [(capfirst(label_for(name)), name, shown_value(value)) for name, value in config.items()]
+
+
 # --- The dataclasses' rules, read from their own messages ---------------------------------------------------
 
 _MESSAGE = re.compile(r"^(?P<cls>\w+)\.(?P<name>\w+) must be (?P<expected>.*), got .*$", re.S)

@@ -27,7 +27,7 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from ml.metrics import mae, rmse, spearman
 
-from . import bodies, charts, selectors, services, throttles, uploads
+from . import bodies, charts, run_forms, selectors, services, throttles, uploads
 from .forms import PredictionFilterForm, SignUpForm, TrailerFilterForm, UploadForm
 from .media import serve_file, serve_path
 from .models import Trailer, TrainingRun
@@ -318,6 +318,8 @@ def _run_context(run: TrainingRun) -> dict:
         "comparison": (version.metrics.get("comparison") if version else None),
         "selects_epoch": bool(run.train_config.get("restore_best")
                               or run.train_config.get("early_stopping_patience") is not None),
+        "frames": selectors.run_frames(run),
+        "model_rows": run_forms.config_rows(run.model_config), "train_rows": run_forms.config_rows(run.train_config),
     }
 
 
@@ -325,8 +327,14 @@ def _run_context(run: TrainingRun) -> dict:
 @require_GET
 def run_detail(request, pk: int):
     run = selectors.get_run(pk=pk)
-    template = "trailers/_run_live.html" if request.htmx else "trailers/run.html"
-    return render(request, template, _run_context(run))
+    context = _run_context(run)
+    if request.htmx:
+        # The page's notices were written when the run had the status it was shown with ("Run #2 is queued…"):
+        # once it has moved on they are out of date, and the live part clears them.
+        shown = request.GET.get("shown")
+        context["clear_notices"] = bool(shown) and shown != run.display_status
+        return render(request, "trailers/_run_live.html", context)
+    return render(request, "trailers/run.html", context)
 
 
 @login_required
@@ -435,14 +443,16 @@ def predictions_csv(request):
     writer = csv.writer(_Echo())
 
     def lines():
-        yield writer.writerow(["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty",
-                               "subclip_scores", "mean_rating", "rating_count", "reference_score", "status"])
+        yield writer.writerow(["trailer_id", "title", "model_version", "predicted", "uncertainty", "spread",
+                               "subclip_scores", "mean_rating", "rating_count", "error", "reference_score",
+                               "status"])
         for p in rows.iterator(chunk_size=500):
             yield writer.writerow([
                 p.trailer_id, _spreadsheet_safe(p.trailer.title), p.model_version.number, f"{p.score:.4f}",
-                f"{p.spread:.4f}", f"{p.uncertainty:.4f}",
+                f"{p.uncertainty:.4f}", f"{p.spread:.4f}",
                 ";".join(f"{s:.4f}" for s in p.subclip_scores),
                 "" if p.mean_rating is None else f"{p.mean_rating:.4f}", p.rating_count,
+                "" if p.abs_error is None else f"{p.abs_error:.4f}",  # the table's Error: |predicted - mean rating|
                 "" if p.trailer.reference_score is None else p.trailer.reference_score, p.trailer.status,
             ])
 
