@@ -78,6 +78,19 @@ class PredictionFilterForm(_FilterForm):
     max_score = forms.FloatField(required=False, label="to", widget=forms.NumberInput(attrs={"step": "0.1"}))
     sort = forms.ChoiceField(required=False, choices=_sort_choices(selectors.PREDICTION_SORTS, PREDICTION_SORT_LABELS))
 
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("min_score"), data.get("max_score")
+        if low is not None and high is not None and low > high:
+            self.add_error(None, f"“Predicted from” ({low:g}) is above “to” ({high:g}), so no prediction can match: "
+                                 "swap them, or clear one.")
+        return data
+
+    @property
+    def is_filtered(self) -> bool:
+        """Whether the query asks for anything but the version and the order."""
+        return any(self.data.get(name) for name in ("q", "rated", "min_score", "max_score"))
+
     def filters(self) -> selectors.PredictionFilters:
         self.is_valid()  # an invalid value is dropped: cleaned_data keeps the valid ones
         data = self.cleaned_data
