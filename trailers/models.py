@@ -252,3 +252,20 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_version} {self.trailer}: {self.score:.2f}"
+
+
+class ExcludedRater(models.Model):
+    """A person whose ratings staff left out of ``user_mean`` labels (the raters page says why they might):
+    their ratings stay, and still count on the pages; training runs do not learn from them."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rater_exclusion")
+    excluded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    excluded_at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} (left out of user_mean labels)"

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.urls import path
 
-from . import views
+from . import views, views_labelling
 
 urlpatterns = [
     path("", views.dataset, name="dataset"),
@@ -15,7 +15,12 @@ urlpatterns = [
     path("trailers/<int:pk>/original/", views.trailer_original, name="trailer_original"),
     path("trailers/<int:pk>/thumbnail.jpg", views.trailer_thumbnail, name="trailer_thumbnail"),
     path("subclips/<int:pk>/sheet.jpg", views.subclip_sheet, name="subclip_sheet"),
-    path("rate/", views.rate_next, name="rate_next"),
+    path("rate/", views_labelling.rate_next, name="rate_next"),
+    path("rate/undo/", views_labelling.rate_undo, name="rate_undo"),
+    path("raters/", views_labelling.raters, name="raters"),
+    path("raters/<int:pk>/exclusion/", views_labelling.rater_exclusion, name="rater_exclusion"),
+    path("raters/ratings.csv", views_labelling.ratings_csv, name="ratings_csv"),
+    path("raters/import/", views_labelling.ratings_import, name="ratings_import"),
     path("runs/", views.runs, name="runs"),
     path("runs/<int:pk>/", views.run_detail, name="run_detail"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run_cancel"),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import math
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -249,43 +248,6 @@ def media_file(request, name: str):
     except (SuspiciousFileOperation, NotImplementedError):
         raise Http404("No such file.") from None
     return serve_path(request, path)
-
-
-# --- rate next -------------------------------------------------------------------------------------
-
-
-def _skip_list(raw: str) -> list[int]:
-    return [n for n in map(selectors.parse_id, raw.split(",")[:500]) if n is not None]
-
-
-@login_required
-def rate_next(request):
-    """Unrated trailers, fewest ratings first: rate one and the next appears."""
-    skip = _skip_list(request.GET.get("skip", ""))
-    if request.method == "POST":
-        raw = request.POST.get("trailer", "")
-        trailer = selectors.get_trailer(pk=raw) if selectors.parse_id(raw) else None
-        if trailer is None:
-            messages.error(request, "No trailer was given to rate.")
-        else:
-            try:
-                rating = services.rate_trailer(user=request.user, trailer=trailer, score=request.POST.get("score"))
-            except ValidationError as error:
-                messages.error(request, " ".join(error.message_dict.get("score", error.messages)))
-                return redirect(_rate_next_url(skip))
-            messages.success(request, f"Saved: you rated “{trailer.title}” {rating.score}/10.")
-        return redirect(_rate_next_url(skip))
-    trailer = selectors.next_to_rate(user=request.user, skip=skip)
-    page = selectors.trailer_page(pk=trailer.pk, user=request.user) if trailer else None
-    return render(request, "trailers/rate_next.html", {
-        "p": page, "trailer": trailer, "scores": range(1, 11), "remaining": selectors.unrated_count(user=request.user),
-        "skip_url": _rate_next_url(skip + [trailer.pk]) if trailer else None, "skipped": len(skip),
-    })
-
-
-def _rate_next_url(skip: list[int]) -> str:
-    url = reverse("rate_next")
-    return f"{url}?{urlencode({'skip': ','.join(map(str, skip))})}" if skip else url
 
 
 # --- runs ---------------------------------------------------------------------------------------------
