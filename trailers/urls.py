@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.urls import path
 
-from . import views, views_labelling
+from . import views, views_labelling, views_trailers
 
 urlpatterns = [
     path("", views.dataset, name="dataset"),
@@ -11,6 +11,9 @@ urlpatterns = [
     path("trailers/<int:pk>/", views.trailer_detail, name="trailer_detail"),
     path("trailers/<int:pk>/live/", views.trailer_live, name="trailer_live"),
     path("trailers/<int:pk>/rating/", views.trailer_rating, name="trailer_rating"),
+    path("trailers/<int:pk>/rename/", views_trailers.trailer_rename, name="trailer_rename"),
+    path("trailers/<int:pk>/delete/", views_trailers.trailer_delete, name="trailer_delete"),
+    path("trailers/<int:pk>/retry/", views_trailers.trailer_retry, name="trailer_retry"),
     path("trailers/<int:pk>/video/", views.trailer_video, name="trailer_video"),
     path("trailers/<int:pk>/original/", views.trailer_original, name="trailer_original"),
     path("trailers/<int:pk>/thumbnail.jpg", views.trailer_thumbnail, name="trailer_thumbnail"),

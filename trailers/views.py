@@ -30,7 +30,7 @@ from . import bodies, charts, run_forms, selectors, services, throttles, uploads
 from .forms import PredictionFilterForm, SignUpForm, TrailerFilterForm, UploadForm
 from .media import serve_file, serve_path
 from .models import Trailer, TrainingRun
-from .permissions import CANCEL_RUN, REFUSALS, can
+from .permissions import CANCEL_RUN, DELETE_TRAILER, REFUSALS, can, can_change_trailer
 
 PAGE_SIZE = 50
 SCATTER_POINTS = 2000
@@ -167,8 +167,11 @@ def _upload_file(request):
 @require_GET
 def trailer_detail(request, pk: int):
     page = selectors.trailer_page(pk=pk, user=request.user)
-    return render(request, "trailers/trailer.html", {"p": page, "trailer": page.trailer,
-                                                     "scores": range(1, 11)})
+    return render(request, "trailers/trailer.html", {
+        "p": page, "trailer": page.trailer, "scores": range(1, 11),
+        "can_change": can_change_trailer(request.user, page.trailer),
+        "can_delete": can_change_trailer(request.user, page.trailer, DELETE_TRAILER),
+    })
 
 
 @login_required

@@ -3,6 +3,8 @@ U to undo), in place without a page load; and renaming and deleting one's own up
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ml.synth import generate_trailer
@@ -74,3 +76,37 @@ def test_rate_with_keys_skip_and_undo_without_a_page_load(page, screenshot, user
     page.select_option("#rate-order", "fewest")
     expect(page.locator("#rate-order")).to_have_value("fewest")
     assert not page.js_errors
+
+
+def test_rename_and_delete_my_upload_after_confirming(page, user, video_bytes):
+    from playwright.sync_api import expect
+
+    from tests.web.conftest import create_trailer
+    from trailers.models import Trailer
+
+    trailer = create_trailer(title="good", uploaded_by=user, content=video_bytes(500))
+    frames = [s.frames.path for s in trailer.subclips.all()]
+    log_in(page, "alice", "alice-pass-123")
+    page.goto(f"/trailers/{trailer.pk}/")
+    page.fill("#rename-title", "Good, the director's cut")
+    page.click("#rename")
+    expect(page.locator("h1")).to_have_text("Good, the director's cut")
+    expect(page.locator("#messages")).to_contain_text("Renamed “good” to “Good, the director's cut”.")
+
+    dialogs = []
+
+    def answer(dialog, accept):
+        dialogs.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, False))  # thought better of it
+    page.click("#delete-trailer")
+    expect(page.locator("h1")).to_have_text("Good, the director's cut")
+    assert Trailer.objects.filter(pk=trailer.pk).exists()
+    page.once("dialog", lambda dialog: answer(dialog, True))
+    page.click("#delete-trailer")
+    expect(page.locator("h1")).to_have_text("Dataset")
+    expect(page.locator("#messages")).to_contain_text("“Good, the director's cut” was deleted")
+    assert dialogs[0].startswith("Delete “Good, the director's cut”? Its file, frames, ratings and predictions")
+    assert not Trailer.objects.filter(pk=trailer.pk).exists()
+    assert not any(os.path.exists(path) for path in frames)

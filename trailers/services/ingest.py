@@ -22,6 +22,7 @@ from ml.video import VideoError, probe
 from trailers.models import Trailer
 
 from .preprocess import sampling_config
+from .trailers import distinct_title
 
 CHUNK = 1024 * 1024
 
@@ -107,7 +108,7 @@ def ingest_trailer(
             raise IngestError(f"{original_name} cannot be sampled: {exc}.", code="too_short") from exc
 
         trailer = Trailer(
-            title=(title or Path(original_name).stem)[:255],
+            title=distinct_title(title or Path(original_name).stem, original_name),
             original_name=original_name,
             uploaded_by=user if user is not None and user.is_authenticated else None,
             duration=info.duration, fps=info.fps, width=info.width, height=info.height,
