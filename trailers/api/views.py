@@ -29,6 +29,7 @@ from trailers.permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN
 from trailers.services.versions import compare_with_active
 from trailers.throttles import RatingRateThrottle, UploadRateThrottle
 
+from . import labelling
 from .parsers import SafeJSONParser
 from .permissions import needs
 from .serializers import (
@@ -127,6 +128,28 @@ class TrailerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         trailer = selectors.trailer_list(user=request.user).get(pk=trailer.pk)
         return Response(TrailerSerializer(trailer, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Rename a trailer (its uploader, or trailers.change_trailer)",
+                   request=inline_serializer("TrailerRename", fields={"title": serializers.CharField(max_length=255)}),
+                   responses={200: TrailerSerializer})
+    def partial_update(self, request, pk=None):
+        trailer = labelling.rename(request, pk)
+        return Response(TrailerSerializer(selectors.trailer_list(user=request.user).get(pk=trailer.pk),
+                                          context=self.get_serializer_context()).data)
+
+    @extend_schema(summary="Delete a trailer with its files, ratings and predictions (its uploader, or "
+                           "trailers.delete_trailer)", request=None,
+                   responses={204: None, 409: OpenApiResponse(description="it is being processed right now")})
+    def destroy(self, request, pk=None):
+        return labelling.delete(request, pk)
+
+    @extend_schema(summary="Process a failed trailer again (its uploader, or trailers.change_trailer)", request=None,
+                   responses={200: TrailerSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        trailer = labelling.retry(request, pk)
+        return Response(TrailerSerializer(selectors.trailer_list(user=request.user).get(pk=trailer.pk),
+                                          context=self.get_serializer_context()).data)
 
     @extend_schema(methods=["GET"], summary="My rating of this trailer", request=None,
                    responses={200: RatingSerializer, 404: OpenApiResponse(description="not rated by you")})
