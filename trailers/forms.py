@@ -2,8 +2,9 @@ from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
 
-from . import selectors
-from .models import Trailer
+from . import selectors, selectors_runs
+from .models import Trailer, TrainingRun
+from .presets import PRESET_NAMES
 
 
 class SignUpForm(UserCreationForm):
@@ -110,3 +111,22 @@ class UploadForm(forms.Form):
 
     files = forms.FileField(widget=MultipleFileInput(attrs={"multiple": True, "accept": "video/*"}),
                             required=False, label="Trailer files")
+
+
+class RunFilterForm(forms.Form):
+    """The runs list's filters and order (GET); unknown values are dropped."""
+
+    status = forms.ChoiceField(required=False, choices=[("", "any")] + list(TrainingRun.Status.choices))
+    preset = forms.ChoiceField(required=False, choices=[("", "any")] + [(p, p) for p in PRESET_NAMES])
+    sort = forms.ChoiceField(required=False, choices=[(k, label) for k, (label, _) in selectors_runs.RUN_SORTS.items()])
+
+    def filters(self) -> selectors_runs.RunFilters:
+        self.is_valid()
+        data = self.cleaned_data
+        return selectors_runs.RunFilters(status=data.get("status") or "", preset=data.get("preset") or "",
+                                         sort=data.get("sort") or selectors_runs.DEFAULT_RUN_SORT)
+
+
+class RunNoteForm(forms.Form):
+    note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+                           label="Note", help_text="For the team: what this run tried, what came of it.")

@@ -156,6 +156,10 @@ class TrainingRun(models.Model):
     label_source = models.CharField(max_length=20, choices=LabelSource.choices, default=LabelSource.USER_MEAN)
     min_ratings = models.PositiveIntegerField(default=1)
     auto_activate = models.BooleanField(default=False, help_text="activate the new version if it beats the active one")
+    # The preset the start-run form began from ("default", ...), or "custom" for options no preset has.
+    preset = models.CharField(max_length=50, blank=True, db_index=True)
+    # Staff's note on the run ("lr too high", "the one we shipped"), shown on the run, the list and compare pages.
+    note = models.TextField(blank=True)
     # Trailers asked for ("train on these"); empty means every labelled, ready trailer.
     requested_trailer_ids = models.JSONField(default=list, blank=True)
     # Frozen when the run starts: [{"trailer": id, "label": float, "split": "train"|"val"}, ...]

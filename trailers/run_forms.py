@@ -361,3 +361,17 @@ class TrainingRunForm(forms.Form):
 
     def summary(self) -> str:
         return json.dumps({"model": self.model_config.to_dict(), "train": self.train_config.to_dict()})
+
+
+def initial_from_run(run: TrainingRun) -> dict:
+    """The start-run form's values for "New run like this": every stored option of ``run`` (options it predates
+    keep the preset's value), its labels and the trailers it asked for."""
+    initial = {"label_source": run.label_source, "min_ratings": run.min_ratings, "auto_activate": run.auto_activate,
+               "trailer_ids": ",".join(map(str, run.requested_trailer_ids or []))}
+    for prefix, cls, stored in ((MODEL_PREFIX, LRCNConfig, run.model_config), (TRAIN_PREFIX, TrainConfig,
+                                                                               run.train_config)):
+        names = {f.name for f in dataclasses.fields(cls)}
+        for name, value in (stored or {}).items():
+            if name in names:
+                initial[prefix + name] = ", ".join(map(str, value)) if name == "dense_sizes" else value
+    return initial

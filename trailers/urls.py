@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.urls import path
 
-from . import views, views_labelling, views_trailers
+from . import views, views_labelling, views_runs, views_trailers
 
 urlpatterns = [
     path("", views.dataset, name="dataset"),
@@ -27,6 +27,13 @@ urlpatterns = [
     path("runs/", views.runs, name="runs"),
     path("runs/<int:pk>/", views.run_detail, name="run_detail"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run_cancel"),
+    path("runs/<int:pk>/note/", views_runs.run_note, name="run_note"),
+    path("runs/compare/", views_runs.runs_compare, name="runs_compare"),
+    path("versions/", views_runs.versions, name="versions"),
+    path("versions/<int:pk>/", views_runs.version_detail, name="version_detail"),
+    path("versions/<int:pk>/activate/", views_runs.version_activate, name="version_activate"),
+    path("versions/rollback/", views_runs.version_rollback, name="version_rollback"),
+    path("versions/compare/", views_runs.versions_compare, name="versions_compare"),
     path("predictions/", views.predictions, name="predictions"),
     path("predictions.csv", views.predictions_csv, name="predictions_csv"),
 ]

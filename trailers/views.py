@@ -26,8 +26,8 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from ml.metrics import mae, rmse, spearman
 
-from . import bodies, charts, run_forms, selectors, services, throttles, uploads
-from .forms import PredictionFilterForm, SignUpForm, TrailerFilterForm, UploadForm
+from . import bodies, charts, run_forms, selectors, selectors_runs, services, throttles, uploads
+from .forms import PredictionFilterForm, RunFilterForm, SignUpForm, TrailerFilterForm, UploadForm
 from .media import serve_file, serve_path
 from .models import Trailer, TrainingRun
 from .permissions import CANCEL_RUN, DELETE_TRAILER, REFUSALS, can, can_change_trailer
@@ -259,8 +259,9 @@ def media_file(request, name: str):
 @login_required
 @require_GET
 def runs(request):
-    page = _page(request, selectors.run_list(), size=25)
-    context = {"page": page, "runs": page.object_list,
+    form = RunFilterForm(request.GET)
+    page = _page(request, selectors_runs.runs(filters=form.filters()), size=25)
+    context = {"page": page, "runs": page.object_list, "form": form,
                "live": any(not run.is_finished for run in page.object_list)}
     template = "trailers/_runs_table.html" if request.htmx else "trailers/runs.html"
     return render(request, template, context)

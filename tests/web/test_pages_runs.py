@@ -31,7 +31,7 @@ def test_run_page_has_charts_config_split_device_duration(user_client, make_run,
     run = make_run(status=TrainingRun.Status.SUCCEEDED, epochs=3)
     version = make_version(number=4, run=run)
     html = user_client.get(f"/runs/{run.pk}/").content.decode()
-    assert 'data-status="succeeded"' in html and "made model version v4" in html
+    assert 'data-status="succeeded"' in html and "made model version <a href=\"/versions/" in html and ">v4</a>" in html
     charts = re.findall(r'<svg class="chart line-chart".*?</svg>', html, flags=re.S)
     assert len(charts) == 2
     loss, mae = charts

@@ -133,7 +133,8 @@ def test_a_phone_hides_only_the_minor_columns(user_client, staff_client, make_tr
     assert not predictions["Uncertainty"]  # the uncertainty stays beside the prediction
 
     runs = _headings(user_client.get("/runs/").content.decode())
-    assert {h for h, optional in runs.items() if optional} == {"Epoch", "Labels", "Device", "Started by", "Created"}
+    assert {h for h, optional in runs.items() if optional} == {"Epoch", "Preset", "Labels", "Device", "Started by",
+                                                                 "Created"}
 
     # A hidden heading's cells are hidden with it: the same number of optional cells in every row.
     html = user_client.get("/").content.decode()

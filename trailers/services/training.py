@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from ml.config import LRCNConfig, TrainConfig
 from trailers.models import ExcludedRater, ModelVersion, Subclip, Trailer, TrainingRun
+from trailers.presets import preset_of
 from trailers.signals import delete_after_commit, delete_stored
 
 from .heartbeat import Heartbeat
@@ -93,6 +94,7 @@ def start_training_run(
         run = TrainingRun.objects.create(
             created_by=user if user is not None and user.is_authenticated else None,
             model_config=model_config.to_dict(), train_config=train_config.to_dict(),
+            preset=preset_of(model_config.to_dict()),
             label_source=label_source, min_ratings=min_ratings, auto_activate=auto_activate,
             requested_trailer_ids=sorted(trailer_ids or []),
         )  # fmt: skip
