@@ -15,7 +15,7 @@ from .forms import RunNoteForm
 from .permissions import ACTIVATE_VERSION, CANCEL_RUN, REFUSALS, can
 from .services import ActivationError, activate_model_version
 from .services.notes import set_run_note
-from .services.versions import compare_with_active, rollback
+from .services.versions import compare_with_active, is_worse, rollback
 
 MAX_COMPARED = 8
 
@@ -83,8 +83,8 @@ def _next_url(request, default: str) -> str:
 @login_required
 @require_POST
 def version_activate(request, pk: int):
-    """Activate a version. When it is worse than the active one on the same held-out trailers (or they cannot be
-    compared), the page warns and asks again; ``confirm=1`` activates all the same."""
+    """Activate a version. When it is worse than the active one on the same held-out trailers, the page warns and
+    asks again; ``confirm=1`` activates all the same."""
     if not can(request.user, ACTIVATE_VERSION):
         raise PermissionDenied(REFUSALS[ACTIVATE_VERSION])
     version = selectors_runs.get_version(pk=pk)
@@ -93,7 +93,7 @@ def version_activate(request, pk: int):
         messages.info(request, f"Model version {version} is already the active one.")
         return redirect(back)
     comparison = compare_with_active(version)
-    if comparison["decision"] != "activate" and request.POST.get("confirm") != "1":
+    if is_worse(comparison) and request.POST.get("confirm") != "1":
         return render(request, "trailers/activate_confirm.html", {"version": version, "comparison": comparison,
                                                                   "back": back}, status=409)
     try:

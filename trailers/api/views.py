@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -23,16 +24,19 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from trailers import selectors, services, uploads
+from trailers import selectors, selectors_runs, services, uploads
 from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
 from trailers.permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN
-from trailers.services.versions import compare_with_active
+from trailers.services.notes import set_run_note
+from trailers.services.versions import compare_with_active, is_worse, rollback
 from trailers.throttles import RatingRateThrottle, UploadRateThrottle
 
 from . import labelling
+from . import runs as runs_api
 from .parsers import SafeJSONParser
 from .permissions import needs
 from .serializers import (
+    ComparisonSerializer,
     ModelVersionActivationSerializer,
     ModelVersionSerializer,
     PredictionFilterSerializer,
@@ -188,6 +192,9 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     queryset = TrainingRun.objects.none()  # for the schema; get_queryset reads through selectors
 
     def get_queryset(self):
+        if self.action == "list":
+            params = _validated(runs_api.RunFilterSerializer, self.request.query_params).validated_data
+            return selectors_runs.runs(filters=selectors_runs.RunFilters(**params))
         return selectors.run_list()
 
     def get_serializer_class(self):
@@ -198,9 +205,30 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return TrainingRunSerializer
 
     def get_permissions(self):
-        if self.action in ("create", "cancel"):
+        if self.action in ("create", "cancel", "partial_update"):
             return [IsAuthenticated(), needs(START_RUN if self.action == "create" else CANCEL_RUN)]
         return super().get_permissions()
+
+    @extend_schema(summary="Note a run (needs trailers.change_trainingrun)", request=runs_api.RunNoteSerializer,
+                   responses={200: TrainingRunSerializer})
+    def partial_update(self, request, pk=None):
+        note = _validated(runs_api.RunNoteSerializer, request.data).validated_data["note"]
+        run = set_run_note(run=selectors.get_run(pk=pk), note=note)
+        return Response(TrainingRunSerializer(selectors.get_run(pk=run.pk), context=self.get_serializer_context()).data)
+
+    @extend_schema(summary="Compare runs: figures side by side, the options that differ, the curves",
+                   parameters=[OpenApiParameter("runs", str, required=True,
+                                                description="two to eight run ids, separated by commas")],
+                   responses={200: runs_api.RunComparisonSerializer})
+    @action(detail=False, methods=["get"])
+    def compare(self, request):
+        ids = selectors_runs.parse_ids(request.query_params.getlist("runs"))
+        if not 2 <= len(ids) <= 8:
+            raise ValidationError({"runs": ["Give two to eight run ids, separated by commas."]})
+        comparison = selectors_runs.compare_runs(ids)
+        if len(comparison.runs) < 2:
+            raise NotFound("Fewer than two of these runs exist.")
+        return Response(runs_api.comparison_json(comparison))
 
     @extend_schema(summary="Start a training run (needs trailers.add_trainingrun)", request=TrainingRunCreateSerializer,
                    responses={201: TrainingRunDetailSerializer})
@@ -235,18 +263,52 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return selectors.model_versions()
 
     def get_permissions(self):
-        if self.action == "activate":
+        if self.action in ("activate", "rollback"):
             return [IsAuthenticated(), needs(ACTIVATE_VERSION)]
         return super().get_permissions()
 
+    @extend_schema(summary="Activate the version that was active before the active one (needs "
+                           "trailers.change_modelversion)", request=None, responses={200: ModelVersionSerializer})
+    @action(detail=False, methods=["post"])
+    def rollback(self, request):
+        try:
+            version = rollback()
+        except services.ActivationError as error:
+            raise ValidationError({"detail": str(error)}) from error
+        return Response(ModelVersionSerializer(get_object_or_404(self.get_queryset(), pk=version.pk),
+                                               context=self.get_serializer_context()).data)
+
+    @extend_schema(summary="Two versions trailer by trailer: biggest changes, worst predicted, the fair comparison",
+                   parameters=[OpenApiParameter("a", int, required=True), OpenApiParameter("b", int, required=True)],
+                   responses={200: runs_api.VersionComparisonSerializer})
+    @action(detail=False, methods=["get"])
+    def compare(self, request):
+        ids = selectors_runs.parse_ids([request.query_params.get("a", ""), request.query_params.get("b", "")])
+        if len(ids) != 2:
+            raise ValidationError({"detail": "Give two different version ids, a and b."})
+        a, b = (selectors_runs.get_version(pk=pk) for pk in ids)
+        return Response(runs_api.version_comparison_json(selectors_runs.compare_versions_by_trailer(a, b)))
+
     @extend_schema(summary="Make this the active version and score every ready trailer with it (needs trailers.change_modelversion)",
                    description="The answer carries the fair comparison with the version that was active, on the "
-                               "same held-out trailers (made before activating; staff may activate either way).",
-                   request=None, responses={200: ModelVersionActivationSerializer})
+                               "same held-out trailers (made before activating). When this version is worse than the "
+                               "active one on them, nothing is activated: the answer is 409 with the comparison, and "
+                               "?confirm=true activates it all the same.",
+                   parameters=[OpenApiParameter("confirm", bool, description="activate even when it is worse")],
+                   request=None, responses={200: ModelVersionActivationSerializer,
+                                            409: OpenApiResponse(inline_serializer("ActivationRefused", fields={
+                                                "detail": serializers.CharField(),
+                                                "comparison": ComparisonSerializer()}),
+                                                description="worse than the active version: ask again")})
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
         version = selectors.get_model_version(pk=pk)
         comparison = compare_with_active(version)  # before: afterwards this version is the active one
+        confirmed = str(request.query_params.get("confirm", "")).lower() in ("1", "true")
+        if is_worse(comparison) and not version.is_active and not confirmed:
+            return Response({"detail": f"Model version {version} is {comparison['reason']}: ask again with "
+                                       "?confirm=true to activate it all the same.", "comparison": comparison},
+                            status=status.HTTP_409_CONFLICT)
         try:
             version = services.activate_model_version(model_version=version)
         except services.ActivationError as error:

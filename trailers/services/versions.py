@@ -101,3 +101,9 @@ def rollback(*, by_version: ModelVersion | None = None) -> ModelVersion:
     if previous is None:
         raise ActivationError("No version was active before this one: there is nothing to roll back to.")
     return activate_model_version(model_version=previous)
+
+
+def is_worse(comparison: dict) -> bool:
+    """Whether a comparison (compare_with_active) found the version worse than the active one on the same held-out
+    trailers: activation then asks again. Versions that share no held-out trailer cannot be called worse."""
+    return comparison.get("decision") == "keep" and bool(comparison.get("trailers"))
