@@ -120,7 +120,10 @@ def compare_runs(ids: list[int]) -> RunComparison:
     for key, _, lower in COMPARED_FIGURES:
         values = [(c.figures[key], i) for i, c in enumerate(compared) if c.figures[key] is not None]
         if lower is not None and len(values) > 1:
-            best[key] = (min(values) if lower else max(values))[1]
+            top = (min if lower else max)(v for v, _ in values)
+            winners = [i for v, i in values if v == top]
+            if len(winners) == 1:  # a tie marks none
+                best[key] = winners[0]
     return RunComparison(runs=compared, differing=differing, same=same, best=best)
 
 

@@ -23,7 +23,7 @@ MAX_COMPARED = 8
 @login_required
 @require_GET
 def runs_compare(request):
-    ids = selectors_runs.parse_ids(request.GET.getlist("runs"))[:MAX_COMPARED]
+    ids = sorted(selectors_runs.parse_ids(request.GET.getlist("runs"))[:MAX_COMPARED])  # oldest on the left
     comparison = selectors_runs.compare_runs(ids)
     if len(comparison.runs) < 2:
         messages.error(request, "Tick two runs or more in the list to compare them.")
