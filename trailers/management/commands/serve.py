@@ -1,15 +1,21 @@
 """`manage.py serve`: migrate, then run the web server and one Celery worker together.
 
 Used by `make run` and `make demo` (with --demo, which also creates the demo
-accounts and data). It stays in the foreground; Ctrl-C stops both processes.
+accounts and data). The web server starts first and answers at once; the worker
+starts once it does, and the demo is built in the background while the site
+serves, every page's banner saying how far it got. A demo that is all there is
+found in a few queries and nothing is built. It stays in the foreground; Ctrl-C
+stops both processes.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 from django.conf import settings
@@ -55,26 +61,25 @@ class Command(BaseCommand):
             self._ensure_admin()
 
         env = os.environ.copy()
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "video,gpu",
-             "--concurrency", str(options["concurrency"]), "--loglevel", "INFO", "-n", "demo@%h",
-             # One local worker needs no cluster chatter (the filesystem broker has no broadcast).
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            env=env,
-        )  # fmt: skip
+        # The web server first: the login page answers while the worker (which loads torch) is still starting.
         web = subprocess.Popen(
             [sys.executable, "manage.py", "webserver", f"{options['host']}:{options['port']}", "--noreload"],
             env=env,
         )
         url = f"http://{options['host']}:{options['port']}/"
-        children = [worker, web]
+        children = [web]
         try:
-            if options["demo"]:
-                demo_args = ["make_demo_dataset"]
-                if options["trailers"]:
-                    demo_args += ["--trailers", str(options["trailers"])]
-                call_command(*demo_args, stdout=self.stdout)
-            self._banner(url, demo=options["demo"])
+            self._wait_listening(options["host"], options["port"], web)
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "video,gpu",
+                 "--concurrency", str(options["concurrency"]), "--loglevel", "INFO", "-n", "demo@%h",
+                 # One local worker needs no cluster chatter (the filesystem broker has no broadcast).
+                 "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                env=env,
+            )  # fmt: skip
+            children.append(worker)
+            building = self._start_demo(options) if options["demo"] else None
+            self._banner(url, demo=options["demo"], building=building is not None)
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
             self.stderr.write("A child process stopped; shutting down.")
@@ -83,6 +88,44 @@ class Command(BaseCommand):
         finally:
             self._stop(children)
 
+    @staticmethod
+    def _wait_listening(host: str, port: int, web: subprocess.Popen, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and web.poll() is None:
+            try:
+                socket.create_connection((host if host != "0.0.0.0" else "127.0.0.1", port), timeout=1).close()  # noqa: S104
+                return
+            except OSError:
+                time.sleep(0.05)
+
+    def _start_demo(self, options) -> threading.Thread | None:
+        """Build the demo in a thread of this process while the site serves; None when it is all there."""
+        from trailers import demo_status
+        from trailers.demo import DemoOptions, demo_summary
+
+        demo = DemoOptions(**({"trailers": options["trailers"]} if options["trailers"] else {}))
+        if demo_summary(demo) is not None:
+            demo_status.write("complete", done=True)
+            return None
+        demo_status.write("starting")
+
+        def build():
+            from django.db import connection
+
+            args = ["make_demo_dataset"] + (["--trailers", str(options["trailers"])] if options["trailers"] else [])
+            try:
+                call_command(*args, stdout=self.stdout)
+                self.stdout.write(self.style.SUCCESS("The demo is complete: every page shows it."))
+            except Exception as exc:  # the site serves on; the banner says the build stopped, and why
+                demo_status.write(f"it failed: {exc}", failed=True)
+                self.stderr.write(f"The demo could not be built: {exc}")
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=build, name="demo-build", daemon=True)
+        thread.start()
+        return thread
+
     def _ensure_admin(self) -> None:
         from django.contrib.auth.models import User
 
@@ -90,8 +133,10 @@ class Command(BaseCommand):
         if not User.objects.filter(username=username).exists():
             User.objects.create_superuser(username=username, email="admin@example.com", password=password)
 
-    def _banner(self, url: str, *, demo: bool) -> None:
+    def _banner(self, url: str, *, demo: bool, building: bool = False) -> None:
         lines = ["", "=" * 64, f"Reelscore is running at {url}"]
+        if building:
+            lines.append("The demo is being built in the background: every page says how far it got.")
         if demo:
             from trailers.demo import DEMO_USERS
 
