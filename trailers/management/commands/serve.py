@@ -38,6 +38,67 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _pending_migrations() -> bool:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+class _Forked:
+    """A forked child, with the part of subprocess.Popen's interface that serve uses."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout)
+            time.sleep(0.05)
+        return self.returncode
+
+
+def _fork_web_server(host: str, port: int) -> _Forked:
+    """`manage.py webserver` in a child forked from this process, before it starts any thread."""
+    from django.db import connections
+
+    connections.close_all()  # the child opens its own
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: serve until told to stop
+        code = 0
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            call_command("webserver", f"{host}:{port}", "--noreload", "--skip-checks")
+        except BaseException:  # noqa: BLE001 - whatever stops it, the child ends here, never in the parent's code
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    return _Forked(pid)
+
+
 class Command(BaseCommand):
     help = "Run the web server and a Celery worker (both queues) together, in the foreground."
 
@@ -48,12 +109,16 @@ class Command(BaseCommand):
         parser.add_argument("--trailers", type=int, default=None, help="demo dataset size (with --demo)")
         parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
 
+    # The checks run once, after the web server answers (they take seconds on a busy machine).
+    requires_system_checks = []
+
     def handle(self, *args, **options):
         # Ctrl-C (SIGINT) or a SIGTERM from a process manager both stop the children cleanly,
         # even where the shell started us with SIGINT ignored.
         signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)
-        call_command("migrate", interactive=False, verbosity=0)
+        if _pending_migrations():
+            call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database is up to date.")
         if collect_static_for_production():
             self.stdout.write(f"DEBUG is off: static files collected into {settings.STATIC_ROOT}.")
@@ -61,15 +126,14 @@ class Command(BaseCommand):
             self._ensure_admin()
 
         env = os.environ.copy()
-        # The web server first: the login page answers while the worker (which loads torch) is still starting.
-        web = subprocess.Popen(
-            [sys.executable, "manage.py", "webserver", f"{options['host']}:{options['port']}", "--noreload"],
-            env=env,
-        )
+        # The web server first, forked from this process (Django is loaded here already, so it answers without a
+        # second start-up): the login page answers while the worker, which loads torch, is still starting.
+        web = _fork_web_server(options["host"], options["port"])
         url = f"http://{options['host']}:{options['port']}/"
         children = [web]
         try:
             self._wait_listening(options["host"], options["port"], web)
+            call_command("check")
             worker = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "video,gpu",
                  "--concurrency", str(options["concurrency"]), "--loglevel", "INFO", "-n", "demo@%h",
@@ -148,7 +212,7 @@ class Command(BaseCommand):
         self.stdout.write("\n".join(lines))
 
     @staticmethod
-    def _stop(children: list[subprocess.Popen]) -> None:
+    def _stop(children: list) -> None:
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
