@@ -74,7 +74,8 @@ def test_own_uploads_rename_delete_retry(api, user, other_user, make_trailer):
         "title": ["A title cannot be empty."]}
     assert api.patch(f"/api/trailers/{theirs.pk}/", {"title": "x"}, format="json").status_code == 403
     assert api.post(f"/api/trailers/{mine.pk}/retry/").json()["status"] == "queued"
-    assert "has not failed" in api.post(f"/api/trailers/{mine.pk}/retry/").json()["detail"]
+    again = api.post(f"/api/trailers/{mine.pk}/retry/")
+    assert again.status_code == 409 and "has not failed" in again.json()["detail"]
     assert api.delete(f"/api/trailers/{theirs.pk}/").status_code == 403
     Trailer.objects.filter(pk=mine.pk).update(status=Trailer.Status.PROCESSING)
     assert api.delete(f"/api/trailers/{mine.pk}/").status_code == 409

@@ -51,7 +51,8 @@ class RateNextView(APIView):
     @extend_schema(summary="The trailer to rate next, and why", parameters=[
         OpenApiParameter("order", str, enum=ORDERS, description="uncertain (the default: the active version's "
                          "ensemble uncertainty, falling back to fewest where it has none), fewest or random"),
-        OpenApiParameter("skip", str, description="trailer ids to leave out, separated by commas"),
+        OpenApiParameter("skip", str, pattern=r"^([0-9]{1,18}(,[0-9]{1,18})*)?$",
+                         description="trailer ids to leave out, separated by commas"),
     ], responses={200: RateNextSerializer})
     def get(self, request):
         order = request.query_params.get("order") or selectors_labelling.DEFAULT_RATE_ORDER
@@ -227,5 +228,6 @@ def delete(request, pk):
 def retry(request, pk):
     trailer = own_trailer(request, pk, CHANGE_TRAILER)
     if not retry_trailer(trailer=trailer):
-        raise ValidationError({"detail": f"“{trailer.title}” has not failed: there is nothing to try again."})
+        return Response({"detail": f"“{trailer.title}” has not failed: there is nothing to try again."},
+                        status=status.HTTP_409_CONFLICT)
     return trailer

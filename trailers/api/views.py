@@ -7,6 +7,8 @@ field that was wrong.
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
@@ -50,6 +52,11 @@ from .serializers import (
     TrainingRunDetailSerializer,
     TrainingRunSerializer,
 )
+
+
+def _id_parameter(name: str) -> OpenApiParameter:
+    return OpenApiParameter(name, int, required=True, description="a model version's id")
+
 
 REFUSAL = inline_serializer("UploadRefusal", fields={
     "file": serializers.ListField(child=serializers.CharField(), required=False),
@@ -134,7 +141,8 @@ class TrailerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                         status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Rename a trailer (its uploader, or trailers.change_trailer)",
-                   request=inline_serializer("TrailerRename", fields={"title": serializers.CharField(max_length=255)}),
+                   request=inline_serializer("TrailerRename", fields={
+                       "title": serializers.RegexField(r"\S", max_length=255, help_text="not only spaces")}),
                    responses={200: TrailerSerializer})
     def partial_update(self, request, pk=None):
         trailer = labelling.rename(request, pk)
@@ -148,10 +156,12 @@ class TrailerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return labelling.delete(request, pk)
 
     @extend_schema(summary="Process a failed trailer again (its uploader, or trailers.change_trailer)", request=None,
-                   responses={200: TrailerSerializer})
+                   responses={200: TrailerSerializer, 409: OpenApiResponse(description="it has not failed")})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         trailer = labelling.retry(request, pk)
+        if isinstance(trailer, Response):
+            return trailer
         return Response(TrailerSerializer(selectors.trailer_list(user=request.user).get(pk=trailer.pk),
                                           context=self.get_serializer_context()).data)
 
@@ -217,17 +227,18 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return Response(TrainingRunSerializer(selectors.get_run(pk=run.pk), context=self.get_serializer_context()).data)
 
     @extend_schema(summary="Compare runs: figures side by side, the options that differ, the curves",
-                   parameters=[OpenApiParameter("runs", str, required=True,
+                   parameters=[OpenApiParameter("runs", str, required=True, pattern=r"^[0-9]{1,18}(,[0-9]{1,18}){1,7}$",
                                                 description="two to eight run ids, separated by commas")],
                    responses={200: runs_api.RunComparisonSerializer})
     @action(detail=False, methods=["get"])
     def compare(self, request):
-        ids = selectors_runs.parse_ids(request.query_params.getlist("runs"))
-        if not 2 <= len(ids) <= 8:
+        parts = [part for value in request.query_params.getlist("runs") for part in value.split(",")]
+        ids = selectors_runs.parse_ids(parts)
+        if not 2 <= len(parts) <= 8 or not all(re.fullmatch(r"[0-9]{1,18}", part) for part in parts):
             raise ValidationError({"runs": ["Give two to eight run ids, separated by commas."]})
         comparison = selectors_runs.compare_runs(ids)
         if len(comparison.runs) < 2:
-            raise NotFound("Fewer than two of these runs exist.")
+            raise NotFound("Fewer than two different runs of these exist.")
         return Response(runs_api.comparison_json(comparison))
 
     @extend_schema(summary="Start a training run (needs trailers.add_trainingrun)", request=TrainingRunCreateSerializer,
@@ -268,24 +279,26 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return super().get_permissions()
 
     @extend_schema(summary="Activate the version that was active before the active one (needs "
-                           "trailers.change_modelversion)", request=None, responses={200: ModelVersionSerializer})
+                           "trailers.change_modelversion)", request=None,
+                   responses={200: ModelVersionSerializer,
+                              409: OpenApiResponse(description="no version was active before this one")})
     @action(detail=False, methods=["post"])
     def rollback(self, request):
         try:
             version = rollback()
         except services.ActivationError as error:
-            raise ValidationError({"detail": str(error)}) from error
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response(ModelVersionSerializer(get_object_or_404(self.get_queryset(), pk=version.pk),
                                                context=self.get_serializer_context()).data)
 
     @extend_schema(summary="Two versions trailer by trailer: biggest changes, worst predicted, the fair comparison",
-                   parameters=[OpenApiParameter("a", int, required=True), OpenApiParameter("b", int, required=True)],
+                   parameters=[_id_parameter("a"), _id_parameter("b")],
                    responses={200: runs_api.VersionComparisonSerializer})
     @action(detail=False, methods=["get"])
     def compare(self, request):
-        ids = selectors_runs.parse_ids([request.query_params.get("a", ""), request.query_params.get("b", "")])
-        if len(ids) != 2:
-            raise ValidationError({"detail": "Give two different version ids, a and b."})
+        ids = [selectors.parse_id(request.query_params.get(name, "")) for name in ("a", "b")]
+        if None in ids:
+            raise ValidationError({"detail": "Give two version ids, a and b."})
         a, b = (selectors_runs.get_version(pk=pk) for pk in ids)
         return Response(runs_api.version_comparison_json(selectors_runs.compare_versions_by_trailer(a, b)))
 
