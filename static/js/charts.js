@@ -53,11 +53,14 @@
     }, columns, box);
     svg.style.display = "none";
     box.uplot = chart;
-    window.addEventListener("resize", function () {
-      var w = Math.max(260, box.clientWidth);
-      chart.setSize({width: w, height: Math.round(Math.min(340, Math.max(240, w * 0.6)))});
-    });
   }
+
+  window.addEventListener("resize", function () {
+    document.querySelectorAll(".uplot-box").forEach(function (box) {
+      var w = Math.max(260, box.clientWidth);
+      box.uplot.setSize({width: w, height: Math.round(Math.min(340, Math.max(240, w * 0.6)))});
+    });
+  });
 
   function start() {
     document.querySelectorAll("svg.line-chart[data-series]").forEach(build);
@@ -67,15 +70,12 @@
   } else {
     start();
   }
-  // The run page's live part is swapped in by htmx every few seconds: draw its charts again.
-  document.addEventListener("htmx:afterSettle", function (event) {
-    var root = event.detail && event.detail.elt;
-    if (root && root.querySelectorAll) {
-      root.querySelectorAll("svg.line-chart[data-series]").forEach(function (svg) {
-        if (svg.style.display !== "none") {
-          build(svg);
-        }
-      });
-    }
+  // The run page's live part is swapped in by htmx every few seconds: draw the charts it brought.
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll("svg.line-chart[data-series]").forEach(function (svg) {
+      if (svg.style.display !== "none") {
+        build(svg);
+      }
+    });
   });
 })();

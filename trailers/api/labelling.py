@@ -58,10 +58,10 @@ class RateNextView(APIView):
         order = request.query_params.get("order") or selectors_labelling.DEFAULT_RATE_ORDER
         if order not in selectors_labelling.RATE_ORDERS:
             raise ValidationError({"order": [f"Choose one of {', '.join(ORDERS)}."]})
-        raw_skip = request.query_params.get("skip", "")
-        skip = [selectors.parse_id(x) for x in raw_skip.split(",")[:500] if x.strip()]
-        if None in skip:
+        parts = [x for x in request.query_params.get("skip", "").split(",") if x]
+        if not all(x.isascii() and x.isdecimal() and len(x) <= 18 for x in parts):
             raise ValidationError({"skip": ["Give trailer ids separated by commas."]})
+        skip = [pk for pk in map(selectors.parse_id, parts[:500]) if pk is not None]  # 0 names no trailer
         choice = selectors_labelling.next_to_rate(user=request.user, skip=skip, order=order)
         trailer = None
         if choice.trailer is not None:

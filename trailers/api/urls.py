@@ -16,7 +16,8 @@ urlpatterns = [
     path("token/", views.TokenView.as_view(), name="api-token"),
     path("rate-next/", labelling.RateNextView.as_view(), name="api-rate-next"),
     path("raters/", labelling.RatersView.as_view(), name="api-raters"),
-    path("raters/<int:pk>/exclusion/", labelling.RaterExclusionView.as_view(), name="api-rater-exclusion"),
+    # Any text as the id: one that is no id gets the API's JSON 404, not the site's page.
+    path("raters/<str:pk>/exclusion/", labelling.RaterExclusionView.as_view(), name="api-rater-exclusion"),
     path("ratings/export/", labelling.RatingsExportView.as_view(), name="api-ratings-export"),
     path("ratings/import/", labelling.RatingsImportView.as_view(), name="api-ratings-import"),
     *router.urls,

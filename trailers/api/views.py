@@ -55,7 +55,8 @@ from .serializers import (
 
 
 def _id_parameter(name: str) -> OpenApiParameter:
-    return OpenApiParameter(name, int, required=True, description="a model version's id")
+    return OpenApiParameter(name, {"type": "integer", "minimum": 1, "maximum": selectors.MAX_ID}, required=True,
+                            description="a model version's id")
 
 
 REFUSAL = inline_serializer("UploadRefusal", fields={
