@@ -409,13 +409,13 @@ def predictions_csv(request):
     writer = csv.writer(_Echo())
 
     def lines():
-        yield writer.writerow(["trailer_id", "title", "model_version", "predicted", "uncertainty", "spread",
+        yield writer.writerow(["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty",
                                "subclip_scores", "mean_rating", "rating_count", "error", "reference_score",
                                "status"])
         for p in rows.iterator(chunk_size=500):
             yield writer.writerow([
                 p.trailer_id, _spreadsheet_safe(p.trailer.title), p.model_version.number, f"{p.score:.4f}",
-                f"{p.uncertainty:.4f}", f"{p.spread:.4f}",
+                f"{p.spread:.4f}", f"{p.uncertainty:.4f}",
                 ";".join(f"{s:.4f}" for s in p.subclip_scores),
                 "" if p.mean_rating is None else f"{p.mean_rating:.4f}", p.rating_count,
                 "" if p.abs_error is None else f"{p.abs_error:.4f}",  # the table's Error: |predicted - mean rating|

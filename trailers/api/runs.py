@@ -18,8 +18,8 @@ class RunFilterSerializer(serializers.Serializer):
 
 
 class RunNoteSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=2000, allow_blank=True, trim_whitespace=True,
-                                 help_text="the note; empty removes it")
+    note = serializers.CharField(max_length=2000, allow_blank=True, trim_whitespace=True, required=False,
+                                 help_text="the note; empty removes it, absent leaves it as it is")
 
 
 class ComparedRunSerializer(serializers.Serializer):

@@ -223,8 +223,10 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @extend_schema(summary="Note a run (needs trailers.change_trainingrun)", request=runs_api.RunNoteSerializer,
                    responses={200: TrainingRunSerializer})
     def partial_update(self, request, pk=None):
-        note = _validated(runs_api.RunNoteSerializer, request.data).validated_data["note"]
-        run = set_run_note(run=selectors.get_run(pk=pk), note=note)
+        data = _validated(runs_api.RunNoteSerializer, request.data).validated_data
+        run = selectors.get_run(pk=pk)
+        if "note" in data:
+            run = set_run_note(run=run, note=data["note"])
         return Response(TrainingRunSerializer(selectors.get_run(pk=run.pk), context=self.get_serializer_context()).data)
 
     @extend_schema(summary="Compare runs: figures side by side, the options that differ, the curves",
