@@ -16,9 +16,11 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
 
+from ml.config import TRAIN_PRESETS
 from ml.markup import read_markup
 from ml.synth import generate_trailer, write_markup
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
+from trailers.presets import DEFAULT_MIN_RATINGS
 
 from . import services
 
@@ -35,7 +37,7 @@ class DemoOptions:
     trailers: int = 80
     seed: int = 7
     train: bool = True
-    epochs: int = 15
+    epochs: int = TRAIN_PRESETS["default"].epochs  # the admin's default: one default, chosen by measurement
     width: int = 160
     height: int = 120
     duration: float = 6.0
@@ -189,7 +191,7 @@ def _ensure_active_version(options: DemoOptions, say, status) -> ModelVersion:
         return active
     from django.conf import settings
 
-    from ml.config import PRESETS, TRAIN_PRESETS
+    from ml.config import PRESETS
 
     run = (TrainingRun.objects.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING,
                                                    TrainingRun.Status.SUCCEEDED]).order_by("-pk").first())
@@ -199,7 +201,7 @@ def _ensure_active_version(options: DemoOptions, say, status) -> ModelVersion:
         run = services.start_training_run(
             user=None, model_config=PRESETS["default"].replace(frame_size=settings.EMBEDDING_SIZE),
             train_config=TRAIN_PRESETS["default"].replace(epochs=options.epochs, seed=options.seed),
-            label_source=TrainingRun.LabelSource.USER_MEAN, min_ratings=2,
+            label_source=TrainingRun.LabelSource.USER_MEAN, min_ratings=DEFAULT_MIN_RATINGS,
         )  # fmt: skip
         if run.status == TrainingRun.Status.FAILED:
             raise RuntimeError(f"The demo training run could not start: {run.error}")

@@ -35,6 +35,7 @@ from ml.config import (
 )
 from trailers import selectors
 from trailers.models import TrainingRun
+from trailers.presets import DEFAULT_MIN_RATINGS
 
 CHOICES = {
     "encoder": ENCODERS, "activation": ACTIVATION_NAMES, "head": HEADS, "readout": READOUTS, "temporal": TEMPORALS,
@@ -274,7 +275,7 @@ class TrainingRunForm(forms.Form):
                                      initial=TrainingRun.LabelSource.USER_MEAN,
                                      help_text="Where each trailer's target score comes from: the mean of users' "
                                                "ratings, or the reference score imported with the trailers.")
-    min_ratings = forms.IntegerField(min_value=1, max_value=1_000_000, initial=1,
+    min_ratings = forms.IntegerField(min_value=1, max_value=1_000_000, initial=DEFAULT_MIN_RATINGS,
                                      help_text="Mean of user ratings only: trailers with fewer ratings are left out.",
                                      error_messages={"invalid": "Min ratings must be a whole number of at least 1."})
     auto_activate = forms.BooleanField(required=False,
