@@ -31,6 +31,10 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-development-key-only-for-debug"  # noqa: S105 - only ever used with DEBUG on
 
+# With DEBUG on, the project's own 404 and 500 pages are served all the same (trailers/error_pages.py);
+# this brings back Django's technical pages, which list the site's URLs and show tracebacks.
+TECHNICAL_ERROR_PAGES = env.bool("TECHNICAL_ERROR_PAGES", default=False)
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -60,6 +64,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "trailers.error_pages.OwnErrorPagesMiddleware",  # the project's 404/500 pages also with DEBUG on
     "trailers.bodies.RequestBodyMiddleware",  # a body no view can read: a 4xx with the reason (before CSRF reads forms)
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -1,9 +1,19 @@
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path
+
+
+def favicon(request):
+    # Resolved per request: with DEBUG off the name carries the collected file's hash.
+    return HttpResponseRedirect(static("img/favicon.ico"))
+
 
 # Stored files are never public: trailers and contact sheets are served by the pages' own
 # login-required views (with range requests), and MEDIA_URL by a staff-only view (for the admin).
 urlpatterns = [
+    # Browsers ask for /favicon.ico on pages that name no icon (the API's docs, a file opened directly).
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("trailers.api.urls")),

@@ -13,7 +13,7 @@ float16 T×1280 embeddings of those frames), ``DATA_DIR/embeddings.json`` (the
 encoder, the SHA-256 of its weights and the frame side that made every
 ``.emb.npy`` in DATA_DIR) and ``DATA_DIR/<video stem>/trailer.json`` (the
 source file, its probed metadata and the subclip plan). A markup ``Title``
-matches the video stem.
+matches the video's file name, without its extension or with it.
 
 Exit status: 0 on success (preprocess and predict: at least one trailer
 done), 1 when the work failed or nothing could be done (with one ``error:``
@@ -594,8 +594,17 @@ def _train_configs(args):
     return config, model_config
 
 
+def _source_name(data_dir: Path, stem: str) -> str:
+    """The file name a prepared trailer was made from (its trailer.json says), else its folder's name."""
+    try:
+        source = json.loads((data_dir / stem / TRAILER_FILE).read_text(encoding="utf-8")).get("source")
+    except (OSError, ValueError, AttributeError):
+        source = None
+    return source if isinstance(source, str) and Path(source).stem == stem else stem
+
+
 def run_train(args) -> int:
-    from ml.markup import read_markup
+    from ml.markup import match_markup, read_markup
 
     config, model_config = _train_configs(args)
     folds = config.folds >= 2
@@ -607,13 +616,17 @@ def run_train(args) -> int:
     _check_output(checkpoint, "--checkpoint" if args.checkpoint else "the checkpoint", folder=folds)
     if args.log:
         _check_output(args.log, "--log")
-    ratings = read_markup(args.markup)
+    markup = read_markup(args.markup)
     subclips = find_subclips(args.data_dir)
     if not subclips:
         raise CliError(f"{args.data_dir} holds no prepared trailers; run `python -m ml preprocess` first")
+    matched = match_markup(markup, {t: _source_name(args.data_dir, t) for t in subclips})
+    ratings = matched.scores
     titles = [t for t in subclips if t in ratings]
     unrated = [t for t in subclips if t not in ratings]
-    missing = [t for t in ratings if t not in subclips]
+    missing = matched.unmatched
+    if titles:
+        _say(args, f"markup: {matched.describe()}")
     if unrated:
         _warn(f"warning: {len(unrated)} prepared trailer(s) have no score in the markup and are left out: "
               f"{', '.join(unrated[:5])}{' …' if len(unrated) > 5 else ''}")

@@ -1,6 +1,8 @@
 """The seed's markup: a table with a ``Title`` and a ``Score`` column, as CSV, XLS or XLSX.
 
-A title matches a trailer's video file name without its extension. Column
+A title matches a trailer's video file name, without its extension (the seed's
+``Markup.xls``: ``t000``) or with it (``t000.mp4``): :func:`match_markup` takes
+either and says which rule matched. Column
 names are matched without regard to case or surrounding spaces; other columns
 are ignored; blank rows are skipped. A row with a title and no usable score
 (not a number, or outside 0–10, the range of the product's reference scores),
@@ -16,6 +18,7 @@ import io
 import math
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,68 @@ def read_markup(path: str | os.PathLike) -> dict[str, float]:
     else:
         raise MarkupError(f"{path}: unsupported markup format {suffix or '(none)'!r}; use .csv, .xls or .xlsx")
     return _parse(path, rows)
+
+
+#: Extensions a title may end with when only a trailer's stem is known (a DATA_DIR made without its source name).
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".ts", ".mts", ".mpg", ".mpeg", ".flv",
+                            ".wmv", ".ogv", ".3gp"})
+#: The two ways a title names a trailer, in the words the commands report them with.
+BY_STEM = "the file name without its extension"
+BY_FILE_NAME = "the file name with its extension"
+
+
+@dataclass
+class MarkupMatch:
+    """Which markup row each trailer got: ``scores`` {key: score}; ``rules`` {key: BY_STEM or BY_FILE_NAME};
+    ``unmatched`` the titles that named no trailer."""
+
+    scores: dict[str, float] = field(default_factory=dict)
+    rules: dict[str, str] = field(default_factory=dict)
+    unmatched: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """The rules that matched, in words: "60 titles matched by the file name with its extension (t000.mp4)"."""
+        parts = []
+        for rule in (BY_STEM, BY_FILE_NAME):
+            keys = [key for key, used in self.rules.items() if used == rule]
+            if keys:
+                parts.append(f"{len(keys)} title{'s' if len(keys) != 1 else ''} matched by {rule}")
+        return "; ".join(parts) if parts else "no title matched a file"
+
+
+def match_markup(scores: dict[str, float], files: dict[str, str]) -> MarkupMatch:
+    """Give each trailer its markup score: ``files`` is {key: the trailer's file name} (the key is how the caller
+    knows the trailer, e.g. its stem). A title matches a file name without its extension or with it (the
+    extension in any case: ``t000.MP4`` names ``t000.mp4``). A file named by two titles (``t000`` and
+    ``t000.mp4``) is an error that names both."""
+    by_stem: dict[str, list[str]] = {}
+    by_name: dict[str, list[str]] = {}
+    for key, name in files.items():
+        by_stem.setdefault(Path(name).stem, []).append(key)
+        by_name.setdefault(_name_key(name), []).append(key)
+    match = MarkupMatch()
+    titles_of: dict[str, str] = {}
+    for title, score in scores.items():
+        keys, rule = by_name.get(_name_key(title)), BY_FILE_NAME
+        if not keys or Path(title).suffix == "":
+            keys, rule = by_stem.get(title), BY_STEM
+        if not keys and Path(title).suffix.lower() in VIDEO_SUFFIXES:  # the file's own name is not known
+            keys, rule = [k for k in by_stem.get(Path(title).stem, []) if files[k] == k], BY_FILE_NAME
+        if not keys:
+            match.unmatched.append(title)
+            continue
+        for key in keys:
+            if key in titles_of:
+                raise MarkupError(f"the titles {titles_of[key]!r} and {title!r} both name {files[key]}: keep one")
+            titles_of[key] = title
+            match.scores[key] = score
+            match.rules[key] = rule
+    return match
+
+
+def _name_key(name: str) -> str:
+    path = Path(name)
+    return path.stem + path.suffix.lower()
 
 
 def _parse(path: Path, rows: Iterable[list[Any]]) -> dict[str, float]:

@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from . import selectors, services
+from . import run_forms, selectors, services
 from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 from .permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN, can
 from .run_forms import PRESET_DESCRIPTIONS, PRESET_NAMES, PRESET_WARNINGS, TrainingRunForm
@@ -186,6 +186,11 @@ class TrainingRunAdmin(admin.ModelAdmin):
             raise PermissionDenied
         preset = request.GET.get("preset", "default")
         initial = {"trailer_ids": request.GET.get("trailers", "")}
+        like = selectors.parse_id(request.GET.get("like", ""))
+        like = TrainingRun.objects.filter(pk=like).first() if like else None
+        if like is not None:  # "New run like this": every option of that run, to change from there
+            preset = like.preset if like.preset in PRESET_NAMES else "default"
+            initial.update(run_forms.initial_from_run(like))
         form = TrainingRunForm(request.POST or None, preset=preset, initial=initial)
         if request.method == "POST" and form.is_valid():
             run = services.start_training_run(
@@ -215,6 +220,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
             "presets": presets,
             "preset_warning": PRESET_WARNINGS.get(form.preset, ""),
             "trailer_ids": initial["trailer_ids"],
+            "like": like,
             "has_view_permission": True,
         }
         return TemplateResponse(request, "admin/trailers/trainingrun/start.html", context)
@@ -304,10 +310,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self.message_user(request, str(error), messages.ERROR)
             return
         if comparison is None:
-            self.message_user(request, f"{version} was already active; scoring every ready trailer it has not "
-                                       "scored.", messages.SUCCESS)
+            self.message_user(request, f"Model version {version} was already active; scoring every ready trailer "
+                                       "it has not scored.", messages.SUCCESS)
             return
-        self.message_user(request, f"{version} is now active; scoring every ready trailer with it.", messages.SUCCESS)
+        self.message_user(request, f"Model version {version} is now active; scoring every ready trailer with it.",
+                          messages.SUCCESS)
         if comparison["active"] is None:
             self.message_user(request, f"Compared with the version that was active: {comparison['reason']}.",
                               messages.INFO)

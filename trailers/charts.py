@@ -7,6 +7,7 @@ an aria-label for screen readers. Colours come from CSS classes (``series-N``).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,10 @@ class Series:
     name: str
     points: Sequence[tuple[float, float]]
     dashed: bool = False
+    color: int | None = None  # the CSS class series-N to draw it in; None: its place in the chart
+
+    def css(self, index: int) -> str:
+        return f"series-{index if self.color is None else self.color}"
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
@@ -92,10 +97,12 @@ class _Frame:
         return parts
 
 
-def _svg(parts: list[str], *, label: str, css_class: str) -> SafeString:
+def _svg(parts: list[str], *, label: str, css_class: str, data: dict | None = None) -> SafeString:
     body = "".join(parts)
+    # The numbers again, for static/js/charts.js to draw the same chart with uPlot (hover, zoom, legend).
+    attribute = f' data-series="{escape(json.dumps(data, allow_nan=False))}"' if data is not None else ""
     return mark_safe(  # noqa: S308 - every piece of text in it went through escape()
-        f'<svg class="chart {css_class}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
+        f'<svg class="chart {css_class}"{attribute} viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
         f'preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg"><title>{escape(label)}</title>'
         f"{body}</svg>"
     )
@@ -108,7 +115,7 @@ def _finite(points):
 
 def line_chart(series: Sequence[Series], *, x_label: str, y_label: str, label: str) -> SafeString:
     """One line per series (with a dot per point), a legend, and integer x ticks (epochs)."""
-    cleaned = [Series(s.name, _finite(s.points), s.dashed) for s in series]
+    cleaned = [Series(s.name, _finite(s.points), s.dashed, s.color) for s in series]
     xs = [x for s in cleaned for x, _ in s.points]
     ys = [y for s in cleaned for _, y in s.points]
     if not xs:
@@ -123,20 +130,26 @@ def line_chart(series: Sequence[Series], *, x_label: str, y_label: str, label: s
     for index, s in enumerate(cleaned):
         if not s.points:
             continue
-        cls = f"series series-{index}" + (" dashed" if s.dashed else "")
+        cls = f"series {s.css(index)}" + (" dashed" if s.dashed else "")
         path = " ".join(f"{frame.x(x):.1f},{frame.y(y):.1f}" for x, y in s.points)
         parts.append(f'<polyline class="{cls}" points="{path}"/>')
         for x, y in s.points:
-            parts.append(f'<circle class="dot series-{index}" cx="{frame.x(x):.1f}" cy="{frame.y(y):.1f}" r="3">'
+            parts.append(f'<circle class="dot {s.css(index)}" cx="{frame.x(x):.1f}" cy="{frame.y(y):.1f}" r="3">'
                          f"<title>{escape(s.name)}: epoch {x:g}, {y:.4g}</title></circle>")
-    # Legend, in the top margin, one entry after the other.
-    x = MARGIN_LEFT
+    # Legend, in the top margin, one entry after the other (a second row when the first is full).
+    x, y = MARGIN_LEFT, 16
     for index, s in enumerate(cleaned):
-        cls = f"series series-{index}" + (" dashed" if s.dashed else "")
-        parts.append(f'<line class="{cls}" x1="{x}" x2="{x + 22}" y1="16" y2="16"/>')
-        parts.append(f'<text class="legend" x="{x + 28}" y="20">{escape(s.name)}</text>')
-        x += 28 + 7.5 * len(s.name) + 18
-    return _svg(parts, label=label, css_class="line-chart")
+        width = 28 + 7.5 * len(s.name) + 18
+        if x + width > WIDTH and x > MARGIN_LEFT:
+            x, y = MARGIN_LEFT, y + 16
+        cls = f"series {s.css(index)}" + (" dashed" if s.dashed else "")
+        parts.append(f'<line class="{cls}" x1="{x}" x2="{x + 22}" y1="{y}" y2="{y}"/>')
+        parts.append(f'<text class="legend" x="{x + 28}" y="{y + 4}">{escape(s.name)}</text>')
+        x += width
+    data = {"x_label": x_label, "y_label": y_label, "series": [
+        {"name": s.name, "points": [[x, y] for x, y in s.points], "dashed": s.dashed,
+         "color": index if s.color is None else s.color} for index, s in enumerate(cleaned)]}
+    return _svg(parts, label=label, css_class="line-chart", data=data)
 
 
 def scatter_chart(points: Sequence[tuple[float, float, str]], *, x_label: str, y_label: str, label: str,
@@ -184,4 +197,25 @@ def run_charts(history: Sequence[dict], *, cross_validated: bool = False) -> dic
                            Series("mean-rating baseline MAE", points("baseline_mae"), dashed=True)],
                           x_label="epoch", y_label="MAE (rating points)",
                           label="Validation MAE against the mean-rating baseline per epoch"),
+    }
+
+
+def compare_charts(compared: Sequence) -> dict[str, SafeString]:
+    """Compare page: every run's curves (averaged over folds) overlaid, one colour per run: training loss dashed
+    and held-out loss solid; held-out MAE solid and its mean-rating baseline dashed."""
+    def points(history, key):
+        return [(m.get("epoch"), m.get(key)) for m in history if m.get(key) is not None]
+
+    loss, mae_series = [], []
+    for index, c in enumerate(compared):
+        name = f"#{c.run.pk}"
+        loss += [Series(f"{name} held-out", points(c.history, "val_loss"), color=index),
+                 Series(f"{name} train", points(c.history, "train_loss"), dashed=True, color=index)]
+        mae_series += [Series(f"{name} MAE", points(c.history, "val_mae"), color=index),
+                       Series(f"{name} baseline", points(c.history, "baseline_mae"), dashed=True, color=index)]
+    return {
+        "loss": line_chart(loss, x_label="epoch (mean over folds)", y_label="loss (standardised ratings)",
+                           label="Training (dashed) and held-out loss per epoch, run by run"),
+        "mae": line_chart(mae_series, x_label="epoch (mean over folds)", y_label="MAE (rating points)",
+                          label="Held-out MAE (solid) and the mean-rating baseline (dashed) per epoch, run by run"),
     }

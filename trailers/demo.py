@@ -16,9 +16,11 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
 
+from ml.config import TRAIN_PRESETS
 from ml.markup import read_markup
 from ml.synth import generate_trailer, write_markup
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
+from trailers.presets import DEFAULT_MIN_RATINGS
 
 from . import services
 
@@ -35,25 +37,62 @@ class DemoOptions:
     trailers: int = 80
     seed: int = 7
     train: bool = True
-    epochs: int = 15
+    epochs: int = TRAIN_PRESETS["default"].epochs  # the admin's default: one default, chosen by measurement
     width: int = 160
     height: int = 120
     duration: float = 6.0
     timeout: float = 1800.0
 
 
-def build_demo(options: DemoOptions, say: Callable[[str], None] = print) -> dict[str, int]:
-    """Create (or find) the demo dataset and, unless told not to, train and activate a model on it."""
+def build_demo(options: DemoOptions, say: Callable[[str], None] = print,
+               status: Callable[..., None] | None = None) -> dict[str, int]:
+    """Create (or find) the demo dataset and, unless told not to, train and activate a model on it.
+
+    ``status(stage, done=False)`` hears each stage as it goes (trailers/demo_status.py: every page's banner).
+    A demo that is all there already is found in a few queries: nothing is built, enqueued or said but that.
+    """
+    status = status or (lambda stage, done=False: None)
+    found = demo_summary(options)
+    if found is not None:
+        status("complete", done=True)
+        return {**found, "already": 1}
+    say(f"Building the demo dataset ({options.trailers} trailers, seed {options.seed})…")
+    status("creating the demo's people")
     uploader = _ensure_users()[0]
     rng = np.random.default_rng(options.seed)
-    hidden = _ensure_trailers(options, uploader, say)
+    hidden = _ensure_trailers(options, uploader, say, status)
     _ensure_ratings(hidden, rng)
-    trailers = _wait_processed(list(hidden), options.timeout, say)
+    trailers = _wait_processed(list(hidden), options.timeout, say, status)
     summary = {"trailers": len(trailers), "ratings": Rating.objects.filter(trailer__in=trailers).count()}
     if options.train:
-        version = _ensure_active_version(options, say)
-        _wait_scored(version, options.timeout, say)
+        version = _ensure_active_version(options, say, status)
+        _wait_scored(version, options.timeout, say, status)
         summary["model_version"] = version.number
+    status("complete", done=True)
+    return summary
+
+
+def _titles(options: DemoOptions) -> list[str]:
+    return [f"{TITLE_PREFIX}{i:03d}" for i in range(options.trailers)]
+
+
+def demo_summary(options: DemoOptions) -> dict[str, int] | None:
+    """The demo as it stands when it is complete (every trailer processed, rated, and, with ``train``, a version
+    active that has scored every ready one); None while anything is missing."""
+    trailers = Trailer.objects.filter(title__in=_titles(options))
+    if trailers.count() < options.trailers or trailers.exclude(
+            status__in=[Trailer.Status.READY, Trailer.Status.FAILED]).exists():
+        return None
+    ratings = Rating.objects.filter(trailer__in=trailers).count()
+    if not ratings:
+        return None
+    summary = {"trailers": trailers.filter(status=Trailer.Status.READY).count(), "ratings": ratings}
+    if options.train:
+        active = ModelVersion.objects.filter(is_active=True).first()
+        if active is None or Prediction.objects.filter(model_version=active, trailer__in=trailers).count() < \
+                summary["trailers"]:
+            return None
+        summary["model_version"] = active.number
     return summary
 
 
@@ -68,46 +107,43 @@ def _ensure_users() -> list[User]:
     return users
 
 
-def _ensure_trailers(options: DemoOptions, uploader: User, say) -> dict[Trailer, float]:
-    """The demo trailers with their hidden ratings; missing ones are generated and ingested."""
+def _ensure_trailers(options: DemoOptions, uploader: User, say, status) -> dict[Trailer, float]:
+    """The demo trailers with their hidden ratings. Each missing one is generated and uploaded at once, so that
+    the worker preprocesses the first while the next are made; then the hidden ratings are written in the seed's
+    markup format and imported from it as reference scores."""
     folder = Path(settings.VAR_DIR) / "demo-videos"
     folder.mkdir(parents=True, exist_ok=True)
-    markup_path = folder / "markup.csv"
-    generated = []
-    existing = {t.title: t for t in Trailer.objects.filter(title__startswith=TITLE_PREFIX)}
-    for i in range(options.trailers):
-        title = f"{TITLE_PREFIX}{i:03d}"
-        path = folder / f"{title}{CONTAINERS[i % len(CONTAINERS)]}"
-        if title in existing and path.exists():
-            continue
-        generated.append(generate_trailer(path, seed=options.seed * 1000 + i, duration=options.duration,
-                                          width=options.width, height=options.height, fps=24))
-        if len(generated) % 10 == 0:
-            say(f"  generated {len(generated)} synthetic trailers")
-    if generated or not markup_path.exists():
-        # The hidden ratings, written in the seed's markup format and imported as reference scores.
-        all_paths = sorted(p for p in folder.iterdir() if p.stem.startswith(TITLE_PREFIX))
-        known = read_markup(markup_path) if markup_path.exists() else {}
-        known.update({t.title: t.rating for t in generated})
-        write_markup(markup_path, [_Titled(p.stem, known[p.stem]) for p in all_paths if p.stem in known])
-    scores = read_markup(markup_path)
+    existing = {t.title: t for t in Trailer.objects.filter(title__in=_titles(options))}
+    hidden: dict[str, float] = {title: t.reference_score for title, t in existing.items()
+                                if t.reference_score is not None}
     created = 0
-    for i in range(options.trailers):
-        title = f"{TITLE_PREFIX}{i:03d}"
-        if title in existing:
+    for i, title in enumerate(_titles(options)):
+        if title in existing and title in hidden:
             continue
         path = folder / f"{title}{CONTAINERS[i % len(CONTAINERS)]}"
-        try:
-            existing[title] = services.ingest_trailer(source=path, original_name=path.name, user=uploader,
-                                                      reference_score=scores.get(title))
-            created += 1
-        except services.IngestError as exc:
-            if exc.duplicate_of is None:
-                raise
-            existing[title] = exc.duplicate_of
+        made = generate_trailer(path, seed=options.seed * 1000 + i, duration=options.duration, width=options.width,
+                                height=options.height, fps=24)
+        hidden[title] = made.rating
+        if title not in existing:
+            try:
+                existing[title] = services.ingest_trailer(source=path, original_name=path.name, user=uploader)
+                created += 1
+            except services.IngestError as exc:
+                if exc.duplicate_of is None:
+                    raise
+                existing[title] = exc.duplicate_of
+        status(f"uploaded {created} of {options.trailers} trailers; the worker preprocesses them as they come")
+        if created and created % 10 == 0:
+            say(f"  generated and uploaded {created} synthetic trailers")
     if created:
         say(f"Uploaded {created} demo trailers through the ingest service.")
-    return {existing[f"{TITLE_PREFIX}{i:03d}"]: scores[f"{TITLE_PREFIX}{i:03d}"] for i in range(options.trailers)}
+    # The hidden ratings as the seed's markup (Title, Score), imported from it as reference scores.
+    markup_path = write_markup(folder / "markup.csv", [_Titled(title, hidden[title]) for title in _titles(options)])
+    scores = read_markup(markup_path)
+    for title, trailer in existing.items():
+        services.set_reference_score(trailer=trailer, score=scores[title])
+        trailer.reference_score = scores[title]
+    return {existing[title]: scores[title] for title in _titles(options)}
 
 
 @dataclass(frozen=True)
@@ -131,7 +167,7 @@ def _ensure_ratings(hidden: dict[Trailer, float], rng: np.random.Generator) -> N
     Rating.objects.bulk_create(new, ignore_conflicts=True)
 
 
-def _wait_processed(trailers: list[Trailer], timeout: float, say) -> list[Trailer]:
+def _wait_processed(trailers: list[Trailer], timeout: float, say, status) -> list[Trailer]:
     ids = [t.pk for t in trailers]
     deadline, last = time.monotonic() + timeout, -1
     while True:
@@ -139,6 +175,7 @@ def _wait_processed(trailers: list[Trailer], timeout: float, say) -> list[Traile
         done = rows.filter(status__in=[Trailer.Status.READY, Trailer.Status.FAILED]).count()
         if done != last:
             say(f"  preprocessed {done}/{len(ids)} trailers")
+            status(f"preprocessed {done} of {len(ids)} trailers; then a model is trained on them")
             last = done
         if done == len(ids):
             return list(rows.filter(status=Trailer.Status.READY))
@@ -148,13 +185,13 @@ def _wait_processed(trailers: list[Trailer], timeout: float, say) -> list[Traile
         time.sleep(0.5)
 
 
-def _ensure_active_version(options: DemoOptions, say) -> ModelVersion:
+def _ensure_active_version(options: DemoOptions, say, status) -> ModelVersion:
     active = ModelVersion.objects.filter(is_active=True).first()
     if active is not None:
         return active
     from django.conf import settings
 
-    from ml.config import PRESETS, TRAIN_PRESETS
+    from ml.config import PRESETS
 
     run = (TrainingRun.objects.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING,
                                                    TrainingRun.Status.SUCCEEDED]).order_by("-pk").first())
@@ -164,7 +201,7 @@ def _ensure_active_version(options: DemoOptions, say) -> ModelVersion:
         run = services.start_training_run(
             user=None, model_config=PRESETS["default"].replace(frame_size=settings.EMBEDDING_SIZE),
             train_config=TRAIN_PRESETS["default"].replace(epochs=options.epochs, seed=options.seed),
-            label_source=TrainingRun.LabelSource.USER_MEAN, min_ratings=2,
+            label_source=TrainingRun.LabelSource.USER_MEAN, min_ratings=DEFAULT_MIN_RATINGS,
         )  # fmt: skip
         if run.status == TrainingRun.Status.FAILED:
             raise RuntimeError(f"The demo training run could not start: {run.error}")
@@ -175,9 +212,13 @@ def _ensure_active_version(options: DemoOptions, say) -> ModelVersion:
             fold = f"fold {m['fold']}, " if m.get("fold") else ""
             say(f"  run #{run.pk}: {fold}epoch {m['epoch']}/{options.epochs}, held-out MAE {_fmt(m.get('val_mae'))} "
                 f"(mean baseline {_fmt(m.get('baseline_mae'))})")
+            status(f"training run #{run.pk}: {fold}epoch {m['epoch']} of {options.epochs}; then every trailer is "
+                   "scored")
             last_epoch = (m.get("fold"), m["epoch"])
         if time.monotonic() > deadline:
             raise TimeoutError(f"the demo training run did not finish in {options.timeout:.0f} s")
+        if not run.metrics:
+            status(f"training run #{run.pk} is {run.status}; then every trailer is scored")
         time.sleep(1)
         run.refresh_from_db()
     if run.status != TrainingRun.Status.SUCCEEDED:
@@ -186,10 +227,11 @@ def _ensure_active_version(options: DemoOptions, say) -> ModelVersion:
     return services.activate_model_version(model_version=run.model_version)
 
 
-def _wait_scored(version: ModelVersion, timeout: float, say) -> None:
+def _wait_scored(version: ModelVersion, timeout: float, say, status) -> None:
     ready = Trailer.objects.filter(status=Trailer.Status.READY).count()
     deadline = time.monotonic() + timeout
     while (scored := Prediction.objects.filter(model_version=version).count()) < ready:
+        status(f"scoring: {scored} of {ready} trailers have a prediction from v{version.number}")
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {scored} of {ready} trailers were scored in {timeout:.0f} s")
         time.sleep(0.5)

@@ -2,8 +2,9 @@ from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
 
-from . import selectors
-from .models import Trailer
+from . import selectors, selectors_runs
+from .models import Trailer, TrainingRun
+from .presets import PRESET_NAMES
 
 
 class SignUpForm(UserCreationForm):
@@ -78,6 +79,19 @@ class PredictionFilterForm(_FilterForm):
     max_score = forms.FloatField(required=False, label="to", widget=forms.NumberInput(attrs={"step": "0.1"}))
     sort = forms.ChoiceField(required=False, choices=_sort_choices(selectors.PREDICTION_SORTS, PREDICTION_SORT_LABELS))
 
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("min_score"), data.get("max_score")
+        if low is not None and high is not None and low > high:
+            self.add_error(None, f"“Predicted from” ({low:g}) is above “to” ({high:g}), so no prediction can match: "
+                                 "swap them, or clear one.")
+        return data
+
+    @property
+    def is_filtered(self) -> bool:
+        """Whether the query asks for anything but the version and the order."""
+        return any(self.data.get(name) for name in ("q", "rated", "min_score", "max_score"))
+
     def filters(self) -> selectors.PredictionFilters:
         self.is_valid()  # an invalid value is dropped: cleaned_data keeps the valid ones
         data = self.cleaned_data
@@ -97,3 +111,22 @@ class UploadForm(forms.Form):
 
     files = forms.FileField(widget=MultipleFileInput(attrs={"multiple": True, "accept": "video/*"}),
                             required=False, label="Trailer files")
+
+
+class RunFilterForm(forms.Form):
+    """The runs list's filters and order (GET); unknown values are dropped."""
+
+    status = forms.ChoiceField(required=False, choices=[("", "any")] + list(TrainingRun.Status.choices))
+    preset = forms.ChoiceField(required=False, choices=[("", "any")] + [(p, p) for p in PRESET_NAMES])
+    sort = forms.ChoiceField(required=False, choices=[(k, label) for k, (label, _) in selectors_runs.RUN_SORTS.items()])
+
+    def filters(self) -> selectors_runs.RunFilters:
+        self.is_valid()
+        data = self.cleaned_data
+        return selectors_runs.RunFilters(status=data.get("status") or "", preset=data.get("preset") or "",
+                                         sort=data.get("sort") or selectors_runs.DEFAULT_RUN_SORT)
+
+
+class RunNoteForm(forms.Form):
+    note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+                           label="Note", help_text="For the team: what this run tried, what came of it.")

@@ -156,6 +156,10 @@ class TrainingRun(models.Model):
     label_source = models.CharField(max_length=20, choices=LabelSource.choices, default=LabelSource.USER_MEAN)
     min_ratings = models.PositiveIntegerField(default=1)
     auto_activate = models.BooleanField(default=False, help_text="activate the new version if it beats the active one")
+    # The preset the start-run form began from ("default", ...), or "custom" for options no preset has.
+    preset = models.CharField(max_length=50, blank=True, db_index=True)
+    # Staff's note on the run ("lr too high", "the one we shipped"), shown on the run, the list and compare pages.
+    note = models.TextField(blank=True)
     # Trailers asked for ("train on these"); empty means every labelled, ready trailer.
     requested_trailer_ids = models.JSONField(default=list, blank=True)
     # Frozen when the run starts: [{"trailer": id, "label": float, "split": "train"|"val"}, ...]
@@ -266,3 +270,20 @@ class PeriodicJob(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ExcludedRater(models.Model):
+    """A person whose ratings staff left out of ``user_mean`` labels (the raters page says why they might):
+    their ratings stay, and still count on the pages; training runs do not learn from them."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rater_exclusion")
+    excluded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    excluded_at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} (left out of user_mean labels)"

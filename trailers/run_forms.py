@@ -35,6 +35,7 @@ from ml.config import (
 )
 from trailers import selectors
 from trailers.models import TrainingRun
+from trailers.presets import DEFAULT_MIN_RATINGS
 
 CHOICES = {
     "encoder": ENCODERS, "activation": ACTIVATION_NAMES, "head": HEADS, "readout": READOUTS, "temporal": TEMPORALS,
@@ -130,6 +131,22 @@ HELP_TEXT = {
 
 def label_for(name: str) -> str:
     return LABELS.get(name, name.replace("_", " "))
+
+
+def shown_value(value) -> str:
+    """An option's value as the start-run form shows it: on/off, a list with commas, an em dash for none."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "—"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def config_rows(config: dict) -> list[tuple[str, str, str]]:
+    """(label, code name, value) of every option in a stored config, labelled as the start-run form labels it."""
+    return [(capfirst(label_for(name)), name, shown_value(value)) for name, value in config.items()]
 
 
 # --- The dataclasses' rules, read from their own messages ---------------------------------------------------
@@ -258,7 +275,7 @@ class TrainingRunForm(forms.Form):
                                      initial=TrainingRun.LabelSource.USER_MEAN,
                                      help_text="Where each trailer's target score comes from: the mean of users' "
                                                "ratings, or the reference score imported with the trailers.")
-    min_ratings = forms.IntegerField(min_value=1, max_value=1_000_000, initial=1,
+    min_ratings = forms.IntegerField(min_value=1, max_value=1_000_000, initial=DEFAULT_MIN_RATINGS,
                                      help_text="Mean of user ratings only: trailers with fewer ratings are left out.",
                                      error_messages={"invalid": "Min ratings must be a whole number of at least 1."})
     auto_activate = forms.BooleanField(required=False,
@@ -345,3 +362,17 @@ class TrainingRunForm(forms.Form):
 
     def summary(self) -> str:
         return json.dumps({"model": self.model_config.to_dict(), "train": self.train_config.to_dict()})
+
+
+def initial_from_run(run: TrainingRun) -> dict:
+    """The start-run form's values for "New run like this": every stored option of ``run`` (options it predates
+    keep the preset's value), its labels and the trailers it asked for."""
+    initial = {"label_source": run.label_source, "min_ratings": run.min_ratings, "auto_activate": run.auto_activate,
+               "trailer_ids": ",".join(map(str, run.requested_trailer_ids or []))}
+    for prefix, cls, stored in ((MODEL_PREFIX, LRCNConfig, run.model_config), (TRAIN_PREFIX, TrainConfig,
+                                                                               run.train_config)):
+        names = {f.name for f in dataclasses.fields(cls)}
+        for name, value in (stored or {}).items():
+            if name in names:
+                initial[prefix + name] = ", ".join(map(str, value)) if name == "dense_sizes" else value
+    return initial

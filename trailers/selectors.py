@@ -413,6 +413,33 @@ def cross_validation(run: TrainingRun) -> CrossValidation | None:
     )
 
 
+@dataclass(frozen=True)
+class RunFrames:
+    """What the frames of a run's dataset are, as they are stored now: how many subclips its trailers have
+    and how long they are (the plan in ``run.sampling`` is only the most a trailer may get)."""
+
+    trailers: int
+    subclips: int
+    fewest: int  # subclips of the trailer with the fewest
+    most: int
+    shortest: float  # seconds
+    longest: float
+
+
+def run_frames(run: TrainingRun) -> RunFrames | None:
+    """The subclips of the run's frozen dataset (one query); None before it is frozen or when none are left."""
+    ids = [d.get("trailer") for d in run.dataset]
+    rows = list(Subclip.objects.filter(trailer_id__in=ids).order_by().values_list("trailer_id", "duration"))
+    if not rows:
+        return None
+    per_trailer: dict[int, int] = {}
+    for trailer_id, _ in rows:
+        per_trailer[trailer_id] = per_trailer.get(trailer_id, 0) + 1
+    durations = [d for _, d in rows]
+    return RunFrames(trailers=len(per_trailer), subclips=len(rows), fewest=min(per_trailer.values()),
+                     most=max(per_trailer.values()), shortest=min(durations), longest=max(durations))
+
+
 def run_duration_seconds(run: TrainingRun) -> float | None:
     from django.utils import timezone
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import math
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -27,11 +26,11 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from ml.metrics import mae, rmse, spearman
 
-from . import bodies, charts, selectors, services, store, throttles, uploads
-from .forms import PredictionFilterForm, SignUpForm, TrailerFilterForm, UploadForm
+from . import bodies, charts, run_forms, selectors, selectors_runs, services, store, throttles, uploads
+from .forms import PredictionFilterForm, RunFilterForm, SignUpForm, TrailerFilterForm, UploadForm
 from .media import serve_file, serve_stored
 from .models import Trailer, TrainingRun
-from .permissions import CANCEL_RUN, REFUSALS, can
+from .permissions import CANCEL_RUN, DELETE_TRAILER, REFUSALS, can, can_change_trailer
 
 PAGE_SIZE = 50
 SCATTER_POINTS = 2000
@@ -168,8 +167,11 @@ def _upload_file(request):
 @require_GET
 def trailer_detail(request, pk: int):
     page = selectors.trailer_page(pk=pk, user=request.user)
-    return render(request, "trailers/trailer.html", {"p": page, "trailer": page.trailer,
-                                                     "scores": range(1, 11)})
+    return render(request, "trailers/trailer.html", {
+        "p": page, "trailer": page.trailer, "scores": range(1, 11),
+        "can_change": can_change_trailer(request.user, page.trailer),
+        "can_delete": can_change_trailer(request.user, page.trailer, DELETE_TRAILER),
+    })
 
 
 @login_required
@@ -255,51 +257,15 @@ def media_file(request, name: str):
     return serve_stored(request, default_storage, name)
 
 
-# --- rate next -------------------------------------------------------------------------------------
-
-
-def _skip_list(raw: str) -> list[int]:
-    return [n for n in map(selectors.parse_id, raw.split(",")[:500]) if n is not None]
-
-
-@login_required
-def rate_next(request):
-    """Unrated trailers, fewest ratings first: rate one and the next appears."""
-    skip = _skip_list(request.GET.get("skip", ""))
-    if request.method == "POST":
-        raw = request.POST.get("trailer", "")
-        trailer = selectors.get_trailer(pk=raw) if selectors.parse_id(raw) else None
-        if trailer is None:
-            messages.error(request, "No trailer was given to rate.")
-        else:
-            try:
-                rating = services.rate_trailer(user=request.user, trailer=trailer, score=request.POST.get("score"))
-            except ValidationError as error:
-                messages.error(request, " ".join(error.message_dict.get("score", error.messages)))
-                return redirect(_rate_next_url(skip))
-            messages.success(request, f"Saved: you rated “{trailer.title}” {rating.score}/10.")
-        return redirect(_rate_next_url(skip))
-    trailer = selectors.next_to_rate(user=request.user, skip=skip)
-    page = selectors.trailer_page(pk=trailer.pk, user=request.user) if trailer else None
-    return render(request, "trailers/rate_next.html", {
-        "p": page, "trailer": trailer, "scores": range(1, 11), "remaining": selectors.unrated_count(user=request.user),
-        "skip_url": _rate_next_url(skip + [trailer.pk]) if trailer else None, "skipped": len(skip),
-    })
-
-
-def _rate_next_url(skip: list[int]) -> str:
-    url = reverse("rate_next")
-    return f"{url}?{urlencode({'skip': ','.join(map(str, skip))})}" if skip else url
-
-
 # --- runs ---------------------------------------------------------------------------------------------
 
 
 @login_required
 @require_GET
 def runs(request):
-    page = _page(request, selectors.run_list(), size=25)
-    context = {"page": page, "runs": page.object_list,
+    form = RunFilterForm(request.GET)
+    page = _page(request, selectors_runs.runs(filters=form.filters()), size=25)
+    context = {"page": page, "runs": page.object_list, "form": form,
                "live": any(not run.is_finished for run in page.object_list)}
     template = "trailers/_runs_table.html" if request.htmx else "trailers/runs.html"
     return render(request, template, context)
@@ -322,6 +288,8 @@ def _run_context(run: TrainingRun) -> dict:
         "comparison": (version.metrics.get("comparison") if version else None),
         "selects_epoch": bool(run.train_config.get("restore_best")
                               or run.train_config.get("early_stopping_patience") is not None),
+        "frames": selectors.run_frames(run),
+        "model_rows": run_forms.config_rows(run.model_config), "train_rows": run_forms.config_rows(run.train_config),
     }
 
 
@@ -329,8 +297,14 @@ def _run_context(run: TrainingRun) -> dict:
 @require_GET
 def run_detail(request, pk: int):
     run = selectors.get_run(pk=pk)
-    template = "trailers/_run_live.html" if request.htmx else "trailers/run.html"
-    return render(request, template, _run_context(run))
+    context = _run_context(run)
+    if request.htmx:
+        # The page's notices were written when the run had the status it was shown with ("Run #2 is queued…"):
+        # once it has moved on they are out of date, and the live part clears them.
+        shown = request.GET.get("shown")
+        context["clear_notices"] = bool(shown) and shown != run.display_status
+        return render(request, "trailers/_run_live.html", context)
+    return render(request, "trailers/run.html", context)
 
 
 @login_required
@@ -440,13 +414,15 @@ def predictions_csv(request):
 
     def lines():
         yield writer.writerow(["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty",
-                               "subclip_scores", "mean_rating", "rating_count", "reference_score", "status"])
+                               "subclip_scores", "mean_rating", "rating_count", "error", "reference_score",
+                               "status"])
         for p in rows.iterator(chunk_size=500):
             yield writer.writerow([
                 p.trailer_id, _spreadsheet_safe(p.trailer.title), p.model_version.number, f"{p.score:.4f}",
                 f"{p.spread:.4f}", f"{p.uncertainty:.4f}",
                 ";".join(f"{s:.4f}" for s in p.subclip_scores),
                 "" if p.mean_rating is None else f"{p.mean_rating:.4f}", p.rating_count,
+                "" if p.abs_error is None else f"{p.abs_error:.4f}",  # the table's Error: |predicted - mean rating|
                 "" if p.trailer.reference_score is None else p.trailer.reference_score, p.trailer.status,
             ])
 

@@ -52,9 +52,12 @@ def test_the_run_page_leads_with_the_estimate(page, phone, screenshot, cv_run):
     # The estimate is what one sees first: on screen without scrolling, above the curves.
     expect(page.locator("#cv-mae")).to_be_in_viewport()
     estimate_box = page.locator("#cv-estimate").bounding_box()
-    chart_box = page.locator("svg.line-chart").first.bounding_box()
+    # The curves, drawn by uPlot from the server's numbers (the SVG is what shows without script).
+    expect(page.locator(".uplot-box")).to_have_count(2)
+    chart_box = page.locator(".uplot-box").first.bounding_box()
     assert estimate_box["y"] < chart_box["y"]
-    expect(page.locator("svg.line-chart").first).to_contain_text("held-out fold loss")
+    expect(page.locator(".uplot-box").first.locator(".u-legend")).to_contain_text("held-out fold loss")
+    expect(page.locator("svg.line-chart").first).to_be_hidden()
     expect(page.locator("#per-epoch details")).not_to_have_attribute("open", "")
     page.click("#per-epoch summary")
     expect(page.locator("table.metrics tbody tr")).to_have_count(6)

@@ -417,3 +417,18 @@ def test_bad_embedding_and_model_inputs_are_one_line(prepared, capsys, damage, t
         damage(prepared)
     line, _ = fails(capsys, template, prepared)
     assert line.startswith("error: " + message.format(**prepared))
+
+
+def test_train_matches_markup_titles_written_with_their_extension(prepared, capsys):
+    data, tmp = prepared["data"], prepared["tmp"]
+    for i in range(4):  # as `preprocess` writes it: the name of the file each trailer came from
+        (data / f"t{i}" / "trailer.json").write_text(json.dumps({"source": f"t{i}.mp4"}))
+    markup = tmp / "with-extensions.csv"
+    markup.write_text("Title,Score\n" + "".join(f"t{i}.mp4,{i + 2}\n" for i in range(4)))
+    args = ["train", str(data), "--markup", str(markup), "--preset", "scratch", "--folds", "1", "--workers", "0",
+            "--frames-per-sample", "3", "--epochs", "1", "--frame-size", "16", "--pool-size", "2",
+            "--out", str(tmp / "m.pt")]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert "markup: 4 titles matched by the file name with its extension" in out
+    assert "have no prepared frames" not in err

@@ -116,3 +116,25 @@ def _biff8_workbook(rows):
 
     offset = len(globals_(0))
     return globals_(offset) + sheet
+
+
+def test_titles_match_file_names_with_or_without_their_extension():
+    from ml.markup import BY_FILE_NAME, BY_STEM, match_markup
+
+    files = {"t000": "t000.mp4", "t001": "t001.mkv", "t002": "t002.mp4", "Mr. Smith": "Mr. Smith.webm",
+             "bare": "bare"}  # "bare": a trailer known only by its stem
+    match = match_markup({"t000.mp4": 1.0, "t001": 2.0, "t002.MP4": 3.0, "Mr. Smith": 4.0, "bare.avi": 5.0,
+                          "t009.mp4": 6.0, "t001.webm": 7.0}, files)
+    assert match.scores == {"t000": 1.0, "t001": 2.0, "t002": 3.0, "Mr. Smith": 4.0, "bare": 5.0}
+    assert match.rules == {"t000": BY_FILE_NAME, "t001": BY_STEM, "t002": BY_FILE_NAME, "Mr. Smith": BY_STEM,
+                           "bare": BY_FILE_NAME}
+    assert match.unmatched == ["t009.mp4", "t001.webm"]  # t001 is an .mkv
+    assert match.describe() == ("2 titles matched by the file name without its extension; "
+                                "3 titles matched by the file name with its extension")
+
+
+def test_a_file_named_by_two_titles_is_refused_naming_both():
+    from ml.markup import MarkupError, match_markup
+
+    with pytest.raises(MarkupError, match=r"the titles 't000' and 't000.mp4' both name t000.mp4"):
+        match_markup({"t000": 1.0, "t000.mp4": 2.0}, {"t000": "t000.mp4"})

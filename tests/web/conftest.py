@@ -126,10 +126,11 @@ def create_cv_run(trailers: list[Trailer], labels: list[float], *, folds: int = 
     """A succeeded cross-validated run over ``trailers`` (their labels given), with its estimate."""
     fields.setdefault("cross_validation", cross_validation_estimate(trailers, folds=folds))
     fields.setdefault("metrics", fold_metrics(folds, epochs))
+    fields.setdefault("train_config", {"epochs": epochs, "batch_size": 4, "device": "cpu", "folds": folds,
+                                       "restore_best": False})
     return create_run(
         epochs=epochs,
         dataset=[{"trailer": t.pk, "label": label, "split": "cv"} for t, label in zip(trailers, labels, strict=True)],
-        train_config={"epochs": epochs, "batch_size": 4, "device": "cpu", "folds": folds, "restore_best": False},
         **fields,
     )
 

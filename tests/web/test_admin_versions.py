@@ -52,7 +52,7 @@ def test_activating_reports_the_comparison_with_the_version_that_was_active(staf
     response = staff_client.post("/admin/trailers/modelversion/", {"action": "activate",
                                                                    "_selected_action": [better.pk]}, follow=True)
     messages = _messages(response.content.decode())
-    assert "V2 is now active; scoring every ready trailer with it." in messages
+    assert "Model version v2 is now active; scoring every ready trailer with it." in messages
     assert ("Compared with v1, the version that was active: better on the same 4 held-out trailers, MAE 0.250 "
             "against v1's 1.000.") in messages
     assert list(ModelVersion.objects.filter(is_active=True)) == [better]
@@ -62,7 +62,7 @@ def test_activating_reports_the_comparison_with_the_version_that_was_active(staf
                                                                    "_selected_action": [worse.pk]}, follow=True)
     html = response.content.decode()
     messages = _messages(html)
-    assert "V3 is now active; scoring every ready trailer with it." in messages
+    assert "Model version v3 is now active; scoring every ready trailer with it." in messages
     assert ("Compared with v2, the version that was active: not better on the same 4 held-out trailers, MAE 2.000 "
             "against v2's 0.250; the fair comparison would have kept v2.") in messages
     assert re.search(r'<li class="warning">[^<]*not better on the same 4', html)

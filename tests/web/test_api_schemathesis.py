@@ -3,10 +3,11 @@
 server error, every status code, content type, header and body as documented, schema-valid requests
 accepted and invalid ones refused.
 
-Three operations are exempt from "schema-valid requests are accepted" only: a token request with made-up
-credentials, an upload whose bytes are not a video, and a run whose model/train options ml.config
-refuses (its ranges and combinations are more than a JSON schema says) are well-formed and still
-rightly refused (400 with the reason); every other check runs on them too.
+Four operations are exempt from "schema-valid requests are accepted" only: a token request with made-up
+credentials, an upload whose bytes are not a video, a run whose model/train options ml.config
+refuses (its ranges and combinations are more than a JSON schema says) and a ratings file whose bytes
+are not a ratings CSV are well-formed and still rightly refused (400 with the reason); every other
+check runs on them too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from trailers.models import TrainingRun  # noqa: E402
 pytestmark = pytest.mark.django_db(transaction=True)
 
 EXAMPLES = 15  # per operation and role
-CONTENT_DEPENDENT = {"POST /api/token/", "POST /api/trailers/", "POST /api/runs/"}
+CONTENT_DEPENDENT = {"POST /api/token/", "POST /api/trailers/", "POST /api/runs/", "POST /api/ratings/import/"}
 
 
 @pytest.fixture

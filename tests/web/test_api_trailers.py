@@ -150,3 +150,23 @@ def test_ratings_are_throttled(api, make_trailer, settings):
     codes = [api.put(url, {"score": 5}, format="json").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     assert api.get(url).status_code == 200  # reading my rating is not
+
+
+def test_page_size_is_honoured_up_to_its_maximum(api, make_trailer, monkeypatch):
+    from trailers.api import pagination
+
+    for _ in range(5):
+        make_trailer()
+    body = api.get("/api/trailers/?page_size=2").json()
+    assert body["count"] == 5 and len(body["results"]) == 2
+    assert "page=2" in body["next"] and "page_size=2" in body["next"]
+    last = api.get(body["next"]).json()
+    assert len(last["results"]) == 2 and "page=3" in last["next"] and "page_size=2" in last["previous"]
+    # Above the maximum: the maximum is served, and the links say so.
+    monkeypatch.setattr(pagination.Pages, "max_page_size", 3)
+    body = api.get("/api/trailers/?page_size=1000").json()
+    assert len(body["results"]) == 3 and "page_size=3" in body["next"]
+    for bad in ("0", "-1", "two", "1.5"):
+        response = api.get(f"/api/trailers/?page_size={bad}")
+        assert response.status_code == 400, bad
+        assert "Give a page size: a whole number from 1 to 3" in response.json()["page_size"][0]

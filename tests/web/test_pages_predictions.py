@@ -129,3 +129,35 @@ def test_metrics_on_trailers_the_model_never_trained_on_are_shown_apart(user_cli
     training_mean = (2.0 + 5.0) / 2  # the run's baseline: the mean label of what it trained on
     assert f'id="unseen-baseline">{mae(truth[2:], [training_mean] * 2):.3f}<' in html
     assert "flatters the model" in html
+
+
+def test_a_range_that_cannot_match_says_why_and_clear_resets(user_client, scored):
+    response = user_client.get(f"/predictions/?version={scored['v2'].pk}&min_score=9&max_score=2")
+    html = response.content.decode()
+    assert rows(response) == []
+    assert "“Predicted from” (9) is above “to” (2), so no prediction can match: swap them, or clear one." in html
+    clear = re.search(r'<a class="button secondary" id="clear-filters" href="([^"]+)">Clear</a>', html).group(1)
+    assert rows(user_client.get("/predictions/" + clear)) == ["A", "C", "D", "B"]
+    # Nothing to clear without filters.
+    assert 'id="clear-filters"' not in user_client.get("/predictions/?sort=title").content.decode()
+
+
+def test_a_filter_that_is_not_a_number_is_named_and_left_out(user_client, scored):
+    html = user_client.get("/predictions/?min_score=abc").content.decode()
+    assert "Predicted from: Enter a number. This filter is left out." in html
+
+
+def test_csv_has_the_error_column_and_the_uncertainty(user_client, user, scored, make_trailer, make_prediction):
+    e = make_trailer(title="E")
+    make_prediction(scored["v2"], e, 4.25, uncertainty=0.5)
+    Rating.objects.create(user=user, trailer=e, score=7)
+    response = user_client.get("/predictions.csv?sort=title")
+    table = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    by_title = {r["title"]: r for r in table}
+    # A: predicted 8, rated 9 and 7; B: predicted 3, rated 2 and 4; C: 6 against 6; D: no ratings.
+    assert by_title["A"]["error"] == "0.0000" and by_title["C"]["error"] == "0.0000"
+    assert by_title["E"]["error"] == "2.7500" and by_title["E"]["uncertainty"] == "0.5000"
+    assert by_title["D"]["error"] == ""
+    html = user_client.get("/predictions/?sort=title").content.decode()
+    shown_errors = re.findall(r'<td class="num">([\d.—]+)</td>\s*<td class="num optional-col">', html)
+    assert shown_errors == ["0.00", "0.00", "0.00", "—", "2.75"]

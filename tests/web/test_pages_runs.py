@@ -31,7 +31,7 @@ def test_run_page_has_charts_config_split_device_duration(user_client, make_run,
     run = make_run(status=TrainingRun.Status.SUCCEEDED, epochs=3)
     version = make_version(number=4, run=run)
     html = user_client.get(f"/runs/{run.pk}/").content.decode()
-    assert 'data-status="succeeded"' in html and "made model version v4" in html
+    assert 'data-status="succeeded"' in html and "made model version <a href=\"/versions/" in html and ">v4</a>" in html
     charts = re.findall(r'<svg class="chart line-chart".*?</svg>', html, flags=re.S)
     assert len(charts) == 2
     loss, mae = charts
@@ -41,7 +41,9 @@ def test_run_page_has_charts_config_split_device_duration(user_client, make_run,
     assert "3 trailers: 2 train, 1 validation" in html
     assert "<dt>Device</dt><dd>cpu</dd>" in html
     assert "1 min 5 s" in html  # started 65 s before it finished
-    assert "<th>lstm_size</th><td>8</td>" in html and "<th>batch_size</th><td>4</td>" in html
+    # Options are labelled as the start-run form labels them, the code name beside.
+    assert re.search(r'data-option="lstm_size"><th scope="row">LSTM size <code class="option-name">lstm_size</code></th><td>8</td>', html)
+    assert re.search(r'data-option="batch_size"><th scope="row">Batch size <code[^>]*>batch_size</code></th><td>4</td>', html)
     assert "hx-trigger" not in html  # finished: nothing to poll
     assert version.pk
 
@@ -125,3 +127,39 @@ def test_the_admin_links_to_the_run_page(staff_client, make_run):
     run = make_run()
     html = staff_client.get(f"/admin/trailers/trainingrun/{run.pk}/change/").content.decode()
     assert f'href="/runs/{run.pk}/"' in html
+
+
+def test_run_page_names_options_as_the_form_does(user_client, make_run):
+    run = make_run(train_config={"epochs": 3, "lr": 0.001, "restore_best": False, "grad_clip": None},
+                   model_config={"dense_sizes": [6000, 500], "frame_size": 112})
+    html = user_client.get(f"/runs/{run.pk}/").content.decode()
+    assert re.search(r'Learning rate <code class="option-name">lr</code></th><td>0.001</td>', html)
+    assert re.search(r'Restore best <code[^>]*>restore_best</code></th><td>off</td>', html)
+    assert re.search(r'Grad clip <code[^>]*>grad_clip</code></th><td>—</td>', html)
+    assert re.search(r'Dense sizes <code[^>]*>dense_sizes</code></th><td>6000, 500</td>', html)
+
+
+def test_frames_line_says_what_the_trailers_have_not_the_plan(user_client, make_run, make_trailer):
+    # Short trailers: the plan allows 3 subclips of 30 s, but each got one of 1.5 s.
+    trailers = [make_trailer(subclips=1) for _ in range(3)]
+    sampling = {"size": 112, "frames_per_subclip": 16, "n_subclips": 3, "subclip_duration": 30.0,
+                "snippet_frames": 2}
+    run = make_run(dataset=[{"trailer": t.pk, "label": 5.0, "split": "cv"} for t in trailers], sampling=sampling)
+    html = user_client.get(f"/runs/{run.pk}/").content.decode()
+    line = re.search(r'<dd id="run-frames">(.*?)</dd>', html, flags=re.S).group(1)
+    assert "16 per subclip (each a snippet of 2 frames) at 112²; 3 subclips from 3 trailers: 1 each, 1.5 s long" in line
+    assert "the plan: at most 3 subclips of 30 s per trailer" in line
+    assert "3 subclips of 30.0 s" not in html
+
+
+def test_start_notice_goes_once_the_run_moves_on(staff_client, make_run):
+    run = make_run(status=TrainingRun.Status.QUEUED, metrics=[], started_at=None)
+    html = staff_client.get(f"/runs/{run.pk}/").content.decode()
+    assert """hx-vals='{"shown": "queued"}'""" in html
+    # Still queued: the live part leaves the page's notices alone.
+    partial = staff_client.get(f"/runs/{run.pk}/?shown=queued", HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="messages"' not in partial
+    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.RUNNING, heartbeat_at=timezone.now())
+    partial = staff_client.get(f"/runs/{run.pk}/?shown=queued", HTTP_HX_REQUEST="true").content.decode()
+    assert '<div id="messages" class="messages" role="status" aria-live="polite" hx-swap-oob="true"></div>' in partial
+    assert """hx-vals='{"shown": "running"}'""" in partial

@@ -133,7 +133,8 @@ def test_a_phone_hides_only_the_minor_columns(user_client, staff_client, make_tr
     assert not predictions["Uncertainty"]  # the uncertainty stays beside the prediction
 
     runs = _headings(user_client.get("/runs/").content.decode())
-    assert {h for h, optional in runs.items() if optional} == {"Epoch", "Labels", "Device", "Started by", "Created"}
+    assert {h for h, optional in runs.items() if optional} == {"Epoch", "Preset", "Labels", "Device", "Started by",
+                                                                 "Created"}
 
     # A hidden heading's cells are hidden with it: the same number of optional cells in every row.
     html = user_client.get("/").content.decode()
@@ -197,3 +198,18 @@ def test_login_fields_each_have_their_label_in_one_column(client):
         (field,) = find(html, "input", name=name)
         (label,) = find(html, "label", for_=field["attrs"]["id"])
         assert text(label).rstrip(":") == name.capitalize()
+
+
+def test_every_page_names_the_site_icon_and_favicon_ico_leads_to_it(client, staff_client):
+    from django.contrib.staticfiles import finders
+    from PIL import Image
+
+    for html in (client.get("/accounts/login/").content.decode(), staff_client.get("/admin/").content.decode(),
+                 staff_client.get("/admin/trailers/trailer/").content.decode()):
+        assert '<link rel="icon" href="/static/img/favicon.svg" type="image/svg+xml">' in html
+        assert '<link rel="alternate icon" href="/static/img/favicon.ico">' in html
+    response = client.get("/favicon.ico")  # no login needed: browsers ask before anyone logs in
+    assert response.status_code == 302 and response["Location"] == "/static/img/favicon.ico"
+    with Image.open(finders.find("img/favicon.ico")) as icon:
+        assert icon.format == "ICO" and icon.size[0] >= 16
+    assert finders.find("img/favicon.svg")

@@ -71,7 +71,7 @@ def test_the_csv_has_an_uncertainty_column_after_spread(user_client, ensemble):
     text = b"".join(response.streaming_content).decode()
     header = next(csv.reader(io.StringIO(text)))
     assert header == ["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty", "subclip_scores",
-                      "mean_rating", "rating_count", "reference_score", "status"]
+                      "mean_rating", "rating_count", "error", "reference_score", "status"]
     (row,) = csv.DictReader(io.StringIO(text))
     assert row["predicted"] == "6.1000" and row["spread"] == "0.2000" and row["uncertainty"] == "0.4000"
     assert row["subclip_scores"] == "5.9000;6.3000"

@@ -7,9 +7,12 @@ field that was wrong.
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import (
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -23,15 +26,19 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from trailers import selectors, services, uploads
+from trailers import selectors, selectors_runs, services, uploads
 from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
 from trailers.permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN
-from trailers.services.versions import compare_with_active
+from trailers.services.notes import set_run_note
+from trailers.services.versions import compare_with_active, is_worse, rollback
 from trailers.throttles import RatingRateThrottle, UploadRateThrottle
 
+from . import labelling
+from . import runs as runs_api
 from .parsers import SafeJSONParser
 from .permissions import needs
 from .serializers import (
+    ComparisonSerializer,
     ModelVersionActivationSerializer,
     ModelVersionSerializer,
     PredictionFilterSerializer,
@@ -45,6 +52,12 @@ from .serializers import (
     TrainingRunDetailSerializer,
     TrainingRunSerializer,
 )
+
+
+def _id_parameter(name: str) -> OpenApiParameter:
+    return OpenApiParameter(name, {"type": "integer", "minimum": 1, "maximum": selectors.MAX_ID}, required=True,
+                            description="a model version's id")
+
 
 REFUSAL = inline_serializer("UploadRefusal", fields={
     "file": serializers.ListField(child=serializers.CharField(), required=False),
@@ -128,6 +141,31 @@ class TrailerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response(TrailerSerializer(trailer, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 
+    @extend_schema(summary="Rename a trailer (its uploader, or trailers.change_trailer)",
+                   request=inline_serializer("TrailerRename", fields={
+                       "title": serializers.RegexField(r"\S", max_length=255, help_text="not only spaces")}),
+                   responses={200: TrailerSerializer})
+    def partial_update(self, request, pk=None):
+        trailer = labelling.rename(request, pk)
+        return Response(TrailerSerializer(selectors.trailer_list(user=request.user).get(pk=trailer.pk),
+                                          context=self.get_serializer_context()).data)
+
+    @extend_schema(summary="Delete a trailer with its files, ratings and predictions (its uploader, or "
+                           "trailers.delete_trailer)", request=None,
+                   responses={204: None, 409: OpenApiResponse(description="it is being processed right now")})
+    def destroy(self, request, pk=None):
+        return labelling.delete(request, pk)
+
+    @extend_schema(summary="Process a failed trailer again (its uploader, or trailers.change_trailer)", request=None,
+                   responses={200: TrailerSerializer, 409: OpenApiResponse(description="it has not failed")})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        trailer = labelling.retry(request, pk)
+        if isinstance(trailer, Response):
+            return trailer
+        return Response(TrailerSerializer(selectors.trailer_list(user=request.user).get(pk=trailer.pk),
+                                          context=self.get_serializer_context()).data)
+
     @extend_schema(methods=["GET"], summary="My rating of this trailer", request=None,
                    responses={200: RatingSerializer, 404: OpenApiResponse(description="not rated by you")})
     @extend_schema(methods=["PUT"], summary="Rate this trailer (1–10), or change my rating", request=RatingSerializer,
@@ -165,6 +203,9 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     queryset = TrainingRun.objects.none()  # for the schema; get_queryset reads through selectors
 
     def get_queryset(self):
+        if self.action == "list":
+            params = _validated(runs_api.RunFilterSerializer, self.request.query_params).validated_data
+            return selectors_runs.runs(filters=selectors_runs.RunFilters(**params))
         return selectors.run_list()
 
     def get_serializer_class(self):
@@ -175,9 +216,33 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return TrainingRunSerializer
 
     def get_permissions(self):
-        if self.action in ("create", "cancel"):
+        if self.action in ("create", "cancel", "partial_update"):
             return [IsAuthenticated(), needs(START_RUN if self.action == "create" else CANCEL_RUN)]
         return super().get_permissions()
+
+    @extend_schema(summary="Note a run (needs trailers.change_trainingrun)", request=runs_api.RunNoteSerializer,
+                   responses={200: TrainingRunSerializer})
+    def partial_update(self, request, pk=None):
+        data = _validated(runs_api.RunNoteSerializer, request.data).validated_data
+        run = selectors.get_run(pk=pk)
+        if "note" in data:
+            run = set_run_note(run=run, note=data["note"])
+        return Response(TrainingRunSerializer(selectors.get_run(pk=run.pk), context=self.get_serializer_context()).data)
+
+    @extend_schema(summary="Compare runs: figures side by side, the options that differ, the curves",
+                   parameters=[OpenApiParameter("runs", str, required=True, pattern=r"^[0-9]{1,18}(,[0-9]{1,18}){1,7}$",
+                                                description="two to eight run ids, separated by commas")],
+                   responses={200: runs_api.RunComparisonSerializer})
+    @action(detail=False, methods=["get"])
+    def compare(self, request):
+        parts = [part for value in request.query_params.getlist("runs") for part in value.split(",")]
+        ids = selectors_runs.parse_ids(parts)
+        if not 2 <= len(parts) <= 8 or not all(re.fullmatch(r"[0-9]{1,18}", part) for part in parts):
+            raise ValidationError({"runs": ["Give two to eight run ids, separated by commas."]})
+        comparison = selectors_runs.compare_runs(ids)
+        if len(comparison.runs) < 2:
+            raise NotFound("Fewer than two different runs of these exist.")
+        return Response(runs_api.comparison_json(comparison))
 
     @extend_schema(summary="Start a training run (needs trailers.add_trainingrun)", request=TrainingRunCreateSerializer,
                    responses={201: TrainingRunDetailSerializer})
@@ -212,18 +277,54 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return selectors.model_versions()
 
     def get_permissions(self):
-        if self.action == "activate":
+        if self.action in ("activate", "rollback"):
             return [IsAuthenticated(), needs(ACTIVATE_VERSION)]
         return super().get_permissions()
 
+    @extend_schema(summary="Activate the version that was active before the active one (needs "
+                           "trailers.change_modelversion)", request=None,
+                   responses={200: ModelVersionSerializer,
+                              409: OpenApiResponse(description="no version was active before this one")})
+    @action(detail=False, methods=["post"])
+    def rollback(self, request):
+        try:
+            version = rollback()
+        except services.ActivationError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        return Response(ModelVersionSerializer(get_object_or_404(self.get_queryset(), pk=version.pk),
+                                               context=self.get_serializer_context()).data)
+
+    @extend_schema(summary="Two versions trailer by trailer: biggest changes, worst predicted, the fair comparison",
+                   parameters=[_id_parameter("a"), _id_parameter("b")],
+                   responses={200: runs_api.VersionComparisonSerializer})
+    @action(detail=False, methods=["get"])
+    def compare(self, request):
+        ids = [selectors.parse_id(request.query_params.get(name, "")) for name in ("a", "b")]
+        if None in ids:
+            raise ValidationError({"detail": "Give two version ids, a and b."})
+        a, b = (selectors_runs.get_version(pk=pk) for pk in ids)
+        return Response(runs_api.version_comparison_json(selectors_runs.compare_versions_by_trailer(a, b)))
+
     @extend_schema(summary="Make this the active version and score every ready trailer with it (needs trailers.change_modelversion)",
                    description="The answer carries the fair comparison with the version that was active, on the "
-                               "same held-out trailers (made before activating; staff may activate either way).",
-                   request=None, responses={200: ModelVersionActivationSerializer})
+                               "same held-out trailers (made before activating). When this version is worse than the "
+                               "active one on them, nothing is activated: the answer is 409 with the comparison, and "
+                               "?confirm=true activates it all the same.",
+                   parameters=[OpenApiParameter("confirm", bool, description="activate even when it is worse")],
+                   request=None, responses={200: ModelVersionActivationSerializer,
+                                            409: OpenApiResponse(inline_serializer("ActivationRefused", fields={
+                                                "detail": serializers.CharField(),
+                                                "comparison": ComparisonSerializer()}),
+                                                description="worse than the active version: ask again")})
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
         version = selectors.get_model_version(pk=pk)
         comparison = compare_with_active(version)  # before: afterwards this version is the active one
+        confirmed = str(request.query_params.get("confirm", "")).lower() in ("1", "true")
+        if is_worse(comparison) and not version.is_active and not confirmed:
+            return Response({"detail": f"Model version {version} is {comparison['reason']}: ask again with "
+                                       "?confirm=true to activate it all the same.", "comparison": comparison},
+                            status=status.HTTP_409_CONFLICT)
         try:
             version = services.activate_model_version(model_version=version)
         except services.ActivationError as error:

@@ -26,6 +26,7 @@ from trailers.models import Trailer, trailer_upload_to
 from trailers.signals import delete_stored
 
 from .preprocess import sampling_config
+from .trailers import distinct_title
 
 CHUNK = 1024 * 1024
 
@@ -102,7 +103,7 @@ def ingest_trailer(
             raise IngestError(f"{original_name} cannot be sampled: {exc}.", code="too_short") from exc
 
         trailer = Trailer(
-            title=(title or Path(original_name).stem)[:255],
+            title=distinct_title(title or Path(original_name).stem, original_name),
             original_name=original_name,
             uploaded_by=user if user is not None and user.is_authenticated else None,
             duration=info.duration, fps=info.fps, width=info.width, height=info.height,

@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Count
+from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
 from ml.config import LRCNConfig, TrainConfig
 from trailers import store
-from trailers.models import ModelVersion, Subclip, Trailer, TrainingRun
+from trailers.models import ExcludedRater, ModelVersion, Subclip, Trailer, TrainingRun
+from trailers.presets import preset_of
 from trailers.signals import delete_after_commit, delete_stored
 from trailers.store import StoreUnavailable
 
@@ -69,7 +70,10 @@ def labelled_trailers(*, label_source: str, min_ratings: int = 1, trailer_ids=No
     if label_source == TrainingRun.LabelSource.REFERENCE:
         rows = trailers.filter(reference_score__isnull=False).values_list("pk", "reference_score")
     else:
-        rows = (trailers.annotate(n=Count("ratings", distinct=True), mean=Avg("ratings__score"))
+        # Raters staff left out (the raters page) count in neither the mean nor the number of ratings.
+        kept = ~Q(ratings__user__in=ExcludedRater.objects.values("user"))
+        rows = (trailers.annotate(n=Count("ratings", distinct=True, filter=kept),
+                                  mean=Avg("ratings__score", filter=kept))
                 .filter(n__gte=max(1, min_ratings)).values_list("pk", "mean"))
     return {pk: float(label) for pk, label in rows}
 
@@ -97,6 +101,7 @@ def start_training_run(
         run = TrainingRun.objects.create(
             created_by=user if user is not None and user.is_authenticated else None,
             model_config=model_config.to_dict(), train_config=train_config.to_dict(),
+            preset=preset_of(model_config.to_dict()),
             label_source=label_source, min_ratings=min_ratings, auto_activate=auto_activate,
             requested_trailer_ids=sorted(trailer_ids or []),
         )  # fmt: skip

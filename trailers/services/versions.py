@@ -98,3 +98,19 @@ def activate_model_version(*, model_version: ModelVersion) -> ModelVersion:
         transaction.on_commit(lambda: enqueue_scoring(model_version.pk, None))
     model_version.refresh_from_db()
     return model_version
+
+
+def rollback(*, by_version: ModelVersion | None = None) -> ModelVersion:
+    """Make the version that was active before the active one active again (the latest activated of the others),
+    and score every ready trailer it has not scored. ActivationError when there is none to go back to."""
+    previous = (ModelVersion.objects.filter(is_active=False, activated_at__isnull=False)
+                .order_by("-activated_at", "-number").first())
+    if previous is None:
+        raise ActivationError("No version was active before this one: there is nothing to roll back to.")
+    return activate_model_version(model_version=previous)
+
+
+def is_worse(comparison: dict) -> bool:
+    """Whether a comparison (compare_with_active) found the version worse than the active one on the same held-out
+    trailers: activation then asks again. Versions that share no held-out trailer cannot be called worse."""
+    return comparison.get("decision") == "keep" and bool(comparison.get("trailers"))

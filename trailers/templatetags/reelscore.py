@@ -106,3 +106,20 @@ def bar_width(value, maximum) -> str:
     if maximum <= 0 or value <= 0:
         return "0"
     return f"{max(2.0, value / maximum * 100):.1f}"
+
+
+@register.filter
+def option_label(name: str) -> str:
+    """A run option's label, as the start-run form shows it ("lr" → "Learning rate")."""
+    from django.utils.text import capfirst
+
+    from trailers.run_forms import label_for
+
+    return capfirst(label_for(str(name)))
+
+
+@register.filter
+def option_value(value) -> str:
+    from trailers.run_forms import shown_value
+
+    return shown_value(value)

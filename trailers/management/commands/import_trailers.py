@@ -2,7 +2,7 @@
 
 Each file goes through the same ingest service as a web upload. The seed's markup
 (Title, Score; CSV, XLS or XLSX) gives reference scores, matched by file name
-without its extension. Files that cannot serve are reported with the reason.
+without its extension or with it (the command says which rule matched). Files that cannot serve are reported with the reason.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from ml.markup import MarkupError, read_markup
+from ml.markup import MarkupError, match_markup, read_markup
 from trailers.services import IngestError, ingest_trailer, set_reference_score
 
 
@@ -36,10 +36,14 @@ class Command(BaseCommand):
         files = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
         if not files:
             raise CommandError(f"{directory} holds no files.")
+        try:
+            matched = match_markup(scores, {p.name: p.name for p in files})
+        except MarkupError as exc:
+            raise CommandError(f"Cannot use the markup file {markup}: {exc}") from exc
 
         imported, updated, skipped = [], [], []
         for path in tqdm(files, desc="Importing", unit="file", disable=no_progress, file=self.stderr._out):
-            score = scores.get(path.stem)
+            score = matched.scores.get(path.name)
             try:
                 trailer = ingest_trailer(source=path, original_name=path.name, reference_score=score)
             except IngestError as exc:
@@ -58,7 +62,8 @@ class Command(BaseCommand):
             if unscored:
                 self.stdout.write(self.style.WARNING(
                     f"No markup row for {', '.join(unscored)}: imported without a reference score."))
-            unmatched = sorted(set(scores) - {p.stem for p in files})
+            self.stdout.write(f"Markup: {matched.describe()}.")
+            unmatched = sorted(matched.unmatched)
             if unmatched:
                 self.stdout.write(f"Markup titles with no file: {', '.join(unmatched)}")
         if updated:

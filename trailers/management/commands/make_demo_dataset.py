@@ -1,6 +1,7 @@
 """`manage.py make_demo_dataset`: synthetic trailers, demo raters, a trained and active model.
 
-Needs a running worker (`make demo` starts one). Idempotent: a second run creates nothing new.
+Needs a running worker (`make demo` starts one). Idempotent: a second run finds the demo in a few queries and
+builds, enqueues and regenerates nothing. Every page's banner follows the build (trailers/demo_status.py).
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -21,13 +22,16 @@ class Command(BaseCommand):
     def handle(self, *args, trailers, seed, epochs, no_train, timeout, **options):
         if trailers < 3:
             raise CommandError("--trailers must be at least 3 (a run needs 3 labelled trailers).")
-        self.stdout.write(f"Building the demo dataset ({trailers} trailers, seed {seed})…")
+        from trailers import demo_status
+
         try:
             summary = build_demo(DemoOptions(trailers=trailers, seed=seed, train=not no_train, epochs=epochs,
-                                             timeout=timeout), say=self.stdout.write)
+                                             timeout=timeout), say=self.stdout.write, status=demo_status.write)
         except (TimeoutError, RuntimeError) as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo dataset ready: {summary['trailers']} trailers, {summary['ratings']} ratings"
-            + (f", model v{summary['model_version']} active." if "model_version" in summary else ".")
-        ))
+        what = (f"{summary['trailers']} trailers, {summary['ratings']} ratings"
+                + (f", model v{summary['model_version']} active" if "model_version" in summary else ""))
+        if summary.get("already"):
+            self.stdout.write(f"The demo dataset is there: {what}; nothing to build.")
+        else:
+            self.stdout.write(self.style.SUCCESS(f"Demo dataset ready: {what}."))

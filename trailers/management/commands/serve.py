@@ -4,15 +4,21 @@ The scheduler (Celery beat) sends the periodic sweep, which the worker runs (see
 section for what runs where on several machines).
 
 Used by `make run` and `make demo` (with --demo, which also creates the demo
-accounts and data). It stays in the foreground; Ctrl-C stops all three processes.
+accounts and data). The web server starts first and answers at once; the worker
+and the scheduler start once it does, and the demo is built in the background while
+the site serves, every page's banner saying how far it got. A demo that is all there
+is found in a few queries and nothing is built. It stays in the foreground; Ctrl-C
+stops all three processes.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 from django.conf import settings
@@ -35,6 +41,67 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _pending_migrations() -> bool:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+class _Forked:
+    """A forked child, with the part of subprocess.Popen's interface that serve uses."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout)
+            time.sleep(0.05)
+        return self.returncode
+
+
+def _fork_web_server(host: str, port: int) -> _Forked:
+    """`manage.py webserver` in a child forked from this process, before it starts any thread."""
+    from django.db import connections
+
+    connections.close_all()  # the child opens its own
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: serve until told to stop
+        code = 0
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            call_command("webserver", f"{host}:{port}", "--noreload", "--skip-checks")
+        except BaseException:  # noqa: BLE001 - whatever stops it, the child ends here, never in the parent's code
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    return _Forked(pid)
+
+
 class Command(BaseCommand):
     help = "Run the web server, a Celery worker (both queues) and the scheduler together, in the foreground."
 
@@ -45,12 +112,16 @@ class Command(BaseCommand):
         parser.add_argument("--trailers", type=int, default=None, help="demo dataset size (with --demo)")
         parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
 
+    # The checks run once, after the web server answers (they take seconds on a busy machine).
+    requires_system_checks = []
+
     def handle(self, *args, **options):
         # Ctrl-C (SIGINT) or a SIGTERM from a process manager both stop the children cleanly,
         # even where the shell started us with SIGINT ignored.
         signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)
-        call_command("migrate", interactive=False, verbosity=0)
+        if _pending_migrations():
+            call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database is up to date.")
         if collect_static_for_production():
             self.stdout.write(f"DEBUG is off: static files collected into {settings.STATIC_ROOT}.")
@@ -58,31 +129,30 @@ class Command(BaseCommand):
             self._ensure_admin()
 
         env = os.environ.copy()
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "video,gpu",
-             "--concurrency", str(options["concurrency"]), "--loglevel", "INFO", "-n", "demo@%h",
-             # One local worker needs no cluster chatter (the filesystem broker has no broadcast).
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            env=env,
-        )  # fmt: skip
-        scheduler = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
-             "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")],
-            env=env,
-        )
-        web = subprocess.Popen(
-            [sys.executable, "manage.py", "webserver", f"{options['host']}:{options['port']}", "--noreload"],
-            env=env,
-        )
+        # The web server first, forked from this process (Django is loaded here already, so it answers without a
+        # second start-up): the login page answers while the worker, which loads torch, is still starting; the
+        # scheduler (Celery beat) sends the periodic sweep the worker runs.
+        web = _fork_web_server(options["host"], options["port"])
         url = f"http://{options['host']}:{options['port']}/"
-        children = [worker, scheduler, web]
+        children = [web]
         try:
-            if options["demo"]:
-                demo_args = ["make_demo_dataset"]
-                if options["trailers"]:
-                    demo_args += ["--trailers", str(options["trailers"])]
-                call_command(*demo_args, stdout=self.stdout)
-            self._banner(url, demo=options["demo"])
+            self._wait_listening(options["host"], options["port"], web)
+            call_command("check")
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "video,gpu",
+                 "--concurrency", str(options["concurrency"]), "--loglevel", "INFO", "-n", "demo@%h",
+                 # One local worker needs no cluster chatter (the filesystem broker has no broadcast).
+                 "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                env=env,
+            )  # fmt: skip
+            scheduler = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+                 "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")],
+                env=env,
+            )
+            children += [worker, scheduler]
+            building = self._start_demo(options) if options["demo"] else None
+            self._banner(url, demo=options["demo"], building=building is not None)
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
             self.stderr.write("A child process stopped; shutting down.")
@@ -91,6 +161,44 @@ class Command(BaseCommand):
         finally:
             self._stop(children)
 
+    @staticmethod
+    def _wait_listening(host: str, port: int, web: subprocess.Popen, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and web.poll() is None:
+            try:
+                socket.create_connection((host if host != "0.0.0.0" else "127.0.0.1", port), timeout=1).close()  # noqa: S104
+                return
+            except OSError:
+                time.sleep(0.05)
+
+    def _start_demo(self, options) -> threading.Thread | None:
+        """Build the demo in a thread of this process while the site serves; None when it is all there."""
+        from trailers import demo_status
+        from trailers.demo import DemoOptions, demo_summary
+
+        demo = DemoOptions(**({"trailers": options["trailers"]} if options["trailers"] else {}))
+        if demo_summary(demo) is not None:
+            demo_status.write("complete", done=True)
+            return None
+        demo_status.write("starting")
+
+        def build():
+            from django.db import connection
+
+            args = ["make_demo_dataset"] + (["--trailers", str(options["trailers"])] if options["trailers"] else [])
+            try:
+                call_command(*args, stdout=self.stdout)
+                self.stdout.write(self.style.SUCCESS("The demo is complete: every page shows it."))
+            except Exception as exc:  # the site serves on; the banner says the build stopped, and why
+                demo_status.write(f"it failed: {exc}", failed=True)
+                self.stderr.write(f"The demo could not be built: {exc}")
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=build, name="demo-build", daemon=True)
+        thread.start()
+        return thread
+
     def _ensure_admin(self) -> None:
         from django.contrib.auth.models import User
 
@@ -98,8 +206,10 @@ class Command(BaseCommand):
         if not User.objects.filter(username=username).exists():
             User.objects.create_superuser(username=username, email="admin@example.com", password=password)
 
-    def _banner(self, url: str, *, demo: bool) -> None:
+    def _banner(self, url: str, *, demo: bool, building: bool = False) -> None:
         lines = ["", "=" * 64, f"Reelscore is running at {url}"]
+        if building:
+            lines.append("The demo is being built in the background: every page says how far it got.")
         if demo:
             from trailers.demo import DEMO_USERS
 
@@ -111,7 +221,7 @@ class Command(BaseCommand):
         self.stdout.write("\n".join(lines))
 
     @staticmethod
-    def _stop(children: list[subprocess.Popen]) -> None:
+    def _stop(children: list) -> None:
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)

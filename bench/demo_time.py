@@ -1,0 +1,137 @@
+"""Benchmark: `make demo` from a clean clone on a busy machine, as the README promises it.
+
+Run by hand, not by the tests (a few minutes)::
+
+    .venv/bin/python -m bench.demo_time                 # one core kept busy by stress-ng (or a Python loop)
+    .venv/bin/python -m bench.demo_time --no-load       # as the machine is
+
+Clones this repository's HEAD into a temporary folder (a clean clone: no .venv, no var/), keeps one core busy
+(``stress-ng --cpu 1`` where it is installed, else a Python busy loop), runs ``make demo`` there with pip's cache as
+it is (its wheels already on this machine: "the package cache warm"), and prints, from the command's start: when
+the install finished, when the login page answered, and when the demo was complete (every trailer preprocessed,
+a model trained, activated, every trailer scored). Then it stops the demo and starts ``make demo`` again: when the
+login page answered, and that the restart built nothing. The load averages are printed beside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers(port: int) -> bool:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", "/accounts/login/")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _busy_core() -> subprocess.Popen:
+    if shutil.which("stress-ng"):
+        return subprocess.Popen(["stress-ng", "--cpu", "1", "--quiet"], start_new_session=True)
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def run_demo(clone: Path, port: int, log_name: str, *, until_complete: bool, timeout: float) -> dict[str, float]:
+    """`make demo` in ``clone``: seconds from its start to each milestone; stopped after the last one."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "DJANGO_SETTINGS_MODULE", "DATABASE_URL",
+                                                            "CELERY_BROKER_URL", "REELSCORE_VAR_DIR")}
+    env.update(PORT=str(port), PYTHONUNBUFFERED="1")
+    log = open(clone / log_name, "wb")
+    started = time.monotonic()
+    process = subprocess.Popen(["make", "demo"], cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    marks: dict[str, float] = {}
+    status_file = clone / "var" / "demo-status.json"
+    try:
+        while time.monotonic() - started < timeout:
+            elapsed = time.monotonic() - started
+            if process.poll() is not None:
+                raise RuntimeError(f"make demo stopped:\n{(clone / log_name).read_text()[-3000:]}")
+            if "installed" not in marks and (clone / ".venv" / ".installed").exists():
+                marks["installed"] = elapsed
+            if "login page" not in marks and _answers(port):
+                marks["login page"] = elapsed
+                marks["load at login"] = _load()
+            if "login page" in marks and status_file.exists():
+                try:
+                    done = json.loads(status_file.read_text()).get("done")
+                except ValueError:
+                    done = False
+                if done:
+                    marks["complete"] = elapsed
+                    marks["load at complete"] = _load()
+            if "login page" in marks and (not until_complete or "complete" in marks):
+                return marks
+            time.sleep(0.05)
+        raise TimeoutError(f"make demo did not get there in {timeout:.0f} s: {marks}")
+    finally:
+        _stop(process)
+        log.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-load", action="store_true", help="keep no core busy")
+    parser.add_argument("--keep", type=Path, help="clone into this folder (kept) instead of a temporary one")
+    parser.add_argument("--timeout", type=float, default=900)
+    args = parser.parse_args(argv)
+    clone = args.keep or Path(tempfile.mkdtemp(prefix="reelscore-demo-time-")) / "reelscore"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True).stdout
+    print(f"clean clone of {head.strip()} in {clone}; load before: {_load()}", flush=True)
+    busy = None if args.no_load else _busy_core()
+    try:
+        time.sleep(0 if busy is None else 5)  # let the busy core show in the load average
+        port = _free_port()
+        first = run_demo(clone, port, "demo-first.log", until_complete=True, timeout=args.timeout)
+        print(f"first start: installed after {first.get('installed', 0):.0f} s, login page after "
+              f"{first['login page']:.1f} s (load {first['load at login']}), demo complete after "
+              f"{first['complete']:.0f} s (load {first['load at complete']})", flush=True)
+        again = run_demo(clone, port, "demo-restart.log", until_complete=False, timeout=120)
+        printed = (clone / "demo-restart.log").read_text()
+        built = any(word in printed for word in ("Building", "Uploaded", "being built"))
+        print(f"restart: login page after {again['login page']:.2f} s (load {again['load at login']}); "
+              f"{'it built something' if built else 'it built nothing'}", flush=True)
+    finally:
+        if busy is not None:
+            _stop(busy)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

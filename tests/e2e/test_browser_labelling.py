@@ -1,0 +1,112 @@
+"""Labelling in a real browser: rate next by the model's uncertainty with the keyboard (1–9, 0 for 10, S to skip,
+U to undo), in place without a page load; and renaming and deleting one's own upload."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ml.synth import generate_trailer
+from tests.e2e.conftest import log_in
+from trailers.models import Rating
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def video_bytes(tmp_path):
+    """Real H.264 trailers (the player shows them), one per seed."""
+    def make(seed: int) -> bytes:
+        return generate_trailer(tmp_path / f"v{seed}.mp4", seed=seed, duration=3.0, fps=12, width=160,
+                                height=120).path.read_bytes()
+    return make
+
+
+@pytest.fixture
+def uncertain(video_bytes, other_user):
+    """Three trailers the active 5-model version is unsure of to different degrees."""
+    from tests.web.conftest import create_prediction, create_trailer, create_version
+
+    version = create_version(number=2, active=True, ensemble=5)
+    trailers = {}
+    for seed, (title, guess, spread) in enumerate([("Harbour Lights", 7.2, 0.3), ("Night Train", 6.1, 1.8),
+                                                   ("Paper Moon", 4.4, 0.9)]):
+        trailers[title] = create_trailer(title=title, content=video_bytes(400 + seed))
+        create_prediction(version, trailers[title], guess, uncertainty=spread)
+    Rating.objects.create(user=other_user, trailer=trailers["Harbour Lights"], score=6)
+    return trailers
+
+
+def test_rate_with_keys_skip_and_undo_without_a_page_load(page, screenshot, user, uncertain):
+    from playwright.sync_api import expect
+
+    log_in(page, "alice", "alice-pass-123")
+    page.goto("/rate/")
+    card = page.locator(".rate-next")
+    expect(card.locator("h2")).to_contain_text("Night Train")
+    expect(page.locator("#rate-why")).to_contain_text("The model's guess is 6.1 ± 1.8")
+    expect(page.locator("#rate-order")).to_have_value("uncertain")
+    video = page.locator("video[data-player]")
+    assert video.evaluate("v => v.muted") is True
+    expect(page.locator("#keys-help")).to_contain_text("0 rates 10")
+    screenshot(page, "rate-next")
+    page.evaluate("window.notReloaded = true")  # gone if the page were loaded again
+
+    page.keyboard.press("7")
+    expect(card.locator("h2")).to_contain_text("Paper Moon")
+    expect(page.locator("#messages")).to_contain_text("Saved: you rated “Night Train” 7/10.")
+    assert Rating.objects.get(user=user, trailer=uncertain["Night Train"]).score == 7
+    # 0 is 10, and U at once takes it back (the key waits for the rating's answer).
+    page.keyboard.press("0")
+    page.keyboard.press("u")
+    expect(page.locator("#messages")).to_contain_text("Undone: your rating of “Paper Moon” (10/10) was removed.")
+    expect(card.locator("h2")).to_contain_text("Paper Moon")
+    expect(page.locator("#rate-why")).to_contain_text("You took back your rating of it")
+    assert not Rating.objects.filter(user=user, trailer=uncertain["Paper Moon"]).exists()
+    # S skips it: the last one comes up; typing in the order select is not rating.
+    page.keyboard.press("s")
+    expect(card.locator("h2")).to_contain_text("Harbour Lights")
+    expect(page.locator("#rate-remaining")).to_contain_text("1 skipped")
+    page.keyboard.press("3")
+    expect(page.locator("#rate-next .notice-success")).to_contain_text("Nothing left to rate (apart from the ones you skipped")
+    assert page.evaluate("window.notReloaded") is True
+    assert dict(Rating.objects.filter(user=user).values_list("trailer__title", "score")) == {
+        "Night Train": 7, "Harbour Lights": 3}
+    page.select_option("#rate-order", "fewest")
+    expect(page.locator("#rate-order")).to_have_value("fewest")
+    assert not page.js_errors
+
+
+def test_rename_and_delete_my_upload_after_confirming(page, user, video_bytes):
+    from playwright.sync_api import expect
+
+    from tests.web.conftest import create_trailer
+    from trailers.models import Trailer
+
+    trailer = create_trailer(title="good", uploaded_by=user, content=video_bytes(500))
+    frames = [s.frames.path for s in trailer.subclips.all()]
+    log_in(page, "alice", "alice-pass-123")
+    page.goto(f"/trailers/{trailer.pk}/")
+    page.fill("#rename-title", "Good, the director's cut")
+    page.click("#rename")
+    expect(page.locator("h1")).to_have_text("Good, the director's cut")
+    expect(page.locator("#messages")).to_contain_text("Renamed “good” to “Good, the director's cut”.")
+
+    dialogs = []
+
+    def answer(dialog, accept):
+        dialogs.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, False))  # thought better of it
+    page.click("#delete-trailer")
+    expect(page.locator("h1")).to_have_text("Good, the director's cut")
+    assert Trailer.objects.filter(pk=trailer.pk).exists()
+    page.once("dialog", lambda dialog: answer(dialog, True))
+    page.click("#delete-trailer")
+    expect(page.locator("h1")).to_have_text("Dataset")
+    expect(page.locator("#messages")).to_contain_text("“Good, the director's cut” was deleted")
+    assert dialogs[0].startswith("Delete “Good, the director's cut”? Its file, frames, ratings and predictions")
+    assert not Trailer.objects.filter(pk=trailer.pk).exists()
+    assert not any(os.path.exists(path) for path in frames)

@@ -1,0 +1,61 @@
+"""Rater statistics: Krippendorff's alpha (interval) and each rater's bias against the others."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ml.agreement import krippendorff_alpha, rater_agreement
+
+# Krippendorff's own worked example (3 coders, 15 units, values 1–4, gaps). 0.810845 is what the reference
+# implementation (the `krippendorff` package, 0.9.0, level_of_measurement="interval") gives on it.
+EXAMPLE = {
+    "A": {5: 3, 6: 4, 7: 1, 8: 2, 9: 1, 10: 1, 11: 3, 12: 3, 14: 3},
+    "B": {0: 1, 2: 2, 3: 1, 4: 3, 5: 3, 6: 4, 7: 3},
+    "C": {2: 2, 3: 1, 4: 3, 5: 4, 6: 4, 8: 2, 9: 1, 10: 1, 11: 3, 12: 3, 14: 4},
+}
+
+
+def test_alpha_matches_the_reference_on_krippendorffs_example():
+    assert krippendorff_alpha(EXAMPLE) == pytest.approx(0.810845, abs=1e-6)
+
+
+def test_perfect_agreement_is_one_and_a_constant_offset_lowers_it():
+    same = {"a": {1: 2, 2: 5, 3: 9}, "b": {1: 2, 2: 5, 3: 9}}
+    assert krippendorff_alpha(same) == pytest.approx(1.0)
+    shifted = {"a": {1: 2, 2: 5, 3: 9}, "b": {1: 4, 2: 7, 3: 10}}
+    assert krippendorff_alpha(shifted) < 0.95
+
+
+def test_alpha_needs_two_items_rated_twice_and_some_variation():
+    assert krippendorff_alpha({"a": {1: 5, 2: 6}, "b": {1: 5}}) is None  # one item rated twice
+    assert krippendorff_alpha({"a": {1: 5, 2: 5}, "b": {1: 5, 2: 5}}) is None  # nothing varies
+    assert krippendorff_alpha({}) is None
+
+
+def test_opposite_raters_disagree_below_zero():
+    assert krippendorff_alpha({"a": {1: 1, 2: 10, 3: 1, 4: 10}, "b": {1: 10, 2: 1, 3: 10, 4: 1}}) < 0
+
+
+def test_bias_is_the_mean_difference_from_the_others_on_shared_trailers():
+    ratings = {
+        "ana": {1: 5, 2: 7, 3: 6, 4: 9},           # 4 has no other rater: not shared
+        "ben": {1: 4, 2: 5, 3: 4},                 # rates lower
+        "cat": {1: 6, 2: 7, 3: 8},
+    }
+    rows = {row.rater: row for row in rater_agreement(ratings)}
+    ana, ben, cat = rows["ana"], rows["ben"], rows["cat"]
+    assert (ana.count, ana.shared) == (4, 3) and ana.mean == pytest.approx(27 / 4)
+    # ana against the others' mean: 5 - 5, 7 - 6, 6 - 6.
+    assert ana.bias == pytest.approx((0 + 1 + 0) / 3)
+    # ben: 4 - 5.5, 5 - 7, 4 - 7.
+    assert ben.bias == pytest.approx((-1.5 - 2 - 3) / 3)
+    assert cat.bias == pytest.approx(((6 - 4.5) + (7 - 6) + (8 - 5)) / 3)
+    assert ben.alpha_without == pytest.approx(krippendorff_alpha({"ana": ratings["ana"], "cat": ratings["cat"]}))
+    assert math.isfinite(ana.correlation) and -1 <= ana.correlation <= 1
+
+
+def test_a_lone_rater_has_no_bias_and_no_correlation():
+    (row,) = rater_agreement({"solo": {1: 3, 2: 4}})
+    assert row.shared == 0 and row.bias is None and row.correlation is None and row.alpha_without is None

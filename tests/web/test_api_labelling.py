@@ -1,0 +1,87 @@
+"""The API's labelling operations: rate next and why, the raters, ratings CSV out and in, own uploads."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from trailers.models import ExcludedRater, Rating, Trailer
+
+pytestmark = pytest.mark.django_db
+
+
+def test_rate_next_by_uncertainty_with_the_reason(api, user, make_trailer, make_version, make_prediction):
+    version = make_version(number=2, active=True, ensemble=5)
+    calm, unsure = make_trailer(title="Calm"), make_trailer(title="Unsure")
+    make_prediction(version, calm, 5.0, uncertainty=0.2)
+    make_prediction(version, unsure, 6.1, uncertainty=1.8)
+    body = api.get("/api/rate-next/").json()
+    assert body["trailer"]["title"] == "Unsure" and body["order"] == "uncertain" and body["remaining"] == 2
+    assert body["reason"].startswith("The model's guess is 6.1 ± 1.8") and body["fallback"] == ""
+    assert api.get(f"/api/rate-next/?skip={unsure.pk}").json()["trailer"]["title"] == "Calm"
+    body = api.get("/api/rate-next/?order=fewest").json()
+    assert body["trailer"]["title"] == "Calm" and body["reason"].startswith("It has 0 ratings")
+    assert api.get("/api/rate-next/?order=best").status_code == 400
+    assert api.get("/api/rate-next/?skip=a,b").status_code == 400
+    Rating.objects.create(user=user, trailer=calm, score=3)
+    Rating.objects.create(user=user, trailer=unsure, score=3)
+    assert api.get("/api/rate-next/").json()["trailer"] is None
+
+
+def test_raters_exclusion_export_and_import(api, staff_api, user, other_user, make_trailer):
+    trailers = [make_trailer() for _ in range(3)]
+    for trailer, (a, b) in zip(trailers, [(2, 3), (5, 6), (8, 8)], strict=True):
+        Rating.objects.create(user=user, trailer=trailer, score=a)
+        Rating.objects.create(user=other_user, trailer=trailer, score=b)
+    assert api.get("/api/raters/").status_code == 403
+    body = staff_api.get("/api/raters/").json()
+    assert body["multiply_rated"] == 3 and 0.8 < body["alpha"] <= 1
+    alice = next(r for r in body["raters"] if r["username"] == "alice")
+    assert alice["ratings"] == 3 and alice["bias"] == pytest.approx(-2 / 3) and alice["excluded"] is False
+
+    assert api.put(f"/api/raters/{other_user.pk}/exclusion/", {}).status_code == 403
+    response = staff_api.put(f"/api/raters/{other_user.pk}/exclusion/", {"reason": "test"}, format="json")
+    assert response.json() == {"username": "bob", "excluded": True, "changed": True}
+    assert ExcludedRater.objects.get().reason == "test"
+    assert staff_api.delete(f"/api/raters/{other_user.pk}/exclusion/").json()["changed"] is True
+
+    exported = staff_api.get("/api/ratings/export/")
+    assert exported["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode())))
+    assert len(rows) == 6 and {r["username"] for r in rows} == {"alice", "bob"}
+    text = f"username,score,trailer_id\nalice,9,{trailers[0].pk}\nzed,3,{trailers[0].pk}\n"
+    assert api.post("/api/ratings/import/", {"file": SimpleUploadedFile("r.csv", text.encode())},
+                    format="multipart").status_code == 403
+    report = staff_api.post("/api/ratings/import/", {"file": SimpleUploadedFile("r.csv", text.encode())},
+                            format="multipart").json()
+    assert report == {"created": 0, "changed": 1, "unchanged": 0,
+                      "refused": [{"line": 3, "reason": "no account is called 'zed'"}]}
+    bad = staff_api.post("/api/ratings/import/", {"file": SimpleUploadedFile("r.csv", b"\xff\xfe")},
+                         format="multipart")
+    assert bad.status_code == 400 and "not UTF-8" in bad.json()["file"][0]
+
+
+def test_own_uploads_rename_delete_retry(api, user, other_user, make_trailer):
+    mine = make_trailer(title="Mine", uploaded_by=user, status=Trailer.Status.FAILED, subclips=0, error="x")
+    theirs = make_trailer(title="Theirs", uploaded_by=other_user)
+    body = api.patch(f"/api/trailers/{mine.pk}/", {"title": "Mine, renamed"}, format="json").json()
+    assert body["title"] == "Mine, renamed"
+    assert api.patch(f"/api/trailers/{mine.pk}/", {"title": ""}, format="json").json() == {
+        "title": ["A title cannot be empty."]}
+    assert api.patch(f"/api/trailers/{theirs.pk}/", {"title": "x"}, format="json").status_code == 403
+    assert api.post(f"/api/trailers/{mine.pk}/retry/").json()["status"] == "queued"
+    again = api.post(f"/api/trailers/{mine.pk}/retry/")
+    assert again.status_code == 409 and "has not failed" in again.json()["detail"]
+    assert api.delete(f"/api/trailers/{theirs.pk}/").status_code == 403
+    Trailer.objects.filter(pk=mine.pk).update(status=Trailer.Status.PROCESSING)
+    assert api.delete(f"/api/trailers/{mine.pk}/").status_code == 409
+    Trailer.objects.filter(pk=mine.pk).update(status=Trailer.Status.FAILED)
+    assert api.delete(f"/api/trailers/{mine.pk}/").status_code == 204
+    assert list(Trailer.objects.values_list("title", flat=True)) == ["Theirs"]
+    user.user_permissions.add(Permission.objects.get(codename="delete_trailer"))
+    api.force_authenticate(type(user).objects.get(pk=user.pk))  # a fresh copy: permissions are cached per object
+    assert api.delete(f"/api/trailers/{theirs.pk}/").status_code == 204

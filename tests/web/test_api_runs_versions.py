@@ -1,0 +1,59 @@
+"""The API's runs and versions: list filters, notes, compare runs, activation that refuses a worse version until
+confirmed, rollback, two versions compared trailer by trailer."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.web.test_runs_compare_versions import two_versions  # noqa: F401 - the fixture
+from trailers.models import ModelVersion, TrainingRun
+
+pytestmark = pytest.mark.django_db
+
+
+def test_runs_list_filters_and_sorts(api, make_run, make_version):
+    good, bad = make_run(preset="default"), make_run(preset="scratch")
+    make_version(number=1, run=good, val_mae=0.5)
+    make_version(number=2, run=bad, val_mae=1.5)
+    ids = [r["id"] for r in api.get("/api/runs/?sort=mae").json()["results"]]
+    assert ids == [good.pk, bad.pk]
+    assert [r["id"] for r in api.get("/api/runs/?preset=scratch").json()["results"]] == [bad.pk]
+    assert api.get("/api/runs/?status=nonsense").status_code == 400
+
+
+def test_note_and_compare_runs(api, staff_api, make_run):
+    a, b = make_run(train_config={"epochs": 3, "lr": 0.01}), make_run(train_config={"epochs": 3, "lr": 0.001})
+    assert api.patch(f"/api/runs/{a.pk}/", {"note": "x"}, format="json").status_code == 403
+    assert staff_api.patch(f"/api/runs/{a.pk}/", {"note": " first try "}, format="json").status_code == 200
+    assert TrainingRun.objects.get(pk=a.pk).note == "first try"
+    body = api.get(f"/api/runs/compare/?runs={a.pk},{b.pk}").json()
+    assert [r["id"] for r in body["runs"]] == [a.pk, b.pk] and body["runs"][0]["note"] == "first try"
+    assert body["differing"] == [{"group": "Training", "option": "lr", "values": [0.01, 0.001]}]
+    assert len(body["runs"][0]["history"]) == 3
+    assert api.get(f"/api/runs/compare/?runs={a.pk}").status_code == 400
+    assert api.get("/api/runs/compare/?runs=999998,999999").status_code == 404
+
+
+def test_a_worse_version_is_refused_until_confirmed_then_rolled_back(staff_api, two_versions):  # noqa: F811
+    v1, v2, _ = two_versions
+    refused = staff_api.post(f"/api/model-versions/{v2.pk}/activate/")
+    assert refused.status_code == 409
+    body = refused.json()
+    assert body["comparison"]["decision"] == "keep" and body["comparison"]["trailers"] == 6
+    assert "ask again with ?confirm=true" in body["detail"]
+    assert ModelVersion.objects.get(is_active=True) == v1
+    done = staff_api.post(f"/api/model-versions/{v2.pk}/activate/?confirm=true")
+    assert done.status_code == 200 and done.json()["is_active"]
+    back = staff_api.post("/api/model-versions/rollback/")
+    assert back.status_code == 200 and back.json()["number"] == 1
+    assert ModelVersion.objects.get(is_active=True) == v1
+
+
+def test_versions_compared_trailer_by_trailer(api, two_versions):  # noqa: F811
+    v1, v2, trailers = two_versions
+    body = api.get(f"/api/model-versions/compare/?a={v1.pk}&b={v2.pk}").json()
+    assert (body["a"], body["b"], body["trailers"], body["rated"]) == (1, 2, 6, 6)
+    assert body["biggest_changes"][0]["trailer"] == trailers[2].pk
+    assert body["held_out"]["trailers"] == 6
+    assert api.get(f"/api/model-versions/compare/?a={v1.pk}&b={v1.pk}").json()["biggest_changes"][0]["change"] == 0
+    assert api.get("/api/model-versions/compare/?a=x&b=1").status_code == 400

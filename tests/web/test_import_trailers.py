@@ -1,0 +1,34 @@
+"""`manage.py import_trailers`: markup titles match file names with or without their extension."""
+
+from __future__ import annotations
+
+import shutil
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from trailers.models import Trailer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(("titles", "rule"), [
+    (("t000.mp4", "t001.mp4"), "2 titles matched by the file name with its extension"),
+    (("t000", "t001"), "2 titles matched by the file name without its extension"),
+])
+def test_markup_titles_with_or_without_extension_give_scores_and_the_rule_is_said(
+        tmp_path, synthetic_video, other_synthetic_video, titles, rule):
+    folder = tmp_path / "import"
+    folder.mkdir()
+    shutil.copy(synthetic_video, folder / "t000.mp4")
+    shutil.copy(other_synthetic_video, folder / "t001.mp4")
+    markup = tmp_path / "markup.csv"
+    markup.write_text(f"Title,Score\n{titles[0]},7.5\n{titles[1]},3\nt999.mp4,5\n")
+    out = StringIO()
+    call_command("import_trailers", str(folder), "--markup", str(markup), "--no-progress", stdout=out, stderr=StringIO())
+    text = out.getvalue()
+    assert f"Markup: {rule}." in text
+    assert "Markup titles with no file: t999.mp4" in text
+    assert dict(Trailer.objects.values_list("original_name", "reference_score")) == {"t000.mp4": 7.5, "t001.mp4": 3.0}
+    assert "Imported 2 trailer(s) (2 with a reference score)" in text

@@ -1,0 +1,183 @@
+"""Runs you can compare and versions you can trust: the runs list's filters and sorts, compare runs, notes, "new run
+like this", activation that warns and asks again, one-click rollback, two versions compared trailer by trailer."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+
+from tests.web.conftest import create_cv_run, create_prediction, create_version, cv_version_metrics
+from trailers.models import ModelVersion, Rating, TrainingRun
+
+pytestmark = pytest.mark.django_db
+
+
+def listed(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<tr data-run="(\d+)">', html)]
+
+
+def test_runs_list_filters_by_status_and_preset_and_sorts_by_metric(user_client, make_run, make_version):
+    good = make_run(preset="default")
+    make_version(number=1, run=good, val_mae=0.8)
+    bad = make_run(preset="scratch")
+    make_version(number=2, run=bad, val_mae=1.9)
+    failed = make_run(status=TrainingRun.Status.FAILED, preset="default", metrics=[])
+    assert listed(user_client.get("/runs/").content.decode()) == [failed.pk, bad.pk, good.pk]
+    assert listed(user_client.get("/runs/?sort=mae").content.decode()) == [good.pk, bad.pk, failed.pk]
+    assert listed(user_client.get("/runs/?sort=-mae").content.decode()) == [bad.pk, good.pk, failed.pk]
+    assert listed(user_client.get("/runs/?preset=default").content.decode()) == [failed.pk, good.pk]
+    assert listed(user_client.get("/runs/?status=succeeded&preset=default").content.decode()) == [good.pk]
+    html = user_client.get("/runs/").content.decode()
+    assert f'<input type="checkbox" name="runs" value="{good.pk}" form="compare-form"' in html
+
+
+def test_a_new_run_gets_its_preset_from_its_options(staff_user, labelled):
+    from ml.config import PRESETS, TRAIN_PRESETS
+    from trailers.services import start_training_run
+
+    run = start_training_run(user=staff_user, model_config=PRESETS["default"].replace(frame_size=64),
+                             train_config=TRAIN_PRESETS["default"])
+    assert run.preset == "default"
+    run = start_training_run(user=staff_user, model_config=PRESETS["default"].replace(lstm_size=8),
+                             train_config=TRAIN_PRESETS["default"])
+    assert run.preset == "custom"
+
+
+def test_compare_runs_shows_figures_differing_options_and_overlaid_curves(user_client, make_trailer):
+    trailers = [make_trailer() for _ in range(6)]
+    labels = [3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    first = create_cv_run(trailers, labels, preset="default", note="the baseline we ship")
+    create_version(number=1, run=first, **cv_version_metrics(val_mae=0.9))
+    second = create_cv_run(trailers, labels, preset="default", epochs=3,
+                           train_config={"epochs": 3, "batch_size": 4, "device": "cpu", "folds": 3, "lr": 0.01,
+                                         "restore_best": False})
+    create_version(number=2, run=second, **cv_version_metrics(val_mae=0.7))
+    response = user_client.get(f"/runs/compare/?runs={first.pk}&runs={second.pk}")
+    html = unescape(response.content.decode())
+    assert response.status_code == 200
+    figure = re.search(r'<tr data-figure="val_mae">(.*?)</tr>', html, flags=re.S).group(1)
+    assert '<td class="num">0.900</td>' in figure and '<td class="num better">0.700</td>' in figure
+    assert re.findall(r'<tr data-option="(\w+)">', html) == ["epochs", "lr"]  # every other option is the same
+    assert re.search(r'Learning rate <code>training.lr</code></th><td>—</td><td>0.01</td>', html)
+    assert "the baseline we ship" in html
+    loss = re.search(r'<svg class="chart line-chart" data-series=.*?</svg>', html, flags=re.S).group(0)
+    assert loss.count("<polyline") == 4 and f"#{first.pk} held-out" in loss and f"#{second.pk} train" in loss
+    assert 'class="series series-1 dashed"' in loss  # the second run's training loss, in its own colour
+    # One run is no comparison.
+    response = user_client.get(f"/runs/compare/?runs={first.pk}", follow=True)
+    assert "Tick two runs or more in the list to compare them." in unescape(response.content.decode())
+
+
+def test_staff_note_a_run_and_everyone_sees_it(staff_client, user, make_run):
+    run = make_run()
+    response = staff_client.post(f"/runs/{run.pk}/note/", {"note": "  lr too high: diverged at epoch 3  "},
+                                 follow=True)
+    assert f"The note on Run #{run.pk} was saved." in response.content.decode()
+    assert TrainingRun.objects.get(pk=run.pk).note == "lr too high: diverged at epoch 3"
+    user_client = staff_client
+    user_client.force_login(user)
+    html = user_client.get(f"/runs/{run.pk}/").content.decode()
+    assert "lr too high: diverged at epoch 3" in html and 'id="save-note"' not in html
+    assert "lr too high" in user_client.get("/runs/").content.decode()
+    assert user_client.post(f"/runs/{run.pk}/note/", {"note": "mine"}).status_code == 403
+
+
+def test_new_run_like_this_fills_the_start_form_with_its_options(staff_client, make_run):
+    run = make_run(preset="default", label_source=TrainingRun.LabelSource.REFERENCE, min_ratings=3,
+                   model_config={"encoder": "efficientnet_lite0", "lstm_size": 24, "frame_size": 112},
+                   train_config={"epochs": 7, "lr": 0.0005, "folds": 4, "no_longer_an_option": 1})
+    html = staff_client.get(f"/runs/{run.pk}/").content.decode()
+    assert f'href="/admin/trailers/trainingrun/add/?like={run.pk}"' in html
+    form = unescape(staff_client.get(f"/admin/trailers/trainingrun/add/?like={run.pk}").content.decode())
+    assert f'Filled with every option of <a href="/runs/{run.pk}/">run #{run.pk}</a>' in form
+    for name, value in (("model__lstm_size", "24"), ("train__epochs", "7"), ("train__lr", "0.0005"),
+                        ("train__folds", "4"), ("min_ratings", "3")):
+        assert re.search(rf'name="{name}"[^>]*value="{re.escape(value)}"|value="{re.escape(value)}"[^>]*name="{name}"',
+                         form), name
+    assert re.search(r'<option value="reference" selected>', form)
+
+
+@pytest.fixture
+def two_versions(make_trailer, user):
+    """v1 (active) and v2 from cross-validated runs on the same six rated trailers; v2 predicts them worse."""
+    trailers = [make_trailer(title=f"T{i}") for i in range(6)]
+    labels = [3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    for trailer, label in zip(trailers, labels, strict=True):
+        Rating.objects.create(user=user, trailer=trailer, score=int(label))
+    from tests.web.conftest import cross_validation_estimate
+
+    good = create_cv_run(trailers, labels, cross_validation=cross_validation_estimate(
+        trailers, predictions={t.pk: label + 0.2 for t, label in zip(trailers, labels, strict=True)}))
+    bad = create_cv_run(trailers, labels, cross_validation=cross_validation_estimate(
+        trailers, predictions={t.pk: label + 1.5 for t, label in zip(trailers, labels, strict=True)}))
+    v1 = create_version(number=1, run=good, active=True, **cv_version_metrics())
+    v2 = create_version(number=2, run=bad, **cv_version_metrics())
+    for trailer, label in zip(trailers, labels, strict=True):
+        create_prediction(v1, trailer, label + 0.2)
+        create_prediction(v2, trailer, label + (3.0 if trailer.title == "T2" else 1.5))
+    return v1, v2, trailers
+
+
+def test_activating_a_worse_version_warns_and_asks_again(staff_client, two_versions):
+    v1, v2, _ = two_versions
+    response = staff_client.post(f"/versions/{v2.pk}/activate/")
+    html = unescape(response.content.decode())
+    assert response.status_code == 409
+    assert "Activate v2 all the same?" in html
+    assert "v2 is not better on the same 6 held-out trailers, MAE 1.500 against v1's 0.200" in html
+    assert ModelVersion.objects.get(is_active=True) == v1
+    response = staff_client.post(f"/versions/{v2.pk}/activate/", {"confirm": "1"}, follow=True)
+    html = unescape(response.content.decode())
+    assert "Model version v2 is now active (not better on the same 6 held-out trailers" in html
+    notices = re.search(r'<div id="messages".*?</div>', html, flags=re.S).group(0)
+    assert "Model version v2" in notices and "V2" not in notices  # named as everywhere else
+    assert ModelVersion.objects.get(is_active=True) == v2
+
+
+def test_a_better_version_activates_at_once_from_the_run_page(staff_client, two_versions):
+    v1, v2, _ = two_versions
+    ModelVersion.objects.update(is_active=False)
+    v2.is_active = True
+    v2.save()
+    html = staff_client.get(f"/runs/{v1.run_id}/").content.decode()
+    assert 'id="activate-version"' in html and "Activate v1" in html
+    response = staff_client.post(f"/versions/{v1.pk}/activate/", {"next": f"/runs/{v1.run_id}/"})
+    assert response.status_code == 302 and response["Location"] == f"/runs/{v1.run_id}/"
+    assert ModelVersion.objects.get(is_active=True) == v1
+
+
+def test_rollback_in_one_click(staff_client, two_versions):
+    v1, v2, _ = two_versions
+    staff_client.post(f"/versions/{v2.pk}/activate/", {"confirm": "1"})
+    html = staff_client.get("/versions/").content.decode()
+    assert "Roll back to v1" in html
+    response = staff_client.post("/versions/rollback/", follow=True)
+    assert "Rolled back: model version v1 is active again in place of v2" in unescape(response.content.decode())
+    assert ModelVersion.objects.get(is_active=True) == v1
+    ModelVersion.objects.filter(pk=v2.pk).update(activated_at=None)
+    response = staff_client.post("/versions/rollback/", follow=True)
+    assert "nothing to roll back to" in response.content.decode()
+
+
+def test_only_staff_with_the_permission_activate_or_roll_back(client, user, two_versions):
+    user_client = client
+    user_client.force_login(user)
+    v1, v2, _ = two_versions
+    assert user_client.post(f"/versions/{v2.pk}/activate/", {"confirm": "1"}).status_code == 403
+    assert user_client.post("/versions/rollback/").status_code == 403
+    assert 'id="activate-version"' not in user_client.get(f"/versions/{v2.pk}/").content.decode()
+
+
+def test_two_versions_compared_trailer_by_trailer(user_client, two_versions):
+    v1, v2, trailers = two_versions
+    html = unescape(user_client.get(f"/versions/compare/?a={v1.pk}&b={v2.pk}").content.decode())
+    assert "6 trailers scored by both; 6 of them rated." in html
+    assert 'id="mae-a">v1 0.200<' in html and 'id="mae-b">v2 1.750<' in html
+    changes = re.findall(r'<tr data-trailer="(\d+)">', re.search(r'id="biggest-changes".*?</table>', html,
+                                                                 flags=re.S).group(0))
+    assert int(changes[0]) == trailers[2].pk  # T2 moved the most
+    worst_b = re.findall(r'<tr data-trailer="(\d+)">', re.search(r'id="worst-b".*?</table>', html, flags=re.S).group(0))
+    assert int(worst_b[0]) == trailers[2].pk
+    assert "the fair comparison): v2 1.500, v1 0.200" in html

@@ -1,0 +1,233 @@
+"""The API's labelling operations: what to rate next (and why), the raters and their agreement, ratings as CSV
+out and in, and one's own uploads (rename, delete, retry). The pages' rules, through the same selectors and
+services (trailers/views_labelling.py, trailers/views_trailers.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from trailers import selectors, selectors_labelling
+from trailers.permissions import (
+    CHANGE_TRAILER,
+    DELETE_TRAILER,
+    IMPORT_RATINGS,
+    MANAGE_RATERS,
+    REFUSALS,
+    VIEW_RATERS,
+    can_change_trailer,
+)
+from trailers.services.raters import CSV_COLUMNS, RatingsImportError, import_ratings, set_rater_excluded
+from trailers.services.trailers import TrailerBusy, delete_trailer, rename_trailer, retry_trailer
+
+from .permissions import needs
+from .serializers import TrailerSerializer
+
+ORDERS = list(selectors_labelling.RATE_ORDERS)
+
+
+class RateNextSerializer(serializers.Serializer):
+    trailer = TrailerSerializer(allow_null=True, help_text="the trailer to rate next; null when none is left")
+    order = serializers.ChoiceField(choices=ORDERS, help_text="the order that chose it")
+    asked = serializers.CharField(help_text="the order asked for: uncertain, fewest or random")
+    reason = serializers.CharField(help_text="why this trailer, in words")
+    fallback = serializers.CharField(help_text="why the order asked for was not used; empty when it was")
+    remaining = serializers.IntegerField(help_text="ready trailers you have not rated")
+
+
+class RateNextView(APIView):
+    @extend_schema(summary="The trailer to rate next, and why", parameters=[
+        OpenApiParameter("order", str, enum=ORDERS, description="uncertain (the default: the active version's "
+                         "ensemble uncertainty, falling back to fewest where it has none), fewest or random"),
+        OpenApiParameter("skip", str, pattern=r"^([0-9]{1,18}(,[0-9]{1,18})*)?$",
+                         description="trailer ids to leave out, separated by commas"),
+    ], responses={200: RateNextSerializer})
+    def get(self, request):
+        order = request.query_params.get("order") or selectors_labelling.DEFAULT_RATE_ORDER
+        if order not in selectors_labelling.RATE_ORDERS:
+            raise ValidationError({"order": [f"Choose one of {', '.join(ORDERS)}."]})
+        parts = [x for x in request.query_params.get("skip", "").split(",") if x]
+        if not all(x.isascii() and x.isdecimal() and len(x) <= 18 for x in parts):
+            raise ValidationError({"skip": ["Give trailer ids separated by commas."]})
+        skip = [pk for pk in map(selectors.parse_id, parts[:500]) if pk is not None]  # 0 names no trailer
+        choice = selectors_labelling.next_to_rate(user=request.user, skip=skip, order=order)
+        trailer = None
+        if choice.trailer is not None:
+            trailer = selectors.trailer_list(user=request.user).get(pk=choice.trailer.pk)
+        body = {"trailer": trailer, "order": choice.order, "asked": choice.asked, "reason": choice.reason,
+                "fallback": choice.fallback, "remaining": selectors_labelling.unrated_count(user=request.user)}
+        return Response(RateNextSerializer(body, context={"request": request}).data)
+
+
+# --- raters ---------------------------------------------------------------------------------------------
+
+
+class RaterSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    ratings = serializers.IntegerField()
+    mean = serializers.FloatField(allow_null=True)
+    bias = serializers.FloatField(allow_null=True, help_text="their score minus the others' mean, averaged over "
+                                  "the trailers they share with others")
+    shared = serializers.IntegerField(help_text="trailers they rated that someone else rated too")
+    correlation = serializers.FloatField(allow_null=True, help_text="Pearson's r with the others' mean")
+    alpha_without = serializers.FloatField(allow_null=True, help_text="Krippendorff's alpha of everyone else")
+    excluded = serializers.BooleanField(help_text="left out of user_mean labels")
+
+
+class RatersSerializer(serializers.Serializer):
+    alpha = serializers.FloatField(allow_null=True, help_text="Krippendorff's alpha (interval) of every rater")
+    alpha_kept = serializers.FloatField(allow_null=True, help_text="the same without the raters left out")
+    ratings = serializers.IntegerField()
+    trailers = serializers.IntegerField()
+    multiply_rated = serializers.IntegerField(help_text="trailers rated by two people or more")
+    raters = RaterSerializer(many=True)
+
+
+class RatersView(APIView):
+    def get_permissions(self):
+        return [IsAuthenticated(), needs(VIEW_RATERS)]
+
+    @extend_schema(summary="The raters: count, mean, bias, agreement (needs trailers.view_rating)",
+                   responses={200: RatersSerializer})
+    def get(self, request):
+        stats = selectors_labelling.rater_stats()
+        raters = [{"id": row.user.pk, "username": row.user.username, "ratings": row.agreement.count,
+                   "mean": row.agreement.mean, "bias": row.agreement.bias, "shared": row.agreement.shared,
+                   "correlation": row.agreement.correlation, "alpha_without": row.agreement.alpha_without,
+                   "excluded": row.excluded is not None} for row in stats.rows]
+        return Response(RatersSerializer({"alpha": stats.alpha, "alpha_kept": stats.alpha_kept,
+                                          "ratings": stats.ratings, "trailers": stats.trailers,
+                                          "multiply_rated": stats.multiply_rated, "raters": raters}).data)
+
+
+EXCLUSION = inline_serializer("RaterExclusion", fields={
+    "username": serializers.CharField(), "excluded": serializers.BooleanField(),
+    "changed": serializers.BooleanField(help_text="false when it was so already"),
+})
+
+
+class RaterExclusionView(APIView):
+    def get_permissions(self):
+        return [IsAuthenticated(), needs(MANAGE_RATERS)]
+
+    def _set(self, request, pk, excluded: bool):
+        user = selectors._get(get_user_model().objects.all(), pk)
+        reason = request.data.get("reason", "") if excluded and hasattr(request.data, "get") else ""
+        changed = set_rater_excluded(user=user, excluded=excluded, by=request.user, reason=str(reason or ""))
+        return Response({"username": user.username, "excluded": excluded, "changed": changed})
+
+    @extend_schema(summary="Leave a rater out of user_mean labels (needs trailers.change_rating)",
+                   request=inline_serializer("RaterExclusionRequest", fields={
+                       "reason": serializers.CharField(required=False, max_length=255)}),
+                   responses={200: EXCLUSION})
+    def put(self, request, pk):
+        return self._set(request, pk, True)
+
+    @extend_schema(summary="Count a rater in user_mean labels again (needs trailers.change_rating)", request=None,
+                   responses={200: EXCLUSION})
+    def delete(self, request, pk):
+        return self._set(request, pk, False)
+
+
+class RatingsExportView(APIView):
+    def get_permissions(self):
+        return [IsAuthenticated(), needs(VIEW_RATERS)]
+
+    @extend_schema(summary="Every rating as CSV (needs trailers.view_rating)",
+                   responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=", ".join(CSV_COLUMNS))})
+    def get(self, request):
+        from trailers.models import Rating
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        for r in Rating.objects.select_related("trailer", "user").order_by("trailer_id", "user__username"):
+            writer.writerow([r.trailer_id, r.trailer.sha256, r.trailer.title, r.user.username, r.score,
+                             r.updated_at.isoformat()])
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="reelscore-ratings.csv"'
+        return response
+
+
+IMPORT_REPORT = inline_serializer("RatingsImportReport", fields={
+    "created": serializers.IntegerField(), "changed": serializers.IntegerField(),
+    "unchanged": serializers.IntegerField(),
+    "refused": serializers.ListField(child=inline_serializer("RefusedRow", fields={
+        "line": serializers.IntegerField(), "reason": serializers.CharField()})),
+})
+
+
+class RatingsImportView(APIView):
+    parser_classes = [MultiPartParser]
+
+    def get_permissions(self):
+        return [IsAuthenticated(), needs(IMPORT_RATINGS)]
+
+    @extend_schema(summary="Import ratings from CSV, with a report of the rows refused (needs trailers.add_rating)",
+                   request={"multipart/form-data": inline_serializer("RatingsImport", fields={
+                       "file": serializers.FileField(help_text="username, score, and sha256 or trailer_id")})},
+                   responses={200: IMPORT_REPORT})
+    def post(self, request):
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationError({"file": ["Send the CSV in “file”."]})
+        if upload.size > 20 * 1024 * 1024:
+            raise ValidationError({"file": ["Over 20 MB: too large to be a ratings file."]})
+        try:
+            report = import_ratings(data=upload.read())
+        except RatingsImportError as error:
+            raise ValidationError({"file": [str(error)]}) from None
+        return Response({"created": report.created, "changed": report.changed, "unchanged": report.unchanged,
+                         "refused": [{"line": line, "reason": reason} for line, reason in report.refused]})
+
+
+# --- one's own uploads (actions of TrailerViewSet) ---------------------------------------------------------------
+
+
+def own_trailer(request, pk, permission: str):
+    trailer = selectors.get_trailer(pk=pk)
+    if not can_change_trailer(request.user, trailer, permission):
+        raise PermissionDenied(REFUSALS[permission])
+    return trailer
+
+
+def rename(request, pk):
+    trailer = own_trailer(request, pk, CHANGE_TRAILER)
+    title = request.data.get("title") if hasattr(request.data, "get") else None
+    if not isinstance(title, str):
+        raise ValidationError({"title": ["Send the new title as text in “title”."]})
+    try:
+        rename_trailer(trailer=trailer, title=title)
+    except DjangoValidationError as error:
+        raise ValidationError(error.message_dict) from None
+    return trailer
+
+
+def delete(request, pk):
+    trailer = own_trailer(request, pk, DELETE_TRAILER)
+    try:
+        delete_trailer(trailer=trailer)
+    except TrailerBusy as busy:
+        return Response({"detail": str(busy)}, status=status.HTTP_409_CONFLICT)
+    return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def retry(request, pk):
+    trailer = own_trailer(request, pk, CHANGE_TRAILER)
+    if not retry_trailer(trailer=trailer):
+        return Response({"detail": f"“{trailer.title}” has not failed: there is nothing to try again."},
+                        status=status.HTTP_409_CONFLICT)
+    return trailer

@@ -1,0 +1,93 @@
+"""The API's shapes for comparing runs and versions, and the runs list's filters (trailers/selectors_runs.py)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from trailers import selectors_runs
+from trailers.models import TrainingRun
+from trailers.presets import PRESET_NAMES
+
+
+class RunFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=TrainingRun.Status.values, required=False)
+    preset = serializers.ChoiceField(choices=PRESET_NAMES, required=False)
+    sort = serializers.ChoiceField(choices=list(selectors_runs.RUN_SORTS), required=False,
+                                   help_text="-created (newest first, the default), created, mae (held-out MAE, "
+                                             "best first), -mae")
+
+
+class RunNoteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, allow_blank=True, trim_whitespace=True, required=False,
+                                 help_text="the note; empty removes it, absent leaves it as it is")
+
+
+class ComparedRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    preset = serializers.CharField()
+    note = serializers.CharField()
+    version = serializers.IntegerField(allow_null=True)
+    estimate = serializers.CharField()
+    trailers = serializers.IntegerField()
+    duration_seconds = serializers.FloatField(allow_null=True)
+    figures = serializers.DictField(child=serializers.FloatField(allow_null=True),
+                                    help_text="val_mae, val_mae_sd, val_rmse, val_spearman, baseline_mae, "
+                                              "single_frame_mae")
+    history = serializers.ListField(child=serializers.DictField(), help_text="per-epoch metrics, mean over folds")
+
+
+class DifferingOptionSerializer(serializers.Serializer):
+    group = serializers.CharField()
+    option = serializers.CharField()
+    values = serializers.ListField(child=serializers.JSONField(), help_text="one per run, in the runs' order")
+
+
+class RunComparisonSerializer(serializers.Serializer):
+    runs = ComparedRunSerializer(many=True)
+    differing = DifferingOptionSerializer(many=True)
+    same = serializers.IntegerField(help_text="options every run has alike")
+
+
+def comparison_json(comparison: selectors_runs.RunComparison) -> dict:
+    return {
+        "runs": [{"id": c.run.pk, "status": c.run.display_status, "preset": c.run.preset, "note": c.run.note,
+                  "version": c.run.model_version.number if getattr(c.run, "model_version", None) else None,
+                  "estimate": c.estimate, "trailers": c.trailers, "duration_seconds": c.duration,
+                  "figures": c.figures, "history": c.history} for c in comparison.runs],
+        "differing": [{"group": group, "option": option, "values": values}
+                      for group, option, values in comparison.differing],
+        "same": comparison.same,
+    }
+
+
+class TrailerChangeSerializer(serializers.Serializer):
+    trailer = serializers.IntegerField()
+    title = serializers.CharField()
+    a = serializers.FloatField()
+    b = serializers.FloatField()
+    change = serializers.FloatField()
+    mean_rating = serializers.FloatField(allow_null=True)
+
+
+class VersionComparisonSerializer(serializers.Serializer):
+    a = serializers.IntegerField(help_text="version number")
+    b = serializers.IntegerField(help_text="version number")
+    trailers = serializers.IntegerField()
+    rated = serializers.IntegerField()
+    mae_a = serializers.FloatField(allow_null=True)
+    mae_b = serializers.FloatField(allow_null=True)
+    held_out = serializers.DictField(help_text="both on b's run's held-out trailers: trailers, new_mae (b), old_mae (a)")
+    biggest_changes = TrailerChangeSerializer(many=True)
+    worst_a = TrailerChangeSerializer(many=True)
+    worst_b = TrailerChangeSerializer(many=True)
+
+
+def version_comparison_json(c: selectors_runs.VersionComparison) -> dict:
+    def rows(items):
+        return [{"trailer": r.trailer_id, "title": r.title, "a": r.a, "b": r.b, "change": r.change,
+                 "mean_rating": r.rated} for r in items]
+
+    return {"a": c.a.number, "b": c.b.number, "trailers": c.trailers, "rated": c.rated, "mae_a": c.mae_a,
+            "mae_b": c.mae_b, "held_out": c.held_out, "biggest_changes": rows(c.biggest_changes),
+            "worst_a": rows(c.worst_a), "worst_b": rows(c.worst_b)}

@@ -1,0 +1,152 @@
+"""Reads for labelling: which trailer to rate next (and why), and how the raters agree.
+
+Kept beside selectors.py (which the pages and the API share for everything else) because these two
+questions have their own rules: the order of rate-next, and the statistics of the raters page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, F, FloatField, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from ml.agreement import RaterAgreement, krippendorff_alpha, rater_agreement
+
+from .models import ExcludedRater, ModelVersion, Prediction, Rating, Trailer
+from .selectors import active_model_version, ensemble_size
+
+# The orders rate-next offers: (key, what the selector calls it).
+RATE_ORDERS = {
+    "uncertain": "Most uncertain first",
+    "fewest": "Fewest ratings first",
+    "random": "Random",
+}
+DEFAULT_RATE_ORDER = "uncertain"
+
+
+@dataclass(frozen=True)
+class NextToRate:
+    """The trailer rate-next shows, the order that chose it, and why it was chosen, in words."""
+
+    trailer: Trailer | None
+    order: str  # the order that chose it
+    asked: str  # the order asked for ("uncertain" falls back to "fewest" where no version can say)
+    reason: str  # why this trailer, e.g. "The model's guess is 6.1 ± 1.8: ..."
+    fallback: str  # why the order asked for was not used; "" when it was
+    version: ModelVersion | None = None
+
+
+def _unrated(*, user, skip) -> Trailer:
+    ratings = Rating.objects.filter(trailer=OuterRef("pk")).order_by().values("trailer")
+    return (Trailer.objects.filter(status=Trailer.Status.READY)
+            .exclude(Exists(Rating.objects.filter(trailer=OuterRef("pk"), user=user)))
+            .exclude(pk__in=list(skip))
+            .annotate(rating_count=Coalesce(Subquery(ratings.annotate(v=Count("pk")).values("v"),
+                                                     output_field=IntegerField()), Value(0))))
+
+
+def next_to_rate(*, user, skip=(), order: str = DEFAULT_RATE_ORDER) -> NextToRate:
+    """The ready trailer ``user`` should rate next, not rated by them and not in ``skip``.
+
+    ``uncertain``: the one the active model version is least sure of (the spread of its ensemble's
+    predictions, stored with each prediction); a trailer it has not scored yet comes first, as the least
+    known of all. Where no version is active, or the active one is a single model (no ensemble, no
+    uncertainty), it falls back to ``fewest``: the fewest ratings first, the oldest first among equals.
+    ``random``: any of them.
+    """
+    asked = order if order in RATE_ORDERS else DEFAULT_RATE_ORDER
+    order, fallback, version = asked, "", None
+    if asked == "uncertain":
+        version = active_model_version()
+        if version is None:
+            order, fallback = "fewest", "No model version is active, so there is no uncertainty to go by"
+        elif ensemble_size(version) < 2:
+            order, fallback = "fewest", (f"{version}, the active version, is a single model: it has no ensemble "
+                                         "whose disagreement would say how sure it is")
+    rows = _unrated(user=user, skip=skip)
+    if order == "uncertain":
+        mine = Prediction.objects.filter(trailer=OuterRef("pk"), model_version=version)
+        rows = rows.annotate(guess=Subquery(mine.values("score")[:1], output_field=FloatField()),
+                             uncertainty=Subquery(mine.values("uncertainty")[:1], output_field=FloatField()))
+        trailer = rows.order_by(F("uncertainty").desc(nulls_first=True), "rating_count", "uploaded_at",
+                                "pk").first()
+    elif order == "random":
+        trailer = rows.order_by("?").first()
+    else:
+        trailer = rows.order_by("rating_count", "uploaded_at", "pk").first()
+    reason = _reason(trailer, order, version) if trailer else ""
+    return NextToRate(trailer=trailer, order=order, asked=asked, reason=reason, fallback=fallback, version=version)
+
+
+def _reason(trailer: Trailer, order: str, version: ModelVersion | None) -> str:
+    count = trailer.rating_count
+    ratings = f"{count} rating{'s' if count != 1 else ''}"
+    if order == "uncertain":
+        if trailer.uncertainty is None:
+            return (f"{version} has not scored it yet, so the model knows least about it of all the trailers you "
+                    f"have not rated ({ratings} so far).")
+        return (f"The model's guess is {trailer.guess:.1f} ± {trailer.uncertainty:.1f}: of the trailers you have not "
+                f"rated, it is least sure of this one ({ratings} so far).")
+    if order == "random":
+        return f"Picked at random from the trailers you have not rated ({ratings} so far)."
+    return f"It has {ratings}: none of the trailers you have not rated has fewer."
+
+
+def unrated_count(*, user) -> int:
+    return (Trailer.objects.filter(status=Trailer.Status.READY)
+            .exclude(Exists(Rating.objects.filter(trailer=OuterRef("pk"), user=user))).count())
+
+
+# --- raters -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RaterRow:
+    user: object
+    agreement: RaterAgreement
+    excluded: ExcludedRater | None
+
+
+@dataclass(frozen=True)
+class RaterStats:
+    """The raters page: one row per person who rated, and the agreement of all of them together, and of the
+    ones whose ratings make ``user_mean`` labels."""
+
+    rows: list[RaterRow]
+    alpha: float | None
+    alpha_kept: float | None  # without the raters left out of the labels
+    ratings: int
+    trailers: int
+    multiply_rated: int  # trailers with two ratings or more: what agreement is measured on
+
+
+def rating_table() -> dict[int, dict[int, float]]:
+    """{user id: {trailer id: score}} of every rating (one query)."""
+    table: dict[int, dict[int, float]] = {}
+    for user_id, trailer_id, score in Rating.objects.order_by().values_list("user_id", "trailer_id", "score"):
+        table.setdefault(user_id, {})[trailer_id] = float(score)
+    return table
+
+
+def excluded_rater_ids() -> set[int]:
+    return set(ExcludedRater.objects.values_list("user_id", flat=True))
+
+
+def rater_stats() -> RaterStats:
+    table = rating_table()
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=list(table))}
+    excluded = {e.user_id: e for e in ExcludedRater.objects.select_related("excluded_by")}
+    agreement = rater_agreement(table)
+    rows = sorted((RaterRow(user=users[a.rater], agreement=a, excluded=excluded.get(a.rater)) for a in agreement),
+                  key=lambda row: (-row.agreement.count, row.user.username))
+    trailers: dict[int, int] = {}
+    for scores in table.values():
+        for trailer_id in scores:
+            trailers[trailer_id] = trailers.get(trailer_id, 0) + 1
+    kept = {user_id: scores for user_id, scores in table.items() if user_id not in excluded}
+    return RaterStats(rows=rows, alpha=krippendorff_alpha(table),
+                      alpha_kept=krippendorff_alpha(kept) if excluded else None,
+                      ratings=sum(trailers.values()), trailers=len(trailers),
+                      multiply_rated=sum(1 for n in trailers.values() if n >= 2))

@@ -1,0 +1,211 @@
+"""Reads for runs and versions: the runs list's filters and sorts, comparing runs, and model versions compared
+trailer by trailer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import F, FloatField, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+
+from .models import ModelVersion, Prediction, Rating, TrainingRun
+from .presets import PRESET_NAMES
+from .selectors import _get, cross_validation, epoch_history, parse_id, run_duration_seconds, run_list
+
+RUN_SORTS = {
+    "-created": ("Newest first", F("created_at").desc()),
+    "created": ("Oldest first", F("created_at").asc()),
+    "mae": ("Held-out MAE, best first", F("mae").asc(nulls_last=True)),
+    "-mae": ("Held-out MAE, worst first", F("mae").desc(nulls_last=True)),
+}
+DEFAULT_RUN_SORT = "-created"
+
+
+@dataclass(frozen=True)
+class RunFilters:
+    status: str = ""
+    preset: str = ""
+    sort: str = DEFAULT_RUN_SORT
+
+
+def runs(*, filters: RunFilters | None = None) -> QuerySet[TrainingRun]:
+    """Runs with ``mae``: their version's held-out MAE (cross-validated, or the validation split's), filtered by
+    status and preset, sorted as asked."""
+    filters = filters or RunFilters()
+    rows = run_list().annotate(mae=Cast(KeyTextTransform("val_mae", "model_version__metrics"), FloatField()))
+    if filters.status in TrainingRun.Status.values:
+        rows = rows.filter(status=filters.status)
+    if filters.preset in PRESET_NAMES:
+        rows = rows.filter(preset=filters.preset)
+    _, order = RUN_SORTS.get(filters.sort, RUN_SORTS[DEFAULT_RUN_SORT])
+    return rows.order_by(order, "-pk")
+
+
+def parse_ids(raw) -> list[int]:
+    """Row ids from ``?runs=1,2&runs=3`` (repeated or comma-separated), in order, without repeats."""
+    values = raw if isinstance(raw, list | tuple) else [raw]
+    ids = [parse_id(part) for value in values for part in str(value).split(",") if part.strip()]
+    return list(dict.fromkeys(i for i in ids if i is not None))
+
+
+# --- comparing runs -----------------------------------------------------------------------------------------
+
+COMPARED_FIGURES = [
+    # (key, label, how to read it from a version's metrics or the run, lower is better?)
+    ("val_mae", "Held-out MAE", True),
+    ("val_mae_sd", "± over folds", None),
+    ("val_rmse", "Held-out RMSE", True),
+    ("val_spearman", "Spearman", False),
+    ("baseline_mae", "Mean-rating baseline MAE", True),
+    ("single_frame_mae", "Single-frame head MAE", True),
+]
+
+
+@dataclass
+class ComparedRun:
+    run: TrainingRun
+    history: list[dict]
+    figures: dict[str, float | None]
+    last: dict
+    duration: float | None
+    trailers: int
+    estimate: str  # "cross-validated, 5 folds", "validation split", "—"
+
+
+@dataclass
+class RunComparison:
+    runs: list[ComparedRun]
+    differing: list[tuple[str, str, list]]  # (group, option, the value in each run)
+    same: int  # options every run has alike
+    best: dict[str, int] = field(default_factory=dict)  # figure -> index of the best run
+
+
+def _options(run: TrainingRun) -> dict[tuple[str, str], object]:
+    options = {("Run", "preset"): run.preset or "—", ("Run", "labels"): run.get_label_source_display(),
+               ("Run", "min_ratings"): run.min_ratings if run.label_source == "user_mean" else "—",
+               ("Run", "trailers"): len(run.dataset) or "—"}
+    options.update({("Model", k): v for k, v in run.model_config.items()})
+    options.update({("Training", k): v for k, v in run.train_config.items()})
+    return options
+
+
+def compare_runs(ids: list[int]) -> RunComparison:
+    """Side by side: each run's curves (averaged over folds), its figures, and the options that differ."""
+    found = {run.pk: run for run in run_list().filter(pk__in=ids)}
+    compared = []
+    for pk in ids:
+        run = found.get(pk)
+        if run is None:
+            continue
+        version = getattr(run, "model_version", None)
+        metrics = version.metrics if version else {}
+        history = epoch_history(run)
+        cv = cross_validation(run)
+        estimate = (f"cross-validated, {cv.folds} folds" if cv else
+                    "validation split" if metrics.get("val_mae") is not None else "—")
+        compared.append(ComparedRun(run=run, history=history, figures={k: metrics.get(k) for k, _, _ in COMPARED_FIGURES},
+                                    last=history[-1] if history else {}, duration=run_duration_seconds(run),
+                                    trailers=len(run.dataset), estimate=estimate))
+    options = [_options(c.run) for c in compared]
+    keys = list(dict.fromkeys(k for o in options for k in o))
+    differing, same = [], 0
+    for key in keys:
+        values = [o.get(key, "—") for o in options]
+        if len({repr(v) for v in values}) > 1:
+            differing.append((key[0], key[1], values))
+        else:
+            same += 1
+    best = {}
+    for key, _, lower in COMPARED_FIGURES:
+        values = [(c.figures[key], i) for i, c in enumerate(compared) if c.figures[key] is not None]
+        if lower is not None and len(values) > 1:
+            top = (min if lower else max)(v for v, _ in values)
+            winners = [i for v, i in values if v == top]
+            if len(winners) == 1:  # a tie marks none
+                best[key] = winners[0]
+    return RunComparison(runs=compared, differing=differing, same=same, best=best)
+
+
+# --- model versions ---------------------------------------------------------------------------------------
+
+
+def get_version(*, pk) -> ModelVersion:
+    return _get(ModelVersion.objects.select_related("run"), pk)
+
+
+def previous_version() -> ModelVersion | None:
+    """The version that was active before the active one (the latest activated of the others): rollback's."""
+    return (ModelVersion.objects.filter(is_active=False, activated_at__isnull=False)
+            .order_by("-activated_at", "-number").first())
+
+
+@dataclass(frozen=True)
+class TrailerChange:
+    trailer_id: int
+    title: str
+    a: float
+    b: float
+    rated: float | None  # the mean user rating
+    count: int
+
+    @property
+    def change(self) -> float:
+        return self.b - self.a
+
+    @property
+    def error_a(self) -> float | None:
+        return None if self.rated is None else abs(self.a - self.rated)
+
+    @property
+    def error_b(self) -> float | None:
+        return None if self.rated is None else abs(self.b - self.rated)
+
+
+@dataclass
+class VersionComparison:
+    a: ModelVersion
+    b: ModelVersion
+    trailers: int
+    rated: int
+    mae_a: float | None
+    mae_b: float | None
+    biggest_changes: list[TrailerChange]
+    worst_a: list[TrailerChange]
+    worst_b: list[TrailerChange]
+    held_out: dict  # services.versions.compare_versions(b, a): both on b's run's held-out trailers
+
+
+def compare_versions_by_trailer(a: ModelVersion, b: ModelVersion, *, top: int = 20) -> VersionComparison:
+    """Two versions' predictions of the trailers both scored: the biggest changes from ``a`` to ``b``, the worst
+    predicted by each (against the mean user rating), their MAE on the same rated trailers, and the fair
+    comparison on ``b``'s held-out trailers."""
+    from collections import defaultdict
+
+    from ml.metrics import mae
+
+    from .services.versions import compare_versions
+
+    scores: dict[int, dict[int, float]] = defaultdict(dict)
+    titles: dict[int, str] = {}
+    for version_id, trailer_id, score, title in (Prediction.objects.filter(model_version__in=[a, b])
+                                                 .values_list("model_version_id", "trailer_id", "score",
+                                                              "trailer__title")):
+        scores[trailer_id][version_id] = score
+        titles[trailer_id] = title
+    both = [t for t, s in scores.items() if a.pk in s and b.pk in s]
+    sums: dict[int, list[int]] = defaultdict(list)
+    for trailer_id, score in Rating.objects.filter(trailer_id__in=both).values_list("trailer_id", "score"):
+        sums[trailer_id].append(score)
+    rows = [TrailerChange(trailer_id=t, title=titles[t], a=scores[t][a.pk], b=scores[t][b.pk],
+                          rated=sum(sums[t]) / len(sums[t]) if sums[t] else None, count=len(sums[t])) for t in both]
+    rated = [r for r in rows if r.rated is not None]
+    return VersionComparison(
+        a=a, b=b, trailers=len(rows), rated=len(rated),
+        mae_a=mae([r.rated for r in rated], [r.a for r in rated]) if rated else None,
+        mae_b=mae([r.rated for r in rated], [r.b for r in rated]) if rated else None,
+        biggest_changes=sorted(rows, key=lambda r: (-abs(r.change), r.trailer_id))[:top],
+        worst_a=sorted(rated, key=lambda r: (-r.error_a, r.trailer_id))[:top],
+        worst_b=sorted(rated, key=lambda r: (-r.error_b, r.trailer_id))[:top],
+        held_out=compare_versions(b, a),
+    )

@@ -1,0 +1,115 @@
+"""Raters: taking back a rating, leaving a rater out of the labels, and ratings to and from CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from trailers.models import ExcludedRater, Rating, Trailer
+
+from .ratings import delete_rating, parse_rating, rate_trailer
+
+# The columns of the ratings CSV, in order. A trailer is found by its sha256 where the row gives one (the same file
+# on another site), else by its id; a person by their username.
+CSV_COLUMNS = ["trailer_id", "sha256", "title", "username", "score", "updated_at"]
+
+
+def undo_rating(*, user, trailer: Trailer, previous: int | None) -> Rating | None:
+    """Take back ``user``'s last rating of ``trailer``: their ``previous`` score again, or no rating when they had
+    none. Returns the rating left (None when none is)."""
+    if previous is None:
+        delete_rating(user=user, trailer=trailer)
+        return None
+    return rate_trailer(user=user, trailer=trailer, score=previous)
+
+
+def set_rater_excluded(*, user, excluded: bool, by=None, reason: str = "") -> bool:
+    """Leave ``user``'s ratings out of ``user_mean`` labels (or bring them back). True if that changed anything.
+    Runs already started keep the labels they froze."""
+    if excluded:
+        _, created = ExcludedRater.objects.get_or_create(
+            user=user, defaults={"excluded_by": by if by is not None and by.is_authenticated else None,
+                                 "reason": reason[:255]})
+        return created
+    deleted, _ = ExcludedRater.objects.filter(user=user).delete()
+    return bool(deleted)
+
+
+@dataclass
+class ImportReport:
+    """What an import did: counts, and each refused row with its line number and the reason."""
+
+    created: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        return (f"{self.created} new rating{'s' if self.created != 1 else ''}, {self.changed} changed, "
+                f"{self.unchanged} unchanged, {len(self.refused)} row{'s' if len(self.refused) != 1 else ''} "
+                "refused")
+
+
+class RatingsImportError(ValueError):
+    """The file cannot be read as a ratings CSV at all; the message says why."""
+
+
+def import_ratings(*, data: bytes) -> ImportReport:
+    """Read a ratings CSV (as the export writes it: ``username``, ``score`` and ``trailer_id`` or ``sha256``;
+    other columns are ignored) and save every row that names a known person, a known trailer and a rating the
+    pages would take; refuse the others, each with its line and reason. Nobody's account is created."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise RatingsImportError("The file is not UTF-8 text: save the CSV as UTF-8 and send it again.") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    columns = {(name or "").strip().lower() for name in reader.fieldnames or []}
+    if "username" not in columns or "score" not in columns or not columns & {"trailer_id", "sha256"}:
+        raise RatingsImportError(f"A ratings CSV needs the columns username, score and trailer_id or sha256; this one has "
+                           f"{', '.join(sorted(c for c in columns if c)) or 'none'}.")
+    rows = [(number, {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k})
+            for number, row in enumerate(reader, start=2)]
+    users = {u.username: u for u in get_user_model().objects.filter(username__in={r.get("username") for _, r in rows})}
+    by_sha = dict(Trailer.objects.filter(sha256__in={r.get("sha256") for _, r in rows if r.get("sha256")})
+                  .values_list("sha256", "pk"))
+    ids = {int(r["trailer_id"]) for _, r in rows if r.get("trailer_id", "").isdecimal() and len(r["trailer_id"]) < 19}
+    known_ids = set(Trailer.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    report, seen = ImportReport(), {}
+    with transaction.atomic():
+        for number, row in rows:
+            user = users.get(row.get("username", ""))
+            if user is None:
+                report.refused.append((number, f"no account is called {row.get('username', '')!r}"))
+                continue
+            sha, raw_id = row.get("sha256", ""), row.get("trailer_id", "")
+            trailer_id = by_sha.get(sha) if sha else (int(raw_id) if raw_id.isdecimal() and len(raw_id) < 19 else None)
+            if trailer_id is None or (not sha and trailer_id not in known_ids):
+                what = f"sha256 {sha[:12]}…" if sha else f"id {raw_id!r}"
+                report.refused.append((number, f"no trailer has the {what}"))
+                continue
+            try:
+                score = parse_rating(row.get("score", ""))
+            except ValidationError as error:
+                report.refused.append((number, " ".join(error.message_dict["score"])))
+                continue
+            key = (user.pk, trailer_id)
+            if key in seen:
+                report.refused.append((number, f"{user.username} rated this trailer on line {seen[key]} already"))
+                continue
+            seen[key] = number
+            rating, created = Rating.objects.get_or_create(user=user, trailer_id=trailer_id,
+                                                           defaults={"score": score})
+            if created:
+                report.created += 1
+            elif rating.score != score:
+                Rating.objects.filter(pk=rating.pk).update(score=score)
+                report.changed += 1
+            else:
+                report.unchanged += 1
+    return report

@@ -1,0 +1,71 @@
+"""One's own uploads: rename a trailer, delete it (with its files and predictions), or try a failed one again;
+and the titles that keep same-named files apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from trailers.models import Trailer
+
+from .queue import request_preprocessing
+
+TITLE_MAX = 255
+
+
+class TrailerBusy(Exception):
+    """The trailer is being processed: the message says to wait."""
+
+
+def distinct_title(title: str, original_name: str, *, exclude_pk: int | None = None) -> str:
+    """``title``, or where another trailer has it already, the title with the file's kind, then a number:
+    four files named ``good.*`` become "good", "good (mkv)", "good (webm)", "good (mkv 2)"."""
+    title = title.strip()[:TITLE_MAX] or "trailer"
+    taken = Trailer.objects.exclude(pk=exclude_pk)
+    if not taken.filter(title=title).exists():
+        return title
+    kind = Path(original_name).suffix.lower().lstrip(".")[:10] or "file"
+    for n in range(1, 1000):
+        suffix = f" ({kind})" if n == 1 else f" ({kind} {n})"
+        candidate = title[: TITLE_MAX - len(suffix)] + suffix
+        if not taken.filter(title=candidate).exists():
+            return candidate
+    return title
+
+
+def rename_trailer(*, trailer: Trailer, title: str) -> Trailer:
+    """Give ``trailer`` a new title (1–255 characters, surrounding spaces dropped; a title another trailer has
+    gets the file's kind added, as at upload)."""
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError({"title": "A title cannot be empty."})
+    if len(title) > TITLE_MAX:
+        raise ValidationError({"title": f"A title is at most {TITLE_MAX} characters; this one has {len(title)}."})
+    title = distinct_title(title, trailer.original_name, exclude_pk=trailer.pk)
+    Trailer.objects.filter(pk=trailer.pk).update(title=title)
+    trailer.title = title
+    return trailer
+
+
+def delete_trailer(*, trailer: Trailer) -> None:
+    """Delete ``trailer`` with its ratings, subclips and predictions; its files (the upload, the browser copy,
+    frames, contact sheets, embeddings) go once the deletion commits. Runs that trained on it keep their figures
+    and show it as deleted. Refused while a worker is processing it."""
+    with transaction.atomic():
+        locked = Trailer.objects.select_for_update().filter(pk=trailer.pk).first()
+        if locked is None:
+            return
+        if locked.status == Trailer.Status.PROCESSING:
+            raise TrailerBusy(f"“{locked.title}” is being processed right now: delete it once it is ready or "
+                              "has failed.")
+        locked.delete()
+
+
+def retry_trailer(*, trailer: Trailer) -> bool:
+    """Queue a failed trailer to be preprocessed again; False (nothing done) for one that has not failed."""
+    if trailer.status != Trailer.Status.FAILED:
+        return False
+    queued, _ = request_preprocessing([trailer.pk])
+    return bool(queued)

@@ -1,0 +1,233 @@
+"""Labelling pages: rate next (by the model's uncertainty, with keys and undo) and the raters page.
+
+Views read through selectors and write through services, as in views.py.
+"""
+
+from __future__ import annotations
+
+import csv
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from . import selectors, selectors_labelling
+from .models import Rating, Trailer
+from .permissions import IMPORT_RATINGS, MANAGE_RATERS, REFUSALS, VIEW_RATERS, can
+from .services import rate_trailer
+from .services.raters import CSV_COLUMNS, RatingsImportError, import_ratings, set_rater_excluded, undo_rating
+
+UNDO_KEY = "rate_undo"  # the session's stack of [trailer id, previous score or None, score given]
+UNDO_DEPTH = 20
+
+
+def _skip_list(raw: str) -> list[int]:
+    return [n for n in map(selectors.parse_id, raw.split(",")[:500]) if n is not None]
+
+
+def _order(request) -> str:
+    order = request.GET.get("order") or request.POST.get("order") or ""
+    return order if order in selectors_labelling.RATE_ORDERS else selectors_labelling.DEFAULT_RATE_ORDER
+
+
+def rate_next_url(*, order: str, skip: list[int] = (), show: int | None = None) -> str:
+    query = {}
+    if order != selectors_labelling.DEFAULT_RATE_ORDER:
+        query["order"] = order
+    if skip:
+        query["skip"] = ",".join(map(str, skip))
+    if show:
+        query["show"] = show
+    return reverse("rate_next") + (f"?{urlencode(query)}" if query else "")
+
+
+def _last_undo(request) -> dict | None:
+    stack = request.session.get(UNDO_KEY) or []
+    if not stack:
+        return None
+    trailer_id, previous, score = stack[-1]
+    title = Trailer.objects.filter(pk=trailer_id).values_list("title", flat=True).first()
+    return {"trailer": trailer_id, "title": title, "previous": previous, "score": score} if title else None
+
+
+def _shown_again(request, raw) -> Trailer | None:
+    """A trailer asked for by ``show`` (the one whose rating was just taken back), if it can be rated."""
+    pk = selectors.parse_id(raw or "")
+    if pk is None:
+        return None
+    return (Trailer.objects.filter(pk=pk, status=Trailer.Status.READY)
+            .exclude(ratings__user=request.user).first())
+
+
+def _render(request, *, order: str, skip: list[int], show=None, status: int = 200):
+    shown = _shown_again(request, show if show is not None else request.GET.get("show"))
+    if shown is not None:
+        shown.rating_count = Rating.objects.filter(trailer=shown).count()
+        choice = selectors_labelling.NextToRate(
+            trailer=shown, order=order, asked=order, fallback="",
+            reason="You took back your rating of it: rate it again, or skip it.")
+    else:
+        choice = selectors_labelling.next_to_rate(user=request.user, skip=skip, order=order)
+    trailer = choice.trailer
+    context = {
+        "choice": choice, "trailer": trailer, "scores": range(1, 11),
+        "p": selectors.trailer_page(pk=trailer.pk, user=request.user) if trailer else None,
+        "remaining": selectors_labelling.unrated_count(user=request.user), "skipped": len(skip),
+        "orders": selectors_labelling.RATE_ORDERS.items(), "order": order,
+        "action_url": rate_next_url(order=order, skip=skip),
+        "skip_url": rate_next_url(order=order, skip=[*skip, trailer.pk]) if trailer else None,
+        "unskip_url": rate_next_url(order=order), "undo": _last_undo(request),
+        "undo_url": reverse("rate_undo") + rate_next_url(order=order, skip=skip).removeprefix(reverse("rate_next")),
+    }
+    template = "trailers/_rate_next.html" if request.htmx else "trailers/rate_next.html"
+    return render(request, template, context, status=status)
+
+
+@login_required
+def rate_next(request):
+    """Unrated trailers in the order chosen (the model's uncertainty by default): rate one and the next appears,
+    in place when the page's script is on (keys 1–9 and 0, S to skip, U to undo), by a redirect when it is not."""
+    order, skip = _order(request), _skip_list(request.GET.get("skip", ""))
+    if request.method != "POST":
+        return _render(request, order=order, skip=skip)
+    trailer = selectors.get_trailer(pk=request.POST.get("trailer", "")) if selectors.parse_id(
+        request.POST.get("trailer", "")) else None
+    status = 200
+    if trailer is None:
+        messages.error(request, "No trailer was given to rate.")
+        status = 400
+    else:
+        previous = Rating.objects.filter(user=request.user, trailer=trailer).values_list("score", flat=True).first()
+        try:
+            rating = rate_trailer(user=request.user, trailer=trailer, score=request.POST.get("score"))
+        except ValidationError as error:
+            messages.error(request, " ".join(error.message_dict.get("score", error.messages)))
+            status = 400
+            if not request.htmx:
+                return redirect(rate_next_url(order=order, skip=skip, show=trailer.pk))
+            return _render(request, order=order, skip=skip, show=trailer.pk, status=status)
+        else:
+            stack = (request.session.get(UNDO_KEY) or [])[-(UNDO_DEPTH - 1):]
+            request.session[UNDO_KEY] = [*stack, [trailer.pk, previous, rating.score]]
+            messages.success(request, f"Saved: you rated “{trailer.title}” {rating.score}/10.")
+    if not request.htmx:
+        return redirect(rate_next_url(order=order, skip=skip))
+    return _render(request, order=order, skip=skip, status=status)
+
+
+@login_required
+@require_POST
+def rate_undo(request):
+    """Take back the last rating given on this page: the trailer comes back to be rated again."""
+    order, skip = _order(request), _skip_list(request.GET.get("skip", ""))
+    stack = list(request.session.get(UNDO_KEY) or [])
+    show = None
+    if not stack:
+        messages.info(request, "There is no rating to take back.")
+    else:
+        trailer_id, previous, score = stack.pop()
+        request.session[UNDO_KEY] = stack
+        trailer = Trailer.objects.filter(pk=trailer_id).first()
+        if trailer is None:
+            messages.info(request, "That trailer has been deleted since; there is nothing to take back.")
+        else:
+            undo_rating(user=request.user, trailer=trailer, previous=previous)
+            back = f"back to {previous}/10" if previous is not None else "removed"
+            messages.success(request, f"Undone: your rating of “{trailer.title}” ({score}/10) was {back}.")
+            show = trailer.pk
+            skip = [pk for pk in skip if pk != trailer.pk]
+    if not request.htmx:
+        return redirect(rate_next_url(order=order, skip=skip, show=show))
+    return _render(request, order=order, skip=skip, show=show or "")
+
+
+# --- raters -----------------------------------------------------------------------------------------
+
+
+def _require(request, permission: str) -> None:
+    if not can(request.user, permission):
+        raise PermissionDenied(REFUSALS[permission])
+
+
+@login_required
+@require_GET
+def raters(request):
+    _require(request, VIEW_RATERS)
+    return render(request, "trailers/raters.html", {
+        "stats": selectors_labelling.rater_stats(),
+        "can_manage": can(request.user, MANAGE_RATERS), "can_import": can(request.user, IMPORT_RATINGS),
+        "columns": CSV_COLUMNS,
+    })
+
+
+@login_required
+@require_POST
+def rater_exclusion(request, pk: int):
+    """Leave a rater out of ``user_mean`` labels (``exclude=1``) or bring them back (``exclude=0``)."""
+    _require(request, MANAGE_RATERS)
+    user = selectors._get(get_user_model().objects.all(), pk)
+    exclude = request.POST.get("exclude") == "1"
+    changed = set_rater_excluded(user=user, excluded=exclude, by=request.user, reason=request.POST.get("reason", ""))
+    if exclude:
+        messages.success(request, f"{user.username}'s ratings are left out of the labels of runs started from now on "
+                         "(labels from the mean of user ratings)." if changed else
+                         f"{user.username} was already left out.")
+    else:
+        messages.success(request, f"{user.username}'s ratings count in the labels again, for runs started from now on."
+                         if changed else f"{user.username} was not left out.")
+    return redirect("raters")
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@login_required
+@require_GET
+def ratings_csv(request):
+    _require(request, VIEW_RATERS)
+    writer = csv.writer(_Echo())
+    rows = Rating.objects.select_related("trailer", "user").order_by("trailer_id", "user__username")
+
+    def lines():
+        from .views import _spreadsheet_safe
+
+        yield writer.writerow(CSV_COLUMNS)
+        for r in rows.iterator(chunk_size=1000):
+            yield writer.writerow([r.trailer_id, r.trailer.sha256, _spreadsheet_safe(r.trailer.title),
+                                   _spreadsheet_safe(r.user.username), r.score, r.updated_at.isoformat()])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="reelscore-ratings.csv"'
+    return response
+
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+@login_required
+@require_POST
+def ratings_import(request):
+    _require(request, IMPORT_RATINGS)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, "Choose a CSV file of ratings to import.")
+        return redirect("raters")
+    if upload.size > MAX_IMPORT_BYTES:
+        messages.error(request, f"{upload.name} is too large to be a ratings file (over 20 MB).")
+        return redirect("raters")
+    try:
+        report = import_ratings(data=upload.read())
+    except RatingsImportError as error:
+        messages.error(request, f"{upload.name} was not imported: {error}")
+        return redirect("raters")
+    level = messages.WARNING if report.refused else messages.SUCCESS
+    messages.add_message(request, level, f"Imported {upload.name}: {report.summary}.")
+    return render(request, "trailers/ratings_import.html", {"report": report, "name": upload.name})

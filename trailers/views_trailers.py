@@ -1,0 +1,59 @@
+"""One's own uploads, from the trailer page: rename, delete (after a confirmation), retry a failed one."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from . import selectors
+from .permissions import CHANGE_TRAILER, DELETE_TRAILER, REFUSALS, can_change_trailer
+from .services.trailers import TrailerBusy, delete_trailer, rename_trailer, retry_trailer
+
+
+def _own(request, pk, permission: str):
+    trailer = selectors.get_trailer(pk=pk)
+    if not can_change_trailer(request.user, trailer, permission):
+        raise PermissionDenied(REFUSALS[permission])
+    return trailer
+
+
+@login_required
+@require_POST
+def trailer_rename(request, pk: int):
+    trailer = _own(request, pk, CHANGE_TRAILER)
+    before = trailer.title
+    try:
+        trailer = rename_trailer(trailer=trailer, title=request.POST.get("title", ""))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.message_dict["title"]))
+    else:
+        if trailer.title != before:
+            messages.success(request, f"Renamed “{before}” to “{trailer.title}”.")
+    return redirect("trailer_detail", pk=trailer.pk)
+
+
+@login_required
+@require_POST
+def trailer_delete(request, pk: int):
+    trailer = _own(request, pk, DELETE_TRAILER)
+    try:
+        delete_trailer(trailer=trailer)
+    except TrailerBusy as busy:
+        messages.error(request, str(busy))
+        return redirect("trailer_detail", pk=trailer.pk)
+    messages.success(request, f"“{trailer.title}” was deleted, with its file, frames, ratings and predictions.")
+    return redirect("dataset")
+
+
+@login_required
+@require_POST
+def trailer_retry(request, pk: int):
+    trailer = _own(request, pk, CHANGE_TRAILER)
+    if retry_trailer(trailer=trailer):
+        messages.success(request, f"“{trailer.title}” is queued to be processed again.")
+    else:
+        messages.info(request, f"“{trailer.title}” has not failed: there is nothing to try again.")
+    return redirect("trailer_detail", pk=trailer.pk)
