@@ -1,4 +1,4 @@
-"""Labelling pages: rate next (by the model's uncertainty, with keys and undo) and the raters page.
+"""Labelling pages: rate next (fewest ratings first, or by the model's uncertainty; with keys and undo) and the raters page.
 
 Views read through selectors and write through services, as in views.py.
 """
@@ -91,7 +91,7 @@ def _render(request, *, order: str, skip: list[int], show=None, status: int = 20
 
 @login_required
 def rate_next(request):
-    """Unrated trailers in the order chosen (the model's uncertainty by default): rate one and the next appears,
+    """Unrated trailers in the order chosen (fewest ratings first by default): rate one and the next appears,
     in place when the page's script is on (keys 1–9 and 0, S to skip, U to undo), by a redirect when it is not."""
     order, skip = _order(request), _skip_list(request.GET.get("skip", ""))
     if request.method != "POST":

@@ -42,7 +42,7 @@ def test_rate_with_keys_skip_and_undo_without_a_page_load(page, screenshot, user
     from playwright.sync_api import expect
 
     log_in(page, "alice", "alice-pass-123")
-    page.goto("/rate/")
+    page.goto("/rate/?order=uncertain")
     card = page.locator(".rate-next")
     expect(card.locator("h2")).to_contain_text("Night Train")
     expect(page.locator("#rate-why")).to_contain_text("The model's guess is 6.1 ± 1.8")

@@ -39,8 +39,9 @@ def test_most_uncertain_first_then_in_falling_uncertainty(user, scored):
         order.append(choice.trailer.pk)
         assert choice.order == "uncertain" and choice.fallback == ""
     assert order == [scored[t].pk for t in ("Murky", "Middling", "Fresh", "Clear")]
-    first = next_to_rate(user=user)  # the default order
+    first = next_to_rate(user=user, order="uncertain")
     assert first.trailer.pk == scored["Murky"].pk
+    assert next_to_rate(user=user).order == "fewest"  # the default order
     assert first.reason == ("The model's guess is 6.1 ± 1.8: of the trailers you have not rated, it is least sure "
                             "of this one (1 rating so far).")
 
@@ -74,13 +75,15 @@ def test_random_picks_among_the_unrated_ones_only(user, scored):
 
 
 def test_the_page_says_why_and_offers_the_orders(user_client, scored):
-    html = unescape(user_client.get("/rate/").content.decode())
+    html = unescape(user_client.get("/rate/?order=uncertain").content.decode())
     assert shown_id(html) == scored["Murky"].pk
     assert "<strong>Why this one:</strong> The model's guess is 6.1 ± 1.8" in html
     assert '<option value="uncertain" selected>Most uncertain first</option>' in html
     assert '<option value="fewest">Fewest ratings first</option>' in html and '<option value="random">' in html
-    html = user_client.get("/rate/?order=fewest").content.decode()
+    # By default, fewest ratings first (the order that taught the model most, bench/active_learning.py).
+    html = unescape(user_client.get("/rate/").content.decode())
     assert shown_id(html) == scored["Clear"].pk and "It has 0 ratings" in html
+    assert '<option value="fewest" selected>Fewest ratings first</option>' in html
     # Rating keeps the order; the video starts muted.
     response = user_client.post("/rate/?order=fewest", {"trailer": scored["Clear"].pk, "score": 8}, follow=True)
     assert shown(response) == scored["Middling"].pk  # no ratings either, and older than "Fresh"
@@ -92,7 +95,8 @@ def shown_id(html: str) -> int:
 
 
 def test_htmx_rating_answers_the_next_trailer_in_place_and_undo_brings_it_back(user_client, user, scored):
-    response = user_client.post("/rate/", {"trailer": scored["Murky"].pk, "score": 9}, HTTP_HX_REQUEST="true")
+    response = user_client.post("/rate/?order=uncertain", {"trailer": scored["Murky"].pk, "score": 9},
+                                HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200 and "<html" not in html and html.lstrip().startswith('<div id="rate-next"')
     assert shown(response) == scored["Middling"].pk

@@ -49,8 +49,8 @@ class RateNextSerializer(serializers.Serializer):
 
 class RateNextView(APIView):
     @extend_schema(summary="The trailer to rate next, and why", parameters=[
-        OpenApiParameter("order", str, enum=ORDERS, description="uncertain (the default: the active version's "
-                         "ensemble uncertainty, falling back to fewest where it has none), fewest or random"),
+        OpenApiParameter("order", str, enum=ORDERS, description="fewest (the default), uncertain (the active version's "
+                         "ensemble uncertainty, falling back to fewest where it has none) or random"),
         OpenApiParameter("skip", str, pattern=r"^([0-9]{1,18}(,[0-9]{1,18})*)?$",
                          description="trailer ids to leave out, separated by commas"),
     ], responses={200: RateNextSerializer})
