@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 
@@ -65,6 +65,13 @@ class Trailer(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
+    # Its ratings' count, sum and mean, kept by trailers/services/ratings.py in the same transaction as every
+    # rating written or removed (F() expressions, so concurrent raters never lose one another's): lists sort
+    # and filter on them through indexes instead of aggregating every trailer's ratings per request.
+    rating_count = models.PositiveIntegerField(default=0)
+    rating_sum = models.PositiveIntegerField(default=0)
+    mean_rating = models.FloatField(null=True, blank=True)
+
     class Meta:
         ordering = ["-uploaded_at", "-id"]
         constraints = [
@@ -72,6 +79,19 @@ class Trailer(models.Model):
                 condition=Q(reference_score__isnull=True) | Q(reference_score__gte=0, reference_score__lte=10),
                 name="trailer_reference_score_0_10",
             ),
+            models.CheckConstraint(
+                condition=Q(rating_count=0, rating_sum=0, mean_rating__isnull=True)
+                | Q(rating_count__gt=0, rating_sum__gte=F("rating_count"), rating_sum__lte=F("rating_count") * 10,
+                    mean_rating__isnull=False),
+                name="trailer_rating_counters_agree",
+            ),
+        ]
+        indexes = [
+            # The default order exactly (a plain DESC: the column is never null), so that the dataset's first and
+            # hundredth pages are index scans rather than sorts of every trailer.
+            models.Index(fields=["-uploaded_at", "-id"], name="trailer_uploaded_desc"),
+            # "Rate next" (fewest ratings first, oldest first among equals) and the count sort.
+            models.Index(fields=["rating_count", "uploaded_at", "id"], name="trailer_rating_count"),
         ]
 
     def __str__(self) -> str:
@@ -122,7 +142,11 @@ class Rating(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["-updated_at"]
+        ordering = ["-updated_at", "-id"]
+        indexes = [
+            # The admin's list (newest change first) at millions of ratings.
+            models.Index(fields=["-updated_at", "-id"], name="rating_updated_desc"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["user", "trailer"], name="rating_one_per_user_trailer"),
             models.CheckConstraint(condition=Q(score__gte=1, score__lte=10), name="rating_score_1_10"),
@@ -158,8 +182,13 @@ class TrainingRun(models.Model):
     auto_activate = models.BooleanField(default=False, help_text="activate the new version if it beats the active one")
     # Trailers asked for ("train on these"); empty means every labelled, ready trailer.
     requested_trailer_ids = models.JSONField(default=list, blank=True)
-    # Frozen when the run starts: [{"trailer": id, "label": float, "split": "train"|"val"}, ...]
+    # Frozen when the run starts: [{"trailer": id, "label": float, "split": "train"|"val"|"cv"}, ...]. Large (3 MB
+    # at 50,000 trailers): lists and pages read the split's sizes below, and only what needs the rows loads it.
     dataset = models.JSONField(default=list, blank=True)
+    dataset_trailers = models.PositiveIntegerField(default=0, help_text="how many trailers the dataset holds")
+    dataset_train = models.PositiveIntegerField(default=0, help_text="its training split (runs without folds)")
+    dataset_val = models.PositiveIntegerField(default=0, help_text="its validation split (runs without folds)")
+    dataset_cross_validated = models.PositiveIntegerField(default=0, help_text="its trailers held out once each")
     sampling = models.JSONField(default=dict, blank=True, help_text="preprocessing settings of the snapshot's frames")
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
@@ -190,6 +219,24 @@ class TrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"Run #{self.pk}"
+
+    def save(self, *args, **kwargs):
+        if "dataset" not in self.get_deferred_fields():
+            for name, value in self.split_sizes(self.dataset or []).items():
+                setattr(self, name, value)
+            if kwargs.get("update_fields") is not None and "dataset" in kwargs["update_fields"]:
+                kwargs["update_fields"] = {*kwargs["update_fields"], *self.split_sizes([])}
+        super().save(*args, **kwargs)
+
+    # The fields that grow with the dataset: lists and pages that do not show them leave them unread.
+    LARGE_FIELDS = ("dataset", "cross_validation")
+
+    @staticmethod
+    def split_sizes(dataset: list[dict]) -> dict[str, int]:
+        """The size columns that go with ``dataset``: write them wherever the dataset is written."""
+        splits = [entry.get("split") for entry in dataset]
+        return {"dataset_trailers": len(splits), "dataset_train": splits.count("train"),
+                "dataset_val": splits.count("val"), "dataset_cross_validated": splits.count("cv")}
 
     @property
     def is_finished(self) -> bool:
@@ -252,3 +299,24 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_version} {self.trailer}: {self.score:.2f}"
+
+
+class PredictionSummary(models.Model):
+    """The predictions page's figures for one model version over every rated trailer it scored, kept so that the
+    page does not aggregate every prediction on every view (trailers/services/summaries.py makes them).
+
+    Made when the version scores; marked stale in the same transaction as any rating written or removed (and
+    when trailers go), and made again by the next sweep.
+    """
+
+    model_version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, primary_key=True,
+                                         related_name="summary")
+    # {"all": figures, "unseen": figures, "held_out": figures or null}; figures: n, mae, rmse, spearman, baseline_mae
+    figures = models.JSONField(default=dict)
+    # The scatter plot's even sample: [[mean rating, predicted, title, trailer id], ...]
+    points = models.JSONField(default=list)
+    computed_at = models.DateTimeField(default=timezone.now)
+    stale = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"summary of {self.model_version_id}"

@@ -8,6 +8,7 @@ import pytest
 from django.core.files.base import ContentFile
 
 from trailers.models import Rating, Trailer
+from trailers.services import rate_trailer
 
 pytestmark = pytest.mark.django_db
 
@@ -15,8 +16,8 @@ pytestmark = pytest.mark.django_db
 def test_page_shows_player_subclips_distribution_and_predictions(user_client, user, other_user, make_trailer,
                                                                  make_version, make_prediction):
     trailer = make_trailer(title="Harbour Lights", reference_score=7.0)
-    Rating.objects.create(user=other_user, trailer=trailer, score=4)
-    Rating.objects.create(user=user, trailer=trailer, score=8)
+    rate_trailer(user=other_user, trailer=trailer, score=4)
+    rate_trailer(user=user, trailer=trailer, score=8)
     old, active = make_version(number=1), make_version(number=2, active=True)
     make_prediction(old, trailer, 5.5, [5.0, 6.0])
     make_prediction(active, trailer, 6.75, [6.5, 7.0])

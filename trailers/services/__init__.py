@@ -6,7 +6,7 @@ from .embeddings import embed_subclips
 from .ingest import IngestError, ingest_trailer, set_reference_score
 from .preprocess import preprocess_trailer
 from .queue import enqueue_preprocessing, enqueue_scoring, enqueue_training, request_preprocessing, sweep
-from .ratings import delete_rating, rate_trailer
+from .ratings import delete_rating, delete_ratings, import_ratings, rate_trailer
 from .scoring import score_trailers
 from .training import (
     TrainingSetupError,
@@ -24,11 +24,13 @@ __all__ = [
     "cancel_run",
     "check_weights",
     "delete_rating",
+    "delete_ratings",
     "embed_subclips",
     "enqueue_preprocessing",
     "enqueue_scoring",
     "enqueue_training",
     "execute_training_run",
+    "import_ratings",
     "ingest_trailer",
     "preprocess_trailer",
     "rate_trailer",
