@@ -65,7 +65,7 @@ def _sweep() -> None:
         sent = sweep()
         if any(sent.values()):
             log.info("sweep handed over %(trailers)s trailer(s), %(runs)s run(s), %(scoring)s scoring task(s) and "
-                     "%(embedding)s embedding task(s)", sent)
+                     "%(embedding)s embedding task(s); %(summaries)s prediction summaries made again", sent)
     except Exception:  # the database or the broker is away: the next sweep tries again
         log.exception("sweep failed")
     finally:

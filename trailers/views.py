@@ -8,7 +8,7 @@ something to wait for), any other request gets the whole page.
 from __future__ import annotations
 
 import csv
-import math
+import io
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -17,7 +17,6 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, SuspiciousFileOperation, ValidationError
 from django.core.files.storage import default_storage
-from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,16 +24,14 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRefresh
 
-from ml.metrics import mae, rmse, spearman
-
 from . import charts, selectors, services, throttles, uploads
 from .forms import PredictionFilterForm, SignUpForm, TrailerFilterForm, UploadForm
 from .media import serve_file, serve_path
 from .models import Trailer, TrainingRun
+from .paging import IdsFirstPaginator
 from .permissions import CANCEL_RUN, REFUSALS, can
 
 PAGE_SIZE = 50
-SCATTER_POINTS = 2000
 
 
 def signup(request):
@@ -52,7 +49,7 @@ def signup(request):
 
 
 def _page(request, rows, size: int = PAGE_SIZE):
-    return Paginator(rows, size).get_page(request.GET.get("page"))
+    return IdsFirstPaginator(rows, size).get_page(request.GET.get("page"))
 
 
 # --- dataset ----------------------------------------------------------------------------------
@@ -348,25 +345,6 @@ def _chosen_version(request):
     return selectors.active_model_version()
 
 
-def _prediction_summary(rated: list[tuple], *, baseline: float | dict | None = None) -> dict:
-    """MAE, RMSE and Spearman of (truth, predicted, title, trailer id) rows, and the MAE of the mean-rating
-    baseline: always predicting ``baseline`` (by default the rows' own mean rating), or, given a
-    {trailer id: baseline} mapping, each trailer's own (a cross-validation's folds each have theirs)."""
-    truth = [row[0] for row in rated]
-    predicted = [row[1] for row in rated]
-    if isinstance(baseline, dict):
-        baselines = [baseline.get(row[3]) for row in rated]
-        pairs = [(t, b) for t, b in zip(truth, baselines, strict=True) if b is not None]
-        baseline_mae = mae([t for t, _ in pairs], [b for _, b in pairs]) if pairs else None
-    else:
-        mean = baseline if baseline is not None else (sum(truth) / len(truth) if truth else None)
-        baseline_mae = mae(truth, [mean] * len(truth)) if truth else None
-    return {
-        "n": len(rated), "mae": mae(truth, predicted), "rmse": rmse(truth, predicted),
-        "spearman": spearman(truth, predicted), "baseline_mae": baseline_mae,
-    }
-
-
 @login_required
 @require_GET
 def predictions(request):
@@ -380,35 +358,36 @@ def predictions(request):
             if not context["scoring"]:
                 return HttpResponseClientRefresh()  # scoring is done: reload to show every prediction
             return render(request, "trailers/_scoring_progress.html", context)
-        rows = selectors.predictions(model_version=version, filters=form.filters())
-        rated = selectors.predicted_against_rated(rows)
-        # Every rated trailer counts in the metrics; the plot shows an even sample of at most SCATTER_POINTS.
-        shown = rated[::max(1, math.ceil(len(rated) / SCATTER_POINTS))]
-        trained = selectors.training_labels(version)
-        # Its run's baseline predicted the mean label of what it trained on.
-        training_mean = sum(trained.values()) / len(trained) if trained else None
-        cross_validated = selectors.is_cross_validated_version(version)
-        held_out = selectors.held_out_predictions(version) if cross_validated else {}
+        filters = form.filters()
+        rows = selectors.predictions(model_version=version, filters=filters)
+        # Over every prediction, the figures kept for the version (made when it scored, and by the sweep once
+        # ratings change); over the predictions the filters leave, computed now.
+        kept = None if filters.narrowed else selectors.kept_prediction_summary(model_version=version)
+        if kept is not None:
+            figures, points = kept.figures, kept.points
+        else:
+            figures = selectors.prediction_figures(version, rows)
+            points = figures.pop("points")
         page = _page(request, rows)
         context.update(
-            page=page, rows=page.object_list, summary=_prediction_summary(rated), plotted=len(shown),
-            cross_validated=cross_validated, ensemble=selectors.ensemble_size(version),
-            # The honest figures: trailers the model never learned from. Without folds: its validation split and
-            # newer ones. Cross-validated: every trailer newer than the run (no member saw it) and, apart, the
-            # run's own trailers through its held-out predictions (each by the fold model that never saw it).
-            unseen=_prediction_summary([row for row in rated if row[3] not in trained], baseline=training_mean),
-            held_out=_prediction_summary([(row[0], held_out[row[3]], *row[2:]) for row in rated if row[3] in held_out],
-                                         baseline=selectors.fold_baselines(version)) if cross_validated else None,
-            scatter=charts.scatter_chart([row[:3] for row in shown], x_label="mean user rating",
+            page=page, rows=page.object_list, summary=figures["all"], unseen=figures["unseen"],
+            held_out=figures["held_out"], kept=kept, plotted=len(points),
+            cross_validated=selectors.is_cross_validated_version(version), ensemble=selectors.ensemble_size(version),
+            scatter=charts.scatter_chart([row[:3] for row in points], x_label="mean user rating",
                                          y_label="predicted rating", label=f"Predicted against rated, {version}"),
             csv_query=request.GET.urlencode(),
         )
     return render(request, "trailers/predictions.html", context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
+CSV_ROWS_PER_CHUNK = 500
+
+
+def _take(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
 
 
 def _spreadsheet_safe(text: str) -> str:
@@ -424,19 +403,25 @@ def predictions_csv(request):
         messages.error(request, "No model version is active, so there are no predictions to download.")
         return redirect("predictions")
     rows = selectors.predictions(model_version=version, filters=PredictionFilterForm(request.GET).filters())
-    writer = csv.writer(_Echo())
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
 
     def lines():
-        yield writer.writerow(["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty",
-                               "subclip_scores", "mean_rating", "rating_count", "reference_score", "status"])
-        for p in rows.iterator(chunk_size=500):
-            yield writer.writerow([
-                p.trailer_id, _spreadsheet_safe(p.trailer.title), p.model_version.number, f"{p.score:.4f}",
-                f"{p.spread:.4f}", f"{p.uncertainty:.4f}",
-                ";".join(f"{s:.4f}" for s in p.subclip_scores),
-                "" if p.mean_rating is None else f"{p.mean_rating:.4f}", p.rating_count,
-                "" if p.trailer.reference_score is None else p.trailer.reference_score, p.trailer.status,
+        # Plain tuples read in chunks, written to the response CSV_ROWS_PER_CHUNK rows at a time.
+        writer.writerow(["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty",
+                         "subclip_scores", "mean_rating", "rating_count", "reference_score", "status"])
+        rows_written = 0
+        for (trailer_id, title, number, score, spread, uncertainty, subclip_scores, mean, count, reference,
+             status) in selectors.prediction_rows_for_export(rows).iterator(chunk_size=2000):
+            writer.writerow([
+                trailer_id, _spreadsheet_safe(title), number, f"{score:.4f}", f"{spread:.4f}", f"{uncertainty:.4f}",
+                ";".join(f"{s:.4f}" for s in subclip_scores), "" if mean is None else f"{mean:.4f}", count,
+                "" if reference is None else reference, status,
             ])
+            rows_written += 1
+            if rows_written % CSV_ROWS_PER_CHUNK == 0:
+                yield _take(buffer)
+        yield _take(buffer)
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="reelscore-predictions-v{version.number}.csv"'

@@ -24,7 +24,11 @@ def test_list_and_retrieve(api, make_run, make_version):
     assert row["duration_seconds"] == pytest.approx(65, abs=1) and len(row["metrics"]) == 3
     assert row["page_url"].endswith(f"/runs/{run.pk}/") and "dataset" not in row
     detail = api.get(f"/api/runs/{run.pk}/").json()
-    assert detail["dataset"][0] == {"trailer": 1, "label": 5.0, "split": "train"}
+    # The dataset (megabytes at scale) has its own paginated endpoint, linked from the run.
+    assert "dataset" not in detail and detail["dataset_url"].endswith(f"/api/runs/{run.pk}/dataset/")
+    dataset = api.get(detail["dataset_url"]).json()
+    assert dataset["count"] == 3
+    assert dataset["results"][0] == {"trailer": 1, "label": 5.0, "split": "train"}
     assert api.get("/api/runs/99999/").status_code == 404
 
 

@@ -1,10 +1,17 @@
-"""Page numbers for the API: a page that is not a number is bad input (400); a page past the end is 404."""
+"""Page numbers for the API: a page that is not a number is bad input (400); a page past the end is 404.
+
+Pages are read ids first (trailers.paging.IdsFirstPaginator), as the pages' are: the hundredth costs what the
+first does."""
 
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
+from trailers.paging import IdsFirstPaginator
+
 
 class Pages(PageNumberPagination):
+    django_paginator_class = IdsFirstPaginator
+
     def paginate_queryset(self, queryset, request, view=None):
         raw = request.query_params.get(self.page_query_param)
         if raw is not None and raw not in self.last_page_strings:

@@ -32,6 +32,7 @@ from trailers.throttles import RatingRateThrottle, UploadRateThrottle
 from .parsers import SafeJSONParser
 from .permissions import needs
 from .serializers import (
+    DatasetEntrySerializer,
     ModelVersionActivationSerializer,
     ModelVersionSerializer,
     PredictionFilterSerializer,
@@ -158,18 +159,20 @@ class TrailerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
 @extend_schema_view(
     list=extend_schema(summary="List training runs"),
-    retrieve=extend_schema(summary="One training run, with its per-epoch metrics, dataset snapshot and, once a "
-                                   "cross-validated run has succeeded, its held-out estimate"),
+    retrieve=extend_schema(summary="One training run, with its per-epoch metrics, a link to its dataset snapshot "
+                                   "and, once a cross-validated run has succeeded, its held-out estimate"),
 )
 class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = TrainingRun.objects.none()  # for the schema; get_queryset reads through selectors
 
     def get_queryset(self):
-        return selectors.run_list()
+        return selectors.run_details() if self.action == "retrieve" else selectors.run_list()
 
     def get_serializer_class(self):
         if self.action == "retrieve":
             return TrainingRunDetailSerializer
+        if self.action == "dataset":
+            return DatasetEntrySerializer
         if self.action == "create":
             return TrainingRunCreateSerializer
         return TrainingRunSerializer
@@ -191,6 +194,14 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         run = selectors.get_run(pk=run.pk)
         return Response(TrainingRunDetailSerializer(run, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="A training run's frozen dataset, one trailer per row (empty until a worker starts it)",
+                   responses={200: DatasetEntrySerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def dataset(self, request, pk=None):
+        run = selectors.get_run(pk=pk)
+        page = self.paginate_queryset(selectors.run_dataset(run=run))
+        return self.get_paginated_response(DatasetEntrySerializer(page, many=True).data)
 
     @extend_schema(summary="Cancel a training run (needs trailers.change_trainingrun)", request=None, responses={200: TrainingRunSerializer})
     @action(detail=True, methods=["post"])

@@ -18,16 +18,45 @@ from django.utils import timezone
 
 from trailers.models import ModelVersion, Trailer, TrainingRun
 
+from .summaries import refresh_prediction_summaries
+
 log = logging.getLogger(__name__)
 
 
-def _send(task, *args) -> bool:
+SEND_BATCH = 500  # messages sent over one broker connection, then marked sent with one UPDATE
+
+
+def _send(task, *args, producer=None) -> bool:
     try:
-        task.apply_async(args=args, retry=True, retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY)
+        task.apply_async(args=args, retry=True, retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY,
+                         producer=producer)
     except Exception as exc:  # the broker is down or unreachable: the sweep tries again later
         log.warning("could not enqueue %s%r: %s", task.name, args, exc)
         return False
     return True
+
+
+def enqueue_preprocessing_many(trailer_ids: list[int]) -> int:
+    """Hand many queued trailers to the broker: batches of SEND_BATCH messages over one connection, each batch
+    marked sent with one UPDATE. Stops at the first message the broker refuses (it is down: the rest wait for
+    the next sweep, instead of each waiting out its own retries). Returns how many were sent."""
+    from trailers.tasks import preprocess_trailer_task
+
+    sent = 0
+    with preprocess_trailer_task.app.producer_or_acquire() as producer:
+        for start in range(0, len(trailer_ids), SEND_BATCH):
+            batch, done = trailer_ids[start:start + SEND_BATCH], []
+            for pk in batch:
+                if not _send(preprocess_trailer_task, pk, producer=producer):
+                    break
+                done.append(pk)
+            # Only trailers still queued: a worker may already have started one.
+            Trailer.objects.filter(pk__in=done, status=Trailer.Status.QUEUED).update(enqueued_at=timezone.now())
+            sent += len(done)
+            if len(done) < len(batch):
+                Trailer.objects.filter(pk=batch[len(done)], status=Trailer.Status.QUEUED).update(enqueued_at=None)
+                break
+    return sent
 
 
 def enqueue_preprocessing(trailer_id: int) -> bool:
@@ -49,7 +78,7 @@ def request_preprocessing(trailer_ids) -> tuple[int, int]:
         busy = rows.filter(status=Trailer.Status.PROCESSING).count()
         ids = list(rows.exclude(status=Trailer.Status.PROCESSING).values_list("pk", flat=True))
         Trailer.objects.filter(pk__in=ids).update(status=Trailer.Status.QUEUED, error="", enqueued_at=None)
-        transaction.on_commit(lambda: [enqueue_preprocessing(pk) for pk in ids])
+        transaction.on_commit(lambda: enqueue_preprocessing_many(ids))
     return len(ids), busy
 
 
@@ -72,7 +101,8 @@ def enqueue_scoring(model_version_id: int, trailer_ids: list[int] | None = None)
 
 
 def sweep() -> dict[str, int]:
-    """Hand over what is waiting or was lost; returns how many trailers, runs and scoring tasks were sent.
+    """Hand over what is waiting or was lost; returns how many trailers, runs and scoring tasks were sent (and
+    how many kept summaries were made again).
 
     - trailers and runs never handed to the broker (it was down);
     - trailers and runs handed over REQUEUE_AFTER_SECONDS ago and still not started: the
@@ -83,7 +113,8 @@ def sweep() -> dict[str, int]:
     - scoring with the active version, when ready trailers still lack its prediction;
     - embedding, when subclips of ready trailers lack this installation's embeddings (preprocessed
       before embeddings existed, or with other encoder weights); at most once per REQUEUE_AFTER_SECONDS
-      per process.
+      per process;
+    - and it makes again the predictions page's kept figures that ratings have made stale (in this process).
 
     Sending twice is harmless: a preprocessing task only starts a trailer that is queued,
     a training task only a run that is queued or stale, and scoring overwrites its prediction.
@@ -102,8 +133,8 @@ def sweep() -> dict[str, int]:
         log.warning("trailers %s: their preprocessing worker stopped beating; queueing them again", stuck_ids)
         stuck.filter(pk__in=stuck_ids).update(status=Trailer.Status.QUEUED, enqueued_at=None)
     not_sent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=requeue_before)
-    trailer_ids = Trailer.objects.filter(not_sent, status=Trailer.Status.QUEUED).values_list("pk", flat=True)
-    trailers = sum(enqueue_preprocessing(pk) for pk in list(trailer_ids))
+    trailer_ids = Trailer.objects.filter(not_sent, status=Trailer.Status.QUEUED).order_by("pk")
+    trailers = enqueue_preprocessing_many(list(trailer_ids.values_list("pk", flat=True)))
 
     stale_before = now - timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
     stale = Q(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=stale_before) & (
@@ -112,7 +143,7 @@ def sweep() -> dict[str, int]:
     run_ids = TrainingRun.objects.filter((Q(status=TrainingRun.Status.QUEUED) & not_sent) | stale)
     runs = sum(enqueue_training(pk) for pk in list(run_ids.values_list("pk", flat=True)))
     return {"trailers": trailers, "runs": runs, "scoring": _sweep_scoring(requeue_before),
-            "embedding": _sweep_embeddings()}
+            "embedding": _sweep_embeddings(), "summaries": refresh_prediction_summaries()}
 
 
 def enqueue_embedding(subclip_ids: list[int] | None = None) -> bool:
