@@ -300,6 +300,22 @@ class Prediction(models.Model):
     def __str__(self) -> str:
         return f"{self.model_version} {self.trailer}: {self.score:.2f}"
 
+    # The trailer's figures beside the prediction (select_related("trailer") reads them with the row).
+
+    @property
+    def mean_rating(self) -> float | None:
+        return self.trailer.mean_rating
+
+    @property
+    def rating_count(self) -> int:
+        return self.trailer.rating_count
+
+    @property
+    def abs_error(self) -> float | None:
+        """How far the prediction is from the trailer's mean user rating; None while it has no ratings."""
+        mean = self.trailer.mean_rating
+        return None if mean is None else abs(self.score - mean)
+
 
 class PredictionSummary(models.Model):
     """The predictions page's figures for one model version over every rated trailer it scored, kept so that the

@@ -57,13 +57,14 @@ TRAILER_SORTS = {
     "duration": "duration",
     "mean": "mean_rating",
     "count": "rating_count",
-    "mine": "my_score",
+    "mine": "mine__score",
     "reference": "reference_score",
-    "predicted": "predicted_score",
+    "predicted": "active__score",
 }
 DEFAULT_TRAILER_SORT = "-uploaded"
 # Sorted without NULLS LAST, which would keep the database off these columns' indexes (they are never null).
-NEVER_NULL = {"uploaded_at", "title", "status", "rating_count", "trailer__title", "score", "uncertainty", "spread"}
+NEVER_NULL = {"uploaded_at", "title", "status", "rating_count", "trailer__title", "trailer__rating_count", "score",
+              "uncertainty", "spread"}
 
 
 @dataclass(frozen=True)
@@ -85,24 +86,23 @@ def annotate_trailers(trailers: QuerySet[Trailer], *, user) -> QuerySet[Trailer]
     """Add my_score, and the active model's predicted_score, predicted_spread (over subclips) and
     predicted_uncertainty (over its ensemble's members) to each row (mean_rating and rating_count are columns).
 
-    Both are left joins on at most one row (one rating per user and trailer, one prediction per version and
-    trailer), so sorting by them is a join, not a subquery per trailer."""
+    Subqueries on one-row indexes, each run only for the rows shown: a page's ids are read without them (they
+    are not in its filters or order), and its count too."""
+    mine = Rating.objects.filter(trailer=OuterRef("pk"), user=user)
+    active = Prediction.objects.filter(trailer=OuterRef("pk"), model_version=_active_version_id())
     return trailers.annotate(
-        mine=FilteredRelation("ratings", condition=Q(ratings__user=user)),
-        active=FilteredRelation("predictions", condition=Q(predictions__model_version=_active_version_id())),
-    ).annotate(
-        my_score=F("mine__score"),
-        predicted_score=F("active__score"),
-        predicted_spread=F("active__spread"),
-        predicted_uncertainty=F("active__uncertainty"),
+        my_score=Subquery(mine.values("score")[:1]),
+        predicted_score=Subquery(active.values("score")[:1]),
+        predicted_spread=Subquery(active.values("spread")[:1]),
+        predicted_uncertainty=Subquery(active.values("uncertainty")[:1]),
     )
 
 
-def _order(queryset: QuerySet, sort: str, sorts: dict[str, str], default: str) -> QuerySet:
+def _order(queryset: QuerySet, sort: str, sorts: dict, default: str) -> QuerySet:
     key = sort if sort.lstrip("-") in sorts else default
     name = sorts[key.lstrip("-")]
-    expression = F(name)
-    if name in NEVER_NULL:
+    expression = F(name) if isinstance(name, str) else name
+    if isinstance(name, str) and name in NEVER_NULL:
         ordered = expression.desc() if key.startswith("-") else expression.asc()
     else:
         ordered = expression.desc(nulls_last=True) if key.startswith("-") else expression.asc(nulls_last=True)
@@ -112,7 +112,12 @@ def _order(queryset: QuerySet, sort: str, sorts: dict[str, str], default: str) -
 def trailer_list(*, user, filters: TrailerFilters | None = None) -> QuerySet[Trailer]:
     """Every trailer with its numbers, filtered, searched and sorted as asked."""
     filters = filters or TrailerFilters()
-    trailers = annotate_trailers(Trailer.objects.select_related("uploaded_by"), user=user)
+    # Sorting by your rating or the active prediction joins them (one row each), rather than running a subquery
+    # for every trailer; the join is made only when the order asks for it.
+    trailers = annotate_trailers(Trailer.objects.select_related("uploaded_by"), user=user).alias(
+        mine=FilteredRelation("ratings", condition=Q(ratings__user=user)),
+        active=FilteredRelation("predictions", condition=Q(predictions__model_version=_active_version_id())),
+    )
     if filters.status:
         trailers = trailers.filter(status=filters.status)
     if filters.rated in ("yes", "no"):
@@ -471,10 +476,10 @@ PREDICTION_SORTS = {
     "predicted": "score",
     "uncertainty": "uncertainty",
     "spread": "spread",
-    "mean": "mean_rating",
-    "count": "rating_count",
+    "mean": "trailer__mean_rating",
+    "count": "trailer__rating_count",
     "reference": "trailer__reference_score",
-    "error": "abs_error",
+    "error": Abs(F("score") - F("trailer__mean_rating")),
 }
 DEFAULT_PREDICTION_SORT = "-predicted"
 
@@ -495,15 +500,12 @@ class PredictionFilters:
 
 def predictions(*, model_version: ModelVersion | int | None = None, trailer: Trailer | int | None = None,
                 filters: PredictionFilters | None = None) -> QuerySet[Prediction]:
-    """Predictions with their trailer, their version's number and the trailer's mean user rating and count (its
-    counters), filtered and sorted."""
+    """Predictions with their trailer (whose counters give each its mean rating, count and error: see Prediction)
+    and their version (without its configuration and metrics), filtered and sorted. The trailer is joined for a
+    page's ids and count only when a filter or the order reads it."""
     filters = filters or PredictionFilters()
-    rows = Prediction.objects.select_related("trailer").annotate(
-        model_version_number=F("model_version__number"),
-        mean_rating=F("trailer__mean_rating"),
-        rating_count=F("trailer__rating_count"),
-        abs_error=Abs(F("score") - F("trailer__mean_rating")),
-    )
+    rows = Prediction.objects.select_related("trailer", "model_version").defer("model_version__config",
+                                                                             "model_version__metrics")
     if model_version is not None:
         rows = rows.filter(model_version=model_version)
     if trailer is not None:
@@ -525,9 +527,9 @@ def prediction_rows_for_export(rows: QuerySet[Prediction]):
     """The CSV's columns of ``rows``, in their order, as plain tuples (no model instances, no version JSON):
     trailer id, title, version number, score, spread, uncertainty, subclip scores, mean rating, rating count,
     reference score, status."""
-    return rows.values_list("trailer_id", "trailer__title", "model_version_number", "score", "spread", "uncertainty",
-                            "subclip_scores", "mean_rating", "rating_count", "trailer__reference_score",
-                            "trailer__status")
+    return rows.values_list("trailer_id", "trailer__title", "model_version__number", "score", "spread",
+                            "uncertainty", "subclip_scores", "trailer__mean_rating", "trailer__rating_count",
+                            "trailer__reference_score", "trailer__status")
 
 
 def scored_and_ready_counts(*, model_version: ModelVersion) -> tuple[int, int]:
@@ -543,7 +545,7 @@ def scored_and_ready_counts(*, model_version: ModelVersion) -> tuple[int, int]:
 def predicted_against_rated(rows: QuerySet[Prediction]) -> list[tuple[float, float, str, int]]:
     """(mean user rating, predicted score, trailer title, trailer id) of every row whose trailer has ratings."""
     return list(rows.filter(trailer__rating_count__gt=0).order_by()
-                .values_list("mean_rating", "score", "trailer__title", "trailer_id"))
+                .values_list("trailer__mean_rating", "score", "trailer__title", "trailer_id"))
 
 
 def ensemble_size(version: ModelVersion) -> int:

@@ -485,7 +485,7 @@ class ModelVersionActivationSerializer(ModelVersionSerializer):
 
 
 class PredictionSerializer(serializers.ModelSerializer):
-    model_version_number = serializers.IntegerField(read_only=True)  # selectors.predictions annotates it
+    model_version_number = serializers.IntegerField(source="model_version.number", read_only=True)
     trailer_title = serializers.CharField(source="trailer.title", read_only=True)
     mean_rating = serializers.FloatField(read_only=True, allow_null=True,
                                          help_text="the trailer's mean user rating")
