@@ -489,7 +489,7 @@ def urls(ids: dict) -> list[str]:
     out = ["/", f"/?page={PAGE}"]
     out += [f"/?sort={d}{key}" for key in trailer_sorts for d in ("", "-")]
     out += [f"/?sort=-mean&page={PAGE}", f"/?sort=mine&page={PAGE}", f"/?sort=-predicted&page={PAGE}",
-            "/?q=harbour", "/?q=harbour&page=20", "/?rated=yes", "/?rated=no&predicted=yes&sort=count",
+            "/?q=harbour", "/?q=harbour&page=20", "/?q=no-such-title", "/?rated=yes", "/?rated=no&predicted=yes&sort=count",
             "/?status=failed", "/rate/", f"/trailers/{ids['trailer']}/", "/runs/", f"/runs/{ids['run']}/",
             "/predictions/", f"/predictions/?page={PAGE}", f"/predictions/?version={ids['old_version']}"]
     out += [f"/predictions/?sort={d}{key}" for key in prediction_sorts for d in ("", "-")]
@@ -566,6 +566,11 @@ def serve_and_measure(args, size: int, work: Path, ids: dict) -> dict:
                 time.sleep(0.3)
         page_headers = {"Cookie": f"sessionid={ids['session']}"}
         api_headers = {"Authorization": f"Token {ids['token']}"}
+        # Both workers warm (imports, templates, connections) before anything is measured.
+        for path in ("/", "/predictions/", "/runs/", "/admin/trailers/trailer/") * 4:
+            request(port, path, page_headers)
+        for path in ("/api/trailers/", "/api/runs/") * 4:
+            request(port, path, api_headers)
         rows = []
         print(f"\n{size:,} trailers over HTTP (gunicorn, 2 sync workers, DEBUG=0); {load()}", flush=True)
         print(f"{'URL':58} {'status':>6} {'p50 ms':>8} {'p95 ms':>8} {'queries':>7} {'KiB':>7} {'RSS +MB':>8}")

@@ -392,6 +392,7 @@ class PredictionAdmin(admin.ModelAdmin):
     readonly_fields = ("model_version", "trailer", "score", "uncertainty", "subclip_scores", "spread", "created_at")
     # Named: a bare select_related() would follow the version to its run and load the run's dataset per row.
     list_select_related = ("trailer", "model_version")
+    ordering = ("-id",)  # newest first, as created_at, but on the primary key's index rather than a sort
     show_full_result_count = False
     paginator = EstimatedCountPaginator
 

@@ -45,13 +45,13 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         rows = self.object_list.order_by()
-        counted = rows[: self.EXACT_UP_TO + 1].count()
+        counted = rows.select_related(None).values("pk")[: self.EXACT_UP_TO + 1].count()
         if counted <= self.EXACT_UP_TO:
             return counted
         connection = connections[rows.db]
         if connection.vendor != "postgresql":
             return rows.count()
-        sql, params = rows.query.sql_with_params()
+        sql, params = rows.select_related(None).values("pk").query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0]

@@ -232,9 +232,43 @@ def get_run(*, pk: int | str) -> TrainingRun:
     return _get(run_details(), pk)
 
 
-def run_dataset(*, run: TrainingRun) -> list[dict]:
-    """The run's frozen dataset, [{"trailer", "label", "split"}, ...], read on its own."""
-    return TrainingRun.objects.filter(pk=run.pk).values_list("dataset", flat=True).first() or []
+def get_run_sizes(*, pk: int | str) -> TrainingRun:
+    """A run with its split's sizes and little else."""
+    return _get(TrainingRun.objects.only("pk", *TrainingRun.split_sizes([])), pk)
+
+
+def run_dataset(*, run: TrainingRun) -> RunDataset:
+    """The run's frozen dataset, [{"trailer", "label", "split"}, ...], as a sequence a paginator slices: each
+    slice is cut from the stored array by the database, so a page never decodes the whole (megabytes) in Python."""
+    return RunDataset(run)
+
+
+class RunDataset:
+    def __init__(self, run: TrainingRun):
+        self.run = run
+
+    def __len__(self) -> int:
+        return self.run.dataset_trailers
+
+    def __getitem__(self, index: slice) -> list[dict]:
+        start, stop, _ = index.indices(len(self))
+        if stop <= start:
+            return []
+        import json
+
+        from django.db import connections
+
+        connection = connections[TrainingRun.objects.db]
+        table = connection.ops.quote_name(TrainingRun._meta.db_table)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"SELECT jsonb_path_query_array(dataset, ('$[' || %s || ' to ' || %s || ']')::jsonpath) "
+                               f"FROM {table} WHERE id = %s", [start, stop - 1, self.run.pk])
+                [rows] = cursor.fetchone() or [[]]
+                return json.loads(rows) if isinstance(rows, str) else rows
+            cursor.execute(f"SELECT value FROM {table}, json_each({table}.dataset) WHERE {table}.id = %s "
+                           "ORDER BY CAST(key AS INTEGER) LIMIT %s OFFSET %s", [self.run.pk, stop - start, start])
+            return [json.loads(value) for (value,) in cursor.fetchall()]
 
 
 def run_in_progress_exists() -> bool:
@@ -494,8 +528,9 @@ class PredictionFilters:
 
     @property
     def narrowed(self) -> bool:
-        """Whether these filters leave out any prediction (the sort leaves every one in)."""
-        return bool(self.q or self.rated or self.min_score is not None or self.max_score is not None)
+        """Whether these filters leave out any rated trailer's prediction (the figures are over rated trailers:
+        "has ratings" and the sort leave every one of those in)."""
+        return bool(self.q or self.rated == "no" or self.min_score is not None or self.max_score is not None)
 
 
 def predictions(*, model_version: ModelVersion | int | None = None, trailer: Trailer | int | None = None,
@@ -644,6 +679,10 @@ def prediction_figures(version: ModelVersion, rows: QuerySet[Prediction]) -> dic
 
     Reads every rated row: the page reads these kept (``PredictionSummary``) unless filters narrow the rows."""
     rated = predicted_against_rated(rows)
+    if not rated:  # nothing to score: the run's dataset and estimate need not be read
+        empty = figures([])
+        return {"all": empty, "unseen": empty, "held_out": empty if is_cross_validated_version(version) else None,
+                "points": []}
     snapshot = RunSnapshot.of(version)
     trained = training_labels(version, snapshot)
     # Its run's baseline predicted the mean label of what it trained on.

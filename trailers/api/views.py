@@ -199,7 +199,7 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
                    responses={200: DatasetEntrySerializer(many=True)})
     @action(detail=True, methods=["get"])
     def dataset(self, request, pk=None):
-        run = selectors.get_run(pk=pk)
+        run = selectors.get_run_sizes(pk=pk)
         page = self.paginate_queryset(selectors.run_dataset(run=run))
         return self.get_paginated_response(DatasetEntrySerializer(page, many=True).data)
 

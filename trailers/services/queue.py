@@ -26,14 +26,33 @@ log = logging.getLogger(__name__)
 SEND_BATCH = 500  # messages sent over one broker connection, then marked sent with one UPDATE
 
 
-def _send(task, *args, producer=None) -> bool:
+def _send(task, *args) -> bool:
     try:
-        task.apply_async(args=args, retry=True, retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY,
-                         producer=producer)
+        task.apply_async(args=args, retry=True, retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY)
     except Exception as exc:  # the broker is down or unreachable: the sweep tries again later
         log.warning("could not enqueue %s%r: %s", task.name, args, exc)
         return False
     return True
+
+
+def _send_many(task, arg_lists: list[tuple], producer) -> int:
+    """Send one message per ``arg_lists`` entry over ``producer``'s connection, as ``task.apply_async`` would (the
+    same message protocol and route), without its per-call set-up: the route is looked up once, the queue
+    declared once, and only the first message waits out publish retries. Stops at the first message the broker
+    refuses; returns how many were sent."""
+    from celery.utils import uuid
+
+    amqp = task.app.amqp
+    queue = amqp.router.route({}, task.name, None, None)["queue"]
+    for index, args in enumerate(arg_lists):
+        message = amqp.create_task_message(uuid(), task.name, args, {}, ignore_result=task.ignore_result)
+        try:
+            amqp.send_task_message(producer, task.name, message, queue=queue, declare=None if index == 0 else [],
+                                   retry=index == 0, retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY)
+        except Exception as exc:  # the broker went away: the rest wait for the next sweep
+            log.warning("could not enqueue %s%r: %s", task.name, args, exc)
+            return index
+    return len(arg_lists)
 
 
 def enqueue_preprocessing_many(trailer_ids: list[int]) -> int:
@@ -45,11 +64,8 @@ def enqueue_preprocessing_many(trailer_ids: list[int]) -> int:
     sent = 0
     with preprocess_trailer_task.app.producer_or_acquire() as producer:
         for start in range(0, len(trailer_ids), SEND_BATCH):
-            batch, done = trailer_ids[start:start + SEND_BATCH], []
-            for pk in batch:
-                if not _send(preprocess_trailer_task, pk, producer=producer):
-                    break
-                done.append(pk)
+            batch = trailer_ids[start:start + SEND_BATCH]
+            done = batch[:_send_many(preprocess_trailer_task, [(pk,) for pk in batch], producer)]
             # Only trailers still queued: a worker may already have started one.
             Trailer.objects.filter(pk__in=done, status=Trailer.Status.QUEUED).update(enqueued_at=timezone.now())
             sent += len(done)

@@ -1,0 +1,125 @@
+"""Every page and API list asks the database the same number of questions at any size: with a handful of trailers
+(a part of one page) and with more than a page of them (full pages, deeper pages), for every sort. What a list
+costs must not grow with the data or with the rows on a page (issue 15)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from tests.web.conftest import create_cv_run, create_run, create_version, cv_version_metrics
+from trailers.models import Prediction, Subclip, Trailer
+from trailers.services import import_ratings
+from trailers.services.summaries import keep_prediction_summary
+
+pytestmark = pytest.mark.django_db
+
+SMALL, LARGE = 4, 130  # trailers: part of one page; more than two pages of 50
+
+
+def grow(n: int, users, versions) -> list[Trailer]:
+    """``n`` more ready trailers with subclips, rated by every user but the first (who rates every other one:
+    "rated by me" and "rate next" both have rows), predicted by every version."""
+    start = Trailer.objects.count()
+    now = timezone.now()
+    trailers = Trailer.objects.bulk_create(
+        Trailer(title=f"Bulk {i:05d}", original_name=f"b{i}.mp4", file=f"trailers/b{i}.mp4", sha256=f"{i:064x}",
+                status=Trailer.Status.READY, duration=30.0, uploaded_at=now, uploaded_by=users[i % len(users)],
+                reference_score=5.0 if i % 2 else None)
+        for i in range(start, start + n))
+    Subclip.objects.bulk_create(Subclip(trailer=t, index=k, start=1.5 * k, duration=1.5, frame_count=4,
+                                        frames=f"subclips/{t.pk}/{k}.npy", contact_sheet=f"subclips/{t.pk}/{k}.jpg")
+                                for t in trailers for k in range(2))
+    import_ratings(ratings=[(u.pk, t.pk, 1 + (t.pk + k) % 10) for t in trailers for k, u in enumerate(users)
+                            if k or t.pk % 2])
+    for version in versions:
+        Prediction.objects.bulk_create(Prediction(model_version=version, trailer=t, score=1 + t.pk % 9,
+                                                  subclip_scores=[5.0, 6.0], uncertainty=0.2) for t in trailers)
+    return trailers
+
+
+# Every page and list, with the queries it makes. Pages: the session and the user first. A list: its count, its
+# page's ids, those rows. The predictions page adds the version, the scored and ready counts, the kept figures and
+# the version picker (a filter computes the figures afresh instead: one more, for the run's dataset and estimate).
+EXPECTED: dict[str, int] = {
+    "/": 6,  # session, user, count, ids, rows, active version
+    "/?page=2": 6,
+    "/?sort=-mean": 6,
+    "/?sort=count": 6,
+    "/?sort=mine": 6,
+    "/?sort=-predicted": 6,
+    "/?sort=title": 6,
+    "/?rated=yes&predicted=yes&q=Bulk&sort=-mean": 6,
+    "/?rated=no&status=ready": 6,
+    "/rate/": 9,  # session, user, the next trailer, its page (trailer, predictions, subclips, mine, distribution), left
+    "/trailers/{trailer}/": 8,
+    "/runs/": 5,  # session, user, count, ids, rows
+    "/runs/{run}/": 3,
+    "/runs/{cv_run}/": 3,
+    "/predictions/": 9,  # session, user, version, scored and ready, kept figures, count, ids, rows, versions
+    "/predictions/?page=2": 9,
+    "/predictions/?sort=-error": 9,
+    "/predictions/?sort=mean": 9,
+    "/predictions/?version={old_version}": 9,
+    "/predictions/?rated=yes": 9,  # every rated trailer: the kept figures
+    "/predictions/?q=Bulk": 10,  # narrowed: rated rows, the run's dataset and estimate, instead of kept figures
+    "/predictions/?rated=no": 7,  # every trailer here has ratings: no rows, no figures to read
+    "/predictions.csv": 4,  # session, user, version, the rows (read in chunks: one more per 2,000 rows)
+    "/api/trailers/": 3,  # count, ids, rows (token auth: no session)
+    "/api/trailers/?page=last": 3,
+    "/api/trailers/?sort=-mean": 3,
+    "/api/trailers/?sort=mine": 3,
+    "/api/trailers/{trailer}/": 6,
+    "/api/runs/": 3,
+    "/api/runs/{cv_run}/": 1,
+    "/api/runs/{cv_run}/dataset/": 2,  # the run, its dataset
+    "/api/model-versions/": 3,
+    "/api/predictions/": 3,
+    "/api/predictions/?version=active&page=last": 4,  # the active version, count, ids, rows
+    "/api/predictions/?trailer={trailer}": 3,
+    "/admin/trailers/trailer/": 8,  # session, user, count, rows, the filters' codecs and containers, dates
+    "/admin/trailers/rating/": 4,  # session, user, count (exact up to 10,000 rows), rows
+    "/admin/trailers/rating/?score__exact=7": 4,
+    "/admin/trailers/prediction/": 5,  # ... and the version filter's versions
+    "/admin/trailers/subclip/": 4,
+    "/admin/trailers/trainingrun/": 6,
+    "/admin/trailers/modelversion/": 5,
+}
+
+
+def count_queries(staff_client, api: APIClient, url: str) -> int:
+    client = api if url.startswith("/api/") else staff_client
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+        if response.streaming:
+            b"".join(response.streaming_content)
+    assert response.status_code == 200, (url, response.status_code)
+    return len(captured)
+
+
+def test_every_page_and_list_costs_the_same_queries_at_any_size(staff_client, staff_user, user, other_user):
+    people = [staff_user, user, other_user]
+    old = create_version(number=1)
+    active = create_version(number=2, active=True)
+    trailers = grow(SMALL, people, [old, active])
+    cv_run = create_cv_run(trailers[:3], [4.0, 6.0, 8.0])
+    create_version(number=3, run=cv_run, **cv_version_metrics(trailers=3))
+    run = create_run()
+    for version in (old, active):
+        keep_prediction_summary(model_version=version)
+    api = APIClient()
+    api.force_authenticate(staff_user)
+    ids = {"trailer": trailers[0].pk, "run": run.pk, "cv_run": cv_run.pk, "old_version": old.pk}
+
+    small = {url: count_queries(staff_client, api, url.format(**ids)) for url in EXPECTED}
+    grow(LARGE - SMALL, people, [old, active])
+    for version in (old, active):
+        keep_prediction_summary(model_version=version)
+    large = {url: count_queries(staff_client, api, url.format(**ids)) for url in EXPECTED}
+
+    assert Trailer.objects.count() == LARGE
+    assert {u: (small[u], large[u]) for u in small if small[u] != large[u]} == {}, "query counts grew with the data"
+    assert large == EXPECTED
