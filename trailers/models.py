@@ -30,7 +30,7 @@ class Trailer(models.Model):
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
 
-    title = models.CharField(max_length=255, db_index=True)
+    title = models.CharField(max_length=255)
     original_name = models.CharField(max_length=255)
     file = models.FileField(upload_to=trailer_upload_to, max_length=255)
     # An MP4 copy browsers play, made while preprocessing when they cannot play the file itself
@@ -55,7 +55,7 @@ class Trailer(models.Model):
     # The seed's markup (Title, Score), where one was imported.
     reference_score = models.FloatField(null=True, blank=True)
 
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     error = models.TextField(blank=True)
     # When preprocessing was last handed to the broker; empty while the broker was unreachable.
     enqueued_at = models.DateTimeField(null=True, blank=True)
@@ -86,12 +86,20 @@ class Trailer(models.Model):
                 name="trailer_rating_counters_agree",
             ),
         ]
+        # One index per order a list offers (selectors.TRAILER_SORTS; the id breaks ties in the same direction), so
+        # that a page, the first or the hundredth, is read from an index instead of sorting every trailer. Each is
+        # read forwards for one direction and backwards for the other; the nullable columns also have a
+        # DESC NULLS LAST index on PostgreSQL (migration 0008: SQLite cannot index NULLS LAST).
         indexes = [
-            # The default order exactly (a plain DESC: the column is never null), so that the dataset's first and
-            # hundredth pages are index scans rather than sorts of every trailer.
+            # The default order exactly (a plain DESC: the column is never null).
             models.Index(fields=["-uploaded_at", "-id"], name="trailer_uploaded_desc"),
             # "Rate next" (fewest ratings first, oldest first among equals) and the count sort.
             models.Index(fields=["rating_count", "uploaded_at", "id"], name="trailer_rating_count"),
+            models.Index(fields=["title", "id"], name="trailer_title"),
+            models.Index(fields=["status", "id"], name="trailer_status"),
+            models.Index(fields=["duration", "id"], name="trailer_duration"),
+            models.Index(fields=["mean_rating", "id"], name="trailer_mean_rating"),
+            models.Index(fields=["reference_score", "id"], name="trailer_reference_score"),
         ]
 
     def __str__(self) -> str:
@@ -135,7 +143,9 @@ class Subclip(models.Model):
 
 
 class Rating(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ratings")
+    # No index of its own: the (user, trailer) unique index serves every lookup by user.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ratings",
+                             db_index=False)
     trailer = models.ForeignKey(Trailer, on_delete=models.CASCADE, related_name="ratings")
     score = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(10)])
     created_at = models.DateTimeField(auto_now_add=True)
@@ -148,6 +158,8 @@ class Rating(models.Model):
             models.Index(fields=["-updated_at", "-id"], name="rating_updated_desc"),
         ]
         constraints = [
+            # On PostgreSQL its index also carries the score (INCLUDE, migration 0008): "your rating" is read, joined
+            # and sorted from the index alone.
             models.UniqueConstraint(fields=["user", "trailer"], name="rating_one_per_user_trailer"),
             models.CheckConstraint(condition=Q(score__gte=1, score__lte=10), name="rating_score_1_10"),
         ]
@@ -271,6 +283,9 @@ class ModelVersion(models.Model):
     activated_at = models.DateTimeField(null=True, blank=True)
     # When scoring with this version was last handed to the broker (the sweep re-sends lost scoring).
     scoring_enqueued_at = models.DateTimeField(null=True, blank=True)
+    # When it last had a prediction for every ready trailer (a whole scoring pass finished, or the sweep found
+    # none missing); cleared when it is activated, so the predictions page follows the scoring until then.
+    scored_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-number"]
@@ -283,7 +298,9 @@ class ModelVersion(models.Model):
 
 
 class Prediction(models.Model):
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
+    # No index of its own: the (model_version, trailer) unique index serves every lookup by version.
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions",
+                                      db_index=False)
     trailer = models.ForeignKey(Trailer, on_delete=models.CASCADE, related_name="predictions")
     score = models.FloatField()
     subclip_scores = models.JSONField(default=list)
@@ -294,7 +311,14 @@ class Prediction(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            # On PostgreSQL its index also carries the numbers lists show (INCLUDE, migration 0008): the active
+            # prediction is joined from the index alone.
             models.UniqueConstraint(fields=["model_version", "trailer"], name="prediction_one_per_version_trailer"),
+        ]
+        indexes = [  # the predictions page's orders within a version
+            models.Index(fields=["model_version", "score", "id"], name="prediction_score"),
+            models.Index(fields=["model_version", "uncertainty", "id"], name="prediction_uncertainty"),
+            models.Index(fields=["model_version", "spread", "id"], name="prediction_spread"),
         ]
 
     def __str__(self) -> str:
@@ -331,6 +355,7 @@ class PredictionSummary(models.Model):
     figures = models.JSONField(default=dict)
     # The scatter plot's even sample: [[mean rating, predicted, title, trailer id], ...]
     points = models.JSONField(default=list)
+    predictions = models.PositiveIntegerField(default=0, help_text="how many predictions the version had then")
     computed_at = models.DateTimeField(default=timezone.now)
     stale = models.BooleanField(default=False)
 

@@ -56,15 +56,15 @@ TRAILER_SORTS = {
     "status": "status",
     "duration": "duration",
     "mean": "mean_rating",
-    "count": "rating_count",
+    "count": ("rating_count", "uploaded_at"),
     "mine": "mine__score",
     "reference": "reference_score",
     "predicted": "active__score",
 }
 DEFAULT_TRAILER_SORT = "-uploaded"
 # Sorted without NULLS LAST, which would keep the database off these columns' indexes (they are never null).
-NEVER_NULL = {"uploaded_at", "title", "status", "rating_count", "trailer__title", "trailer__rating_count", "score",
-              "uncertainty", "spread"}
+NEVER_NULL = {"pk", "uploaded_at", "title", "status", "rating_count", "trailer__title", "trailer__rating_count",
+              "score", "uncertainty", "spread"}
 
 
 @dataclass(frozen=True)
@@ -99,14 +99,19 @@ def annotate_trailers(trailers: QuerySet[Trailer], *, user) -> QuerySet[Trailer]
 
 
 def _order(queryset: QuerySet, sort: str, sorts: dict, default: str) -> QuerySet:
+    """Order by the sort key's column(s), ties broken by id in the same direction: each order is then one index
+    read forwards (ascending) or backwards (descending). Rows without a value come last either way."""
     key = sort if sort.lstrip("-") in sorts else default
-    name = sorts[key.lstrip("-")]
-    expression = F(name) if isinstance(name, str) else name
-    if isinstance(name, str) and name in NEVER_NULL:
-        ordered = expression.desc() if key.startswith("-") else expression.asc()
-    else:
-        ordered = expression.desc(nulls_last=True) if key.startswith("-") else expression.asc(nulls_last=True)
-    return queryset.order_by(ordered, "-pk")
+    descending = key.startswith("-")
+    names = sorts[key.lstrip("-")]
+    ordered = []
+    for name in (names if isinstance(names, tuple) else (names,)) + ("pk",):
+        expression = F(name) if isinstance(name, str) else name
+        if isinstance(name, str) and name in NEVER_NULL:
+            ordered.append(expression.desc() if descending else expression.asc())
+        else:
+            ordered.append(expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True))
+    return queryset.order_by(*ordered)
 
 
 def trailer_list(*, user, filters: TrailerFilters | None = None) -> QuerySet[Trailer]:
@@ -232,6 +237,21 @@ def get_run(*, pk: int | str) -> TrainingRun:
     return _get(run_details(), pk)
 
 
+def run_page(*, pk: int | str) -> tuple[TrainingRun, dict]:
+    """A run for its page, and its estimate without what grows with the dataset (every trailer's held-out
+    prediction): the page shows figures per fold and the near-duplicate groups, not 50,000 predictions."""
+    run = _get(TrainingRun.objects.select_related("created_by", "model_version").defer(*TrainingRun.LARGE_FIELDS), pk)
+    keys = [key for key in ESTIMATE_KEYS if key != "predictions"]
+    values = TrainingRun.objects.filter(pk=run.pk).values_list(*(f"cross_validation__{key}" for key in keys)).first()
+    estimate = {key: value for key, value in zip(keys, values or (), strict=False) if value is not None}
+    return run, estimate
+
+
+# The keys of TrainingRun.cross_validation (ml.crossval.CrossValResult.estimate()).
+ESTIMATE_KEYS = ("folds", "trailers", "summary", "per_fold", "groups", "duplicate_threshold", "duplicates_checked",
+                 "embedded_on_demand", "predictions", "stop_reason")
+
+
 def get_run_sizes(*, pk: int | str) -> TrainingRun:
     """A run with its split's sizes and little else."""
     return _get(TrainingRun.objects.only("pk", *TrainingRun.split_sizes([])), pk)
@@ -290,12 +310,14 @@ def is_cross_validated(run: TrainingRun) -> bool:
     return (run.train_config.get("folds") or 1) >= 2
 
 
-def run_folds(run: TrainingRun) -> int | None:
+def run_folds(run: TrainingRun, estimate: dict | None = None) -> int | None:
     """How many folds ``run`` has (or will have); None for a run without folds."""
     if not is_cross_validated(run):
         return None
-    if _loaded(run, "cross_validation") and run.cross_validation.get("folds"):
-        return run.cross_validation["folds"]
+    if estimate is None and _loaded(run, "cross_validation"):
+        estimate = run.cross_validation
+    if (estimate or {}).get("folds"):
+        return estimate["folds"]
     folds = run.train_config.get("folds") or 5
     # ml.crossval makes fewer folds when there are fewer trailers than folds.
     return min(folds, run.dataset_trailers) if run.dataset_trailers else folds
@@ -436,10 +458,10 @@ def _spread(value) -> dict:
     return {"mean": value.get("mean"), "sd": value.get("sd")}
 
 
-def cross_validation(run: TrainingRun) -> CrossValidation | None:
-    """The run's cross-validated estimate (``TrainingRun.cross_validation``), None for a run without one; the
-    near-duplicate groups name their trailers (one query)."""
-    estimate = run.cross_validation or {}
+def cross_validation(run: TrainingRun, estimate: dict | None = None) -> CrossValidation | None:
+    """The run's cross-validated estimate (``TrainingRun.cross_validation``, or ``estimate`` read apart: see
+    run_page), None for a run without one; the near-duplicate groups name their trailers (one query)."""
+    estimate = (run.cross_validation if estimate is None else estimate) or {}
     if not estimate:
         return None
     summary = []
@@ -490,11 +512,12 @@ def _versions() -> QuerySet[ModelVersion]:
 
 
 def model_versions() -> QuerySet[ModelVersion]:
-    """Every version, newest first, with how many predictions it has made (counted on the
-    one-prediction-per-version-and-trailer index, version by version)."""
+    """Every version, newest first, with how many predictions it has made: as its kept figures counted them
+    (brought up to date by the sweep after it scores), else counted now."""
     counts = (Prediction.objects.filter(model_version=OuterRef("pk")).order_by().values("model_version")
               .annotate(n=Count("pk")).values("n"))
-    return ModelVersion.objects.annotate(prediction_count=Coalesce(Subquery(counts), 0)).order_by("-number")
+    return ModelVersion.objects.annotate(
+        prediction_count=Coalesce(F("summary__predictions"), Subquery(counts), 0)).order_by("-number")
 
 
 def get_model_version(*, pk: int | str) -> ModelVersion:
@@ -575,6 +598,21 @@ def scored_and_ready_counts(*, model_version: ModelVersion) -> tuple[int, int]:
     counts = Trailer.objects.filter(has_subclips, status=Trailer.Status.READY).aggregate(
         ready=Count("pk"), scored=Count("pk", filter=Q(scored)))
     return counts["scored"], counts["ready"]
+
+
+def scoring_progress(*, model_version: ModelVersion) -> tuple[int, int] | None:
+    """(scored, ready) while the active version has not yet scored every ready trailer since it was activated
+    (its ``scored_at`` is empty); None otherwise. The counts read every ready trailer, so they are read only then."""
+    if not model_version.is_active or model_version.scored_at is not None:
+        return None
+    return scored_and_ready_counts(model_version=model_version)
+
+
+def unscored_trailers(*, model_version: ModelVersion) -> QuerySet[Trailer]:
+    """Ready trailers with subclips that ``model_version`` has no prediction of."""
+    return Trailer.objects.filter(Exists(Subclip.objects.filter(trailer=OuterRef("pk"))),
+                                  status=Trailer.Status.READY).exclude(
+        Exists(Prediction.objects.filter(trailer=OuterRef("pk"), model_version=model_version)))
 
 
 def predicted_against_rated(rows: QuerySet[Prediction]) -> list[tuple[float, float, str, int]]:

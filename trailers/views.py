@@ -309,7 +309,7 @@ def runs(request):
     return render(request, template, context)
 
 
-def _run_context(run: TrainingRun) -> dict:
+def _run_context(run: TrainingRun, estimate: dict) -> dict:
     epochs = run.train_config.get("epochs")
     cross_validated = selectors.is_cross_validated(run)
     history = selectors.epoch_history(run)
@@ -321,8 +321,8 @@ def _run_context(run: TrainingRun) -> dict:
         "run": run, "charts": charts.run_charts(history, cross_validated=cross_validated),
         "history": history, "split": selectors.run_split(run), "duration": selectors.run_duration_seconds(run),
         "epochs": epochs, "best": best, "last": run.metrics[-1] if run.metrics else None,
-        "cross_validated": cross_validated, "folds": selectors.run_folds(run), "fold": selectors.current_fold(run),
-        "cv": selectors.cross_validation(run), "version": version,
+        "cross_validated": cross_validated, "folds": selectors.run_folds(run, estimate),
+        "fold": selectors.current_fold(run), "cv": selectors.cross_validation(run, estimate), "version": version,
         "comparison": (version.metrics.get("comparison") if version else None),
         "selects_epoch": bool(run.train_config.get("restore_best")
                               or run.train_config.get("early_stopping_patience") is not None),
@@ -332,9 +332,9 @@ def _run_context(run: TrainingRun) -> dict:
 @login_required
 @require_GET
 def run_detail(request, pk: int):
-    run = selectors.get_run(pk=pk)
+    run, estimate = selectors.run_page(pk=pk)
     template = "trailers/_run_live.html" if request.htmx else "trailers/run.html"
-    return render(request, template, _run_context(run))
+    return render(request, template, _run_context(run, estimate))
 
 
 @login_required
@@ -371,12 +371,18 @@ def predictions(request):
     form = PredictionFilterForm(request.GET)
     context = {"version": version, "form": form, "versions": selectors.model_versions()}
     if version is not None:
-        scored, ready = selectors.scored_and_ready_counts(model_version=version)
-        context.update(scored=scored, ready=ready, scoring=scored < ready and version.is_active)
         if request.htmx and request.GET.get("partial") == "progress":
-            if not context["scoring"]:
+            scored, ready = selectors.scored_and_ready_counts(model_version=version)
+            if not (scored < ready and version.is_active):
                 return HttpResponseClientRefresh()  # scoring is done: reload to show every prediction
+            context.update(scored=scored, ready=ready, scoring=True)
             return render(request, "trailers/_scoring_progress.html", context)
+        # Followed while the active version scores after its activation; afterwards, new trailers are scored as
+        # they become ready, and counting every ready trailer on each view would cost more than the page.
+        progress = selectors.scoring_progress(model_version=version)
+        if progress is not None:
+            scored, ready = progress
+            context.update(scored=scored, ready=ready, scoring=scored < ready)
         filters = form.filters()
         rows = selectors.predictions(model_version=version, filters=filters)
         # Over every prediction, the figures kept for the version (made when it scored, and by the sweep once

@@ -169,3 +169,36 @@ def test_versions_from_before_kept_figures_get_theirs_from_the_sweep(make_traile
     assert sweep()["summaries"] == 1
     kept = PredictionSummary.objects.get()
     assert kept.model_version == version and kept.computed_at <= timezone.now()
+
+
+def test_the_page_follows_a_versions_scoring_after_activation_until_every_trailer_has_its_prediction(
+        user_client, make_trailer, make_version, stub_model):
+    from trailers.services import activate_model_version
+
+    trailers = [make_trailer() for _ in range(3)]
+    version = make_version(number=1)
+    activate_model_version(model_version=version)  # (its scoring task would be sent once this commits)
+    assert "Scoring: 0 of 3 ready trailers" in user_client.get("/predictions/").content.decode()
+    assert scoring.score_trailers(model_version_id=version.pk, trailer_ids=[trailers[0].pk]) == 1
+    assert "Scoring: 1 of 3 ready trailers" in user_client.get("/predictions/").content.decode()
+    assert scoring.score_trailers(model_version_id=version.pk) == 2  # the whole pass: every trailer scored
+    version.refresh_from_db()
+    assert version.scored_at is not None
+    html = user_client.get("/predictions/").content.decode()
+    assert "Scoring:" not in html and html.count('<tr data-trailer="') == 3
+    make_trailer()  # a new trailer is scored as it becomes ready, without the page counting every trailer
+    assert "Scoring:" not in user_client.get("/predictions/").content.decode()
+    activate_model_version(model_version=version)  # activated again: followed again until its pass ends
+    assert "Scoring: 3 of 4 ready trailers" in user_client.get("/predictions/").content.decode()
+
+
+def test_the_sweep_notes_a_fully_scored_version_from_before(make_trailer, make_version, make_prediction):
+    version = make_version(number=1, active=True)  # no scored_at: made before it existed
+    trailer = make_trailer()
+    sweep()  # a ready trailer without its prediction: not noted as scored
+    version.refresh_from_db()
+    assert version.scored_at is None
+    make_prediction(version, trailer, 5.0)
+    sweep()
+    version.refresh_from_db()
+    assert version.scored_at is not None

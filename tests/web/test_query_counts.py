@@ -57,13 +57,15 @@ EXPECTED: dict[str, int] = {
     "/rate/": 9,  # session, user, the next trailer, its page (trailer, predictions, subclips, mine, distribution), left
     "/trailers/{trailer}/": 8,
     "/runs/": 5,  # session, user, count, ids, rows
-    "/runs/{run}/": 3,
-    "/runs/{cv_run}/": 3,
-    "/predictions/": 9,  # session, user, version, scored and ready, kept figures, count, ids, rows, versions
+    "/runs/{run}/": 4,  # session, user, the run, its estimate without every trailer's prediction
+    "/runs/{cv_run}/": 4,
+    # session, user, version, scored and ready (the active version is still scoring: no scored_at), kept figures,
+    # count, ids, rows, versions
+    "/predictions/": 9,
     "/predictions/?page=2": 9,
     "/predictions/?sort=-error": 9,
     "/predictions/?sort=mean": 9,
-    "/predictions/?version={old_version}": 9,
+    "/predictions/?version={old_version}": 8,  # not active: no scoring to follow
     "/predictions/?rated=yes": 9,  # every rated trailer: the kept figures
     "/predictions/?q=Bulk": 10,  # narrowed: rated rows, the run's dataset and estimate, instead of kept figures
     "/predictions/?rated=no": 7,  # every trailer here has ratings: no rows, no figures to read

@@ -7,7 +7,9 @@ from functools import lru_cache
 
 from django.core.files.storage import default_storage
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
+from trailers import selectors
 from trailers.models import ModelVersion, Prediction, Trailer
 
 from .summaries import keep_prediction_summary, mark_summaries_stale
@@ -31,6 +33,7 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
 
     Returns how many predictions were written.
     """
+    started = timezone.now()
     version = ModelVersion.objects.filter(pk=model_version_id).first()
     if version is None:
         log.info("model version %s no longer exists; nothing to score", model_version_id)
@@ -71,6 +74,8 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
     written += write_predictions(chunk)
     if trailer_ids is None:
         keep_prediction_summary(model_version=version)  # it has scored everything: its figures, once
+        if not selectors.unscored_trailers(model_version=version).exists():
+            ModelVersion.objects.filter(pk=version.pk, scored_at__isnull=True).update(scored_at=started)
     elif written:
         mark_summaries_stale(model_version_id=version.pk)  # a few more: the sweep brings the figures up to date
     return written
