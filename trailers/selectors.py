@@ -1,9 +1,10 @@
 """Reads that the pages and the API share: each returns rows ready to show, in a fixed number of queries.
 
-Per-trailer numbers are columns or joins, never aggregates per row: the mean rating and count are the trailer's
-counters (kept by trailers/services/ratings.py), your rating and the active model's prediction are one-row joins.
-Pages fetch a page's ids first and then only those rows (trailers/paging.py), so the hundredth page costs
-what the first does, and a list's query count is the same at 50 trailers or 50,000.
+Per-trailer numbers are columns or one-row lookups, never aggregates per row: the mean rating and count are the
+trailer's counters (kept by trailers/services/ratings.py); your rating and the active model's prediction are read
+for the rows shown, and joined only to sort by them. Pages fetch a page's ids first (in an order an index holds,
+trailers.models) and then only those rows (trailers/paging.py), so the hundredth page costs about what the first
+does, and a list's query count is the same at 50 trailers or 50,000.
 """
 
 from __future__ import annotations
