@@ -201,10 +201,9 @@ def _sweep_scoring(requeue_before) -> int:
     active = ModelVersion.objects.filter(is_active=True).first()
     if active is not None and active.scored_at is None and not selectors.unscored_trailers(
             model_version=active).exists():
-        # Every ready trailer has its prediction (a version from before scored_at was kept): the pages can stop
-        # following its scoring.
+        # Every scorable trailer has its prediction (a version from before scored_at was kept): the pages can
+        # stop following its scoring.
         ModelVersion.objects.filter(pk=active.pk, scored_at__isnull=True).update(scored_at=timezone.now())
-        return 0
     if active is None or (active.scoring_enqueued_at and active.scoring_enqueued_at >= requeue_before):
         return 0
     unscored = (Trailer.objects.filter(status=Trailer.Status.READY, processed_at__lt=requeue_before)
