@@ -16,6 +16,8 @@ from django.db.models import (
     Exists,
     F,
     FilteredRelation,
+    Func,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -65,7 +67,7 @@ TRAILER_SORTS = {
 DEFAULT_TRAILER_SORT = "-uploaded"
 # Sorted without NULLS LAST, which would keep the database off these columns' indexes (they are never null).
 NEVER_NULL = {"pk", "uploaded_at", "title", "status", "rating_count", "trailer__title", "trailer__rating_count",
-              "score", "uncertainty", "spread"}
+              "trailer__uploaded_at", "trailer_id", "score", "uncertainty", "spread"}
 
 
 @dataclass(frozen=True)
@@ -515,8 +517,9 @@ def _versions() -> QuerySet[ModelVersion]:
 def model_versions() -> QuerySet[ModelVersion]:
     """Every version, newest first, with how many predictions it has made: as its kept figures counted them
     (brought up to date by the sweep after it scores), else counted now."""
-    counts = (Prediction.objects.filter(model_version=OuterRef("pk")).order_by().values("model_version")
-              .annotate(n=Count("pk")).values("n"))
+    # COUNT without GROUP BY: one walk of the (model_version, trailer) index for the version asked.
+    counts = Prediction.objects.filter(model_version=OuterRef("pk")).order_by().values(
+        n=Func(F("pk"), function="COUNT", output_field=IntegerField()))
     return ModelVersion.objects.annotate(
         prediction_count=Coalesce(F("summary__predictions"), Subquery(counts), 0)).order_by("-number")
 
@@ -529,14 +532,16 @@ def active_model_version() -> ModelVersion | None:
     return _versions().filter(is_active=True).first()
 
 
+# Orders on the trailer's columns break ties by trailer as its indexes do, so that a page is read walking a trailer
+# index and looking each prediction up (no sort of the version's every prediction); only the error has no index.
 PREDICTION_SORTS = {
-    "title": "trailer__title",
+    "title": ("trailer__title", "trailer_id"),
     "predicted": "score",
     "uncertainty": "uncertainty",
     "spread": "spread",
-    "mean": "trailer__mean_rating",
-    "count": "trailer__rating_count",
-    "reference": "trailer__reference_score",
+    "mean": ("trailer__mean_rating", "trailer_id"),
+    "count": ("trailer__rating_count", "trailer__uploaded_at", "trailer_id"),
+    "reference": ("trailer__reference_score", "trailer_id"),
     "error": Abs(F("score") - F("trailer__mean_rating")),
 }
 DEFAULT_PREDICTION_SORT = "-predicted"

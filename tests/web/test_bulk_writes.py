@@ -162,13 +162,18 @@ def test_a_deleted_trailer_marks_the_kept_figures_stale(make_trailer, make_versi
     assert PredictionSummary.objects.get(model_version=version).figures["all"]["n"] == 0
 
 
-def test_versions_from_before_kept_figures_get_theirs_from_the_sweep(make_trailer, make_version, make_prediction):
+def test_versions_from_before_kept_figures_get_theirs_from_the_sweep(user_client, make_trailer, make_version,
+                                                                     make_prediction):
     version = make_version(number=1)
     make_prediction(version, make_trailer(), 5.0)
-    make_version(number=2)  # no predictions: nothing to summarise
-    assert sweep()["summaries"] == 1
-    kept = PredictionSummary.objects.get()
-    assert kept.model_version == version and kept.computed_at <= timezone.now()
+    unused = make_version(number=2)  # never activated: no predictions
+    assert sweep()["summaries"] == 2
+    assert sweep()["summaries"] == 0
+    kept = {k.model_version: k for k in PredictionSummary.objects.all()}
+    assert kept[version].predictions == 1 and kept[unused].predictions == 0
+    assert kept[version].computed_at <= timezone.now()
+    html = user_client.get(f"/predictions/?version={version.pk}").content.decode()
+    assert "v1 · 1 predictions" in html and "v2 · 0 predictions" in html  # the version picker reads them
 
 
 def test_the_page_follows_a_versions_scoring_after_activation_until_every_trailer_has_its_prediction(

@@ -71,6 +71,8 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
         if len(chunk) >= SCORING_CHUNK:
             written += write_predictions(chunk)
             chunk = []
+            # Its prediction count (kept with its figures) follows a long pass: the sweep makes them again.
+            mark_summaries_stale(model_version_id=version.pk)
     written += write_predictions(chunk)
     if trailer_ids is None:
         keep_prediction_summary(model_version=version)  # it has scored everything: its figures, once

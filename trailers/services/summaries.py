@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from trailers import selectors
@@ -45,10 +45,10 @@ def keep_prediction_summary(*, model_version: ModelVersion) -> PredictionSummary
 
 
 def refresh_prediction_summaries() -> int:
-    """Make again every stale summary, and the first of every version with predictions but none kept (versions
-    from before summaries); returns how many. A summary another worker is making is not made twice."""
-    has_predictions = Exists(Prediction.objects.filter(model_version=OuterRef("pk")))
-    wanted = (ModelVersion.objects.filter(Q(summary__stale=True) | (has_predictions & Q(summary__isnull=True)))
+    """Make again every stale summary, and the first of every version without one (new versions, and versions
+    from before summaries: the version list reads their prediction counts from them); returns how many. A summary
+    another worker is making is not made twice."""
+    wanted = (ModelVersion.objects.filter(Q(summary__stale=True) | Q(summary__isnull=True))
               .select_related("run").defer("run__dataset", "run__cross_validation").order_by("-is_active", "-number"))
     made = 0
     for version in wanted:
