@@ -18,6 +18,7 @@ from django.utils.safestring import mark_safe
 
 from . import run_forms, selectors, services
 from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
+from .paging import EstimatedCountPaginator
 from .permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN, can
 from .run_forms import PRESET_DESCRIPTIONS, PRESET_NAMES, PRESET_WARNINGS, TrainingRunForm
 from .services.versions import compare_with_active
@@ -36,14 +37,18 @@ class SubclipInline(admin.TabularInline):
 
 @admin.register(Trailer)
 class TrailerAdmin(admin.ModelAdmin):
-    list_display = ("title", "status", "duration", "width", "height", "codec", "reference_score", "uploaded_by",
-                    "uploaded_at")
+    list_display = ("title", "status", "duration", "width", "height", "codec", "reference_score", "rating_count",
+                    "mean_rating", "uploaded_by", "uploaded_at")
+    # Named, because a bare select_related() leaves out nullable foreign keys: one user lookup per row otherwise.
+    list_select_related = ("uploaded_by",)
+    show_full_result_count = False
     list_filter = ("status", "codec", "container", "has_audio")
     search_fields = ("title", "original_name", "sha256")
     date_hierarchy = "uploaded_at"
     readonly_fields = (
         "file", "original_name", "uploaded_by", "uploaded_at", "duration", "fps", "width", "height", "codec",
         "container", "has_audio", "size_bytes", "sha256", "status", "error", "enqueued_at", "processed_at",
+        "rating_count", "rating_sum", "mean_rating",
     )  # fmt: skip
     inlines = [SubclipInline]
     actions = ["train_on_these", "preprocess_again", "score_with_active_version"]
@@ -84,6 +89,9 @@ class TrailerAdmin(admin.ModelAdmin):
 @admin.register(Subclip)
 class SubclipAdmin(admin.ModelAdmin):
     list_display = ("trailer", "index", "start", "duration", "frame_count", "created_at")
+    list_select_related = ("trailer",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
     search_fields = ("trailer__title",)
     readonly_fields = [f.name for f in Subclip._meta.fields]
 
@@ -91,12 +99,44 @@ class SubclipAdmin(admin.ModelAdmin):
         return False
 
 
+class ScoreFilter(admin.SimpleListFilter):
+    """Scores 1–10, listed as they are rather than found with SELECT DISTINCT over millions of ratings."""
+
+    title = "score"
+    parameter_name = "score__exact"
+
+    def lookups(self, request, model_admin):
+        return [(str(score), str(score)) for score in range(1, 11)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(score=int(self.value())) if self.value() in {str(n) for n in range(1, 11)} else queryset
+
+
 @admin.register(Rating)
 class RatingAdmin(admin.ModelAdmin):
+    """Ratings are written through the ratings service here too, so that their trailers' counters follow."""
+
     list_display = ("trailer", "user", "score", "updated_at")
-    list_filter = ("score",)
+    list_filter = (ScoreFilter,)
     search_fields = ("trailer__title", "user__username")
     raw_id_fields = ("trailer", "user")
+    list_select_related = ("trailer", "user")
+    ordering = ("-updated_at", "-id")  # the (updated_at DESC, id DESC) index: millions of ratings, no sort
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("user", "trailer") if obj is not None else ()  # a rating stays one person's, of one trailer
+
+    def save_model(self, request, obj, form, change):
+        saved = services.rate_trailer(user=obj.user, trailer=obj.trailer, score=obj.score)
+        obj.pk, obj.created_at, obj.updated_at = saved.pk, saved.created_at, saved.updated_at
+
+    def delete_model(self, request, obj):
+        services.delete_ratings(rating_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        services.delete_ratings(rating_ids=list(queryset.values_list("pk", flat=True)))
 
 
 @admin.register(TrainingRun)
@@ -123,6 +163,12 @@ class TrainingRunAdmin(admin.ModelAdmin):
                               "finished_at"]}),
     ]
     readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
+    list_select_related = ("created_by",)
+
+    def get_queryset(self, request):
+        # A run's dataset and estimate are megabytes at scale: the list never shows them, and the run's page
+        # reads its estimate alone (its dataset's size is columns).
+        return super().get_queryset(request).defer(*TrainingRun.LARGE_FIELDS)
 
     @admin.display(description="status")
     def shown_status(self, run):
@@ -266,6 +312,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_filter = ("is_active",)
     readonly_fields = ("run", "number", "weights", "config", "metrics", "is_active", "created_at", "activated_at")
     actions = ["activate", "score_all"]
+    list_select_related = ("run",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer(*(f"run__{name}" for name in TrainingRun.LARGE_FIELDS))
 
     def has_add_permission(self, request):
         return False  # versions are made by successful runs
@@ -347,6 +397,14 @@ class PredictionAdmin(admin.ModelAdmin):
     list_filter = ("model_version",)
     search_fields = ("trailer__title",)
     readonly_fields = ("model_version", "trailer", "score", "uncertainty", "subclip_scores", "spread", "created_at")
+    # Named: a bare select_related() would follow the version to its run and load the run's dataset per row.
+    list_select_related = ("trailer", "model_version")
+    ordering = ("-id",)  # newest first, as created_at, but on the primary key's index rather than a sort
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("model_version__config", "model_version__metrics")
 
     def has_add_permission(self, request):
         return False

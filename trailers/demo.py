@@ -163,8 +163,8 @@ def _ensure_ratings(hidden: dict[Trailer, float], rng: np.random.Generator) -> N
             user = users[name]
             if (user.pk, trailer.pk) in rated or seen > 0.8:
                 continue
-            new.append(Rating(user=user, trailer=trailer, score=int(np.clip(round(truth + bias + noise), 1, 10))))
-    Rating.objects.bulk_create(new, ignore_conflicts=True)
+            new.append((user.pk, trailer.pk, int(np.clip(round(truth + bias + noise), 1, 10))))
+    services.import_ratings(ratings=new)
 
 
 def _wait_processed(trailers: list[Trailer], timeout: float, say, status) -> list[Trailer]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 
@@ -30,7 +30,7 @@ class Trailer(models.Model):
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
 
-    title = models.CharField(max_length=255, db_index=True)
+    title = models.CharField(max_length=255)
     original_name = models.CharField(max_length=255)
     file = models.FileField(upload_to=trailer_upload_to, max_length=255)
     # An MP4 copy browsers play, made while preprocessing when they cannot play the file itself
@@ -55,7 +55,7 @@ class Trailer(models.Model):
     # The seed's markup (Title, Score), where one was imported.
     reference_score = models.FloatField(null=True, blank=True)
 
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     error = models.TextField(blank=True)
     # When preprocessing was last handed to the broker; empty while the broker was unreachable.
     enqueued_at = models.DateTimeField(null=True, blank=True)
@@ -65,6 +65,13 @@ class Trailer(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
+    # Its ratings' count, sum and mean, kept by trailers/services/ratings.py in the same transaction as every
+    # rating written or removed (F() expressions, so concurrent raters never lose one another's): lists sort
+    # and filter on them through indexes instead of aggregating every trailer's ratings per request.
+    rating_count = models.PositiveIntegerField(default=0)
+    rating_sum = models.PositiveIntegerField(default=0)
+    mean_rating = models.FloatField(null=True, blank=True)
+
     class Meta:
         ordering = ["-uploaded_at", "-id"]
         constraints = [
@@ -72,6 +79,27 @@ class Trailer(models.Model):
                 condition=Q(reference_score__isnull=True) | Q(reference_score__gte=0, reference_score__lte=10),
                 name="trailer_reference_score_0_10",
             ),
+            models.CheckConstraint(
+                condition=Q(rating_count=0, rating_sum=0, mean_rating__isnull=True)
+                | Q(rating_count__gt=0, rating_sum__gte=F("rating_count"), rating_sum__lte=F("rating_count") * 10,
+                    mean_rating__isnull=False),
+                name="trailer_rating_counters_agree",
+            ),
+        ]
+        # One index per order a list offers (selectors.TRAILER_SORTS; the id breaks ties in the same direction), so
+        # that a page, the first or the hundredth, is read from an index instead of sorting every trailer. Each is
+        # read forwards for one direction and backwards for the other; the nullable columns also have a
+        # DESC NULLS LAST index on PostgreSQL (migration 0008: SQLite cannot index NULLS LAST).
+        indexes = [
+            # The default order exactly (a plain DESC: the column is never null).
+            models.Index(fields=["-uploaded_at", "-id"], name="trailer_uploaded_desc"),
+            # "Rate next" (fewest ratings first, oldest first among equals) and the count sort.
+            models.Index(fields=["rating_count", "uploaded_at", "id"], name="trailer_rating_count"),
+            models.Index(fields=["title", "id"], name="trailer_title"),
+            models.Index(fields=["status", "id"], name="trailer_status"),
+            models.Index(fields=["duration", "id"], name="trailer_duration"),
+            models.Index(fields=["mean_rating", "id"], name="trailer_mean_rating"),
+            models.Index(fields=["reference_score", "id"], name="trailer_reference_score"),
         ]
 
     def __str__(self) -> str:
@@ -115,15 +143,23 @@ class Subclip(models.Model):
 
 
 class Rating(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ratings")
+    # No index of its own: the (user, trailer) unique index serves every lookup by user.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ratings",
+                             db_index=False)
     trailer = models.ForeignKey(Trailer, on_delete=models.CASCADE, related_name="ratings")
     score = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(10)])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["-updated_at"]
+        ordering = ["-updated_at", "-id"]
+        indexes = [
+            # The admin's list (newest change first) at millions of ratings.
+            models.Index(fields=["-updated_at", "-id"], name="rating_updated_desc"),
+        ]
         constraints = [
+            # On PostgreSQL its index also carries the score (INCLUDE, migration 0008): "your rating" is read, joined
+            # and sorted from the index alone.
             models.UniqueConstraint(fields=["user", "trailer"], name="rating_one_per_user_trailer"),
             models.CheckConstraint(condition=Q(score__gte=1, score__lte=10), name="rating_score_1_10"),
         ]
@@ -162,8 +198,13 @@ class TrainingRun(models.Model):
     note = models.TextField(blank=True)
     # Trailers asked for ("train on these"); empty means every labelled, ready trailer.
     requested_trailer_ids = models.JSONField(default=list, blank=True)
-    # Frozen when the run starts: [{"trailer": id, "label": float, "split": "train"|"val"}, ...]
+    # Frozen when the run starts: [{"trailer": id, "label": float, "split": "train"|"val"|"cv"}, ...]. Large (3 MB
+    # at 50,000 trailers): lists and pages read the split's sizes below, and only what needs the rows loads it.
     dataset = models.JSONField(default=list, blank=True)
+    dataset_trailers = models.PositiveIntegerField(default=0, help_text="how many trailers the dataset holds")
+    dataset_train = models.PositiveIntegerField(default=0, help_text="its training split (runs without folds)")
+    dataset_val = models.PositiveIntegerField(default=0, help_text="its validation split (runs without folds)")
+    dataset_cross_validated = models.PositiveIntegerField(default=0, help_text="its trailers held out once each")
     sampling = models.JSONField(default=dict, blank=True, help_text="preprocessing settings of the snapshot's frames")
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
@@ -198,6 +239,24 @@ class TrainingRun(models.Model):
     def __str__(self) -> str:
         return f"Run #{self.pk}"
 
+    def save(self, *args, **kwargs):
+        if "dataset" not in self.get_deferred_fields():
+            for name, value in self.split_sizes(self.dataset or []).items():
+                setattr(self, name, value)
+            if kwargs.get("update_fields") is not None and "dataset" in kwargs["update_fields"]:
+                kwargs["update_fields"] = {*kwargs["update_fields"], *self.split_sizes([])}
+        super().save(*args, **kwargs)
+
+    # The fields that grow with the dataset: lists and pages that do not show them leave them unread.
+    LARGE_FIELDS = ("dataset", "cross_validation")
+
+    @staticmethod
+    def split_sizes(dataset: list[dict]) -> dict[str, int]:
+        """The size columns that go with ``dataset``: write them wherever the dataset is written."""
+        splits = [entry.get("split") for entry in dataset]
+        return {"dataset_trailers": len(splits), "dataset_train": splits.count("train"),
+                "dataset_val": splits.count("val"), "dataset_cross_validated": splits.count("cv")}
+
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
@@ -231,6 +290,9 @@ class ModelVersion(models.Model):
     activated_at = models.DateTimeField(null=True, blank=True)
     # When scoring with this version was last handed to the broker (the sweep re-sends lost scoring).
     scoring_enqueued_at = models.DateTimeField(null=True, blank=True)
+    # When it last had a prediction for every ready trailer (a whole scoring pass finished, or the sweep found
+    # none missing); cleared when it is activated, so the predictions page follows the scoring until then.
+    scored_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-number"]
@@ -243,7 +305,9 @@ class ModelVersion(models.Model):
 
 
 class Prediction(models.Model):
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
+    # No index of its own: the (model_version, trailer) unique index serves every lookup by version.
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions",
+                                      db_index=False)
     trailer = models.ForeignKey(Trailer, on_delete=models.CASCADE, related_name="predictions")
     score = models.FloatField()
     subclip_scores = models.JSONField(default=list)
@@ -254,12 +318,56 @@ class Prediction(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            # On PostgreSQL its index also carries the numbers lists show (INCLUDE, migration 0008): the active
+            # prediction is joined from the index alone.
             models.UniqueConstraint(fields=["model_version", "trailer"], name="prediction_one_per_version_trailer"),
+        ]
+        indexes = [  # the predictions page's orders within a version
+            models.Index(fields=["model_version", "score", "id"], name="prediction_score"),
+            models.Index(fields=["model_version", "uncertainty", "id"], name="prediction_uncertainty"),
+            models.Index(fields=["model_version", "spread", "id"], name="prediction_spread"),
         ]
 
     def __str__(self) -> str:
         return f"{self.model_version} {self.trailer}: {self.score:.2f}"
 
+    # The trailer's figures beside the prediction (select_related("trailer") reads them with the row).
+
+    @property
+    def mean_rating(self) -> float | None:
+        return self.trailer.mean_rating
+
+    @property
+    def rating_count(self) -> int:
+        return self.trailer.rating_count
+
+    @property
+    def abs_error(self) -> float | None:
+        """How far the prediction is from the trailer's mean user rating; None while it has no ratings."""
+        mean = self.trailer.mean_rating
+        return None if mean is None else abs(self.score - mean)
+
+
+class PredictionSummary(models.Model):
+    """The predictions page's figures for one model version over every rated trailer it scored, kept so that the
+    page does not aggregate every prediction on every view (trailers/services/summaries.py makes them).
+
+    Made when the version scores; marked stale in the same transaction as any rating written or removed (and
+    when trailers go), and made again by the next sweep.
+    """
+
+    model_version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, primary_key=True,
+                                         related_name="summary")
+    # {"all": figures, "unseen": figures, "held_out": figures or null}; figures: n, mae, rmse, spearman, baseline_mae
+    figures = models.JSONField(default=dict)
+    # The scatter plot's even sample: [[mean rating, predicted, title, trailer id], ...]
+    points = models.JSONField(default=list)
+    predictions = models.PositiveIntegerField(default=0, help_text="how many predictions the version had then")
+    computed_at = models.DateTimeField(default=timezone.now)
+    stale = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"summary of {self.model_version_id}"
 
 class PeriodicJob(models.Model):
     """When a periodic job (the sweep) last ran. Celery beat sends it; if two schedulers run by mistake, the

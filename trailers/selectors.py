@@ -1,8 +1,10 @@
 """Reads that the pages and the API share: each returns rows ready to show, in a fixed number of queries.
 
-Per-trailer numbers (mean rating, rating count, your rating, the active model's
-prediction) are correlated subqueries, so a page of the dataset is one query
-for its rows (plus one to count them) whatever the size of the dataset.
+Per-trailer numbers are columns or one-row lookups, never aggregates per row: the mean rating and count are the
+trailer's counters (kept by trailers/services/ratings.py); your rating and the active model's prediction are read
+for the rows shown, and joined only to sort by them. Pages fetch a page's ids first (in an order an index holds,
+trailers.models) and then only those rows (trailers/paging.py), so the hundredth page costs about what the first
+does, and a list's query count is the same at 50 trailers or 50,000.
 """
 
 from __future__ import annotations
@@ -10,22 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db.models import (
-    Avg,
     Count,
     Exists,
     F,
-    FloatField,
+    FilteredRelation,
+    Func,
     IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    Value,
 )
 from django.db.models.functions import Abs, Coalesce
 from django.http import Http404
 
-from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
+from ml.metrics import mae, rmse, spearman
+
+from .models import ModelVersion, Prediction, PredictionSummary, Rating, Subclip, Trailer, TrainingRun
 
 MAX_ID = 2**63 - 1  # the largest id a database integer column holds
 
@@ -56,12 +59,15 @@ TRAILER_SORTS = {
     "status": "status",
     "duration": "duration",
     "mean": "mean_rating",
-    "count": "rating_count",
-    "mine": "my_score",
+    "count": ("rating_count", "uploaded_at"),
+    "mine": "mine__score",
     "reference": "reference_score",
-    "predicted": "predicted_score",
+    "predicted": "active__score",
 }
 DEFAULT_TRAILER_SORT = "-uploaded"
+# Sorted without NULLS LAST, which would keep the database off these columns' indexes (they are never null).
+NEVER_NULL = {"pk", "uploaded_at", "title", "status", "rating_count", "trailer__title", "trailer__rating_count",
+              "trailer__uploaded_at", "trailer_id", "score", "uncertainty", "spread"}
 
 
 @dataclass(frozen=True)
@@ -75,45 +81,58 @@ class TrailerFilters:
     sort: str = DEFAULT_TRAILER_SORT
 
 
-def _ratings_of_trailer():
-    return Rating.objects.filter(trailer=OuterRef("pk")).order_by().values("trailer")
+def _active_version_id():
+    return Subquery(ModelVersion.objects.filter(is_active=True).values("pk")[:1])
 
 
 def annotate_trailers(trailers: QuerySet[Trailer], *, user) -> QuerySet[Trailer]:
-    """Add mean_rating, rating_count, my_score, and the active model's predicted_score, predicted_spread (over
-    subclips) and predicted_uncertainty (over its ensemble's members) to each row."""
-    ratings = _ratings_of_trailer()
-    active = Prediction.objects.filter(trailer=OuterRef("pk"), model_version__is_active=True)
+    """Add my_score, and the active model's predicted_score, predicted_spread (over subclips) and
+    predicted_uncertainty (over its ensemble's members) to each row (mean_rating and rating_count are columns).
+
+    Subqueries on one-row indexes, each run only for the rows shown: a page's ids are read without them (they
+    are not in its filters or order), and its count too."""
+    mine = Rating.objects.filter(trailer=OuterRef("pk"), user=user)
+    active = Prediction.objects.filter(trailer=OuterRef("pk"), model_version=_active_version_id())
     return trailers.annotate(
-        mean_rating=Subquery(ratings.annotate(v=Avg("score")).values("v"), output_field=FloatField()),
-        rating_count=Coalesce(Subquery(ratings.annotate(v=Count("pk")).values("v"), output_field=IntegerField()),
-                              Value(0)),
-        my_score=Subquery(Rating.objects.filter(trailer=OuterRef("pk"), user=user).values("score")[:1],
-                          output_field=IntegerField()),
-        predicted_score=Subquery(active.values("score")[:1], output_field=FloatField()),
-        predicted_spread=Subquery(active.values("spread")[:1], output_field=FloatField()),
-        predicted_uncertainty=Subquery(active.values("uncertainty")[:1], output_field=FloatField()),
+        my_score=Subquery(mine.values("score")[:1]),
+        predicted_score=Subquery(active.values("score")[:1]),
+        predicted_spread=Subquery(active.values("spread")[:1]),
+        predicted_uncertainty=Subquery(active.values("uncertainty")[:1]),
     )
 
 
-def _order(queryset: QuerySet, sort: str, sorts: dict[str, str], default: str) -> QuerySet:
+def _order(queryset: QuerySet, sort: str, sorts: dict, default: str) -> QuerySet:
+    """Order by the sort key's column(s), ties broken by id in the same direction: each order is then one index
+    read forwards (ascending) or backwards (descending). Rows without a value come last either way."""
     key = sort if sort.lstrip("-") in sorts else default
-    expression = F(sorts[key.lstrip("-")])
-    ordered = expression.desc(nulls_last=True) if key.startswith("-") else expression.asc(nulls_last=True)
-    return queryset.order_by(ordered, "-pk")
+    descending = key.startswith("-")
+    names = sorts[key.lstrip("-")]
+    ordered = []
+    for name in (names if isinstance(names, tuple) else (names,)) + ("pk",):
+        expression = F(name) if isinstance(name, str) else name
+        if isinstance(name, str) and name in NEVER_NULL:
+            ordered.append(expression.desc() if descending else expression.asc())
+        else:
+            ordered.append(expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True))
+    return queryset.order_by(*ordered)
 
 
 def trailer_list(*, user, filters: TrailerFilters | None = None) -> QuerySet[Trailer]:
     """Every trailer with its numbers, filtered, searched and sorted as asked."""
     filters = filters or TrailerFilters()
-    trailers = annotate_trailers(Trailer.objects.all(), user=user)
+    # Sorting by your rating or the active prediction joins them (one row each), rather than running a subquery
+    # for every trailer; the join is made only when the order asks for it.
+    trailers = annotate_trailers(Trailer.objects.select_related("uploaded_by"), user=user).alias(
+        mine=FilteredRelation("ratings", condition=Q(ratings__user=user)),
+        active=FilteredRelation("predictions", condition=Q(predictions__model_version=_active_version_id())),
+    )
     if filters.status:
         trailers = trailers.filter(status=filters.status)
     if filters.rated in ("yes", "no"):
         mine = Exists(Rating.objects.filter(trailer=OuterRef("pk"), user=user))
         trailers = trailers.filter(mine if filters.rated == "yes" else ~mine)
     if filters.predicted in ("yes", "no"):
-        has = Exists(Prediction.objects.filter(trailer=OuterRef("pk"), model_version__is_active=True))
+        has = Exists(Prediction.objects.filter(trailer=OuterRef("pk"), model_version=_active_version_id()))
         trailers = trailers.filter(has if filters.predicted == "yes" else ~has)
     if filters.q:
         trailers = trailers.filter(Q(title__icontains=filters.q) | Q(original_name__icontains=filters.q))
@@ -187,14 +206,12 @@ def get_subclip(*, pk: int | str) -> Subclip:
 
 
 def next_to_rate(*, user, skip: list[int] | tuple[int, ...] = ()) -> Trailer | None:
-    """The ready trailer with the fewest ratings that ``user`` has not rated (oldest first among equals)."""
-    count = Coalesce(Subquery(_ratings_of_trailer().annotate(v=Count("pk")).values("v"),
-                              output_field=IntegerField()), Value(0))
+    """The ready trailer with the fewest ratings that ``user`` has not rated (oldest first among equals): a walk
+    along the rating-count index that stops at the first one."""
     return (
         Trailer.objects.filter(status=Trailer.Status.READY)
         .exclude(Exists(Rating.objects.filter(trailer=OuterRef("pk"), user=user)))
         .exclude(pk__in=list(skip))
-        .annotate(rating_count=count)
         .order_by("rating_count", "uploaded_at", "pk")
         .first()
     )
@@ -209,11 +226,72 @@ def unrated_count(*, user) -> int:
 
 
 def run_list() -> QuerySet[TrainingRun]:
-    return TrainingRun.objects.select_related("created_by", "model_version")
+    """Runs, newest first, without their dataset or estimate (megabytes at 50,000 trailers): a list shows the
+    split's sizes, which are columns."""
+    return TrainingRun.objects.select_related("created_by", "model_version").defer(*TrainingRun.LARGE_FIELDS)
+
+
+def run_details() -> QuerySet[TrainingRun]:
+    """Runs with their estimate, without their dataset (the API pages through that: ``run_dataset``)."""
+    return TrainingRun.objects.select_related("created_by", "model_version").defer("dataset")
 
 
 def get_run(*, pk: int | str) -> TrainingRun:
-    return _get(TrainingRun.objects.select_related("created_by", "model_version"), pk)
+    return _get(run_details(), pk)
+
+
+def run_page(*, pk: int | str) -> tuple[TrainingRun, dict]:
+    """A run for its page, and its estimate without what grows with the dataset (every trailer's held-out
+    prediction): the page shows figures per fold and the near-duplicate groups, not 50,000 predictions."""
+    run = _get(TrainingRun.objects.select_related("created_by", "model_version").defer(*TrainingRun.LARGE_FIELDS), pk)
+    keys = [key for key in ESTIMATE_KEYS if key != "predictions"]
+    values = TrainingRun.objects.filter(pk=run.pk).values_list(*(f"cross_validation__{key}" for key in keys)).first()
+    estimate = {key: value for key, value in zip(keys, values or (), strict=False) if value is not None}
+    return run, estimate
+
+
+# The keys of TrainingRun.cross_validation (ml.crossval.CrossValResult.estimate()).
+ESTIMATE_KEYS = ("folds", "trailers", "summary", "per_fold", "groups", "duplicate_threshold", "duplicates_checked",
+                 "embedded_on_demand", "predictions", "stop_reason")
+
+
+def get_run_sizes(*, pk: int | str) -> TrainingRun:
+    """A run with its split's sizes and little else."""
+    return _get(TrainingRun.objects.only("pk", *TrainingRun.split_sizes([])), pk)
+
+
+def run_dataset(*, run: TrainingRun) -> RunDataset:
+    """The run's frozen dataset, [{"trailer", "label", "split"}, ...], as a sequence a paginator slices: each
+    slice is cut from the stored array by the database, so a page never decodes the whole (megabytes) in Python."""
+    return RunDataset(run)
+
+
+class RunDataset:
+    def __init__(self, run: TrainingRun):
+        self.run = run
+
+    def __len__(self) -> int:
+        return self.run.dataset_trailers
+
+    def __getitem__(self, index: slice) -> list[dict]:
+        start, stop, _ = index.indices(len(self))
+        if stop <= start:
+            return []
+        import json
+
+        from django.db import connections
+
+        connection = connections[TrainingRun.objects.db]
+        table = connection.ops.quote_name(TrainingRun._meta.db_table)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"SELECT jsonb_path_query_array(dataset, ('$[' || %s || ' to ' || %s || ']')::jsonpath) "
+                               f"FROM {table} WHERE id = %s", [start, stop - 1, self.run.pk])
+                [rows] = cursor.fetchone() or [[]]
+                return json.loads(rows) if isinstance(rows, str) else rows
+            cursor.execute(f"SELECT value FROM {table}, json_each({table}.dataset) WHERE {table}.id = %s "
+                           "ORDER BY CAST(key AS INTEGER) LIMIT %s OFFSET %s", [self.run.pk, stop - start, start])
+            return [json.loads(value) for (value,) in cursor.fetchall()]
 
 
 def run_in_progress_exists() -> bool:
@@ -226,24 +304,31 @@ def is_cross_validated(run: TrainingRun) -> bool:
     Known from its estimate once it has succeeded, from its frozen dataset once a worker started it, and from
     its options before that (runs made before folds existed have no ``folds`` option: they are single splits).
     """
-    if run.cross_validation:
+    if run.dataset_trailers:
+        return run.dataset_cross_validated > 0
+    if _loaded(run, "cross_validation") and run.cross_validation:
         return True
-    if run.dataset:
-        return any(d.get("split") == "cv" for d in run.dataset)
     if any("fold" in m for m in run.metrics):
         return True
     return (run.train_config.get("folds") or 1) >= 2
 
 
-def run_folds(run: TrainingRun) -> int | None:
+def run_folds(run: TrainingRun, estimate: dict | None = None) -> int | None:
     """How many folds ``run`` has (or will have); None for a run without folds."""
     if not is_cross_validated(run):
         return None
-    if run.cross_validation.get("folds"):
-        return run.cross_validation["folds"]
+    if estimate is None and _loaded(run, "cross_validation"):
+        estimate = run.cross_validation
+    if (estimate or {}).get("folds"):
+        return estimate["folds"]
     folds = run.train_config.get("folds") or 5
     # ml.crossval makes fewer folds when there are fewer trailers than folds.
-    return min(folds, len(run.dataset)) if run.dataset else folds
+    return min(folds, run.dataset_trailers) if run.dataset_trailers else folds
+
+
+def _loaded(row, name: str) -> bool:
+    """Whether ``row`` holds field ``name`` already (reading a deferred one would cost a query)."""
+    return name not in row.get_deferred_fields()
 
 
 def current_fold(run: TrainingRun) -> int | None:
@@ -264,11 +349,10 @@ class DatasetSplit:
 
 
 def run_split(run: TrainingRun) -> DatasetSplit | None:
-    if not run.dataset:
+    if not run.dataset_trailers:
         return None
-    splits = [d.get("split") for d in run.dataset]
-    return DatasetSplit(total=len(splits), train=splits.count("train"), val=splits.count("val"),
-                        cross_validated=splits.count("cv"))
+    return DatasetSplit(total=run.dataset_trailers, train=run.dataset_train, val=run.dataset_val,
+                        cross_validated=run.dataset_cross_validated)
 
 
 def epoch_history(run: TrainingRun) -> list[dict]:
@@ -377,10 +461,10 @@ def _spread(value) -> dict:
     return {"mean": value.get("mean"), "sd": value.get("sd")}
 
 
-def cross_validation(run: TrainingRun) -> CrossValidation | None:
-    """The run's cross-validated estimate (``TrainingRun.cross_validation``), None for a run without one; the
-    near-duplicate groups name their trailers (one query)."""
-    estimate = run.cross_validation or {}
+def cross_validation(run: TrainingRun, estimate: dict | None = None) -> CrossValidation | None:
+    """The run's cross-validated estimate (``TrainingRun.cross_validation``, or ``estimate`` read apart: see
+    run_page), None for a run without one; the near-duplicate groups name their trailers (one query)."""
+    estimate = (run.cross_validation if estimate is None else estimate) or {}
     if not estimate:
         return None
     summary = []
@@ -452,28 +536,40 @@ def run_duration_seconds(run: TrainingRun) -> float | None:
 # --- model versions and predictions ----------------------------------------------------------------
 
 
+def _versions() -> QuerySet[ModelVersion]:
+    # With their run's sizes and options (is_cross_validated reads them), never its dataset or estimate.
+    return ModelVersion.objects.select_related("run").defer(*(f"run__{name}" for name in TrainingRun.LARGE_FIELDS))
+
+
 def model_versions() -> QuerySet[ModelVersion]:
-    return (ModelVersion.objects.select_related("run").annotate(prediction_count=Count("predictions"))
-            .order_by("-number"))
+    """Every version, newest first, with how many predictions it has made: as its kept figures counted them
+    (brought up to date by the sweep after it scores), else counted now."""
+    # COUNT without GROUP BY: one walk of the (model_version, trailer) index for the version asked.
+    counts = Prediction.objects.filter(model_version=OuterRef("pk")).order_by().values(
+        n=Func(F("pk"), function="COUNT", output_field=IntegerField()))
+    return ModelVersion.objects.annotate(
+        prediction_count=Coalesce(F("summary__predictions"), Subquery(counts), 0)).order_by("-number")
 
 
 def get_model_version(*, pk: int | str) -> ModelVersion:
-    return _get(ModelVersion.objects.select_related("run"), pk)
+    return _get(_versions(), pk)
 
 
 def active_model_version() -> ModelVersion | None:
-    return ModelVersion.objects.filter(is_active=True).select_related("run").first()
+    return _versions().filter(is_active=True).first()
 
 
+# Orders on the trailer's columns break ties by trailer as its indexes do, so that a page is read walking a trailer
+# index and looking each prediction up (no sort of the version's every prediction); only the error has no index.
 PREDICTION_SORTS = {
-    "title": "trailer__title",
+    "title": ("trailer__title", "trailer_id"),
     "predicted": "score",
     "uncertainty": "uncertainty",
     "spread": "spread",
-    "mean": "mean_rating",
-    "count": "rating_count",
-    "reference": "trailer__reference_score",
-    "error": "abs_error",
+    "mean": ("trailer__mean_rating", "trailer_id"),
+    "count": ("trailer__rating_count", "trailer__uploaded_at", "trailer_id"),
+    "reference": ("trailer__reference_score", "trailer_id"),
+    "error": Abs(F("score") - F("trailer__mean_rating")),
 }
 DEFAULT_PREDICTION_SORT = "-predicted"
 
@@ -486,17 +582,21 @@ class PredictionFilters:
     max_score: float | None = None
     sort: str = DEFAULT_PREDICTION_SORT
 
+    @property
+    def narrowed(self) -> bool:
+        """Whether these filters leave out any rated trailer's prediction (the figures are over rated trailers:
+        "has ratings" and the sort leave every one of those in)."""
+        return bool(self.q or self.rated == "no" or self.min_score is not None or self.max_score is not None)
+
 
 def predictions(*, model_version: ModelVersion | int | None = None, trailer: Trailer | int | None = None,
                 filters: PredictionFilters | None = None) -> QuerySet[Prediction]:
-    """Predictions with their trailer, version and the trailer's mean user rating, filtered and sorted."""
+    """Predictions with their trailer (whose counters give each its mean rating, count and error: see Prediction)
+    and their version (without its configuration and metrics), filtered and sorted. The trailer is joined for a
+    page's ids and count only when a filter or the order reads it."""
     filters = filters or PredictionFilters()
-    ratings = Rating.objects.filter(trailer=OuterRef("trailer_id")).order_by().values("trailer")
-    rows = Prediction.objects.select_related("trailer", "model_version").annotate(
-        mean_rating=Subquery(ratings.annotate(v=Avg("score")).values("v"), output_field=FloatField()),
-        rating_count=Coalesce(Subquery(ratings.annotate(v=Count("pk")).values("v"), output_field=IntegerField()),
-                              Value(0)),
-    ).annotate(abs_error=Abs(F("score") - F("mean_rating")))
+    rows = Prediction.objects.select_related("trailer", "model_version").defer("model_version__config",
+                                                                             "model_version__metrics")
     if model_version is not None:
         rows = rows.filter(model_version=model_version)
     if trailer is not None:
@@ -504,9 +604,9 @@ def predictions(*, model_version: ModelVersion | int | None = None, trailer: Tra
     if filters.q:
         rows = rows.filter(trailer__title__icontains=filters.q)
     if filters.rated == "yes":
-        rows = rows.filter(rating_count__gt=0)
+        rows = rows.filter(trailer__rating_count__gt=0)
     elif filters.rated == "no":
-        rows = rows.filter(rating_count=0)
+        rows = rows.filter(trailer__rating_count=0)
     if filters.min_score is not None:
         rows = rows.filter(score__gte=filters.min_score)
     if filters.max_score is not None:
@@ -514,16 +614,44 @@ def predictions(*, model_version: ModelVersion | int | None = None, trailer: Tra
     return _order(rows, filters.sort, PREDICTION_SORTS, DEFAULT_PREDICTION_SORT)
 
 
+def prediction_rows_for_export(rows: QuerySet[Prediction]):
+    """The CSV's columns of ``rows``, in their order, as plain tuples (no model instances, no version JSON):
+    trailer id, title, version number, score, spread, uncertainty, subclip scores, mean rating, rating count,
+    reference score, status."""
+    return rows.values_list("trailer_id", "trailer__title", "model_version__number", "score", "spread",
+                            "uncertainty", "subclip_scores", "trailer__mean_rating", "trailer__rating_count",
+                            "trailer__reference_score", "trailer__status")
+
+
 def scored_and_ready_counts(*, model_version: ModelVersion) -> tuple[int, int]:
-    """How many ready trailers (with subclips, so scorable) the version has scored, and how many there are."""
-    ready = Trailer.objects.filter(status=Trailer.Status.READY, subclips__isnull=False).distinct()
-    return ready.filter(predictions__model_version=model_version).count(), ready.count()
+    """How many ready trailers (with subclips, so scorable) the version has scored, and how many there are: one
+    aggregate, with semi-joins rather than a join and DISTINCT."""
+    has_subclips = Exists(Subclip.objects.filter(trailer=OuterRef("pk")))
+    scored = Exists(Prediction.objects.filter(trailer=OuterRef("pk"), model_version=model_version))
+    counts = Trailer.objects.filter(has_subclips, status=Trailer.Status.READY).aggregate(
+        ready=Count("pk"), scored=Count("pk", filter=Q(scored)))
+    return counts["scored"], counts["ready"]
+
+
+def scoring_progress(*, model_version: ModelVersion) -> tuple[int, int] | None:
+    """(scored, ready) while the active version has not yet scored every ready trailer since it was activated
+    (its ``scored_at`` is empty); None otherwise. The counts read every ready trailer, so they are read only then."""
+    if not model_version.is_active or model_version.scored_at is not None:
+        return None
+    return scored_and_ready_counts(model_version=model_version)
+
+
+def unscored_trailers(*, model_version: ModelVersion) -> QuerySet[Trailer]:
+    """Ready trailers with subclips that ``model_version`` has no prediction of."""
+    return Trailer.objects.filter(Exists(Subclip.objects.filter(trailer=OuterRef("pk"))),
+                                  status=Trailer.Status.READY).exclude(
+        Exists(Prediction.objects.filter(trailer=OuterRef("pk"), model_version=model_version)))
 
 
 def predicted_against_rated(rows: QuerySet[Prediction]) -> list[tuple[float, float, str, int]]:
     """(mean user rating, predicted score, trailer title, trailer id) of every row whose trailer has ratings."""
-    return list(rows.filter(rating_count__gt=0).order_by()
-                .values_list("mean_rating", "score", "trailer__title", "trailer_id"))
+    return list(rows.filter(trailer__rating_count__gt=0).order_by()
+                .values_list("trailer__mean_rating", "score", "trailer__title", "trailer_id"))
 
 
 def ensemble_size(version: ModelVersion) -> int:
@@ -535,16 +663,35 @@ def is_cross_validated_version(version: ModelVersion) -> bool:
     return version.metrics.get("estimate") == "cross-validated" or is_cross_validated(version.run)
 
 
-def training_labels(version: ModelVersion) -> dict[int, float]:
+@dataclass(frozen=True)
+class RunSnapshot:
+    """What a version's run froze and estimated: its dataset and its cross-validation, read in one query."""
+
+    dataset: list[dict]
+    cross_validation: dict
+
+    @classmethod
+    def of(cls, version: ModelVersion) -> RunSnapshot:
+        run = version.run
+        if _loaded(run, "dataset") and _loaded(run, "cross_validation"):
+            return cls(run.dataset or [], run.cross_validation or {})
+        dataset, estimate = TrainingRun.objects.filter(pk=version.run_id).values_list(
+            "dataset", "cross_validation").first() or ([], {})
+        return cls(dataset or [], estimate or {})
+
+
+def training_labels(version: ModelVersion, snapshot: RunSnapshot | None = None) -> dict[int, float]:
     """{trailer id: label} of the trailers ``version`` learned from: its run's training split, or, for a
     cross-validated run, its whole dataset (each trailer was trained on by K-1 of the K member models)."""
-    return {d["trailer"]: d["label"] for d in version.run.dataset if d.get("split") in ("train", "cv")}
+    snapshot = snapshot or RunSnapshot.of(version)
+    return {d["trailer"]: d["label"] for d in snapshot.dataset if d.get("split") in ("train", "cv")}
 
 
-def held_out_predictions(version: ModelVersion) -> dict[int, float]:
+def held_out_predictions(version: ModelVersion, snapshot: RunSnapshot | None = None) -> dict[int, float]:
     """{trailer id: prediction} of a cross-validated version's own dataset, each by the fold model that never
     trained on that trailer (its run's out-of-fold predictions); {} for a version without folds."""
-    predictions = (version.run.cross_validation or {}).get("predictions") or {}
+    snapshot = snapshot or RunSnapshot.of(version)
+    predictions = snapshot.cross_validation.get("predictions") or {}
     out = {}
     for key, value in predictions.items():
         pk = parse_id(key)
@@ -553,15 +700,76 @@ def held_out_predictions(version: ModelVersion) -> dict[int, float]:
     return out
 
 
-def fold_baselines(version: ModelVersion) -> dict[int, float]:
+def fold_baselines(version: ModelVersion, snapshot: RunSnapshot | None = None) -> dict[int, float]:
     """{trailer id: the mean-rating baseline's prediction of it}: the mean label of the folds that trained the
     model that held it out, as the run's mean-rating baseline was scored."""
-    labels = {d["trailer"]: d["label"] for d in version.run.dataset}
+    snapshot = snapshot or RunSnapshot.of(version)
+    labels = {d["trailer"]: d["label"] for d in snapshot.dataset}
+    total = sum(labels.values())
     out: dict[int, float] = {}
-    for fold in (version.run.cross_validation or {}).get("per_fold") or []:
-        test = {parse_id(pk) for pk in fold.get("test") or []}
-        rest = [label for pk, label in labels.items() if pk not in test]
+    for fold in snapshot.cross_validation.get("per_fold") or []:
+        test = {parse_id(pk) for pk in fold.get("test") or []} & labels.keys()
+        rest = len(labels) - len(test)
         if rest:
-            mean = sum(rest) / len(rest)
-            out.update({pk: mean for pk in test if pk is not None})
+            mean = (total - sum(labels[pk] for pk in test)) / rest
+            out.update({pk: mean for pk in test})
     return out
+
+
+SCATTER_POINTS = 2000  # the plot's most dots; every rated trailer counts in the figures
+
+
+def figures(rated: list[tuple], *, baseline: float | dict | None = None) -> dict:
+    """MAE, RMSE and Spearman of (truth, predicted, title, trailer id) rows, and the MAE of the mean-rating
+    baseline: always predicting ``baseline`` (by default the rows' own mean rating), or, given a
+    {trailer id: baseline} mapping, each trailer's own (a cross-validation's folds each have theirs)."""
+    truth = [row[0] for row in rated]
+    predicted = [row[1] for row in rated]
+    if isinstance(baseline, dict):
+        baselines = [baseline.get(row[3]) for row in rated]
+        pairs = [(t, b) for t, b in zip(truth, baselines, strict=True) if b is not None]
+        baseline_mae = mae([t for t, _ in pairs], [b for _, b in pairs]) if pairs else None
+    else:
+        mean = baseline if baseline is not None else (sum(truth) / len(truth) if truth else None)
+        baseline_mae = mae(truth, [mean] * len(truth)) if truth else None
+    return {
+        "n": len(rated), "mae": mae(truth, predicted), "rmse": rmse(truth, predicted),
+        "spearman": spearman(truth, predicted), "baseline_mae": baseline_mae,
+    }
+
+
+def kept_prediction_summary(*, model_version: ModelVersion) -> PredictionSummary | None:
+    """The figures kept for ``model_version`` over every rated trailer it scored; None until first made."""
+    return PredictionSummary.objects.filter(model_version=model_version).exclude(figures={}).first()
+
+
+def prediction_figures(version: ModelVersion, rows: QuerySet[Prediction]) -> dict:
+    """The predictions page's figures for ``rows`` of ``version``: over every rated trailer ("all"), over those the
+    version never learned from ("unseen"), and for a cross-validated version over its run's trailers through their
+    held-out predictions ("held_out", else None); and the scatter plot's even sample ("points").
+
+    Reads every rated row: the page reads these kept (``PredictionSummary``) unless filters narrow the rows."""
+    rated = predicted_against_rated(rows)
+    if not rated:  # nothing to score: the run's dataset and estimate need not be read
+        empty = figures([])
+        return {"all": empty, "unseen": empty, "held_out": empty if is_cross_validated_version(version) else None,
+                "points": []}
+    snapshot = RunSnapshot.of(version)
+    trained = training_labels(version, snapshot)
+    # Its run's baseline predicted the mean label of what it trained on.
+    training_mean = sum(trained.values()) / len(trained) if trained else None
+    # The honest figures: trailers the model never learned from. Without folds: its validation split and newer
+    # ones. Cross-validated: every trailer newer than the run (no member saw it) and, apart, the run's own
+    # trailers through its held-out predictions (each by the fold model that never saw it).
+    held_out = None
+    if is_cross_validated_version(version):
+        predictions = held_out_predictions(version, snapshot)
+        held_out = figures([(row[0], predictions[row[3]], *row[2:]) for row in rated if row[3] in predictions],
+                           baseline=fold_baselines(version, snapshot))
+    step = max(1, -(-len(rated) // SCATTER_POINTS))
+    return {
+        "all": figures(rated),
+        "unseen": figures([row for row in rated if row[3] not in trained], baseline=training_mean),
+        "held_out": held_out,
+        "points": [list(row) for row in rated[::step]],
+    }

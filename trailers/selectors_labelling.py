@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, F, FloatField, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, FloatField, OuterRef, Subquery
 
 from ml.agreement import RaterAgreement, krippendorff_alpha, rater_agreement
 
@@ -41,12 +40,10 @@ class NextToRate:
 
 
 def _unrated(*, user, skip) -> Trailer:
-    ratings = Rating.objects.filter(trailer=OuterRef("pk")).order_by().values("trailer")
+    # rating_count is the trailer's own counter (services/ratings.py keeps it), indexed for this order.
     return (Trailer.objects.filter(status=Trailer.Status.READY)
             .exclude(Exists(Rating.objects.filter(trailer=OuterRef("pk"), user=user)))
-            .exclude(pk__in=list(skip))
-            .annotate(rating_count=Coalesce(Subquery(ratings.annotate(v=Count("pk")).values("v"),
-                                                     output_field=IntegerField()), Value(0))))
+            .exclude(pk__in=list(skip)))
 
 
 def next_to_rate(*, user, skip=(), order: str = DEFAULT_RATE_ORDER) -> NextToRate:

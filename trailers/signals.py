@@ -1,13 +1,15 @@
-"""Stored files follow their rows: deleting a row removes its files once the transaction commits."""
+"""Stored files follow their rows: deleting a row removes its files once the transaction commits. And counters
+follow theirs: an account's ratings leave their trailers' counters with it; a trailer's leave the kept figures."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, pre_delete
 from django.dispatch import receiver
 
 from .models import ModelVersion, Subclip, Trailer, TrainingRun
@@ -93,3 +95,18 @@ def delete_model_weights(sender, instance: ModelVersion, **kwargs) -> None:
 @receiver(post_delete, sender=TrainingRun)
 def delete_run_checkpoint(sender, instance: TrainingRun, **kwargs) -> None:
     delete_after_commit(default_storage, instance.checkpoint)
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL)
+def forget_ratings_of_deleted_account(sender, instance, **kwargs) -> None:
+    # Inside the deletion's transaction, before the ratings would go by cascade without touching the counters.
+    from .services.ratings import forget_ratings_of
+
+    forget_ratings_of(user=instance)
+
+
+@receiver(post_delete, sender=Trailer)
+def trailer_gone_from_figures(sender, instance: Trailer, **kwargs) -> None:
+    from .services.summaries import mark_summaries_stale
+
+    mark_summaries_stale()

@@ -60,7 +60,7 @@ def sweep_task(self) -> None:
         return
     sent = sweep()
     log.info("sweep handed over %(trailers)s trailer(s), %(runs)s run(s), %(scoring)s scoring task(s) and "
-             "%(embedding)s embedding task(s)", sent)
+             "%(embedding)s embedding task(s); %(summaries)s prediction summaries made again", sent)
 
 
 @task_postrun.connect

@@ -8,7 +8,8 @@ something to wait for), any other request gets the whole page.
 from __future__ import annotations
 
 import csv
-import math
+import hashlib
+import io
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,24 +17,22 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, SuspiciousFileOperation, SuspiciousOperation, ValidationError
 from django.core.files.storage import default_storage
-from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotModified, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import parse_etags
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRefresh
-
-from ml.metrics import mae, rmse, spearman
 
 from . import bodies, charts, run_forms, selectors, selectors_runs, services, store, throttles, uploads
 from .forms import PredictionFilterForm, RunFilterForm, SignUpForm, TrailerFilterForm, UploadForm
 from .media import serve_file, serve_stored
 from .models import Trailer, TrainingRun
+from .paging import IdsFirstPaginator
 from .permissions import CANCEL_RUN, DELETE_TRAILER, REFUSALS, can, can_change_trailer
 
 PAGE_SIZE = 50
-SCATTER_POINTS = 2000
 
 
 def signup(request):
@@ -51,7 +50,7 @@ def signup(request):
 
 
 def _page(request, rows, size: int = PAGE_SIZE):
-    return Paginator(rows, size).get_page(request.GET.get("page"))
+    return IdsFirstPaginator(rows, size).get_page(request.GET.get("page"))
 
 
 # --- dataset ----------------------------------------------------------------------------------
@@ -224,20 +223,37 @@ def trailer_original(request, pk: int):
     return serve_file(request, trailer.file, download_name=trailer.original_name)
 
 
+SHEET_MAX_AGE = 7 * 24 * 3600  # a contact sheet never changes under its name: preprocessing again makes new ones
+
+
+def _contact_sheet(request, subclip):
+    """A contact sheet the browser keeps: cached for a week, and revalidated by its ETag (the subclip and the
+    sheet's stored name) without opening the file, so that a dataset page's 50 thumbnails cost 50 quick 304s
+    at most, usually nothing."""
+    tag = hashlib.sha1(f"{subclip.pk}:{subclip.contact_sheet.name}".encode()).hexdigest()[:20]
+    etag = f'"sheet-{tag}"'
+    if etag in parse_etags(request.headers.get("If-None-Match", "")):
+        response = HttpResponseNotModified()
+    else:
+        response = serve_file(request, subclip.contact_sheet, content_type="image/jpeg")
+    response["ETag"] = etag
+    response["Cache-Control"] = f"private, max-age={SHEET_MAX_AGE}"
+    return response
+
+
 @login_required
 @require_safe
 def trailer_thumbnail(request, pk: int):
     subclip = selectors.first_contact_sheet(trailer_pk=pk)
     if subclip is None:
         raise Http404("This trailer has no contact sheet yet.")
-    return serve_file(request, subclip.contact_sheet, content_type="image/jpeg")
+    return _contact_sheet(request, subclip)
 
 
 @login_required
 @require_safe
 def subclip_sheet(request, pk: int):
-    subclip = selectors.get_subclip(pk=pk)
-    return serve_file(request, subclip.contact_sheet, content_type="image/jpeg")
+    return _contact_sheet(request, selectors.get_subclip(pk=pk))
 
 
 @login_required
@@ -271,7 +287,7 @@ def runs(request):
     return render(request, template, context)
 
 
-def _run_context(run: TrainingRun) -> dict:
+def _run_context(run: TrainingRun, estimate: dict) -> dict:
     epochs = run.train_config.get("epochs")
     cross_validated = selectors.is_cross_validated(run)
     history = selectors.epoch_history(run)
@@ -283,8 +299,8 @@ def _run_context(run: TrainingRun) -> dict:
         "run": run, "charts": charts.run_charts(history, cross_validated=cross_validated),
         "history": history, "split": selectors.run_split(run), "duration": selectors.run_duration_seconds(run),
         "epochs": epochs, "best": best, "last": run.metrics[-1] if run.metrics else None,
-        "cross_validated": cross_validated, "folds": selectors.run_folds(run), "fold": selectors.current_fold(run),
-        "cv": selectors.cross_validation(run), "version": version,
+        "cross_validated": cross_validated, "folds": selectors.run_folds(run, estimate),
+        "fold": selectors.current_fold(run), "cv": selectors.cross_validation(run, estimate), "version": version,
         "comparison": (version.metrics.get("comparison") if version else None),
         "selects_epoch": bool(run.train_config.get("restore_best")
                               or run.train_config.get("early_stopping_patience") is not None),
@@ -296,8 +312,8 @@ def _run_context(run: TrainingRun) -> dict:
 @login_required
 @require_GET
 def run_detail(request, pk: int):
-    run = selectors.get_run(pk=pk)
-    context = _run_context(run)
+    run, estimate = selectors.run_page(pk=pk)
+    context = _run_context(run, estimate)
     if request.htmx:
         # The page's notices were written when the run had the status it was shown with ("Run #2 is queued…"):
         # once it has moved on they are out of date, and the live part clears them.
@@ -334,25 +350,6 @@ def _chosen_version(request):
     return selectors.active_model_version()
 
 
-def _prediction_summary(rated: list[tuple], *, baseline: float | dict | None = None) -> dict:
-    """MAE, RMSE and Spearman of (truth, predicted, title, trailer id) rows, and the MAE of the mean-rating
-    baseline: always predicting ``baseline`` (by default the rows' own mean rating), or, given a
-    {trailer id: baseline} mapping, each trailer's own (a cross-validation's folds each have theirs)."""
-    truth = [row[0] for row in rated]
-    predicted = [row[1] for row in rated]
-    if isinstance(baseline, dict):
-        baselines = [baseline.get(row[3]) for row in rated]
-        pairs = [(t, b) for t, b in zip(truth, baselines, strict=True) if b is not None]
-        baseline_mae = mae([t for t, _ in pairs], [b for _, b in pairs]) if pairs else None
-    else:
-        mean = baseline if baseline is not None else (sum(truth) / len(truth) if truth else None)
-        baseline_mae = mae(truth, [mean] * len(truth)) if truth else None
-    return {
-        "n": len(rated), "mae": mae(truth, predicted), "rmse": rmse(truth, predicted),
-        "spearman": spearman(truth, predicted), "baseline_mae": baseline_mae,
-    }
-
-
 @login_required
 @require_GET
 def predictions(request):
@@ -360,41 +357,48 @@ def predictions(request):
     form = PredictionFilterForm(request.GET)
     context = {"version": version, "form": form, "versions": selectors.model_versions()}
     if version is not None:
-        scored, ready = selectors.scored_and_ready_counts(model_version=version)
-        context.update(scored=scored, ready=ready, scoring=scored < ready and version.is_active)
         if request.htmx and request.GET.get("partial") == "progress":
-            if not context["scoring"]:
+            scored, ready = selectors.scored_and_ready_counts(model_version=version)
+            if not (scored < ready and version.is_active):
                 return HttpResponseClientRefresh()  # scoring is done: reload to show every prediction
+            context.update(scored=scored, ready=ready, scoring=True)
             return render(request, "trailers/_scoring_progress.html", context)
-        rows = selectors.predictions(model_version=version, filters=form.filters())
-        rated = selectors.predicted_against_rated(rows)
-        # Every rated trailer counts in the metrics; the plot shows an even sample of at most SCATTER_POINTS.
-        shown = rated[::max(1, math.ceil(len(rated) / SCATTER_POINTS))]
-        trained = selectors.training_labels(version)
-        # Its run's baseline predicted the mean label of what it trained on.
-        training_mean = sum(trained.values()) / len(trained) if trained else None
-        cross_validated = selectors.is_cross_validated_version(version)
-        held_out = selectors.held_out_predictions(version) if cross_validated else {}
+        # Followed while the active version scores after its activation; afterwards, new trailers are scored as
+        # they become ready, and counting every ready trailer on each view would cost more than the page.
+        progress = selectors.scoring_progress(model_version=version)
+        if progress is not None:
+            scored, ready = progress
+            context.update(scored=scored, ready=ready, scoring=scored < ready)
+        filters = form.filters()
+        rows = selectors.predictions(model_version=version, filters=filters)
+        # Over every prediction, the figures kept for the version (made when it scored, and by the sweep once
+        # ratings change); over the predictions the filters leave, computed now.
+        kept = None if filters.narrowed else selectors.kept_prediction_summary(model_version=version)
+        if kept is not None:
+            figures, points = kept.figures, kept.points
+        else:
+            figures = selectors.prediction_figures(version, rows)
+            points = figures.pop("points")
         page = _page(request, rows)
         context.update(
-            page=page, rows=page.object_list, summary=_prediction_summary(rated), plotted=len(shown),
-            cross_validated=cross_validated, ensemble=selectors.ensemble_size(version),
-            # The honest figures: trailers the model never learned from. Without folds: its validation split and
-            # newer ones. Cross-validated: every trailer newer than the run (no member saw it) and, apart, the
-            # run's own trailers through its held-out predictions (each by the fold model that never saw it).
-            unseen=_prediction_summary([row for row in rated if row[3] not in trained], baseline=training_mean),
-            held_out=_prediction_summary([(row[0], held_out[row[3]], *row[2:]) for row in rated if row[3] in held_out],
-                                         baseline=selectors.fold_baselines(version)) if cross_validated else None,
-            scatter=charts.scatter_chart([row[:3] for row in shown], x_label="mean user rating",
+            page=page, rows=page.object_list, summary=figures["all"], unseen=figures["unseen"],
+            held_out=figures["held_out"], kept=kept, plotted=len(points),
+            cross_validated=selectors.is_cross_validated_version(version), ensemble=selectors.ensemble_size(version),
+            scatter=charts.scatter_chart([row[:3] for row in points], x_label="mean user rating",
                                          y_label="predicted rating", label=f"Predicted against rated, {version}"),
             csv_query=request.GET.urlencode(),
         )
     return render(request, "trailers/predictions.html", context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
+CSV_ROWS_PER_CHUNK = 500
+
+
+def _take(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
 
 
 def _spreadsheet_safe(text: str) -> str:
@@ -410,21 +414,26 @@ def predictions_csv(request):
         messages.error(request, "No model version is active, so there are no predictions to download.")
         return redirect("predictions")
     rows = selectors.predictions(model_version=version, filters=PredictionFilterForm(request.GET).filters())
-    writer = csv.writer(_Echo())
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
 
     def lines():
-        yield writer.writerow(["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty",
-                               "subclip_scores", "mean_rating", "rating_count", "error", "reference_score",
-                               "status"])
-        for p in rows.iterator(chunk_size=500):
-            yield writer.writerow([
-                p.trailer_id, _spreadsheet_safe(p.trailer.title), p.model_version.number, f"{p.score:.4f}",
-                f"{p.spread:.4f}", f"{p.uncertainty:.4f}",
-                ";".join(f"{s:.4f}" for s in p.subclip_scores),
-                "" if p.mean_rating is None else f"{p.mean_rating:.4f}", p.rating_count,
-                "" if p.abs_error is None else f"{p.abs_error:.4f}",  # the table's Error: |predicted - mean rating|
-                "" if p.trailer.reference_score is None else p.trailer.reference_score, p.trailer.status,
+        # Plain tuples read in chunks, written to the response CSV_ROWS_PER_CHUNK rows at a time.
+        writer.writerow(["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty",
+                         "subclip_scores", "mean_rating", "rating_count", "error", "reference_score", "status"])
+        rows_written = 0
+        for (trailer_id, title, number, score, spread, uncertainty, subclip_scores, mean, count, reference,
+             status) in selectors.prediction_rows_for_export(rows).iterator(chunk_size=2000):
+            writer.writerow([
+                trailer_id, _spreadsheet_safe(title), number, f"{score:.4f}", f"{spread:.4f}", f"{uncertainty:.4f}",
+                ";".join(f"{s:.4f}" for s in subclip_scores), "" if mean is None else f"{mean:.4f}", count,
+                "" if mean is None else f"{abs(score - mean):.4f}",  # the table's Error: |predicted - mean rating|
+                "" if reference is None else reference, status,
             ])
+            rows_written += 1
+            if rows_written % CSV_ROWS_PER_CHUNK == 0:
+                yield _take(buffer)
+        yield _take(buffer)
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="reelscore-predictions-v{version.number}.csv"'

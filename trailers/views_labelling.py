@@ -68,7 +68,6 @@ def _shown_again(request, raw) -> Trailer | None:
 def _render(request, *, order: str, skip: list[int], show=None, status: int = 200):
     shown = _shown_again(request, show if show is not None else request.GET.get("show"))
     if shown is not None:
-        shown.rating_count = Rating.objects.filter(trailer=shown).count()
         choice = selectors_labelling.NextToRate(
             trailer=shown, order=order, asked=order, fallback="",
             reason="You took back your rating of it: rate it again, or skip it.")

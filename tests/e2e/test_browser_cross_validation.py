@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import log_in
-from trailers.models import Rating
+from trailers.services import rate_trailer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -34,7 +34,7 @@ def cv_run(user):
     version = create_version(number=3, run=run, active=True, **cv_version_metrics(folds=5, trailers=10))
     for trailer, label in zip(trailers, LABELS, strict=True):
         create_prediction(version, trailer, label + 0.1, uncertainty=0.35)
-        Rating.objects.create(user=user, trailer=trailer, score=int(label))
+        rate_trailer(user=user, trailer=trailer, score=int(label))
     return {"run": run, "version": version, "trailers": trailers}
 
 

@@ -20,7 +20,7 @@ from ml.synth import generate_trailer
 from tests.conftest import wait_for
 from tests.e2e.conftest import log_in
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
-from trailers.services import ingest_trailer
+from trailers.services import ingest_trailer, rate_trailer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
 
@@ -50,9 +50,9 @@ def rated_by_others(worker, tmp_path, other_user, staff_user):
         synth = generate_trailer(tmp_path / f"seeded-{seed}.mp4", seed=seed, duration=4.0, fps=12, width=64,
                                  height=48)
         trailer = ingest_trailer(source=synth.path, original_name=synth.path.name)
-        Rating.objects.create(user=other_user, trailer=trailer, score=max(1, min(10, round(synth.rating))))
+        rate_trailer(user=other_user, trailer=trailer, score=max(1, min(10, round(synth.rating))))
         trailers.append(trailer)
-    Rating.objects.create(user=staff_user, trailer=trailers[0], score=5)
+    rate_trailer(user=staff_user, trailer=trailers[0], score=5)
     return trailers
 
 

@@ -10,6 +10,7 @@ import pytest
 from ml.synth import generate_trailer
 from tests.e2e.conftest import log_in
 from trailers.models import Rating
+from trailers.services import rate_trailer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -34,7 +35,7 @@ def uncertain(video_bytes, other_user):
                                                    ("Paper Moon", 4.4, 0.9)]):
         trailers[title] = create_trailer(title=title, content=video_bytes(400 + seed))
         create_prediction(version, trailers[title], guess, uncertainty=spread)
-    Rating.objects.create(user=other_user, trailer=trailers["Harbour Lights"], score=6)
+    rate_trailer(user=other_user, trailer=trailers["Harbour Lights"], score=6)
     return trailers
 
 

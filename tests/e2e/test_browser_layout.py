@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import log_in
-from trailers.models import Rating, Trailer, TrainingRun
+from trailers.models import Trailer, TrainingRun
+from trailers.services import rate_trailer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -28,7 +29,7 @@ def test_phone_layout(phone, screenshot, user, other_user):
     trailers = [create_trailer(title=f"A trailer with a long title, number {i}", reference_score=5.0)
                 for i in range(3)]
     Trailer.objects.update(container=LONG_CONTAINER)
-    Rating.objects.create(user=other_user, trailer=trailers[0], score=7)
+    rate_trailer(user=other_user, trailer=trailers[0], score=7)
     run = create_run()
     log_in(phone, "alice", "alice-pass-123")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import wait_for
-from trailers.models import Rating, Trailer
-from trailers.services import ingest_trailer
+from trailers.models import Trailer
+from trailers.services import ingest_trailer, rate_trailer
 
 pytestmark = pytest.mark.pipeline
 
@@ -28,7 +28,7 @@ def wait_until_processed(trailers, timeout: float = 90) -> list[Trailer]:
 def rate_by_hidden_rating(trailers, synthetic, users) -> None:
     for trailer, truth in zip(trailers, synthetic, strict=False):
         for offset, user in enumerate(users):
-            Rating.objects.create(user=user, trailer=trailer, score=max(1, min(10, round(truth.rating) + offset % 2)))
+            rate_trailer(user=user, trailer=trailer, score=max(1, min(10, round(truth.rating) + offset % 2)))
 
 
 def run_form_data(form_preset: str = "default", **overrides) -> dict:

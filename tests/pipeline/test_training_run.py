@@ -21,6 +21,7 @@ from tests.pipeline.conftest import (
     wait_until_processed,
 )
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
+from trailers.services import rate_trailer
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
 
@@ -123,7 +124,7 @@ def test_cancel_from_the_admin_stops_the_run(staff_client, rated_trailers):
 
 def test_run_with_too_few_labelled_trailers_fails_at_once(staff_client, worker, synthetic_trailers, user):
     [trailer] = wait_until_processed(ingest(synthetic_trailers[:1]))
-    Rating.objects.create(user=user, trailer=trailer, score=6)
+    rate_trailer(user=user, trailer=trailer, score=6)
     run = start_run_from_admin(staff_client)
     assert run.status == TrainingRun.Status.FAILED
     assert run.error == ("Not enough labelled trailers: this run has 1 ready trailer with at least 1 rating, "

@@ -15,6 +15,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
+from trailers.services import rate_trailer
 
 _serial = itertools.count(1)
 
@@ -162,7 +163,7 @@ def create_prediction(version: ModelVersion, trailer: Trailer, score: float,
 
 
 def rate(user, trailer, score) -> Rating:
-    return Rating.objects.create(user=user, trailer=trailer, score=score)
+    return rate_trailer(user=user, trailer=trailer, score=score)
 
 
 @pytest.fixture
@@ -190,7 +191,7 @@ def labelled(make_trailer, user):
     """Three ready trailers rated 3, 4 and 5 by ``user``: enough to start a run."""
     trailers = [make_trailer() for _ in range(3)]
     for i, trailer in enumerate(trailers):
-        Rating.objects.create(user=user, trailer=trailer, score=3 + i)
+        rate_trailer(user=user, trailer=trailer, score=3 + i)
     return trailers
 
 

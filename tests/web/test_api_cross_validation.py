@@ -29,7 +29,7 @@ def test_a_run_carries_its_cross_validation(api, four):
     assert cv["groups"] == [[four[0].pk, four[1].pk]] and cv["duplicates_checked"] is True
     assert set(cv["predictions"]) == {str(t.pk) for t in four}
     assert body["dataset_size"] == {"total": 4, "train": 0, "val": 0, "cross_validated": 4}
-    assert all(d["split"] == "cv" for d in body["dataset"])
+    assert all(d["split"] == "cv" for d in api.get(f"/api/runs/{run.pk}/dataset/").json()["results"])
     assert {m["fold"] for m in body["metrics"]} == {1, 2}
     assert "cross_validation" not in api.get("/api/runs/").json()["results"][0]  # the list stays light
 

@@ -9,7 +9,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from trailers.models import ExcludedRater, Rating, Trailer
+from trailers.models import ExcludedRater, Trailer
+from trailers.services import rate_trailer
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +29,16 @@ def test_rate_next_by_uncertainty_with_the_reason(api, user, make_trailer, make_
     assert body["trailer"]["title"] == "Calm" and body["reason"].startswith("It has 0 ratings")
     assert api.get("/api/rate-next/?order=best").status_code == 400
     assert api.get("/api/rate-next/?skip=a,b").status_code == 400
-    Rating.objects.create(user=user, trailer=calm, score=3)
-    Rating.objects.create(user=user, trailer=unsure, score=3)
+    rate_trailer(user=user, trailer=calm, score=3)
+    rate_trailer(user=user, trailer=unsure, score=3)
     assert api.get("/api/rate-next/").json()["trailer"] is None
 
 
 def test_raters_exclusion_export_and_import(api, staff_api, user, other_user, make_trailer):
     trailers = [make_trailer() for _ in range(3)]
     for trailer, (a, b) in zip(trailers, [(2, 3), (5, 6), (8, 8)], strict=True):
-        Rating.objects.create(user=user, trailer=trailer, score=a)
-        Rating.objects.create(user=other_user, trailer=trailer, score=b)
+        rate_trailer(user=user, trailer=trailer, score=a)
+        rate_trailer(user=other_user, trailer=trailer, score=b)
     assert api.get("/api/raters/").status_code == 403
     body = staff_api.get("/api/raters/").json()
     assert body["multiply_rated"] == 3 and 0.8 < body["alpha"] <= 1

@@ -8,6 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from trailers.models import Rating, TrainingRun
+from trailers.services import rate_trailer
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def world(make_trailer, make_run, make_version, other_user):
     trailer = make_trailer()
-    Rating.objects.create(user=other_user, trailer=trailer, score=2)
+    rate_trailer(user=other_user, trailer=trailer, score=2)
     run = make_run(status=TrainingRun.Status.RUNNING)
     version = make_version(number=1)
     return {"trailer": trailer.pk, "run": run.pk, "version": version.pk}

@@ -24,8 +24,25 @@ def test_list_and_retrieve(api, make_run, make_version):
     assert row["duration_seconds"] == pytest.approx(65, abs=1) and len(row["metrics"]) == 3
     assert row["page_url"].endswith(f"/runs/{run.pk}/") and "dataset" not in row
     detail = api.get(f"/api/runs/{run.pk}/").json()
-    assert detail["dataset"][0] == {"trailer": 1, "label": 5.0, "split": "train"}
+    # The dataset (megabytes at scale) has its own paginated endpoint, linked from the run.
+    assert "dataset" not in detail and detail["dataset_url"].endswith(f"/api/runs/{run.pk}/dataset/")
+    dataset = api.get(detail["dataset_url"]).json()
+    assert dataset["count"] == 3
+    assert dataset["results"][0] == {"trailer": 1, "label": 5.0, "split": "train"}
     assert api.get("/api/runs/99999/").status_code == 404
+
+
+def test_a_runs_dataset_comes_a_page_at_a_time(api, make_run):
+    dataset = [{"trailer": pk, "label": 5.0 + pk % 3, "split": "cv"} for pk in range(1, 121)]
+    run = make_run(dataset=dataset)
+    assert api.get("/api/runs/").json()["results"][0]["dataset_size"]["cross_validated"] == 120
+    first = api.get(f"/api/runs/{run.pk}/dataset/").json()
+    assert first["count"] == 120 and first["results"] == dataset[:50] and first["next"].endswith("page=2")
+    assert api.get(f"/api/runs/{run.pk}/dataset/?page=3").json()["results"] == dataset[100:]
+    assert api.get(f"/api/runs/{run.pk}/dataset/?page=4").status_code == 404
+    assert api.get("/api/runs/99999/dataset/").status_code == 404
+    queued = make_run(status=TrainingRun.Status.QUEUED, dataset=[], metrics=[])
+    assert api.get(f"/api/runs/{queued.pk}/dataset/").json()["count"] == 0  # not frozen yet
 
 
 def test_staff_start_a_run(staff_api, staff_user, labelled):

@@ -6,14 +6,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from trailers.models import Rating, Trailer
+from trailers.services import rate_trailer
 
 pytestmark = pytest.mark.django_db
 
 
 def test_list_with_numbers_and_pagination(api, user, other_user, make_trailer, make_version, make_prediction):
     trailer = make_trailer(title="Listed", reference_score=4.5)
-    Rating.objects.create(user=user, trailer=trailer, score=9)
-    Rating.objects.create(user=other_user, trailer=trailer, score=5)
+    rate_trailer(user=user, trailer=trailer, score=9)
+    rate_trailer(user=other_user, trailer=trailer, score=5)
     make_prediction(make_version(number=1, active=True), trailer, 6.5)
     body = api.get("/api/trailers/").json()
     assert body["count"] == 1 and body["next"] is None
@@ -27,7 +28,7 @@ def test_list_with_numbers_and_pagination(api, user, other_user, make_trailer, m
 
 def test_list_filters_like_the_dataset_page(api, user, make_trailer):
     rated, other = make_trailer(title="Rated one"), make_trailer(title="Other", status=Trailer.Status.FAILED)
-    Rating.objects.create(user=user, trailer=rated, score=3)
+    rate_trailer(user=user, trailer=rated, score=3)
     titles = lambda q: [r["title"] for r in api.get(f"/api/trailers/{q}").json()["results"]]  # noqa: E731
     assert titles("?rated=yes") == ["Rated one"]
     assert titles("?rated=no") == ["Other"]
@@ -47,7 +48,7 @@ def test_bad_filters_are_400_with_the_field(api, query):
 def test_retrieve_has_subclips_distribution_predictions(api, user, other_user, make_trailer, make_version,
                                                         make_prediction):
     trailer = make_trailer()
-    Rating.objects.create(user=other_user, trailer=trailer, score=4)
+    rate_trailer(user=other_user, trailer=trailer, score=4)
     make_prediction(make_version(number=3, active=True), trailer, 5.0, [4.0, 6.0])
     body = api.get(f"/api/trailers/{trailer.pk}/").json()
     assert [s["index"] for s in body["subclips"]] == [0, 1]

@@ -10,6 +10,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from trailers.models import Prediction, Rating, Subclip, Trailer
+from trailers.services import rate_trailer
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,7 @@ def test_the_uploader_renames_and_deletes_with_files_and_predictions(user_client
                                                                      django_capture_on_commit_callbacks):
     trailer = make_trailer(title="good", uploaded_by=user)
     make_prediction(make_version(number=1, active=True), trailer, 6.0)
-    Rating.objects.create(user=other_user, trailer=trailer, score=4)
+    rate_trailer(user=other_user, trailer=trailer, score=4)
     files = [trailer.file.name] + [name for s in trailer.subclips.all() for name in (s.frames.name, s.contact_sheet.name)]
     assert all(default_storage.exists(name) for name in files)
     html = user_client.get(f"/trailers/{trailer.pk}/").content.decode()

@@ -9,7 +9,8 @@ import pytest
 
 from ml.metrics import mae, rmse
 from tests.web.conftest import create_cv_run, cross_validation_estimate, cv_version_metrics, fold_metrics
-from trailers.models import Rating, TrainingRun
+from trailers.models import TrainingRun
+from trailers.services import rate_trailer
 
 pytestmark = pytest.mark.django_db
 
@@ -185,7 +186,7 @@ def cv_scored(user, six, make_trailer, make_version, make_prediction):
     for trailer, label in zip(six + newer, LABELS + [5.0, 9.0], strict=True):
         stored[trailer.pk] = label + 0.1  # the ensemble trained on the six: close to their labels
         make_prediction(version, trailer, stored[trailer.pk], uncertainty=0.25)
-        Rating.objects.create(user=user, trailer=trailer, score=int(label))
+        rate_trailer(user=user, trailer=trailer, score=int(label))
     return {"version": version, "six": six, "newer": newer, "held_out": held_out, "stored": stored}
 
 

@@ -9,7 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from trailers.models import Prediction, Rating, Trailer
+from trailers.models import Prediction, Trailer
+from trailers.services import import_ratings, rate_trailer
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +23,8 @@ def rows(response) -> list[str]:
 
 def test_shows_each_trailers_numbers(user_client, user, other_user, make_trailer, make_version, make_prediction):
     trailer = make_trailer(title="Night Train", reference_score=6.5)
-    Rating.objects.create(user=user, trailer=trailer, score=8)
-    Rating.objects.create(user=other_user, trailer=trailer, score=5)
+    rate_trailer(user=user, trailer=trailer, score=8)
+    rate_trailer(user=other_user, trailer=trailer, score=5)
     version = make_version(number=1, active=True)
     make_prediction(version, trailer, 7.25)
     make_trailer(title="Still Queued", status=Trailer.Status.QUEUED, subclips=0)
@@ -43,7 +44,7 @@ def test_filters_and_search(user_client, user, make_trailer, make_version, make_
     rated = make_trailer(title="Alpha rated")
     unrated = make_trailer(title="Beta unrated")
     failed = make_trailer(title="Gamma failed", status=Trailer.Status.FAILED, subclips=0)
-    Rating.objects.create(user=user, trailer=rated, score=3)
+    rate_trailer(user=user, trailer=rated, score=3)
     make_prediction(make_version(number=1, active=True), unrated, 5.0)
     make_prediction(make_version(number=2, active=False), rated, 5.0)  # not the active version: does not count
 
@@ -65,8 +66,8 @@ def test_unknown_filter_values_are_ignored_not_an_error(user_client, make_traile
 
 def test_sorting(user_client, user, other_user, make_trailer):
     low, high, none = make_trailer(title="Low"), make_trailer(title="High"), make_trailer(title="None")
-    Rating.objects.create(user=other_user, trailer=low, score=2)
-    Rating.objects.create(user=other_user, trailer=high, score=9)
+    rate_trailer(user=other_user, trailer=low, score=2)
+    rate_trailer(user=other_user, trailer=high, score=9)
     assert rows(user_client.get("/?sort=-mean")) == ["High", "Low", "None"]  # no ratings last either way
     assert rows(user_client.get("/?sort=mean")) == ["Low", "High", "None"]
     assert rows(user_client.get("/?sort=title")) == ["High", "Low", "None"]
@@ -82,8 +83,7 @@ def _many_trailers(n: int, users, version, start: int = 0) -> None:
                 status=Trailer.Status.READY, duration=30.0, uploaded_at=now)
         for i in range(start, start + n)
     )
-    Rating.objects.bulk_create(Rating(user=u, trailer=t, score=1 + (t.pk + k) % 10)
-                               for t in trailers for k, u in enumerate(users))
+    import_ratings(ratings=[(u.pk, t.pk, 1 + (t.pk + k) % 10) for t in trailers for k, u in enumerate(users)])
     Prediction.objects.bulk_create(Prediction(model_version=version, trailer=t, score=5.0, subclip_scores=[5.0])
                                    for t in trailers)
 

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from ml.metrics import mae, rmse, spearman
-from trailers.models import Rating
+from trailers.services import rate_trailer
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def scored(user, other_user, make_trailer, make_version, make_prediction):
         trailer = trailers[title] = make_trailer(title=title)
         make_prediction(v2, trailer, predicted)
         for u, score in zip([user, other_user], ratings, strict=False):
-            Rating.objects.create(user=u, trailer=trailer, score=score)
+            rate_trailer(user=u, trailer=trailer, score=score)
     make_prediction(v1, trailers["A"], 1.0)
     return {"v1": v1, "v2": v2, **trailers}
 
@@ -54,7 +54,7 @@ def test_metrics_follow_the_numbers(user_client, user, make_trailer, make_versio
     for i, (t, p) in enumerate(zip(truth, predicted, strict=True)):
         trailer = make_trailer(title=f"T{i}")
         make_prediction(version, trailer, p)
-        Rating.objects.create(user=user, trailer=trailer, score=t)
+        rate_trailer(user=user, trailer=trailer, score=t)
     html = user_client.get("/predictions/").content.decode()
     assert f'id="metric-mae">{mae(truth, predicted):.3f}<' in html
     assert f'id="metric-rmse">{rmse(truth, predicted):.3f}<' in html
@@ -121,7 +121,7 @@ def test_metrics_on_trailers_the_model_never_trained_on_are_shown_apart(user_cli
     version = make_version(number=1, active=True, run=run)
     for trailer, t, p in zip(trailers, truth, predicted, strict=True):
         make_prediction(version, trailer, p)
-        Rating.objects.create(user=user, trailer=trailer, score=t)
+        rate_trailer(user=user, trailer=trailer, score=t)
     html = user_client.get("/predictions/").content.decode()
     assert 'id="metric-n">4<' in html and 'id="unseen-n">2<' in html  # T2 (validation) and T3 (added since)
     assert f'id="metric-mae">{mae(truth, predicted):.3f}<' in html
@@ -150,7 +150,7 @@ def test_a_filter_that_is_not_a_number_is_named_and_left_out(user_client, scored
 def test_csv_has_the_error_column_and_the_uncertainty(user_client, user, scored, make_trailer, make_prediction):
     e = make_trailer(title="E")
     make_prediction(scored["v2"], e, 4.25, uncertainty=0.5)
-    Rating.objects.create(user=user, trailer=e, score=7)
+    rate_trailer(user=user, trailer=e, score=7)
     response = user_client.get("/predictions.csv?sort=title")
     table = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     by_title = {r["title"]: r for r in table}

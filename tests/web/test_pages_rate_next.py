@@ -7,6 +7,7 @@ import re
 import pytest
 
 from trailers.models import Rating, Trailer
+from trailers.services import rate_trailer
 
 pytestmark = pytest.mark.django_db
 
@@ -21,9 +22,9 @@ def test_fewest_ratings_first_and_only_unrated_ready_ones(user_client, user, oth
     mine = make_trailer(title="Mine")
     make_trailer(title="Queued", status=Trailer.Status.QUEUED, subclips=0)
     for u in (other_user, staff_user):
-        Rating.objects.create(user=u, trailer=popular, score=5)
-    Rating.objects.create(user=other_user, trailer=quiet, score=5)
-    Rating.objects.create(user=user, trailer=mine, score=5)
+        rate_trailer(user=u, trailer=popular, score=5)
+    rate_trailer(user=other_user, trailer=quiet, score=5)
+    rate_trailer(user=user, trailer=mine, score=5)
 
     response = user_client.get("/rate/")
     assert shown(response) == untouched.pk

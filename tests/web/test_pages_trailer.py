@@ -8,6 +8,7 @@ import pytest
 from django.core.files.base import ContentFile
 
 from trailers.models import Rating, Trailer
+from trailers.services import rate_trailer
 
 pytestmark = pytest.mark.django_db
 
@@ -15,8 +16,8 @@ pytestmark = pytest.mark.django_db
 def test_page_shows_player_subclips_distribution_and_predictions(user_client, user, other_user, make_trailer,
                                                                  make_version, make_prediction):
     trailer = make_trailer(title="Harbour Lights", reference_score=7.0)
-    Rating.objects.create(user=other_user, trailer=trailer, score=4)
-    Rating.objects.create(user=user, trailer=trailer, score=8)
+    rate_trailer(user=other_user, trailer=trailer, score=4)
+    rate_trailer(user=user, trailer=trailer, score=8)
     old, active = make_version(number=1), make_version(number=2, active=True)
     make_prediction(old, trailer, 5.5, [5.0, 6.0])
     make_prediction(active, trailer, 6.75, [6.5, 7.0])
@@ -203,3 +204,20 @@ def test_the_container_is_named_as_people_know_it(user_client, make_trailer):
     Trailer.objects.filter(pk=trailer.pk).update(container="mov,mp4,m4a,3gp,3g2,mj2", codec="h264")
     html = user_client.get(f"/trailers/{trailer.pk}/").content.decode()
     assert "h264 in MP4/MOV" in html and "3gp" not in html
+
+
+def test_contact_sheets_are_cached_and_revalidated_without_reading_the_file(user_client, make_trailer):
+    """The dataset page shows 50 thumbnails: the browser keeps them, and asks again with their ETag only."""
+    trailer = make_trailer()
+    first = user_client.get(f"/trailers/{trailer.pk}/thumbnail.jpg")
+    assert first.status_code == 200 and "max-age=604800" in first["Cache-Control"]
+    assert first["Cache-Control"].startswith("private")  # behind a login: no shared cache keeps it
+    etag = first["ETag"]
+    again = user_client.get(f"/trailers/{trailer.pk}/thumbnail.jpg", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again["ETag"] == etag and not again.content
+    subclip = trailer.subclips.order_by("index").first()
+    assert user_client.get(f"/subclips/{subclip.pk}/sheet.jpg")["ETag"] == etag  # the same file, the same tag
+    other = trailer.subclips.order_by("index").last()
+    assert user_client.get(f"/subclips/{other.pk}/sheet.jpg", HTTP_IF_NONE_MATCH=etag).status_code == 200
+    html = user_client.get("/").content.decode()
+    assert f'src="/trailers/{trailer.pk}/thumbnail.jpg" alt="" loading="lazy"' in html

@@ -8,7 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from trailers.models import Rating, TrainingRun
+from trailers.models import TrainingRun
+from trailers.services import rate_trailer
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +98,7 @@ def test_saved_notice_is_inside_the_rating_block_and_the_chosen_score_keeps_focu
 
 def test_after_removing_a_rating_focus_goes_to_the_notice_that_says_so(user_client, user, make_trailer):
     trailer = make_trailer(title="Harbour")
-    Rating.objects.create(user=user, trailer=trailer, score=6)
+    rate_trailer(user=user, trailer=trailer, score=6)
     html = user_client.post(f"/trailers/{trailer.pk}/rating/", {"clear": "1"}, HTTP_HX_REQUEST="true").content.decode()
     focused = [e for e in elements(_rating_block(html)) if "autofocus" in e["attrs"]]
     assert [(e["tag"], text(e)) for e in focused] == [("p", "Your rating of “Harbour” was removed.")]
@@ -105,7 +106,7 @@ def test_after_removing_a_rating_focus_goes_to_the_notice_that_says_so(user_clie
 
 def test_the_trailer_page_itself_moves_focus_nowhere(user_client, user, make_trailer):
     trailer = make_trailer()
-    Rating.objects.create(user=user, trailer=trailer, score=6)
+    rate_trailer(user=user, trailer=trailer, score=6)
     html = user_client.get(f"/trailers/{trailer.pk}/").content.decode()
     assert "autofocus" not in _rating_block(html)
 

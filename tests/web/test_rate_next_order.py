@@ -10,6 +10,7 @@ import pytest
 
 from trailers.models import Rating, Trailer
 from trailers.selectors_labelling import next_to_rate
+from trailers.services import rate_trailer
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def scored(make_trailer, make_version, make_prediction, other_user):
     make_prediction(version, trailers["Murky"], 6.1, uncertainty=1.8)
     make_prediction(version, trailers["Middling"], 4.0, uncertainty=0.9)
     make_prediction(version, trailers["Fresh"], 5.0, uncertainty=0.4)
-    Rating.objects.create(user=other_user, trailer=trailers["Murky"], score=3)
+    rate_trailer(user=other_user, trailer=trailers["Murky"], score=3)
     return {"version": version, **trailers}
 
 
@@ -69,7 +70,7 @@ def test_fewest_ratings_first_and_the_fallbacks(user, other_user, scored, make_v
 
 
 def test_random_picks_among_the_unrated_ones_only(user, scored):
-    Rating.objects.create(user=user, trailer=scored["Murky"], score=5)
+    rate_trailer(user=user, trailer=scored["Murky"], score=5)
     picks = {next_to_rate(user=user, order="random").trailer.title for _ in range(30)}
     assert picks <= {"Clear", "Middling", "Fresh"} and len(picks) >= 2
 
@@ -114,7 +115,7 @@ def test_htmx_rating_answers_the_next_trailer_in_place_and_undo_brings_it_back(u
 
 
 def test_undo_restores_a_rating_that_was_changed(user_client, user, scored):
-    Rating.objects.create(user=user, trailer=scored["Fresh"], score=2)
+    rate_trailer(user=user, trailer=scored["Fresh"], score=2)
     user_client.post("/rate/", {"trailer": scored["Fresh"].pk, "score": 6})  # changed from 2 to 6
     response = user_client.post("/rate/undo/", follow=True)
     assert "Undone: your rating of “Fresh” (6/10) was back to 2/10." in response.content.decode()

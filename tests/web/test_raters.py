@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from ml.agreement import krippendorff_alpha
 from trailers.models import ExcludedRater, Rating
+from trailers.services import rate_trailer
 from trailers.services.training import labelled_trailers
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,7 @@ def rated(user, other_user, staff_user, make_trailer):
     scores = {user: [2, 4, 6, 8], other_user: [3, 4, 7, 8], staff_user: [5, 7, 9, 10]}
     for person, values in scores.items():
         for trailer, score in zip(trailers, values, strict=True):
-            Rating.objects.create(user=person, trailer=trailer, score=score)
+            rate_trailer(user=person, trailer=trailer, score=score)
     return trailers, scores
 
 

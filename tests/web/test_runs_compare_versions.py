@@ -9,7 +9,8 @@ from html import unescape
 import pytest
 
 from tests.web.conftest import create_cv_run, create_prediction, create_version, cv_version_metrics
-from trailers.models import ModelVersion, Rating, TrainingRun
+from trailers.models import ModelVersion, TrainingRun
+from trailers.services import rate_trailer
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +106,7 @@ def two_versions(make_trailer, user):
     trailers = [make_trailer(title=f"T{i}") for i in range(6)]
     labels = [3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
     for trailer, label in zip(trailers, labels, strict=True):
-        Rating.objects.create(user=user, trailer=trailer, score=int(label))
+        rate_trailer(user=user, trailer=trailer, score=int(label))
     from tests.web.conftest import cross_validation_estimate
 
     good = create_cv_run(trailers, labels, cross_validation=cross_validation_estimate(

@@ -323,13 +323,31 @@ class TrainingRunDetailSerializer(TrainingRunSerializer):
                   "metrics flatter the model: its epoch was chosen on them) and before it finishes"
     )
 
+    dataset_url = serializers.SerializerMethodField(
+        help_text="the frozen dataset, one trailer per row, a page at a time (megabytes at scale: not inlined here)")
+
     class Meta(TrainingRunSerializer.Meta):
-        fields = TrainingRunSerializer.Meta.fields + ["dataset", "cross_validation"]
+        fields = TrainingRunSerializer.Meta.fields + ["dataset_url", "cross_validation"]
         read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_dataset_url(self, run) -> str:
+        path = reverse("run-dataset", args=[run.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
 
     @extend_schema_field(CrossValidationSerializer(allow_null=True))
     def get_cross_validation(self, run):
         return run.cross_validation or None
+
+
+class DatasetEntrySerializer(serializers.Serializer):
+    """One trailer of a run's frozen dataset."""
+
+    trailer = serializers.IntegerField(help_text="the trailer's id (it may have been deleted since)")
+    label = serializers.FloatField(help_text="what the run learned for it: its mean rating or reference score then")
+    split = serializers.ChoiceField(choices=["train", "val", "cv"],
+                                    help_text="train or val for a run without folds; cv: held out by one fold")
 
 
 class TrainingRunCreateSerializer(serializers.Serializer):

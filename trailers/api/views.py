@@ -39,6 +39,7 @@ from .parsers import SafeJSONParser
 from .permissions import needs
 from .serializers import (
     ComparisonSerializer,
+    DatasetEntrySerializer,
     ModelVersionActivationSerializer,
     ModelVersionSerializer,
     PredictionFilterSerializer,
@@ -196,8 +197,8 @@ class TrailerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
 @extend_schema_view(
     list=extend_schema(summary="List training runs"),
-    retrieve=extend_schema(summary="One training run, with its per-epoch metrics, dataset snapshot and, once a "
-                                   "cross-validated run has succeeded, its held-out estimate"),
+    retrieve=extend_schema(summary="One training run, with its per-epoch metrics, a link to its dataset snapshot "
+                                   "and, once a cross-validated run has succeeded, its held-out estimate"),
 )
 class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = TrainingRun.objects.none()  # for the schema; get_queryset reads through selectors
@@ -206,11 +207,13 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         if self.action == "list":
             params = _validated(runs_api.RunFilterSerializer, self.request.query_params).validated_data
             return selectors_runs.runs(filters=selectors_runs.RunFilters(**params))
-        return selectors.run_list()
+        return selectors.run_details() if self.action == "retrieve" else selectors.run_list()
 
     def get_serializer_class(self):
         if self.action == "retrieve":
             return TrainingRunDetailSerializer
+        if self.action == "dataset":
+            return DatasetEntrySerializer
         if self.action == "create":
             return TrainingRunCreateSerializer
         return TrainingRunSerializer
@@ -256,6 +259,14 @@ class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         run = selectors.get_run(pk=run.pk)
         return Response(TrainingRunDetailSerializer(run, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="A training run's frozen dataset, one trailer per row (empty until a worker starts it)",
+                   responses={200: DatasetEntrySerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def dataset(self, request, pk=None):
+        run = selectors.get_run_sizes(pk=pk)
+        page = self.paginate_queryset(selectors.run_dataset(run=run))
+        return self.get_paginated_response(DatasetEntrySerializer(page, many=True).data)
 
     @extend_schema(summary="Cancel a training run (needs trailers.change_trainingrun)", request=None, responses={200: TrainingRunSerializer})
     @action(detail=True, methods=["post"])

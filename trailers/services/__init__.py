@@ -13,7 +13,7 @@ from .queue import (
     request_preprocessing,
     sweep,
 )
-from .ratings import delete_rating, rate_trailer
+from .ratings import delete_rating, delete_ratings, import_ratings, rate_trailer
 from .scoring import score_trailers
 from .training import (
     TrainingSetupError,
@@ -32,11 +32,13 @@ __all__ = [
     "check_weights",
     "claim_periodic_job",
     "delete_rating",
+    "delete_ratings",
     "embed_subclips",
     "enqueue_preprocessing",
     "enqueue_scoring",
     "enqueue_training",
     "execute_training_run",
+    "import_ratings",
     "ingest_trailer",
     "preprocess_trailer",
     "rate_trailer",

@@ -18,7 +18,12 @@ from django.utils import timezone
 
 from trailers.models import ModelVersion, PeriodicJob, Trailer, TrainingRun
 
+from .summaries import refresh_prediction_summaries
+
 log = logging.getLogger(__name__)
+
+
+SEND_BATCH = 500  # messages sent over one broker connection, then marked sent with one UPDATE
 
 
 def _send(task, *args) -> bool:
@@ -28,6 +33,51 @@ def _send(task, *args) -> bool:
         log.warning("could not enqueue %s%r: %s", task.name, args, exc)
         return False
     return True
+
+
+def _send_many(task, arg_lists: list[tuple], producer) -> int:
+    """Send one message per ``arg_lists`` entry over ``producer``'s connection, as ``task.apply_async`` would (the
+    same message protocol and route), as one batch: the route is looked up once, the queue declared once, and the
+    messages go out together (kombu's publish batch: one Redis pipeline; transports without batches send each
+    at once). Returns how many were sent: all, or none when the broker refused the batch."""
+    from celery.utils import uuid
+
+    amqp = task.app.amqp
+    queue = amqp.router.route({}, task.name, None, None)["queue"]
+    try:
+        with producer.batch(max_size=len(arg_lists) + 1):
+            for index, args in enumerate(arg_lists):
+                message = amqp.create_task_message(uuid(), task.name, args, {}, ignore_result=task.ignore_result,
+                                                   argsrepr=repr(args), kwargsrepr="{}")
+                # exchange="": straight to the queue (the anonymous exchange, which the direct exchange of the
+                # same name amounts to), without looking its binding up for every message.
+                amqp.send_task_message(producer, task.name, message, queue=queue, exchange="",
+                                       declare=None if index == 0 else [], retry=index == 0,
+                                       retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY)
+    except Exception as exc:  # the broker is down or went away: the batch waits for the next sweep
+        log.warning("could not enqueue %s for %d trailers: %s", task.name, len(arg_lists), exc)
+        return 0
+    return len(arg_lists)
+
+
+def enqueue_preprocessing_many(trailer_ids: list[int]) -> int:
+    """Hand many queued trailers to the broker: batches of SEND_BATCH messages over one connection, each batch
+    sent together and marked sent with one UPDATE. Stops at the first batch the broker refuses (it is down: the
+    rest wait for the next sweep, instead of each waiting out its own retries). Returns how many were sent."""
+    from trailers.tasks import preprocess_trailer_task
+
+    sent = 0
+    with preprocess_trailer_task.app.producer_or_acquire() as producer:
+        for start in range(0, len(trailer_ids), SEND_BATCH):
+            batch = trailer_ids[start:start + SEND_BATCH]
+            done = batch[:_send_many(preprocess_trailer_task, [(pk,) for pk in batch], producer)]
+            # Only trailers still queued: a worker may already have started one.
+            Trailer.objects.filter(pk__in=done, status=Trailer.Status.QUEUED).update(enqueued_at=timezone.now())
+            sent += len(done)
+            if len(done) < len(batch):
+                Trailer.objects.filter(pk=batch[len(done)], status=Trailer.Status.QUEUED).update(enqueued_at=None)
+                break
+    return sent
 
 
 def enqueue_preprocessing(trailer_id: int) -> bool:
@@ -49,7 +99,7 @@ def request_preprocessing(trailer_ids) -> tuple[int, int]:
         busy = rows.filter(status=Trailer.Status.PROCESSING).count()
         ids = list(rows.exclude(status=Trailer.Status.PROCESSING).values_list("pk", flat=True))
         Trailer.objects.filter(pk__in=ids).update(status=Trailer.Status.QUEUED, error="", enqueued_at=None)
-        transaction.on_commit(lambda: [enqueue_preprocessing(pk) for pk in ids])
+        transaction.on_commit(lambda: enqueue_preprocessing_many(ids))
     return len(ids), busy
 
 
@@ -84,7 +134,8 @@ def claim_periodic_job(*, name: str, interval: float | None = None) -> bool:
 
 
 def sweep() -> dict[str, int]:
-    """Hand over what is waiting or was lost; returns how many trailers, runs and scoring tasks were sent.
+    """Hand over what is waiting or was lost; returns how many trailers, runs and scoring tasks were sent (and
+    how many kept summaries were made again).
 
     - trailers and runs never handed to the broker (it was down);
     - trailers and runs handed over REQUEUE_AFTER_SECONDS ago and still not started: the
@@ -95,7 +146,8 @@ def sweep() -> dict[str, int]:
     - scoring with the active version, when ready trailers still lack its prediction;
     - embedding, when subclips of ready trailers lack this installation's embeddings (preprocessed
       before embeddings existed, or with other encoder weights); at most once per REQUEUE_AFTER_SECONDS
-      per process.
+      per process;
+    - and it makes again the predictions page's kept figures that ratings have made stale (in this process).
 
     Sending twice is harmless: a preprocessing task only starts a trailer that is queued,
     a training task only a run that is queued or stale, and scoring overwrites its prediction.
@@ -114,8 +166,8 @@ def sweep() -> dict[str, int]:
         log.warning("trailers %s: their preprocessing worker stopped beating; queueing them again", stuck_ids)
         stuck.filter(pk__in=stuck_ids).update(status=Trailer.Status.QUEUED, enqueued_at=None)
     not_sent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=requeue_before)
-    trailer_ids = Trailer.objects.filter(not_sent, status=Trailer.Status.QUEUED).values_list("pk", flat=True)
-    trailers = sum(enqueue_preprocessing(pk) for pk in list(trailer_ids))
+    trailer_ids = Trailer.objects.filter(not_sent, status=Trailer.Status.QUEUED).order_by("pk")
+    trailers = enqueue_preprocessing_many(list(trailer_ids.values_list("pk", flat=True)))
 
     stale_before = now - timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
     stale = Q(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=stale_before) & (
@@ -124,7 +176,7 @@ def sweep() -> dict[str, int]:
     run_ids = TrainingRun.objects.filter((Q(status=TrainingRun.Status.QUEUED) & not_sent) | stale)
     runs = sum(enqueue_training(pk) for pk in list(run_ids.values_list("pk", flat=True)))
     return {"trailers": trailers, "runs": runs, "scoring": _sweep_scoring(requeue_before),
-            "embedding": _sweep_embeddings()}
+            "embedding": _sweep_embeddings(), "summaries": refresh_prediction_summaries()}
 
 
 def enqueue_embedding(subclip_ids: list[int] | None = None) -> bool:
@@ -156,7 +208,14 @@ def _sweep_embeddings() -> int:
 def _sweep_scoring(requeue_before) -> int:
     """Re-send scoring with the active version when ready trailers still lack its prediction
     (the message went with a killed worker); at most once per REQUEUE_AFTER_SECONDS."""
+    from trailers import selectors
+
     active = ModelVersion.objects.filter(is_active=True).first()
+    if active is not None and active.scored_at is None and not selectors.unscored_trailers(
+            model_version=active).exists():
+        # Every scorable trailer has its prediction (a version from before scored_at was kept): the pages can
+        # stop following its scoring.
+        ModelVersion.objects.filter(pk=active.pk, scored_at__isnull=True).update(scored_at=timezone.now())
     if active is None or (active.scoring_enqueued_at and active.scoring_enqueued_at >= requeue_before):
         return 0
     unscored = (Trailer.objects.filter(status=Trailer.Status.READY, processed_at__lt=requeue_before)

@@ -13,6 +13,7 @@ from django.db import transaction
 from trailers.models import ExcludedRater, Rating, Trailer
 
 from .ratings import delete_rating, parse_rating, rate_trailer
+from .ratings import import_ratings as save_ratings
 
 # The columns of the ratings CSV, in order. A trailer is found by its sha256 where the row gives one (the same file
 # on another site), else by its id; a person by their username.
@@ -80,7 +81,7 @@ def import_ratings(*, data: bytes) -> ImportReport:
                   .values_list("sha256", "pk"))
     ids = {int(r["trailer_id"]) for _, r in rows if r.get("trailer_id", "").isdecimal() and len(r["trailer_id"]) < 19}
     known_ids = set(Trailer.objects.filter(pk__in=ids).values_list("pk", flat=True))
-    report, seen = ImportReport(), {}
+    report, seen, wanted = ImportReport(), {}, {}
     with transaction.atomic():
         for number, row in rows:
             user = users.get(row.get("username", ""))
@@ -103,13 +104,13 @@ def import_ratings(*, data: bytes) -> ImportReport:
                 report.refused.append((number, f"{user.username} rated this trailer on line {seen[key]} already"))
                 continue
             seen[key] = number
-            rating, created = Rating.objects.get_or_create(user=user, trailer_id=trailer_id,
-                                                           defaults={"score": score})
-            if created:
-                report.created += 1
-            elif rating.score != score:
-                Rating.objects.filter(pk=rating.pk).update(score=score)
-                report.changed += 1
-            else:
-                report.unchanged += 1
+            wanted[key] = score
+        before = {(u, t): s for u, t, s in Rating.objects.filter(
+            user_id__in={u for u, _ in wanted}, trailer_id__in={t for _, t in wanted}).values_list(
+            "user_id", "trailer_id", "score") if (u, t) in wanted}
+        report.created = sum(key not in before for key in wanted)
+        report.changed = sum(key in before and before[key] != score for key, score in wanted.items())
+        report.unchanged = len(wanted) - report.created - report.changed
+        # The ratings service writes them, so the trailers' rating counters move with them.
+        save_ratings(ratings=[(u, t, score) for (u, t), score in wanted.items() if before.get((u, t)) != score])
     return report

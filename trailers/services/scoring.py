@@ -9,10 +9,17 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
-from trailers import store
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from trailers import selectors, store
 from trailers.models import ModelVersion, Prediction, Trailer
 
+from .summaries import keep_prediction_summary, mark_summaries_stale
+
 log = logging.getLogger(__name__)
+
+SCORING_CHUNK = 500  # trailers read, and predictions written, per statement
 
 
 @lru_cache(maxsize=2)
@@ -29,13 +36,14 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
 
     Returns how many predictions were written.
     """
+    started = timezone.now()
     version = ModelVersion.objects.filter(pk=model_version_id).first()
     if version is None:
         log.info("model version %s no longer exists; nothing to score", model_version_id)
         return 0
     trailers = Trailer.objects.filter(status=Trailer.Status.READY).prefetch_related("subclips")
     if trailer_ids is None:
-        trailers = trailers.exclude(predictions__model_version=version)
+        trailers = trailers.exclude(Exists(Prediction.objects.filter(trailer=OuterRef("pk"), model_version=version)))
     else:
         trailers = trailers.filter(pk__in=trailer_ids)
     from ml.predict import score_frame_files
@@ -49,7 +57,8 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
     # A frozen encoder's head reads the cached embeddings made the way the model's were (others: on demand).
     wanted = model.embedding if model.model_config.uses_embeddings else None
     written = 0
-    for trailer in trailers.iterator(chunk_size=100):
+    chunk: list[Prediction] = []
+    for trailer in trailers.iterator(chunk_size=SCORING_CHUNK):
         subclips = list(trailer.subclips.all())
         if not subclips:
             continue
@@ -64,10 +73,32 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
         except (OSError, ValueError) as exc:  # its frames changed under us (preprocessed again): the next run scores it
             log.warning("trailer %s was not scored with version %s: %s", trailer.pk, version.number, exc)
             continue
-        Prediction.objects.update_or_create(
-            model_version=version, trailer=trailer,
-            defaults={"score": scores.mean, "spread": scores.spread, "uncertainty": scores.uncertainty,
-                      "subclip_scores": list(scores.per_subclip)},
-        )  # fmt: skip
-        written += 1
+        chunk.append(Prediction(model_version=version, trailer=trailer, score=scores.mean, spread=scores.spread,
+                                uncertainty=scores.uncertainty, subclip_scores=list(scores.per_subclip)))
+        if len(chunk) >= SCORING_CHUNK:
+            written += write_predictions(chunk)
+            chunk = []
+            # Its prediction count (kept with its figures) follows a long pass: the sweep makes them again.
+            mark_summaries_stale(model_version_id=version.pk)
+    written += write_predictions(chunk)
+    if trailer_ids is None:
+        keep_prediction_summary(model_version=version)  # it has scored everything: its figures, once
+        if not selectors.unscored_trailers(model_version=version).exists():
+            ModelVersion.objects.filter(pk=version.pk, scored_at__isnull=True).update(scored_at=started)
+    elif written:
+        mark_summaries_stale(model_version_id=version.pk)  # a few more: the sweep brings the figures up to date
     return written
+
+
+def write_predictions(predictions: list[Prediction]) -> int:
+    """Insert these predictions, or overwrite the version's earlier prediction of the same trailer: one statement
+    per chunk (a trailer deleted meanwhile is left out rather than failing the chunk)."""
+    if not predictions:
+        return 0
+    ids = set(Trailer.objects.filter(pk__in=[p.trailer_id for p in predictions]).values_list("pk", flat=True))
+    kept = [p for p in predictions if p.trailer_id in ids]
+    Prediction.objects.bulk_create(
+        kept, update_conflicts=True, unique_fields=["model_version", "trailer"],
+        update_fields=["score", "spread", "uncertainty", "subclip_scores"],
+    )
+    return len(kept)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Count, Q
+from django.db.models import Avg, Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from ml.config import LRCNConfig, TrainConfig
@@ -64,17 +64,20 @@ def _held(run_pk: int, token: str):
 
 def labelled_trailers(*, label_source: str, min_ratings: int = 1, trailer_ids=None) -> dict[int, float]:
     """Ready trailers with a label from ``label_source``: {trailer id: label}."""
-    trailers = Trailer.objects.filter(status=Trailer.Status.READY, subclips__isnull=False).distinct()
+    trailers = Trailer.objects.filter(Exists(Subclip.objects.filter(trailer=OuterRef("pk"))),
+                                      status=Trailer.Status.READY)
     if trailer_ids:
         trailers = trailers.filter(pk__in=trailer_ids)
     if label_source == TrainingRun.LabelSource.REFERENCE:
         rows = trailers.filter(reference_score__isnull=False).values_list("pk", "reference_score")
-    else:
+    elif ExcludedRater.objects.exists():
         # Raters staff left out (the raters page) count in neither the mean nor the number of ratings.
         kept = ~Q(ratings__user__in=ExcludedRater.objects.values("user"))
         rows = (trailers.annotate(n=Count("ratings", distinct=True, filter=kept),
                                   mean=Avg("ratings__score", filter=kept))
                 .filter(n__gte=max(1, min_ratings)).values_list("pk", "mean"))
+    else:  # nobody is left out: the trailers' rating counters (trailers/services/ratings.py keeps them)
+        rows = trailers.filter(rating_count__gte=max(1, min_ratings)).values_list("pk", "mean_rating")
     return {pk: float(label) for pk, label in rows}
 
 
@@ -280,7 +283,8 @@ def _dataset(run: TrainingRun):
                            for pk, label in sorted(labels.items())]
         first = Subclip.objects.filter(trailer_id__in=labels).order_by("pk").first()
         run.sampling = first.sampling if first else {}
-        TrainingRun.objects.filter(pk=run.pk).update(dataset=run.dataset, sampling=run.sampling)
+        TrainingRun.objects.filter(pk=run.pk).update(dataset=run.dataset, sampling=run.sampling,
+                                                     **TrainingRun.split_sizes(run.dataset))
 
     spec = _embedding_spec_or_none(LRCNConfig.from_dict(run.model_config))
     wanted = spec.to_dict() if spec is not None else None

@@ -92,7 +92,9 @@ def activate_model_version(*, model_version: ModelVersion) -> ModelVersion:
         ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=model_version.pk).update(
             is_active=False
         )
-        ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated_at=timezone.now())
+        # It scores every ready trailer it has not yet: the predictions page follows that until it is done.
+        ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated_at=timezone.now(),
+                                                                scored_at=None)
         from .queue import enqueue_scoring
 
         transaction.on_commit(lambda: enqueue_scoring(model_version.pk, None))

@@ -16,4 +16,5 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         counts = sweep()
         self.stdout.write(f"Enqueued {counts['trailers']} trailer(s), {counts['runs']} training run(s), "
-                          f"{counts['scoring']} scoring task(s) and {counts['embedding']} embedding task(s).")
+                          f"{counts['scoring']} scoring task(s) and {counts['embedding']} embedding task(s); "
+                          f"made {counts['summaries']} prediction summary(ies) again.")

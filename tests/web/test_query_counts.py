@@ -1,0 +1,120 @@
+"""Every page and API list asks the database the same number of questions at any size: with a handful of trailers
+(a part of one page) and with more than a page of them (full pages, deeper pages), for every sort. What a list
+costs must not grow with the data or with the rows on a page (issue 15)."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from tests.web.conftest import create_cv_run, create_run, create_version, cv_version_metrics
+from trailers.models import Prediction, Subclip, Trailer
+from trailers.services import import_ratings
+from trailers.services.summaries import keep_prediction_summary
+
+pytestmark = pytest.mark.django_db
+
+SMALL, LARGE = 4, 130  # trailers: part of one page; more than two pages of 50
+
+
+def grow(n: int, users, versions) -> list[Trailer]:
+    """``n`` more ready trailers with subclips, rated by every user but the first (who rates every other one:
+    "rated by me" and "rate next" both have rows), predicted by every version."""
+    start = Trailer.objects.count()
+    now = timezone.now()
+    trailers = Trailer.objects.bulk_create(
+        Trailer(title=f"Bulk {i:05d}", original_name=f"b{i}.mp4", file=f"trailers/b{i}.mp4", sha256=f"{i:064x}",
+                status=Trailer.Status.READY, duration=30.0, uploaded_at=now, uploaded_by=users[i % len(users)],
+                reference_score=5.0 if i % 2 else None)
+        for i in range(start, start + n))
+    Subclip.objects.bulk_create(Subclip(trailer=t, index=k, start=1.5 * k, duration=1.5, frame_count=4,
+                                        frames=f"subclips/{t.pk}/{k}.npy", contact_sheet=f"subclips/{t.pk}/{k}.jpg")
+                                for t in trailers for k in range(2))
+    import_ratings(ratings=[(u.pk, t.pk, 1 + (t.pk + k) % 10) for t in trailers for k, u in enumerate(users)
+                            if k or t.pk % 2])
+    for version in versions:
+        Prediction.objects.bulk_create(Prediction(model_version=version, trailer=t, score=1 + t.pk % 9,
+                                                  subclip_scores=[5.0, 6.0], uncertainty=0.2) for t in trailers)
+    return trailers
+
+
+# Every page and list, with the queries it makes. Pages: the session and the user first. A list: its count, its
+# page's ids, those rows. The predictions page adds the version, the scored and ready counts, the kept figures and
+# the version picker (a filter computes the figures afresh instead: one more, for the run's dataset and estimate).
+EXPECTED: dict[str, int] = {
+    "/": 6,  # session, user, count, ids, rows, active version
+    "/?page=2": 6,
+    "/?sort=-mean": 6,
+    "/?sort=count": 6,
+    "/?sort=mine": 6,
+    "/?sort=-predicted": 6,
+    "/?sort=title": 6,
+    "/?rated=yes&predicted=yes&q=Bulk&sort=-mean": 6,
+    "/?rated=no&status=ready": 6,
+    "/rate/": 9,  # session, user, the next trailer, its page (trailer, predictions, subclips, mine, distribution), left
+    "/trailers/{trailer}/": 8,
+    "/runs/": 5,  # session, user, count, ids, rows
+    "/runs/{run}/": 4,  # session, user, the run, its estimate without every trailer's prediction
+    "/runs/{cv_run}/": 4,
+    # session, user, version, scored and ready (the active version is still scoring: no scored_at), kept figures,
+    # count, ids, rows, versions
+    "/predictions/": 9,
+    "/predictions/?page=2": 9,
+    "/predictions/?sort=-error": 9,
+    "/predictions/?sort=mean": 9,
+    "/predictions/?version={old_version}": 8,  # not active: no scoring to follow
+    "/predictions/?rated=yes": 9,  # every rated trailer: the kept figures
+    "/predictions/?q=Bulk": 10,  # narrowed: rated rows, the run's dataset and estimate, instead of kept figures
+    "/predictions/?rated=no": 7,  # every trailer here has ratings: no rows, no figures to read
+    "/predictions.csv": 4,  # session, user, version, the rows (read in chunks: one more per 2,000 rows)
+    "/api/trailers/": 3,  # count, ids, rows (token auth: no session)
+    "/api/trailers/?page=last": 3,
+    "/api/trailers/?sort=-mean": 3,
+    "/api/trailers/?sort=mine": 3,
+    "/api/trailers/{trailer}/": 6,
+    "/api/runs/": 3,
+    "/api/runs/{cv_run}/": 1,
+    "/api/runs/{cv_run}/dataset/": 2,  # the run, its dataset
+    "/api/model-versions/": 3,
+    "/api/predictions/": 3,
+    "/api/predictions/?version=active&page=last": 4,  # the active version, count, ids, rows
+    "/api/predictions/?trailer={trailer}": 3,
+    "/admin/trailers/trailer/": 8,  # session, user, count, rows, the filters' codecs and containers, dates
+    "/admin/trailers/rating/": 4,  # session, user, count (exact up to 10,000 rows), rows
+    "/admin/trailers/rating/?score__exact=7": 4,
+    "/admin/trailers/prediction/": 5,  # ... and the version filter's versions
+    "/admin/trailers/subclip/": 4,
+    "/admin/trailers/trainingrun/": 6,
+    "/admin/trailers/modelversion/": 5,
+}
+
+
+def get(staff_client, api: APIClient, url: str):
+    response = (api if url.startswith("/api/") else staff_client).get(url)
+    if response.streaming:
+        b"".join(response.streaming_content)  # a streamed body's queries run as it is read
+    assert response.status_code == 200, (url, response.status_code)
+
+
+def test_every_page_and_list_costs_the_same_queries_at_any_size(staff_client, staff_user, user, other_user,
+                                                                 django_assert_num_queries):
+    people = [staff_user, user, other_user]
+    old = create_version(number=1)
+    active = create_version(number=2, active=True)
+    trailers = grow(SMALL, people, [old, active])
+    cv_run = create_cv_run(trailers[:3], [4.0, 6.0, 8.0])
+    create_version(number=3, run=cv_run, **cv_version_metrics(trailers=3))
+    run = create_run()
+    api = APIClient()
+    api.force_authenticate(staff_user)
+    ids = {"trailer": trailers[0].pk, "run": run.pk, "cv_run": cv_run.pk, "old_version": old.pk}
+
+    for size in (SMALL, LARGE):
+        grow(size - Trailer.objects.count(), people, [old, active])
+        for version in (old, active):
+            keep_prediction_summary(model_version=version)
+        assert Trailer.objects.count() == size
+        for url, expected in EXPECTED.items():
+            with django_assert_num_queries(expected):
+                get(staff_client, api, url.format(**ids))
