@@ -98,11 +98,24 @@ class S3Server:
             try:
                 if not any(b["Name"] == self.bucket for b in s3.list_buckets().get("Buckets", [])):
                     s3.create_bucket(Bucket=self.bucket)
+                self._read_back(s3)
                 return self
             except Exception:  # noqa: BLE001 - not up yet
                 time.sleep(0.1)
         self.stop()
         raise TimeoutError(f"the S3 server did not answer in time: {self.log()[-2000:]}")
+
+    def _read_back(self, s3) -> None:
+        """Raise unless an object can be read: once the server answers, a restarted one may still be loading its
+        volumes (a GET then answers 500 for a while, longer on a busy machine). An object it keeps is read; an
+        empty bucket gets a probe written, read and deleted."""
+        kept = s3.list_objects_v2(Bucket=self.bucket, MaxKeys=1).get("Contents", [])
+        if kept:
+            s3.get_object(Bucket=self.bucket, Key=kept[0]["Key"], Range="bytes=0-0")["Body"].read()
+            return
+        s3.put_object(Bucket=self.bucket, Key=".ready-probe", Body=b"ok")
+        s3.get_object(Bucket=self.bucket, Key=".ready-probe")["Body"].read()
+        s3.delete_object(Bucket=self.bucket, Key=".ready-probe")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

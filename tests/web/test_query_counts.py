@@ -55,8 +55,9 @@ EXPECTED: dict[str, int] = {
     "/rate/": 9,  # session, user, the next trailer, its page (trailer, predictions, subclips, mine, distribution), left
     "/trailers/{trailer}/": 8,
     "/runs/": 5,  # session, user, count, ids, rows
-    "/runs/{run}/": 4,  # session, user, the run, its estimate without every trailer's prediction
-    "/runs/{cv_run}/": 4,
+    # session, user, the run, its estimate without every trailer's prediction, its trailers' subclips (one aggregate)
+    "/runs/{run}/": 5,
+    "/runs/{cv_run}/": 5,
     # session, user, version, scored and ready (the active version is still scoring: no scored_at), kept figures,
     # count, ids, rows, versions
     "/predictions/": 9,
