@@ -250,6 +250,7 @@ def test_cross_validated_training_prints_the_estimate_and_the_ensemble_predicts(
     out, err = capsys.readouterr()
     assert err == ""  # every subclip's embeddings came from the cache: no warning
     lines = out.splitlines()
+    assert lines.pop(0) == "markup: 6 titles matched by the file name without its extension"  # which rule matched
     assert [line.split(" (")[0] for line in lines[:3]] == ["fold 1/3", "fold 2/3", "fold 3/3"]
     assert all("model MAE" in line and "mean rating MAE" in line and "single-frame MAE" in line for line in lines[:3])
     assert lines[3] == "cross-validated estimate (3 folds, 6 trailers; mean ± sd over folds):"
@@ -284,7 +285,7 @@ def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, emb
     train = ["train", str(embedded), "--markup", str(markup), "--folds", "3", "--epochs", "3",
              "--frames-per-sample", "4", "--device", "cpu", "--no-single-frame-baseline"]
     assert main([*train, "--out", str(tmp_path / "straight.pt")]) == 0
-    straight = capsys.readouterr().out.splitlines()
+    straight = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("markup: ")]
 
     real_fit, fits = ml.crossval.fit, []
 
@@ -303,7 +304,7 @@ def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, emb
 
     monkeypatch.setattr(ml.crossval, "fit", real_fit)
     assert main([*train, "--out", str(model)]) == 0
-    resumed = capsys.readouterr().out.splitlines()
+    resumed = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("markup: ")]
     assert resumed[0] == f"carrying on from 1 finished fold(s) in {model}.ckpt.d"
     assert resumed[1:-1] == straight[:-1]  # the same folds, figures and estimate as the run that went straight
     assert model.is_file() and not Path(f"{model}.ckpt.d").exists()
