@@ -244,11 +244,13 @@ def test_upload_train_activate_score_and_play_across_three_hosts(cluster, person
     assert response.status_code == 200 and "is now active" in response.text
     wait_for(lambda: Prediction.objects.filter(model_version=version).count() == len(trailers), timeout=120,
              message="every trailer scored")
+    # The task logs its cache use once it has returned, a moment after its predictions are written.
+    wait_for(lambda: "cache after score_trailers_task:" in cluster["gpu_worker"].log(), timeout=30,
+             message="the scoring task's cache line")
     gpu_log = cluster["gpu_worker"].log()
     # What the deleted cache held was fetched again: each frame file missed a second time.
     refetched = [name for name in fetched_before if gpu_log.count(f"cache miss: {name},") >= 2]
     assert refetched, "nothing was fetched again after the cache folder went"
-    assert "cache after score_trailers_task:" in gpu_log
 
     # The trailer page plays the video: the player's URL sends the browser to the store, which answers ranges.
     trailer = trailers[0]
