@@ -28,7 +28,7 @@ import queue
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ import av
 import av.error
 import numpy as np
 
+from ml.config import Option, SamplingConfig, check_value, options
 from ml.files import media_url
 
 __all__ = [
@@ -316,112 +317,6 @@ def probe(
     )
 
 
-# --------------------------------------------------------------------------- configuration
-
-
-def _check_int(name: str, value: Any, *, minimum: int, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
-
-
-def _check_number(name: str, value: Any, *, minimum: float, strict: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < minimum or (strict and value == minimum):
-        raise ValueError(f"{name} must be {'above' if strict else 'at least'} {minimum}, got {value!r}")
-
-
-class _DefaultStep(int):
-    """The type of ``frame_step``'s default: 45, told apart from a 45 the caller gave."""
-
-
-_UNSET_STEP = _DefaultStep(45)  # the dataclass default; see SamplingConfig.__post_init__
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """How a trailer becomes subclips of frames; stored as JSON with every Subclip and run.
-
-    The defaults are the seed's method (:meth:`seed`): 3 subclips of 30 s from
-    10 s in, every 45th frame, shorter side to 255 then a 224×224 center crop.
-    Exactly one of ``frame_step`` (every Nth frame at the stream's frame rate)
-    and ``frames_per_subclip`` (T frames evenly spaced in time, the same T
-    whatever the frame rate) is set; setting ``frames_per_subclip`` clears the
-    default ``frame_step``, while a ``frame_step`` given alongside it is refused,
-    whatever its value. ``fast`` snaps every wanted frame to the nearest
-    keyframe: much faster, inexact, never the default. ``min_duration`` is
-    the shortest video accepted, in seconds.
-    """
-
-    n_subclips: int = 3
-    subclip_duration: float = 30.0
-    offset: float = 10.0
-    min_duration: float = 1.0
-    frame_step: int | None = _UNSET_STEP
-    frames_per_subclip: int | None = None
-    size: int = 224
-    fast: bool = False
-    snippet_frames: int = 1  # consecutive frames taken at each sample point (1: the seed's single frames)
-
-    def __post_init__(self):
-        _check_int("n_subclips", self.n_subclips, minimum=1)
-        _check_number("subclip_duration", self.subclip_duration, minimum=0.0, strict=True)
-        _check_number("offset", self.offset, minimum=0.0, strict=False)
-        _check_number("min_duration", self.min_duration, minimum=0.0, strict=False)
-        _check_int("frame_step", self.frame_step, minimum=1, allow_none=True)
-        _check_int("frames_per_subclip", self.frames_per_subclip, minimum=1, allow_none=True)
-        _check_int("size", self.size, minimum=8)
-        if self.size > 4096:
-            raise ValueError(f"size must be at most 4096, got {self.size!r}")
-        if not isinstance(self.fast, bool):
-            raise ValueError(f"fast must be true or false, got {self.fast!r}")
-        _check_int("snippet_frames", self.snippet_frames, minimum=1)
-        if self.snippet_frames > 16:
-            raise ValueError(f"snippet_frames must be at most 16, got {self.snippet_frames!r}")
-        if self.frame_step is _UNSET_STEP:
-            # The default gives way to frames_per_subclip, and is stored as a plain 45.
-            object.__setattr__(self, "frame_step", None if self.frames_per_subclip is not None else int(_UNSET_STEP))
-        if self.frame_step is not None and self.frames_per_subclip is not None:
-            raise ValueError("frame_step and frames_per_subclip: set one of them, not both")
-        if self.frame_step is None and self.frames_per_subclip is None:
-            raise ValueError("frame_step or frames_per_subclip must be set")
-
-    @classmethod
-    def seed(cls) -> SamplingConfig:
-        """The seed's exact method (the defaults)."""
-        return cls()
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def plan(self, duration: float) -> list[SubclipPlan]:
-        """:func:`plan_subclips` with these settings (raises ``VideoError`` for a video too short to sample)."""
-        return plan_subclips(duration, n_subclips=self.n_subclips, subclip_duration=self.subclip_duration,
-                             offset=self.offset, min_duration=self.min_duration)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SamplingConfig:
-        """Rebuild from :meth:`to_dict` output; unknown keys are an error, missing ones take defaults."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown sampling setting(s): {', '.join(unknown)}")
-        values = dict(data)
-        # JSON has one number type; accept 30 for 30.0 and 45.0 for 45.
-        for name in ("subclip_duration", "offset", "min_duration"):
-            if isinstance(values.get(name), int) and not isinstance(values.get(name), bool):
-                values[name] = float(values[name])
-        for name in ("n_subclips", "frame_step", "frames_per_subclip", "size", "snippet_frames"):
-            value = values.get(name)
-            if isinstance(value, float) and value.is_integer():
-                values[name] = int(value)
-        return cls(**values)
-
-
 # --------------------------------------------------------------------------- planning
 
 
@@ -476,11 +371,11 @@ def plan_subclips(
     the defaults a 120 s trailer gives 10–40, 40–70, 70–100; 60 s gives 10–40
     and 40–60; 45 s gives 10–40; 20 s gives 0–20; 5 s gives 0–5.
     """
-    _check_number("duration", duration, minimum=0.0, strict=False)
-    _check_int("n_subclips", n_subclips, minimum=1)
-    _check_number("subclip_duration", subclip_duration, minimum=0.0, strict=True)
-    _check_number("offset", offset, minimum=0.0, strict=False)
-    _check_number("min_duration", min_duration, minimum=0.0, strict=False)
+    check_value("duration", duration, Option(float, low=0.0))
+    sampling = options(SamplingConfig)
+    for name, value in (("n_subclips", n_subclips), ("subclip_duration", subclip_duration), ("offset", offset),
+                        ("min_duration", min_duration)):
+        check_value(name, value, sampling[name])
     duration = float(duration)
     if duration <= 0 or duration < min_duration:
         raise VideoError(
@@ -828,14 +723,14 @@ class _Reader:
         return frames[0] if frames else None
 
 
-def _check_sampling(frame_step, frames_per_subclip, size) -> tuple[int | None, int | None]:
-    if frame_step is not None and frames_per_subclip is not None:
-        raise ValueError("frame_step and frames_per_subclip: set one of them, not both")
+def _check_sampling(frame_step, frames_per_subclip, size, snippet_frames) -> tuple[int | None, int | None]:
+    """sample_frames' arguments, checked as SamplingConfig checks its fields (but ``size`` may be None)."""
     if frame_step is None and frames_per_subclip is None:
         frame_step = 45
-    _check_int("frame_step", frame_step, minimum=1, allow_none=True)
-    _check_int("frames_per_subclip", frames_per_subclip, minimum=1, allow_none=True)
-    _check_int("size", size, minimum=8, allow_none=True)
+    _, errors = SamplingConfig.check({"frame_step": frame_step, "frames_per_subclip": frames_per_subclip,
+                                      "snippet_frames": snippet_frames, **({"size": size} if size is not None else {})})
+    if errors:
+        raise errors[0]
     return frame_step, frames_per_subclip
 
 
@@ -879,7 +774,7 @@ def sample_frames(
     An empty plan gives an empty list. Raises :class:`VideoError` if the file
     cannot be read or a subclip yields no decodable frame.
     """
-    frame_step, frames_per_subclip = _check_sampling(frame_step, frames_per_subclip, size)
+    frame_step, frames_per_subclip = _check_sampling(frame_step, frames_per_subclip, size, snippet_frames)
     plans = [plan] if isinstance(plan, SubclipPlan) else list(plan)
     path = Path(path)
     _check_file(path)
@@ -887,8 +782,7 @@ def sample_frames(
         return []
     if workers is None:
         workers = min(os.cpu_count() or 1, _MAX_WORKERS)
-    _check_int("workers", workers, minimum=1)
-    _check_int("snippet_frames", snippet_frames, minimum=1)
+    check_value("workers", workers, Option(int, low=1))
 
     # Readers (each an open file with its own decoder) are lent to one unit of
     # work at a time; a new one is opened only while fewer than ``workers`` exist.
