@@ -142,7 +142,8 @@ class TrailerDetailSerializer(TrailerSerializer):
 
 
 class TrailerUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="the trailer: any video file with a picture track")
+    # An empty file is the ingest service's to refuse, with its code ("empty") and words, as every other file.
+    file = serializers.FileField(allow_empty_file=True, help_text="the trailer: any video file with a picture track")
     title = serializers.CharField(required=False, max_length=255, help_text="defaults to the file's name")
     reference_score = serializers.FloatField(required=False, min_value=0, max_value=10,
                                              help_text="an imported reference score (staff only)")
