@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRefresh
 
 from . import charts, run_forms, selectors, selectors_runs, services, store, throttles, uploads
+from .errors import show
 from .forms import PredictionFilterForm, RunFilterForm, SignUpForm, TrailerFilterForm, UploadForm
 from .media import serve_file, serve_stored
 from .models import Trailer, TrainingRun
@@ -102,7 +103,7 @@ def _upload_page(request):
         for upload_file_ in files:
             trailer, error = _ingest(request, upload_file_)
             if error:
-                messages.error(request, f"{upload_file_.name} was refused: {error.message}")
+                show(request, error, prefix=f"{upload_file_.name} was refused: ")
             else:
                 messages.success(request, f"{upload_file_.name} was uploaded as “{trailer.title}”; it is queued for "
                                           "processing.")

@@ -68,11 +68,6 @@ REFUSAL = inline_serializer("UploadRefusal", fields={
 })
 
 
-def _refused_upload(code: str, message: str, **extra) -> Response:
-    """An upload's refusal, the one shape the upload page's script reads too: ``{"detail", "code"}`` (and the
-    reason on the field, ``file``, as the API's other bad fields)."""
-    return Response({"detail": message, "code": code, "file": [message], **extra}, status=status.HTTP_400_BAD_REQUEST)
-
 
 def _validated(serializer_class, data, **kwargs):
     serializer = serializer_class(data=data, **kwargs)
@@ -136,19 +131,15 @@ class TrailerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         body = request.data  # parses the body, through the size limit
         too_large = uploads.too_large_uploads(request._request)
         if too_large:
-            return _refused_upload("too_large", uploads.too_large_message(too_large[0][1]))
+            raise services.IngestError(uploads.too_large_message(too_large[0][1]), code="too_large")
         several = uploads.more_than_one_file(request.FILES)
         if several:
-            return _refused_upload("several_files", several)
+            raise services.IngestError(several, code="several_files")
         data = _validated(TrailerUploadSerializer, body, context={"request": request}).validated_data
         upload = data["file"]
-        try:
-            trailer = services.ingest_trailer(source=upload, original_name=upload.name, user=request.user,
-                                              title=data.get("title"), reference_score=data.get("reference_score"),
-                                              size=upload.size)
-        except services.IngestError as error:
-            duplicate = {} if error.duplicate_of is None else {"duplicate_of": error.duplicate_of.pk}
-            return _refused_upload(error.code, error.message, **duplicate)
+        trailer = services.ingest_trailer(source=upload, original_name=upload.name, user=request.user,
+                                          title=data.get("title"), reference_score=data.get("reference_score"),
+                                          size=upload.size)  # a refusal is an IngestError: trailers/api/errors.py
         trailer = selectors.trailer_list(user=request.user).get(pk=trailer.pk)
         return Response(TrailerSerializer(trailer, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
@@ -309,10 +300,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
                               409: OpenApiResponse(description="no version was active before this one")})
     @action(detail=False, methods=["post"])
     def rollback(self, request):
-        try:
-            version = rollback()
-        except services.ActivationError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        version = rollback()  # nothing to roll back to: an ActivationError, 409
         return Response(ModelVersionSerializer(get_object_or_404(self.get_queryset(), pk=version.pk),
                                                context=self.get_serializer_context()).data)
 
@@ -347,10 +335,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             return Response({"detail": f"Model version {version} is {comparison['reason']}: ask again with "
                                        "?confirm=true to activate it all the same.", "comparison": comparison},
                             status=status.HTTP_409_CONFLICT)
-        try:
-            version = services.activate_model_version(model_version=version)
-        except services.ActivationError as error:
-            raise ValidationError({"detail": str(error)}) from error
+        version = services.activate_model_version(model_version=version)
         context = {**self.get_serializer_context(), "comparison": comparison}
         return Response(ModelVersionActivationSerializer(get_object_or_404(self.get_queryset(), pk=version.pk),
                                                          context=context).data)
