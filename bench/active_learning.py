@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ml.config import PRESETS, TRAIN_PRESETS  # noqa: E402
+from ml.config import PRESETS, TRAIN_PRESETS, SamplingConfig  # noqa: E402
 from ml.crossval import cross_validate, subclip_scores  # noqa: E402
 from ml.data import TrailerSample  # noqa: E402
 from ml.embeddings import embed_subclip, installed_spec  # noqa: E402
@@ -52,7 +52,7 @@ from ml.frames import save_frames  # noqa: E402
 from ml.metrics import mae  # noqa: E402
 from ml.pixels import sample_head_inputs  # noqa: E402
 from ml.synth import generate_content_dataset, generate_dataset  # noqa: E402
-from ml.video import SamplingConfig, sample_trailer  # noqa: E402
+from ml.video import sample_trailer  # noqa: E402
 
 SAMPLING = SamplingConfig(n_subclips=1, subclip_duration=2.5, offset=0.25, frames_per_subclip=8, size=112,
                           snippet_frames=2)

@@ -33,13 +33,13 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ml.config import PRESETS, TRAIN_PRESETS  # noqa: E402
+from ml.config import PRESETS, TRAIN_PRESETS, SamplingConfig  # noqa: E402
 from ml.crossval import cross_validate  # noqa: E402
 from ml.data import TrailerSample  # noqa: E402
 from ml.embeddings import embed_subclip, installed_spec  # noqa: E402
 from ml.frames import save_frames  # noqa: E402
 from ml.synth import generate_trailer  # noqa: E402
-from ml.video import SamplingConfig, sample_trailer  # noqa: E402
+from ml.video import sample_trailer  # noqa: E402
 
 # The web app's default sampling (config/settings.py: REELSCORE_SAMPLING) and the demo's trailers and people.
 SAMPLING = SamplingConfig(n_subclips=3, subclip_duration=30.0, offset=10.0, frame_step=None, frames_per_subclip=16,

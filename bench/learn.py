@@ -49,7 +49,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ml.config import PRESETS, TRAIN_PRESETS  # noqa: E402
+from ml.config import PRESETS, TRAIN_PRESETS, SamplingConfig  # noqa: E402
 from ml.crossval import Member, cross_validate, predict_samples  # noqa: E402
 from ml.data import TrailerSample  # noqa: E402
 from ml.embeddings import embed_subclip, installed_spec  # noqa: E402
@@ -57,7 +57,7 @@ from ml.frames import save_frames  # noqa: E402
 from ml.metrics import mae  # noqa: E402
 from ml.synth import generate_content_dataset, generate_dataset  # noqa: E402
 from ml.train import fit  # noqa: E402
-from ml.video import SamplingConfig, sample_trailer  # noqa: E402
+from ml.video import sample_trailer  # noqa: E402
 
 SAMPLING = SamplingConfig(n_subclips=3, subclip_duration=4.0, offset=1.0, frames_per_subclip=16, size=112,
                           snippet_frames=2)

@@ -157,7 +157,7 @@ def bench_upload(server, work: Path, megabytes: int) -> dict:
         cookies = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
         started = time.perf_counter()
-        conn.putrequest("POST", "/upload/file/")
+        conn.putrequest("POST", "/api/trailers/")
         for name, value in {"Content-Type": f"multipart/form-data; boundary={body.boundary}",
                             "Content-Length": str(body.length), "Cookie": cookies,
                             "X-CSRFToken": session.cookies["csrftoken"], "Referer": url}.items():

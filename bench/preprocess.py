@@ -239,8 +239,9 @@ def run_seed(src: Path, work: Path) -> dict:
 
 
 def run_reelscore(src: Path, work: Path, fast: bool) -> dict:
+    from ml.config import SamplingConfig
     from ml.frames import save_frames, write_contact_sheet
-    from ml.video import SamplingConfig, sample_trailer
+    from ml.video import sample_trailer
 
     config = SamplingConfig(fast=fast)
     info, sampled = sample_trailer(src, config)

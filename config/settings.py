@@ -284,6 +284,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "trailers.api.errors.exception_handler",
     # DRF's parsers, with JSON nested too deeply for the decoder refused as a 400 instead of a 500.
     "DEFAULT_PARSER_CLASSES": [
         "trailers.api.parsers.SafeJSONParser",

@@ -25,25 +25,23 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
 import os
 import shutil
 import sys
 import tempfile
-import typing
 import uuid
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from ml.config import PRESETS, LRCNConfig
+from ml.config import PRESETS, TRAIN_PRESETS, LRCNConfig, SamplingConfig, TrainConfig, options
 from ml.data import SAMPLING_FILE, find_subclips
 from ml.embeddings import EMBEDDINGS_FILE, SUFFIX, EmbeddingSpec, EncoderError, embedding_path
 from ml.files import write_atomically
 from ml.markup import MarkupError
-from ml.video import SamplingConfig, VideoError
+from ml.video import VideoError
 
 TRAILER_FILE = "trailer.json"
 RUN_FILE = "run.json"  # in a cross-validated run's checkpoint folder: what the folds kept there were trained on
@@ -251,15 +249,9 @@ def _add_preprocess(commands) -> None:
     )
     p.add_argument("video_dir", metavar="VIDEO_DIR", type=Path, help="folder of trailer videos")
     p.add_argument("--out", metavar="DATA_DIR", type=Path, required=True, help="where the frame arrays go")
-    p.add_argument("--subclips", type=int, default=3, metavar="N", help="subclips per trailer (default 3)")
-    p.add_argument("--subclip-duration", type=float, default=30.0, metavar="S", help="seconds (default 30)")
-    p.add_argument("--offset", type=float, default=10.0, metavar="S", help="first subclip starts here (default 10)")
-    p.add_argument("--min-duration", type=float, default=1.0, metavar="S", help="shortest usable video (default 1)")
-    frames = p.add_mutually_exclusive_group()
-    frames.add_argument("--frame-step", type=int, metavar="N", help="keep every Nth frame (default 45, the seed's)")
-    frames.add_argument("--frames-per-subclip", type=int, metavar="T", help="keep T frames evenly spaced in time")
-    p.add_argument("--size", type=int, default=224, metavar="PX", help="frame side after resize + centre crop (default 224)")
-    p.add_argument("--fast", action="store_true", help="take the nearest keyframes: much faster, inexact")
+    add_config_options(p, SamplingConfig, "sampling_", "sampling options",
+                       "how each video becomes subclips of frames (ml.config.SamplingConfig)",
+                       defaults=SamplingConfig(), alternatives=("frame_step", "frames_per_subclip"))
     p.add_argument("--contact-sheets", action="store_true", help="also write a JPEG contact sheet per subclip")
     _add_embedding_options(p, default_help=f"default {DEFAULT_EMBED_SIZE}, the default preset's frame size")
     p.add_argument("--no-embeddings", action="store_true",
@@ -276,14 +268,7 @@ def run_preprocess(args) -> int:
     if not args.video_dir.is_dir():
         raise CliError(f"{args.video_dir} is not a folder")
     _check_output(args.out, "--out", folder=True)
-    options = {
-        "n_subclips": args.subclips, "subclip_duration": args.subclip_duration, "offset": args.offset,
-        "min_duration": args.min_duration, "size": args.size, "fast": args.fast,
-    }
-    if args.frames_per_subclip is not None:
-        options["frames_per_subclip"] = args.frames_per_subclip
-    elif args.frame_step is not None:
-        options["frame_step"] = args.frame_step
+    options = config_overrides(args, SamplingConfig, "sampling_")
     try:
         config = SamplingConfig(**options)
     except ValueError as exc:
@@ -451,68 +436,52 @@ def run_embed(args) -> int:
 
 # --------------------------------------------------------------------------- train
 
-# Model options are derived from LRCNConfig's fields: ``--lstm-size`` overrides ``lstm_size``, and so on.
-MODEL_OPTION_HELP = {
-    "encoder": "frame encoder: scratch (a CNN learnt from nothing) or a pretrained one",
-    "finetune_blocks": "pretrained encoder: let its last N blocks learn (0: frozen, trains on cached embeddings)",
-    "frame_size": "frame side the model reads (a pretrained encoder's cache is used only at its --embed-size)",
-    "channels1": "scratch CNN: first conv block's channels",
-    "channels2": "scratch CNN: second conv block's channels",
-    "embedding_size": "per-frame embedding the temporal model reads",
-    "head": "scratch CNN: dense (the seed's) or pool",
-    "pool_size": "scratch CNN, pool head: average over an N×N grid",
-    "dense_sizes": "scratch CNN, dense head: hidden sizes",
-    "activation": "scratch CNN's activation",
-    "dropout": "dropout rate (pretrained: on embedding features)",
-    "temporal": "lstm, or mean: average the frame embeddings (the single-frame head; implies --no-deltas)",
-    "deltas": "feed the LSTM each embedding's change since the previous frame too",
-    "lstm_size": "LSTM hidden size",
-    "lstm_layers": "LSTM layers",
-    "readout": "last (the seed's) or mean over LSTM steps",
-    "masking": "keep zero-padded frames out of the model",
-}
+# Model and training options are made from the declarations in ml/config.py: ``--lstm-size`` overrides
+# ``lstm_size``, and so on; ``Option.flags`` adds another name where the command line had a shorter one.
 
 
-def _model_choices() -> dict[str, tuple[str, ...]]:
-    from ml.config import ACTIVATION_NAMES, ENCODERS, HEADS, READOUTS, TEMPORALS
+def add_config_options(p, cls, prefix: str, title: str, description: str, *, defaults=None,
+                       alternatives: tuple[str, ...] = ()) -> None:
+    """One option per field of config class ``cls``, each as ml/config.py declares it (type, choices, help,
+    the values it takes); unset, each is None (``defaults``: the values to name in the help). Fields in
+    ``alternatives`` exclude each other."""
+    group = p.add_argument_group(title, description)
+    exclusive = group.add_mutually_exclusive_group() if alternatives else None
+    for name, declared in options(cls).items():
+        flags = ["--" + name.replace("_", "-"), *declared.flags]
+        takes = [] if declared.choices or declared.kind is bool else [declared.describe()]
+        if defaults is not None:
+            takes.append(f"default {_shown(getattr(defaults, name))}")
+        text = declared.help + (f" [{'; '.join(takes)}]" if takes else "")
+        settings: dict[str, Any] = {"dest": prefix + name, "help": text.replace("%", "%%")}
+        if declared.choices:
+            settings["choices"] = declared.choices
+        elif declared.kind is bool:
+            settings.update(action=argparse.BooleanOptionalAction, default=None)
+        elif declared.kind is int:
+            settings.update(type=int, metavar="N")
+        elif declared.kind is float:
+            settings.update(type=float, metavar="X")
+        elif declared.kind is tuple:
+            settings.update(type=int, nargs="+", metavar="N")
+        else:
+            settings["metavar"] = "NAME"
+        (exclusive if name in alternatives else group).add_argument(*flags, **settings)
 
-    return {"encoder": ENCODERS, "head": HEADS, "activation": ACTIVATION_NAMES, "temporal": TEMPORALS,
-            "readout": READOUTS}
+
+def config_overrides(args, cls, prefix: str) -> dict[str, Any]:
+    """The options of ``cls`` given on the command line (lists as tuples)."""
+    given = {name: getattr(args, prefix + name) for name in options(cls)}
+    return {name: tuple(v) if isinstance(v, list) else v for name, v in given.items() if v is not None}
 
 
-def _add_model_options(p) -> None:
-    group = p.add_argument_group("model options", "override the preset's network (ml.config.LRCNConfig)")
-    choices = _model_choices()
-    types = typing.get_type_hints(LRCNConfig)
-    for field in dataclasses.fields(LRCNConfig):
-        flag, kind = "--" + field.name.replace("_", "-"), types[field.name]
-        options: dict[str, Any] = {"dest": f"model_{field.name}", "help": MODEL_OPTION_HELP.get(field.name)}
-        if field.name in choices:
-            options["choices"] = choices[field.name]
-        elif kind is bool:
-            options.update(action=argparse.BooleanOptionalAction, default=None)
-        elif kind is int:
-            options.update(type=int, metavar="N")
-        elif kind is float:
-            options.update(type=float, metavar="F")
-        elif typing.get_origin(kind) is tuple:
-            options.update(type=int, nargs="+", metavar="N")
-        elif kind is not str:
-            raise TypeError(f"LRCNConfig.{field.name}: no command-line option for a {kind}")
-        group.add_argument(flag, **options)
-
-
-def _model_overrides(args) -> dict[str, Any]:
-    overrides = {f.name: getattr(args, f"model_{f.name}") for f in dataclasses.fields(LRCNConfig)}
-    overrides = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items() if v is not None}
-    if overrides.get("temporal") == "mean":
-        overrides.setdefault("deltas", False)  # mean-pooled deltas are refused: the single-frame head has none
-    return overrides
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "none" if value is None else str(value)
 
 
 def _add_train(commands) -> None:
-    from ml.config import LOSSES, OPTIMIZERS, TRAIN_PRESETS
-
     p = commands.add_parser(
         "train", help="train a model on prepared frames and a Title/Score markup file",
         description="Train an LRCN on DATA_DIR (made by `preprocess`) with ratings from a markup file "
@@ -535,26 +504,6 @@ def _add_train(commands) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), default="default",
                    help="model and training preset (default: default, the frozen pretrained encoder + LSTM; "
                         "scratch: the CNN learnt from nothing; seed: the seed's network)")
-    p.add_argument("--folds", type=int, metavar="K", help="cross-validation folds (default: the preset's, 5); "
-                                                          "1: one model, no estimate")
-    p.add_argument("--duplicate-threshold", type=float, metavar="COS",
-                   help="frame match (ml.crossval.duplicate_score) that makes two trailers one group, "
-                        "kept in one fold (default: the preset's, 0.9)")
-    p.add_argument("--no-single-frame-baseline", action="store_true",
-                   help="do not fit the single-frame head on the folds to compare with (halves the work)")
-    p.add_argument("--epochs", type=int, metavar="N")
-    p.add_argument("--batch-size", type=int, metavar="N")
-    p.add_argument("--lr", type=float, metavar="LR", help="learning rate")
-    p.add_argument("--optimizer", choices=OPTIMIZERS)
-    p.add_argument("--loss", choices=LOSSES)
-    p.add_argument("--weight-decay", type=float, metavar="W")
-    p.add_argument("--grad-clip", type=float, metavar="NORM", help="clip the gradient norm to NORM")
-    p.add_argument("--patience", type=int, metavar="N", help="stop after N epochs without a better validation loss")
-    p.add_argument("--val-fraction", type=float, metavar="F", help="share of trailers held out for validation")
-    p.add_argument("--seed", type=int, metavar="N", help="random seed (split, initialisation, shuffling)")
-    p.add_argument("--device", help="auto (cuda where available), cpu, cuda or cuda:N")
-    p.add_argument("--workers", type=int, metavar="N", help="data-loading worker processes")
-    p.add_argument("--frames-per-sample", type=int, metavar="T", help="frames per subclip fed to the model")
     p.add_argument("--subclips", type=int, metavar="N", help="use at most the first N subclips of each trailer")
     p.add_argument("--checkpoint", type=Path, metavar="PATH",
                    help="checkpoint file (default: MODEL_FILE.ckpt); with folds, the folder where finished folds "
@@ -565,7 +514,9 @@ def _add_train(commands) -> None:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print the configs, the split, the data used (and with folds, every epoch)")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors and the final line only")
-    _add_model_options(p)
+    add_config_options(p, TrainConfig, "train_", "training options",
+                       "override the preset's training (ml.config.TrainConfig)")
+    add_config_options(p, LRCNConfig, "model_", "model options", "override the preset's network (ml.config.LRCNConfig)")
     p.set_defaults(handler=run_train)
 
 
@@ -575,20 +526,13 @@ def _train_summary(config) -> str:
 
 def _train_configs(args):
     """The run's TrainConfig and LRCNConfig: the preset's, with the command line's overrides."""
-    from ml.config import TRAIN_PRESETS
-
-    overrides = {
-        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
-        "loss": args.loss, "weight_decay": args.weight_decay, "grad_clip": args.grad_clip,
-        "early_stopping_patience": args.patience, "val_fraction": args.val_fraction, "seed": args.seed,
-        "device": args.device, "num_workers": args.workers, "frames_per_sample": args.frames_per_sample,
-        "folds": args.folds, "duplicate_threshold": args.duplicate_threshold,
-        "single_frame_baseline": False if args.no_single_frame_baseline else None,
-    }
     base = TRAIN_PRESETS.get(args.preset, TRAIN_PRESETS["default"])
     try:
-        config = base.replace(**{k: v for k, v in overrides.items() if v is not None})
-        model_config = PRESETS[args.preset].replace(**_model_overrides(args))
+        config = base.replace(**config_overrides(args, TrainConfig, "train_"))
+        model_overrides = config_overrides(args, LRCNConfig, "model_")
+        if model_overrides.get("temporal") == "mean":
+            model_overrides.setdefault("deltas", False)  # mean-pooled deltas are refused: the single-frame head has none
+        model_config = PRESETS[args.preset].replace(**model_overrides)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     return config, model_config

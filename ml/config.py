@@ -1,17 +1,25 @@
-"""The config objects of ml: what a model is (LRCNConfig) and how a run trains it (TrainConfig), with presets.
+"""The config objects of ml: what a model is (LRCNConfig), how a run trains it (TrainConfig) and how a
+trailer becomes frames (SamplingConfig), with presets.
 
-Frozen, validated dataclasses that round-trip through JSON (runs store them), and
-that import no torch: the web side builds its forms and checks its input with them
-without loading a deep-learning library into every web process. ``ml.model`` and
-``ml.train`` re-export them.
+Every field is declared once, here: its type, bounds or choices, label and help are an :class:`Option` in
+the dataclass field's metadata. The validation is made from those declarations (and the few rules
+between fields, each stated once below), and so are the admin's start-a-run form
+(``trailers/run_forms.py``), the API's run options and their OpenAPI schema
+(``trailers/api/serializers.py``) and the command line's options (``ml/cli.py``): change a bound here
+and all of them follow.
+
+Frozen, validated dataclasses that round-trip through JSON (runs store them), and that import no torch
+(nor PyAV): the web side builds its forms and checks its input with them without loading a
+deep-learning library into every web process.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 ACTIVATION_NAMES = ("relu", "leaky_relu", "selu")
 HEADS = ("dense", "pool")
@@ -20,14 +28,269 @@ READOUTS = ("last", "mean")
 # "scratch": the two-conv-block CNN learnt from nothing (the seed's); the others are pretrained and ship in a wheel.
 ENCODERS = ("scratch", "efficientnet_lite0")
 ENCODER_BLOCKS = {"efficientnet_lite0": 16}  # MBConv blocks that finetune_blocks may unfreeze
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+LOSSES = ("mse", "mae", "smooth_mae")
+DEVICE_NAMES = "'auto', 'cpu', 'cuda' or 'cuda:N'"
+
+
+def is_device_name(device: Any) -> bool:
+    """Whether ``device`` names a device ml trains and scores on (see :data:`DEVICE_NAMES`)."""
+    return isinstance(device, str) and (
+        device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())
+    )
 
 
 # ---------------------------------------------------------------------------
-# Config objects: frozen, validated, JSON round trip. ml.train uses the helpers too.
+# One field's declaration, and what is made from it.
+
+
+class ConfigError(ValueError):
+    """A value a config refuses. The message names the class and field, says what the field must be, and
+    shows the bad value; ``field``, ``expected`` (the code's words) and ``plain`` (a form's words) say the
+    same to programs, and :attr:`sentence` to people."""
+
+    def __init__(self, owner: str, field: str, expected: str, value: Any, *, plain: str = "", label: str = "",
+                 message: str = ""):
+        self.owner, self.field, self.expected, self.value = owner, field, expected, value
+        self.plain = plain or expected
+        self.label = label or field.replace("_", " ")
+        where = f"{owner}.{field}" if owner else field
+        super().__init__(message or f"{where} must be {expected}, got {value!r}")
+
+    @property
+    def sentence(self) -> str:
+        """The refusal as a form shows it, e.g. "Epochs must be a whole number of at least 1."."""
+        return f"{_capital(self.label)} must be {self.plain}."
+
+
+class _Refused(Exception):
+    def __init__(self, expected: str, plain: str = ""):
+        super().__init__(expected)
+        self.expected, self.plain = expected, plain or expected
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _g(number: float) -> str:
+    return f"{number:g}"
+
+
+def _listed(names: Iterable[str]) -> str:
+    names = [str(n) for n in names]
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+@dataclass(frozen=True)
+class Option:
+    """What one config field is: its ``kind`` (int, float, str, bool, or tuple for a list of whole numbers),
+    its bounds (``low``/``high``, each open or not) or ``choices``, whether it may be None (``optional``),
+    its ``label`` and ``help`` for people, and the command line's other names for it (``flags``).
+
+    A str field that is not one of a few ``choices`` is checked by ``valid``, whose rule is ``expected`` (in
+    the code's words) and ``plain`` (a form's); ``menu`` is what a form offers for it.
+    """
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+    optional: bool = False
+    label: str = ""
+    help: str = ""
+    flags: tuple[str, ...] = ()
+    menu: tuple[str, ...] = ()
+    valid: Callable[[Any], bool] | None = None
+    expected: str = ""
+    plain: str = ""
+
+    def check(self, value: Any) -> Any:
+        """``value`` as the config holds it (a float field's int as a float, a list as a tuple), or
+        :class:`_Refused` saying what it must be."""
+        if value is None and self.optional:
+            return None
+        if self.kind is tuple and isinstance(value, list):
+            value = tuple(value)
+        if not self._fits(value):
+            raise _Refused(self.rule(), self.plain_rule())
+        if self.kind is int and self.high is not None and value > self.high:
+            raise _Refused(f"at most {self.high}")
+        return float(value) if self.kind is float else value
+
+    def _fits(self, value: Any) -> bool:
+        if self.choices:
+            return value in self.choices
+        if self.kind is bool:
+            return isinstance(value, bool)
+        if self.kind is int:
+            return _is_int(value) and (self.low is None or value >= self.low)
+        if self.kind is float:
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            if ok and self.low is not None:
+                ok = value > self.low if self.low_open else value >= self.low
+            if ok and self.high is not None:
+                ok = value < self.high if self.high_open else value <= self.high
+            return ok
+        if self.kind is tuple:
+            return isinstance(value, tuple) and all(_is_int(n) and n >= (self.low or 1) for n in value)
+        return isinstance(value, str) and (self.valid is None or self.valid(value))
+
+    def rule(self) -> str:
+        """What a value must be, in the code's words: "an integer >= 1 or null", "a finite number > 0.0"."""
+        return self._words(plain=False)
+
+    def plain_rule(self) -> str:
+        """The same in a form's words: "a whole number of at least 1", "a number greater than 0"."""
+        return self._words(plain=True)
+
+    def _words(self, *, plain: bool) -> str:
+        code = not plain
+        if self.choices:
+            return f"one of {_listed(sorted(self.choices)) if plain else sorted(self.choices)}"
+        if self.kind is bool:
+            return "on or off" if plain else "true or false"
+        if self.kind is tuple:
+            return "whole numbers of at least 1, separated by commas" if plain else "a list of positive integers"
+        if self.kind not in (int, float):
+            return (self.plain if plain else "") or self.expected or "text"
+        bounds = []
+        if self.low is not None:
+            bounds.append((">" if self.low_open else ">=", self.low))
+        if self.high is not None and self.kind is float:  # an integer's upper bound is a refusal of its own
+            bounds.append(("<" if self.high_open else "<=", self.high))
+        if self.kind is int:
+            noun = "an integer" if code else "a whole number"
+        else:
+            noun = "a finite number" if code else "a number"
+        shown = [f"{op} {float(n) if self.kind is float else n}" if code else f"{_BOUND_WORDS[op]} {_g(n)}"
+                 for op, n in bounds]
+        nothing = (" or null" if code else ", or left empty") if self.optional else ""
+        return noun + (f" {' and '.join(shown)}" if shown else "") + nothing
+
+    def describe(self) -> str:
+        """Every value it takes, in a form's words: the plain rule, with an integer's upper bound too
+        ("a whole number from 1 to 20")."""
+        if self.kind is int and self.high is not None and not self.choices:
+            return f"a whole number from {_g(self.low or 0)} to {_g(self.high)}" + (
+                ", or left empty" if self.optional else "")
+        return self.plain_rule()
+
+    def sentence(self) -> str:
+        """What a form says of a value it cannot take: "Epochs must be a whole number of at least 1."."""
+        return f"{_capital(self.label)} must be {self.describe()}."
+
+
+_BOUND_WORDS = {">=": "of at least", ">": "greater than", "<=": "at most", "<": "less than"}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def option(default: Any, kind: type, **declaration) -> Any:
+    """A dataclass field with its :class:`Option` (the label defaults to the name in words)."""
+    return dataclasses.field(default=default, metadata={"option": Option(kind, **declaration)})
+
+
+def options(cls) -> dict[str, Option]:
+    """Each field of a config class and its declaration, in field order (labels filled in)."""
+    return {f.name: _labelled(f.name, f.metadata["option"]) for f in dataclasses.fields(cls)}
+
+
+def _labelled(name: str, declared: Option) -> Option:
+    return declared if declared.label else dataclasses.replace(declared, label=name.replace("_", " "))
+
+
+def check_value(name: str, value: Any, declared: Option) -> Any:
+    """``value`` checked against a declaration outside a config (a function's argument); ValueError if refused."""
+    try:
+        return declared.check(value)
+    except _Refused as refusal:
+        raise ConfigError("", name, refusal.expected, value, plain=refusal.plain) from None
+
+
+class Rule(NamedTuple):
+    """A refusal by a rule between fields: on ``field``, what it must be (``plain``: in a form's words;
+    ``message``: the whole message, where the usual one does not fit)."""
+
+    field: str
+    expected: str
+    plain: str = ""
+    message: str = ""
+
+
+class _Unchecked(Exception):
+    """A rule read a field that is itself refused (or missing): the rule has nothing to say."""
+
+
+class _Checked:
+    def __init__(self, values: dict[str, Any]):
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise _Unchecked(name) from None
+
+
+# ---------------------------------------------------------------------------
+# Config objects: frozen, validated from their declarations, JSON round trip.
 
 
 class ConfigMixin:
-    """``to_dict``/``from_dict`` for the frozen config dataclasses of ``ml``."""
+    """Validation from the fields' declarations and the class's ``RULES``; ``to_dict``/``from_dict``."""
+
+    RULES: tuple[Callable[[Any], Rule | None], ...] = ()
+
+    def __post_init__(self) -> None:
+        checked, errors = self.check({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        if errors:
+            raise errors[0]
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def prepare(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The values before they are checked (a class may settle a default that depends on another field)."""
+        return values
+
+    @classmethod
+    def check(cls, values: Mapping[str, Any]) -> tuple[dict[str, Any], list[ConfigError]]:
+        """Every refusal at once: each given field against its declaration, then each rule between fields
+        whose fields all passed. Returns the checked values and the refusals (empty when all is well)."""
+        values = cls.prepare(dict(values))
+        declared = options(cls)
+        checked: dict[str, Any] = {}
+        errors: list[ConfigError] = []
+        for name, declaration in declared.items():
+            if name not in values:
+                continue  # its reader could not read it, and has said so
+            try:
+                checked[name] = declaration.check(values[name])
+            except _Refused as refusal:
+                errors.append(ConfigError(cls.__name__, name, refusal.expected, values[name], plain=refusal.plain,
+                                          label=declaration.label))
+        view = _Checked(checked)
+        for rule in cls.RULES:
+            try:
+                found = rule(view)
+            except _Unchecked:
+                continue
+            if found is not None and all(e.field != found.field for e in errors):
+                errors.append(ConfigError(cls.__name__, found.field, found.expected, values.get(found.field),
+                                          plain=found.plain, label=declared[found.field].label,
+                                          message=found.message))
+        return checked, errors
+
+    @classmethod
+    def build(cls, values: Mapping[str, Any]):
+        """(the config, []) from ``values`` (every field given), or (None, every refusal)."""
+        checked, errors = cls.check(values)
+        return (None, errors) if errors else (cls(**checked), [])
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of every field (tuples become lists)."""
@@ -35,61 +298,75 @@ class ConfigMixin:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
-        """Rebuild from ``to_dict`` output; missing fields take defaults, unknown fields are refused."""
+        """Rebuild from ``to_dict`` output; missing fields take defaults, unknown fields are refused. JSON has
+        one number type: a whole float is taken for an integer field (45.0 for 45)."""
         if not isinstance(data, dict):
             raise ValueError(f"{cls.__name__} must be built from a dict, got {type(data).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(data) - names)
+        declared = options(cls)
+        unknown = sorted(set(data) - set(declared))
         if unknown:
-            raise ValueError(f"{cls.__name__}: unknown field(s) {unknown}; known fields are {sorted(names)}")
-        return cls(**data)
+            raise ValueError(f"{cls.__name__}: unknown field(s) {unknown}; known fields are {sorted(declared)}")
+        values = {name: int(value) if declared[name].kind is int and isinstance(value, float) and value.is_integer()
+                  else value for name, value in data.items()}
+        return cls(**values)
 
     def replace(self, **changes):
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
-    # Validation helpers: each names the class and field and shows the bad value.
-    def _fail(self, name: str, expected: str) -> None:
-        raise ValueError(f"{type(self).__name__}.{name} must be {expected}, got {getattr(self, name)!r}")
-
-    def _int(self, name: str, minimum: int | None = None, *, optional: bool = False) -> None:
-        value = getattr(self, name)
-        if optional and value is None:
-            return
-        if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
-            bound = f" >= {minimum}" if minimum is not None else ""
-            self._fail(name, f"an integer{bound}" + (" or null" if optional else ""))
-
-    def _float(self, name: str, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
-               hi_open: bool = False, optional: bool = False) -> None:
-        value = getattr(self, name)
-        if optional and value is None:
-            return
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        if ok and lo is not None:
-            ok = value > lo if lo_open else value >= lo
-        if ok and hi is not None:
-            ok = value < hi if hi_open else value <= hi
-        if not ok:
-            parts = []
-            if lo is not None:
-                parts.append(f"{'>' if lo_open else '>='} {lo}")
-            if hi is not None:
-                parts.append(f"{'<' if hi_open else '<='} {hi}")
-            self._fail(name, "a finite number" + (f" {' and '.join(parts)}" if parts else "") + (" or null" if optional else ""))
-        object.__setattr__(self, name, float(value))
-
-    def _choice(self, name: str, choices) -> None:
-        if getattr(self, name) not in choices:
-            self._fail(name, f"one of {sorted(choices)}")
-
-    def _bool(self, name: str) -> None:
-        if not isinstance(getattr(self, name), bool):
-            self._fail(name, "true or false")
-
 
 def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
+
+
+# ---------------------------------------------------------------------------
+# The network.
+
+
+def _scratch_trains_whole(v) -> Rule | None:
+    if v.encoder == "scratch" and v.finetune_blocks:
+        return Rule("finetune_blocks", "0 with the scratch encoder (it always trains)")
+    return None
+
+
+def _encoder_has_blocks(v) -> Rule | None:
+    if v.encoder != "scratch" and v.finetune_blocks > ENCODER_BLOCKS[v.encoder]:
+        blocks = ENCODER_BLOCKS[v.encoder]
+        return Rule("finetune_blocks", f"at most {blocks} ({v.encoder} has that many blocks)")
+    return None
+
+
+def _scratch_reads_pixels(v) -> Rule | None:
+    if v.encoder == "scratch" and v.pixel_grid:
+        return Rule("pixel_grid", "0 with the scratch encoder (its CNN reads the pixels itself)")
+    return None
+
+
+def _deltas_need_lstm(v) -> Rule | None:
+    if v.deltas and v.temporal != "lstm":
+        # Mean-pooled deltas would hand the single-frame baseline the motion it is meant to lack.
+        return Rule("deltas", "false unless temporal is 'lstm'", "off unless temporal is lstm")
+    return None
+
+
+def _encoder_frame_size(v) -> Rule | None:
+    if v.encoder != "scratch" and (v.frame_size < 32 or v.frame_size % 16):
+        # The encoder halves the picture five times; its "same" padding is fixed for even sides.
+        return Rule("frame_size", f"a multiple of 16, at least 32, with the {v.encoder} encoder")
+    return None
+
+
+def _pool_fits_frame(v) -> Rule | None:
+    if v.encoder == "scratch" and v.head == "pool" and v.pool_size > v.frame_size // 4:
+        most = v.frame_size // 4
+        return Rule("pool_size", f"at most frame_size // 4 = {most}", f"at most {most} (frame size divided by 4)")
+    return None
+
+
+def _dense_frame_size(v) -> Rule | None:
+    if v.encoder == "scratch" and v.head == "dense" and v.frame_size % 4:
+        return Rule("frame_size", "a multiple of 4 with the dense head (two 2× poolings before flattening)")
+    return None
 
 
 @dataclass(frozen=True)
@@ -102,72 +379,60 @@ class LRCNConfig(ConfigMixin):
     and ``embedding_size`` is the width of the linear projection the LSTM reads.
     """
 
-    encoder: str = "scratch"       # "scratch" or a pretrained encoder (ENCODERS)
-    finetune_blocks: int = 0       # pretrained: unfreeze the encoder's last N blocks (0: frozen, cached embeddings)
-    pixel_grid: int = 0            # pretrained: add motion and colour from the pixels (ml.pixels), on this grid; 0: off
-    snippet_frames: int = 1        # the frames come in snippets of this many consecutive ones (sampling's)
-    frame_size: int = 64           # frames are frame_size × frame_size
-    channels1: int = 16            # first conv block's output channels
-    channels2: int = 32            # second conv block's output channels
-    embedding_size: int = 32       # per-frame embedding fed to the LSTM
-    head: str = "pool"             # "dense": the seed's flatten + dense decoder; "pool": average pooling + linear
-    pool_size: int = 8             # head="pool": average over a pool_size × pool_size grid (1: global pooling)
-    dense_sizes: tuple[int, ...] = (6000, 500)  # hidden sizes of the dense decoder (head="dense" only)
-    activation: str = "relu"
-    dropout: float = 0.0           # Dropout2d after the second convolution (the seed: 0.2)
-    temporal: str = "lstm"         # "lstm", or "mean": average the frame embeddings (single-frame baseline)
-    deltas: bool = True            # LSTM input: each embedding and its change since the previous frame
-    lstm_size: int = 64
-    lstm_layers: int = 1
-    readout: str = "mean"          # "last": the last step's output (seed); "mean": mean over steps (LRCN paper)
-    masking: bool = True           # padded frames skip the CNN and are left out of the readout
+    encoder: str = option("scratch", str, choices=ENCODERS, help=(
+        "What turns each frame into numbers. efficientnet_lite0: an image network pretrained on ImageNet "
+        "(its embeddings are made once, when a trailer is preprocessed). scratch: a small CNN learnt from "
+        "this dataset alone (the seed's way); the CNN options below apply only to it."))
+    finetune_blocks: int = option(0, int, low=0, label="fine-tune blocks", help=(
+        "Pretrained encoder only: let its last this many blocks (of 16) learn too. 0 keeps it "
+        "frozen, which trains in seconds on the cached embeddings; more needs a GPU worker."))
+    pixel_grid: int = option(0, int, low=0, high=8, help=(
+        "Pretrained encoder only: also read, on a grid of this many cells square, how things move "
+        "between the consecutive frames of each snippet and the frame's colour, which the encoder's "
+        "summary leaves out (0 turns it off)."))
+    snippet_frames: int = option(1, int, low=1, help=(
+        "How many consecutive frames the subclips were sampled with at each point "
+        "(SAMPLING_SNIPPET_FRAMES); motion is read within these snippets."))
+    frame_size: int = option(64, int, low=4, help=(
+        "Frames are scaled to this many pixels square. Larger sees more detail and costs more time "
+        "and memory (the seed used 224)."))
+    channels1: int = option(16, int, low=1, label="channels 1", help=(
+        "Filters in the first convolution block: how many simple patterns (edges, colours) it looks for."))
+    channels2: int = option(32, int, low=1, label="channels 2", help=(
+        "Filters in the second convolution block: combinations of the first block's patterns."))
+    embedding_size: int = option(32, int, low=1, help=(
+        "Length of the summary the network makes of each frame before the sequence model reads it."))
+    head: str = option("pool", str, choices=HEADS, help=(
+        "How a frame's feature map becomes its summary. pool: average over a grid, then one small layer. "
+        "dense: flatten into large fully connected layers (the seed's; hundreds of millions of weights)."))
+    pool_size: int = option(8, int, low=1, help=(
+        "Pool head only: the feature map is averaged down to a grid this many cells square "
+        "(1 averages the whole frame). At most a quarter of the frame size."))
+    dense_sizes: tuple[int, ...] = option((6000, 500), tuple, low=1, help=(
+        "Dense head only: sizes of its hidden layers, separated by commas."))
+    activation: str = option("relu", str, choices=ACTIVATION_NAMES, help=(
+        "The non-linearity after each layer (relu, leaky_relu or selu)."))
+    dropout: float = option(0.0, float, low=0.0, high=1.0, high_open=True, help=(
+        "Share of feature channels switched off at random while training, to curb overfitting "
+        "(0 turns it off; must be below 1)."))
+    temporal: str = option("lstm", str, choices=TEMPORALS, help=(
+        "How a subclip's frames are combined. lstm: read in order, so it can learn motion. "
+        "mean: averaged, a single-frame baseline."))
+    deltas: bool = option(True, bool, help=(
+        "Give the LSTM each frame's summary together with its change since the previous frame, which "
+        "helps it notice motion. Only with the lstm temporal model."))
+    lstm_size: int = option(64, int, low=1, label="LSTM size", help=(
+        "How many numbers the LSTM carries from one frame to the next."))
+    lstm_layers: int = option(1, int, low=1, label="LSTM layers", help="How many LSTM layers are stacked.")
+    readout: str = option("mean", str, choices=READOUTS, help=(
+        "Which LSTM output becomes the score. last: the last frame's (the seed's). "
+        "mean: the average over all frames."))
+    masking: bool = option(True, bool, help=(
+        "Short subclips are padded with blank frames. On: the blanks are skipped instead of being read "
+        "as real frames."))
 
-    def __post_init__(self) -> None:
-        self._choice("encoder", ENCODERS)
-        self._int("finetune_blocks", 0)
-        if self.encoder == "scratch" and self.finetune_blocks:
-            self._fail("finetune_blocks", "0 with the scratch encoder (it always trains)")
-        if self.encoder != "scratch" and self.finetune_blocks > ENCODER_BLOCKS[self.encoder]:
-            self._fail("finetune_blocks", f"at most {ENCODER_BLOCKS[self.encoder]} ({self.encoder} has that many blocks)")
-        self._int("pixel_grid", 0)
-        if self.pixel_grid > 8:
-            self._fail("pixel_grid", "at most 8")
-        if self.encoder == "scratch" and self.pixel_grid:
-            self._fail("pixel_grid", "0 with the scratch encoder (its CNN reads the pixels itself)")
-        self._int("snippet_frames", 1)
-        self._int("frame_size", 4)
-        self._int("channels1", 1)
-        self._int("channels2", 1)
-        self._int("embedding_size", 1)
-        self._choice("head", HEADS)
-        self._int("pool_size", 1)
-        dense = self.dense_sizes
-        if isinstance(dense, list):
-            object.__setattr__(self, "dense_sizes", tuple(dense))
-        if not isinstance(self.dense_sizes, tuple) or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in self.dense_sizes
-        ):
-            self._fail("dense_sizes", "a list of positive integers")
-        self._choice("activation", ACTIVATION_NAMES)
-        self._float("dropout", 0.0, 1.0, hi_open=True)
-        self._choice("temporal", TEMPORALS)
-        self._bool("deltas")
-        if self.deltas and self.temporal != "lstm":
-            # Mean-pooled deltas would hand the single-frame baseline the motion it is meant to lack.
-            self._fail("deltas", "false unless temporal is 'lstm'")
-        self._int("lstm_size", 1)
-        self._int("lstm_layers", 1)
-        self._choice("readout", READOUTS)
-        self._bool("masking")
-        if self.encoder != "scratch":
-            if self.frame_size < 32 or self.frame_size % 16:
-                # The encoder halves the picture five times; its "same" padding is fixed for even sides.
-                self._fail("frame_size", f"a multiple of 16, at least 32, with the {self.encoder} encoder")
-            return
-        if self.head == "pool" and self.pool_size > self.frame_size // 4:
-            self._fail("pool_size", f"at most frame_size // 4 = {self.frame_size // 4}")
-        if self.head == "dense" and self.frame_size % 4:
-            self._fail("frame_size", "a multiple of 4 with the dense head (two 2× poolings before flattening)")
+    RULES = (_scratch_trains_whole, _encoder_has_blocks, _scratch_reads_pixels, _deltas_need_lstm,
+             _encoder_frame_size, _pool_fits_frame, _dense_frame_size)
 
     @property
     def pretrained(self) -> bool:
@@ -237,68 +502,54 @@ def resolve_config(preset_or_config: str | LRCNConfig | dict[str, Any]) -> LRCNC
 # ---------------------------------------------------------------------------
 # Training.
 
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
-LOSSES = ("mse", "mae", "smooth_mae")
-
-
-DEVICE_NAMES = "'auto', 'cpu', 'cuda' or 'cuda:N'"
-
-
-def is_device_name(device: Any) -> bool:
-    """Whether ``device`` names a device ml trains and scores on (see :data:`DEVICE_NAMES`)."""
-    return isinstance(device, str) and (
-        device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())
-    )
-
 
 @dataclass(frozen=True)
 class TrainConfig(ConfigMixin):
     """Everything that defines a training run. Batch size, frames, optimiser and loss default to the seed's;
     the learning rate is the one measured for the ``default`` model (the seed's 3e-4: ``TRAIN_PRESETS``)."""
 
-    epochs: int = 20
-    batch_size: int = 10
-    lr: float = 3e-3
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    momentum: float = 0.9                       # sgd and rmsprop only
-    loss: str = "mse"                           # "mse", "mae" (L1), "smooth_mae" (smooth L1 / Huber, beta 1)
-    grad_clip: float | None = None              # max global gradient norm; None: no clipping
-    early_stopping_patience: int | None = None  # stop after this many epochs without a better val loss
-    restore_best: bool = True                   # hand back the best epoch's weights, not the last
-    val_fraction: float = 0.2                   # share of trailers held out (when fit computes the split)
-    seed: int = 0
-    device: str = "auto"                        # "auto" (cuda where available), "cpu", "cuda", "cuda:N"
-    num_workers: int = 2                        # DataLoader worker processes
-    frames_per_sample: int = 16                 # frames per subclip fed to the model; shorter ones zero-padded
-    mixed_precision: bool = True                # autocast on CUDA (bf16 where supported, else fp16 + GradScaler)
-    folds: int = 5                              # K-fold cross-validation by trailer; 1: one model, no estimate
-    duplicate_threshold: float = 0.9            # frame match (ml.crossval.duplicate_score) that makes two trailers one group
-    single_frame_baseline: bool = True          # also fit the mean-pooling head on the same folds, to compare
-
-    def __post_init__(self) -> None:
-        self._int("epochs", 1)
-        self._int("batch_size", 1)
-        self._float("lr", 0.0, lo_open=True)
-        self._choice("optimizer", OPTIMIZERS)
-        self._float("weight_decay", 0.0)
-        self._float("momentum", 0.0, 1.0, hi_open=True)
-        self._choice("loss", LOSSES)
-        self._float("grad_clip", 0.0, lo_open=True, optional=True)
-        self._int("early_stopping_patience", 1, optional=True)
-        self._bool("restore_best")
-        self._float("val_fraction", 0.0, 1.0, hi_open=True)
-        self._int("seed", 0)
-        if not is_device_name(self.device):
-            self._fail("device", DEVICE_NAMES)
-        self._int("num_workers", 0)
-        self._int("frames_per_sample", 1)
-        self._bool("mixed_precision")
-        self._int("folds", 1)
-        if self.folds > 20:
-            self._fail("folds", "at most 20")
-        self._float("duplicate_threshold", 0.0, 1.0, lo_open=True)
-        self._bool("single_frame_baseline")
+    epochs: int = option(20, int, low=1, help="How many full passes over the training trailers.")
+    batch_size: int = option(10, int, low=1, help="Subclips per training step. Larger uses more memory.")
+    lr: float = option(3e-3, float, low=0.0, low_open=True, label="learning rate", help=(
+        "How big a step the optimizer takes. Too high and training diverges; too low and it learns slowly."))
+    optimizer: str = option("adam", str, choices=OPTIMIZERS, help="The update rule: adam, rmsprop or sgd.")
+    weight_decay: float = option(0.0, float, low=0.0, help=(
+        "Pulls the weights towards zero to curb overfitting (0 turns it off)."))
+    momentum: float = option(0.9, float, low=0.0, high=1.0, high_open=True, help=(
+        "sgd and rmsprop only: how much of the previous step carries into the next (below 1)."))
+    loss: str = option("mse", str, choices=LOSSES, help=(
+        "What training minimises. mse: squared error. mae: absolute error. "
+        "smooth_mae: squared for small errors, absolute for large ones."))
+    grad_clip: float | None = option(None, float, low=0.0, low_open=True, optional=True, help=(
+        "Largest gradient size allowed in one step. Leave empty for no limit."))
+    early_stopping_patience: int | None = option(None, int, low=1, optional=True, flags=("--patience",), help=(
+        "Stop after this many epochs without a better validation loss. Leave empty to run every epoch."))
+    restore_best: bool = option(True, bool, help=(
+        "Keep the weights of the epoch with the best validation loss, not the last epoch's."))
+    val_fraction: float = option(0.2, float, low=0.0, high=1.0, high_open=True, help=(
+        "Share of the trailers held out to measure the model (below 1)."))
+    seed: int = option(0, int, low=0, help=(
+        "Random seed for the split and the starting weights: the same seed, data and options repeat a run."))
+    device: str = option("auto", str, valid=is_device_name, expected=DEVICE_NAMES,
+                         plain="auto, cpu, cuda or cuda:N", menu=("auto", "cpu", "cuda"), help=(
+                             "Where the worker trains: auto uses its GPU if it has one, otherwise its CPU."))
+    num_workers: int = option(2, int, low=0, flags=("--workers",), help=(
+        "Extra processes that load frames while the model trains (0: load them in the training process)."))
+    frames_per_sample: int = option(16, int, low=1, help=(
+        "Frames the model reads from each subclip; shorter subclips are padded with blank frames."))
+    mixed_precision: bool = option(True, bool, help=(
+        "On a GPU, compute in 16-bit numbers where it is safe: faster and smaller. No effect on a CPU."))
+    folds: int = option(5, int, low=1, high=20, help=(
+        "Cross-validation: the trailers are cut into this many folds, and each fold is scored by a model "
+        "that never saw it. The run's figures are those held-out scores, and the fold models together are "
+        "the version (their spread is its uncertainty). 1: one model and a validation split, no estimate."))
+    duplicate_threshold: float = option(0.9, float, low=0.0, high=1.0, low_open=True, help=(
+        "Two trailers are taken to share footage, and kept in one fold so that a copy never "
+        "grades its original, when most frames of one have a frame this similar (cosine, up "
+        "to 1) in the other. 0.9 catches re-encodes and teasers of the same footage."))
+    single_frame_baseline: bool = option(True, bool, help=(
+        "Also fit the single-frame head (mean over frames) on the same folds, to show what "
+        "the sequence model adds."))
 
 
 TRAIN_PRESETS: dict[str, TrainConfig] = {
@@ -314,3 +565,76 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
                            frames_per_sample=32),
 }
 TRAIN_PRESETS["single_frame"] = TRAIN_PRESETS["default"]
+
+
+# ---------------------------------------------------------------------------
+# Sampling: how a trailer becomes subclips of frames (ml.video does it).
+
+
+class _DefaultStep(int):
+    """The type of ``frame_step``'s default: 45, told apart from a 45 the caller gave."""
+
+
+_UNSET_STEP = _DefaultStep(45)  # the dataclass default; see SamplingConfig.prepare
+
+
+def _one_frame_rule(v) -> Rule | None:
+    if v.frame_step is not None and v.frames_per_subclip is not None:
+        message = "frame_step and frames_per_subclip: set one of them, not both"
+        return Rule("frame_step", "empty when frames_per_subclip is set", message=message)
+    if v.frame_step is None and v.frames_per_subclip is None:
+        return Rule("frame_step", "set when frames_per_subclip is not",
+                    message="frame_step or frames_per_subclip must be set")
+    return None
+
+
+@dataclass(frozen=True)
+class SamplingConfig(ConfigMixin):
+    """How a trailer becomes subclips of frames; stored as JSON with every Subclip and run.
+
+    The defaults are the seed's method (:meth:`seed`): 3 subclips of 30 s from
+    10 s in, every 45th frame, shorter side to 255 then a 224×224 center crop.
+    Exactly one of ``frame_step`` (every Nth frame at the stream's frame rate)
+    and ``frames_per_subclip`` (T frames evenly spaced in time, the same T
+    whatever the frame rate) is set; setting ``frames_per_subclip`` clears the
+    default ``frame_step``, while a ``frame_step`` given alongside it is refused,
+    whatever its value. ``fast`` snaps every wanted frame to the nearest
+    keyframe: much faster, inexact, never the default. ``min_duration`` is
+    the shortest video accepted, in seconds.
+    """
+
+    n_subclips: int = option(3, int, low=1, label="subclips", flags=("--subclips",),
+                             help="Subclips cut from each trailer.")
+    subclip_duration: float = option(30.0, float, low=0.0, low_open=True, help="Length of each subclip, in seconds.")
+    offset: float = option(10.0, float, low=0.0, help="Where the first subclip starts, in seconds (the seed skipped the studio logos).")
+    min_duration: float = option(1.0, float, low=0.0, help="The shortest video accepted, in seconds.")
+    frame_step: int | None = option(_UNSET_STEP, int, low=1, optional=True,
+                                    help="Keep every Nth frame, at the stream's frame rate (the seed's way).")
+    frames_per_subclip: int | None = option(None, int, low=1, optional=True,
+                                            help="Keep this many frames of each subclip, evenly spaced in time whatever the frame rate.")
+    size: int = option(224, int, low=8, high=4096, help="Frame side after resizing the shorter side and centre-cropping.")
+    fast: bool = option(False, bool, help="Take the nearest keyframe for each wanted frame: much faster, inexact.")
+    snippet_frames: int = option(1, int, low=1, high=16,
+                                 help="Consecutive frames taken at each sample point, so that motion shows (1: the seed's single frames).")
+
+    RULES = (_one_frame_rule,)
+
+    @classmethod
+    def prepare(cls, values: dict[str, Any]) -> dict[str, Any]:
+        if values.get("frame_step") is _UNSET_STEP:
+            # The default gives way to frames_per_subclip, and is stored as a plain 45.
+            values["frame_step"] = None if values.get("frames_per_subclip") is not None else int(_UNSET_STEP)
+        return values
+
+    @classmethod
+    def seed(cls) -> SamplingConfig:
+        """The seed's exact method (the defaults)."""
+        return cls()
+
+    def plan(self, duration: float):
+        """:func:`ml.video.plan_subclips` with these settings (raises ``VideoError`` for a video too short to
+        sample)."""
+        from ml.video.plan import plan_subclips  # ml.video loads PyAV; the web side reads configs without it
+
+        return plan_subclips(duration, n_subclips=self.n_subclips, subclip_duration=self.subclip_duration,
+                             offset=self.offset, min_duration=self.min_duration)

@@ -9,7 +9,7 @@ never arbitrary objects)::
                     cross-validated run; one member otherwise). Model outputs are standardised ratings.
     model_config    LRCNConfig.to_dict()
     train_config    TrainConfig.to_dict() (frames_per_sample is used when scoring), or None
-    sampling        the video sampling settings (ml.video.SamplingConfig.to_dict()), or None
+    sampling        the video sampling settings (ml.config.SamplingConfig.to_dict()), or None
     embedding       the EmbeddingSpec of the embeddings a frozen pretrained encoder's head reads, or None
     metrics         the run's metrics (cross-validated estimate, or FitResult.metrics()), or {}
     history         per-epoch metrics, or []
@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ml.config import SamplingConfig
 from ml.crossval import CrossValResult, Member, subclip_scores
 from ml.data import Normaliser
 from ml.frames import load_frames
@@ -248,7 +249,7 @@ def score_video(loaded: LoadedModel, path: str | os.PathLike, *, sampling: Any =
     ``sampling`` overrides the model file's settings (a ``SamplingConfig`` or its dict).
     Raises ``ml.video.VideoError`` for a file that cannot serve.
     """
-    from ml.video import SamplingConfig, sample_trailer  # decoding stack only when videos are scored
+    from ml.video import sample_trailer  # decoding stack only when videos are scored
 
     settings = sampling if sampling is not None else loaded.sampling
     if settings is None:

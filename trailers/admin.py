@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from . import run_forms, selectors, services
+from .errors import ServiceError, show
 from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 from .paging import EstimatedCountPaginator
 from .permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN, can
@@ -356,8 +357,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
             comparison = compare_with_active(version)  # before activating: afterwards it is the active one
         try:
             version = services.activate_model_version(model_version=version)
-        except services.ActivationError as error:
-            self.message_user(request, str(error), messages.ERROR)
+        except ServiceError as error:
+            show(request, error)
             return
         if comparison is None:
             self.message_user(request, f"Model version {version} was already active; scoring every ready trailer "
@@ -382,8 +383,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
         for version in queryset:
             try:
                 services.check_weights(version)
-            except services.ActivationError as error:
-                self.message_user(request, str(error), messages.ERROR)
+            except ServiceError as error:
+                show(request, error)
                 continue
             services.enqueue_scoring(version.pk, None)
             queued += 1

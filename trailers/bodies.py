@@ -12,8 +12,8 @@ refusals in: never Django's bare "Bad Request (400)" page where a client expects
 - While the view reads the body: data over DATA_UPLOAD_MAX_MEMORY_SIZE (413), too many fields or
   files, a multipart body the parser refuses, a connection that broke off (400).
 
-The shape: the API's views answer ``{"detail": reason, "code": code}`` (DRF's own parse errors have
-the same "detail"); a page view that answers in JSON says how with ``refusals_in_json``; any other
+The shape: the API's views answer ``{"detail": reason, "code": code}``, the API's one error shape
+(trailers/api/errors.py; the upload page's script uploads through the API and reads it too); any other
 view gets a page with the reason (but for a form that CsrfViewMiddleware reads before the view: a
 body it cannot read there still gets Django's own 400 page).
 
@@ -24,7 +24,6 @@ Content-Type header cannot be parsed instead of failing before any middleware ru
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -44,16 +43,6 @@ class Refusal:
     status: int
     code: str
     reason: str
-
-
-def refusals_in_json(body: Callable[[str, str], dict]):
-    """Mark a page view that answers in JSON: a body it cannot read is refused with ``body(code, reason)``."""
-
-    def mark(view):
-        view.json_refusal = body
-        return view
-
-    return mark
 
 
 class IncompleteMultipart(MultiPartParserError):
@@ -184,8 +173,6 @@ class RequestBodyMiddleware:
 
 
 def _answer(request, view, refusal: Refusal):
-    if hasattr(view, "json_refusal"):
-        return JsonResponse(view.json_refusal(refusal.code, refusal.reason), status=refusal.status)
     if _is_api_view(view):
         return JsonResponse({"detail": refusal.reason, "code": refusal.code}, status=refusal.status)
     return render(request, "bad_request.html", {"reason": refusal.reason}, status=refusal.status)

@@ -1,7 +1,8 @@
 """Per-user limits on uploads and ratings (rates in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]).
 
-The API applies them through DRF; the upload page asks ``upload_refusal`` before
-each file, so a user has one upload budget whichever way the files come in.
+The API applies them through DRF (the page's script uploads through the API); the upload page's plain
+form asks ``upload_refusal`` before each file, so a user has one upload budget whichever way the files
+come in, and is told the limit in the same words.
 """
 
 import math
@@ -31,7 +32,14 @@ def upload_refusal(request) -> str | None:
     throttle = UploadRateThrottle()
     if throttle.allow_request(request, None):
         return None
-    seconds = max(1, round(throttle.wait() or 1))
+    return upload_limit_words(throttle.wait())
+
+
+def upload_limit_words(wait: float | None) -> str:
+    """Why an upload is refused when the user has reached the upload limit, and when to try again."""
+    throttle = UploadRateThrottle()
+    throttle.num_requests, throttle.duration = throttle.parse_rate(throttle.get_rate())
+    seconds = max(1, round(wait or 1))
     later = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
     return (f"You have reached the upload limit of {throttle.num_requests} files per "
             f"{_PERIODS.get(throttle.duration, f'{throttle.duration} seconds')}; try again in {later}.")

@@ -7,7 +7,6 @@ urlpatterns = [
     path("", views.dataset, name="dataset"),
     path("accounts/signup/", views.signup, name="signup"),
     path("upload/", views.upload, name="upload"),
-    path("upload/file/", views.upload_file, name="upload_file"),
     path("trailers/<int:pk>/", views.trailer_detail, name="trailer_detail"),
     path("trailers/<int:pk>/live/", views.trailer_live, name="trailer_live"),
     path("trailers/<int:pk>/rating/", views.trailer_rating, name="trailer_rating"),

@@ -17,15 +17,15 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, SuspiciousFileOperation, SuspiciousOperation, ValidationError
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpResponse, HttpResponseNotModified, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotModified, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.http import parse_etags
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRefresh
 
-from . import bodies, charts, run_forms, selectors, selectors_runs, services, store, throttles, uploads
+from . import charts, run_forms, selectors, selectors_runs, services, store, throttles, uploads
+from .errors import show
 from .forms import PredictionFilterForm, RunFilterForm, SignUpForm, TrailerFilterForm, UploadForm
 from .media import serve_file, serve_stored
 from .models import Trailer, TrainingRun
@@ -70,12 +70,6 @@ def dataset(request):
 # --- upload -----------------------------------------------------------------------------------
 
 
-def _trailer_json(trailer: Trailer) -> dict:
-    return {"id": trailer.pk, "title": trailer.title, "status": trailer.status,
-            "url": reverse("trailer_detail", args=[trailer.pk]),
-            "status_url": reverse("trailer-detail", args=[trailer.pk])}  # the API's: the page follows processing
-
-
 def _ingest(request, upload) -> tuple[Trailer | None, services.IngestError | None]:
     refusal = throttles.upload_refusal(request)
     if refusal:
@@ -91,7 +85,8 @@ def _ingest(request, upload) -> tuple[Trailer | None, services.IngestError | Non
 @login_required
 @csrf_exempt  # the size limit must be in place before the body is parsed; CSRF is checked just after
 def upload(request):
-    """The upload page; its plain form (no JavaScript) posts every file here in one request."""
+    """The upload page. Its script uploads each file through the API (``POST /api/trailers/``), with a progress
+    bar each; its plain form (no JavaScript) posts every file here in one request."""
     if request.method == "POST":
         uploads.install(request)
     return _upload_page(request)
@@ -108,7 +103,7 @@ def _upload_page(request):
         for upload_file_ in files:
             trailer, error = _ingest(request, upload_file_)
             if error:
-                messages.error(request, f"{upload_file_.name} was refused: {error.message}")
+                show(request, error, prefix=f"{upload_file_.name} was refused: ")
             else:
                 messages.success(request, f"{upload_file_.name} was uploaded as “{trailer.title}”; it is queued for "
                                           "processing.")
@@ -117,46 +112,6 @@ def _upload_page(request):
         "form": UploadForm(), "max_bytes": settings.TRAILER_MAX_BYTES,
         "max_size": uploads.human_size(settings.TRAILER_MAX_BYTES),
     })
-
-
-def _upload_refusal(code: str, reason: str) -> dict:
-    """The per-file endpoint's refusal, as the page's script reads it."""
-    return {"ok": False, "code": code, "reason": reason}
-
-
-@bodies.refusals_in_json(_upload_refusal)  # a body that cannot be read is refused in the same shape
-@login_required
-@csrf_exempt  # as above: the limit first, then the CSRF check (the page's script sends the token as a header)
-@require_POST
-def upload_file(request):
-    """One file per request, for the page's script: JSON with the new trailer's link or the refusal's reason."""
-    if request.content_type != "multipart/form-data":
-        return JsonResponse(_upload_refusal("not_multipart", "Send the trailer as multipart/form-data, with the file "
-                                            f"in “file” (this request is {request.content_type or 'untyped'})."),
-                            status=415)
-    uploads.install(request, single_file=True)
-    return _upload_file(request)
-
-
-@csrf_protect
-def _upload_file(request):
-    upload_ = request.FILES.get("file")  # parses the body, through the size limit
-    too_large = uploads.too_large_uploads(request)
-    if too_large:
-        return JsonResponse(_upload_refusal("too_large", uploads.too_large_message(too_large[0][1])), status=400)
-    if upload_ is None:
-        return JsonResponse(_upload_refusal("no_file", "No file was sent (field “file”)."), status=400)
-    several = uploads.more_than_one_file(request.FILES)
-    if several:
-        return JsonResponse(_upload_refusal("several_files", several), status=400)
-    trailer, error = _ingest(request, upload_)
-    if error:
-        body = _upload_refusal(error.code, error.message)
-        if error.duplicate_of is not None:
-            body["duplicate_of"] = _trailer_json(error.duplicate_of)
-        return JsonResponse(body, status=429 if error.code == "throttled" else 400)
-    return JsonResponse({"ok": True, "trailer": _trailer_json(trailer),
-                         "message": f"Uploaded as “{trailer.title}”; queued for processing."}, status=201)
 
 
 # --- one trailer --------------------------------------------------------------------------------

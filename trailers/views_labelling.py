@@ -18,10 +18,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors, selectors_labelling
+from .errors import ServiceError, show
 from .models import Rating, Trailer
 from .permissions import IMPORT_RATINGS, MANAGE_RATERS, REFUSALS, VIEW_RATERS, can
 from .services import rate_trailer
-from .services.raters import CSV_COLUMNS, RatingsImportError, import_ratings, set_rater_excluded, undo_rating
+from .services.raters import CSV_COLUMNS, import_ratings, set_rater_excluded, undo_rating
 
 UNDO_KEY = "rate_undo"  # the session's stack of [trailer id, previous score or None, score given]
 UNDO_DEPTH = 20
@@ -224,8 +225,8 @@ def ratings_import(request):
         return redirect("raters")
     try:
         report = import_ratings(data=upload.read())
-    except RatingsImportError as error:
-        messages.error(request, f"{upload.name} was not imported: {error}")
+    except ServiceError as error:
+        show(request, error, prefix=f"{upload.name} was not imported: ")
         return redirect("raters")
     level = messages.WARNING if report.refused else messages.SUCCESS
     messages.add_message(request, level, f"Imported {upload.name}: {report.summary}.")

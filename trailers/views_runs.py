@@ -11,9 +11,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from . import charts, selectors, selectors_runs
+from .errors import ServiceError, show
 from .forms import RunNoteForm
 from .permissions import ACTIVATE_VERSION, CANCEL_RUN, REFUSALS, can
-from .services import ActivationError, activate_model_version
+from .services import activate_model_version
 from .services.notes import set_run_note
 from .services.versions import compare_with_active, is_worse, rollback
 
@@ -98,8 +99,8 @@ def version_activate(request, pk: int):
                                                                   "back": back}, status=409)
     try:
         activate_model_version(model_version=version)
-    except ActivationError as error:
-        messages.error(request, str(error))
+    except ServiceError as error:
+        show(request, error)
         return redirect(back)
     messages.success(request, f"Model version {version} is now active ({comparison['reason']}); every ready trailer "
                               "is being scored with it.")
@@ -114,8 +115,8 @@ def version_rollback(request):
     was = selectors.active_model_version()
     try:
         version = rollback()
-    except ActivationError as error:
-        messages.error(request, str(error))
+    except ServiceError as error:
+        show(request, error)
     else:
         messages.success(request, f"Rolled back: model version {version} is active again"
                                   f"{f' in place of {was}' if was else ''}; trailers it has not scored are being "

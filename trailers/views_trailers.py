@@ -9,8 +9,9 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from . import selectors
+from .errors import ServiceError, show
 from .permissions import CHANGE_TRAILER, DELETE_TRAILER, REFUSALS, can_change_trailer
-from .services.trailers import TrailerBusy, delete_trailer, rename_trailer, retry_trailer
+from .services.trailers import delete_trailer, rename_trailer, retry_trailer
 
 
 def _own(request, pk, permission: str):
@@ -41,8 +42,8 @@ def trailer_delete(request, pk: int):
     trailer = _own(request, pk, DELETE_TRAILER)
     try:
         delete_trailer(trailer=trailer)
-    except TrailerBusy as busy:
-        messages.error(request, str(busy))
+    except ServiceError as error:
+        show(request, error)
         return redirect("trailer_detail", pk=trailer.pk)
     messages.success(request, f"“{trailer.title}” was deleted, with its file, frames, ratings and predictions.")
     return redirect("dataset")

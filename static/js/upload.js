@@ -1,5 +1,6 @@
-// The upload page: each chosen or dropped file goes up in its own request, with its own progress bar,
-// and its row then links to the new trailer or says why the file was refused.
+// The upload page: each chosen or dropped file goes up to the API (POST /api/trailers/) in its own request,
+// with its own progress bar, and its row then links to the new trailer or says why the file was refused.
+// (htmx, loaded on every page, sends a form's files in one request: one bar for all, so not here.)
 (function () {
   "use strict";
   var form = document.getElementById("upload-form");
@@ -7,7 +8,8 @@
   var input = document.getElementById("id_files");
   var zone = document.getElementById("dropzone");
   var list = document.getElementById("uploads");
-  var endpoint = form.dataset.endpoint;
+  var endpoint = form.dataset.endpoint;  // the API's trailers: uploads go there, and each trailer is followed there
+  var trailerPage = form.dataset.trailerPage;  // a trailer's page, with 0 for its id
   var maxBytes = parseInt(form.dataset.maxBytes, 10);
   var token = form.querySelector("input[name=csrfmiddlewaretoken]").value;
   document.body.classList.add("js");
@@ -78,31 +80,32 @@
       ui.result.textContent = "Checking the file…";
     });
     xhr.addEventListener("load", function () {
+      // The API's answers: the new trailer (201), or the one error shape, {"detail", "code"}.
       var body = null;
       try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
-      if (body && body.ok) {
+      if (xhr.status === 201 && body) {
         var frag = document.createDocumentFragment();
         frag.appendChild(document.createTextNode("Uploaded: "));
-        var link = el("a", "trailer-link", body.trailer.title);
-        link.href = body.trailer.url;
+        var link = el("a", "trailer-link", body.title);
+        link.href = body.page_url;
         frag.appendChild(link);
         var state = el("span", "upload-status", " — queued for processing.");
         frag.appendChild(state);
         done(ui, true, frag);
-        follow(body.trailer.status_url, state, ui);
-      } else if (body && body.reason) {
+        follow(endpoint + body.id + "/", state, ui);
+      } else if (xhr.status === 401 || xhr.status === 403) {
+        refused(ui, "You are logged out (or the page is too old): reload the page and log in again.");
+      } else if (body && body.detail) {
         if (body.duplicate_of) {
           var dup = document.createDocumentFragment();
-          dup.appendChild(document.createTextNode("Refused: " + body.reason + " "));
+          dup.appendChild(document.createTextNode("Refused: " + body.detail + " "));
           var existing = el("a", "trailer-link", "Open it");
-          existing.href = body.duplicate_of.url;
+          existing.href = trailerPage.replace("/0/", "/" + body.duplicate_of + "/");
           dup.appendChild(existing);
           done(ui, false, dup);
         } else {
-          refused(ui, body.reason);
+          refused(ui, body.detail);
         }
-      } else if (xhr.status === 403 || xhr.responseURL.indexOf("/accounts/login/") !== -1) {
-        refused(ui, "You are logged out (or the page is too old): reload the page and log in again.");
       } else {
         refused(ui, "The server answered " + xhr.status + " " + xhr.statusText + ".");
       }

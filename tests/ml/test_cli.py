@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from ml.cli import main
+from ml.config import SamplingConfig
 from ml.data import SAMPLING_FILE
 from ml.embeddings import EMBEDDINGS_FILE, load_embeddings
 from ml.frames import load_frames, save_frames
 from ml.synth import generate_dataset, generate_trailer, write_markup
-from ml.video import SamplingConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

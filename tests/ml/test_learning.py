@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml.config import PRESETS, TRAIN_PRESETS
+from ml.config import PRESETS, TRAIN_PRESETS, SamplingConfig
 from ml.crossval import Member, predict_samples
 from ml.data import TrailerSample
 from ml.embeddings import embed_subclip, installed_spec
@@ -15,7 +15,7 @@ from ml.frames import save_frames
 from ml.metrics import mae
 from ml.synth import generate_content_dataset
 from ml.train import fit
-from ml.video import SamplingConfig, sample_trailer
+from ml.video import sample_trailer
 
 SIZE = 112
 SAMPLING = SamplingConfig(n_subclips=2, subclip_duration=1.5, offset=0.5, frames_per_subclip=4, size=SIZE,

@@ -259,8 +259,9 @@ def test_metrics_match_their_definitions():
 
 
 def test_learns_to_beat_the_mean_baseline_on_held_out_synthetic_trailers(tmp_path):
+    from ml.config import SamplingConfig
     from ml.synth import generate_dataset
-    from ml.video import SamplingConfig, sample_trailer
+    from ml.video import sample_trailer
 
     trailers = generate_dataset(tmp_path / "videos", 48, seed=5, duration=1.5, fps=12, width=48, height=32,
                                 suffixes=(".mp4",))

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 def upload(client, name: str, content: bytes):
-    return client.post("/upload/file/", {"file": SimpleUploadedFile(name, content, content_type="video/mp4")})
+    return client.post("/api/trailers/", {"file": SimpleUploadedFile(name, content, content_type="video/mp4")})
 
 
 def fetch(url: str, headers: dict | None = None) -> tuple[int, bytes, dict]:
@@ -53,7 +53,7 @@ def test_refused_files_leave_nothing_in_the_bucket(user_client, s3_settings, s3_
     assert upload(user_client, "first.mp4", object_store_video.read_bytes()).status_code == 201
     before = s3_server.keys(s3_prefix)
     duplicate = upload(user_client, "again.mp4", object_store_video.read_bytes()).json()
-    assert duplicate["code"] == "duplicate" and "already uploaded as “first”" in duplicate["reason"]
+    assert duplicate["code"] == "duplicate" and "already uploaded as “first”" in duplicate["detail"]
     text = upload(user_client, "notes.mp4", b"plain text, not a video" * 50).json()
     assert text["code"] == "not_a_video"
     assert s3_server.keys(s3_prefix) == before and Trailer.objects.count() == 1
@@ -66,7 +66,7 @@ def test_an_upload_while_the_store_is_down_is_refused_with_the_reason(user_clien
         body = upload(user_client, "later.mp4", object_store_video.read_bytes()).json()
     finally:
         s3_server.start()
-    assert body["code"] == "storage_unavailable" and "try again" in body["reason"]
+    assert body["code"] == "storage_unavailable" and "try again" in body["detail"]
     assert not Trailer.objects.exists()
 
 

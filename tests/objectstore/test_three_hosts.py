@@ -166,9 +166,9 @@ def upload(browser: Browser, paths) -> list[Trailer]:
     trailers = []
     for path in paths:
         with open(path, "rb") as handle:
-            response = browser.post("/upload/file/", files={"file": (path.name, handle, "video/mp4")})
+            response = browser.post("/api/trailers/", files={"file": (path.name, handle, "video/mp4")})
         assert response.status_code == 201, response.text
-        trailers.append(Trailer.objects.get(pk=response.json()["trailer"]["id"]))
+        trailers.append(Trailer.objects.get(pk=response.json()["id"]))
     return trailers
 
 

@@ -10,15 +10,16 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.staticfiles import finders
 
-from ml.config import LRCNConfig, TrainConfig
+from ml.config import LRCNConfig, TrainConfig, options
 from tests.pipeline.conftest import TINY_RUN, run_form_data
 from trailers.models import TrainingRun
-from trailers.run_forms import HELP_TEXT
 
 pytestmark = pytest.mark.django_db
 
 ADD = "/admin/trailers/trainingrun/add/"
 CONFIG_FIELDS = [f.name for cls in (LRCNConfig, TrainConfig) for f in dataclasses.fields(cls)]
+# Each option's help, as ml/config.py declares it.
+HELP_TEXT = {name: o.help for cls in (LRCNConfig, TrainConfig) for name, o in options(cls).items() if o.help}
 
 
 def post(client, preset: str = "default", **fields):

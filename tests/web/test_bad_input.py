@@ -154,12 +154,13 @@ def post(client, url, body: bytes, content_type: str, method: str = "POST"):
 
 
 def refusal(response, status: int) -> str:
-    """The reason a client reads from a JSON refusal of the upload page's endpoint (its own shape)."""
+    """The reason a client (the upload page's script among them) reads from a refused upload: the API's one
+    error shape, {"detail", "code"}."""
     assert response.status_code == status, response.content[:300]
     assert response["Content-Type"] == "application/json", response.content[:300]
     body = response.json()
-    assert body["ok"] is False and body["code"]
-    return body["reason"]
+    assert body["code"] and body["detail"]
+    return body["detail"]
 
 
 def api_refusal(response, status: int) -> str:
@@ -172,15 +173,15 @@ def api_refusal(response, status: int) -> str:
 def test_an_upload_cut_off_on_the_way_is_refused_and_nothing_is_kept(user_client, synthetic_video):
     whole = a_video_upload(synthetic_video)
     for cut in (whole[: len(whole) // 2], whole[:120], whole[: -len(f"--{BOUNDARY}--\r\n")]):
-        reason = refusal(post(user_client, "/upload/file/", cut, MULTIPART), 400)
+        reason = refusal(post(user_client, "/api/trailers/", cut, MULTIPART), 400)
         assert CUT_OFF in reason and "it was cut off" in reason
     assert not Trailer.objects.exists()
-    assert post(user_client, "/upload/file/", whole, MULTIPART).status_code == 201  # the whole body is taken
+    assert post(user_client, "/api/trailers/", whole, MULTIPART).status_code == 201  # the whole body is taken
 
 
 def test_an_upload_with_another_boundary_than_its_content_type_names_is_refused(user_client, synthetic_video):
     body = a_video_upload(synthetic_video)
-    reason = refusal(post(user_client, "/upload/file/", body, "multipart/form-data; boundary=SomethingElse"), 400)
+    reason = refusal(post(user_client, "/api/trailers/", body, "multipart/form-data; boundary=SomethingElse"), 400)
     assert "“--SomethingElse--”" in reason and "another boundary" in reason
     assert not Trailer.objects.exists()
 
@@ -188,7 +189,7 @@ def test_an_upload_with_another_boundary_than_its_content_type_names_is_refused(
 @pytest.mark.parametrize("content_type", ["multipart/form-data", "multipart/form-data; boundary=",
                                           "multipart/form-data; charset=utf-8"])
 def test_an_upload_without_a_boundary_is_refused_in_json(user_client, synthetic_video, content_type):
-    reason = refusal(post(user_client, "/upload/file/", a_video_upload(synthetic_video), content_type), 400)
+    reason = refusal(post(user_client, "/api/trailers/", a_video_upload(synthetic_video), content_type), 400)
     assert NO_BOUNDARY in reason
     assert not Trailer.objects.exists()
 
@@ -196,7 +197,7 @@ def test_an_upload_without_a_boundary_is_refused_in_json(user_client, synthetic_
 @pytest.mark.parametrize("boundary", ["x" * 250, "not-ascii-\u00e9"])
 def test_an_upload_with_a_boundary_that_cannot_be_one_is_refused_in_json(user_client, boundary):
     body = f"--{boundary}--".encode()
-    reason = refusal(post(user_client, "/upload/file/", body, f"multipart/form-data; boundary={boundary}"), 400)
+    reason = refusal(post(user_client, "/api/trailers/", body, f"multipart/form-data; boundary={boundary}"), 400)
     assert "boundary in the Content-Type is not a valid one" in reason
 
 
@@ -208,7 +209,7 @@ def test_an_upload_with_a_boundary_that_cannot_be_one_is_refused_in_json(user_cl
     ("application/octet-stream", b"\x00\x00\x00\x18ftypmp42"),
 ])
 def test_an_upload_that_is_not_multipart_is_refused_in_json(user_client, content_type, body):
-    reason = refusal(post(user_client, "/upload/file/", body, content_type), 415)
+    reason = refusal(post(user_client, "/api/trailers/", body, content_type), 415)
     assert "Send the trailer as multipart/form-data" in reason and content_type.split(";")[0] in reason
     assert not Trailer.objects.exists()
 
@@ -238,8 +239,8 @@ def test_malformed_json_gets_the_reason_in_json_wherever_it_is_sent(client, api,
                post(staff_api, "/api/runs/", body, "application/json")]
     for answer in answers:
         assert "JSON parse error" in api_refusal(answer, 400)
-    # The upload page's endpoint reads no JSON: it says what it takes instead.
-    assert "Send the trailer as multipart/form-data" in refusal(post(user_client, "/upload/file/", body,
+    # The upload endpoint reads no JSON: it says what it takes instead.
+    assert "Send the trailer as multipart/form-data" in refusal(post(user_client, "/api/trailers/", body,
                                                                      "application/json"), 415)
     assert not trailer.ratings.exists() and not TrainingRun.objects.exists() and Trailer.objects.count() == 1
 
@@ -288,7 +289,7 @@ def test_a_body_in_another_charset_than_utf8_is_refused_everywhere_with_the_reas
     assert reason in api_refusal(post(client, "/api/token/", form, content_type), 415)
     assert reason in api_refusal(post(api, f"/api/trailers/{trailer.pk}/rating/", form, content_type, method="PUT"),
                                  415)
-    assert reason in refusal(post(user_client, "/upload/file/", form, content_type), 415)
+    assert reason in refusal(post(user_client, "/api/trailers/", form, content_type), 415)
     page = post(user_client, f"/trailers/{trailer.pk}/rating/", form, content_type)
     assert page.status_code == 415 and reason in page.content.decode()
     login = post(client, "/accounts/login/", form, content_type)

@@ -82,7 +82,7 @@ def test_same_named_files_get_titles_people_can_tell_apart(user_client, syntheti
     for seed, suffix in enumerate([".mp4", ".mkv", ".webm", ".mkv"]):
         path = generate_trailer(tmp_path / f"good{seed}{suffix}", seed=50 + seed, duration=2.0, fps=12, width=64,
                                 height=48).path
-        response = user_client.post("/upload/file/", {"file": SimpleUploadedFile(f"good{suffix}", path.read_bytes())})
+        response = user_client.post("/api/trailers/", {"file": SimpleUploadedFile(f"good{suffix}", path.read_bytes())})
         assert response.status_code == 201, response.content
-        names.append(response.json()["trailer"]["title"])
+        names.append(response.json()["title"])
     assert names == ["good", "good (mkv)", "good (webm)", "good (mkv 2)"]

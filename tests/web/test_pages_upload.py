@@ -1,4 +1,4 @@
-"""The upload page and its per-file endpoint: a real video is accepted, and each refusal says why."""
+"""The upload page, whose script sends each file to the API: a real video is accepted, and each refusal says why."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def upload(client, name: str, content: bytes, **extra):
-    return client.post("/upload/file/", {"file": SimpleUploadedFile(name, content, content_type="video/mp4")},
+    return client.post("/api/trailers/", {"file": SimpleUploadedFile(name, content, content_type="video/mp4")},
                        **extra)
 
 
@@ -24,7 +24,7 @@ def test_page_has_a_drop_zone_a_file_button_and_the_limit(user_client, settings)
     settings.TRAILER_MAX_BYTES = 5 * 1024 * 1024
     html = user_client.get("/upload/").content.decode()
     assert 'id="dropzone"' in html and 'type="file"' in html and "multiple" in html
-    assert 'data-endpoint="/upload/file/"' in html and "5.0 MB" in html
+    assert 'data-endpoint="/api/trailers/"' in html and "5.0 MB" in html
     assert "js/upload.js" in html
 
 
@@ -33,10 +33,9 @@ def test_a_real_video_becomes_a_queued_trailer(user_client, user, synthetic_vide
     assert response.status_code == 201, response.content
     body = response.json()
     trailer = Trailer.objects.get()
-    assert body["ok"] and body["trailer"] == {"id": trailer.pk, "title": "My Trailer", "status": "queued",
-                                              "url": f"/trailers/{trailer.pk}/",
-                                              "status_url": f"/api/trailers/{trailer.pk}/"}
-    followed = user_client.get(body["trailer"]["status_url"], HTTP_ACCEPT="application/json")
+    assert (body["id"], body["title"], body["status"]) == (trailer.pk, "My Trailer", "queued")
+    assert body["page_url"].endswith(f"/trailers/{trailer.pk}/")
+    followed = user_client.get(f"/api/trailers/{body['id']}/", HTTP_ACCEPT="application/json")
     assert followed.status_code == 200 and followed.json()["status"] == "queued"  # what the page's script reads
     assert trailer.uploaded_by == user and trailer.width == 64
 
@@ -49,16 +48,16 @@ def test_refusals_say_why(user_client, content, code, reason):
     response = upload(user_client, "bad.mp4", content)
     assert response.status_code == 400
     body = response.json()
-    assert body["ok"] is False and body["code"] == code and body["reason"]
-    assert reason in body["reason"]
+    assert body["code"] == code and body["detail"]
+    assert reason in body["detail"]
     assert not Trailer.objects.exists()
 
 
 def test_a_duplicate_names_the_trailer_it_duplicates(user_client, synthetic_video):
-    first = upload(user_client, "one.mp4", synthetic_video.read_bytes()).json()["trailer"]
+    first = upload(user_client, "one.mp4", synthetic_video.read_bytes()).json()
     body = upload(user_client, "again.mp4", synthetic_video.read_bytes()).json()
-    assert body["code"] == "duplicate" and "already uploaded as “one”" in body["reason"]
-    assert body["duplicate_of"] == first
+    assert body["code"] == "duplicate" and "already uploaded as “one”" in body["detail"]
+    assert body["duplicate_of"] == first["id"]
     assert Trailer.objects.count() == 1
 
 
@@ -67,7 +66,7 @@ def test_too_large_is_refused_without_storing_it(user_client, settings):
     response = upload(user_client, "huge.mp4", b"x" * (100 * 1024 + 1))
     assert response.status_code == 400
     body = response.json()
-    assert body["code"] == "too_large" and "too large" in body["reason"] and "100.0 KB" in body["reason"]
+    assert body["code"] == "too_large" and "too large" in body["detail"] and "100.0 KB" in body["detail"]
     assert not Trailer.objects.exists()
 
 
@@ -78,7 +77,7 @@ def test_a_declared_length_past_the_limit_is_refused_before_reading_the_body(set
         def read(self, *args):
             raise AssertionError("the body was read")
 
-    request = RequestFactory().generic("POST", "/upload/file/", b"--xyz--", content_type="multipart/form-data; boundary=xyz")
+    request = RequestFactory().generic("POST", "/api/trailers/", b"--xyz--", content_type="multipart/form-data; boundary=xyz")
     request.META["CONTENT_LENGTH"] = str(10 * 1024 * 1024)
     request._stream = Unreadable()
     handler = TrailerSizeLimit(request, single_file=True)
@@ -99,7 +98,7 @@ def test_the_handler_stops_at_the_first_chunk_past_the_limit(settings, rf):
 
 
 def test_upload_needs_login_and_csrf(client, user, synthetic_video):
-    assert upload(client, "a.mp4", b"x").status_code == 302  # to the login page
+    assert upload(client, "a.mp4", b"x").status_code == 401  # the API's answer to no login
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(user)
     assert upload(strict, "a.mp4", synthetic_video.read_bytes()).status_code == 403
@@ -149,7 +148,8 @@ def test_page_uploads_share_the_api_upload_limit(user_client, user, synthetic_vi
 
     response = upload(user_client, "four.mp4", b"x")
     assert response.status_code == 429
-    assert response.json()["code"] == "throttled" and "minutes" in response.json()["reason"]
+    assert response.json()["code"] == "throttled" and "minutes" in response.json()["detail"]
+    assert "You have reached the upload limit of 3 files per hour" in response.json()["detail"]
     assert sorted(Trailer.objects.values_list("title", flat=True)) == ["one", "two"]
     assert api.post("/api/trailers/", {"file": SimpleUploadedFile("five.mp4", b"x")},
                     format="multipart").status_code == 429

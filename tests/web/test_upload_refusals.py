@@ -31,10 +31,10 @@ def stored_files() -> list[str]:
 
 def test_a_video_too_short_to_sample_is_refused_on_every_way_in(too_short, user_client, api, tmp_path):
     before = stored_files()
-    page = user_client.post("/upload/file/", {"file": SimpleUploadedFile("short.mp4", too_short.read_bytes())})
+    page = user_client.post("/api/trailers/", {"file": SimpleUploadedFile("short.mp4", too_short.read_bytes())})
     assert page.status_code == 400 and page.json()["code"] == "too_short"
-    assert "short.mp4 cannot be sampled: the video is too short: 0.29 s" in page.json()["reason"]
-    assert "the minimum is 1 s" in page.json()["reason"]
+    assert "short.mp4 cannot be sampled: the video is too short: 0.29 s" in page.json()["detail"]
+    assert "the minimum is 1 s" in page.json()["detail"]
 
     response = api.post("/api/trailers/", {"file": SimpleUploadedFile("short.mp4", too_short.read_bytes())},
                         format="multipart")
@@ -55,9 +55,9 @@ def test_an_upload_with_two_file_parts_is_refused_not_half_kept(synthetic_video,
                                                                  api):
     parts = [SimpleUploadedFile("a.mp4", synthetic_video.read_bytes()),
              SimpleUploadedFile("b.mp4", other_synthetic_video.read_bytes())]
-    page = user_client.post("/upload/file/", {"file": parts})
+    page = user_client.post("/api/trailers/", {"file": parts})
     assert page.status_code == 400 and page.json()["code"] == "several_files"
-    assert "this one had 2 parts" in page.json()["reason"]
+    assert "this one had 2 parts" in page.json()["detail"]
     for part in parts:
         part.seek(0)
     response = api.post("/api/trailers/", {"file": parts}, format="multipart")

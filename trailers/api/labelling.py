@@ -29,8 +29,8 @@ from trailers.permissions import (
     VIEW_RATERS,
     can_change_trailer,
 )
-from trailers.services.raters import CSV_COLUMNS, RatingsImportError, import_ratings, set_rater_excluded
-from trailers.services.trailers import TrailerBusy, delete_trailer, rename_trailer, retry_trailer
+from trailers.services.raters import CSV_COLUMNS, import_ratings, set_rater_excluded
+from trailers.services.trailers import delete_trailer, rename_trailer, retry_trailer
 
 from .permissions import needs
 from .serializers import TrailerSerializer
@@ -186,10 +186,7 @@ class RatingsImportView(APIView):
             raise ValidationError({"file": ["Send the CSV in “file”."]})
         if upload.size > 20 * 1024 * 1024:
             raise ValidationError({"file": ["Over 20 MB: too large to be a ratings file."]})
-        try:
-            report = import_ratings(data=upload.read())
-        except RatingsImportError as error:
-            raise ValidationError({"file": [str(error)]}) from None
+        report = import_ratings(data=upload.read())
         return Response({"created": report.created, "changed": report.changed, "unchanged": report.unchanged,
                          "refused": [{"line": line, "reason": reason} for line, reason in report.refused]})
 
@@ -218,10 +215,7 @@ def rename(request, pk):
 
 def delete(request, pk):
     trailer = own_trailer(request, pk, DELETE_TRAILER)
-    try:
-        delete_trailer(trailer=trailer)
-    except TrailerBusy as busy:
-        return Response({"detail": str(busy)}, status=status.HTTP_409_CONFLICT)
+    delete_trailer(trailer=trailer)  # being processed: TrailerBusy, 409
     return Response(status=status.HTTP_204_NO_CONTENT)
 
 

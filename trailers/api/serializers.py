@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ml.config import PRESETS
+from ml.config import PRESETS, TRAIN_PRESETS, LRCNConfig, Option, TrainConfig, options
 from trailers import selectors
 from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 
@@ -142,7 +142,8 @@ class TrailerDetailSerializer(TrailerSerializer):
 
 
 class TrailerUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="the trailer: any video file with a picture track")
+    # An empty file is the ingest service's to refuse, with its code ("empty") and words, as every other file.
+    file = serializers.FileField(allow_empty_file=True, help_text="the trailer: any video file with a picture track")
     title = serializers.CharField(required=False, max_length=255, help_text="defaults to the file's name")
     reference_score = serializers.FloatField(required=False, min_value=0, max_value=10,
                                              help_text="an imported reference score (staff only)")
@@ -350,6 +351,54 @@ class DatasetEntrySerializer(serializers.Serializer):
                                     help_text="train or val for a run without folds; cv: held out by one fold")
 
 
+def _option_field(declared: Option) -> serializers.Field:
+    """The API's field for one option declared in ml/config.py: its type, bounds and choices (so the schema has
+    them), its help, and the start-run form's words when a value is refused."""
+    refused = declared.sentence()
+    common = {"required": False, "help_text": declared.help}
+    if declared.choices:
+        return serializers.ChoiceField(choices=sorted(declared.choices), error_messages={"invalid_choice": refused},
+                                       **common)
+    if declared.kind is bool:
+        return serializers.BooleanField(error_messages={"invalid": refused}, **common)
+    if declared.kind is tuple:
+        return serializers.ListField(child=serializers.IntegerField(min_value=declared.low or 1), **common)
+    if declared.kind is str:
+        return serializers.CharField(max_length=100, error_messages={"invalid": refused}, **common)
+    field_class = serializers.IntegerField if declared.kind is int else serializers.FloatField
+    return field_class(min_value=declared.low, max_value=declared.high, allow_null=declared.optional,
+                       error_messages=dict.fromkeys(("invalid", "min_value", "max_value", "null", "max_string_length"),
+                                                    refused), **common)
+
+
+class _ConfigOptionsSerializer(serializers.Serializer):
+    """Some options of one of ml's configs, each as ml/config.py declares it; an unknown one is refused."""
+
+    config_class: type
+
+    def get_fields(self):
+        return {name: _option_field(declared) for name, declared in options(self.config_class).items()}
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(options(self.config_class)))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown option."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class ModelOptionsSerializer(_ConfigOptionsSerializer):
+    """ml.config.LRCNConfig options, e.g. {"lstm_size": 32}; the rest are the preset's."""
+
+    config_class = LRCNConfig
+
+
+class TrainOptionsSerializer(_ConfigOptionsSerializer):
+    """ml.config.TrainConfig options, e.g. {"epochs": 5}; the rest are the preset's."""
+
+    config_class = TrainConfig
+
+
 class TrainingRunCreateSerializer(serializers.Serializer):
     """Start a run: a model preset, then any model or training option changed (as in the admin's form)."""
 
@@ -362,56 +411,21 @@ class TrainingRunCreateSerializer(serializers.Serializer):
     trailer_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=selectors.MAX_ID),
                                         required=False, default=list,
                                         help_text="train on these trailers only (default: every labelled one)")
-    model = serializers.DictField(required=False, default=dict,
-                                  help_text="ml.model.LRCNConfig options, e.g. {\"lstm_size\": 32}")
-    train = serializers.DictField(required=False, default=dict,
-                                  help_text="ml.train.TrainConfig options, e.g. {\"epochs\": 5}")
+    model = ModelOptionsSerializer(required=False, help_text="model options changed from the preset's")
+    train = TrainOptionsSerializer(required=False, help_text="training options changed from the preset's")
 
     def validate(self, data):
-        from trailers.run_forms import MODEL_PREFIX, TRAIN_PREFIX, TrainingRunForm
-
-        blank = TrainingRunForm(preset=data["preset"])
-        known = {MODEL_PREFIX: {n[len(MODEL_PREFIX):] for n in blank.fields if n.startswith(MODEL_PREFIX)},
-                 TRAIN_PREFIX: {n[len(TRAIN_PREFIX):] for n in blank.fields if n.startswith(TRAIN_PREFIX)}}
+        """The preset's configs with the changes, every refusal (rules between options too) on its option."""
         errors: dict = {}
-        for key, prefix in (("model", MODEL_PREFIX), ("train", TRAIN_PREFIX)):
-            unknown = sorted(set(data[key]) - known[prefix])
-            if unknown:
-                errors[key] = {name: ["Unknown option."] for name in unknown}
+        for key, config_key, presets in (("model", "model_config", PRESETS), ("train", "train_config", TRAIN_PRESETS)):
+            config_class = type(presets[data["preset"]])
+            data[config_key], refusals = config_class.build({**presets[data["preset"]].to_dict(),
+                                                             **data.get(key, {})})
+            if refusals:
+                errors[key] = {refusal.field: [refusal.sentence] for refusal in refusals}
         if errors:
             raise serializers.ValidationError(errors)
-
-        form_data = {}
-        for name, field in blank.fields.items():
-            value = blank.get_initial_for_field(field, name)
-            if value is not None:
-                form_data[name] = value
-        for key, prefix in (("model", MODEL_PREFIX), ("train", TRAIN_PREFIX)):
-            for name, value in data[key].items():
-                if isinstance(value, list | tuple):
-                    value = ", ".join(str(v) for v in value)
-                form_data[prefix + name] = value
-        form_data.update(label_source=data["label_source"], min_ratings=data["min_ratings"],
-                         auto_activate=data["auto_activate"], trailer_ids=",".join(map(str, data["trailer_ids"])))
-        form = TrainingRunForm(form_data, preset=data["preset"])
-        if not form.is_valid():
-            raise serializers.ValidationError(_form_errors(form, MODEL_PREFIX, TRAIN_PREFIX))
-        data["model_config"], data["train_config"] = form.model_config, form.train_config
         return data
-
-
-def _form_errors(form, model_prefix: str, train_prefix: str) -> dict:
-    errors: dict = {}
-    for name, messages in form.errors.items():
-        if name.startswith(model_prefix):
-            errors.setdefault("model", {})[name[len(model_prefix):]] = list(messages)
-        elif name.startswith(train_prefix):
-            errors.setdefault("train", {})[name[len(train_prefix):]] = list(messages)
-        elif name == "__all__":
-            errors["non_field_errors"] = list(messages)
-        else:
-            errors[name] = list(messages)
-    return errors
 
 
 # --- model versions and predictions --------------------------------------------------------------------

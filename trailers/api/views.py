@@ -21,17 +21,16 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, UnsupportedMediaType, ValidationError
+from rest_framework.exceptions import NotFound, Throttled, UnsupportedMediaType, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from trailers import selectors, selectors_runs, services, uploads
+from trailers import selectors, selectors_runs, services, throttles, uploads
 from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
 from trailers.permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN
 from trailers.services.notes import set_run_note
 from trailers.services.versions import compare_with_active, is_worse, rollback
-from trailers.throttles import RatingRateThrottle, UploadRateThrottle
 
 from . import labelling
 from . import runs as runs_api
@@ -61,11 +60,13 @@ def _id_parameter(name: str) -> OpenApiParameter:
 
 
 REFUSAL = inline_serializer("UploadRefusal", fields={
-    "file": serializers.ListField(child=serializers.CharField(), required=False),
+    "detail": serializers.CharField(required=False, help_text="why the file was refused, in plain words"),
     "code": serializers.CharField(required=False, help_text="why the file was refused: too_large, empty, "
                                   "not_a_video, too_short, several_files, duplicate, ... (absent for a missing field)"),
+    "file": serializers.ListField(child=serializers.CharField(), required=False, help_text="the same reason"),
     "duplicate_of": serializers.IntegerField(required=False, help_text="the trailer this file duplicates"),
 })
+
 
 
 def _validated(serializer_class, data, **kwargs):
@@ -98,10 +99,17 @@ class TrailerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def get_throttles(self):
         if self.action == "create":
-            return [UploadRateThrottle()]
+            return [throttles.UploadRateThrottle()]
         if self.action == "rating" and self.request.method in ("PUT", "DELETE"):
-            return [RatingRateThrottle()]
+            return [throttles.RatingRateThrottle()]
         return super().get_throttles()
+
+    def throttled(self, request, wait):
+        if self.action != "create":
+            super().throttled(request, wait)
+        refusal = Throttled(detail=throttles.upload_limit_words(wait))  # the words the upload page's form uses
+        refusal.wait = wait  # the Retry-After header
+        raise refusal
 
     def initial(self, request, *args, **kwargs):
         if self.action == "create":
@@ -117,27 +125,21 @@ class TrailerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     def create(self, request, *args, **kwargs):
         if not (request.content_type or "").startswith("multipart/form-data"):
-            raise UnsupportedMediaType(request.content_type,
-                                       detail="Upload a trailer as multipart/form-data, with the file in “file”.")
+            raise UnsupportedMediaType(request.content_type, code="not_multipart",
+                                       detail="Send the trailer as multipart/form-data, with the file in “file” (this "
+                                              f"request is {request.content_type or 'untyped'}).")
         body = request.data  # parses the body, through the size limit
         too_large = uploads.too_large_uploads(request._request)
         if too_large:
-            return Response({"file": [uploads.too_large_message(too_large[0][1])], "code": "too_large"},
-                            status=status.HTTP_400_BAD_REQUEST)
+            raise services.IngestError(uploads.too_large_message(too_large[0][1]), code="too_large")
         several = uploads.more_than_one_file(request.FILES)
         if several:
-            return Response({"file": [several], "code": "several_files"}, status=status.HTTP_400_BAD_REQUEST)
+            raise services.IngestError(several, code="several_files")
         data = _validated(TrailerUploadSerializer, body, context={"request": request}).validated_data
         upload = data["file"]
-        try:
-            trailer = services.ingest_trailer(source=upload, original_name=upload.name, user=request.user,
-                                              title=data.get("title"), reference_score=data.get("reference_score"),
-                                              size=upload.size)
-        except services.IngestError as error:
-            body = {"file": [error.message], "code": error.code}
-            if error.duplicate_of is not None:
-                body["duplicate_of"] = error.duplicate_of.pk
-            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        trailer = services.ingest_trailer(source=upload, original_name=upload.name, user=request.user,
+                                          title=data.get("title"), reference_score=data.get("reference_score"),
+                                          size=upload.size)  # a refusal is an IngestError: trailers/api/errors.py
         trailer = selectors.trailer_list(user=request.user).get(pk=trailer.pk)
         return Response(TrailerSerializer(trailer, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
@@ -298,10 +300,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
                               409: OpenApiResponse(description="no version was active before this one")})
     @action(detail=False, methods=["post"])
     def rollback(self, request):
-        try:
-            version = rollback()
-        except services.ActivationError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        version = rollback()  # nothing to roll back to: an ActivationError, 409
         return Response(ModelVersionSerializer(get_object_or_404(self.get_queryset(), pk=version.pk),
                                                context=self.get_serializer_context()).data)
 
@@ -336,10 +335,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             return Response({"detail": f"Model version {version} is {comparison['reason']}: ask again with "
                                        "?confirm=true to activate it all the same.", "comparison": comparison},
                             status=status.HTTP_409_CONFLICT)
-        try:
-            version = services.activate_model_version(model_version=version)
-        except services.ActivationError as error:
-            raise ValidationError({"detail": str(error)}) from error
+        version = services.activate_model_version(model_version=version)
         context = {**self.get_serializer_context(), "comparison": comparison}
         return Response(ModelVersionActivationSerializer(get_object_or_404(self.get_queryset(), pk=version.pk),
                                                          context=context).data)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,6 +21,7 @@ from django.db import IntegrityError, transaction
 
 from ml.video import VideoError, probe
 from trailers import store
+from trailers.errors import ServiceError
 from trailers.models import Trailer, trailer_upload_to
 from trailers.signals import delete_stored
 
@@ -31,16 +31,17 @@ from .trailers import distinct_title
 CHUNK = 1024 * 1024
 
 
-@dataclass
-class IngestError(Exception):
-    """A file refused at upload; ``message`` says why in plain words."""
+class IngestError(ServiceError):
+    """A file refused at upload; ``message`` says why in plain words, ``duplicate_of`` the trailer it repeats."""
 
-    message: str
-    code: str = "invalid"
-    duplicate_of: Trailer | None = None
+    field = "file"
 
-    def __str__(self) -> str:
-        return self.message
+    def __init__(self, message: str, *, code: str = "invalid", duplicate_of: Trailer | None = None):
+        super().__init__(message, code=code, status=429 if code == "throttled" else 400)
+        self.duplicate_of = duplicate_of
+
+    def details(self) -> dict:
+        return {} if self.duplicate_of is None else {"duplicate_of": self.duplicate_of.pk}
 
 
 def human_size(n: int) -> str:

@@ -22,9 +22,10 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from ml.config import SamplingConfig
 from ml.embeddings import EncoderError
 from ml.frames import save_frames, write_contact_sheet
-from ml.video import SamplingConfig, VideoError, sample_trailer
+from ml.video import VideoError, sample_trailer
 from trailers import store
 from trailers.models import ModelVersion, Subclip, Trailer
 from trailers.signals import delete_after_commit, delete_stored

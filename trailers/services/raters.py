@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from trailers.errors import ServiceError
 from trailers.models import ExcludedRater, Rating, Trailer
 
 from .ratings import delete_rating, parse_rating, rate_trailer
@@ -57,8 +58,11 @@ class ImportReport:
                 "refused")
 
 
-class RatingsImportError(ValueError):
+class RatingsImportError(ServiceError, ValueError):
     """The file cannot be read as a ratings CSV at all; the message says why."""
+
+    code = "unreadable_ratings"
+    field = "file"
 
 
 def import_ratings(*, data: bytes) -> ImportReport:

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from trailers.errors import ServiceError
 from trailers.models import Trailer
 
 from .queue import request_preprocessing
@@ -15,8 +16,11 @@ from .queue import request_preprocessing
 TITLE_MAX = 255
 
 
-class TrailerBusy(Exception):
+class TrailerBusy(ServiceError):
     """The trailer is being processed: the message says to wait."""
+
+    code = "busy"
+    status = 409
 
 
 def distinct_title(title: str, original_name: str, *, exclude_pk: int | None = None) -> str:

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from ml.config import LRCNConfig, TrainConfig
 from trailers import store
+from trailers.errors import ServiceError
 from trailers.models import ExcludedRater, ModelVersion, Subclip, Trailer, TrainingRun
 from trailers.presets import preset_of
 from trailers.signals import delete_after_commit, delete_stored
@@ -49,8 +50,10 @@ LOST_COPY_ATTEMPTS = 3  # a cache folder deleted under a run: fetched again this
 HEARTBEAT_SECONDS = 1.0
 
 
-class TrainingSetupError(Exception):
+class TrainingSetupError(ServiceError):
     """A run that cannot start; the message says why in plain words."""
+
+    code = "cannot_start"
 
 
 class LostClaim(Exception):

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from trailers.errors import ServiceError
 from trailers.models import ModelVersion
 
 
@@ -13,8 +14,10 @@ def next_version_number() -> int:
     return (ModelVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
 
 
-class ActivationError(Exception):
+class ActivationError(ServiceError):
     """A model version that cannot serve; the message says why."""
+
+    code = "cannot_activate"
 
 
 def check_weights(model_version: ModelVersion) -> None:
@@ -108,7 +111,8 @@ def rollback(*, by_version: ModelVersion | None = None) -> ModelVersion:
     previous = (ModelVersion.objects.filter(is_active=False, activated_at__isnull=False)
                 .order_by("-activated_at", "-number").first())
     if previous is None:
-        raise ActivationError("No version was active before this one: there is nothing to roll back to.")
+        raise ActivationError("No version was active before this one: there is nothing to roll back to.",
+                              code="nothing_to_roll_back", status=409)
     return activate_model_version(model_version=previous)
 
 
