@@ -70,18 +70,8 @@ NEVER_NULL = {"pk", "uploaded_at", "title", "status", "rating_count", "trailer__
               "trailer__uploaded_at", "trailer_id", "score", "uncertainty", "spread"}
 
 
-@dataclass(frozen=True)
-class TrailerFilters:
-    """What the dataset page and the trailer API filter and sort by; every field optional."""
-
-    status: str = ""
-    rated: str = ""  # "yes": rated by me, "no": not rated by me
-    predicted: str = ""  # "yes": the active model has a prediction, "no": it has none
-    q: str = ""
-    sort: str = DEFAULT_TRAILER_SORT
-
-
-def _active_version_id():
+def active_version_id() -> Subquery:
+    """The active model version's id, as a subquery (NULL when none is active)."""
     return Subquery(ModelVersion.objects.filter(is_active=True).values("pk")[:1])
 
 
@@ -92,7 +82,7 @@ def annotate_trailers(trailers: QuerySet[Trailer], *, user) -> QuerySet[Trailer]
     Subqueries on one-row indexes, each run only for the rows shown: a page's ids are read without them (they
     are not in its filters or order), and its count too."""
     mine = Rating.objects.filter(trailer=OuterRef("pk"), user=user)
-    active = Prediction.objects.filter(trailer=OuterRef("pk"), model_version=_active_version_id())
+    active = Prediction.objects.filter(trailer=OuterRef("pk"), model_version=active_version_id())
     return trailers.annotate(
         my_score=Subquery(mine.values("score")[:1]),
         predicted_score=Subquery(active.values("score")[:1]),
@@ -117,26 +107,20 @@ def _order(queryset: QuerySet, sort: str, sorts: dict, default: str) -> QuerySet
     return queryset.order_by(*ordered)
 
 
-def trailer_list(*, user, filters: TrailerFilters | None = None) -> QuerySet[Trailer]:
-    """Every trailer with its numbers, filtered, searched and sorted as asked."""
-    filters = filters or TrailerFilters()
+def trailer_list(*, user, sort: str = DEFAULT_TRAILER_SORT) -> QuerySet[Trailer]:
+    """Every trailer with its numbers, sorted as asked (the dataset's filters: trailers.filters.TrailerFilterSet)."""
     # Sorting by your rating or the active prediction joins them (one row each), rather than running a subquery
     # for every trailer; the join is made only when the order asks for it.
     trailers = annotate_trailers(Trailer.objects.select_related("uploaded_by"), user=user).alias(
         mine=FilteredRelation("ratings", condition=Q(ratings__user=user)),
-        active=FilteredRelation("predictions", condition=Q(predictions__model_version=_active_version_id())),
+        active=FilteredRelation("predictions", condition=Q(predictions__model_version=active_version_id())),
     )
-    if filters.status:
-        trailers = trailers.filter(status=filters.status)
-    if filters.rated in ("yes", "no"):
-        mine = Exists(Rating.objects.filter(trailer=OuterRef("pk"), user=user))
-        trailers = trailers.filter(mine if filters.rated == "yes" else ~mine)
-    if filters.predicted in ("yes", "no"):
-        has = Exists(Prediction.objects.filter(trailer=OuterRef("pk"), model_version=_active_version_id()))
-        trailers = trailers.filter(has if filters.predicted == "yes" else ~has)
-    if filters.q:
-        trailers = trailers.filter(Q(title__icontains=filters.q) | Q(original_name__icontains=filters.q))
-    return _order(trailers, filters.sort, TRAILER_SORTS, DEFAULT_TRAILER_SORT)
+    return sort_trailers(trailers, sort)
+
+
+def sort_trailers(trailers: QuerySet[Trailer], sort: str) -> QuerySet[Trailer]:
+    """``trailers`` (from trailer_list) in the order of a TRAILER_SORTS key (the default for an unknown one)."""
+    return _order(trailers, sort, TRAILER_SORTS, DEFAULT_TRAILER_SORT)
 
 
 # --- one trailer ---------------------------------------------------------------------------
@@ -588,44 +572,24 @@ PREDICTION_SORTS = {
 DEFAULT_PREDICTION_SORT = "-predicted"
 
 
-@dataclass(frozen=True)
-class PredictionFilters:
-    q: str = ""
-    rated: str = ""  # "yes": has user ratings, "no": has none
-    min_score: float | None = None
-    max_score: float | None = None
-    sort: str = DEFAULT_PREDICTION_SORT
-
-    @property
-    def narrowed(self) -> bool:
-        """Whether these filters leave out any rated trailer's prediction (the figures are over rated trailers:
-        "has ratings" and the sort leave every one of those in)."""
-        return bool(self.q or self.rated == "no" or self.min_score is not None or self.max_score is not None)
-
-
 def predictions(*, model_version: ModelVersion | int | None = None, trailer: Trailer | int | None = None,
-                filters: PredictionFilters | None = None) -> QuerySet[Prediction]:
+                sort: str = DEFAULT_PREDICTION_SORT) -> QuerySet[Prediction]:
     """Predictions with their trailer (whose counters give each its mean rating, count and error: see Prediction)
-    and their version (without its configuration and metrics), filtered and sorted. The trailer is joined for a
-    page's ids and count only when a filter or the order reads it."""
-    filters = filters or PredictionFilters()
+    and their version (without its configuration and metrics), sorted as asked (the list's filters:
+    trailers.filters.PredictionFilterSet). The trailer is joined for a page's ids and count only when a filter or
+    the order reads it."""
     rows = Prediction.objects.select_related("trailer", "model_version").defer("model_version__config",
                                                                              "model_version__metrics")
     if model_version is not None:
         rows = rows.filter(model_version=model_version)
     if trailer is not None:
         rows = rows.filter(trailer=trailer)
-    if filters.q:
-        rows = rows.filter(trailer__title__icontains=filters.q)
-    if filters.rated == "yes":
-        rows = rows.filter(trailer__rating_count__gt=0)
-    elif filters.rated == "no":
-        rows = rows.filter(trailer__rating_count=0)
-    if filters.min_score is not None:
-        rows = rows.filter(score__gte=filters.min_score)
-    if filters.max_score is not None:
-        rows = rows.filter(score__lte=filters.max_score)
-    return _order(rows, filters.sort, PREDICTION_SORTS, DEFAULT_PREDICTION_SORT)
+    return sort_predictions(rows, sort)
+
+
+def sort_predictions(rows: QuerySet[Prediction], sort: str) -> QuerySet[Prediction]:
+    """``rows`` (from predictions) in the order of a PREDICTION_SORTS key (the default for an unknown one)."""
+    return _order(rows, sort, PREDICTION_SORTS, DEFAULT_PREDICTION_SORT)
 
 
 def prediction_rows_for_export(rows: QuerySet[Prediction]):

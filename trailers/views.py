@@ -26,7 +26,8 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from . import charts, run_forms, selectors, selectors_runs, services, store, throttles, uploads
 from .errors import show
-from .forms import PredictionFilterForm, RunFilterForm, SignUpForm, TrailerFilterForm, UploadForm
+from .filters import PredictionFilterSet, RunFilterSet, TrailerFilterSet
+from .forms import SignUpForm, UploadForm
 from .media import serve_file, serve_stored
 from .models import Trailer, TrainingRun
 from .paging import IdsFirstPaginator
@@ -59,10 +60,9 @@ def _page(request, rows, size: int = PAGE_SIZE):
 @login_required
 @require_GET
 def dataset(request):
-    form = TrailerFilterForm(request.GET)
-    filters = form.filters()
-    page = _page(request, selectors.trailer_list(user=request.user, filters=filters))
-    context = {"form": form, "filters": filters, "page": page, "trailers": page.object_list,
+    filters = TrailerFilterSet(request.GET, queryset=selectors.trailer_list(user=request.user), request=request)
+    page = _page(request, filters.qs)
+    context = {"form": filters.form, "page": page, "trailers": page.object_list,
                "active_version": selectors.active_model_version()}
     return render(request, "trailers/dataset.html", context)
 
@@ -234,9 +234,9 @@ def media_file(request, name: str):
 @login_required
 @require_GET
 def runs(request):
-    form = RunFilterForm(request.GET)
-    page = _page(request, selectors_runs.runs(filters=form.filters()), size=25)
-    context = {"page": page, "runs": page.object_list, "form": form,
+    filters = RunFilterSet(request.GET, queryset=selectors_runs.runs(), request=request)
+    page = _page(request, filters.qs, size=25)
+    context = {"page": page, "runs": page.object_list, "form": filters.form,
                "live": any(not run.is_finished for run in page.object_list)}
     template = "trailers/_runs_table.html" if request.htmx else "trailers/runs.html"
     return render(request, template, context)
@@ -309,8 +309,8 @@ def _chosen_version(request):
 @require_GET
 def predictions(request):
     version = _chosen_version(request)
-    form = PredictionFilterForm(request.GET)
-    context = {"version": version, "form": form, "versions": selectors.model_versions()}
+    filters = PredictionFilterSet(request.GET, queryset=selectors.predictions(model_version=version), request=request)
+    context = {"version": version, "form": filters.form, "versions": selectors.model_versions()}
     if version is not None:
         if request.htmx and request.GET.get("partial") == "progress":
             scored, ready = selectors.scored_and_ready_counts(model_version=version)
@@ -324,8 +324,7 @@ def predictions(request):
         if progress is not None:
             scored, ready = progress
             context.update(scored=scored, ready=ready, scoring=scored < ready)
-        filters = form.filters()
-        rows = selectors.predictions(model_version=version, filters=filters)
+        rows = filters.qs
         # Over every prediction, the figures kept for the version (made when it scored, and by the sweep once
         # ratings change); over the predictions the filters leave, computed now.
         kept = None if filters.narrowed else selectors.kept_prediction_summary(model_version=version)
@@ -368,7 +367,7 @@ def predictions_csv(request):
     if version is None:
         messages.error(request, "No model version is active, so there are no predictions to download.")
         return redirect("predictions")
-    rows = selectors.predictions(model_version=version, filters=PredictionFilterForm(request.GET).filters())
+    rows = PredictionFilterSet(request.GET, queryset=selectors.predictions(model_version=version), request=request).qs
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
