@@ -313,8 +313,7 @@ def compare(size: int) -> dict:
     for label, sort in (("dataset, newest first", "-uploaded"), ("dataset by mean rating", "-mean")):
         for number in (1, PAGE):
             old = timed(page(Paginator, old_trailer_list(user, sort), number), repeat=1 if size > 20_000 else 2)
-            new = timed(page(IdsFirstPaginator, selectors.trailer_list(
-                user=user, filters=selectors.TrailerFilters(sort=sort)), number))
+            new = timed(page(IdsFirstPaginator, selectors.trailer_list(user=user, sort=sort), number))
             results[f"{label}, page {number}"] = {"old": old, "new": new}
 
     def old_predictions_page():
@@ -336,7 +335,7 @@ def compare(size: int) -> dict:
         "old": None, "new": timed(lambda: selectors.scored_and_ready_counts(model_version=version))}
     results["the same figures computed afresh (a filtered page)"] = {
         "old": None, "new": timed(lambda: selectors.prediction_figures(
-            version, selectors.predictions(model_version=version, filters=selectors.PredictionFilters())), repeat=1)}
+            version, selectors.predictions(model_version=version)), repeat=1)}
     results["run list (5 runs)"] = {
         "old": timed(lambda: list(TrainingRun.objects.select_related("created_by", "model_version"))),
         "new": timed(lambda: list(selectors.run_list()))}

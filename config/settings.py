@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",  # the lists' filters (trailers/filters.py), and their form in the browsable API
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served from this site (no CDN)
     "django_htmx",
@@ -299,6 +300,8 @@ REST_FRAMEWORK = {
         "ratings": env.str("THROTTLE_RATINGS", default="600/hour"),
     },
 }
+# A filter's help is for the API's schema; the pages label their filters and show no help beside them.
+FILTERS_DISABLE_HELP_TEXT = True
 SPECTACULAR_SETTINGS = {
     "TITLE": "Reelscore API",
     "DESCRIPTION": "Upload and rate trailers, train LRCN models and read predicted ratings.",

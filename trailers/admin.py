@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -22,6 +22,7 @@ from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, Training
 from .paging import EstimatedCountPaginator
 from .permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN, can
 from .run_forms import PRESET_DESCRIPTIONS, PRESET_NAMES, PRESET_WARNINGS, TrainingRunForm
+from .services.training import request_cancel
 from .services.versions import compare_with_active
 
 
@@ -79,7 +80,7 @@ class TrailerAdmin(admin.ModelAdmin):
 
     @admin.action(description="Score with the active model version", permissions=["activate"])
     def score_with_active_version(self, request, queryset):
-        active = ModelVersion.objects.filter(is_active=True).first()
+        active = selectors.active_model_version()
         if active is None:
             self.message_user(request, "No model version is active: activate one first.", messages.ERROR)
             return
@@ -181,12 +182,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="dataset")
     def dataset_summary(self, run):
-        split = selectors.run_split(run)
-        if split is None:
-            return "not frozen yet (frozen when a worker starts the run)"
-        if split.cross_validated:
-            return f"{split.total} trailers, cross-validated in {selectors.run_folds(run)} folds (each held out once)"
-        return f"{split.total} trailers: {split.train} train, {split.val} validation"
+        return selectors.dataset_summary(selectors.run_split(run))
 
     @admin.display(description="estimate")
     def estimate_summary(self, run):
@@ -233,8 +229,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
             raise PermissionDenied
         preset = request.GET.get("preset", "default")
         initial = {"trailer_ids": request.GET.get("trailers", "")}
-        like = selectors.parse_id(request.GET.get("like", ""))
-        like = TrainingRun.objects.filter(pk=like).first() if like else None
+        like = selectors.find_run(pk=request.GET.get("like", ""))
         if like is not None:  # "New run like this": every option of that run, to change from there
             preset = like.preset if like.preset in PRESET_NAMES else "default"
             initial.update(run_forms.initial_from_run(like))
@@ -273,20 +268,13 @@ class TrainingRunAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/trailers/trainingrun/start.html", context)
 
     def cancel_view(self, request, run_id):
-        run = get_object_or_404(TrainingRun, pk=run_id)
+        run = selectors.get_run(pk=run_id)
         if request.method == "POST":
             if not self.has_cancel_permission(request, run):
                 raise PermissionDenied
-            if run.is_finished:
-                self.message_user(request, f"{run} has already finished ({run.get_status_display().lower()}).",
-                                  messages.INFO)
-            else:
-                run = services.cancel_run(run=run)
-                if run.status == TrainingRun.Status.CANCELLED:
-                    self.message_user(request, f"{run} was cancelled.", messages.SUCCESS)
-                else:
-                    self.message_user(request, f"Cancel requested for {run}: it stops after its current step.",
-                                      messages.SUCCESS)
+            cancellation = request_cancel(run=run)
+            self.message_user(request, cancellation.message,
+                              messages.INFO if cancellation.already_finished else messages.SUCCESS)
         return redirect("admin:trailers_trainingrun_change", run.pk)
 
     @admin.action(description="Cancel selected runs", permissions=["cancel"])

@@ -9,6 +9,7 @@ does, and a list's query count is the same at 50 trailers or 50,000.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.db.models import (
@@ -70,18 +71,8 @@ NEVER_NULL = {"pk", "uploaded_at", "title", "status", "rating_count", "trailer__
               "trailer__uploaded_at", "trailer_id", "score", "uncertainty", "spread"}
 
 
-@dataclass(frozen=True)
-class TrailerFilters:
-    """What the dataset page and the trailer API filter and sort by; every field optional."""
-
-    status: str = ""
-    rated: str = ""  # "yes": rated by me, "no": not rated by me
-    predicted: str = ""  # "yes": the active model has a prediction, "no": it has none
-    q: str = ""
-    sort: str = DEFAULT_TRAILER_SORT
-
-
-def _active_version_id():
+def active_version_id() -> Subquery:
+    """The active model version's id, as a subquery (NULL when none is active)."""
     return Subquery(ModelVersion.objects.filter(is_active=True).values("pk")[:1])
 
 
@@ -92,7 +83,7 @@ def annotate_trailers(trailers: QuerySet[Trailer], *, user) -> QuerySet[Trailer]
     Subqueries on one-row indexes, each run only for the rows shown: a page's ids are read without them (they
     are not in its filters or order), and its count too."""
     mine = Rating.objects.filter(trailer=OuterRef("pk"), user=user)
-    active = Prediction.objects.filter(trailer=OuterRef("pk"), model_version=_active_version_id())
+    active = Prediction.objects.filter(trailer=OuterRef("pk"), model_version=active_version_id())
     return trailers.annotate(
         my_score=Subquery(mine.values("score")[:1]),
         predicted_score=Subquery(active.values("score")[:1]),
@@ -117,26 +108,20 @@ def _order(queryset: QuerySet, sort: str, sorts: dict, default: str) -> QuerySet
     return queryset.order_by(*ordered)
 
 
-def trailer_list(*, user, filters: TrailerFilters | None = None) -> QuerySet[Trailer]:
-    """Every trailer with its numbers, filtered, searched and sorted as asked."""
-    filters = filters or TrailerFilters()
+def trailer_list(*, user, sort: str = DEFAULT_TRAILER_SORT) -> QuerySet[Trailer]:
+    """Every trailer with its numbers, sorted as asked (the dataset's filters: trailers.filters.TrailerFilterSet)."""
     # Sorting by your rating or the active prediction joins them (one row each), rather than running a subquery
     # for every trailer; the join is made only when the order asks for it.
     trailers = annotate_trailers(Trailer.objects.select_related("uploaded_by"), user=user).alias(
         mine=FilteredRelation("ratings", condition=Q(ratings__user=user)),
-        active=FilteredRelation("predictions", condition=Q(predictions__model_version=_active_version_id())),
+        active=FilteredRelation("predictions", condition=Q(predictions__model_version=active_version_id())),
     )
-    if filters.status:
-        trailers = trailers.filter(status=filters.status)
-    if filters.rated in ("yes", "no"):
-        mine = Exists(Rating.objects.filter(trailer=OuterRef("pk"), user=user))
-        trailers = trailers.filter(mine if filters.rated == "yes" else ~mine)
-    if filters.predicted in ("yes", "no"):
-        has = Exists(Prediction.objects.filter(trailer=OuterRef("pk"), model_version=_active_version_id()))
-        trailers = trailers.filter(has if filters.predicted == "yes" else ~has)
-    if filters.q:
-        trailers = trailers.filter(Q(title__icontains=filters.q) | Q(original_name__icontains=filters.q))
-    return _order(trailers, filters.sort, TRAILER_SORTS, DEFAULT_TRAILER_SORT)
+    return sort_trailers(trailers, sort)
+
+
+def sort_trailers(trailers: QuerySet[Trailer], sort: str) -> QuerySet[Trailer]:
+    """``trailers`` (from trailer_list) in the order of a TRAILER_SORTS key (the default for an unknown one)."""
+    return _order(trailers, sort, TRAILER_SORTS, DEFAULT_TRAILER_SORT)
 
 
 # --- one trailer ---------------------------------------------------------------------------
@@ -240,6 +225,12 @@ def get_run(*, pk: int | str) -> TrainingRun:
     return _get(run_details(), pk)
 
 
+def find_run(*, pk: int | str) -> TrainingRun | None:
+    """The run with id ``pk`` (text from a query string too), or None when there is none."""
+    number = parse_id(pk)
+    return run_details().filter(pk=number).first() if number is not None else None
+
+
 def run_page(*, pk: int | str) -> tuple[TrainingRun, dict]:
     """A run for its page, and its estimate without what grows with the dataset (every trailer's held-out
     prediction): the page shows figures per fold and the near-duplicate groups, not 50,000 predictions."""
@@ -340,19 +331,35 @@ def current_fold(run: TrainingRun) -> int | None:
 @dataclass(frozen=True)
 class DatasetSplit:
     """The frozen dataset's size: ``train``/``val`` for a run fit on a validation split; ``cross_validated``
-    for a run whose every trailer is held out once (and trained on by the other folds' models)."""
+    for a run whose every trailer is held out once (and trained on by the other folds' models) in ``folds``."""
 
     total: int
     train: int
     val: int
     cross_validated: int = 0
+    folds: int | None = None
+
+    def __str__(self) -> str:
+        if self.cross_validated:
+            return f"{self.total} trailers, cross-validated in {self.folds} folds (each held out once)"
+        return f"{self.total} trailers: {self.train} train, {self.val} validation"
 
 
-def run_split(run: TrainingRun) -> DatasetSplit | None:
+NOT_FROZEN = "not frozen yet (frozen when a worker starts the run)"
+
+
+def run_split(run: TrainingRun, estimate: dict | None = None) -> DatasetSplit | None:
+    """The run's frozen dataset's size (None before a worker froze it); ``estimate`` as for run_folds."""
     if not run.dataset_trailers:
         return None
     return DatasetSplit(total=run.dataset_trailers, train=run.dataset_train, val=run.dataset_val,
-                        cross_validated=run.dataset_cross_validated)
+                        cross_validated=run.dataset_cross_validated,
+                        folds=run_folds(run, estimate) if run.dataset_cross_validated else None)
+
+
+def dataset_summary(split: DatasetSplit | None) -> str:
+    """A run's dataset in words, as the run page and the admin say it: its split, or that it is not frozen yet."""
+    return NOT_FROZEN if split is None else str(split)
 
 
 def epoch_history(run: TrainingRun) -> list[dict]:
@@ -588,44 +595,24 @@ PREDICTION_SORTS = {
 DEFAULT_PREDICTION_SORT = "-predicted"
 
 
-@dataclass(frozen=True)
-class PredictionFilters:
-    q: str = ""
-    rated: str = ""  # "yes": has user ratings, "no": has none
-    min_score: float | None = None
-    max_score: float | None = None
-    sort: str = DEFAULT_PREDICTION_SORT
-
-    @property
-    def narrowed(self) -> bool:
-        """Whether these filters leave out any rated trailer's prediction (the figures are over rated trailers:
-        "has ratings" and the sort leave every one of those in)."""
-        return bool(self.q or self.rated == "no" or self.min_score is not None or self.max_score is not None)
-
-
 def predictions(*, model_version: ModelVersion | int | None = None, trailer: Trailer | int | None = None,
-                filters: PredictionFilters | None = None) -> QuerySet[Prediction]:
+                sort: str = DEFAULT_PREDICTION_SORT) -> QuerySet[Prediction]:
     """Predictions with their trailer (whose counters give each its mean rating, count and error: see Prediction)
-    and their version (without its configuration and metrics), filtered and sorted. The trailer is joined for a
-    page's ids and count only when a filter or the order reads it."""
-    filters = filters or PredictionFilters()
+    and their version (without its configuration and metrics), sorted as asked (the list's filters:
+    trailers.filters.PredictionFilterSet). The trailer is joined for a page's ids and count only when a filter or
+    the order reads it."""
     rows = Prediction.objects.select_related("trailer", "model_version").defer("model_version__config",
                                                                              "model_version__metrics")
     if model_version is not None:
         rows = rows.filter(model_version=model_version)
     if trailer is not None:
         rows = rows.filter(trailer=trailer)
-    if filters.q:
-        rows = rows.filter(trailer__title__icontains=filters.q)
-    if filters.rated == "yes":
-        rows = rows.filter(trailer__rating_count__gt=0)
-    elif filters.rated == "no":
-        rows = rows.filter(trailer__rating_count=0)
-    if filters.min_score is not None:
-        rows = rows.filter(score__gte=filters.min_score)
-    if filters.max_score is not None:
-        rows = rows.filter(score__lte=filters.max_score)
-    return _order(rows, filters.sort, PREDICTION_SORTS, DEFAULT_PREDICTION_SORT)
+    return sort_predictions(rows, sort)
+
+
+def sort_predictions(rows: QuerySet[Prediction], sort: str) -> QuerySet[Prediction]:
+    """``rows`` (from predictions) in the order of a PREDICTION_SORTS key (the default for an unknown one)."""
+    return _order(rows, sort, PREDICTION_SORTS, DEFAULT_PREDICTION_SORT)
 
 
 def prediction_rows_for_export(rows: QuerySet[Prediction]):
@@ -635,6 +622,28 @@ def prediction_rows_for_export(rows: QuerySet[Prediction]):
     return rows.values_list("trailer_id", "trailer__title", "model_version__number", "score", "spread",
                             "uncertainty", "subclip_scores", "trailer__mean_rating", "trailer__rating_count",
                             "trailer__reference_score", "trailer__status")
+
+
+PREDICTION_CSV_COLUMNS = ["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty",
+                          "subclip_scores", "mean_rating", "rating_count", "error", "reference_score", "status"]
+
+
+def spreadsheet_safe(text: str) -> str:
+    """Text a spreadsheet shows as text: a leading = + - @ (or tab, CR) would make a title a formula."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def prediction_csv_rows(rows: QuerySet[Prediction]) -> Iterator[list]:
+    """The predictions CSV's lines after its header (PREDICTION_CSV_COLUMNS), one per row of ``rows`` in their
+    order: read as plain tuples, in chunks."""
+    for (trailer_id, title, number, score, spread, uncertainty, subclip_scores, mean, count, reference,
+         status) in prediction_rows_for_export(rows).iterator(chunk_size=2000):
+        yield [
+            trailer_id, spreadsheet_safe(title), number, f"{score:.4f}", f"{spread:.4f}", f"{uncertainty:.4f}",
+            ";".join(f"{s:.4f}" for s in subclip_scores), "" if mean is None else f"{mean:.4f}", count,
+            "" if mean is None else f"{abs(score - mean):.4f}",  # the table's Error: |predicted - mean rating|
+            "" if reference is None else reference, status,
+        ]
 
 
 def scored_and_ready_counts(*, model_version: ModelVersion) -> tuple[int, int]:
@@ -647,12 +656,33 @@ def scored_and_ready_counts(*, model_version: ModelVersion) -> tuple[int, int]:
     return counts["scored"], counts["ready"]
 
 
-def scoring_progress(*, model_version: ModelVersion) -> tuple[int, int] | None:
-    """(scored, ready) while the active version has not yet scored every ready trailer since it was activated
-    (its ``scored_at`` is empty); None otherwise. The counts read every ready trailer, so they are read only then."""
+@dataclass(frozen=True)
+class ScoringProgress:
+    """How many of the ready trailers a version has scored."""
+
+    scored: int
+    ready: int
+    active: bool
+
+    @property
+    def scoring(self) -> bool:
+        """Whether the active version is still scoring ready trailers (what the predictions page follows)."""
+        return self.active and self.scored < self.ready
+
+
+def scoring_counts(*, model_version: ModelVersion) -> ScoringProgress:
+    """How far ``model_version`` has scored the ready trailers, counted now."""
+    scored, ready = scored_and_ready_counts(model_version=model_version)
+    return ScoringProgress(scored=scored, ready=ready, active=model_version.is_active)
+
+
+def scoring_progress(*, model_version: ModelVersion) -> ScoringProgress | None:
+    """How far the active version has scored, while it has not yet scored every ready trailer since it was
+    activated (its ``scored_at`` is empty); None otherwise. The counts read every ready trailer, so they are read
+    only then."""
     if not model_version.is_active or model_version.scored_at is not None:
         return None
-    return scored_and_ready_counts(model_version=model_version)
+    return scoring_counts(model_version=model_version)
 
 
 def unscored_trailers(*, model_version: ModelVersion) -> QuerySet[Trailer]:
@@ -787,3 +817,56 @@ def prediction_figures(version: ModelVersion, rows: QuerySet[Prediction]) -> dic
         "held_out": held_out,
         "points": [list(row) for row in rated[::step]],
     }
+
+
+@dataclass(frozen=True)
+class PredictionsReport:
+    """What the predictions page shows of a version's predictions beside their rows: the figures (kept, or
+    computed for the rows the filters leave), the scatter plot's points and how far scoring has got."""
+
+    version: ModelVersion
+    figures: dict  # "all", "unseen", "held_out" (None for a version without folds): see prediction_figures
+    points: list  # the scatter plot's even sample: [mean rating, predicted, title, trailer id]
+    kept: PredictionSummary | None  # the kept figures shown, None when they were computed now
+    progress: ScoringProgress | None  # while the active version scores after its activation
+    cross_validated: bool
+    ensemble: int  # how many models the version averages
+
+    @property
+    def summary(self) -> dict:
+        return self.figures["all"]
+
+    @property
+    def unseen(self) -> dict:
+        return self.figures["unseen"]
+
+    @property
+    def held_out(self) -> dict | None:
+        return self.figures["held_out"]
+
+    @property
+    def plotted(self) -> int:
+        return len(self.points)
+
+    @property
+    def scatter_points(self) -> list[tuple]:
+        """(mean rating, predicted, title) of each plotted trailer."""
+        return [tuple(point[:3]) for point in self.points]
+
+
+def predictions_report(*, model_version: ModelVersion, rows: QuerySet[Prediction],
+                       narrowed: bool) -> PredictionsReport:
+    """The predictions page's report on ``rows``, predictions of ``model_version`` as filtered. Over every rated
+    trailer the figures are the ones kept for the version (made when it scored, and by the sweep once ratings
+    change); when the filters leave any rated trailer out (``narrowed``), they are computed now over ``rows``."""
+    progress = scoring_progress(model_version=model_version)
+    kept = None if narrowed else kept_prediction_summary(model_version=model_version)
+    if kept is not None:
+        figures, points = kept.figures, kept.points
+    else:
+        figures = prediction_figures(model_version, rows)
+        points = figures.pop("points")
+    return PredictionsReport(version=model_version, figures=figures, points=points, kept=kept, progress=progress,
+                             cross_validated=is_cross_validated_version(model_version),
+                             ensemble=ensemble_size(model_version))
+

@@ -1,4 +1,4 @@
-"""Reads for runs and versions: the runs list's filters and sorts, comparing runs, and model versions compared
+"""Reads for runs and versions: the runs list and its sorts, comparing runs, and model versions compared
 trailer by trailer."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
 from .models import ModelVersion, Prediction, Rating, TrainingRun
-from .presets import PRESET_NAMES
 from .selectors import _get, cross_validation, epoch_history, parse_id, run_duration_seconds, run_list
 
 RUN_SORTS = {
@@ -22,23 +21,17 @@ RUN_SORTS = {
 DEFAULT_RUN_SORT = "-created"
 
 
-@dataclass(frozen=True)
-class RunFilters:
-    status: str = ""
-    preset: str = ""
-    sort: str = DEFAULT_RUN_SORT
-
-
-def runs(*, filters: RunFilters | None = None) -> QuerySet[TrainingRun]:
-    """Runs with ``mae``: their version's held-out MAE (cross-validated, or the validation split's), filtered by
-    status and preset, sorted as asked."""
-    filters = filters or RunFilters()
+def runs(*, sort: str = DEFAULT_RUN_SORT) -> QuerySet[TrainingRun]:
+    """Runs with ``mae``: their version's held-out MAE (cross-validated, or the validation split's), sorted as
+    asked (the list's filters: trailers.filters.RunFilterSet)."""
     rows = run_list().annotate(mae=Cast(KeyTextTransform("val_mae", "model_version__metrics"), FloatField()))
-    if filters.status in TrainingRun.Status.values:
-        rows = rows.filter(status=filters.status)
-    if filters.preset in PRESET_NAMES:
-        rows = rows.filter(preset=filters.preset)
-    _, order = RUN_SORTS.get(filters.sort, RUN_SORTS[DEFAULT_RUN_SORT])
+    return sort_runs(rows, sort)
+
+
+def sort_runs(rows: QuerySet[TrainingRun], sort: str) -> QuerySet[TrainingRun]:
+    """``rows`` (from runs) in the order of a RUN_SORTS key (the default for an unknown one), newest first among
+    equals."""
+    _, order = RUN_SORTS.get(sort, RUN_SORTS[DEFAULT_RUN_SORT])
     return rows.order_by(order, "-pk")
 
 

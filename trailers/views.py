@@ -26,11 +26,13 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from . import charts, run_forms, selectors, selectors_runs, services, store, throttles, uploads
 from .errors import show
-from .forms import PredictionFilterForm, RunFilterForm, SignUpForm, TrailerFilterForm, UploadForm
+from .filters import PredictionFilterSet, RunFilterSet, TrailerFilterSet
+from .forms import SignUpForm, UploadForm
 from .media import serve_file, serve_stored
 from .models import Trailer, TrainingRun
 from .paging import IdsFirstPaginator
 from .permissions import CANCEL_RUN, DELETE_TRAILER, REFUSALS, can, can_change_trailer
+from .services.training import request_cancel
 
 PAGE_SIZE = 50
 
@@ -59,10 +61,9 @@ def _page(request, rows, size: int = PAGE_SIZE):
 @login_required
 @require_GET
 def dataset(request):
-    form = TrailerFilterForm(request.GET)
-    filters = form.filters()
-    page = _page(request, selectors.trailer_list(user=request.user, filters=filters))
-    context = {"form": form, "filters": filters, "page": page, "trailers": page.object_list,
+    filters = TrailerFilterSet(request.GET, queryset=selectors.trailer_list(user=request.user), request=request)
+    page = _page(request, filters.qs)
+    context = {"form": filters.form, "page": page, "trailers": page.object_list,
                "active_version": selectors.active_model_version()}
     return render(request, "trailers/dataset.html", context)
 
@@ -234,9 +235,9 @@ def media_file(request, name: str):
 @login_required
 @require_GET
 def runs(request):
-    form = RunFilterForm(request.GET)
-    page = _page(request, selectors_runs.runs(filters=form.filters()), size=25)
-    context = {"page": page, "runs": page.object_list, "form": form,
+    filters = RunFilterSet(request.GET, queryset=selectors_runs.runs(), request=request)
+    page = _page(request, filters.qs, size=25)
+    context = {"page": page, "runs": page.object_list, "form": filters.form,
                "live": any(not run.is_finished for run in page.object_list)}
     template = "trailers/_runs_table.html" if request.htmx else "trailers/runs.html"
     return render(request, template, context)
@@ -250,9 +251,11 @@ def _run_context(run: TrainingRun, estimate: dict) -> dict:
     best = None if cross_validated else min((m for m in run.metrics if m.get("val_mae") is not None),
                                             key=lambda m: m["val_mae"], default=None)
     version = getattr(run, "model_version", None) if run.status == TrainingRun.Status.SUCCEEDED else None
+    split = selectors.run_split(run, estimate)
     return {
         "run": run, "charts": charts.run_charts(history, cross_validated=cross_validated),
-        "history": history, "split": selectors.run_split(run), "duration": selectors.run_duration_seconds(run),
+        "history": history, "split": split, "dataset_summary": selectors.dataset_summary(split),
+        "duration": selectors.run_duration_seconds(run),
         "epochs": epochs, "best": best, "last": run.metrics[-1] if run.metrics else None,
         "cross_validated": cross_validated, "folds": selectors.run_folds(run, estimate),
         "fold": selectors.current_fold(run), "cv": selectors.cross_validation(run, estimate), "version": version,
@@ -283,16 +286,9 @@ def run_detail(request, pk: int):
 def run_cancel(request, pk: int):
     if not can(request.user, CANCEL_RUN):
         raise PermissionDenied(REFUSALS[CANCEL_RUN])
-    run = selectors.get_run(pk=pk)
-    if run.is_finished:
-        messages.info(request, f"{run} has already finished ({run.get_status_display().lower()}).")
-    else:
-        run = services.cancel_run(run=run)
-        if run.status == TrainingRun.Status.CANCELLED:
-            messages.success(request, f"{run} was cancelled.")
-        else:
-            messages.success(request, f"Cancel requested for {run}: it stops after its current step.")
-    return redirect("run_detail", pk=run.pk)
+    cancellation = request_cancel(run=selectors.get_run(pk=pk))
+    (messages.info if cancellation.already_finished else messages.success)(request, cancellation.message)
+    return redirect("run_detail", pk=cancellation.run.pk)
 
 
 # --- predictions ----------------------------------------------------------------------------------------
@@ -309,40 +305,22 @@ def _chosen_version(request):
 @require_GET
 def predictions(request):
     version = _chosen_version(request)
-    form = PredictionFilterForm(request.GET)
-    context = {"version": version, "form": form, "versions": selectors.model_versions()}
-    if version is not None:
-        if request.htmx and request.GET.get("partial") == "progress":
-            scored, ready = selectors.scored_and_ready_counts(model_version=version)
-            if not (scored < ready and version.is_active):
-                return HttpResponseClientRefresh()  # scoring is done: reload to show every prediction
-            context.update(scored=scored, ready=ready, scoring=True)
-            return render(request, "trailers/_scoring_progress.html", context)
-        # Followed while the active version scores after its activation; afterwards, new trailers are scored as
-        # they become ready, and counting every ready trailer on each view would cost more than the page.
-        progress = selectors.scoring_progress(model_version=version)
-        if progress is not None:
-            scored, ready = progress
-            context.update(scored=scored, ready=ready, scoring=scored < ready)
-        filters = form.filters()
-        rows = selectors.predictions(model_version=version, filters=filters)
-        # Over every prediction, the figures kept for the version (made when it scored, and by the sweep once
-        # ratings change); over the predictions the filters leave, computed now.
-        kept = None if filters.narrowed else selectors.kept_prediction_summary(model_version=version)
-        if kept is not None:
-            figures, points = kept.figures, kept.points
-        else:
-            figures = selectors.prediction_figures(version, rows)
-            points = figures.pop("points")
-        page = _page(request, rows)
-        context.update(
-            page=page, rows=page.object_list, summary=figures["all"], unseen=figures["unseen"],
-            held_out=figures["held_out"], kept=kept, plotted=len(points),
-            cross_validated=selectors.is_cross_validated_version(version), ensemble=selectors.ensemble_size(version),
-            scatter=charts.scatter_chart([row[:3] for row in points], x_label="mean user rating",
-                                         y_label="predicted rating", label=f"Predicted against rated, {version}"),
-            csv_query=request.GET.urlencode(),
-        )
+    context = {"version": version, "versions": selectors.model_versions()}
+    if version is None:
+        return render(request, "trailers/predictions.html", context)
+    if request.htmx and request.GET.get("partial") == "progress":
+        progress = selectors.scoring_counts(model_version=version)
+        if not progress.scoring:
+            return HttpResponseClientRefresh()  # scoring is done: reload to show every prediction
+        return render(request, "trailers/_scoring_progress.html", {"version": version, "progress": progress})
+    filters = PredictionFilterSet(request.GET, queryset=selectors.predictions(model_version=version), request=request)
+    report = selectors.predictions_report(model_version=version, rows=filters.qs, narrowed=filters.narrowed)
+    page = _page(request, filters.qs)
+    context.update(
+        form=filters.form, report=report, page=page, rows=page.object_list, csv_query=request.GET.urlencode(),
+        scatter=charts.scatter_chart(report.scatter_points, x_label="mean user rating", y_label="predicted rating",
+                                     label=f"Predicted against rated, {version}"),
+    )
     return render(request, "trailers/predictions.html", context)
 
 
@@ -356,11 +334,6 @@ def _take(buffer: io.StringIO) -> str:
     return text
 
 
-def _spreadsheet_safe(text: str) -> str:
-    """Text a spreadsheet shows as text: a leading = + - @ (or tab, CR) would make a title a formula."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @login_required
 @require_GET
 def predictions_csv(request):
@@ -368,25 +341,16 @@ def predictions_csv(request):
     if version is None:
         messages.error(request, "No model version is active, so there are no predictions to download.")
         return redirect("predictions")
-    rows = selectors.predictions(model_version=version, filters=PredictionFilterForm(request.GET).filters())
+    rows = PredictionFilterSet(request.GET, queryset=selectors.predictions(model_version=version), request=request).qs
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
     def lines():
-        # Plain tuples read in chunks, written to the response CSV_ROWS_PER_CHUNK rows at a time.
-        writer.writerow(["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty",
-                         "subclip_scores", "mean_rating", "rating_count", "error", "reference_score", "status"])
-        rows_written = 0
-        for (trailer_id, title, number, score, spread, uncertainty, subclip_scores, mean, count, reference,
-             status) in selectors.prediction_rows_for_export(rows).iterator(chunk_size=2000):
-            writer.writerow([
-                trailer_id, _spreadsheet_safe(title), number, f"{score:.4f}", f"{spread:.4f}", f"{uncertainty:.4f}",
-                ";".join(f"{s:.4f}" for s in subclip_scores), "" if mean is None else f"{mean:.4f}", count,
-                "" if mean is None else f"{abs(score - mean):.4f}",  # the table's Error: |predicted - mean rating|
-                "" if reference is None else reference, status,
-            ])
-            rows_written += 1
-            if rows_written % CSV_ROWS_PER_CHUNK == 0:
+        # Written to the response CSV_ROWS_PER_CHUNK rows at a time.
+        writer.writerow(selectors.PREDICTION_CSV_COLUMNS)
+        for written, row in enumerate(selectors.prediction_csv_rows(rows), start=1):
+            writer.writerow(row)
+            if written % CSV_ROWS_PER_CHUNK == 0:
                 yield _take(buffer)
         yield _take(buffer)
 

@@ -197,12 +197,10 @@ def ratings_csv(request):
     rows = Rating.objects.select_related("trailer", "user").order_by("trailer_id", "user__username")
 
     def lines():
-        from .views import _spreadsheet_safe
-
         yield writer.writerow(CSV_COLUMNS)
         for r in rows.iterator(chunk_size=1000):
-            yield writer.writerow([r.trailer_id, r.trailer.sha256, _spreadsheet_safe(r.trailer.title),
-                                   _spreadsheet_safe(r.user.username), r.score, r.updated_at.isoformat()])
+            yield writer.writerow([r.trailer_id, r.trailer.sha256, selectors.spreadsheet_safe(r.trailer.title),
+                                   selectors.spreadsheet_safe(r.user.username), r.score, r.updated_at.isoformat()])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="reelscore-ratings.csv"'

@@ -1,20 +1,10 @@
-"""The API's shapes for comparing runs and versions, and the runs list's filters (trailers/selectors_runs.py)."""
+"""The API's shapes for comparing runs and versions, and a run's note."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
 from trailers import selectors_runs
-from trailers.models import TrainingRun
-from trailers.presets import PRESET_NAMES
-
-
-class RunFilterSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=TrainingRun.Status.values, required=False)
-    preset = serializers.ChoiceField(choices=PRESET_NAMES, required=False)
-    sort = serializers.ChoiceField(choices=list(selectors_runs.RUN_SORTS), required=False,
-                                   help_text="-created (newest first, the default), created, mae (held-out MAE, "
-                                             "best first), -mae")
 
 
 class RunNoteSerializer(serializers.Serializer):

@@ -155,26 +155,6 @@ class TrailerUploadSerializer(serializers.Serializer):
         return value
 
 
-class TrailerFilterSerializer(serializers.Serializer):
-    """The list's query parameters (the dataset page's filters)."""
-
-    status = serializers.ChoiceField(choices=Trailer.Status.choices, required=False)
-    rated = serializers.ChoiceField(choices=["yes", "no"], required=False, help_text="rated by me")
-    predicted = serializers.ChoiceField(choices=["yes", "no"], required=False,
-                                        help_text="has a prediction from the active model version")
-    q = serializers.CharField(required=False, max_length=200, help_text="search in titles and file names")
-    sort = serializers.ChoiceField(
-        choices=[k for key in selectors.TRAILER_SORTS for k in (key, f"-{key}")], required=False,
-        help_text="a field to sort by, '-' first for descending",
-    )
-
-    def filters(self) -> selectors.TrailerFilters:
-        data = self.validated_data
-        return selectors.TrailerFilters(status=data.get("status", ""), rated=data.get("rated", ""),
-                                        predicted=data.get("predicted", ""), q=data.get("q", "").strip(),
-                                        sort=data.get("sort", selectors.DEFAULT_TRAILER_SORT))
-
-
 # --- ratings ----------------------------------------------------------------------------------------
 
 
@@ -512,15 +492,3 @@ class PredictionSerializer(serializers.ModelSerializer):
         fields = ["id", "model_version", "model_version_number", "trailer", "trailer_title", "score", "spread",
                   "uncertainty", "subclip_scores", "mean_rating", "rating_count", "created_at"]
         read_only_fields = fields
-
-
-class PredictionFilterSerializer(serializers.Serializer):
-    version = serializers.RegexField(r"^(active|[1-9][0-9]{0,17})$", required=False,
-                                     help_text="a model version id, or 'active' (default: every version)",
-                                     error_messages={"invalid": "Give a model version id or 'active'."})
-    trailer = serializers.IntegerField(required=False, min_value=1, max_value=selectors.MAX_ID)
-
-    def validate_version(self, value):
-        if value != "active" and selectors.parse_id(value) is None:
-            raise serializers.ValidationError("Give a model version id or 'active'.")
-        return value

@@ -27,6 +27,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from trailers import selectors, selectors_runs, services, throttles, uploads
+from trailers.filters import ListFilters, PredictionListFilterSet, RunFilterSet, TrailerFilterSet
 from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
 from trailers.permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN
 from trailers.services.notes import set_run_note
@@ -41,11 +42,9 @@ from .serializers import (
     DatasetEntrySerializer,
     ModelVersionActivationSerializer,
     ModelVersionSerializer,
-    PredictionFilterSerializer,
     PredictionSerializer,
     RatingSerializer,
     TrailerDetailSerializer,
-    TrailerFilterSerializer,
     TrailerSerializer,
     TrailerUploadSerializer,
     TrainingRunCreateSerializer,
@@ -68,6 +67,14 @@ REFUSAL = inline_serializer("UploadRefusal", fields={
 })
 
 
+class FilteredList:
+    """A viewset whose list (and only its list: one row is read by its id whatever the query says) is filtered by
+    its ``filterset_class`` (trailers/filters.py), which the schema documents as the list's query parameters."""
+
+    @property
+    def filter_backends(self):
+        return [ListFilters] if getattr(self, "action", None) == "list" else []
+
 
 def _validated(serializer_class, data, **kwargs):
     serializer = serializer_class(data=data, **kwargs)
@@ -79,19 +86,17 @@ def _validated(serializer_class, data, **kwargs):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List trailers", parameters=[TrailerFilterSerializer]),
+    list=extend_schema(summary="List trailers"),
     retrieve=extend_schema(summary="One trailer, with its subclips, rating distribution and predictions"),
 )
-class TrailerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TrailerViewSet(FilteredList, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Trailers with their numbers: mean rating and count, your rating, the active model's prediction."""
 
     queryset = Trailer.objects.none()  # for the schema; get_queryset reads through selectors
+    filterset_class = TrailerFilterSet
     parser_classes = [SafeJSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
-        if self.action == "list":
-            filters = _validated(TrailerFilterSerializer, self.request.query_params).filters()
-            return selectors.trailer_list(user=self.request.user, filters=filters)
         return selectors.trailer_list(user=self.request.user)
 
     def get_serializer_class(self):
@@ -202,13 +207,13 @@ class TrailerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     retrieve=extend_schema(summary="One training run, with its per-epoch metrics, a link to its dataset snapshot "
                                    "and, once a cross-validated run has succeeded, its held-out estimate"),
 )
-class TrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TrainingRunViewSet(FilteredList, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = TrainingRun.objects.none()  # for the schema; get_queryset reads through selectors
+    filterset_class = RunFilterSet
 
     def get_queryset(self):
         if self.action == "list":
-            params = _validated(runs_api.RunFilterSerializer, self.request.query_params).validated_data
-            return selectors_runs.runs(filters=selectors_runs.RunFilters(**params))
+            return selectors_runs.runs()
         return selectors.run_details() if self.action == "retrieve" else selectors.run_list()
 
     def get_serializer_class(self):
@@ -344,22 +349,14 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 # --- predictions -----------------------------------------------------------------------------------------------
 
 
-@extend_schema_view(list=extend_schema(summary="List predictions", parameters=[PredictionFilterSerializer]))
-class PredictionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    queryset = Prediction.objects.none()  # for the schema
+@extend_schema_view(list=extend_schema(summary="List predictions"))
+class PredictionViewSet(FilteredList, mixins.ListModelMixin, viewsets.GenericViewSet):
+    queryset = Prediction.objects.none()  # for the schema; get_queryset reads through selectors
     serializer_class = PredictionSerializer
+    filterset_class = PredictionListFilterSet
 
     def get_queryset(self):
-        params = _validated(PredictionFilterSerializer, self.request.query_params).validated_data
-        version = params.get("version")
-        if version == "active":
-            version = selectors.active_model_version()
-            if version is None:
-                return Prediction.objects.none()  # no active version: nothing to list
-        elif version is not None:
-            version = int(version)
-        return selectors.predictions(model_version=version, trailer=params.get("trailer"),
-                                     filters=selectors.PredictionFilters(sort="-predicted"))
+        return selectors.predictions()
 
 
 class TokenView(ObtainAuthToken):

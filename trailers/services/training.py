@@ -134,6 +134,29 @@ def cancel_run(*, run: TrainingRun) -> TrainingRun:
     return run
 
 
+@dataclass(frozen=True)
+class Cancellation:
+    """What asking a run to stop came to, in the words the run page and the admin both show."""
+
+    run: TrainingRun
+    already_finished: bool  # nothing to cancel
+
+    @property
+    def message(self) -> str:
+        if self.already_finished:
+            return f"{self.run} has already finished ({self.run.get_status_display().lower()})."
+        if self.run.status == TrainingRun.Status.CANCELLED:
+            return f"{self.run} was cancelled."
+        return f"Cancel requested for {self.run}: it stops after its current step."
+
+
+def request_cancel(*, run: TrainingRun) -> Cancellation:
+    """Ask ``run`` to stop (cancel_run) unless it has finished, and say what came of it."""
+    if run.is_finished:
+        return Cancellation(run=run, already_finished=True)
+    return Cancellation(run=cancel_run(run=run), already_finished=False)
+
+
 def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None:
     """Train a run to the end on this worker, resuming from its last checkpoint if it has one.
 
