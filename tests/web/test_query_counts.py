@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.web.conftest import create_cv_run, create_run, create_version, cv_version_metrics
+from tests.support.rows import create_cv_run, create_run, create_version, cv_version_metrics
 from trailers.models import Prediction, Subclip, Trailer
 from trailers.services import import_ratings
 from trailers.services.summaries import keep_prediction_summary
