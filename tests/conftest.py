@@ -1,5 +1,5 @@
-"""Fixtures shared by every test folder: users and logged-in clients, real worker processes and the scheduler
-(tests/support/processes.py), and synthetic trailers."""
+"""Fixtures shared by every test folder: users and logged-in clients, rows made directly (tests/support/rows.py),
+real worker processes and the scheduler (tests/support/processes.py), and synthetic trailers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import pytest
 
 from tests.support.processes import SchedulerProcess, WorkerProcess, database_url
+from tests.support.rows import create_prediction, create_run, create_trailer, create_version
 
 
 @pytest.fixture
@@ -36,6 +37,29 @@ def user_client(client, user):
 def staff_client(client, staff_user):
     client.force_login(staff_user)
     return client
+
+
+# --- Rows made directly, without a worker (tests/support/rows.py) ------------------------
+
+
+@pytest.fixture
+def make_trailer():
+    return create_trailer
+
+
+@pytest.fixture
+def make_run():
+    return create_run
+
+
+@pytest.fixture
+def make_version():
+    return create_version
+
+
+@pytest.fixture
+def make_prediction():
+    return create_prediction
 
 
 # --- A real Celery worker process (tests/support/processes.py) ---------------------------
@@ -101,3 +125,20 @@ def synthetic_trailers(tmp_path_factory):
                          width=64, height=48)
         for i in range(8)
     ]
+
+
+@pytest.fixture(scope="session")
+def synthetic_video(tmp_path_factory):
+    """A real 4 s H.264 trailer made by the project's generator (probe and decode work on it)."""
+    from ml.synth import generate_trailer
+
+    folder = tmp_path_factory.mktemp("web-synthetic")
+    return generate_trailer(folder / "synthetic-web.mp4", seed=7, duration=4.0, fps=12, width=64, height=48).path
+
+
+@pytest.fixture(scope="session")
+def other_synthetic_video(tmp_path_factory):
+    from ml.synth import generate_trailer
+
+    folder = tmp_path_factory.mktemp("web-synthetic-2")
+    return generate_trailer(folder / "second-web.mp4", seed=8, duration=4.0, fps=12, width=64, height=48).path
