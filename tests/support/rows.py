@@ -155,3 +155,16 @@ def create_prediction(version: ModelVersion, trailer: Trailer, score: float,
 
 def rate(user, trailer, score) -> Rating:
     return rate_trailer(user=user, trailer=trailer, score=score)
+
+
+def scored_by_an_ensemble(*, rater) -> dict:
+    """Four ready trailers: the active 5-model version is most unsure of "Murky", which has the most ratings (one,
+    by ``rater``). Returns the version and the trailers by title."""
+    version = create_version(number=3, active=True, ensemble=5)
+    trailers = {title: create_trailer(title=title) for title in ("Clear", "Murky", "Middling", "Fresh")}
+    create_prediction(version, trailers["Clear"], 7.0, uncertainty=0.2)
+    create_prediction(version, trailers["Murky"], 6.1, uncertainty=1.8)
+    create_prediction(version, trailers["Middling"], 4.0, uncertainty=0.9)
+    create_prediction(version, trailers["Fresh"], 5.0, uncertainty=0.4)
+    rate_trailer(user=rater, trailer=trailers["Murky"], score=3)
+    return {"version": version, **trailers}
