@@ -25,6 +25,12 @@ def stored_trailer_files() -> list[str]:
     return sorted(os.path.join(d, f) for d, _, files in os.walk(root) for f in files if "trailers" in d)
 
 
+def incoming_copies() -> set[Path]:
+    """The copies of uploads being probed (beside the media, so an accepted one is moved into place)."""
+    incoming = Path(settings.MEDIA_ROOT) / "incoming"
+    return set(incoming.iterdir()) if incoming.exists() else set()
+
+
 def refusal(**kwargs) -> IngestError:
     with pytest.raises(IngestError) as caught:
         ingest_trailer(**kwargs)
@@ -83,14 +89,13 @@ def test_the_same_file_twice_is_a_duplicate_naming_the_first(synthetic_video):
     (b"this is no video at all " * 40, "not_a_video", "notes.mp4"),
 ])
 def test_what_is_no_trailer_is_refused_with_its_code_and_nothing_is_kept(content, code, words):
-    files = stored_trailer_files()
+    files, copies = stored_trailer_files(), incoming_copies()
     error = refusal(source=io.BytesIO(content), original_name="notes.mp4")
     assert error.code == code and error.status == 400
     assert words in error.message
     assert "tmp" not in error.message  # the probe read a temporary copy: people know the file by its own name
     assert not Trailer.objects.exists() and stored_trailer_files() == files
-    incoming = Path(settings.MEDIA_ROOT) / "incoming"  # where the upload was copied to be probed
-    assert not incoming.exists() or not any(incoming.iterdir())
+    assert incoming_copies() == copies  # the copy it probed is gone too
 
 
 def test_a_video_too_short_to_sample_is_refused(too_short):
