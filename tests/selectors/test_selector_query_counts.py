@@ -11,15 +11,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import RequestFactory
 from django.utils import timezone
 
 from tests.support.rows import create_cv_run, create_run, create_version, cv_version_metrics
 from tests.support.scale import grow, predict
 from trailers import selectors, selectors_labelling, selectors_runs
+from trailers.filters import PredictionFilterSet, RunFilterSet, TrailerFilterSet
 from trailers.models import ModelVersion, Trailer, TrainingRun
 from trailers.paging import IdsFirstPaginator
-from trailers.selectors import PredictionFilters, TrailerFilters
-from trailers.selectors_runs import RunFilters
 from trailers.services.raters import set_rater_excluded
 from trailers.services.summaries import keep_prediction_summary
 
@@ -91,16 +91,18 @@ def dataset(request, staff_user, user, other_user):
 
 
 def calls(d: dict) -> dict:
-    """Each selector a list page reads, called as its page calls it; each returns what it read (to check it is
-    not empty)."""
+    """Each selector a list page reads, called as its page calls it (a list through its FilterSet where the page
+    filters it: trailers/filters.py); each returns what it read (to check it is not empty)."""
     me, active, old = d["me"], d["active"], d["old"]
+    request = RequestFactory().get("/")
+    request.user = me
     return {
         # The dataset page and the trailer API: every sort, and the filters together.
-        **{f"trailer_list sort={sort}": (lambda sort=sort: read_trailers(
-            selectors.trailer_list(user=me, filters=TrailerFilters(sort=sort))))
+        **{f"trailer_list sort={sort}": (lambda sort=sort: read_trailers(selectors.trailer_list(user=me, sort=sort)))
            for sort in ("-uploaded", "title", "-mean", "count", "mine", "-predicted", "reference", "duration")},
-        "trailer_list filtered": lambda: read_trailers(selectors.trailer_list(user=me, filters=TrailerFilters(
-            status="ready", rated="no", predicted="yes", q="Bulk", sort="-mean"))),
+        "trailer_list filtered": lambda: read_trailers(TrailerFilterSet(
+            {"status": "ready", "rated": "no", "predicted": "yes", "q": "Bulk", "sort": "-mean"},
+            queryset=selectors.trailer_list(user=me), request=request).qs),
         "active_model_version": lambda: selectors.active_model_version(),
         # Rate next: the trailer each order picks, how many are left, and the trailer's page under it.
         **{f"next_to_rate order={order}": (lambda order=order: chosen(selectors_labelling.next_to_rate(
@@ -108,24 +110,31 @@ def calls(d: dict) -> dict:
         "unrated_count": lambda: selectors_labelling.unrated_count(user=me),
         # The trailer page.
         "trailer_page": lambda: read_trailer_page(selectors.trailer_page(pk=d["trailer"].pk, user=me)),
-        # The predictions page: its rows, the kept figures, the scoring it follows, figures computed afresh for a
-        # filter, the version picker, the CSV.
-        **{f"predictions sort={sort}": (lambda sort=sort: read_predictions(selectors.predictions(
-            model_version=active, filters=PredictionFilters(sort=sort)))) for sort in selectors.PREDICTION_SORTS},
-        "predictions filtered": lambda: read_predictions(selectors.predictions(
-            model_version=active, filters=PredictionFilters(q="Bulk", rated="yes", min_score=2, max_score=9))),
+        # The predictions page: its rows, its report (the kept figures, or figures computed afresh for a filter,
+        # and the scoring it follows), the version picker, the CSV.
+        **{f"predictions sort={sort}": (lambda sort=sort: read_predictions(selectors.sort_predictions(
+            selectors.predictions(model_version=active), sort))) for sort in selectors.PREDICTION_SORTS},
+        "predictions filtered": lambda: read_predictions(PredictionFilterSet(
+            {"q": "Bulk", "rated": "yes", "min_score": "2", "max_score": "9"},
+            queryset=selectors.predictions(model_version=active)).qs),
+        "predictions_report": lambda: selectors.predictions_report(
+            model_version=active, rows=selectors.predictions(model_version=active), narrowed=False).kept,
+        "predictions_report narrowed": lambda: selectors.predictions_report(
+            model_version=selectors.active_model_version(), rows=selectors.predictions(
+                model_version=active).filter(trailer__title__icontains="Bulk"), narrowed=True).summary["n"],
         "kept_prediction_summary": lambda: selectors.kept_prediction_summary(model_version=active),
         "scoring_progress": lambda: selectors.scoring_progress(model_version=active),
+        "scoring_counts": lambda: selectors.scoring_counts(model_version=active).ready,
         "prediction_figures": lambda: selectors.prediction_figures(
             selectors.active_model_version(), selectors.predictions(
-                model_version=active, filters=PredictionFilters(q="Bulk")))["all"]["n"],
-        "prediction_rows_for_export": lambda: len(list(selectors.prediction_rows_for_export(
-            selectors.predictions(model_version=active)).iterator(chunk_size=2000))),
+                model_version=active).filter(trailer__title__icontains="Bulk"))["all"]["n"],
+        "prediction_csv_rows": lambda: len(list(selectors.prediction_csv_rows(
+            selectors.predictions(model_version=active)))),
         "get_model_version": lambda: selectors.get_model_version(pk=old.pk),
         # The runs list (every sort, a filter), a run's page, its dataset as the API pages it.
-        **{f"runs sort={sort}": (lambda sort=sort: read_runs(selectors_runs.runs(filters=RunFilters(sort=sort))))
+        **{f"runs sort={sort}": (lambda sort=sort: read_runs(selectors_runs.runs(sort=sort)))
            for sort in selectors_runs.RUN_SORTS},
-        "runs filtered": lambda: read_runs(selectors_runs.runs(filters=RunFilters(status="succeeded"))),
+        "runs filtered": lambda: read_runs(RunFilterSet({"status": "succeeded"}, queryset=selectors_runs.runs()).qs),
         "run_page": lambda: selectors.run_page(pk=d["cv_run"].pk)[1],
         "run_dataset": lambda: selectors.run_dataset(run=selectors.get_run_sizes(pk=d["cv_run"].pk))[0:PAGE],
         # The versions page: the list, the active and the previous version; two versions compared.
@@ -152,10 +161,13 @@ EXPECTED: dict[str, int] = {
     "trailer_page": 5,  # the trailer, its predictions with their versions, subclips, my rating, the distribution
     **{f"predictions sort={sort}": 3 for sort in selectors.PREDICTION_SORTS},
     "predictions filtered": 3,
+    "predictions_report": 2,  # how far the active version has scored (it has not finished), the kept figures
+    "predictions_report narrowed": 4,  # the version; the scoring; every rated row kept, the run's dataset and estimate
     "kept_prediction_summary": 1,
     "scoring_progress": 1,  # the active version has not finished scoring: scored and ready, one aggregate
+    "scoring_counts": 1,
     "prediction_figures": 3,  # the active version, every rated row, the run's dataset and estimate
-    "prediction_rows_for_export": 1,  # one more per 2,000 rows: read in chunks
+    "prediction_csv_rows": 1,  # one more per 2,000 rows: read in chunks
     "get_model_version": 1,
     **{f"runs sort={sort}": 3 for sort in selectors_runs.RUN_SORTS},
     "runs filtered": 3,

@@ -21,6 +21,7 @@ from trailers.services import (
     rate_trailer,
     start_training_run,
 )
+from trailers.services.training import request_cancel
 
 pytestmark = pytest.mark.django_db
 
@@ -89,6 +90,19 @@ def test_cancel_stops_a_queued_or_stale_run_now_and_asks_a_running_one_to_stop(m
 
     finished = make_run(status=TrainingRun.Status.SUCCEEDED)
     assert cancel_run(run=finished).status == TrainingRun.Status.SUCCEEDED  # nothing to stop
+
+
+def test_asking_a_run_to_stop_says_what_came_of_it(make_run):
+    queued = make_run(status=TrainingRun.Status.QUEUED)
+    assert request_cancel(run=queued).message == f"Run #{queued.pk} was cancelled."
+    running = make_run(status=TrainingRun.Status.RUNNING, heartbeat_at=timezone.now())
+    assert request_cancel(run=running).message == (f"Cancel requested for Run #{running.pk}: it stops after its "
+                                                   "current step.")
+    finished = make_run(status=TrainingRun.Status.SUCCEEDED)
+    said = request_cancel(run=finished)
+    assert said.already_finished and said.message == f"Run #{finished.pk} has already finished (succeeded)."
+    finished.refresh_from_db()
+    assert finished.status == TrainingRun.Status.SUCCEEDED and not finished.cancel_requested
 
 
 def test_a_worker_that_cannot_freeze_the_dataset_fails_the_run_with_the_reason(staff_user, user, rated):
