@@ -1,8 +1,14 @@
-"""Fixtures shared by every test folder: users and logged-in clients."""
+"""Fixtures shared by every test folder: users and logged-in clients, rows made directly (tests/support/rows.py),
+real worker processes and the scheduler (tests/support/processes.py), and synthetic trailers."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+from tests.support.processes import SchedulerProcess, WorkerProcess, database_url
+from tests.support.rows import create_prediction, create_run, create_trailer, create_version
 
 
 @pytest.fixture
@@ -33,84 +39,30 @@ def staff_client(client, staff_user):
     return client
 
 
-# --- A real Celery worker process -----------------------------------------------------
-
-import os  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
+# --- Rows made directly, without a worker (tests/support/rows.py) ------------------------
 
 
-def _database_url(settings_dict) -> str:
-    if settings_dict["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{settings_dict['NAME']}"
-    auth = settings_dict["USER"] + (f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else "")
-    return f"postgres://{auth}@{settings_dict['HOST']}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+@pytest.fixture
+def make_trailer():
+    return create_trailer
 
 
-class WorkerProcess:
-    """`celery -A config worker` in its own process group, logging to a file."""
-
-    ready_line = " ready."
-
-    def __init__(self, env: dict[str, str], log_dir: Path, name: str, queues: str = "video,gpu",
-                 pool: str = "prefork", argv: list[str] | None = None, prefix: list[str] | None = None):
-        self.log_path = log_dir / f"worker-{name}-{time.monotonic_ns()}.log"
-        self._log = open(self.log_path, "wb")
-        argv = argv or [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "--concurrency", "1",
-                        "--pool", pool, "--loglevel", "INFO", "-n", f"{name}@%h", "--without-gossip",
-                        "--without-mingle", "--without-heartbeat"]
-        self.process = subprocess.Popen(
-            [*(prefix or []), *argv], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 60) -> WorkerProcess:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.ready_line in self.log():
-                return self
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the worker exited with {self.process.returncode}:\n{self.log()}")
-            time.sleep(0.1)
-        raise TimeoutError(f"the worker did not start in {timeout} s:\n{self.log()}")
-
-    def kill(self) -> None:
-        """SIGKILL the worker and its pool processes: no clean-up of any kind."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._log.close()
+@pytest.fixture
+def make_run():
+    return create_run
 
 
-class SchedulerProcess(WorkerProcess):
-    """`celery -A config beat`: the one scheduler, which sends the sweep every SWEEP_INTERVAL_SECONDS."""
+@pytest.fixture
+def make_version():
+    return create_version
 
-    ready_line = "beat: Starting..."
 
-    def __init__(self, env: dict[str, str], log_dir: Path, name: str = "beat", prefix: list[str] | None = None):
-        schedule = log_dir / f"{name}-{time.monotonic_ns()}-schedule"
-        super().__init__(env, log_dir, name, prefix=prefix, argv=[
-            sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO", "--schedule",
-            str(schedule)])
+@pytest.fixture
+def make_prediction():
+    return create_prediction
 
-    def sweeps_sent(self) -> int:
-        return self.log().count("Scheduler: Sending due task sweep")
+
+# --- A real Celery worker process (tests/support/processes.py) ---------------------------
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +70,7 @@ def worker_env(django_db_setup, django_db_blocker):
     from django.db import connection
 
     env = os.environ.copy()
-    env.update(DJANGO_SETTINGS_MODULE="config.test_settings", DATABASE_URL=_database_url(connection.settings_dict),
+    env.update(DJANGO_SETTINGS_MODULE="config.test_settings", DATABASE_URL=database_url(connection.settings_dict),
                PYTHONUNBUFFERED="1")
     from config.celery import app
 
@@ -158,17 +110,6 @@ def worker(start_worker):
     process.stop()
 
 
-def wait_for(predicate, *, timeout: float = 60, interval: float = 0.1, message: str = "condition"):
-    """Poll ``predicate`` until it returns something truthy; fail with ``message`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-
-
 # 4 s at 12 fps: with the test sampling (subclips of 1.5 s from 0.5 s in) each gives 2 subclips.
 SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".flv")
 
@@ -184,3 +125,20 @@ def synthetic_trailers(tmp_path_factory):
                          width=64, height=48)
         for i in range(8)
     ]
+
+
+@pytest.fixture(scope="session")
+def synthetic_video(tmp_path_factory):
+    """A real 4 s H.264 trailer made by the project's generator (probe and decode work on it)."""
+    from ml.synth import generate_trailer
+
+    folder = tmp_path_factory.mktemp("web-synthetic")
+    return generate_trailer(folder / "synthetic-web.mp4", seed=7, duration=4.0, fps=12, width=64, height=48).path
+
+
+@pytest.fixture(scope="session")
+def other_synthetic_video(tmp_path_factory):
+    from ml.synth import generate_trailer
+
+    folder = tmp_path_factory.mktemp("web-synthetic-2")
+    return generate_trailer(folder / "second-web.mp4", seed=8, duration=4.0, fps=12, width=64, height=48).path

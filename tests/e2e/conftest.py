@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, watch_policy
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 
@@ -36,25 +35,10 @@ def _orm_beside_playwright(worker_env):
         os.environ[name] = before
 
 
-def _require_browser() -> None:
-    reason = None
-    if not CHROMIUM.exists():
-        reason = f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "the playwright package is not installed (pip install -r requirements-dev.txt)"
-    if reason:
-        if os.environ.get("REELSCORE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser tests are required here (REELSCORE_REQUIRE_BROWSER=1), but {reason}")
-        pytest.skip(f"browser tests skipped: {reason}")
-
-
 @pytest.fixture(scope="module")
 def browser():
     """One Chromium for the whole module."""
-    _require_browser()
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -72,7 +56,7 @@ def page(browser, live_server):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.js_errors = errors
-    refused = _watch_policy(page)
+    refused = watch_policy(page)
     yield page
     context.close()
     assert not refused, f"the Content-Security-Policy refused: {refused}"
@@ -84,19 +68,10 @@ def phone(browser, live_server):
                                   device_scale_factor=2, is_mobile=True, has_touch=True)
     context.set_default_timeout(20_000)
     page = context.new_page()
-    refused = _watch_policy(page)
+    refused = watch_policy(page)
     yield page
     context.close()
     assert not refused, f"the Content-Security-Policy refused: {refused}"
-
-
-def _watch_policy(page) -> list[str]:
-    """What the page's Content-Security-Policy refused (Chromium says so on the console): nothing, or
-    some behaviour of the site is broken in a real browser."""
-    refused: list[str] = []
-    page.on("console", lambda message: refused.append(message.text)
-            if "Content Security Policy" in message.text else None)
-    return refused
 
 
 @pytest.fixture(scope="session")
@@ -110,11 +85,3 @@ def screenshot():
         return path
 
     return take
-
-
-def log_in(page, username: str, password: str) -> None:
-    page.goto("/accounts/login/")
-    page.fill("[name=username]", username)
-    page.fill("[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)  # logged in before the next page is asked for

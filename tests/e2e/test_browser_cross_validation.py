@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import log_in
+from tests.support.browser import log_in
 from trailers.services import rate_trailer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -16,7 +16,7 @@ LABELS = [3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 6.0, 4.0, 5.0, 7.0]
 
 @pytest.fixture
 def cv_run(user):
-    from tests.web.conftest import (
+    from tests.support.rows import (
         create_cv_run,
         create_prediction,
         create_trailer,

@@ -17,8 +17,8 @@ import re
 import pytest
 
 from ml.synth import generate_trailer
-from tests.conftest import wait_for
-from tests.e2e.conftest import log_in
+from tests.support.browser import log_in
+from tests.support.processes import wait_for
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
 from trailers.services import ingest_trailer, rate_trailer
 

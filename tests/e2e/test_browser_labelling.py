@@ -8,7 +8,7 @@ import os
 import pytest
 
 from ml.synth import generate_trailer
-from tests.e2e.conftest import log_in
+from tests.support.browser import log_in
 from trailers.models import Rating
 from trailers.services import rate_trailer
 
@@ -27,7 +27,7 @@ def video_bytes(tmp_path):
 @pytest.fixture
 def uncertain(video_bytes, other_user):
     """Three trailers the active 5-model version is unsure of to different degrees."""
-    from tests.web.conftest import create_prediction, create_trailer, create_version
+    from tests.support.rows import create_prediction, create_trailer, create_version
 
     version = create_version(number=2, active=True, ensemble=5)
     trailers = {}
@@ -82,7 +82,7 @@ def test_rate_with_keys_skip_and_undo_without_a_page_load(page, screenshot, user
 def test_rename_and_delete_my_upload_after_confirming(page, user, video_bytes):
     from playwright.sync_api import expect
 
-    from tests.web.conftest import create_trailer
+    from tests.support.rows import create_trailer
     from trailers.models import Trailer
 
     trailer = create_trailer(title="good", uploaded_by=user, content=video_bytes(500))

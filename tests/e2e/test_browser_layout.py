@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import log_in
+from tests.support.browser import log_in
 from trailers.models import Trailer, TrainingRun
 from trailers.services import rate_trailer
 
@@ -24,7 +24,7 @@ def page_width(page) -> int:
 def test_phone_layout(phone, screenshot, user, other_user):
     from playwright.sync_api import expect
 
-    from tests.web.conftest import create_run, create_trailer
+    from tests.support.rows import create_run, create_trailer
 
     trailers = [create_trailer(title=f"A trailer with a long title, number {i}", reference_score=5.0)
                 for i in range(3)]
@@ -92,7 +92,7 @@ def test_phone_layout(phone, screenshot, user, other_user):
 
 
 def test_a_table_that_scrolls_sideways_shows_a_shadow_at_the_edge(phone, user):
-    from tests.web.conftest import create_run
+    from tests.support.rows import create_run
 
     for _ in range(3):
         create_run(status=TrainingRun.Status.RUNNING)
@@ -109,7 +109,7 @@ def test_a_table_that_scrolls_sideways_shows_a_shadow_at_the_edge(phone, user):
 
 
 def test_cancelling_a_run_asks_first(page, staff_user):
-    from tests.web.conftest import create_run
+    from tests.support.rows import create_run
 
     run = create_run(status=TrainingRun.Status.RUNNING)
     log_in(page, "staff", "staff-pass-123")

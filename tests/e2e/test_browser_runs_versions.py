@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import log_in
+from tests.support.browser import log_in
 from trailers.models import ModelVersion
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def versions(user, staff_user):
     """Two cross-validated runs on the same six rated trailers: v1 (active) predicts them well, v2 worse."""
-    from tests.web.conftest import (
+    from tests.support.rows import (
         create_cv_run,
         create_prediction,
         create_trailer,

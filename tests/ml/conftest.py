@@ -7,7 +7,6 @@ audio only) come from the FFmpeg binary that imageio-ffmpeg ships.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +19,6 @@ from ml.synth import write_index_video
 def ffmpeg() -> str:
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
     return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def run_ffmpeg(ffmpeg: str, *args: str) -> None:
-    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from ml.video import (
     sample_frames,
     sample_trailer,
 )
-from tests.ml.conftest import run_ffmpeg
+from tests.support.videos import run_ffmpeg
 
 # --------------------------------------------------------------------------- planning (pure)
 

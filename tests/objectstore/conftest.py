@@ -7,21 +7,13 @@ with the reason, unless REELSCORE_REQUIRE_S3=1 (CI sets it), where they fail ins
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
 
 from config.storage import media_storage
 from tests.objectstore.s3server import S3Server, weed_executable
-
-REQUIRE = "REELSCORE_REQUIRE_S3"
-
-
-def unavailable(reason: str):
-    if os.environ.get(REQUIRE) == "1":
-        pytest.fail(f"object-store tests are required here ({REQUIRE}=1), but {reason}")
-    pytest.skip(f"object-store tests skipped: {reason}")
+from tests.support.object_store import unavailable
 
 
 @pytest.fixture(scope="session")

@@ -92,7 +92,7 @@ def test_a_store_that_is_down_makes_preprocessing_wait_then_it_ends_ready(s3_set
 @pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test
 def test_training_keeps_checkpoints_in_the_store_and_scoring_reads_the_model_through_the_cache(
         s3_settings, s3_server, s3_prefix, trailers_made, caplog):
-    from tests.pipeline.conftest import tiny_configs
+    from tests.support.run_options import tiny_configs
 
     for made in trailers_made:
         preprocess_trailer(trailer_id=ingest_trailer(source=made.path, original_name=made.path.name,
@@ -135,7 +135,7 @@ def test_a_run_resumes_from_the_checkpoint_in_the_store_on_a_machine_with_an_emp
         s3_settings, s3_server, s3_prefix, trailers_made, tmp_path):
     import shutil
 
-    from tests.pipeline.conftest import tiny_configs
+    from tests.support.run_options import tiny_configs
 
     for made in trailers_made[:3]:
         preprocess_trailer(trailer_id=ingest_trailer(source=made.path, original_name=made.path.name,

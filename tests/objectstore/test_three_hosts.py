@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import SchedulerProcess, WorkerProcess, wait_for
-from tests.objectstore.conftest import unavailable
 from tests.objectstore.hosts import Network
-from tests.pipeline.conftest import TINY_RUN, run_form_data
+from tests.support.object_store import unavailable
+from tests.support.processes import SchedulerProcess, WorkerProcess, wait_for
+from tests.support.run_options import TINY_RUN, run_form_data
 from trailers.models import ModelVersion, Prediction, Subclip, Trailer, TrainingRun
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
@@ -356,9 +356,9 @@ def test_a_gpu_worker_killed_mid_run_is_resumed_by_another_from_the_store(cluste
 def test_a_browser_plays_the_trailer_from_the_store(cluster, person, synthetic_trailers, monkeypatch):
     """Chromium, as a person: the page's player loads the video from the store (ranges, answered 206) and the
     Content-Security-Policy lets it, and nothing else new."""
-    from tests.e2e.conftest import CHROMIUM_ARGS, _require_browser, log_in
+    from tests.support.browser import CHROMIUM_ARGS, log_in, require_browser
 
-    _require_browser()
+    require_browser()
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop runs in this thread beside the ORM
     [trailer] = wait_ready(upload(person, [synthetic_trailers[0].path]))
     from playwright.sync_api import sync_playwright

@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from tests.conftest import ROOT, wait_for
+from tests.support.processes import ROOT, wait_for
 from trailers import demo_status
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
 

@@ -11,8 +11,8 @@ from django.core.management.base import CommandError
 from ml.frames import load_frames
 from ml.synth import write_markup
 from ml.video import probe
-from tests.conftest import wait_for
-from tests.pipeline.conftest import ingest, wait_until_processed
+from tests.support.pipeline import ingest, wait_until_processed
+from tests.support.processes import wait_for
 from trailers.models import Subclip, Trailer
 from trailers.services import IngestError, ingest_trailer, preprocess_trailer
 

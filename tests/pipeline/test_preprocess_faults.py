@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ml.synth import generate_trailer
-from tests.conftest import wait_for
-from tests.pipeline.conftest import ingest, wait_until_processed
+from tests.support.pipeline import ingest, wait_until_processed
+from tests.support.processes import wait_for
 from trailers.models import Trailer
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from tests.conftest import wait_for
-from tests.pipeline.conftest import ingest, rate_by_hidden_rating, tiny_configs, wait_until_processed
+from tests.support.pipeline import ingest, rate_by_hidden_rating, wait_until_processed
+from tests.support.processes import wait_for
+from tests.support.run_options import tiny_configs
 from trailers.models import Trailer, TrainingRun
 from trailers.services import start_training_run
 

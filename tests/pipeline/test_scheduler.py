@@ -8,8 +8,8 @@ import time
 import pytest
 from django.conf import settings
 
-from tests.conftest import SchedulerProcess, WorkerProcess
-from tests.pipeline.conftest import ingest, wait_until_processed
+from tests.support.pipeline import ingest, wait_until_processed
+from tests.support.processes import SchedulerProcess, WorkerProcess
 from trailers.models import Trailer
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]

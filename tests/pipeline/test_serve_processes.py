@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT, wait_for
+from tests.support.processes import ROOT, wait_for
 
 pytestmark = pytest.mark.pipeline
 

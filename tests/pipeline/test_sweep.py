@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from tests.pipeline.conftest import ingest, wait_until_processed
+from tests.support.pipeline import ingest, wait_until_processed
 from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
 from trailers.services import preprocess_trailer, sweep
 

@@ -11,15 +11,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from tests.conftest import wait_for
-from tests.pipeline.conftest import (
-    TINY_RUN,
-    ingest,
-    rate_by_hidden_rating,
-    run_form_data,
-    tiny_configs,
-    wait_until_processed,
-)
+from tests.support.pipeline import ingest, rate_by_hidden_rating, wait_until_processed
+from tests.support.processes import wait_for
+from tests.support.run_options import TINY_RUN, run_form_data, tiny_configs
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
 from trailers.services import rate_trailer
 

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Permission
 from django.contrib.staticfiles import finders
 
 from ml.config import LRCNConfig, TrainConfig, options
-from tests.pipeline.conftest import TINY_RUN, run_form_data
+from tests.support.run_options import TINY_RUN, run_form_data
 from trailers.models import TrainingRun
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from html import unescape
 
 import pytest
 
-from tests.web.conftest import create_cv_run, cross_validation_estimate, cv_version_metrics
+from tests.support.rows import create_cv_run, cross_validation_estimate, cv_version_metrics
 from trailers.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def _cv_version(four, number, held_out_delta, **metrics):
     held_out = {t.pk: label + held_out_delta for t, label in zip(four, LABELS, strict=True)}
     run = create_cv_run(four, LABELS, folds=2,
                         cross_validation=cross_validation_estimate(four, folds=2, predictions=held_out))
-    from tests.web.conftest import create_version
+    from tests.support.rows import create_version
 
     return create_version(number=number, run=run, **cv_version_metrics(folds=2, trailers=4, **metrics))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.web.conftest import create_cv_run, cross_validation_estimate, cv_version_metrics
+from tests.support.rows import create_cv_run, cross_validation_estimate, cv_version_metrics
 
 pytestmark = pytest.mark.django_db
 

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from ml.metrics import mae
+from tests.support.broker import broker_messages
 from trailers.models import Prediction, PredictionSummary, Trailer
 from trailers.services import queue, rate_trailer, scoring, sweep
 from trailers.services.summaries import keep_prediction_summary
@@ -20,24 +21,6 @@ pytestmark = pytest.mark.django_db
 def waiting(make_trailer, n: int) -> list[Trailer]:
     """Trailers uploaded while the broker was down: queued, never handed over."""
     return [make_trailer(status=Trailer.Status.QUEUED, subclips=0, enqueued=False) for _ in range(n)]
-
-
-def broker_messages(queue_name: str = "video") -> list[tuple[str, list]]:
-    """(task name, args) of every message waiting on the broker's queue, taken off it."""
-    from config.celery import app
-
-    out = []
-    with app.connection_for_read() as conn:
-        queue = conn.SimpleQueue(queue_name)
-        while True:
-            try:
-                message = queue.get(block=False)
-            except queue.Empty:
-                break
-            out.append((message.headers["task"], message.decode()[0]))
-            message.ack()
-        queue.close()
-    return out
 
 
 def test_the_sweep_hands_every_waiting_trailer_over_in_batches(make_trailer, monkeypatch):

@@ -12,7 +12,7 @@ import yaml
 
 from ml.cli import CliError, _train_configs, build_parser
 from ml.config import TrainConfig
-from tests.pipeline.conftest import TINY_RUN, run_form_data
+from tests.support.run_options import TINY_RUN, run_form_data
 from trailers.models import TrainingRun
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from ml.metrics import mae, rmse
-from tests.web.conftest import create_cv_run, cross_validation_estimate, cv_version_metrics, fold_metrics
+from tests.support.rows import create_cv_run, cross_validation_estimate, cv_version_metrics, fold_metrics
 from trailers.models import TrainingRun
 from trailers.services import rate_trailer
 

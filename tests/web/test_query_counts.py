@@ -5,38 +5,16 @@ costs must not grow with the data or with the rows on a page (issue 15)."""
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.web.conftest import create_cv_run, create_run, create_version, cv_version_metrics
-from trailers.models import Prediction, Subclip, Trailer
-from trailers.services import import_ratings
+from tests.support.rows import create_cv_run, create_run, create_version, cv_version_metrics
+from tests.support.scale import grow
+from trailers.models import Trailer
 from trailers.services.summaries import keep_prediction_summary
 
 pytestmark = pytest.mark.django_db
 
 SMALL, LARGE = 4, 130  # trailers: part of one page; more than two pages of 50
-
-
-def grow(n: int, users, versions) -> list[Trailer]:
-    """``n`` more ready trailers with subclips, rated by every user but the first (who rates every other one:
-    "rated by me" and "rate next" both have rows), predicted by every version."""
-    start = Trailer.objects.count()
-    now = timezone.now()
-    trailers = Trailer.objects.bulk_create(
-        Trailer(title=f"Bulk {i:05d}", original_name=f"b{i}.mp4", file=f"trailers/b{i}.mp4", sha256=f"{i:064x}",
-                status=Trailer.Status.READY, duration=30.0, uploaded_at=now, uploaded_by=users[i % len(users)],
-                reference_score=5.0 if i % 2 else None)
-        for i in range(start, start + n))
-    Subclip.objects.bulk_create(Subclip(trailer=t, index=k, start=1.5 * k, duration=1.5, frame_count=4,
-                                        frames=f"subclips/{t.pk}/{k}.npy", contact_sheet=f"subclips/{t.pk}/{k}.jpg")
-                                for t in trailers for k in range(2))
-    import_ratings(ratings=[(u.pk, t.pk, 1 + (t.pk + k) % 10) for t in trailers for k, u in enumerate(users)
-                            if k or t.pk % 2])
-    for version in versions:
-        Prediction.objects.bulk_create(Prediction(model_version=version, trailer=t, score=1 + t.pk % 9,
-                                                  subclip_scores=[5.0, 6.0], uncertainty=0.2) for t in trailers)
-    return trailers
 
 
 # Every page and list, with the queries it makes. Pages: the session and the user first. A list: its count, its

@@ -1,5 +1,5 @@
-"""Rate next asks where it matters: the active version's uncertainty first, with fewest-ratings and random
-orders, the reason on the page; undo takes the last rating back."""
+"""Rate next's page: the reason it shows and the orders it offers, rating in place with htmx, and undo taking the
+last rating back. (The order each trailer is chosen in: tests/selectors/test_rate_next_selector.py.)"""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from html import unescape
 
 import pytest
 
+from tests.support.rows import scored_by_an_ensemble
 from trailers.models import Rating, Trailer
-from trailers.selectors_labelling import next_to_rate
 from trailers.services import rate_trailer
 
 pytestmark = pytest.mark.django_db
@@ -21,58 +21,8 @@ def shown(response) -> int | None:
 
 
 @pytest.fixture
-def scored(make_trailer, make_version, make_prediction, other_user):
-    """Four ready trailers: the active 5-model version is most unsure of "Murky", which has the most ratings."""
-    version = make_version(number=3, active=True, ensemble=5)
-    trailers = {title: make_trailer(title=title) for title in ("Clear", "Murky", "Middling", "Fresh")}
-    make_prediction(version, trailers["Clear"], 7.0, uncertainty=0.2)
-    make_prediction(version, trailers["Murky"], 6.1, uncertainty=1.8)
-    make_prediction(version, trailers["Middling"], 4.0, uncertainty=0.9)
-    make_prediction(version, trailers["Fresh"], 5.0, uncertainty=0.4)
-    rate_trailer(user=other_user, trailer=trailers["Murky"], score=3)
-    return {"version": version, **trailers}
-
-
-def test_most_uncertain_first_then_in_falling_uncertainty(user, scored):
-    order = []
-    for _ in range(4):
-        choice = next_to_rate(user=user, order="uncertain", skip=order)
-        order.append(choice.trailer.pk)
-        assert choice.order == "uncertain" and choice.fallback == ""
-    assert order == [scored[t].pk for t in ("Murky", "Middling", "Fresh", "Clear")]
-    first = next_to_rate(user=user, order="uncertain")
-    assert first.trailer.pk == scored["Murky"].pk
-    assert next_to_rate(user=user).order == "fewest"  # the default order
-    assert first.reason == ("The model's guess is 6.1 ± 1.8: of the trailers you have not rated, it is least sure "
-                            "of this one (1 rating so far).")
-
-
-def test_a_trailer_the_active_version_has_not_scored_comes_first(user, scored, make_trailer):
-    new = make_trailer(title="Just ready")
-    choice = next_to_rate(user=user, order="uncertain")
-    assert choice.trailer.pk == new.pk and choice.reason.startswith("v3 has not scored it yet")
-
-
-def test_fewest_ratings_first_and_the_fallbacks(user, other_user, scored, make_version):
-    choice = next_to_rate(user=user, order="fewest")
-    assert choice.trailer.title == "Clear"  # no ratings, oldest among the unrated ones with none
-    assert choice.reason == "It has 0 ratings: none of the trailers you have not rated has fewer."
-    # No active version: the uncertain order falls back to the fewest ratings, and says so.
-    scored["version"].is_active = False
-    scored["version"].save()
-    choice = next_to_rate(user=user, order="uncertain")
-    assert (choice.order, choice.asked) == ("fewest", "uncertain") and choice.trailer.title == "Clear"
-    assert choice.fallback == "No model version is active, so there is no uncertainty to go by"
-    # A single model gives no uncertainty: the same.
-    make_version(number=4, active=True)
-    choice = next_to_rate(user=user, order="uncertain")
-    assert choice.order == "fewest" and "v4, the active version, is a single model" in choice.fallback
-
-
-def test_random_picks_among_the_unrated_ones_only(user, scored):
-    rate_trailer(user=user, trailer=scored["Murky"], score=5)
-    picks = {next_to_rate(user=user, order="random").trailer.title for _ in range(30)}
-    assert picks <= {"Clear", "Middling", "Fresh"} and len(picks) >= 2
+def scored(other_user):
+    return scored_by_an_ensemble(rater=other_user)
 
 
 def test_the_page_says_why_and_offers_the_orders(user_client, scored):

@@ -8,7 +8,7 @@ from html import unescape
 
 import pytest
 
-from tests.web.conftest import create_cv_run, create_prediction, create_version, cv_version_metrics
+from tests.support.rows import create_cv_run, create_prediction, create_version, cv_version_metrics
 from trailers.models import ModelVersion, TrainingRun
 from trailers.services import rate_trailer
 
@@ -107,7 +107,7 @@ def two_versions(make_trailer, user):
     labels = [3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
     for trailer, label in zip(trailers, labels, strict=True):
         rate_trailer(user=user, trailer=trailer, score=int(label))
-    from tests.web.conftest import cross_validation_estimate
+    from tests.support.rows import cross_validation_estimate
 
     good = create_cv_run(trailers, labels, cross_validation=cross_validation_estimate(
         trailers, predictions={t.pk: label + 0.2 for t, label in zip(trailers, labels, strict=True)}))

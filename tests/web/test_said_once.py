@@ -8,7 +8,7 @@ import re
 import pytest
 from django.contrib.messages import get_messages
 
-from tests.web.conftest import cross_validation_estimate
+from tests.support.rows import cross_validation_estimate
 from trailers import selectors
 from trailers.models import TrainingRun
 from trailers.services import rate_trailer

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.web.conftest import cv_version_metrics
+from tests.support.rows import cv_version_metrics
 
 pytestmark = pytest.mark.django_db
 

@@ -1,34 +1,7 @@
-"""Pipeline fixtures: synthetic trailers (made by the project's generator), ingest and wait helpers."""
+"""A run's options as the tests give them: the admin's start-a-run form as a browser posts it, and a tiny run that
+trains in seconds on a CPU."""
 
 from __future__ import annotations
-
-import pytest
-
-from tests.conftest import wait_for
-from trailers.models import Trailer
-from trailers.services import ingest_trailer, rate_trailer
-
-pytestmark = pytest.mark.pipeline
-
-def ingest(synthetic, user=None) -> list[Trailer]:
-    return [ingest_trailer(source=t.path, original_name=t.path.name, user=user, reference_score=t.rating)
-            for t in synthetic]
-
-
-def wait_until_processed(trailers, timeout: float = 90) -> list[Trailer]:
-    ids = [t.pk for t in trailers]
-
-    def done():
-        rows = list(Trailer.objects.filter(pk__in=ids))
-        return rows if all(t.status in (Trailer.Status.READY, Trailer.Status.FAILED) for t in rows) else None
-
-    return wait_for(done, timeout=timeout, message=f"trailers {ids} to be processed")
-
-
-def rate_by_hidden_rating(trailers, synthetic, users) -> None:
-    for trailer, truth in zip(trailers, synthetic, strict=False):
-        for offset, user in enumerate(users):
-            rate_trailer(user=user, trailer=trailer, score=max(1, min(10, round(truth.rating) + offset % 2)))
 
 
 def run_form_data(form_preset: str = "default", **overrides) -> dict:

@@ -1,0 +1,118 @@
+"""Training runs through the training service, called directly: a run starts queued with its options and is sent
+to the gpu queue once committed, or fails at once with too few labelled trailers; cancel stops a queued or stale run
+now and asks a running one to stop; a worker that cannot freeze the run's dataset fails it with the reason."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.support.broker import broker_messages
+from tests.support.run_options import tiny_configs
+from trailers.errors import ServiceError
+from trailers.models import TrainingRun
+from trailers.services import (
+    TrainingSetupError,
+    cancel_run,
+    delete_rating,
+    execute_training_run,
+    rate_trailer,
+    start_training_run,
+)
+from trailers.services.training import request_cancel
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rated(user, make_trailer):
+    """Three ready trailers rated 3, 4 and 5 by ``user``, the first with a reference score."""
+    trailers = [make_trailer(reference_score=7.0 if i == 0 else None) for i in range(3)]
+    for i, trailer in enumerate(trailers):
+        rate_trailer(user=user, trailer=trailer, score=3 + i)
+    return trailers
+
+
+def start(user, **options) -> TrainingRun:
+    model, train = tiny_configs()
+    return start_training_run(user=user, model_config=model, train_config=train, **options)
+
+
+def test_a_run_starts_queued_with_its_options_and_is_sent_to_the_gpu_queue_once_committed(
+        staff_user, rated, django_capture_on_commit_callbacks):
+    broker_messages("gpu")
+    model, train = tiny_configs()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        run = start_training_run(user=staff_user, model_config=model, train_config=train, min_ratings=1,
+                                 trailer_ids=[rated[2].pk, rated[0].pk, rated[1].pk], auto_activate=True)
+    assert len(callbacks) == 1
+    run.refresh_from_db()
+    assert (run.status, run.created_by, run.label_source, run.auto_activate) == (
+        TrainingRun.Status.QUEUED, staff_user, TrainingRun.LabelSource.USER_MEAN, True)
+    assert run.model_config == model.to_dict() and run.train_config == train.to_dict()
+    assert run.requested_trailer_ids == sorted(t.pk for t in rated)
+    assert run.dataset == []  # frozen by the worker that first picks it up
+    assert broker_messages("gpu") == [("trailers.tasks.train_run_task", [run.pk])]
+    assert run.enqueued_at is not None
+
+
+@pytest.mark.parametrize(("options", "words"), [
+    ({}, "this run has 2 ready trailers with at least 1 rating, and needs at least 3."),
+    ({"min_ratings": 2}, "this run has 0 ready trailers with at least 2 ratings, and needs at least 3."),
+    ({"label_source": TrainingRun.LabelSource.REFERENCE},
+     "this run has 1 ready trailer with a reference score, and needs at least 3."),
+])
+def test_a_run_with_too_few_labelled_trailers_fails_at_once_and_is_not_sent(
+        staff_user, user, rated, options, words, django_capture_on_commit_callbacks):
+    delete_rating(user=user, trailer=rated[2])
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run = start(staff_user, **options)
+    assert not callbacks
+    assert run.status == TrainingRun.Status.FAILED and run.finished_at is not None
+    assert run.error == f"Not enough labelled trailers: {words}"
+
+
+def test_cancel_stops_a_queued_or_stale_run_now_and_asks_a_running_one_to_stop(make_run):
+    queued = make_run(status=TrainingRun.Status.QUEUED)
+    assert cancel_run(run=queued).status == TrainingRun.Status.CANCELLED
+    queued.refresh_from_db()
+    assert queued.cancel_requested and queued.finished_at is not None
+
+    running = make_run(status=TrainingRun.Status.RUNNING, heartbeat_at=timezone.now())
+    running = cancel_run(run=running)
+    assert running.status == TrainingRun.Status.RUNNING and running.cancel_requested  # stops after this step
+
+    silent = timezone.now() - timedelta(hours=1)  # its worker died: nobody would read the request
+    stale = make_run(status=TrainingRun.Status.RUNNING, heartbeat_at=silent, started_at=silent)
+    assert cancel_run(run=stale).status == TrainingRun.Status.CANCELLED
+
+    finished = make_run(status=TrainingRun.Status.SUCCEEDED)
+    assert cancel_run(run=finished).status == TrainingRun.Status.SUCCEEDED  # nothing to stop
+
+
+def test_asking_a_run_to_stop_says_what_came_of_it(make_run):
+    queued = make_run(status=TrainingRun.Status.QUEUED)
+    assert request_cancel(run=queued).message == f"Run #{queued.pk} was cancelled."
+    running = make_run(status=TrainingRun.Status.RUNNING, heartbeat_at=timezone.now())
+    assert request_cancel(run=running).message == (f"Cancel requested for Run #{running.pk}: it stops after its "
+                                                   "current step.")
+    finished = make_run(status=TrainingRun.Status.SUCCEEDED)
+    said = request_cancel(run=finished)
+    assert said.already_finished and said.message == f"Run #{finished.pk} has already finished (succeeded)."
+    finished.refresh_from_db()
+    assert finished.status == TrainingRun.Status.SUCCEEDED and not finished.cancel_requested
+
+
+def test_a_worker_that_cannot_freeze_the_dataset_fails_the_run_with_the_reason(staff_user, user, rated):
+    run = start(staff_user)
+    assert run.status == TrainingRun.Status.QUEUED
+    for trailer in rated:  # the labels went before a worker picked it up
+        delete_rating(user=user, trailer=trailer)
+    failed = execute_training_run(run_id=run.pk, worker="test")
+    assert failed.status == TrainingRun.Status.FAILED
+    assert failed.error == ("Not enough labelled trailers: this run has 0 ready trailers with at least 1 rating, "
+                            "and needs at least 3.")
+    assert execute_training_run(run_id=run.pk, worker="test") is None  # finished: nobody takes it again
+    assert issubclass(TrainingSetupError, ServiceError) and TrainingSetupError("x").code == "cannot_start"

@@ -1,0 +1,84 @@
+"""Model versions through the versions service, called directly: one active at a time, scoring sent once the
+activation commits; a version without its weights, or a rollback with nothing to go back to, is an
+ActivationError (a ServiceError) with its code, and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.broker import broker_messages
+from trailers.errors import ServiceError
+from trailers.models import ModelVersion
+from trailers.services import ActivationError, activate_model_version
+from trailers.services.versions import compare_with_active, is_worse, rollback
+
+pytestmark = pytest.mark.django_db
+
+
+def active_numbers() -> list[int]:
+    return list(ModelVersion.objects.filter(is_active=True).values_list("number", flat=True))
+
+
+def test_activating_a_version_makes_it_the_only_active_one_and_sends_its_scoring_after_commit(
+        make_version, django_capture_on_commit_callbacks):
+    broker_messages("gpu")
+    old = make_version(number=1, active=True)
+    new = make_version(number=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        activated = activate_model_version(model_version=new)
+    assert activated.is_active and activated.activated_at is not None and activated.scored_at is None
+    assert active_numbers() == [2]
+    assert broker_messages("gpu") == [("trailers.tasks.score_trailers_task", [new.pk, None])]
+    new.refresh_from_db()
+    assert new.scoring_enqueued_at >= new.activated_at  # handed to the broker
+    old.refresh_from_db()
+    assert not old.is_active and old.activated_at is not None  # it was active: rollback goes back to it
+
+
+def test_a_version_whose_weights_are_missing_is_refused_and_the_active_one_stays(make_version):
+    make_version(number=1, active=True)
+    broken = make_version(number=2)
+    broken.weights.delete(save=False)
+    broken.weights.name = "models/gone.pt"
+    broken.save()
+    with pytest.raises(ActivationError) as caught:
+        activate_model_version(model_version=broken)
+    error = caught.value
+    assert isinstance(error, ServiceError) and (error.code, error.status) == ("cannot_activate", 400)
+    assert error.message == "v2 cannot be used: its weights file (models/gone.pt) is missing."
+    assert active_numbers() == [1]
+
+
+def test_rollback_goes_back_to_the_version_active_before(make_version, django_capture_on_commit_callbacks):
+    broker_messages("gpu")
+    first, second = make_version(number=1), make_version(number=2)
+    with pytest.raises(ActivationError) as caught:
+        rollback()
+    assert (caught.value.code, caught.value.status) == ("nothing_to_roll_back", 409)
+    assert caught.value.message == "No version was active before this one: there is nothing to roll back to."
+    with django_capture_on_commit_callbacks(execute=True):
+        activate_model_version(model_version=first)
+        activate_model_version(model_version=second)
+        assert rollback().pk == first.pk
+    assert active_numbers() == [1]
+    assert [args[0] for _, args in broker_messages("gpu")] == [first.pk, second.pk, first.pk]  # each scores
+
+
+def test_a_version_is_compared_with_the_active_one_on_the_same_held_out_trailers(make_trailer, make_run,
+                                                                                 make_version, make_prediction):
+    trailers = [make_trailer() for _ in range(3)]
+    dataset = [{"trailer": t.pk, "label": label, "split": "val"} for t, label in zip(trailers, [4.0, 6.0, 8.0],
+                                                                                     strict=True)]
+    old = make_version(number=1, active=True, run=make_run(dataset=dataset))
+    new = make_version(number=2, run=make_run(dataset=dataset))
+    for trailer, (good, bad) in zip(trailers, [(4.5, 6.0), (6.5, 4.0), (7.5, 9.0)], strict=True):
+        make_prediction(new, trailer, good)
+        make_prediction(old, trailer, bad)
+    better = compare_with_active(new)
+    assert (better["decision"], better["trailers"], better["active"]) == ("activate", 3, 1)
+    assert better["new_mae"] == pytest.approx(0.5) and better["old_mae"] == pytest.approx(5 / 3)
+    assert not is_worse(better)
+    activate_model_version(model_version=new)
+    worse = compare_with_active(old)
+    assert worse["decision"] == "keep" and is_worse(worse)
+    assert worse["reason"] == "not better on the same 3 held-out trailers, MAE 1.667 against v2's 0.500"

@@ -1,0 +1,46 @@
+"""Chromium for the browser tests (tests/e2e, and the three-host test's playback): where it is, whether it may
+be missing, what its Content-Security-Policy refused, and logging in through the page."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def require_browser() -> None:
+    """Skip (or, with REELSCORE_REQUIRE_BROWSER=1, fail) where Chromium or Playwright is missing."""
+    reason = None
+    if not CHROMIUM.exists():
+        reason = f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "the playwright package is not installed (pip install -r requirements-dev.txt)"
+    if reason:
+        if os.environ.get("REELSCORE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser tests are required here (REELSCORE_REQUIRE_BROWSER=1), but {reason}")
+        pytest.skip(f"browser tests skipped: {reason}")
+
+
+def watch_policy(page) -> list[str]:
+    """What the page's Content-Security-Policy refused (Chromium says so on the console): nothing, or
+    some behaviour of the site is broken in a real browser."""
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return refused
+
+
+def log_in(page, username: str, password: str) -> None:
+    page.goto("/accounts/login/")
+    page.fill("[name=username]", username)
+    page.fill("[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)  # logged in before the next page is asked for

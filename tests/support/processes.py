@@ -1,0 +1,93 @@
+"""Real processes for the pipeline, object-store and browser tests: Celery workers and the scheduler, each in its
+own process group with its log in a file, and a poll that waits for what they do."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url(settings_dict) -> str:
+    """The DATABASE_URL that points a worker process at the database the tests use."""
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    auth = settings_dict["USER"] + (f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else "")
+    return f"postgres://{auth}@{settings_dict['HOST']}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+
+
+class WorkerProcess:
+    """`celery -A config worker` in its own process group, logging to a file."""
+
+    ready_line = " ready."
+
+    def __init__(self, env: dict[str, str], log_dir: Path, name: str, queues: str = "video,gpu",
+                 pool: str = "prefork", argv: list[str] | None = None, prefix: list[str] | None = None):
+        self.log_path = log_dir / f"worker-{name}-{time.monotonic_ns()}.log"
+        self._log = open(self.log_path, "wb")
+        argv = argv or [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "--concurrency", "1",
+                        "--pool", pool, "--loglevel", "INFO", "-n", f"{name}@%h", "--without-gossip",
+                        "--without-mingle", "--without-heartbeat"]
+        self.process = subprocess.Popen(
+            [*(prefix or []), *argv], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 60) -> WorkerProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ready_line in self.log():
+                return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the worker exited with {self.process.returncode}:\n{self.log()}")
+            time.sleep(0.1)
+        raise TimeoutError(f"the worker did not start in {timeout} s:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes: no clean-up of any kind."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+class SchedulerProcess(WorkerProcess):
+    """`celery -A config beat`: the one scheduler, which sends the sweep every SWEEP_INTERVAL_SECONDS."""
+
+    ready_line = "beat: Starting..."
+
+    def __init__(self, env: dict[str, str], log_dir: Path, name: str = "beat", prefix: list[str] | None = None):
+        schedule = log_dir / f"{name}-{time.monotonic_ns()}-schedule"
+        super().__init__(env, log_dir, name, prefix=prefix, argv=[
+            sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO", "--schedule",
+            str(schedule)])
+
+    def sweeps_sent(self) -> int:
+        return self.log().count("Scheduler: Sending due task sweep")
+
+
+def wait_for(predicate, *, timeout: float = 60, interval: float = 0.1, message: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy; fail with ``message`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
