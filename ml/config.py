@@ -634,7 +634,7 @@ class SamplingConfig(ConfigMixin):
     def plan(self, duration: float):
         """:func:`ml.video.plan_subclips` with these settings (raises ``VideoError`` for a video too short to
         sample)."""
-        from ml.video.plan import plan_subclips  # ml.video loads PyAV; the web side reads configs without it
+        from ml.video.plan import plan_subclips  # here: ml.video imports this module (a cycle)
 
         return plan_subclips(duration, n_subclips=self.n_subclips, subclip_duration=self.subclip_duration,
                              offset=self.offset, min_duration=self.min_duration)

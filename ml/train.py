@@ -64,9 +64,11 @@ from ml.data import (
     check_split,
     split_by_trailer,
 )
+from ml.embeddings import gather_embeddings, installed_spec
 from ml.files import write_atomically
 from ml.metrics import regression_metrics
 from ml.model import LRCN, build_model
+from ml.pixels import sample_head_inputs
 
 CHECKPOINT_FORMAT = "reelscore.checkpoint"
 
@@ -176,8 +178,6 @@ def with_embeddings(samples: list[TrailerSample], model_config: LRCNConfig, embe
     Other models get the samples back as they are."""
     if not model_config.uses_embeddings:
         return samples, 0, embedding_spec
-    from ml.embeddings import gather_embeddings, installed_spec
-
     wanted = installed_spec(model_config.encoder, model_config.frame_size)
     samples, embedded = gather_embeddings(samples, wanted, given=embedding_spec, device=str(resolve_device(device)))
     return samples, embedded, wanted
@@ -385,8 +385,6 @@ def _sources(sample: TrailerSample, embedded: bool, model_config: LRCNConfig) ->
     encoder, else its frames."""
     if not embedded:
         return sample.subclips
-    from ml.pixels import sample_head_inputs
-
     return sample_head_inputs(sample, grid=model_config.pixel_grid, snippet_frames=model_config.snippet_frames)
 
 

@@ -32,6 +32,7 @@ from django.core.handlers import asgi, wsgi
 from django.http import JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.shortcuts import render
+from rest_framework.views import APIView
 
 from .services.ingest import human_size
 
@@ -179,8 +180,6 @@ def _answer(request, view, refusal: Refusal):
 
 
 def _is_api_view(view) -> bool:
-    from rest_framework.views import APIView
-
     return isinstance(getattr(view, "cls", None), type) and issubclass(view.cls, APIView)
 
 

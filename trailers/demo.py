@@ -16,7 +16,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from ml.config import TRAIN_PRESETS
+from ml.config import PRESETS, TRAIN_PRESETS
 from ml.markup import read_markup
 from ml.synth import generate_trailer, write_markup
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
@@ -189,10 +189,6 @@ def _ensure_active_version(options: DemoOptions, say, status) -> ModelVersion:
     active = ModelVersion.objects.filter(is_active=True).first()
     if active is not None:
         return active
-    from django.conf import settings
-
-    from ml.config import PRESETS
-
     run = (TrainingRun.objects.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING,
                                                    TrainingRun.Status.SUCCEEDED]).order_by("-pk").first())
     if run is None:

@@ -23,6 +23,7 @@ from .models import Rating, Trailer
 from .permissions import IMPORT_RATINGS, MANAGE_RATERS, REFUSALS, VIEW_RATERS, can
 from .services import rate_trailer
 from .services.raters import CSV_COLUMNS, import_ratings, set_rater_excluded, undo_rating
+from .views import _spreadsheet_safe
 
 UNDO_KEY = "rate_undo"  # the session's stack of [trailer id, previous score or None, score given]
 UNDO_DEPTH = 20
@@ -197,8 +198,6 @@ def ratings_csv(request):
     rows = Rating.objects.select_related("trailer", "user").order_by("trailer_id", "user__username")
 
     def lines():
-        from .views import _spreadsheet_safe
-
         yield writer.writerow(CSV_COLUMNS)
         for r in rows.iterator(chunk_size=1000):
             yield writer.writerow([r.trailer_id, r.trailer.sha256, _spreadsheet_safe(r.trailer.title),

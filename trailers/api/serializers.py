@@ -6,6 +6,7 @@ rating count, mean and distribution, and the caller's own rating.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -14,6 +15,7 @@ from rest_framework import serializers
 from ml.config import PRESETS, TRAIN_PRESETS, LRCNConfig, Option, TrainConfig, options
 from trailers import selectors
 from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
+from trailers.services.ratings import parse_rating
 
 # Trailers and runs both have a "status", with different choices. The list serializers carry the enums
 # (named TrailerStatusEnum and TrainingRunStatusEnum by drf-spectacular); the detail serializers point at
@@ -188,10 +190,6 @@ class RatingScoreField(serializers.IntegerField):
         super().__init__(min_value=1, max_value=10, **kwargs)
 
     def to_internal_value(self, data):
-        from django.core.exceptions import ValidationError as DjangoValidationError
-
-        from trailers.services.ratings import parse_rating
-
         try:
             return parse_rating(data)
         except DjangoValidationError as exc:

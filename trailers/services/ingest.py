@@ -26,6 +26,7 @@ from trailers.models import Trailer, trailer_upload_to
 from trailers.signals import delete_stored
 
 from .preprocess import sampling_config
+from .queue import enqueue_preprocessing
 from .trailers import distinct_title
 
 CHUNK = 1024 * 1024
@@ -149,8 +150,6 @@ def _check_reference_score(score: float | None) -> None:
 
 
 def _enqueue(trailer_id: int) -> None:
-    from .queue import enqueue_preprocessing
-
     enqueue_preprocessing(trailer_id)
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from ml.config import SamplingConfig
 from ml.embeddings import EncoderError
 from ml.frames import save_frames, write_contact_sheet
+from ml.transcode import needs_browser_copy, write_browser_copy
 from ml.video import VideoError, sample_trailer
 from trailers import store
 from trailers.models import ModelVersion, Subclip, Trailer
@@ -33,6 +34,7 @@ from trailers.store import StoreUnavailable
 
 from .embeddings import embedding_spec, write_embeddings
 from .heartbeat import Heartbeat
+from .queue import enqueue_scoring
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +131,6 @@ def _write(trailer: Trailer, subclip, work: Path, folder: str, config: SamplingC
 def _browser_copy(trailer: Trailer, source: Path, work: Path, folder: str) -> str:
     """The stored name of an MP4 copy browsers play, made in ``work`` (to be stored under ``folder``) when they
     cannot play the trailer's own file; "" when they can, or when the copy fails (the page then offers the file)."""
-    from ml.transcode import needs_browser_copy, write_browser_copy
-
     if not settings.BROWSER_COPIES:
         return ""
     try:
@@ -147,8 +147,6 @@ def _browser_copy(trailer: Trailer, source: Path, work: Path, folder: str) -> st
 def _score_with_active_version(trailer_id: int) -> None:
     active = ModelVersion.objects.filter(is_active=True).values_list("pk", flat=True).first()
     if active:
-        from .queue import enqueue_scoring
-
         enqueue_scoring(active, [trailer_id])
 
 

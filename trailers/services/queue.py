@@ -11,13 +11,19 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from celery.utils import uuid
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from ml.embeddings import EncoderError
+from trailers import selectors
 from trailers.models import ModelVersion, PeriodicJob, Trailer, TrainingRun
+from trailers.tasks import embed_subclips_task, preprocess_trailer_task, score_trailers_task, train_run_task
 
+from .embeddings import stale_subclips
 from .summaries import refresh_prediction_summaries
 
 log = logging.getLogger(__name__)
@@ -40,8 +46,6 @@ def _send_many(task, arg_lists: list[tuple], producer) -> int:
     same message protocol and route), as one batch: the route is looked up once, the queue declared once, and the
     messages go out together (kombu's publish batch: one Redis pipeline; transports without batches send each
     at once). Returns how many were sent: all, or none when the broker refused the batch."""
-    from celery.utils import uuid
-
     amqp = task.app.amqp
     queue = amqp.router.route({}, task.name, None, None)["queue"]
     try:
@@ -64,8 +68,6 @@ def enqueue_preprocessing_many(trailer_ids: list[int]) -> int:
     """Hand many queued trailers to the broker: batches of SEND_BATCH messages over one connection, each batch
     sent together and marked sent with one UPDATE. Stops at the first batch the broker refuses (it is down: the
     rest wait for the next sweep, instead of each waiting out its own retries). Returns how many were sent."""
-    from trailers.tasks import preprocess_trailer_task
-
     sent = 0
     with preprocess_trailer_task.app.producer_or_acquire() as producer:
         for start in range(0, len(trailer_ids), SEND_BATCH):
@@ -82,8 +84,6 @@ def enqueue_preprocessing_many(trailer_ids: list[int]) -> int:
 
 def enqueue_preprocessing(trailer_id: int) -> bool:
     """Hand a queued trailer to the broker; on failure it stays waiting for the sweep."""
-    from trailers.tasks import preprocess_trailer_task
-
     sent = _send(preprocess_trailer_task, trailer_id)
     # Only a trailer still queued: a worker may already have started it.
     Trailer.objects.filter(pk=trailer_id, status=Trailer.Status.QUEUED).update(
@@ -104,8 +104,6 @@ def request_preprocessing(trailer_ids) -> tuple[int, int]:
 
 
 def enqueue_training(run_id: int) -> bool:
-    from trailers.tasks import train_run_task
-
     sent = _send(train_run_task, run_id)
     if sent:
         TrainingRun.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
@@ -113,8 +111,6 @@ def enqueue_training(run_id: int) -> bool:
 
 
 def enqueue_scoring(model_version_id: int, trailer_ids: list[int] | None = None) -> bool:
-    from trailers.tasks import score_trailers_task
-
     sent = _send(score_trailers_task, model_version_id, trailer_ids)
     if sent:
         ModelVersion.objects.filter(pk=model_version_id).update(scoring_enqueued_at=timezone.now())
@@ -180,18 +176,10 @@ def sweep() -> dict[str, int]:
 
 
 def enqueue_embedding(subclip_ids: list[int] | None = None) -> bool:
-    from trailers.tasks import embed_subclips_task
-
     return _send(embed_subclips_task, subclip_ids)
 
 
 def _sweep_embeddings() -> int:
-    from django.core.cache import cache
-
-    from ml.embeddings import EncoderError
-
-    from .embeddings import stale_subclips
-
     if not settings.EMBEDDINGS:
         return 0
     try:
@@ -208,8 +196,6 @@ def _sweep_embeddings() -> int:
 def _sweep_scoring(requeue_before) -> int:
     """Re-send scoring with the active version when ready trailers still lack its prediction
     (the message went with a killed worker); at most once per REQUEUE_AFTER_SECONDS."""
-    from trailers import selectors
-
     active = ModelVersion.objects.filter(is_active=True).first()
     if active is not None and active.scored_at is None and not selectors.unscored_trailers(
             model_version=active).exists():

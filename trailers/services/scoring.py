@@ -46,7 +46,7 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
         trailers = trailers.exclude(Exists(Prediction.objects.filter(trailer=OuterRef("pk"), model_version=version)))
     else:
         trailers = trailers.filter(pk__in=trailer_ids)
-    from ml.predict import score_frame_files
+    from ml.predict import score_frame_files  # loads torch: see _loaded_model
 
     try:
         with store.local_copy(version.weights.name) as weights:

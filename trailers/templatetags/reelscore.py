@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from django import template
 from django.utils.html import format_html
+from django.utils.text import capfirst
+
+from trailers.run_forms import label_for, shown_value
+from trailers.services.ingest import human_size
 
 register = template.Library()
 
@@ -75,8 +79,6 @@ def percent(value) -> str:
 
 @register.filter
 def filesize(value) -> str:
-    from trailers.services.ingest import human_size
-
     return "—" if value is None else human_size(int(value))
 
 
@@ -111,15 +113,9 @@ def bar_width(value, maximum) -> str:
 @register.filter
 def option_label(name: str) -> str:
     """A run option's label, as the start-run form shows it ("lr" → "Learning rate")."""
-    from django.utils.text import capfirst
-
-    from trailers.run_forms import label_for
-
     return capfirst(label_for(str(name)))
 
 
 @register.filter
 def option_value(value) -> str:
-    from trailers.run_forms import shown_value
-
     return shown_value(value)

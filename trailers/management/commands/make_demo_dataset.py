@@ -6,6 +6,7 @@ builds, enqueues and regenerates nothing. Every page's banner follows the build 
 
 from django.core.management.base import BaseCommand, CommandError
 
+from trailers import demo_status
 from trailers.demo import DemoOptions, build_demo
 
 
@@ -22,8 +23,6 @@ class Command(BaseCommand):
     def handle(self, *args, trailers, seed, epochs, no_train, timeout, **options):
         if trailers < 3:
             raise CommandError("--trailers must be at least 3 (a run needs 3 labelled trailers).")
-        from trailers import demo_status
-
         try:
             summary = build_demo(DemoOptions(trailers=trailers, seed=seed, train=not no_train, epochs=epochs,
                                              timeout=timeout), say=self.stdout.write, status=demo_status.write)
