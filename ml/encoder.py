@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ml.data import resize_frames
-from ml.embeddings import EncoderError  # noqa: F401  (defined without torch, for web processes)
+from ml.embeddings import EncoderError
 
 ENCODER_DIM = {"efficientnet_lite0": 1280}
 PRETRAINED_ENCODERS = tuple(ENCODER_DIM)

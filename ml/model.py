@@ -48,15 +48,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ml.config import (  # noqa: F401  (re-exported: ml.model is where the model's config has always been)
-    HEADS,
-    PRESETS,
-    READOUTS,
-    TEMPORALS,
-    ConfigMixin,
-    LRCNConfig,
-    resolve_config,
-)
+from ml.config import LRCNConfig, resolve_config
 from ml.encoder import ENCODER_DIM, FrameEncoder, shared_encoder
 from ml.pixels import feature_count, pixel_features
 

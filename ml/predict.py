@@ -34,15 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from ml.config import SamplingConfig
+from ml.config import LRCNConfig, SamplingConfig, TrainConfig
 from ml.crossval import CrossValResult, Member, subclip_scores
 from ml.data import Normaliser
 from ml.embeddings import EmbeddingSpec, check_spec, embed_subclip, installed_spec, load_embeddings
 from ml.encoder import ENCODER_DIM
 from ml.frames import load_frames
-from ml.model import LRCN, LRCNConfig, build_model
+from ml.model import LRCN, build_model
 from ml.pixels import head_input
-from ml.train import FitResult, TrainConfig, load_saved, resolve_device, save_checkpoint
+from ml.train import FitResult, load_saved, resolve_device, save_checkpoint
 from ml.video import sample_trailer
 
 MODEL_FORMAT = "reelscore.model"

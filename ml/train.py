@@ -44,11 +44,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
 
-from ml.config import (  # noqa: F401
+from ml.config import (
     DEVICE_NAMES,
     LOSSES,
-    OPTIMIZERS,
-    TRAIN_PRESETS,
     LRCNConfig,
     TrainConfig,
     is_device_name,

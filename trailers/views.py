@@ -31,6 +31,7 @@ from .media import serve_file, serve_stored
 from .models import Trailer, TrainingRun
 from .paging import IdsFirstPaginator
 from .permissions import CANCEL_RUN, DELETE_TRAILER, REFUSALS, can, can_change_trailer
+from .services.ingest import human_size, too_large_message
 
 PAGE_SIZE = 50
 
@@ -97,7 +98,7 @@ def _upload_page(request):
     if request.method == "POST":
         files = request.FILES.getlist("files")  # parses the body, through the size limit
         for name, _ in uploads.too_large_uploads(request):
-            messages.error(request, f"{name or 'A file'} was refused: {uploads.too_large_message()}")
+            messages.error(request, f"{name or 'A file'} was refused: {too_large_message()}")
         if not files and not uploads.too_large_uploads(request):
             messages.error(request, "Choose at least one trailer file to upload.")
         for upload_file_ in files:
@@ -110,7 +111,7 @@ def _upload_page(request):
         return redirect("upload")
     return render(request, "trailers/upload.html", {
         "form": UploadForm(), "max_bytes": settings.TRAILER_MAX_BYTES,
-        "max_size": uploads.human_size(settings.TRAILER_MAX_BYTES),
+        "max_size": human_size(settings.TRAILER_MAX_BYTES),
     })
 
 

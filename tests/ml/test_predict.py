@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from ml.config import LRCNConfig, TrainConfig
 from ml.frames import save_frames
-from ml.model import LRCNConfig
 from ml.predict import load_model, save_model_file, score_frame_files, score_subclips
-from ml.train import TrainConfig, fit
+from ml.train import fit
 
 TINY = LRCNConfig(frame_size=16, channels1=4, channels2=6, embedding_size=6, lstm_size=8, pool_size=2)
 SAMPLING = {"n_subclips": 3, "subclip_duration": 30.0, "offset": 10.0, "size": 16}

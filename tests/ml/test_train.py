@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from ml.config import LRCNConfig, TrainConfig
 from ml.data import Split, prepare_frames, resize_frames, split_by_trailer
 from ml.frames import save_frames
 from ml.metrics import regression_metrics, spearman
-from ml.model import LRCNConfig
 from ml.train import (
     StopTraining,
-    TrainConfig,
     TrainingDiverged,
     fit,
     load_checkpoint,
