@@ -71,7 +71,7 @@ class TrailerAdmin(admin.ModelAdmin):
 
     @admin.action(description="Preprocess again", permissions=["change"])
     def preprocess_again(self, request, queryset):
-        queued, busy = services.request_preprocessing(queryset.values_list("pk", flat=True))
+        queued, busy = services.request_preprocessing(trailer_ids=queryset.values_list("pk", flat=True))
         self.message_user(request, f"{queued} trailer(s) queued for preprocessing.", messages.SUCCESS)
         if busy:
             self.message_user(request, f"{busy} trailer(s) skipped: they are being processed right now.",
@@ -83,7 +83,7 @@ class TrailerAdmin(admin.ModelAdmin):
         if active is None:
             self.message_user(request, "No model version is active: activate one first.", messages.ERROR)
             return
-        services.enqueue_scoring(active.pk, list(queryset.values_list("pk", flat=True)))
+        services.enqueue_scoring(model_version_id=active.pk, trailer_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Scoring {queryset.count()} trailer(s) with {active}.", messages.SUCCESS)
 
 
@@ -382,11 +382,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
         queued = 0
         for version in queryset:
             try:
-                services.check_weights(version)
+                services.check_weights(model_version=version)
             except ServiceError as error:
                 show(request, error)
                 continue
-            services.enqueue_scoring(version.pk, None)
+            services.enqueue_scoring(model_version_id=version.pk)
             queued += 1
         if queued:
             self.message_user(request, f"Scoring queued for {queued} version(s).", messages.SUCCESS)

@@ -150,7 +150,7 @@ def _check_reference_score(score: float | None) -> None:
 
 
 def _enqueue(trailer_id: int) -> None:
-    enqueue_preprocessing(trailer_id)
+    enqueue_preprocessing(trailer_id=trailer_id)
 
 
 def _duplicate(existing: Trailer) -> IngestError:

@@ -65,7 +65,7 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
     work = None
     try:
         with Heartbeat(held, every=settings.PROCESSING_STALE_AFTER_SECONDS / 4, name=f"trailer {trailer_id}"):
-            remove_partial_output(trailer)
+            remove_partial_output(trailer=trailer)
             work = store.work_folder(f"trailer-{trailer.pk}")
             with store.local_copy(trailer.file.name) as source:
                 _, sampled = sample_trailer(source, config)
@@ -147,7 +147,7 @@ def _browser_copy(trailer: Trailer, source: Path, work: Path, folder: str) -> st
 def _score_with_active_version(trailer_id: int) -> None:
     active = ModelVersion.objects.filter(is_active=True).values_list("pk", flat=True).first()
     if active:
-        enqueue_scoring(active, [trailer_id])
+        enqueue_scoring(model_version_id=active, trailer_ids=[trailer_id])
 
 
 def _fail(trailer: Trailer, rows, reason: str) -> Trailer:
@@ -157,7 +157,7 @@ def _fail(trailer: Trailer, rows, reason: str) -> Trailer:
     return trailer
 
 
-def remove_partial_output(trailer: Trailer) -> int:
+def remove_partial_output(*, trailer: Trailer) -> int:
     """Remove the folders under ``subclips/<id>/`` that neither its subclips nor its browser copy live in:
     what an attempt killed mid-way left. Called by the attempt that holds the trailer, before it writes."""
     base = f"subclips/{trailer.pk}"

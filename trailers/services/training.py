@@ -122,7 +122,7 @@ def start_training_run(
             _finish(run, TrainingRun.Status.FAILED,
                     error=_too_few_message(found, label_source=label_source, min_ratings=min_ratings))
         else:
-            transaction.on_commit(lambda: enqueue_training(run.pk))
+            transaction.on_commit(lambda: enqueue_training(run_id=run.pk))
     run.refresh_from_db()
     return run
 
@@ -443,7 +443,7 @@ def version_metrics(estimate: dict) -> dict:
     }
 
 
-def auto_activate(version: ModelVersion) -> bool:
+def auto_activate(*, version: ModelVersion) -> bool:
     """Activate ``version`` if it beats the active one on the same held-out trailers (or none is active).
 
     The comparison is saved in the version's metrics, whatever it decides.
@@ -469,7 +469,7 @@ def _create_version(run: TrainingRun, token: str, weights_name: str, config: dic
                 version = ModelVersion.objects.create(run=run, number=next_version_number(), weights=weights_name,
                                                       config=config, metrics=metrics)
                 if run.auto_activate:  # decided before the run shows as succeeded: nobody sees it half-done
-                    auto_activate(version)
+                    auto_activate(version=version)
                 _finish(run, TrainingRun.Status.SUCCEEDED, metrics=history, token=token, progress=1.0,
                         cross_validation=cross_validation)
             return version

@@ -24,7 +24,7 @@ class ActivationError(ServiceError):
     code = "cannot_activate"
 
 
-def check_weights(model_version: ModelVersion) -> None:
+def check_weights(*, model_version: ModelVersion) -> None:
     """Raise ActivationError unless the version's weights file is there to load."""
     try:
         there = exists(model_version.weights.name)
@@ -88,7 +88,7 @@ def compare_with_active(version: ModelVersion) -> dict:
 
 def activate_model_version(*, model_version: ModelVersion) -> ModelVersion:
     """Make ``model_version`` the only active one, then score every ready trailer it has not scored."""
-    check_weights(model_version)
+    check_weights(model_version=model_version)
     with transaction.atomic():
         ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=model_version.pk).update(
             is_active=False
@@ -96,7 +96,7 @@ def activate_model_version(*, model_version: ModelVersion) -> ModelVersion:
         # It scores every ready trailer it has not yet: the predictions page follows that until it is done.
         ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated_at=timezone.now(),
                                                                 scored_at=None)
-        transaction.on_commit(lambda: enqueue_scoring(model_version.pk, None))
+        transaction.on_commit(lambda: enqueue_scoring(model_version_id=model_version.pk))
     model_version.refresh_from_db()
     return model_version
 
