@@ -31,7 +31,7 @@ from .media import serve_file, serve_stored
 from .models import Trailer, TrainingRun
 from .paging import IdsFirstPaginator
 from .permissions import CANCEL_RUN, DELETE_TRAILER, REFUSALS, can, can_change_trailer
-from .services.ingest import human_size, too_large_message
+from .services.ingest import too_large_message
 
 PAGE_SIZE = 50
 
@@ -111,7 +111,6 @@ def _upload_page(request):
         return redirect("upload")
     return render(request, "trailers/upload.html", {
         "form": UploadForm(), "max_bytes": settings.TRAILER_MAX_BYTES,
-        "max_size": human_size(settings.TRAILER_MAX_BYTES),
     })
 
 

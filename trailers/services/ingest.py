@@ -18,6 +18,7 @@ from typing import BinaryIO
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.template.defaultfilters import filesizeformat
 
 from ml.video import VideoError, probe
 from trailers import store
@@ -45,18 +46,11 @@ class IngestError(ServiceError):
         return {} if self.duplicate_of is None else {"duplicate_of": self.duplicate_of.pk}
 
 
-def human_size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-
-
 def too_large_message(size: int | None = None) -> str:
     """What a person reads when a file is over TRAILER_MAX_BYTES (its size, where known)."""
-    limit = human_size(settings.TRAILER_MAX_BYTES)
+    limit = filesizeformat(settings.TRAILER_MAX_BYTES)
     if size:
-        return f"The file is too large: {human_size(size)}, and the limit is {limit}."
+        return f"The file is too large: {filesizeformat(size)}, and the limit is {limit}."
     return f"The file is too large: the limit is {limit}."
 
 

@@ -7,7 +7,6 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 
 from trailers.run_forms import label_for, shown_value
-from trailers.services.ingest import human_size
 
 register = template.Library()
 
@@ -75,11 +74,6 @@ def percent(value) -> str:
     if value is None:
         return "0%"
     return f"{float(value) * 100:.0f}%"
-
-
-@register.filter
-def filesize(value) -> str:
-    return "—" if value is None else human_size(int(value))
 
 
 # FFmpeg's names for container formats, as people know them.
