@@ -18,11 +18,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, SuspiciousFileOperation, SuspiciousOperation, ValidationError
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, HttpResponseNotModified, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import parse_etags
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST, require_safe
-from django_htmx.http import HttpResponseClientRefresh
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from . import charts, run_forms, selectors, selectors_runs, services, store, throttles, uploads
 from .errors import show
@@ -278,6 +278,13 @@ def run_detail(request, pk: int):
     return render(request, "trailers/run.html", context)
 
 
+def navigate(request, to, *args, **kwargs):
+    """The redirect that ends a form's POST. A form htmx sent (one that asks first, with ``hx-confirm``) gets
+    HX-Redirect instead, so the browser loads the page, with its messages, rather than htmx swapping it in."""
+    url = resolve_url(to, *args, **kwargs)
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
 @login_required
 @require_POST
 def run_cancel(request, pk: int):
@@ -292,7 +299,7 @@ def run_cancel(request, pk: int):
             messages.success(request, f"{run} was cancelled.")
         else:
             messages.success(request, f"Cancel requested for {run}: it stops after its current step.")
-    return redirect("run_detail", pk=run.pk)
+    return navigate(request, "run_detail", pk=run.pk)
 
 
 # --- predictions ----------------------------------------------------------------------------------------
