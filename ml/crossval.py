@@ -198,9 +198,9 @@ def cross_validate(
     samples = as_trailer_samples(samples)
     samples, embedded, embedding_spec = with_embeddings(samples, model_config, embedding_spec, config.device)
     vectors = frame_fingerprints(_loaded(samples))
-    groups = near_duplicate_groups(vectors, config.duplicate_threshold, seed=config.seed) if vectors else []
+    groups = near_duplicate_groups(vectors, config.duplicate_threshold, seed=config.random_seed) if vectors else []
     groups = merge_groups([*groups, *known_groups], [s.trailer for s in samples])
-    folds = make_folds([s.trailer for s in samples], config.folds, config.seed, groups)
+    folds = make_folds([s.trailer for s in samples], config.folds, config.random_seed, groups)
     by_key = {s.trailer: s for s in samples}
     baseline_config = None
     if config.single_frame_baseline and model_config.temporal != "mean":
@@ -244,7 +244,7 @@ def _run_fold(index, train, test, config, model_config, baseline_config, *, embe
     selects = config.restore_best or config.early_stopping_patience is not None
     if selects:
         # The epoch is chosen on trailers of the training folds only.
-        inner = split_by_trailer(keys, config.val_fraction, config.seed + index)
+        inner = split_by_trailer(keys, config.val_fraction, config.random_seed + index)
         split = (inner.train, inner.val)
     else:
         split = (keys, [s.trailer for s in test])  # held-out learning curves; nothing is chosen on them
@@ -522,6 +522,7 @@ def _mean_sd(values: Sequence[float | None]) -> dict[str, float | None]:
 def _fingerprint(model_config: LRCNConfig, config: TrainConfig, test: Sequence, by_key: dict) -> str:
     """What a finished fold depends on: the configs (less what may change on resume), its trailers and labels."""
     train = {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}
+    train["seed"] = train.pop("random_seed")  # its name before the rename: folds finished before it still count
     labels = sorted((str(k), s.rating, len(s.subclips)) for k, s in by_key.items())
     text = json.dumps([model_config.to_dict(), train, sorted(map(str, test)), labels], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()

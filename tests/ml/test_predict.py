@@ -86,6 +86,18 @@ def test_a_model_file_of_the_first_format_still_loads(trained, tmp_path):
     assert scores.mean == pytest.approx(score_frame_files(load_model(tmp_path / "model.pt"), samples[0][1]).mean)
 
 
+def test_a_model_file_saved_with_the_old_seed_key_loads(trained, tmp_path):
+    result, samples = trained
+    data = torch.load(save_model_file(tmp_path / "model.pt", result), weights_only=True)
+    train_config = dict(data["train_config"])
+    train_config["seed"] = train_config.pop("random_seed")  # as files were before "seed" became "random_seed"
+    torch.save({**data, "train_config": train_config}, tmp_path / "old.pt")
+    loaded = load_model(tmp_path / "old.pt")
+    assert loaded.train_config == result.train_config and loaded.train_config.random_seed == 0
+    assert score_frame_files(loaded, samples[0][1]).mean == pytest.approx(
+        score_frame_files(load_model(tmp_path / "model.pt"), samples[0][1]).mean)
+
+
 def test_a_pretrained_head_refuses_embeddings_made_another_way_naming_both(tmp_path):
     from ml.config import PRESETS
     from ml.data import Normaliser

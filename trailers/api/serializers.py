@@ -370,7 +370,8 @@ def _option_field(declared: Option) -> serializers.Field:
 
 
 class _ConfigOptionsSerializer(serializers.Serializer):
-    """Some options of one of ml's configs, each as ml/config.py declares it; an unknown one is refused."""
+    """Some options of one of ml's configs, each as ml/config.py declares it; an unknown one is refused, and one
+    renamed since (``seed``) is refused with its new name: one name per option, never one ignored."""
 
     config_class: type
 
@@ -381,7 +382,10 @@ class _ConfigOptionsSerializer(serializers.Serializer):
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(options(self.config_class)))
             if unknown:
-                raise serializers.ValidationError({name: ["Unknown option."] for name in unknown})
+                renamed = self.config_class.RENAMED
+                raise serializers.ValidationError({
+                    name: [f"Renamed: send it as “{renamed[name]}”." if name in renamed else "Unknown option."]
+                    for name in unknown})
         return super().to_internal_value(data)
 
 

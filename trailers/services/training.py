@@ -285,7 +285,7 @@ def _dataset(run: TrainingRun):
         if train_config.folds >= 2:  # every trailer is held out once; ml.crossval makes the folds
             run.dataset = [{"trailer": pk, "label": label, "split": "cv"} for pk, label in sorted(labels.items())]
         else:
-            split = split_by_trailer(list(labels), train_config.val_fraction, train_config.seed)
+            split = split_by_trailer(list(labels), train_config.val_fraction, train_config.random_seed)
             val = set(split.val)
             run.dataset = [{"trailer": pk, "label": label, "split": "val" if pk in val else "train"}
                            for pk, label in sorted(labels.items())]
