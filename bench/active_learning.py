@@ -127,7 +127,7 @@ def simulate(pool, heldout, *, strategy: str, seed: int, start: int, batch: int,
 
     for t in np.random.default_rng(seed).choice(len(pool), start, replace=False):  # the same start for both
         rate(int(t))
-    config = TRAIN_PRESETS["default"].replace(epochs=epochs, folds=3, single_frame_baseline=False, seed=seed,
+    config = TRAIN_PRESETS["default"].replace(epochs=epochs, folds=3, single_frame_baseline=False, random_seed=seed,
                                               device="cpu", num_workers=0, frames_per_sample=16)
     truth = [s.rating for s in heldout]
     curve = []

@@ -89,15 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the generated trailers here")
     parser.add_argument("--trailers", type=int, default=80)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--random-seed", type=int, default=7)
     parser.add_argument("--epochs", type=int, nargs="+", default=[10, 15, 20, 30])
     parser.add_argument("--min-ratings", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="reelscore-demo-default-"))
     print(f"{os.cpu_count()} CPUs; trailers in {folder}", flush=True)
-    rows = build(folder, trailers=args.trailers, seed=args.seed)
-    ratings = demo_ratings(rows, args.seed)
+    rows = build(folder, trailers=args.trailers, seed=args.random_seed)
+    ratings = demo_ratings(rows, args.random_seed)
     spec = installed_spec("efficientnet_lite0", SAMPLING.size)
     print(f"{'min':>3} {'trailers':>8} {'epochs':>6} {'CV MAE':>13} {'baseline':>8} {'× base':>6} "
           f"{'epochs worse':>12} {'time':>6}")
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                                  tuple(np.load(e) for e in r["embeddings"]))
                    for r in rows if len(ratings.get(r["title"], [])) >= minimum]
         for epochs in args.epochs:
-            config = TRAIN_PRESETS["default"].replace(epochs=epochs, seed=args.seed, single_frame_baseline=False,
+            config = TRAIN_PRESETS["default"].replace(epochs=epochs, random_seed=args.random_seed, single_frame_baseline=False,
                                                       device="cpu")
             started = time.perf_counter()
             result = cross_validate(samples, config, PRESETS["default"], embedding_spec=spec)

@@ -48,7 +48,7 @@ def train(folder: Path, epochs: int, resume: bool) -> dict:
     from ml.train import describe_device, fit
 
     config = TrainConfig(epochs=epochs, batch_size=4, frames_per_sample=4, device="cuda", lr=0.01,
-                         mixed_precision=True, val_fraction=0.25, seed=3)
+                         mixed_precision=True, val_fraction=0.25, random_seed=3)
     model = LRCNConfig(frame_size=32, channels1=4, channels2=8, embedding_size=8, lstm_size=8)
     checkpoint = folder / "checkpoint.pt"
     started = time.perf_counter()

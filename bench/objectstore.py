@@ -202,7 +202,7 @@ trailer = Trailer.objects.first()
 if trailer is None:
     trailer = ingest_trailer(source=source, original_name=os.path.basename(source))
 else:
-    request_preprocessing([trailer.pk])
+    request_preprocessing(trailer_ids=[trailer.pk])
 from trailers import store
 cache = None if store.is_local() else store.worker_cache()
 if cache is not None:

@@ -435,10 +435,10 @@ def sweep_and_score(size: int, waiting: int = 10_000) -> dict:
     writing = []
     write_predictions = scoring.write_predictions
 
-    def timed_write(predictions):
+    def timed_write(*, predictions):
         started = time.perf_counter()
         try:
-            return write_predictions(predictions)
+            return write_predictions(predictions=predictions)
         finally:
             writing.append(time.perf_counter() - started)
 
@@ -453,7 +453,7 @@ def sweep_and_score(size: int, waiting: int = 10_000) -> dict:
     for p in predictions:
         p.pk, p.score = None, p.score + 1
     started = time.perf_counter()
-    scoring.write_predictions(predictions)  # all conflicts: every row updated
+    scoring.write_predictions(predictions=predictions)  # all conflicts: every row updated
     out["  of which: writing 10,000 predictions again (update on conflict)"] = {
         "seconds": time.perf_counter() - started}
     Prediction.objects.filter(model_version=version).delete()

@@ -186,8 +186,8 @@ def make_timing_data(folder: Path) -> None:
     """10 subclips × 16 frames of a synthetic 640×360 trailer: as JPEG folders (seed) and as .npy (224², scratch's)."""
     from PIL import Image
 
+    from ml.config import PRESETS
     from ml.frames import save_frames
-    from ml.model import PRESETS
     from ml.synth import generate_trailer
     from ml.video import plan_subclips, sample_frames
 

@@ -20,6 +20,7 @@ def media_storage(environ: Mapping[str, str]) -> tuple[dict, str]:
     if backend != BACKENDS["s3"]:
         return {"BACKEND": backend}, ""
 
+    # boto3 only with the s3 backend: settings load on every process, and it takes a third of a second.
     from boto3.s3.transfer import TransferConfig
     from botocore.config import Config
 

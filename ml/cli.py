@@ -37,11 +37,26 @@ from typing import Any
 from tqdm import tqdm
 
 from ml.config import PRESETS, TRAIN_PRESETS, LRCNConfig, SamplingConfig, TrainConfig, options
+from ml.crossval import cross_validate
 from ml.data import SAMPLING_FILE, find_subclips
-from ml.embeddings import EMBEDDINGS_FILE, SUFFIX, EmbeddingSpec, EncoderError, embedding_path
+from ml.embeddings import (
+    EMBEDDINGS_FILE,
+    SUFFIX,
+    EmbeddingSpec,
+    EncoderError,
+    embed_subclip,
+    embedding_path,
+    installed_spec,
+    load_embeddings,
+    save_embeddings,
+)
+from ml.encoder import ENCODER_DIM, encoder_weights, shared_encoder
 from ml.files import write_atomically
-from ml.markup import MarkupError
-from ml.video import VideoError
+from ml.frames import load_frames, save_frames, write_contact_sheet
+from ml.markup import MarkupError, match_markup, read_markup
+from ml.predict import load_model, save_model_file, score_frame_files, score_video
+from ml.train import TrainingDiverged, fit, resolve_device
+from ml.video import VideoError, sample_trailer
 
 TRAILER_FILE = "trailer.json"
 RUN_FILE = "run.json"  # in a cross-validated run's checkpoint folder: what the folds kept there were trained on
@@ -165,14 +180,10 @@ def _check_embed_size(size: int) -> None:
 
 def _installed_spec(size: int) -> EmbeddingSpec:
     """The spec of the embeddings this machine's encoder makes at ``size`` (hashes its weights file)."""
-    from ml.embeddings import installed_spec
-
     return installed_spec(ENCODER, size)
 
 
 def _device(name: str) -> str:
-    from ml.train import resolve_device
-
     try:
         return str(resolve_device(name))
     except (ValueError, RuntimeError) as exc:
@@ -181,16 +192,12 @@ def _device(name: str) -> str:
 
 def _load_encoder(spec: EmbeddingSpec, device: str) -> None:
     """Load (and so check) the encoder's weights now, before any work: a damaged file is one error line."""
-    from ml.encoder import shared_encoder
-
     shared_encoder(spec.encoder, device)
 
 
 def _refuse_damaged_encoder() -> None:
     """Raise the encoder's own ``EncoderError`` when its installed weights file is damaged; else nothing (a
     missing encoder package included: whatever needed it says so)."""
-    from ml.encoder import encoder_weights
-
     try:
         weights, spec = encoder_weights(ENCODER), _installed_spec(DEFAULT_EMBED_SIZE)
     except EncoderError:
@@ -202,10 +209,6 @@ def _refuse_damaged_encoder() -> None:
 def _cached_embeddings(frames_path: Path, *, load: bool):
     """A subclip's usable cached embeddings (the array when ``load``, else the path), or None when they are
     missing, damaged, or made from other frames than the subclip has now."""
-    from ml.embeddings import load_embeddings
-    from ml.encoder import ENCODER_DIM
-    from ml.frames import load_frames
-
     path = embedding_path(frames_path)
     if not path.is_file():
         return None
@@ -262,9 +265,6 @@ def _add_preprocess(commands) -> None:
 
 
 def run_preprocess(args) -> int:
-    from ml.frames import save_frames, write_contact_sheet
-    from ml.video import sample_trailer
-
     if not args.video_dir.is_dir():
         raise CliError(f"{args.video_dir} is not a folder")
     _check_output(args.out, "--out", folder=True)
@@ -314,8 +314,6 @@ def run_preprocess(args) -> int:
             continue
         embeddings = None
         if spec is not None:
-            from ml.embeddings import embed_subclip
-
             try:
                 embeddings = [embed_subclip(s.frames, spec, device=device) for s in subclips]
             except EncoderError:
@@ -326,8 +324,6 @@ def run_preprocess(args) -> int:
         seen.add(video.stem)
 
         def write(folder: Path, info=info, subclips=subclips, embeddings=embeddings, source=video.name) -> None:
-            from ml.embeddings import save_embeddings
-
             for n, subclip in enumerate(subclips):
                 save_frames(subclip.frames, folder / f"{subclip.plan.index}.npy")
                 if embeddings is not None:
@@ -389,9 +385,6 @@ def _add_embed(commands) -> None:
 
 
 def run_embed(args) -> int:
-    from ml.embeddings import embed_subclip, save_embeddings
-    from ml.frames import load_frames
-
     data_dir: Path = args.data_dir
     if not data_dir.is_dir():
         raise CliError(f"{data_dir} is not a folder")
@@ -548,8 +541,6 @@ def _source_name(data_dir: Path, stem: str) -> str:
 
 
 def run_train(args) -> int:
-    from ml.markup import match_markup, read_markup
-
     config, model_config = _train_configs(args)
     folds = config.folds >= 2
     if folds and args.resume is not None:
@@ -603,8 +594,6 @@ def run_train(args) -> int:
 def _with_cached_embeddings(data_dir: Path, samples: list[tuple], model_config: LRCNConfig):
     """The samples with each subclip's cached embeddings (None where a subclip has none that serve), and the
     spec they were made with; warns once when some will be embedded on demand."""
-    from ml.embeddings import installed_spec
-
     wanted = installed_spec(model_config.encoder, model_config.frame_size)
     made_with = _read_embedding_spec(data_dir)
     usable = made_with == wanted
@@ -623,9 +612,6 @@ def _with_cached_embeddings(data_dir: Path, samples: list[tuple], model_config: 
 
 def _train_once(args, samples, config, model_config, spec, sampling, checkpoint: Path) -> int:
     """--folds 1: one fit with a validation split, per-epoch lines, a checkpoint every epoch."""
-    from ml.predict import save_model_file
-    from ml.train import TrainingDiverged, fit
-
     bar = None
 
     def on_progress(progress) -> None:
@@ -676,10 +662,6 @@ ROLES = (("model", "model"), ("mean_baseline", "mean rating"), ("single_frame", 
 
 def _train_folds(args, samples, config, model_config, spec, sampling, folder: Path) -> int:
     """--folds K ≥ 2: cross-validate, print the estimate, save the fold models as the ensemble."""
-    from ml.crossval import cross_validate
-    from ml.predict import save_model_file
-    from ml.train import TrainingDiverged
-
     finished = _prepare_checkpoint_folder(folder, _run_fingerprint(samples, config, model_config, spec))
     if finished:
         _say(args, f"carrying on from {finished} finished fold(s) in {folder}")
@@ -867,8 +849,6 @@ def _add_predict(commands) -> None:
 
 
 def run_predict(args) -> int:
-    from ml.predict import load_model, score_frame_files, score_video
-
     if not args.model_file.is_file():
         raise CliError(f"{args.model_file}: no such model file")
     if str(args.out) != "-":

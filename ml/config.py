@@ -245,6 +245,9 @@ class ConfigMixin:
     """Validation from the fields' declarations and the class's ``RULES``; ``to_dict``/``from_dict``."""
 
     RULES: tuple[Callable[[Any], Rule | None], ...] = ()
+    # Fields renamed since configs were first saved: {old name: new name}. ``from_dict`` reads the old name,
+    # so runs, checkpoints and model files saved before a rename still load.
+    RENAMED: Mapping[str, str] = {}
 
     def __post_init__(self) -> None:
         checked, errors = self.check({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
@@ -303,6 +306,7 @@ class ConfigMixin:
         if not isinstance(data, dict):
             raise ValueError(f"{cls.__name__} must be built from a dict, got {type(data).__name__}")
         declared = options(cls)
+        data = {cls.RENAMED.get(name, name): value for name, value in data.items()}
         unknown = sorted(set(data) - set(declared))
         if unknown:
             raise ValueError(f"{cls.__name__}: unknown field(s) {unknown}; known fields are {sorted(declared)}")
@@ -528,8 +532,9 @@ class TrainConfig(ConfigMixin):
         "Keep the weights of the epoch with the best validation loss, not the last epoch's."))
     val_fraction: float = option(0.2, float, low=0.0, high=1.0, high_open=True, help=(
         "Share of the trailers held out to measure the model (below 1)."))
-    seed: int = option(0, int, low=0, help=(
-        "Random seed for the split and the starting weights: the same seed, data and options repeat a run."))
+    random_seed: int = option(0, int, low=0, help=(
+        "Random seed for the split and the starting weights: the same random seed, data and options repeat a "
+        "run."))
     device: str = option("auto", str, valid=is_device_name, expected=DEVICE_NAMES,
                          plain="auto, cpu, cuda or cuda:N", menu=("auto", "cpu", "cuda"), help=(
                              "Where the worker trains: auto uses its GPU if it has one, otherwise its CPU."))
@@ -550,6 +555,8 @@ class TrainConfig(ConfigMixin):
     single_frame_baseline: bool = option(True, bool, help=(
         "Also fit the single-frame head (mean over frames) on the same folds, to show what "
         "the sequence model adds."))
+
+    RENAMED = {"seed": "random_seed"}  # "seed" also names the original project (the seed preset): renamed
 
 
 TRAIN_PRESETS: dict[str, TrainConfig] = {
@@ -634,7 +641,7 @@ class SamplingConfig(ConfigMixin):
     def plan(self, duration: float):
         """:func:`ml.video.plan_subclips` with these settings (raises ``VideoError`` for a video too short to
         sample)."""
-        from ml.video.plan import plan_subclips  # ml.video loads PyAV; the web side reads configs without it
+        from ml.video.plan import plan_subclips  # here: ml.video imports this module (a cycle)
 
         return plan_subclips(duration, n_subclips=self.n_subclips, subclip_duration=self.subclip_duration,
                              offset=self.offset, min_duration=self.min_duration)

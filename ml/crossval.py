@@ -52,6 +52,8 @@ a crash carries on at the fold and epoch where it stopped.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -62,10 +64,22 @@ import numpy as np
 import torch
 
 from ml.config import LRCNConfig, TrainConfig, resolve_config
-from ml.data import Normaliser, TrailerSample, as_trailer_samples, split_by_trailer
+from ml.data import (
+    Normaliser,
+    TrailerSample,
+    as_trailer_samples,
+    prepare_embeddings,
+    prepare_frames,
+    select_frame_indices,
+    split_by_trailer,
+)
+from ml.embeddings import load_embeddings
+from ml.frames import load_frames
 from ml.metrics import regression_metrics
 from ml.model import LRCN, build_model
+from ml.pixels import sample_head_inputs
 from ml.train import (
+    RESUMABLE_CHANGES,
     Callback,
     FitResult,
     Progress,
@@ -184,9 +198,9 @@ def cross_validate(
     samples = as_trailer_samples(samples)
     samples, embedded, embedding_spec = with_embeddings(samples, model_config, embedding_spec, config.device)
     vectors = frame_fingerprints(_loaded(samples))
-    groups = near_duplicate_groups(vectors, config.duplicate_threshold, seed=config.seed) if vectors else []
+    groups = near_duplicate_groups(vectors, config.duplicate_threshold, seed=config.random_seed) if vectors else []
     groups = merge_groups([*groups, *known_groups], [s.trailer for s in samples])
-    folds = make_folds([s.trailer for s in samples], config.folds, config.seed, groups)
+    folds = make_folds([s.trailer for s in samples], config.folds, config.random_seed, groups)
     by_key = {s.trailer: s for s in samples}
     baseline_config = None
     if config.single_frame_baseline and model_config.temporal != "mean":
@@ -230,7 +244,7 @@ def _run_fold(index, train, test, config, model_config, baseline_config, *, embe
     selects = config.restore_best or config.early_stopping_patience is not None
     if selects:
         # The epoch is chosen on trailers of the training folds only.
-        inner = split_by_trailer(keys, config.val_fraction, config.seed + index)
+        inner = split_by_trailer(keys, config.val_fraction, config.random_seed + index)
         split = (inner.train, inner.val)
     else:
         split = (keys, [s.trailer for s in test])  # held-out learning curves; nothing is chosen on them
@@ -286,8 +300,6 @@ def subclip_scores(members: Sequence[Member], sources: Sequence[Any], model_conf
 
     ``sources`` are embeddings (T, D) for a frozen pretrained encoder, else frames (T, H, W, 3) uint8.
     """
-    from ml.data import prepare_embeddings, prepare_frames
-
     if model_config.uses_embeddings:
         prepared = [prepare_embeddings(np.asarray(s), frames_per_sample) for s in sources]
     else:
@@ -310,9 +322,6 @@ def subclip_scores(members: Sequence[Member], sources: Sequence[Any], model_conf
 def predict_samples(members: Sequence[Member], samples: Sequence[TrailerSample], model_config: LRCNConfig,
                     frames_per_sample: int) -> dict[Any, float]:
     """Each trailer's prediction: the members' mean over its subclips, averaged over members."""
-    from ml.frames import load_frames
-    from ml.pixels import sample_head_inputs
-
     sources, owners = [], []
     for sample in samples:
         if model_config.uses_embeddings:
@@ -340,8 +349,6 @@ STANDOUT = 1 / 3          # a pair this much closer than the dataset's typical p
 def frame_fingerprints(samples: Sequence[TrailerSample]) -> dict[Any, np.ndarray]:
     """Each trailer's unit-length frame embeddings, at most FINGERPRINT_FRAMES spread over its subclips;
     {} unless every trailer carries embedding arrays."""
-    from ml.data import select_frame_indices
-
     prints = {}
     for sample in samples:
         if not sample.embeddings or any(not isinstance(e, np.ndarray) for e in sample.embeddings):
@@ -475,8 +482,6 @@ def make_folds(keys: Iterable[Hashable], k: int, seed: int, groups: Iterable[Ite
 
 def _loaded(samples: Sequence[TrailerSample]) -> list[TrailerSample]:
     """The samples with their cached embeddings read (for finding duplicates), when every subclip has them."""
-    from ml.embeddings import load_embeddings
-
     if not all(s.embeddings and all(e is not None for e in s.embeddings) for s in samples):
         return list(samples)
     return [dataclasses.replace(s, embeddings=tuple(e if isinstance(e, np.ndarray) else load_embeddings(e)
@@ -516,12 +521,8 @@ def _mean_sd(values: Sequence[float | None]) -> dict[str, float | None]:
 
 def _fingerprint(model_config: LRCNConfig, config: TrainConfig, test: Sequence, by_key: dict) -> str:
     """What a finished fold depends on: the configs (less what may change on resume), its trailers and labels."""
-    import hashlib
-    import json
-
-    from ml.train import RESUMABLE_CHANGES
-
     train = {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}
+    train["seed"] = train.pop("random_seed")  # its name before the rename: folds finished before it still count
     labels = sorted((str(k), s.rating, len(s.subclips)) for k, s in by_key.items())
     text = json.dumps([model_config.to_dict(), train, sorted(map(str, test)), labels], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()

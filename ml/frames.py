@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from ml.files import write_atomically
 
@@ -49,8 +50,6 @@ def write_contact_sheet(
     frames: np.ndarray, path: str | os.PathLike, *, columns: int = 8, thumb_size: int = 96, quality: int = 80
 ) -> Path:
     """Write a JPEG grid of a subclip's frames (``columns`` per row, each ``thumb_size`` wide) for web pages."""
-    from PIL import Image
-
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[0] == 0:
         raise ValueError(f"frames must be shaped (T, H, W, 3) with T ≥ 1, got {frames.shape}")

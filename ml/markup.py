@@ -177,7 +177,7 @@ def _decode(path: Path, data: bytes) -> str:
 
 
 def _xlsx_rows(path: Path) -> list[list[Any]]:
-    import openpyxl
+    import openpyxl  # here: a second to load, and only .xlsx markup needs it
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -190,7 +190,7 @@ def _xlsx_rows(path: Path) -> list[list[Any]]:
 
 
 def _xls_rows(path: Path) -> list[list[Any]]:
-    import xlrd
+    import xlrd  # here: only .xls markup needs it
 
     try:
         sheet = xlrd.open_workbook(path).sheet_by_index(0)

@@ -48,15 +48,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ml.config import (  # noqa: F401  (re-exported: ml.model is where the model's config has always been)
-    HEADS,
-    PRESETS,
-    READOUTS,
-    TEMPORALS,
-    ConfigMixin,
-    LRCNConfig,
-    resolve_config,
-)
+from ml.config import LRCNConfig, resolve_config
+from ml.encoder import ENCODER_DIM, FrameEncoder, shared_encoder
+from ml.pixels import feature_count, pixel_features
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "selu": nn.SELU}
 
@@ -113,13 +107,9 @@ class LRCN(nn.Module):
         if not config.pretrained:
             self.cnn = FrameCNN(config)
         else:
-            from ml.encoder import ENCODER_DIM, FrameEncoder
-
             if config.finetune_blocks:
                 self.encoder = FrameEncoder(config.encoder)
                 self.encoder.trainable_blocks(config.finetune_blocks)
-            from ml.pixels import feature_count
-
             # The pixel features go past the projection: 1280 encoder numbers would drown their few.
             self.pixels = feature_count(config.pixel_grid)
             self.project = nn.Sequential(nn.Dropout(config.dropout),
@@ -211,8 +201,6 @@ class LRCN(nn.Module):
         emb = emb.view(batch, steps, -1)
         if self.cnn is None:
             if self.config.pixel_grid:
-                from ml.pixels import pixel_features
-
                 features = [pixel_features(f.cpu().numpy(), grid=self.config.pixel_grid,
                                            snippet_frames=self.config.snippet_frames) for f in frames]
                 emb = torch.cat([emb, torch.as_tensor(np.stack(features), device=emb.device)], dim=-1)
@@ -222,8 +210,6 @@ class LRCN(nn.Module):
     def _encode(self, frames: torch.Tensor) -> torch.Tensor:
         if self.encoder is not None:
             return self.encoder(frames)
-        from ml.encoder import shared_encoder
-
         with torch.no_grad():  # frozen: the shared encoder is not this model's to train
             return shared_encoder(self.config.encoder, frames.device)(frames).float()
 

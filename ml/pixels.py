@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ml.frames import load_frames
+
 REFERENCE_SIDE = 112  # flows are given in pixels per frame at this frame side, whatever the frames' size
 
 
@@ -106,7 +108,5 @@ def sample_head_inputs(sample, *, grid: int, snippet_frames: int) -> tuple[np.nd
     ``ml.embeddings.gather_embeddings``), with the pixel features of its frame files beside them when ``grid``."""
     if grid <= 0:
         return tuple(sample.embeddings)
-    from ml.frames import load_frames
-
     return tuple(head_input(e, load_frames(p, mmap=True), grid=grid, snippet_frames=snippet_frames)
                  for e, p in zip(sample.embeddings, sample.subclips, strict=True))

@@ -34,12 +34,16 @@ from typing import Any
 
 import numpy as np
 
-from ml.config import SamplingConfig
+from ml.config import LRCNConfig, SamplingConfig, TrainConfig
 from ml.crossval import CrossValResult, Member, subclip_scores
 from ml.data import Normaliser
+from ml.embeddings import EmbeddingSpec, check_spec, embed_subclip, installed_spec, load_embeddings
+from ml.encoder import ENCODER_DIM
 from ml.frames import load_frames
-from ml.model import LRCN, LRCNConfig, build_model
-from ml.train import FitResult, TrainConfig, load_saved, resolve_device, save_checkpoint
+from ml.model import LRCN, build_model
+from ml.pixels import head_input
+from ml.train import FitResult, load_saved, resolve_device, save_checkpoint
+from ml.video import sample_trailer
 
 MODEL_FORMAT = "reelscore.model"
 
@@ -123,8 +127,6 @@ def save_model_file(
     if embedding is not None and not isinstance(embedding, dict):
         embedding = embedding.to_dict()
     if model_config.uses_embeddings and embedding is None:
-        from ml.embeddings import installed_spec
-
         embedding = installed_spec(model_config.encoder, model_config.frame_size).to_dict()
     return save_checkpoint(path, {
         "format": MODEL_FORMAT,
@@ -151,8 +153,6 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
     model_config = LRCNConfig.from_dict(data["model_config"])
     embedding = data.get("embedding")
     if model_config.uses_embeddings:
-        from ml.embeddings import EmbeddingSpec, check_spec, installed_spec
-
         if not embedding:
             raise ValueError(f"{path} does not say which encoder made its embeddings")
         check_spec(EmbeddingSpec.from_dict(embedding), installed_spec(model_config.encoder, model_config.frame_size),
@@ -197,9 +197,6 @@ def score_subclips(loaded: LoadedModel, frames_list: Sequence[np.ndarray], *, ba
         raise ValueError("a trailer needs at least one subclip to be scored")
     sources: Sequence[np.ndarray] = frames_list
     if loaded.model_config.uses_embeddings:
-        from ml.embeddings import EmbeddingSpec, embed_subclip
-        from ml.pixels import head_input
-
         config = loaded.model_config
         spec = EmbeddingSpec.from_dict(loaded.embedding)
         sources = [head_input(embed_subclip(f, spec, device=str(loaded.device)), f, grid=config.pixel_grid,
@@ -222,16 +219,11 @@ def score_frame_files(loaded: LoadedModel, paths: Sequence[str | os.PathLike], *
     config = loaded.model_config
     if not config.uses_embeddings or not embeddings or all(e is None for e in embeddings):
         return score_subclips(loaded, [load_frames(p, mmap=True) for p in paths], batch_size=batch_size)
-    from ml.embeddings import EmbeddingSpec, check_spec, embed_subclip, load_embeddings
-
     wanted = EmbeddingSpec.from_dict(loaded.embedding)
     if embedding_spec is None:
         raise ValueError("cached embeddings were given without the settings that made them")
     given = embedding_spec if isinstance(embedding_spec, EmbeddingSpec) else EmbeddingSpec.from_dict(embedding_spec)
     check_spec(given, wanted, what="the cached embeddings")
-    from ml.encoder import ENCODER_DIM
-    from ml.pixels import head_input
-
     sources = []
     for path, cached in zip(paths, embeddings, strict=True):
         frames = load_frames(path, mmap=True)
@@ -249,8 +241,6 @@ def score_video(loaded: LoadedModel, path: str | os.PathLike, *, sampling: Any =
     ``sampling`` overrides the model file's settings (a ``SamplingConfig`` or its dict).
     Raises ``ml.video.VideoError`` for a file that cannot serve.
     """
-    from ml.video import sample_trailer  # decoding stack only when videos are scored
-
     settings = sampling if sampling is not None else loaded.sampling
     if settings is None:
         config = SamplingConfig(size=loaded.model_config.frame_size)

@@ -6,7 +6,7 @@ subclips with standardised targets, validates per epoch, writes a checkpoint
 after every epoch and can resume from one.
 
 Determinism: every epoch seeds its own shuffling and the global torch RNG
-(dropout) from ``(seed, epoch)``, so an epoch does the same thing whether the
+(dropout) from ``(random_seed, epoch)``, so an epoch does the same thing whether the
 run went straight through or was resumed from a checkpoint; on CPU, 2 epochs +
 resume + 2 epochs gives the same weights as 4 epochs straight. Datasets draw
 no random numbers, so DataLoader workers do not matter to the result.
@@ -44,11 +44,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
 
-from ml.config import (  # noqa: F401
+from ml.config import (
     DEVICE_NAMES,
     LOSSES,
-    OPTIMIZERS,
-    TRAIN_PRESETS,
     LRCNConfig,
     TrainConfig,
     is_device_name,
@@ -64,9 +62,11 @@ from ml.data import (
     check_split,
     split_by_trailer,
 )
+from ml.embeddings import gather_embeddings, installed_spec
 from ml.files import write_atomically
 from ml.metrics import regression_metrics
 from ml.model import LRCN, build_model
+from ml.pixels import sample_head_inputs
 
 CHECKPOINT_FORMAT = "reelscore.checkpoint"
 
@@ -176,8 +176,6 @@ def with_embeddings(samples: list[TrailerSample], model_config: LRCNConfig, embe
     Other models get the samples back as they are."""
     if not model_config.uses_embeddings:
         return samples, 0, embedding_spec
-    from ml.embeddings import gather_embeddings, installed_spec
-
     wanted = installed_spec(model_config.encoder, model_config.frame_size)
     samples, embedded = gather_embeddings(samples, wanted, given=embedding_spec, device=str(resolve_device(device)))
     return samples, embedded, wanted
@@ -199,7 +197,7 @@ def fit(
     samples: ``TrailerSample``s or ``(trailer id or title, [subclip .npy paths], rating)``.
     config, model_config: the run's settings (a preset name is fine for the model).
     split: train/validation trailer keys, e.g. a snapshot the caller stored; by default the
-        trailers are split with ``config.val_fraction`` and ``config.seed``. Resuming uses the
+        trailers are split with ``config.val_fraction`` and ``config.random_seed``. Resuming uses the
         checkpoint's split (a given split must equal it).
     callback: called with a ``Progress`` after every step and epoch; return True or raise
         ``StopTraining`` to stop (honoured between steps; the result says ``cancelled``).
@@ -230,7 +228,7 @@ def fit(
             raise ValueError("the given split differs from the checkpoint's")
         split = saved_split
     if split is None:
-        split = split_by_trailer(trailers, config.val_fraction, config.seed)
+        split = split_by_trailer(trailers, config.val_fraction, config.random_seed)
     check_split(split, trailers)
 
     device = resolve_device(config.device)
@@ -262,13 +260,13 @@ def fit(
     train_set = dataset(train_items)
     train_loader = DataLoader(
         train_set, sampler=RandomSampler(train_set, generator=shuffle),
-        generator=torch.Generator().manual_seed(config.seed), **loader_options,
+        generator=torch.Generator().manual_seed(config.random_seed), **loader_options,
     )
     val_loader = None
     if val_items:
-        val_loader = DataLoader(dataset(val_items), generator=torch.Generator().manual_seed(config.seed), **loader_options)
+        val_loader = DataLoader(dataset(val_items), generator=torch.Generator().manual_seed(config.random_seed), **loader_options)
 
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.random_seed)
     model = build_model(model_config).to(device)
     forward = model.head if model_config.uses_embeddings else model
     optimizer = make_optimizer(model, config)
@@ -296,7 +294,7 @@ def fit(
     try:
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
-            epoch_seed = _epoch_seed(config.seed, epoch)
+            epoch_seed = _epoch_seed(config.random_seed, epoch)
             shuffle.manual_seed(epoch_seed)
             torch.manual_seed(epoch_seed + 1)
             model.train()
@@ -385,8 +383,6 @@ def _sources(sample: TrailerSample, embedded: bool, model_config: LRCNConfig) ->
     encoder, else its frames."""
     if not embedded:
         return sample.subclips
-    from ml.pixels import sample_head_inputs
-
     return sample_head_inputs(sample, grid=model_config.pixel_grid, snippet_frames=model_config.snippet_frames)
 
 

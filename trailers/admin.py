@@ -1,6 +1,7 @@
 """Admin for every model, and staff's controls: start, cancel and follow training runs,
 activate model versions, score trailers. What the system computes is read-only here;
-every action goes through a service.
+every action goes through a service, and records what it changed in the object's history
+(``log_addition`` / ``log_change``), as the admin's own forms do.
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ class TrailerAdmin(admin.ModelAdmin):
 
     @admin.action(description="Preprocess again", permissions=["change"])
     def preprocess_again(self, request, queryset):
-        queued, busy = services.request_preprocessing(queryset.values_list("pk", flat=True))
+        queued, busy = services.request_preprocessing(trailer_ids=queryset.values_list("pk", flat=True))
+        for trailer in queryset.filter(status=Trailer.Status.QUEUED):
+            self.log_change(request, trailer, "Queued to be preprocessed again.")
         self.message_user(request, f"{queued} trailer(s) queued for preprocessing.", messages.SUCCESS)
         if busy:
             self.message_user(request, f"{busy} trailer(s) skipped: they are being processed right now.",
@@ -84,7 +87,9 @@ class TrailerAdmin(admin.ModelAdmin):
         if active is None:
             self.message_user(request, "No model version is active: activate one first.", messages.ERROR)
             return
-        services.enqueue_scoring(active.pk, list(queryset.values_list("pk", flat=True)))
+        services.enqueue_scoring(model_version_id=active.pk, trailer_ids=list(queryset.values_list("pk", flat=True)))
+        for trailer in queryset:
+            self.log_change(request, trailer, f"Queued to be scored with {active}.")
         self.message_user(request, f"Scoring {queryset.count()} trailer(s) with {active}.", messages.SUCCESS)
 
 
@@ -241,6 +246,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
                 trailer_ids=form.cleaned_data["trailer_ids"] or None,
                 auto_activate=form.cleaned_data["auto_activate"],
             )  # fmt: skip
+            self.log_addition(request, run, f"Started from the admin (options: {run.preset or 'custom'}).")
             if run.status == TrainingRun.Status.FAILED:
                 self.message_user(request, f"{run} could not start: {run.error}", messages.ERROR)
             else:
@@ -273,6 +279,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
             if not self.has_cancel_permission(request, run):
                 raise PermissionDenied
             cancellation = request_cancel(run=run)
+            if not cancellation.already_finished:
+                self.log_change(request, cancellation.run, cancellation.note)
             self.message_user(request, cancellation.message,
                               messages.INFO if cancellation.already_finished else messages.SUCCESS)
         return redirect("admin:trailers_trainingrun_change", run.pk)
@@ -280,7 +288,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel selected runs", permissions=["cancel"])
     def cancel_runs(self, request, queryset):
         for run in queryset.exclude(status__in=TrainingRun.FINISHED):
-            services.cancel_run(run=run)
+            cancellation = request_cancel(run=run)
+            self.log_change(request, cancellation.run, cancellation.note)
         self.message_user(request, "Cancel requested: running runs stop after their current step.", messages.SUCCESS)
 
 
@@ -348,6 +357,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
         except ServiceError as error:
             show(request, error)
             return
+        self.log_change(request, version, "Scoring queued (it was already active)." if comparison is None
+                        else "Activated.")
         if comparison is None:
             self.message_user(request, f"Model version {version} was already active; scoring every ready trailer "
                                        "it has not scored.", messages.SUCCESS)
@@ -370,11 +381,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
         queued = 0
         for version in queryset:
             try:
-                services.check_weights(version)
+                services.check_weights(model_version=version)
             except ServiceError as error:
                 show(request, error)
                 continue
-            services.enqueue_scoring(version.pk, None)
+            services.enqueue_scoring(model_version_id=version.pk)
+            self.log_change(request, version, "Queued to score every ready trailer.")
             queued += 1
         if queued:
             self.message_user(request, f"Scoring queued for {queued} version(s).", messages.SUCCESS)

@@ -32,8 +32,8 @@ from django.core.handlers import asgi, wsgi
 from django.http import JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.shortcuts import render
-
-from .services.ingest import human_size
+from django.template.defaultfilters import filesizeformat
+from rest_framework.views import APIView
 
 READABLE_CHARSETS = {"utf-8", "ascii"}  # as codecs.lookup() names them
 
@@ -127,7 +127,7 @@ def refusal_before_reading(request) -> Refusal | None:
 def refusal_while_reading(exception: Exception) -> Refusal | None:
     """Why the body could not be read, for an exception raised while reading it; None for any other."""
     if isinstance(exception, RequestDataTooBig):
-        limit = human_size(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
+        limit = filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
         return Refusal(413, "body_too_large",
                        f"The request body is too large: this site reads at most {limit} of JSON or form data "
                        "(a trailer file, sent as multipart/form-data, has its own limit).")
@@ -179,8 +179,6 @@ def _answer(request, view, refusal: Refusal):
 
 
 def _is_api_view(view) -> bool:
-    from rest_framework.views import APIView
-
     return isinstance(getattr(view, "cls", None), type) and issubclass(view.cls, APIView)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from ml.config import TRAIN_PRESETS
+from ml.config import PRESETS, TRAIN_PRESETS
 from ml.markup import read_markup
 from ml.synth import generate_trailer, write_markup
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
@@ -35,7 +35,7 @@ TITLE_PREFIX = "demo-"
 @dataclass(frozen=True)
 class DemoOptions:
     trailers: int = 80
-    seed: int = 7
+    random_seed: int = 7
     train: bool = True
     epochs: int = TRAIN_PRESETS["default"].epochs  # the admin's default: one default, chosen by measurement
     width: int = 160
@@ -56,10 +56,10 @@ def build_demo(options: DemoOptions, say: Callable[[str], None] = print,
     if found is not None:
         status("complete", done=True)
         return {**found, "already": 1}
-    say(f"Building the demo dataset ({options.trailers} trailers, seed {options.seed})…")
+    say(f"Building the demo dataset ({options.trailers} trailers, random seed {options.random_seed})…")
     status("creating the demo's people")
     uploader = _ensure_users()[0]
-    rng = np.random.default_rng(options.seed)
+    rng = np.random.default_rng(options.random_seed)
     hidden = _ensure_trailers(options, uploader, say, status)
     _ensure_ratings(hidden, rng)
     trailers = _wait_processed(list(hidden), options.timeout, say, status)
@@ -121,7 +121,7 @@ def _ensure_trailers(options: DemoOptions, uploader: User, say, status) -> dict[
         if title in existing and title in hidden:
             continue
         path = folder / f"{title}{CONTAINERS[i % len(CONTAINERS)]}"
-        made = generate_trailer(path, seed=options.seed * 1000 + i, duration=options.duration, width=options.width,
+        made = generate_trailer(path, seed=options.random_seed * 1000 + i, duration=options.duration, width=options.width,
                                 height=options.height, fps=24)
         hidden[title] = made.rating
         if title not in existing:
@@ -158,7 +158,7 @@ def _ensure_ratings(hidden: dict[Trailer, float], rng: np.random.Generator) -> N
     new = []
     for trailer, truth in sorted(hidden.items(), key=lambda item: item[0].title):
         for name, bias in DEMO_RATERS:
-            # Draw for every pair, rated or not, so the same seed always gives the same ratings.
+            # Draw for every pair, rated or not, so the same random seed always gives the same ratings.
             seen, noise = rng.random(), rng.normal(0, 0.9)
             user = users[name]
             if (user.pk, trailer.pk) in rated or seen > 0.8:
@@ -189,10 +189,6 @@ def _ensure_active_version(options: DemoOptions, say, status) -> ModelVersion:
     active = ModelVersion.objects.filter(is_active=True).first()
     if active is not None:
         return active
-    from django.conf import settings
-
-    from ml.config import PRESETS
-
     run = (TrainingRun.objects.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING,
                                                    TrainingRun.Status.SUCCEEDED]).order_by("-pk").first())
     if run is None:
@@ -200,7 +196,7 @@ def _ensure_active_version(options: DemoOptions, say, status) -> ModelVersion:
         # At the size preprocessing embedded the frames at (the default's own, unless EMBEDDING_SIZE says else).
         run = services.start_training_run(
             user=None, model_config=PRESETS["default"].replace(frame_size=settings.EMBEDDING_SIZE),
-            train_config=TRAIN_PRESETS["default"].replace(epochs=options.epochs, seed=options.seed),
+            train_config=TRAIN_PRESETS["default"].replace(epochs=options.epochs, random_seed=options.random_seed),
             label_source=TrainingRun.LabelSource.USER_MEAN, min_ratings=DEFAULT_MIN_RATINGS,
         )  # fmt: skip
         if run.status == TrainingRun.Status.FAILED:

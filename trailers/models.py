@@ -186,7 +186,7 @@ class TrainingRun(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="training_runs"
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    # What the run uses: ml.model.LRCNConfig and ml.train.TrainConfig as dicts.
+    # What the run uses: ml.config.LRCNConfig and ml.config.TrainConfig as dicts.
     model_config = models.JSONField(default=dict)
     train_config = models.JSONField(default=dict)
     label_source = models.CharField(max_length=20, choices=LabelSource.choices, default=LabelSource.USER_MEAN)

@@ -3,6 +3,8 @@ tables estimate their counts."""
 
 from __future__ import annotations
 
+import json
+
 from django.core.paginator import Page, Paginator
 from django.db import connections
 from django.db.models import QuerySet
@@ -56,7 +58,5 @@ class EstimatedCountPaginator(Paginator):
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0]
         if isinstance(plan, str):
-            import json
-
             plan = json.loads(plan)
         return max(counted, int(plan[0]["Plan"]["Plan Rows"]))

@@ -9,9 +9,11 @@ does, and a list's query count is the same at 50 trailers or 50,000.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.db import connections
 from django.db.models import (
     Count,
     Exists,
@@ -26,6 +28,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Abs, Coalesce
 from django.http import Http404
+from django.utils import timezone
 
 from ml.metrics import mae, rmse, spearman
 
@@ -268,10 +271,6 @@ class RunDataset:
         start, stop, _ = index.indices(len(self))
         if stop <= start:
             return []
-        import json
-
-        from django.db import connections
-
         connection = connections[TrainingRun.objects.db]
         table = connection.ops.quote_name(TrainingRun._meta.db_table)
         with connection.cursor() as cursor:
@@ -524,8 +523,6 @@ def run_frames(run: TrainingRun) -> RunFrames | None:
     dataset (megabytes at 50,000 trailers) is never decoded here, nor its ids sent back as parameters."""
     if not run.dataset_trailers:
         return None
-    from django.db import connections
-
     connection = connections[TrainingRun.objects.db]
     runs = connection.ops.quote_name(TrainingRun._meta.db_table)
     subclips = connection.ops.quote_name(Subclip._meta.db_table)
@@ -546,8 +543,6 @@ def run_frames(run: TrainingRun) -> RunFrames | None:
 
 
 def run_duration_seconds(run: TrainingRun) -> float | None:
-    from django.utils import timezone
-
     if run.started_at is None:
         return None
     end = run.finished_at or timezone.now()

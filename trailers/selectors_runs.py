@@ -3,14 +3,18 @@ trailer by trailer."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import F, FloatField, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
+from ml.metrics import mae
+
 from .models import ModelVersion, Prediction, Rating, TrainingRun
 from .selectors import _get, cross_validation, epoch_history, parse_id, run_duration_seconds, run_list
+from .services.versions import compare_versions
 
 RUN_SORTS = {
     "-created": ("Newest first", F("created_at").desc()),
@@ -173,12 +177,6 @@ def compare_versions_by_trailer(a: ModelVersion, b: ModelVersion, *, top: int = 
     """Two versions' predictions of the trailers both scored: the biggest changes from ``a`` to ``b``, the worst
     predicted by each (against the mean user rating), their MAE on the same rated trailers, and the fair
     comparison on ``b``'s held-out trailers."""
-    from collections import defaultdict
-
-    from ml.metrics import mae
-
-    from .services.versions import compare_versions
-
     scores: dict[int, dict[int, float]] = defaultdict(dict)
     titles: dict[int, str] = {}
     for version_id, trailer_id, score, title in (Prediction.objects.filter(model_version__in=[a, b])

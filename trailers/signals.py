@@ -13,6 +13,7 @@ from django.db.models.signals import post_delete, pre_delete
 from django.dispatch import receiver
 
 from .models import ModelVersion, Subclip, Trailer, TrainingRun
+from .store import StoreUnavailable, unavailable_as_error
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,6 @@ def delete_stored(storage, name: str) -> None:
     then the folder itself (even if it held nothing). An object store that cannot be reached leaves the
     files behind (logged): nothing points at them any more, and a failed clean-up must not fail the work.
     """
-    from .store import StoreUnavailable, unavailable_as_error
-
     try:
         with unavailable_as_error():
             _delete_stored(storage, name)
@@ -100,13 +99,13 @@ def delete_run_checkpoint(sender, instance: TrainingRun, **kwargs) -> None:
 @receiver(pre_delete, sender=settings.AUTH_USER_MODEL)
 def forget_ratings_of_deleted_account(sender, instance, **kwargs) -> None:
     # Inside the deletion's transaction, before the ratings would go by cascade without touching the counters.
-    from .services.ratings import forget_ratings_of
+    from .services.ratings import forget_ratings_of  # here: services import this module (a cycle)
 
     forget_ratings_of(user=instance)
 
 
 @receiver(post_delete, sender=Trailer)
 def trailer_gone_from_figures(sender, instance: Trailer, **kwargs) -> None:
-    from .services.summaries import mark_summaries_stale
+    from .services.summaries import mark_summaries_stale  # here: services import this module (a cycle)
 
     mark_summaries_stale()

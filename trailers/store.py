@@ -34,6 +34,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from storages.utils import clean_name
 
 from .storage_cache import ObjectCache, Remote
 
@@ -87,8 +88,6 @@ def unavailable_as_error() -> Iterator[None]:
 
 
 def _s3_remote(storage) -> Remote:
-    from storages.utils import clean_name
-
     client = storage.connection.meta.client
 
     def key(name: str) -> str:
@@ -251,8 +250,6 @@ def _upload(storage, local: Path, name: str) -> None:
         if stored != name:
             raise RuntimeError(f"the store kept {name} as {stored}")
         return
-    from storages.utils import clean_name
-
     key = storage._normalize_name(clean_name(name))
     parameters = dict(storage.object_parameters)
     parameters.setdefault("ContentType", mimetypes.guess_type(name)[0] or storage.default_content_type)

@@ -3,6 +3,8 @@
 An object store that cannot be reached (``StoreUnavailable``) retries the task with a growing delay: the
 service has put its work back in the queue first, so a retry lost with its worker is sent again by the sweep.
 The sweep itself is sent by one scheduler, Celery beat (config/celery.py), never by the workers.
+
+Each task imports its service in its body: the services import this module to enqueue (services/queue.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from celery import shared_task
 from celery.signals import task_postrun
 
-from trailers.store import StoreUnavailable
+from trailers.store import StoreUnavailable, log_cache_summary
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,4 @@ def sweep_task(self) -> None:
 @task_postrun.connect
 def log_cache_use(task=None, **kwargs) -> None:
     # One line per task: how many of the files it read were already on this machine.
-    from trailers.store import log_cache_summary
-
     log_cache_summary(task.name.rsplit(".", 1)[-1] if task else "a task")

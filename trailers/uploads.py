@@ -18,8 +18,6 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpl
 from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
 
-from .services.ingest import human_size, too_large_message  # noqa: F401  (the views ask uploads for it)
-
 # Room for the multipart envelope (boundaries, headers, a CSRF token, a title) around one file.
 ENVELOPE_BYTES = 64 * 1024
 

@@ -18,11 +18,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, SuspiciousFileOperation, SuspiciousOperation, ValidationError
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, HttpResponseNotModified, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import parse_etags
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST, require_safe
-from django_htmx.http import HttpResponseClientRefresh
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from . import charts, run_forms, selectors, selectors_runs, services, store, throttles, uploads
 from .errors import show
@@ -32,6 +32,7 @@ from .media import serve_file, serve_stored
 from .models import Trailer, TrainingRun
 from .paging import IdsFirstPaginator
 from .permissions import CANCEL_RUN, DELETE_TRAILER, REFUSALS, can, can_change_trailer
+from .services.ingest import too_large_message
 from .services.training import request_cancel
 
 PAGE_SIZE = 50
@@ -98,7 +99,7 @@ def _upload_page(request):
     if request.method == "POST":
         files = request.FILES.getlist("files")  # parses the body, through the size limit
         for name, _ in uploads.too_large_uploads(request):
-            messages.error(request, f"{name or 'A file'} was refused: {uploads.too_large_message()}")
+            messages.error(request, f"{name or 'A file'} was refused: {too_large_message()}")
         if not files and not uploads.too_large_uploads(request):
             messages.error(request, "Choose at least one trailer file to upload.")
         for upload_file_ in files:
@@ -111,7 +112,6 @@ def _upload_page(request):
         return redirect("upload")
     return render(request, "trailers/upload.html", {
         "form": UploadForm(), "max_bytes": settings.TRAILER_MAX_BYTES,
-        "max_size": uploads.human_size(settings.TRAILER_MAX_BYTES),
     })
 
 
@@ -281,6 +281,13 @@ def run_detail(request, pk: int):
     return render(request, "trailers/run.html", context)
 
 
+def navigate(request, to, *args, **kwargs):
+    """The redirect that ends a form's POST. A form htmx sent (one that asks first, with ``hx-confirm``) gets
+    HX-Redirect instead, so the browser loads the page, with its messages, rather than htmx swapping it in."""
+    url = resolve_url(to, *args, **kwargs)
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
 @login_required
 @require_POST
 def run_cancel(request, pk: int):
@@ -288,7 +295,7 @@ def run_cancel(request, pk: int):
         raise PermissionDenied(REFUSALS[CANCEL_RUN])
     cancellation = request_cancel(run=selectors.get_run(pk=pk))
     (messages.info if cancellation.already_finished else messages.success)(request, cancellation.message)
-    return redirect("run_detail", pk=cancellation.run.pk)
+    return navigate(request, "run_detail", pk=cancellation.run.pk)
 
 
 # --- predictions ----------------------------------------------------------------------------------------

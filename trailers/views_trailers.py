@@ -12,6 +12,7 @@ from . import selectors
 from .errors import ServiceError, show
 from .permissions import CHANGE_TRAILER, DELETE_TRAILER, REFUSALS, can_change_trailer
 from .services.trailers import delete_trailer, rename_trailer, retry_trailer
+from .views import navigate
 
 
 def _own(request, pk, permission: str):
@@ -44,9 +45,9 @@ def trailer_delete(request, pk: int):
         delete_trailer(trailer=trailer)
     except ServiceError as error:
         show(request, error)
-        return redirect("trailer_detail", pk=trailer.pk)
+        return navigate(request, "trailer_detail", pk=trailer.pk)
     messages.success(request, f"“{trailer.title}” was deleted, with its file, frames, ratings and predictions.")
-    return redirect("dataset")
+    return navigate(request, "dataset")
 
 
 @login_required

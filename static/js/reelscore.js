@@ -10,14 +10,6 @@
     }
   });
 
-  // Forms that ask before they do something that cannot be undone (cancelling a run).
-  document.addEventListener("submit", function (event) {
-    var form = event.target.closest("form[data-confirm]");
-    if (form && !window.confirm(form.dataset.confirm)) {
-      event.preventDefault();
-    }
-  }, true);
-
   // Selects that submit their form when changed (the predictions page's version picker).
   document.addEventListener("change", function (event) {
     if (event.target.matches("select[data-autosubmit]")) {

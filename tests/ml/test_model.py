@@ -6,7 +6,8 @@ import json
 import pytest
 import torch
 
-from ml.model import PRESETS, LRCNConfig, build_model, count_parameters
+from ml.config import PRESETS, LRCNConfig
+from ml.model import build_model, count_parameters
 
 TINY = LRCNConfig(frame_size=16, channels1=3, channels2=4, embedding_size=5, lstm_size=6, dense_sizes=(7,), pool_size=2)
 

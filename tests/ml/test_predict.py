@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from ml.config import LRCNConfig, TrainConfig
 from ml.frames import save_frames
-from ml.model import LRCNConfig
 from ml.predict import load_model, save_model_file, score_frame_files, score_subclips
-from ml.train import TrainConfig, fit
+from ml.train import fit
 
 TINY = LRCNConfig(frame_size=16, channels1=4, channels2=6, embedding_size=6, lstm_size=8, pool_size=2)
 SAMPLING = {"n_subclips": 3, "subclip_duration": 30.0, "offset": 10.0, "size": 16}
@@ -84,6 +84,18 @@ def test_a_model_file_of_the_first_format_still_loads(trained, tmp_path):
     scores = score_frame_files(loaded, samples[0][1])
     assert scores.uncertainty == 0.0  # a single model has no spread of members
     assert scores.mean == pytest.approx(score_frame_files(load_model(tmp_path / "model.pt"), samples[0][1]).mean)
+
+
+def test_a_model_file_saved_with_the_old_seed_key_loads(trained, tmp_path):
+    result, samples = trained
+    data = torch.load(save_model_file(tmp_path / "model.pt", result), weights_only=True)
+    train_config = dict(data["train_config"])
+    train_config["seed"] = train_config.pop("random_seed")  # as files were before "seed" became "random_seed"
+    torch.save({**data, "train_config": train_config}, tmp_path / "old.pt")
+    loaded = load_model(tmp_path / "old.pt")
+    assert loaded.train_config == result.train_config and loaded.train_config.random_seed == 0
+    assert score_frame_files(loaded, samples[0][1]).mean == pytest.approx(
+        score_frame_files(load_model(tmp_path / "model.pt"), samples[0][1]).mean)
 
 
 def test_a_pretrained_head_refuses_embeddings_made_another_way_naming_both(tmp_path):

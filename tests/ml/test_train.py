@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from ml.config import LRCNConfig, TrainConfig
 from ml.data import Split, prepare_frames, resize_frames, split_by_trailer
 from ml.frames import save_frames
 from ml.metrics import regression_metrics, spearman
-from ml.model import LRCNConfig
 from ml.train import (
     StopTraining,
-    TrainConfig,
     TrainingDiverged,
     fit,
     load_checkpoint,
@@ -148,6 +147,32 @@ def test_checkpoint_is_a_plain_dict_that_loads_with_weights_only(trailers, tmp_p
     assert "optimizer_state" in data and "model_state" in data
     assert not list(tmp_path.glob(".tmp-*"))  # written atomically, nothing left behind
     assert load_checkpoint(checkpoint)["split"] == data["split"]
+
+
+def _with_old_seed_key(config: dict) -> dict:
+    """A training config as runs, checkpoints and model files saved it before "seed" became "random_seed"."""
+    old = dict(config)
+    old["seed"] = old.pop("random_seed")
+    return old
+
+
+def test_a_config_saved_with_the_old_seed_key_loads_with_its_random_seed():
+    config = FAST.replace(random_seed=7)
+    assert TrainConfig.from_dict(_with_old_seed_key(config.to_dict())) == config
+    assert TrainConfig.from_dict({"seed": 3}).random_seed == 3
+    assert "seed" not in config.to_dict() and config.to_dict()["random_seed"] == 7  # saved under the new name
+
+
+def test_a_checkpoint_saved_with_the_old_seed_key_resumes(trailers, tmp_path):
+    config = FAST.replace(epochs=4, restore_best=False, random_seed=5)
+    straight = fit(trailers, config, TINY)
+    checkpoint = tmp_path / "run.ckpt"
+    fit(trailers, config.replace(epochs=2), TINY, checkpoint_path=checkpoint)
+    data = torch.load(checkpoint, weights_only=True)
+    torch.save({**data, "train_config": _with_old_seed_key(data["train_config"])}, checkpoint)
+    resumed = fit(trailers, config, TINY, resume_from=checkpoint)
+    for name, tensor in straight.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
 
 
 @pytest.mark.parametrize("where", ["under a file", "onto a folder"])

@@ -64,7 +64,7 @@ def test_preprocessing_reads_through_the_cache_and_stores_outputs_before_rows(s3
     # Preprocessed again on the same machine: the trailer is a hit, nothing is downloaded.
     caplog.clear()
     store.worker_cache().reset_stats()
-    request_preprocessing([trailer.pk])
+    request_preprocessing(trailer_ids=[trailer.pk])
     again = preprocess_trailer(trailer_id=trailer.pk)
     assert again.status == Trailer.Status.READY
     assert "cache hit: " + trailer.file.name in caplog.text and "cache miss" not in caplog.text

@@ -114,7 +114,7 @@ def test_number_inputs_carry_the_dataclass_bounds(staff_client):
     assert attrs("train__lr").items() >= {"type": "number", "min": "0", "step": "any"}.items()
     assert attrs("model__dropout").items() >= {"min": "0", "max": "1", "step": "any"}.items()
     assert attrs("model__frame_size")["min"] == "4" and "max" not in attrs("model__frame_size")
-    assert attrs("train__seed")["min"] == "0"
+    assert attrs("train__random_seed")["min"] == "0"
     assert attrs("train__grad_clip")["min"] == "0" and "required" not in attrs("train__grad_clip")
 
 

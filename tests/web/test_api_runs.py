@@ -56,6 +56,20 @@ def test_staff_start_a_run(staff_api, staff_user, labelled):
     assert run.model_config["head"] == "pool"  # the rest comes from the preset
 
 
+def test_the_random_seed_is_sent_as_random_seed_and_the_old_name_is_refused_with_the_new_one(staff_api, labelled):
+    train = {**TINY["train"], "random_seed": 42}
+    response = staff_api.post("/api/runs/", {**TINY, "train": train}, format="json")
+    assert response.status_code == 201, response.content
+    run = TrainingRun.objects.get(pk=response.json()["id"])
+    assert run.train_config["random_seed"] == 42 and "seed" not in run.train_config
+    assert response.json()["train_config"]["random_seed"] == 42
+    old = {**TINY["train"], "seed": 42}
+    response = staff_api.post("/api/runs/", {**TINY, "train": old}, format="json")
+    assert response.status_code == 400
+    assert response.json()["train"] == {"seed": ["Renamed: send it as “random_seed”."]}
+    assert TrainingRun.objects.count() == 1
+
+
 def test_start_with_a_preset_and_chosen_trailers(staff_api, labelled):
     ids = [t.pk for t in labelled]
     body = staff_api.post("/api/runs/", {"preset": "single_frame", "trailer_ids": ids, **TINY},

@@ -136,7 +136,7 @@ BOUNDARY = "ReelscoreTestBoundary"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
 CUT_OFF = "ends before its closing boundary"
 NO_BOUNDARY = "names no boundary"
-TOO_LARGE = "this site reads at most 10.0 MB of JSON or form data"
+TOO_LARGE = "this site reads at most 10.0\xa0MB of JSON or form data"  # filesizeformat: a space that does not wrap
 
 
 def multipart(**fields) -> bytes:

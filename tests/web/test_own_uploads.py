@@ -25,7 +25,7 @@ def test_the_uploader_renames_and_deletes_with_files_and_predictions(user_client
     assert all(default_storage.exists(name) for name in files)
     html = user_client.get(f"/trailers/{trailer.pk}/").content.decode()
     assert "<h2>Your upload</h2>" in html and 'id="delete-trailer"' in html
-    assert "data-confirm=\"Delete “good”? Its file, frames, ratings and predictions go with it" in html
+    assert "hx-confirm=\"Delete “good”? Its file, frames, ratings and predictions go with it" in html
 
     response = user_client.post(f"/trailers/{trailer.pk}/rename/", {"title": "  Good, cut 2  "}, follow=True)
     assert "Renamed “good” to “Good, cut 2”." in unescape(response.content.decode())

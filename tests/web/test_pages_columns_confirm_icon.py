@@ -52,13 +52,24 @@ def test_cancel_button_asks_for_confirmation_naming_the_run(staff_client, make_r
     html = staff_client.get(f"/runs/{run.pk}/").content.decode()
     (form,) = [f for f in find(html, "form") if f["attrs"].get("action") == f"/runs/{run.pk}/cancel/"]
     assert form["attrs"]["method"] == "post"
-    assert form["attrs"]["data-confirm"].startswith(f"Cancel run #{run.pk}?")
-    assert "onsubmit" not in form["attrs"]  # static/js/reelscore.js asks, for every form[data-confirm]
+    assert form["attrs"]["hx-confirm"].startswith(f"Cancel run #{run.pk}?")
+    assert form["attrs"]["hx-post"] == form["attrs"]["action"]  # htmx asks, then posts where the form does
+    assert "onsubmit" not in form["attrs"]  # no inline handler: the Content-Security-Policy forbids them
     assert 'src="/static/js/reelscore.js"' in html
     # Without a script the same form still cancels: it is a plain POST.
     staff_client.post(form["attrs"]["action"])
     run.refresh_from_db()
     assert run.cancel_requested
+
+
+def test_a_cancel_sent_by_htmx_loads_the_run_page_with_its_message(staff_client, make_run):
+    run = make_run(status=TrainingRun.Status.RUNNING, progress=0.3)
+    response = staff_client.post(f"/runs/{run.pk}/cancel/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and response["HX-Redirect"] == f"/runs/{run.pk}/"  # not swapped in: loaded
+    run.refresh_from_db()
+    assert run.cancel_requested
+    html = staff_client.get(response["HX-Redirect"]).content.decode()
+    assert f"Cancel requested for Run #{run.pk}" in html
 
 
 def test_every_page_names_the_site_icon_and_favicon_ico_leads_to_it(client, staff_client):

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from trailers import selectors, selectors_labelling
+from trailers.models import Rating
 from trailers.permissions import (
     CHANGE_TRAILER,
     DELETE_TRAILER,
@@ -149,8 +150,6 @@ class RatingsExportView(APIView):
     @extend_schema(summary="Every rating as CSV (needs trailers.view_rating)",
                    responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=", ".join(CSV_COLUMNS))})
     def get(self, request):
-        from trailers.models import Rating
-
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)

@@ -6,6 +6,7 @@ rating count, mean and distribution, and the caller's own rating.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -14,6 +15,7 @@ from rest_framework import serializers
 from ml.config import PRESETS, TRAIN_PRESETS, LRCNConfig, Option, TrainConfig, options
 from trailers import selectors
 from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
+from trailers.services.ratings import parse_rating
 
 # Trailers and runs both have a "status", with different choices. The list serializers carry the enums
 # (named TrailerStatusEnum and TrainingRunStatusEnum by drf-spectacular); the detail serializers point at
@@ -168,10 +170,6 @@ class RatingScoreField(serializers.IntegerField):
         super().__init__(min_value=1, max_value=10, **kwargs)
 
     def to_internal_value(self, data):
-        from django.core.exceptions import ValidationError as DjangoValidationError
-
-        from trailers.services.ratings import parse_rating
-
         try:
             return parse_rating(data)
         except DjangoValidationError as exc:
@@ -352,7 +350,8 @@ def _option_field(declared: Option) -> serializers.Field:
 
 
 class _ConfigOptionsSerializer(serializers.Serializer):
-    """Some options of one of ml's configs, each as ml/config.py declares it; an unknown one is refused."""
+    """Some options of one of ml's configs, each as ml/config.py declares it; an unknown one is refused, and one
+    renamed since (``seed``) is refused with its new name: one name per option, never one ignored."""
 
     config_class: type
 
@@ -363,7 +362,10 @@ class _ConfigOptionsSerializer(serializers.Serializer):
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(options(self.config_class)))
             if unknown:
-                raise serializers.ValidationError({name: ["Unknown option."] for name in unknown})
+                renamed = self.config_class.RENAMED
+                raise serializers.ValidationError({
+                    name: [f"Renamed: send it as “{renamed[name]}”." if name in renamed else "Unknown option."]
+                    for name in unknown})
         return super().to_internal_value(data)
 
 

@@ -30,6 +30,7 @@ from trailers import selectors, selectors_runs, services, throttles, uploads
 from trailers.filters import ListFilters, PredictionListFilterSet, RunFilterSet, TrailerFilterSet
 from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
 from trailers.permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN
+from trailers.services.ingest import too_large_message
 from trailers.services.notes import set_run_note
 from trailers.services.versions import compare_with_active, is_worse, rollback
 
@@ -136,7 +137,7 @@ class TrailerViewSet(FilteredList, mixins.ListModelMixin, mixins.RetrieveModelMi
         body = request.data  # parses the body, through the size limit
         too_large = uploads.too_large_uploads(request._request)
         if too_large:
-            raise services.IngestError(uploads.too_large_message(too_large[0][1]), code="too_large")
+            raise services.IngestError(too_large_message(too_large[0][1]), code="too_large")
         several = uploads.more_than_one_file(request.FILES)
         if several:
             raise services.IngestError(several, code="several_files")

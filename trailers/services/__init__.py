@@ -1,5 +1,22 @@
-"""Services: every write Reelscore makes. Views, the API, admin actions, tasks and
-management commands call these; each is keyword-only and owns its transaction.
+"""Services: every write Reelscore makes. Views, the API, admin actions, tasks and management commands call these.
+
+Every service takes keyword arguments only; the helpers beside them that compute and write nothing
+(``too_large_message``, ``parse_rating``, ``distinct_title``, ``compare_versions``, ``is_worse``...) take positional ones.
+
+Who owns the transaction:
+
+- A change that must be whole (an upload, a rating, ratings imported, a run started or cancelled, a version
+  activated, a trailer deleted, trailers queued again) is made in the service's own ``transaction.atomic()``,
+  and the work it queues goes to the broker once that commits.
+- A change of one row (a rename, a note, a reference score, a rater left out, a periodic job claimed, summaries
+  marked stale) is one statement, atomic by itself; ``undo_rating``, ``rollback`` and ``retry_trailer`` are as
+  whole as the one service each calls.
+- What a worker runs (``preprocess_trailer``, ``embed_subclips``, ``score_trailers``, ``execute_training_run``,
+  ``sweep``, ``refresh_prediction_summaries``) lasts minutes or hours, so no transaction spans it: it commits
+  step by step (a claim, the results, the status), each step a transaction of its own, and a second delivery
+  finds what the first did.
+- ``enqueue_*`` hand a message to the broker and mark the row sent; they own no transaction and belong outside
+  one: the services call them on commit (``transaction.on_commit``), the sweep and the admin's actions directly.
 """
 
 from .embeddings import embed_subclips

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import Q
 
+from ml.embeddings import embed_subclip, installed_spec, save_embeddings
+from ml.frames import load_frames
 from trailers import store
 from trailers.models import Subclip
 from trailers.signals import delete_after_commit, delete_stored
@@ -26,21 +28,17 @@ log = logging.getLogger(__name__)
 
 def embedding_spec():
     """The ml.embeddings.EmbeddingSpec this installation embeds with (settings.EMBEDDING_ENCODER/SIZE)."""
-    from ml.embeddings import installed_spec
-
     return installed_spec(settings.EMBEDDING_ENCODER, settings.EMBEDDING_SIZE)
 
 
 def _device() -> str:
-    import torch
+    import torch  # here, not at the top: web processes load this module and never torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def write_embeddings(frames, path: str | os.PathLike, spec) -> None:
     """Embed a subclip's frames (uint8 T×H×W×3) with ``spec`` into the local file ``path``."""
-    from ml.embeddings import embed_subclip, save_embeddings
-
     save_embeddings(embed_subclip(frames, spec, device=_device()), path)
 
 
@@ -57,8 +55,6 @@ def embed_subclips(*, subclip_ids: list[int] | None = None, limit: int | None = 
     A subclip whose frames were replaced meanwhile (preprocessed again) is left alone: its new row
     already has embeddings. A damaged frame file is logged and skipped.
     """
-    from ml.frames import load_frames
-
     spec = embedding_spec()
     subclips = stale_subclips().order_by("pk")
     if subclip_ids is not None:

@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -28,8 +29,6 @@ class Heartbeat(threading.Thread):
         self._stopping = threading.Event()
 
     def run(self) -> None:
-        from django.db import connection
-
         try:
             while not self._stopping.wait(self.every):
                 if not self.held().update(heartbeat_at=timezone.now()):

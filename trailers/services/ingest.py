@@ -18,6 +18,7 @@ from typing import BinaryIO
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.template.defaultfilters import filesizeformat
 
 from ml.video import VideoError, probe
 from trailers import store
@@ -26,6 +27,7 @@ from trailers.models import Trailer, trailer_upload_to
 from trailers.signals import delete_stored
 
 from .preprocess import sampling_config
+from .queue import enqueue_preprocessing
 from .trailers import distinct_title
 
 CHUNK = 1024 * 1024
@@ -44,18 +46,11 @@ class IngestError(ServiceError):
         return {} if self.duplicate_of is None else {"duplicate_of": self.duplicate_of.pk}
 
 
-def human_size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-
-
 def too_large_message(size: int | None = None) -> str:
     """What a person reads when a file is over TRAILER_MAX_BYTES (its size, where known)."""
-    limit = human_size(settings.TRAILER_MAX_BYTES)
+    limit = filesizeformat(settings.TRAILER_MAX_BYTES)
     if size:
-        return f"The file is too large: {human_size(size)}, and the limit is {limit}."
+        return f"The file is too large: {filesizeformat(size)}, and the limit is {limit}."
     return f"The file is too large: the limit is {limit}."
 
 
@@ -149,9 +144,7 @@ def _check_reference_score(score: float | None) -> None:
 
 
 def _enqueue(trailer_id: int) -> None:
-    from .queue import enqueue_preprocessing
-
-    enqueue_preprocessing(trailer_id)
+    enqueue_preprocessing(trailer_id=trailer_id)
 
 
 def _duplicate(existing: Trailer) -> IngestError:

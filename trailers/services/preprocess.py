@@ -25,6 +25,7 @@ from django.utils import timezone
 from ml.config import SamplingConfig
 from ml.embeddings import EncoderError
 from ml.frames import save_frames, write_contact_sheet
+from ml.transcode import needs_browser_copy, write_browser_copy
 from ml.video import VideoError, sample_trailer
 from trailers import store
 from trailers.models import ModelVersion, Subclip, Trailer
@@ -33,6 +34,7 @@ from trailers.store import StoreUnavailable
 
 from .embeddings import embedding_spec, write_embeddings
 from .heartbeat import Heartbeat
+from .queue import enqueue_scoring
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
     work = None
     try:
         with Heartbeat(held, every=settings.PROCESSING_STALE_AFTER_SECONDS / 4, name=f"trailer {trailer_id}"):
-            remove_partial_output(trailer)
+            remove_partial_output(trailer=trailer)
             work = store.work_folder(f"trailer-{trailer.pk}")
             with store.local_copy(trailer.file.name) as source:
                 _, sampled = sample_trailer(source, config)
@@ -129,8 +131,6 @@ def _write(trailer: Trailer, subclip, work: Path, folder: str, config: SamplingC
 def _browser_copy(trailer: Trailer, source: Path, work: Path, folder: str) -> str:
     """The stored name of an MP4 copy browsers play, made in ``work`` (to be stored under ``folder``) when they
     cannot play the trailer's own file; "" when they can, or when the copy fails (the page then offers the file)."""
-    from ml.transcode import needs_browser_copy, write_browser_copy
-
     if not settings.BROWSER_COPIES:
         return ""
     try:
@@ -147,9 +147,7 @@ def _browser_copy(trailer: Trailer, source: Path, work: Path, folder: str) -> st
 def _score_with_active_version(trailer_id: int) -> None:
     active = ModelVersion.objects.filter(is_active=True).values_list("pk", flat=True).first()
     if active:
-        from .queue import enqueue_scoring
-
-        enqueue_scoring(active, [trailer_id])
+        enqueue_scoring(model_version_id=active, trailer_ids=[trailer_id])
 
 
 def _fail(trailer: Trailer, rows, reason: str) -> Trailer:
@@ -159,7 +157,7 @@ def _fail(trailer: Trailer, rows, reason: str) -> Trailer:
     return trailer
 
 
-def remove_partial_output(trailer: Trailer) -> int:
+def remove_partial_output(*, trailer: Trailer) -> int:
     """Remove the folders under ``subclips/<id>/`` that neither its subclips nor its browser copy live in:
     what an attempt killed mid-way left. Called by the attempt that holds the trailer, before it writes."""
     base = f"subclips/{trailer.pk}"

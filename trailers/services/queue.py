@@ -11,13 +11,19 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from celery.utils import uuid
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from ml.embeddings import EncoderError
+from trailers import selectors
 from trailers.models import ModelVersion, PeriodicJob, Trailer, TrainingRun
+from trailers.tasks import embed_subclips_task, preprocess_trailer_task, score_trailers_task, train_run_task
 
+from .embeddings import stale_subclips
 from .summaries import refresh_prediction_summaries
 
 log = logging.getLogger(__name__)
@@ -40,8 +46,6 @@ def _send_many(task, arg_lists: list[tuple], producer) -> int:
     same message protocol and route), as one batch: the route is looked up once, the queue declared once, and the
     messages go out together (kombu's publish batch: one Redis pipeline; transports without batches send each
     at once). Returns how many were sent: all, or none when the broker refused the batch."""
-    from celery.utils import uuid
-
     amqp = task.app.amqp
     queue = amqp.router.route({}, task.name, None, None)["queue"]
     try:
@@ -60,12 +64,10 @@ def _send_many(task, arg_lists: list[tuple], producer) -> int:
     return len(arg_lists)
 
 
-def enqueue_preprocessing_many(trailer_ids: list[int]) -> int:
+def enqueue_preprocessing_many(*, trailer_ids: list[int]) -> int:
     """Hand many queued trailers to the broker: batches of SEND_BATCH messages over one connection, each batch
     sent together and marked sent with one UPDATE. Stops at the first batch the broker refuses (it is down: the
     rest wait for the next sweep, instead of each waiting out its own retries). Returns how many were sent."""
-    from trailers.tasks import preprocess_trailer_task
-
     sent = 0
     with preprocess_trailer_task.app.producer_or_acquire() as producer:
         for start in range(0, len(trailer_ids), SEND_BATCH):
@@ -80,10 +82,8 @@ def enqueue_preprocessing_many(trailer_ids: list[int]) -> int:
     return sent
 
 
-def enqueue_preprocessing(trailer_id: int) -> bool:
+def enqueue_preprocessing(*, trailer_id: int) -> bool:
     """Hand a queued trailer to the broker; on failure it stays waiting for the sweep."""
-    from trailers.tasks import preprocess_trailer_task
-
     sent = _send(preprocess_trailer_task, trailer_id)
     # Only a trailer still queued: a worker may already have started it.
     Trailer.objects.filter(pk=trailer_id, status=Trailer.Status.QUEUED).update(
@@ -92,29 +92,25 @@ def enqueue_preprocessing(trailer_id: int) -> bool:
     return sent
 
 
-def request_preprocessing(trailer_ids) -> tuple[int, int]:
+def request_preprocessing(*, trailer_ids) -> tuple[int, int]:
     """Queue trailers to be preprocessed again (after commit). Returns (queued, skipped while processing)."""
     with transaction.atomic():
         rows = Trailer.objects.filter(pk__in=list(trailer_ids))
         busy = rows.filter(status=Trailer.Status.PROCESSING).count()
         ids = list(rows.exclude(status=Trailer.Status.PROCESSING).values_list("pk", flat=True))
         Trailer.objects.filter(pk__in=ids).update(status=Trailer.Status.QUEUED, error="", enqueued_at=None)
-        transaction.on_commit(lambda: enqueue_preprocessing_many(ids))
+        transaction.on_commit(lambda: enqueue_preprocessing_many(trailer_ids=ids))
     return len(ids), busy
 
 
-def enqueue_training(run_id: int) -> bool:
-    from trailers.tasks import train_run_task
-
+def enqueue_training(*, run_id: int) -> bool:
     sent = _send(train_run_task, run_id)
     if sent:
         TrainingRun.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
     return sent
 
 
-def enqueue_scoring(model_version_id: int, trailer_ids: list[int] | None = None) -> bool:
-    from trailers.tasks import score_trailers_task
-
+def enqueue_scoring(*, model_version_id: int, trailer_ids: list[int] | None = None) -> bool:
     sent = _send(score_trailers_task, model_version_id, trailer_ids)
     if sent:
         ModelVersion.objects.filter(pk=model_version_id).update(scoring_enqueued_at=timezone.now())
@@ -167,31 +163,23 @@ def sweep() -> dict[str, int]:
         stuck.filter(pk__in=stuck_ids).update(status=Trailer.Status.QUEUED, enqueued_at=None)
     not_sent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=requeue_before)
     trailer_ids = Trailer.objects.filter(not_sent, status=Trailer.Status.QUEUED).order_by("pk")
-    trailers = enqueue_preprocessing_many(list(trailer_ids.values_list("pk", flat=True)))
+    trailers = enqueue_preprocessing_many(trailer_ids=list(trailer_ids.values_list("pk", flat=True)))
 
     stale_before = now - timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
     stale = Q(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=stale_before) & (
         not_sent | Q(enqueued_at__lt=F("heartbeat_at"))
     )
     run_ids = TrainingRun.objects.filter((Q(status=TrainingRun.Status.QUEUED) & not_sent) | stale)
-    runs = sum(enqueue_training(pk) for pk in list(run_ids.values_list("pk", flat=True)))
+    runs = sum(enqueue_training(run_id=pk) for pk in list(run_ids.values_list("pk", flat=True)))
     return {"trailers": trailers, "runs": runs, "scoring": _sweep_scoring(requeue_before),
             "embedding": _sweep_embeddings(), "summaries": refresh_prediction_summaries()}
 
 
-def enqueue_embedding(subclip_ids: list[int] | None = None) -> bool:
-    from trailers.tasks import embed_subclips_task
-
+def enqueue_embedding(*, subclip_ids: list[int] | None = None) -> bool:
     return _send(embed_subclips_task, subclip_ids)
 
 
 def _sweep_embeddings() -> int:
-    from django.core.cache import cache
-
-    from ml.embeddings import EncoderError
-
-    from .embeddings import stale_subclips
-
     if not settings.EMBEDDINGS:
         return 0
     try:
@@ -202,14 +190,12 @@ def _sweep_embeddings() -> int:
         return 0
     if not cache.add("reelscore:embedding-sweep", 1, timeout=settings.REQUEUE_AFTER_SECONDS):
         return 0
-    return int(enqueue_embedding(None))
+    return int(enqueue_embedding())
 
 
 def _sweep_scoring(requeue_before) -> int:
     """Re-send scoring with the active version when ready trailers still lack its prediction
     (the message went with a killed worker); at most once per REQUEUE_AFTER_SECONDS."""
-    from trailers import selectors
-
     active = ModelVersion.objects.filter(is_active=True).first()
     if active is not None and active.scored_at is None and not selectors.unscored_trailers(
             model_version=active).exists():
@@ -220,4 +206,4 @@ def _sweep_scoring(requeue_before) -> int:
         return 0
     unscored = (Trailer.objects.filter(status=Trailer.Status.READY, processed_at__lt=requeue_before)
                 .exclude(predictions__model_version=active))
-    return int(unscored.exists() and enqueue_scoring(active.pk, None))
+    return int(unscored.exists() and enqueue_scoring(model_version_id=active.pk))

@@ -46,7 +46,7 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
         trailers = trailers.exclude(Exists(Prediction.objects.filter(trailer=OuterRef("pk"), model_version=version)))
     else:
         trailers = trailers.filter(pk__in=trailer_ids)
-    from ml.predict import score_frame_files
+    from ml.predict import score_frame_files  # loads torch: see _loaded_model
 
     try:
         with store.local_copy(version.weights.name) as weights:
@@ -76,11 +76,11 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
         chunk.append(Prediction(model_version=version, trailer=trailer, score=scores.mean, spread=scores.spread,
                                 uncertainty=scores.uncertainty, subclip_scores=list(scores.per_subclip)))
         if len(chunk) >= SCORING_CHUNK:
-            written += write_predictions(chunk)
+            written += write_predictions(predictions=chunk)
             chunk = []
             # Its prediction count (kept with its figures) follows a long pass: the sweep makes them again.
             mark_summaries_stale(model_version_id=version.pk)
-    written += write_predictions(chunk)
+    written += write_predictions(predictions=chunk)
     if trailer_ids is None:
         keep_prediction_summary(model_version=version)  # it has scored everything: its figures, once
         if not selectors.unscored_trailers(model_version=version).exists():
@@ -90,7 +90,7 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
     return written
 
 
-def write_predictions(predictions: list[Prediction]) -> int:
+def write_predictions(*, predictions: list[Prediction]) -> int:
     """Insert these predictions, or overwrite the version's earlier prediction of the same trailer: one statement
     per chunk (a trailer deleted meanwhile is left out rather than failing the chunk)."""
     if not predictions:

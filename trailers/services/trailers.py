@@ -71,5 +71,5 @@ def retry_trailer(*, trailer: Trailer) -> bool:
     """Queue a failed trailer to be preprocessed again; False (nothing done) for one that has not failed."""
     if trailer.status != Trailer.Status.FAILED:
         return False
-    queued, _ = request_preprocessing([trailer.pk])
+    queued, _ = request_preprocessing(trailer_ids=[trailer.pk])
     return bool(queued)

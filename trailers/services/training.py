@@ -14,12 +14,14 @@ epoch. The frames and embeddings it reads are local copies (the worker's cache, 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from billiard import current_process as billiard_process
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -27,6 +29,7 @@ from django.db.models import Avg, Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from ml.config import LRCNConfig, TrainConfig
+from ml.embeddings import EncoderError, installed_spec
 from trailers import store
 from trailers.errors import ServiceError
 from trailers.models import ExcludedRater, ModelVersion, Subclip, Trailer, TrainingRun
@@ -34,9 +37,13 @@ from trailers.presets import preset_of
 from trailers.signals import delete_after_commit, delete_stored
 from trailers.store import StoreUnavailable
 
+from .embeddings import embedding_spec
 from .heartbeat import Heartbeat
-from .versions import activate_model_version, next_version_number
+from .queue import enqueue_training
+from .versions import activate_model_version, compare_with_active, next_version_number
 
+# TORCH_NOTE: ml.train, ml.crossval, ml.data and ml.predict load torch, which web processes (they start runs
+# and never train) must not: the functions a worker runs import them where they use them.
 if TYPE_CHECKING:
     from ml.train import Progress
 
@@ -115,9 +122,7 @@ def start_training_run(
             _finish(run, TrainingRun.Status.FAILED,
                     error=_too_few_message(found, label_source=label_source, min_ratings=min_ratings))
         else:
-            from .queue import enqueue_training
-
-            transaction.on_commit(lambda: enqueue_training(run.pk))
+            transaction.on_commit(lambda: enqueue_training(run_id=run.pk))
     run.refresh_from_db()
     return run
 
@@ -149,6 +154,11 @@ class Cancellation:
             return f"{self.run} was cancelled."
         return f"Cancel requested for {self.run}: it stops after its current step."
 
+    @property
+    def note(self) -> str:
+        """What the admin's history records of it."""
+        return "Cancelled." if self.run.status == TrainingRun.Status.CANCELLED else "Cancel requested."
+
 
 def request_cancel(*, run: TrainingRun) -> Cancellation:
     """Ask ``run`` to stop (cancel_run) unless it has finished, and say what came of it."""
@@ -163,7 +173,7 @@ def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None
     With ``folds`` ≥ 2 (the default) the run cross-validates (ml.crossval): its figures are held-out ones,
     and its fold models are the version's ensemble; with 1 it fits one model on a validation split.
     """
-    from ml.train import describe_device, resolve_device
+    from ml.train import describe_device, resolve_device  # loads torch: see TORCH_NOTE
 
     token = f"{worker or 'worker'}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
     run = _claim(run_id, token)
@@ -232,12 +242,12 @@ def _train(run, token, samples, split, spec, train_config, model_config, checkpo
         reporter = _Reporter(run, token, run.checkpoint, heartbeat, checkpoints)
         try:
             if train_config.folds >= 2:
-                from ml.crossval import cross_validate
+                from ml.crossval import cross_validate  # loads torch: see TORCH_NOTE
 
                 result = cross_validate(samples, train_config, model_config, embedding_spec=spec, callback=reporter,
                                         checkpoint_dir=checkpoint_path)
             else:
-                from ml.train import fit
+                from ml.train import fit  # loads torch: see TORCH_NOTE
 
                 result = fit(samples, train_config, model_config, split=split, callback=reporter,
                              checkpoint_path=checkpoint_path, resume_from=resume_from, embedding_spec=spec)
@@ -293,7 +303,7 @@ def _dataset(run: TrainingRun):
     spec; frozen now on the first start."""
     train_config = TrainConfig.from_dict(run.train_config)
     if not run.dataset:
-        from ml.data import split_by_trailer
+        from ml.data import split_by_trailer  # loads torch: see TORCH_NOTE
 
         labels = labelled_trailers(label_source=run.label_source, min_ratings=run.min_ratings,
                                    trailer_ids=run.requested_trailer_ids or None)
@@ -303,7 +313,7 @@ def _dataset(run: TrainingRun):
         if train_config.folds >= 2:  # every trailer is held out once; ml.crossval makes the folds
             run.dataset = [{"trailer": pk, "label": label, "split": "cv"} for pk, label in sorted(labels.items())]
         else:
-            split = split_by_trailer(list(labels), train_config.val_fraction, train_config.seed)
+            split = split_by_trailer(list(labels), train_config.val_fraction, train_config.random_seed)
             val = set(split.val)
             run.dataset = [{"trailer": pk, "label": label, "split": "val" if pk in val else "train"}
                            for pk, label in sorted(labels.items())]
@@ -332,10 +342,6 @@ def _dataset(run: TrainingRun):
 def _embedding_spec_or_none(model_config: LRCNConfig):
     """The spec of the cached embeddings a run reads: for a pretrained encoder, those made at its frame size
     (others are embedded on demand); for a CNN from scratch, this installation's (they only find duplicates)."""
-    from ml.embeddings import EncoderError, installed_spec
-
-    from .embeddings import embedding_spec
-
     try:
         if model_config.pretrained:
             return installed_spec(model_config.encoder, model_config.frame_size)
@@ -391,8 +397,8 @@ class _Reporter:
 
 
 def _succeed(run: TrainingRun, result, token: str, spec, heartbeat: Heartbeat) -> TrainingRun:
-    from ml.crossval import CrossValResult
-    from ml.predict import save_model_file
+    from ml.crossval import CrossValResult  # loads torch: see TORCH_NOTE
+    from ml.predict import save_model_file  # loads torch: see TORCH_NOTE
 
     weights_name = f"models/run-{run.pk}-{uuid.uuid4().hex[:8]}.pt"
     uses_embeddings = result.model_config.uses_embeddings
@@ -465,13 +471,11 @@ def version_metrics(estimate: dict) -> dict:
     }
 
 
-def auto_activate(version: ModelVersion) -> bool:
+def auto_activate(*, version: ModelVersion) -> bool:
     """Activate ``version`` if it beats the active one on the same held-out trailers (or none is active).
 
     The comparison is saved in the version's metrics, whatever it decides.
     """
-    from .versions import compare_with_active
-
     comparison = compare_with_active(version)
     ModelVersion.objects.filter(pk=version.pk).update(metrics={**version.metrics, "comparison": comparison})
     version.refresh_from_db()
@@ -493,7 +497,7 @@ def _create_version(run: TrainingRun, token: str, weights_name: str, config: dic
                 version = ModelVersion.objects.create(run=run, number=next_version_number(), weights=weights_name,
                                                       config=config, metrics=metrics)
                 if run.auto_activate:  # decided before the run shows as succeeded: nobody sees it half-done
-                    auto_activate(version)
+                    auto_activate(version=version)
                 _finish(run, TrainingRun.Status.SUCCEEDED, metrics=history, token=token, progress=1.0,
                         cross_validation=cross_validation)
             return version
@@ -513,13 +517,4 @@ def _finish(run: TrainingRun, status: str, *, token: str | None = None, **fields
 
 
 def _in_daemon_process() -> bool:
-    import multiprocessing
-
-    try:
-        from billiard import current_process as billiard_process
-
-        if billiard_process().daemon:
-            return True
-    except ImportError:
-        pass
-    return multiprocessing.current_process().daemon
+    return billiard_process().daemon or multiprocessing.current_process().daemon

@@ -6,8 +6,12 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from ml.metrics import mae
 from trailers.errors import ServiceError
-from trailers.models import ModelVersion
+from trailers.models import ModelVersion, Prediction
+from trailers.store import StoreUnavailable, exists
+
+from .queue import enqueue_scoring
 
 
 def next_version_number() -> int:
@@ -20,10 +24,8 @@ class ActivationError(ServiceError):
     code = "cannot_activate"
 
 
-def check_weights(model_version: ModelVersion) -> None:
+def check_weights(*, model_version: ModelVersion) -> None:
     """Raise ActivationError unless the version's weights file is there to load."""
-    from trailers.store import StoreUnavailable, exists
-
     try:
         there = exists(model_version.weights.name)
     except StoreUnavailable as exc:
@@ -41,8 +43,6 @@ def held_out_predictions(version: ModelVersion) -> dict[int, float]:
     a version fit on a validation split, through its predictions of the validation trailers; any other
     trailer, through the version's stored prediction of it (it never saw that trailer).
     """
-    from trailers.models import Prediction
-
     dataset = {d["trailer"]: d.get("split") for d in version.run.dataset}
     out = {int(k): float(v) for k, v in (version.run.cross_validation or {}).get("predictions", {}).items()}
     for trailer_id, score in Prediction.objects.filter(model_version=version).values_list("trailer_id", "score"):
@@ -56,8 +56,6 @@ def compare_versions(new: ModelVersion, old: ModelVersion) -> dict:
 
     Labels are ``new``'s run's. Returns {"trailers": n, "new_mae", "old_mae"} (the MAEs None when n is 0).
     """
-    from ml.metrics import mae
-
     labels = {d["trailer"]: d["label"] for d in new.run.dataset}
     new_pred, old_pred = held_out_predictions(new), held_out_predictions(old)
     common = sorted(t for t in labels if t in new_pred and t in old_pred)
@@ -90,7 +88,7 @@ def compare_with_active(version: ModelVersion) -> dict:
 
 def activate_model_version(*, model_version: ModelVersion) -> ModelVersion:
     """Make ``model_version`` the only active one, then score every ready trailer it has not scored."""
-    check_weights(model_version)
+    check_weights(model_version=model_version)
     with transaction.atomic():
         ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=model_version.pk).update(
             is_active=False
@@ -98,9 +96,7 @@ def activate_model_version(*, model_version: ModelVersion) -> ModelVersion:
         # It scores every ready trailer it has not yet: the predictions page follows that until it is done.
         ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated_at=timezone.now(),
                                                                 scored_at=None)
-        from .queue import enqueue_scoring
-
-        transaction.on_commit(lambda: enqueue_scoring(model_version.pk, None))
+        transaction.on_commit(lambda: enqueue_scoring(model_version_id=model_version.pk))
     model_version.refresh_from_db()
     return model_version
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django import template
 from django.utils.html import format_html
+from django.utils.text import capfirst
+
+from trailers.run_forms import label_for, shown_value
 
 register = template.Library()
 
@@ -73,13 +76,6 @@ def percent(value) -> str:
     return f"{float(value) * 100:.0f}%"
 
 
-@register.filter
-def filesize(value) -> str:
-    from trailers.services.ingest import human_size
-
-    return "—" if value is None else human_size(int(value))
-
-
 # FFmpeg's names for container formats, as people know them.
 CONTAINER_NAMES = {"mov,mp4,m4a,3gp,3g2,mj2": "MP4/MOV", "matroska,webm": "Matroska/WebM", "avi": "AVI",
                    "mpegts": "MPEG-TS", "flv": "FLV", "mpeg": "MPEG-PS", "asf": "ASF/WMV", "ogg": "Ogg"}
@@ -111,15 +107,9 @@ def bar_width(value, maximum) -> str:
 @register.filter
 def option_label(name: str) -> str:
     """A run option's label, as the start-run form shows it ("lr" → "Learning rate")."""
-    from django.utils.text import capfirst
-
-    from trailers.run_forms import label_for
-
     return capfirst(label_for(str(name)))
 
 
 @register.filter
 def option_value(value) -> str:
-    from trailers.run_forms import shown_value
-
     return shown_value(value)

@@ -6,6 +6,7 @@ builds, enqueues and regenerates nothing. Every page's banner follows the build 
 
 from django.core.management.base import BaseCommand, CommandError
 
+from trailers import demo_status
 from trailers.demo import DemoOptions, build_demo
 
 
@@ -14,18 +15,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--trailers", type=int, default=DemoOptions.trailers, help="how many synthetic trailers")
-        parser.add_argument("--seed", type=int, default=DemoOptions.seed, help="seed of the generator and ratings")
+        parser.add_argument("--random-seed", type=int, default=DemoOptions.random_seed,
+                            help="random seed of the trailers, the ratings and the run")
         parser.add_argument("--epochs", type=int, default=DemoOptions.epochs, help="epochs of the demo run")
         parser.add_argument("--no-train", action="store_true", help="only the trailers and ratings, no training")
         parser.add_argument("--timeout", type=float, default=DemoOptions.timeout, help="seconds to wait for the worker")
 
-    def handle(self, *args, trailers, seed, epochs, no_train, timeout, **options):
+    def handle(self, *args, trailers, random_seed, epochs, no_train, timeout, **options):
         if trailers < 3:
             raise CommandError("--trailers must be at least 3 (a run needs 3 labelled trailers).")
-        from trailers import demo_status
-
         try:
-            summary = build_demo(DemoOptions(trailers=trailers, seed=seed, train=not no_train, epochs=epochs,
+            summary = build_demo(DemoOptions(trailers=trailers, random_seed=random_seed, train=not no_train, epochs=epochs,
                                              timeout=timeout), say=self.stdout.write, status=demo_status.write)
         except (TimeoutError, RuntimeError) as exc:
             raise CommandError(str(exc)) from exc

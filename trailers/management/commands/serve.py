@@ -22,8 +22,14 @@ import threading
 import time
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connection, connections
+from django.db.migrations.executor import MigrationExecutor
+
+from trailers import demo_status
+from trailers.demo import DEMO_USERS, DemoOptions, demo_summary
 
 DEMO_ADMIN = ("admin", "reelscore-admin")
 
@@ -42,9 +48,6 @@ def _interrupt(signum, frame):
 
 
 def _pending_migrations() -> bool:
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
     executor = MigrationExecutor(connection)
     return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
 
@@ -81,8 +84,6 @@ class _Forked:
 
 def _fork_web_server(host: str, port: int) -> _Forked:
     """`manage.py webserver` in a child forked from this process, before it starts any thread."""
-    from django.db import connections
-
     connections.close_all()  # the child opens its own
     sys.stdout.flush()
     sys.stderr.flush()
@@ -173,9 +174,6 @@ class Command(BaseCommand):
 
     def _start_demo(self, options) -> threading.Thread | None:
         """Build the demo in a thread of this process while the site serves; None when it is all there."""
-        from trailers import demo_status
-        from trailers.demo import DemoOptions, demo_summary
-
         demo = DemoOptions(**({"trailers": options["trailers"]} if options["trailers"] else {}))
         if demo_summary(demo) is not None:
             demo_status.write("complete", done=True)
@@ -183,8 +181,6 @@ class Command(BaseCommand):
         demo_status.write("starting")
 
         def build():
-            from django.db import connection
-
             args = ["make_demo_dataset"] + (["--trailers", str(options["trailers"])] if options["trailers"] else [])
             try:
                 call_command(*args, stdout=self.stdout)
@@ -200,8 +196,6 @@ class Command(BaseCommand):
         return thread
 
     def _ensure_admin(self) -> None:
-        from django.contrib.auth.models import User
-
         username, password = DEMO_ADMIN
         if not User.objects.filter(username=username).exists():
             User.objects.create_superuser(username=username, email="admin@example.com", password=password)
@@ -211,8 +205,6 @@ class Command(BaseCommand):
         if building:
             lines.append("The demo is being built in the background: every page says how far it got.")
         if demo:
-            from trailers.demo import DEMO_USERS
-
             lines.append(f"Admin login:     {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}   ({url}admin/)")
             name, password = DEMO_USERS[0]
             lines.append(f"Demo user login: {name} / {password}")
