@@ -623,9 +623,17 @@ PREDICTION_CSV_COLUMNS = ["trailer_id", "title", "model_version", "predicted", "
                           "subclip_scores", "mean_rating", "rating_count", "error", "reference_score", "status"]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
 def spreadsheet_safe(text: str) -> str:
     """Text a spreadsheet shows as text: a leading = + - @ (or tab, CR) would make a title a formula."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return f"'{text}" if text[:1] in FORMULA_STARTS else text
+
+
+def from_spreadsheet(text: str) -> str:
+    """The text :func:`spreadsheet_safe` was given, from what it wrote (a file read back in)."""
+    return text[1:] if text[:1] == "'" and text[1:2] in FORMULA_STARTS else text
 
 
 def prediction_csv_rows(rows: QuerySet[Prediction]) -> Iterator[list]:

@@ -6,6 +6,7 @@ questions have their own rules: the order of rate-next, and the statistics of th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -14,7 +15,7 @@ from django.db.models import Exists, F, FloatField, OuterRef, Subquery
 from ml.agreement import RaterAgreement, krippendorff_alpha, rater_agreement
 
 from .models import ExcludedRater, ModelVersion, Prediction, Rating, Trailer
-from .selectors import active_model_version, ensemble_size
+from .selectors import _get, active_model_version, ensemble_size, parse_id, spreadsheet_safe
 
 # The orders rate-next offers: (key, what the selector calls it).
 RATE_ORDERS = {
@@ -149,3 +150,47 @@ def rater_stats() -> RaterStats:
                       alpha_kept=krippendorff_alpha(kept) if excluded else None,
                       ratings=sum(trailers.values()), trailers=len(trailers),
                       multiply_rated=sum(1 for n in trailers.values() if n >= 2))
+
+
+# --- the few rows the labelling pages and the API read by id ---------------------------------------
+
+
+def get_rater(*, pk: int | str):
+    """The person with id ``pk``, or 404."""
+    return _get(get_user_model().objects.all(), pk)
+
+
+def trailer_title(*, pk: int) -> str | None:
+    """The title of trailer ``pk``, or None once it has been deleted."""
+    return Trailer.objects.filter(pk=pk).values_list("title", flat=True).first()
+
+
+def find_trailer(*, pk: int) -> Trailer | None:
+    return Trailer.objects.filter(pk=pk).first()
+
+
+def rateable_again(*, user, pk: int | str | None) -> Trailer | None:
+    """Trailer ``pk`` when ``user`` may rate it now (ready, not rated by them), else None."""
+    number = parse_id(pk or "")
+    if number is None:
+        return None
+    return Trailer.objects.filter(pk=number, status=Trailer.Status.READY).exclude(ratings__user=user).first()
+
+
+def own_score(*, user, trailer: Trailer) -> int | None:
+    """``user``'s score of ``trailer``, or None when they have not rated it."""
+    return Rating.objects.filter(user=user, trailer=trailer).values_list("score", flat=True).first()
+
+
+# The ratings CSV's columns: what the export writes, and what services.raters.import_ratings reads back.
+RATING_CSV_COLUMNS = ["trailer_id", "sha256", "title", "username", "score", "updated_at"]
+
+
+def rating_csv_rows() -> Iterator[list]:
+    """Every rating as a row of :data:`RATING_CSV_COLUMNS`, by trailer then rater, for the page's download and the
+    API's alike; text a spreadsheet would run as a formula is quoted (:func:`spreadsheet_safe`; the import takes
+    the quote off again)."""
+    rows = Rating.objects.select_related("trailer", "user").order_by("trailer_id", "user__username")
+    for r in rows.iterator(chunk_size=1000):
+        yield [r.trailer_id, r.trailer.sha256, spreadsheet_safe(r.trailer.title), spreadsheet_safe(r.user.username),
+               r.score, r.updated_at.isoformat()]

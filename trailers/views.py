@@ -7,9 +7,7 @@ something to wait for), any other request gets the whole page.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,7 +15,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, SuspiciousFileOperation, SuspiciousOperation, ValidationError
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpResponse, HttpResponseNotModified, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import parse_etags
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -25,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from . import charts, run_forms, selectors, selectors_runs, services, store, throttles, uploads
+from .downloads import csv_download
 from .errors import show
 from .filters import PredictionFilterSet, RunFilterSet, TrailerFilterSet
 from .forms import SignUpForm, UploadForm
@@ -331,16 +330,6 @@ def predictions(request):
     return render(request, "trailers/predictions.html", context)
 
 
-CSV_ROWS_PER_CHUNK = 500
-
-
-def _take(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
-
-
 @login_required
 @require_GET
 def predictions_csv(request):
@@ -349,18 +338,5 @@ def predictions_csv(request):
         messages.error(request, "No model version is active, so there are no predictions to download.")
         return redirect("predictions")
     rows = PredictionFilterSet(request.GET, queryset=selectors.predictions(model_version=version), request=request).qs
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def lines():
-        # Written to the response CSV_ROWS_PER_CHUNK rows at a time.
-        writer.writerow(selectors.PREDICTION_CSV_COLUMNS)
-        for written, row in enumerate(selectors.prediction_csv_rows(rows), start=1):
-            writer.writerow(row)
-            if written % CSV_ROWS_PER_CHUNK == 0:
-                yield _take(buffer)
-        yield _take(buffer)
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="reelscore-predictions-v{version.number}.csv"'
-    return response
+    return csv_download(columns=selectors.PREDICTION_CSV_COLUMNS, rows=selectors.prediction_csv_rows(rows),
+                        filename=f"reelscore-predictions-v{version.number}.csv")

@@ -5,24 +5,22 @@ Views read through selectors and write through services, as in views.py.
 
 from __future__ import annotations
 
-import csv
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors, selectors_labelling
+from .downloads import csv_download
 from .errors import ServiceError, show
-from .models import Rating, Trailer
+from .models import Trailer
 from .permissions import IMPORT_RATINGS, MANAGE_RATERS, REFUSALS, VIEW_RATERS, can
 from .services import rate_trailer
-from .services.raters import CSV_COLUMNS, import_ratings, set_rater_excluded, undo_rating
+from .services.raters import import_ratings, set_rater_excluded, undo_rating
 
 UNDO_KEY = "rate_undo"  # the session's stack of [trailer id, previous score or None, score given]
 UNDO_DEPTH = 20
@@ -53,17 +51,13 @@ def _last_undo(request) -> dict | None:
     if not stack:
         return None
     trailer_id, previous, score = stack[-1]
-    title = Trailer.objects.filter(pk=trailer_id).values_list("title", flat=True).first()
+    title = selectors_labelling.trailer_title(pk=trailer_id)
     return {"trailer": trailer_id, "title": title, "previous": previous, "score": score} if title else None
 
 
 def _shown_again(request, raw) -> Trailer | None:
     """A trailer asked for by ``show`` (the one whose rating was just taken back), if it can be rated."""
-    pk = selectors.parse_id(raw or "")
-    if pk is None:
-        return None
-    return (Trailer.objects.filter(pk=pk, status=Trailer.Status.READY)
-            .exclude(ratings__user=request.user).first())
+    return selectors_labelling.rateable_again(user=request.user, pk=raw)
 
 
 def _render(request, *, order: str, skip: list[int], show=None, status: int = 200):
@@ -103,7 +97,7 @@ def rate_next(request):
         messages.error(request, "No trailer was given to rate.")
         status = 400
     else:
-        previous = Rating.objects.filter(user=request.user, trailer=trailer).values_list("score", flat=True).first()
+        previous = selectors_labelling.own_score(user=request.user, trailer=trailer)
         try:
             rating = rate_trailer(user=request.user, trailer=trailer, score=request.POST.get("score"))
         except ValidationError as error:
@@ -133,7 +127,7 @@ def rate_undo(request):
     else:
         trailer_id, previous, score = stack.pop()
         request.session[UNDO_KEY] = stack
-        trailer = Trailer.objects.filter(pk=trailer_id).first()
+        trailer = selectors_labelling.find_trailer(pk=trailer_id)
         if trailer is None:
             messages.info(request, "That trailer has been deleted since; there is nothing to take back.")
         else:
@@ -162,7 +156,7 @@ def raters(request):
     return render(request, "trailers/raters.html", {
         "stats": selectors_labelling.rater_stats(),
         "can_manage": can(request.user, MANAGE_RATERS), "can_import": can(request.user, IMPORT_RATINGS),
-        "columns": CSV_COLUMNS,
+        "columns": selectors_labelling.RATING_CSV_COLUMNS,
     })
 
 
@@ -171,7 +165,7 @@ def raters(request):
 def rater_exclusion(request, pk: int):
     """Leave a rater out of ``user_mean`` labels (``exclude=1``) or bring them back (``exclude=0``)."""
     _require(request, MANAGE_RATERS)
-    user = selectors._get(get_user_model().objects.all(), pk)
+    user = selectors_labelling.get_rater(pk=pk)
     exclude = request.POST.get("exclude") == "1"
     changed = set_rater_excluded(user=user, excluded=exclude, by=request.user, reason=request.POST.get("reason", ""))
     if exclude:
@@ -184,27 +178,12 @@ def rater_exclusion(request, pk: int):
     return redirect("raters")
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @login_required
 @require_GET
 def ratings_csv(request):
     _require(request, VIEW_RATERS)
-    writer = csv.writer(_Echo())
-    rows = Rating.objects.select_related("trailer", "user").order_by("trailer_id", "user__username")
-
-    def lines():
-        yield writer.writerow(CSV_COLUMNS)
-        for r in rows.iterator(chunk_size=1000):
-            yield writer.writerow([r.trailer_id, r.trailer.sha256, selectors.spreadsheet_safe(r.trailer.title),
-                                   selectors.spreadsheet_safe(r.user.username), r.score, r.updated_at.isoformat()])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="reelscore-ratings.csv"'
-    return response
+    return csv_download(columns=selectors_labelling.RATING_CSV_COLUMNS, rows=selectors_labelling.rating_csv_rows(),
+                        filename="reelscore-ratings.csv")
 
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024

@@ -53,7 +53,7 @@ def test_raters_exclusion_export_and_import(api, staff_api, user, other_user, ma
 
     exported = staff_api.get("/api/ratings/export/")
     assert exported["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(exported.content.decode())))
+    rows = list(csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode())))
     assert len(rows) == 6 and {r["username"] for r in rows} == {"alice", "bob"}
     text = f"username,score,trailer_id\nalice,9,{trailers[0].pk}\nzed,3,{trailers[0].pk}\n"
     assert api.post("/api/ratings/import/", {"file": SimpleUploadedFile("r.csv", text.encode())},

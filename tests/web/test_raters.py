@@ -98,6 +98,23 @@ def test_ratings_export_and_import_with_a_report_of_refusals(staff_client, user,
     assert Rating.objects.get(user=user, trailer=trailers[0]).score == 9
 
 
+def test_an_export_quotes_formulas_for_spreadsheets_and_imports_back_unchanged(staff_client, staff_api,
+                                                                               django_user_model, make_trailer):
+    """Page and API export the same rows; a title or name a spreadsheet would run as a formula is quoted, and the
+    file imports back as it was exported (nothing refused, nothing changed)."""
+    trailer = make_trailer(title="=HYPERLINK(1)")
+    person = django_user_model.objects.create_user("-minus", password="x")
+    rate_trailer(user=person, trailer=trailer, score=6)
+    page = b"".join(staff_client.get("/raters/ratings.csv").streaming_content)
+    api = b"".join(staff_api.get("/api/ratings/export/").streaming_content)
+    assert page == api
+    (row,) = csv.DictReader(io.StringIO(page.decode()))
+    assert row["title"] == "'=HYPERLINK(1)" and row["username"] == "'-minus" and row["score"] == "6"
+    response = staff_client.post("/raters/import/", {"file": SimpleUploadedFile("back.csv", page)})
+    assert "0 new ratings, 0 changed, 1 unchanged" in unescape(response.content.decode())
+    assert Rating.objects.get(user=person, trailer=trailer).score == 6
+
+
 def test_a_file_that_is_no_ratings_csv_is_refused_whole(staff_client, rated):
     response = staff_client.post("/raters/import/", {"file": SimpleUploadedFile("x.csv", b"title,rating\na,1\n")},
                                  follow=True)

@@ -4,12 +4,7 @@ services (trailers/views_labelling.py, trailers/views_trailers.py)."""
 
 from __future__ import annotations
 
-import csv
-import io
-
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -20,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from trailers import selectors, selectors_labelling
-from trailers.models import Rating
+from trailers.downloads import csv_download
 from trailers.permissions import (
     CHANGE_TRAILER,
     DELETE_TRAILER,
@@ -30,7 +25,7 @@ from trailers.permissions import (
     VIEW_RATERS,
     can_change_trailer,
 )
-from trailers.services.raters import CSV_COLUMNS, import_ratings, set_rater_excluded
+from trailers.services.raters import import_ratings, set_rater_excluded
 from trailers.services.trailers import delete_trailer, rename_trailer, retry_trailer
 
 from .permissions import needs
@@ -125,7 +120,7 @@ class RaterExclusionView(APIView):
         return [IsAuthenticated(), needs(MANAGE_RATERS)]
 
     def _set(self, request, pk, excluded: bool):
-        user = selectors._get(get_user_model().objects.all(), pk)
+        user = selectors_labelling.get_rater(pk=pk)
         reason = request.data.get("reason", "") if excluded and hasattr(request.data, "get") else ""
         changed = set_rater_excluded(user=user, excluded=excluded, by=request.user, reason=str(reason or ""))
         return Response({"username": user.username, "excluded": excluded, "changed": changed})
@@ -148,17 +143,11 @@ class RatingsExportView(APIView):
         return [IsAuthenticated(), needs(VIEW_RATERS)]
 
     @extend_schema(summary="Every rating as CSV (needs trailers.view_rating)",
-                   responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=", ".join(CSV_COLUMNS))})
+                   responses={(200, "text/csv"): OpenApiResponse(
+                       OpenApiTypes.STR, description=", ".join(selectors_labelling.RATING_CSV_COLUMNS))})
     def get(self, request):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
-        for r in Rating.objects.select_related("trailer", "user").order_by("trailer_id", "user__username"):
-            writer.writerow([r.trailer_id, r.trailer.sha256, r.trailer.title, r.user.username, r.score,
-                             r.updated_at.isoformat()])
-        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="reelscore-ratings.csv"'
-        return response
+        return csv_download(columns=selectors_labelling.RATING_CSV_COLUMNS,
+                            rows=selectors_labelling.rating_csv_rows(), filename="reelscore-ratings.csv")
 
 
 IMPORT_REPORT = inline_serializer("RatingsImportReport", fields={

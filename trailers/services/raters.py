@@ -12,13 +12,10 @@ from django.db import transaction
 
 from trailers.errors import ServiceError
 from trailers.models import ExcludedRater, Rating, Trailer
+from trailers.selectors import from_spreadsheet
 
 from .ratings import delete_rating, parse_rating, rate_trailer
 from .ratings import import_ratings as save_ratings
-
-# The columns of the ratings CSV, in order. A trailer is found by its sha256 where the row gives one (the same file
-# on another site), else by its id; a person by their username.
-CSV_COLUMNS = ["trailer_id", "sha256", "title", "username", "score", "updated_at"]
 
 
 def undo_rating(*, user, trailer: Trailer, previous: int | None) -> Rating | None:
@@ -80,6 +77,8 @@ def import_ratings(*, data: bytes) -> ImportReport:
                            f"{', '.join(sorted(c for c in columns if c)) or 'none'}.")
     rows = [(number, {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k})
             for number, row in enumerate(reader, start=2)]
+    for _, row in rows:  # the export quotes a name a spreadsheet would read as a formula
+        row["username"] = from_spreadsheet(row.get("username", ""))
     users = {u.username: u for u in get_user_model().objects.filter(username__in={r.get("username") for _, r in rows})}
     by_sha = dict(Trailer.objects.filter(sha256__in={r.get("sha256") for _, r in rows if r.get("sha256")})
                   .values_list("sha256", "pk"))
