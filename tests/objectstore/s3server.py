@@ -11,14 +11,14 @@ checks no signature; rclone answers a Range GET with 200).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from tests.support.processes import stop_group
 
 ACCESS_KEY, SECRET_KEY = "reelscore-tests", "reelscore-tests-secret-0123456789"
 REGION = "us-east-1"
@@ -118,13 +118,8 @@ class S3Server:
         s3.delete_object(Bucket=self.bucket, Key=".ready-probe")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        if self.process is not None:
+            stop_group(self.process, timeout=30)
         self.process = None
         if getattr(self, "_log", None):
             self._log.close()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from tests.support.processes import ROOT, wait_for
+from tests.support.processes import ROOT, stop_group, wait_for
 from trailers import demo_status
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
 
@@ -94,9 +92,4 @@ def test_demo_dataset_end_to_end_and_idempotent(worker, worker_env, capsys):
         assert "Building" not in printed and "Uploaded" not in printed and "being built" not in printed, printed
         assert counts() == before
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, timeout=30)

@@ -58,12 +58,7 @@ class WorkerProcess:
             self.process.wait()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.process, timeout=20)
         self._log.close()
 
 
@@ -80,6 +75,19 @@ class SchedulerProcess(WorkerProcess):
 
     def sweeps_sent(self) -> int:
         return self.log().count("Scheduler: Sending due task sweep")
+
+
+def stop_group(process: subprocess.Popen, signum: int = signal.SIGTERM, *, timeout: float = 30) -> None:
+    """Send ``signum`` to ``process``'s process group (started with ``start_new_session``) and wait for it to end;
+    SIGKILL the group if it has not ended within ``timeout`` seconds."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signum)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def wait_for(predicate, *, timeout: float = 60, interval: float = 0.1, message: str = "condition"):
