@@ -108,7 +108,7 @@ def test_a_video_too_short_to_sample_is_refused(too_short):
 def test_a_file_over_the_limit_is_refused_before_and_while_it_is_read(synthetic_video, settings):
     settings.TRAILER_MAX_BYTES = 1000
     told = refusal(source=io.BytesIO(b"x" * 5000), original_name="big.mp4", size=5000)
-    assert told.code == "too_large" and told.message == "The file is too large: 4.9 KB, and the limit is 1000 bytes."
+    assert told.code == "too_large" and told.message == "The file is too large: 4.9\xa0KB, and the limit is 1000\xa0bytes."
     streamed = refusal(source=io.BytesIO(b"x" * 5000), original_name="big.mp4")  # no size given: counted as read
     assert streamed.code == "too_large"
     from_disk = refusal(source=synthetic_video, original_name="big.mp4")

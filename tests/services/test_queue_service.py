@@ -31,7 +31,7 @@ def test_preprocessing_again_queues_every_trailer_but_those_being_processed(make
     ready, failed = make_trailer(), make_trailer(status=Trailer.Status.FAILED, error="could not decode")
     busy = make_trailer(status=Trailer.Status.PROCESSING)
     with django_capture_on_commit_callbacks(execute=True):
-        assert request_preprocessing([ready.pk, failed.pk, busy.pk]) == (2, 1)
+        assert request_preprocessing(trailer_ids=[ready.pk, failed.pk, busy.pk]) == (2, 1)
     assert dict(Trailer.objects.values_list("pk", "status")) == {
         ready.pk: Trailer.Status.QUEUED, failed.pk: Trailer.Status.QUEUED, busy.pk: Trailer.Status.PROCESSING}
     assert Trailer.objects.get(pk=failed.pk).error == ""
@@ -46,7 +46,7 @@ def test_a_broker_that_is_down_leaves_the_trailer_waiting_for_the_sweep(make_tra
         raise ConnectionRefusedError("the broker is down")
 
     monkeypatch.setattr(preprocess_trailer_task, "apply_async", down)
-    assert enqueue_preprocessing(trailer.pk) is False
+    assert enqueue_preprocessing(trailer_id=trailer.pk) is False
     trailer.refresh_from_db()
     assert trailer.status == Trailer.Status.QUEUED and trailer.enqueued_at is None  # the sweep's to send
     monkeypatch.undo()

@@ -23,7 +23,7 @@ def test_predictions_are_written_new_or_over_the_versions_earlier_ones_and_a_del
     make_prediction(other, scored, 9.0)
     gone_pk = gone.pk
     gone.delete()
-    written = write_predictions([
+    written = write_predictions(predictions=[
         Prediction(model_version=version, trailer=scored, score=6.0, spread=0.5, uncertainty=0.25,
                    subclip_scores=[5.5, 6.5]),
         Prediction(model_version=version, trailer=new, score=4.0, spread=0.0, uncertainty=0.0, subclip_scores=[4.0]),
@@ -36,7 +36,7 @@ def test_predictions_are_written_new_or_over_the_versions_earlier_ones_and_a_del
     kept = Prediction.objects.get(model_version=version, trailer=scored)
     assert (kept.spread, kept.uncertainty, kept.subclip_scores) == (0.5, 0.25, [5.5, 6.5])
     assert Prediction.objects.get(model_version=other).score == 9.0  # another version's are its own
-    assert write_predictions([]) == 0
+    assert write_predictions(predictions=[]) == 0
 
 
 def test_the_kept_figures_go_stale_with_a_rating_and_the_sweeps_refresh_makes_them_again(
