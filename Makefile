@@ -11,12 +11,14 @@ PYTEST_ARGS ?=
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+# --no-compile: Python compiles what is imported when it is first imported; compiling every file of every package
+# (torch's thousands) at install took 28 of its 69 s on a busy machine (README "Time to a working demo").
 $(VENV)/.installed: requirements.txt | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check --no-compile -q -r requirements.txt
 	touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	$(PY) -m pip install --disable-pip-version-check --no-compile -q -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
