@@ -63,7 +63,9 @@ def _busy_core() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen, *, settle: float = 0) -> None:
+    """Stop ``process`` and its process group. With ``settle``, whatever of the group is still there that many
+    seconds later is killed: a worker stuck in its warm shutdown once outlived `make demo` and idled on after it."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -71,6 +73,12 @@ def _stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+    if settle:
+        time.sleep(settle)  # serve stops its children itself (SIGTERM, then SIGKILL after 20 s)
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # the group is gone: all stopped
 
 
 def timeline(clone: Path, started: float) -> str:
@@ -130,7 +138,7 @@ def run_demo(clone: Path, port: int, log_name: str, *, until_complete: bool, tim
             time.sleep(0.05)
         raise TimeoutError(f"make demo did not get there in {timeout:.0f} s: {marks}")
     finally:
-        _stop(process)
+        _stop(process, settle=25)
         log.close()
 
 
