@@ -77,7 +77,7 @@ from ml.embeddings import load_embeddings
 from ml.frames import load_frames
 from ml.metrics import regression_metrics
 from ml.model import LRCN, build_model
-from ml.pixels import sample_head_inputs
+from ml.pixels import remembered_features, sample_head_inputs
 from ml.train import (
     RESUMABLE_CHANGES,
     Callback,
@@ -212,27 +212,28 @@ def cross_validate(
 
     results: list[FoldResult] = []
     stop_reason = "completed"
-    for index, test in enumerate(folds):
-        done_file = folder / f"fold-{index + 1}.pt" if folder else None
-        fingerprint = _fingerprint(model_config, config, test, by_key)
-        if done_file is not None and done_file.exists():
-            kept = _load_fold(done_file, model_config, device, fingerprint)
-            if kept is not None:
-                results.append(kept)
-                continue
-        held_out = set(test)
-        train = [by_key[k] for k in by_key if k not in held_out]
-        test_samples = [by_key[k] for k in test]
-        fold_result, cancelled = _run_fold(
-            index, train, test_samples, config, model_config, baseline_config,
-            embedding_spec=embedding_spec, callback=callback, fits=fits, folder=folder,
-        )
-        if cancelled:
-            stop_reason = "cancelled"
-            break
-        if done_file is not None:
-            _save_fold(done_file, fold_result, fingerprint)
-        results.append(fold_result)
+    with remembered_features():  # each trailer's pixel features once, not once per fit and prediction
+        for index, test in enumerate(folds):
+            done_file = folder / f"fold-{index + 1}.pt" if folder else None
+            fingerprint = _fingerprint(model_config, config, test, by_key)
+            if done_file is not None and done_file.exists():
+                kept = _load_fold(done_file, model_config, device, fingerprint)
+                if kept is not None:
+                    results.append(kept)
+                    continue
+            held_out = set(test)
+            train = [by_key[k] for k in by_key if k not in held_out]
+            test_samples = [by_key[k] for k in test]
+            fold_result, cancelled = _run_fold(
+                index, train, test_samples, config, model_config, baseline_config,
+                embedding_spec=embedding_spec, callback=callback, fits=fits, folder=folder,
+            )
+            if cancelled:
+                stop_reason = "cancelled"
+                break
+            if done_file is not None:
+                _save_fold(done_file, fold_result, fingerprint)
+            results.append(fold_result)
     return CrossValResult(folds=results, groups=[g for g in groups if len(g) > 1], model_config=model_config,
                           train_config=config, stop_reason=stop_reason, duplicates_checked=bool(vectors),
                           embedded_on_demand=embedded)

@@ -16,17 +16,26 @@ that in, from the frames themselves:
 * the frame's mean colour (R, G, B in 0–1).
 
 They are computed from the stored frames in milliseconds, so they are never
-cached: a model that uses them (``LRCNConfig.pixel_grid`` > 0) gets them beside
-its cached embeddings wherever it trains or scores.
+stored: a model that uses them (``LRCNConfig.pixel_grid`` > 0) gets them beside
+its cached embeddings wherever it trains or scores. A cross-validation, whose
+fits read every trailer's frames again, computes them once for all its fits
+(:func:`remembered_features`).
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
 from ml.frames import load_frames
 
 REFERENCE_SIDE = 112  # flows are given in pixels per frame at this frame side, whatever the frames' size
+# Within remembered_features(): each frame file's features by (path, grid, snippet_frames).
+_remembered: ContextVar[dict | None] = ContextVar("remembered_pixel_features", default=None)
 
 
 def feature_count(grid: int) -> int:
@@ -97,7 +106,10 @@ def head_input(embeddings: np.ndarray, frames: np.ndarray, *, grid: int, snippet
     the pixel features of its frames beside them (T, D + feature_count(grid))."""
     if grid <= 0:
         return embeddings
-    features = pixel_features(frames, grid=grid, snippet_frames=snippet_frames)
+    return _beside(embeddings, pixel_features(frames, grid=grid, snippet_frames=snippet_frames))
+
+
+def _beside(embeddings: np.ndarray, features: np.ndarray) -> np.ndarray:
     if features.shape[0] != embeddings.shape[0]:
         raise ValueError(f"{embeddings.shape[0]} embeddings for {features.shape[0]} frames: the cache is stale")
     return np.hstack([np.asarray(embeddings, np.float32), features])
@@ -108,5 +120,27 @@ def sample_head_inputs(sample, *, grid: int, snippet_frames: int) -> tuple[np.nd
     ``ml.embeddings.gather_embeddings``), with the pixel features of its frame files beside them when ``grid``."""
     if grid <= 0:
         return tuple(sample.embeddings)
-    return tuple(head_input(e, load_frames(p, mmap=True), grid=grid, snippet_frames=snippet_frames)
+    return tuple(_beside(e, _file_features(p, grid, snippet_frames))
                  for e, p in zip(sample.embeddings, sample.subclips, strict=True))
+
+
+@contextmanager
+def remembered_features() -> Iterator[None]:
+    """Within it, :func:`sample_head_inputs` computes each frame file's pixel features once (the files must not
+    change meanwhile): a cross-validation's fits and predictions read the same trailers again and again."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
+def _file_features(path, grid: int, snippet_frames: int) -> np.ndarray:
+    memo = _remembered.get()
+    key = (os.fspath(path), grid, snippet_frames) if memo is not None and isinstance(path, str | os.PathLike) else None
+    if key is not None and key in memo:
+        return memo[key]
+    features = pixel_features(load_frames(path, mmap=True), grid=grid, snippet_frames=snippet_frames)
+    if key is not None:
+        memo[key] = features
+    return features

@@ -16,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.video.reformatter import VideoReformatter
 
 from .files import atomic_path, media_url
 from .video import probe
@@ -78,10 +79,11 @@ def write_browser_copy(src: str | os.PathLike, dst: str | os.PathLike, *, max_si
             aout = out.add_stream("aac", rate=ain.codec_context.sample_rate or 48000)
             aout.layout = "stereo"
         last_pts = -1
+        reformatter = VideoReformatter()  # one conversion context for every frame, not a new one per frame
         for packet in inp.demux(*(s for s in (vin, ain) if s is not None)):
             for frame in packet.decode():
                 if packet.stream is vin:
-                    last_pts = _encode_video(out, vout, frame, width, height, last_pts)
+                    last_pts = _encode_video(out, vout, reformatter, frame, width, height, last_pts)
                 elif aout is not None:
                     for encoded in aout.encode(frame):
                         out.mux(encoded)
@@ -92,8 +94,9 @@ def write_browser_copy(src: str | os.PathLike, dst: str | os.PathLike, *, max_si
     return dst
 
 
-def _encode_video(out, stream, frame: av.VideoFrame, width: int, height: int, last_pts: int) -> int:
-    picture = frame.reformat(width=width, height=height, format="yuv420p")
+def _encode_video(out, stream, reformatter: VideoReformatter, frame: av.VideoFrame, width: int, height: int,
+                  last_pts: int) -> int:
+    picture = reformatter.reformat(frame, width=width, height=height, format="yuv420p")
     pts = int(round(frame.time * 1000)) if frame.time is not None else last_pts + 1
     picture.pts = max(pts, last_pts + 1)  # strictly increasing, even where the source repeats a time
     picture.time_base = _MILLISECOND

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 
 from ml.config import PRESETS, TRAIN_PRESETS
@@ -97,11 +98,13 @@ def demo_summary(options: DemoOptions) -> dict[str, int] | None:
 
 
 def _ensure_users() -> list[User]:
-    users = []
+    users, hashed = [], None
     for name, _ in DEMO_RATERS:
         user, created = User.objects.get_or_create(username=name, defaults={"email": f"{name}@example.com"})
         if created:
-            user.set_password(DEMO_PASSWORD)
+            # The demo people share one published password: hashed once (a hash costs a second on a busy machine).
+            hashed = hashed or make_password(DEMO_PASSWORD)
+            user.password = hashed
             user.save(update_fields=["password"])
         users.append(user)
     return users

@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from .probe import Geometry
 
@@ -37,10 +38,13 @@ class Converter:
         self.upright = (out_w, out_h)
         # Scale in stored orientation, then turn: scaling the small picture is cheaper.
         self.scaled = (out_h, out_w) if geometry.quarter_turns % 2 else (out_w, out_h)
+        # One conversion context for every frame (a frame's own reformat() makes a new one each time).
+        self.reformatter = VideoReformatter()
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
         width, height = self.scaled
-        rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="BILINEAR").to_ndarray()
+        rgb = self.reformatter.reformat(frame, width=width, height=height, format="rgb24",
+                                        interpolation="BILINEAR").to_ndarray()
         if self.geometry.quarter_turns:
             rgb = np.rot90(rgb, self.geometry.quarter_turns)
         if self.size is not None:

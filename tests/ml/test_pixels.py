@@ -40,3 +40,29 @@ def test_head_input_sits_beside_the_embeddings_and_refuses_a_stale_cache():
     assert joined.shape == (6, 1280 + feature_count(3)) and joined.dtype == np.float32
     with pytest.raises(ValueError, match="stale"):
         head_input(embeddings[:4], frames, grid=3, snippet_frames=2)
+
+
+def test_a_cross_validation_computes_each_files_features_once(tmp_path, monkeypatch):
+    import ml.pixels
+    from ml.data import TrailerSample
+    from ml.frames import save_frames
+    from ml.pixels import remembered_features, sample_head_inputs
+
+    frames = moving_bar(2)
+    save_frames(frames, tmp_path / "0.npy")
+    sample = TrailerSample("t", (str(tmp_path / "0.npy"),), 5.0, (np.zeros((6, 1280), np.float32),))
+    expected = head_input(sample.embeddings[0], frames, grid=3, snippet_frames=2)
+    computed = []
+    real = ml.pixels.pixel_features
+    monkeypatch.setattr(ml.pixels, "pixel_features", lambda f, **kw: computed.append(1) or real(f, **kw))
+
+    with remembered_features():
+        first = sample_head_inputs(sample, grid=3, snippet_frames=2)
+        again = sample_head_inputs(sample, grid=3, snippet_frames=2)
+        assert len(computed) == 1
+        sample_head_inputs(sample, grid=2, snippet_frames=2)  # another grid is other features
+        assert len(computed) == 2
+    assert np.array_equal(first[0], expected) and np.array_equal(again[0], expected)
+    sample_head_inputs(sample, grid=3, snippet_frames=2)  # outside it, nothing is remembered
+    sample_head_inputs(sample, grid=3, snippet_frames=2)
+    assert len(computed) == 4
