@@ -4,18 +4,16 @@ fill them from the ratings and datasets already there."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.support.migrations import latest, migrate_to
 
 BEFORE = [("trailers", "0007_run_preset_and_note")]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_existing_ratings_and_datasets_fill_the_new_columns():
-    executor = MigrationExecutor(connection)
-    latest = executor.loader.graph.leaf_nodes("trailers")
-    executor.migrate(BEFORE)
-    old = executor.loader.project_state(BEFORE).apps
+    newest = latest()
+    old = migrate_to(BEFORE)
     User = old.get_model("auth", "User")
     Trailer = old.get_model("trailers", "Trailer")
     Rating = old.get_model("trailers", "Rating")
@@ -29,9 +27,7 @@ def test_existing_ratings_and_datasets_fill_the_new_columns():
                                               {"trailer": unrated.pk, "label": 5.0, "split": "val"}])
     cv_run = TrainingRun.objects.create(dataset=[{"trailer": rated.pk, "label": 6.3, "split": "cv"}])
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(latest)
-    new = executor.loader.project_state(latest).apps
+    new = migrate_to(newest)
     Trailer = new.get_model("trailers", "Trailer")
     TrainingRun = new.get_model("trailers", "TrainingRun")
     assert Trailer.objects.filter(pk=rated.pk).values_list("rating_count", "rating_sum", "mean_rating").get() == (
