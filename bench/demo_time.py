@@ -35,7 +35,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.support.processes import stop_group
+from tests.support.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,7 +68,7 @@ def _busy_core() -> subprocess.Popen:
 def _stop(process: subprocess.Popen, *, settle: float = 0) -> None:
     """Stop ``process`` and its process group. With ``settle``, whatever of the group is still there that many
     seconds later is killed: a worker stuck in its warm shutdown once outlived `make demo` and idled on after it."""
-    stop_group(process, timeout=60)
+    stop_process(process, timeout=60)
     if settle:
         time.sleep(settle)  # serve stops its children itself (SIGTERM, then SIGKILL after 20 s)
         try:

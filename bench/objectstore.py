@@ -36,6 +36,8 @@ import time
 import uuid
 from pathlib import Path
 
+from tests.support.processes import stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -176,8 +178,7 @@ def bench_upload(server, work: Path, megabytes: int) -> dict:
                 "seconds": seconds, "rss_before_mb": before / 1024, "peak_rss_mb": max(peak, peak_seen[0]) / 1024,
                 "stored_sizes": sizes, "stored_ok": sizes == [video.stat().st_size]}
     finally:
-        web.terminate()
-        web.wait(timeout=30)
+        stop_process(web, timeout=30)
         log.close()
 
 

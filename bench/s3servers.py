@@ -29,6 +29,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.support.processes import stop_process
+
 KEY, SECRET, BUCKET = "benchkey", "benchsecret-0123456789", "bench"
 SIZE = 64 * 1024 * 1024
 
@@ -166,12 +168,7 @@ def measure(name: str, bindir: Path | None) -> dict | None:
     except Exception as exc:  # noqa: BLE001 - reported in the table
         out["error"] = f"{type(exc).__name__}: {exc}"
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_process(process, timeout=20)
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
     return out

@@ -56,6 +56,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.support.processes import stop_process  # noqa: E402 - importable once ROOT is on the path
+
 TARGET_P95_MS = 150
 RATERS = 300
 SUBCLIPS = 3
@@ -663,11 +665,7 @@ def serve_and_measure(args, size: int, work: Path, ids: dict) -> dict:
         print(f"workers' resident memory at the end: up to {peak:.0f} MB; {load()}")
         return {"rows": rows, "csv": csv_row, "concurrent": concurrent, "thumbnail": thumbnail, "peak_rss_mb": peak}
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server, timeout=20)
         log.close()
 
 

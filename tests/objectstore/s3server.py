@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support.processes import stop_group
+from tests.support.processes import stop_process
 
 ACCESS_KEY, SECRET_KEY = "reelscore-tests", "reelscore-tests-secret-0123456789"
 REGION = "us-east-1"
@@ -119,7 +119,7 @@ class S3Server:
 
     def stop(self) -> None:
         if self.process is not None:
-            stop_group(self.process, timeout=30)
+            stop_process(self.process, timeout=30)
         self.process = None
         if getattr(self, "_log", None):
             self._log.close()

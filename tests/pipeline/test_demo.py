@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from tests.support.processes import ROOT, stop_group, wait_for
+from tests.support.processes import ROOT, stop_process, wait_for
 from trailers import demo_status
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
 
@@ -92,4 +92,4 @@ def test_demo_dataset_end_to_end_and_idempotent(worker, worker_env, capsys):
         assert "Building" not in printed and "Uploaded" not in printed and "being built" not in printed, printed
         assert counts() == before
     finally:
-        stop_group(process, timeout=30)
+        stop_process(process, timeout=30)

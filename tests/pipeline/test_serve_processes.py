@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from tests.support.processes import ROOT, stop_group, wait_for
+from tests.support.processes import ROOT, stop_process, wait_for
 
 pytestmark = pytest.mark.pipeline
 
@@ -44,7 +44,7 @@ def test_serve_runs_the_site_a_worker_and_the_scheduler(tmp_path):
         text = log.read_text(errors="replace")
         assert "beat: Starting" in text and "Press Ctrl-C to stop the web server, the worker and the scheduler." in text
     finally:
-        stop_group(serve, signal.SIGINT, timeout=60)
+        stop_process(serve, signal.SIGINT, timeout=60)
     time.sleep(0.5)
     assert "Stopping the web server, the worker and the scheduler" in log.read_text(errors="replace")
     with pytest.raises(ProcessLookupError):  # no child of serve (web server, worker, scheduler) outlived it

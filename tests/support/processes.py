@@ -58,7 +58,7 @@ class WorkerProcess:
             self.process.wait()
 
     def stop(self) -> None:
-        stop_group(self.process, timeout=20)
+        stop_process(self.process, timeout=20)
         self._log.close()
 
 
@@ -77,16 +77,22 @@ class SchedulerProcess(WorkerProcess):
         return self.log().count("Scheduler: Sending due task sweep")
 
 
-def stop_group(process: subprocess.Popen, signum: int = signal.SIGTERM, *, timeout: float = 30) -> None:
-    """Send ``signum`` to ``process``'s process group (started with ``start_new_session``) and wait for it to end;
-    SIGKILL the group if it has not ended within ``timeout`` seconds."""
+def stop_process(process: subprocess.Popen, signum: int = signal.SIGTERM, *, timeout: float = 30) -> None:
+    """Send ``signum`` to ``process`` (to its whole process group when it leads one: started with
+    ``start_new_session``) and wait for it to end; SIGKILL it, or the group, if it has not ended within ``timeout``
+    seconds."""
     if process.poll() is not None:
         return
-    os.killpg(process.pid, signum)
+    leads_group = os.getpgid(process.pid) == process.pid
+
+    def send(number: int) -> None:
+        os.killpg(process.pid, number) if leads_group else process.send_signal(number)
+
+    send(signum)
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        send(signal.SIGKILL)
         process.wait()
 
 
