@@ -231,10 +231,8 @@ class RunFilterSet(_ListFilterSet):
                              help_text="where the run is")
     preset = df.ChoiceFilter(choices=[(p, p) for p in PRESET_NAMES], empty_label="any", label="Preset",
                              help_text="the preset whose model options the run has (custom: none's)")
-    sort = df.ChoiceFilter(
-        choices=[(key, label) for key, (label, _) in selectors_runs.RUN_SORTS.items()], empty_label=None,
-        label="Sort", method="order",
-        help_text="-created (newest first, the default), created, mae (held-out MAE, best first), -mae")
+    sort = _sort([(key, label) for key, (label, _) in selectors_runs.RUN_SORTS.items()],
+                 "-created (newest first, the default), created, mae (held-out MAE, best first), -mae")
 
     class Meta:
         model = TrainingRun
