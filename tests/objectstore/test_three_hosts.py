@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 import warnings
@@ -45,6 +46,15 @@ class WebHost(WorkerProcess):
         super().__init__(env, log_dir, "web", prefix=host.prefix(), argv=[
             sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"{host.address}:{WEB_PORT}",
             "--workers", "2", "--timeout", "120", "--access-logfile", "-"])
+
+    def fresh_workers(self, timeout: float = 60) -> None:
+        """Replace gunicorn's workers with new ones (its graceful reload, SIGHUP to the master): each test's database
+        is flushed and filled again, so an id a worker remembers from a test before (Django caches content types:
+        the admin's history names one) may name no row now. A deployed site's rows are never flushed under it."""
+        booted = self.log().count("Booting worker")
+        os.kill(self.process.pid, signal.SIGHUP)
+        wait_for(lambda: self.log().count("Booting worker") >= booted + 2, timeout=timeout,
+                 message="gunicorn's new workers")
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +165,8 @@ class Browser:
 
 @pytest.fixture
 def person(cluster, django_user_model):
+    cluster["gunicorn"].fresh_workers()
+    wait_for(lambda: _answers(cluster["url"]), timeout=60, message="the web host to answer")
     django_user_model.objects.create_superuser(username="curator", password="curator-pass-123",
                                                email="curator@example.com")
     browser = Browser(cluster["url"])
