@@ -17,7 +17,7 @@ import re
 import pytest
 
 from ml.synth import generate_trailer
-from tests.support.browser import log_in
+from tests.support.browser import log_in, wait_in_page
 from tests.support.processes import wait_for
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
 from trailers.services import ingest_trailer, rate_trailer
@@ -244,7 +244,7 @@ def test_a_trailer_browsers_cannot_play_is_shown_from_its_copy(page, worker, tmp
     log_in(page, user.username, "alice-pass-123")
     page.goto(f"/trailers/{trailer.pk}/")
     player = page.locator("video.player")
-    page.wait_for_function("document.querySelector('video.player').readyState >= 1", timeout=15_000)
+    wait_in_page(page, "document.querySelector('video.player').readyState >= 1", timeout=15)
     assert player.evaluate("v => v.duration") == pytest.approx(4.0, abs=0.3)
     expect(page.locator(".player-error")).to_be_hidden()
     download = page.request.get(f"/trailers/{trailer.pk}/original/")

@@ -368,7 +368,7 @@ def test_a_gpu_worker_killed_mid_run_is_resumed_by_another_from_the_store(cluste
 def test_a_browser_plays_the_trailer_from_the_store(cluster, person, synthetic_trailers, monkeypatch):
     """Chromium, as a person: the page's player loads the video from the store (ranges, answered 206) and the
     Content-Security-Policy lets it, and nothing else new."""
-    from tests.support.browser import CHROMIUM_ARGS, log_in, require_browser
+    from tests.support.browser import CHROMIUM_ARGS, log_in, require_browser, wait_in_page
 
     require_browser()
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop runs in this thread beside the ORM
@@ -384,10 +384,10 @@ def test_a_browser_plays_the_trailer_from_the_store(cluster, person, synthetic_t
         page.on("response", lambda r: from_store.append(r.status) if endpoint in r.url else None)
         log_in(page, "curator", "curator-pass-123")
         page.goto(f"/trailers/{trailer.pk}/")
-        page.wait_for_function("document.querySelector('video.player').readyState >= 1", timeout=30_000)
+        wait_in_page(page, "document.querySelector('video.player').readyState >= 1")
         duration = page.evaluate("document.querySelector('video.player').duration")
-        page.wait_for_function("[...document.querySelectorAll('.subclip img')].every(i => i.complete && "
-                               "i.naturalWidth > 0)", timeout=30_000)  # contact sheets, from the store too
+        wait_in_page(page, "[...document.querySelectorAll('.subclip img')].every(i => i.complete && "
+                           "i.naturalWidth > 0)")  # contact sheets, from the store too
         chromium.close()
     assert duration == pytest.approx(trailer.duration, abs=0.5)
     assert 206 in from_store  # the store answered the player's range requests

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import wait_for
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -44,3 +46,10 @@ def log_in(page, username: str, password: str) -> None:
     page.fill("[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/accounts/login/" not in url)  # logged in before the next page is asked for
+
+
+def wait_in_page(page, expression: str, *, timeout: float = 30) -> None:
+    """Wait until ``expression`` is true in ``page``, read by page.evaluate from here. Playwright's own
+    wait_for_function evaluates a predicate that is not true at once with eval in the page, which the
+    Content-Security-Policy (script-src 'self', no 'unsafe-eval') refuses."""
+    wait_for(lambda: page.evaluate(expression), timeout=timeout, interval=0.1, message=f"the page: {expression}")
