@@ -49,6 +49,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -119,6 +120,7 @@ def build(size: int, ratings_per_trailer: int, work: Path) -> dict:
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
+    from trailers import selectors
     from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
     from trailers.services.summaries import keep_prediction_summary
 
@@ -208,10 +210,11 @@ def build(size: int, ratings_per_trailer: int, work: Path) -> dict:
                                             scored_at=now if k < 2 else None)
                 for k in range(3)]
     for version in versions[:2]:
+        standing = selectors.run_standing(version)  # what scoring keeps on each prediction
         Prediction.objects.bulk_create(
             (Prediction(model_version=version, trailer=t, score=float(np.clip(quality[i] + rng.normal(0, 1), 1, 10)),
                         subclip_scores=[round(float(quality[i] + rng.normal(0, 1)), 4) for _ in range(SUBCLIPS)],
-                        spread=0.4, uncertainty=float(rng.uniform(0.05, 0.6)))
+                        spread=0.4, uncertainty=float(rng.uniform(0.05, 0.6)), **asdict(standing.of(t.pk)))
              for i, t in enumerate(trailers) if t.status == "ready"), batch_size=5000)
     built["runs, versions, predictions"] = time.perf_counter() - started
 

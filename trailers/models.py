@@ -313,6 +313,13 @@ class Prediction(models.Model):
     subclip_scores = models.JSONField(default=list)
     spread = models.FloatField(default=0.0, help_text="standard deviation of the subclip scores")
     uncertainty = models.FloatField(default=0.0, help_text="standard deviation over the model's ensemble members")
+    # What the version knew of the trailer, from its run (trailers/standing.py), kept when it scores: the
+    # predictions page's figures over any filtered rows then need no more than the rows.
+    trained = models.BooleanField(default=False, help_text="the version learned from this trailer")
+    held_out_score = models.FloatField(null=True, blank=True, help_text=(
+        "a cross-validated version's own trailer: the prediction of the fold model that never trained on it"))
+    baseline = models.FloatField(null=True, blank=True, help_text=(
+        "the mean-rating baseline's prediction of this trailer, as the version's estimate scored it"))
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

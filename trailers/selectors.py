@@ -33,6 +33,7 @@ from django.utils import timezone
 from ml.metrics import mae, rmse, spearman
 
 from .models import ModelVersion, Prediction, PredictionSummary, Rating, Subclip, Trailer, TrainingRun
+from .standing import RunStanding
 
 MAX_ID = 2**63 - 1  # the largest id a database integer column holds
 
@@ -695,12 +696,6 @@ def unscored_trailers(*, model_version: ModelVersion) -> QuerySet[Trailer]:
         Exists(Prediction.objects.filter(trailer=OuterRef("pk"), model_version=model_version)))
 
 
-def predicted_against_rated(rows: QuerySet[Prediction]) -> list[tuple[float, float, str, int]]:
-    """(mean user rating, predicted score, trailer title, trailer id) of every row whose trailer has ratings."""
-    return list(rows.filter(trailer__rating_count__gt=0).order_by()
-                .values_list("trailer__mean_rating", "score", "trailer__title", "trailer_id"))
-
-
 def ensemble_size(version: ModelVersion) -> int:
     """How many models ``version`` averages (its cross-validation's fold models); 1 for a single model."""
     return int(version.metrics.get("ensemble") or 1)
@@ -710,57 +705,21 @@ def is_cross_validated_version(version: ModelVersion) -> bool:
     return version.metrics.get("estimate") == "cross-validated" or is_cross_validated(version.run)
 
 
-@dataclass(frozen=True)
-class RunSnapshot:
-    """What a version's run froze and estimated: its dataset and its cross-validation, read in one query."""
-
-    dataset: list[dict]
-    cross_validation: dict
-
-    @classmethod
-    def of(cls, version: ModelVersion) -> RunSnapshot:
-        run = version.run
-        if _loaded(run, "dataset") and _loaded(run, "cross_validation"):
-            return cls(run.dataset or [], run.cross_validation or {})
-        dataset, estimate = TrainingRun.objects.filter(pk=version.run_id).values_list(
-            "dataset", "cross_validation").first() or ([], {})
-        return cls(dataset or [], estimate or {})
+def run_standing(version: ModelVersion) -> RunStanding:
+    """What ``version`` knew of each trailer, from its run's dataset and cross-validation (one query; megabytes
+    at 50,000 trailers: scoring reads it once and keeps each trailer's on its prediction)."""
+    run = version.run
+    if _loaded(run, "dataset") and _loaded(run, "cross_validation"):
+        return RunStanding(run.dataset, run.cross_validation)
+    dataset, estimate = TrainingRun.objects.filter(pk=version.run_id).values_list(
+        "dataset", "cross_validation").first() or ([], {})
+    return RunStanding(dataset, estimate)
 
 
-def training_labels(version: ModelVersion, snapshot: RunSnapshot | None = None) -> dict[int, float]:
+def training_labels(version: ModelVersion) -> dict[int, float]:
     """{trailer id: label} of the trailers ``version`` learned from: its run's training split, or, for a
     cross-validated run, its whole dataset (each trailer was trained on by K-1 of the K member models)."""
-    snapshot = snapshot or RunSnapshot.of(version)
-    return {d["trailer"]: d["label"] for d in snapshot.dataset if d.get("split") in ("train", "cv")}
-
-
-def held_out_predictions(version: ModelVersion, snapshot: RunSnapshot | None = None) -> dict[int, float]:
-    """{trailer id: prediction} of a cross-validated version's own dataset, each by the fold model that never
-    trained on that trailer (its run's out-of-fold predictions); {} for a version without folds."""
-    snapshot = snapshot or RunSnapshot.of(version)
-    predictions = snapshot.cross_validation.get("predictions") or {}
-    out = {}
-    for key, value in predictions.items():
-        pk = parse_id(key)
-        if pk is not None and isinstance(value, int | float):
-            out[pk] = float(value)
-    return out
-
-
-def fold_baselines(version: ModelVersion, snapshot: RunSnapshot | None = None) -> dict[int, float]:
-    """{trailer id: the mean-rating baseline's prediction of it}: the mean label of the folds that trained the
-    model that held it out, as the run's mean-rating baseline was scored."""
-    snapshot = snapshot or RunSnapshot.of(version)
-    labels = {d["trailer"]: d["label"] for d in snapshot.dataset}
-    total = sum(labels.values())
-    out: dict[int, float] = {}
-    for fold in snapshot.cross_validation.get("per_fold") or []:
-        test = {parse_id(pk) for pk in fold.get("test") or []} & labels.keys()
-        rest = len(labels) - len(test)
-        if rest:
-            mean = (total - sum(labels[pk] for pk in test)) / rest
-            out.update({pk: mean for pk in test})
-    return out
+    return run_standing(version).trained
 
 
 SCATTER_POINTS = 2000  # the plot's most dots; every rated trailer counts in the figures
@@ -795,30 +754,24 @@ def prediction_figures(version: ModelVersion, rows: QuerySet[Prediction]) -> dic
     version never learned from ("unseen"), and for a cross-validated version over its run's trailers through their
     held-out predictions ("held_out", else None); and the scatter plot's even sample ("points").
 
-    Reads every rated row: the page reads these kept (``PredictionSummary``) unless filters narrow the rows."""
-    rated = predicted_against_rated(rows)
-    if not rated:  # nothing to score: the run's dataset and estimate need not be read
-        empty = figures([])
-        return {"all": empty, "unseen": empty, "held_out": empty if is_cross_validated_version(version) else None,
-                "points": []}
-    snapshot = RunSnapshot.of(version)
-    trained = training_labels(version, snapshot)
-    # Its run's baseline predicted the mean label of what it trained on.
-    training_mean = sum(trained.values()) / len(trained) if trained else None
+    Reads every rated row, and nothing else: what the version knew of each trailer is kept on its prediction
+    (trailers/standing.py). The page reads these kept (``PredictionSummary``) unless filters narrow the rows."""
+    rated = list(rows.filter(trailer__rating_count__gt=0).order_by().values_list(
+        "trailer__mean_rating", "score", "trailer__title", "trailer_id", "trained", "held_out_score", "baseline"))
+    baseline = {row[3]: row[6] for row in rated}
     # The honest figures: trailers the model never learned from. Without folds: its validation split and newer
     # ones. Cross-validated: every trailer newer than the run (no member saw it) and, apart, the run's own
-    # trailers through its held-out predictions (each by the fold model that never saw it).
+    # trailers through their held-out predictions (each by the fold model that never saw it), each against its
+    # fold's mean-rating baseline.
     held_out = None
     if is_cross_validated_version(version):
-        predictions = held_out_predictions(version, snapshot)
-        held_out = figures([(row[0], predictions[row[3]], *row[2:]) for row in rated if row[3] in predictions],
-                           baseline=fold_baselines(version, snapshot))
+        held_out = figures([(row[0], row[5], *row[2:4]) for row in rated if row[5] is not None], baseline=baseline)
     step = max(1, -(-len(rated) // SCATTER_POINTS))
     return {
-        "all": figures(rated),
-        "unseen": figures([row for row in rated if row[3] not in trained], baseline=training_mean),
+        "all": figures([row[:4] for row in rated]),
+        "unseen": figures([row[:4] for row in rated if not row[4]], baseline=baseline),
         "held_out": held_out,
-        "points": [list(row) for row in rated[::step]],
+        "points": [list(row[:4]) for row in rated[::step]],
     }
 
 

@@ -162,11 +162,11 @@ EXPECTED: dict[str, int] = {
     **{f"predictions sort={sort}": 3 for sort in selectors.PREDICTION_SORTS},
     "predictions filtered": 3,
     "predictions_report": 2,  # how far the active version has scored (it has not finished), the kept figures
-    "predictions_report narrowed": 4,  # the version; the scoring; every rated row kept, the run's dataset and estimate
+    "predictions_report narrowed": 3,  # the version; the scoring; every rated row kept (with what it knew of each)
     "kept_prediction_summary": 1,
     "scoring_progress": 1,  # the active version has not finished scoring: scored and ready, one aggregate
     "scoring_counts": 1,
-    "prediction_figures": 3,  # the active version, every rated row, the run's dataset and estimate
+    "prediction_figures": 2,  # the active version, every rated row (with what the version knew of each)
     "prediction_csv_rows": 1,  # one more per 2,000 rows: read in chunks
     "get_model_version": 1,
     **{f"runs sort={sort}": 3 for sort in selectors_runs.RUN_SORTS},

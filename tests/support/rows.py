@@ -7,12 +7,14 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+from dataclasses import asdict
 
 import numpy as np
 from django.core.files.base import ContentFile
 from django.utils import timezone
 from PIL import Image
 
+from trailers import selectors
 from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 from trailers.services import rate_trailer
 
@@ -149,8 +151,11 @@ def create_prediction(version: ModelVersion, trailer: Trailer, score: float,
                       subclip_scores: list[float] | None = None, uncertainty: float = 0.0) -> Prediction:
     subclip_scores = subclip_scores if subclip_scores is not None else [score - 0.5, score + 0.5]
     spread = float(np.std(subclip_scores)) if subclip_scores else 0.0
+    # What the version knew of the trailer, kept beside its score as scoring keeps it.
+    standing = selectors.run_standing(version).of(trailer.pk)
     return Prediction.objects.create(model_version=version, trailer=trailer, score=score,
-                                     subclip_scores=subclip_scores, spread=spread, uncertainty=uncertainty)
+                                     subclip_scores=subclip_scores, spread=spread, uncertainty=uncertainty,
+                                     **asdict(standing))
 
 
 def rate(user, trailer, score) -> Rating:

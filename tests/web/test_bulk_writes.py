@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ml.metrics import mae
 from tests.support.broker import broker_messages
+from tests.support.rows import create_cv_run, cross_validation_estimate, cv_version_metrics
 from trailers.models import Prediction, PredictionSummary, Trailer
 from trailers.services import queue, rate_trailer, scoring, sweep
 from trailers.services.summaries import keep_prediction_summary
@@ -89,6 +90,36 @@ def test_scoring_writes_new_predictions_and_replaces_old_ones_a_chunk_at_a_time(
     for trailer in trailers:
         assert rows[trailer.pk].score == 1.0 + trailer.pk % 9 and rows[trailer.pk].subclip_scores
     assert rows[trailers[0].pk].pk == stale.pk and rows[trailers[0].pk].score != 9.9  # the same row, updated
+
+
+def test_scoring_keeps_what_a_cross_validated_version_knew_of_each_trailer_and_a_search_is_scored_by_it(
+        user_client, user, make_trailer, make_version, stub_model):
+    six = [make_trailer(title=f"{word} {i}") for i, word in enumerate(["Harbour", "Quay"] * 3)]
+    labels = [2.0, 4.0, 6.0, 8.0, 5.0, 7.0]
+    held_out = {t.pk: label + delta for t, label, delta in zip(six, labels, [1, -1, 0.5, 0, -0.5, 2], strict=True)}
+    run = create_cv_run(six, labels, cross_validation=cross_validation_estimate(six, predictions=held_out))
+    version = make_version(number=1, run=run, active=True, **cv_version_metrics())
+    newer = make_trailer(title="Harbour newer")
+    for trailer, score in zip([*six, newer], [2, 4, 6, 8, 5, 7, 9], strict=True):
+        rate_trailer(user=user, trailer=trailer, score=score)
+    assert scoring.score_trailers(model_version_id=version.pk) == 7
+    rows = {p.trailer_id: p for p in Prediction.objects.filter(model_version=version)}
+    # Three folds dealt in order: {0, 3}, {1, 4}, {2, 5}; each against the mean label of the other two.
+    folds = [[0, 3], [1, 4], [2, 5]]
+    fold_mean = {i: sum(labels[j] for j in range(6) if j not in fold) / 4 for fold in folds for i in fold}
+    for i, trailer in enumerate(six):
+        kept = rows[trailer.pk]
+        assert (kept.trained, kept.held_out_score, kept.baseline) == (True, held_out[trailer.pk], fold_mean[i])
+    assert (rows[newer.pk].trained, rows[newer.pk].held_out_score, rows[newer.pk].baseline) == (
+        False, None, sum(labels) / 6)
+
+    # A search leaves out rated trailers: the figures are computed now, from the rows alone.
+    html = user_client.get("/predictions/", {"q": "Harbour"}).content.decode()
+    assert 'id="figures-kept"' not in html and 'id="held-out-n">3<' in html and 'id="unseen-n">1<' in html
+    truth = [labels[i] for i in (0, 2, 4)]
+    assert f'id="held-out-mae">{mae(truth, [held_out[six[i].pk] for i in (0, 2, 4)]):.3f}<' in html
+    assert f'id="held-out-baseline">{mae(truth, [fold_mean[i] for i in (0, 2, 4)]):.3f}<' in html
+    assert f'id="unseen-baseline">{mae([9], [sum(labels) / 6]):.3f}<' in html
 
 
 def test_scoring_everything_keeps_the_versions_figures_and_a_rating_marks_them_stale_until_the_sweep(

@@ -7,6 +7,7 @@ the worker's cache, so a GPU worker scoring trailer after trailer fetches the mo
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from functools import lru_cache
 
 from django.db.models import Exists, OuterRef
@@ -56,6 +57,7 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
         return 0
     # A frozen encoder's head reads the cached embeddings made the way the model's were (others: on demand).
     wanted = model.embedding if model.model_config.uses_embeddings else None
+    standing = selectors.run_standing(version)  # kept on each prediction: what the version knew of the trailer
     written = 0
     chunk: list[Prediction] = []
     for trailer in trailers.iterator(chunk_size=SCORING_CHUNK):
@@ -74,7 +76,8 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
             log.warning("trailer %s was not scored with version %s: %s", trailer.pk, version.number, exc)
             continue
         chunk.append(Prediction(model_version=version, trailer=trailer, score=scores.mean, spread=scores.spread,
-                                uncertainty=scores.uncertainty, subclip_scores=list(scores.per_subclip)))
+                                uncertainty=scores.uncertainty, subclip_scores=list(scores.per_subclip),
+                                **asdict(standing.of(trailer.pk))))
         if len(chunk) >= SCORING_CHUNK:
             written += write_predictions(predictions=chunk)
             chunk = []
@@ -99,6 +102,6 @@ def write_predictions(*, predictions: list[Prediction]) -> int:
     kept = [p for p in predictions if p.trailer_id in ids]
     Prediction.objects.bulk_create(
         kept, update_conflicts=True, unique_fields=["model_version", "trailer"],
-        update_fields=["score", "spread", "uncertainty", "subclip_scores"],
+        update_fields=["score", "spread", "uncertainty", "subclip_scores", "trained", "held_out_score", "baseline"],
     )
     return len(kept)

@@ -7,6 +7,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from ml.metrics import mae
+from trailers import selectors
 from trailers.errors import ServiceError
 from trailers.models import ModelVersion, Prediction
 from trailers.store import StoreUnavailable, exists
@@ -43,10 +44,10 @@ def held_out_predictions(version: ModelVersion) -> dict[int, float]:
     a version fit on a validation split, through its predictions of the validation trailers; any other
     trailer, through the version's stored prediction of it (it never saw that trailer).
     """
-    dataset = {d["trailer"]: d.get("split") for d in version.run.dataset}
-    out = {int(k): float(v) for k, v in (version.run.cross_validation or {}).get("predictions", {}).items()}
+    standing = selectors.run_standing(version)
+    out = dict(standing.held_out)
     for trailer_id, score in Prediction.objects.filter(model_version=version).values_list("trailer_id", "score"):
-        if trailer_id not in out and dataset.get(trailer_id) in (None, "val"):
+        if trailer_id not in out and trailer_id not in standing.trained:
             out[trailer_id] = score
     return out
 
@@ -56,7 +57,7 @@ def compare_versions(new: ModelVersion, old: ModelVersion) -> dict:
 
     Labels are ``new``'s run's. Returns {"trailers": n, "new_mae", "old_mae"} (the MAEs None when n is 0).
     """
-    labels = {d["trailer"]: d["label"] for d in new.run.dataset}
+    labels = selectors.run_standing(new).labels
     new_pred, old_pred = held_out_predictions(new), held_out_predictions(old)
     common = sorted(t for t in labels if t in new_pred and t in old_pred)
     truth = [labels[t] for t in common]
