@@ -206,6 +206,8 @@ class TrainingRun(models.Model):
     dataset_val = models.PositiveIntegerField(default=0, help_text="its validation split (runs without folds)")
     dataset_cross_validated = models.PositiveIntegerField(default=0, help_text="its trailers held out once each")
     sampling = models.JSONField(default=dict, blank=True, help_text="preprocessing settings of the snapshot's frames")
+    frames = models.JSONField(default=dict, blank=True, help_text=(
+        "the subclips its dataset's trailers had when its worker read them: how many, how long (selectors.RunFrames)"))
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
     progress = models.FloatField(default=0.0)

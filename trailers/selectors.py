@@ -506,8 +506,8 @@ def cross_validation(run: TrainingRun, estimate: dict | None = None) -> CrossVal
 
 @dataclass(frozen=True)
 class RunFrames:
-    """What the frames of a run's dataset are, as they are stored now: how many subclips its trailers have
-    and how long they are (the plan in ``run.sampling`` is only the most a trailer may get)."""
+    """What the frames of a run's dataset were when its worker read them: how many subclips its trailers had
+    and how long they were (the plan in ``run.sampling`` is only the most a trailer may get)."""
 
     trailers: int
     subclips: int
@@ -518,12 +518,17 @@ class RunFrames:
 
 
 def run_frames(run: TrainingRun) -> RunFrames | None:
-    """The subclips of the run's frozen dataset; None before it is frozen or when none are left.
+    """The subclips of the run's frozen dataset, as kept when its worker read them (``run.frames``); None before
+    then, or when none were left."""
+    return RunFrames(**run.frames) if run.frames else None
+
+
+def measure_run_frames(run_id: int) -> dict:
+    """The subclips the trailers of run ``run_id``'s frozen dataset have now, as ``TrainingRun.frames`` keeps
+    them ({} when none): what the worker keeps when it reads them, so that pages need not measure them.
 
     One query, aggregated by the database from the trailer ids it reads out of the stored dataset itself: the
     dataset (megabytes at 50,000 trailers) is never decoded here, nor its ids sent back as parameters."""
-    if not run.dataset_trailers:
-        return None
     connection = connections[TrainingRun.objects.db]
     runs = connection.ops.quote_name(TrainingRun._meta.db_table)
     subclips = connection.ops.quote_name(Subclip._meta.db_table)
@@ -535,12 +540,12 @@ def run_frames(run: TrainingRun) -> RunFrames | None:
     with connection.cursor() as cursor:
         cursor.execute(f"WITH per AS (SELECT trailer_id, COUNT(*) AS n, MIN(duration) AS lo, MAX(duration) AS hi "
                        f"FROM {subclips} WHERE trailer_id IN ({ids}) GROUP BY trailer_id) "
-                       "SELECT COUNT(*), SUM(n), MIN(n), MAX(n), MIN(lo), MAX(hi) FROM per", [run.pk])
+                       "SELECT COUNT(*), SUM(n), MIN(n), MAX(n), MIN(lo), MAX(hi) FROM per", [run_id])
         trailers, count, fewest, most, shortest, longest = cursor.fetchone()
     if not trailers:
-        return None
-    return RunFrames(trailers=trailers, subclips=int(count), fewest=fewest, most=most, shortest=shortest,
-                     longest=longest)
+        return {}
+    return {"trailers": trailers, "subclips": int(count), "fewest": fewest, "most": most, "shortest": shortest,
+            "longest": longest}
 
 
 def run_duration_seconds(run: TrainingRun) -> float | None:

@@ -56,6 +56,9 @@ def test_run_started_in_admin_succeeds_and_makes_a_version(staff_client, rated_t
     # The frozen dataset: every rated trailer once, split by trailer, labels = mean of the users' ratings.
     assert sorted(d["trailer"] for d in run.dataset) == sorted(t.pk for t in rated_trailers)
     assert {d["split"] for d in run.dataset} == {"cv"}
+    # What the run page says of its frames, kept by the worker when it read them: 2 subclips per trailer.
+    assert {k: run.frames[k] for k in ("trailers", "subclips", "fewest", "most")} == {
+        "trailers": len(rated_trailers), "subclips": 2 * len(rated_trailers), "fewest": 2, "most": 2}
     folds = run.cross_validation["per_fold"]
     assert len(folds) == 3 and sorted(pk for f in folds for pk in f["test"]) == sorted(t.pk for t in rated_trailers)
     label = {d["trailer"]: d["label"] for d in run.dataset}
@@ -87,10 +90,14 @@ def test_activation_scores_every_ready_trailer(staff_client, rated_trailers):
     ready = Trailer.objects.filter(status=Trailer.Status.READY).count()
     wait_for(lambda: Prediction.objects.filter(model_version=version).count() == ready, timeout=60,
              message="a prediction for every ready trailer")
+    held_out = {int(pk): score for pk, score in run.cross_validation["predictions"].items()}
     for prediction in Prediction.objects.filter(model_version=version):
         assert len(prediction.subclip_scores) == prediction.trailer.subclips.count() == 2
         assert prediction.score == pytest.approx(sum(prediction.subclip_scores) / 2)
         assert prediction.spread >= 0
+        # What the version knew of the trailer, kept beside the score: its run's held-out prediction of it.
+        assert prediction.trained == (prediction.trailer_id in held_out)
+        assert prediction.held_out_score == held_out.get(prediction.trailer_id)
 
 
 def test_new_trailer_is_scored_by_the_active_version(staff_client, rated_trailers, synthetic_trailers):

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.utils import timezone
 
+from trailers import selectors
 from trailers.models import TrainingRun
 
 pytestmark = pytest.mark.django_db
@@ -145,6 +146,10 @@ def test_frames_line_says_what_the_trailers_have_not_the_plan(user_client, make_
     sampling = {"size": 112, "frames_per_subclip": 16, "n_subclips": 3, "subclip_duration": 30.0,
                 "snippet_frames": 2}
     run = make_run(dataset=[{"trailer": t.pk, "label": 5.0, "split": "cv"} for t in trailers], sampling=sampling)
+    html = user_client.get(f"/runs/{run.pk}/").content.decode()
+    assert re.search(r'<dd id="run-frames">16 per subclip \(each a snippet of 2 frames\) at 112² <span', html)
+    # Its worker keeps what it read (trailers/services/training.py); the page says that, not the plan.
+    TrainingRun.objects.filter(pk=run.pk).update(frames=selectors.measure_run_frames(run.pk))
     html = user_client.get(f"/runs/{run.pk}/").content.decode()
     line = re.search(r'<dd id="run-frames">(.*?)</dd>', html, flags=re.S).group(1)
     assert "16 per subclip (each a snippet of 2 frames) at 112²; 3 subclips from 3 trailers: 1 each, 1.5 s long" in line

@@ -19,7 +19,7 @@ SMALL, LARGE = 4, 130  # trailers: part of one page; more than two pages of 50
 
 # Every page and list, with the queries it makes. Pages: the session and the user first. A list: its count, its
 # page's ids, those rows. The predictions page adds the version, the scored and ready counts, the kept figures and
-# the version picker (a filter computes the figures afresh instead: one more, for the run's dataset and estimate).
+# the version picker (a filter computes the figures afresh from the rows instead of reading the kept ones).
 EXPECTED: dict[str, int] = {
     "/": 6,  # session, user, count, ids, rows, active version
     "/?page=2": 6,
@@ -33,9 +33,9 @@ EXPECTED: dict[str, int] = {
     "/rate/": 9,  # session, user, the next trailer, its page (trailer, predictions, subclips, mine, distribution), left
     "/trailers/{trailer}/": 8,
     "/runs/": 5,  # session, user, count, ids, rows
-    # session, user, the run, its estimate without every trailer's prediction, its trailers' subclips (one aggregate)
-    "/runs/{run}/": 5,
-    "/runs/{cv_run}/": 5,
+    # session, user, the run (with its frames, kept by its worker), its estimate without every trailer's prediction
+    "/runs/{run}/": 4,
+    "/runs/{cv_run}/": 4,
     # session, user, version, scored and ready (the active version is still scoring: no scored_at), kept figures,
     # count, ids, rows, versions
     "/predictions/": 9,

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from ml.config import LRCNConfig, TrainConfig
 from ml.embeddings import EncoderError, installed_spec
-from trailers import store
+from trailers import selectors, store
 from trailers.errors import ServiceError
 from trailers.models import ExcludedRater, ModelVersion, Subclip, Trailer, TrainingRun
 from trailers.presets import preset_of
@@ -333,6 +333,8 @@ def _dataset(run: TrainingRun):
     missing = [d["trailer"] for d in run.dataset if d["trailer"] not in paths]
     if missing:
         raise TrainingSetupError(f"Trailers of this run's dataset are gone or have no frames: {missing}.")
+    # What the run's page says of the frames it reads, kept once here rather than measured on every view.
+    TrainingRun.objects.filter(pk=run.pk).update(frames=selectors.measure_run_frames(run.pk))
     samples = [(d["trailer"], paths[d["trailer"]], d["label"], embeddings[d["trailer"]]) for d in run.dataset]
     split = {"train": [d["trailer"] for d in run.dataset if d["split"] == "train"],
              "val": [d["trailer"] for d in run.dataset if d["split"] == "val"]}
