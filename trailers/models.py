@@ -100,6 +100,9 @@ class Trailer(models.Model):
             models.Index(fields=["duration", "id"], name="trailer_duration"),
             models.Index(fields=["mean_rating", "id"], name="trailer_mean_rating"),
             models.Index(fields=["reference_score", "id"], name="trailer_reference_score"),
+            # The admin's filters list the codecs and containers there are (SELECT DISTINCT): read from these.
+            models.Index(fields=["codec"], name="trailer_codec"),
+            models.Index(fields=["container"], name="trailer_container"),
         ]
 
     def __str__(self) -> str:

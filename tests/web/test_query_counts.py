@@ -60,7 +60,7 @@ EXPECTED: dict[str, int] = {
     "/api/predictions/?version=active&page=last": 4,  # the active version, count, ids, rows
     "/api/predictions/?trailer={trailer}": 3,
     "/admin/trailers/trailer/": 8,  # session, user, count, rows, the filters' codecs and containers, dates
-    "/admin/trailers/rating/": 4,  # session, user, count (exact up to 10,000 rows), rows
+    "/admin/trailers/rating/": 4,  # session, user, count (exact up to 10,000 rows), rows (deeper pages: ids first)
     "/admin/trailers/rating/?score__exact=7": 4,
     "/admin/trailers/prediction/": 5,  # ... and the version filter's versions
     "/admin/trailers/subclip/": 4,

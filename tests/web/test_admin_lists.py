@@ -1,0 +1,42 @@
+"""The admin's long lists page like any list: 50 rows a page, a deep page read ids first, the same rows in the
+same order as the list would give them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from trailers.admin import ADMIN_PAGE
+from trailers.models import Prediction, Trailer
+
+pytestmark = pytest.mark.django_db
+
+
+def _titles(html: str) -> list[str]:
+    return re.findall(r'<th class="field-title"><a href="[^"]+">([^<]+)</a>', html)
+
+
+def _prediction_rows(html: str) -> list[str]:
+    return re.findall(r'<th class="field-trailer[^"]*"><a href="[^"]+">([^<]+)</a>', html)
+
+
+def test_every_page_of_the_trailer_list_shows_its_own_rows_in_order(staff_client, make_trailer):
+    for i in range(2 * ADMIN_PAGE + 7):
+        make_trailer(title=f"T{i:03d}")
+    expected = list(Trailer.objects.order_by("-uploaded_at", "-id").values_list("title", flat=True))
+    seen = []
+    for page in range(3):
+        html = staff_client.get("/admin/trailers/trailer/", {"p": page + 1} if page else {}).content.decode()
+        seen += _titles(html)
+    assert seen == expected and len(seen) == 2 * ADMIN_PAGE + 7
+
+
+def test_a_deep_page_of_predictions_is_the_lists_own_slice(staff_client, make_trailer, make_version,
+                                                           make_prediction):
+    version = make_version(number=1)
+    for i in range(ADMIN_PAGE + 5):
+        make_prediction(version, make_trailer(title=f"P{i:03d}"), 5.0)
+    newest_first = [p.trailer.title for p in Prediction.objects.select_related("trailer").order_by("-id")]
+    html = staff_client.get("/admin/trailers/prediction/", {"p": 2}).content.decode()
+    assert _prediction_rows(html) == newest_first[ADMIN_PAGE:] and len(newest_first[ADMIN_PAGE:]) == 5
