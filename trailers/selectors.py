@@ -220,9 +220,11 @@ def run_list() -> QuerySet[TrainingRun]:
     return TrainingRun.objects.select_related("created_by", "model_version").defer(*TrainingRun.LARGE_FIELDS)
 
 
-def run_details() -> QuerySet[TrainingRun]:
-    """Runs with their estimate, without their dataset (the API pages through that: ``run_dataset``)."""
-    return TrainingRun.objects.select_related("created_by", "model_version").defer("dataset")
+def run_details(*, estimate: bool = True) -> QuerySet[TrainingRun]:
+    """Runs with their estimate (or without: ``run_estimate`` reads it less what grows with the dataset), without
+    their dataset (the API pages through that: ``run_dataset``)."""
+    runs = TrainingRun.objects.select_related("created_by", "model_version")
+    return runs.defer("dataset") if estimate else runs.defer(*TrainingRun.LARGE_FIELDS)
 
 
 def get_run(*, pk: int | str) -> TrainingRun:
@@ -239,10 +241,19 @@ def run_page(*, pk: int | str) -> tuple[TrainingRun, dict]:
     """A run for its page, and its estimate without what grows with the dataset (every trailer's held-out
     prediction): the page shows figures per fold and the near-duplicate groups, not 50,000 predictions."""
     run = _get(TrainingRun.objects.select_related("created_by", "model_version").defer(*TrainingRun.LARGE_FIELDS), pk)
+    return run, run_estimate(run_id=run.pk)
+
+
+def run_estimate(*, run_id: int) -> dict:
+    """Run ``run_id``'s cross-validation estimate ({} before it has one) without what grows with its dataset: every
+    trailer's held-out prediction and each fold's list of trailers. Those are in its dataset, a page at a time,
+    beside each trailer (``run_dataset``)."""
     keys = [key for key in ESTIMATE_KEYS if key != "predictions"]
-    values = TrainingRun.objects.filter(pk=run.pk).values_list(*(f"cross_validation__{key}" for key in keys)).first()
+    values = TrainingRun.objects.filter(pk=run_id).values_list(*(f"cross_validation__{key}" for key in keys)).first()
     estimate = {key: value for key, value in zip(keys, values or (), strict=False) if value is not None}
-    return run, estimate
+    if "per_fold" in estimate:
+        estimate["per_fold"] = [{k: v for k, v in fold.items() if k != "test"} for fold in estimate["per_fold"]]
+    return estimate
 
 
 # The keys of TrainingRun.cross_validation (ml.crossval.CrossValResult.estimate()).
@@ -256,8 +267,10 @@ def get_run_sizes(*, pk: int | str) -> TrainingRun:
 
 
 def run_dataset(*, run: TrainingRun) -> RunDataset:
-    """The run's frozen dataset, [{"trailer", "label", "split"}, ...], as a sequence a paginator slices: each
-    slice is cut from the stored array by the database, so a page never decodes the whole (megabytes) in Python."""
+    """The run's frozen dataset, [{"trailer", "label", "split", "fold", "held_out_prediction"}, ...], as a sequence
+    a paginator slices: each slice is cut from the stored array by the database, and a cross-validated run's fold
+    and held-out prediction of each trailer are read for that slice only, so a page never decodes the whole
+    (megabytes) in Python."""
     return RunDataset(run)
 
 
@@ -279,10 +292,46 @@ class RunDataset:
                 cursor.execute(f"SELECT jsonb_path_query_array(dataset, ('$[' || %s || ' to ' || %s || ']')::jsonpath) "
                                f"FROM {table} WHERE id = %s", [start, stop - 1, self.run.pk])
                 [rows] = cursor.fetchone() or [[]]
-                return json.loads(rows) if isinstance(rows, str) else rows
-            cursor.execute(f"SELECT value FROM {table}, json_each({table}.dataset) WHERE {table}.id = %s "
-                           "ORDER BY CAST(key AS INTEGER) LIMIT %s OFFSET %s", [self.run.pk, stop - start, start])
-            return [json.loads(value) for (value,) in cursor.fetchall()]
+                entries = json.loads(rows) if isinstance(rows, str) else rows
+            else:
+                cursor.execute(f"SELECT value FROM {table}, json_each({table}.dataset) WHERE {table}.id = %s "
+                               "ORDER BY CAST(key AS INTEGER) LIMIT %s OFFSET %s", [self.run.pk, stop - start, start])
+                entries = [json.loads(value) for (value,) in cursor.fetchall()]
+        held_out = self._held_out([entry["trailer"] for entry in entries]) if self.run.dataset_cross_validated else {}
+        return [{**entry, "fold": held_out.get(entry["trailer"], (None, None))[0],
+                 "held_out_prediction": held_out.get(entry["trailer"], (None, None))[1]} for entry in entries]
+
+    def _held_out(self, ids: list[int]) -> dict[int, tuple[int | None, float | None]]:
+        """{trailer id: (its fold, its held-out prediction)} for these trailers of the run's estimate: one query,
+        which reads the stored estimate once (the folds' lists are expanded once, then matched to these ids)."""
+        if not ids:
+            return {}
+        connection = connections[TrainingRun.objects.db]
+        table = connection.ops.quote_name(TrainingRun._meta.db_table)
+        marks = ", ".join(["%s"] * len(ids))
+        if connection.vendor == "postgresql":
+            sql = (f"WITH cv AS MATERIALIZED (SELECT cross_validation->'per_fold' AS folds, "
+                   f"cross_validation->'predictions' AS predictions FROM {table} WHERE id = %s), "
+                   f"ids AS (SELECT unnest(ARRAY[{marks}]::bigint[]) AS id), "
+                   "folds AS (SELECT (f->>'fold')::int AS fold, k.value::bigint AS id FROM cv, "
+                   "jsonb_array_elements(cv.folds) f, jsonb_array_elements_text(f->'test') k "
+                   "WHERE k.value::bigint IN (SELECT id FROM ids)), "
+                   # Expanded once too: a key looked up in the (megabyte) object per id copies the object each time.
+                   "held AS (SELECT p.key::bigint AS id, p.value::float AS prediction FROM cv, "
+                   "jsonb_each_text(cv.predictions) p WHERE p.key::bigint IN (SELECT id FROM ids)) "
+                   "SELECT ids.id, folds.fold, held.prediction FROM ids LEFT JOIN folds ON folds.id = ids.id "
+                   "LEFT JOIN held ON held.id = ids.id")
+        else:
+            sql = (f"WITH cv AS (SELECT cross_validation AS estimate FROM {table} WHERE id = %s), "
+                   f"ids AS (SELECT value AS id FROM json_each(json_array({marks}))), "
+                   "folds AS (SELECT json_extract(f.value, '$.fold') AS fold, k.value AS id FROM cv, "
+                   "json_each(cv.estimate, '$.per_fold') f, json_each(f.value, '$.test') k "
+                   "WHERE k.value IN (SELECT id FROM ids)) "
+                   "SELECT ids.id, folds.fold, json_extract(cv.estimate, '$.predictions.\"' || ids.id || '\"') "
+                   "FROM cv, ids LEFT JOIN folds ON folds.id = ids.id")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [self.run.pk, *ids])
+            return {int(pk): (fold, prediction) for pk, fold, prediction in cursor.fetchall()}
 
 
 def run_in_progress_exists() -> bool:

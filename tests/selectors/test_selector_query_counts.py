@@ -172,7 +172,7 @@ EXPECTED: dict[str, int] = {
     **{f"runs sort={sort}": 3 for sort in selectors_runs.RUN_SORTS},
     "runs filtered": 3,
     "run_page": 2,  # the run without its dataset and estimate, then its estimate without the predictions
-    "run_dataset": 2,  # the run's sizes, then a page of its dataset cut out by the database
+    "run_dataset": 3,  # the run's sizes, a page of its dataset cut out by the database, its folds and held-out predictions
     "model_versions": 1,  # with each one's prediction count
     "previous_version": 1,
     "compare_versions_by_trailer": 6,  # both versions, their predictions, the ratings, each one's held-out ones

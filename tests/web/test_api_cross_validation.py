@@ -22,14 +22,19 @@ def test_a_run_carries_its_cross_validation(api, four):
     estimate = cross_validation_estimate(four, folds=2, groups=[[four[0].pk, four[1].pk]])
     run = create_cv_run(four, LABELS, folds=2, cross_validation=estimate)
     body = api.get(f"/api/runs/{run.pk}/").json()
-    assert body["cross_validation"] == estimate
     cv = body["cross_validation"]
+    # The estimate, less what grows with the dataset: each trailer's fold and held-out prediction are in the dataset.
+    assert cv == {**{k: v for k, v in estimate.items() if k != "predictions"},
+                  "per_fold": [{k: v for k, v in fold.items() if k != "test"} for fold in estimate["per_fold"]]}
     assert cv["summary"]["model"]["mae"] == {"mean": 0.612, "sd": 0.041}
-    assert [f["fold"] for f in cv["per_fold"]] == [1, 2] and cv["per_fold"][0]["test"] == [four[0].pk, four[2].pk]
+    assert [f["fold"] for f in cv["per_fold"]] == [1, 2] and [f["trailers"] for f in cv["per_fold"]] == [2, 2]
     assert cv["groups"] == [[four[0].pk, four[1].pk]] and cv["duplicates_checked"] is True
-    assert set(cv["predictions"]) == {str(t.pk) for t in four}
     assert body["dataset_size"] == {"total": 4, "train": 0, "val": 0, "cross_validated": 4}
-    assert all(d["split"] == "cv" for d in api.get(f"/api/runs/{run.pk}/dataset/").json()["results"])
+    assert body["dataset_url"].endswith(f"/api/runs/{run.pk}/dataset/")
+    dataset = api.get(f"/api/runs/{run.pk}/dataset/").json()["results"]
+    assert dataset == [{"trailer": t.pk, "label": label, "split": "cv", "fold": 1 + i % 2,
+                        "held_out_prediction": estimate["predictions"][str(t.pk)]}
+                       for i, (t, label) in enumerate(zip(four, LABELS, strict=True))]
     assert {m["fold"] for m in body["metrics"]} == {1, 2}
     assert "cross_validation" not in api.get("/api/runs/").json()["results"][0]  # the list stays light
 
@@ -82,7 +87,9 @@ def test_the_schema_documents_the_new_fields(client):
     assert "standard deviation" in components["Prediction"]["properties"]["uncertainty"]["description"]
     run = components["TrainingRunDetail"]["properties"]["cross_validation"]
     assert run.get("nullable") or any("CrossValidation" in str(v) for v in run.values())
-    assert {"folds", "summary", "per_fold", "groups", "predictions"} <= set(components["CrossValidation"]["properties"])
+    assert {"folds", "summary", "per_fold", "groups"} <= set(components["CrossValidation"]["properties"])
+    assert "predictions" not in components["CrossValidation"]["properties"]  # in the dataset, a page at a time
+    assert {"fold", "held_out_prediction"} <= set(components["DatasetEntry"]["properties"])
     assert "comparison" in components["ModelVersionMetrics"]["properties"]
     activate = schema["paths"]["/api/model-versions/{id}/activate/"]["post"]["responses"]["200"]
     assert "ModelVersionActivation" in str(activate)

@@ -28,17 +28,25 @@ def test_list_and_retrieve(api, make_run, make_version):
     assert "dataset" not in detail and detail["dataset_url"].endswith(f"/api/runs/{run.pk}/dataset/")
     dataset = api.get(detail["dataset_url"]).json()
     assert dataset["count"] == 3
-    assert dataset["results"][0] == {"trailer": 1, "label": 5.0, "split": "train"}
+    assert dataset["results"][0] == {"trailer": 1, "label": 5.0, "split": "train", "fold": None,
+                                     "held_out_prediction": None}  # no folds
     assert api.get("/api/runs/99999/").status_code == 404
 
 
 def test_a_runs_dataset_comes_a_page_at_a_time(api, make_run):
     dataset = [{"trailer": pk, "label": 5.0 + pk % 3, "split": "cv"} for pk in range(1, 121)]
-    run = make_run(dataset=dataset)
+    # Its estimate: five folds dealt in order, each trailer's held-out prediction a tenth of its id.
+    estimate = {"folds": 5, "per_fold": [{"fold": f + 1, "test": list(range(f + 1, 121, 5))} for f in range(5)],
+                "predictions": {str(pk): pk / 10 for pk in range(1, 121)}}
+    run = make_run(dataset=dataset, cross_validation=estimate)
     assert api.get("/api/runs/").json()["results"][0]["dataset_size"]["cross_validated"] == 120
+    entries = [{**d, "fold": 1 + (d["trailer"] - 1) % 5, "held_out_prediction": d["trailer"] / 10} for d in dataset]
     first = api.get(f"/api/runs/{run.pk}/dataset/").json()
-    assert first["count"] == 120 and first["results"] == dataset[:50] and first["next"].endswith("page=2")
-    assert api.get(f"/api/runs/{run.pk}/dataset/?page=3").json()["results"] == dataset[100:]
+    assert first["count"] == 120 and first["results"] == entries[:50] and first["next"].endswith("page=2")
+    assert api.get(f"/api/runs/{run.pk}/dataset/?page=3").json()["results"] == entries[100:]
+    unfinished = make_run(dataset=dataset[:3])  # folds, but no estimate yet
+    assert [(d["fold"], d["held_out_prediction"]) for d in api.get(f"/api/runs/{unfinished.pk}/dataset/").json()[
+        "results"]] == [(None, None)] * 3
     assert api.get(f"/api/runs/{run.pk}/dataset/?page=4").status_code == 404
     assert api.get("/api/runs/99999/dataset/").status_code == 404
     queued = make_run(status=TrainingRun.Status.QUEUED, dataset=[], metrics=[])

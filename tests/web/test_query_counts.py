@@ -53,8 +53,8 @@ EXPECTED: dict[str, int] = {
     "/api/trailers/?sort=mine": 3,
     "/api/trailers/{trailer}/": 6,
     "/api/runs/": 3,
-    "/api/runs/{cv_run}/": 1,
-    "/api/runs/{cv_run}/dataset/": 2,  # the run, its dataset
+    "/api/runs/{cv_run}/": 2,  # the run without its dataset and estimate, the estimate less every trailer's part
+    "/api/runs/{cv_run}/dataset/": 3,  # the run, a page of its dataset, those trailers' folds and held-out predictions
     "/api/model-versions/": 3,
     "/api/predictions/": 3,
     "/api/predictions/?version=active&page=last": 4,  # the active version, count, ids, rows

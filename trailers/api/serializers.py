@@ -228,7 +228,6 @@ class FoldSerializer(serializers.Serializer):
     fold = serializers.IntegerField(help_text="from 1")
     trailers = serializers.IntegerField(help_text="how many trailers the fold held out")
     train_trailers = serializers.IntegerField(help_text="how many trailers its model trained on")
-    test = serializers.ListField(child=serializers.IntegerField(), help_text="ids of the held-out trailers")
     model = FoldMetricsSerializer()
     mean_baseline = FoldMetricsSerializer()
     single_frame = FoldMetricsSerializer(required=False)
@@ -248,9 +247,6 @@ class CrossValidationSerializer(serializers.Serializer):
     duplicates_checked = serializers.BooleanField(help_text="false when there were no embeddings to compare with")
     embedded_on_demand = serializers.IntegerField(help_text="subclips without cached embeddings, embedded during "
                                                             "the run")
-    predictions = serializers.DictField(child=serializers.FloatField(),
-                                        help_text="each trailer's held-out prediction (by the fold model that "
-                                                  "never trained on it), keyed by trailer id")
     stop_reason = serializers.CharField()
 
 
@@ -297,9 +293,10 @@ class TrainingRunDetailSerializer(TrainingRunSerializer):
     status = _RunStatusField(read_only=True)
     cross_validation = serializers.SerializerMethodField(
         help_text="the held-out estimate of a cross-validated run, once it has succeeded: per-fold and mean ± sd "
-                  "metrics of the model and its baselines on the same folds, the near-duplicate groups and every "
-                  "trailer's held-out prediction; null for a run without folds (fit on a validation split, whose "
-                  "metrics flatter the model: its epoch was chosen on them) and before it finishes"
+                  "metrics of the model and its baselines on the same folds, and the near-duplicate groups; null for "
+                  "a run without folds (fit on a validation split, whose metrics flatter the model: its epoch was "
+                  "chosen on them) and before it finishes. Each trailer's fold and held-out prediction are in the "
+                  "dataset (dataset_url), a page at a time"
     )
 
     dataset_url = serializers.SerializerMethodField(
@@ -317,7 +314,7 @@ class TrainingRunDetailSerializer(TrainingRunSerializer):
 
     @extend_schema_field(CrossValidationSerializer(allow_null=True))
     def get_cross_validation(self, run):
-        return run.cross_validation or None
+        return selectors.run_estimate(run_id=run.pk) or None
 
 
 class DatasetEntrySerializer(serializers.Serializer):
@@ -327,6 +324,11 @@ class DatasetEntrySerializer(serializers.Serializer):
     label = serializers.FloatField(help_text="what the run learned for it: its mean rating or reference score then")
     split = serializers.ChoiceField(choices=["train", "val", "cv"],
                                     help_text="train or val for a run without folds; cv: held out by one fold")
+    fold = serializers.IntegerField(allow_null=True, help_text=(
+        "a cross-validated run's fold that held it out (from 1), once the run has succeeded; else null"))
+    held_out_prediction = serializers.FloatField(allow_null=True, help_text=(
+        "that fold's model's prediction of it (the model never trained on it), once the run has succeeded; "
+        "else null"))
 
 
 def _option_field(declared: Option) -> serializers.Field:
