@@ -298,8 +298,11 @@ class RunDataset:
                                "ORDER BY CAST(key AS INTEGER) LIMIT %s OFFSET %s", [self.run.pk, stop - start, start])
                 entries = [json.loads(value) for (value,) in cursor.fetchall()]
         held_out = self._held_out([entry["trailer"] for entry in entries]) if self.run.dataset_cross_validated else {}
-        return [{**entry, "fold": held_out.get(entry["trailer"], (None, None))[0],
-                 "held_out_prediction": held_out.get(entry["trailer"], (None, None))[1]} for entry in entries]
+        out = []
+        for entry in entries:
+            fold, prediction = held_out.get(entry["trailer"], (None, None))
+            out.append({**entry, "fold": fold, "held_out_prediction": prediction})
+        return out
 
     def _held_out(self, ids: list[int]) -> dict[int, tuple[int | None, float | None]]:
         """{trailer id: (its fold, its held-out prediction)} for these trailers of the run's estimate: one query,
