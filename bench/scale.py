@@ -713,6 +713,8 @@ def prepare_database(args, size: int, work: Path) -> bool:
             if built:  # brought up to the code's migrations, its rows kept
                 subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT,
                                env=django_env(args, size, work), check=True)
+                with psycopg.connect(database_url(args.server, name), autocommit=True) as db:
+                    db.execute("VACUUM ANALYZE")  # after a migration that rewrote rows, as autovacuum would
                 return False
         if exists:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
