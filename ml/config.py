@@ -343,6 +343,9 @@ def _encoder_has_blocks(v) -> Rule | None:
 def _scratch_reads_pixels(v) -> Rule | None:
     if v.encoder == "scratch" and v.pixel_grid:
         return Rule("pixel_grid", "0 with the scratch encoder (its CNN reads the pixels itself)")
+    if v.encoder == "scratch" and v.foreground:
+        return Rule("foreground", "false with the scratch encoder (its CNN reads the pixels itself)",
+                    "off with the scratch encoder (its CNN reads the pixels itself)")
     return None
 
 
@@ -394,6 +397,10 @@ class LRCNConfig(ConfigMixin):
         "Pretrained encoder only: also read, on a grid of this many cells square, how things move "
         "between the consecutive frames of each snippet and the frame's colour, which the encoder's "
         "summary leaves out (0 turns it off)."))
+    foreground: bool = option(False, bool, help=(
+        "Pretrained encoder only: also read where the foreground is in each frame (the pixels far from "
+        "its median colour: their centre, spread and share of the picture), so that the LSTM can follow "
+        "an object's path whatever its shape. Independent of the pixel grid."))
     snippet_frames: int = option(1, int, low=1, help=(
         "How many consecutive frames the subclips were sampled with at each point "
         "(SAMPLING_SNIPPET_FRAMES); motion is read within these snippets."))
