@@ -69,18 +69,22 @@ def test_a_cross_validation_computes_each_files_features_once(tmp_path, monkeypa
 
 
 def test_foreground_is_where_the_object_is_whatever_the_background():
-    from ml.pixels import FOREGROUND_FEATURES, foreground_features
+    from ml.pixels import FOREGROUND_FEATURES, FOREGROUND_OFFSET_SCALE, foreground_features
 
     frames = np.empty((3, 60, 80, 3), np.uint8)
     frames[:] = (40, 120, 200)  # a blue background
     frames[0, 10:40, 8:24] = 250  # a 16 × 30 white block, its centre at (16, 25) pixels
-    frames[1, 30:50, 60:80] = (250, 20, 20)  # a red 20 × 20 block at the right edge
+    frames[1, 30:50, 60:80] = (250, 20, 20)  # a red 20 × 20 block at the right edge, its centre at (70, 40)
     features = foreground_features(frames)
     assert features.shape == (3, FOREGROUND_FEATURES) and features.dtype == np.float32
-    assert features[0] == pytest.approx([16 / 80, 25 / 60, np.sqrt((16**2 - 1) / 12) / 80,
-                                         np.sqrt((30**2 - 1) / 12) / 60, 16 * 30 / (60 * 80)], abs=1e-5)
-    assert features[1, :2] == pytest.approx([70 / 80, 40 / 60]) and features[1, 4] == pytest.approx(400 / 4800)
-    assert features[2] == pytest.approx([0.5, 0.5, 0, 0, 0])  # nothing but background: defined, no NaN
+    # The centres against their mean (43, 32.5) over the frames that have one, in tenths of the picture.
+    offset = [(16 - 43) / 80 * FOREGROUND_OFFSET_SCALE, (25 - 32.5) / 60 * FOREGROUND_OFFSET_SCALE]
+    assert features[0] == pytest.approx([*offset, np.sqrt((16**2 - 1) / 12) / 80, np.sqrt((30**2 - 1) / 12) / 60,
+                                         16 * 30 / (60 * 80)], abs=1e-5)
+    assert features[1, :2] == pytest.approx([-offset[0], -offset[1]], abs=1e-5)
+    assert features[1, 4] == pytest.approx(400 / 4800)
+    assert features[2] == pytest.approx([0, 0, 0, 0, 0])  # nothing but background: defined, no NaN
+    assert not np.isnan(foreground_features(np.zeros((2, 8, 8, 3), np.uint8))).any()
 
 
 def test_foreground_follows_any_shape_one_way_or_the_other():
@@ -91,8 +95,22 @@ def test_foreground_follows_any_shape_one_way_or_the_other():
     for t in range(6):
         frames[t][(xx - (12 + 6 * t)) ** 2 + (yy - 32) ** 2 <= 8**2] = 250  # a disc moving right
     x = foreground_features(frames)[:, 0]
-    assert np.allclose(np.diff(x), 6 / 64, atol=1e-3)
-    assert np.allclose(np.diff(foreground_features(frames[::-1].copy())[:, 0]), -6 / 64, atol=1e-3)
+    # Weighed by persistence, the centre lags towards the path's middle, but it moves every frame, the right way.
+    assert (np.diff(x) > 0.4).all() and x[-1] - x[0] > 3 and abs(x.mean()) < 1e-5, x
+    assert (np.diff(foreground_features(frames[::-1].copy())[:, 0]) < -0.4).all()
+
+
+def test_an_object_that_stays_outweighs_clutter_that_comes_and_goes():
+    from ml.pixels import foreground_features
+
+    frames = np.full((8, 64, 64, 3), 80, np.uint8)
+    frames[:, 20:44, 40:50] = 250  # the object, still
+    for t in range(8):
+        frames[t, 4 * t : 4 * t + 10, 3 * t : 3 * t + 10] = (20, 200, 20)  # a thing darting about
+    x = foreground_features(frames)[:, 0]
+    assert (np.abs(x) < 0.2).all(), x  # it has not moved, and the centre hardly says otherwise
+    unweighed = (24 * 10 * 45 + 10 * 10 * 5) / (24 * 10 + 10 * 10) / 64  # frame 0's plain centre of its mask
+    assert abs(unweighed - 45 / 64) > 0.15  # where the last frame's is near the object's, 45 / 64
 
 
 def test_foreground_columns_come_after_the_grids_or_alone():
