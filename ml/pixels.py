@@ -17,9 +17,8 @@ that in, from the frames themselves:
 
 And, with ``foreground`` (``LRCNConfig.foreground``), where the foreground is in each frame, whatever its
 shape (:func:`foreground_features`): the background taken as the frame's per-channel median colour, the
-foreground as the pixels far from it, and that mask's centre (against its mean over the subclip: where it
-goes) and spread, each pixel weighed by how steadily it is foreground over the subclip, and its share of the
-frame. Over a subclip's sample points the sequence
+foreground as the pixels far from it, and that mask's centre against its mean over the subclip (where it
+goes, scaled up for the LSTM), each pixel weighed by how steadily it is foreground over the subclip. Over a subclip's sample points the sequence
 model sees an object's path — how far and which way — where the flow above depends on the object's outline
 and texture.
 
@@ -42,11 +41,12 @@ import numpy as np
 from ml.frames import load_frames
 
 REFERENCE_SIDE = 112  # flows are given in pixels per frame at this frame side, whatever the frames' size
-FOREGROUND_FEATURES = 5  # the centre's offset x, y; spread x, y; share of the frame
-# The centre's offsets are given in tenths of the picture: an object crossing a fifth of it in a subclip then
-# moves its offset by about 2, the size of what the LSTM reads beside it (a linear projection's outputs), where
-# in fractions of the picture its few hundredths would take thousands of steps to weigh anything.
-FOREGROUND_OFFSET_SCALE = 10.0
+FOREGROUND_FEATURES = 2  # the foreground centre's offset from its subclip mean: x, y
+# The offsets are the fraction of the picture × this: an object crossing a fifth of it in a subclip moves its
+# offset by about 60. Chosen on a tuning set (ml/config.py, the default preset): the head trains for a few
+# hundred steps, in which an input's weight grows by a few tenths at most, so that offsets in fractions of the
+# picture (a few hundredths) weigh nothing; ×10, 30, 100, 300 did better and better there.
+FOREGROUND_OFFSET_SCALE = 300.0
 FOREGROUND_DISTANCE = 0.2  # a pixel this far from the median colour in some channel (0–1) is foreground
 # Within remembered_features(): each frame file's features by (path, grid, snippet_frames, foreground).
 _remembered: ContextVar[dict | None] = ContextVar("remembered_pixel_features", default=None)
@@ -81,15 +81,15 @@ def pixel_features(frames: np.ndarray, *, grid: int, snippet_frames: int, foregr
 
 def foreground_features(frames: np.ndarray) -> np.ndarray:
     """uint8 frames (T, H, W, 3) of one subclip → float32 (T, FOREGROUND_FEATURES): per frame, where the centre
-    of its foreground is against its mean over the subclip's frames (x, y, in FOREGROUND_OFFSET_SCALE-ths of the
-    picture: where it goes, not where it is, so that a mean over frames says nothing of the motion), the
-    foreground's spread (standard deviation of x and y, 0–1) and its share of the frame.
+    of its foreground is against its mean over the subclip's frames (x, y, fractions of the picture ×
+    FOREGROUND_OFFSET_SCALE): where it goes, not where it is, so that a mean over frames says nothing of the motion.
 
     A frame's foreground is its pixels more than FOREGROUND_DISTANCE from the frame's median colour in some
-    channel. The centre and spread weigh each foreground pixel by the square of its persistence, the share of
-    the subclip's frames in which that pixel is foreground: an object that stays in the picture counts, small
-    things that dart about or come and go with the cuts count little. A frame with no foreground gives an
-    offset of 0 (it is left out of the mean), no spread and a share of 0.
+    channel. The centre weighs each of them by the square of its persistence, the share of the subclip's
+    frames in which that pixel is foreground: an object that stays in the picture counts, small things that
+    dart about or come and go with the cuts count little. A frame with no foreground has an offset of 0 (and
+    is left out of the mean). Neither the foreground's size nor its spread is given: they are the object's
+    shape, which the rating does not depend on.
     """
     frames = np.asarray(frames)
     count, height, width = frames.shape[:3]
@@ -107,20 +107,13 @@ def foreground_features(frames: np.ndarray) -> np.ndarray:
     xs = (np.arange(width, dtype=np.float64) + 0.5) / width
     ys = (np.arange(height, dtype=np.float64) + 0.5) / height
     columns = weights.sum(axis=1, dtype=np.float64)  # (T, W)
-    rows = weights.sum(axis=2, dtype=np.float64)  # (T, H)
     total = columns.sum(axis=1)
     out = np.zeros((count, FOREGROUND_FEATURES), np.float32)
-    out[:, 4] = mask.mean(axis=(1, 2))
     seen = total > 0
     if seen.any():
-        n = total[seen]
-        cx = columns[seen] @ xs / n
-        cy = rows[seen] @ ys / n
-        sx = np.sqrt(np.maximum(columns[seen] @ xs**2 / n - cx**2, 0.0))
-        sy = np.sqrt(np.maximum(rows[seen] @ ys**2 / n - cy**2, 0.0))
-        centre = np.stack([cx, cy], axis=1)
-        out[seen, :2] = (centre - centre.mean(axis=0)) * FOREGROUND_OFFSET_SCALE
-        out[seen, 2:4] = np.stack([sx, sy], axis=1)
+        centre = np.stack([columns[seen] @ xs, weights[seen].sum(axis=2, dtype=np.float64) @ ys], axis=1)
+        centre /= total[seen, None]
+        out[seen] = (centre - centre.mean(axis=0)) * FOREGROUND_OFFSET_SCALE
     return out
 
 
