@@ -77,7 +77,7 @@ from ml.embeddings import load_embeddings
 from ml.frames import load_frames
 from ml.metrics import regression_metrics
 from ml.model import LRCN, build_model
-from ml.pixels import remembered_features, sample_head_inputs
+from ml.pixels import pixel_options, remembered_features, sample_head_inputs
 from ml.train import (
     RESUMABLE_CHANGES,
     Callback,
@@ -326,7 +326,7 @@ def predict_samples(members: Sequence[Member], samples: Sequence[TrailerSample],
     sources, owners = [], []
     for sample in samples:
         if model_config.uses_embeddings:
-            items = sample_head_inputs(sample, grid=model_config.pixel_grid, snippet_frames=model_config.snippet_frames)
+            items = sample_head_inputs(sample, **pixel_options(model_config))
         else:
             items = [load_frames(p, mmap=True) for p in sample.subclips]
         sources.extend(items)

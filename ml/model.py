@@ -50,7 +50,7 @@ from torch import nn
 
 from ml.config import LRCNConfig, resolve_config
 from ml.encoder import ENCODER_DIM, FrameEncoder, shared_encoder
-from ml.pixels import feature_count, pixel_features
+from ml.pixels import feature_count, pixel_features, pixel_options
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "selu": nn.SELU}
 
@@ -111,7 +111,7 @@ class LRCN(nn.Module):
                 self.encoder = FrameEncoder(config.encoder)
                 self.encoder.trainable_blocks(config.finetune_blocks)
             # The pixel features go past the projection: 1280 encoder numbers would drown their few.
-            self.pixels = feature_count(config.pixel_grid)
+            self.pixels = feature_count(config.pixel_grid, config.foreground)
             self.project = nn.Sequential(nn.Dropout(config.dropout),
                                          nn.Linear(ENCODER_DIM[config.encoder], config.embedding_size))
         step_size = config.embedding_size + (self.pixels if self.project is not None else 0)
@@ -200,9 +200,8 @@ class LRCN(nn.Module):
             emb = emb.new_zeros(batch * steps, emb.shape[1]).index_copy(0, index, emb)
         emb = emb.view(batch, steps, -1)
         if self.cnn is None:
-            if self.config.pixel_grid:
-                features = [pixel_features(f.cpu().numpy(), grid=self.config.pixel_grid,
-                                           snippet_frames=self.config.snippet_frames) for f in frames]
+            if self.pixels:
+                features = [pixel_features(f.cpu().numpy(), **pixel_options(self.config)) for f in frames]
                 emb = torch.cat([emb, torch.as_tensor(np.stack(features), device=emb.device)], dim=-1)
             emb = self._projected(emb, mask)
         return emb

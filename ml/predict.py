@@ -41,7 +41,7 @@ from ml.embeddings import EmbeddingSpec, check_spec, embed_subclip, installed_sp
 from ml.encoder import ENCODER_DIM
 from ml.frames import load_frames
 from ml.model import LRCN, build_model
-from ml.pixels import head_input
+from ml.pixels import head_input, pixel_options
 from ml.train import FitResult, load_saved, resolve_device, save_checkpoint
 from ml.video import sample_trailer
 
@@ -199,8 +199,8 @@ def score_subclips(loaded: LoadedModel, frames_list: Sequence[np.ndarray], *, ba
     if loaded.model_config.uses_embeddings:
         config = loaded.model_config
         spec = EmbeddingSpec.from_dict(loaded.embedding)
-        sources = [head_input(embed_subclip(f, spec, device=str(loaded.device)), f, grid=config.pixel_grid,
-                              snippet_frames=config.snippet_frames) for f in frames_list]
+        sources = [head_input(embed_subclip(f, spec, device=str(loaded.device)), f, **pixel_options(config))
+                   for f in frames_list]
     return _scores(subclip_scores(loaded.members, sources, loaded.model_config, loaded.frames_per_sample,
                                   batch_size=batch_size))
 
@@ -231,7 +231,7 @@ def score_frame_files(loaded: LoadedModel, paths: Sequence[str | os.PathLike], *
             array = load_embeddings(cached, dim=ENCODER_DIM[config.encoder], frames=frames.shape[0])
         else:
             array = embed_subclip(frames, wanted, device=str(loaded.device))
-        sources.append(head_input(array, frames, grid=config.pixel_grid, snippet_frames=config.snippet_frames))
+        sources.append(head_input(array, frames, **pixel_options(config)))
     return _scores(subclip_scores(loaded.members, sources, config, loaded.frames_per_sample, batch_size=batch_size))
 
 

@@ -66,7 +66,7 @@ from ml.embeddings import gather_embeddings, installed_spec
 from ml.files import write_atomically
 from ml.metrics import regression_metrics
 from ml.model import LRCN, build_model
-from ml.pixels import sample_head_inputs
+from ml.pixels import pixel_options, sample_head_inputs
 
 CHECKPOINT_FORMAT = "reelscore.checkpoint"
 
@@ -383,7 +383,7 @@ def _sources(sample: TrailerSample, embedded: bool, model_config: LRCNConfig) ->
     encoder, else its frames."""
     if not embedded:
         return sample.subclips
-    return sample_head_inputs(sample, grid=model_config.pixel_grid, snippet_frames=model_config.snippet_frames)
+    return sample_head_inputs(sample, **pixel_options(model_config))
 
 
 @torch.no_grad()

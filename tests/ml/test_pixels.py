@@ -66,3 +66,109 @@ def test_a_cross_validation_computes_each_files_features_once(tmp_path, monkeypa
     sample_head_inputs(sample, grid=3, snippet_frames=2)  # outside it, nothing is remembered
     sample_head_inputs(sample, grid=3, snippet_frames=2)
     assert len(computed) == 4
+
+
+def test_foreground_is_where_the_object_is_whatever_the_background():
+    from ml.pixels import FOREGROUND_FEATURES, FOREGROUND_OFFSET_SCALE, foreground_features
+
+    frames = np.empty((3, 60, 80, 3), np.uint8)
+    frames[:] = (40, 120, 200)  # a blue background
+    frames[0, 10:40, 8:24] = 250  # a 16 × 30 white block, its centre at (16, 25) pixels
+    frames[1, 30:50, 60:80] = (250, 20, 20)  # a red 20 × 20 block at the right edge, its centre at (70, 40)
+    features = foreground_features(frames)
+    assert features.shape == (3, FOREGROUND_FEATURES) == (3, 2) and features.dtype == np.float32
+    # The centres against their mean (43, 32.5) over the frames that have one, scaled.
+    offset = [(16 - 43) / 80 * FOREGROUND_OFFSET_SCALE, (25 - 32.5) / 60 * FOREGROUND_OFFSET_SCALE]
+    assert features[0] == pytest.approx(offset, rel=1e-5)
+    assert features[1] == pytest.approx([-offset[0], -offset[1]], rel=1e-5)
+    assert features[2] == pytest.approx([0, 0])  # nothing but background: defined, no NaN
+    assert not np.isnan(foreground_features(np.zeros((2, 8, 8, 3), np.uint8))).any()
+
+
+def test_foreground_follows_any_shape_one_way_or_the_other():
+    from ml.pixels import FOREGROUND_OFFSET_SCALE, foreground_features
+
+    frames = np.full((6, 64, 64, 3), 80, np.uint8)
+    yy, xx = np.mgrid[0:64, 0:64]
+    for t in range(6):
+        frames[t][(xx - (12 + 6 * t)) ** 2 + (yy - 32) ** 2 <= 8**2] = 250  # a disc moving right
+    x = foreground_features(frames)[:, 0] / FOREGROUND_OFFSET_SCALE  # in fractions of the picture
+    # Weighed by persistence, the centre lags towards the path's middle, but it moves every frame, the right way.
+    assert (np.diff(x) > 0.04).all() and x[-1] - x[0] > 0.3 and abs(x.mean()) < 1e-5, x
+    assert (np.diff(foreground_features(frames[::-1].copy())[:, 0]) < 0).all()
+
+
+def test_an_object_that_stays_outweighs_clutter_that_comes_and_goes():
+    from ml.pixels import FOREGROUND_OFFSET_SCALE, foreground_features
+
+    frames = np.full((8, 64, 64, 3), 80, np.uint8)
+    frames[:, 20:44, 40:50] = 250  # the object, still
+    for t in range(8):
+        frames[t, 4 * t : 4 * t + 10, 3 * t : 3 * t + 10] = (20, 200, 20)  # a thing darting about
+    x = foreground_features(frames)[:, 0] / FOREGROUND_OFFSET_SCALE
+    assert (np.abs(x) < 0.02).all(), x  # it has not moved, and the centre hardly says otherwise
+    unweighed = (24 * 10 * 45 + 10 * 10 * 5) / (24 * 10 + 10 * 10) / 64  # frame 0's plain centre of its mask
+    assert abs(unweighed - 45 / 64) > 0.15  # where the last frame's is near the object's, 45 / 64
+
+
+def test_foreground_columns_come_after_the_grids_or_alone():
+    frames = moving_bar(2)
+    both = pixel_features(frames, grid=2, snippet_frames=2, foreground=True)
+    assert both.shape == (6, feature_count(2, True)) == (6, feature_count(2) + 2)
+    assert np.array_equal(both[:, :feature_count(2)], pixel_features(frames, grid=2, snippet_frames=2))
+    alone = pixel_features(frames, grid=0, snippet_frames=2, foreground=True)
+    assert alone.shape == (6, 2) and np.array_equal(alone, both[:, feature_count(2):])
+    assert feature_count(0) == 0 and feature_count(3) == 22  # off, the counts are those of before
+    with pytest.raises(ValueError, match="grid"):
+        pixel_features(frames, grid=0, snippet_frames=2)
+    embeddings = np.zeros((6, 1280), np.float32)
+    assert head_input(embeddings, frames, grid=0, snippet_frames=2, foreground=True).shape == (6, 1282)
+
+
+def test_the_memo_tells_foreground_features_apart(tmp_path):
+    from ml.data import TrailerSample
+    from ml.frames import save_frames
+    from ml.pixels import remembered_features, sample_head_inputs
+
+    save_frames(moving_bar(2), tmp_path / "0.npy")
+    sample = TrailerSample("t", (str(tmp_path / "0.npy"),), 5.0, (np.zeros((6, 1280), np.float32),))
+    with remembered_features():
+        plain = sample_head_inputs(sample, grid=3, snippet_frames=2)
+        more = sample_head_inputs(sample, grid=3, snippet_frames=2, foreground=True)
+    assert plain[0].shape == (6, 1280 + feature_count(3)) and more[0].shape == (6, 1280 + feature_count(3, True))
+
+
+def test_the_foreground_option_is_off_by_default_and_a_model_with_it_trains(tmp_path):
+    import torch
+
+    from ml.config import PRESETS, LRCNConfig, TrainConfig
+    from ml.data import TrailerSample
+    from ml.frames import save_frames
+    from ml.model import build_model
+    from ml.pixels import pixel_options
+    from ml.train import fit
+
+    assert LRCNConfig().foreground is False
+    saved = {k: v for k, v in PRESETS["single_frame"].to_dict().items() if k != "foreground"}
+    old = LRCNConfig.from_dict(saved)  # a config stored before the option existed
+    assert old.foreground is False and pixel_options(old)["foreground"] is False
+    base = PRESETS["default"].replace(foreground=False, frame_size=32, embedding_size=4, lstm_size=8)
+    assert build_model(base).rnn.input_size == 2 * (4 + feature_count(base.pixel_grid))
+    with pytest.raises(ValueError, match="foreground"):
+        LRCNConfig(encoder="scratch", foreground=True)
+
+    config = base.replace(foreground=True, pixel_grid=0)
+    assert build_model(config).rnn.input_size == 2 * (4 + 2)
+    samples = []
+    for i in range(4):
+        frames = moving_bar(1 + i % 2, frames=4, size=32)
+        path = save_frames(frames, tmp_path / f"{i}.npy")
+        samples.append(TrailerSample(f"t{i}", (str(path),), 2.0 + i, (np.random.default_rng(i).normal(
+            size=(4, 1280)).astype(np.float32),)))
+    from ml.embeddings import installed_spec
+
+    torch.manual_seed(0)
+    result = fit(samples, TrainConfig(epochs=1, batch_size=4, num_workers=0, frames_per_sample=4, device="cpu",
+                                      restore_best=False), config, split=([s.trailer for s in samples], []),
+                 embedding_spec=installed_spec("efficientnet_lite0", 32))
+    assert np.isfinite(result.history[-1]["train_loss"])
