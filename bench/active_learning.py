@@ -50,7 +50,7 @@ from ml.data import TrailerSample  # noqa: E402
 from ml.embeddings import embed_subclip, installed_spec  # noqa: E402
 from ml.frames import save_frames  # noqa: E402
 from ml.metrics import mae  # noqa: E402
-from ml.pixels import sample_head_inputs  # noqa: E402
+from ml.pixels import pixel_options, sample_head_inputs  # noqa: E402
 from ml.synth import generate_content_dataset, generate_dataset  # noqa: E402
 from ml.video import sample_trailer  # noqa: E402
 
@@ -100,7 +100,7 @@ def ensemble(members, samples: list[TrailerSample], frames: int) -> np.ndarray:
     """(members, trailers): each fold model's prediction of each trailer (the mean over its subclips)."""
     sources, owners = [], []
     for i, sample in enumerate(samples):
-        items = sample_head_inputs(sample, grid=MODEL.pixel_grid, snippet_frames=MODEL.snippet_frames)
+        items = sample_head_inputs(sample, **pixel_options(MODEL))
         sources.extend(items)
         owners.extend([i] * len(items))
     scores = subclip_scores(members, sources, MODEL, frames)
