@@ -122,6 +122,7 @@ def build(size: int, ratings_per_trailer: int, work: Path) -> dict:
 
     from trailers import selectors
     from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
+    from trailers.services.ratings import keep_errors
     from trailers.services.summaries import keep_prediction_summary
 
     rng = np.random.default_rng(15)
@@ -216,6 +217,7 @@ def build(size: int, ratings_per_trailer: int, work: Path) -> dict:
                         subclip_scores=[round(float(quality[i] + rng.normal(0, 1)), 4) for _ in range(SUBCLIPS)],
                         spread=0.4, uncertainty=float(rng.uniform(0.05, 0.6)), **asdict(standing.of(t.pk)))
              for i, t in enumerate(trailers) if t.status == "ready"), batch_size=5000)
+        keep_errors(model_version_id=version.pk)  # each prediction's error, as scoring keeps it
     built["runs, versions, predictions"] = time.perf_counter() - started
 
     summaries = {}

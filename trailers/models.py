@@ -325,6 +325,10 @@ class Prediction(models.Model):
         "a cross-validated version's own trailer: the prediction of the fold model that never trained on it"))
     baseline = models.FloatField(null=True, blank=True, help_text=(
         "the mean-rating baseline's prediction of this trailer, as the version's estimate scored it"))
+    # |score - the trailer's mean rating|, kept with every rating of the trailer (services/ratings.py) and every
+    # score (services/scoring.py), so that the predictions page sorts by it from an index.
+    error = models.FloatField(null=True, blank=True, help_text=(
+        "how far the prediction is from the trailer's mean user rating; empty while it has no ratings"))
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -338,6 +342,7 @@ class Prediction(models.Model):
             models.Index(fields=["model_version", "score", "id"], name="prediction_score"),
             models.Index(fields=["model_version", "uncertainty", "id"], name="prediction_uncertainty"),
             models.Index(fields=["model_version", "spread", "id"], name="prediction_spread"),
+            models.Index(fields=["model_version", "error", "id"], name="prediction_error"),
         ]
 
     def __str__(self) -> str:

@@ -26,7 +26,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
-from django.db.models.functions import Abs, Coalesce
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
@@ -643,7 +643,7 @@ PREDICTION_SORTS = {
     "mean": ("trailer__mean_rating", "trailer_id"),
     "count": ("trailer__rating_count", "trailer__uploaded_at", "trailer_id"),
     "reference": ("trailer__reference_score", "trailer_id"),
-    "error": Abs(F("score") - F("trailer__mean_rating")),
+    "error": "error",  # |score - mean rating|, kept on the prediction (trailers/services/ratings.py: keep_errors)
 }
 DEFAULT_PREDICTION_SORT = "-predicted"
 

@@ -17,6 +17,7 @@ from PIL import Image
 from trailers import selectors
 from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 from trailers.services import rate_trailer
+from trailers.services.ratings import keep_errors
 
 _serial = itertools.count(1)
 
@@ -153,9 +154,12 @@ def create_prediction(version: ModelVersion, trailer: Trailer, score: float,
     spread = float(np.std(subclip_scores)) if subclip_scores else 0.0
     # What the version knew of the trailer, kept beside its score as scoring keeps it.
     standing = selectors.run_standing(version).of(trailer.pk)
-    return Prediction.objects.create(model_version=version, trailer=trailer, score=score,
-                                     subclip_scores=subclip_scores, spread=spread, uncertainty=uncertainty,
-                                     **asdict(standing))
+    prediction = Prediction.objects.create(model_version=version, trailer=trailer, score=score,
+                                           subclip_scores=subclip_scores, spread=spread, uncertainty=uncertainty,
+                                           **asdict(standing))
+    keep_errors(trailer_ids=[trailer.pk], model_version_id=version.pk)  # as scoring keeps it
+    prediction.refresh_from_db(fields=["error"])
+    return prediction
 
 
 def rate(user, trailer, score) -> Rating:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from trailers.models import ModelVersion, Prediction, Subclip, Trailer
 from trailers.services import import_ratings
+from trailers.services.ratings import keep_errors
 
 
 def grow(n: int, users, versions: list[ModelVersion]) -> list[Trailer]:
@@ -34,3 +35,4 @@ def predict(trailers: list[Trailer], versions: list[ModelVersion]) -> None:
     for version in versions:
         Prediction.objects.bulk_create(Prediction(model_version=version, trailer=t, score=1 + t.pk % 9,
                                                   subclip_scores=[5.0, 6.0], uncertainty=0.2) for t in trailers)
+        keep_errors(trailer_ids=[t.pk for t in trailers], model_version_id=version.pk)  # as scoring keeps them

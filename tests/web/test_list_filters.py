@@ -48,7 +48,7 @@ def test_the_dataset_page_and_the_trailers_api_list_the_same_trailers(user_clien
 @pytest.mark.parametrize(("query", "titles"), [
     ("?rated=yes", ["A", "D", "B"]), ("?rated=no", ["C"]), ("?min_score=5&max_score=7", ["C", "D"]),
     ("?q=b", ["B"]), ("?sort=title", ["A", "B", "C", "D"]), ("?sort=-mean&rated=yes", ["A", "D", "B"]),
-    ("?sort=error", ["D", "A", "B", "C"]), ("", ["A", "C", "D", "B"]),
+    ("?sort=error", ["D", "A", "B", "C"]), ("?sort=-error", ["B", "A", "D", "C"]), ("", ["A", "C", "D", "B"]),
 ])
 def test_the_predictions_page_and_the_predictions_api_list_the_same_predictions(user_client, api, user,
                                                                                 make_trailer, make_version,

@@ -1,7 +1,8 @@
 """Every trailer's rating counters (count, sum, mean) stay equal to its ratings: when one person rates, changes
 or removes a rating, when many people rate one trailer at the same moment (real threads, each with its own
 database connection: real concurrent transactions on PostgreSQL, serialised ones on SQLite), when ratings come in
-bulk meanwhile, and when an account or a trailer goes."""
+bulk meanwhile, and when an account or a trailer goes. So does each prediction's error (|score - mean|, which the
+predictions page sorts by): it follows the mean in the same transaction."""
 
 from __future__ import annotations
 
@@ -12,9 +13,18 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Avg, Count, Sum
 
-from trailers.models import Rating, Trailer
+from tests.support.rows import create_prediction, create_version
+from trailers.models import ModelVersion, Prediction, Rating, Trailer
 from trailers.services import delete_rating, import_ratings, rate_trailer
 from trailers.services.ratings import recount_ratings
+
+
+def predict(trailers) -> None:
+    """Two versions' predictions of these trailers, made before the ratings change (each keeps its error)."""
+    for _ in range(2):
+        version = create_version(number=ModelVersion.objects.count() + 1)
+        for trailer in trailers:
+            create_prediction(version, trailer, 2.0 + (trailer.pk + version.number) % 7)
 
 
 def truth() -> dict[int, tuple[int, int, float | None]]:
@@ -34,6 +44,10 @@ def assert_counters_right() -> None:
     for pk, (n, s, m) in expected.items():
         assert kept[pk][:2] == (n, s), f"trailer {pk}: counters {kept[pk]}, ratings {(n, s, m)}"
         assert kept[pk][2] == pytest.approx(m) if m is not None else kept[pk][2] is None
+    for prediction in Prediction.objects.all():
+        mean = expected[prediction.trailer_id][2]
+        assert prediction.error == (pytest.approx(abs(prediction.score - mean)) if mean is not None else None), (
+            f"prediction {prediction.pk}: error {prediction.error}, score {prediction.score}, mean {mean}")
 
 
 def run_together(jobs) -> None:
@@ -64,20 +78,27 @@ def run_together(jobs) -> None:
 def test_the_counters_follow_each_rating_change_and_removal(user, other_user, make_trailer):
     trailer = make_trailer()
     assert (trailer.rating_count, trailer.rating_sum, trailer.mean_rating) == (0, 0, None)
+    predict([trailer])
+    errors = lambda: sorted(Prediction.objects.values_list("score", "error"))  # noqa: E731
+    assert [e for _, e in errors()] == [None, None]  # no ratings: no error
     rate_trailer(user=user, trailer=trailer, score=8)
     rate_trailer(user=other_user, trailer=trailer, score=5)
     trailer.refresh_from_db()
     assert (trailer.rating_count, trailer.rating_sum, trailer.mean_rating) == (2, 13, 6.5)
+    assert errors() == [(score, pytest.approx(abs(score - 6.5))) for score, _ in errors()]
     rate_trailer(user=user, trailer=trailer, score=2)  # a change: the count stays
     trailer.refresh_from_db()
     assert (trailer.rating_count, trailer.rating_sum, trailer.mean_rating) == (2, 7, 3.5)
+    assert errors() == [(score, pytest.approx(abs(score - 3.5))) for score, _ in errors()]
     assert delete_rating(user=other_user, trailer=trailer)
     assert not delete_rating(user=other_user, trailer=trailer)  # nothing left to take off
     trailer.refresh_from_db()
     assert (trailer.rating_count, trailer.rating_sum, trailer.mean_rating) == (1, 2, 2.0)
+    assert_counters_right()
     assert delete_rating(user=user, trailer=trailer)
     trailer.refresh_from_db()
     assert (trailer.rating_count, trailer.rating_sum, trailer.mean_rating) == (0, 0, None)
+    assert [e for _, e in errors()] == [None, None]
 
 
 @pytest.mark.django_db
@@ -94,6 +115,7 @@ def test_a_refused_rating_changes_nothing(user, make_trailer):
 @pytest.mark.django_db(transaction=True)
 def test_many_people_rating_one_trailer_at_once_are_all_counted(make_trailer):
     trailer = make_trailer()
+    predict([trailer])
     people = [User.objects.create_user(username=f"rater{i}") for i in range(12)]
     # Half of them already rated it: they change their rating while the others rate for the first time.
     for person in people[:6]:
@@ -109,6 +131,7 @@ def test_many_people_rating_one_trailer_at_once_are_all_counted(make_trailer):
 @pytest.mark.django_db(transaction=True)
 def test_ratings_removed_and_changed_at_once_keep_the_counters_right(make_trailer):
     trailers = [make_trailer() for _ in range(3)]
+    predict(trailers)
     people = [User.objects.create_user(username=f"p{i}") for i in range(8)]
     for person in people:
         for trailer in trailers:
@@ -138,6 +161,7 @@ def test_the_same_first_rating_sent_twice_at_once_counts_once(user, make_trailer
 @pytest.mark.django_db(transaction=True)
 def test_a_bulk_import_beside_single_ratings_keeps_every_rating_counted(make_trailer):
     trailers = [make_trailer() for _ in range(20)]
+    predict(trailers)
     importer_people = [User.objects.create_user(username=f"bulk{i}") for i in range(5)]
     live_people = [User.objects.create_user(username=f"live{i}") for i in range(6)]
     rate_trailer(user=importer_people[0], trailer=trailers[0], score=9)  # the import changes this one
@@ -173,6 +197,7 @@ def test_a_bulk_import_counts_new_and_changed_ratings_and_refuses_a_bad_one(user
 @pytest.mark.django_db
 def test_an_accounts_ratings_leave_the_counters_with_it(user, other_user, make_trailer, staff_client):
     a, b = make_trailer(), make_trailer()
+    predict([a, b])
     for trailer, mine, theirs in ((a, 10, 4), (b, 2, 6)):
         rate_trailer(user=user, trailer=trailer, score=mine)
         rate_trailer(user=other_user, trailer=trailer, score=theirs)
@@ -210,6 +235,7 @@ def test_the_admin_writes_ratings_through_the_same_rule(staff_client, user, make
 @pytest.mark.django_db
 def test_recounting_repairs_counters_of_ratings_written_around_the_services(user, other_user, make_trailer):
     a, b = make_trailer(), make_trailer()
+    predict([a, b])
     Rating.objects.bulk_create([Rating(user=user, trailer=a, score=9), Rating(user=other_user, trailer=a, score=4),
                                 Rating(user=user, trailer=b, score=1)])  # a raw bulk load: no counters moved
     assert counters()[a.pk] == (0, 0, None)

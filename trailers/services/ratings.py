@@ -2,7 +2,9 @@
 
 Every write here also moves the trailer's rating counters (``rating_count``, ``rating_sum``, ``mean_rating``) in
 the same transaction, with F() expressions evaluated by the database: two people rating one trailer at the same
-moment each add theirs to what the other left, so no rating is lost from a count or a mean. A user's ratings that
+moment each add theirs to what the other left, so no rating is lost from a count or a mean. Each prediction's
+``error`` (how far it is from the mean) follows its trailer's mean in the same transaction (:func:`keep_errors`,
+which scoring calls too). A user's ratings that
 go with their account are taken off by ``forget_ratings_of`` (trailers/signals.py calls it); a trailer's go with
 the trailer and its counters.
 """
@@ -15,10 +17,10 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, FloatField, IntegerField, OuterRef, Subquery, Sum, Value, When
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Abs, Cast, Coalesce
 from django.utils import timezone
 
-from trailers.models import Rating, Trailer
+from trailers.models import Prediction, Rating, Trailer
 
 from .summaries import mark_summaries_stale
 
@@ -59,7 +61,23 @@ def _counters_moved_by(count: int, total: int) -> dict:
 def _move_counters(trailer_ids: Iterable[int], *, count: int, total: int) -> None:
     ids = sorted(set(trailer_ids))  # one order for every writer: fewer lock waits between bulk writers
     for start in range(0, len(ids), CHUNK):
-        Trailer.objects.filter(pk__in=ids[start:start + CHUNK]).update(**_counters_moved_by(count, total))
+        chunk = ids[start:start + CHUNK]
+        Trailer.objects.filter(pk__in=chunk).update(**_counters_moved_by(count, total))
+        keep_errors(trailer_ids=chunk)
+
+
+def keep_errors(*, trailer_ids: Iterable[int] | None = None, model_version_id: int | None = None) -> int:
+    """Set the ``error`` of the given trailers' (or every trailer's) predictions, of one version or all, from
+    their trailer's mean rating as it is now; returns how many. Called where the means or the scores change,
+    after the change and in its transaction: the trailers' rows are then locked, so no other rating moves a
+    mean between the two statements."""
+    mean = Subquery(Trailer.objects.filter(pk=OuterRef("trailer_id")).values("mean_rating")[:1])
+    rows = Prediction.objects.all()
+    if trailer_ids is not None:
+        rows = rows.filter(trailer_id__in=list(trailer_ids))
+    if model_version_id is not None:
+        rows = rows.filter(model_version_id=model_version_id)
+    return rows.update(error=Abs(F("score") - mean))
 
 
 def _ratings_changed() -> None:
@@ -165,6 +183,7 @@ def recount_ratings(*, trailer_ids: Iterable[int] | None = None) -> int:
                 # Both are NULL for a trailer without ratings, and so is its mean.
                 mean_rating=Cast(total, FloatField()) / Cast(count, FloatField()),
             )
+            keep_errors(trailer_ids=chunk)
     return done
 
 

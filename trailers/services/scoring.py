@@ -10,12 +10,14 @@ import logging
 from dataclasses import asdict
 from functools import lru_cache
 
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from trailers import selectors, store
 from trailers.models import ModelVersion, Prediction, Trailer
 
+from .ratings import keep_errors
 from .summaries import keep_prediction_summary, mark_summaries_stale
 
 log = logging.getLogger(__name__)
@@ -98,10 +100,16 @@ def write_predictions(*, predictions: list[Prediction]) -> int:
     per chunk (a trailer deleted meanwhile is left out rather than failing the chunk)."""
     if not predictions:
         return 0
-    ids = set(Trailer.objects.filter(pk__in=[p.trailer_id for p in predictions]).values_list("pk", flat=True))
-    kept = [p for p in predictions if p.trailer_id in ids]
-    Prediction.objects.bulk_create(
-        kept, update_conflicts=True, unique_fields=["model_version", "trailer"],
-        update_fields=["score", "spread", "uncertainty", "subclip_scores", "trained", "held_out_score", "baseline"],
-    )
+    with transaction.atomic():
+        # The trailers are locked (in id order, as rating writers lock them) until each error is set from its mean.
+        ids = set(Trailer.objects.select_for_update(no_key=True).filter(pk__in=[p.trailer_id for p in predictions])
+                  .order_by("pk").values_list("pk", flat=True))
+        kept = [p for p in predictions if p.trailer_id in ids]
+        Prediction.objects.bulk_create(
+            kept, update_conflicts=True, unique_fields=["model_version", "trailer"],
+            update_fields=["score", "spread", "uncertainty", "subclip_scores", "trained", "held_out_score", "baseline"],
+        )
+        versions = {p.model_version_id for p in kept}
+        for version_id in versions:
+            keep_errors(trailer_ids=sorted(ids), model_version_id=version_id)
     return len(kept)
