@@ -25,6 +25,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Window,
 )
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -812,9 +813,10 @@ def prediction_figures(version: ModelVersion, rows: QuerySet[Prediction]) -> dic
     held-out predictions ("held_out", else None); and the scatter plot's even sample ("points").
 
     Reads every rated row, and nothing else: what the version knew of each trailer is kept on its prediction
-    (trailers/standing.py). The page reads these kept (``PredictionSummary``) unless filters narrow the rows."""
-    rated = list(rows.filter(trailer__rating_count__gt=0).order_by().values_list(
-        "trailer__mean_rating", "score", "trailer__title", "trailer_id", "trained", "held_out_score", "baseline"))
+    (trailers/standing.py). The page reads these kept (``PredictionSummary``) unless filters narrow the rows.
+    Also gives how many rows there are in all, rated or not ("matched": None when none is rated), from the same
+    scan: the page's paginator need not count them again."""
+    rated, matched = _rated_rows(rows)
     baseline = {row[3]: row[6] for row in rated}
     # The honest figures: trailers the model never learned from. Without folds: its validation split and newer
     # ones. Cross-validated: every trailer newer than the run (no member saw it) and, apart, the run's own
@@ -829,7 +831,26 @@ def prediction_figures(version: ModelVersion, rows: QuerySet[Prediction]) -> dic
         "unseen": figures([row[:4] for row in rated if not row[4]], baseline=baseline),
         "held_out": held_out,
         "points": [list(row[:4]) for row in rated[::step]],
+        "matched": matched,
     }
+
+
+RATED_COLUMNS = ("trailer__mean_rating", "score", "trailer__title", "trailer_id", "trained", "held_out_score",
+                 "baseline")
+
+
+def _rated_rows(rows: QuerySet[Prediction]) -> tuple[list[tuple], int | None]:
+    """The RATED_COLUMNS of the rated ones of ``rows``, and how many ``rows`` there are in all (None when none is
+    rated): one query, in which the database counts every row (a window over them all) and sends the rated only."""
+    inner = rows.order_by().annotate(matched=Window(Count("pk"))).values_list(
+        *RATED_COLUMNS, "trailer__rating_count", "matched")
+    sql, params = inner.query.sql_with_params()
+    connection = connections[rows.db]
+    count = connection.ops.quote_name("trailer__rating_count")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM ({sql}) matching WHERE matching.{count} > 0", params)
+        fetched = cursor.fetchall()
+    return [row[:len(RATED_COLUMNS)] for row in fetched], (fetched[0][-1] if fetched else None)
 
 
 @dataclass(frozen=True)
@@ -844,6 +865,7 @@ class PredictionsReport:
     progress: ScoringProgress | None  # while the active version scores after its activation
     cross_validated: bool
     ensemble: int  # how many models the version averages
+    matched: int | None = None  # how many rows the filters leave, when the figures were computed over them
 
     @property
     def summary(self) -> dict:
@@ -874,12 +896,13 @@ def predictions_report(*, model_version: ModelVersion, rows: QuerySet[Prediction
     change); when the filters leave any rated trailer out (``narrowed``), they are computed now over ``rows``."""
     progress = scoring_progress(model_version=model_version)
     kept = None if narrowed else kept_prediction_summary(model_version=model_version)
+    matched = None
     if kept is not None:
         figures, points = kept.figures, kept.points
     else:
         figures = prediction_figures(model_version, rows)
-        points = figures.pop("points")
+        points, matched = figures.pop("points"), figures.pop("matched")
     return PredictionsReport(version=model_version, figures=figures, points=points, kept=kept, progress=progress,
                              cross_validated=is_cross_validated_version(model_version),
-                             ensemble=ensemble_size(model_version))
+                             ensemble=ensemble_size(model_version), matched=matched)
 

@@ -51,8 +51,12 @@ def signup(request):
     return render(request, "registration/signup.html", {"form": form})
 
 
-def _page(request, rows, size: int = PAGE_SIZE):
-    return IdsFirstPaginator(rows, size).get_page(request.GET.get("page"))
+def _page(request, rows, size: int = PAGE_SIZE, *, count: int | None = None):
+    """A page of ``rows``; ``count``, when known already, spares the paginator its count."""
+    paginator = IdsFirstPaginator(rows, size)
+    if count is not None:
+        paginator.count = count
+    return paginator.get_page(request.GET.get("page"))
 
 
 # --- dataset ----------------------------------------------------------------------------------
@@ -321,7 +325,7 @@ def predictions(request):
         return render(request, "trailers/_scoring_progress.html", {"version": version, "progress": progress})
     filters = PredictionFilterSet(request.GET, queryset=selectors.predictions(model_version=version), request=request)
     report = selectors.predictions_report(model_version=version, rows=filters.qs, narrowed=filters.narrowed)
-    page = _page(request, filters.qs)
+    page = _page(request, filters.qs, count=report.matched)
     context.update(
         form=filters.form, report=report, page=page, rows=page.object_list, csv_query=request.GET.urlencode(),
         scatter=charts.scatter_chart(report.scatter_points, x_label="mean user rating", y_label="predicted rating",

@@ -161,3 +161,22 @@ def test_csv_has_the_error_column_and_the_uncertainty(user_client, user, scored,
     html = user_client.get("/predictions/?sort=title").content.decode()
     shown_errors = re.findall(r'<td class="num">([\d.—]+)</td>\s*<td class="num optional-col">', html)
     assert shown_errors == ["0.00", "0.00", "0.00", "—", "2.75"]
+
+
+def test_a_search_pages_every_matching_prediction_rated_or_not(user_client, user, make_trailer, make_version,
+                                                                make_prediction):
+    version = make_version(number=1, active=True)
+    for i in range(62):  # 62 match, a third of them rated; 5 others do not
+        trailer = make_trailer(title=f"Harbour {i:02d}")
+        make_prediction(version, trailer, 5.0)
+        if i % 3 == 0:
+            rate_trailer(user=user, trailer=trailer, score=1 + i % 10)
+    for i in range(5):
+        make_prediction(version, make_trailer(title=f"Quay {i}"), 5.0)
+    first = user_client.get("/predictions/", {"q": "Harbour"}).content.decode()
+    assert "page 1 of 2" in first and len(rows(user_client.get("/predictions/", {"q": "Harbour"}))) == 50
+    last = user_client.get("/predictions/", {"q": "Harbour", "page": 2})
+    assert "page 2 of 2" in last.content.decode() and len(rows(last)) == 12
+    assert 'id="metric-n">21<' in first  # the figures: the 21 rated ones
+    none_rated = user_client.get("/predictions/", {"q": "Quay"}).content.decode()  # counted by the paginator
+    assert len(rows(user_client.get("/predictions/", {"q": "Quay"}))) == 5 and 'id="metric-n">0<' in none_rated
