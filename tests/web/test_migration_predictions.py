@@ -1,6 +1,6 @@
-"""Upgrading keeps the predictions page's figures: the migration that keeps on each prediction what its version
-knew of the trailer (trained on it, its held-out prediction, its baseline) fills the predictions already there
-from their run's dataset and cross-validation."""
+"""Upgrading keeps the predictions page's figures and sorts: the migrations that keep on each prediction what its
+version knew of the trailer (trained on it, its held-out prediction, its baseline) and its error fill the
+predictions already there, from their run's dataset and cross-validation and from their trailer's mean rating."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ import pytest
 
 from tests.support.migrations import latest, migrate_to
 
-BEFORE = [("trailers", "0013_train_config_random_seed")]
+
+def _models_before(migration: str):
+    """The newest migrations (to go back to), and the Trailer, TrainingRun, ModelVersion and Prediction models as
+    they were at ``migration``, the database moved there."""
+    newest = latest()
+    old = migrate_to([("trailers", migration)])
+    return newest, *(old.get_model("trailers", name) for name in ("Trailer", "TrainingRun", "ModelVersion",
+                                                                   "Prediction"))
 
 
 @pytest.mark.django_db(transaction=True)
 def test_predictions_made_before_get_what_their_version_knew_of_each_trailer():
-    newest = latest()
-    old = migrate_to(BEFORE)
-    Trailer = old.get_model("trailers", "Trailer")
-    TrainingRun = old.get_model("trailers", "TrainingRun")
-    ModelVersion = old.get_model("trailers", "ModelVersion")
-    Prediction = old.get_model("trailers", "Prediction")
+    newest, Trailer, TrainingRun, ModelVersion, Prediction = _models_before("0013_train_config_random_seed")
     a, b, c, d, newer = (Trailer.objects.create(title=t, original_name=f"{t}.mp4", file=f"{t}.mp4", sha256=t * 64)
                          for t in "abcdn")
     # Cross-validated over four trailers in two folds: {a, c} and {b, d}; each fold's baseline is the other's mean.
@@ -55,3 +57,17 @@ def test_predictions_made_before_get_what_their_version_knew_of_each_trailer():
         a.pk: [True, None, 3.0, 5.5], b.pk: [True, None, 3.0, 5.5],
         c.pk: [False, None, 3.0, 5.5], d.pk: [False, None, 3.0, 5.5], newer.pk: [False, None, 3.0, 5.5],
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_predictions_made_before_get_their_error():
+    newest, Trailer, TrainingRun, ModelVersion, Prediction = _models_before("0016_trailer_codec_container_indexes")
+    rated = Trailer.objects.create(title="r", original_name="r.mp4", file="r.mp4", sha256="1" * 64, rating_count=2,
+                                   rating_sum=13, mean_rating=6.5)
+    unrated = Trailer.objects.create(title="u", original_name="u.mp4", file="u.mp4", sha256="2" * 64)
+    version = ModelVersion.objects.create(run=TrainingRun.objects.create(), number=1, weights="w.pt")
+    Prediction.objects.create(model_version=version, trailer=rated, score=8.0)
+    Prediction.objects.create(model_version=version, trailer=unrated, score=4.0)
+
+    Prediction = migrate_to(newest).get_model("trailers", "Prediction")
+    assert dict(Prediction.objects.values_list("trailer_id", "error")) == {rated.pk: 1.5, unrated.pk: None}
