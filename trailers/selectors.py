@@ -33,19 +33,9 @@ from django.utils import timezone
 
 from ml.metrics import mae, rmse, spearman
 
+from .ids import MAX_ID, parse_id  # noqa: F401 - MAX_ID: the filters and the API read selectors.MAX_ID
 from .models import ModelVersion, Prediction, PredictionSummary, Rating, Subclip, Trailer, TrainingRun
 from .standing import RunStanding
-
-MAX_ID = 2**63 - 1  # the largest id a database integer column holds
-
-
-def parse_id(value) -> int | None:
-    """``value`` (text from a URL, a query string or a form) as a row id, or None if it cannot be one."""
-    text = str(value).strip()
-    if not (text.isascii() and text.isdecimal()) or len(text) > len(str(MAX_ID)):
-        return None
-    number = int(text)
-    return number if 0 < number <= MAX_ID else None
 
 
 def _get(queryset, pk):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .ids import parse_id
+
 TRAINED_SPLITS = ("train", "cv")  # a dataset entry's split the version learned from (cv: K-1 of its K models)
 
 
@@ -36,7 +38,7 @@ class RunStanding:
         self.training_mean = sum(self.trained.values()) / len(self.trained) if self.trained else None
         self.held_out = {}
         for key, value in (estimate.get("predictions") or {}).items():
-            pk = _id(key)
+            pk = parse_id(key)
             if pk is not None and isinstance(value, int | float) and not isinstance(value, bool):
                 self.held_out[pk] = float(value)
         self.fold_baselines = self._fold_baselines(estimate.get("per_fold") or [])
@@ -47,7 +49,7 @@ class RunStanding:
         total = sum(self.labels.values())
         out: dict[int, float] = {}
         for fold in folds:
-            test = {_id(pk) for pk in fold.get("test") or []} & self.labels.keys()
+            test = {parse_id(pk) for pk in fold.get("test") or []} & self.labels.keys()
             rest = len(self.labels) - len(test)
             if rest:
                 mean = (total - sum(self.labels[pk] for pk in test)) / rest
@@ -59,11 +61,6 @@ class RunStanding:
         baseline = self.fold_baselines.get(trailer_id) if held_out is not None else None
         return Standing(trained=trailer_id in self.trained, held_out_score=held_out,
                         baseline=baseline if baseline is not None else self.training_mean)
-
-
-def _id(value) -> int | None:
-    text = str(value).strip()
-    return int(text) if text.isascii() and text.isdecimal() and 0 < len(text) <= 19 else None
 
 
 def keep_on_predictions(prediction_model, *, model_version_id: int, standing: RunStanding,
