@@ -6,6 +6,7 @@
 
   var pending = [];
   var busy = false;
+  var settled = null;  // the answer whose swap last released the queue
 
   function box() {
     return document.querySelector("[data-rate-keys]");
@@ -55,8 +56,15 @@
     }
   });
 
-  // The answer is in: the next trailer is on the page; press the next waiting key on it.
-  document.addEventListener("htmx:afterSettle", function () {
+  // The answer is in: the next trailer is on the page; press the next waiting key on it. htmx fires
+  // afterSettle once per swapped element (the card and the out-of-band messages), so only the first
+  // one of an answer releases the queue: a second one would press the next key before its answer.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    if (xhr && xhr === settled) {
+      return;
+    }
+    settled = xhr;
     busy = false;
     while (pending.length && !busy) {
       press(pending.shift());

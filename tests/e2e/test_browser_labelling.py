@@ -79,6 +79,22 @@ def test_rate_with_keys_skip_and_undo_without_a_page_load(page, screenshot, user
     assert not page.js_errors
 
 
+def test_keys_typed_before_any_answer_apply_in_order(page, user, uncertain):
+    """7, 0 and U typed at once: each waits for the answer before it, so U takes back the 10, not the 7 (each
+    answer swaps the card and, out of band, the messages, and only one of those may release the next key)."""
+    from playwright.sync_api import expect
+
+    log_in(page, "alice", "alice-pass-123")
+    page.goto("/rate/?order=uncertain")
+    expect(page.locator(".rate-next h2")).to_contain_text("Night Train")
+    page.keyboard.type("70u")
+    expect(page.locator("#messages")).to_contain_text("Undone: your rating of “Paper Moon” (10/10) was removed.")
+    expect(page.locator(".rate-next h2")).to_contain_text("Paper Moon")
+    expect(page.locator("#undo")).to_contain_text("take back 7/10 for “Night Train”")
+    assert dict(Rating.objects.filter(user=user).values_list("trailer__title", "score")) == {"Night Train": 7}
+    assert not page.js_errors
+
+
 def test_rename_and_delete_my_upload_after_confirming(page, user, video_bytes):
     from playwright.sync_api import expect
 
