@@ -125,6 +125,13 @@ class LRCN(nn.Module):
             self.rnn = None
             features = step_size
         self.linear = nn.Linear(features, 1)
+        if self.pixels:
+            # Each pixel feature's mean and sd over the training inputs (set by ml.train.fit, kept in the model
+            # file): the head reads them centred and at unit sd, whatever their units and however fast the
+            # footage moves. Model files from before these existed load with 0 and 1: their features as they were.
+            self.register_buffer("pixel_shift", torch.zeros(self.pixels))
+            self.register_buffer("pixel_scale", torch.ones(self.pixels))
+            self.register_load_state_dict_pre_hook(_unscaled_pixels)
         # Non-persistent: a fixed property of the input format, not a learnt weight.
         self.register_buffer("pixel_mean", torch.tensor(PIXEL_MEAN).mul(255).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(PIXEL_STD).mul(255).view(1, 3, 1, 1), persistent=False)
@@ -155,11 +162,22 @@ class LRCN(nn.Module):
         lengths = lengths.to(device).long().clamp(1, steps)
         return torch.arange(steps, device=device)[None, :] < lengths[:, None]
 
+    @torch.no_grad()
+    def scale_pixels(self, features: np.ndarray) -> None:
+        """Learn the pixel features' scale from the training inputs' pixel columns (N, pixels): their mean and
+        sd (a column that never changes keeps a scale of 1)."""
+        features = np.asarray(features, np.float64)
+        if features.ndim != 2 or features.shape[1] != self.pixels or not len(features):
+            raise ValueError(f"expected pixel features shaped (N, {self.pixels}), got {features.shape}")
+        sd = features.std(axis=0)
+        self.pixel_shift.copy_(torch.as_tensor(features.mean(axis=0)))
+        self.pixel_scale.copy_(torch.as_tensor(np.where(sd > 1e-6, sd, 1.0)))
+
     def _projected(self, embeddings: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         width = self.project[1].in_features
         out = self.project(embeddings[..., :width])
         if self.pixels:
-            out = torch.cat([out, embeddings[..., width:]], dim=-1)
+            out = torch.cat([out, (embeddings[..., width:] - self.pixel_shift) / self.pixel_scale], dim=-1)
         return out if mask is None else out * mask.unsqueeze(-1).to(out.dtype)
 
     def _temporal(self, embeddings: torch.Tensor, mask: torch.Tensor | None, lengths) -> torch.Tensor:
@@ -224,6 +242,12 @@ class LRCN(nn.Module):
                 "resize them first (ml.data.resize_frames)"
             )
         return frames.shape[0], frames.shape[1]
+
+
+def _unscaled_pixels(module: LRCN, state_dict: dict, prefix: str, *args) -> None:
+    """A model file saved before the pixel features were scaled: load it with the identity scale."""
+    state_dict.setdefault(prefix + "pixel_shift", torch.zeros_like(module.pixel_shift))
+    state_dict.setdefault(prefix + "pixel_scale", torch.ones_like(module.pixel_scale))
 
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:

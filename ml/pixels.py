@@ -43,9 +43,11 @@ from ml.frames import load_frames
 REFERENCE_SIDE = 112  # flows are given in pixels per frame at this frame side, whatever the frames' size
 FOREGROUND_FEATURES = 2  # the foreground centre's offset from its subclip mean: x, y
 # The offsets are the fraction of the picture × this: an object crossing a fifth of it in a subclip moves its
-# offset by about 60. Chosen on a tuning set (ml/config.py, the default preset): the head trains for a few
-# hundred steps, in which an input's weight grows by a few tenths at most, so that offsets in fractions of the
-# picture (a few hundredths) weigh nothing; ×10, 30, 100, 300 did better and better there.
+# offset by about 60. Chosen on a tuning set (ml/config.py, the default preset) for heads that read the features
+# as they are: such a head trains for a few hundred steps, in which an input's weight grows by a few tenths at
+# most, so that offsets in fractions of the picture (a few hundredths) weighed nothing. A head now reads every
+# pixel feature in units of its spread over the training trailers (LRCN.scale_pixels), which this factor does
+# not change; the model files saved before that still read the offsets at this scale.
 FOREGROUND_OFFSET_SCALE = 300.0
 FOREGROUND_DISTANCE = 0.2  # a pixel this far from the median colour in some channel (0–1) is foreground
 # Within remembered_features(): each frame file's features by (path, grid, snippet_frames, foreground).
@@ -192,8 +194,15 @@ def sample_head_inputs(sample, *, grid: int, snippet_frames: int, foreground: bo
     or ``foreground``."""
     if grid <= 0 and not foreground:
         return tuple(sample.embeddings)
-    return tuple(_beside(e, _file_features(p, grid, snippet_frames, foreground))
-                 for e, p in zip(sample.embeddings, sample.subclips, strict=True))
+    return tuple(_beside(e, f) for e, f in zip(sample.embeddings, sample_pixel_features(
+        sample, grid=grid, snippet_frames=snippet_frames, foreground=foreground), strict=True))
+
+
+def sample_pixel_features(sample, *, grid: int, snippet_frames: int, foreground: bool = False) -> list[np.ndarray]:
+    """The pixel features of each of a trailer sample's subclips, from its frame files (or frame arrays)."""
+    return [pixel_features(s, grid=grid, snippet_frames=snippet_frames, foreground=foreground)
+            if isinstance(s, np.ndarray) else _file_features(s, grid, snippet_frames, foreground)
+            for s in sample.subclips]
 
 
 @contextmanager

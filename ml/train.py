@@ -66,7 +66,7 @@ from ml.embeddings import gather_embeddings, installed_spec
 from ml.files import write_atomically
 from ml.metrics import regression_metrics
 from ml.model import LRCN, build_model
-from ml.pixels import pixel_options, sample_head_inputs
+from ml.pixels import pixel_options, sample_head_inputs, sample_pixel_features
 
 CHECKPOINT_FORMAT = "reelscore.checkpoint"
 
@@ -268,6 +268,8 @@ def fit(
 
     torch.manual_seed(config.random_seed)
     model = build_model(model_config).to(device)
+    if model.pixels and not state:  # a resumed run's scale is in its checkpoint
+        model.scale_pixels(_training_pixels([trailers[k] for k in split.train], sources, model))
     forward = model.head if model_config.uses_embeddings else model
     optimizer = make_optimizer(model, config)
     loss_fn = make_loss(config.loss)
@@ -384,6 +386,15 @@ def _sources(sample: TrailerSample, embedded: bool, model_config: LRCNConfig) ->
     if not embedded:
         return sample.subclips
     return sample_head_inputs(sample, **pixel_options(model_config))
+
+
+def _training_pixels(samples: list[TrailerSample], sources: dict, model: LRCN) -> np.ndarray:
+    """The pixel features of every training subclip's frames, (N, model.pixels): what the model's scale is
+    learnt from. A head on embeddings has them as its inputs' last columns already."""
+    if model.config.uses_embeddings:
+        return np.concatenate([np.asarray(s)[:, -model.pixels:] for sample in samples for s in sources[sample.trailer]])
+    return np.concatenate([f for sample in samples
+                           for f in sample_pixel_features(sample, **pixel_options(model.config))])
 
 
 @torch.no_grad()

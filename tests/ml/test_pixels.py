@@ -138,7 +138,7 @@ def test_the_memo_tells_foreground_features_apart(tmp_path):
     assert plain[0].shape == (6, 1280 + feature_count(3)) and more[0].shape == (6, 1280 + feature_count(3, True))
 
 
-def test_the_foreground_option_is_off_by_default_and_a_model_with_it_trains(tmp_path):
+def test_configs_stored_before_the_foreground_option_load_without_it_and_a_model_with_it_trains(tmp_path):
     import torch
 
     from ml.config import PRESETS, LRCNConfig, TrainConfig
@@ -172,3 +172,75 @@ def test_the_foreground_option_is_off_by_default_and_a_model_with_it_trains(tmp_
                                       restore_best=False), config, split=([s.trailer for s in samples], []),
                  embedding_spec=installed_spec("efficientnet_lite0", 32))
     assert np.isfinite(result.history[-1]["train_loss"])
+
+
+def _bar_samples(tmp_path, count: int) -> list:
+    """Trailers of a bar crossing at 1–3 pixels a frame, rated by its speed, each with one subclip."""
+    from ml.data import TrailerSample
+    from ml.frames import save_frames
+
+    samples = []
+    for i in range(count):
+        step = 1 + i % 3
+        path = save_frames(moving_bar(step, frames=4, size=32), tmp_path / f"{i}.npy")
+        samples.append(TrailerSample(f"t{i}", (str(path),), 2.0 + 2 * step, (np.random.default_rng(i).normal(
+            size=(4, 1280)).astype(np.float32),)))
+    return samples
+
+
+def _fit_head(samples, config):
+    from ml.config import TrainConfig
+    from ml.embeddings import installed_spec
+    from ml.train import fit
+
+    return fit(samples, TrainConfig(epochs=3, batch_size=4, num_workers=0, frames_per_sample=4, device="cpu",
+                                    restore_best=False), config, split=([s.trailer for s in samples], []),
+               embedding_spec=installed_spec("efficientnet_lite0", 32))
+
+
+def test_the_head_reads_pixel_features_in_units_of_their_spread_over_the_training_trailers(tmp_path, monkeypatch):
+    """The head learns each pixel feature's mean and sd from its training trailers: the same trailers with the
+    foreground's offsets in units 100 times smaller give the same model, where raw offsets would weigh nothing."""
+    import ml.pixels
+    from ml.config import PRESETS
+    from ml.crossval import Member, predict_samples
+    from ml.pixels import sample_pixel_features
+
+    config = PRESETS["default"].replace(foreground=True, frame_size=32, embedding_size=4, lstm_size=8)
+    samples = _bar_samples(tmp_path, 6)
+    columns = np.concatenate([f for s in samples for f in sample_pixel_features(
+        s, grid=config.pixel_grid, snippet_frames=config.snippet_frames, foreground=True)])
+    first = _fit_head(samples, config)
+    predicted = [predict_samples([Member(first.model, first.normaliser)], samples, config, 4)]
+    assert first.model.pixel_shift.numpy() == pytest.approx(columns.mean(axis=0), abs=1e-4)
+    spread = columns.std(axis=0)
+    assert first.model.pixel_scale.numpy() == pytest.approx(np.where(spread > 1e-6, spread, 1.0), rel=1e-4)
+
+    monkeypatch.setattr(ml.pixels, "FOREGROUND_OFFSET_SCALE", ml.pixels.FOREGROUND_OFFSET_SCALE / 100)
+    second = _fit_head(samples, config)
+    x = -2  # the foreground's x and y come last; the bar moves along x only (y keeps a scale of 1)
+    assert float(second.model.pixel_scale[x]) == pytest.approx(float(first.model.pixel_scale[x]) / 100, rel=1e-4)
+    assert float(first.model.pixel_scale[-1]) == float(second.model.pixel_scale[-1]) == 1.0
+    predicted.append(predict_samples([Member(second.model, second.normaliser)], samples, config, 4))
+    assert [predicted[1][s.trailer] for s in samples] == pytest.approx([predicted[0][s.trailer] for s in samples],
+                                                                       abs=1e-3)
+
+
+def test_a_model_saved_before_the_pixel_scale_loads_with_its_features_as_they_were():
+    import torch
+
+    from ml.config import PRESETS
+    from ml.model import build_model
+
+    config = PRESETS["default"].replace(frame_size=32, embedding_size=4, lstm_size=8)
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    old = {k: v for k, v in model.state_dict().items() if not k.startswith("pixel_")}
+    model.scale_pixels(np.random.default_rng(0).normal(3.0, 2.0, size=(50, model.pixels)))
+    model.load_state_dict(old)  # strict: the two missing buffers are filled in, nothing else is
+    assert model.pixel_shift.abs().max() == 0 and (model.pixel_scale == 1).all()
+    inputs = torch.randn(2, 4, 1280 + model.pixels)
+    raw = torch.cat([model.project(inputs[..., :1280]), inputs[..., 1280:]], dim=-1)
+    assert torch.allclose(model.head(inputs), model._temporal(raw, None, None))
+    with pytest.raises(ValueError, match=f"shaped \\(N, {model.pixels}\\)"):
+        model.scale_pixels(np.zeros((5, model.pixels + 1)))
