@@ -176,7 +176,7 @@ def head_input(embeddings: np.ndarray, frames: np.ndarray, *, grid: int, snippet
                foreground: bool = False) -> np.ndarray:
     """What a frozen encoder's head reads for one subclip: its cached embeddings (T, D), and with ``grid`` > 0
     or ``foreground`` the pixel features of its frames beside them (T, D + feature_count(grid, foreground))."""
-    if grid <= 0 and not foreground:
+    if not feature_count(grid, foreground):
         return embeddings
     return _beside(embeddings, pixel_features(frames, grid=grid, snippet_frames=snippet_frames,
                                               foreground=foreground))
@@ -192,7 +192,7 @@ def sample_head_inputs(sample, *, grid: int, snippet_frames: int, foreground: bo
     """A trailer sample's head inputs, one per subclip: its embedding arrays (``ml.data.TrailerSample`` after
     ``ml.embeddings.gather_embeddings``), with the pixel features of its frame files beside them when ``grid``
     or ``foreground``."""
-    if grid <= 0 and not foreground:
+    if not feature_count(grid, foreground):
         return tuple(sample.embeddings)
     return tuple(_beside(e, f) for e, f in zip(sample.embeddings, sample_pixel_features(
         sample, grid=grid, snippet_frames=snippet_frames, foreground=foreground), strict=True))
