@@ -46,8 +46,9 @@ def test_the_kept_figures_go_stale_with_a_rating_and_the_sweeps_refresh_makes_th
     for trailer, (rated, predicted) in zip(trailers, [(4, 5.0), (6, 6.0), (8, 6.0)], strict=True):
         rate_trailer(user=user, trailer=trailer, score=rated)
         make_prediction(version, trailer, predicted)
+    make_prediction(version, make_trailer(), 7.0)  # nobody rated it: counted among the predictions, not the figures
     summary = keep_prediction_summary(model_version=version)
-    assert (summary.stale, summary.predictions, summary.figures["all"]["n"]) == (False, 3, 3)
+    assert (summary.stale, summary.predictions, summary.figures["all"]["n"]) == (False, 4, 3)
     assert summary.figures["all"]["mae"] == pytest.approx(1.0)
     assert len(summary.points) == 3
 

@@ -37,9 +37,9 @@ def keep_prediction_summary(*, model_version: ModelVersion) -> PredictionSummary
     started = timezone.now()
     PredictionSummary.objects.update_or_create(model_version=model_version, defaults={"stale": False})
     figures = selectors.prediction_figures(model_version, selectors.predictions(model_version=model_version))
-    points = figures.pop("points")
-    figures.pop("matched")  # how many there are is counted below, rated or not
-    count = Prediction.objects.filter(model_version=model_version).count()
+    points, count = figures.pop("points"), figures.pop("matched")  # the same scan counted every prediction...
+    if count is None:  # ...unless none is rated
+        count = Prediction.objects.filter(model_version=model_version).count()
     PredictionSummary.objects.filter(model_version=model_version).update(figures=figures, points=points,
                                                                          predictions=count, computed_at=started)
     return PredictionSummary.objects.get(model_version=model_version)
