@@ -24,7 +24,9 @@ dataset: their distance (1 − match) is at most a third of what is typical for
 those two trailers (1 − the median of their matches with 32 others). Groups
 merge while more than half of their cross pairs match (average linkage: so
 look-alikes do not chain into one big group), and a group never spans two
-folds.
+folds. The groups are dealt to the folds in order of rating (stratified
+folds, :func:`make_folds`): with few sources of a rare kind, a fold that
+held all of them would train a model that never saw it.
 
 Why frames and not the mean embedding, and why the second test: on trailers of
 one look (bench/learn.py's motion set, the demo's) the mean embeddings of
@@ -200,7 +202,8 @@ def cross_validate(
     vectors = frame_fingerprints(_loaded(samples))
     groups = near_duplicate_groups(vectors, config.duplicate_threshold, seed=config.random_seed) if vectors else []
     groups = merge_groups([*groups, *known_groups], [s.trailer for s in samples])
-    folds = make_folds([s.trailer for s in samples], config.folds, config.random_seed, groups)
+    folds = make_folds([s.trailer for s in samples], config.folds, config.random_seed, groups,
+                       ratings={s.trailer: s.rating for s in samples})
     by_key = {s.trailer: s for s in samples}
     baseline_config = None
     if config.single_frame_baseline and model_config.temporal != "mean":
@@ -445,12 +448,18 @@ def merge_groups(groups: Iterable[Iterable[Hashable]], keys: Iterable[Hashable])
     return list(joined.values())
 
 
-def make_folds(keys: Iterable[Hashable], k: int, seed: int, groups: Iterable[Iterable[Hashable]] = ()) -> list[list]:
+def make_folds(keys: Iterable[Hashable], k: int, seed: int, groups: Iterable[Iterable[Hashable]] = (),
+               ratings: dict[Hashable, float] | None = None) -> list[list]:
     """Split trailer keys into ``k`` folds of near-equal size, never splitting a group.
 
-    Deterministic for the same keys, groups and seed. Groups go largest first to the fold with fewest
-    trailers (ties broken by a seeded shuffle). Fewer units (groups and lone trailers) than ``k`` give
-    as many folds as there are units; fewer than 2 is an error.
+    Units (groups and lone trailers) are dealt out in rounds: each round gives every fold one unit, the
+    largest unit to the fold with fewest trailers (ties broken by a seeded shuffle). With ``ratings``
+    (trailer → rating) the units are dealt in order of their mean rating, so each round holds units of
+    like rating and every fold gets its share of low, middle and high ratings (stratified folds): a fold
+    then never holds all of a rare kind, which would leave its model without any of it and make the
+    estimate more pessimistic than the model the run delivers. Deterministic for the same keys, groups,
+    ratings and seed. Fewer units than ``k`` give as many folds as there are units; fewer than 2 is an
+    error.
     """
     keys = sorted(set(keys), key=lambda x: (type(x).__name__, x))
     owner: dict[Hashable, int] = {}
@@ -469,12 +478,22 @@ def make_folds(keys: Iterable[Hashable], k: int, seed: int, groups: Iterable[Ite
         raise ValueError(f"cross-validation needs at least 2 trailers that are not copies of each other, "
                          f"found {len(units)}")
     k = min(k, len(units))
-    order = np.random.default_rng(seed).permutation(len(units))
-    ranked = sorted(order, key=lambda i: -len(units[i]))  # stable: the shuffle breaks ties
+    rng = np.random.default_rng(seed)
+    order = list(rng.permutation(len(units)))
+    if ratings is not None:
+        order.sort(key=lambda i: float(np.mean([ratings[key] for key in units[i]])))  # stable: shuffled ties
+        rounds = [order[start:start + k] for start in range(0, len(order), k)]
+    else:
+        rounds = [order]  # one round: size alone decides
     folds: list[list] = [[] for _ in range(k)]
-    for i in ranked:
-        smallest = min(range(k), key=lambda f: (len(folds[f]), f))
-        folds[smallest].extend(units[i])
+    tie = rng.permutation(k)
+    for dealt in rounds:
+        open_folds = set(range(k))
+        for i in sorted(dealt, key=lambda i: -len(units[i])):  # stable: the shuffle breaks ties
+            fold = min(open_folds, key=lambda f: (len(folds[f]), tie[f]))
+            folds[fold].extend(units[i])
+            if ratings is not None:
+                open_folds.discard(fold)
     return [sorted(f, key=lambda x: (type(x).__name__, x)) for f in folds]
 
 

@@ -37,6 +37,32 @@ def test_folds_never_split_a_trailer_or_a_group_and_are_deterministic():
         make_folds([1, 2], 5, seed=0, groups=[[1, 2]])
 
 
+def test_folds_with_ratings_give_every_fold_its_share_of_each_rating():
+    # Five kinds of footage, two sources of each, each source cut into three trailers; the kinds' ratings
+    # are 2, 4, 6, 8 and 10. Every fold must leave at least one source of every kind in training, and the
+    # folds' mean ratings must sit near the overall mean.
+    groups = [[f"k{kind}s{source}t{t}" for t in range(3)] for kind in range(5) for source in range(2)]
+    ratings = {key: 2.0 * (int(key[1]) + 1) for group in groups for key in group}
+    keys = sorted(ratings)
+    split_both_ways = False
+    for seed in range(20):
+        folds = make_folds(keys, 5, seed=seed, groups=groups, ratings=ratings)
+        assert sorted(k for f in folds for k in f) == keys
+        for group in groups:
+            assert sum(bool(set(group) & set(f)) for f in folds) == 1, group
+        for fold in folds:
+            assert len(fold) == 6
+            assert len({key[1] for key in fold}) == 2  # two kinds held out, never both sources of one kind
+            assert abs(np.mean([ratings[k] for k in fold]) - 6.0) <= 2.0
+        assert make_folds(keys, 5, seed=seed, groups=groups, ratings=ratings) == folds
+        # Without ratings, folds follow size alone: some seed holds out both sources of one kind.
+        plain = make_folds(keys, 5, seed=seed, groups=groups)
+        split_both_ways |= any(len({key[1] for key in fold}) == 1 for fold in plain)
+    assert split_both_ways
+    assert make_folds(keys, 5, seed=1, groups=groups, ratings=ratings) != make_folds(
+        keys, 5, seed=2, groups=groups, ratings=ratings)
+
+
 def unit(rows):
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
