@@ -36,7 +36,7 @@ unrelated trailers are as close (cosine 0.88–0.92) as a re-encoded copy's
 sits in that gap. On varied trailers (the content set: photographs) trailers
 cut from one photograph match at 0.74–0.95 (5th to 95th percentile) against
 0.25 typical and 0.51 for the 99th percentile of other pairs: only the relative
-test finds them all (12 groups for 12 photographs, against 5 with 0.9 alone).
+test finds them all (12 groups for the 12 photographs of the catalogue then, against 5 with 0.9 alone).
 On look-alike sets the typical match is high, so the relative test asks
 nearly as much as the absolute one. Both hold for embeddings of 64² to 112²
 frames: below 64² the encoder sees too little to tell footage apart
