@@ -5,6 +5,7 @@ Run by hand, not by the tests (about 15–25 minutes on 2 CPU cores, most of it 
     .venv/bin/python -m bench.learn
     .venv/bin/python -m bench.learn --presets default single_frame      # the pretrained heads only
     .venv/bin/python -m bench.learn --keep bench/out/learn              # reuse the generated sets
+    .venv/bin/python -m bench.learn --presets default --seeds 5         # 5 fold seeds and their mean
 
 Two sets of synthetic trailers, each a training set and a held-out set that share no source footage:
 
@@ -28,7 +29,9 @@ figure), the same cross-validation with folds that never share a source (``src C
 cannot know, since it is not told the sources; the gap between it and ``CV`` is the part of the
 estimate's optimism that comes from sources seen on both sides), the single-frame head's figures on the same folds,
 a refit on every training trailer with the same epochs (the alternative to the ensemble), and the
-time each took. Then the costs: the head's training on cached embeddings for 100 trailers × 5 folds,
+time each took. With ``--seeds N`` each set and preset is measured with fold seeds 0 to N-1 (the folds,
+and the heads' initial weights, change with it), and the mean and range of each ratio follow: on sets
+this small, which sources share a fold decides much of one seed's figures. Then the costs: the head's training on cached embeddings for 100 trailers × 5 folds,
 and the embedding of one trailer's subclips.
 """
 
@@ -142,10 +145,11 @@ def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float) -
     return sets
 
 
-def evaluate(split: Split, preset: str, spec) -> dict:
-    """Cross-validate ``preset`` on the training set; score the held-out set with the ensemble and a refit."""
+def evaluate(split: Split, preset: str, spec, seed: int = 0) -> dict:
+    """Cross-validate ``preset`` on the training set with fold seed ``seed``; score the held-out set with the
+    ensemble and a refit."""
     model_config = PRESETS[preset]
-    train_config = TRAIN_PRESETS[preset].replace(num_workers=0, device="cpu")
+    train_config = TRAIN_PRESETS[preset].replace(num_workers=0, device="cpu", random_seed=seed)
     if preset == "scratch":
         train_config = train_config.replace(epochs=SCRATCH_EPOCHS, single_frame_baseline=False)
     started = time.perf_counter()
@@ -167,7 +171,7 @@ def evaluate(split: Split, preset: str, spec) -> dict:
     refit_held = predict_samples([Member(refit.model, refit.normaliser)], split.heldout, model_config,
                                  train_config.frames_per_sample)
     return {
-        "cv_mae": estimate["model"]["mae"]["mean"], "cv_sd": estimate["model"]["mae"]["sd"],
+        "seed": seed, "cv_mae": estimate["model"]["mae"]["mean"], "cv_sd": estimate["model"]["mae"]["sd"],
         "cv_baseline": estimate["mean_baseline"]["mae"]["mean"],
         "cv_single": (estimate.get("single_frame") or {}).get("mae", {}).get("mean"),
         "heldout_mae": heldout_mae, "heldout_baseline": mae(truth, [train_mean] * len(truth)),
@@ -200,6 +204,31 @@ def costs(sets: list[Split], spec) -> None:
               f"{time.perf_counter() - started:.2f} s")
 
 
+def ratios(r: dict) -> dict[str, float]:
+    """One evaluation's figures that compare across fold seeds: each MAE over its baseline's, and honesty."""
+    return {"CV ×": r["cv_mae"] / r["cv_baseline"], "held ×": r["heldout_mae"] / r["heldout_baseline"],
+            "honesty": r["cv_mae"] / r["heldout_mae"], "src CV ×": r["source_cv_ratio"],
+            "refit ×": r["refit_mae"] / r["heldout_baseline"]}
+
+
+def print_row(set_name: str, preset: str, r: dict) -> None:
+    single = f"{r['cv_single'] / r['cv_baseline']:.2f}" if r["cv_single"] is not None else "—"
+    q = ratios(r)
+    print(f"{set_name:8} {preset:13} {r['seed']:4d} {r['cv_mae']:6.3f}±{r['cv_sd']:5.3f} {r['cv_baseline']:8.3f} "
+          f"{q['CV ×']:6.2f} {r['heldout_mae']:9.3f} {r['heldout_baseline']:6.3f} {q['held ×']:7.2f} "
+          f"{r['heldout_ratio_90'][0]:5.2f}–{r['heldout_ratio_90'][1]:<5.2f} {q['honesty']:8.2f} "
+          f"{q['src CV ×']:9.2f} {q['refit ×']:8.2f} {single:>11} {r['spearman'] or 0:5.2f} "
+          f"{r['groups']:6d} {r['seconds']:5.0f}s", flush=True)
+
+
+def print_means(set_name: str, preset: str, rows: list[dict]) -> None:
+    """The mean (and range) over fold seeds of each ratio: one seed's folds decide much of a small set's figures."""
+    table = [ratios(r) for r in rows]
+    parts = [f"{name} {np.mean([t[name] for t in table]):.2f} ({min(t[name] for t in table):.2f}–"
+             f"{max(t[name] for t in table):.2f})" for name in table[0]]
+    print(f"{set_name:8} {preset:13} mean of {len(rows)} fold seeds: " + ", ".join(parts), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the generated, preprocessed sets here")
@@ -208,28 +237,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=16.0, help="seconds per trailer (default 16)")
     parser.add_argument("--presets", nargs="+", default=["default", "single_frame", "scratch"],
                         choices=sorted(PRESETS), help="presets to measure")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="fold seeds per set and preset (default 1): more print each seed's row and their mean")
     parser.add_argument("--no-costs", action="store_true", help="skip the cost measurements")
     args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, got {args.seeds}")
     torch.set_num_threads(2)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="reelscore-learn-"))
     print(f"{os.cpu_count()} CPUs; sets in {folder}; sampling {SAMPLING.to_dict()}", flush=True)
     sets = build_sets(folder, n_train=args.train, n_heldout=args.heldout, duration=args.duration)
     spec = installed_spec("efficientnet_lite0", SAMPLING.size)
-    header = (f"{'set':8} {'preset':13} {'CV MAE':>13} {'CV base':>8} {'CV ×':>6} {'held-out':>9} {'base':>6} "
-              f"{'held ×':>7} {'held × 90%':>12} {'honesty':>8} {'src CV ×':>9} {'refit ×':>8} {'1-frame CV×':>11} "
-              f"{'rho':>5} {'groups':>6} {'time':>6}")
+    header = (f"{'set':8} {'preset':13} {'seed':>4} {'CV MAE':>13} {'CV base':>8} {'CV ×':>6} {'held-out':>9} "
+              f"{'base':>6} {'held ×':>7} {'held × 90%':>12} {'honesty':>8} {'src CV ×':>9} {'refit ×':>8} "
+              f"{'1-frame CV×':>11} {'rho':>5} {'groups':>6} {'time':>6}")
     print(header)
     for split in sets:
         for preset in args.presets:
-            r = evaluate(split, preset, spec)
-            single = f"{r['cv_single'] / r['cv_baseline']:.2f}" if r["cv_single"] is not None else "—"
-            print(f"{split.name:8} {preset:13} {r['cv_mae']:6.3f}±{r['cv_sd']:5.3f} {r['cv_baseline']:8.3f} "
-                  f"{r['cv_mae'] / r['cv_baseline']:6.2f} {r['heldout_mae']:9.3f} {r['heldout_baseline']:6.3f} "
-                  f"{r['heldout_mae'] / r['heldout_baseline']:7.2f} "
-                  f"{r['heldout_ratio_90'][0]:5.2f}–{r['heldout_ratio_90'][1]:<5.2f} {r['cv_mae'] / r['heldout_mae']:8.2f} "
-                  f"{r['source_cv_ratio']:9.2f} "
-                  f"{r['refit_mae'] / r['heldout_baseline']:8.2f} {single:>11} {r['spearman'] or 0:5.2f} "
-                  f"{r['groups']:6d} {r['seconds']:5.0f}s", flush=True)
+            rows = []
+            for seed in range(args.seeds):
+                rows.append(evaluate(split, preset, spec, seed))
+                print_row(split.name, preset, rows[-1])
+            if len(rows) > 1:
+                print_means(split.name, preset, rows)
     if not args.no_costs:
         costs(sets, spec)
     return 0
