@@ -27,7 +27,8 @@ resamples the held-out *sources*, since 20 trailers from 8 photographs or 3 shap
 observations), the ratio of the two MAEs ("honesty": 1.00 means the estimate foretold the held-out
 figure), the same cross-validation with folds that never share a source (``src CV``: what a run
 cannot know, since it is not told the sources; the gap between it and ``CV`` is the part of the
-estimate's optimism that comes from sources seen on both sides), the single-frame head's figures on the same folds,
+estimate's optimism that comes from sources seen on both sides), the single-frame head's and the
+nearest-neighbours baseline's (``ml.neighbours``) figures on the same folds,
 a refit on every training trailer with the same epochs (the alternative to the ensemble), and the
 time each took. With ``--seeds N`` each set and preset is measured with fold seeds 0 to N-1 (the folds,
 and the heads' initial weights, change with it), and the mean and range of each ratio follow: on sets
@@ -174,6 +175,7 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0) -> dict:
         "seed": seed, "cv_mae": estimate["model"]["mae"]["mean"], "cv_sd": estimate["model"]["mae"]["sd"],
         "cv_baseline": estimate["mean_baseline"]["mae"]["mean"],
         "cv_single": (estimate.get("single_frame") or {}).get("mae", {}).get("mean"),
+        "cv_neighbours": estimate["neighbours"]["mae"]["mean"],
         "heldout_mae": heldout_mae, "heldout_baseline": mae(truth, [train_mean] * len(truth)),
         "refit_mae": mae(truth, [refit_held[s.trailer] for s in split.heldout]),
         "groups": len(result.groups), "seconds": cv_seconds,
@@ -208,7 +210,7 @@ def ratios(r: dict) -> dict[str, float]:
     """One evaluation's figures that compare across fold seeds: each MAE over its baseline's, and honesty."""
     return {"CV ×": r["cv_mae"] / r["cv_baseline"], "held ×": r["heldout_mae"] / r["heldout_baseline"],
             "honesty": r["cv_mae"] / r["heldout_mae"], "src CV ×": r["source_cv_ratio"],
-            "refit ×": r["refit_mae"] / r["heldout_baseline"]}
+            "refit ×": r["refit_mae"] / r["heldout_baseline"], "nbrs CV ×": r["cv_neighbours"] / r["cv_baseline"]}
 
 
 def print_row(set_name: str, preset: str, r: dict) -> None:
@@ -217,7 +219,7 @@ def print_row(set_name: str, preset: str, r: dict) -> None:
     print(f"{set_name:8} {preset:13} {r['seed']:4d} {r['cv_mae']:6.3f}±{r['cv_sd']:5.3f} {r['cv_baseline']:8.3f} "
           f"{q['CV ×']:6.2f} {r['heldout_mae']:9.3f} {r['heldout_baseline']:6.3f} {q['held ×']:7.2f} "
           f"{r['heldout_ratio_90'][0]:5.2f}–{r['heldout_ratio_90'][1]:<5.2f} {q['honesty']:8.2f} "
-          f"{q['src CV ×']:9.2f} {q['refit ×']:8.2f} {single:>11} {r['spearman'] or 0:5.2f} "
+          f"{q['src CV ×']:9.2f} {q['refit ×']:8.2f} {single:>11} {q['nbrs CV ×']:9.2f} {r['spearman'] or 0:5.2f} "
           f"{r['groups']:6d} {r['seconds']:5.0f}s", flush=True)
 
 
@@ -250,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = installed_spec("efficientnet_lite0", SAMPLING.size)
     header = (f"{'set':8} {'preset':13} {'seed':>4} {'CV MAE':>13} {'CV base':>8} {'CV ×':>6} {'held-out':>9} "
               f"{'base':>6} {'held ×':>7} {'held × 90%':>12} {'honesty':>8} {'src CV ×':>9} {'refit ×':>8} "
-              f"{'1-frame CV×':>11} {'rho':>5} {'groups':>6} {'time':>6}")
+              f"{'1-frame CV×':>11} {'nbrs CV ×':>9} {'rho':>5} {'groups':>6} {'time':>6}")
     print(header)
     for split in sets:
         for preset in args.presets:

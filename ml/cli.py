@@ -657,7 +657,8 @@ def _train_once(args, samples, config, model_config, spec, sampling, checkpoint:
     return 0
 
 
-ROLES = (("model", "model"), ("mean_baseline", "mean rating"), ("single_frame", "single-frame"))
+ROLES = (("model", "model"), ("mean_baseline", "mean rating"), ("single_frame", "single-frame"),
+         ("neighbours", "neighbours"))
 
 
 def _train_folds(args, samples, config, model_config, spec, sampling, folder: Path) -> int:

@@ -4,8 +4,10 @@
 fold, trains a model on the other K-1 and scores the fold it never saw. The
 run's figures are those held-out scores only: MAE, RMSE and Spearman, mean ±
 sd over folds and per fold, beside two baselines scored on the same folds
-(always predicting the training folds' mean rating, and the same encoder with
-mean pooling over frames instead of the LSTM: the single-frame head).
+(always predicting the training folds' mean rating; the same encoder with
+mean pooling over frames instead of the LSTM, the single-frame head; and, where
+the trailers carry embeddings, the mean rating of the training trailers whose
+footage looks most like it, ``ml.neighbours``).
 
 Nothing is chosen on the fold being scored. With fixed epochs (the default
 preset) the fold is also fit's validation set, so the run shows held-out
@@ -79,6 +81,7 @@ from ml.embeddings import load_embeddings
 from ml.frames import load_frames
 from ml.metrics import regression_metrics
 from ml.model import LRCN, build_model
+from ml.neighbours import predict_neighbours, trailer_vectors
 from ml.pixels import pixel_options, remembered_features, sample_head_inputs
 from ml.train import (
     RESUMABLE_CHANGES,
@@ -94,6 +97,8 @@ from ml.train import (
 
 FOLD_FORMAT = "reelscore.fold"
 METRICS = ("mae", "rmse", "spearman")
+# What each fold scores: the run's model and the baselines on the same folds (a role a fold lacks is left out).
+ESTIMATE_ROLES = ("model", "mean_baseline", "single_frame", "neighbours")
 
 
 @dataclass
@@ -112,7 +117,7 @@ class FoldResult:
     index: int
     test: list
     train_count: int
-    metrics: dict[str, dict[str, float | None]]   # {"model" | "mean_baseline" | "single_frame": {mae, rmse, spearman}}
+    metrics: dict[str, dict[str, float | None]]   # {role (ESTIMATE_ROLES): {mae, rmse, spearman}}
     predictions: dict[Any, float]                 # held-out prediction per trailer of this fold
     member: Member
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -147,7 +152,7 @@ class CrossValResult:
     def estimate(self) -> dict[str, Any]:
         """The JSON-able report: per-fold table, mean ± sd over folds, pooled figures, groups."""
         summary: dict[str, Any] = {}
-        for role in ("model", "mean_baseline", "single_frame"):
+        for role in ESTIMATE_ROLES:
             per_fold = [f.metrics.get(role) for f in self.folds]
             if any(m is None for m in per_fold):
                 continue
@@ -199,7 +204,10 @@ def cross_validate(
         raise ValueError("cross-validation needs folds of at least 2")
     samples = as_trailer_samples(samples)
     samples, embedded, embedding_spec = with_embeddings(samples, model_config, embedding_spec, config.device)
-    vectors = frame_fingerprints(_loaded(samples))
+    loaded = _loaded(samples)
+    vectors = frame_fingerprints(loaded)
+    looks = trailer_vectors(loaded)  # for the neighbours baseline
+    del loaded  # the frames' embeddings: only the fingerprints and the means are kept
     groups = near_duplicate_groups(vectors, config.duplicate_threshold, seed=config.random_seed) if vectors else []
     groups = merge_groups([*groups, *known_groups], [s.trailer for s in samples])
     folds = make_folds([s.trailer for s in samples], config.folds, config.random_seed, groups,
@@ -229,7 +237,7 @@ def cross_validate(
             test_samples = [by_key[k] for k in test]
             fold_result, cancelled = _run_fold(
                 index, train, test_samples, config, model_config, baseline_config,
-                embedding_spec=embedding_spec, callback=callback, fits=fits, folder=folder,
+                embedding_spec=embedding_spec, callback=callback, fits=fits, folder=folder, looks=looks,
             )
             if cancelled:
                 stop_reason = "cancelled"
@@ -243,7 +251,7 @@ def cross_validate(
 
 
 def _run_fold(index, train, test, config, model_config, baseline_config, *, embedding_spec, callback, fits,
-              folder) -> tuple[FoldResult, bool]:
+              folder, looks) -> tuple[FoldResult, bool]:
     keys = [s.trailer for s in train]
     selects = config.restore_best or config.early_stopping_patience is not None
     if selects:
@@ -259,6 +267,9 @@ def _run_fold(index, train, test, config, model_config, baseline_config, *, embe
     metrics: dict[str, dict[str, float | None]] = {
         "mean_baseline": _metrics(truth, [baseline] * len(test), baseline),
     }
+    if looks:
+        near = predict_neighbours({k: looks[k] for k in rated}, rated, {s.trailer: looks[s.trailer] for s in test})
+        metrics["neighbours"] = _metrics(truth, [near[s.trailer] for s in test], baseline)
 
     def run(role_config, position) -> FitResult | None:
         wrapped = None

@@ -32,6 +32,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from ml.metrics import mae, rmse, spearman
+from ml.neighbours import NEIGHBOURS
 
 from .ids import MAX_ID, parse_id  # noqa: F401 - MAX_ID: the filters and the API read selectors.MAX_ID
 from .models import ModelVersion, Prediction, PredictionSummary, Rating, Subclip, Trailer, TrainingRun
@@ -438,6 +439,8 @@ ESTIMATE_ROLES = {
     "model": ("This run's model", "the LRCN: the encoder, then an LSTM over the frames"),
     "mean_baseline": ("Mean-rating baseline", "always predicts the training folds' mean rating"),
     "single_frame": ("Single-frame head", "the same encoder, its frames averaged: no LSTM"),
+    "neighbours": ("Nearest neighbours", f"the mean rating of the {NEIGHBOURS} training trailers whose frames' "
+                   "embeddings are nearest: nothing learnt"),
 }
 
 
@@ -463,6 +466,7 @@ class FoldRow:
     model_mae: float | None
     baseline_mae: float | None
     single_frame_mae: float | None
+    neighbours_mae: float | None
     spearman: float | None
 
 
@@ -502,6 +506,10 @@ class CrossValidation:
         return self.role("single_frame")
 
     @property
+    def neighbours(self) -> EstimateRow | None:
+        return self.role("neighbours")
+
+    @property
     def grouped_trailers(self) -> int:
         return sum(len(group) for group in self.groups)
 
@@ -532,6 +540,7 @@ def cross_validation(run: TrainingRun, estimate: dict | None = None) -> CrossVal
             fold=fold.get("fold"), trailers=fold.get("trailers", len(fold.get("test") or [])),
             train_trailers=fold.get("train_trailers"), model_mae=figure("model", "mae"),
             baseline_mae=figure("mean_baseline", "mae"), single_frame_mae=figure("single_frame", "mae"),
+            neighbours_mae=figure("neighbours", "mae"),
             spearman=figure("model", "spearman"),
         ))
     raw_groups = [list(g) for g in estimate.get("groups") or []]

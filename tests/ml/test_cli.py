@@ -252,16 +252,17 @@ def test_cross_validated_training_prints_the_estimate_and_the_ensemble_predicts(
     lines = out.splitlines()
     assert lines.pop(0) == "markup: 6 titles matched by the file name without its extension"  # which rule matched
     assert [line.split(" (")[0] for line in lines[:3]] == ["fold 1/3", "fold 2/3", "fold 3/3"]
-    assert all("model MAE" in line and "mean rating MAE" in line and "single-frame MAE" in line for line in lines[:3])
+    assert all("model MAE" in line and "mean rating MAE" in line and "single-frame MAE" in line
+               and "neighbours MAE" in line for line in lines[:3])
     assert lines[3] == "cross-validated estimate (3 folds, 6 trailers; mean ± sd over folds):"
     assert lines[4].split() == ["MAE", "RMSE", "Spearman"]
-    table = {line[2:16].strip(): line[16:].split() for line in lines[5:8]}
-    assert list(table) == ["model", "mean rating", "single-frame"]
-    for role in ("model", "mean rating", "single-frame"):
+    table = {line[2:16].strip(): line[16:].split() for line in lines[5:9]}
+    assert list(table) == ["model", "mean rating", "single-frame", "neighbours"]
+    for role in table:
         mae, pm, sd = table[role][:3]
         assert pm == "±" and float(mae) > 0 and float(sd) >= 0, table[role]
-    assert lines[8] == "near-duplicate groups: 0 (frame match ≥ 0.9)"
-    assert lines[9].startswith(f"saved {model} (an ensemble of 3 fold models; cross-validated MAE ")
+    assert lines[9] == "near-duplicate groups: 0 (frame match ≥ 0.9)"
+    assert lines[10].startswith(f"saved {model} (an ensemble of 3 fold models; cross-validated MAE ")
     assert not Path(f"{model}.ckpt.d").exists()  # the model file holds every fold: nothing left to resume
     with log.open() as handle:
         rows = list(csv.DictReader(handle))

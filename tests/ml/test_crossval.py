@@ -14,6 +14,7 @@ from ml.crossval import (
 )
 from ml.data import TrailerSample
 from ml.frames import save_frames
+from ml.neighbours import predict_neighbours
 from ml.predict import load_model, save_model_file, score_frame_files
 
 TINY_SCRATCH = LRCNConfig(frame_size=16, channels1=4, channels2=6, embedding_size=6, lstm_size=8, pool_size=2)
@@ -137,6 +138,7 @@ def test_the_estimate_comes_only_from_held_out_folds(noise_trailers):
     assert sorted(tested) == list(range(16))  # each trailer scored once, by the fold that left it out
     assert set(estimate["predictions"]) == {str(k) for k in range(16)}
     assert estimate["duplicates_checked"] is False  # no embeddings to compare trailers with
+    assert "neighbours" not in estimate["summary"]  # nor to find the trailers that look alike
 
 
 def test_groups_the_caller_knows_are_kept_in_one_fold_and_joined_with_found_ones(noise_trailers):
@@ -196,7 +198,16 @@ def test_a_pretrained_head_cross_validates_on_cached_embeddings_and_its_ensemble
     # At 32² the encoder finds these made-up pictures all alike; duplicates are not what this test is about.
     result = cross_validate(samples, FAST.replace(epochs=20, duplicate_threshold=0.9999), HEAD, embedding_spec=spec)
     estimate = result.estimate()
-    assert set(estimate["summary"]) == {"model", "mean_baseline", "single_frame"}
+    assert set(estimate["summary"]) == {"model", "mean_baseline", "single_frame", "neighbours"}
+    # Each fold's neighbours are found among that fold's training trailers only, by their mean embeddings.
+    looks = {key: np.concatenate([np.load(p) for p in cached]).astype(np.float64).mean(axis=0)
+             for key, _, _, cached in samples}
+    ratings = {key: rating for key, _, rating, _ in samples}
+    for fold in estimate["per_fold"]:
+        train = {k: v for k, v in looks.items() if k not in fold["test"]}
+        near = predict_neighbours(train, ratings, {k: looks[k] for k in fold["test"]})
+        expected = np.mean([abs(near[k] - ratings[k]) for k in fold["test"]])
+        assert fold["neighbours"]["mae"] == pytest.approx(expected, rel=1e-6)
     assert estimate["duplicates_checked"] is True and estimate["embedded_on_demand"] == 0
     assert len(result.members) == 3
 

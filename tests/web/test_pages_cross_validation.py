@@ -48,11 +48,13 @@ def test_the_estimate_comes_first_with_both_baselines_and_says_it_is_held_out(us
     assert "fixed 2 epochs: nothing was chosen on the held-out folds" in words
 
     rows = {role: _cells(row) for role, row in re.findall(r'<tr data-role="(\w+)"[^>]*>(.*?)</tr>', estimate, re.S)}
-    assert list(rows) == ["model", "mean_baseline", "single_frame"]
+    assert list(rows) == ["model", "mean_baseline", "single_frame", "neighbours"]
     assert rows["model"][1:] == ["0.612 ± 0.041", "0.803 ± 0.052", "0.547 ± 0.098"]
     assert rows["mean_baseline"][1:] == ["1.234 ± 0.100", "1.525 ± 0.050", "—"]  # a constant has no Spearman
     assert rows["single_frame"][1:] == ["0.921 ± 0.020", "1.120 ± 0.020", "0.300 ± 0.000"]
+    assert rows["neighbours"][1:] == ["0.970 ± 0.030", "1.300 ± 0.000", "0.200 ± 0.000"]
     assert "Mean-rating baseline" in rows["mean_baseline"][0] and "Single-frame" in rows["single_frame"][0]
+    assert "Nearest neighbours (the mean rating of the 5 training trailers" in words
 
     assert "3 folds (each held out once)" in html and "6 trailers, cross-validated" in html
     assert re.search(r'id="run-progress">100% · 3 folds of 2 epochs each', html)
@@ -64,12 +66,12 @@ def test_the_per_fold_table(user_client, six):
     folds = _section(user_client.get(f"/runs/{run.pk}/").content.decode(), "cv-folds")
     header = _cells(re.search(r"<thead>(.*?)</thead>", folds, re.S).group(1))
     assert header == ["Fold", "Held-out trailers", "Trained on", "Model MAE", "Baseline MAE", "Single-frame MAE",
-                      "Spearman"]
+                      "Neighbours MAE", "Spearman"]
     rows = [_cells(row) for row in re.findall(r'<tr data-fold="\d+">(.*?)</tr>', folds, re.S)]
     assert rows == [
-        ["1", "2", "4", "0.500", "1.200", "0.900", "0.600"],
-        ["2", "2", "4", "0.600", "1.250", "0.920", "0.500"],
-        ["3", "2", "4", "0.700", "1.300", "0.940", "0.400"],
+        ["1", "2", "4", "0.500", "1.200", "0.900", "1.000", "0.600"],
+        ["2", "2", "4", "0.600", "1.250", "0.920", "0.970", "0.500"],
+        ["3", "2", "4", "0.700", "1.300", "0.940", "0.940", "0.400"],
     ]
 
 
@@ -77,8 +79,18 @@ def test_a_run_without_the_single_frame_head_says_so(user_client, six):
     run = create_cv_run(six, LABELS, cross_validation=cross_validation_estimate(six, single_frame=False))
     html = user_client.get(f"/runs/{run.pk}/").content.decode()
     assert 'data-role="single_frame"' not in html and "the single-frame head was not fit on this run" in html
+    assert "no nearest-neighbours baseline" not in html
     first = re.search(r'<tr data-fold="1">(.*?)</tr>', html, re.S).group(1)
     assert _cells(first)[5] == "—"
+
+
+def test_a_run_without_embeddings_has_no_neighbours_baseline_and_says_so(user_client, six):
+    run = create_cv_run(six, LABELS, cross_validation=cross_validation_estimate(six, neighbours=False))
+    html = user_client.get(f"/runs/{run.pk}/").content.decode()
+    assert 'data-role="neighbours"' not in html
+    assert "this run has no nearest-neighbours baseline (it needs every trailer's embeddings)" in html
+    first = re.search(r'<tr data-fold="1">(.*?)</tr>', html, re.S).group(1)
+    assert _cells(first)[6] == "—"
 
 
 def test_near_duplicate_groups_link_their_trailers(user_client, six):

@@ -216,6 +216,9 @@ class CrossValidationSummarySerializer(serializers.Serializer):
     single_frame = SummaryMetricsSerializer(required=False,
                                             help_text="the same encoder with mean pooling over frames (absent "
                                                       "when the run did not fit it)")
+    neighbours = SummaryMetricsSerializer(required=False,
+                                          help_text="the mean rating of the 5 training trailers whose frames' "
+                                                    "embeddings are nearest (absent without embeddings)")
 
 
 class FoldMetricsSerializer(serializers.Serializer):
@@ -231,6 +234,7 @@ class FoldSerializer(serializers.Serializer):
     model = FoldMetricsSerializer()
     mean_baseline = FoldMetricsSerializer()
     single_frame = FoldMetricsSerializer(required=False)
+    neighbours = FoldMetricsSerializer(required=False)
 
 
 class CrossValidationSerializer(serializers.Serializer):

@@ -1,0 +1,60 @@
+"""The nearest-neighbours baseline: a trailer rated as the training trailers whose footage looks most like it.
+
+Each trailer is one vector, its frames' encoder embeddings averaged over all its subclips. The vectors are
+standardised with the training trailers' mean and sd per dimension, and a trailer's prediction is the mean
+rating of the ``NEIGHBOURS`` training trailers nearest it (Euclidean distance). Nothing is trained and nothing
+is chosen on the trailers it scores. Cross-validation scores it on the same folds as the model
+(``ml.crossval``), beside the mean-rating baseline: a head that does no better than "rated like the trailers
+that look like it" has learnt nothing the embeddings did not already say.
+
+Why it is there: on bench/learn.py's sets, scored with folds that never share a photograph or a shape, the
+neighbours beat the head where the rating follows what the pictures show (content: 0.47× the mean's MAE
+against the head's 0.60×) and fail where it follows how things move (motion: 1.11× against 0.54×).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # no torch here: the web process reads NEIGHBOURS to describe the baseline
+    from ml.data import TrailerSample
+
+NEIGHBOURS = 5  # training trailers averaged per prediction
+
+
+def trailer_vectors(samples: Sequence[TrailerSample]) -> dict[Hashable, np.ndarray]:
+    """Each trailer's frame embeddings averaged over all its subclips; {} unless every trailer carries embedding
+    arrays of one width."""
+    vectors = {}
+    for sample in samples:
+        if not sample.embeddings or any(not isinstance(e, np.ndarray) for e in sample.embeddings):
+            return {}
+        vectors[sample.trailer] = np.concatenate([e.astype(np.float64) for e in sample.embeddings]).mean(axis=0)
+    if len({v.shape for v in vectors.values()}) > 1:
+        return {}
+    return vectors
+
+
+def predict_neighbours(train: Mapping[Hashable, np.ndarray], ratings: Mapping[Hashable, float],
+                       test: Mapping[Hashable, np.ndarray], k: int = NEIGHBOURS) -> dict[Hashable, float]:
+    """Each test trailer's prediction: the mean rating of its ``k`` nearest training trailers (all of them when
+    there are fewer), distances taken after standardising every dimension with the training trailers' mean and
+    sd (a dimension that never changes there counts for nothing)."""
+    if not train:
+        raise ValueError("the neighbours baseline needs at least one training trailer")
+    keys = list(train)
+    x = np.stack([train[key] for key in keys])
+    y = np.array([float(ratings[key]) for key in keys])
+    shift, sd = x.mean(axis=0), x.std(axis=0)
+    scale = np.where(sd > 1e-12, 1.0 / np.where(sd > 1e-12, sd, 1.0), 0.0)
+    x = (x - shift) * scale
+    k = min(k, len(keys))
+    out = {}
+    for key, vector in test.items():
+        distances = np.linalg.norm(x - (vector - shift) * scale, axis=1)
+        nearest = np.argsort(distances, kind="stable")[:k]
+        out[key] = float(y[nearest].mean())
+    return out

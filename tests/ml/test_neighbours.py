@@ -1,0 +1,53 @@
+"""The nearest-neighbours baseline: each trailer's mean embedding, rated as its nearest training trailers."""
+
+import numpy as np
+import pytest
+
+from ml.data import TrailerSample
+from ml.neighbours import predict_neighbours, trailer_vectors
+
+
+def test_a_trailer_is_rated_as_the_training_trailers_that_look_like_it():
+    rng = np.random.default_rng(0)
+    looks = {"dark": rng.normal(0, 1, 16), "bright": rng.normal(0, 1, 16)}
+    train, ratings = {}, {}
+    for look, rating in (("dark", 2.0), ("bright", 8.0)):
+        for i in range(6):
+            train[f"{look}{i}"] = looks[look] + rng.normal(0, 0.1, 16)
+            ratings[f"{look}{i}"] = rating + (i - 2.5) * 0.1
+    test = {"new dark": looks["dark"] + rng.normal(0, 0.1, 16), "new bright": looks["bright"] + rng.normal(0, 0.1, 16)}
+    predicted = predict_neighbours(train, ratings, test, k=5)
+    assert predicted["new dark"] == pytest.approx(2.0, abs=0.15)
+    assert predicted["new bright"] == pytest.approx(8.0, abs=0.15)
+    # One neighbour: a copy of a training trailer gets exactly its rating.
+    assert predict_neighbours(train, ratings, {"copy": train["bright3"]}, k=1) == {"copy": ratings["bright3"]}
+    # More neighbours than training trailers: the mean of them all.
+    assert predict_neighbours(train, ratings, test, k=100)["new dark"] == pytest.approx(np.mean(list(ratings.values())))
+
+
+def test_distances_are_in_units_of_each_dimensions_spread():
+    # Dimension 0 tells the ratings apart by a little; dimension 1 is noise a thousand times larger. Unscaled,
+    # the noise would choose the neighbours; standardised, both weigh alike and the signal is heard. A dimension
+    # that never changes counts for nothing.
+    rng = np.random.default_rng(1)
+    train, ratings = {}, {}
+    for i in range(40):
+        side = i % 2
+        train[i] = np.array([side * 0.01 + rng.normal(0, 0.001), rng.normal(0, 10.0) * 0.01, 5.0])
+        ratings[i] = 9.0 if side else 1.0
+    test = {"high": np.array([0.01, 0.0, 5.0]), "low": np.array([0.0, 0.0, 5.0])}
+    predicted = predict_neighbours(train, ratings, test, k=3)
+    assert predicted["high"] > 6 > 4 > predicted["low"]
+
+
+def test_trailer_vectors_average_every_subclip_and_need_embeddings_everywhere():
+    a = TrailerSample("a", ("a0", "a1"), 5.0, (np.ones((4, 3), np.float16), np.full((2, 3), 4.0, np.float16)))
+    b = TrailerSample("b", ("b0",), 6.0, (np.zeros((3, 3), np.float32),))
+    vectors = trailer_vectors([a, b])
+    assert vectors["a"] == pytest.approx([2.0, 2.0, 2.0])  # (4 × 1 + 2 × 4) / 6 frames
+    assert vectors["b"] == pytest.approx([0.0, 0.0, 0.0])
+    assert trailer_vectors([a, TrailerSample("c", ("c0",), 1.0)]) == {}  # c has no embeddings
+    assert trailer_vectors([a, TrailerSample("c", ("c0",), 1.0, ("c0.emb.npy",))]) == {}  # not read
+    assert trailer_vectors([a, TrailerSample("d", ("d0",), 1.0, (np.ones((2, 5)),))]) == {}  # another width
+    with pytest.raises(ValueError, match="at least one training trailer"):
+        predict_neighbours({}, {}, {"x": np.ones(3)})
