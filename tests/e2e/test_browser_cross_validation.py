@@ -46,7 +46,8 @@ def test_the_run_page_leads_with_the_estimate(page, phone, screenshot, cv_run):
     page.goto(f"/runs/{run.pk}/")
     expect(page.locator("#cv-mae")).to_have_text("MAE 0.612 ± 0.041")
     expect(page.locator("#cv-estimate")).to_contain_text("never trained on")
-    expect(page.locator("#cv-summary tbody tr")).to_have_count(3)
+    expect(page.locator("#cv-summary tbody tr")).to_have_count(4)  # the model and three baselines
+    expect(page.locator('#cv-summary tr[data-role="neighbours"]')).to_contain_text("Nearest neighbours")
     expect(page.locator("#cv-folds tbody tr")).to_have_count(5)
     expect(page.locator("#cv-groups .duplicate-groups a")).to_have_count(2)
     # The estimate is what one sees first: on screen without scrolling, above the curves.
