@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # no torch here: the web process reads NEIGHBOURS to describe
     from ml.data import TrailerSample
 
 NEIGHBOURS = 5  # training trailers averaged per prediction
+CHUNK = 512  # test trailers whose distances to every training trailer are held at once
 
 
 def trailer_vectors(samples: Sequence[TrailerSample]) -> dict[Hashable, np.ndarray]:
@@ -52,9 +53,13 @@ def predict_neighbours(train: Mapping[Hashable, np.ndarray], ratings: Mapping[Ha
     scale = np.where(sd > 1e-12, 1.0 / np.where(sd > 1e-12, sd, 1.0), 0.0)
     x = (x - shift) * scale
     k = min(k, len(keys))
+    norms = (x * x).sum(axis=1)
+    test_keys = list(test)
     out = {}
-    for key, vector in test.items():
-        distances = np.linalg.norm(x - (vector - shift) * scale, axis=1)
-        nearest = np.argsort(distances, kind="stable")[:k]
-        out[key] = float(y[nearest].mean())
+    for start in range(0, len(test_keys), CHUNK):  # a chunk of test trailers against every training one at once
+        chunk = test_keys[start:start + CHUNK]
+        t = (np.stack([test[key] for key in chunk]) - shift) * scale
+        squared = norms[None, :] - 2 * t @ x.T + (t * t).sum(axis=1)[:, None]  # squared distances, (chunk, train)
+        nearest = np.argsort(squared, axis=1, kind="stable")[:, :k]
+        out.update({key: float(y[row].mean()) for key, row in zip(chunk, nearest, strict=True)})
     return out

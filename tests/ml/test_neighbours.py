@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
+from ml import neighbours
 from ml.data import TrailerSample
 from ml.neighbours import predict_neighbours, trailer_vectors
 
 
-def test_a_trailer_is_rated_as_the_training_trailers_that_look_like_it():
+def test_a_trailer_is_rated_as_the_training_trailers_that_look_like_it(monkeypatch):
     rng = np.random.default_rng(0)
     looks = {"dark": rng.normal(0, 1, 16), "bright": rng.normal(0, 1, 16)}
     train, ratings = {}, {}
@@ -21,6 +22,9 @@ def test_a_trailer_is_rated_as_the_training_trailers_that_look_like_it():
     assert predicted["new bright"] == pytest.approx(8.0, abs=0.15)
     # One neighbour: a copy of a training trailer gets exactly its rating.
     assert predict_neighbours(train, ratings, {"copy": train["bright3"]}, k=1) == {"copy": ratings["bright3"]}
+    # Test trailers are compared in chunks: any chunk size gives the same predictions.
+    monkeypatch.setattr(neighbours, "CHUNK", 1)
+    assert predict_neighbours(train, ratings, test, k=5) == predicted
     # More neighbours than training trailers: the mean of them all.
     assert predict_neighbours(train, ratings, test, k=100)["new dark"] == pytest.approx(np.mean(list(ratings.values())))
 
