@@ -510,6 +510,14 @@ class CrossValidation:
         return self.role("neighbours")
 
     @property
+    def beaten_by_neighbours(self) -> bool:
+        """Whether the nearest neighbours' mean MAE over the folds is below the model's."""
+        model, near = self.model, self.neighbours
+        if model is None or near is None or model.mae["mean"] is None or near.mae["mean"] is None:
+            return False
+        return near.mae["mean"] < model.mae["mean"]
+
+    @property
     def grouped_trailers(self) -> int:
         return sum(len(group) for group in self.groups)
 

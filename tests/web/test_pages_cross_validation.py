@@ -55,6 +55,7 @@ def test_the_estimate_comes_first_with_both_baselines_and_says_it_is_held_out(us
     assert rows["neighbours"][1:] == ["0.970 ± 0.030", "1.300 ± 0.000", "0.200 ± 0.000"]
     assert "Mean-rating baseline" in rows["mean_baseline"][0] and "Single-frame" in rows["single_frame"][0]
     assert "Nearest neighbours (the mean rating of the 5 training trailers" in words
+    assert 'id="cv-neighbours-warning"' not in estimate  # the model (0.612) beat them (0.970)
 
     assert "3 folds (each held out once)" in html and "6 trailers, cross-validated" in html
     assert re.search(r'id="run-progress">100% · 3 folds of 2 epochs each', html)
@@ -82,6 +83,16 @@ def test_a_run_without_the_single_frame_head_says_so(user_client, six):
     assert "no nearest-neighbours baseline" not in html
     first = re.search(r'<tr data-fold="1">(.*?)</tr>', html, re.S).group(1)
     assert _cells(first)[5] == "—"
+
+
+def test_a_model_that_the_neighbours_beat_is_told_so(user_client, six):
+    estimate = cross_validation_estimate(six)
+    estimate["summary"]["neighbours"]["mae"] = {"mean": 0.5, "sd": 0.1}
+    run = create_cv_run(six, LABELS, cross_validation=estimate)
+    warning = re.search(r'<p class="notice notice-warning" id="cv-neighbours-warning">(.*?)</p>',
+                        user_client.get(f"/runs/{run.pk}/").content.decode(), re.S).group(1)
+    assert warning.startswith("On these folds the nearest neighbours (MAE 0.500) did better than this run's "
+                              "model (0.612)")
 
 
 def test_a_run_without_embeddings_has_no_neighbours_baseline_and_says_so(user_client, six):
