@@ -196,6 +196,23 @@ def wait_ready(trailers, timeout: float = 120) -> list[Trailer]:
     return rows
 
 
+def delete_under_a_worker(folder: Path) -> None:
+    """Delete ``folder`` while a worker writes in it: a file it renames or removes between rmtree's listing and
+    its unlink is gone already, and a folder it adds a file to meanwhile is emptied again."""
+    def gone_already(function, path, exc_info):
+        if not isinstance(exc_info[1], FileNotFoundError):
+            raise exc_info[1]
+
+    for attempt in range(20):
+        try:
+            shutil.rmtree(folder, onerror=gone_already)
+            return
+        except OSError:  # not empty: the worker wrote a file after the listing
+            if attempt == 19:
+                raise
+            time.sleep(0.05)
+
+
 def start_run(browser: Browser, **fields) -> TrainingRun:
     data = run_form_data("scratch", **{**TINY_RUN, **fields})
     response = browser.post("/admin/trailers/trainingrun/add/", data, allow_redirects=False)
@@ -245,7 +262,7 @@ def test_upload_train_activate_score_and_play_across_three_hosts(cluster, person
     run = wait_run(run, lambda r: len(r.metrics) >= 3 or r.is_finished, 120, "three epochs")
     fetched_before = set(re.findall(r"cache miss: (\S+),", cluster["gpu_worker"].log()))
     assert any(name.startswith("subclips/") for name in fetched_before)
-    shutil.rmtree(gpu_cache)
+    delete_under_a_worker(gpu_cache)
     run = wait_run(run, lambda r: r.is_finished, 180, "the run to finish")
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     assert "gpu@" in run.worker and run.device == "cpu" and run.gpu == ""  # no GPU on this machine
