@@ -38,7 +38,8 @@ unrelated trailers are as close (cosine 0.88–0.92) as a re-encoded copy's
 sits in that gap. On varied trailers (the content set: photographs) trailers
 cut from one photograph match at 0.74–0.95 (5th to 95th percentile) against
 0.25 typical and 0.51 for the 99th percentile of other pairs: only the relative
-test finds them all (12 groups for the 12 photographs of the catalogue then, against 5 with 0.9 alone).
+test finds them all (12 groups for the 12 photographs of the catalogue then,
+against 5 with 0.9 alone).
 On look-alike sets the typical match is high, so the relative test asks
 nearly as much as the absolute one. Both hold for embeddings of 64² to 112²
 frames: below 64² the encoder sees too little to tell footage apart
@@ -77,7 +78,7 @@ from ml.data import (
     select_frame_indices,
     split_by_trailer,
 )
-from ml.embeddings import load_embeddings
+from ml.embeddings import load_embeddings, trailer_frames
 from ml.frames import load_frames
 from ml.metrics import regression_metrics
 from ml.model import LRCN, build_model
@@ -204,10 +205,10 @@ def cross_validate(
         raise ValueError("cross-validation needs folds of at least 2")
     samples = as_trailer_samples(samples)
     samples, embedded, embedding_spec = with_embeddings(samples, model_config, embedding_spec, config.device)
-    loaded = _loaded(samples)
-    vectors = frame_fingerprints(loaded)
-    looks = trailer_vectors(loaded)  # for the neighbours baseline
-    del loaded  # the frames' embeddings: only the fingerprints and the means are kept
+    frames = trailer_frames(_loaded(samples))  # read once: only the fingerprints and the means are kept
+    vectors = frame_fingerprints(frames)
+    looks = trailer_vectors(frames)  # for the neighbours baseline
+    del frames
     groups = near_duplicate_groups(vectors, config.duplicate_threshold, seed=config.random_seed) if vectors else []
     groups = merge_groups([*groups, *known_groups], [s.trailer for s in samples])
     folds = make_folds([s.trailer for s in samples], config.folds, config.random_seed, groups,
@@ -361,16 +362,13 @@ BACKGROUND_SAMPLE = 32    # others each trailer is compared with to learn how al
 STANDOUT = 1 / 3          # a pair this much closer than the dataset's typical pair shares footage
 
 
-def frame_fingerprints(samples: Sequence[TrailerSample]) -> dict[Any, np.ndarray]:
-    """Each trailer's unit-length frame embeddings, at most FINGERPRINT_FRAMES spread over its subclips;
-    {} unless every trailer carries embedding arrays."""
+def frame_fingerprints(frames: dict[Any, np.ndarray]) -> dict[Any, np.ndarray]:
+    """Each trailer's unit-length frame embeddings, at most FINGERPRINT_FRAMES spread over its subclips, from
+    its frame embeddings (``ml.embeddings.trailer_frames``)."""
     prints = {}
-    for sample in samples:
-        if not sample.embeddings or any(not isinstance(e, np.ndarray) for e in sample.embeddings):
-            return {}
-        frames = np.concatenate([e.astype(np.float32) for e in sample.embeddings])
-        frames = frames[select_frame_indices(frames.shape[0], FINGERPRINT_FRAMES)]
-        prints[sample.trailer] = frames / np.maximum(np.linalg.norm(frames, axis=1, keepdims=True), 1e-12)
+    for trailer, rows in frames.items():
+        rows = rows[select_frame_indices(rows.shape[0], FINGERPRINT_FRAMES)]
+        prints[trailer] = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
     return prints
 
 
@@ -466,9 +464,10 @@ def make_folds(keys: Iterable[Hashable], k: int, seed: int, groups: Iterable[Ite
     Units (groups and lone trailers) are dealt out in rounds: each round gives every fold one unit, the
     largest unit to the fold with fewest trailers (ties broken by a seeded shuffle). With ``ratings``
     (trailer → rating) the units are dealt in order of their mean rating, so each round holds units of
-    like rating and every fold gets its share of low, middle and high ratings (stratified folds): a fold
-    then never holds all of a rare kind, which would leave its model without any of it and make the
-    estimate more pessimistic than the model the run delivers. Deterministic for the same keys, groups,
+    like rating and every fold gets its share of low, middle and high ratings (stratified folds): units
+    next to each other in rating land in different folds (among units of one size), so a fold seldom holds
+    all of a rare kind, which would leave its model without any of it and make the estimate more
+    pessimistic than the model the run delivers. Deterministic for the same keys, groups,
     ratings and seed. Fewer units than ``k`` give as many folds as there are units; fewer than 2 is an
     error.
     """

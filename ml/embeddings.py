@@ -111,6 +111,17 @@ def load_embeddings(path: str | os.PathLike, *, dim: int | None = None, frames: 
     return array
 
 
+def trailer_frames(samples) -> dict[Any, np.ndarray]:
+    """Each trailer's frame embeddings, its subclips' one after another (float32), for the ``TrailerSample``s
+    given; {} unless every trailer carries embedding arrays (paths not yet read count as none)."""
+    frames = {}
+    for sample in samples:
+        if not sample.embeddings or any(not isinstance(e, np.ndarray) for e in sample.embeddings):
+            return {}
+        frames[sample.trailer] = np.concatenate([e.astype(np.float32) for e in sample.embeddings])
+    return frames
+
+
 def embedding_path(frames_path: str | os.PathLike) -> Path:
     """Where the CLI keeps a frame file's embeddings: ``3.npy`` → ``3.emb.npy``."""
     path = Path(frames_path)

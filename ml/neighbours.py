@@ -14,26 +14,18 @@ against the head's 0.60×) and fail where it follows how things move (motion: 1.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Hashable, Mapping
 
 import numpy as np
 
-if TYPE_CHECKING:  # no torch here: the web process reads NEIGHBOURS to describe the baseline
-    from ml.data import TrailerSample
-
-NEIGHBOURS = 5  # training trailers averaged per prediction
+NEIGHBOURS = 5  # training trailers averaged per prediction (no torch here: the web process reads this)
 CHUNK = 512  # test trailers whose distances to every training trailer are held at once
 
 
-def trailer_vectors(samples: Sequence[TrailerSample]) -> dict[Hashable, np.ndarray]:
-    """Each trailer's frame embeddings averaged over all its subclips; {} unless every trailer carries embedding
-    arrays of one width."""
-    vectors = {}
-    for sample in samples:
-        if not sample.embeddings or any(not isinstance(e, np.ndarray) for e in sample.embeddings):
-            return {}
-        vectors[sample.trailer] = np.concatenate([e.astype(np.float64) for e in sample.embeddings]).mean(axis=0)
+def trailer_vectors(frames: Mapping[Hashable, np.ndarray]) -> dict[Hashable, np.ndarray]:
+    """Each trailer's frame embeddings (``ml.embeddings.trailer_frames``: every subclip's) averaged; {} unless
+    they are all of one width."""
+    vectors = {trailer: rows.mean(axis=0, dtype=np.float64) for trailer, rows in frames.items()}
     if len({v.shape for v in vectors.values()}) > 1:
         return {}
     return vectors

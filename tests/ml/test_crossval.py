@@ -13,6 +13,7 @@ from ml.crossval import (
     near_duplicate_groups,
 )
 from ml.data import TrailerSample
+from ml.embeddings import trailer_frames
 from ml.frames import save_frames
 from ml.neighbours import predict_neighbours
 from ml.predict import load_model, save_model_file, score_frame_files
@@ -85,7 +86,7 @@ def test_near_duplicates_are_trailers_sharing_footage_joined_transitively():
     groups = sorted(sorted(g) for g in near_duplicate_groups(prints, 0.9))
     assert groups == [["a", "a-reencode", "a-teaser"], ["b"], ["c"]]
     sample = TrailerSample("x", ("f",), 1.0, (np.ones((30, 4), np.float16), np.ones((10, 4), np.float16)))
-    assert frame_fingerprints([sample])["x"].shape == (24, 4)
+    assert frame_fingerprints(trailer_frames([sample]))["x"].shape == (24, 4)
 
 
 def test_look_alike_trailers_do_not_chain_into_one_group():

@@ -5,6 +5,7 @@ import pytest
 
 from ml import neighbours
 from ml.data import TrailerSample
+from ml.embeddings import trailer_frames
 from ml.neighbours import predict_neighbours, trailer_vectors
 
 
@@ -47,11 +48,12 @@ def test_distances_are_in_units_of_each_dimensions_spread():
 def test_trailer_vectors_average_every_subclip_and_need_embeddings_everywhere():
     a = TrailerSample("a", ("a0", "a1"), 5.0, (np.ones((4, 3), np.float16), np.full((2, 3), 4.0, np.float16)))
     b = TrailerSample("b", ("b0",), 6.0, (np.zeros((3, 3), np.float32),))
-    vectors = trailer_vectors([a, b])
+    vectors = trailer_vectors(trailer_frames([a, b]))
     assert vectors["a"] == pytest.approx([2.0, 2.0, 2.0])  # (4 × 1 + 2 × 4) / 6 frames
     assert vectors["b"] == pytest.approx([0.0, 0.0, 0.0])
-    assert trailer_vectors([a, TrailerSample("c", ("c0",), 1.0)]) == {}  # c has no embeddings
-    assert trailer_vectors([a, TrailerSample("c", ("c0",), 1.0, ("c0.emb.npy",))]) == {}  # not read
-    assert trailer_vectors([a, TrailerSample("d", ("d0",), 1.0, (np.ones((2, 5)),))]) == {}  # another width
+    assert trailer_vectors(trailer_frames([a, TrailerSample("c", ("c0",), 1.0)])) == {}  # c has no embeddings
+    assert trailer_vectors(trailer_frames([a, TrailerSample("c", ("c0",), 1.0, ("c0.emb.npy",))])) == {}  # not read
+    d = TrailerSample("d", ("d0",), 1.0, (np.ones((2, 5)),))
+    assert trailer_vectors(trailer_frames([a, d])) == {}  # another width
     with pytest.raises(ValueError, match="at least one training trailer"):
         predict_neighbours({}, {}, {"x": np.ones(3)})
