@@ -32,8 +32,8 @@ nearest-neighbours baseline's (``ml.neighbours``) figures on the same folds,
 a refit on every training trailer with the same epochs (the alternative to the ensemble), and the
 time each took. With ``--seeds N`` each set and preset is measured with fold seeds 0 to N-1 (the folds,
 and the heads' initial weights, change with it), and the mean and range of each ratio follow: on sets
-this small, which sources share a fold decides much of one seed's figures. Then the costs: the head's training on cached embeddings for 100 trailers × 5 folds,
-and the embedding of one trailer's subclips.
+this small, which sources share a fold decides much of one seed's figures. Then the costs: the head's
+training on cached embeddings for 100 trailers × 5 folds, and the embedding of one trailer's subclips.
 """
 
 from __future__ import annotations

@@ -578,8 +578,9 @@ class TrainConfig(ConfigMixin):
         "On a GPU, compute in 16-bit numbers where it is safe: faster and smaller. No effect on a CPU."))
     folds: int = option(5, int, low=1, high=20, help=(
         "Cross-validation: the trailers are cut into this many folds, each with its share of low and high "
-        "ratings, and each fold is scored by a model that never saw it. The run's figures are those held-out scores, and the fold models together are "
-        "the version (their spread is its uncertainty). 1: one model and a validation split, no estimate."))
+        "ratings, and each fold is scored by a model that never saw it. The run's figures are those held-out "
+        "scores, and the fold models together are the version (their spread is its uncertainty). 1: one model "
+        "and a validation split, no estimate."))
     duplicate_threshold: float = option(0.9, float, low=0.0, high=1.0, low_open=True, help=(
         "Two trailers are taken to share footage, and kept in one fold so that a copy never "
         "grades its original, when most frames of one have a frame this similar (cosine, up "

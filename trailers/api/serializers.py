@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ml.config import PRESETS, TRAIN_PRESETS, LRCNConfig, Option, TrainConfig, options
+from ml.neighbours import NEIGHBOURS
 from trailers import selectors
 from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 from trailers.services.ratings import parse_rating
@@ -217,8 +218,9 @@ class CrossValidationSummarySerializer(serializers.Serializer):
                                             help_text="the same encoder with mean pooling over frames (absent "
                                                       "when the run did not fit it)")
     neighbours = SummaryMetricsSerializer(required=False,
-                                          help_text="the mean rating of the 5 training trailers whose frames' "
-                                                    "embeddings are nearest (absent without embeddings)")
+                                          help_text=f"the mean rating of the {NEIGHBOURS} training trailers "
+                                                    "whose frames' embeddings are nearest (absent without "
+                                                    "embeddings)")
 
 
 class FoldMetricsSerializer(serializers.Serializer):
