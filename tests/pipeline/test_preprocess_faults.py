@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ml.synth import generate_trailer
-from tests.support.pipeline import ingest, wait_until_processed
+from tests.support.pipeline import clear_leftovers, ingest, wait_until_processed
 from tests.support.processes import wait_for
 from trailers.models import Trailer
 
@@ -23,8 +23,9 @@ def test_a_worker_killed_while_preprocessing_is_replaced_and_its_trailer_ends_re
     video = generate_trailer(tmp_path / "long.avi", seed=5, duration=60.0, fps=24, width=320, height=240)
     folder = Path(settings.MEDIA_ROOT) / "subclips"
     work = Path(settings.MEDIA_ROOT) / "incoming" / "work"  # where an attempt writes before it publishes
+    [trailer] = ingest([video])  # queued: no worker yet
+    clear_leftovers(trailer)
     first = start_worker("doomed-preprocessor")
-    [trailer] = ingest([video])
 
     def writing():
         row = Trailer.objects.get(pk=trailer.pk)

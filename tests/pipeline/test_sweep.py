@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from tests.support.pipeline import ingest, wait_until_processed
+from tests.support.pipeline import clear_leftovers, ingest, wait_until_processed
 from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
 from trailers.services import preprocess_trailer, sweep
 
@@ -37,6 +37,7 @@ def test_a_failure_while_storing_frames_marks_the_trailer_failed_and_keeps_nothi
                                                                                    monkeypatch):
     [trailer] = ingest(synthetic_trailers[:1])  # no worker yet: it waits, queued
     purge_broker()
+    clear_leftovers(trailer)
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")

@@ -3,6 +3,11 @@ them, rated by their hidden rating."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+
 from tests.support.processes import wait_for
 from trailers.models import Trailer
 from trailers.services import ingest_trailer, rate_trailer
@@ -11,6 +16,13 @@ from trailers.services import ingest_trailer, rate_trailer
 def ingest(synthetic, user=None) -> list[Trailer]:
     return [ingest_trailer(source=t.path, original_name=t.path.name, user=user, reference_score=t.rating)
             for t in synthetic]
+
+
+def clear_leftovers(trailer: Trailer) -> None:
+    """Delete the published frames another test's trailer left under this trailer's id: transactional tests
+    empty the tables but not the session's shared media folder, and SQLite gives a deleted row's id again, so
+    a test that asserts "nothing was published" would find the other trailer's."""
+    shutil.rmtree(Path(settings.MEDIA_ROOT) / "subclips" / str(trailer.pk), ignore_errors=True)
 
 
 def wait_until_processed(trailers, timeout: float = 90) -> list[Trailer]:
