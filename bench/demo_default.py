@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ratings = demo_ratings(rows, args.random_seed)
     spec = installed_spec("efficientnet_lite0", SAMPLING.size)
     print(f"{'min':>3} {'trailers':>8} {'epochs':>6} {'CV MAE':>13} {'baseline':>8} {'× base':>6} "
-          f"{'epochs worse':>12} {'time':>6}")
+          f"{'head ×':>6} {'share':>5} {'epochs worse':>12} {'time':>6}")
     for minimum in args.min_ratings:
         samples = [TrailerSample(r["title"], tuple(r["frames"]), float(np.mean(ratings[r["title"]])),
                                  tuple(np.load(e) for e in r["embeddings"]))
@@ -113,10 +113,12 @@ def main(argv: list[str] | None = None) -> int:
             seconds = time.perf_counter() - started
             summary = result.estimate()["summary"]
             model, base = summary["model"]["mae"], summary["mean_baseline"]["mae"]["mean"]
+            head = (summary.get("head") or summary["model"])["mae"]["mean"]  # before the neighbours are mixed in
             history = result.history
             worse = sum(1 for m in history if m.get("val_mae") is not None and m["val_mae"] > m["baseline_mae"])
             print(f"{minimum:3d} {len(samples):8d} {epochs:6d} {model['mean']:6.3f}±{model['sd']:5.3f} {base:8.3f} "
-                  f"{model['mean'] / base:6.2f} {worse:5d} of {len(history):3d} {seconds:5.0f}s", flush=True)
+                  f"{model['mean'] / base:6.2f} {head / base:6.2f} {result.neighbour_weight or 0:5.2f} "
+                  f"{worse:5d} of {len(history):3d} {seconds:5.0f}s", flush=True)
     return 0
 
 

@@ -28,9 +28,10 @@ observations), the ratio of the two MAEs ("honesty": 1.00 means the estimate for
 figure), the same cross-validation with folds that never share a source (``src CV``: what a run
 cannot know, since it is not told the sources; the gap between it and ``CV`` is the part of the
 estimate's optimism that comes from sources seen on both sides), the single-frame head's and the
-nearest-neighbours baseline's (``ml.neighbours``) figures on the same folds,
-a refit on every training trailer with the same epochs (the alternative to the ensemble), and the
-time each took. With ``--seeds N`` each set and preset is measured with fold seeds 0 to N-1 (the folds,
+nearest-neighbours baseline's (``ml.neighbours``) figures on the same folds, the head alone (before the
+neighbours are mixed in: its CV and held-out ratios, shown, never used to choose) and the neighbours' share
+in the version (``share``), a refit on every training trailer with the same epochs (the alternative to the
+ensemble; mixed with every training trailer's neighbours in the same share), and the time each took. With ``--seeds N`` each set and preset is measured with fold seeds 0 to N-1 (the folds,
 and the heads' initial weights, change with it), and the mean and range of each ratio follow: on sets
 this small, which sources share a fold decides much of one seed's figures. Then the costs: the head's
 training on cached embeddings for 100 trailers × 5 folds, and the embedding of one trailer's subclips.
@@ -57,9 +58,10 @@ import torch  # noqa: E402
 from ml.config import PRESETS, TRAIN_PRESETS, SamplingConfig  # noqa: E402
 from ml.crossval import Member, cross_validate, predict_samples  # noqa: E402
 from ml.data import TrailerSample  # noqa: E402
-from ml.embeddings import embed_subclip, installed_spec  # noqa: E402
+from ml.embeddings import embed_subclip, installed_spec, trailer_frames  # noqa: E402
 from ml.frames import save_frames  # noqa: E402
 from ml.metrics import mae  # noqa: E402
+from ml.neighbours import NearestTrailers, trailer_vectors  # noqa: E402
 from ml.synth import generate_content_dataset, generate_dataset  # noqa: E402
 from ml.train import fit  # noqa: E402
 from ml.video import sample_trailer  # noqa: E402
@@ -161,6 +163,9 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0) -> dict:
     train_mean = float(np.mean([s.rating for s in split.train]))
     held = predict_samples(result.members, split.heldout, model_config, train_config.frames_per_sample)
     heldout_mae = mae(truth, [held[s.trailer] for s in split.heldout])
+    # The heads alone, without the neighbours mixed in: shown, never used to choose anything.
+    heads = [Member(m.model, m.normaliser) for m in result.members]
+    head_held = predict_samples(heads, split.heldout, model_config, train_config.frames_per_sample)
     spread = source_bootstrap(split.heldout, held, train_mean, split.source)
     # The same cross-validation with folds that never share a source (what the run cannot know): how much
     # of the gap between its estimate and the held-out figure is the shift to unseen sources.
@@ -169,13 +174,19 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0) -> dict:
     source_estimate = by_source_cv.estimate()["summary"]
     refit = fit(split.train, train_config.replace(restore_best=False, early_stopping_patience=None),
                 model_config, split=([s.trailer for s in split.train], []), embedding_spec=spec)
-    refit_held = predict_samples([Member(refit.model, refit.normaliser)], split.heldout, model_config,
+    looks = trailer_vectors(trailer_frames(split.train))  # the refit mixes in every training trailer's neighbours
+    near = NearestTrailers(np.stack([looks[s.trailer] for s in split.train]), np.array([s.rating for s in split.train]),
+                           weight=result.neighbour_weight or 0.0)
+    refit_held = predict_samples([Member(refit.model, refit.normaliser, near)], split.heldout, model_config,
                                  train_config.frames_per_sample)
     return {
         "seed": seed, "cv_mae": estimate["model"]["mae"]["mean"], "cv_sd": estimate["model"]["mae"]["sd"],
         "cv_baseline": estimate["mean_baseline"]["mae"]["mean"],
         "cv_single": (estimate.get("single_frame") or {}).get("mae", {}).get("mean"),
         "cv_neighbours": estimate["neighbours"]["mae"]["mean"],
+        "cv_head": (estimate.get("head") or estimate["model"])["mae"]["mean"],
+        "head_mae": mae(truth, [head_held[s.trailer] for s in split.heldout]),
+        "share": result.neighbour_weight or 0.0,
         "heldout_mae": heldout_mae, "heldout_baseline": mae(truth, [train_mean] * len(truth)),
         "refit_mae": mae(truth, [refit_held[s.trailer] for s in split.heldout]),
         "groups": len(result.groups), "seconds": cv_seconds,
@@ -210,7 +221,9 @@ def ratios(r: dict) -> dict[str, float]:
     """One evaluation's figures that compare across fold seeds: each MAE over its baseline's, and honesty."""
     return {"CV ×": r["cv_mae"] / r["cv_baseline"], "held ×": r["heldout_mae"] / r["heldout_baseline"],
             "honesty": r["cv_mae"] / r["heldout_mae"], "src CV ×": r["source_cv_ratio"],
-            "refit ×": r["refit_mae"] / r["heldout_baseline"], "nbrs CV ×": r["cv_neighbours"] / r["cv_baseline"]}
+            "refit ×": r["refit_mae"] / r["heldout_baseline"], "nbrs CV ×": r["cv_neighbours"] / r["cv_baseline"],
+            "head CV ×": r["cv_head"] / r["cv_baseline"], "head held ×": r["head_mae"] / r["heldout_baseline"],
+            "share": r["share"]}
 
 
 def print_row(set_name: str, preset: str, r: dict) -> None:
@@ -219,8 +232,9 @@ def print_row(set_name: str, preset: str, r: dict) -> None:
     print(f"{set_name:8} {preset:13} {r['seed']:4d} {r['cv_mae']:6.3f}±{r['cv_sd']:5.3f} {r['cv_baseline']:8.3f} "
           f"{q['CV ×']:6.2f} {r['heldout_mae']:9.3f} {r['heldout_baseline']:6.3f} {q['held ×']:7.2f} "
           f"{r['heldout_ratio_90'][0]:5.2f}–{r['heldout_ratio_90'][1]:<5.2f} {q['honesty']:8.2f} "
-          f"{q['src CV ×']:9.2f} {q['refit ×']:8.2f} {single:>11} {q['nbrs CV ×']:9.2f} {r['spearman'] or 0:5.2f} "
-          f"{r['groups']:6d} {r['seconds']:5.0f}s", flush=True)
+          f"{q['src CV ×']:9.2f} {q['refit ×']:8.2f} {single:>11} {q['nbrs CV ×']:9.2f} {q['head CV ×']:9.2f} "
+          f"{q['head held ×']:11.2f} {r['share']:5.2f} {r['spearman'] or 0:5.2f} {r['groups']:6d} {r['seconds']:5.0f}s",
+          flush=True)
 
 
 def print_means(set_name: str, preset: str, rows: list[dict]) -> None:
@@ -252,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     spec = installed_spec("efficientnet_lite0", SAMPLING.size)
     header = (f"{'set':8} {'preset':13} {'seed':>4} {'CV MAE':>13} {'CV base':>8} {'CV ×':>6} {'held-out':>9} "
               f"{'base':>6} {'held ×':>7} {'held × 90%':>12} {'honesty':>8} {'src CV ×':>9} {'refit ×':>8} "
-              f"{'1-frame CV×':>11} {'nbrs CV ×':>9} {'rho':>5} {'groups':>6} {'time':>6}")
+              f"{'1-frame CV×':>11} {'nbrs CV ×':>9} {'head CV ×':>9} {'head held ×':>11} {'share':>5} {'rho':>5} "
+              f"{'groups':>6} {'time':>6}")
     print(header)
     for split in sets:
         for preset in args.presets:

@@ -657,8 +657,8 @@ def _train_once(args, samples, config, model_config, spec, sampling, checkpoint:
     return 0
 
 
-ROLES = (("model", "model"), ("mean_baseline", "mean rating"), ("single_frame", "single-frame"),
-         ("neighbours", "neighbours"))
+ROLES = (("model", "model"), ("head", "head alone"), ("mean_baseline", "mean rating"),
+         ("single_frame", "single-frame"), ("neighbours", "neighbours"))
 
 
 def _train_folds(args, samples, config, model_config, spec, sampling, folder: Path) -> int:
@@ -726,8 +726,9 @@ def _estimate_lines(estimate: dict[str, Any], result, *, verbose: bool) -> list[
     for row in estimate["per_fold"]:
         parts = [f"{label} MAE {_fmt3(row[role]['mae'])} RMSE {_fmt3(row[role]['rmse'])} "
                  f"Spearman {_fmt3(row[role]['spearman'])}" for role, label in ROLES if row.get(role)]
-        lines.append(f"fold {row['fold']}/{count} ({row['trailers']} held out, {row['train_trailers']} trained on): "
-                     + "  |  ".join(parts))
+        share = f", neighbours' share {row['neighbour_weight']:g}" if row.get("neighbour_weight") is not None else ""
+        lines.append(f"fold {row['fold']}/{count} ({row['trailers']} held out, {row['train_trailers']} trained on"
+                     f"{share}): " + "  |  ".join(parts))
     lines.append(f"cross-validated estimate ({count} folds, {estimate['trailers']} trailers; "
                  "mean ± sd over folds):")
     lines.append(f"  {'':<14}{'MAE':<18}{'RMSE':<18}Spearman")
@@ -736,6 +737,9 @@ def _estimate_lines(estimate: dict[str, Any], result, *, verbose: bool) -> list[
         if figures:
             lines.append(f"  {label:<14}" + "".join(f"{_mean_sd(figures[name]):<18}" for name in ("mae", "rmse"))
                          + _mean_sd(figures["spearman"]))
+    if estimate.get("neighbour_weight") is not None:
+        lines.append(f"the model mixes the head with the neighbours, their share {estimate['neighbour_weight']:g} "
+                     "(chosen on the folds' held-out predictions; each fold's on the other folds')")
     groups = estimate["groups"]
     if not estimate["duplicates_checked"]:
         lines.append("near-duplicate groups: not looked for (no embeddings to compare trailers with)")

@@ -588,6 +588,10 @@ class TrainConfig(ConfigMixin):
     single_frame_baseline: bool = option(True, bool, help=(
         "Also fit the single-frame head (mean over frames) on the same folds, to show what "
         "the sequence model adds."))
+    neighbour_mix: bool = option(True, bool, label="mix in the neighbours", help=(
+        "Cross-validated runs with embeddings: mix each prediction with the mean rating of the training "
+        "trailers that look most like it, in a share (0 to 1, in quarters) chosen on the run's own "
+        "held-out folds: the smallest as good as the best, within its margin of error. Off: the model alone."))
 
     RENAMED = {"seed": "random_seed"}  # "seed" also names the original project (the seed preset): renamed
 

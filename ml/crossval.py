@@ -48,8 +48,15 @@ frames: below 64² the encoder sees too little to tell footage apart
 groups matter. A heavily compressed copy at 160² (MPEG-4 part 2, 100 kb/s,
 0.87) can be missed.
 
+Mixed with the neighbours (``TrainConfig.neighbour_mix``, on by default where
+the trailers carry embeddings): each fold's head predictions are mixed with
+the neighbours' in a share chosen on the other folds' held-out predictions
+(:func:`mix_neighbours`), and those mixes are the run's "model" figures, the
+head's own kept as "head". The version mixes in the share chosen on all folds.
+
 The K fold models are kept as the model's ensemble: a prediction is the mean
-of their predictions, and their spread is its uncertainty. Each fold writes a
+of their predictions (each mixed with its own training trailers' neighbours),
+and their spread is its uncertainty. Each fold writes a
 file when it finishes (and fit checkpoints within it), so a run resumed after
 a crash carries on at the fold and epoch where it stopped.
 """
@@ -82,7 +89,7 @@ from ml.embeddings import load_embeddings, trailer_frames
 from ml.frames import load_frames
 from ml.metrics import regression_metrics
 from ml.model import LRCN, build_model
-from ml.neighbours import predict_neighbours, trailer_vectors
+from ml.neighbours import NearestTrailers, choose_weight, mixed, predict_neighbours, trailer_vectors
 from ml.pixels import pixel_options, remembered_features, sample_head_inputs
 from ml.train import (
     RESUMABLE_CHANGES,
@@ -99,15 +106,18 @@ from ml.train import (
 FOLD_FORMAT = "reelscore.fold"
 METRICS = ("mae", "rmse", "spearman")
 # What each fold scores: the run's model and the baselines on the same folds (a role a fold lacks is left out).
-ESTIMATE_ROLES = ("model", "mean_baseline", "single_frame", "neighbours")
+# "head" is the learnt head alone, where the model mixes it with the neighbours (TrainConfig.neighbour_mix).
+ESTIMATE_ROLES = ("model", "head", "mean_baseline", "single_frame", "neighbours")
 
 
 @dataclass
 class Member:
-    """One model of the ensemble: its network (eval mode) and the target normaliser it was trained with."""
+    """One model of the ensemble: its network (eval mode), the target normaliser it was trained with, and the
+    training trailers its predictions are mixed with (``near.weight`` their share), if any."""
 
     model: LRCN
     normaliser: Normaliser
+    near: NearestTrailers | None = None
 
 
 @dataclass
@@ -122,6 +132,9 @@ class FoldResult:
     predictions: dict[Any, float]                 # held-out prediction per trailer of this fold
     member: Member
     history: list[dict[str, Any]] = field(default_factory=list)
+    near_predictions: dict[Any, float] = field(default_factory=dict)  # the neighbours' (empty: no embeddings)
+    head_predictions: dict[Any, float] = field(default_factory=dict)  # the head's, where predictions are mixed
+    neighbour_weight: float | None = None         # the neighbours' share in this fold's predictions (None: unmixed)
 
 
 @dataclass
@@ -135,6 +148,7 @@ class CrossValResult:
     stop_reason: str = "completed"
     duplicates_checked: bool = True  # False when no embeddings were there to compare trailers with
     embedded_on_demand: int = 0      # subclips without cached embeddings, embedded for this run
+    neighbour_weight: float | None = None  # the neighbours' share in the version's predictions (None: unmixed)
 
     @property
     def members(self) -> list[Member]:
@@ -165,7 +179,10 @@ class CrossValResult:
             "trailers": sum(len(f.test) for f in self.folds),
             "summary": summary,
             "per_fold": [{"fold": f.index + 1, "trailers": len(f.test), "train_trailers": f.train_count,
-                          "test": list(f.test), **{role: m for role, m in f.metrics.items()}} for f in self.folds],
+                          "test": list(f.test), **{role: m for role, m in f.metrics.items()},
+                          **({"neighbour_weight": f.neighbour_weight} if f.neighbour_weight is not None else {})}
+                         for f in self.folds],
+            **({"neighbour_weight": self.neighbour_weight} if self.neighbour_weight is not None else {}),
             "groups": [sorted(g, key=str) for g in self.groups],
             "duplicate_threshold": self.train_config.duplicate_threshold,
             "duplicates_checked": self.duplicates_checked,
@@ -246,9 +263,46 @@ def cross_validate(
             if done_file is not None:
                 _save_fold(done_file, fold_result, fingerprint)
             results.append(fold_result)
+    weight = None
+    if (config.neighbour_mix and model_config.uses_embeddings and len(results) > 1
+            and all(f.near_predictions for f in results)):
+        weight = mix_neighbours(results, {s.trailer: s.rating for s in samples}, looks)
     return CrossValResult(folds=results, groups=[g for g in groups if len(g) > 1], model_config=model_config,
                           train_config=config, stop_reason=stop_reason, duplicates_checked=bool(vectors),
-                          embedded_on_demand=embedded)
+                          embedded_on_demand=embedded, neighbour_weight=weight)
+
+
+def mix_neighbours(folds: Sequence[FoldResult], ratings: dict[Any, float], looks: dict[Any, np.ndarray]) -> float:
+    """Mix the head's predictions with the nearest neighbours', in the share that did best on held-out folds.
+
+    Each fold's share is chosen on the *other* folds' held-out predictions (of the head and of the neighbours),
+    never on its own trailers, and its predictions and "model" figures become the mix; the head's own figures
+    stay as "head". (The other folds' heads were trained on this fold's trailers, so its ratings reach the
+    choice of one number among five at one remove: a small optimism, far from choosing on the fold itself.)
+    The version's share is chosen on every fold's held-out predictions, and each fold's member rates by its
+    own training trailers' neighbours in that share. Returns the version's share.
+    """
+    def choose(chosen_from: Sequence[FoldResult]) -> float:
+        keys = [k for f in chosen_from for k in f.test]
+        head = {k: v for f in chosen_from for k, v in f.predictions.items()}
+        near = {k: v for f in chosen_from for k, v in f.near_predictions.items()}
+        return choose_weight([ratings[k] for k in keys], [head[k] for k in keys], [near[k] for k in keys])
+
+    version = choose(folds)
+    weights = [choose([f for f in folds if f is not fold]) for fold in folds]  # all chosen before any fold is mixed
+    for fold, weight in zip(folds, weights, strict=True):
+        truth = [ratings[k] for k in fold.test]
+        train = [k for k in ratings if k not in set(fold.test)]
+        fold.head_predictions = dict(fold.predictions)
+        fold.predictions = {k: float(mixed(fold.head_predictions[k], fold.near_predictions[k], weight))
+                            for k in fold.test}
+        fold.metrics["head"] = fold.metrics["model"]
+        fold.metrics["model"] = _metrics(truth, [fold.predictions[k] for k in fold.test],
+                                         float(np.mean([ratings[k] for k in train])))
+        fold.neighbour_weight = weight
+        fold.member.near = NearestTrailers(np.stack([looks[k] for k in train]), np.array([ratings[k] for k in train]),
+                                           weight=version, keys=train)
+    return version
 
 
 def _run_fold(index, train, test, config, model_config, baseline_config, *, embedding_spec, callback, fits,
@@ -268,6 +322,7 @@ def _run_fold(index, train, test, config, model_config, baseline_config, *, embe
     metrics: dict[str, dict[str, float | None]] = {
         "mean_baseline": _metrics(truth, [baseline] * len(test), baseline),
     }
+    near = {}
     if looks:
         near = predict_neighbours({k: looks[k] for k in rated}, rated, {s.trailer: looks[s.trailer] for s in test})
         metrics["neighbours"] = _metrics(truth, [near[s.trailer] for s in test], baseline)
@@ -303,7 +358,7 @@ def _run_fold(index, train, test, config, model_config, baseline_config, *, embe
         metrics["single_frame"] = _metrics(truth, [single_predictions[s.trailer] for s in test], baseline)
     history = [{**m, "fold": index + 1} for m in result.history]
     return FoldResult(index=index, test=[s.trailer for s in test], train_count=len(train), metrics=metrics,
-                      predictions=predictions, member=member, history=history), False
+                      predictions=predictions, member=member, history=history, near_predictions=near), False
 
 
 # --------------------------------------------------------------------------- scoring
@@ -335,22 +390,36 @@ def subclip_scores(members: Sequence[Member], sources: Sequence[Any], model_conf
     return out
 
 
+def with_neighbours(members: Sequence[Member], scores: np.ndarray, sources: Sequence[Any]) -> np.ndarray:
+    """One trailer's (members, subclips) scores, each member's mixed with its neighbours' rating of the
+    trailer in their share (``Member.near``); ``sources`` are its subclips' head inputs, whose first columns
+    are the encoder's embeddings (averaged, they are the trailer's vector)."""
+    if not any(m.near is not None and m.near.weight for m in members):
+        return scores
+    width = next(m.near.width for m in members if m.near is not None)
+    vector = np.concatenate([np.asarray(s)[:, :width] for s in sources]).mean(axis=0, dtype=np.float64)
+    out = scores.copy()
+    for row, member in enumerate(members):
+        if member.near is not None and member.near.weight:
+            out[row] = mixed(scores[row], member.near.predict(vector)[0], member.near.weight)
+    return out
+
+
 def predict_samples(members: Sequence[Member], samples: Sequence[TrailerSample], model_config: LRCNConfig,
                     frames_per_sample: int) -> dict[Any, float]:
-    """Each trailer's prediction: the members' mean over its subclips, averaged over members."""
-    sources, owners = [], []
+    """Each trailer's prediction: the members' mean over its subclips (mixed with their neighbours' rating
+    where they have them), averaged over members."""
+    sources, spans = [], {}
     for sample in samples:
         if model_config.uses_embeddings:
             items = sample_head_inputs(sample, **pixel_options(model_config))
         else:
             items = [load_frames(p, mmap=True) for p in sample.subclips]
+        spans[sample.trailer] = slice(len(sources), len(sources) + len(items))
         sources.extend(items)
-        owners.extend([sample.trailer] * len(items))
-    scores = subclip_scores(members, sources, model_config, frames_per_sample).mean(axis=0)
-    totals: dict[Any, list[float]] = {}
-    for key, score in zip(owners, scores, strict=True):
-        totals.setdefault(key, []).append(float(score))
-    return {key: float(np.mean(values)) for key, values in totals.items()}
+    scores = subclip_scores(members, sources, model_config, frames_per_sample)
+    return {key: float(with_neighbours(members, scores[:, span], sources[span]).mean())
+            for key, span in spans.items()}
 
 
 # --------------------------------------------------------------------------- folds and groups
@@ -563,6 +632,7 @@ def _save_fold(path: Path, fold: FoldResult, fingerprint: str) -> None:
         "format": FOLD_FORMAT, "version": 1, "fingerprint": fingerprint, "index": fold.index,
         "test": list(fold.test), "train_count": fold.train_count, "metrics": fold.metrics,
         "predictions": [[k, v] for k, v in fold.predictions.items()],
+        "near_predictions": [[k, v] for k, v in fold.near_predictions.items()],
         "model_state": {k: v.detach().cpu() for k, v in fold.member.model.state_dict().items()},
         "normaliser": fold.member.normaliser.to_dict(), "history": fold.history,
     })
@@ -583,6 +653,6 @@ def _load_fold(path: Path, model_config: LRCNConfig, device: str | None, fingerp
     return FoldResult(
         index=data["index"], test=list(data["test"]), train_count=data["train_count"], metrics=data["metrics"],
         predictions={k: v for k, v in data["predictions"]}, member=Member(model, Normaliser.from_dict(data["normaliser"])),
-        history=list(data["history"]),
+        history=list(data["history"]), near_predictions={k: v for k, v in data.get("near_predictions") or []},
     )
 

@@ -1,4 +1,5 @@
-"""The nearest-neighbours baseline: a trailer rated as the training trailers whose footage looks most like it.
+"""The nearest neighbours: a trailer rated as the training trailers whose footage looks most like it, as a
+baseline and as a part of the model.
 
 Each trailer is one vector, its frames' encoder embeddings averaged over all its subclips. The vectors are
 standardised with the training trailers' mean and sd per dimension, and a trailer's prediction is the mean
@@ -10,16 +11,25 @@ that look like it" has learnt nothing the embeddings did not already say.
 Why it is there: on bench/learn.py's sets, scored with folds that never share a photograph or a shape, the
 neighbours beat the head where the rating follows what the pictures show (content: 0.47× the mean's MAE
 against the head's 0.60×) and fail where it follows how things move (motion: 1.11× against 0.54×).
+
+So a cross-validated run also mixes them into its model (``TrainConfig.neighbour_mix``): the head's
+prediction and the neighbours', the neighbours weighing one of ``MIX_WEIGHTS`` (:func:`choose_weight`,
+chosen on the run's held-out predictions; ``ml.crossval.mix_neighbours``). Measured the same way before it
+was adopted, with the best share chosen inside the outer folds: content 0.51× (the head 0.60×), motion
+0.56× (0.54×). The grid is coarse and the rule cautious on purpose: five choices, on a few dozen
+trailers' predictions. bench/learn.py with it (README): content 0.50× on unseen photographs (the head
+alone 0.49×), its estimate nearer that figure; motion unchanged (share 0).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 
 NEIGHBOURS = 5  # training trailers averaged per prediction (no torch here: the web process reads this)
 CHUNK = 512  # test trailers whose distances to every training trailer are held at once
+MIX_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the neighbours' shares a run chooses from (TrainConfig.neighbour_mix)
 
 
 def trailer_vectors(frames: Mapping[Hashable, np.ndarray]) -> dict[Hashable, np.ndarray]:
@@ -39,19 +49,76 @@ def predict_neighbours(train: Mapping[Hashable, np.ndarray], ratings: Mapping[Ha
     if not train:
         raise ValueError("the neighbours baseline needs at least one training trailer")
     keys = list(train)
-    x = np.stack([train[key] for key in keys])
-    y = np.array([float(ratings[key]) for key in keys])
-    shift, sd = x.mean(axis=0), x.std(axis=0)
-    scale = np.where(sd > 1e-12, 1.0 / np.where(sd > 1e-12, sd, 1.0), 0.0)
-    x = (x - shift) * scale
-    k = min(k, len(keys))
-    norms = (x * x).sum(axis=1)
+    near = NearestTrailers(np.stack([train[key] for key in keys]), np.array([float(ratings[key]) for key in keys]), k)
     test_keys = list(test)
-    out = {}
-    for start in range(0, len(test_keys), CHUNK):  # a chunk of test trailers against every training one at once
-        chunk = test_keys[start:start + CHUNK]
-        t = (np.stack([test[key] for key in chunk]) - shift) * scale
-        squared = norms[None, :] - 2 * t @ x.T + (t * t).sum(axis=1)[:, None]  # squared distances, (chunk, train)
-        nearest = np.argsort(squared, axis=1, kind="stable")[:, :k]
-        out.update({key: float(y[row].mean()) for key, row in zip(chunk, nearest, strict=True)})
-    return out
+    if not test_keys:
+        return {}
+    predicted = near.predict(np.stack([test[key] for key in test_keys]))
+    return {key: float(value) for key, value in zip(test_keys, predicted, strict=True)}
+
+
+class NearestTrailers:
+    """Training trailers' vectors and ratings, ready to rate other trailers by their ``k`` nearest; ``weight``
+    is the neighbours' share when a model's prediction is mixed with theirs (:func:`mixed`); ``keys`` name the
+    trailers, where known."""
+
+    def __init__(self, vectors: np.ndarray, ratings: np.ndarray, k: int = NEIGHBOURS, weight: float = 0.0,
+                 keys: Sequence[Hashable] | None = None) -> None:
+        vectors = np.asarray(vectors, dtype=np.float64)
+        if vectors.ndim != 2 or not len(vectors) or len(vectors) != len(ratings):
+            raise ValueError(f"expected one vector per rating, got vectors shaped {vectors.shape} for "
+                             f"{len(ratings)} ratings")
+        self.vectors, self.ratings = vectors, np.asarray(ratings, dtype=np.float64)
+        self.k, self.weight = int(k), float(weight)
+        self.keys = list(keys) if keys is not None else None
+        self.shift, sd = vectors.mean(axis=0), vectors.std(axis=0)
+        self.scale = np.where(sd > 1e-12, 1.0 / np.where(sd > 1e-12, sd, 1.0), 0.0)
+        self._x = (vectors - self.shift) * self.scale
+        self._norms = (self._x * self._x).sum(axis=1)
+
+    @property
+    def width(self) -> int:
+        return self.vectors.shape[1]
+
+    def predict(self, vectors: np.ndarray) -> np.ndarray:
+        """(M, D) trailer vectors → (M,) ratings: each the mean rating of its nearest training trailers."""
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
+        if vectors.shape[1] != self.width:
+            raise ValueError(f"the neighbours compare vectors of width {self.width}, got {vectors.shape[1]}")
+        k = min(self.k, len(self.ratings))
+        out = np.empty(len(vectors))
+        for start in range(0, len(vectors), CHUNK):  # a chunk of test trailers against every training one at once
+            t = (vectors[start:start + CHUNK] - self.shift) * self.scale
+            squared = self._norms[None, :] - 2 * t @ self._x.T + (t * t).sum(axis=1)[:, None]  # (chunk, train)
+            nearest = np.argsort(squared, axis=1, kind="stable")[:, :k]
+            out[start:start + CHUNK] = self.ratings[nearest].mean(axis=1)
+        return out
+
+
+def mixed(model: np.ndarray | float, near: np.ndarray | float, weight: float) -> np.ndarray | float:
+    """A model's predictions mixed with the neighbours': ``weight`` is the neighbours' share (0: the model's)."""
+    return (1.0 - weight) * np.asarray(model) + weight * np.asarray(near) if weight else model
+
+
+def choose_weight(truth, model, near, weights: tuple[float, ...] = MIX_WEIGHTS) -> float:
+    """The neighbours' share (one of ``weights``, smallest first) to mix with the model, from held-out
+    predictions of both (``truth``, ``model``, ``near``: one value per trailer).
+
+    The one-standard-error rule: the smallest share whose mean absolute error is within one standard error of
+    the best share's, the error compared trailer by trailer (the sd of the paired differences over the square
+    root of their count). On a few dozen predictions a share that looks best by a hair is chance, and choosing
+    it makes the mix worse than either part (a 16-trailer demo did that: head 1.07, neighbours 1.13, the mix
+    chosen on the best mean 1.30); the model alone needs the evidence to be clear before it shares.
+    """
+    truth, model, near = (np.asarray(v, dtype=np.float64) for v in (truth, model, near))
+    if not (truth.shape == model.shape == near.shape) or not truth.size:
+        raise ValueError("choosing the neighbours' share needs one truth, model and neighbours value per trailer")
+    weights = tuple(sorted(weights))
+    errors = np.stack([np.abs((1 - w) * model + w * near - truth) for w in weights])  # (weights, trailers)
+    best = errors[int(np.argmin(np.round(errors.mean(axis=1), 12)))]
+    for w, error in zip(weights, errors, strict=True):
+        gap = error - best
+        se = gap.std(ddof=1) / np.sqrt(gap.size) if gap.size > 1 else 0.0
+        if gap.mean() <= se + 1e-12:
+            return float(w)
+    return float(weights[-1])  # not reached: the best share is within 0 of itself

@@ -5,8 +5,12 @@ A model file is ``torch.save`` of a plain dict, read back with
 never arbitrary objects)::
 
     format="reelscore.model", version=2,
-    members         [{"model_state", "normaliser": {"mean", "std"}}]: the ensemble (the fold models of a
-                    cross-validated run; one member otherwise). Model outputs are standardised ratings.
+    members         [{"model_state", "normaliser": {"mean", "std"}, "neighbours"}]: the ensemble (the fold
+                    models of a cross-validated run; one member otherwise). Model outputs are standardised
+                    ratings. "neighbours" (optional) lists the rows of ``neighbours`` the member was trained on.
+    neighbours      {"vectors" (N, D) float32, "ratings" (N,), "k", "weight"}, or None: the training trailers'
+                    mean embeddings and ratings; each member's prediction is mixed with the mean rating of
+                    its k nearest training trailers, ``weight`` being their share (ml.neighbours).
     model_config    LRCNConfig.to_dict()
     train_config    TrainConfig.to_dict() (frames_per_sample is used when scoring), or None
     sampling        the video sampling settings (ml.config.SamplingConfig.to_dict()), or None
@@ -20,8 +24,10 @@ package, and loading refuses a file whose embeddings were made by other
 weights or at another size, naming both.
 
 A trailer's prediction is the mean over members of the mean of its
-subclips' scores; ``spread`` is the standard deviation over subclips and
-``uncertainty`` the standard deviation over members (0 for one member).
+subclips' scores (each member's mixed with its neighbours' rating of the
+trailer, where the file has them); ``spread`` is the standard deviation over
+subclips and ``uncertainty`` the standard deviation over members (0 for one
+member).
 """
 
 from __future__ import annotations
@@ -33,14 +39,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ml.config import LRCNConfig, SamplingConfig, TrainConfig
-from ml.crossval import CrossValResult, Member, subclip_scores
+from ml.crossval import CrossValResult, Member, subclip_scores, with_neighbours
 from ml.data import Normaliser
 from ml.embeddings import EmbeddingSpec, check_spec, embed_subclip, installed_spec, load_embeddings
 from ml.encoder import ENCODER_DIM
 from ml.frames import load_frames
 from ml.model import LRCN, build_model
+from ml.neighbours import NearestTrailers
 from ml.pixels import head_input, pixel_options
 from ml.train import FitResult, load_saved, resolve_device, save_checkpoint
 from ml.video import sample_trailer
@@ -128,11 +136,14 @@ def save_model_file(
         embedding = embedding.to_dict()
     if model_config.uses_embeddings and embedding is None:
         embedding = installed_spec(model_config.encoder, model_config.frame_size).to_dict()
+    near, rows = _neighbour_rows(members)
     return save_checkpoint(path, {
         "format": MODEL_FORMAT,
         "version": 2,
         "members": [{"model_state": {k: v.detach().cpu() for k, v in m.model.state_dict().items()},
-                     "normaliser": m.normaliser.to_dict()} for m in members],
+                     "normaliser": m.normaliser.to_dict(), **({"neighbours": r} if r is not None else {})}
+                    for m, r in zip(members, rows, strict=True)],
+        "neighbours": near,
         "model_config": model_config.to_dict(),
         "train_config": train_config.to_dict() if train_config is not None else None,
         "sampling": sampling,
@@ -159,11 +170,14 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
                    what=f"the embeddings {path} was trained on")
     raw = data["members"] if data.get("version", 1) >= 2 else [
         {"model_state": data["model_state"], "normaliser": data["normaliser"]}]
+    near = data.get("neighbours")
     members = []
     for entry in raw:
         model = build_model(model_config)
         model.load_state_dict(entry["model_state"])
-        members.append(Member(model.to(target).eval(), Normaliser.from_dict(entry["normaliser"])))
+        rows = entry.get("neighbours")
+        members.append(Member(model.to(target).eval(), Normaliser.from_dict(entry["normaliser"]),
+                              near=_member_neighbours(near, rows) if near and rows is not None else None))
     train_config = TrainConfig.from_dict(data["train_config"]) if data.get("train_config") else None
     return LoadedModel(
         members=members,
@@ -175,6 +189,34 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
         metrics=data.get("metrics") or {},
         history=data.get("history") or [],
     )
+
+
+def _neighbour_rows(members: Sequence[Member]) -> tuple[dict[str, Any] | None, list[list[int] | None]]:
+    """The members' neighbours as the file keeps them: each training trailer's vector once (the members of a
+    cross-validation share most of theirs), and for each member the rows it was trained on."""
+    if all(m.near is None for m in members):
+        return None, [None] * len(members)
+    index: dict[Any, int] = {}
+    vectors, ratings, rows = [], [], []
+    for number, member in enumerate(members):
+        if member.near is None:
+            rows.append(None)
+            continue
+        keys = member.near.keys if member.near.keys is not None else [(number, i) for i in range(len(member.near.ratings))]
+        for key, vector, rating in zip(keys, member.near.vectors, member.near.ratings, strict=True):
+            if key not in index:
+                index[key] = len(vectors)
+                vectors.append(vector.astype(np.float32))
+                ratings.append(float(rating))
+        rows.append([index[key] for key in keys])
+    first = next(m.near for m in members if m.near is not None)
+    return {"vectors": torch.from_numpy(np.stack(vectors)), "ratings": torch.tensor(ratings, dtype=torch.float64),
+            "k": first.k, "weight": first.weight}, rows
+
+
+def _member_neighbours(near: dict[str, Any], rows: list[int]) -> NearestTrailers:
+    vectors, ratings = near["vectors"].numpy(), near["ratings"].numpy()
+    return NearestTrailers(vectors[rows], ratings[rows], k=int(near["k"]), weight=float(near["weight"]))
 
 
 def _scores(per_member: np.ndarray) -> Scores:
@@ -201,8 +243,8 @@ def score_subclips(loaded: LoadedModel, frames_list: Sequence[np.ndarray], *, ba
         spec = EmbeddingSpec.from_dict(loaded.embedding)
         sources = [head_input(embed_subclip(f, spec, device=str(loaded.device)), f, **pixel_options(config))
                    for f in frames_list]
-    return _scores(subclip_scores(loaded.members, sources, loaded.model_config, loaded.frames_per_sample,
-                                  batch_size=batch_size))
+    return _scores(with_neighbours(loaded.members, subclip_scores(
+        loaded.members, sources, loaded.model_config, loaded.frames_per_sample, batch_size=batch_size), sources))
 
 
 def score_frame_files(loaded: LoadedModel, paths: Sequence[str | os.PathLike], *,
@@ -232,7 +274,8 @@ def score_frame_files(loaded: LoadedModel, paths: Sequence[str | os.PathLike], *
         else:
             array = embed_subclip(frames, wanted, device=str(loaded.device))
         sources.append(head_input(array, frames, **pixel_options(config)))
-    return _scores(subclip_scores(loaded.members, sources, config, loaded.frames_per_sample, batch_size=batch_size))
+    return _scores(with_neighbours(loaded.members, subclip_scores(
+        loaded.members, sources, config, loaded.frames_per_sample, batch_size=batch_size), sources))
 
 
 def score_video(loaded: LoadedModel, path: str | os.PathLike, *, sampling: Any = None) -> Scores:

@@ -250,7 +250,7 @@ def run_estimate(*, run_id: int) -> dict:
 
 # The keys of TrainingRun.cross_validation (ml.crossval.CrossValResult.estimate()).
 ESTIMATE_KEYS = ("folds", "trailers", "summary", "per_fold", "groups", "duplicate_threshold", "duplicates_checked",
-                 "embedded_on_demand", "predictions", "stop_reason")
+                 "embedded_on_demand", "predictions", "stop_reason", "neighbour_weight")
 
 
 def get_run_sizes(*, pk: int | str) -> TrainingRun:
@@ -437,6 +437,7 @@ def average_over_folds(metrics: list[dict]) -> list[dict]:
 # The roles a cross-validation scores on the same folds, in the order the run page shows them: (name, what it is).
 ESTIMATE_ROLES = {
     "model": ("This run's model", "the LRCN: the encoder, then an LSTM over the frames"),
+    "head": ("Head alone", "the model before the neighbours are mixed in"),
     "mean_baseline": ("Mean-rating baseline", "always predicts the training folds' mean rating"),
     "single_frame": ("Single-frame head", "the same encoder, its frames averaged: no LSTM"),
     "neighbours": ("Nearest neighbours", f"the mean rating of the {NEIGHBOURS} training trailers whose frames' "
@@ -468,6 +469,12 @@ class FoldRow:
     single_frame_mae: float | None
     neighbours_mae: float | None
     spearman: float | None
+    head_mae: float | None = None
+    neighbour_weight: float | None = None  # the neighbours' share in this fold's predictions
+
+    @property
+    def neighbour_percent(self) -> int | None:
+        return None if self.neighbour_weight is None else round(100 * self.neighbour_weight)
 
 
 @dataclass(frozen=True)
@@ -489,6 +496,7 @@ class CrossValidation:
     duplicates_checked: bool
     embedded_on_demand: int
     stop_reason: str
+    neighbour_weight: float | None = None  # the neighbours' share in the version's predictions (None: unmixed)
 
     def role(self, name: str) -> EstimateRow | None:
         return next((row for row in self.summary if row.role == name), None)
@@ -518,6 +526,11 @@ class CrossValidation:
         return near.mae["mean"] < model.mae["mean"]
 
     @property
+    def neighbour_percent(self) -> int | None:
+        """The neighbours' share in the version's predictions, in percent (None: the model is the head alone)."""
+        return None if self.neighbour_weight is None else round(100 * self.neighbour_weight)
+
+    @property
     def grouped_trailers(self) -> int:
         return sum(len(group) for group in self.groups)
 
@@ -535,6 +548,8 @@ def cross_validation(run: TrainingRun, estimate: dict | None = None) -> CrossVal
         return None
     summary = []
     for role, (name, description) in ESTIMATE_ROLES.items():
+        if role == "model" and estimate.get("neighbour_weight") is not None:
+            description += ", mixed with the nearest neighbours"
         figures = (estimate.get("summary") or {}).get(role)
         if figures:
             summary.append(EstimateRow(role=role, name=name, description=description, mae=_spread(figures.get("mae")),
@@ -549,7 +564,8 @@ def cross_validation(run: TrainingRun, estimate: dict | None = None) -> CrossVal
             train_trailers=fold.get("train_trailers"), model_mae=figure("model", "mae"),
             baseline_mae=figure("mean_baseline", "mae"), single_frame_mae=figure("single_frame", "mae"),
             neighbours_mae=figure("neighbours", "mae"),
-            spearman=figure("model", "spearman"),
+            spearman=figure("model", "spearman"), head_mae=figure("head", "mae"),
+            neighbour_weight=fold.get("neighbour_weight"),
         ))
     raw_groups = [list(g) for g in estimate.get("groups") or []]
     ids = {parse_id(pk) for group in raw_groups for pk in group} - {None}
@@ -561,6 +577,7 @@ def cross_validation(run: TrainingRun, estimate: dict | None = None) -> CrossVal
         per_fold=per_fold, groups=groups, duplicate_threshold=estimate.get("duplicate_threshold"),
         duplicates_checked=bool(estimate.get("duplicates_checked", True)),
         embedded_on_demand=estimate.get("embedded_on_demand") or 0, stop_reason=estimate.get("stop_reason", ""),
+        neighbour_weight=estimate.get("neighbour_weight"),
     )
 
 

@@ -56,6 +56,8 @@ COMPARED_FIGURES = [
     ("val_spearman", "Spearman", False),
     ("baseline_mae", "Mean-rating baseline MAE", True),
     ("single_frame_mae", "Single-frame head MAE", True),
+    ("neighbours_mae", "Nearest-neighbours MAE", True),
+    ("head_mae", "Head alone MAE (before the neighbours are mixed in)", True),
 ]
 
 

@@ -28,6 +28,7 @@ def cv_run(user):
     trailers = [create_trailer(title=f"Trailer {name}") for name in
                 ("Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf", "Hotel", "India", "Juliet")]
     estimate = cross_validation_estimate(trailers, folds=5, groups=[[trailers[0].pk, trailers[5].pk]],
+                                         neighbour_weight=0.5,
                                          predictions={t.pk: label + 0.3 for t, label in zip(trailers, LABELS,
                                                                                                strict=True)})
     run = create_cv_run(trailers, LABELS, folds=5, epochs=6, cross_validation=estimate)
@@ -46,8 +47,9 @@ def test_the_run_page_leads_with_the_estimate(page, phone, screenshot, cv_run):
     page.goto(f"/runs/{run.pk}/")
     expect(page.locator("#cv-mae")).to_have_text("MAE 0.612 ± 0.041")
     expect(page.locator("#cv-estimate")).to_contain_text("never trained on")
-    expect(page.locator("#cv-summary tbody tr")).to_have_count(4)  # the model and three baselines
+    expect(page.locator("#cv-summary tbody tr")).to_have_count(5)  # the model, its head alone, three baselines
     expect(page.locator('#cv-summary tr[data-role="neighbours"]')).to_contain_text("Nearest neighbours")
+    expect(page.locator("#cv-neighbour-share")).to_have_text("50%")
     expect(page.locator("#cv-folds tbody tr")).to_have_count(5)
     expect(page.locator("#cv-groups .duplicate-groups a")).to_have_count(2)
     # The estimate is what one sees first: on screen without scrolling, above the curves.

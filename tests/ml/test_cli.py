@@ -4,6 +4,7 @@ resume, predict, and its errors."""
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from ml.config import SamplingConfig
 from ml.data import SAMPLING_FILE
 from ml.embeddings import EMBEDDINGS_FILE, load_embeddings
 from ml.frames import load_frames, save_frames
+from ml.predict import load_model
 from ml.synth import generate_dataset, generate_trailer, write_markup
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -252,17 +254,23 @@ def test_cross_validated_training_prints_the_estimate_and_the_ensemble_predicts(
     lines = out.splitlines()
     assert lines.pop(0) == "markup: 6 titles matched by the file name without its extension"  # which rule matched
     assert [line.split(" (")[0] for line in lines[:3]] == ["fold 1/3", "fold 2/3", "fold 3/3"]
-    assert all("model MAE" in line and "mean rating MAE" in line and "single-frame MAE" in line
-               and "neighbours MAE" in line for line in lines[:3])
+    assert all("model MAE" in line and "head alone MAE" in line and "mean rating MAE" in line
+               and "single-frame MAE" in line and "neighbours MAE" in line for line in lines[:3])
+    # Each fold says the neighbours' share its model figures were mixed in (chosen on the other folds).
+    assert all(re.search(r"trained on, neighbours' share (0|0\.25|0\.5|0\.75|1)\): ", line) for line in lines[:3])
     assert lines[3] == "cross-validated estimate (3 folds, 6 trailers; mean ± sd over folds):"
     assert lines[4].split() == ["MAE", "RMSE", "Spearman"]
-    table = {line[2:16].strip(): line[16:].split() for line in lines[5:9]}
-    assert list(table) == ["model", "mean rating", "single-frame", "neighbours"]
+    table = {line[2:16].strip(): line[16:].split() for line in lines[5:10]}
+    assert list(table) == ["model", "head alone", "mean rating", "single-frame", "neighbours"]
     for role in table:
         mae, pm, sd = table[role][:3]
         assert pm == "±" and float(mae) > 0 and float(sd) >= 0, table[role]
-    assert lines[9] == "near-duplicate groups: 0 (frame match ≥ 0.9)"
-    assert lines[10].startswith(f"saved {model} (an ensemble of 3 fold models; cross-validated MAE ")
+    share = re.fullmatch(r"the model mixes the head with the neighbours, their share (\S+) \(chosen on the folds' "
+                         r"held-out predictions; each fold's on the other folds'\)", lines[10])
+    assert share and float(share[1]) in (0, 0.25, 0.5, 0.75, 1)
+    assert lines[11] == "near-duplicate groups: 0 (frame match ≥ 0.9)"
+    assert lines[12].startswith(f"saved {model} (an ensemble of 3 fold models; cross-validated MAE ")
+    assert load_model(model).members[0].near.weight == float(share[1])  # the version mixes as the estimate said
     assert not Path(f"{model}.ckpt.d").exists()  # the model file holds every fold: nothing left to resume
     with log.open() as handle:
         rows = list(csv.DictReader(handle))

@@ -5,17 +5,21 @@ import pytest
 
 from ml.config import PRESETS, LRCNConfig, TrainConfig
 from ml.crossval import (
+    FoldResult,
+    Member,
     cross_validate,
     duplicate_score,
     frame_fingerprints,
     make_folds,
     merge_groups,
+    mix_neighbours,
     near_duplicate_groups,
+    predict_samples,
 )
 from ml.data import TrailerSample
 from ml.embeddings import trailer_frames
 from ml.frames import save_frames
-from ml.neighbours import predict_neighbours
+from ml.neighbours import choose_weight, predict_neighbours
 from ml.predict import load_model, save_model_file, score_frame_files
 
 TINY_SCRATCH = LRCNConfig(frame_size=16, channels1=4, channels2=6, embedding_size=6, lstm_size=8, pool_size=2)
@@ -199,7 +203,7 @@ def test_a_pretrained_head_cross_validates_on_cached_embeddings_and_its_ensemble
     # At 32² the encoder finds these made-up pictures all alike; duplicates are not what this test is about.
     result = cross_validate(samples, FAST.replace(epochs=20, duplicate_threshold=0.9999), HEAD, embedding_spec=spec)
     estimate = result.estimate()
-    assert set(estimate["summary"]) == {"model", "mean_baseline", "single_frame", "neighbours"}
+    assert set(estimate["summary"]) == {"model", "head", "mean_baseline", "single_frame", "neighbours"}
     # Each fold's neighbours are found among that fold's training trailers only, by their mean embeddings.
     looks = {key: np.concatenate([np.load(p) for p in cached]).astype(np.float64).mean(axis=0)
              for key, _, _, cached in samples}
@@ -209,18 +213,67 @@ def test_a_pretrained_head_cross_validates_on_cached_embeddings_and_its_ensemble
         near = predict_neighbours(train, ratings, {k: looks[k] for k in fold["test"]})
         expected = np.mean([abs(near[k] - ratings[k]) for k in fold["test"]])
         assert fold["neighbours"]["mae"] == pytest.approx(expected, rel=1e-6)
+    # The model's figures are the head's predictions mixed with the neighbours' in the fold's share, chosen on
+    # the other folds' held-out predictions; the version's share on all of them.
+    for fold, row in zip(result.folds, estimate["per_fold"], strict=True):
+        others = [f for f in result.folds if f is not fold]
+        keys = [k for f in others for k in f.test]
+        head = {k: v for f in others for k, v in f.head_predictions.items()}
+        near = {k: v for f in others for k, v in f.near_predictions.items()}
+        share = choose_weight([ratings[k] for k in keys], [head[k] for k in keys], [near[k] for k in keys])
+        assert row["neighbour_weight"] == share
+        mix = [(1 - share) * fold.head_predictions[k] + share * fold.near_predictions[k] for k in fold.test]
+        assert row["model"]["mae"] == pytest.approx(np.mean([abs(m - ratings[k]) for m, k in zip(mix, fold.test, strict=True)]))
+        assert row["head"]["mae"] == pytest.approx(np.mean([abs(fold.head_predictions[k] - ratings[k])
+                                                            for k in fold.test]))
+    assert estimate["neighbour_weight"] == result.neighbour_weight
     assert estimate["duplicates_checked"] is True and estimate["embedded_on_demand"] == 0
     assert len(result.members) == 3
 
     path = save_model_file(tmp_path / "model.pt", result)
     loaded = load_model(path)
     assert len(loaded.members) == 3 and loaded.embedding == spec.to_dict()
+    # Each member keeps the neighbours it was trained with, in the version's share: the file scores a trailer
+    # as the run's ensemble does.
+    for member, fold in zip(loaded.members, result.folds, strict=True):
+        assert member.near.weight == result.neighbour_weight
+        assert sorted(member.near.ratings) == sorted(ratings[k] for k in ratings if k not in fold.test)
     _, frames, _, cached = samples[0]
     from_cache = score_frame_files(loaded, frames, embeddings=cached, embedding_spec=spec)
+    sample = TrailerSample("t0", tuple(frames), 1.0, tuple(np.load(c) for c in cached))
+    ensemble = predict_samples(result.members, [sample], HEAD, FAST.frames_per_sample)
+    assert from_cache.mean == pytest.approx(ensemble["t0"], abs=1e-4)
     from_frames = score_frame_files(loaded, frames)  # embedded again on the spot: the same scores
     assert from_cache.mean == pytest.approx(from_frames.mean, abs=0.05)
     assert from_cache.uncertainty > 0  # three members trained on different folds disagree a little
     assert len(from_cache.per_subclip) == 2
+
+
+def test_each_fold_mixes_in_the_neighbours_in_a_share_chosen_on_the_other_folds_only():
+    # Fold "a": the head is right and the neighbours 2 off; folds "b" and "c": the neighbours are right and the
+    # head 1 and 3 off. Chosen on its own trailers, fold a would keep its head; chosen on the others, it takes
+    # the neighbours, and its figures say so. The version's share is chosen on all three.
+    ratings = {f"{f}{i}": float(1 + i) for f in "abc" for i in range(4)}
+    off = {"a": 2.0, "b": 1.0, "c": 3.0}
+    folds = []
+    for index, name in enumerate("abc"):
+        test = [f"{name}{i}" for i in range(4)]
+        good, bad = {k: ratings[k] for k in test}, {k: ratings[k] + off[name] for k in test}
+        head, near = (good, bad) if name == "a" else (bad, good)
+        metrics = {"model": {"mae": 0.0 if name == "a" else off[name], "rmse": None, "spearman": None}}
+        folds.append(FoldResult(index=index, test=test, train_count=8, metrics=metrics, predictions=dict(head),
+                                member=Member(model=None, normaliser=None), near_predictions=dict(near)))
+    looks = {k: np.full(3, ratings[k]) for k in ratings}
+    version = mix_neighbours(folds, ratings, looks)
+    # b: on a and c the neighbours are better by 0.5 on average, but not by one standard error: the head alone.
+    assert [f.neighbour_weight for f in folds] == [1.0, 0.0, 0.0]
+    assert folds[0].metrics["model"]["mae"] == pytest.approx(2.0)  # its own figures, not flattered
+    assert folds[0].metrics["head"]["mae"] == 0.0 and folds[0].head_predictions == {k: ratings[k] for k in folds[0].test}
+    assert folds[1].predictions["b0"] == pytest.approx(2.0) and folds[1].metrics["model"]["mae"] == pytest.approx(1.0)
+    assert version == 1.0  # over all twelve: 2 × share on a, 1 − share on b, 3 × (1 − share) on c
+    # Each member rates by the neighbours among its own training trailers, in the version's share.
+    assert all(f.member.near.weight == 1.0 and f.member.near.keys == [k for k in ratings if k not in f.test]
+               for f in folds)
 
 
 def test_cached_embeddings_made_another_way_are_refused_naming_both(embedded_trailers):

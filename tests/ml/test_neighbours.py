@@ -57,3 +57,22 @@ def test_trailer_vectors_average_every_subclip_and_need_embeddings_everywhere():
     assert trailer_vectors(trailer_frames([a, d])) == {}  # another width
     with pytest.raises(ValueError, match="at least one training trailer"):
         predict_neighbours({}, {}, {"x": np.ones(3)})
+
+
+def test_the_share_is_the_smallest_within_one_standard_error_of_the_best():
+    from ml.neighbours import choose_weight
+
+    rng = np.random.default_rng(3)
+    truth = rng.uniform(1, 10, 60)
+    # The neighbours clearly better: their share is taken in full.
+    assert choose_weight(truth, truth + rng.normal(0, 2.0, 60), truth + rng.normal(0, 0.2, 60)) == 1.0
+    # The model clearly better: it is kept alone.
+    assert choose_weight(truth, truth + rng.normal(0, 0.2, 60), truth + rng.normal(0, 2.0, 60)) == 0.0
+    # Both as noisy and independent: the half-and-half mix averages their errors away, and clearly so.
+    assert choose_weight(truth, truth + rng.normal(0, 1.0, 60), truth + rng.normal(0, 1.0, 60)) == 0.5
+    # Three trailers where the neighbours look better by a hair: chance, so the model alone.
+    assert choose_weight([1.0, 5.0, 9.0], [2.0, 4.0, 8.0], [1.7, 3.8, 8.0]) == 0.0
+    # On exactly equal errors, the smaller share.
+    assert choose_weight([1.0, 2.0], [2.0, 1.0], [2.0, 1.0]) == 0.0
+    with pytest.raises(ValueError, match="one truth, model and neighbours value per trailer"):
+        choose_weight([1.0], [1.0, 2.0], [1.0])

@@ -116,3 +116,21 @@ def test_a_worker_that_cannot_freeze_the_dataset_fails_the_run_with_the_reason(s
                             "and needs at least 3.")
     assert execute_training_run(run_id=run.pk, worker="test") is None  # finished: nobody takes it again
     assert issubclass(TrainingSetupError, ServiceError) and TrainingSetupError("x").code == "cannot_start"
+
+
+def test_a_versions_figures_carry_the_head_alone_and_the_neighbours_share_where_it_mixes_them():
+    from trailers.services.training import version_metrics
+
+    def figures(mae):
+        return {"mae": {"mean": mae, "sd": 0.1}, "rmse": {"mean": mae + 0.2, "sd": 0.1}, "spearman": {"mean": 0.5, "sd": 0}}
+
+    estimate = {"folds": 5, "trailers": 60, "groups": [[1, 2]], "neighbour_weight": 0.5,
+                "summary": {"model": figures(1.1), "head": figures(1.3), "mean_baseline": figures(2.4),
+                            "single_frame": figures(1.6), "neighbours": figures(1.2)}}
+    metrics = version_metrics(estimate)
+    assert (metrics["val_mae"], metrics["head_mae"], metrics["neighbours_mae"], metrics["neighbour_weight"]) == (
+        1.1, 1.3, 1.2, 0.5)
+    # A model that is its head alone: no share, no separate head figure.
+    del estimate["neighbour_weight"], estimate["summary"]["head"]
+    metrics = version_metrics(estimate)
+    assert metrics["head_mae"] is None and metrics["neighbour_weight"] is None and metrics["neighbours_mae"] == 1.2

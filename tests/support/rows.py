@@ -77,9 +77,11 @@ def create_run(*, status: str = TrainingRun.Status.SUCCEEDED, epochs: int = 3, u
 
 def cross_validation_estimate(trailers: list[Trailer], *, folds: int = 3, predictions: dict | None = None,
                               groups: list[list[int]] | None = None, duplicates_checked: bool = True,
-                              single_frame: bool = True, neighbours: bool = True) -> dict:
+                              single_frame: bool = True, neighbours: bool = True,
+                              neighbour_weight: float | None = None) -> dict:
     """A TrainingRun.cross_validation dict shaped as ml.crossval.CrossValResult.estimate() writes it: the trailers
-    dealt into ``folds`` folds in order, made-up but distinct figures per fold."""
+    dealt into ``folds`` folds in order, made-up but distinct figures per fold. With ``neighbour_weight`` the
+    model mixes its head with the neighbours: the version in that share, fold i in share 0.25 × i."""
     ids = [t.pk for t in trailers]
     tests = [ids[i::folds] for i in range(folds)]
     per_fold = []
@@ -91,6 +93,9 @@ def cross_validation_estimate(trailers: list[Trailer], *, folds: int = 3, predic
             fold["single_frame"] = {"mae": 0.9 + 0.02 * index, "rmse": 1.1 + 0.02 * index, "spearman": 0.3}
         if neighbours:
             fold["neighbours"] = {"mae": 1.0 - 0.03 * index, "rmse": 1.3, "spearman": 0.2}
+        if neighbour_weight is not None:
+            fold["head"] = {"mae": 0.8 + 0.1 * index, "rmse": 1.0, "spearman": 0.4}
+            fold["neighbour_weight"] = 0.25 * index
         per_fold.append(fold)
     summary = {
         "model": {"mae": {"mean": 0.612, "sd": 0.041}, "rmse": {"mean": 0.803, "sd": 0.052},
@@ -104,8 +109,12 @@ def cross_validation_estimate(trailers: list[Trailer], *, folds: int = 3, predic
     if neighbours:
         summary["neighbours"] = {"mae": {"mean": 0.97, "sd": 0.03}, "rmse": {"mean": 1.3, "sd": 0.0},
                                  "spearman": {"mean": 0.2, "sd": 0.0}}
+    if neighbour_weight is not None:
+        summary["head"] = {"mae": {"mean": 0.9, "sd": 0.1}, "rmse": {"mean": 1.0, "sd": 0.0},
+                           "spearman": {"mean": 0.4, "sd": 0.0}}
     return {
         "folds": folds, "trailers": len(ids), "summary": summary, "per_fold": per_fold,
+        **({"neighbour_weight": neighbour_weight} if neighbour_weight is not None else {}),
         "groups": groups if groups is not None else [], "duplicate_threshold": 0.97,
         "duplicates_checked": duplicates_checked, "embedded_on_demand": 0,
         "predictions": {str(k): v for k, v in (predictions or {pk: 5.0 for pk in ids}).items()},

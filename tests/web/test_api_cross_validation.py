@@ -39,6 +39,17 @@ def test_a_run_carries_its_cross_validation(api, four):
     assert "cross_validation" not in api.get("/api/runs/").json()["results"][0]  # the list stays light
 
 
+def test_a_run_whose_model_mixes_in_the_neighbours_carries_their_share_and_the_head_alone(api, four):
+    estimate = cross_validation_estimate(four, folds=2, neighbour_weight=0.25)
+    cv = api.get(f"/api/runs/{create_cv_run(four, LABELS, folds=2, cross_validation=estimate).pk}/").json()[
+        "cross_validation"]
+    assert cv["neighbour_weight"] == 0.25
+    assert cv["summary"]["head"]["mae"] == {"mean": 0.9, "sd": 0.1}
+    assert [(f["neighbour_weight"], f["head"]["mae"]) for f in cv["per_fold"]] == [(0.0, 0.8), (0.25, 0.9)]
+    schema = yaml.safe_load(api.get("/api/schema/").content)["components"]["schemas"]
+    assert "neighbours' share" in schema["CrossValidation"]["properties"]["neighbour_weight"]["description"]
+
+
 def test_a_run_without_folds_has_null_cross_validation(api, make_run):
     run = make_run()
     assert api.get(f"/api/runs/{run.pk}/").json()["cross_validation"] is None

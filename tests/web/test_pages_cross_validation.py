@@ -95,6 +95,28 @@ def test_a_model_that_the_neighbours_beat_is_told_so(user_client, six):
                               "model (0.612)")
 
 
+def test_a_model_mixed_with_the_neighbours_shows_their_share_and_the_head_alone(user_client, six):
+    run = create_cv_run(six, LABELS, cross_validation=cross_validation_estimate(six, neighbour_weight=0.75))
+    html = user_client.get(f"/runs/{run.pk}/").content.decode()
+    estimate = _section(html, "cv-estimate")
+    rows = {role: _cells(row) for role, row in re.findall(r'<tr data-role="(\w+)"[^>]*>(.*?)</tr>', estimate, re.S)}
+    assert list(rows) == ["model", "head", "mean_baseline", "single_frame", "neighbours"]
+    assert rows["model"][0] == ("This run&#x27;s model (the LRCN: the encoder, then an LSTM over the frames, mixed with "
+                                "the nearest neighbours)")
+    assert rows["head"][1:] == ["0.900 ± 0.100", "1.000 ± 0.000", "0.400 ± 0.000"]
+    mix = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", re.search(r'<p id="cv-neighbour-mix">(.*?)</p>', estimate, re.S)[1]))
+    assert "the neighbours weigh 75% in the version's predictions" in mix
+    assert "a share chosen on the other folds' predictions, never on its own trailers" in mix
+    folds = _section(html, "cv-folds")
+    header = _cells(re.search(r"<thead>(.*?)</thead>", folds, re.S).group(1))
+    assert header[-3:] == ["Head MAE", "Neighbours' share", "Spearman"]
+    rows = [_cells(row) for row in re.findall(r'<tr data-fold="\d+">(.*?)</tr>', folds, re.S)]
+    assert [row[-3:-1] for row in rows] == [["0.800", "0%"], ["0.900", "25%"], ["1.000", "50%"]]
+    # A run whose model is the head alone says nothing of a mix.
+    plain = user_client.get(f"/runs/{create_cv_run(six, LABELS).pk}/").content.decode()
+    assert 'id="cv-neighbour-mix"' not in plain and "Neighbours' share" not in plain and 'data-role="head"' not in plain
+
+
 def test_a_run_without_embeddings_has_no_neighbours_baseline_and_says_so(user_client, six):
     run = create_cv_run(six, LABELS, cross_validation=cross_validation_estimate(six, neighbours=False))
     html = user_client.get(f"/runs/{run.pk}/").content.decode()

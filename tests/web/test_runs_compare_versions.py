@@ -54,12 +54,16 @@ def test_compare_runs_shows_figures_differing_options_and_overlaid_curves(user_c
     second = create_cv_run(trailers, labels, preset="default", epochs=3,
                            train_config={"epochs": 3, "batch_size": 4, "device": "cpu", "folds": 3, "lr": 0.01,
                                          "restore_best": False})
-    create_version(number=2, run=second, **cv_version_metrics(val_mae=0.7))
+    create_version(number=2, run=second, **cv_version_metrics(val_mae=0.7, head_mae=0.8, neighbours_mae=0.95,
+                                                              neighbour_weight=0.25))
     response = user_client.get(f"/runs/compare/?runs={first.pk}&runs={second.pk}")
     html = unescape(response.content.decode())
     assert response.status_code == 200
     figure = re.search(r'<tr data-figure="val_mae">(.*?)</tr>', html, flags=re.S).group(1)
     assert '<td class="num">0.900</td>' in figure and '<td class="num better">0.700</td>' in figure
+    # The second run's model mixes its head with the neighbours: the head alone is a figure of its own.
+    head = re.search(r'<tr data-figure="head_mae">(.*?)</tr>', html, flags=re.S).group(1)
+    assert "Head alone MAE" in head and re.findall(r'<td class="num[^"]*">(.*?)</td>', head) == ["—", "0.800"]
     assert re.findall(r'<tr data-option="(\w+)">', html) == ["epochs", "lr"]  # every other option is the same
     assert re.search(r'Learning rate <code>training.lr</code></th><td>—</td><td>0.01</td>', html)
     assert "the baseline we ship" in html

@@ -23,7 +23,7 @@ class ComparedRunSerializer(serializers.Serializer):
     duration_seconds = serializers.FloatField(allow_null=True)
     figures = serializers.DictField(child=serializers.FloatField(allow_null=True),
                                     help_text="val_mae, val_mae_sd, val_rmse, val_spearman, baseline_mae, "
-                                              "single_frame_mae")
+                                              "single_frame_mae, neighbours_mae, head_mae")
     history = serializers.ListField(child=serializers.DictField(), help_text="per-epoch metrics, mean over folds")
 
 

@@ -212,7 +212,10 @@ class SummaryMetricsSerializer(serializers.Serializer):
 
 
 class CrossValidationSummarySerializer(serializers.Serializer):
-    model = SummaryMetricsSerializer(help_text="the run's model, scored on each fold it never trained on")
+    model = SummaryMetricsSerializer(help_text="the run's model, scored on each fold it never trained on (where "
+                                               "it mixes the head with the neighbours, the mix)")
+    head = SummaryMetricsSerializer(required=False, help_text="the learnt head alone, where the model mixes it "
+                                                              "with the neighbours")
     mean_baseline = SummaryMetricsSerializer(help_text="always predicting the training folds' mean rating")
     single_frame = SummaryMetricsSerializer(required=False,
                                             help_text="the same encoder with mean pooling over frames (absent "
@@ -234,9 +237,12 @@ class FoldSerializer(serializers.Serializer):
     trailers = serializers.IntegerField(help_text="how many trailers the fold held out")
     train_trailers = serializers.IntegerField(help_text="how many trailers its model trained on")
     model = FoldMetricsSerializer()
+    head = FoldMetricsSerializer(required=False)
     mean_baseline = FoldMetricsSerializer()
     single_frame = FoldMetricsSerializer(required=False)
     neighbours = FoldMetricsSerializer(required=False)
+    neighbour_weight = serializers.FloatField(required=False, help_text=(
+        "the neighbours' share in this fold's predictions, chosen on the other folds' held-out predictions"))
 
 
 class CrossValidationSerializer(serializers.Serializer):
@@ -253,6 +259,9 @@ class CrossValidationSerializer(serializers.Serializer):
     duplicates_checked = serializers.BooleanField(help_text="false when there were no embeddings to compare with")
     embedded_on_demand = serializers.IntegerField(help_text="subclips without cached embeddings, embedded during "
                                                             "the run")
+    neighbour_weight = serializers.FloatField(required=False, help_text=(
+        "the neighbours' share in the version's predictions (0 to 1), chosen on every fold's held-out "
+        "predictions; absent where the model is the head alone"))
     stop_reason = serializers.CharField()
 
 
@@ -452,6 +461,13 @@ class ModelVersionMetricsSerializer(serializers.Serializer):
     single_frame_mae = serializers.FloatField(required=False, allow_null=True,
                                               help_text="the single-frame head's, on the same folds")
     single_frame_rmse = serializers.FloatField(required=False, allow_null=True)
+    neighbours_mae = serializers.FloatField(required=False, allow_null=True,
+                                            help_text="the nearest-neighbours baseline's, on the same folds")
+    head_mae = serializers.FloatField(required=False, allow_null=True,
+                                      help_text="the head alone's, where the model mixes it with the neighbours")
+    neighbour_weight = serializers.FloatField(required=False, allow_null=True,
+                                              help_text="the neighbours' share in the version's predictions (null: "
+                                                        "the head alone)")
     near_duplicate_groups = serializers.IntegerField(required=False)
     comparison = ComparisonSerializer(required=False,
                                       help_text="set by auto-activation: the fair comparison with the version "

@@ -469,6 +469,8 @@ def version_metrics(estimate: dict) -> dict:
         "val_rmse": mean("model", "rmse"), "val_spearman": mean("model", "spearman"),
         "baseline_mae": mean("mean_baseline", "mae"), "baseline_rmse": mean("mean_baseline", "rmse"),
         "single_frame_mae": mean("single_frame", "mae"), "single_frame_rmse": mean("single_frame", "rmse"),
+        "neighbours_mae": mean("neighbours", "mae"), "head_mae": mean("head", "mae"),
+        "neighbour_weight": estimate.get("neighbour_weight"),
         "near_duplicate_groups": len(estimate.get("groups", [])),
     }
 
