@@ -287,6 +287,16 @@ def test_cross_validated_training_prints_the_estimate_and_the_ensemble_predicts(
     assert min(uncertainty) >= 0 and max(uncertainty) > 0  # three fold models that do not all agree
 
 
+def test_without_the_neighbour_mix_the_model_is_its_head_alone(videos, embedded, tmp_path, capsys):
+    _, markup, _ = videos
+    model = tmp_path / "model.pt"
+    assert main(["train", str(embedded), "--markup", str(markup), "--out", str(model), "--folds", "3", "--epochs", "2",
+                 "--frames-per-sample", "4", "--no-single-frame-baseline", "--no-neighbour-mix"]) == 0
+    out = capsys.readouterr().out
+    assert "head alone" not in out and "share" not in out and "neighbours MAE" in out  # still the baseline
+    assert all(member.near is None for member in load_model(model).members)
+
+
 def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, embedded, tmp_path, capsys, monkeypatch):
     import ml.crossval
 
