@@ -54,6 +54,7 @@ from ml.encoder import ENCODER_DIM, encoder_weights, shared_encoder
 from ml.files import write_atomically
 from ml.frames import load_frames, save_frames, write_contact_sheet
 from ml.markup import MarkupError, match_markup, read_markup
+from ml.metrics import ESTIMATE_ROLES
 from ml.predict import load_model, save_model_file, score_frame_files, score_video
 from ml.train import TrainingDiverged, fit, resolve_device
 from ml.video import VideoError, sample_trailer
@@ -657,8 +658,6 @@ def _train_once(args, samples, config, model_config, spec, sampling, checkpoint:
     return 0
 
 
-ROLES = (("model", "model"), ("head", "head alone"), ("mean_baseline", "mean rating"),
-         ("single_frame", "single-frame"), ("neighbours", "neighbours"))
 
 
 def _train_folds(args, samples, config, model_config, spec, sampling, folder: Path) -> int:
@@ -725,14 +724,14 @@ def _estimate_lines(estimate: dict[str, Any], result, *, verbose: bool) -> list[
     count = estimate["folds"]
     for row in estimate["per_fold"]:
         parts = [f"{label} MAE {_fmt3(row[role]['mae'])} RMSE {_fmt3(row[role]['rmse'])} "
-                 f"Spearman {_fmt3(row[role]['spearman'])}" for role, label in ROLES if row.get(role)]
+                 f"Spearman {_fmt3(row[role]['spearman'])}" for role, label in _role_labels() if row.get(role)]
         share = f", neighbours' share {row['neighbour_weight']:g}" if row.get("neighbour_weight") is not None else ""
         lines.append(f"fold {row['fold']}/{count} ({row['trailers']} held out, {row['train_trailers']} trained on"
                      f"{share}): " + "  |  ".join(parts))
     lines.append(f"cross-validated estimate ({count} folds, {estimate['trailers']} trailers; "
                  "mean ± sd over folds):")
     lines.append(f"  {'':<14}{'MAE':<18}{'RMSE':<18}Spearman")
-    for role, label in ROLES:
+    for role, label in _role_labels():
         figures = estimate["summary"].get(role)
         if figures:
             lines.append(f"  {label:<14}" + "".join(f"{_mean_sd(figures[name]):<18}" for name in ("mae", "rmse"))
@@ -750,6 +749,10 @@ def _estimate_lines(estimate: dict[str, Any], result, *, verbose: bool) -> list[
     if verbose:
         lines.append("held-out predictions: " + ", ".join(f"{k} {v:.3f}" for k, v in estimate["predictions"].items()))
     return lines
+
+
+def _role_labels() -> list[tuple[str, str]]:
+    return [(role, declared.label) for role, declared in ESTIMATE_ROLES.items()]
 
 
 def _fmt3(value: float | None) -> str:

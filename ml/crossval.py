@@ -87,7 +87,7 @@ from ml.data import (
 )
 from ml.embeddings import load_embeddings, trailer_frames
 from ml.frames import load_frames
-from ml.metrics import regression_metrics
+from ml.metrics import ESTIMATE_ROLES, regression_metrics
 from ml.model import LRCN, build_model
 from ml.neighbours import NearestTrailers, choose_weight, mixed, predict_neighbours, trailer_vectors
 from ml.pixels import pixel_options, remembered_features, sample_head_inputs
@@ -105,9 +105,6 @@ from ml.train import (
 
 FOLD_FORMAT = "reelscore.fold"
 METRICS = ("mae", "rmse", "spearman")
-# What each fold scores: the run's model and the baselines on the same folds (a role a fold lacks is left out).
-# "head" is the learnt head alone, where the model mixes it with the neighbours (TrainConfig.neighbour_mix).
-ESTIMATE_ROLES = ("model", "head", "mean_baseline", "single_frame", "neighbours")
 
 
 @dataclass

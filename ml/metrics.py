@@ -9,8 +9,33 @@ is ``None`` rather than NaN, because NaN is not valid JSON.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+
+from ml.neighbours import NEIGHBOURS
+
+
+@dataclass(frozen=True)
+class Role:
+    """One thing a cross-validation scores on every fold: its label in the CLI's table, its name and what it is
+    on the run page."""
+
+    label: str
+    name: str
+    description: str
+
+
+# The roles a cross-validation scores on the same folds (ml.crossval), in the order they are shown; a role a fold
+# lacks is left out. "head" is the learnt head alone, where the model mixes it with the neighbours.
+ESTIMATE_ROLES: dict[str, Role] = {
+    "model": Role("model", "This run's model", "the LRCN: the encoder, then an LSTM over the frames"),
+    "head": Role("head alone", "Head alone", "the model before the neighbours are mixed in"),
+    "mean_baseline": Role("mean rating", "Mean-rating baseline", "always predicts the training folds' mean rating"),
+    "single_frame": Role("single-frame", "Single-frame head", "the same encoder, its frames averaged: no LSTM"),
+    "neighbours": Role("neighbours", "Nearest neighbours", f"the mean rating of the {NEIGHBOURS} training trailers "
+                       "whose frames' embeddings are nearest: nothing learnt"),
+}
 
 
 def mae(y_true: Sequence[float], y_pred: Sequence[float]) -> float | None:

@@ -31,8 +31,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
-from ml.metrics import mae, rmse, spearman
-from ml.neighbours import NEIGHBOURS
+from ml.metrics import ESTIMATE_ROLES, mae, rmse, spearman
 
 from .ids import MAX_ID, parse_id  # noqa: F401 - MAX_ID: the filters and the API read selectors.MAX_ID
 from .models import ModelVersion, Prediction, PredictionSummary, Rating, Subclip, Trailer, TrainingRun
@@ -434,17 +433,6 @@ def average_over_folds(metrics: list[dict]) -> list[dict]:
     return out
 
 
-# The roles a cross-validation scores on the same folds, in the order the run page shows them: (name, what it is).
-ESTIMATE_ROLES = {
-    "model": ("This run's model", "the LRCN: the encoder, then an LSTM over the frames"),
-    "head": ("Head alone", "the model before the neighbours are mixed in"),
-    "mean_baseline": ("Mean-rating baseline", "always predicts the training folds' mean rating"),
-    "single_frame": ("Single-frame head", "the same encoder, its frames averaged: no LSTM"),
-    "neighbours": ("Nearest neighbours", f"the mean rating of the {NEIGHBOURS} training trailers whose frames' "
-                   "embeddings are nearest: nothing learnt"),
-}
-
-
 @dataclass(frozen=True)
 class EstimateRow:
     role: str
@@ -547,7 +535,8 @@ def cross_validation(run: TrainingRun, estimate: dict | None = None) -> CrossVal
     if not estimate:
         return None
     summary = []
-    for role, (name, description) in ESTIMATE_ROLES.items():
+    for role, declared in ESTIMATE_ROLES.items():
+        name, description = declared.name, declared.description
         if role == "model" and estimate.get("neighbour_weight") is not None:
             description += ", mixed with the nearest neighbours"
         figures = (estimate.get("summary") or {}).get(role)
