@@ -49,7 +49,7 @@ groups matter. A heavily compressed copy at 160² (MPEG-4 part 2, 100 kb/s,
 0.87) can be missed.
 
 Mixed with the neighbours (``TrainConfig.neighbour_mix``, on by default where
-the trailers carry embeddings): each fold's head predictions are mixed with
+the trailers carry embeddings, and at least ``MIX_MIN_TRAILERS``): each fold's head predictions are mixed with
 the neighbours' in a share chosen on the other folds' held-out predictions
 (:func:`mix_neighbours`), and those mixes are the run's "model" figures, the
 head's own kept as "head". The version mixes in the share chosen on all folds.
@@ -89,7 +89,7 @@ from ml.embeddings import load_embeddings, trailer_frames
 from ml.frames import load_frames
 from ml.metrics import ESTIMATE_ROLES, regression_metrics
 from ml.model import LRCN, build_model
-from ml.neighbours import NearestTrailers, choose_weight, mixed, predict_neighbours, trailer_vectors
+from ml.neighbours import MIX_MIN_TRAILERS, NearestTrailers, choose_weight, mixed, predict_neighbours, trailer_vectors
 from ml.pixels import pixel_options, remembered_features, sample_head_inputs
 from ml.train import (
     RESUMABLE_CHANGES,
@@ -261,7 +261,7 @@ def cross_validate(
                 _save_fold(done_file, fold_result, fingerprint)
             results.append(fold_result)
     weight = None
-    if (config.neighbour_mix and model_config.uses_embeddings and len(results) > 1
+    if (config.neighbour_mix and model_config.uses_embeddings and len(results) > 1 and len(samples) >= MIX_MIN_TRAILERS
             and all(f.near_predictions for f in results)):
         weight = mix_neighbours(results, {s.trailer: s.rating for s in samples}, looks)
     return CrossValResult(folds=results, groups=[g for g in groups if len(g) > 1], model_config=model_config,

@@ -30,6 +30,10 @@ import numpy as np
 NEIGHBOURS = 5  # training trailers averaged per prediction (no torch here: the web process reads this)
 CHUNK = 512  # test trailers whose distances to every training trailer are held at once
 MIX_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the neighbours' shares a run chooses from (TrainConfig.neighbour_mix)
+# A run mixes only with at least this many trailers: with fewer, each fold's share is chosen on a few dozen
+# predictions at most, and even the one-standard-error rule then takes shares by chance (a 16-trailer demo:
+# head 1.09, the mix 1.16, the mean 1.16; 40 gives each of 5 folds 32 predictions to choose on).
+MIX_MIN_TRAILERS = 40
 
 
 def trailer_vectors(frames: Mapping[Hashable, np.ndarray]) -> dict[Hashable, np.ndarray]:

@@ -15,6 +15,10 @@ that in, from the frames themselves:
 * how much changed between those two frames (mean absolute difference, 0–1);
 * the frame's mean colour (R, G, B in 0–1).
 
+And, with ``background`` (``LRCNConfig.background``), the frame's background colour: its median colour
+(R, G, B in 0–1), which objects in front of the background, whatever their size, hardly move, where the
+mean colour above moves with them.
+
 And, with ``foreground`` (``LRCNConfig.foreground``), where the foreground is in each frame, whatever its
 shape (:func:`foreground_features`): the background taken as the frame's per-channel median colour, the
 foreground as the pixels far from it, and that mask's centre against its mean over the subclip (where it
@@ -23,7 +27,7 @@ model sees an object's path — how far and which way — where the flow above d
 and texture.
 
 They are computed from the stored frames in milliseconds, so they are never
-stored: a model that uses them (``LRCNConfig.pixel_grid`` > 0 or ``foreground``) gets them beside
+stored: a model that uses them (``LRCNConfig.pixel_grid`` > 0, ``foreground`` or ``background``) gets them beside
 its cached embeddings wherever it trains or scores. A cross-validation, whose
 fits read every trailer's frames again, computes them once for all its fits
 (:func:`remembered_features`).
@@ -42,6 +46,7 @@ from ml.frames import load_frames
 
 REFERENCE_SIDE = 112  # flows are given in pixels per frame at this frame side, whatever the frames' size
 FOREGROUND_FEATURES = 2  # the foreground centre's offset from its subclip mean: x, y
+BACKGROUND_FEATURES = 3  # the frame's median colour: R, G, B
 # The offsets are the fraction of the picture × this: an object crossing a fifth of it in a subclip moves its
 # offset by about 60. Chosen on a tuning set (ml/config.py, the default preset) for heads that read the features
 # as they are: such a head trains for a few hundred steps, in which an input's weight grows by a few tenths at
@@ -50,35 +55,48 @@ FOREGROUND_FEATURES = 2  # the foreground centre's offset from its subclip mean:
 # not change; the model files saved before that still read the offsets at this scale.
 FOREGROUND_OFFSET_SCALE = 300.0
 FOREGROUND_DISTANCE = 0.2  # a pixel this far from the median colour in some channel (0–1) is foreground
-# Within remembered_features(): each frame file's features by (path, grid, snippet_frames, foreground).
+# Within remembered_features(): each frame file's features by (path, grid, snippet_frames, foreground, background).
 _remembered: ContextVar[dict | None] = ContextVar("remembered_pixel_features", default=None)
 
 
-def feature_count(grid: int, foreground: bool = False) -> int:
-    """Columns :func:`pixel_features` gives for ``grid`` (0: no flow nor colour) and ``foreground``."""
-    return (0 if grid <= 0 else 2 * grid * grid + 4) + (FOREGROUND_FEATURES if foreground else 0)
+def feature_count(grid: int, foreground: bool = False, background: bool = False) -> int:
+    """Columns :func:`pixel_features` gives for ``grid`` (0: no flow nor colour), ``foreground`` and
+    ``background``."""
+    return ((0 if grid <= 0 else 2 * grid * grid + 4) + (FOREGROUND_FEATURES if foreground else 0)
+            + (BACKGROUND_FEATURES if background else 0))
 
 
 def pixel_options(config) -> dict:
     """The keyword arguments of :func:`head_input` and :func:`sample_head_inputs` for an ``LRCNConfig``."""
-    return {"grid": config.pixel_grid, "snippet_frames": config.snippet_frames, "foreground": config.foreground}
+    return {"grid": config.pixel_grid, "snippet_frames": config.snippet_frames, "foreground": config.foreground,
+            "background": config.background}
 
 
-def pixel_features(frames: np.ndarray, *, grid: int, snippet_frames: int, foreground: bool = False) -> np.ndarray:
+def pixel_features(frames: np.ndarray, *, grid: int, snippet_frames: int, foreground: bool = False,
+                   background: bool = False) -> np.ndarray:
     """uint8 frames (T, H, W, 3), in snippets of ``snippet_frames`` → float32 features
-    (T, feature_count(grid, foreground)): the flow, change and colour columns (``grid`` > 0), then the
-    foreground's (``foreground``)."""
+    (T, feature_count(grid, foreground, background)): the flow, change and colour columns (``grid`` > 0), then
+    the foreground's (``foreground``), then the background colour (``background``)."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] == 0:
         raise ValueError(f"expected non-empty frames (T, H, W, 3), got shape {frames.shape}")
-    if grid < (0 if foreground else 1) or snippet_frames < 1:
-        least = "0 with foreground" if foreground else "1"
+    if grid < (0 if foreground or background else 1) or snippet_frames < 1:
+        least = "0 with foreground or background" if foreground or background else "1"
         raise ValueError(f"grid must be at least {least} and snippet_frames at least 1, got {grid} and "
                          f"{snippet_frames}")
-    if not foreground:
-        return _motion_features(frames, grid, snippet_frames)
-    where = foreground_features(frames)
-    return where if grid == 0 else np.hstack([_motion_features(frames, grid, snippet_frames), where])
+    blocks = [_motion_features(frames, grid, snippet_frames)] if grid > 0 else []
+    if foreground:
+        blocks.append(foreground_features(frames))
+    if background:
+        blocks.append((median_colour(frames) / 255.0).astype(np.float32))
+    return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
+
+
+def median_colour(frames: np.ndarray) -> np.ndarray:
+    """uint8 frames (T, H, W, 3) → each frame's median colour (T, 3), 0–255: the median of every other pixel of
+    every other row, per channel. Where more than half the picture is background, its colour."""
+    frames = np.asarray(frames)
+    return np.median(frames[:, ::2, ::2].reshape(frames.shape[0], -1, 3), axis=1)
 
 
 def foreground_features(frames: np.ndarray) -> np.ndarray:
@@ -95,8 +113,7 @@ def foreground_features(frames: np.ndarray) -> np.ndarray:
     """
     frames = np.asarray(frames)
     count, height, width = frames.shape[:3]
-    # The median of every other pixel of every other row: the same colour for a fraction of the time.
-    background = np.median(frames[:, ::2, ::2].reshape(count, -1, 3), axis=1).astype(np.int16)  # (T, 3)
+    background = median_colour(frames).astype(np.int16)  # (T, 3)
     margin = round(FOREGROUND_DISTANCE * 255)
     mask = np.zeros((count, height, width), bool)
     for channel in range(3):
@@ -173,13 +190,14 @@ def _smooth(gray: np.ndarray) -> np.ndarray:
 
 
 def head_input(embeddings: np.ndarray, frames: np.ndarray, *, grid: int, snippet_frames: int,
-               foreground: bool = False) -> np.ndarray:
-    """What a frozen encoder's head reads for one subclip: its cached embeddings (T, D), and with ``grid`` > 0
-    or ``foreground`` the pixel features of its frames beside them (T, D + feature_count(grid, foreground))."""
-    if not feature_count(grid, foreground):
+               foreground: bool = False, background: bool = False) -> np.ndarray:
+    """What a frozen encoder's head reads for one subclip: its cached embeddings (T, D), and with ``grid`` > 0,
+    ``foreground`` or ``background`` the pixel features of its frames beside them
+    (T, D + feature_count(grid, foreground, background))."""
+    if not feature_count(grid, foreground, background):
         return embeddings
     return _beside(embeddings, pixel_features(frames, grid=grid, snippet_frames=snippet_frames,
-                                              foreground=foreground))
+                                              foreground=foreground, background=background))
 
 
 def _beside(embeddings: np.ndarray, features: np.ndarray) -> np.ndarray:
@@ -188,20 +206,22 @@ def _beside(embeddings: np.ndarray, features: np.ndarray) -> np.ndarray:
     return np.hstack([np.asarray(embeddings, np.float32), features])
 
 
-def sample_head_inputs(sample, *, grid: int, snippet_frames: int, foreground: bool = False) -> tuple[np.ndarray, ...]:
+def sample_head_inputs(sample, *, grid: int, snippet_frames: int, foreground: bool = False,
+                       background: bool = False) -> tuple[np.ndarray, ...]:
     """A trailer sample's head inputs, one per subclip: its embedding arrays (``ml.data.TrailerSample`` after
-    ``ml.embeddings.gather_embeddings``), with the pixel features of its frame files beside them when ``grid``
-    or ``foreground``."""
-    if not feature_count(grid, foreground):
+    ``ml.embeddings.gather_embeddings``), with the pixel features of its frame files beside them when ``grid``,
+    ``foreground`` or ``background``."""
+    if not feature_count(grid, foreground, background):
         return tuple(sample.embeddings)
     return tuple(_beside(e, f) for e, f in zip(sample.embeddings, sample_pixel_features(
-        sample, grid=grid, snippet_frames=snippet_frames, foreground=foreground), strict=True))
+        sample, grid=grid, snippet_frames=snippet_frames, foreground=foreground, background=background), strict=True))
 
 
-def sample_pixel_features(sample, *, grid: int, snippet_frames: int, foreground: bool = False) -> list[np.ndarray]:
+def sample_pixel_features(sample, *, grid: int, snippet_frames: int, foreground: bool = False,
+                          background: bool = False) -> list[np.ndarray]:
     """The pixel features of each of a trailer sample's subclips, from its frame files (or frame arrays)."""
-    return [pixel_features(s, grid=grid, snippet_frames=snippet_frames, foreground=foreground)
-            if isinstance(s, np.ndarray) else _file_features(s, grid, snippet_frames, foreground)
+    return [pixel_features(s, grid=grid, snippet_frames=snippet_frames, foreground=foreground, background=background)
+            if isinstance(s, np.ndarray) else _file_features(s, grid, snippet_frames, foreground, background)
             for s in sample.subclips]
 
 
@@ -216,13 +236,14 @@ def remembered_features() -> Iterator[None]:
         _remembered.reset(token)
 
 
-def _file_features(path, grid: int, snippet_frames: int, foreground: bool) -> np.ndarray:
+def _file_features(path, grid: int, snippet_frames: int, foreground: bool, background: bool) -> np.ndarray:
     memo = _remembered.get()
-    key = (os.fspath(path), grid, snippet_frames, foreground) if memo is not None and isinstance(path, str | os.PathLike) else None
+    key = ((os.fspath(path), grid, snippet_frames, foreground, background)
+           if memo is not None and isinstance(path, str | os.PathLike) else None)
     if key is not None and key in memo:
         return memo[key]
     features = pixel_features(load_frames(path, mmap=True), grid=grid, snippet_frames=snippet_frames,
-                              foreground=foreground)
+                              foreground=foreground, background=background)
     if key is not None:
         memo[key] = features
     return features

@@ -244,7 +244,11 @@ def embedded(videos, tmp_path_factory):
     return data
 
 
-def test_cross_validated_training_prints_the_estimate_and_the_ensemble_predicts(videos, embedded, tmp_path, capsys):
+def test_cross_validated_training_prints_the_estimate_and_the_ensemble_predicts(videos, embedded, tmp_path, capsys,
+                                                                               monkeypatch):
+    import ml.crossval
+
+    monkeypatch.setattr(ml.crossval, "MIX_MIN_TRAILERS", 6)  # mix these 6 trailers with their neighbours
     _, markup, trailers = videos
     model, log = tmp_path / "model.pt", tmp_path / "log.csv"
     assert main(["train", str(embedded), "--markup", str(markup), "--out", str(model), "--folds", "3",

@@ -198,8 +198,11 @@ def embedded_trailers(tmp_path):
 
 
 def test_a_pretrained_head_cross_validates_on_cached_embeddings_and_its_ensemble_is_unsure(embedded_trailers,
-                                                                                         tmp_path):
+                                                                                         tmp_path, monkeypatch):
+    import ml.crossval
+
     samples, spec = embedded_trailers
+    monkeypatch.setattr(ml.crossval, "MIX_MIN_TRAILERS", 12)  # these 12 trailers are enough to mix here
     # At 32² the encoder finds these made-up pictures all alike; duplicates are not what this test is about.
     result = cross_validate(samples, FAST.replace(epochs=20, duplicate_threshold=0.9999), HEAD, embedding_spec=spec)
     estimate = result.estimate()
@@ -247,6 +250,16 @@ def test_a_pretrained_head_cross_validates_on_cached_embeddings_and_its_ensemble
     assert from_cache.mean == pytest.approx(from_frames.mean, abs=0.05)
     assert from_cache.uncertainty > 0  # three members trained on different folds disagree a little
     assert len(from_cache.per_subclip) == 2
+
+
+def test_a_run_with_too_few_trailers_to_choose_a_share_is_its_head_alone(embedded_trailers):
+    samples, spec = embedded_trailers  # 12 trailers, fewer than MIX_MIN_TRAILERS
+    result = cross_validate(samples, FAST.replace(epochs=1, single_frame_baseline=False,
+                                                  duplicate_threshold=0.9999), HEAD, embedding_spec=spec)
+    estimate = result.estimate()
+    assert result.neighbour_weight is None and "neighbour_weight" not in estimate
+    assert set(estimate["summary"]) == {"model", "mean_baseline", "neighbours"}  # no separate head: it is the model
+    assert all(m.near is None for m in result.members)
 
 
 def test_each_fold_mixes_in_the_neighbours_in_a_share_chosen_on_the_other_folds_only():

@@ -125,6 +125,27 @@ def test_foreground_columns_come_after_the_grids_or_alone():
     assert head_input(embeddings, frames, grid=0, snippet_frames=2, foreground=True).shape == (6, 1282)
 
 
+def test_the_background_colour_is_the_backgrounds_whatever_the_size_of_what_is_in_front():
+    from ml.pixels import BACKGROUND_FEATURES
+
+    colour = np.array([30, 120, 200], np.uint8)
+    small, large = (np.tile(colour, (4, 64, 64, 1)) for _ in range(2))
+    small[:, 8:56, 10:18] = 250   # a bar: 9% of the picture
+    large[:, 8:56, 10:40] = 250   # a block: 35% of it
+    means = [pixel_features(f, grid=1, snippet_frames=2)[:, -3:] for f in (small, large)]
+    assert np.abs(means[0] - means[1]).max() > 0.15  # the mean colour follows the object's size
+    for frames in (small, large):
+        alone = pixel_features(frames, grid=0, snippet_frames=2, background=True)
+        assert alone.shape == (4, BACKGROUND_FEATURES) and np.allclose(alone, colour / 255.0)
+    # Its columns come last: after the grid's and the foreground's.
+    every = pixel_features(small, grid=2, snippet_frames=2, foreground=True, background=True)
+    assert every.shape == (4, feature_count(2, True, True)) == (4, feature_count(2) + 2 + 3)
+    assert np.array_equal(every[:, :-3], pixel_features(small, grid=2, snippet_frames=2, foreground=True))
+    assert np.allclose(every[:, -3:], colour / 255.0)
+    assert head_input(np.zeros((4, 1280), np.float32), small, grid=0, snippet_frames=2, background=True).shape == (
+        4, 1283)
+
+
 def test_the_memo_tells_foreground_features_apart(tmp_path):
     from ml.data import TrailerSample
     from ml.frames import save_frames
@@ -135,7 +156,9 @@ def test_the_memo_tells_foreground_features_apart(tmp_path):
     with remembered_features():
         plain = sample_head_inputs(sample, grid=3, snippet_frames=2)
         more = sample_head_inputs(sample, grid=3, snippet_frames=2, foreground=True)
+        most = sample_head_inputs(sample, grid=3, snippet_frames=2, foreground=True, background=True)
     assert plain[0].shape == (6, 1280 + feature_count(3)) and more[0].shape == (6, 1280 + feature_count(3, True))
+    assert most[0].shape == (6, 1280 + feature_count(3, True, True))
 
 
 def test_configs_stored_before_the_foreground_option_load_without_it_and_a_model_with_it_trains(tmp_path):
@@ -149,13 +172,20 @@ def test_configs_stored_before_the_foreground_option_load_without_it_and_a_model
     from ml.train import fit
 
     assert LRCNConfig().foreground is False
-    saved = {k: v for k, v in PRESETS["single_frame"].to_dict().items() if k != "foreground"}
-    old = LRCNConfig.from_dict(saved)  # a config stored before the option existed
+    saved = {k: v for k, v in PRESETS["single_frame"].to_dict().items() if k not in ("foreground", "background")}
+    old = LRCNConfig.from_dict(saved)  # a config stored before the options existed
     assert old.foreground is False and pixel_options(old)["foreground"] is False
-    base = PRESETS["default"].replace(foreground=False, frame_size=32, embedding_size=4, lstm_size=8)
+    assert old.background is False and pixel_options(old)["background"] is False
+    assert build_model(old).pixels == feature_count(old.pixel_grid)  # reads the columns it was trained on
+    base = PRESETS["default"].replace(foreground=False, background=False, frame_size=32, embedding_size=4,
+                                      lstm_size=8)
     assert build_model(base).rnn.input_size == 2 * (4 + feature_count(base.pixel_grid))
     with pytest.raises(ValueError, match="foreground"):
         LRCNConfig(encoder="scratch", foreground=True)
+    with pytest.raises(ValueError, match="background"):
+        LRCNConfig(encoder="scratch", background=True)
+    assert PRESETS["default"].background and PRESETS["single_frame"].background
+    assert build_model(base.replace(background=True)).rnn.input_size == 2 * (4 + feature_count(base.pixel_grid) + 3)
 
     config = base.replace(foreground=True, pixel_grid=0)
     assert build_model(config).rnn.input_size == 2 * (4 + 2)
@@ -206,7 +236,7 @@ def test_the_head_reads_pixel_features_in_units_of_their_spread_over_the_trainin
     from ml.crossval import Member, predict_samples
     from ml.pixels import sample_pixel_features
 
-    config = PRESETS["default"].replace(foreground=True, frame_size=32, embedding_size=4, lstm_size=8)
+    config = PRESETS["default"].replace(foreground=True, background=False, frame_size=32, embedding_size=4, lstm_size=8)
     samples = _bar_samples(tmp_path, 6)
     columns = np.concatenate([f for s in samples for f in sample_pixel_features(
         s, grid=config.pixel_grid, snippet_frames=config.snippet_frames, foreground=True)])
