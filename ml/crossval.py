@@ -49,10 +49,11 @@ groups matter. A heavily compressed copy at 160² (MPEG-4 part 2, 100 kb/s,
 0.87) can be missed.
 
 Mixed with the neighbours (``TrainConfig.neighbour_mix``, on by default where
-the trailers carry embeddings, and at least ``MIX_MIN_TRAILERS``): each fold's head predictions are mixed with
-the neighbours' in a share chosen on the other folds' held-out predictions
-(:func:`mix_neighbours`), and those mixes are the run's "model" figures, the
-head's own kept as "head". The version mixes in the share chosen on all folds.
+the trailers carry embeddings and there are at least ``MIX_MIN_TRAILERS``):
+each fold's head predictions are mixed with the neighbours' in a share chosen
+on the other folds' held-out predictions (:func:`mix_neighbours`), and those
+mixes are the run's "model" figures, the head's own kept as "head". The
+version mixes in the share chosen on all folds.
 
 The K fold models are kept as the model's ensemble: a prediction is the mean
 of their predictions (each mixed with its own training trailers' neighbours),
@@ -270,7 +271,8 @@ def cross_validate(
 
 
 def mix_neighbours(folds: Sequence[FoldResult], ratings: dict[Any, float], looks: dict[Any, np.ndarray]) -> float:
-    """Mix the head's predictions with the nearest neighbours', in the share that did best on held-out folds.
+    """Mix the head's predictions with the nearest neighbours', in a share chosen on held-out predictions
+    (:func:`ml.neighbours.choose_weight`: the smallest within one standard error of the best).
 
     Each fold's share is chosen on the *other* folds' held-out predictions (of the head and of the neighbours),
     never on its own trailers, and its predictions and "model" figures become the mix; the head's own figures
@@ -288,8 +290,9 @@ def mix_neighbours(folds: Sequence[FoldResult], ratings: dict[Any, float], looks
     version = choose(folds)
     weights = [choose([f for f in folds if f is not fold]) for fold in folds]  # all chosen before any fold is mixed
     for fold, weight in zip(folds, weights, strict=True):
+        held_out = set(fold.test)
         truth = [ratings[k] for k in fold.test]
-        train = [k for k in ratings if k not in set(fold.test)]
+        train = [k for k in ratings if k not in held_out]
         fold.head_predictions = dict(fold.predictions)
         fold.predictions = {k: float(mixed(fold.head_predictions[k], fold.near_predictions[k], weight))
                             for k in fold.test}
