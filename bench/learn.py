@@ -31,7 +31,8 @@ estimate's optimism that comes from sources seen on both sides), the single-fram
 nearest-neighbours baseline's (``ml.neighbours``) figures on the same folds, the head alone (before the
 neighbours are mixed in: its CV and held-out ratios, shown, never used to choose) and the neighbours' share
 in the version (``share``), a refit on every training trailer with the same epochs (the alternative to the
-ensemble; mixed with every training trailer's neighbours in the same share), and the time each took. With ``--seeds N`` each set and preset is measured with fold seeds 0 to N-1 (the folds,
+ensemble; mixed with every training trailer's neighbours in the same share), and the time each took. With
+``--seeds N`` each set and preset is measured with fold seeds 0 to N-1 (the folds,
 and the heads' initial weights, change with it), and the mean and range of each ratio follow: on sets
 this small, which sources share a fold decides much of one seed's figures. Then the costs: the head's
 training on cached embeddings for 100 trailers × 5 folds, and the embedding of one trailer's subclips.

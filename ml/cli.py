@@ -658,6 +658,7 @@ def _train_once(args, samples, config, model_config, spec, sampling, checkpoint:
     return 0
 
 
+ESTIMATE_LABELS = [(role, declared.label) for role, declared in ESTIMATE_ROLES.items()]  # the table's rows, in order
 
 
 def _train_folds(args, samples, config, model_config, spec, sampling, folder: Path) -> int:
@@ -724,14 +725,14 @@ def _estimate_lines(estimate: dict[str, Any], result, *, verbose: bool) -> list[
     count = estimate["folds"]
     for row in estimate["per_fold"]:
         parts = [f"{label} MAE {_fmt3(row[role]['mae'])} RMSE {_fmt3(row[role]['rmse'])} "
-                 f"Spearman {_fmt3(row[role]['spearman'])}" for role, label in _role_labels() if row.get(role)]
+                 f"Spearman {_fmt3(row[role]['spearman'])}" for role, label in ESTIMATE_LABELS if row.get(role)]
         share = f", neighbours' share {row['neighbour_weight']:g}" if row.get("neighbour_weight") is not None else ""
         lines.append(f"fold {row['fold']}/{count} ({row['trailers']} held out, {row['train_trailers']} trained on"
                      f"{share}): " + "  |  ".join(parts))
     lines.append(f"cross-validated estimate ({count} folds, {estimate['trailers']} trailers; "
                  "mean ± sd over folds):")
     lines.append(f"  {'':<14}{'MAE':<18}{'RMSE':<18}Spearman")
-    for role, label in _role_labels():
+    for role, label in ESTIMATE_LABELS:
         figures = estimate["summary"].get(role)
         if figures:
             lines.append(f"  {label:<14}" + "".join(f"{_mean_sd(figures[name]):<18}" for name in ("mae", "rmse"))
@@ -749,10 +750,6 @@ def _estimate_lines(estimate: dict[str, Any], result, *, verbose: bool) -> list[
     if verbose:
         lines.append("held-out predictions: " + ", ".join(f"{k} {v:.3f}" for k, v in estimate["predictions"].items()))
     return lines
-
-
-def _role_labels() -> list[tuple[str, str]]:
-    return [(role, declared.label) for role, declared in ESTIMATE_ROLES.items()]
 
 
 def _fmt3(value: float | None) -> str:

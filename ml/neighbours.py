@@ -120,9 +120,11 @@ def choose_weight(truth, model, near, weights: tuple[float, ...] = MIX_WEIGHTS) 
     weights = tuple(sorted(weights))
     errors = np.stack([np.abs((1 - w) * model + w * near - truth) for w in weights])  # (weights, trailers)
     best = errors[int(np.argmin(np.round(errors.mean(axis=1), 12)))]
-    for w, error in zip(weights, errors, strict=True):
+
+    def within_one_se(error: np.ndarray) -> bool:
         gap = error - best
         se = gap.std(ddof=1) / np.sqrt(gap.size) if gap.size > 1 else 0.0
-        if gap.mean() <= se + 1e-12:
-            return float(w)
-    return float(weights[-1])  # not reached: the best share is within 0 of itself
+        return gap.mean() <= se + 1e-12
+
+    # The best share itself qualifies (its gap is 0), so some share always does.
+    return next(float(w) for w, error in zip(weights, errors, strict=True) if within_one_se(error))

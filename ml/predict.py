@@ -219,6 +219,13 @@ def _member_neighbours(near: dict[str, Any], rows: list[int]) -> NearestTrailers
     return NearestTrailers(vectors[rows], ratings[rows], k=int(near["k"]), weight=float(near["weight"]))
 
 
+def _trailer_scores(loaded: LoadedModel, sources: Sequence[np.ndarray], batch_size: int) -> Scores:
+    """One trailer's Scores from its subclips' model inputs: every member's, mixed with its neighbours'."""
+    per_member = subclip_scores(loaded.members, sources, loaded.model_config, loaded.frames_per_sample,
+                                batch_size=batch_size)
+    return _scores(with_neighbours(loaded.members, per_member, sources))
+
+
 def _scores(per_member: np.ndarray) -> Scores:
     """(members, subclips) ratings → the trailer's Scores."""
     per_subclip = per_member.mean(axis=0)
@@ -243,8 +250,7 @@ def score_subclips(loaded: LoadedModel, frames_list: Sequence[np.ndarray], *, ba
         spec = EmbeddingSpec.from_dict(loaded.embedding)
         sources = [head_input(embed_subclip(f, spec, device=str(loaded.device)), f, **pixel_options(config))
                    for f in frames_list]
-    return _scores(with_neighbours(loaded.members, subclip_scores(
-        loaded.members, sources, loaded.model_config, loaded.frames_per_sample, batch_size=batch_size), sources))
+    return _trailer_scores(loaded, sources, batch_size)
 
 
 def score_frame_files(loaded: LoadedModel, paths: Sequence[str | os.PathLike], *,
@@ -274,8 +280,7 @@ def score_frame_files(loaded: LoadedModel, paths: Sequence[str | os.PathLike], *
         else:
             array = embed_subclip(frames, wanted, device=str(loaded.device))
         sources.append(head_input(array, frames, **pixel_options(config)))
-    return _scores(with_neighbours(loaded.members, subclip_scores(
-        loaded.members, sources, config, loaded.frames_per_sample, batch_size=batch_size), sources))
+    return _trailer_scores(loaded, sources, batch_size)
 
 
 def score_video(loaded: LoadedModel, path: str | os.PathLike, *, sampling: Any = None) -> Scores:
