@@ -231,7 +231,7 @@ def cross_validate(
     by_key = {s.trailer: s for s in samples}
     baseline_config = None
     if config.single_frame_baseline and model_config.temporal != "mean":
-        baseline_config = model_config.replace(temporal="mean", deltas=False)
+        baseline_config = model_config.single_frame()
     fits = len(folds) * (2 if baseline_config else 1)
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if folder is not None:

@@ -111,7 +111,7 @@ class LRCN(nn.Module):
                 self.encoder = FrameEncoder(config.encoder)
                 self.encoder.trainable_blocks(config.finetune_blocks)
             # The pixel features go past the projection: 1280 encoder numbers would drown their few.
-            self.pixels = feature_count(config.pixel_grid, config.foreground, config.background)
+            self.pixels = feature_count(config.pixel_grid, config.foreground, config.background, config.drift)
             self.project = nn.Sequential(nn.Dropout(config.dropout),
                                          nn.Linear(ENCODER_DIM[config.encoder], config.embedding_size))
         step_size = config.embedding_size + (self.pixels if self.project is not None else 0)

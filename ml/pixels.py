@@ -26,6 +26,12 @@ goes, scaled up for the LSTM), each pixel weighed by how steadily it is foregrou
 model sees an object's path — how far and which way — where the flow above depends on the object's outline
 and texture.
 
+And, with ``drift`` (``LRCNConfig.drift``), how far that centre drifts over the whole subclip
+(:func:`drift_features`): the least-squares line through the centres against the sample points' order, its
+change from the first point to the last, the same two numbers on every frame of the subclip. The offsets
+above give the path step by step, and a head trained on a few dozen trailers reads a path's trend from them
+poorly; the line sums the whole subclip into the one number the path's direction and length are.
+
 They are computed from the stored frames in milliseconds, so they are never
 stored: a model that uses them (``LRCNConfig.pixel_grid`` > 0, ``foreground`` or ``background``) gets them beside
 its cached embeddings wherever it trains or scores. A cross-validation, whose
@@ -47,6 +53,7 @@ from ml.frames import load_frames
 REFERENCE_SIDE = 112  # flows are given in pixels per frame at this frame side, whatever the frames' size
 FOREGROUND_FEATURES = 2  # the foreground centre's offset from its subclip mean: x, y
 BACKGROUND_FEATURES = 3  # the frame's median colour: R, G, B
+DRIFT_FEATURES = 2  # the foreground centre's drift over the subclip: x, y
 # The offsets are the fraction of the picture × this: an object crossing a fifth of it in a subclip moves its
 # offset by about 60. Chosen on a tuning set (ml/config.py, the default preset) for heads that read the features
 # as they are: such a head trains for a few hundred steps, in which an input's weight grows by a few tenths at
@@ -55,40 +62,44 @@ BACKGROUND_FEATURES = 3  # the frame's median colour: R, G, B
 # not change; the model files saved before that still read the offsets at this scale.
 FOREGROUND_OFFSET_SCALE = 300.0
 FOREGROUND_DISTANCE = 0.2  # a pixel this far from the median colour in some channel (0–1) is foreground
-# Within remembered_features(): each frame file's features by (path, grid, snippet_frames, foreground, background).
+# Within remembered_features(): each frame file's features by its path and pixel_features' options.
 _remembered: ContextVar[dict | None] = ContextVar("remembered_pixel_features", default=None)
 
 
-def feature_count(grid: int, foreground: bool = False, background: bool = False) -> int:
-    """Columns :func:`pixel_features` gives for ``grid`` (0: no flow nor colour), ``foreground`` and
-    ``background``."""
+def feature_count(grid: int, foreground: bool = False, background: bool = False, drift: bool = False) -> int:
+    """Columns :func:`pixel_features` gives for ``grid`` (0: no flow nor colour), ``foreground``, ``background``
+    and ``drift``."""
     return ((0 if grid <= 0 else 2 * grid * grid + 4) + (FOREGROUND_FEATURES if foreground else 0)
-            + (BACKGROUND_FEATURES if background else 0))
+            + (BACKGROUND_FEATURES if background else 0) + (DRIFT_FEATURES if drift else 0))
 
 
 def pixel_options(config) -> dict:
     """The keyword arguments of :func:`head_input` and :func:`sample_head_inputs` for an ``LRCNConfig``."""
     return {"grid": config.pixel_grid, "snippet_frames": config.snippet_frames, "foreground": config.foreground,
-            "background": config.background}
+            "background": config.background, "drift": config.drift}
 
 
 def pixel_features(frames: np.ndarray, *, grid: int, snippet_frames: int, foreground: bool = False,
-                   background: bool = False) -> np.ndarray:
+                   background: bool = False, drift: bool = False) -> np.ndarray:
     """uint8 frames (T, H, W, 3), in snippets of ``snippet_frames`` → float32 features
-    (T, feature_count(grid, foreground, background)): the flow, change and colour columns (``grid`` > 0), then
-    the foreground's (``foreground``), then the background colour (``background``)."""
+    (T, feature_count(grid, foreground, background, drift)): the flow, change and colour columns (``grid`` > 0),
+    then the foreground's (``foreground``), the background colour (``background``) and the drift (``drift``)."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] == 0:
         raise ValueError(f"expected non-empty frames (T, H, W, 3), got shape {frames.shape}")
-    if grid < (0 if foreground or background else 1) or snippet_frames < 1:
-        least = "0 with foreground or background" if foreground or background else "1"
+    alone = foreground or background or drift  # columns that need no grid
+    if grid < (0 if alone else 1) or snippet_frames < 1:
+        least = "0 with foreground, background or drift" if alone else "1"
         raise ValueError(f"grid must be at least {least} and snippet_frames at least 1, got {grid} and "
                          f"{snippet_frames}")
     blocks = [_motion_features(frames, grid, snippet_frames)] if grid > 0 else []
+    centres = foreground_centres(frames) if foreground or drift else None
     if foreground:
-        blocks.append(foreground_features(frames))
+        blocks.append(_offsets(*centres))
     if background:
         blocks.append((median_colour(frames) / 255.0).astype(np.float32))
+    if drift:
+        blocks.append(_drift(*centres, snippet_frames))
     return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
 
 
@@ -111,6 +122,25 @@ def foreground_features(frames: np.ndarray) -> np.ndarray:
     is left out of the mean). Neither the foreground's size nor its spread is given: they are the object's
     shape, which the rating does not depend on.
     """
+    return _offsets(*foreground_centres(frames))
+
+
+def drift_features(frames: np.ndarray, snippet_frames: int = 1) -> np.ndarray:
+    """uint8 frames (T, H, W, 3) of one subclip, in snippets of ``snippet_frames`` → float32 (T, DRIFT_FEATURES):
+    how far the foreground's centre (:func:`foreground_centres`) drifts over the subclip, x and y in fractions of
+    the picture, the same on every frame.
+
+    The drift is the least-squares line through the centres of the frames that have a foreground, against
+    their snippet's place in the subclip (the sample points are evenly spaced, so the place stands for the
+    time), taken from the first snippet to the last. Fewer than two snippets with a foreground give 0.
+    """
+    return _drift(*foreground_centres(frames), snippet_frames)
+
+
+def foreground_centres(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 frames (T, H, W, 3) of one subclip → each frame's foreground centre (T, 2: x, y in fractions of the
+    picture, weighed by persistence as :func:`foreground_features` says; 0 where there is none) and which
+    frames have a foreground (T,) bool."""
     frames = np.asarray(frames)
     count, height, width = frames.shape[:3]
     background = median_colour(frames).astype(np.int16)  # (T, 3)
@@ -127,12 +157,31 @@ def foreground_features(frames: np.ndarray) -> np.ndarray:
     ys = (np.arange(height, dtype=np.float64) + 0.5) / height
     columns = weights.sum(axis=1, dtype=np.float64)  # (T, W)
     total = columns.sum(axis=1)
-    out = np.zeros((count, FOREGROUND_FEATURES), np.float32)
     seen = total > 0
+    centres = np.zeros((count, 2))
     if seen.any():
-        centre = np.stack([columns[seen] @ xs, weights[seen].sum(axis=2, dtype=np.float64) @ ys], axis=1)
-        centre /= total[seen, None]
-        out[seen] = (centre - centre.mean(axis=0)) * FOREGROUND_OFFSET_SCALE
+        centres[seen] = np.stack([columns[seen] @ xs, weights[seen].sum(axis=2, dtype=np.float64) @ ys], axis=1)
+        centres[seen] /= total[seen, None]
+    return centres, seen
+
+
+def _offsets(centres: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """The centres against their mean over the frames that have one, scaled (0 where there is none)."""
+    out = np.zeros((len(centres), FOREGROUND_FEATURES), np.float32)
+    if seen.any():
+        out[seen] = (centres[seen] - centres[seen].mean(axis=0)) * FOREGROUND_OFFSET_SCALE
+    return out
+
+
+def _drift(centres: np.ndarray, seen: np.ndarray, snippet_frames: int) -> np.ndarray:
+    """The least-squares drift of the centres over the snippets, on every frame (see :func:`drift_features`)."""
+    place = np.arange(len(centres)) // max(1, snippet_frames)
+    out = np.zeros((len(centres), DRIFT_FEATURES), np.float32)
+    t = place[seen].astype(np.float64)
+    if len(np.unique(t)) >= 2:
+        t -= t.mean()
+        slope = t @ (centres[seen] - centres[seen].mean(axis=0)) / (t @ t)
+        out[:] = slope * (place[-1] - place[0])
     return out
 
 
@@ -190,14 +239,14 @@ def _smooth(gray: np.ndarray) -> np.ndarray:
 
 
 def head_input(embeddings: np.ndarray, frames: np.ndarray, *, grid: int, snippet_frames: int,
-               foreground: bool = False, background: bool = False) -> np.ndarray:
+               foreground: bool = False, background: bool = False, drift: bool = False) -> np.ndarray:
     """What a frozen encoder's head reads for one subclip: its cached embeddings (T, D), and with ``grid`` > 0,
-    ``foreground`` or ``background`` the pixel features of its frames beside them
-    (T, D + feature_count(grid, foreground, background))."""
-    if not feature_count(grid, foreground, background):
+    ``foreground``, ``background`` or ``drift`` the pixel features of its frames beside them
+    (T, D + feature_count(grid, foreground, background, drift))."""
+    if not feature_count(grid, foreground, background, drift):
         return embeddings
     return _beside(embeddings, pixel_features(frames, grid=grid, snippet_frames=snippet_frames,
-                                              foreground=foreground, background=background))
+                                              foreground=foreground, background=background, drift=drift))
 
 
 def _beside(embeddings: np.ndarray, features: np.ndarray) -> np.ndarray:
@@ -207,21 +256,23 @@ def _beside(embeddings: np.ndarray, features: np.ndarray) -> np.ndarray:
 
 
 def sample_head_inputs(sample, *, grid: int, snippet_frames: int, foreground: bool = False,
-                       background: bool = False) -> tuple[np.ndarray, ...]:
+                       background: bool = False, drift: bool = False) -> tuple[np.ndarray, ...]:
     """A trailer sample's head inputs, one per subclip: its embedding arrays (``ml.data.TrailerSample`` after
     ``ml.embeddings.gather_embeddings``), with the pixel features of its frame files beside them when ``grid``,
-    ``foreground`` or ``background``."""
-    if not feature_count(grid, foreground, background):
+    ``foreground``, ``background`` or ``drift``."""
+    if not feature_count(grid, foreground, background, drift):
         return tuple(sample.embeddings)
     return tuple(_beside(e, f) for e, f in zip(sample.embeddings, sample_pixel_features(
-        sample, grid=grid, snippet_frames=snippet_frames, foreground=foreground, background=background), strict=True))
+        sample, grid=grid, snippet_frames=snippet_frames, foreground=foreground, background=background, drift=drift),
+        strict=True))
 
 
 def sample_pixel_features(sample, *, grid: int, snippet_frames: int, foreground: bool = False,
-                          background: bool = False) -> list[np.ndarray]:
+                          background: bool = False, drift: bool = False) -> list[np.ndarray]:
     """The pixel features of each of a trailer sample's subclips, from its frame files (or frame arrays)."""
-    return [pixel_features(s, grid=grid, snippet_frames=snippet_frames, foreground=foreground, background=background)
-            if isinstance(s, np.ndarray) else _file_features(s, grid, snippet_frames, foreground, background)
+    options = {"grid": grid, "snippet_frames": snippet_frames, "foreground": foreground, "background": background,
+               "drift": drift}
+    return [pixel_features(s, **options) if isinstance(s, np.ndarray) else _file_features(s, options)
             for s in sample.subclips]
 
 
@@ -236,14 +287,13 @@ def remembered_features() -> Iterator[None]:
         _remembered.reset(token)
 
 
-def _file_features(path, grid: int, snippet_frames: int, foreground: bool, background: bool) -> np.ndarray:
+def _file_features(path, options: dict) -> np.ndarray:
     memo = _remembered.get()
-    key = ((os.fspath(path), grid, snippet_frames, foreground, background)
+    key = ((os.fspath(path), *sorted(options.items()))
            if memo is not None and isinstance(path, str | os.PathLike) else None)
     if key is not None and key in memo:
         return memo[key]
-    features = pixel_features(load_frames(path, mmap=True), grid=grid, snippet_frames=snippet_frames,
-                              foreground=foreground, background=background)
+    features = pixel_features(load_frames(path, mmap=True), **options)
     if key is not None:
         memo[key] = features
     return features

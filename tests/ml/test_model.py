@@ -64,7 +64,7 @@ def test_scratch_preset_is_much_smaller_than_the_seed_and_is_the_config_defaults
     scratch = build_model("scratch")
     assert count_parameters(scratch) * 50 <= 379_357_456
     assert scratch.config == LRCNConfig() and scratch.config.head == "pool" and scratch.config.masking
-    assert PRESETS["single_frame"] == PRESETS["default"].replace(temporal="mean", deltas=False)
+    assert PRESETS["single_frame"] == PRESETS["default"].replace(temporal="mean", deltas=False, drift=False)
 
 
 @pytest.mark.parametrize("head", ["dense", "pool"])

@@ -172,13 +172,14 @@ def test_configs_stored_before_the_foreground_option_load_without_it_and_a_model
     from ml.train import fit
 
     assert LRCNConfig().foreground is False
-    saved = {k: v for k, v in PRESETS["single_frame"].to_dict().items() if k not in ("foreground", "background")}
+    saved = {k: v for k, v in PRESETS["default"].to_dict().items() if k not in ("foreground", "background", "drift")}
     old = LRCNConfig.from_dict(saved)  # a config stored before the options existed
     assert old.foreground is False and pixel_options(old)["foreground"] is False
     assert old.background is False and pixel_options(old)["background"] is False
+    assert old.drift is False and pixel_options(old)["drift"] is False
     assert build_model(old).pixels == feature_count(old.pixel_grid)  # reads the columns it was trained on
-    base = PRESETS["default"].replace(foreground=False, background=False, frame_size=32, embedding_size=4,
-                                      lstm_size=8)
+    base = PRESETS["default"].replace(foreground=False, background=False, drift=False, frame_size=32,
+                                      embedding_size=4, lstm_size=8)
     assert build_model(base).rnn.input_size == 2 * (4 + feature_count(base.pixel_grid))
     with pytest.raises(ValueError, match="foreground"):
         LRCNConfig(encoder="scratch", foreground=True)
@@ -236,7 +237,8 @@ def test_the_head_reads_pixel_features_in_units_of_their_spread_over_the_trainin
     from ml.crossval import Member, predict_samples
     from ml.pixels import sample_pixel_features
 
-    config = PRESETS["default"].replace(foreground=True, background=False, frame_size=32, embedding_size=4, lstm_size=8)
+    config = PRESETS["default"].replace(foreground=True, background=False, drift=False, frame_size=32, embedding_size=4,
+                                        lstm_size=8)
     samples = _bar_samples(tmp_path, 6)
     columns = np.concatenate([f for s in samples for f in sample_pixel_features(
         s, grid=config.pixel_grid, snippet_frames=config.snippet_frames, foreground=True)])
@@ -274,3 +276,89 @@ def test_a_model_saved_before_the_pixel_scale_loads_with_its_features_as_they_we
     assert torch.allclose(model.head(inputs), model._temporal(raw, None, None))
     with pytest.raises(ValueError, match=f"shaped \\(N, {model.pixels}\\)"):
         model.scale_pixels(np.zeros((5, model.pixels + 1)))
+
+
+def _crossing(path: list[tuple[int, int]], *, side: int = 64, snippet_frames: int = 2) -> np.ndarray:
+    """A white 8 × 16 block on blue, its top-left corner at each (x, y) of ``path`` for ``snippet_frames``
+    frames (the second one pixel further right), with a green speck darting about as clutter."""
+    frames = np.empty((len(path) * snippet_frames, side, side, 3), np.uint8)
+    frames[:] = (40, 120, 200)
+    for i, (x, y) in enumerate(path):
+        for j in range(snippet_frames):
+            t = i * snippet_frames + j
+            frames[t, y:y + 16, x + j:x + j + 8] = 250
+            frames[t, (7 * t) % 56:(7 * t) % 56 + 4, (13 * t) % 56:(13 * t) % 56 + 4] = (20, 200, 20)
+    return frames
+
+
+def test_drift_is_how_far_and_which_way_the_foreground_goes_over_the_subclip():
+    from ml.pixels import DRIFT_FEATURES, drift_features
+
+    right = _crossing([(4 + 5 * i, 24) for i in range(8)])  # 35 pixels right over 8 snippets
+    drift = drift_features(right, snippet_frames=2)
+    assert drift.shape == (16, DRIFT_FEATURES) == (16, 2) and drift.dtype == np.float32
+    assert (drift == drift[0]).all()  # one number per subclip, on every frame
+    # The centre lags a little behind the block (persistence pulls it towards the path's middle), so a little
+    # less than the 35 / 64 the block crossed; the speck hardly counts.
+    assert 0.35 < drift[0, 0] < 35 / 64 + 0.02 and abs(drift[0, 1]) < 0.03, drift[0]
+    left = drift_features(right[::-1].copy(), snippet_frames=2)
+    assert left[0, 0] == pytest.approx(-drift[0, 0], abs=0.03)
+    down = drift_features(_crossing([(28, 4 + 4 * i) for i in range(8)]), snippet_frames=2)
+    assert down[0, 1] > 0.3 and abs(down[0, 0]) < 0.03, down[0]
+    still = drift_features(_crossing([(28, 24)] * 8), snippet_frames=2)
+    assert np.abs(still).max() < 0.02
+    # Whatever the speed of the frames inside a snippet, the drift is over the snippets' places: the same path
+    # sampled as single frames drifts as far.
+    single = drift_features(_crossing([(4 + 5 * i, 24) for i in range(8)], snippet_frames=1), snippet_frames=1)
+    assert single[0, 0] == pytest.approx(drift[0, 0], abs=0.03)
+
+
+def test_drift_is_zero_without_a_foreground_to_follow():
+    from ml.pixels import drift_features
+
+    assert (drift_features(np.zeros((6, 16, 16, 3), np.uint8), snippet_frames=2) == 0).all()
+    one = np.full((4, 32, 32, 3), 80, np.uint8)
+    one[0:2, 8:20, 8:14] = 250  # a foreground in the first snippet only: no line through one place
+    assert (drift_features(one, snippet_frames=2) == 0).all()
+    assert not np.isnan(drift_features(one[:1], snippet_frames=2)).any()
+
+
+def test_drift_columns_come_last_and_the_single_frame_model_never_reads_them():
+    from ml.config import PRESETS, ConfigError, LRCNConfig
+    from ml.model import build_model
+    from ml.pixels import drift_features
+
+    frames = _crossing([(4 + 5 * i, 24) for i in range(4)])
+    every = pixel_features(frames, grid=2, snippet_frames=2, foreground=True, background=True, drift=True)
+    assert every.shape == (8, feature_count(2, True, True, True)) == (8, feature_count(2) + 2 + 3 + 2)
+    assert np.array_equal(every[:, :-2], pixel_features(frames, grid=2, snippet_frames=2, foreground=True,
+                                                        background=True))
+    assert np.array_equal(every[:, -2:], drift_features(frames, snippet_frames=2))
+    alone = pixel_features(frames, grid=0, snippet_frames=2, drift=True)
+    assert np.array_equal(alone, every[:, -2:])
+    assert head_input(np.zeros((8, 1280), np.float32), frames, grid=0, snippet_frames=2, drift=True).shape == (8, 1282)
+
+    assert PRESETS["default"].drift and not PRESETS["single_frame"].drift and not LRCNConfig().drift
+    assert PRESETS["default"].single_frame() == PRESETS["single_frame"]
+    config = PRESETS["default"].replace(frame_size=32, embedding_size=4, lstm_size=8)
+    assert build_model(config).pixels == feature_count(3, True, True, True)
+    assert build_model(config.single_frame()).pixels == feature_count(3, True, True)
+    # A mean over frames with the subclip's drift on each would be no single-frame model: refused, as deltas are.
+    with pytest.raises(ConfigError, match="drift.*temporal is 'lstm'"):
+        LRCNConfig(encoder="efficientnet_lite0", frame_size=112, temporal="mean", deltas=False, drift=True)
+    with pytest.raises(ValueError, match="drift"):
+        LRCNConfig(encoder="scratch", drift=True)
+
+
+def test_the_memo_tells_drift_features_apart(tmp_path):
+    from ml.data import TrailerSample
+    from ml.frames import save_frames
+    from ml.pixels import remembered_features, sample_head_inputs
+
+    save_frames(_crossing([(4 + 5 * i, 24) for i in range(3)]), tmp_path / "0.npy")
+    sample = TrailerSample("t", (str(tmp_path / "0.npy"),), 5.0, (np.zeros((6, 1280), np.float32),))
+    with remembered_features():
+        without = sample_head_inputs(sample, grid=0, snippet_frames=2, foreground=True)
+        with_drift = sample_head_inputs(sample, grid=0, snippet_frames=2, foreground=True, drift=True)
+    assert without[0].shape == (6, 1282) and with_drift[0].shape == (6, 1284)
+    assert np.array_equal(with_drift[0][:, :1282], without[0])
