@@ -341,8 +341,8 @@ def test_drift_columns_come_last_and_the_single_frame_model_never_reads_them():
     assert PRESETS["default"].drift and not PRESETS["single_frame"].drift and not LRCNConfig().drift
     assert PRESETS["default"].single_frame() == PRESETS["single_frame"]
     config = PRESETS["default"].replace(frame_size=32, embedding_size=4, lstm_size=8)
-    assert build_model(config).pixels == feature_count(3, True, True, True)
-    assert build_model(config.single_frame()).pixels == feature_count(3, True, True)
+    assert build_model(config).pixels == feature_count(config.pixel_grid, True, True, True)
+    assert build_model(config.single_frame()).pixels == feature_count(config.pixel_grid, True, True)
     # A mean over frames with the subclip's drift on each would be no single-frame model: refused, as deltas are.
     with pytest.raises(ConfigError, match="drift.*temporal is 'lstm'"):
         LRCNConfig(encoder="efficientnet_lite0", frame_size=112, temporal="mean", deltas=False, drift=True)
