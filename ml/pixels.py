@@ -32,11 +32,10 @@ change from the first point to the last, the same two numbers on every frame of 
 above give the path step by step, and a head trained on a few dozen trailers reads a path's trend from them
 poorly; the line sums the whole subclip into the one number the path's direction and length are.
 
-They are computed from the stored frames in milliseconds, so they are never
-stored: a model that uses them (``LRCNConfig.pixel_grid`` > 0, ``foreground`` or ``background``) gets them beside
-its cached embeddings wherever it trains or scores. A cross-validation, whose
-fits read every trailer's frames again, computes them once for all its fits
-(:func:`remembered_features`).
+They are computed from the stored frames in milliseconds, so they are never stored: a model that uses
+them (``LRCNConfig.pixel_grid`` > 0, ``foreground``, ``background`` or ``drift``) gets them beside its
+cached embeddings wherever it trains or scores. A cross-validation, whose fits read every trailer's frames
+again, computes them once for all its fits (:func:`remembered_features`).
 """
 
 from __future__ import annotations
