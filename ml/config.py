@@ -544,7 +544,7 @@ PRESETS: dict[str, LRCNConfig] = {
     # × 5 random seeds, the head's figure; demo: 5-fold CV, random seeds 7, 8, 9), before bench/learn measured it:
     #                                   motion set      demo
     #   without (stop 24)               0.60            0.44 0.42 0.36
-    #   with the drift                  0.50            0.43 0.39 0.35   ← this preset
+    #   with the drift (grid 3)         0.50            0.43 0.39 0.35
     # (A first version that took the frames' order for time, with the drift in place of the offsets: 0.51 and
     # 0.41 0.38 0.35; beside them 0.48 and 0.41 0.40 0.36. The offsets stay: they cost nothing where the drift is.)
     # With the drift there, the flow grid's cells (whose flow follows an object's outline) were measured again on the
