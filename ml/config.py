@@ -526,7 +526,7 @@ PRESETS: dict[str, LRCNConfig] = {
     #   without the foreground, before  0.75            0.45 0.53 0.48
     #   with the foreground, before     0.58            0.80 0.72 0.82
     #   without the foreground, scaled  0.65            0.41 0.45 0.43
-    #   with the foreground, scaled     0.60            0.44 0.45 0.45   ← this preset
+    #   with the foreground, scaled     0.60            0.44 0.45 0.45   (stop 21)
     # Chosen on these alone, before bench/learn measured it: the best on the motion set of those that hold on the
     # demo (within 0.02 of the best there). bench/learn then: motion held-out 0.68, content 0.61 (README).
     # The background colour (``background``, stop 24): the grid's colour columns are the frame's mean colour, which
