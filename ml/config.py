@@ -26,6 +26,7 @@ from ml.neighbours import MIX_MIN_TRAILERS
 ACTIVATION_NAMES = ("relu", "leaky_relu", "selu")
 HEADS = ("dense", "pool")
 TEMPORALS = ("lstm", "mean")
+TRACKS = ("pixels", "object")  # how ml.pixels.foreground_centres follows the foreground
 READOUTS = ("last", "mean")
 # "scratch": the two-conv-block CNN learnt from nothing (the seed's); the others are pretrained and ship in a wheel.
 ENCODERS = ("scratch", "efficientnet_lite0")
@@ -413,6 +414,11 @@ class LRCNConfig(ConfigMixin):
         "Pretrained encoder only, with the LSTM: also read how far and which way the foreground's centre drifts "
         "over each whole subclip (a straight line fitted through its path), beside every frame. Independent of "
         "the pixel grid."))
+    foreground_track: str = option("pixels", str, choices=TRACKS, help=(
+        "With foreground or drift: how the foreground's centre is followed. pixels: every pixel far from the "
+        "frame's median colour, weighed by how steadily it stays so (a large, slow object's path comes out "
+        "shorter than it is). object: the centre of the one connected region of them that stays most steadily, "
+        "every pixel of it alike, so that other things in the picture do not pull it."))
     snippet_frames: int = option(1, int, low=1, help=(
         "How many consecutive frames the subclips were sampled with at each point "
         "(SAMPLING_SNIPPET_FRAMES); motion is read within these snippets."))

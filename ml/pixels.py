@@ -22,9 +22,11 @@ mean colour above moves with them.
 And, with ``foreground`` (``LRCNConfig.foreground``), where the foreground is in each frame, whatever its
 shape (:func:`foreground_features`): the background taken as the frame's per-channel median colour, the
 foreground as the pixels far from it, and that mask's centre against its mean over the subclip (where it
-goes, scaled up for the LSTM), each pixel weighed by how steadily it is foreground over the subclip. Over a subclip's sample points the sequence
-model sees an object's path — how far and which way — where the flow above depends on the object's outline
-and texture.
+goes, scaled up for the LSTM), each pixel weighed by how steadily it is foreground over the subclip. Over a
+subclip's sample points the sequence model sees an object's path — how far and which way — where the flow
+above depends on the object's outline and texture. With ``LRCNConfig.foreground_track`` "object" the centre is
+instead the plain centre of the one connected foreground region that stays foreground most steadily
+(:func:`foreground_centres`): the whole object, not the part of it that stays put.
 
 And, with ``drift`` (``LRCNConfig.drift``), how far that centre drifts over the whole subclip
 (:func:`drift_features`): the least-squares line through the centres against the sample points' order, its
@@ -46,7 +48,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 import numpy as np
+from scipy import ndimage
 
+from ml.config import TRACKS
 from ml.frames import load_frames
 
 REFERENCE_SIDE = 112  # flows are given in pixels per frame at this frame side, whatever the frames' size
@@ -75,14 +79,15 @@ def feature_count(grid: int, foreground: bool = False, background: bool = False,
 def pixel_options(config) -> dict:
     """The keyword arguments of :func:`head_input` and :func:`sample_head_inputs` for an ``LRCNConfig``."""
     return {"grid": config.pixel_grid, "snippet_frames": config.snippet_frames, "foreground": config.foreground,
-            "background": config.background, "drift": config.drift}
+            "background": config.background, "drift": config.drift, "track": config.foreground_track}
 
 
 def pixel_features(frames: np.ndarray, *, grid: int, snippet_frames: int, foreground: bool = False,
-                   background: bool = False, drift: bool = False) -> np.ndarray:
+                   background: bool = False, drift: bool = False, track: str = "pixels") -> np.ndarray:
     """uint8 frames (T, H, W, 3), in snippets of ``snippet_frames`` → float32 features
     (T, feature_count(grid, foreground, background, drift)): the flow, change and colour columns (``grid`` > 0),
-    then the foreground's (``foreground``), the background colour (``background``) and the drift (``drift``)."""
+    then the foreground's (``foreground``), the background colour (``background``) and the drift (``drift``),
+    the last two following the foreground's centre as ``track`` says (:func:`foreground_centres`)."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] == 0:
         raise ValueError(f"expected non-empty frames (T, H, W, 3), got shape {frames.shape}")
@@ -92,7 +97,7 @@ def pixel_features(frames: np.ndarray, *, grid: int, snippet_frames: int, foregr
         raise ValueError(f"grid must be at least {least} and snippet_frames at least 1, got {grid} and "
                          f"{snippet_frames}")
     blocks = [_motion_features(frames, grid, snippet_frames)] if grid > 0 else []
-    centres = foreground_centres(frames) if foreground or drift else None
+    centres = foreground_centres(frames, track) if foreground or drift else None
     if foreground:
         blocks.append(_offsets(*centres))
     if background:
@@ -109,7 +114,7 @@ def median_colour(frames: np.ndarray) -> np.ndarray:
     return np.median(frames[:, ::2, ::2].reshape(frames.shape[0], -1, 3), axis=1)
 
 
-def foreground_features(frames: np.ndarray) -> np.ndarray:
+def foreground_features(frames: np.ndarray, track: str = "pixels") -> np.ndarray:
     """uint8 frames (T, H, W, 3) of one subclip → float32 (T, FOREGROUND_FEATURES): per frame, where the centre
     of its foreground is against its mean over the subclip's frames (x, y, fractions of the picture ×
     FOREGROUND_OFFSET_SCALE): where it goes, not where it is, so that a mean over frames says nothing of the motion.
@@ -119,39 +124,56 @@ def foreground_features(frames: np.ndarray) -> np.ndarray:
     frames in which that pixel is foreground: an object that stays in the picture counts, small things that
     dart about or come and go with the cuts count little. A frame with no foreground has an offset of 0 (and
     is left out of the mean). Neither the foreground's size nor its spread is given: they are the object's
-    shape, which the rating does not depend on.
+    shape, which the rating does not depend on. That is the ``pixels`` track; :func:`foreground_centres` says
+    what ``track`` "object" follows instead.
     """
-    return _offsets(*foreground_centres(frames))
+    return _offsets(*foreground_centres(frames, track))
 
 
-def drift_features(frames: np.ndarray, snippet_frames: int = 1) -> np.ndarray:
+def drift_features(frames: np.ndarray, snippet_frames: int = 1, track: str = "pixels") -> np.ndarray:
     """uint8 frames (T, H, W, 3) of one subclip, in snippets of ``snippet_frames`` → float32 (T, DRIFT_FEATURES):
-    how far the foreground's centre (:func:`foreground_centres`) drifts over the subclip, x and y in fractions of
+    how far the foreground's centre (:func:`foreground_centres`, followed as ``track`` says) drifts over the subclip, x and y in fractions of
     the picture, the same on every frame.
 
     The drift is the least-squares line through the centres of the frames that have a foreground, against
     their snippet's place in the subclip (the sample points are evenly spaced, so the place stands for the
     time), taken from the first snippet to the last. Fewer than two snippets with a foreground give 0.
     """
-    return _drift(*foreground_centres(frames), snippet_frames)
+    return _drift(*foreground_centres(frames, track), snippet_frames)
 
 
-def foreground_centres(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def foreground_centres(frames: np.ndarray, track: str = "pixels") -> tuple[np.ndarray, np.ndarray]:
     """uint8 frames (T, H, W, 3) of one subclip → each frame's foreground centre (T, 2: x, y in fractions of the
-    picture, weighed by persistence as :func:`foreground_features` says; 0 where there is none) and which
-    frames have a foreground (T,) bool."""
-    frames = np.asarray(frames)
-    count, height, width = frames.shape[:3]
-    background = median_colour(frames).astype(np.int16)  # (T, 3)
-    margin = round(FOREGROUND_DISTANCE * 255)
-    mask = np.zeros((count, height, width), bool)
-    for channel in range(3):
-        values = frames[..., channel]
-        low = (background[:, channel] - margin).reshape(-1, 1, 1)
-        high = (background[:, channel] + margin).reshape(-1, 1, 1)
-        mask |= (values < low) | (values > high)
+    picture; 0 where there is none) and which frames have a foreground (T,) bool.
+
+    A frame's foreground is its pixels more than FOREGROUND_DISTANCE from its median colour in some channel; a
+    pixel's persistence is the share of the subclip's frames in which it is foreground. ``track`` (one of
+    :data:`TRACKS`) says how the centre follows it:
+
+    * ``pixels``: the centre of every foreground pixel, each weighed by the square of its persistence, as
+      :func:`foreground_features` says.
+    * ``object``: the plain centre of the frame's one connected foreground region that weighs most by that
+      same measure (the sum of its pixels' squared persistence): the object that stays in the picture. Small
+      things elsewhere do not pull its centre, and the whole object counts, where ``pixels`` weighs the part
+      of a large object that stays put above its moving edges, and so shrinks the path of a large, slow
+      object towards its middle.
+    """
+    if track not in TRACKS:
+        raise ValueError(f"track must be one of {', '.join(TRACKS)}; got {track!r}")
+    mask = _foreground_mask(np.asarray(frames))
+    count, height, width = mask.shape
     persistence = mask.mean(axis=0, dtype=np.float32)  # (H, W)
-    weights = mask * (persistence * persistence)[None]  # (T, H, W)
+    weight = persistence * persistence
+    if track == "pixels":
+        weights = mask * weight[None]  # (T, H, W)
+    else:
+        weights = np.zeros(mask.shape, np.float32)
+        for t in range(count):
+            regions, found = ndimage.label(mask[t])
+            if found:
+                mass = np.bincount(regions.ravel(), weights=weight.ravel(), minlength=found + 1)[1:]
+                if mass.max() > 0:
+                    weights[t] = regions == 1 + int(np.argmax(mass))
     xs = (np.arange(width, dtype=np.float64) + 0.5) / width
     ys = (np.arange(height, dtype=np.float64) + 0.5) / height
     columns = weights.sum(axis=1, dtype=np.float64)  # (T, W)
@@ -162,6 +184,20 @@ def foreground_centres(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         centres[seen] = np.stack([columns[seen] @ xs, weights[seen].sum(axis=2, dtype=np.float64) @ ys], axis=1)
         centres[seen] /= total[seen, None]
     return centres, seen
+
+
+def _foreground_mask(frames: np.ndarray) -> np.ndarray:
+    """uint8 frames (T, H, W, 3) → (T, H, W) bool: the pixels more than FOREGROUND_DISTANCE from their frame's
+    median colour in some channel."""
+    background = median_colour(frames).astype(np.int16)  # (T, 3)
+    margin = round(FOREGROUND_DISTANCE * 255)
+    mask = np.zeros(frames.shape[:3], bool)
+    for channel in range(3):
+        values = frames[..., channel]
+        low = (background[:, channel] - margin).reshape(-1, 1, 1)
+        high = (background[:, channel] + margin).reshape(-1, 1, 1)
+        mask |= (values < low) | (values > high)
+    return mask
 
 
 def _offsets(centres: np.ndarray, seen: np.ndarray) -> np.ndarray:
@@ -237,15 +273,18 @@ def _smooth(gray: np.ndarray) -> np.ndarray:
     return total / 9.0
 
 
-def head_input(embeddings: np.ndarray, frames: np.ndarray, *, grid: int, snippet_frames: int,
-               foreground: bool = False, background: bool = False, drift: bool = False) -> np.ndarray:
-    """What a frozen encoder's head reads for one subclip: its cached embeddings (T, D), and with ``grid`` > 0,
-    ``foreground``, ``background`` or ``drift`` the pixel features of its frames beside them
-    (T, D + feature_count(grid, foreground, background, drift))."""
-    if not feature_count(grid, foreground, background, drift):
+def head_input(embeddings: np.ndarray, frames: np.ndarray, **options) -> np.ndarray:
+    """What a frozen encoder's head reads for one subclip: its cached embeddings (T, D), and where ``options``
+    (:func:`pixel_features`' keywords, :func:`pixel_options` of a config) ask for any, the pixel features of
+    its frames beside them (T, D + feature_count(...))."""
+    if not _counted(options):
         return embeddings
-    return _beside(embeddings, pixel_features(frames, grid=grid, snippet_frames=snippet_frames,
-                                              foreground=foreground, background=background, drift=drift))
+    return _beside(embeddings, pixel_features(frames, **options))
+
+
+def _counted(options: dict) -> int:
+    return feature_count(options["grid"], options.get("foreground", False), options.get("background", False),
+                         options.get("drift", False))
 
 
 def _beside(embeddings: np.ndarray, features: np.ndarray) -> np.ndarray:
@@ -254,23 +293,19 @@ def _beside(embeddings: np.ndarray, features: np.ndarray) -> np.ndarray:
     return np.hstack([np.asarray(embeddings, np.float32), features])
 
 
-def sample_head_inputs(sample, *, grid: int, snippet_frames: int, foreground: bool = False,
-                       background: bool = False, drift: bool = False) -> tuple[np.ndarray, ...]:
+def sample_head_inputs(sample, **options) -> tuple[np.ndarray, ...]:
     """A trailer sample's head inputs, one per subclip: its embedding arrays (``ml.data.TrailerSample`` after
-    ``ml.embeddings.gather_embeddings``), with the pixel features of its frame files beside them when ``grid``,
-    ``foreground``, ``background`` or ``drift``."""
-    if not feature_count(grid, foreground, background, drift):
+    ``ml.embeddings.gather_embeddings``), with the pixel features of its frame files beside them where
+    ``options`` (as for :func:`head_input`) ask for any."""
+    if not _counted(options):
         return tuple(sample.embeddings)
-    return tuple(_beside(e, f) for e, f in zip(sample.embeddings, sample_pixel_features(
-        sample, grid=grid, snippet_frames=snippet_frames, foreground=foreground, background=background, drift=drift),
-        strict=True))
+    return tuple(_beside(e, f) for e, f in zip(sample.embeddings, sample_pixel_features(sample, **options),
+                                                strict=True))
 
 
-def sample_pixel_features(sample, *, grid: int, snippet_frames: int, foreground: bool = False,
-                          background: bool = False, drift: bool = False) -> list[np.ndarray]:
-    """The pixel features of each of a trailer sample's subclips, from its frame files (or frame arrays)."""
-    options = {"grid": grid, "snippet_frames": snippet_frames, "foreground": foreground, "background": background,
-               "drift": drift}
+def sample_pixel_features(sample, **options) -> list[np.ndarray]:
+    """The pixel features (:func:`pixel_features`' keywords) of each of a trailer sample's subclips, from its
+    frame files (or frame arrays)."""
     return [pixel_features(s, **options) if isinstance(s, np.ndarray) else _file_features(s, options)
             for s in sample.subclips]
 

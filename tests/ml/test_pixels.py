@@ -172,7 +172,8 @@ def test_configs_stored_before_the_foreground_option_load_without_it_and_a_model
     from ml.train import fit
 
     assert LRCNConfig().foreground is False
-    saved = {k: v for k, v in PRESETS["default"].to_dict().items() if k not in ("foreground", "background", "drift")}
+    saved = {k: v for k, v in PRESETS["default"].to_dict().items() if k not in ("foreground", "background", "drift",
+                                                                                   "foreground_track")}
     old = LRCNConfig.from_dict(saved)  # a config stored before the options existed
     assert old.foreground is False and pixel_options(old)["foreground"] is False
     assert old.background is False and pixel_options(old)["background"] is False
@@ -235,13 +236,12 @@ def test_the_head_reads_pixel_features_in_units_of_their_spread_over_the_trainin
     import ml.pixels
     from ml.config import PRESETS
     from ml.crossval import Member, predict_samples
-    from ml.pixels import sample_pixel_features
+    from ml.pixels import pixel_options, sample_pixel_features
 
     config = PRESETS["default"].replace(foreground=True, background=False, drift=False, frame_size=32, embedding_size=4,
                                         lstm_size=8)
     samples = _bar_samples(tmp_path, 6)
-    columns = np.concatenate([f for s in samples for f in sample_pixel_features(
-        s, grid=config.pixel_grid, snippet_frames=config.snippet_frames, foreground=True)])
+    columns = np.concatenate([f for s in samples for f in sample_pixel_features(s, **pixel_options(config))])
     first = _fit_head(samples, config)
     predicted = [predict_samples([Member(first.model, first.normaliser)], samples, config, 4)]
     assert first.model.pixel_shift.numpy() == pytest.approx(columns.mean(axis=0), abs=1e-4)
@@ -362,3 +362,69 @@ def test_the_memo_tells_drift_features_apart(tmp_path):
         with_drift = sample_head_inputs(sample, grid=0, snippet_frames=2, foreground=True, drift=True)
     assert without[0].shape == (6, 1282) and with_drift[0].shape == (6, 1284)
     assert np.array_equal(with_drift[0][:, :1282], without[0])
+
+
+def _large_slow_block(side: int = 64) -> np.ndarray:
+    """8 snippets of 2 frames: a white 24 × 24 block on blue moving 3 pixels right per snippet (21 in all), a red
+    6 × 6 mark that stays in a corner, and a green speck darting about above them."""
+    frames = np.empty((16, side, side, 3), np.uint8)
+    frames[:] = (40, 120, 200)
+    for t in range(16):
+        x = 8 + 3 * (t // 2)
+        frames[t, 20:44, x:x + 24] = 250
+        frames[t, 54:60, 54:60] = (220, 30, 30)
+        frames[t, (3 * t) % 10:(3 * t) % 10 + 4, (13 * t) % 56:(13 * t) % 56 + 4] = (20, 200, 20)
+    return frames
+
+
+def test_the_object_track_follows_the_whole_object_where_the_pixels_track_shrinks_its_path():
+    from ml.pixels import drift_features, foreground_centres
+
+    frames = _large_slow_block()
+    crossed = 21 / 64  # how far the block went, in fractions of the picture
+    pixels = drift_features(frames, snippet_frames=2, track="pixels")[0]
+    whole = drift_features(frames, snippet_frames=2, track="object")[0]
+    # The part of the block that never moves (and the mark that stays) weigh most in the pixels' centre.
+    assert pixels[0] < 0.8 * crossed, pixels
+    assert whole[0] == pytest.approx(crossed, abs=0.01) and abs(whole[1]) < 0.01, whole
+    centres, seen = foreground_centres(frames, "object")
+    assert seen.all()
+    # The block's own centre in every frame: neither the mark nor the speck pulls it.
+    expected_x = (8 + 3 * (np.arange(16) // 2) + 12) / 64
+    assert centres[:, 0] == pytest.approx(expected_x, abs=1e-6) and centres[:, 1] == pytest.approx(32 / 64)
+    assert np.array_equal(pixel_features(frames, grid=0, snippet_frames=2, drift=True, track="object")[:, -2:],
+                          drift_features(frames, snippet_frames=2, track="object"))
+    # Whichever track, nothing to follow is no centre and no drift, never NaN.
+    for track in ("pixels", "object"):
+        empty = np.zeros((4, 16, 16, 3), np.uint8)
+        assert not foreground_centres(empty, track)[1].any()
+        assert (drift_features(empty, snippet_frames=2, track=track) == 0).all()
+    with pytest.raises(ValueError, match="track must be one of pixels, object; got 'blob'"):
+        foreground_centres(frames, "blob")
+
+
+def test_the_track_is_a_model_option_that_old_model_files_load_without():
+    from ml.config import PRESETS, LRCNConfig
+    from ml.pixels import pixel_options
+
+    assert LRCNConfig().foreground_track == "pixels"
+    saved = {k: v for k, v in PRESETS["default"].to_dict().items() if k != "foreground_track"}
+    old = LRCNConfig.from_dict(saved)  # a model file saved before the option: it scores as it did
+    assert old.foreground_track == "pixels" and pixel_options(old)["track"] == "pixels"
+    assert pixel_options(PRESETS["default"])["track"] == PRESETS["default"].foreground_track
+    assert PRESETS["single_frame"].foreground_track == PRESETS["default"].foreground_track
+    with pytest.raises(ValueError, match="foreground_track"):
+        LRCNConfig.from_dict({**saved, "foreground_track": "blob"})
+
+
+def test_the_memo_tells_the_tracks_apart(tmp_path):
+    from ml.data import TrailerSample
+    from ml.frames import save_frames
+    from ml.pixels import remembered_features, sample_head_inputs
+
+    save_frames(_large_slow_block(), tmp_path / "0.npy")
+    sample = TrailerSample("t", (str(tmp_path / "0.npy"),), 5.0, (np.zeros((16, 1280), np.float32),))
+    with remembered_features():
+        pixels = sample_head_inputs(sample, grid=0, snippet_frames=2, drift=True, track="pixels")
+        whole = sample_head_inputs(sample, grid=0, snippet_frames=2, drift=True, track="object")
+    assert whole[0][0, -2] > pixels[0][0, -2] + 0.05
