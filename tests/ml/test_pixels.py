@@ -412,7 +412,7 @@ def test_the_track_is_a_model_option_that_old_model_files_load_without():
     old = LRCNConfig.from_dict(saved)  # a model file saved before the option: it scores as it did
     assert old.foreground_track == "pixels" and pixel_options(old)["track"] == "pixels"
     assert pixel_options(PRESETS["default"])["track"] == PRESETS["default"].foreground_track
-    assert PRESETS["single_frame"].foreground_track == PRESETS["default"].foreground_track
+    assert PRESETS["default"].foreground_track == PRESETS["single_frame"].foreground_track == "object"
     with pytest.raises(ValueError, match="foreground_track"):
         LRCNConfig.from_dict({**saved, "foreground_track": "blob"})
 
