@@ -417,8 +417,9 @@ class LRCNConfig(ConfigMixin):
     foreground_track: str = option("pixels", str, choices=TRACKS, help=(
         "With foreground or drift: how the foreground's centre is followed. pixels: every pixel far from the "
         "frame's median colour, weighed by how steadily it stays so (a large, slow object's path comes out "
-        "shorter than it is). object: the centre of the one connected region of them that stays most steadily, "
-        "every pixel of it alike, so that other things in the picture do not pull it."))
+        "shorter than it is). object: the centre of the one connected region of them that weighs most (its size "
+        "times how steadily it stays), every pixel of it alike, so that other things in the picture do not "
+        "pull it."))
     snippet_frames: int = option(1, int, low=1, help=(
         "How many consecutive frames the subclips were sampled with at each point "
         "(SAMPLING_SNIPPET_FRAMES); motion is read within these snippets."))

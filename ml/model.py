@@ -50,7 +50,7 @@ from torch import nn
 
 from ml.config import LRCNConfig, resolve_config
 from ml.encoder import ENCODER_DIM, FrameEncoder, shared_encoder
-from ml.pixels import feature_count, pixel_features, pixel_options
+from ml.pixels import pixel_columns, pixel_features, pixel_options
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "selu": nn.SELU}
 
@@ -111,7 +111,7 @@ class LRCN(nn.Module):
                 self.encoder = FrameEncoder(config.encoder)
                 self.encoder.trainable_blocks(config.finetune_blocks)
             # The pixel features go past the projection: 1280 encoder numbers would drown their few.
-            self.pixels = feature_count(config.pixel_grid, config.foreground, config.background, config.drift)
+            self.pixels = pixel_columns(pixel_options(config))
             self.project = nn.Sequential(nn.Dropout(config.dropout),
                                          nn.Linear(ENCODER_DIM[config.encoder], config.embedding_size))
         step_size = config.embedding_size + (self.pixels if self.project is not None else 0)

@@ -25,8 +25,8 @@ foreground as the pixels far from it, and that mask's centre against its mean ov
 goes, scaled up for the LSTM), each pixel weighed by how steadily it is foreground over the subclip. Over a
 subclip's sample points the sequence model sees an object's path — how far and which way — where the flow
 above depends on the object's outline and texture. With ``LRCNConfig.foreground_track`` "object" the centre is
-instead the plain centre of the one connected foreground region that stays foreground most steadily
-(:func:`foreground_centres`): the whole object, not the part of it that stays put.
+instead the plain centre of the one connected foreground region that weighs most by the same measure, its size
+times how steadily it stays (:func:`foreground_centres`): the whole object, not the part of it that stays put.
 
 And, with ``drift`` (``LRCNConfig.drift``), how far that centre drifts over the whole subclip
 (:func:`drift_features`): the least-squares line through the centres against the sample points' order, its
@@ -86,8 +86,8 @@ def pixel_features(frames: np.ndarray, *, grid: int, snippet_frames: int, foregr
                    background: bool = False, drift: bool = False, track: str = "pixels") -> np.ndarray:
     """uint8 frames (T, H, W, 3), in snippets of ``snippet_frames`` → float32 features
     (T, feature_count(grid, foreground, background, drift)): the flow, change and colour columns (``grid`` > 0),
-    then the foreground's (``foreground``), the background colour (``background``) and the drift (``drift``),
-    the last two following the foreground's centre as ``track`` says (:func:`foreground_centres`)."""
+    then the foreground's (``foreground``), the background colour (``background``) and the drift (``drift``);
+    the foreground's offsets and the drift follow its centre as ``track`` says (:func:`foreground_centres`)."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] == 0:
         raise ValueError(f"expected non-empty frames (T, H, W, 3), got shape {frames.shape}")
@@ -132,8 +132,8 @@ def foreground_features(frames: np.ndarray, track: str = "pixels") -> np.ndarray
 
 def drift_features(frames: np.ndarray, snippet_frames: int = 1, track: str = "pixels") -> np.ndarray:
     """uint8 frames (T, H, W, 3) of one subclip, in snippets of ``snippet_frames`` → float32 (T, DRIFT_FEATURES):
-    how far the foreground's centre (:func:`foreground_centres`, followed as ``track`` says) drifts over the subclip, x and y in fractions of
-    the picture, the same on every frame.
+    how far the foreground's centre (:func:`foreground_centres`, followed as ``track`` says) drifts over the
+    subclip, x and y in fractions of the picture, the same on every frame.
 
     The drift is the least-squares line through the centres of the frames that have a foreground, against
     their snippet's place in the subclip (the sample points are evenly spaced, so the place stands for the
@@ -152,8 +152,9 @@ def foreground_centres(frames: np.ndarray, track: str = "pixels") -> tuple[np.nd
 
     * ``pixels``: the centre of every foreground pixel, each weighed by the square of its persistence, as
       :func:`foreground_features` says.
-    * ``object``: the plain centre of the frame's one connected foreground region that weighs most by that
-      same measure (the sum of its pixels' squared persistence): the object that stays in the picture. Small
+    * ``object``: the plain centre of the frame's one connected foreground region (pixels joined through their
+      sides, not their corners) that weighs most by that same measure (the sum of its pixels' squared
+      persistence: its size times how steadily it stays): the object that stays in the picture. Small
       things elsewhere do not pull its centre, and the whole object counts, where ``pixels`` weighs the part
       of a large object that stays put above its moving edges, and so shrinks the path of a large, slow
       object towards its middle.
@@ -277,12 +278,14 @@ def head_input(embeddings: np.ndarray, frames: np.ndarray, **options) -> np.ndar
     """What a frozen encoder's head reads for one subclip: its cached embeddings (T, D), and where ``options``
     (:func:`pixel_features`' keywords, :func:`pixel_options` of a config) ask for any, the pixel features of
     its frames beside them (T, D + feature_count(...))."""
-    if not _counted(options):
+    if not pixel_columns(options):
         return embeddings
     return _beside(embeddings, pixel_features(frames, **options))
 
 
-def _counted(options: dict) -> int:
+def pixel_columns(options: dict) -> int:
+    """How many columns :func:`pixel_features` gives for ``options`` (its keywords, or :func:`pixel_options` of a
+    config): what a head reads beside each embedding."""
     return feature_count(options["grid"], options.get("foreground", False), options.get("background", False),
                          options.get("drift", False))
 
@@ -297,7 +300,7 @@ def sample_head_inputs(sample, **options) -> tuple[np.ndarray, ...]:
     """A trailer sample's head inputs, one per subclip: its embedding arrays (``ml.data.TrailerSample`` after
     ``ml.embeddings.gather_embeddings``), with the pixel features of its frame files beside them where
     ``options`` (as for :func:`head_input`) ask for any."""
-    if not _counted(options):
+    if not pixel_columns(options):
         return tuple(sample.embeddings)
     return tuple(_beside(e, f) for e, f in zip(sample.embeddings, sample_pixel_features(sample, **options),
                                                 strict=True))
