@@ -168,13 +168,20 @@ class TrainingRunForm(forms.Form):
 
 
 def initial_from_run(run: TrainingRun) -> dict:
-    """The start-run form's values for "New run like this": every stored option of ``run`` (options it predates
-    keep the preset's value), its labels and the trailers it asked for."""
+    """The start-run form's values for "New run like this": every option ``run`` trained with, its labels and the
+    trailers it asked for. An option the run predates gets the value that reproduces it (the one its stored config
+    loads with, as the worker trained it), not the preset's; options no longer known are dropped."""
     initial = {"label_source": run.label_source, "min_ratings": run.min_ratings, "auto_activate": run.auto_activate,
                "trailer_ids": ",".join(map(str, run.requested_trailer_ids or []))}
     for (prefix, cls), stored in zip(CONFIGS, (run.model_config, run.train_config), strict=True):
         declared = options(cls)
-        for name, value in (stored or {}).items():
-            if name in declared:
-                initial[prefix + name] = ", ".join(map(str, value)) if declared[name].kind is tuple else value
+        known = {cls.RENAMED.get(name, name): value for name, value in (stored or {}).items()}
+        known = {name: value for name, value in known.items() if name in declared}
+        if known:
+            try:
+                known = cls.from_dict(known).to_dict()
+            except (TypeError, ValueError):  # a stored set the options' rules now refuse: the form says why
+                pass
+        for name, value in known.items():
+            initial[prefix + name] = ", ".join(map(str, value)) if declared[name].kind is tuple else value
     return initial

@@ -102,6 +102,9 @@ def test_new_run_like_this_fills_the_start_form_with_its_options(staff_client, m
         assert re.search(rf'name="{name}"[^>]*value="{re.escape(value)}"|value="{re.escape(value)}"[^>]*name="{name}"',
                          form), name
     assert re.search(r'<option value="reference" selected>', form)
+    # An option the run predates takes the value the run trained with, not the preset's ("object" in default).
+    track = re.search(r'<select name="model__foreground_track".*?</select>', form, flags=re.S).group(0)
+    assert re.search(r'<option value="pixels" selected>', track) and 'value="object" selected' not in track
 
 
 @pytest.fixture
