@@ -843,7 +843,9 @@ def _add_predict(commands) -> None:
                     "where they were made the way the model's were). Writes one CSV row per trailer: title, "
                     "predicted score (the mean over its subclips, averaged over the ensemble's models), spread "
                     "(the standard deviation over subclips), uncertainty (the standard deviation over the "
-                    "ensemble's models; 0 for a model trained without folds), number of subclips.",
+                    "ensemble's models; 0 for a model trained without folds), number of subclips, and low and high: the "
+                    "range the rating should fall in 4 times in 5, from the folds' own errors (ml.intervals; "
+                    "empty for a model trained without folds, or saved before they were kept).",
     )
     p.add_argument("model_file", metavar="MODEL_FILE", type=Path)
     p.add_argument("input", metavar="VIDEO_OR_DATA_DIR", type=Path)
@@ -903,13 +905,13 @@ def run_predict(args) -> int:
             _warn(f"skipped {title}: {exc}")
             continue
         rows.append([title, f"{scores.mean:.4f}", f"{scores.spread:.4f}", f"{scores.uncertainty:.4f}",
-                     len(scores.per_subclip)])
+                     len(scores.per_subclip), *("" if v is None else f"{v:.4f}" for v in (scores.low, scores.high))])
     if prepared and lacking[0]:
         _warn(f"warning: embedded {lacking[0]} subclips now for this run only: "
               + _embed_advice(args.input, made_with, wanted))
     if not rows:
         raise CliError("no trailer could be scored")
-    header = ["title", "predicted_score", "spread", "uncertainty", "subclips"]
+    header = ["title", "predicted_score", "spread", "uncertainty", "subclips", "low", "high"]
     if str(args.out) == "-":
         writer = csv.writer(sys.stdout)
         writer.writerow(header)

@@ -116,6 +116,7 @@ class Member:
     model: LRCN
     normaliser: Normaliser
     near: NearestTrailers | None = None
+    residuals: np.ndarray | None = None  # its absolute errors on the trailers it did not train on (ml.intervals)
 
 
 @dataclass
@@ -265,6 +266,7 @@ def cross_validate(
     if (config.neighbour_mix and model_config.uses_embeddings and len(results) > 1 and len(samples) >= MIX_MIN_TRAILERS
             and all(f.near_predictions for f in results)):
         weight = mix_neighbours(results, {s.trailer: s.rating for s in samples}, looks)
+    record_residuals(results, {s.trailer: s.rating for s in samples}, weight)
     return CrossValResult(folds=results, groups=[g for g in groups if len(g) > 1], model_config=model_config,
                           train_config=config, stop_reason=stop_reason, duplicates_checked=bool(vectors),
                           embedded_on_demand=embedded, neighbour_weight=weight)
@@ -303,6 +305,17 @@ def mix_neighbours(folds: Sequence[FoldResult], ratings: dict[Any, float], looks
         fold.member.near = NearestTrailers(np.stack([looks[k] for k in train]), np.array([ratings[k] for k in train]),
                                            weight=version, keys=train)
     return version
+
+
+def record_residuals(folds: Sequence[FoldResult], ratings: dict[Any, float], weight: float | None) -> None:
+    """Each fold's member keeps its absolute errors on the fold's trailers as the version delivers it: mixed
+    with its neighbours in the version's share ``weight`` where there is one (a fold's own predictions were
+    mixed in the share chosen without it). Its prediction intervals come from them (``ml.intervals``)."""
+    for fold in folds:
+        delivered = fold.predictions
+        if weight is not None and fold.head_predictions:
+            delivered = {k: float(mixed(fold.head_predictions[k], fold.near_predictions[k], weight)) for k in fold.test}
+        fold.member.residuals = np.array([abs(ratings[k] - delivered[k]) for k in fold.test], dtype=np.float64)
 
 
 def _run_fold(index, train, test, config, model_config, baseline_config, *, embedding_spec, callback, fits,
@@ -409,6 +422,14 @@ def predict_samples(members: Sequence[Member], samples: Sequence[TrailerSample],
                     frames_per_sample: int) -> dict[Any, float]:
     """Each trailer's prediction: the members' mean over its subclips (mixed with their neighbours' rating
     where they have them), averaged over members."""
+    return {key: float(values.mean()) for key, values in
+            member_predictions(members, samples, model_config, frames_per_sample).items()}
+
+
+def member_predictions(members: Sequence[Member], samples: Sequence[TrailerSample], model_config: LRCNConfig,
+                       frames_per_sample: int) -> dict[Any, np.ndarray]:
+    """Each trailer's prediction by each member, (members,): its mean over the trailer's subclips, mixed with
+    its neighbours' rating where it has them."""
     sources, spans = [], {}
     for sample in samples:
         if model_config.uses_embeddings:
@@ -418,8 +439,7 @@ def predict_samples(members: Sequence[Member], samples: Sequence[TrailerSample],
         spans[sample.trailer] = slice(len(sources), len(sources) + len(items))
         sources.extend(items)
     scores = subclip_scores(members, sources, model_config, frames_per_sample)
-    return {key: float(with_neighbours(members, scores[:, span], sources[span]).mean())
-            for key, span in spans.items()}
+    return {key: with_neighbours(members, scores[:, span], sources[span]).mean(axis=1) for key, span in spans.items()}
 
 
 # --------------------------------------------------------------------------- folds and groups

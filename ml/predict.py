@@ -5,9 +5,10 @@ A model file is ``torch.save`` of a plain dict, read back with
 never arbitrary objects)::
 
     format="reelscore.model", version=2,
-    members         [{"model_state", "normaliser": {"mean", "std"}, "neighbours"}]: the ensemble (the fold
-                    models of a cross-validated run; one member otherwise). Model outputs are standardised
-                    ratings. "neighbours" (optional) lists the rows of ``neighbours`` the member was trained on.
+    members         [{"model_state", "normaliser": {"mean", "std"}, "neighbours", "residuals"}]: the ensemble
+                    (the fold models of a cross-validated run; one member otherwise). Model outputs are
+                    standardised ratings. "neighbours" (optional) lists the rows of ``neighbours`` the member
+                    was trained on; "residuals" (optional) its absolute errors on its fold's trailers.
     neighbours      {"vectors" (N, D) float32, "ratings" (N,), "k", "weight"}, or None: the training trailers'
                     mean embeddings and ratings; each member's prediction is mixed with the mean rating of
                     its k nearest training trailers, ``weight`` being their share (ml.neighbours).
@@ -27,7 +28,8 @@ A trailer's prediction is the mean over members of the mean of its
 subclips' scores (each member's mixed with its neighbours' rating of the
 trailer, where the file has them); ``spread`` is the standard deviation over
 subclips and ``uncertainty`` the standard deviation over members (0 for one
-member).
+member); ``low`` and ``high`` bound the range the rating should fall in 4
+times in 5 (``ml.intervals``), where the members carry their fold's errors.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from ml.data import Normaliser
 from ml.embeddings import EmbeddingSpec, check_spec, embed_subclip, installed_spec, load_embeddings
 from ml.encoder import ENCODER_DIM
 from ml.frames import load_frames
+from ml.intervals import cv_plus
 from ml.model import LRCN, build_model
 from ml.neighbours import NearestTrailers
 from ml.pixels import head_input, pixel_options
@@ -86,12 +89,15 @@ class LoadedModel:
 @dataclass(frozen=True)
 class Scores:
     """A trailer's scores: one per subclip (averaged over the ensemble), their mean (the prediction), their
-    spread (standard deviation over subclips) and the model's uncertainty (standard deviation over members)."""
+    spread (standard deviation over subclips), the model's uncertainty (standard deviation over members) and
+    the interval its rating should fall in (``ml.intervals``; None for a model without its folds' errors)."""
 
     per_subclip: list[float]
     mean: float
     spread: float
     uncertainty: float = 0.0
+    low: float | None = None
+    high: float | None = None
 
 
 def save_model_file(
@@ -141,7 +147,8 @@ def save_model_file(
         "format": MODEL_FORMAT,
         "version": 2,
         "members": [{"model_state": {k: v.detach().cpu() for k, v in m.model.state_dict().items()},
-                     "normaliser": m.normaliser.to_dict(), **({"neighbours": r} if r is not None else {})}
+                     "normaliser": m.normaliser.to_dict(), **({"neighbours": r} if r is not None else {}),
+                     **({"residuals": torch.from_numpy(m.residuals)} if m.residuals is not None else {})}
                     for m, r in zip(members, rows, strict=True)],
         "neighbours": near,
         "model_config": model_config.to_dict(),
@@ -176,8 +183,10 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
         model = build_model(model_config)
         model.load_state_dict(entry["model_state"])
         rows = entry.get("neighbours")
+        residuals = entry.get("residuals")
         members.append(Member(model.to(target).eval(), Normaliser.from_dict(entry["normaliser"]),
-                              near=_member_neighbours(near, rows) if near and rows is not None else None))
+                              near=_member_neighbours(near, rows) if near and rows is not None else None,
+                              residuals=residuals.double().numpy() if residuals is not None else None))
     train_config = TrainConfig.from_dict(data["train_config"]) if data.get("train_config") else None
     return LoadedModel(
         members=members,
@@ -223,17 +232,21 @@ def _trailer_scores(loaded: LoadedModel, sources: Sequence[np.ndarray], batch_si
     """One trailer's Scores from its subclips' model inputs: every member's, mixed with its neighbours'."""
     per_member = subclip_scores(loaded.members, sources, loaded.model_config, loaded.frames_per_sample,
                                 batch_size=batch_size)
-    return _scores(with_neighbours(loaded.members, per_member, sources))
+    return _scores(with_neighbours(loaded.members, per_member, sources), loaded.members)
 
 
-def _scores(per_member: np.ndarray) -> Scores:
+def _scores(per_member: np.ndarray, members: Sequence[Member]) -> Scores:
     """(members, subclips) ratings → the trailer's Scores."""
     per_subclip = per_member.mean(axis=0)
+    predictions = per_member.mean(axis=1)
+    interval = cv_plus(predictions, [m.residuals for m in members])
     return Scores(
         per_subclip=[float(s) for s in per_subclip],
         mean=float(per_subclip.mean()),
         spread=float(per_subclip.std()),
-        uncertainty=float(per_member.mean(axis=1).std()),
+        uncertainty=float(predictions.std()),
+        low=interval[0] if interval else None,
+        high=interval[1] if interval else None,
     )
 
 

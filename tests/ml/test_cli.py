@@ -80,9 +80,10 @@ def test_preprocess_train_resume_predict(videos, tmp_path):
     assert scored.returncode == 0, scored.stderr
     rows = list(csv.DictReader(predictions.open()))
     assert sorted(r["title"] for r in rows) == sorted(t.title for t in trailers)
-    assert list(rows[0]) == ["title", "predicted_score", "spread", "uncertainty", "subclips"]
+    assert list(rows[0]) == ["title", "predicted_score", "spread", "uncertainty", "subclips", "low", "high"]
     assert all(1 <= float(r["predicted_score"]) <= 10 and float(r["spread"]) >= 0 for r in rows)
     assert {r["uncertainty"] for r in rows} == {"0.0000"}  # one model: no ensemble to disagree
+    assert {(r["low"], r["high"]) for r in rows} == {("", "")}  # nor folds' errors to make an interval from
     assert {r["subclips"] for r in rows} == {"2"}
 
     # Straight from the videos, sampled as the model file says; the broken file is reported and skipped.
@@ -285,10 +286,14 @@ def test_cross_validated_training_prints_the_estimate_and_the_ensemble_predicts(
     assert main(["predict", str(model), str(embedded), "--out", str(predictions), "-q"]) == 0
     assert capsys.readouterr().err == ""
     rows = list(csv.DictReader(predictions.open()))
-    assert list(rows[0]) == ["title", "predicted_score", "spread", "uncertainty", "subclips"]
+    assert list(rows[0]) == ["title", "predicted_score", "spread", "uncertainty", "subclips", "low", "high"]
     assert sorted(r["title"] for r in rows) == sorted(t.title for t in trailers)
     uncertainty = [float(r["uncertainty"]) for r in rows]
     assert min(uncertainty) >= 0 and max(uncertainty) > 0  # three fold models that do not all agree
+    # The 80% interval, from the folds' own errors: wider than the models' disagreement, around the score.
+    for row in rows:
+        low, score, high = float(row["low"]), float(row["predicted_score"]), float(row["high"])
+        assert low < score < high and high - low > 2 * float(row["uncertainty"]), row
 
 
 def test_without_the_neighbour_mix_the_model_is_its_head_alone(videos, embedded, tmp_path, capsys):

@@ -11,14 +11,17 @@ from ml.crossval import (
     duplicate_score,
     frame_fingerprints,
     make_folds,
+    member_predictions,
     merge_groups,
     mix_neighbours,
     near_duplicate_groups,
     predict_samples,
+    record_residuals,
 )
 from ml.data import TrailerSample
 from ml.embeddings import trailer_frames
 from ml.frames import save_frames
+from ml.intervals import cv_plus
 from ml.neighbours import choose_weight, predict_neighbours
 from ml.predict import load_model, save_model_file, score_frame_files
 
@@ -232,6 +235,14 @@ def test_a_pretrained_head_cross_validates_on_cached_embeddings_and_its_ensemble
     assert estimate["neighbour_weight"] == result.neighbour_weight
     assert estimate["duplicates_checked"] is True and estimate["embedded_on_demand"] == 0
     assert len(result.members) == 3
+    # Each member keeps its errors on its fold's trailers as the version delivers it (in the version's share),
+    # for the prediction intervals.
+    version_share = result.neighbour_weight
+    for fold in result.folds:
+        delivered = [(1 - version_share) * fold.head_predictions[k] + version_share * fold.near_predictions[k]
+                     for k in fold.test]
+        assert fold.member.residuals == pytest.approx([abs(d - ratings[k]) for d, k in zip(delivered, fold.test,
+                                                                                          strict=True)])
 
     path = save_model_file(tmp_path / "model.pt", result)
     loaded = load_model(path)
@@ -249,6 +260,13 @@ def test_a_pretrained_head_cross_validates_on_cached_embeddings_and_its_ensemble
     from_frames = score_frame_files(loaded, frames)  # embedded again on the spot: the same scores
     assert from_cache.mean == pytest.approx(from_frames.mean, abs=0.05)
     assert from_cache.uncertainty > 0  # three members trained on different folds disagree a little
+    # The file keeps the members' errors, and the 80% interval is CV+ over them and the members' predictions.
+    for member, fold in zip(loaded.members, result.folds, strict=True):
+        assert member.residuals == pytest.approx(fold.member.residuals)
+    each = member_predictions(result.members, [sample], HEAD, FAST.frames_per_sample)["t0"]
+    assert (from_cache.low, from_cache.high) == pytest.approx(cv_plus(each, [f.member.residuals for f in result.folds]),
+                                                              abs=1e-4)
+    assert from_cache.low < from_cache.mean < from_cache.high
     assert len(from_cache.per_subclip) == 2
 
 
@@ -287,6 +305,12 @@ def test_each_fold_mixes_in_the_neighbours_in_a_share_chosen_on_the_other_folds_
     # Each member rates by the neighbours among its own training trailers, in the version's share.
     assert all(f.member.near.weight == 1.0 and f.member.near.keys == [k for k in ratings if k not in f.test]
                for f in folds)
+    # Its errors for the intervals are the version's (all neighbours: fold a's 2 off, b's and c's right), not
+    # those of its own fold's share.
+    record_residuals(folds, ratings, version)
+    assert [list(f.member.residuals) for f in folds] == [[2.0] * 4, [0.0] * 4, [0.0] * 4]
+    record_residuals(folds, ratings, None)  # a version that does not mix: the folds' own predictions
+    assert [list(f.member.residuals) for f in folds] == [[2.0] * 4, [1.0] * 4, [3.0] * 4]
 
 
 def test_cached_embeddings_made_another_way_are_refused_naming_both(embedded_trailers):
