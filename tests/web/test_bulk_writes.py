@@ -58,6 +58,7 @@ class _Scores:
     def __init__(self, n: int, value: float):
         self.per_subclip = [value - 0.5, value + 0.5][:n]
         self.mean, self.spread, self.uncertainty = value, 0.5, 0.25
+        self.low, self.high = value - 1.5, value + 2.0
 
 
 @pytest.fixture
@@ -89,6 +90,7 @@ def test_scoring_writes_new_predictions_and_replaces_old_ones_a_chunk_at_a_time(
     assert set(rows) == {t.pk for t in trailers}
     for trailer in trailers:
         assert rows[trailer.pk].score == 1.0 + trailer.pk % 9 and rows[trailer.pk].subclip_scores
+        assert (rows[trailer.pk].low, rows[trailer.pk].high) == (rows[trailer.pk].score - 1.5, rows[trailer.pk].score + 2)
     assert rows[trailers[0].pk].pk == stale.pk and rows[trailers[0].pk].score != 9.9  # the same row, updated
 
 

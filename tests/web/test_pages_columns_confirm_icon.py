@@ -31,7 +31,7 @@ def test_a_phone_hides_only_the_minor_columns(user_client, staff_client, make_tr
 
     predictions = _headings(user_client.get("/predictions/").content.decode())
     assert {h for h, optional in predictions.items() if optional} == {"Spread", "Per subclip", "Reference"}
-    assert not predictions["Uncertainty"]  # the uncertainty stays beside the prediction
+    assert not predictions["Uncertainty"] and not predictions["Likely (80%)"]  # they stay beside the prediction
 
     runs = _headings(user_client.get("/runs/").content.decode())
     assert {h for h, optional in runs.items() if optional} == {"Epoch", "Preset", "Labels", "Device", "Started by",

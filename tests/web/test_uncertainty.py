@@ -1,4 +1,5 @@
-"""The ensemble's uncertainty beside every prediction: trailer page, dataset, predictions table, CSV, API."""
+"""The ensemble's uncertainty and the 80% interval beside every prediction: trailer page, dataset, predictions
+table, CSV, API."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def ensemble(make_trailer, make_version, make_prediction):
-    """An active five-model version that scored one trailer 6.1 ± 0.4."""
+    """An active five-model version that scored one trailer 6.1 ± 0.4, likely 4.62 to 7.8."""
     version = make_version(number=4, active=True, **cv_version_metrics(folds=5))
     trailer = make_trailer(title="Moonrise")
-    prediction = make_prediction(version, trailer, 6.1, [5.9, 6.3], uncertainty=0.4)
+    prediction = make_prediction(version, trailer, 6.1, [5.9, 6.3], uncertainty=0.4, low=4.62, high=7.8)
     return {"version": version, "trailer": trailer, "prediction": prediction}
 
 
@@ -35,6 +36,10 @@ def test_the_trailer_page_shows_score_plus_minus_uncertainty_and_explains_it(use
     words = _words(section)
     assert "the mean of v4's 5 models (one per cross-validation fold)" in words.replace("&#x27;", "'")
     assert "Across this trailer's subclips the scores spread by ± 0.20" in words.replace("&#x27;", "'")
+    # The 80% interval beside the score, and what it can and cannot promise.
+    assert "6.10 ± 0.40 likely 4.6–7.8" in words
+    assert "should fall between 4.62 and 7.80 four times in five (an 80% interval)" in words
+    assert "not for ones unlike any of them" in words
 
 
 def test_a_single_model_gives_no_ensemble_uncertainty(user_client, make_trailer, make_version, make_prediction):
@@ -44,6 +49,7 @@ def test_a_single_model_gives_no_ensemble_uncertainty(user_client, make_trailer,
     section = re.search(r'id="predictions">.*?</section>', html, re.S).group(0)
     assert 'class="uncertainty"' not in section
     assert "is a single model, so it gives no ensemble uncertainty" in section
+    assert 'class="interval"' not in section and "80% interval" not in section  # nor folds' errors for one
 
 
 def test_the_dataset_shows_the_active_prediction_with_its_uncertainty(user_client, ensemble, make_trailer):
@@ -61,6 +67,10 @@ def test_the_predictions_table_has_an_uncertainty_column(user_client, ensemble, 
     assert headings.index("Uncertainty") == headings.index("Predicted") + 1
     row = re.search(rf'<tr data-trailer="{ensemble["trailer"].pk}">.*?</tr>', html, re.S).group(0)
     assert '<td class="num uncertainty-col">± 0.40</td>' in row
+    assert headings.index("Likely (80%)") == headings.index("Uncertainty") + 1
+    assert '<td class="num interval-col">4.6–7.8</td>' in row
+    sure = re.search(r'<tr data-trailer="\d+">(?:(?!</tr>).)*Sure thing.*?</tr>', html, re.S).group(0)
+    assert '<td class="num interval-col">—</td>' in sure  # scored without an interval
     ordered = user_client.get("/predictions/?sort=-uncertainty").content.decode()
     titles = re.findall(r'<tr data-trailer="\d+">\s*<td[^>]*><a href="/trailers/\d+/">([^<]+)</a>', ordered)
     assert titles == ["Moonrise", "Sure thing"]
@@ -70,10 +80,11 @@ def test_the_csv_has_an_uncertainty_column_after_spread(user_client, ensemble):
     response = user_client.get("/predictions.csv")
     text = b"".join(response.streaming_content).decode()
     header = next(csv.reader(io.StringIO(text)))
-    assert header == ["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty", "subclip_scores",
-                      "mean_rating", "rating_count", "error", "reference_score", "status"]
+    assert header == ["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty", "low", "high",
+                      "subclip_scores", "mean_rating", "rating_count", "error", "reference_score", "status"]
     (row,) = csv.DictReader(io.StringIO(text))
     assert row["predicted"] == "6.1000" and row["spread"] == "0.2000" and row["uncertainty"] == "0.4000"
+    assert row["low"] == "4.6200" and row["high"] == "7.8000"
     assert row["subclip_scores"] == "5.9000;6.3000"
 
 
@@ -81,8 +92,10 @@ def test_the_api_gives_the_uncertainty(api, ensemble):
     trailer = ensemble["trailer"]
     (listed,) = api.get("/api/predictions/?version=active").json()["results"]
     assert listed["uncertainty"] == pytest.approx(0.4) and listed["spread"] == pytest.approx(0.2)
+    assert (listed["low"], listed["high"]) == (pytest.approx(4.62), pytest.approx(7.8))
     detail = api.get(f"/api/trailers/{trailer.pk}/").json()
     assert detail["predicted_uncertainty"] == pytest.approx(0.4)
     assert detail["predictions"][0]["uncertainty"] == pytest.approx(0.4)
+    assert (detail["predictions"][0]["low"], detail["predictions"][0]["high"]) == (pytest.approx(4.62), pytest.approx(7.8))
     row = next(r for r in api.get("/api/trailers/").json()["results"] if r["id"] == trailer.pk)
     assert row["predicted_uncertainty"] == pytest.approx(0.4)

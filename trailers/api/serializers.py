@@ -99,6 +99,9 @@ class SubclipSerializer(serializers.ModelSerializer):
 UNCERTAINTY_HELP = ("the prediction's uncertainty: the standard deviation of the model version's ensemble members' "
                     "predictions (one member per cross-validation fold; 0 for a one-model version)")
 SPREAD_HELP = "the standard deviation of the per-subclip scores"
+LOW_HELP = ("the lower end of the prediction's 80% interval: the range the rating should fall in 4 times in 5, from "
+            "the version's cross-validation folds' own errors (null for a version without them)")
+HIGH_HELP = "the upper end of the prediction's 80% interval (null for a version without the folds' errors)"
 
 
 class TrailerPredictionSerializer(serializers.ModelSerializer):
@@ -106,11 +109,13 @@ class TrailerPredictionSerializer(serializers.ModelSerializer):
     is_active = serializers.BooleanField(source="model_version.is_active", read_only=True)
     spread = serializers.FloatField(read_only=True, help_text=SPREAD_HELP)
     uncertainty = serializers.FloatField(read_only=True, help_text=UNCERTAINTY_HELP)
+    low = serializers.FloatField(read_only=True, allow_null=True, help_text=LOW_HELP)
+    high = serializers.FloatField(read_only=True, allow_null=True, help_text=HIGH_HELP)
 
     class Meta:
         model = Prediction
-        fields = ["model_version", "model_version_number", "is_active", "score", "spread", "uncertainty",
-                  "subclip_scores", "created_at"]
+        fields = ["model_version", "model_version_number", "is_active", "score", "spread", "uncertainty", "low",
+                  "high", "subclip_scores", "created_at"]
         read_only_fields = fields
 
 
@@ -512,9 +517,11 @@ class PredictionSerializer(serializers.ModelSerializer):
     rating_count = serializers.IntegerField(read_only=True)
     spread = serializers.FloatField(read_only=True, help_text=SPREAD_HELP)
     uncertainty = serializers.FloatField(read_only=True, help_text=UNCERTAINTY_HELP)
+    low = serializers.FloatField(read_only=True, allow_null=True, help_text=LOW_HELP)
+    high = serializers.FloatField(read_only=True, allow_null=True, help_text=HIGH_HELP)
 
     class Meta:
         model = Prediction
         fields = ["id", "model_version", "model_version_number", "trailer", "trailer_title", "score", "spread",
-                  "uncertainty", "subclip_scores", "mean_rating", "rating_count", "created_at"]
+                  "uncertainty", "low", "high", "subclip_scores", "mean_rating", "rating_count", "created_at"]
         read_only_fields = fields

@@ -78,7 +78,8 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
             log.warning("trailer %s was not scored with version %s: %s", trailer.pk, version.number, exc)
             continue
         chunk.append(Prediction(model_version=version, trailer=trailer, score=scores.mean, spread=scores.spread,
-                                uncertainty=scores.uncertainty, subclip_scores=list(scores.per_subclip),
+                                uncertainty=scores.uncertainty, low=scores.low, high=scores.high,
+                                subclip_scores=list(scores.per_subclip),
                                 **asdict(standing.of(trailer.pk))))
         if len(chunk) >= SCORING_CHUNK:
             written += write_predictions(predictions=chunk)
@@ -107,7 +108,7 @@ def write_predictions(*, predictions: list[Prediction]) -> int:
         kept = [p for p in predictions if p.trailer_id in ids]
         Prediction.objects.bulk_create(
             kept, update_conflicts=True, unique_fields=["model_version", "trailer"],
-            update_fields=["score", "spread", "uncertainty", "subclip_scores", "trained", "held_out_score", "baseline"],
+            update_fields=["score", "spread", "uncertainty", "low", "high", "subclip_scores", "trained", "held_out_score", "baseline"],
         )
         versions = {p.model_version_id for p in kept}
         for version_id in versions:
