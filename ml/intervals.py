@@ -39,7 +39,8 @@ def cv_plus(member_predictions: Sequence[float], residuals: Sequence[np.ndarray 
     centres = np.concatenate([np.full(len(r), float(p)) for p, r in zip(member_predictions, residuals, strict=True)])
     errors = np.concatenate([np.asarray(r, dtype=np.float64) for r in residuals])
     n, miss = len(errors), 1.0 - coverage
-    low_rank, high_rank = math.floor(miss * (n + 1)), math.ceil((1.0 - miss) * (n + 1))
+    # Rounded first: 1 - 0.8 is 0.19999999999999996 in floating point, and 4 errors would bound nothing.
+    low_rank, high_rank = math.floor(round(miss * (n + 1), 9)), math.ceil(round((1.0 - miss) * (n + 1), 9))
     if low_rank < 1 or high_rank > n:
         return None
     return float(np.sort(centres - errors)[low_rank - 1]), float(np.sort(centres + errors)[high_rank - 1])

@@ -220,12 +220,15 @@ def test_upload_rate_train_and_predict(page, screenshot, worker, rated_by_others
     assert {r["title"] for r in rows} == {"Harbour Lights", "Night Train"} | seeded
     assert all(1 <= float(r["mean_rating"]) <= 10 and r["predicted"] for r in rows)
     assert all(float(r["uncertainty"]) >= 0 for r in rows)
+    # The worker's fold models kept their errors: each prediction carries its 80% interval.
+    assert all(float(r["low"]) <= float(r["predicted"]) <= float(r["high"]) for r in rows), rows
 
     # --- the trailer page now shows the prediction, per subclip ---------------------------------------------------------
     page.goto(f"/trailers/{Trailer.objects.get(title='Harbour Lights').pk}/")
     expect(page.locator("#predictions")).to_contain_text(f"{version}")
     expect(page.locator("#predictions .subclip-scores li")).to_have_count(2)
     expect(page.locator("#predictions .uncertainty")).to_have_text(re.compile(r"± \d+\.\d{2}"))
+    expect(page.locator("#predictions .interval")).to_have_text(re.compile(r"likely -?\d+\.\d–\d+\.\d"))
     screenshot(page, "09-trailer-with-prediction")
     assert not page.js_errors, page.js_errors
 

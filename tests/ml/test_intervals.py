@@ -16,6 +16,8 @@ def test_the_interval_is_the_ranked_fold_errors_around_each_fold_models_predicti
     assert cv_plus([5.0, 6.0], residuals, coverage=0.5) == pytest.approx((4.5, 6.2))  # the 3rd of each
     assert cv_plus([5.0, 6.0], residuals, coverage=0.8) == pytest.approx((3.0, 7.0))  # the 1st and the 5th
     assert COVERAGE == 0.8
+    # Four errors are just enough for 80%: the widest of them (a rank that floating point must not miss).
+    assert cv_plus([5.0, 6.0, 5.0, 6.0], [np.array([e]) for e in (1.0, 0.5, 0.25, 2.0)]) == pytest.approx((4.0, 8.0))
 
 
 def test_no_interval_without_every_members_errors_or_with_too_few_of_them():
