@@ -30,7 +30,9 @@ cannot know, since it is not told the sources; the gap between it and ``CV`` is 
 estimate's optimism that comes from sources seen on both sides), the single-frame head's and the
 nearest-neighbours baseline's (``ml.neighbours``) figures on the same folds, the head alone (before the
 neighbours are mixed in: its CV and held-out ratios, shown, never used to choose) and the neighbours' share
-in the version (``share``), a refit on every training trailer with the same epochs (the alternative to the
+in the version (``share``), how many held-out ratings fell in the 80% interval each prediction carries
+(``in 80%``, ``ml.intervals``, and its mean ``width`` in rating points) and how many the members' spread
+would have held, read as an error bar (``±sd in 80%``: within 1.28 of their standard deviations), a refit on every training trailer with the same epochs (the alternative to the
 ensemble; mixed with every training trailer's neighbours in the same share), and the time each took. With
 ``--seeds N`` each set and preset is measured with fold seeds 0 to N-1 (the folds,
 and the heads' initial weights, change with it), and the mean and range of each ratio follow: on sets
@@ -57,10 +59,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from ml.config import PRESETS, TRAIN_PRESETS, SamplingConfig  # noqa: E402
-from ml.crossval import Member, cross_validate, predict_samples  # noqa: E402
+from ml.crossval import Member, cross_validate, member_predictions, predict_samples  # noqa: E402
 from ml.data import TrailerSample  # noqa: E402
 from ml.embeddings import embed_subclip, installed_spec, trailer_frames  # noqa: E402
 from ml.frames import save_frames  # noqa: E402
+from ml.intervals import COVERAGE, cv_plus  # noqa: E402
 from ml.metrics import mae  # noqa: E402
 from ml.neighbours import NearestTrailers, trailer_vectors  # noqa: E402
 from ml.synth import generate_content_dataset, generate_dataset  # noqa: E402
@@ -162,8 +165,18 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0) -> dict:
     estimate = result.estimate()["summary"]
     truth = [s.rating for s in split.heldout]
     train_mean = float(np.mean([s.rating for s in split.train]))
-    held = predict_samples(result.members, split.heldout, model_config, train_config.frames_per_sample)
+    each = member_predictions(result.members, split.heldout, model_config, train_config.frames_per_sample)
+    held = {key: float(values.mean()) for key, values in each.items()}
     heldout_mae = mae(truth, [held[s.trailer] for s in split.heldout])
+    # The 80% intervals a user sees beside each prediction (ml.intervals): how often they held the rating.
+    intervals = [cv_plus(each[s.trailer], [m.residuals for m in result.members]) for s in split.heldout]
+    covered = (float(np.mean([low <= s.rating <= high for (low, high), s in zip(intervals, split.heldout, strict=True)]))
+               if all(intervals) else None)
+    width = float(np.mean([high - low for low, high in intervals])) if all(intervals) else None
+    # The members' spread read as an error bar (± 1.28 sd holds 80% of a normal error): what it would promise.
+    z80 = 1.2816
+    spread_covered = float(np.mean([abs(held[s.trailer] - s.rating) <= z80 * each[s.trailer].std()
+                                    for s in split.heldout])) if len(result.members) > 1 else None
     # The heads alone, without the neighbours mixed in: shown, never used to choose anything.
     heads = [Member(m.model, m.normaliser) for m in result.members]
     head_held = predict_samples(heads, split.heldout, model_config, train_config.frames_per_sample)
@@ -193,7 +206,8 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0) -> dict:
         "groups": len(result.groups), "seconds": cv_seconds,
         "heldout_ratio_90": (float(np.percentile(spread, 5)), float(np.percentile(spread, 95))),
         "source_cv_ratio": source_estimate["model"]["mae"]["mean"] / source_estimate["mean_baseline"]["mae"]["mean"],
-        "spearman": estimate["model"]["spearman"]["mean"],
+        "spearman": estimate["model"]["spearman"]["mean"], "covered": covered, "width": width,
+        "spread_covered": spread_covered,
     }
 
 
@@ -224,7 +238,8 @@ def ratios(r: dict) -> dict[str, float]:
             "honesty": r["cv_mae"] / r["heldout_mae"], "src CV ×": r["source_cv_ratio"],
             "refit ×": r["refit_mae"] / r["heldout_baseline"], "nbrs CV ×": r["cv_neighbours"] / r["cv_baseline"],
             "head CV ×": r["cv_head"] / r["cv_baseline"], "head held ×": r["head_mae"] / r["heldout_baseline"],
-            "share": r["share"]}
+            "share": r["share"], f"in {COVERAGE:.0%}": r["covered"], "width": r["width"],
+            "±sd in 80%": r["spread_covered"]}
 
 
 def print_row(set_name: str, preset: str, r: dict) -> None:
@@ -234,15 +249,20 @@ def print_row(set_name: str, preset: str, r: dict) -> None:
           f"{q['CV ×']:6.2f} {r['heldout_mae']:9.3f} {r['heldout_baseline']:6.3f} {q['held ×']:7.2f} "
           f"{r['heldout_ratio_90'][0]:5.2f}–{r['heldout_ratio_90'][1]:<5.2f} {q['honesty']:8.2f} "
           f"{q['src CV ×']:9.2f} {q['refit ×']:8.2f} {single:>11} {q['nbrs CV ×']:9.2f} {q['head CV ×']:9.2f} "
-          f"{q['head held ×']:11.2f} {r['share']:5.2f} {r['spearman'] or 0:5.2f} {r['groups']:6d} {r['seconds']:5.0f}s",
-          flush=True)
+          f"{q['head held ×']:11.2f} {r['share']:5.2f} {_or_dash(r['covered']):>6} {_or_dash(r['width']):>5} "
+          f"{_or_dash(r['spread_covered']):>10} "
+          f"{r['spearman'] or 0:5.2f} {r['groups']:6d} {r['seconds']:5.0f}s", flush=True)
+
+
+def _or_dash(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
 
 
 def print_means(set_name: str, preset: str, rows: list[dict]) -> None:
     """The mean (and range) over fold seeds of each ratio: one seed's folds decide much of a small set's figures."""
     table = [ratios(r) for r in rows]
     parts = [f"{name} {np.mean([t[name] for t in table]):.2f} ({min(t[name] for t in table):.2f}–"
-             f"{max(t[name] for t in table):.2f})" for name in table[0]]
+             f"{max(t[name] for t in table):.2f})" for name in table[0] if all(t[name] is not None for t in table)]
     print(f"{set_name:8} {preset:13} mean of {len(rows)} fold seeds: " + ", ".join(parts), flush=True)
 
 
@@ -267,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = installed_spec("efficientnet_lite0", SAMPLING.size)
     header = (f"{'set':8} {'preset':13} {'seed':>4} {'CV MAE':>13} {'CV base':>8} {'CV ×':>6} {'held-out':>9} "
               f"{'base':>6} {'held ×':>7} {'held × 90%':>12} {'honesty':>8} {'src CV ×':>9} {'refit ×':>8} "
-              f"{'1-frame CV×':>11} {'nbrs CV ×':>9} {'head CV ×':>9} {'head held ×':>11} {'share':>5} {'rho':>5} "
+              f"{'1-frame CV×':>11} {'nbrs CV ×':>9} {'head CV ×':>9} {'head held ×':>11} {'share':>5} {'in 80%':>6} {'width':>5} {'±sd in 80%':>10} {'rho':>5} "
               f"{'groups':>6} {'time':>6}")
     print(header)
     for split in sets:

@@ -1,8 +1,8 @@
 """Prediction intervals: the range a trailer's rating should fall in, from the cross-validation's own errors.
 
 The members' spread (``Scores.uncertainty``) says how much the fold models disagree; it is no error bar. On
-bench/learn's held-out trailers, the ensemble's prediction ± 1.28 of its spread held the rating for 7 to 10 of 20
-trailers on content and 1 to 3 of 20 on motion, where an 80% error bar should hold 16.
+bench/learn's held-out trailers (fold seeds 0-4), the ensemble's prediction ± 1.28 of its spread held the rating
+for 6 to 10 of 20 trailers on content and 1 to 3 of 20 on motion, where an 80% error bar should hold 16.
 
 The interval here is CV+ (Barber, Candès, Ramdas and Tibshirani, "Predictive inference with the jackknife+",
 Annals of Statistics 2021), which fits a K-fold ensemble as it is. Each training trailer ``i`` has its
