@@ -427,6 +427,7 @@ def sweep_and_score(size: int, waiting: int = 10_000) -> dict:
         def __init__(self, n):
             self.per_subclip = [5.0 + 0.1 * k for k in range(n)]
             self.mean, self.spread, self.uncertainty = 5.1, 0.08, 0.3
+            self.low, self.high = 3.9, 6.4
 
     class Model:
         embedding = None

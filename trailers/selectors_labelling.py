@@ -35,7 +35,7 @@ class NextToRate:
     trailer: Trailer | None
     order: str  # the order that chose it
     asked: str  # the order asked for ("uncertain" falls back to "fewest" where no version can say)
-    reason: str  # why this trailer, e.g. "The model's guess is 6.1 ± 1.8: ..."
+    reason: str  # why this trailer, e.g. "The model's guess is 6.1, its fold models disagreeing by ± 1.8: ..."
     fallback: str  # why the order asked for was not used; "" when it was
     version: ModelVersion | None = None
 
@@ -87,7 +87,8 @@ def _reason(trailer: Trailer, order: str, version: ModelVersion | None) -> str:
         if trailer.uncertainty is None:
             return (f"{version} has not scored it yet, so the model knows least about it of all the trailers you "
                     f"have not rated ({ratings} so far).")
-        return (f"The model's guess is {trailer.guess:.1f} ± {trailer.uncertainty:.1f}: of the trailers you have not "
+        return (f"The model's guess is {trailer.guess:.1f}, its fold models disagreeing by ± {trailer.uncertainty:.1f}: "
+                f"of the trailers you have not "
                 f"rated, it is least sure of this one ({ratings} so far).")
     if order == "random":
         return f"Picked at random from the trailers you have not rated ({ratings} so far)."

@@ -46,7 +46,7 @@ def test_rate_with_keys_skip_and_undo_without_a_page_load(page, screenshot, user
     page.goto("/rate/?order=uncertain")
     card = page.locator(".rate-next")
     expect(card.locator("h2")).to_contain_text("Night Train")
-    expect(page.locator("#rate-why")).to_contain_text("The model's guess is 6.1 ± 1.8")
+    expect(page.locator("#rate-why")).to_contain_text("The model's guess is 6.1, its fold models disagreeing by ± 1.8")
     expect(page.locator("#rate-order")).to_have_value("uncertain")
     video = page.locator("video[data-player]")
     assert video.evaluate("v => v.muted") is True

@@ -278,6 +278,10 @@ def test_a_run_with_too_few_trailers_to_choose_a_share_is_its_head_alone(embedde
     assert result.neighbour_weight is None and "neighbour_weight" not in estimate
     assert set(estimate["summary"]) == {"model", "mean_baseline", "neighbours"}  # no separate head: it is the model
     assert all(m.near is None for m in result.members)
+    # Unmixed, each member's errors for the intervals are its fold's own predictions'.
+    ratings = {key: rating for key, _, rating, _ in samples}
+    for fold in result.folds:
+        assert fold.member.residuals == pytest.approx([abs(fold.predictions[k] - ratings[k]) for k in fold.test])
 
 
 def test_each_fold_mixes_in_the_neighbours_in_a_share_chosen_on_the_other_folds_only():
@@ -309,8 +313,6 @@ def test_each_fold_mixes_in_the_neighbours_in_a_share_chosen_on_the_other_folds_
     # those of its own fold's share.
     record_residuals(folds, ratings, version)
     assert [list(f.member.residuals) for f in folds] == [[2.0] * 4, [0.0] * 4, [0.0] * 4]
-    record_residuals(folds, ratings, None)  # a version that does not mix: the folds' own predictions
-    assert [list(f.member.residuals) for f in folds] == [[2.0] * 4, [1.0] * 4, [3.0] * 4]
 
 
 def test_cached_embeddings_made_another_way_are_refused_naming_both(embedded_trailers):

@@ -28,7 +28,7 @@ def test_most_uncertain_first_then_in_falling_uncertainty(user, scored):
     first = next_to_rate(user=user, order="uncertain")
     assert first.trailer.pk == scored["Murky"].pk
     assert next_to_rate(user=user).order == "fewest"  # the default order
-    assert first.reason == ("The model's guess is 6.1 ± 1.8: of the trailers you have not rated, it is least sure "
+    assert first.reason == ("The model's guess is 6.1, its fold models disagreeing by ± 1.8: of the trailers you have not rated, it is least sure "
                             "of this one (1 rating so far).")
 
 

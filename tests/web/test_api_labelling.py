@@ -22,7 +22,7 @@ def test_rate_next_by_uncertainty_with_the_reason(api, user, make_trailer, make_
     make_prediction(version, unsure, 6.1, uncertainty=1.8)
     body = api.get("/api/rate-next/?order=uncertain").json()
     assert body["trailer"]["title"] == "Unsure" and body["order"] == "uncertain" and body["remaining"] == 2
-    assert body["reason"].startswith("The model's guess is 6.1 ± 1.8") and body["fallback"] == ""
+    assert body["reason"].startswith("The model's guess is 6.1, its fold models disagreeing by ± 1.8") and body["fallback"] == ""
     assert api.get(f"/api/rate-next/?order=uncertain&skip={unsure.pk}").json()["trailer"]["title"] == "Calm"
     assert api.get("/api/rate-next/").json()["order"] == "fewest"  # the default
     body = api.get("/api/rate-next/?order=fewest").json()

@@ -90,7 +90,9 @@ def test_scoring_writes_new_predictions_and_replaces_old_ones_a_chunk_at_a_time(
     assert set(rows) == {t.pk for t in trailers}
     for trailer in trailers:
         assert rows[trailer.pk].score == 1.0 + trailer.pk % 9 and rows[trailer.pk].subclip_scores
-        assert (rows[trailer.pk].low, rows[trailer.pk].high) == (rows[trailer.pk].score - 1.5, rows[trailer.pk].score + 2)
+        # The interval is kept within the 1-10 scale a rating lies on.
+        score = rows[trailer.pk].score
+        assert (rows[trailer.pk].low, rows[trailer.pk].high) == (max(score - 1.5, 1.0), min(score + 2.0, 10.0))
     assert rows[trailers[0].pk].pk == stale.pk and rows[trailers[0].pk].score != 9.9  # the same row, updated
 
 

@@ -28,7 +28,7 @@ def scored(other_user):
 def test_the_page_says_why_and_offers_the_orders(user_client, scored):
     html = unescape(user_client.get("/rate/?order=uncertain").content.decode())
     assert shown_id(html) == scored["Murky"].pk
-    assert "<strong>Why this one:</strong> The model's guess is 6.1 ± 1.8" in html
+    assert "<strong>Why this one:</strong> The model's guess is 6.1, its fold models disagreeing by ± 1.8" in html
     assert '<option value="uncertain" selected>Most uncertain first</option>' in html
     assert '<option value="fewest">Fewest ratings first</option>' in html and '<option value="random">' in html
     # By default, fewest ratings first (the order that taught the model most, bench/active_learning.py).

@@ -23,6 +23,11 @@ from .summaries import keep_prediction_summary, mark_summaries_stale
 log = logging.getLogger(__name__)
 
 SCORING_CHUNK = 500  # trailers read, and predictions written, per statement
+RATING_SCALE = (1.0, 10.0)  # where a rating can lie: an interval reaching past it says no more than its ends
+
+
+def _on_scale(value: float | None) -> float | None:
+    return None if value is None else min(max(value, RATING_SCALE[0]), RATING_SCALE[1])
 
 
 @lru_cache(maxsize=2)
@@ -78,7 +83,7 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
             log.warning("trailer %s was not scored with version %s: %s", trailer.pk, version.number, exc)
             continue
         chunk.append(Prediction(model_version=version, trailer=trailer, score=scores.mean, spread=scores.spread,
-                                uncertainty=scores.uncertainty, low=scores.low, high=scores.high,
+                                uncertainty=scores.uncertainty, low=_on_scale(scores.low), high=_on_scale(scores.high),
                                 subclip_scores=list(scores.per_subclip),
                                 **asdict(standing.of(trailer.pk))))
         if len(chunk) >= SCORING_CHUNK:
