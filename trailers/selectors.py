@@ -72,8 +72,9 @@ def active_version_id() -> Subquery:
 
 
 def annotate_trailers(trailers: QuerySet[Trailer], *, user) -> QuerySet[Trailer]:
-    """Add my_score, and the active model's predicted_score, predicted_spread (over subclips) and
-    predicted_uncertainty (over its ensemble's members) to each row (mean_rating and rating_count are columns).
+    """Add my_score, and the active model's predicted_score, predicted_spread (over subclips),
+    predicted_uncertainty (over its ensemble's members) and its 80% interval (predicted_low, predicted_high) to each
+    row (mean_rating and rating_count are columns).
 
     Subqueries on one-row indexes, each run only for the rows shown: a page's ids are read without them (they
     are not in its filters or order), and its count too."""
@@ -84,6 +85,8 @@ def annotate_trailers(trailers: QuerySet[Trailer], *, user) -> QuerySet[Trailer]
         predicted_score=Subquery(active.values("score")[:1]),
         predicted_spread=Subquery(active.values("spread")[:1]),
         predicted_uncertainty=Subquery(active.values("uncertainty")[:1]),
+        predicted_low=Subquery(active.values("low")[:1]),
+        predicted_high=Subquery(active.values("high")[:1]),
     )
 
 

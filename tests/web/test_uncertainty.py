@@ -52,12 +52,21 @@ def test_a_single_model_gives_no_ensemble_uncertainty(user_client, make_trailer,
     assert 'class="interval"' not in section and "80% interval" not in section  # nor folds' errors for one
 
 
-def test_the_dataset_shows_the_active_prediction_with_its_uncertainty(user_client, ensemble, make_trailer):
+def test_the_dataset_shows_the_active_prediction_with_its_interval_or_else_its_uncertainty(user_client, ensemble,
+                                                                                             make_trailer):
     make_trailer(title="Unscored")
     html = user_client.get("/").content.decode()
     row = re.search(rf'<tr data-trailer="{ensemble["trailer"].pk}">.*?</tr>', html, re.S).group(0)
-    assert "6.10" in row and "± 0.40" in row
-    assert html.count('class="uncertainty"') == 1  # none on the unscored trailer
+    assert "6.10" in row and "4.6–7.8" in row and "± 0.40" not in row
+    assert html.count('class="interval"') == 1  # none on the unscored trailer
+    # A version whose file kept no folds' errors (made before them): its members' spread, as before.
+    prediction = ensemble["prediction"]
+    prediction.low = prediction.high = None
+    prediction.save(update_fields=["low", "high"])
+    html = user_client.get("/").content.decode()
+    row = re.search(rf'<tr data-trailer="{ensemble["trailer"].pk}">.*?</tr>', html, re.S).group(0)
+    assert "6.10" in row and "± 0.40" in row and 'class="interval"' not in html
+    assert html.count('class="uncertainty"') == 1
 
 
 def test_the_predictions_table_has_an_uncertainty_column(user_client, ensemble, make_trailer, make_prediction):
@@ -99,3 +108,5 @@ def test_the_api_gives_the_uncertainty(api, ensemble):
     assert (detail["predictions"][0]["low"], detail["predictions"][0]["high"]) == (pytest.approx(4.62), pytest.approx(7.8))
     row = next(r for r in api.get("/api/trailers/").json()["results"] if r["id"] == trailer.pk)
     assert row["predicted_uncertainty"] == pytest.approx(0.4)
+    assert (row["predicted_low"], row["predicted_high"]) == (pytest.approx(4.62), pytest.approx(7.8))
+    assert (detail["predicted_low"], detail["predicted_high"]) == (pytest.approx(4.62), pytest.approx(7.8))

@@ -36,6 +36,14 @@ class _RunStatusField(serializers.CharField):
 # --- trailers ---------------------------------------------------------------------------------
 
 
+UNCERTAINTY_HELP = ("the prediction's uncertainty: the standard deviation of the model version's ensemble members' "
+                    "predictions (one member per cross-validation fold; 0 for a one-model version)")
+SPREAD_HELP = "the standard deviation of the per-subclip scores"
+LOW_HELP = ("the lower end of the prediction's 80% interval: the range the rating should fall in 4 times in 5, from "
+            "the version's cross-validation folds' own errors (null for a version without them)")
+HIGH_HELP = "the upper end of the prediction's 80% interval (null for a version without the folds' errors)"
+
+
 class TrailerSerializer(serializers.ModelSerializer):
     mean_rating = serializers.FloatField(read_only=True, allow_null=True)
     rating_count = serializers.IntegerField(read_only=True)
@@ -49,6 +57,8 @@ class TrailerSerializer(serializers.ModelSerializer):
                                                    help_text="uncertainty of that prediction: the standard deviation of "
                                                              "the active version's ensemble members' predictions "
                                                              "(0 for a one-model version)")
+    predicted_low = serializers.FloatField(read_only=True, allow_null=True, help_text=LOW_HELP)
+    predicted_high = serializers.FloatField(read_only=True, allow_null=True, help_text=HIGH_HELP)
     waiting_for_queue = serializers.BooleanField(source="is_waiting_for_queue", read_only=True)
     uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True,
                                                help_text="who uploaded it; null for an import or a deleted account")
@@ -61,7 +71,7 @@ class TrailerSerializer(serializers.ModelSerializer):
             "id", "title", "original_name", "status", "error", "waiting_for_queue", "duration", "fps", "width",
             "height", "codec", "container", "has_audio", "size_bytes", "reference_score", "uploaded_by",
             "uploaded_at", "processed_at", "mean_rating", "rating_count", "my_rating", "predicted_score",
-            "predicted_spread", "predicted_uncertainty", "page_url", "video_url",
+            "predicted_spread", "predicted_uncertainty", "predicted_low", "predicted_high", "page_url", "video_url",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -94,14 +104,6 @@ class SubclipSerializer(serializers.ModelSerializer):
         path = reverse("subclip_sheet", args=[subclip.pk])
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
-
-
-UNCERTAINTY_HELP = ("the prediction's uncertainty: the standard deviation of the model version's ensemble members' "
-                    "predictions (one member per cross-validation fold; 0 for a one-model version)")
-SPREAD_HELP = "the standard deviation of the per-subclip scores"
-LOW_HELP = ("the lower end of the prediction's 80% interval: the range the rating should fall in 4 times in 5, from "
-            "the version's cross-validation folds' own errors (null for a version without them)")
-HIGH_HELP = "the upper end of the prediction's 80% interval (null for a version without the folds' errors)"
 
 
 class TrailerPredictionSerializer(serializers.ModelSerializer):
