@@ -65,6 +65,21 @@ def make_prediction():
 # --- A real Celery worker process (tests/support/processes.py) ---------------------------
 
 
+WORKER_LOG_TAIL = 6000  # characters of each running worker's log a failing test's report shows
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test that fails while workers run shows the end of each one's log: what the worker was doing is the
+    first thing to know about a pipeline test that waited in vain, and the log files go with the CI machine."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for process in WorkerProcess.running:
+            report.sections.append((f"log of worker {process.name!r}, {process.log_path} (its end)",
+                                    process.log()[-WORKER_LOG_TAIL:]))
+
+
 @pytest.fixture(scope="session")
 def worker_env(django_db_setup, django_db_blocker):
     from django.db import connection

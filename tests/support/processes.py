@@ -22,12 +22,15 @@ def database_url(settings_dict) -> str:
 
 
 class WorkerProcess:
-    """`celery -A config worker` in its own process group, logging to a file."""
+    """`celery -A config worker` in its own process group, logging to a file. The ones not yet stopped are in
+    ``WorkerProcess.running``: a failing test's report shows the end of their logs (tests/conftest.py)."""
 
     ready_line = " ready."
+    running: list[WorkerProcess] = []
 
     def __init__(self, env: dict[str, str], log_dir: Path, name: str, queues: str = "video,gpu",
                  pool: str = "prefork", argv: list[str] | None = None, prefix: list[str] | None = None):
+        self.name = name
         self.log_path = log_dir / f"worker-{name}-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "wb")
         argv = argv or [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "--concurrency", "1",
@@ -37,6 +40,7 @@ class WorkerProcess:
             [*(prefix or []), *argv], cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        WorkerProcess.running.append(self)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -56,10 +60,16 @@ class WorkerProcess:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        self._forget()
 
     def stop(self) -> None:
         stop_process(self.process, timeout=20)
         self._log.close()
+        self._forget()
+
+    def _forget(self) -> None:
+        if self in WorkerProcess.running:
+            WorkerProcess.running.remove(self)
 
 
 class SchedulerProcess(WorkerProcess):
