@@ -53,6 +53,7 @@ from ml.embeddings import (
 from ml.encoder import ENCODER_DIM, encoder_weights, shared_encoder
 from ml.files import write_atomically
 from ml.frames import load_frames, save_frames, write_contact_sheet
+from ml.intervals import COVERAGE_WORDS
 from ml.markup import MarkupError, match_markup, read_markup
 from ml.metrics import ESTIMATE_ROLES
 from ml.predict import load_model, save_model_file, score_frame_files, score_video
@@ -844,7 +845,7 @@ def _add_predict(commands) -> None:
                     "predicted score (the mean over its subclips, averaged over the ensemble's models), spread "
                     "(the standard deviation over subclips), uncertainty (the standard deviation over the "
                     "ensemble's models; 0 for a model trained without folds), number of subclips, and low and high: the "
-                    "range the rating should fall in 4 times in 5, from the folds' own errors (ml.intervals; "
+                    f"range the rating should fall in {COVERAGE_WORDS['odds']}, from the folds' own errors (ml.intervals; "
                     "empty for a model trained without folds, or saved before they were kept).",
     )
     p.add_argument("model_file", metavar="MODEL_FILE", type=Path)

@@ -22,10 +22,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 import numpy as np
 
 COVERAGE = 0.8  # the share of ratings the interval should hold: "4 times in 5"
+
+
+def coverage_words(coverage: float = COVERAGE) -> dict[str, str]:
+    """How pages, the API and the CLI name the interval: {"percent": "80%", "odds": "4 times in 5"}, so that
+    their words follow ``COVERAGE``."""
+    odds = Fraction(coverage).limit_denominator(20)
+    return {"percent": f"{coverage:.0%}", "odds": f"{odds.numerator} times in {odds.denominator}"}
+
+
+COVERAGE_WORDS = coverage_words()
 
 
 def cv_plus(member_predictions: Sequence[float], residuals: Sequence[np.ndarray | None],

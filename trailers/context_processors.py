@@ -1,8 +1,11 @@
 from django.conf import settings
 
+from ml.intervals import COVERAGE_WORDS
+
 from .demo_status import current
 
 
 def reelscore(request):
     # The demo being built in the background (manage.py serve --demo): every page says how far it got.
-    return {"SIGNUP_ENABLED": settings.SIGNUP_ENABLED, "DEMO_BUILD": current()}
+    # INTERVAL names the predictions' interval ({"percent": "80%", "odds": "4 times in 5"}, from ml.intervals).
+    return {"SIGNUP_ENABLED": settings.SIGNUP_ENABLED, "DEMO_BUILD": current(), "INTERVAL": COVERAGE_WORDS}

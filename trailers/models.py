@@ -16,6 +16,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from ml.intervals import COVERAGE_WORDS
+
 
 def trailer_upload_to(instance: Trailer, filename: str) -> str:
     # The stored name is generated: the uploader's name is kept as text only.
@@ -320,8 +322,10 @@ class Prediction(models.Model):
     uncertainty = models.FloatField(default=0.0, help_text="standard deviation over the model's ensemble members")
     # The range the rating should fall in 4 times in 5, from the version's folds' own errors (ml/intervals.py);
     # empty for a version without them (a single model, or one trained before they were kept).
-    low = models.FloatField(null=True, blank=True, help_text="lower end of the 80% prediction interval")
-    high = models.FloatField(null=True, blank=True, help_text="upper end of the 80% prediction interval")
+    low = models.FloatField(null=True, blank=True,
+                            help_text=f"lower end of the {COVERAGE_WORDS['percent']} prediction interval")
+    high = models.FloatField(null=True, blank=True,
+                             help_text=f"upper end of the {COVERAGE_WORDS['percent']} prediction interval")
     # What the version knew of the trailer, from its run (trailers/standing.py), kept when it scores: the
     # predictions page's figures over any filtered rows then need no more than the rows.
     trained = models.BooleanField(default=False, help_text="the version learned from this trailer")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml.intervals import COVERAGE, cv_plus
+from ml.intervals import COVERAGE, COVERAGE_WORDS, coverage_words, cv_plus
 
 
 def test_the_interval_is_the_ranked_fold_errors_around_each_fold_models_prediction():
@@ -56,3 +56,9 @@ def test_it_holds_about_four_ratings_in_five_like_the_training_ones():
         spread_inside += abs(np.mean(each) - yi) <= 1.28 * np.std(each)
     assert 0.75 <= inside / 2000 <= 0.87
     assert spread_inside / 2000 < 0.4
+
+
+def test_pages_api_and_cli_name_the_interval_by_its_coverage():
+    assert COVERAGE_WORDS == {"percent": "80%", "odds": "4 times in 5"} == coverage_words(COVERAGE)
+    assert coverage_words(0.9) == {"percent": "90%", "odds": "9 times in 10"}
+    assert coverage_words(0.95) == {"percent": "95%", "odds": "19 times in 20"}

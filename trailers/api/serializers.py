@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ml.config import PRESETS, TRAIN_PRESETS, LRCNConfig, Option, TrainConfig, options
+from ml.intervals import COVERAGE_WORDS
 from ml.neighbours import NEIGHBOURS
 from trailers import selectors
 from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
@@ -39,9 +40,11 @@ class _RunStatusField(serializers.CharField):
 UNCERTAINTY_HELP = ("the prediction's uncertainty: the standard deviation of the model version's ensemble members' "
                     "predictions (one member per cross-validation fold; 0 for a one-model version)")
 SPREAD_HELP = "the standard deviation of the per-subclip scores"
-LOW_HELP = ("the lower end of the prediction's 80% interval: the range the rating should fall in 4 times in 5, from "
-            "the version's cross-validation folds' own errors (null for a version without them)")
-HIGH_HELP = "the upper end of the prediction's 80% interval (null for a version without the folds' errors)"
+LOW_HELP = (f"the lower end of the prediction's {COVERAGE_WORDS['percent']} interval: the range the rating should fall "
+            f"in {COVERAGE_WORDS['odds']}, from the version's cross-validation folds' own errors (null for a version "
+            "without them)")
+HIGH_HELP = (f"the upper end of the prediction's {COVERAGE_WORDS['percent']} interval (null for a version without the "
+             "folds' errors)")
 
 
 class TrailerSerializer(serializers.ModelSerializer):
