@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,9 @@ from tests.support.processes import ROOT, stop_process, wait_for
 pytestmark = pytest.mark.pipeline
 
 
-def test_serve_runs_the_site_a_worker_and_the_scheduler(tmp_path):
+def start_serve(tmp_path) -> tuple[subprocess.Popen, int, Path]:
+    """`manage.py serve` on the embedded default under tmp_path, in a process group of its own: the process,
+    its port and its log."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -29,6 +32,19 @@ def test_serve_runs_the_site_a_worker_and_the_scheduler(tmp_path):
     with open(log, "wb") as out:
         serve = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port), "--concurrency", "1"],
                                  cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return serve, port, log
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_serve_runs_the_site_a_worker_and_the_scheduler(tmp_path):
+    serve, port, log = start_serve(tmp_path)
     try:
         def up():
             try:
@@ -48,4 +64,25 @@ def test_serve_runs_the_site_a_worker_and_the_scheduler(tmp_path):
     time.sleep(0.5)
     assert "Stopping the web server, the worker and the scheduler" in log.read_text(errors="replace")
     with pytest.raises(ProcessLookupError):  # no child of serve (web server, worker, scheduler) outlived it
+        os.killpg(serve.pid, 0)
+
+
+@pytest.mark.parametrize("after", [0.0, 1.5, 4.0])
+def test_a_sigterm_while_serve_starts_stops_it_and_all_it_started(tmp_path, after):
+    """A process manager's SIGTERM during start-up (the checks, the worker and the scheduler starting) stops serve
+    as one after it: it once landed in a finalizer, was lost, and serve ran on until it was killed."""
+    serve, port, log = start_serve(tmp_path)
+    try:
+        wait_for(lambda: _listening(port) or serve.poll() is not None, timeout=120, interval=0.05,
+                 message="the web server to listen")
+        time.sleep(after)
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=40)
+    finally:
+        stop_process(serve, signal.SIGKILL, timeout=10)
+    text = log.read_text(errors="replace")
+    assert serve.returncode == 0, text
+    assert "Stopping the web server, the worker and the scheduler" in text, text
+    assert "Exception ignored" not in text, text
+    with pytest.raises(ProcessLookupError):  # nothing it started outlived it
         os.killpg(serve.pid, 0)

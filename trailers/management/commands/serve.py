@@ -43,8 +43,14 @@ def collect_static_for_production() -> bool:
     return True
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+# Set by Ctrl-C (SIGINT) or SIGTERM. The handler only records it and serve looks between its steps and while it
+# waits: an exception raised from a handler is lost where it lands in a finalizer ("Exception ignored in:
+# <finalize object>"), and a SIGTERM during start-up then left serve running until it was killed.
+_stop_requested = threading.Event()
+
+
+def _request_stop(signum, frame) -> None:
+    _stop_requested.set()
 
 
 def _pending_migrations() -> bool:
@@ -119,8 +125,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         # Ctrl-C (SIGINT) or a SIGTERM from a process manager both stop the children cleanly,
         # even where the shell started us with SIGINT ignored.
-        signal.signal(signal.SIGINT, _interrupt)
-        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _request_stop)
+        signal.signal(signal.SIGTERM, _request_stop)
         if _pending_migrations():
             call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database is up to date.")
@@ -133,39 +139,49 @@ class Command(BaseCommand):
         # The web server first, forked from this process (Django is loaded here already, so it answers without a
         # second start-up): the login page answers while the worker, which loads torch, is still starting; the
         # scheduler (Celery beat) sends the periodic sweep the worker runs.
+        if _stop_requested.is_set():  # asked to stop while migrating: nothing is started
+            self.stdout.write("Stopped before starting anything.")
+            return
         web = _fork_web_server(options["host"], options["port"])
         url = f"http://{options['host']}:{options['port']}/"
         children = [web]
         try:
             self._wait_listening(options["host"], options["port"], web)
-            call_command("check")
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "video,gpu",
-                 "--concurrency", str(options["concurrency"]), "--loglevel", "INFO", "-n", "demo@%h",
-                 # One local worker needs no cluster chatter (the filesystem broker has no broadcast).
-                 "--without-gossip", "--without-mingle", "--without-heartbeat"],
-                env=env,
-            )  # fmt: skip
-            scheduler = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
-                 "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")],
-                env=env,
-            )
-            children += [worker, scheduler]
-            building = self._start_demo(options) if options["demo"] else None
-            self._banner(url, demo=options["demo"], building=building is not None)
-            while all(child.poll() is None for child in children):
-                time.sleep(0.5)
-            self.stderr.write("A child process stopped; shutting down.")
-        except KeyboardInterrupt:
-            self.stdout.write("\nStopping the web server, the worker and the scheduler…")
+            if not _stop_requested.is_set():
+                call_command("check")
+            if not _stop_requested.is_set():
+                children += self._start_worker_and_scheduler(options, env)
+                building = self._start_demo(options) if options["demo"] else None
+                self._banner(url, demo=options["demo"], building=building is not None)
+            while not _stop_requested.wait(0.5):
+                if any(child.poll() is not None for child in children):
+                    self.stderr.write("A child process stopped; shutting down.")
+                    break
+            else:
+                self.stdout.write("\nStopping the web server, the worker and the scheduler…")
         finally:
             self._stop(children)
 
     @staticmethod
+    def _start_worker_and_scheduler(options, env) -> list[subprocess.Popen]:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "video,gpu",
+             "--concurrency", str(options["concurrency"]), "--loglevel", "INFO", "-n", "demo@%h",
+             # One local worker needs no cluster chatter (the filesystem broker has no broadcast).
+             "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            env=env,
+        )  # fmt: skip
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+             "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")],
+            env=env,
+        )
+        return [worker, scheduler]
+
+    @staticmethod
     def _wait_listening(host: str, port: int, web: subprocess.Popen, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and web.poll() is None:
+        while time.monotonic() < deadline and web.poll() is None and not _stop_requested.is_set():
             try:
                 socket.create_connection((host if host != "0.0.0.0" else "127.0.0.1", port), timeout=1).close()  # noqa: S104
                 return
