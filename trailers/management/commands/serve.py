@@ -45,12 +45,14 @@ def collect_static_for_production() -> bool:
 
 # Set by Ctrl-C (SIGINT) or SIGTERM. The handler only records it and serve looks between its steps and while it
 # waits: an exception raised from a handler is lost where it lands in a finalizer ("Exception ignored in:
-# <finalize object>"), and a SIGTERM during start-up then left serve running until it was killed.
-_stop_requested = threading.Event()
+# <finalize object>"), and a SIGTERM during start-up then left serve running until it was killed. A plain flag,
+# not a threading.Event: the handler runs in the main thread, which may hold the Event's lock at that moment.
+_stop_requested = False
 
 
 def _request_stop(signum, frame) -> None:
-    _stop_requested.set()
+    global _stop_requested
+    _stop_requested = True
 
 
 def _pending_migrations() -> bool:
@@ -125,6 +127,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         # Ctrl-C (SIGINT) or a SIGTERM from a process manager both stop the children cleanly,
         # even where the shell started us with SIGINT ignored.
+        global _stop_requested
+        _stop_requested = False
         signal.signal(signal.SIGINT, _request_stop)
         signal.signal(signal.SIGTERM, _request_stop)
         if _pending_migrations():
@@ -139,7 +143,7 @@ class Command(BaseCommand):
         # The web server first, forked from this process (Django is loaded here already, so it answers without a
         # second start-up): the login page answers while the worker, which loads torch, is still starting; the
         # scheduler (Celery beat) sends the periodic sweep the worker runs.
-        if _stop_requested.is_set():  # asked to stop while migrating: nothing is started
+        if _stop_requested:  # asked to stop while migrating: nothing is started
             self.stdout.write("Stopped before starting anything.")
             return
         web = _fork_web_server(options["host"], options["port"])
@@ -147,16 +151,17 @@ class Command(BaseCommand):
         children = [web]
         try:
             self._wait_listening(options["host"], options["port"], web)
-            if not _stop_requested.is_set():
+            if not _stop_requested:
                 call_command("check")
-            if not _stop_requested.is_set():
+            if not _stop_requested:
                 children += self._start_worker_and_scheduler(options, env)
                 building = self._start_demo(options) if options["demo"] else None
                 self._banner(url, demo=options["demo"], building=building is not None)
-            while not _stop_requested.wait(0.5):
+            while not _stop_requested:
                 if any(child.poll() is not None for child in children):
                     self.stderr.write("A child process stopped; shutting down.")
                     break
+                time.sleep(0.5)
             else:
                 self.stdout.write("\nStopping the web server, the worker and the scheduler…")
         finally:
@@ -181,7 +186,7 @@ class Command(BaseCommand):
     @staticmethod
     def _wait_listening(host: str, port: int, web: subprocess.Popen, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and web.poll() is None and not _stop_requested.is_set():
+        while time.monotonic() < deadline and web.poll() is None and not _stop_requested:
             try:
                 socket.create_connection((host if host != "0.0.0.0" else "127.0.0.1", port), timeout=1).close()  # noqa: S104
                 return
