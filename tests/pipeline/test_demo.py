@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from tests.support.processes import ROOT, stop_process, wait_for
+from tests.support.processes import ROOT, free_port, stop_process, wait_for
 from trailers import demo_status
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
 
@@ -23,12 +22,6 @@ pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
 def counts():
     return (Trailer.objects.count(), Rating.objects.count(), TrainingRun.objects.count(), ModelVersion.objects.count(),
             Prediction.objects.count())
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_demo_dataset_end_to_end_and_idempotent(worker, worker_env, capsys):
@@ -67,7 +60,7 @@ def test_demo_dataset_end_to_end_and_idempotent(worker, worker_env, capsys):
     # And `serve --demo` restarted on it: it builds nothing, and the login page answers at once (3 s is the target on
     # a machine with one core busy, README "Time to a working demo"; a test machine running the suite beside it is
     # busier, hence the looser bound here).
-    port = _free_port()
+    port = free_port()
     env = {**worker_env, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "1"}
     log_path = Path(settings.VAR_DIR) / "serve-restart.log"
     with open(log_path, "wb") as log:

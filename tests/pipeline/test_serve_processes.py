@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import ROOT, stop_process, wait_for
+from tests.support.processes import ROOT, free_port, listening, stop_process, wait_for
 
 pytestmark = pytest.mark.pipeline
 
@@ -22,9 +21,7 @@ pytestmark = pytest.mark.pipeline
 def start_serve(tmp_path) -> tuple[subprocess.Popen, int, Path]:
     """`manage.py serve` on the embedded default under tmp_path, in a process group of its own: the process,
     its port and its log."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "STORAGE_BACKEND")}
     env.update(DEBUG="1", REELSCORE_VAR_DIR=str(tmp_path / "var"), SWEEP_INTERVAL_SECONDS="2", PYTHONUNBUFFERED="1")
@@ -33,14 +30,6 @@ def start_serve(tmp_path) -> tuple[subprocess.Popen, int, Path]:
         serve = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port), "--concurrency", "1"],
                                  cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     return serve, port, log
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 def test_serve_runs_the_site_a_worker_and_the_scheduler(tmp_path):
@@ -73,7 +62,7 @@ def test_a_sigterm_while_serve_starts_stops_it_and_all_it_started(tmp_path, afte
     as one after it: it once landed in a finalizer, was lost, and serve ran on until it was killed."""
     serve, port, log = start_serve(tmp_path)
     try:
-        wait_for(lambda: _listening(port) or serve.poll() is not None, timeout=120, interval=0.05,
+        wait_for(lambda: listening(port) or serve.poll() is not None, timeout=120, interval=0.05,
                  message="the web server to listen")
         time.sleep(after)
         serve.send_signal(signal.SIGTERM)

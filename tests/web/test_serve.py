@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import free_port, listening
 from trailers.management.commands.serve import collect_static_for_production
 
 pytestmark = pytest.mark.django_db
@@ -54,25 +55,11 @@ def test_with_debug_on_nothing_is_collected(settings, tmp_path):
 # --- the real `serve`, in a process of its own --------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture
 def served(tmp_path):
     """`manage.py serve` (web server and worker) on the embedded default under tmp_path, as `make run` starts it;
     its port. Stopped, with its children, after the test."""
-    port = _free_port()
+    port = free_port()
     # Nothing from the test run or CI (PostgreSQL, Redis, test-only settings) reaches it.
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "MEDIA_ROOT", "STATIC_ROOT", "STORAGE_BACKEND")}
@@ -84,7 +71,7 @@ def served(tmp_path):
                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        while not _listening(port):
+        while not listening(port):
             assert process.poll() is None, f"serve exited with {process.returncode}:\n{log_path.read_text()}"
             assert time.monotonic() < deadline, f"serve did not start in 120 s:\n{log_path.read_text()}"
             time.sleep(0.2)
