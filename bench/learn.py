@@ -50,6 +50,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import NormalDist
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -63,7 +64,7 @@ from ml.crossval import Member, cross_validate, member_predictions, predict_samp
 from ml.data import TrailerSample  # noqa: E402
 from ml.embeddings import embed_subclip, installed_spec, trailer_frames  # noqa: E402
 from ml.frames import save_frames  # noqa: E402
-from ml.intervals import COVERAGE, cv_plus  # noqa: E402
+from ml.intervals import COVERAGE, COVERAGE_WORDS, cv_plus  # noqa: E402
 from ml.metrics import mae  # noqa: E402
 from ml.neighbours import NearestTrailers, trailer_vectors  # noqa: E402
 from ml.synth import generate_content_dataset, generate_dataset  # noqa: E402
@@ -72,6 +73,11 @@ from ml.video import sample_trailer  # noqa: E402
 
 SAMPLING = SamplingConfig(n_subclips=3, subclip_duration=4.0, offset=1.0, frames_per_subclip=16, size=112,
                           snippet_frames=2)
+# The interval's columns, named by its coverage; the members' spread read as an error bar of the same coverage
+# (± 1.28 sd holds 80% of a normal error).
+COVERED = f"in {COVERAGE_WORDS['percent']}"
+SPREAD_COVERED = f"±sd {COVERED}"
+SPREAD_Z = NormalDist().inv_cdf(0.5 + COVERAGE / 2)
 SCRATCH_EPOCHS = 10  # the scratch CNN's preset trains 20; half keeps this bench under half an hour
 
 
@@ -173,9 +179,8 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0) -> dict:
     covered = (float(np.mean([low <= s.rating <= high for (low, high), s in zip(intervals, split.heldout, strict=True)]))
                if all(intervals) else None)
     width = float(np.mean([high - low for low, high in intervals])) if all(intervals) else None
-    # The members' spread read as an error bar (± 1.28 sd holds 80% of a normal error): what it would promise.
-    z80 = 1.2816
-    spread_covered = float(np.mean([abs(held[s.trailer] - s.rating) <= z80 * each[s.trailer].std()
+    # The members' spread read as an error bar: what it would promise.
+    spread_covered = float(np.mean([abs(held[s.trailer] - s.rating) <= SPREAD_Z * each[s.trailer].std()
                                     for s in split.heldout])) if len(result.members) > 1 else None
     # The heads alone, without the neighbours mixed in: shown, never used to choose anything.
     heads = [Member(m.model, m.normaliser) for m in result.members]
@@ -238,8 +243,8 @@ def ratios(r: dict) -> dict[str, float]:
             "honesty": r["cv_mae"] / r["heldout_mae"], "src CV ×": r["source_cv_ratio"],
             "refit ×": r["refit_mae"] / r["heldout_baseline"], "nbrs CV ×": r["cv_neighbours"] / r["cv_baseline"],
             "head CV ×": r["cv_head"] / r["cv_baseline"], "head held ×": r["head_mae"] / r["heldout_baseline"],
-            "share": r["share"], f"in {COVERAGE:.0%}": r["covered"], "width": r["width"],
-            "±sd in 80%": r["spread_covered"]}
+            "share": r["share"], COVERED: r["covered"], "width": r["width"],
+            SPREAD_COVERED: r["spread_covered"]}
 
 
 def print_row(set_name: str, preset: str, r: dict) -> None:
@@ -287,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = installed_spec("efficientnet_lite0", SAMPLING.size)
     header = (f"{'set':8} {'preset':13} {'seed':>4} {'CV MAE':>13} {'CV base':>8} {'CV ×':>6} {'held-out':>9} "
               f"{'base':>6} {'held ×':>7} {'held × 90%':>12} {'honesty':>8} {'src CV ×':>9} {'refit ×':>8} "
-              f"{'1-frame CV×':>11} {'nbrs CV ×':>9} {'head CV ×':>9} {'head held ×':>11} {'share':>5} {'in 80%':>6} {'width':>5} {'±sd in 80%':>10} {'rho':>5} "
+              f"{'1-frame CV×':>11} {'nbrs CV ×':>9} {'head CV ×':>9} {'head held ×':>11} {'share':>5} {COVERED:>6} {'width':>5} {SPREAD_COVERED:>10} {'rho':>5} "
               f"{'groups':>6} {'time':>6}")
     print(header)
     for split in sets:
