@@ -216,6 +216,15 @@ RUN_STALE_AFTER_SECONDS = env.int("RUN_STALE_AFTER_SECONDS", default=120)
 # The same for a trailer's preprocessing (its worker beats every quarter of this): one whose worker
 # died is queued again by the next sweep, its partial output removed.
 PROCESSING_STALE_AFTER_SECONDS = env.int("PROCESSING_STALE_AFTER_SECONDS", default=60)
+# One attempt at preprocessing a trailer may take PROCESSING_TIME_LIMIT_SECONDS plus
+# PROCESSING_TIME_PER_VIDEO_SECOND for each second of the trailer (10 min + 2 × its length: 14 min for a 2-minute
+# trailer, which takes under a minute and a half with its browser copy). A prefork worker kills an attempt that
+# runs past it (a decoder that hangs, a share that stopped answering) and marks its trailer failed, with the
+# reason (on a pool that cannot kill, the sweep marks it). A trailer whose worker died PROCESSING_MAX_ATTEMPTS
+# times (out of memory?) is failed too, instead of being queued again forever.
+PROCESSING_TIME_LIMIT_SECONDS = env.int("PROCESSING_TIME_LIMIT_SECONDS", default=600)
+PROCESSING_TIME_PER_VIDEO_SECOND = env.float("PROCESSING_TIME_PER_VIDEO_SECOND", default=2.0)
+PROCESSING_MAX_ATTEMPTS = env.int("PROCESSING_MAX_ATTEMPTS", default=3)
 # Trailers in formats browsers cannot play (AVI, MPEG-TS, Matroska, ...) get an MP4 copy for the
 # page's player while they are preprocessed (about 3× faster than real time for 720p on 2 cores).
 BROWSER_COPIES = env.bool("BROWSER_COPIES", default=True)

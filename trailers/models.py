@@ -6,6 +6,7 @@ at most one active model version, ...), not only the forms.
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -65,6 +66,9 @@ class Trailer(models.Model):
     processing_started_at = models.DateTimeField(null=True, blank=True)
     # Stamped by the preprocessing worker while it works: one silent for PROCESSING_STALE_AFTER_SECONDS died.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Attempts at preprocessing since it was last queued by a person (upload, retry, reprocess): the sweep
+    # fails a trailer whose worker died PROCESSING_MAX_ATTEMPTS times instead of queueing it again forever.
+    processing_attempts = models.PositiveSmallIntegerField(default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     # Its ratings' count, sum and mean, kept by trailers/services/ratings.py in the same transaction as every
@@ -113,6 +117,14 @@ class Trailer(models.Model):
     @property
     def is_waiting_for_queue(self) -> bool:
         return self.status == self.Status.QUEUED and self.enqueued_at is None
+
+    @property
+    def processing_time_limit(self) -> int:
+        """Seconds one attempt at preprocessing it may take: PROCESSING_TIME_LIMIT_SECONDS, plus
+        PROCESSING_TIME_PER_VIDEO_SECOND for each second of its length (of 2 hours when its length is unknown).
+        A prefork worker kills an attempt that runs past it; the sweep fails the trailer (services/queue.py)."""
+        length = self.duration if self.duration is not None else 2 * 3600
+        return math.ceil(settings.PROCESSING_TIME_LIMIT_SECONDS + settings.PROCESSING_TIME_PER_VIDEO_SECOND * length)
 
 
 def subclip_upload_to(instance: Subclip, filename: str) -> str:

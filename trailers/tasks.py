@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.exceptions import TimeLimitExceeded
 from celery.signals import task_postrun
 
 from trailers.store import StoreUnavailable, log_cache_summary
@@ -23,7 +24,25 @@ WAIT_FOR_STORE = {"autoretry_for": (StoreUnavailable,), "retry_backoff": 5, "ret
                   "retry_jitter": False, "max_retries": None}
 
 
-@shared_task(bind=True, acks_late=True, **WAIT_FOR_STORE)
+class PreprocessTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        """A prefork worker killed the attempt at its trailer's time limit (``queue._time_limits``): here, in the
+        worker's main process, the trailer is marked failed with the reason at once."""
+        if not isinstance(exc, TimeLimitExceeded):
+            return
+        from django.db import connection
+
+        from trailers.services import fail_preprocessing_past_time_limit
+
+        try:
+            fail_preprocessing_past_time_limit(trailer_id=args[0], limit=exc.args[0])
+        except Exception:  # the database is away: the sweep finds the attempt silent and ends it
+            log.exception("could not mark trailer %s failed after its time limit", args[0])
+        finally:
+            connection.close()  # the main process forks pool processes: it keeps no connection open
+
+
+@shared_task(bind=True, acks_late=True, base=PreprocessTask, **WAIT_FOR_STORE)
 def preprocess_trailer_task(self, trailer_id: int) -> None:
     from trailers.services import preprocess_trailer
 

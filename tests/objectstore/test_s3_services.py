@@ -82,10 +82,11 @@ def test_a_store_that_is_down_makes_preprocessing_wait_then_it_ends_ready(s3_set
         trailer.refresh_from_db()
         assert trailer.status == Trailer.Status.QUEUED and not trailer.subclips.exists()
         assert trailer.error.startswith("Waiting for the object store")
+        assert trailer.processing_attempts == 0  # the store's outage is not the trailer's failing
     finally:
         s3_server.start()
     done = preprocess_trailer(trailer_id=trailer.pk)
-    assert done.status == Trailer.Status.READY and done.error == ""
+    assert done.status == Trailer.Status.READY and done.error == "" and done.processing_attempts == 1
     assert_rows_point_at_objects(s3_server, s3_prefix)
 
 

@@ -1,6 +1,7 @@
 """Handing work to the broker, called directly: trailers queued again for preprocessing (never one a worker is
 processing), a broker that is down leaving the row waiting instead of failing the caller, and the sweep sending
-what is waiting or was lost: trailers whose worker stopped beating, runs never sent, runs whose worker died."""
+what is waiting or was lost: trailers whose worker stopped beating, runs never sent, runs whose worker died; and
+the end of preprocessing attempts that ran past their time limit or whose worker kept dying."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from django.utils import timezone
 
 from tests.support.broker import broker_messages
 from trailers.models import Trailer, TrainingRun
-from trailers.services import enqueue_preprocessing, request_preprocessing, sweep
+from trailers.services import enqueue_preprocessing, fail_preprocessing_past_time_limit, request_preprocessing, sweep
+from trailers.services.trailers import retry_trailer
 from trailers.tasks import preprocess_trailer_task
 
 pytestmark = pytest.mark.django_db
@@ -65,6 +67,79 @@ def test_the_sweep_queues_again_a_trailer_whose_worker_stopped_beating(make_trai
     assert Trailer.objects.get(pk=stuck.pk).status == Trailer.Status.QUEUED
     assert Trailer.objects.get(pk=alive.pk).status == Trailer.Status.PROCESSING
     assert sweep()["trailers"] == 0  # sent: not again until REQUEUE_AFTER_SECONDS
+
+
+def test_each_preprocessing_message_carries_its_trailers_time_limit(make_trailer, settings,
+                                                                    django_capture_on_commit_callbacks):
+    settings.PROCESSING_TIME_LIMIT_SECONDS, settings.PROCESSING_TIME_PER_VIDEO_SECOND = 600, 2.0
+    short = make_trailer(status=Trailer.Status.QUEUED, duration=120.0)
+    hour = make_trailer(status=Trailer.Status.FAILED, duration=3600.5)
+    assert enqueue_preprocessing(trailer_id=short.pk)  # one trailer: apply_async
+    with django_capture_on_commit_callbacks(execute=True):
+        request_preprocessing(trailer_ids=[hour.pk])  # many: the batch
+    # 10 min plus 2 s per second of video: a prefork worker kills an attempt still running then.
+    assert broker_messages(time_limits=True) == [(PREPROCESS, [short.pk], 840), (PREPROCESS, [hour.pk], 7801)]
+
+
+def _processing(make_trailer, *, started: float, beat: float, attempts: int = 1) -> Trailer:
+    """A trailer a worker began preprocessing ``started`` seconds ago, which last beat ``beat`` seconds ago."""
+    trailer = make_trailer(status=Trailer.Status.PROCESSING)
+    now = timezone.now()
+    Trailer.objects.filter(pk=trailer.pk).update(processing_started_at=now - timedelta(seconds=started),
+                                                 heartbeat_at=now - timedelta(seconds=beat),
+                                                 processing_attempts=attempts)
+    return trailer
+
+
+def test_the_sweep_fails_a_trailer_whose_worker_died_at_every_attempt_and_a_retry_counts_afresh(
+        make_trailer, settings, django_capture_on_commit_callbacks):
+    settings.PROCESSING_MAX_ATTEMPTS = 3
+    silent = settings.PROCESSING_STALE_AFTER_SECONDS + 30
+    doomed = _processing(make_trailer, started=silent + 5, beat=silent, attempts=3)
+    again = _processing(make_trailer, started=silent + 5, beat=silent, attempts=2)
+    assert sweep()["trailers"] == 1
+    assert broker_messages() == [(PREPROCESS, [again.pk])]
+    assert Trailer.objects.get(pk=again.pk).status == Trailer.Status.QUEUED
+    doomed.refresh_from_db()
+    assert doomed.status == Trailer.Status.FAILED and doomed.processed_at is not None
+    assert doomed.error.startswith("Preprocessing was started 3 times, and each time its worker stopped before it "
+                                   "finished"), doomed.error
+    assert doomed.subclips.count() == 2  # what it had is kept
+    with django_capture_on_commit_callbacks(execute=True):
+        assert retry_trailer(trailer=doomed)  # a person's retry: three attempts again
+    doomed.refresh_from_db()
+    assert (doomed.status, doomed.error, doomed.processing_attempts) == (Trailer.Status.QUEUED, "", 0)
+    assert sweep()["trailers"] == 0 and broker_messages() == [(PREPROCESS, [doomed.pk])]
+
+
+PAST_LIMIT = ("Preprocessing ran past its time limit of 1 min 4 s (1 min 0 s plus 1 s for each second of the "
+              "trailer) and was stopped. The decoder may hang on this file: try another encoding of it, or retry it "
+              "if the workers were overloaded.")
+
+
+def test_a_worker_that_killed_an_attempt_at_its_time_limit_fails_that_attempts_trailer(make_trailer, settings):
+    settings.PROCESSING_TIME_LIMIT_SECONDS, settings.PROCESSING_TIME_PER_VIDEO_SECOND = 60, 1.0
+    killed = _processing(make_trailer, started=64, beat=2)
+    handed_over = _processing(make_trailer, started=5, beat=0)  # a later attempt, on another worker
+    assert fail_preprocessing_past_time_limit(trailer_id=killed.pk, limit=64)
+    assert not fail_preprocessing_past_time_limit(trailer_id=handed_over.pk, limit=64)
+    killed.refresh_from_db()
+    assert (killed.status, killed.error) == (Trailer.Status.FAILED, PAST_LIMIT)
+    assert killed.subclips.count() == 2  # what it had is kept
+    assert Trailer.objects.get(pk=handed_over.pk).status == Trailer.Status.PROCESSING
+
+
+def test_the_sweep_fails_a_trailer_past_its_time_limit_on_a_worker_that_cannot_kill_it(make_trailer, settings):
+    settings.PROCESSING_TIME_LIMIT_SECONDS, settings.PROCESSING_TIME_PER_VIDEO_SECOND = 60, 1.0
+    limit, stale = 64, settings.PROCESSING_STALE_AFTER_SECONDS  # 60 s + 1 s × the trailers' 4 s
+    hung = _processing(make_trailer, started=limit + stale + 1, beat=0)  # a solo worker beats on, stuck
+    slow = _processing(make_trailer, started=limit + 1, beat=0)  # within the grace: a prefork worker kills it
+    young = _processing(make_trailer, started=limit - 10, beat=0)
+    assert sweep()["trailers"] == 0
+    hung.refresh_from_db()
+    assert (hung.status, hung.error) == (Trailer.Status.FAILED, PAST_LIMIT)
+    assert set(Trailer.objects.filter(pk__in=[slow.pk, young.pk]).values_list("status", flat=True)) == {
+        Trailer.Status.PROCESSING}
 
 
 def test_the_sweep_sends_runs_never_sent_and_runs_whose_worker_died(make_run, settings):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 
-def broker_messages(queue_name: str = "video") -> list[tuple[str, list]]:
-    """(task name, args) of every message waiting on the broker's queue, taken off it."""
+def broker_messages(queue_name: str = "video", *, time_limits: bool = False) -> list[tuple]:
+    """(task name, args) of every message waiting on the broker's queue, taken off it; with ``time_limits``,
+    (task name, args, the hard time limit the message gives its task)."""
     from config.celery import app
 
     out = []
@@ -15,7 +16,8 @@ def broker_messages(queue_name: str = "video") -> list[tuple[str, list]]:
                 message = queue.get(block=False)
             except queue.Empty:
                 break
-            out.append((message.headers["task"], message.decode()[0]))
+            entry = (message.headers["task"], message.decode()[0])
+            out.append((*entry, message.headers["timelimit"][0]) if time_limits else entry)
             message.ack()
         queue.close()
     return out

@@ -27,6 +27,7 @@ from .queue import (
     enqueue_preprocessing,
     enqueue_scoring,
     enqueue_training,
+    fail_preprocessing_past_time_limit,
     request_preprocessing,
     sweep,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "enqueue_scoring",
     "enqueue_training",
     "execute_training_run",
+    "fail_preprocessing_past_time_limit",
     "import_ratings",
     "ingest_trailer",
     "preprocess_trailer",

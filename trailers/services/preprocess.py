@@ -20,6 +20,7 @@ import av
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from ml.config import SamplingConfig
@@ -51,7 +52,8 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
     """
     started = timezone.now()
     claimed = Trailer.objects.filter(pk=trailer_id, status=Trailer.Status.QUEUED).update(
-        status=Trailer.Status.PROCESSING, error="", processing_started_at=started, heartbeat_at=started
+        status=Trailer.Status.PROCESSING, error="", processing_started_at=started, heartbeat_at=started,
+        processing_attempts=F("processing_attempts") + 1,
     )
     if not claimed:
         log.info("trailer %s is not queued (gone, or started by another delivery); nothing to do", trailer_id)
@@ -77,7 +79,8 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
         log.warning("preprocessing trailer %s waits for the object store: %s", trailer_id, exc)
         _discard(work, folder)
         held().update(status=Trailer.Status.QUEUED, error=f"Waiting for the object store, which cannot be reached "
-                      f"({exc}); it will be tried again.", enqueued_at=timezone.now())
+                      f"({exc}); it will be tried again.", enqueued_at=timezone.now(),
+                      processing_attempts=F("processing_attempts") - 1)  # not the trailer's failing
         raise
     except VideoError as exc:
         _discard(work, folder)

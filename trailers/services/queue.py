@@ -22,6 +22,7 @@ from ml.embeddings import EncoderError
 from trailers import selectors
 from trailers.models import ModelVersion, PeriodicJob, Trailer, TrainingRun
 from trailers.tasks import embed_subclips_task, preprocess_trailer_task, score_trailers_task, train_run_task
+from trailers.templatetags.reelscore import duration
 
 from .embeddings import stale_subclips
 from .summaries import refresh_prediction_summaries
@@ -32,27 +33,27 @@ log = logging.getLogger(__name__)
 SEND_BATCH = 500  # messages sent over one broker connection, then marked sent with one UPDATE
 
 
-def _send(task, *args) -> bool:
+def _send(task, *args, **options) -> bool:
     try:
-        task.apply_async(args=args, retry=True, retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY)
+        task.apply_async(args=args, retry=True, retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY, **options)
     except Exception as exc:  # the broker is down or unreachable: the sweep tries again later
         log.warning("could not enqueue %s%r: %s", task.name, args, exc)
         return False
     return True
 
 
-def _send_many(task, arg_lists: list[tuple], producer) -> int:
-    """Send one message per ``arg_lists`` entry over ``producer``'s connection, as ``task.apply_async`` would (the
-    same message protocol and route), as one batch: the route is looked up once, the queue declared once, and the
+def _send_many(task, arg_lists: list[tuple], producer, time_limits: list[int | None]) -> int:
+    """Send one message per ``arg_lists`` entry (with its entry of ``time_limits``) over ``producer``'s
+    connection, as ``task.apply_async`` would (the same message protocol and route), as one batch: the route is looked up once, the queue declared once, and the
     messages go out together (kombu's publish batch: one Redis pipeline; transports without batches send each
     at once). Returns how many were sent: all, or none when the broker refused the batch."""
     amqp = task.app.amqp
     queue = amqp.router.route({}, task.name, None, None)["queue"]
     try:
         with producer.batch(max_size=len(arg_lists) + 1):
-            for index, args in enumerate(arg_lists):
+            for index, (args, time_limit) in enumerate(zip(arg_lists, time_limits, strict=True)):
                 message = amqp.create_task_message(uuid(), task.name, args, {}, ignore_result=task.ignore_result,
-                                                   argsrepr=repr(args), kwargsrepr="{}")
+                                                   argsrepr=repr(args), kwargsrepr="{}", time_limit=time_limit)
                 # exchange="": straight to the queue (the anonymous exchange, which the direct exchange of the
                 # same name amounts to), without looking its binding up for every message.
                 amqp.send_task_message(producer, task.name, message, queue=queue, exchange="",
@@ -72,7 +73,9 @@ def enqueue_preprocessing_many(*, trailer_ids: list[int]) -> int:
     with preprocess_trailer_task.app.producer_or_acquire() as producer:
         for start in range(0, len(trailer_ids), SEND_BATCH):
             batch = trailer_ids[start:start + SEND_BATCH]
-            done = batch[:_send_many(preprocess_trailer_task, [(pk,) for pk in batch], producer)]
+            limits = _time_limits(batch)
+            done = batch[:_send_many(preprocess_trailer_task, [(pk,) for pk in batch], producer,
+                                     [limits.get(pk) for pk in batch])]
             # Only trailers still queued: a worker may already have started one.
             Trailer.objects.filter(pk__in=done, status=Trailer.Status.QUEUED).update(enqueued_at=timezone.now())
             sent += len(done)
@@ -84,12 +87,18 @@ def enqueue_preprocessing_many(*, trailer_ids: list[int]) -> int:
 
 def enqueue_preprocessing(*, trailer_id: int) -> bool:
     """Hand a queued trailer to the broker; on failure it stays waiting for the sweep."""
-    sent = _send(preprocess_trailer_task, trailer_id)
+    sent = _send(preprocess_trailer_task, trailer_id, time_limit=_time_limits([trailer_id]).get(trailer_id))
     # Only a trailer still queued: a worker may already have started it.
     Trailer.objects.filter(pk=trailer_id, status=Trailer.Status.QUEUED).update(
         enqueued_at=timezone.now() if sent else None
     )
     return sent
+
+
+def _time_limits(trailer_ids: list[int]) -> dict[int, int]:
+    """Each trailer's time limit for one attempt at preprocessing (``Trailer.processing_time_limit``): sent with
+    its message, so that a prefork worker kills an attempt that runs past it."""
+    return {t.pk: t.processing_time_limit for t in Trailer.objects.filter(pk__in=trailer_ids).only("pk", "duration")}
 
 
 def request_preprocessing(*, trailer_ids) -> tuple[int, int]:
@@ -98,7 +107,8 @@ def request_preprocessing(*, trailer_ids) -> tuple[int, int]:
         rows = Trailer.objects.filter(pk__in=list(trailer_ids))
         busy = rows.filter(status=Trailer.Status.PROCESSING).count()
         ids = list(rows.exclude(status=Trailer.Status.PROCESSING).values_list("pk", flat=True))
-        Trailer.objects.filter(pk__in=ids).update(status=Trailer.Status.QUEUED, error="", enqueued_at=None)
+        Trailer.objects.filter(pk__in=ids).update(status=Trailer.Status.QUEUED, error="", enqueued_at=None,
+                                                  processing_attempts=0)
         transaction.on_commit(lambda: enqueue_preprocessing_many(trailer_ids=ids))
     return len(ids), busy
 
@@ -136,8 +146,9 @@ def sweep() -> dict[str, int]:
     - trailers and runs never handed to the broker (it was down);
     - trailers and runs handed over REQUEUE_AFTER_SECONDS ago and still not started: the
       message went with a killed worker (the filesystem broker drops a message once taken);
-    - trailers `processing` whose worker stopped beating for PROCESSING_STALE_AFTER_SECONDS: their worker
-      died; queued again (the next attempt removes what the dead one wrote);
+    - trailers `processing` whose worker stopped beating for PROCESSING_STALE_AFTER_SECONDS (it died) or that ran
+      past their time limit on a worker that cannot kill them: queued again, or failed with the reason
+      (``_end_lost_preprocessing``);
     - runs whose heartbeat stopped (stale), unless handed over since they last reported;
     - scoring with the active version, when ready trailers still lack its prediction;
     - embedding, when subclips of ready trailers lack this installation's embeddings (preprocessed
@@ -150,17 +161,7 @@ def sweep() -> dict[str, int]:
     """
     now = timezone.now()
     requeue_before = now - timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)
-    silent_since = now - timedelta(seconds=settings.PROCESSING_STALE_AFTER_SECONDS)
-    stuck = Trailer.objects.filter(
-        Q(heartbeat_at__lt=silent_since)
-        | Q(heartbeat_at__isnull=True, processing_started_at__lt=requeue_before)  # begun before heartbeats
-        | Q(processing_started_at__isnull=True),
-        status=Trailer.Status.PROCESSING,
-    )
-    stuck_ids = list(stuck.values_list("pk", flat=True))
-    if stuck_ids:
-        log.warning("trailers %s: their preprocessing worker stopped beating; queueing them again", stuck_ids)
-        stuck.filter(pk__in=stuck_ids).update(status=Trailer.Status.QUEUED, enqueued_at=None)
+    _end_lost_preprocessing(now, requeue_before)
     not_sent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=requeue_before)
     trailer_ids = Trailer.objects.filter(not_sent, status=Trailer.Status.QUEUED).order_by("pk")
     trailers = enqueue_preprocessing_many(trailer_ids=list(trailer_ids.values_list("pk", flat=True)))
@@ -173,6 +174,63 @@ def sweep() -> dict[str, int]:
     runs = sum(enqueue_training(run_id=pk) for pk in list(run_ids.values_list("pk", flat=True)))
     return {"trailers": trailers, "runs": runs, "scoring": _sweep_scoring(requeue_before),
             "embedding": _sweep_embeddings(), "summaries": refresh_prediction_summaries()}
+
+
+def _end_lost_preprocessing(now, requeue_before) -> None:
+    """Trailers `processing` whose attempt is over without an end.
+
+    - Its worker stopped beating: it died. Queued again (the next attempt removes what the dead one wrote), or
+      failed with the reason once that happened PROCESSING_MAX_ATTEMPTS times.
+    - It still beats, PROCESSING_STALE_AFTER_SECONDS past its time limit: its pool cannot kill it (solo,
+      threads; that worker stays busy until it is restarted). Failed with the reason. (A prefork worker kills
+      the attempt at its limit and fails the trailer itself: ``fail_preprocessing_past_time_limit``.)
+
+    Each change holds only if the attempt is still the one seen here."""
+    stale = settings.PROCESSING_STALE_AFTER_SECONDS
+    silent_since = now - timedelta(seconds=stale)
+    for trailer in Trailer.objects.filter(status=Trailer.Status.PROCESSING).only(
+            "pk", "duration", "processing_started_at", "heartbeat_at", "processing_attempts"):
+        started, limit = trailer.processing_started_at, trailer.processing_time_limit
+        silent = (started is None or (trailer.heartbeat_at is None and started < requeue_before)  # begun before heartbeats
+                  or (trailer.heartbeat_at is not None and trailer.heartbeat_at < silent_since))
+        attempt = Trailer.objects.filter(pk=trailer.pk, status=Trailer.Status.PROCESSING, processing_started_at=started)
+        if not silent and (now - started).total_seconds() >= limit + stale:
+            log.error("trailer %s: its preprocessing ran past its time limit of %s and its worker cannot stop it; "
+                      "failing the trailer (restart that worker)", trailer.pk, duration(limit))
+            attempt.update(status=Trailer.Status.FAILED, processed_at=now, error=_past_time_limit_error(limit))
+        elif silent and trailer.processing_attempts >= settings.PROCESSING_MAX_ATTEMPTS:
+            log.error("trailer %s: its preprocessing worker died %s times; failing it", trailer.pk,
+                      trailer.processing_attempts)
+            attempt.update(status=Trailer.Status.FAILED, processed_at=now, error=(
+                f"Preprocessing was started {trailer.processing_attempts} times, and each time its worker stopped "
+                "before it finished (killed, perhaps for want of memory). The file may be one the decoder cannot "
+                "handle: try another encoding of it, or retry it once the workers are sound."))
+        elif silent:
+            log.warning("trailer %s: its preprocessing worker stopped beating; queueing it again", trailer.pk)
+            attempt.update(status=Trailer.Status.QUEUED, enqueued_at=None)
+
+
+def fail_preprocessing_past_time_limit(*, trailer_id: int, limit: float) -> bool:
+    """Mark failed a trailer whose preprocessing attempt its prefork worker killed at its time limit of ``limit``
+    seconds (run in the worker's main process: ``tasks.PreprocessTask.on_failure``). Only the killed attempt:
+    one begun about ``limit`` ago, not a later one the sweep may have handed to another worker meanwhile.
+    Returns whether it was marked."""
+    now = timezone.now()
+    began_by = now - timedelta(seconds=limit - settings.PROCESSING_STALE_AFTER_SECONDS / 2)
+    marked = Trailer.objects.filter(pk=trailer_id, status=Trailer.Status.PROCESSING,
+                                    processing_started_at__lte=began_by).update(
+        status=Trailer.Status.FAILED, processed_at=now, error=_past_time_limit_error(limit))
+    if marked:
+        log.error("trailer %s: its preprocessing ran past its time limit of %s and was killed", trailer_id,
+                  duration(limit))
+    return bool(marked)
+
+
+def _past_time_limit_error(limit: float) -> str:
+    return (f"Preprocessing ran past its time limit of {duration(limit)} "
+            f"({duration(settings.PROCESSING_TIME_LIMIT_SECONDS)} plus {settings.PROCESSING_TIME_PER_VIDEO_SECOND:g} s "
+            "for each second of the trailer) and was stopped. The decoder may hang on this file: try another "
+            "encoding of it, or retry it if the workers were overloaded.")
 
 
 def enqueue_embedding(*, subclip_ids: list[int] | None = None) -> bool:
