@@ -38,7 +38,7 @@ def test_the_trailer_page_shows_score_plus_minus_uncertainty_and_explains_it(use
     assert "Across this trailer's subclips the scores spread by ± 0.20" in words.replace("&#x27;", "'")
     # The 80% interval beside the score, and what it can and cannot promise.
     assert "6.10 ± 0.40 likely 4.6–7.8" in words
-    assert "should fall between 4.62 and 7.80 4 times in 5 (an 80% interval)" in words
+    assert "4 times in 5, the rating should fall between 4.62 and 7.80 (an 80% interval)" in words
     assert "not for ones unlike any of them" in words
 
 
