@@ -8,4 +8,5 @@ from .demo_status import current
 def reelscore(request):
     # The demo being built in the background (manage.py serve --demo): every page says how far it got.
     # INTERVAL names the predictions' interval ({"percent": "80%", "odds": "4 times in 5"}, from ml.intervals).
-    return {"SIGNUP_ENABLED": settings.SIGNUP_ENABLED, "DEMO_BUILD": current(), "INTERVAL": COVERAGE_WORDS}
+    return {"SIGNUP_ENABLED": settings.SIGNUP_ENABLED, "DEMO_BUILD": current(), "INTERVAL": COVERAGE_WORDS,
+            "PROCESSING_MAX_ATTEMPTS": settings.PROCESSING_MAX_ATTEMPTS}

@@ -53,9 +53,17 @@ def test_status_part_polls_only_while_processing(user_client, make_trailer, stat
         assert "Processing failed: no video stream" in live
 
 
-def test_status_part_follows_the_row(user_client, make_trailer):
-    trailer = make_trailer(status=Trailer.Status.PROCESSING, subclips=0)
-    assert "Processing: cutting subclips" in user_client.get(f"/trailers/{trailer.pk}/live/").content.decode()
+def test_status_part_follows_the_row(user_client, make_trailer, settings):
+    settings.PROCESSING_TIME_LIMIT_SECONDS, settings.PROCESSING_TIME_PER_VIDEO_SECOND = 600, 2.0
+    settings.PROCESSING_MAX_ATTEMPTS = 3
+    trailer = make_trailer(status=Trailer.Status.PROCESSING, subclips=0, duration=120.0)
+    Trailer.objects.filter(pk=trailer.pk).update(processing_attempts=1)
+    live = user_client.get(f"/trailers/{trailer.pk}/live/").content.decode()
+    assert ("Processing: cutting subclips and sampling frames. It is stopped if it takes longer than 14 min 0 s."
+            in live)
+    Trailer.objects.filter(pk=trailer.pk).update(processing_attempts=2)  # its first worker died
+    live = user_client.get(f"/trailers/{trailer.pk}/live/").content.decode()
+    assert "sampling frames (attempt 2 of 3: the last one’s worker stopped without finishing)." in live
     Trailer.objects.filter(pk=trailer.pk).update(status=Trailer.Status.READY)
     live = user_client.get(f"/trailers/{trailer.pk}/live/").content.decode()
     assert "hx-trigger" not in live and 'data-status="ready"' in live
