@@ -26,6 +26,14 @@ def test_list_with_numbers_and_pagination(api, user, other_user, make_trailer, m
     assert "ratings" not in row  # no individual ratings of other users
 
 
+def test_a_trailer_says_how_its_preprocessing_goes(api, make_trailer, settings):
+    settings.PROCESSING_TIME_LIMIT_SECONDS, settings.PROCESSING_TIME_PER_VIDEO_SECOND = 600, 2.0
+    trailer = make_trailer(status=Trailer.Status.PROCESSING, duration=120.0)
+    Trailer.objects.filter(pk=trailer.pk).update(processing_attempts=2)
+    row = api.get(f"/api/trailers/{trailer.pk}/").json()
+    assert (row["status"], row["processing_attempts"], row["processing_time_limit"]) == ("processing", 2, 840)
+
+
 def test_list_filters_like_the_dataset_page(api, user, make_trailer):
     rated, other = make_trailer(title="Rated one"), make_trailer(title="Other", status=Trailer.Status.FAILED)
     rate_trailer(user=user, trailer=rated, score=3)

@@ -63,6 +63,12 @@ class TrailerSerializer(serializers.ModelSerializer):
     predicted_low = serializers.FloatField(read_only=True, allow_null=True, help_text=LOW_HELP)
     predicted_high = serializers.FloatField(read_only=True, allow_null=True, help_text=HIGH_HELP)
     waiting_for_queue = serializers.BooleanField(source="is_waiting_for_queue", read_only=True)
+    processing_attempts = serializers.IntegerField(
+        read_only=True, help_text="attempts at preprocessing it since it was last queued by a person; one whose "
+                                  "worker died PROCESSING_MAX_ATTEMPTS times is failed")
+    processing_time_limit = serializers.IntegerField(
+        read_only=True, help_text="seconds one attempt at preprocessing it may take before it is stopped and the "
+                                  "trailer failed")
     uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True,
                                                help_text="who uploaded it; null for an import or a deleted account")
     page_url = serializers.SerializerMethodField()
@@ -71,7 +77,8 @@ class TrailerSerializer(serializers.ModelSerializer):
     class Meta:
         model = Trailer
         fields = [
-            "id", "title", "original_name", "status", "error", "waiting_for_queue", "duration", "fps", "width",
+            "id", "title", "original_name", "status", "error", "waiting_for_queue", "processing_attempts",
+            "processing_time_limit", "duration", "fps", "width",
             "height", "codec", "container", "has_audio", "size_bytes", "reference_score", "uploaded_by",
             "uploaded_at", "processed_at", "mean_rating", "rating_count", "my_rating", "predicted_score",
             "predicted_spread", "predicted_uncertainty", "predicted_low", "predicted_high", "page_url", "video_url",
