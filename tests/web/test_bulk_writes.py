@@ -40,7 +40,7 @@ def test_a_broker_that_goes_down_mid_sweep_leaves_the_rest_waiting(make_trailer,
     monkeypatch.setattr(queue, "SEND_BATCH", 4)
     tried = []
 
-    def flaky(task, arg_lists, producer):
+    def flaky(task, arg_lists, producer, time_limits):
         """The broker takes two messages, then is gone."""
         tried.append(len(arg_lists))
         return max(0, min(len(arg_lists), 2 - sum(tried[:-1])))
@@ -50,7 +50,7 @@ def test_a_broker_that_goes_down_mid_sweep_leaves_the_rest_waiting(make_trailer,
     assert tried == [4]  # it stopped at the first refusal instead of trying (and timing out on) every batch
     handed = set(Trailer.objects.filter(enqueued_at__isnull=False).values_list("pk", flat=True))
     assert handed == {t.pk for t in trailers[:2]}
-    monkeypatch.setattr(queue, "_send_many", lambda task, arg_lists, producer: len(arg_lists))  # the broker is back
+    monkeypatch.setattr(queue, "_send_many", lambda task, arg_lists, *rest: len(arg_lists))  # the broker is back
     assert sweep()["trailers"] == 4
 
 
