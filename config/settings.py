@@ -213,6 +213,9 @@ EMBEDDING_SIZE = env.int("EMBEDDING_SIZE", default=112)
 # A running training run whose worker has not reported for this long is shown as stale
 # and is handed to the next worker by the sweep.
 RUN_STALE_AFTER_SECONDS = env.int("RUN_STALE_AFTER_SECONDS", default=120)
+# A run whose workers died this many times in a row without finishing an epoch (it kills them: out of memory?)
+# is failed by the sweep, with the reason, instead of being handed to the next worker forever.
+RUN_MAX_ATTEMPTS = env.int("RUN_MAX_ATTEMPTS", default=3)
 # The same for a trailer's preprocessing (its worker beats every quarter of this): one whose worker
 # died is queued again by the next sweep, its partial output removed.
 PROCESSING_STALE_AFTER_SECONDS = env.int("PROCESSING_STALE_AFTER_SECONDS", default=60)

@@ -244,6 +244,10 @@ class TrainingRun(models.Model):
     )
     checkpoint = models.CharField(max_length=255, blank=True, help_text="where its checkpoints are kept in the media "
                                                                         "storage (a folder for a cross-validation)")
+    # Workers that took the run since it last finished an epoch (set back to 0 by each epoch's checkpoint): the
+    # sweep fails a run whose workers died RUN_MAX_ATTEMPTS times in a row without one, instead of handing it
+    # over forever.
+    attempts_without_epoch = models.PositiveSmallIntegerField(default=0)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

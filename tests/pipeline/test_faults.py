@@ -37,6 +37,7 @@ def test_worker_killed_mid_run_is_resumed_by_the_next_worker(start_worker, synth
     run.refresh_from_db()
     killed_at = len(run.metrics)
     assert run.status == TrainingRun.Status.RUNNING and killed_at < epochs * folds
+    assert run.attempts_without_epoch == 0  # the dead worker finished epochs: its death does not count against it
 
     # Nobody reports for it any more: it shows as stale, not running forever.
     wait_for(lambda: TrainingRun.objects.get(pk=run.pk).is_stale, timeout=settings.RUN_STALE_AFTER_SECONDS + 10,
@@ -52,7 +53,7 @@ def test_worker_killed_mid_run_is_resumed_by_the_next_worker(start_worker, synth
     # Each fold's epochs once, in order: the resumed fit carried on where the checkpoint left it.
     assert [(m["fold"], m["epoch"]) for m in run.metrics] == [(f, e) for f in range(1, folds + 1)
                                                                for e in range(1, epochs + 1)]
-    assert "rescuer@" in run.worker
+    assert "rescuer@" in run.worker and run.attempts_without_epoch == 0
     assert run.model_version.number == 1
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from tests.support.broker import broker_messages
@@ -140,6 +142,27 @@ def test_the_sweep_fails_a_trailer_past_its_time_limit_on_a_worker_that_cannot_k
     assert (hung.status, hung.error) == (Trailer.Status.FAILED, PAST_LIMIT)
     assert set(Trailer.objects.filter(pk__in=[slow.pk, young.pk]).values_list("status", flat=True)) == {
         Trailer.Status.PROCESSING}
+
+
+def test_the_sweep_fails_a_run_whose_workers_keep_dying_before_an_epoch(make_run, settings,
+                                                                        django_capture_on_commit_callbacks):
+    settings.RUN_MAX_ATTEMPTS = 3
+    silent = timezone.now() - timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS + 60)
+    checkpoint = default_storage.save("runs/doomed/fold-1.pt", ContentFile(b"weights and optimiser"))
+    doomed = make_run(status=TrainingRun.Status.RUNNING, heartbeat_at=silent, started_at=silent, enqueued_at=None,
+                      attempts_without_epoch=3, checkpoint="runs/doomed/")
+    again = make_run(status=TrainingRun.Status.RUNNING, heartbeat_at=silent, started_at=silent, enqueued_at=None,
+                     attempts_without_epoch=2)
+    alive = make_run(status=TrainingRun.Status.RUNNING, heartbeat_at=timezone.now(), enqueued_at=None,
+                     attempts_without_epoch=5)  # reporting: never failed for its count
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweep()["runs"] == 1
+    assert broker_messages("gpu") == [(TRAIN, [again.pk])]
+    doomed.refresh_from_db()
+    assert doomed.status == TrainingRun.Status.FAILED and doomed.finished_at is not None
+    assert doomed.error.startswith("Its worker stopped 3 times in a row before finishing an epoch"), doomed.error
+    assert not default_storage.exists(checkpoint)  # a failed run is never resumed
+    assert TrainingRun.objects.get(pk=alive.pk).status == TrainingRun.Status.RUNNING
 
 
 def test_the_sweep_sends_runs_never_sent_and_runs_whose_worker_died(make_run, settings):

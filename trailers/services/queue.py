@@ -149,7 +149,8 @@ def sweep() -> dict[str, int]:
     - trailers `processing` whose worker stopped beating for PROCESSING_STALE_AFTER_SECONDS (it died) or that ran
       past their time limit on a worker that cannot kill them: queued again, or failed with the reason
       (``_end_lost_preprocessing``);
-    - runs whose heartbeat stopped (stale), unless handed over since they last reported;
+    - runs whose heartbeat stopped (stale), unless handed over since they last reported, or failed once their
+      workers died RUN_MAX_ATTEMPTS times in a row without finishing an epoch;
     - scoring with the active version, when ready trailers still lack its prediction;
     - embedding, when subclips of ready trailers lack this installation's embeddings (preprocessed
       before embeddings existed, or with other encoder weights); at most once per REQUEUE_AFTER_SECONDS
@@ -166,6 +167,9 @@ def sweep() -> dict[str, int]:
     trailer_ids = Trailer.objects.filter(not_sent, status=Trailer.Status.QUEUED).order_by("pk")
     trailers = enqueue_preprocessing_many(trailer_ids=list(trailer_ids.values_list("pk", flat=True)))
 
+    from .training import fail_runs_whose_workers_keep_dying  # here: the training service imports this module
+
+    fail_runs_whose_workers_keep_dying()
     stale_before = now - timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
     stale = Q(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=stale_before) & (
         not_sent | Q(enqueued_at__lt=F("heartbeat_at"))

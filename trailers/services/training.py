@@ -19,13 +19,14 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from billiard import current_process as billiard_process
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Count, Exists, OuterRef, Q
+from django.db.models import Avg, Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from ml.config import LRCNConfig, TrainConfig
@@ -125,6 +126,29 @@ def start_training_run(
             transaction.on_commit(lambda: enqueue_training(run_id=run.pk))
     run.refresh_from_db()
     return run
+
+
+def fail_runs_whose_workers_keep_dying() -> int:
+    """Fail, with the reason, each stale run whose workers died RUN_MAX_ATTEMPTS times in a row without
+    finishing an epoch (the run itself kills them: out of memory?), instead of handing it over forever; its
+    checkpoint goes. Called by the sweep before it hands stale runs over. Returns how many it failed."""
+    stale_before = timezone.now() - timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
+    doomed = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=stale_before,
+                                        attempts_without_epoch__gte=settings.RUN_MAX_ATTEMPTS)
+    failed = 0
+    for pk in list(doomed.values_list("pk", flat=True)):
+        with transaction.atomic():  # _claim locks the row too: a worker taking it meanwhile wins
+            run = TrainingRun.objects.select_for_update().defer(*TrainingRun.LARGE_FIELDS).filter(pk=pk).first()
+            if run is None or not run.is_stale or run.attempts_without_epoch < settings.RUN_MAX_ATTEMPTS:
+                continue
+            log.error("run %s: its workers died %s times without finishing an epoch; failing it", pk,
+                      run.attempts_without_epoch)
+            _finish(run, TrainingRun.Status.FAILED, error=(
+                f"Its worker stopped {run.attempts_without_epoch} times in a row before finishing an epoch (killed, "
+                "perhaps for want of memory: a smaller batch, fewer or smaller frames may fit). Nothing more will "
+                "be tried; start it again with “New run like this” once the cause is fixed."))
+            failed += 1
+    return failed
 
 
 def cancel_run(*, run: TrainingRun) -> TrainingRun:
@@ -229,7 +253,8 @@ def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None
         # is back; the task is retried meanwhile (tasks.py).
         log.warning("training run %s waits for the object store: %s", run.pk, exc)
         _held(run.pk, token).update(status=TrainingRun.Status.QUEUED, worker="", enqueued_at=timezone.now(),
-                                    error=f"Waiting for the object store, which cannot be reached ({exc}).")
+                                    error=f"Waiting for the object store, which cannot be reached ({exc}).",
+                                    attempts_without_epoch=F("attempts_without_epoch") - 1)  # not the run's doing
         raise
     finally:
         checkpoints.remove_local()
@@ -291,7 +316,7 @@ def _claim(run_id: int, token: str) -> TrainingRun | None:
         now = timezone.now()
         TrainingRun.objects.filter(pk=run_id).update(
             status=TrainingRun.Status.RUNNING, worker=token, started_at=run.started_at or now, heartbeat_at=now,
-            error="",
+            error="", attempts_without_epoch=F("attempts_without_epoch") + 1,
         )
     run.refresh_from_db()
     return run
@@ -378,6 +403,7 @@ class _Reporter:
                 self.run.metrics = history
                 fields["metrics"] = history
             fields["checkpoint"] = self.checkpoint_name
+            fields["attempts_without_epoch"] = 0
             self._push_checkpoints()
         elif now - self.last_beat < HEARTBEAT_SECONDS:
             return self._cancel_requested()
