@@ -44,9 +44,10 @@ def _send(task, *args, **options) -> bool:
 
 def _send_many(task, arg_lists: list[tuple], producer, time_limits: list[int | None]) -> int:
     """Send one message per ``arg_lists`` entry (with its entry of ``time_limits``) over ``producer``'s
-    connection, as ``task.apply_async`` would (the same message protocol and route), as one batch: the route is looked up once, the queue declared once, and the
-    messages go out together (kombu's publish batch: one Redis pipeline; transports without batches send each
-    at once). Returns how many were sent: all, or none when the broker refused the batch."""
+    connection, as ``task.apply_async`` would (the same message protocol and route), as one batch: the route is
+    looked up once, the queue declared once, and the messages go out together (kombu's publish batch: one Redis
+    pipeline; transports without batches send each at once). Returns how many were sent: all, or none when the
+    broker refused the batch."""
     amqp = task.app.amqp
     queue = amqp.router.route({}, task.name, None, None)["queue"]
     try:
@@ -195,8 +196,9 @@ def _end_lost_preprocessing(now, requeue_before) -> None:
     for trailer in Trailer.objects.filter(status=Trailer.Status.PROCESSING).only(
             "pk", "duration", "processing_started_at", "heartbeat_at", "processing_attempts"):
         started, limit = trailer.processing_started_at, trailer.processing_time_limit
-        silent = (started is None or (trailer.heartbeat_at is None and started < requeue_before)  # begun before heartbeats
-                  or (trailer.heartbeat_at is not None and trailer.heartbeat_at < silent_since))
+        beat = trailer.heartbeat_at
+        silent = (started is None or (beat is None and started < requeue_before)  # begun before heartbeats
+                  or (beat is not None and beat < silent_since))
         attempt = Trailer.objects.filter(pk=trailer.pk, status=Trailer.Status.PROCESSING, processing_started_at=started)
         if not silent and (now - started).total_seconds() >= limit + stale:
             log.error("trailer %s: its preprocessing ran past its time limit of %s and its worker cannot stop it; "
