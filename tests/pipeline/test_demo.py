@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from tests.support.processes import ROOT, free_port, stop_process, wait_for
+from tests.support.processes import start_serve, stop_process, wait_for
 from trailers import demo_status
 from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
 
@@ -60,14 +58,10 @@ def test_demo_dataset_end_to_end_and_idempotent(worker, worker_env, capsys):
     # And `serve --demo` restarted on it: it builds nothing, and the login page answers at once (3 s is the target on
     # a machine with one core busy, README "Time to a working demo"; a test machine running the suite beside it is
     # busier, hence the looser bound here).
-    port = free_port()
-    env = {**worker_env, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "1"}
-    log_path = Path(settings.VAR_DIR) / "serve-restart.log"
-    with open(log_path, "wb") as log:
-        started = time.monotonic()
-        process = subprocess.Popen([sys.executable, "manage.py", "serve", "--demo", "--trailers", "16", "--port",
-                                    str(port), "--concurrency", "1"], cwd=ROOT, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+    started = time.monotonic()
+    process, port, log_path = start_serve(
+        Path(settings.VAR_DIR), "--demo", "--trailers", "16", log_path=Path(settings.VAR_DIR) / "serve-restart.log",
+        env={**worker_env, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "1"})
     try:
         status = None
         while time.monotonic() - started < 60 and status != 200:

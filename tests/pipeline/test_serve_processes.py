@@ -5,35 +5,18 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.support.processes import ROOT, free_port, listening, stop_process, wait_for
+from tests.support.processes import listening, start_serve, stop_process, wait_for
 
 pytestmark = pytest.mark.pipeline
 
 
-def start_serve(tmp_path) -> tuple[subprocess.Popen, int, Path]:
-    """`manage.py serve` on the embedded default under tmp_path, in a process group of its own: the process,
-    its port and its log."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "STORAGE_BACKEND")}
-    env.update(DEBUG="1", REELSCORE_VAR_DIR=str(tmp_path / "var"), SWEEP_INTERVAL_SECONDS="2", PYTHONUNBUFFERED="1")
-    log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        serve = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port), "--concurrency", "1"],
-                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    return serve, port, log
-
-
 def test_serve_runs_the_site_a_worker_and_the_scheduler(tmp_path):
-    serve, port, log = start_serve(tmp_path)
+    serve, port, log = start_serve(tmp_path / "var", SWEEP_INTERVAL_SECONDS="2")
     try:
         def up():
             try:
@@ -60,7 +43,7 @@ def test_serve_runs_the_site_a_worker_and_the_scheduler(tmp_path):
 def test_a_sigterm_while_serve_starts_stops_it_and_all_it_started(tmp_path, after):
     """A process manager's SIGTERM during start-up (the checks, the worker and the scheduler starting) stops serve
     as one after it: it once landed in a finalizer, was lost, and serve ran on until it was killed."""
-    serve, port, log = start_serve(tmp_path)
+    serve, port, log = start_serve(tmp_path / "var", SWEEP_INTERVAL_SECONDS="2")
     try:
         wait_for(lambda: listening(port) or serve.poll() is not None, timeout=120, interval=0.05,
                  message="the web server to listen")

@@ -38,6 +38,28 @@ def database_url(settings_dict) -> str:
     return f"postgres://{auth}@{settings_dict['HOST']}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
 
 
+def start_serve(var_dir: Path, *args: str, env: dict[str, str] | None = None, log_path: Path | None = None,
+                **variables: str) -> tuple[subprocess.Popen, int, Path]:
+    """`manage.py serve ARGS` (web server, worker and scheduler, as `make run` starts them) with one pool process,
+    on a free port, in a process group of its own: the process, its port and its log (``log_path``, or
+    serve.log in ``var_dir``). Without ``env``, on the embedded default under ``var_dir``: nothing from the test
+    run or CI (PostgreSQL, Redis, test-only settings) reaches it. ``variables`` are set on top."""
+    port = free_port()
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k not in (
+            "DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "MEDIA_ROOT", "STATIC_ROOT",
+            "STORAGE_BACKEND")}
+        env.update(DEBUG="1", REELSCORE_VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1")
+    env = {**env, **variables}
+    log_path = log_path or Path(var_dir) / "serve.log"
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "manage.py", "serve", *args, "--port", str(port), "--concurrency",
+                                    "1"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    return process, port, log_path
+
+
 class WorkerProcess:
     """`celery -A config worker` in its own process group, logging to a file. The ones not yet stopped are in
     ``WorkerProcess.running``: a failing test's report shows the end of their logs (tests/conftest.py)."""

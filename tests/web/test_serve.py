@@ -4,23 +4,17 @@
 from __future__ import annotations
 
 import http.client
-import os
 import signal
 import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
-from tests.support.processes import free_port, listening
+from tests.support.processes import listening, start_serve, stop_process, wait_for
 from trailers.management.commands.serve import collect_static_for_production
 
 pytestmark = pytest.mark.django_db
-
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture
 def production_static(settings, tmp_path):
@@ -57,24 +51,13 @@ def test_with_debug_on_nothing_is_collected(settings, tmp_path):
 
 @pytest.fixture
 def served(tmp_path):
-    """`manage.py serve` (web server and worker) on the embedded default under tmp_path, as `make run` starts it;
-    its port. Stopped, with its children, after the test."""
-    port = free_port()
-    # Nothing from the test run or CI (PostgreSQL, Redis, test-only settings) reaches it.
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "MEDIA_ROOT", "STATIC_ROOT", "STORAGE_BACKEND")}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", DEBUG="1", REELSCORE_VAR_DIR=str(tmp_path / "var"),
-               PYTHONUNBUFFERED="1")
-    log_path = tmp_path / "serve.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port), "--concurrency", "1"],
-                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    """`manage.py serve` on the embedded default under tmp_path, as `make run` starts it; its port. Stopped, with
+    its children, after the test."""
+    process, port, log_path = start_serve(tmp_path / "var")
     try:
-        deadline = time.monotonic() + 120
-        while not listening(port):
-            assert process.poll() is None, f"serve exited with {process.returncode}:\n{log_path.read_text()}"
-            assert time.monotonic() < deadline, f"serve did not start in 120 s:\n{log_path.read_text()}"
-            time.sleep(0.2)
+        wait_for(lambda: listening(port) or process.poll() is not None, timeout=120, interval=0.2,
+                 message="serve to listen")
+        assert process.poll() is None, f"serve exited with {process.returncode}:\n{log_path.read_text()}"
         yield port
     finally:
         if process.poll() is None:
@@ -83,11 +66,7 @@ def served(tmp_path):
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 pass
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # whatever is left of its process group
-        except ProcessLookupError:
-            pass
-        process.wait()
+        stop_process(process, signal.SIGKILL, timeout=10)  # whatever is left of its process group
 
 
 def _raw_answer(port: int, request: bytes) -> str:
