@@ -114,7 +114,7 @@ def test_the_sweep_fails_a_trailer_whose_worker_died_at_every_attempt_and_a_retr
     assert sweep()["trailers"] == 0 and broker_messages() == [(PREPROCESS, [doomed.pk])]
 
 
-PAST_LIMIT = ("Preprocessing ran past its time limit of 1 min 4 s (1 min 0 s plus 1 s for each second of the "
+PAST_LIMIT = ("Preprocessing ran past its time limit of 1 min 4 s (1 min plus 1 s for each second of the "
               "trailer) and was stopped. The decoder may hang on this file: try another encoding of it, or retry it "
               "if the workers were overloaded.")
 

@@ -59,7 +59,7 @@ def test_status_part_follows_the_row(user_client, make_trailer, settings):
     trailer = make_trailer(status=Trailer.Status.PROCESSING, subclips=0, duration=120.0)
     Trailer.objects.filter(pk=trailer.pk).update(processing_attempts=1)
     live = user_client.get(f"/trailers/{trailer.pk}/live/").content.decode()
-    assert ("Processing: cutting subclips and sampling frames. It is stopped if it takes longer than 14 min 0 s."
+    assert ("Processing: cutting subclips and sampling frames. It is stopped if it takes longer than 14 min."
             in live)
     Trailer.objects.filter(pk=trailer.pk).update(processing_attempts=2)  # its first worker died
     live = user_client.get(f"/trailers/{trailer.pk}/live/").content.decode()

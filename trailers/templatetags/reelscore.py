@@ -56,16 +56,16 @@ def seconds(value) -> str:
 
 @register.filter
 def duration(value) -> str:
-    """A length of time in words: 45 s, 3 min 5 s, 2 h 4 min."""
+    """A length of time in words: 45 s, 3 min 5 s, 14 min, 2 h 4 min, 2 h."""
     if value is None:
         return "—"
     total = int(round(float(value)))
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
-        return f"{hours} h {minutes} min"
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     if minutes:
-        return f"{minutes} min {secs} s"
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     return f"{secs} s"
 
 
