@@ -1,7 +1,6 @@
 """A preprocessing attempt that stops making progress (its process frozen with SIGSTOP once it has begun, as a
 decoder stuck on a file, or a share that stopped answering, would leave it): the prefork worker kills it at the
-trailer's time limit, the sweep marks the trailer failed with the reason, and the worker goes on with the next
-trailer. In a module of its own: its worker and scheduler run with a time limit of a few seconds, and no other
+trailer's time limit and marks the trailer failed with the reason, and goes on with the next trailer. In a module of its own: its worker and scheduler run with a time limit of a few seconds, and no other
 worker may take the trailer first."""
 
 from __future__ import annotations
@@ -55,6 +54,7 @@ def test_a_hung_preprocessing_is_killed_at_its_time_limit_and_its_trailer_fails_
         wait_for(lambda: pool_process not in children(worker.process.pid), timeout=10,
                  message="the frozen pool process to be killed")
 
+        settings.PROCESSING_TIME_LIMIT_SECONDS = 600  # the next upload's limit: a fresh pool process loads the encoder
         [done] = wait_until_processed(ingest([fine]), timeout=90)  # a new pool process takes the next trailer
         assert done.status == Trailer.Status.READY, done.error
     finally:

@@ -118,6 +118,25 @@ def test_a_worker_that_cannot_freeze_the_dataset_fails_the_run_with_the_reason(s
     assert issubclass(TrainingSetupError, ServiceError) and TrainingSetupError("x").code == "cannot_start"
 
 
+@pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test
+def test_a_store_away_after_the_epochs_puts_the_run_back_in_the_queue_and_counts_no_death(staff_user, rated,
+                                                                                          monkeypatch):
+    from trailers.services import training
+    from trailers.store import StoreUnavailable
+
+    run = start(staff_user)
+
+    def store_away(*args, **kwargs):
+        raise StoreUnavailable("the object store cannot be reached")
+
+    monkeypatch.setattr(training, "_succeed", store_away)  # trained, then the model file cannot be stored
+    with pytest.raises(StoreUnavailable):
+        execute_training_run(run_id=run.pk, worker="test")
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.QUEUED and run.error.startswith("Waiting for the object store")
+    assert run.attempts_without_epoch == 0  # its epochs set it to 0, and the store's outage is not its doing
+
+
 def test_a_versions_figures_carry_the_head_alone_and_the_neighbours_share_where_it_mixes_them():
     from trailers.services.training import version_metrics
 

@@ -42,8 +42,9 @@ def start_serve(var_dir: Path, *args: str, env: dict[str, str] | None = None, lo
                 **variables: str) -> tuple[subprocess.Popen, int, Path]:
     """`manage.py serve ARGS` (web server, worker and scheduler, as `make run` starts them) with one pool process,
     on a free port, in a process group of its own: the process, its port and its log (``log_path``, or
-    serve.log in ``var_dir``). Without ``env``, on the embedded default under ``var_dir``: nothing from the test
-    run or CI (PostgreSQL, Redis, test-only settings) reaches it. ``variables`` are set on top."""
+    serve.log in ``var_dir``). Without ``env``, on the embedded default under ``var_dir``: the test run's
+    database, broker, storage and settings module (CI's PostgreSQL and Redis) do not reach it; the test settings'
+    small sampling and sweep values, in the environment, do. ``variables`` are set on top."""
     port = free_port()
     if env is None:
         env = {k: v for k, v in os.environ.items() if k not in (

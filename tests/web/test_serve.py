@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import http.client
+import os
 import signal
 import socket
 import subprocess
@@ -11,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.support.processes import listening, start_serve, stop_process, wait_for
+from tests.support.processes import listening, start_serve, wait_for
 from trailers.management.commands.serve import collect_static_for_production
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +67,11 @@ def served(tmp_path):
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 pass
-        stop_process(process, signal.SIGKILL, timeout=10)  # whatever is left of its process group
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # whatever is left of its process group
+        except ProcessLookupError:
+            pass
+        process.wait()
 
 
 def _raw_answer(port: int, request: bytes) -> str:

@@ -31,11 +31,13 @@ class Heartbeat(threading.Thread):
     def run(self) -> None:
         try:
             while not self._stopping.wait(self.every):
-                if not self.held().update(heartbeat_at=timezone.now()):
-                    self.lost.set()
-                    return
-        except Exception:  # the database is away: the work may show as stale, and it goes on
-            log.exception("heartbeat of %s failed", self.label)
+                try:
+                    if not self.held().update(heartbeat_at=timezone.now()):
+                        self.lost.set()
+                        return
+                except Exception as exc:  # the database is away: the work may show as stale; beat again next time
+                    log.warning("heartbeat of %s failed: %s", self.label, exc)
+                    connection.close()
         finally:
             connection.close()
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from celery.utils import uuid
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -200,6 +200,8 @@ def _end_lost_preprocessing(now, requeue_before) -> None:
         silent = (started is None or (beat is None and started < requeue_before)  # begun before heartbeats
                   or (beat is not None and beat < silent_since))
         attempt = Trailer.objects.filter(pk=trailer.pk, status=Trailer.Status.PROCESSING, processing_started_at=started)
+        if silent:
+            attempt = attempt.filter(heartbeat_at=beat)  # not one that beat again since it was read
         if not silent and (now - started).total_seconds() >= limit + stale:
             log.error("trailer %s: its preprocessing ran past its time limit of %s and its worker cannot stop it; "
                       "failing the trailer (restart that worker)", trailer.pk, duration(limit))
@@ -222,10 +224,18 @@ def fail_preprocessing_past_time_limit(*, trailer_id: int, limit: float) -> bool
     one begun about ``limit`` ago, not a later one the sweep may have handed to another worker meanwhile.
     Returns whether it was marked."""
     now = timezone.now()
-    began_by = now - timedelta(seconds=limit - settings.PROCESSING_STALE_AFTER_SECONDS / 2)
-    marked = Trailer.objects.filter(pk=trailer_id, status=Trailer.Status.PROCESSING,
-                                    processing_started_at__lte=began_by).update(
-        status=Trailer.Status.FAILED, processed_at=now, error=_past_time_limit_error(limit))
+    # A later attempt began at least PROCESSING_STALE_AFTER_SECONDS after this one last beat.
+    began_by = now - timedelta(seconds=max(limit - settings.PROCESSING_STALE_AFTER_SECONDS / 2, limit / 2))
+    with transaction.atomic():
+        # The worker's main loop waits for this: never for long behind a row lock (the killed attempt, frozen
+        # in its last transaction, holds one until it is killed, which comes after this returns).
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+                cursor.execute("SET LOCAL statement_timeout = '5s'")
+        marked = Trailer.objects.filter(pk=trailer_id, status=Trailer.Status.PROCESSING,
+                                        processing_started_at__lte=began_by).update(
+            status=Trailer.Status.FAILED, processed_at=now, error=_past_time_limit_error(limit))
     if marked:
         log.error("trailer %s: its preprocessing ran past its time limit of %s and was killed", trailer_id,
                   duration(limit))

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count, Exists, F, OuterRef, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from ml.config import LRCNConfig, TrainConfig
@@ -197,12 +198,20 @@ def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None
     With ``folds`` ≥ 2 (the default) the run cross-validates (ml.crossval): its figures are held-out ones,
     and its fold models are the version's ensemble; with 1 it fits one model on a validation split.
     """
-    from ml.train import describe_device, resolve_device  # loads torch: see TORCH_NOTE
-
     token = f"{worker or 'worker'}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
     run = _claim(run_id, token)
     if run is None:
         return None
+    # It beats from the claim on: freezing the dataset and fetching its files may take longer than
+    # RUN_STALE_AFTER_SECONDS, and a run silent that long would be handed to another worker.
+    with Heartbeat(lambda: _held(run.pk, token), every=settings.RUN_STALE_AFTER_SECONDS / 4,
+                   name=f"run {run.pk}") as heartbeat:
+        return _execute(run, token, heartbeat)
+
+
+def _execute(run: TrainingRun, token: str, heartbeat: Heartbeat) -> TrainingRun | None:
+    from ml.train import describe_device, resolve_device  # loads torch: see TORCH_NOTE
+
     try:
         samples, split, spec = _dataset(run)
     except TrainingSetupError as exc:
@@ -241,7 +250,7 @@ def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None
                     )
                     run.checkpoint = checkpoint_name
                     return _train(run, token, local_samples, split, spec, train_config, model_config, checkpoints,
-                                  checkpoint_path, resume_from, paths)
+                                  checkpoint_path, resume_from, paths, heartbeat)
             except store.LocalCopyLost as exc:
                 if attempt == LOST_COPY_ATTEMPTS:
                     raise
@@ -254,42 +263,41 @@ def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None
         log.warning("training run %s waits for the object store: %s", run.pk, exc)
         _held(run.pk, token).update(status=TrainingRun.Status.QUEUED, worker="", enqueued_at=timezone.now(),
                                     error=f"Waiting for the object store, which cannot be reached ({exc}).",
-                                    attempts_without_epoch=F("attempts_without_epoch") - 1)  # not the run's doing
+                                    # not the run's doing (0 after an epoch of this attempt: it stays 0)
+                                    attempts_without_epoch=Greatest(F("attempts_without_epoch") - 1, 0))
         raise
     finally:
         checkpoints.remove_local()
 
 
 def _train(run, token, samples, split, spec, train_config, model_config, checkpoints, checkpoint_path,
-           resume_from, paths) -> TrainingRun | None:
-    with Heartbeat(lambda: _held(run.pk, token), every=settings.RUN_STALE_AFTER_SECONDS / 4,
-                   name=f"run {run.pk}") as heartbeat:
-        reporter = _Reporter(run, token, run.checkpoint, heartbeat, checkpoints)
-        try:
-            if train_config.folds >= 2:
-                from ml.crossval import cross_validate  # loads torch: see TORCH_NOTE
+           resume_from, paths, heartbeat: Heartbeat) -> TrainingRun | None:
+    reporter = _Reporter(run, token, run.checkpoint, heartbeat, checkpoints)
+    try:
+        if train_config.folds >= 2:
+            from ml.crossval import cross_validate  # loads torch: see TORCH_NOTE
 
-                result = cross_validate(samples, train_config, model_config, embedding_spec=spec, callback=reporter,
-                                        checkpoint_dir=checkpoint_path)
-            else:
-                from ml.train import fit  # loads torch: see TORCH_NOTE
+            result = cross_validate(samples, train_config, model_config, embedding_spec=spec, callback=reporter,
+                                    checkpoint_dir=checkpoint_path)
+        else:
+            from ml.train import fit  # loads torch: see TORCH_NOTE
 
-                result = fit(samples, train_config, model_config, split=split, callback=reporter,
-                             checkpoint_path=checkpoint_path, resume_from=resume_from, embedding_spec=spec)
-            if result.stop_reason == "cancelled":
-                return _finish(run, TrainingRun.Status.CANCELLED, metrics=reporter.run.metrics, token=token)
-            return _succeed(run, result, token, spec, heartbeat)
-        except LostClaim:
-            log.warning("run %s was taken over by another worker or cancelled; this one stops", run.pk)
-            run.refresh_from_db()
-            if run.is_finished and run.checkpoint:  # cancelled while this worker still wrote checkpoints
-                delete_stored(default_storage, run.checkpoint)
-            return None
-        except Exception as exc:
-            if isinstance(exc, StoreUnavailable) or store.copies_lost(paths):
-                raise  # not the run's fault: it waits, or goes on from its checkpoint (execute_training_run)
-            log.exception("training run %s failed", run.pk)
-            return _finish(run, TrainingRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}", token=token)
+            result = fit(samples, train_config, model_config, split=split, callback=reporter,
+                         checkpoint_path=checkpoint_path, resume_from=resume_from, embedding_spec=spec)
+        if result.stop_reason == "cancelled":
+            return _finish(run, TrainingRun.Status.CANCELLED, metrics=reporter.run.metrics, token=token)
+        return _succeed(run, result, token, spec, heartbeat)
+    except LostClaim:
+        log.warning("run %s was taken over by another worker or cancelled; this one stops", run.pk)
+        run.refresh_from_db()
+        if run.is_finished and run.checkpoint:  # cancelled while this worker still wrote checkpoints
+            delete_stored(default_storage, run.checkpoint)
+        return None
+    except Exception as exc:
+        if isinstance(exc, StoreUnavailable) or store.copies_lost(paths):
+            raise  # not the run's fault: it waits, or goes on from its checkpoint (execute_training_run)
+        log.exception("training run %s failed", run.pk)
+        return _finish(run, TrainingRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}", token=token)
 
 
 def _stored_names(samples) -> list[str]:
