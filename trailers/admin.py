@@ -56,8 +56,8 @@ class TrailerAdmin(admin.ModelAdmin):
     date_hierarchy = "uploaded_at"
     readonly_fields = (
         "file", "original_name", "uploaded_by", "uploaded_at", "duration", "fps", "width", "height", "codec",
-        "container", "has_audio", "size_bytes", "sha256", "status", "error", "enqueued_at", "processed_at",
-        "rating_count", "rating_sum", "mean_rating",
+        "container", "has_audio", "size_bytes", "sha256", "status", "error", "enqueued_at", "processing_started_at",
+        "heartbeat_at", "processing_attempts", "processed_at", "rating_count", "rating_sum", "mean_rating",
     )  # fmt: skip
     inlines = [SubclipInline]
     actions = ["train_on_these", "preprocess_again", "score_with_active_version"]
@@ -171,7 +171,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         ("Cross-validation", {"fields": ["estimate_summary", "cross_validation"],
                               "description": "The held-out estimate: every figure is on trailers the scoring model "
                                              "never trained on."}),
-        ("Worker", {"fields": ["device", "worker", "resumed_from_epoch", "checkpoint"]}),
+        ("Worker", {"fields": ["device", "worker", "resumed_from_epoch", "attempts_without_epoch", "checkpoint"]}),
         ("Times", {"fields": ["created_by", "created_at", "enqueued_at", "started_at", "heartbeat_at",
                               "finished_at"]}),
     ]

@@ -68,7 +68,9 @@ class Trailer(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Attempts at preprocessing since it was last queued by a person (upload, retry, reprocess): the sweep
     # fails a trailer whose worker died PROCESSING_MAX_ATTEMPTS times instead of queueing it again forever.
-    processing_attempts = models.PositiveSmallIntegerField(default=0)
+    processing_attempts = models.PositiveSmallIntegerField(default=0, help_text=(
+        "attempts at preprocessing it since a person last queued it; after PROCESSING_MAX_ATTEMPTS deaths it is "
+        "failed"))
     processed_at = models.DateTimeField(null=True, blank=True)
 
     # Its ratings' count, sum and mean, kept by trailers/services/ratings.py in the same transaction as every
@@ -247,7 +249,8 @@ class TrainingRun(models.Model):
     # Workers that took the run since it last finished an epoch (set back to 0 by each epoch's checkpoint): the
     # sweep fails a run whose workers died RUN_MAX_ATTEMPTS times in a row without one, instead of handing it
     # over forever.
-    attempts_without_epoch = models.PositiveSmallIntegerField(default=0)
+    attempts_without_epoch = models.PositiveSmallIntegerField(default=0, help_text=(
+        "workers that took it since it last finished an epoch; after RUN_MAX_ATTEMPTS deaths in a row it is failed"))
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

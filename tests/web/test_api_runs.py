@@ -33,6 +33,12 @@ def test_list_and_retrieve(api, make_run, make_version):
     assert api.get("/api/runs/99999/").status_code == 404
 
 
+def test_a_run_says_how_many_workers_took_it_since_its_last_epoch(api, make_run):
+    run = make_run(status=TrainingRun.Status.RUNNING, attempts_without_epoch=2)
+    row = api.get(f"/api/runs/{run.pk}/").json()
+    assert (row["status"], row["attempts_without_epoch"]) == ("running", 2)
+
+
 def test_a_runs_dataset_comes_a_page_at_a_time(api, make_run):
     dataset = [{"trailer": pk, "label": 5.0 + pk % 3, "split": "cv"} for pk in range(1, 121)]
     # Its estimate: five folds dealt in order, each trailer's held-out prediction a tenth of its id.

@@ -296,7 +296,8 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         fields = [
             "id", "status", "display_status", "progress", "epoch", "metrics", "error", "cancel_requested",
             "label_source", "min_ratings", "auto_activate", "model_config", "train_config", "requested_trailer_ids",
-            "dataset_size", "sampling", "device", "gpu", "worker", "resumed_from_epoch", "created_by", "created_at",
+            "dataset_size", "sampling", "device", "gpu", "worker", "resumed_from_epoch", "attempts_without_epoch",
+            "created_by", "created_at",
             "started_at", "finished_at", "duration_seconds", "model_version", "page_url",
         ]  # fmt: skip
         read_only_fields = fields

@@ -13,11 +13,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='trailer',
             name='processing_attempts',
-            field=models.PositiveSmallIntegerField(default=0),
+            field=models.PositiveSmallIntegerField(default=0, help_text='attempts at preprocessing it since a person last queued it; after PROCESSING_MAX_ATTEMPTS deaths it is failed'),
         ),
         migrations.AddField(
             model_name='trainingrun',
             name='attempts_without_epoch',
-            field=models.PositiveSmallIntegerField(default=0),
+            field=models.PositiveSmallIntegerField(default=0, help_text='workers that took it since it last finished an epoch; after RUN_MAX_ATTEMPTS deaths in a row it is failed'),
         ),
     ]
