@@ -220,11 +220,12 @@ RUN_MAX_ATTEMPTS = env.int("RUN_MAX_ATTEMPTS", default=3)
 # died is queued again by the next sweep, its partial output removed.
 PROCESSING_STALE_AFTER_SECONDS = env.int("PROCESSING_STALE_AFTER_SECONDS", default=60)
 # One attempt at preprocessing a trailer may take PROCESSING_TIME_LIMIT_SECONDS plus
-# PROCESSING_TIME_PER_VIDEO_SECOND for each second of the trailer (10 min + 2 × its length: 14 min for a 2-minute
-# trailer; a 2-minute 1080p AVI took 21 s on 2 cores, its browser copy included). A prefork worker kills an attempt that
-# runs past it (a decoder that hangs, a share that stopped answering) and marks its trailer failed, with the
-# reason (on a pool that cannot kill, the sweep marks it). A trailer whose worker died PROCESSING_MAX_ATTEMPTS
-# times (out of memory?) is failed too, instead of being queued again forever.
+# PROCESSING_TIME_PER_VIDEO_SECOND for each second of the trailer, that part at most 6 h
+# (Trailer.processing_time_limit): 10 min + 2 × its length, 14 min for a 2-minute trailer (a 2-minute 1080p AVI
+# took 21 s on 2 cores, its browser copy included). A prefork worker kills an attempt that runs past it (a decoder
+# that hangs, a share that stopped answering) and marks its trailer failed, with the reason (on a pool that
+# cannot kill, the sweep marks it). A trailer whose worker died PROCESSING_MAX_ATTEMPTS times (out of memory?) is
+# failed too, instead of being queued again forever.
 PROCESSING_TIME_LIMIT_SECONDS = env.int("PROCESSING_TIME_LIMIT_SECONDS", default=600)
 PROCESSING_TIME_PER_VIDEO_SECOND = env.float("PROCESSING_TIME_PER_VIDEO_SECOND", default=2.0)
 PROCESSING_MAX_ATTEMPTS = env.int("PROCESSING_MAX_ATTEMPTS", default=3)

@@ -123,10 +123,12 @@ class Trailer(models.Model):
     @property
     def processing_time_limit(self) -> int:
         """Seconds one attempt at preprocessing it may take: PROCESSING_TIME_LIMIT_SECONDS, plus
-        PROCESSING_TIME_PER_VIDEO_SECOND for each second of its length (of 2 hours when its length is unknown).
-        A prefork worker kills an attempt that runs past it; the sweep fails the trailer (services/queue.py)."""
+        PROCESSING_TIME_PER_VIDEO_SECOND for each second of its length (of 2 hours when its length is unknown), and
+        at most 6 hours more than PROCESSING_TIME_LIMIT_SECONDS (a header may claim any length). A prefork worker
+        kills an attempt that runs past it and fails the trailer (tasks.PreprocessTask)."""
         length = self.duration if self.duration is not None else 2 * 3600
-        return math.ceil(settings.PROCESSING_TIME_LIMIT_SECONDS + settings.PROCESSING_TIME_PER_VIDEO_SECOND * length)
+        extra = min(settings.PROCESSING_TIME_PER_VIDEO_SECOND * length, 6 * 3600)
+        return math.ceil(settings.PROCESSING_TIME_LIMIT_SECONDS + extra)
 
 
 def subclip_upload_to(instance: Subclip, filename: str) -> str:

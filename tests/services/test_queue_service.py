@@ -76,11 +76,13 @@ def test_each_preprocessing_message_carries_its_trailers_time_limit(make_trailer
     settings.PROCESSING_TIME_LIMIT_SECONDS, settings.PROCESSING_TIME_PER_VIDEO_SECOND = 600, 2.0
     short = make_trailer(status=Trailer.Status.QUEUED, duration=120.0)
     hour = make_trailer(status=Trailer.Status.FAILED, duration=3600.5)
+    claimed = make_trailer(status=Trailer.Status.FAILED, duration=100 * 3600.0)  # what a damaged header may say
     assert enqueue_preprocessing(trailer_id=short.pk)  # one trailer: apply_async
     with django_capture_on_commit_callbacks(execute=True):
-        request_preprocessing(trailer_ids=[hour.pk])  # many: the batch
-    # 10 min plus 2 s per second of video: a prefork worker kills an attempt still running then.
-    assert broker_messages(time_limits=True) == [(PREPROCESS, [short.pk], 840), (PREPROCESS, [hour.pk], 7801)]
+        request_preprocessing(trailer_ids=[hour.pk, claimed.pk])  # many: the batch
+    # 10 min plus 2 s per second of video (at most 6 h more): a prefork worker kills an attempt still running then.
+    assert sorted(broker_messages(time_limits=True)) == [
+        (PREPROCESS, [short.pk], 840), (PREPROCESS, [hour.pk], 7801), (PREPROCESS, [claimed.pk], 600 + 6 * 3600)]
 
 
 def _processing(make_trailer, *, started: float, beat: float, attempts: int = 1) -> Trailer:
