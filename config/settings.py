@@ -112,6 +112,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # A database that cannot be reached fails a request or a task in 10 s instead of the network's minutes
+        # (DATABASE_URL's own ?connect_timeout= wins).
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 10)
 
 # The cache holds API throttle counters: set CACHE_URL (e.g. redis://host:6379/1) when
 # several web processes serve, so they share one count.

@@ -94,9 +94,15 @@ def test_real_services_from_urls(tmp_path):
     )
     assert s["ENGINE"] == "django.db.backends.postgresql"
     assert (s["DB_NAME"], s["DB_HOST"]) == ("reelscore", "db.example")
+    assert s["DB_OPTIONS"] == {"connect_timeout": 10}  # a database that cannot be reached fails in 10 s
     assert s["BROKER"] == "redis://cache.example:6380/2"
     assert s["BROKER_OPTIONS"] == {"visibility_timeout": 7200}
     assert s["MEDIA_ROOT"] == "/mnt/shared/media"
+
+
+def test_the_database_urls_own_connect_timeout_wins(tmp_path):
+    s = read_settings(tmp_path, DEBUG="1", DATABASE_URL="postgres://reel:pw@db.example:5433/reelscore?connect_timeout=3")
+    assert int(s["DB_OPTIONS"]["connect_timeout"]) == 3
 
 
 def test_redis_visibility_timeout_outlasts_training_runs(tmp_path):
