@@ -25,7 +25,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -35,15 +34,9 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.support.processes import stop_process
+from tests.support.processes import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _answers(port: int) -> bool:
@@ -154,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     busy = None if args.no_load else _busy_core()
     try:
         time.sleep(0 if busy is None else 5)  # let the busy core show in the load average
-        port = _free_port()
+        port = free_port()
         first = run_demo(clone, port, "demo-first.log", until_complete=True, timeout=args.timeout)
         print(f"first start: installed after {first.get('installed', 0):.0f} s, login page after "
               f"{first['login page']:.1f} s (load {first['load at login']}), demo complete after "
