@@ -31,7 +31,8 @@ estimate's optimism that comes from sources seen on both sides), the single-fram
 nearest-neighbours baseline's (``ml.neighbours``) figures on the same folds, the head alone (before the
 neighbours are mixed in: its CV and held-out ratios, shown, never used to choose) and the neighbours' share
 in the version (``share``), how many held-out ratings fell in the 80% interval each prediction carries
-(``in 80%``, ``ml.intervals``, and its mean ``width`` in rating points) and how many the members' spread
+(``in 80%``, ``ml.intervals``, and its mean ``width`` in rating points; ``CV+ in 80%`` and ``CV+ width`` are plain
+CV+'s, not widened for trailers unlike the training ones) and how many the members' spread
 would have held, read as an error bar (``±sd in 80%``: within 1.28 of their standard deviations), a refit on every training trailer with the same epochs (the alternative to the
 ensemble; mixed with every training trailer's neighbours in the same share), and the time each took. With
 ``--seeds N`` each set and preset is measured with fold seeds 0 to N-1 (the folds,
@@ -60,7 +61,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from ml.config import PRESETS, TRAIN_PRESETS, SamplingConfig  # noqa: E402
-from ml.crossval import Member, cross_validate, member_predictions, predict_samples  # noqa: E402
+from ml.crossval import Member, cross_validate, member_predictions, predict_samples, trailer_interval  # noqa: E402
 from ml.data import TrailerSample  # noqa: E402
 from ml.embeddings import embed_subclip, installed_spec, trailer_frames  # noqa: E402
 from ml.frames import save_frames  # noqa: E402
@@ -76,6 +77,7 @@ SAMPLING = SamplingConfig(n_subclips=3, subclip_duration=4.0, offset=1.0, frames
 # The interval's columns, named by its coverage; the members' spread read as an error bar of the same coverage
 # (± 1.28 sd holds 80% of a normal error).
 COVERED = f"in {COVERAGE_WORDS['percent']}"
+PLAIN_COVERED = f"CV+ {COVERED}"  # plain CV+, not widened for unlike trailers
 SPREAD_COVERED = f"±sd {COVERED}"
 SPREAD_Z = NormalDist().inv_cdf(0.5 + COVERAGE / 2)
 SCRATCH_EPOCHS = 10  # the scratch CNN's preset trains 20; half keeps this bench under half an hour
@@ -174,11 +176,13 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0) -> dict:
     each = member_predictions(result.members, split.heldout, model_config, train_config.frames_per_sample)
     held = {key: float(values.mean()) for key, values in each.items()}
     heldout_mae = mae(truth, [held[s.trailer] for s in split.heldout])
-    # The 80% intervals a user sees beside each prediction (ml.intervals): how often they held the rating.
-    intervals = [cv_plus(each[s.trailer], [m.residuals for m in result.members]) for s in split.heldout]
-    covered = (float(np.mean([low <= s.rating <= high for (low, high), s in zip(intervals, split.heldout, strict=True)]))
-               if all(intervals) else None)
-    width = float(np.mean([high - low for low, high in intervals])) if all(intervals) else None
+    # The 80% intervals a user sees beside each prediction (ml.intervals): how often they held the rating; and
+    # plain CV+'s, not widened for trailers unlike the training ones.
+    looks = trailer_vectors(trailer_frames(split.heldout))
+    intervals = [trailer_interval(result.members, each[s.trailer], looks[s.trailer]) for s in split.heldout]
+    covered, width = held_rate(intervals, split.heldout)
+    plain_covered, plain_width = held_rate(
+        [cv_plus(each[s.trailer], [m.residuals for m in result.members]) for s in split.heldout], split.heldout)
     # The members' spread read as an error bar: what it would promise.
     spread_covered = float(np.mean([abs(held[s.trailer] - s.rating) <= SPREAD_Z * each[s.trailer].std()
                                     for s in split.heldout])) if len(result.members) > 1 else None
@@ -212,8 +216,17 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0) -> dict:
         "heldout_ratio_90": (float(np.percentile(spread, 5)), float(np.percentile(spread, 95))),
         "source_cv_ratio": source_estimate["model"]["mae"]["mean"] / source_estimate["mean_baseline"]["mae"]["mean"],
         "spearman": estimate["model"]["spearman"]["mean"], "covered": covered, "width": width,
+        "plain_covered": plain_covered, "plain_width": plain_width,
         "spread_covered": spread_covered,
     }
+
+
+def held_rate(intervals: list, samples: list[TrailerSample]) -> tuple[float | None, float | None]:
+    """How often the intervals held the ratings, and their mean width; None without intervals."""
+    if not all(intervals):
+        return None, None
+    held = [low <= s.rating <= high for (low, high), s in zip(intervals, samples, strict=True)]
+    return float(np.mean(held)), float(np.mean([high - low for low, high in intervals]))
 
 
 def costs(sets: list[Split], spec) -> None:
@@ -243,7 +256,8 @@ def ratios(r: dict) -> dict[str, float]:
             "honesty": r["cv_mae"] / r["heldout_mae"], "src CV ×": r["source_cv_ratio"],
             "refit ×": r["refit_mae"] / r["heldout_baseline"], "nbrs CV ×": r["cv_neighbours"] / r["cv_baseline"],
             "head CV ×": r["cv_head"] / r["cv_baseline"], "head held ×": r["head_mae"] / r["heldout_baseline"],
-            "share": r["share"], COVERED: r["covered"], "width": r["width"],
+            "share": r["share"], PLAIN_COVERED: r["plain_covered"], "CV+ width": r["plain_width"],
+            COVERED: r["covered"], "width": r["width"],
             SPREAD_COVERED: r["spread_covered"]}
 
 
@@ -254,7 +268,8 @@ def print_row(set_name: str, preset: str, r: dict) -> None:
           f"{q['CV ×']:6.2f} {r['heldout_mae']:9.3f} {r['heldout_baseline']:6.3f} {q['held ×']:7.2f} "
           f"{r['heldout_ratio_90'][0]:5.2f}–{r['heldout_ratio_90'][1]:<5.2f} {q['honesty']:8.2f} "
           f"{q['src CV ×']:9.2f} {q['refit ×']:8.2f} {single:>11} {q['nbrs CV ×']:9.2f} {q['head CV ×']:9.2f} "
-          f"{q['head held ×']:11.2f} {r['share']:5.2f} {_or_dash(r['covered']):>6} {_or_dash(r['width']):>5} "
+          f"{q['head held ×']:11.2f} {r['share']:5.2f} {_or_dash(r['plain_covered']):>10} "
+          f"{_or_dash(r['plain_width']):>9} {_or_dash(r['covered']):>6} {_or_dash(r['width']):>5} "
           f"{_or_dash(r['spread_covered']):>10} "
           f"{r['spearman'] or 0:5.2f} {r['groups']:6d} {r['seconds']:5.0f}s", flush=True)
 
@@ -292,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = installed_spec("efficientnet_lite0", SAMPLING.size)
     header = (f"{'set':8} {'preset':13} {'seed':>4} {'CV MAE':>13} {'CV base':>8} {'CV ×':>6} {'held-out':>9} "
               f"{'base':>6} {'held ×':>7} {'held × 90%':>12} {'honesty':>8} {'src CV ×':>9} {'refit ×':>8} "
-              f"{'1-frame CV×':>11} {'nbrs CV ×':>9} {'head CV ×':>9} {'head held ×':>11} {'share':>5} {COVERED:>6} {'width':>5} {SPREAD_COVERED:>10} {'rho':>5} "
+              f"{'1-frame CV×':>11} {'nbrs CV ×':>9} {'head CV ×':>9} {'head held ×':>11} {'share':>5} {PLAIN_COVERED:>10} {'CV+ width':>9} {COVERED:>6} {'width':>5} {SPREAD_COVERED:>10} {'rho':>5} "
               f"{'groups':>6} {'time':>6}")
     print(header)
     for split in sets:

@@ -88,6 +88,7 @@ from ml.data import (
 )
 from ml.embeddings import load_embeddings, trailer_frames
 from ml.frames import load_frames
+from ml.intervals import cv_plus
 from ml.metrics import ESTIMATE_ROLES, regression_metrics
 from ml.model import LRCN, build_model
 from ml.neighbours import MIX_MIN_TRAILERS, NearestTrailers, choose_weight, mixed, predict_neighbours, trailer_vectors
@@ -117,6 +118,7 @@ class Member:
     normaliser: Normaliser
     near: NearestTrailers | None = None
     residuals: np.ndarray | None = None  # its absolute errors on the trailers it did not train on (ml.intervals)
+    scales: np.ndarray | None = None  # how far each of those trailers was from its training trailers (the same order)
 
 
 @dataclass
@@ -266,7 +268,7 @@ def cross_validate(
     if (config.neighbour_mix and model_config.uses_embeddings and len(results) > 1 and len(samples) >= MIX_MIN_TRAILERS
             and all(f.near_predictions for f in results)):
         weight = mix_neighbours(results, {s.trailer: s.rating for s in samples}, looks)
-    record_residuals(results, {s.trailer: s.rating for s in samples}, weight)
+    record_residuals(results, {s.trailer: s.rating for s in samples}, weight, looks)
     return CrossValResult(folds=results, groups=[g for g in groups if len(g) > 1], model_config=model_config,
                           train_config=config, stop_reason=stop_reason, duplicates_checked=bool(vectors),
                           embedded_on_demand=embedded, neighbour_weight=weight)
@@ -307,15 +309,28 @@ def mix_neighbours(folds: Sequence[FoldResult], ratings: dict[Any, float], looks
     return version
 
 
-def record_residuals(folds: Sequence[FoldResult], ratings: dict[Any, float], weight: float | None) -> None:
+def record_residuals(folds: Sequence[FoldResult], ratings: dict[Any, float], weight: float | None,
+                     looks: dict[Any, np.ndarray] | None = None) -> None:
     """Each fold's member keeps its absolute errors on the fold's trailers as the version delivers it: mixed
     with its neighbours in the version's share ``weight`` where there is one (a fold's own predictions were
-    mixed in the share chosen without it). Its prediction intervals come from them (``ml.intervals``)."""
+    mixed in the share chosen without it). Its prediction intervals come from them (``ml.intervals``).
+
+    With the trailers' vectors (``looks``), each member also keeps its training trailers (as its neighbours,
+    in share 0 where the run mixes none in) and how far each of its fold's trailers was from them: an
+    interval is widened for a trailer farther from them than those were."""
     for fold in folds:
         delivered = fold.predictions
         if weight is not None and fold.head_predictions:
             delivered = {k: float(mixed(fold.head_predictions[k], fold.near_predictions[k], weight)) for k in fold.test}
         fold.member.residuals = np.array([abs(ratings[k] - delivered[k]) for k in fold.test], dtype=np.float64)
+        if not looks:
+            continue
+        if fold.member.near is None:
+            held_out = set(fold.test)
+            train = [k for k in ratings if k not in held_out]
+            fold.member.near = NearestTrailers(np.stack([looks[k] for k in train]),
+                                               np.array([ratings[k] for k in train]), keys=train)
+        fold.member.scales = fold.member.near.distance(np.stack([looks[k] for k in fold.test]))
 
 
 def _run_fold(index, train, test, config, model_config, baseline_config, *, embedding_spec, callback, fits,
@@ -403,19 +418,38 @@ def subclip_scores(members: Sequence[Member], sources: Sequence[Any], model_conf
     return out
 
 
+def trailer_vector(members: Sequence[Member], sources: Sequence[Any]) -> np.ndarray | None:
+    """The trailer's vector as its members' neighbours compare it: its subclips' head inputs' first columns
+    (the encoder's embeddings), averaged; None when no member has neighbours."""
+    width = next((m.near.width for m in members if m.near is not None), None)
+    if width is None:
+        return None
+    return np.concatenate([np.asarray(s)[:, :width] for s in sources]).mean(axis=0, dtype=np.float64)
+
+
 def with_neighbours(members: Sequence[Member], scores: np.ndarray, sources: Sequence[Any]) -> np.ndarray:
     """One trailer's (members, subclips) scores, each member's mixed with its neighbours' rating of the
     trailer in their share (``Member.near``); ``sources`` are its subclips' head inputs, whose first columns
     are the encoder's embeddings (averaged, they are the trailer's vector)."""
     if not any(m.near is not None and m.near.weight for m in members):
         return scores
-    width = next(m.near.width for m in members if m.near is not None)
-    vector = np.concatenate([np.asarray(s)[:, :width] for s in sources]).mean(axis=0, dtype=np.float64)
+    vector = trailer_vector(members, sources)
     out = scores.copy()
     for row, member in enumerate(members):
         if member.near is not None and member.near.weight:
             out[row] = mixed(scores[row], member.near.predict(vector)[0], member.near.weight)
     return out
+
+
+def trailer_interval(members: Sequence[Member], predictions: Sequence[float],
+                     vector: np.ndarray | None) -> tuple[float, float] | None:
+    """The interval a trailer's rating should fall in (``ml.intervals.cv_plus``), from each member's
+    ``predictions`` of it, widened by how far its ``vector`` (:func:`trailer_vector`) sits from each member's
+    training trailers where the members know theirs."""
+    known = vector is not None and all(m.near is not None and m.scales is not None for m in members)
+    return cv_plus(predictions, [m.residuals for m in members],
+                   scales=[m.scales for m in members] if known else None,
+                   distances=[float(m.near.distance(vector)[0]) for m in members] if known else None)
 
 
 def predict_samples(members: Sequence[Member], samples: Sequence[TrailerSample], model_config: LRCNConfig,

@@ -5,13 +5,15 @@ A model file is ``torch.save`` of a plain dict, read back with
 never arbitrary objects)::
 
     format="reelscore.model", version=2,
-    members         [{"model_state", "normaliser": {"mean", "std"}, "neighbours", "residuals"}]: the ensemble
-                    (the fold models of a cross-validated run; one member otherwise). Model outputs are
-                    standardised ratings. "neighbours" (optional) lists the rows of ``neighbours`` the member
-                    was trained on; "residuals" (optional) its absolute errors on its fold's trailers.
+    members         [{"model_state", "normaliser": {"mean", "std"}, "neighbours", "residuals", "scales"}]: the
+                    ensemble (the fold models of a cross-validated run; one member otherwise). Model outputs
+                    are standardised ratings. "neighbours" (optional) lists the rows of ``neighbours`` the
+                    member was trained on; "residuals" (optional) its absolute errors on its fold's trailers,
+                    and "scales" (optional) how far each of those trailers was from its training trailers.
     neighbours      {"vectors" (N, D) float32, "ratings" (N,), "k", "weight"}, or None: the training trailers'
                     mean embeddings and ratings; each member's prediction is mixed with the mean rating of
-                    its k nearest training trailers, ``weight`` being their share (ml.neighbours).
+                    its k nearest training trailers, ``weight`` being their share (ml.neighbours; 0 when
+                    the file keeps them only to widen the intervals of trailers unlike them, ml.intervals).
     model_config    LRCNConfig.to_dict()
     train_config    TrainConfig.to_dict() (frames_per_sample is used when scoring), or None
     sampling        the video sampling settings (ml.config.SamplingConfig.to_dict()), or None
@@ -44,12 +46,11 @@ import numpy as np
 import torch
 
 from ml.config import LRCNConfig, SamplingConfig, TrainConfig
-from ml.crossval import CrossValResult, Member, subclip_scores, with_neighbours
+from ml.crossval import CrossValResult, Member, subclip_scores, trailer_interval, trailer_vector, with_neighbours
 from ml.data import Normaliser
 from ml.embeddings import EmbeddingSpec, check_spec, embed_subclip, installed_spec, load_embeddings
 from ml.encoder import ENCODER_DIM
 from ml.frames import load_frames
-from ml.intervals import cv_plus
 from ml.model import LRCN, build_model
 from ml.neighbours import NearestTrailers
 from ml.pixels import head_input, pixel_options
@@ -148,7 +149,8 @@ def save_model_file(
         "version": 2,
         "members": [{"model_state": {k: v.detach().cpu() for k, v in m.model.state_dict().items()},
                      "normaliser": m.normaliser.to_dict(), **({"neighbours": r} if r is not None else {}),
-                     **({"residuals": torch.from_numpy(m.residuals)} if m.residuals is not None else {})}
+                     **({"residuals": torch.from_numpy(m.residuals)} if m.residuals is not None else {}),
+                     **({"scales": torch.from_numpy(m.scales)} if m.scales is not None else {})}
                     for m, r in zip(members, rows, strict=True)],
         "neighbours": near,
         "model_config": model_config.to_dict(),
@@ -183,10 +185,11 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
         model = build_model(model_config)
         model.load_state_dict(entry["model_state"])
         rows = entry.get("neighbours")
-        residuals = entry.get("residuals")
+        residuals, scales = entry.get("residuals"), entry.get("scales")
         members.append(Member(model.to(target).eval(), Normaliser.from_dict(entry["normaliser"]),
                               near=_member_neighbours(near, rows) if near and rows is not None else None,
-                              residuals=residuals.double().numpy() if residuals is not None else None))
+                              residuals=residuals.double().numpy() if residuals is not None else None,
+                              scales=scales.double().numpy() if scales is not None else None))
     train_config = TrainConfig.from_dict(data["train_config"]) if data.get("train_config") else None
     return LoadedModel(
         members=members,
@@ -232,14 +235,15 @@ def _trailer_scores(loaded: LoadedModel, sources: Sequence[np.ndarray], batch_si
     """One trailer's Scores from its subclips' model inputs: every member's, mixed with its neighbours'."""
     per_member = subclip_scores(loaded.members, sources, loaded.model_config, loaded.frames_per_sample,
                                 batch_size=batch_size)
-    return _scores(with_neighbours(loaded.members, per_member, sources), loaded.members)
+    return _scores(with_neighbours(loaded.members, per_member, sources), loaded.members,
+                   trailer_vector(loaded.members, sources))
 
 
-def _scores(per_member: np.ndarray, members: Sequence[Member]) -> Scores:
-    """(members, subclips) ratings → the trailer's Scores."""
+def _scores(per_member: np.ndarray, members: Sequence[Member], vector: np.ndarray | None) -> Scores:
+    """(members, subclips) ratings → the trailer's Scores (``vector``: the trailer's, for its interval)."""
     per_subclip = per_member.mean(axis=0)
     predictions = per_member.mean(axis=1)
-    interval = cv_plus(predictions, [m.residuals for m in members])
+    interval = trailer_interval(members, predictions, vector)
     return Scores(
         per_subclip=[float(s) for s in per_subclip],
         mean=float(per_subclip.mean()),

@@ -243,6 +243,9 @@ def test_a_pretrained_head_cross_validates_on_cached_embeddings_and_its_ensemble
                      for k in fold.test]
         assert fold.member.residuals == pytest.approx([abs(d - ratings[k]) for d, k in zip(delivered, fold.test,
                                                                                           strict=True)])
+        # And how far each was from its fold model's training trailers: the mean distance to the 5 nearest.
+        train = np.stack([looks[k] for k in ratings if k not in fold.test])
+        assert fold.member.scales == pytest.approx([_reach(train, looks[k]) for k in fold.test])
 
     path = save_model_file(tmp_path / "model.pt", result)
     loaded = load_model(path)
@@ -260,14 +263,28 @@ def test_a_pretrained_head_cross_validates_on_cached_embeddings_and_its_ensemble
     from_frames = score_frame_files(loaded, frames)  # embedded again on the spot: the same scores
     assert from_cache.mean == pytest.approx(from_frames.mean, abs=0.05)
     assert from_cache.uncertainty > 0  # three members trained on different folds disagree a little
-    # The file keeps the members' errors, and the 80% interval is CV+ over them and the members' predictions.
+    # The file keeps the members' errors and distances, and the 80% interval is CV+ over them and the members'
+    # predictions, each error read relative to how far the trailer is from that member's training trailers.
     for member, fold in zip(loaded.members, result.folds, strict=True):
         assert member.residuals == pytest.approx(fold.member.residuals)
+        assert member.scales == pytest.approx(fold.member.scales)
     each = member_predictions(result.members, [sample], HEAD, FAST.frames_per_sample)["t0"]
-    assert (from_cache.low, from_cache.high) == pytest.approx(cv_plus(each, [f.member.residuals for f in result.folds]),
-                                                              abs=1e-4)
+    reach = [_reach(np.stack([looks[k] for k in ratings if k not in f.test]), looks["t0"]) for f in result.folds]
+    expected = cv_plus(each, [f.member.residuals for f in result.folds], scales=[f.member.scales for f in result.folds],
+                       distances=reach)
+    assert (from_cache.low, from_cache.high) == pytest.approx(expected, abs=1e-4)
     assert from_cache.low < from_cache.mean < from_cache.high
     assert len(from_cache.per_subclip) == 2
+    # A file from before the distances were kept gives plain CV+.
+    for member in loaded.members:
+        member.scales = None
+    plain = score_frame_files(loaded, frames, embeddings=cached, embedding_spec=spec)
+    assert (plain.low, plain.high) == pytest.approx(cv_plus(each, [f.member.residuals for f in result.folds]), abs=1e-4)
+
+
+def _reach(train: np.ndarray, vector: np.ndarray) -> float:
+    """The mean Euclidean distance from ``vector`` to its 5 nearest rows of ``train``."""
+    return float(np.sort(np.linalg.norm(train - vector, axis=1))[:5].mean())
 
 
 def test_a_run_with_too_few_trailers_to_choose_a_share_is_its_head_alone(embedded_trailers):
@@ -277,11 +294,13 @@ def test_a_run_with_too_few_trailers_to_choose_a_share_is_its_head_alone(embedde
     estimate = result.estimate()
     assert result.neighbour_weight is None and "neighbour_weight" not in estimate
     assert set(estimate["summary"]) == {"model", "mean_baseline", "neighbours"}  # no separate head: it is the model
-    assert all(m.near is None for m in result.members)
-    # Unmixed, each member's errors for the intervals are its fold's own predictions'.
+    # Unmixed, each member's errors for the intervals are its fold's own predictions'; it keeps its training
+    # trailers in share 0, only to tell how far a trailer is from them.
     ratings = {key: rating for key, _, rating, _ in samples}
     for fold in result.folds:
         assert fold.member.residuals == pytest.approx([abs(fold.predictions[k] - ratings[k]) for k in fold.test])
+        assert fold.member.near.weight == 0 and len(fold.member.scales) == len(fold.test)
+        assert sorted(fold.member.near.ratings) == sorted(ratings[k] for k in ratings if k not in fold.test)
 
 
 def test_each_fold_mixes_in_the_neighbours_in_a_share_chosen_on_the_other_folds_only():

@@ -39,7 +39,7 @@ def test_the_trailer_page_shows_score_plus_minus_uncertainty_and_explains_it(use
     # The 80% interval beside the score, and what it can and cannot promise.
     assert "6.10 ± 0.40 likely 4.6–7.8" in words
     assert "4 times in 5, the rating should fall between 4.62 and 7.80 (an 80% interval)" in words
-    assert "not for ones unlike any of them" in words
+    assert "it widens the less this trailer looks like the ones v4 learnt from" in words
 
 
 def test_a_single_model_gives_no_ensemble_uncertainty(user_client, make_trailer, make_version, make_prediction):
