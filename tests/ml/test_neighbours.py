@@ -45,6 +45,20 @@ def test_distances_are_in_units_of_each_dimensions_spread():
     assert predicted["high"] > 6 > 4 > predicted["low"]
 
 
+def test_how_unlike_the_training_trailers_a_trailer_looks_is_measured_unscaled():
+    # Three training trailers on a line; the distance is the mean over the k nearest, as the numbers are.
+    near = neighbours.NearestTrailers(np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]]), np.array([1.0, 2.0, 3.0]), k=2)
+    assert near.distance(np.array([[1.0, 0.0], [0.0, 4.0], [1.0, 0.0]])) == pytest.approx([0.5, (4 + 17**0.5) / 2, 0.5])
+    assert near.distance(np.array([5.0, 0.0])) == pytest.approx([3.0])  # one vector alone
+    # A dimension the training trailers never vary on is not blown up by their tiny spread: a trailer 1 off on
+    # it is 1 away (standardised, it would be a million).
+    flat = neighbours.NearestTrailers(np.c_[np.arange(10.0), np.full(10, 2.0) + 1e-6 * np.arange(10)], np.arange(10.0),
+                                      k=1)
+    assert flat.distance(np.array([4.0, 3.0])) == pytest.approx([1.0], abs=1e-5)
+    with pytest.raises(ValueError, match="vectors of width 2, got 3"):
+        near.distance(np.zeros(3))
+
+
 def test_trailer_vectors_average_every_subclip_and_need_embeddings_everywhere():
     a = TrailerSample("a", ("a0", "a1"), 5.0, (np.ones((4, 3), np.float16), np.full((2, 3), 4.0, np.float16)))
     b = TrailerSample("b", ("b0",), 6.0, (np.zeros((3, 3), np.float32),))
