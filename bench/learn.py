@@ -32,7 +32,9 @@ nearest-neighbours baseline's (``ml.neighbours``) figures on the same folds, the
 neighbours are mixed in: its CV and held-out ratios, shown, never used to choose) and the neighbours' share
 in the version (``share``), how many held-out ratings fell in the 80% interval each prediction carries
 (``in 80%``, ``ml.intervals``, and its mean ``width`` in rating points; ``CV+ in 80%`` and ``CV+ width`` are plain
-CV+'s, not widened for trailers unlike the training ones) and how many the members' spread
+CV+'s, not widened for trailers unlike the training ones; ``unlike`` the held-out trailers' median ``novelty``, how
+unlike the training trailers they look, 1 being as unlike as a typical trailer in cross-validation) and how many
+the members' spread
 would have held, read as an error bar (``±sd in 80%``: within 1.28 of their standard deviations), a refit on every training trailer with the same epochs (the alternative to the
 ensemble; mixed with every training trailer's neighbours in the same share), and the time each took. With
 ``--seeds N`` each set and preset is measured with fold seeds 0 to N-1 (the folds,
@@ -61,7 +63,15 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from ml.config import PRESETS, TRAIN_PRESETS, SamplingConfig  # noqa: E402
-from ml.crossval import Member, cross_validate, member_predictions, predict_samples, trailer_interval  # noqa: E402
+from ml.crossval import (  # noqa: E402
+    Member,
+    cross_validate,
+    member_predictions,
+    predict_samples,
+    trailer_distances,
+    trailer_interval,
+    trailer_novelty,
+)
 from ml.data import TrailerSample  # noqa: E402
 from ml.embeddings import embed_subclip, installed_spec, trailer_frames  # noqa: E402
 from ml.frames import save_frames  # noqa: E402
@@ -179,7 +189,9 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0) -> dict:
     # The 80% intervals a user sees beside each prediction (ml.intervals): how often they held the rating; and
     # plain CV+'s, not widened for trailers unlike the training ones.
     looks = trailer_vectors(trailer_frames(split.heldout))
-    intervals = [trailer_interval(result.members, each[s.trailer], looks[s.trailer]) for s in split.heldout]
+    distances = {s.trailer: trailer_distances(result.members, looks[s.trailer]) for s in split.heldout}
+    intervals = [trailer_interval(result.members, each[s.trailer], distances[s.trailer]) for s in split.heldout]
+    novelty = [trailer_novelty(result.members, distances[s.trailer]) for s in split.heldout]
     covered, width = held_rate(intervals, split.heldout)
     plain_covered, plain_width = held_rate(
         [cv_plus(each[s.trailer], [m.residuals for m in result.members]) for s in split.heldout], split.heldout)
@@ -217,6 +229,7 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0) -> dict:
         "source_cv_ratio": source_estimate["model"]["mae"]["mean"] / source_estimate["mean_baseline"]["mae"]["mean"],
         "spearman": estimate["model"]["spearman"]["mean"], "covered": covered, "width": width,
         "plain_covered": plain_covered, "plain_width": plain_width,
+        "novelty": float(np.median(novelty)) if all(n is not None for n in novelty) else None,
         "spread_covered": spread_covered,
     }
 
@@ -257,7 +270,7 @@ def ratios(r: dict) -> dict[str, float]:
             "refit ×": r["refit_mae"] / r["heldout_baseline"], "nbrs CV ×": r["cv_neighbours"] / r["cv_baseline"],
             "head CV ×": r["cv_head"] / r["cv_baseline"], "head held ×": r["head_mae"] / r["heldout_baseline"],
             "share": r["share"], PLAIN_COVERED: r["plain_covered"], "CV+ width": r["plain_width"],
-            COVERED: r["covered"], "width": r["width"],
+            COVERED: r["covered"], "width": r["width"], "unlike": r["novelty"],
             SPREAD_COVERED: r["spread_covered"]}
 
 
@@ -269,7 +282,7 @@ def print_row(set_name: str, preset: str, r: dict) -> None:
           f"{r['heldout_ratio_90'][0]:5.2f}–{r['heldout_ratio_90'][1]:<5.2f} {q['honesty']:8.2f} "
           f"{q['src CV ×']:9.2f} {q['refit ×']:8.2f} {single:>11} {q['nbrs CV ×']:9.2f} {q['head CV ×']:9.2f} "
           f"{q['head held ×']:11.2f} {r['share']:5.2f} {_or_dash(r['plain_covered']):>10} "
-          f"{_or_dash(r['plain_width']):>9} {_or_dash(r['covered']):>6} {_or_dash(r['width']):>5} "
+          f"{_or_dash(r['plain_width']):>9} {_or_dash(r['covered']):>6} {_or_dash(r['width']):>5} {_or_dash(r['novelty']):>6} "
           f"{_or_dash(r['spread_covered']):>10} "
           f"{r['spearman'] or 0:5.2f} {r['groups']:6d} {r['seconds']:5.0f}s", flush=True)
 
@@ -307,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = installed_spec("efficientnet_lite0", SAMPLING.size)
     header = (f"{'set':8} {'preset':13} {'seed':>4} {'CV MAE':>13} {'CV base':>8} {'CV ×':>6} {'held-out':>9} "
               f"{'base':>6} {'held ×':>7} {'held × 90%':>12} {'honesty':>8} {'src CV ×':>9} {'refit ×':>8} "
-              f"{'1-frame CV×':>11} {'nbrs CV ×':>9} {'head CV ×':>9} {'head held ×':>11} {'share':>5} {PLAIN_COVERED:>10} {'CV+ width':>9} {COVERED:>6} {'width':>5} {SPREAD_COVERED:>10} {'rho':>5} "
+              f"{'1-frame CV×':>11} {'nbrs CV ×':>9} {'head CV ×':>9} {'head held ×':>11} {'share':>5} {PLAIN_COVERED:>10} {'CV+ width':>9} {COVERED:>6} {'width':>5} {'unlike':>6} {SPREAD_COVERED:>10} {'rho':>5} "
               f"{'groups':>6} {'time':>6}")
     print(header)
     for split in sets:

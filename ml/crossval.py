@@ -441,15 +441,29 @@ def with_neighbours(members: Sequence[Member], scores: np.ndarray, sources: Sequ
     return out
 
 
+def trailer_distances(members: Sequence[Member], vector: np.ndarray | None) -> list[float] | None:
+    """How far a trailer's ``vector`` (:func:`trailer_vector`) sits from each member's training trailers; None
+    unless every member knows its own and how far its fold's trailers sat from them."""
+    if vector is None or not members or any(m.near is None or m.scales is None or not len(m.scales) for m in members):
+        return None
+    return [float(m.near.distance(vector)[0]) for m in members]
+
+
 def trailer_interval(members: Sequence[Member], predictions: Sequence[float],
-                     vector: np.ndarray | None) -> tuple[float, float] | None:
+                     distances: Sequence[float] | None) -> tuple[float, float] | None:
     """The interval a trailer's rating should fall in (``ml.intervals.cv_plus``), from each member's
-    ``predictions`` of it, widened by how far its ``vector`` (:func:`trailer_vector`) sits from each member's
-    training trailers where the members know theirs."""
-    known = vector is not None and all(m.near is not None and m.scales is not None for m in members)
+    ``predictions`` of it, widened by its ``distances`` (:func:`trailer_distances`) where they are known."""
     return cv_plus(predictions, [m.residuals for m in members],
-                   scales=[m.scales for m in members] if known else None,
-                   distances=[float(m.near.distance(vector)[0]) for m in members] if known else None)
+                   scales=[m.scales for m in members] if distances is not None else None, distances=distances)
+
+
+def trailer_novelty(members: Sequence[Member], distances: Sequence[float] | None) -> float | None:
+    """How unlike the trailers the version learnt from a trailer looks: its distance from each member's training
+    trailers over the median distance of that member's fold trailers from them, averaged over members (1: as
+    unlike as a typical trailer was in cross-validation); None where the ``distances`` are not known."""
+    if distances is None:
+        return None
+    return float(np.mean([d / max(float(np.median(m.scales)), 1e-12) for m, d in zip(members, distances, strict=True)]))
 
 
 def predict_samples(members: Sequence[Member], samples: Sequence[TrailerSample], model_config: LRCNConfig,

@@ -46,7 +46,16 @@ import numpy as np
 import torch
 
 from ml.config import LRCNConfig, SamplingConfig, TrainConfig
-from ml.crossval import CrossValResult, Member, subclip_scores, trailer_interval, trailer_vector, with_neighbours
+from ml.crossval import (
+    CrossValResult,
+    Member,
+    subclip_scores,
+    trailer_distances,
+    trailer_interval,
+    trailer_novelty,
+    trailer_vector,
+    with_neighbours,
+)
 from ml.data import Normaliser
 from ml.embeddings import EmbeddingSpec, check_spec, embed_subclip, installed_spec, load_embeddings
 from ml.encoder import ENCODER_DIM
@@ -91,7 +100,9 @@ class LoadedModel:
 class Scores:
     """A trailer's scores: one per subclip (averaged over the ensemble), their mean (the prediction), their
     spread (standard deviation over subclips), the model's uncertainty (standard deviation over members) and
-    the interval its rating should fall in (``ml.intervals``; None for a model without its folds' errors)."""
+    the interval its rating should fall in (``ml.intervals``; None for a model without its folds' errors), and
+    how unlike the trailers the model learnt from it looks (``novelty``: 1 is as unlike as a typical trailer was
+    in its cross-validation; None without embeddings or from a file made before the distances were kept)."""
 
     per_subclip: list[float]
     mean: float
@@ -99,6 +110,7 @@ class Scores:
     uncertainty: float = 0.0
     low: float | None = None
     high: float | None = None
+    novelty: float | None = None
 
 
 def save_model_file(
@@ -243,7 +255,8 @@ def _scores(per_member: np.ndarray, members: Sequence[Member], vector: np.ndarra
     """(members, subclips) ratings → the trailer's Scores (``vector``: the trailer's, for its interval)."""
     per_subclip = per_member.mean(axis=0)
     predictions = per_member.mean(axis=1)
-    interval = trailer_interval(members, predictions, vector)
+    distances = trailer_distances(members, vector)
+    interval = trailer_interval(members, predictions, distances)
     return Scores(
         per_subclip=[float(s) for s in per_subclip],
         mean=float(per_subclip.mean()),
@@ -251,6 +264,7 @@ def _scores(per_member: np.ndarray, members: Sequence[Member], vector: np.ndarra
         uncertainty=float(predictions.std()),
         low=interval[0] if interval else None,
         high=interval[1] if interval else None,
+        novelty=trailer_novelty(members, distances),
     )
 
 

@@ -403,7 +403,7 @@ class PredictionAdmin(admin.ModelAdmin):
     list_display = ("trailer", "model_version", "score", "uncertainty", "spread", "created_at")
     list_filter = ("model_version",)
     search_fields = ("trailer__title",)
-    readonly_fields = ("model_version", "trailer", "score", "uncertainty", "low", "high", "subclip_scores", "spread",
+    readonly_fields = ("model_version", "trailer", "score", "uncertainty", "low", "high", "novelty", "subclip_scores", "spread",
                        "created_at")
     # Named: a bare select_related() would follow the version to its run and load the run's dataset per row.
     list_select_related = ("trailer", "model_version")

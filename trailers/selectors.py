@@ -687,15 +687,15 @@ def sort_predictions(rows: QuerySet[Prediction], sort: str) -> QuerySet[Predicti
 
 def prediction_rows_for_export(rows: QuerySet[Prediction]):
     """The CSV's columns of ``rows``, in their order, as plain tuples (no model instances, no version JSON):
-    trailer id, title, version number, score, spread, uncertainty, the interval's low and high, subclip scores,
-    mean rating, rating count, reference score, status."""
+    trailer id, title, version number, score, spread, uncertainty, the interval's low and high, novelty, subclip
+    scores, mean rating, rating count, reference score, status."""
     return rows.values_list("trailer_id", "trailer__title", "model_version__number", "score", "spread",
-                            "uncertainty", "low", "high", "subclip_scores", "trailer__mean_rating", "trailer__rating_count",
+                            "uncertainty", "low", "high", "novelty", "subclip_scores", "trailer__mean_rating", "trailer__rating_count",
                             "trailer__reference_score", "trailer__status")
 
 
 PREDICTION_CSV_COLUMNS = ["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty", "low",
-                          "high", "subclip_scores", "mean_rating", "rating_count", "error", "reference_score", "status"]
+                          "high", "novelty", "subclip_scores", "mean_rating", "rating_count", "error", "reference_score", "status"]
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
@@ -714,11 +714,11 @@ def from_spreadsheet(text: str) -> str:
 def prediction_csv_rows(rows: QuerySet[Prediction]) -> Iterator[list]:
     """The predictions CSV's lines after its header (PREDICTION_CSV_COLUMNS), one per row of ``rows`` in their
     order: read as plain tuples, in chunks."""
-    for (trailer_id, title, number, score, spread, uncertainty, low, high, subclip_scores, mean, count, reference,
-         status) in prediction_rows_for_export(rows).iterator(chunk_size=2000):
+    for (trailer_id, title, number, score, spread, uncertainty, low, high, novelty, subclip_scores, mean, count,
+         reference, status) in prediction_rows_for_export(rows).iterator(chunk_size=2000):
         yield [
             trailer_id, spreadsheet_safe(title), number, f"{score:.4f}", f"{spread:.4f}", f"{uncertainty:.4f}",
-            *("" if end is None else f"{end:.4f}" for end in (low, high)),
+            *("" if value is None else f"{value:.4f}" for value in (low, high, novelty)),
             ";".join(f"{s:.4f}" for s in subclip_scores), "" if mean is None else f"{mean:.4f}", count,
             "" if mean is None else f"{abs(score - mean):.4f}",  # the table's Error: |predicted - mean rating|
             "" if reference is None else reference, status,

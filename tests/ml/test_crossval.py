@@ -273,6 +273,9 @@ def test_a_pretrained_head_cross_validates_on_cached_embeddings_and_its_ensemble
     expected = cv_plus(each, [f.member.residuals for f in result.folds], scales=[f.member.scales for f in result.folds],
                        distances=reach)
     assert (from_cache.low, from_cache.high) == pytest.approx(expected, abs=1e-4)
+    # How unlike the training trailers it looks: each member's distance over its fold trailers' median, averaged.
+    assert from_cache.novelty == pytest.approx(np.mean([d / np.median(f.member.scales)
+                                                        for d, f in zip(reach, result.folds, strict=True)]), rel=1e-4)
     assert from_cache.low < from_cache.mean < from_cache.high
     assert len(from_cache.per_subclip) == 2
     # A file from before the distances were kept gives plain CV+.
@@ -280,6 +283,7 @@ def test_a_pretrained_head_cross_validates_on_cached_embeddings_and_its_ensemble
         member.scales = None
     plain = score_frame_files(loaded, frames, embeddings=cached, embedding_spec=spec)
     assert (plain.low, plain.high) == pytest.approx(cv_plus(each, [f.member.residuals for f in result.folds]), abs=1e-4)
+    assert plain.novelty is None
 
 
 def _reach(train: np.ndarray, vector: np.ndarray) -> float:

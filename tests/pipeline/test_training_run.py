@@ -100,6 +100,8 @@ def test_activation_scores_every_ready_trailer(staff_client, rated_trailers):
         # What the version knew of the trailer, kept beside the score: its run's held-out prediction of it.
         assert prediction.trained == (prediction.trailer_id in held_out)
         assert prediction.held_out_score == held_out.get(prediction.trailer_id)
+        # How unlike the version's training trailers it looks, from its frames' embeddings: kept with the score.
+        assert prediction.novelty is not None and prediction.novelty > 0
 
 
 def test_new_trailer_is_scored_by_the_active_version(staff_client, rated_trailers, synthetic_trailers):

@@ -164,14 +164,15 @@ def create_version(*, number: int, active: bool = False, run: TrainingRun | None
 
 def create_prediction(version: ModelVersion, trailer: Trailer, score: float,
                       subclip_scores: list[float] | None = None, uncertainty: float = 0.0,
-                      low: float | None = None, high: float | None = None) -> Prediction:
+                      low: float | None = None, high: float | None = None,
+                      novelty: float | None = None) -> Prediction:
     subclip_scores = subclip_scores if subclip_scores is not None else [score - 0.5, score + 0.5]
     spread = float(np.std(subclip_scores)) if subclip_scores else 0.0
     # What the version knew of the trailer, kept beside its score as scoring keeps it.
     standing = selectors.run_standing(version).of(trailer.pk)
     prediction = Prediction.objects.create(model_version=version, trailer=trailer, score=score,
                                            subclip_scores=subclip_scores, spread=spread, uncertainty=uncertainty,
-                                           low=low, high=high,
+                                           low=low, high=high, novelty=novelty,
                                            **asdict(standing))
     keep_errors(trailer_ids=[trailer.pk], model_version_id=version.pk)  # as scoring keeps it
     prediction.refresh_from_db(fields=["error"])

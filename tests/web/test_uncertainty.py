@@ -16,10 +16,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def ensemble(make_trailer, make_version, make_prediction):
-    """An active five-model version that scored one trailer 6.1 ± 0.4, likely 4.62 to 7.8."""
+    """An active five-model version that scored one trailer 6.1 ± 0.4, likely 4.62 to 7.8, 1.3 times as unlike its
+    training trailers as its cross-validation's trailers were."""
     version = make_version(number=4, active=True, **cv_version_metrics(folds=5))
     trailer = make_trailer(title="Moonrise")
-    prediction = make_prediction(version, trailer, 6.1, [5.9, 6.3], uncertainty=0.4, low=4.62, high=7.8)
+    prediction = make_prediction(version, trailer, 6.1, [5.9, 6.3], uncertainty=0.4, low=4.62, high=7.8,
+                                 novelty=1.3)
     return {"version": version, "trailer": trailer, "prediction": prediction}
 
 
@@ -40,6 +42,22 @@ def test_the_trailer_page_shows_score_plus_minus_uncertainty_and_explains_it(use
     assert "6.10 ± 0.40 likely 4.6–7.8" in words
     assert "4 times in 5, the rating should fall between 4.62 and 7.80 (an 80% interval)" in words
     assert "it widens the less this trailer looks like the ones v4 learnt from" in words
+    assert ("This trailer is 1.3 times as far from the trailers v4 learnt from as a typical trailer of its "
+            "cross-validation was from its fold model's.") in words.replace("&#x27;", "'")
+
+
+def test_the_trailer_page_says_when_a_trailer_looks_unlike_the_ones_the_version_learnt_from(user_client, ensemble):
+    prediction = ensemble["prediction"]
+    prediction.novelty = 2.54
+    prediction.save(update_fields=["novelty"])
+    words = _words(user_client.get(f"/trailers/{ensemble['trailer'].pk}/").content.decode()).replace("&#x27;", "'")
+    assert ("This trailer is 2.5 times as far from the trailers v4 learnt from as a typical trailer of its "
+            "cross-validation was from its fold model's: it looks unlike them, so trust the score less.") in words
+    # A version that kept no distances (no embeddings, or made before them) says nothing of it.
+    prediction.novelty = None
+    prediction.save(update_fields=["novelty"])
+    html = user_client.get(f"/trailers/{ensemble['trailer'].pk}/").content.decode()
+    assert 'class="novelty"' not in html and "times as far" not in html
 
 
 def test_a_single_model_gives_no_ensemble_uncertainty(user_client, make_trailer, make_version, make_prediction):
@@ -90,10 +108,10 @@ def test_the_csv_has_an_uncertainty_column_after_spread(user_client, ensemble):
     text = b"".join(response.streaming_content).decode()
     header = next(csv.reader(io.StringIO(text)))
     assert header == ["trailer_id", "title", "model_version", "predicted", "spread", "uncertainty", "low", "high",
-                      "subclip_scores", "mean_rating", "rating_count", "error", "reference_score", "status"]
+                      "novelty", "subclip_scores", "mean_rating", "rating_count", "error", "reference_score", "status"]
     (row,) = csv.DictReader(io.StringIO(text))
     assert row["predicted"] == "6.1000" and row["spread"] == "0.2000" and row["uncertainty"] == "0.4000"
-    assert row["low"] == "4.6200" and row["high"] == "7.8000"
+    assert row["low"] == "4.6200" and row["high"] == "7.8000" and row["novelty"] == "1.3000"
     assert row["subclip_scores"] == "5.9000;6.3000"
 
 
@@ -102,10 +120,12 @@ def test_the_api_gives_the_uncertainty(api, ensemble):
     (listed,) = api.get("/api/predictions/?version=active").json()["results"]
     assert listed["uncertainty"] == pytest.approx(0.4) and listed["spread"] == pytest.approx(0.2)
     assert (listed["low"], listed["high"]) == (pytest.approx(4.62), pytest.approx(7.8))
+    assert listed["novelty"] == pytest.approx(1.3)
     detail = api.get(f"/api/trailers/{trailer.pk}/").json()
     assert detail["predicted_uncertainty"] == pytest.approx(0.4)
     assert detail["predictions"][0]["uncertainty"] == pytest.approx(0.4)
     assert (detail["predictions"][0]["low"], detail["predictions"][0]["high"]) == (pytest.approx(4.62), pytest.approx(7.8))
+    assert detail["predictions"][0]["novelty"] == pytest.approx(1.3)
     row = next(r for r in api.get("/api/trailers/").json()["results"] if r["id"] == trailer.pk)
     assert row["predicted_uncertainty"] == pytest.approx(0.4)
     assert (row["predicted_low"], row["predicted_high"]) == (pytest.approx(4.62), pytest.approx(7.8))

@@ -127,7 +127,7 @@ class TrailerPredictionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Prediction
         fields = ["model_version", "model_version_number", "is_active", "score", "spread", "uncertainty", "low",
-                  "high", "subclip_scores", "created_at"]
+                  "high", "novelty", "subclip_scores", "created_at"]
         read_only_fields = fields
 
 
@@ -536,5 +536,5 @@ class PredictionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Prediction
         fields = ["id", "model_version", "model_version_number", "trailer", "trailer_title", "score", "spread",
-                  "uncertainty", "low", "high", "subclip_scores", "mean_rating", "rating_count", "created_at"]
+                  "uncertainty", "low", "high", "novelty", "subclip_scores", "mean_rating", "rating_count", "created_at"]
         read_only_fields = fields

@@ -84,6 +84,7 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
             continue
         chunk.append(Prediction(model_version=version, trailer=trailer, score=scores.mean, spread=scores.spread,
                                 uncertainty=scores.uncertainty, low=_on_scale(scores.low), high=_on_scale(scores.high),
+                                novelty=scores.novelty,
                                 subclip_scores=list(scores.per_subclip),
                                 **asdict(standing.of(trailer.pk))))
         if len(chunk) >= SCORING_CHUNK:
