@@ -16,7 +16,7 @@ neighbours' share was also chosen on the same errors, which makes them a little 
 widened, where it must be, to hold the ensemble's own prediction (with unequal folds CV+ need not).
 
 Plain CV+ cannot foresee trailers unlike any it trained on: on bench/learn's held-out trailers, made from
-other photographs and other shapes, it held 70–90% of the content ratings and 45–60% of the motion ones. So
+other photographs and other shapes, it held 70–100% of the content ratings and 45–60% of the motion ones. So
 each error is read relative to how unlike its training trailers the trailer looked (a normalised, or
 "locally weighted", score: Papadopoulos, Gammerman and Vovk 2008; Lei et al., "Distribution-free predictive
 inference for regression", JASA 2018): ``s_i``, the distance of trailer ``i`` from the training trailers of
@@ -25,8 +25,9 @@ frame embeddings' average to its 5 nearest), and ``s_k(x)``, the new trailer's f
 bounds are then the same ranks of ``mu_k - R_i s_k(x) / s_i`` and ``mu_k + R_i s_k(x) / s_i``: a trailer as
 far from its training trailers as a typical fold trailer gets about the plain interval, one twice as far
 one twice as wide. Each ``s`` is measured against the training trailers of one fold model alone, so the
-errors stay exchangeable with a new trailer's and the guarantee above still holds for trailers like the
-training ones. The distance has no parameter to tune: bench/learn's figures are in the README.
+errors stay exchangeable with a new trailer's and the argument for the guarantee above carries over to trailers like the
+training ones. Nothing in it is tuned on trailers (the floor below only guards against a distance of 0);
+bench/learn's figures are in the README.
 """
 
 from __future__ import annotations
