@@ -268,7 +268,9 @@ def cross_validate(
     if (config.neighbour_mix and model_config.uses_embeddings and len(results) > 1 and len(samples) >= MIX_MIN_TRAILERS
             and all(f.near_predictions for f in results)):
         weight = mix_neighbours(results, {s.trailer: s.rating for s in samples}, looks)
-    record_residuals(results, {s.trailer: s.rating for s in samples}, weight, looks)
+    # Only a head on the embeddings scores a trailer from them, so only its members can tell how far one is.
+    record_residuals(results, {s.trailer: s.rating for s in samples}, weight,
+                     looks if model_config.uses_embeddings else None)
     return CrossValResult(folds=results, groups=[g for g in groups if len(g) > 1], model_config=model_config,
                           train_config=config, stop_reason=stop_reason, duplicates_checked=bool(vectors),
                           embedded_on_demand=embedded, neighbour_weight=weight)
@@ -422,8 +424,8 @@ def trailer_vector(members: Sequence[Member], sources: Sequence[Any]) -> np.ndar
     """The trailer's vector as its members' neighbours compare it: its subclips' head inputs' first columns
     (the encoder's embeddings), averaged; None when no member has neighbours."""
     width = next((m.near.width for m in members if m.near is not None), None)
-    if width is None:
-        return None
+    if width is None or any(np.ndim(s) != 2 or np.shape(s)[1] < width for s in sources):
+        return None  # no neighbours, or frames rather than a head's inputs
     return np.concatenate([np.asarray(s)[:, :width] for s in sources]).mean(axis=0, dtype=np.float64)
 
 

@@ -291,6 +291,22 @@ def _reach(train: np.ndarray, vector: np.ndarray) -> float:
     return float(np.sort(np.linalg.norm(train - vector, axis=1))[:5].mean())
 
 
+def test_a_cnn_on_frames_keeps_plain_intervals_though_its_trailers_have_embeddings(embedded_trailers, tmp_path):
+    # The scratch CNN scores a trailer from its frames, never its embeddings: its members keep no training
+    # trailers to measure distances against, and its file scores trailers with plain CV+ and no novelty.
+    samples, spec = embedded_trailers
+    result = cross_validate(samples, FAST.replace(epochs=1, single_frame_baseline=False, duplicate_threshold=0.9999),
+                            TINY_SCRATCH, embedding_spec=spec)
+    assert all(m.near is None and m.scales is None and m.residuals is not None for m in result.members)
+    loaded = load_model(save_model_file(tmp_path / "scratch.pt", result))
+    _, frames, _, cached = samples[0]
+    scores = score_frame_files(loaded, frames, embeddings=cached, embedding_spec=spec)
+    each = member_predictions(result.members, [TrailerSample("t0", tuple(frames), 1.0)], TINY_SCRATCH,
+                              FAST.frames_per_sample)["t0"]
+    assert (scores.low, scores.high) == pytest.approx(cv_plus(each, [m.residuals for m in result.members]), abs=1e-4)
+    assert scores.novelty is None
+
+
 def test_a_run_with_too_few_trailers_to_choose_a_share_is_its_head_alone(embedded_trailers):
     samples, spec = embedded_trailers  # 12 trailers, fewer than MIX_MIN_TRAILERS
     result = cross_validate(samples, FAST.replace(epochs=1, single_frame_baseline=False,

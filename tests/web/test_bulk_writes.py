@@ -59,6 +59,7 @@ class _Scores:
         self.per_subclip = [value - 0.5, value + 0.5][:n]
         self.mean, self.spread, self.uncertainty = value, 0.5, 0.25
         self.low, self.high = value - 1.5, value + 2.0
+        self.novelty = 1.25
 
 
 @pytest.fixture
@@ -93,6 +94,7 @@ def test_scoring_writes_new_predictions_and_replaces_old_ones_a_chunk_at_a_time(
         # The interval is kept within the 1-10 scale a rating lies on.
         score = rows[trailer.pk].score
         assert (rows[trailer.pk].low, rows[trailer.pk].high) == (max(score - 1.5, 1.0), min(score + 2.0, 10.0))
+        assert rows[trailer.pk].novelty == 1.25  # how unlike the training trailers it looks, kept as scored
     assert rows[trailers[0].pk].pk == stale.pk and rows[trailers[0].pk].score != 9.9  # the same row, updated
 
 

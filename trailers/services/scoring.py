@@ -114,7 +114,8 @@ def write_predictions(*, predictions: list[Prediction]) -> int:
         kept = [p for p in predictions if p.trailer_id in ids]
         Prediction.objects.bulk_create(
             kept, update_conflicts=True, unique_fields=["model_version", "trailer"],
-            update_fields=["score", "spread", "uncertainty", "low", "high", "subclip_scores", "trained", "held_out_score", "baseline"],
+            update_fields=["score", "spread", "uncertainty", "low", "high", "novelty", "subclip_scores", "trained",
+                           "held_out_score", "baseline"],
         )
         versions = {p.model_version_id for p in kept}
         for version_id in versions:
