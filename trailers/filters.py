@@ -33,7 +33,8 @@ TRAILER_SORT_LABELS = {
     "count": "Ratings", "mine": "Yours", "reference": "Reference", "predicted": "Predicted",
 }
 PREDICTION_SORT_LABELS = {
-    "title": "Trailer", "predicted": "Predicted", "spread": "Spread", "mean": "Mean rating", "count": "Ratings",
+    "title": "Trailer", "predicted": "Predicted", "spread": "Spread", "novelty": "Unlike", "mean": "Mean rating",
+    "count": "Ratings",
     "reference": "Reference", "error": "Error",
 }
 

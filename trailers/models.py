@@ -377,6 +377,7 @@ class Prediction(models.Model):
             models.Index(fields=["model_version", "score", "id"], name="prediction_score"),
             models.Index(fields=["model_version", "uncertainty", "id"], name="prediction_uncertainty"),
             models.Index(fields=["model_version", "spread", "id"], name="prediction_spread"),
+            models.Index(fields=["model_version", "novelty", "id"], name="prediction_novelty"),
             models.Index(fields=["model_version", "error", "id"], name="prediction_error"),
         ]
 

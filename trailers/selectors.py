@@ -657,6 +657,7 @@ PREDICTION_SORTS = {
     "predicted": "score",
     "uncertainty": "uncertainty",
     "spread": "spread",
+    "novelty": "novelty",  # how unlike the version's training trailers (empty for versions without it: last)
     "mean": ("trailer__mean_rating", "trailer_id"),
     "count": ("trailer__rating_count", "trailer__uploaded_at", "trailer_id"),
     "reference": ("trailer__reference_score", "trailer_id"),

@@ -30,7 +30,7 @@ def test_a_phone_hides_only_the_minor_columns(user_client, staff_client, make_tr
     assert not any(dataset[h] for h in ("Title", "Mean rating", "Ratings", "Yours", "Predicted"))
 
     predictions = _headings(user_client.get("/predictions/").content.decode())
-    assert {h for h, optional in predictions.items() if optional} == {"Spread", "Per subclip", "Reference"}
+    assert {h for h, optional in predictions.items() if optional} == {"Unlike", "Spread", "Per subclip", "Reference"}
     assert not predictions["Uncertainty"] and not predictions["Likely (80%)"]  # they stay beside the prediction
 
     runs = _headings(user_client.get("/runs/").content.decode())

@@ -103,6 +103,24 @@ def test_the_predictions_table_has_an_uncertainty_column(user_client, ensemble, 
     assert titles == ["Moonrise", "Sure thing"]
 
 
+def test_the_predictions_table_says_how_unlike_the_training_trailers_each_looks_and_sorts_by_it(
+        user_client, ensemble, make_trailer, make_prediction):
+    make_prediction(ensemble["version"], make_trailer(title="Familiar"), 7.0, novelty=0.8)
+    make_prediction(ensemble["version"], make_trailer(title="Stranger"), 5.0, novelty=3.04)
+    make_prediction(ensemble["version"], make_trailer(title="Unmeasured"), 5.5)  # a file that kept no distances
+    html = user_client.get("/predictions/").content.decode()
+    headings = [re.sub(r"<[^>]+>", "", h).strip(" ▲▼") for h in re.findall(r"<th[^>]*>(.*?)</th>", html, re.S)]
+    assert headings.index("Unlike") == headings.index("Likely (80%)") + 1
+    cells = dict(re.findall(r'<a href="/trailers/\d+/">([^<]+)</a>.*?<td class="num optional-col novelty-col">([^<]+)</td>',
+                            html, re.S))
+    assert cells == {"Moonrise": "1.3×", "Familiar": "0.8×", "Stranger": "3.0×", "Unmeasured": "—"}
+    for sort, expected in (("-novelty", ["Stranger", "Moonrise", "Familiar", "Unmeasured"]),
+                           ("novelty", ["Familiar", "Moonrise", "Stranger", "Unmeasured"])):
+        ordered = user_client.get(f"/predictions/?sort={sort}").content.decode()
+        titles = re.findall(r'<tr data-trailer="\d+">\s*<td[^>]*><a href="/trailers/\d+/">([^<]+)</a>', ordered)
+        assert titles == expected, sort  # those without a figure last either way
+
+
 def test_the_csv_has_an_uncertainty_column_after_spread(user_client, ensemble):
     response = user_client.get("/predictions.csv")
     text = b"".join(response.streaming_content).decode()
