@@ -520,7 +520,7 @@ _application = None
 
 def urls(ids: dict) -> list[str]:
     trailer_sorts = ["uploaded", "title", "status", "duration", "mean", "count", "mine", "reference", "predicted"]
-    prediction_sorts = ["title", "predicted", "uncertainty", "spread", "mean", "count", "reference", "error"]
+    prediction_sorts = ["title", "predicted", "uncertainty", "spread", "novelty", "mean", "count", "reference", "error"]
     out = ["/", f"/?page={PAGE}"]
     out += [f"/?sort={d}{key}" for key in trailer_sorts for d in ("", "-")]
     out += [f"/?sort=-mean&page={PAGE}", f"/?sort=mine&page={PAGE}", f"/?sort=-predicted&page={PAGE}",

@@ -846,7 +846,9 @@ def _add_predict(commands) -> None:
                     "(the standard deviation over subclips), uncertainty (the standard deviation over the "
                     "ensemble's models; 0 for a model trained without folds), number of subclips, and low and high: the "
                     f"range the rating should fall in {COVERAGE_WORDS['odds']}, from the folds' own errors (ml.intervals; "
-                    "empty for a model trained without folds, or saved before they were kept).",
+                    "empty for a model trained without folds, or saved before they were kept), and novelty: how "
+                    "unlike the model's training trailers the trailer looks (1: as unlike as a typical trailer of "
+                    "its cross-validation; empty for a model that does not read embeddings, or saved before).",
     )
     p.add_argument("model_file", metavar="MODEL_FILE", type=Path)
     p.add_argument("input", metavar="VIDEO_OR_DATA_DIR", type=Path)
@@ -906,13 +908,14 @@ def run_predict(args) -> int:
             _warn(f"skipped {title}: {exc}")
             continue
         rows.append([title, f"{scores.mean:.4f}", f"{scores.spread:.4f}", f"{scores.uncertainty:.4f}",
-                     len(scores.per_subclip), *("" if v is None else f"{v:.4f}" for v in (scores.low, scores.high))])
+                     len(scores.per_subclip),
+                     *("" if v is None else f"{v:.4f}" for v in (scores.low, scores.high, scores.novelty))])
     if prepared and lacking[0]:
         _warn(f"warning: embedded {lacking[0]} subclips now for this run only: "
               + _embed_advice(args.input, made_with, wanted))
     if not rows:
         raise CliError("no trailer could be scored")
-    header = ["title", "predicted_score", "spread", "uncertainty", "subclips", "low", "high"]
+    header = ["title", "predicted_score", "spread", "uncertainty", "subclips", "low", "high", "novelty"]
     if str(args.out) == "-":
         writer = csv.writer(sys.stdout)
         writer.writerow(header)

@@ -462,10 +462,14 @@ def trailer_interval(members: Sequence[Member], predictions: Sequence[float],
 def trailer_novelty(members: Sequence[Member], distances: Sequence[float] | None) -> float | None:
     """How unlike the trailers the version learnt from a trailer looks: its distance from each member's training
     trailers over the median distance of that member's fold trailers from them, averaged over members (1: as
-    unlike as a typical trailer was in cross-validation); None where the ``distances`` are not known."""
+    unlike as a typical trailer was in cross-validation); None where the ``distances`` are not known, or a median
+    is 0 or either is not a number (the interval is then plain CV+ too)."""
     if distances is None:
         return None
-    return float(np.mean([d / max(float(np.median(m.scales)), 1e-12) for m, d in zip(members, distances, strict=True)]))
+    medians = [float(np.median(m.scales)) for m in members]
+    if not all(np.isfinite(d) and np.isfinite(m) and m > 0 for d, m in zip(distances, medians, strict=True)):
+        return None
+    return float(np.mean([d / m for d, m in zip(distances, medians, strict=True)]))
 
 
 def predict_samples(members: Sequence[Member], samples: Sequence[TrailerSample], model_config: LRCNConfig,

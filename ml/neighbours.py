@@ -23,6 +23,7 @@ alone 0.49×), its estimate nearer that figure; motion unchanged (share 0).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
@@ -77,9 +78,14 @@ class NearestTrailers:
         self.keys = list(keys) if keys is not None else None
         self.shift, sd = vectors.mean(axis=0), vectors.std(axis=0)
         self.scale = np.where(sd > 1e-12, 1.0 / np.where(sd > 1e-12, sd, 1.0), 0.0)
-        self._x = (vectors - self.shift) * self.scale
-        self._norms = (self._x * self._x).sum(axis=1)
         self._raw_norms = (vectors * vectors).sum(axis=1)
+
+    @functools.cached_property
+    def _standardised(self) -> tuple[np.ndarray, np.ndarray]:
+        """The training vectors standardised, and their squared norms: made on the first prediction only (a
+        member that keeps its training trailers just to measure distances never predicts from them)."""
+        x = (self.vectors - self.shift) * self.scale
+        return x, (x * x).sum(axis=1)
 
     @property
     def width(self) -> int:
@@ -113,10 +119,11 @@ class NearestTrailers:
         """(M, D) trailer vectors → (M,) ratings: each the mean rating of its nearest training trailers."""
         vectors = self._checked(vectors)
         k = min(self.k, len(self.ratings))
+        x, norms = self._standardised
         out = np.empty(len(vectors))
         for start in range(0, len(vectors), CHUNK):  # a chunk of test trailers against every training one at once
             t = (vectors[start:start + CHUNK] - self.shift) * self.scale
-            squared = self._norms[None, :] - 2 * t @ self._x.T + (t * t).sum(axis=1)[:, None]  # (chunk, train)
+            squared = norms[None, :] - 2 * t @ x.T + (t * t).sum(axis=1)[:, None]  # (chunk, train)
             nearest = np.argsort(squared, axis=1, kind="stable")[:, :k]
             out[start:start + CHUNK] = self.ratings[nearest].mean(axis=1)
         return out

@@ -351,8 +351,8 @@ class Prediction(models.Model):
     # widens with it. Empty for a version without embeddings or made before the distances were kept.
     novelty = models.FloatField(null=True, blank=True, help_text=(
         "how unlike the trailers the version learnt from this trailer looks: its distance from them over the "
-        "typical distance of a cross-validation fold's trailers from theirs (1: as unlike as those; the interval "
-        "widens in proportion); empty for a version without embeddings or from before it was kept"))
+        "typical distance of a cross-validation fold's trailers from theirs (1: as unlike as those; its interval is "
+        "wider the larger it is); empty for a version without embeddings or from before it was kept"))
     # What the version knew of the trailer, from its run (trailers/standing.py), kept when it scores: the
     # predictions page's figures over any filtered rows then need no more than the rows.
     trained = models.BooleanField(default=False, help_text="the version learned from this trailer")

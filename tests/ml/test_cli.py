@@ -80,10 +80,12 @@ def test_preprocess_train_resume_predict(videos, tmp_path):
     assert scored.returncode == 0, scored.stderr
     rows = list(csv.DictReader(predictions.open()))
     assert sorted(r["title"] for r in rows) == sorted(t.title for t in trailers)
-    assert list(rows[0]) == ["title", "predicted_score", "spread", "uncertainty", "subclips", "low", "high"]
+    assert list(rows[0]) == ["title", "predicted_score", "spread", "uncertainty", "subclips", "low", "high",
+                            "novelty"]
     assert all(1 <= float(r["predicted_score"]) <= 10 and float(r["spread"]) >= 0 for r in rows)
     assert {r["uncertainty"] for r in rows} == {"0.0000"}  # one model: no ensemble to disagree
     assert {(r["low"], r["high"]) for r in rows} == {("", "")}  # nor folds' errors to make an interval from
+    assert {r["novelty"] for r in rows} == {""}  # nor fold trailers' distances to measure novelty against
     assert {r["subclips"] for r in rows} == {"2"}
 
     # Straight from the videos, sampled as the model file says; the broken file is reported and skipped.
@@ -286,7 +288,8 @@ def test_cross_validated_training_prints_the_estimate_and_the_ensemble_predicts(
     assert main(["predict", str(model), str(embedded), "--out", str(predictions), "-q"]) == 0
     assert capsys.readouterr().err == ""
     rows = list(csv.DictReader(predictions.open()))
-    assert list(rows[0]) == ["title", "predicted_score", "spread", "uncertainty", "subclips", "low", "high"]
+    assert list(rows[0]) == ["title", "predicted_score", "spread", "uncertainty", "subclips", "low", "high",
+                            "novelty"]
     assert sorted(r["title"] for r in rows) == sorted(t.title for t in trailers)
     uncertainty = [float(r["uncertainty"]) for r in rows]
     assert min(uncertainty) >= 0 and max(uncertainty) > 0  # three fold models that do not all agree
@@ -294,6 +297,7 @@ def test_cross_validated_training_prints_the_estimate_and_the_ensemble_predicts(
     for row in rows:
         low, score, high = float(row["low"]), float(row["predicted_score"]), float(row["high"])
         assert low < score < high and high - low > 2 * float(row["uncertainty"]), row
+        assert float(row["novelty"]) > 0  # how unlike the training trailers it looks
 
 
 def test_without_the_neighbour_mix_the_model_is_its_head_alone(videos, embedded, tmp_path, capsys):
@@ -337,6 +341,11 @@ def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, emb
     assert resumed[0] == f"carrying on from 1 finished fold(s) in {model}.ckpt.d"
     assert resumed[1:-1] == straight[:-1]  # the same folds, figures and estimate as the run that went straight
     assert model.is_file() and not Path(f"{model}.ckpt.d").exists()
+    # The fold read back from its checkpoint measured its trailers' distances as the others did.
+    kept, fresh = load_model(model).members, load_model(tmp_path / "straight.pt").members
+    assert all(m.scales is not None for m in kept)
+    for mine, theirs in zip(kept, fresh, strict=True):
+        assert mine.scales == pytest.approx(theirs.scales)
 
     # Other settings do not pick up the folds another run left.
     monkeypatch.setattr(ml.crossval, "fit", fit_then_crash)

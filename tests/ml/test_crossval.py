@@ -17,6 +17,7 @@ from ml.crossval import (
     near_duplicate_groups,
     predict_samples,
     record_residuals,
+    trailer_novelty,
 )
 from ml.data import TrailerSample
 from ml.embeddings import trailer_frames
@@ -284,6 +285,20 @@ def test_a_pretrained_head_cross_validates_on_cached_embeddings_and_its_ensemble
     plain = score_frame_files(loaded, frames, embeddings=cached, embedding_spec=spec)
     assert (plain.low, plain.high) == pytest.approx(cv_plus(each, [f.member.residuals for f in result.folds]), abs=1e-4)
     assert plain.novelty is None
+
+
+def test_novelty_is_only_given_where_every_member_measured_its_fold_trailers_distances():
+    def member(scales):
+        return Member(None, None, near=None, residuals=np.ones(len(scales)), scales=np.array(scales, dtype=float))
+
+    members = [member([1.0, 2.0, 3.0]), member([4.0, 4.0])]
+    assert trailer_novelty(members, [4.0, 2.0]) == pytest.approx((4.0 / 2.0 + 2.0 / 4.0) / 2)
+    assert trailer_novelty(members, None) is None
+    # A member whose fold trailers all sat on top of training ones (median 0), or a figure that is not a number:
+    # no novelty (the interval is plain CV+ then too), never a huge number or NaN stored on a prediction.
+    assert trailer_novelty([member([0.0, 0.0, 1.0]), members[1]], [4.0, 2.0]) is None
+    assert trailer_novelty(members, [float("nan"), 2.0]) is None
+    assert trailer_novelty([member([1.0, float("nan"), float("nan")]), members[1]], [4.0, 2.0]) is None
 
 
 def _reach(train: np.ndarray, vector: np.ndarray) -> float:

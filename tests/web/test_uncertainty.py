@@ -53,6 +53,11 @@ def test_the_trailer_page_says_when_a_trailer_looks_unlike_the_ones_the_version_
     words = _words(user_client.get(f"/trailers/{ensemble['trailer'].pk}/").content.decode()).replace("&#x27;", "'")
     assert ("This trailer is 2.5 times as far from the trailers v4 learnt from as a typical trailer of its "
             "cross-validation was from its fold model's: it looks unlike them, so trust the score less.") in words
+    # A version with no interval (a run with one finished fold) still says it.
+    prediction.low = prediction.high = None
+    prediction.save(update_fields=["low", "high"])
+    words = _words(user_client.get(f"/trailers/{ensemble['trailer'].pk}/").content.decode()).replace("&#x27;", "'")
+    assert "80% interval" not in words and "it looks unlike them, so trust the score less." in words
     # A version that kept no distances (no embeddings, or made before them) says nothing of it.
     prediction.novelty = None
     prediction.save(update_fields=["novelty"])
