@@ -188,8 +188,8 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0) -> dict:
     heldout_mae = mae(truth, [held[s.trailer] for s in split.heldout])
     # The 80% intervals a user sees beside each prediction (ml.intervals): how often they held the rating; and
     # plain CV+'s, not widened for trailers unlike the training ones.
-    looks = trailer_vectors(trailer_frames(split.heldout))
-    distances = {s.trailer: trailer_distances(result.members, looks[s.trailer]) for s in split.heldout}
+    held_looks = trailer_vectors(trailer_frames(split.heldout))
+    distances = {s.trailer: trailer_distances(result.members, held_looks[s.trailer]) for s in split.heldout}
     intervals = [trailer_interval(result.members, each[s.trailer], distances[s.trailer]) for s in split.heldout]
     novelty = [trailer_novelty(result.members, distances[s.trailer]) for s in split.heldout]
     covered, width = held_rate(intervals, split.heldout)

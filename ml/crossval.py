@@ -306,9 +306,15 @@ def mix_neighbours(folds: Sequence[FoldResult], ratings: dict[Any, float], looks
         fold.metrics["model"] = _metrics(truth, [fold.predictions[k] for k in fold.test],
                                          float(np.mean([ratings[k] for k in train])))
         fold.neighbour_weight = weight
-        fold.member.near = NearestTrailers(np.stack([looks[k] for k in train]), np.array([ratings[k] for k in train]),
-                                           weight=version, keys=train)
+        fold.member.near = _training_neighbours(train, ratings, looks, weight=version)
     return version
+
+
+def _training_neighbours(train: Sequence, ratings: dict[Any, float], looks: dict[Any, np.ndarray],
+                         weight: float = 0.0) -> NearestTrailers:
+    """A fold model's training trailers (``train``), as its neighbours in share ``weight``."""
+    return NearestTrailers(np.stack([looks[k] for k in train]), np.array([ratings[k] for k in train]),
+                           weight=weight, keys=list(train))
 
 
 def record_residuals(folds: Sequence[FoldResult], ratings: dict[Any, float], weight: float | None,
@@ -329,9 +335,7 @@ def record_residuals(folds: Sequence[FoldResult], ratings: dict[Any, float], wei
             continue
         if fold.member.near is None:
             held_out = set(fold.test)
-            train = [k for k in ratings if k not in held_out]
-            fold.member.near = NearestTrailers(np.stack([looks[k] for k in train]),
-                                               np.array([ratings[k] for k in train]), keys=train)
+            fold.member.near = _training_neighbours([k for k in ratings if k not in held_out], ratings, looks)
         fold.member.scales = fold.member.near.distance(np.stack([looks[k] for k in fold.test]))
 
 

@@ -24,7 +24,7 @@ alone 0.49×), its estimate nearer that figure; motion unchanged (share 0).
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -102,11 +102,8 @@ class NearestTrailers:
         vectors = self._checked(vectors)
         k = min(self.k, len(self.ratings))
         out = np.empty(len(vectors))
-        for start in range(0, len(vectors), CHUNK):
-            t = vectors[start:start + CHUNK]
-            squared = self._raw_norms[None, :] - 2 * t @ self.vectors.T + (t * t).sum(axis=1)[:, None]
-            nearest = np.sort(squared, axis=1)[:, :k]
-            out[start:start + CHUNK] = np.sqrt(np.maximum(nearest, 0.0)).mean(axis=1)
+        for rows, squared in self._squared_distances(vectors, standardised=False):
+            out[rows] = np.sqrt(np.maximum(np.sort(squared, axis=1)[:, :k], 0.0)).mean(axis=1)
         return out
 
     def _checked(self, vectors: np.ndarray) -> np.ndarray:
@@ -115,17 +112,23 @@ class NearestTrailers:
             raise ValueError(f"the neighbours compare vectors of width {self.width}, got {vectors.shape[1]}")
         return vectors
 
+    def _squared_distances(self, vectors: np.ndarray, *, standardised: bool) -> Iterator[tuple[slice, np.ndarray]]:
+        """A chunk of test trailers at a time (its rows of ``vectors``), their squared distances to every
+        training trailer (chunk, train): standardised as :meth:`predict` compares, or as they are."""
+        x, norms = self._standardised if standardised else (self.vectors, self._raw_norms)
+        for start in range(0, len(vectors), CHUNK):
+            t = vectors[start:start + CHUNK]
+            if standardised:
+                t = (t - self.shift) * self.scale
+            yield slice(start, start + CHUNK), norms[None, :] - 2 * t @ x.T + (t * t).sum(axis=1)[:, None]
+
     def predict(self, vectors: np.ndarray) -> np.ndarray:
         """(M, D) trailer vectors → (M,) ratings: each the mean rating of its nearest training trailers."""
         vectors = self._checked(vectors)
         k = min(self.k, len(self.ratings))
-        x, norms = self._standardised
         out = np.empty(len(vectors))
-        for start in range(0, len(vectors), CHUNK):  # a chunk of test trailers against every training one at once
-            t = (vectors[start:start + CHUNK] - self.shift) * self.scale
-            squared = norms[None, :] - 2 * t @ x.T + (t * t).sum(axis=1)[:, None]  # (chunk, train)
-            nearest = np.argsort(squared, axis=1, kind="stable")[:, :k]
-            out[start:start + CHUNK] = self.ratings[nearest].mean(axis=1)
+        for rows, squared in self._squared_distances(vectors, standardised=True):
+            out[rows] = self.ratings[np.argsort(squared, axis=1, kind="stable")[:, :k]].mean(axis=1)
         return out
 
 
