@@ -73,8 +73,9 @@ def active_version_id() -> Subquery:
 
 def annotate_trailers(trailers: QuerySet[Trailer], *, user) -> QuerySet[Trailer]:
     """Add my_score, and the active model's predicted_score, predicted_spread (over subclips),
-    predicted_uncertainty (over its ensemble's members) and its 80% interval (predicted_low, predicted_high) to each
-    row (mean_rating and rating_count are columns).
+    predicted_uncertainty (over its ensemble's members), its 80% interval (predicted_low, predicted_high) and how
+    unlike the version's training trailers the trailer looks (predicted_novelty) to each row (mean_rating and
+    rating_count are columns).
 
     Subqueries on one-row indexes, each run only for the rows shown: a page's ids are read without them (they
     are not in its filters or order), and its count too."""
@@ -87,6 +88,7 @@ def annotate_trailers(trailers: QuerySet[Trailer], *, user) -> QuerySet[Trailer]
         predicted_uncertainty=Subquery(active.values("uncertainty")[:1]),
         predicted_low=Subquery(active.values("low")[:1]),
         predicted_high=Subquery(active.values("high")[:1]),
+        predicted_novelty=Subquery(active.values("novelty")[:1]),
     )
 
 

@@ -152,4 +152,5 @@ def test_the_api_gives_the_uncertainty(api, ensemble):
     row = next(r for r in api.get("/api/trailers/").json()["results"] if r["id"] == trailer.pk)
     assert row["predicted_uncertainty"] == pytest.approx(0.4)
     assert (row["predicted_low"], row["predicted_high"]) == (pytest.approx(4.62), pytest.approx(7.8))
+    assert row["predicted_novelty"] == detail["predicted_novelty"] == pytest.approx(1.3)
     assert (detail["predicted_low"], detail["predicted_high"]) == (pytest.approx(4.62), pytest.approx(7.8))

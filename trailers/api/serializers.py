@@ -62,6 +62,8 @@ class TrailerSerializer(serializers.ModelSerializer):
                                                              "(0 for a one-model version)")
     predicted_low = serializers.FloatField(read_only=True, allow_null=True, help_text=LOW_HELP)
     predicted_high = serializers.FloatField(read_only=True, allow_null=True, help_text=HIGH_HELP)
+    predicted_novelty = serializers.FloatField(read_only=True, allow_null=True,
+                                               help_text=Prediction._meta.get_field("novelty").help_text)
     waiting_for_queue = serializers.BooleanField(source="is_waiting_for_queue", read_only=True)
     processing_attempts = serializers.IntegerField(
         read_only=True, help_text="attempts at preprocessing it since it was last queued by a person; one whose "
@@ -81,7 +83,8 @@ class TrailerSerializer(serializers.ModelSerializer):
             "processing_time_limit", "duration", "fps", "width",
             "height", "codec", "container", "has_audio", "size_bytes", "reference_score", "uploaded_by",
             "uploaded_at", "processed_at", "mean_rating", "rating_count", "my_rating", "predicted_score",
-            "predicted_spread", "predicted_uncertainty", "predicted_low", "predicted_high", "page_url", "video_url",
+            "predicted_spread", "predicted_uncertainty", "predicted_low", "predicted_high", "predicted_novelty", "page_url",
+            "video_url",
         ]  # fmt: skip
         read_only_fields = fields
 
