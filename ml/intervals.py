@@ -52,6 +52,11 @@ def coverage_words(coverage: float = COVERAGE) -> dict[str, str]:
 
 COVERAGE_WORDS = coverage_words()
 
+# From this novelty on (``ml.crossval.trailer_novelty``: twice as far from the training trailers as a typical trailer
+# of the run's cross-validation was), a trailer reads as unlike the ones the version learnt from: the trailer page
+# says so, and the predictions page counts them.
+UNLIKE = 2.0
+
 
 def cv_plus(member_predictions: Sequence[float], residuals: Sequence[np.ndarray | None],
             coverage: float = COVERAGE, *, scales: Sequence[np.ndarray | None] | None = None,

@@ -31,6 +31,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
+from ml.intervals import UNLIKE
 from ml.metrics import ESTIMATE_ROLES, mae, rmse, spearman
 
 from .ids import MAX_ID, parse_id  # noqa: F401 - MAX_ID: the filters and the API read selectors.MAX_ID
@@ -886,6 +887,9 @@ class PredictionsReport:
     cross_validated: bool
     ensemble: int  # how many models the version averages
     matched: int | None = None  # how many rows the filters leave, when the figures were computed over them
+    # Of the rows, how many carry a novelty and how many of those look unlike the version's training trailers
+    # (novelty ≥ ml.intervals.UNLIKE, rated or not): the figures above were measured on trailers like them.
+    novelty: dict = field(default_factory=lambda: {"measured": 0, "unlike": 0})
 
     @property
     def summary(self) -> dict:
@@ -924,5 +928,11 @@ def predictions_report(*, model_version: ModelVersion, rows: QuerySet[Prediction
         points, matched = figures.pop("points"), figures.pop("matched")
     return PredictionsReport(version=model_version, figures=figures, points=points, kept=kept, progress=progress,
                              cross_validated=is_cross_validated_version(model_version),
-                             ensemble=ensemble_size(model_version), matched=matched)
+                             ensemble=ensemble_size(model_version), matched=matched, novelty=novelty_counts(rows))
+
+
+def novelty_counts(rows: QuerySet[Prediction]) -> dict[str, int]:
+    """How many of ``rows`` carry a novelty ("measured") and how many of those look unlike the version's training
+    trailers ("unlike": ``ml.intervals.UNLIKE`` or more): one count, over the version's novelty index."""
+    return rows.order_by().aggregate(measured=Count("novelty"), unlike=Count("pk", filter=Q(novelty__gte=UNLIKE)))
 

@@ -18,8 +18,9 @@ SMALL, LARGE = 4, 130  # trailers: part of one page; more than two pages of 50
 
 
 # Every page and list, with the queries it makes. Pages: the session and the user first. A list: its count, its
-# page's ids, those rows. The predictions page adds the version, the scored and ready counts, the kept figures and
-# the version picker (a filter computes the figures afresh from the rows instead of reading the kept ones).
+# page's ids, those rows. The predictions page adds the version, the scored and ready counts, the kept figures, how
+# many look unlike the training trailers and the version picker (a filter computes the figures afresh from the rows
+# instead of reading the kept ones).
 EXPECTED: dict[str, int] = {
     "/": 6,  # session, user, count, ids, rows, active version
     "/?page=2": 6,
@@ -37,16 +38,16 @@ EXPECTED: dict[str, int] = {
     "/runs/{run}/": 4,
     "/runs/{cv_run}/": 4,
     # session, user, version, scored and ready (the active version is still scoring: no scored_at), kept figures,
-    # count, ids, rows, versions
-    "/predictions/": 9,
-    "/predictions/?page=2": 9,
-    "/predictions/?sort=-error": 9,
-    "/predictions/?sort=mean": 9,
-    "/predictions/?version={old_version}": 8,  # not active: no scoring to follow
-    "/predictions/?rated=yes": 9,  # every rated trailer: the kept figures
-    "/predictions/?q=Bulk": 8,  # narrowed: the rated rows (with what the version knew of each, and how many match
+    # the novelty counts (one aggregate), count, ids, rows, versions
+    "/predictions/": 10,
+    "/predictions/?page=2": 10,
+    "/predictions/?sort=-error": 10,
+    "/predictions/?sort=mean": 10,
+    "/predictions/?version={old_version}": 9,  # not active: no scoring to follow
+    "/predictions/?rated=yes": 10,  # every rated trailer: the kept figures
+    "/predictions/?q=Bulk": 9,  # narrowed: the rated rows (with what the version knew of each, and how many match
     # in all: the paginator does not count again), not kept figures
-    "/predictions/?rated=no": 7,  # every trailer here has ratings: no rows, no figures to read
+    "/predictions/?rated=no": 8,  # every trailer here has ratings: no rows, no figures to read
     "/predictions.csv": 4,  # session, user, version, the rows (read in chunks: one more per 2,000 rows)
     "/api/trailers/": 3,  # count, ids, rows (token auth: no session)
     "/api/trailers/?page=last": 3,

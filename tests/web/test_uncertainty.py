@@ -126,6 +126,31 @@ def test_the_predictions_table_says_how_unlike_the_training_trailers_each_looks_
         assert titles == expected, sort  # those without a figure last either way
 
 
+def test_the_predictions_page_counts_the_trailers_that_look_unlike_the_training_ones(
+        user_client, ensemble, make_trailer, make_version, make_prediction):
+    def summary(query=""):
+        html = user_client.get(f"/predictions/{query}").content.decode()
+        found = re.search(r'<p id="unlike-summary"[^>]*>(.*?)</p>', html, re.S)
+        return found and _words(found.group(1)).replace("&#x27;", "'")
+
+    version = ensemble["version"]
+    assert summary() == ("None of the 1 trailer here looks unlike the ones v4 learnt from (2 times as far from them "
+                         "as a typical trailer of its cross-validation, or more).")
+    make_prediction(version, make_trailer(title="Familiar"), 7.0, novelty=0.8)
+    make_prediction(version, make_trailer(title="Stranger"), 5.0, novelty=3.04)
+    make_prediction(version, make_trailer(title="On the line"), 5.2, novelty=2.0)
+    make_prediction(version, make_trailer(title="Unmeasured"), 5.5)  # a file that kept no distances: not counted
+    assert summary().startswith("2 of the 4 trailers here look unlike the ones v4 learnt from (2 times as far from "
+                                "them or more as a typical trailer of its cross-validation was from its fold model's; "
+                                "sort by “Unlike” to see them first): the figures above come from trailers like its "
+                                "training ones, and may not hold for these.")
+    # Filters count what they leave; a version that kept no distances says nothing of it.
+    assert summary("?q=Stranger").startswith("1 of the 1 trailer here looks unlike")
+    old = make_version(number=3, **cv_version_metrics(folds=5))
+    make_prediction(old, ensemble["trailer"], 6.0)
+    assert summary(f"?version={old.pk}") is None
+
+
 def test_the_csv_has_an_uncertainty_column_after_spread(user_client, ensemble):
     response = user_client.get("/predictions.csv")
     text = b"".join(response.streaming_content).decode()
