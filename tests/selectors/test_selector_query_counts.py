@@ -161,8 +161,10 @@ EXPECTED: dict[str, int] = {
     "trailer_page": 5,  # the trailer, its predictions with their versions, subclips, my rating, the distribution
     **{f"predictions sort={sort}": 3 for sort in selectors.PREDICTION_SORTS},
     "predictions filtered": 3,
-    "predictions_report": 2,  # how far the active version has scored (it has not finished), the kept figures
-    "predictions_report narrowed": 3,  # the version; the scoring; every rated row kept (with what it knew of each)
+    # how far the active version has scored (it has not finished), the kept figures, how many look unlike
+    "predictions_report": 3,
+    # the version; the scoring; every rated row kept (with what it knew of each); how many look unlike
+    "predictions_report narrowed": 4,
     "kept_prediction_summary": 1,
     "scoring_progress": 1,  # the active version has not finished scoring: scored and ready, one aggregate
     "scoring_counts": 1,
