@@ -20,6 +20,8 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
+from ml.intervals import UNLIKE
+
 from . import selectors, selectors_runs
 from .models import Prediction, Rating, Trailer, TrainingRun
 from .presets import PRESET_NAMES
@@ -162,7 +164,7 @@ class PredictionFilterForm(forms.Form):
     @property
     def is_filtered(self) -> bool:
         """Whether the query asks for anything but the version and the order."""
-        return any(self.data.get(name) for name in ("q", "rated", "min_score", "max_score"))
+        return any(self.data.get(name) for name in ("q", "rated", "unlike", "min_score", "max_score"))
 
 
 class PredictionFilterSet(_ListFilterSet):
@@ -172,6 +174,10 @@ class PredictionFilterSet(_ListFilterSet):
 
     q = _search("search in trailer titles", field_name="trailer__title", lookup_expr="icontains")
     rated = _yes_no("Has ratings", "whether the trailer has user ratings", "filter_rated")
+    unlike = _yes_no("Looks unlike the training trailers",
+                     f"whether the trailer looks unlike the version's training trailers: its novelty is {UNLIKE:g} or "
+                     f"more ('no': it has a novelty, below {UNLIKE:g}; a version without novelty matches neither)",
+                     "filter_unlike")
     min_score = _documented({"type": "number"}, FloatFilter(
         field_name="score", lookup_expr="gte", label="Predicted from", help_text="predicted score from (at least)",
         widget=forms.NumberInput(attrs={"step": "0.1"})))
@@ -191,11 +197,14 @@ class PredictionFilterSet(_ListFilterSet):
         """Whether these filters leave out any rated trailer's prediction (the figures are over rated trailers:
         "has ratings" and the sort leave every one of those in)."""
         data = self.checked()
-        return bool(data.get("q") or data.get("rated") == "no" or data.get("min_score") is not None
-                    or data.get("max_score") is not None)
+        return bool(data.get("q") or data.get("rated") == "no" or data.get("unlike")
+                    or data.get("min_score") is not None or data.get("max_score") is not None)
 
     def filter_rated(self, rows, name, value: str):
         return rows.filter(trailer__rating_count__gt=0) if value == "yes" else rows.filter(trailer__rating_count=0)
+
+    def filter_unlike(self, rows, name, value: str):
+        return rows.filter(novelty__gte=UNLIKE) if value == "yes" else rows.filter(novelty__lt=UNLIKE)
 
     def order(self, rows, name, value: str):
         return selectors.sort_predictions(rows, value)

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.support.rows import cv_version_metrics
+from tests.support.rows import cv_version_metrics, rate
 
 pytestmark = pytest.mark.django_db
 
@@ -140,15 +140,47 @@ def test_the_predictions_page_counts_the_trailers_that_look_unlike_the_training_
     make_prediction(version, make_trailer(title="Stranger"), 5.0, novelty=3.04)
     make_prediction(version, make_trailer(title="On the line"), 5.2, novelty=2.0)
     make_prediction(version, make_trailer(title="Unmeasured"), 5.5)  # a file that kept no distances: not counted
-    assert summary().startswith("2 of the 4 trailers here look unlike the ones v4 learnt from (2 times as far from "
-                                "them or more as a typical trailer of its cross-validation was from its fold model's; "
-                                "sort by “Unlike” to see them first): the figures above come from trailers like its "
-                                "training ones, and may not hold for these.")
+    assert summary() == ("2 of the 4 trailers here look unlike the ones v4 learnt from: 2 times as far from them or "
+                         "more as a typical trailer of its cross-validation was from its fold model's. The figures "
+                         "above come from trailers like its training ones, and may not hold for these. Show only "
+                         "them, with the figures over those that are rated.")
     # Filters count what they leave; a version that kept no distances says nothing of it.
     assert summary("?q=Stranger").startswith("1 of the 1 trailer here looks unlike")
+    assert summary("?unlike=yes").endswith("may not hold for these.")  # already shown only them
     old = make_version(number=3, **cv_version_metrics(folds=5))
     make_prediction(old, ensemble["trailer"], 6.0)
     assert summary(f"?version={old.pk}") is None
+
+
+def test_the_predictions_can_be_narrowed_to_the_trailers_that_look_unlike_the_training_ones(
+        user_client, api, user, ensemble, make_trailer, make_prediction):
+    version = ensemble["version"]
+    for title, score, novelty, rating in (("Familiar", 7.0, 0.8, 7), ("Stranger", 5.0, 3.04, 8),
+                                          ("On the line", 5.2, 2.0, 9), ("Unmeasured", 5.5, None, 5)):
+        trailer = make_trailer(title=title)
+        make_prediction(version, trailer, score, novelty=novelty)
+        rate(user, trailer, rating)
+
+    def titles(html):
+        return sorted(re.findall(r'<tr data-trailer="\d+">\s*<td[^>]*><a href="/trailers/\d+/">([^<]+)</a>', html))
+
+    html = user_client.get(f"/predictions/?version={version.pk}&unlike=yes").content.decode()
+    assert titles(html) == ["On the line", "Stranger"]
+    # The figures are over the rated ones it keeps: |5.2 − 9| and |5.0 − 8|.
+    assert re.search(r'<td id="metric-mae">([^<]+)</td>', html).group(1) == "3.400"
+    assert re.search(r'<td id="metric-n">([^<]+)</td>', html).group(1) == "2"
+    html = user_client.get(f"/predictions/?version={version.pk}&unlike=no").content.decode()
+    assert titles(html) == ["Familiar", "Moonrise"]  # measured, below 2; "Unmeasured" is neither
+    assert 'id="clear-filters"' in html
+    # The API and the CSV read the same filter; a value it cannot read is a 400 naming it, and the page leaves it out.
+    rows = api.get("/api/predictions/?version=active&unlike=yes").json()["results"]
+    assert sorted(r["trailer_title"] for r in rows) == ["On the line", "Stranger"]
+    response = api.get("/api/predictions/?unlike=maybe")
+    assert response.status_code == 400 and "unlike" in response.json()
+    text = b"".join(user_client.get("/predictions.csv?unlike=yes").streaming_content).decode()
+    assert sorted(row["title"] for row in csv.DictReader(io.StringIO(text))) == ["On the line", "Stranger"]
+    html = user_client.get("/predictions/?unlike=maybe").content.decode()
+    assert "Looks unlike the training trailers:" in _words(html) and len(titles(html)) == 5
 
 
 def test_the_csv_has_an_uncertainty_column_after_spread(user_client, ensemble):
