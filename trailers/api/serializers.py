@@ -83,8 +83,8 @@ class TrailerSerializer(serializers.ModelSerializer):
             "processing_time_limit", "duration", "fps", "width",
             "height", "codec", "container", "has_audio", "size_bytes", "reference_score", "uploaded_by",
             "uploaded_at", "processed_at", "mean_rating", "rating_count", "my_rating", "predicted_score",
-            "predicted_spread", "predicted_uncertainty", "predicted_low", "predicted_high", "predicted_novelty", "page_url",
-            "video_url",
+            "predicted_spread", "predicted_uncertainty", "predicted_low", "predicted_high", "predicted_novelty",
+            "page_url", "video_url",
         ]  # fmt: skip
         read_only_fields = fields
 
