@@ -215,7 +215,8 @@ def build(size: int, ratings_per_trailer: int, work: Path) -> dict:
         Prediction.objects.bulk_create(
             (Prediction(model_version=version, trailer=t, score=float(np.clip(quality[i] + rng.normal(0, 1), 1, 10)),
                         subclip_scores=[round(float(quality[i] + rng.normal(0, 1)), 4) for _ in range(SUBCLIPS)],
-                        spread=0.4, uncertainty=float(rng.uniform(0.05, 0.6)), **asdict(standing.of(t.pk)))
+                        spread=0.4, uncertainty=float(rng.uniform(0.05, 0.6)),
+                        novelty=float(rng.lognormal(0.0, 0.5)), **asdict(standing.of(t.pk)))
              for i, t in enumerate(trailers) if t.status == "ready"), batch_size=5000)
         keep_errors(model_version_id=version.pk)  # each prediction's error, as scoring keeps it
     built["runs, versions, predictions"] = time.perf_counter() - started
@@ -423,12 +424,6 @@ def sweep_and_score(size: int, waiting: int = 10_000) -> dict:
     # Scoring's writes, the model stubbed out: version 3 scores the same trailers both ways.
     version = ModelVersion.objects.get(number=3)
 
-    class Scores:
-        def __init__(self, n):
-            self.per_subclip = [5.0 + 0.1 * k for k in range(n)]
-            self.mean, self.spread, self.uncertainty = 5.1, 0.08, 0.3
-            self.low, self.high = 3.9, 6.4
-
     class Model:
         embedding = None
 
@@ -438,7 +433,10 @@ def sweep_and_score(size: int, waiting: int = 10_000) -> dict:
     import ml.predict
 
     scoring._loaded_model = lambda path: Model()
-    ml.predict.score_frame_files = lambda model, paths, embeddings=None, embedding_spec=None: Scores(len(paths))
+    # The real Scores, so that a field scoring writes cannot be missing here.
+    ml.predict.score_frame_files = lambda model, paths, embeddings=None, embedding_spec=None: ml.predict.Scores(
+        per_subclip=[5.0 + 0.1 * k for k in range(len(paths))], mean=5.1, spread=0.08, uncertainty=0.3, low=3.9,
+        high=6.4, novelty=1.2)
     Prediction.objects.filter(model_version=version).delete()
     writing = []
     write_predictions = scoring.write_predictions
@@ -529,13 +527,15 @@ def urls(ids: dict) -> list[str]:
             "/predictions/", f"/predictions/?page={PAGE}", f"/predictions/?version={ids['old_version']}"]
     out += [f"/predictions/?sort={d}{key}" for key in prediction_sorts for d in ("", "-")]
     out += [f"/predictions/?sort=-error&page={PAGE}", "/predictions/?rated=yes", "/predictions/?q=harbour",
+            "/predictions/?unlike=yes", f"/predictions/?unlike=yes&page={PAGE // 10}",
             f"/trailers/{ids['trailer']}/thumbnail.jpg"]
     out += ["/api/trailers/", f"/api/trailers/?page={PAGE}", "/api/trailers/?sort=-mean",
             f"/api/trailers/?sort=-mean&page={PAGE}", "/api/trailers/?sort=mine", "/api/trailers/?sort=-predicted",
             "/api/trailers/?q=harbour", f"/api/trailers/{ids['trailer']}/", "/api/runs/", f"/api/runs/{ids['run']}/",
             f"/api/runs/{ids['run']}/dataset/", f"/api/runs/{ids['run']}/dataset/?page={PAGE}", "/api/model-versions/",
             "/api/predictions/", f"/api/predictions/?page={PAGE}", "/api/predictions/?version=active",
-            f"/api/predictions/?version=active&page={PAGE}", f"/api/predictions/?trailer={ids['trailer']}"]
+            f"/api/predictions/?version=active&page={PAGE}", f"/api/predictions/?trailer={ids['trailer']}",
+            "/api/predictions/?version=active&unlike=yes"]
     out += ["/admin/trailers/trailer/", f"/admin/trailers/trailer/?p={PAGE}", "/admin/trailers/rating/",
             f"/admin/trailers/rating/?p={PAGE}", "/admin/trailers/rating/?score__exact=7",
             "/admin/trailers/prediction/", f"/admin/trailers/prediction/?p={PAGE}", "/admin/trailers/subclip/",

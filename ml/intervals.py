@@ -54,7 +54,7 @@ COVERAGE_WORDS = coverage_words()
 
 # From this novelty on (``ml.crossval.trailer_novelty``: twice as far from the training trailers as a typical trailer
 # of the run's cross-validation was), a trailer reads as unlike the ones the version learnt from: the trailer page
-# says so, and the predictions page counts them.
+# says so, and the predictions page counts them and filters by it (trailers.models.Prediction.LOOKS_UNLIKE).
 UNLIKE = 2.0
 
 

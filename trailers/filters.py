@@ -204,7 +204,7 @@ class PredictionFilterSet(_ListFilterSet):
         return rows.filter(trailer__rating_count__gt=0) if value == "yes" else rows.filter(trailer__rating_count=0)
 
     def filter_unlike(self, rows, name, value: str):
-        return rows.filter(novelty__gte=UNLIKE) if value == "yes" else rows.filter(novelty__lt=UNLIKE)
+        return rows.filter(Prediction.LOOKS_UNLIKE) if value == "yes" else rows.filter(novelty__lt=UNLIKE)
 
     def order(self, rows, name, value: str):
         return selectors.sort_predictions(rows, value)

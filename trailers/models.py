@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ml.intervals import COVERAGE_WORDS
+from ml.intervals import COVERAGE_WORDS, UNLIKE
 
 
 def trailer_upload_to(instance: Trailer, filename: str) -> str:
@@ -366,6 +366,10 @@ class Prediction(models.Model):
         "how far the prediction is from the trailer's mean user rating; empty while it has no ratings"))
     created_at = models.DateTimeField(default=timezone.now)
 
+    # Whether the trailer looks unlike the version's training trailers (ml.intervals.UNLIKE), for a query: the
+    # predictions filter and the page's count (looks_unlike, below, for one row: the trailer page).
+    LOOKS_UNLIKE = Q(novelty__gte=UNLIKE)
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -383,6 +387,11 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_version} {self.trailer}: {self.score:.2f}"
+
+    @property
+    def looks_unlike(self) -> bool:
+        """Whether the trailer looks unlike the version's training trailers (``LOOKS_UNLIKE``, for one row)."""
+        return self.novelty is not None and self.novelty >= UNLIKE
 
     # The trailer's figures beside the prediction (select_related("trailer") reads them with the row).
 

@@ -31,7 +31,6 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
-from ml.intervals import UNLIKE
 from ml.metrics import ESTIMATE_ROLES, mae, rmse, spearman
 
 from .ids import MAX_ID, parse_id  # noqa: F401 - MAX_ID: the filters and the API read selectors.MAX_ID
@@ -933,6 +932,6 @@ def predictions_report(*, model_version: ModelVersion, rows: QuerySet[Prediction
 
 def novelty_counts(rows: QuerySet[Prediction]) -> dict[str, int]:
     """How many of ``rows`` carry a novelty ("measured") and how many of those look unlike the version's training
-    trailers ("unlike": ``ml.intervals.UNLIKE`` or more): one count, over the version's novelty index."""
-    return rows.order_by().aggregate(measured=Count("novelty"), unlike=Count("pk", filter=Q(novelty__gte=UNLIKE)))
+    trailers ("unlike": ``Prediction.LOOKS_UNLIKE``): one count, over the version's novelty index."""
+    return rows.order_by().aggregate(measured=Count("novelty"), unlike=Count("pk", filter=Prediction.LOOKS_UNLIKE))
 

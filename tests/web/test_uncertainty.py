@@ -134,19 +134,23 @@ def test_the_predictions_page_counts_the_trailers_that_look_unlike_the_training_
         return found and _words(found.group(1)).replace("&#x27;", "'")
 
     version = ensemble["version"]
-    assert summary() == ("None of the 1 trailer here looks unlike the ones v4 learnt from (2 times as far from them "
-                         "as a typical trailer of its cross-validation, or more).")
+    assert summary() == ("None of the 1 trailer here with a novelty looks unlike the ones v4 learnt from (2 times as "
+                         "far from them as a typical trailer of its cross-validation, or more).")
     make_prediction(version, make_trailer(title="Familiar"), 7.0, novelty=0.8)
     make_prediction(version, make_trailer(title="Stranger"), 5.0, novelty=3.04)
     make_prediction(version, make_trailer(title="On the line"), 5.2, novelty=2.0)
     make_prediction(version, make_trailer(title="Unmeasured"), 5.5)  # a file that kept no distances: not counted
-    assert summary() == ("2 of the 4 trailers here look unlike the ones v4 learnt from: 2 times as far from them or "
-                         "more as a typical trailer of its cross-validation was from its fold model's. The figures "
-                         "above come from trailers like its training ones, and may not hold for these. Show only "
-                         "them, with the figures over those that are rated.")
-    # Filters count what they leave; a version that kept no distances says nothing of it.
-    assert summary("?q=Stranger").startswith("1 of the 1 trailer here looks unlike")
-    assert summary("?unlike=yes").endswith("may not hold for these.")  # already shown only them
+    assert summary() == ("2 of the 4 trailers here with a novelty look unlike the ones v4 learnt from: 2 times as far "
+                         "from them or more as a typical trailer of its cross-validation was from its fold model's. "
+                         "The figures above come mostly from trailers like its training ones, and may not hold for "
+                         "these. Show only them, with the figures over those that are rated.")
+    # Filters count what they leave, and the link to the unlike ones keeps them; a version that kept no distances
+    # says nothing of it.
+    assert summary("?q=Str&sort=title").startswith("1 of the 1 trailer here with a novelty looks unlike")
+    html = user_client.get("/predictions/?q=Str&sort=title&page=1").content.decode()
+    link = re.search(r'<a id="show-unlike" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert sorted(link.lstrip("?").split("&")) == ["q=Str", "sort=title", "unlike=yes"]
+    assert summary("?unlike=yes").endswith("The figures above are over the rated ones among them.")
     old = make_version(number=3, **cv_version_metrics(folds=5))
     make_prediction(old, ensemble["trailer"], 6.0)
     assert summary(f"?version={old.pk}") is None
@@ -171,14 +175,19 @@ def test_the_predictions_can_be_narrowed_to_the_trailers_that_look_unlike_the_tr
     assert re.search(r'<td id="metric-n">([^<]+)</td>', html).group(1) == "2"
     html = user_client.get(f"/predictions/?version={version.pk}&unlike=no").content.decode()
     assert titles(html) == ["Familiar", "Moonrise"]  # measured, below 2; "Unmeasured" is neither
-    assert 'id="clear-filters"' in html
+    assert 'id="clear-filters"' in html and 'id="figures-kept"' not in html  # computed over what it keeps
+    assert re.search(r'<td id="metric-n">([^<]+)</td>', html).group(1) == "1"  # Familiar is the one rated
     # The API and the CSV read the same filter; a value it cannot read is a 400 naming it, and the page leaves it out.
     rows = api.get("/api/predictions/?version=active&unlike=yes").json()["results"]
     assert sorted(r["trailer_title"] for r in rows) == ["On the line", "Stranger"]
+    rows = api.get("/api/predictions/?version=active&unlike=no").json()["results"]
+    assert sorted(r["trailer_title"] for r in rows) == ["Familiar", "Moonrise"]
     response = api.get("/api/predictions/?unlike=maybe")
     assert response.status_code == 400 and "unlike" in response.json()
     text = b"".join(user_client.get("/predictions.csv?unlike=yes").streaming_content).decode()
     assert sorted(row["title"] for row in csv.DictReader(io.StringIO(text))) == ["On the line", "Stranger"]
+    text = b"".join(user_client.get("/predictions.csv?unlike=no").streaming_content).decode()
+    assert sorted(row["title"] for row in csv.DictReader(io.StringIO(text))) == ["Familiar", "Moonrise"]
     html = user_client.get("/predictions/?unlike=maybe").content.decode()
     assert "Looks unlike the training trailers:" in _words(html) and len(titles(html)) == 5
 
