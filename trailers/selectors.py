@@ -930,6 +930,12 @@ def predictions_report(*, model_version: ModelVersion, rows: QuerySet[Prediction
                              ensemble=ensemble_size(model_version), matched=matched, novelty=novelty_counts(rows))
 
 
+def keeps_novelty(*, model_version: ModelVersion) -> bool:
+    """Whether any of the version's predictions has a novelty (none for a run without embeddings, or a version
+    made before novelty was kept): the unlike filter can match nothing else."""
+    return Prediction.objects.filter(model_version=model_version, novelty__isnull=False).exists()
+
+
 def novelty_counts(rows: QuerySet[Prediction]) -> dict[str, int]:
     """How many of ``rows`` carry a novelty ("measured") and how many of those look unlike the version's training
     trailers ("unlike": ``Prediction.LOOKS_UNLIKE``): one count, over the version's novelty index."""

@@ -326,8 +326,12 @@ def predictions(request):
     filters = PredictionFilterSet(request.GET, queryset=selectors.predictions(model_version=version), request=request)
     report = selectors.predictions_report(model_version=version, rows=filters.qs, narrowed=filters.narrowed)
     page = _page(request, filters.qs, count=report.matched)
+    # An empty table under the unlike filter says why when the version keeps no novelty at all.
+    unmeasured = (not page.object_list and bool(filters.checked().get("unlike"))
+                  and not selectors.keeps_novelty(model_version=version))
     context.update(
         form=filters.form, report=report, page=page, rows=page.object_list, csv_query=request.GET.urlencode(),
+        unmeasured=unmeasured,
         scatter=charts.scatter_chart(report.scatter_points, x_label="mean user rating", y_label="predicted rating",
                                      label=f"Predicted against rated, {version}"),
     )

@@ -45,7 +45,8 @@ EXPECTED: dict[str, int] = {
     "/predictions/?sort=mean": 10,
     "/predictions/?version={old_version}": 9,  # not active: no scoring to follow
     "/predictions/?rated=yes": 10,  # every rated trailer: the kept figures
-    "/predictions/?unlike=yes": 8,  # no prediction here has a novelty: no rows (the rated scan finds none)
+    # no prediction here has a novelty: no rows (the rated scan finds none), and whether the version keeps any
+    "/predictions/?unlike=yes": 9,
     "/predictions/?q=Bulk": 9,  # narrowed: the rated rows (with what the version knew of each, and how many match
     # in all: the paginator does not count again), not kept figures
     "/predictions/?rated=no": 8,  # every trailer here has ratings: no rows, no figures to read

@@ -154,6 +154,15 @@ def test_the_predictions_page_counts_the_trailers_that_look_unlike_the_training_
     old = make_version(number=3, **cv_version_metrics(folds=5))
     make_prediction(old, ensemble["trailer"], 6.0)
     assert summary(f"?version={old.pk}") is None
+    # Its unlike filter then matches nothing, and the empty table says why.
+    html = user_client.get(f"/predictions/?version={old.pk}&unlike=yes").content.decode()
+    empty = _words(re.search(r'<td colspan="\d+" class="empty">(.*?)</td>', html, re.S).group(1))
+    assert empty == ("v3 keeps no novelty for its predictions (its run had no embeddings, or it was made before "
+                     "novelty was kept), so “Looks unlike the training trailers” matches none of them. Leave that "
+                     "filter out.")
+    # A version that keeps novelty, where none is unlike, says only that nothing matches.
+    html = user_client.get(f"/predictions/?version={version.pk}&unlike=yes&q=Familiar").content.decode()
+    assert "No predictions match these filters." in html and "keeps no novelty" not in html
 
 
 def test_the_predictions_can_be_narrowed_to_the_trailers_that_look_unlike_the_training_ones(
