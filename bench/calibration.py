@@ -36,7 +36,13 @@ from scipy.optimize import nnls  # noqa: E402
 
 from bench.learn import SAMPLING, build_sets, by_source  # noqa: E402
 from ml.config import PRESETS, TRAIN_PRESETS  # noqa: E402
-from ml.crossval import cross_validate, member_predictions, trailer_distances, trailer_interval  # noqa: E402
+from ml.crossval import (  # noqa: E402
+    cross_validate,
+    member_predictions,
+    trailer_distances,
+    trailer_interval,
+    trailer_novelty,
+)
 from ml.embeddings import installed_spec, trailer_frames  # noqa: E402
 from ml.intervals import FLOOR_SHARE, cv_plus  # noqa: E402
 from ml.neighbours import trailer_vectors  # noqa: E402
@@ -89,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 residuals = [m.residuals for m in members]
                 for sample in scored:
                     distances = trailer_distances(members, looks[sample.trailer])
-                    novelty.append(np.mean([d / np.median(m.scales) for d, m in zip(distances, members, strict=True)]))
+                    novelty.append(trailer_novelty(members, distances))
                     intervals = {f"γ={p:g}": cv_plus(each[sample.trailer], residuals,
                                                      scales=[np.asarray(m.scales) ** p for m in members],
                                                      distances=[d ** p for d in distances]) for p in POWERS}
