@@ -53,6 +53,16 @@ def test_the_trailer_page_says_when_a_trailer_looks_unlike_the_ones_the_version_
     words = _words(user_client.get(f"/trailers/{ensemble['trailer'].pk}/").content.decode()).replace("&#x27;", "'")
     assert ("This trailer is 2.5 times as far from the trailers v4 learnt from as a typical trailer of its "
             "cross-validation was from its fold model's: it looks unlike them, so trust the score less.") in words
+    # The figure is rounded down: one just short of 2 never reads as 2.0 beside a trailer the page does not count
+    # as unlike, and one that reads 2.0 is.
+    for novelty, shown, unlike in ((1.97, "1.9", False), (2.0, "2.0", True), (2.3, "2.3", True)):
+        prediction.novelty = novelty
+        prediction.save(update_fields=["novelty"])
+        words = _words(user_client.get(f"/trailers/{ensemble['trailer'].pk}/").content.decode()).replace("&#x27;", "'")
+        assert f"This trailer is {shown} times as far from the trailers v4 learnt from" in words, novelty
+        assert ("it looks unlike them, so trust the score less" in words) is unlike, novelty
+        predictions = user_client.get("/predictions/?unlike=yes").content.decode()
+        assert (f'<td class="num optional-col novelty-col">{shown}×</td>' in predictions) is unlike, novelty
     # A version with no interval (a run with one finished fold) still says it.
     prediction.low = prediction.high = None
     prediction.save(update_fields=["low", "high"])

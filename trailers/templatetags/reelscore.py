@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django import template
 from django.utils.html import format_html
 from django.utils.text import capfirst
@@ -43,6 +45,16 @@ def score(value, digits: int = 1) -> str:
     if value is None or value == "":
         return "—"
     return f"{float(value):.{int(digits)}f}"
+
+
+@register.filter
+def times(value) -> str:
+    """A novelty ("2.5 times as far") to one decimal, rounded down: a trailer shown as 2.0 or more is one the
+    predictions page counts and filters as unlike (``ml.intervals.UNLIKE``), and 1.96 shows as 1.9, never as 2.0.
+    An em dash when there is none."""
+    if value is None or value == "":
+        return "—"
+    return f"{math.floor(float(value) * 10 + 1e-9) / 10:.1f}"
 
 
 @register.filter
