@@ -25,7 +25,8 @@ per set and preset: the cross-validated MAE (mean over folds) against the mean-r
 same folds, the held-out MAE against the training mean with its 90% interval (a bootstrap that
 resamples the held-out *sources*, since 20 trailers from 8 photographs or 3 shapes are few
 observations), the ratio of the two MAEs ("honesty": 1.00 means the estimate foretold the held-out
-figure), the same cross-validation with folds that never share a source (``src CV``: what a run
+figure; under each row, each held-out source's trailers: the model's MAE and the training mean's on them, how unlike
+they look, and the held-out ratio without them), the same cross-validation with folds that never share a source (``src CV``: what a run
 cannot know, since it is not told the sources; the gap between it and ``CV`` is the part of the
 estimate's optimism that comes from sources seen on both sides), the single-frame head's and the
 nearest-neighbours baseline's (``ml.neighbours``) figures on the same folds, the head alone (before the
@@ -125,6 +126,29 @@ def source_bootstrap(samples: list[TrailerSample], predicted: dict, train_mean: 
         base = np.concatenate([errors[i][1] for i in pick])
         out[r] = model.mean() / max(base.mean(), 1e-9)
     return out
+
+
+def by_source_errors(samples: list[TrailerSample], predicted: dict, train_mean: float, source: dict[str, str],
+                     novelty: dict) -> list[dict]:
+    """Each held-out source's share of the held-out figure: its trailers' mean rating and prediction, the model's MAE and the
+    training mean's on them, their median novelty, and the held-out ratio over every *other* source (how much this
+    one source decides the set's figure). Shown, never used to choose anything."""
+    rows = []
+    rating = {s.trailer: s.rating for s in samples}
+    groups = {source[g[0]]: g for g in by_source(samples, source)}
+    for name, group in sorted(groups.items(), key=lambda item: np.mean([rating[k] for k in item[1]])):
+        rest = [k for k in rating if source[k] != name]
+        rows.append({
+            "source": name, "n": len(group), "rating": float(np.mean([rating[k] for k in group])),
+            "predicted": float(np.mean([predicted[k] for k in group])),
+            "mae": mae([rating[k] for k in group], [predicted[k] for k in group]),
+            "baseline": mae([rating[k] for k in group], [train_mean] * len(group)),
+            "novelty": float(np.median([novelty[k] for k in group])) if all(novelty[k] is not None for k in group)
+            else None,
+            "without": mae([rating[k] for k in rest], [predicted[k] for k in rest])
+            / max(mae([rating[k] for k in rest], [train_mean] * len(rest)), 1e-9),
+        })
+    return rows
 
 
 def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float) -> list[Split]:
@@ -231,6 +255,8 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0) -> dict:
         "plain_covered": plain_covered, "plain_width": plain_width,
         "novelty": float(np.median(novelty)) if all(n is not None for n in novelty) else None,
         "spread_covered": spread_covered,
+        "by_source": by_source_errors(split.heldout, held, train_mean, split.source,
+                                      {s.trailer: n for s, n in zip(split.heldout, novelty, strict=True)}),
     }
 
 
@@ -287,6 +313,15 @@ def print_row(set_name: str, preset: str, r: dict) -> None:
           f"{r['spearman'] or 0:5.2f} {r['groups']:6d} {r['seconds']:5.0f}s", flush=True)
 
 
+def print_sources(r: dict) -> None:
+    """One line per held-out source, lowest rating first (``by_source_errors``)."""
+    for row in r["by_source"]:
+        print(f"    {row['source']:18} {row['n']:2d} trailer{'s' if row['n'] != 1 else ' '}, rating {row['rating']:4.1f}, predicted {row['predicted']:4.1f}: "
+              f"MAE {row['mae']:5.2f} "
+              f"(the training mean's {row['baseline']:4.2f}), unlike {_or_dash(row['novelty'])}; "
+              f"held × without it {row['without']:.2f}", flush=True)
+
+
 def _or_dash(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
@@ -329,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
             for seed in range(args.seeds):
                 rows.append(evaluate(split, preset, spec, seed))
                 print_row(split.name, preset, rows[-1])
+                print_sources(rows[-1])
             if len(rows) > 1:
                 print_means(split.name, preset, rows)
     if not args.no_costs:
