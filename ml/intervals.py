@@ -54,8 +54,15 @@ COVERAGE_WORDS = coverage_words()
 
 # From this novelty on (``ml.crossval.trailer_novelty``: twice as far from the training trailers as a typical trailer
 # of the run's cross-validation was), a trailer reads as unlike the ones the version learnt from: the trailer page
-# says so, and the predictions page counts them and filters by it (trailers.models.Prediction.LOOKS_UNLIKE).
+# says so, the dataset marks its active prediction, and the predictions page counts them and filters by it
+# (trailers.models.Prediction.LOOKS_UNLIKE, the same rule as a query).
 UNLIKE = 2.0
+
+
+def looks_unlike(novelty: float | None) -> bool:
+    """Whether a prediction's novelty says its trailer looks unlike the version's training trailers (``UNLIKE``);
+    False for one without a novelty (a version that kept no distances)."""
+    return novelty is not None and novelty >= UNLIKE
 
 
 def cv_plus(member_predictions: Sequence[float], residuals: Sequence[np.ndarray | None],

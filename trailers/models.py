@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ml.intervals import COVERAGE_WORDS, UNLIKE
+from ml.intervals import COVERAGE_WORDS, UNLIKE, looks_unlike
 
 
 def trailer_upload_to(instance: Trailer, filename: str) -> str:
@@ -391,7 +391,7 @@ class Prediction(models.Model):
     @property
     def looks_unlike(self) -> bool:
         """Whether the trailer looks unlike the version's training trailers (``LOOKS_UNLIKE``, for one row)."""
-        return self.novelty is not None and self.novelty >= UNLIKE
+        return looks_unlike(self.novelty)
 
     # The trailer's figures beside the prediction (select_related("trailer") reads them with the row).
 

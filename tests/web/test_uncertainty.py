@@ -92,8 +92,20 @@ def test_the_dataset_shows_the_active_prediction_with_its_interval_or_else_its_u
     row = re.search(rf'<tr data-trailer="{ensemble["trailer"].pk}">.*?</tr>', html, re.S).group(0)
     assert "6.10" in row and "4.6–7.8" in row and "± 0.40" not in row
     assert html.count('class="interval"') == 1  # none on the unscored trailer
-    # A version whose file kept no folds' errors (made before them): its members' spread, as before.
+    assert 'class="badge unlike"' not in html  # novelty 1.3: like the training trailers
+    # A trailer that looks unlike the version's training trailers is marked beside its score, saying why.
     prediction = ensemble["prediction"]
+    for novelty, marked in ((1.97, False), (2.54, True)):
+        prediction.novelty = novelty
+        prediction.save(update_fields=["novelty"])
+        html = user_client.get("/").content.decode()
+        row = re.search(rf'<tr data-trailer="{ensemble["trailer"].pk}">.*?</tr>', html, re.S).group(0)
+        assert ('class="badge unlike"' in row) is marked, novelty
+    (tooltip,) = re.findall(r'<span class="badge unlike"[^>]*title="([^"]+)">unlike</span>', row)
+    assert tooltip.replace("&#x27;", "'") == (
+        "This trailer looks unlike the ones the active version learnt from: 2.5 times as far from them as a typical "
+        "trailer of its cross-validation was from its fold model's. Trust the score less.")
+    # A version whose file kept no folds' errors (made before them): its members' spread, as before.
     prediction.low = prediction.high = None
     prediction.save(update_fields=["low", "high"])
     html = user_client.get("/").content.decode()

@@ -8,6 +8,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.text import capfirst
 
+from ml.intervals import looks_unlike
 from trailers.run_forms import label_for, shown_value
 
 register = template.Library()
@@ -55,6 +56,12 @@ def times(value) -> str:
     if value is None or value == "":
         return "—"
     return f"{math.floor(float(value) * 10 + 1e-9) / 10:.1f}"
+
+
+@register.filter
+def unlike(novelty) -> bool:
+    """Whether a prediction's novelty reads as unlike its version's training trailers (``ml.intervals.looks_unlike``)."""
+    return looks_unlike(novelty)
 
 
 @register.filter
