@@ -843,8 +843,9 @@ def _add_predict(commands) -> None:
                     "training frames were), or a DATA_DIR made by `preprocess` (its cached embeddings are used "
                     "where they were made the way the model's were). Writes one CSV row per trailer: title, "
                     "predicted score (the mean over its subclips, averaged over the ensemble's models), spread "
-                    "(the standard deviation over subclips), uncertainty (the standard deviation over the "
-                    "ensemble's models; 0 for a model trained without folds), number of subclips, and low and high: the "
+                    "(the standard deviation over subclips) and number of subclips, in the columns they had before folds; "
+                    "then uncertainty (the standard deviation over the ensemble's models; 0 for a model trained "
+                    "without folds), and low and high: the "
                     f"range the rating should fall in {COVERAGE_WORDS['odds']}, from the folds' own errors (ml.intervals; "
                     "empty for a model trained without folds, or saved before they were kept), and novelty: how "
                     "unlike the model's training trailers the trailer looks (1: as unlike as a typical trailer of "
@@ -907,15 +908,16 @@ def run_predict(args) -> int:
         except Exception as exc:  # one bad trailer must not stop the rest
             _warn(f"skipped {title}: {exc}")
             continue
-        rows.append([title, f"{scores.mean:.4f}", f"{scores.spread:.4f}", f"{scores.uncertainty:.4f}",
-                     len(scores.per_subclip),
+        rows.append([title, f"{scores.mean:.4f}", f"{scores.spread:.4f}", len(scores.per_subclip),
+                     f"{scores.uncertainty:.4f}",
                      *("" if v is None else f"{v:.4f}" for v in (scores.low, scores.high, scores.novelty))])
     if prepared and lacking[0]:
         _warn(f"warning: embedded {lacking[0]} subclips now for this run only: "
               + _embed_advice(args.input, made_with, wanted))
     if not rows:
         raise CliError("no trailer could be scored")
-    header = ["title", "predicted_score", "spread", "uncertainty", "subclips", "low", "high", "novelty"]
+    # The seed's columns first, where they always were; what cross-validation adds after them.
+    header = ["title", "predicted_score", "spread", "subclips", "uncertainty", "low", "high", "novelty"]
     if str(args.out) == "-":
         writer = csv.writer(sys.stdout)
         writer.writerow(header)

@@ -80,7 +80,7 @@ def test_preprocess_train_resume_predict(videos, tmp_path):
     assert scored.returncode == 0, scored.stderr
     rows = list(csv.DictReader(predictions.open()))
     assert sorted(r["title"] for r in rows) == sorted(t.title for t in trailers)
-    assert list(rows[0]) == ["title", "predicted_score", "spread", "uncertainty", "subclips", "low", "high",
+    assert list(rows[0]) == ["title", "predicted_score", "spread", "subclips", "uncertainty", "low", "high",
                             "novelty"]
     assert all(1 <= float(r["predicted_score"]) <= 10 and float(r["spread"]) >= 0 for r in rows)
     assert {r["uncertainty"] for r in rows} == {"0.0000"}  # one model: no ensemble to disagree
@@ -288,7 +288,7 @@ def test_cross_validated_training_prints_the_estimate_and_the_ensemble_predicts(
     assert main(["predict", str(model), str(embedded), "--out", str(predictions), "-q"]) == 0
     assert capsys.readouterr().err == ""
     rows = list(csv.DictReader(predictions.open()))
-    assert list(rows[0]) == ["title", "predicted_score", "spread", "uncertainty", "subclips", "low", "high",
+    assert list(rows[0]) == ["title", "predicted_score", "spread", "subclips", "uncertainty", "low", "high",
                             "novelty"]
     assert sorted(r["title"] for r in rows) == sorted(t.title for t in trailers)
     uncertainty = [float(r["uncertainty"]) for r in rows]
