@@ -106,8 +106,9 @@ class TrainingRunForm(forms.Form):
                                      help_text="Mean of user ratings only: trailers with fewer ratings are left out.",
                                      error_messages={"invalid": "Min ratings must be a whole number of at least 1."})
     auto_activate = forms.BooleanField(required=False,
-                                       help_text="Activate the new model version if it beats the active one on "
-                                                 "validation.")
+                                       help_text="Activate the new model version if its MAE beats the active "
+                                                 "one's on the same trailers: those of this run that both versions "
+                                                 "scored without having trained on them.")
     trailer_ids = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, preset: str = "default", **kwargs):
