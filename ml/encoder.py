@@ -117,6 +117,17 @@ class FrameEncoder(nn.Module):
             for p in module.parameters():
                 p.requires_grad_(True)
 
+    def train(self, mode: bool = True) -> FrameEncoder:
+        """Training mode for the parts that learn only: a frozen part stays in eval mode, so its batch-norm layers
+        keep the shipped running statistics (and normalise with them) and its blocks drop no connections, exactly
+        as when the encoder is wholly frozen."""
+        super().train(mode)
+        if mode:
+            for module in (self.net._conv_stem, self.net._bn0, *self.net._blocks, self.net._conv_head, self.net._bn1):
+                if not any(p.requires_grad for p in module.parameters()):
+                    module.eval()
+        return self
+
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """uint8 (N, H, W, 3) → (N, dim)."""
         x = frames.permute(0, 3, 1, 2).float().sub_(127.0).div_(128.0)

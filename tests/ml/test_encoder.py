@@ -73,3 +73,30 @@ def test_a_damaged_or_missing_weights_file_says_so(tmp_path, monkeypatch):
         FrameEncoder()
     monkeypatch.delenv("REELSCORE_ENCODER_WEIGHTS")
     assert encoder_weights().path.name == "efficientnet-lite0-57934424.pth"
+
+
+def test_fine_tuning_trains_the_last_block_only_and_leaves_the_frozen_ones_as_shipped():
+    """With the last block unfrozen, training mode reaches it alone: the frozen blocks keep normalising with the
+    shipped batch-norm statistics (and never update them) and drop no connections, so they compute what the frozen
+    encoder computes."""
+    def output_before_the_last_block(encoder):
+        seen = []
+        hook = encoder.net._blocks[-2].register_forward_hook(lambda module, args, out: seen.append(out.detach()))
+        encoder(frames)
+        hook.remove()
+        return seen[0]
+
+    frames = torch.randint(0, 256, (4, 64, 64, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    shipped = FrameEncoder().eval()
+    tuned = FrameEncoder()
+    tuned.trainable_blocks(1)
+    tuned.train()
+    assert tuned.net._blocks[-1].training and tuned.net._bn1.training
+    assert not any(block.training for block in tuned.net._blocks[:-1]) and not tuned.net._bn0.training
+    assert torch.equal(output_before_the_last_block(tuned), output_before_the_last_block(shipped))
+    for frozen, original in zip(tuned.net._blocks[:-1], shipped.net._blocks[:-1], strict=True):
+        assert torch.equal(frozen._bn1.running_mean, original._bn1.running_mean)
+    # The unfrozen block learns its batch's statistics.
+    assert not torch.equal(tuned.net._blocks[-1]._bn1.running_mean, shipped.net._blocks[-1]._bn1.running_mean)
+    tuned.eval()
+    assert not any(module.training for module in tuned.modules())
