@@ -36,7 +36,16 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ml.config import PRESETS, TRAIN_PRESETS, LRCNConfig, SamplingConfig, TrainConfig, options
+from ml.config import (
+    PRESETS,
+    TRAIN_PRESETS,
+    LRCNConfig,
+    SamplingConfig,
+    TrainConfig,
+    options,
+    reading_snippets,
+    sampled_snippets,
+)
 from ml.crossval import cross_validate
 from ml.data import SAMPLING_FILE, find_subclips
 from ml.embeddings import (
@@ -577,11 +586,12 @@ def run_train(args) -> int:
         raise CliError("--subclips must be at least 1")
     samples: list[tuple] = [(t, [str(p) for p in subclips[t][:limit]], ratings[t]) for t in titles]
 
+    sampling = _read_sampling(args.data_dir)
+    model_config = _reading_snippets(args, model_config, sampling)
     spec = None
     if model_config.uses_embeddings:
         samples, spec = _with_cached_embeddings(args.data_dir, samples, model_config)
 
-    sampling = _read_sampling(args.data_dir)
     if args.verbose:
         _say(args, f"model: {json.dumps(model_config.to_dict())}")
         _say(args, f"training: {json.dumps(config.to_dict())}")
@@ -591,6 +601,23 @@ def run_train(args) -> int:
     if folds:
         return _train_folds(args, samples, config, model_config, spec, sampling, checkpoint)
     return _train_once(args, samples, config, model_config, spec, sampling, checkpoint)
+
+
+def _reading_snippets(args, model_config: LRCNConfig, sampling: SamplingConfig | None) -> LRCNConfig:
+    """The model reading DATA_DIR's snippets (``ml.config.reading_snippets``): a preset's value gives way to
+    them, with a note; one given as --snippet-frames that differs is refused, naming both."""
+    reading = reading_snippets(model_config, sampling)
+    if reading == model_config:
+        return model_config
+    held, asked = reading.snippet_frames, model_config.snippet_frames
+    if getattr(args, "model_snippet_frames", None) is not None:
+        raise CliError(f"{args.data_dir}'s frames were sampled in snippets of {held} frame{'s' * (held != 1)} "
+                       f"({SAMPLING_FILE}), but --snippet-frames asks the model to read snippets of {asked}: motion "
+                       f"is read within the snippets the frames hold. Leave --snippet-frames out, or preprocess "
+                       f"again with --snippet-frames {asked}")
+    _say(args, f"note: {args.data_dir}'s frames were sampled in snippets of {held} frame{'s' * (held != 1)}; the "
+               f"model reads them so (the {args.preset} preset's {asked} is for frames sampled as the web app samples)")
+    return reading
 
 
 def _with_cached_embeddings(data_dir: Path, samples: list[tuple], model_config: LRCNConfig):
@@ -878,6 +905,13 @@ def run_predict(args) -> int:
     prepared = find_subclips(args.input) if args.input.is_dir() else {}
     lacking = [0]  # subclips of a frozen pretrained encoder's model scored without a cache
     if prepared:
+        held = sampled_snippets(_read_sampling(args.input))
+        if held is not None and held != loaded.model_config.snippet_frames:
+            asked = loaded.model_config.snippet_frames
+            raise CliError(f"{args.input}'s frames were sampled in snippets of {held} frame{'s' * (held != 1)} "
+                           f"({SAMPLING_FILE}), but {args.model_file} reads motion within snippets of {asked}; "
+                           f"score the videos themselves (they are sampled as the model's frames were), or "
+                           f"preprocess them again with --snippet-frames {asked}")
         wanted = EmbeddingSpec.from_dict(loaded.embedding) if loaded.model_config.uses_embeddings else None
         made_with = _read_embedding_spec(args.input) if wanted is not None else None
 

@@ -422,7 +422,9 @@ class LRCNConfig(ConfigMixin):
         "pull it."))
     snippet_frames: int = option(1, int, low=1, help=(
         "How many consecutive frames the subclips were sampled with at each point "
-        "(SAMPLING_SNIPPET_FRAMES); motion is read within these snippets."))
+        "(SAMPLING_SNIPPET_FRAMES); motion is read within these snippets. Taken from the frames' sampling where "
+        "it is known: a web run follows its trailers', and `python -m ml train` refuses a value that differs "
+        "from its DATA_DIR's."))
     frame_size: int = option(64, int, low=4, help=(
         "Frames are scaled to this many pixels square. Larger sees more detail and costs more time "
         "and memory (the seed used 224)."))
@@ -580,6 +582,26 @@ PRESETS: dict[str, LRCNConfig] = {
 }
 # The baseline for the default: the same encoder, with the LSTM replaced by mean pooling over frames.
 PRESETS["single_frame"] = PRESETS["default"].single_frame()
+
+
+def sampled_snippets(sampling: SamplingConfig | dict[str, Any] | None) -> int | None:
+    """How many consecutive frames the frames sampled with ``sampling`` hold at each point (a SamplingConfig or its
+    dict; one stored before snippets existed holds single frames); None when the sampling is unknown."""
+    if sampling is None:
+        return None
+    if isinstance(sampling, dict):
+        return int(sampling.get("snippet_frames") or 1) if sampling else None
+    return sampling.snippet_frames
+
+
+def reading_snippets(model_config: LRCNConfig, sampling: SamplingConfig | dict[str, Any] | None) -> LRCNConfig:
+    """``model_config`` reading frames sampled with ``sampling``: its ``snippet_frames`` is theirs, since motion is
+    read within the snippets the frames hold (the presets' value is the web app's sampling). Unchanged when the
+    sampling is unknown."""
+    snippets = sampled_snippets(sampling)
+    if snippets is None or snippets == model_config.snippet_frames:
+        return model_config
+    return model_config.replace(snippet_frames=snippets)
 
 
 def resolve_config(preset_or_config: str | LRCNConfig | dict[str, Any]) -> LRCNConfig:

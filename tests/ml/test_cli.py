@@ -260,6 +260,9 @@ def test_cross_validated_training_prints_the_estimate_and_the_ensemble_predicts(
     assert err == ""  # every subclip's embeddings came from the cache: no warning
     lines = out.splitlines()
     assert lines.pop(0) == "markup: 6 titles matched by the file name without its extension"  # which rule matched
+    # The frames hold single frames (no --snippet-frames at preprocessing): the model reads them so, and says why.
+    assert lines.pop(0) == (f"note: {embedded}'s frames were sampled in snippets of 1 frame; the model reads them so "
+                            "(the default preset's 2 is for frames sampled as the web app samples)")
     assert [line.split(" (")[0] for line in lines[:3]] == ["fold 1/3", "fold 2/3", "fold 3/3"]
     assert all("model MAE" in line and "head alone MAE" in line and "mean rating MAE" in line
                and "single-frame MAE" in line and "neighbours MAE" in line for line in lines[:3])
@@ -278,6 +281,7 @@ def test_cross_validated_training_prints_the_estimate_and_the_ensemble_predicts(
     assert lines[11] == "near-duplicate groups: 0 (frame match ≥ 0.9)"
     assert lines[12].startswith(f"saved {model} (an ensemble of 3 fold models; cross-validated MAE ")
     assert load_model(model).members[0].near.weight == float(share[1])  # the version mixes as the estimate said
+    assert load_model(model).model_config.snippet_frames == 1
     assert not Path(f"{model}.ckpt.d").exists()  # the model file holds every fold: nothing left to resume
     with log.open() as handle:
         rows = list(csv.DictReader(handle))
@@ -318,7 +322,7 @@ def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, emb
     train = ["train", str(embedded), "--markup", str(markup), "--folds", "3", "--epochs", "3",
              "--frames-per-sample", "4", "--device", "cpu", "--no-single-frame-baseline"]
     assert main([*train, "--out", str(tmp_path / "straight.pt")]) == 0
-    straight = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("markup: ")]
+    straight = [line for line in capsys.readouterr().out.splitlines() if not line.startswith(("markup: ", "note: "))]
 
     real_fit, fits = ml.crossval.fit, []
 
@@ -337,7 +341,7 @@ def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, emb
 
     monkeypatch.setattr(ml.crossval, "fit", real_fit)
     assert main([*train, "--out", str(model)]) == 0
-    resumed = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("markup: ")]
+    resumed = [line for line in capsys.readouterr().out.splitlines() if not line.startswith(("markup: ", "note: "))]
     assert resumed[0] == f"carrying on from 1 finished fold(s) in {model}.ckpt.d"
     assert resumed[1:-1] == straight[:-1]  # the same folds, figures and estimate as the run that went straight
     assert model.is_file() and not Path(f"{model}.ckpt.d").exists()
@@ -429,6 +433,13 @@ def damage_embedding_spec(paths):
 
 def other_model(paths):
     model_made_at(160, paths["tmp"] / "other.pt")
+    # Frames sampled in the default preset's snippets, so that the embeddings are what does not fit.
+    (paths["data"] / SAMPLING_FILE).write_text(
+        json.dumps(SamplingConfig(frames_per_subclip=3, size=16, snippet_frames=2).to_dict()))
+
+
+def default_model(paths):
+    model_made_at(112, paths["tmp"] / "default.pt")
 
 
 @pytest.mark.parametrize(
@@ -449,6 +460,13 @@ def other_model(paths):
         (None, [*TRAIN, "--out", "{tmp}/m.pt", "--finetune-blocks", "2"],
          "LRCNConfig.finetune_blocks must be 0 with the scratch encoder"),
         (None, [*TRAIN, "--out", "{tmp}/m.pt", "--folds", "30"], "TrainConfig.folds must be at most 20"),
+        # Motion is read within the snippets the frames hold: another length asked for is refused, naming both.
+        (None, ["train", "{data}", "--markup", "{markup}", "--out", "{tmp}/m.pt", "--snippet-frames", "2"],
+         "{data}'s frames were sampled in snippets of 1 frame (sampling.json), but --snippet-frames asks the model "
+         "to read snippets of 2: motion is read within the snippets the frames hold"),
+        (default_model, ["predict", "{tmp}/default.pt", "{data}", "--out", "-"],
+         "{data}'s frames were sampled in snippets of 1 frame (sampling.json), but {tmp}/default.pt reads motion "
+         "within snippets of 2; score the videos themselves"),
     ],
 )
 def test_bad_embedding_and_model_inputs_are_one_line(prepared, capsys, damage, template, message):

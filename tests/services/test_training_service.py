@@ -119,6 +119,23 @@ def test_a_worker_that_cannot_freeze_the_dataset_fails_the_run_with_the_reason(s
 
 
 @pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test
+def test_a_run_reads_motion_within_the_snippets_its_trailers_were_sampled_in(staff_user, rated):
+    from ml.predict import load_model
+    from trailers.models import Subclip
+
+    Subclip.objects.filter(trailer__in=rated).update(sampling={"size": 32, "frames_per_subclip": 4,
+                                                               "snippet_frames": 2})
+    run = start(staff_user)
+    assert run.model_config["snippet_frames"] == 1  # what the form said
+    finished = execute_training_run(run_id=run.pk, worker="test")
+    assert finished.status == TrainingRun.Status.SUCCEEDED, finished.error
+    finished.refresh_from_db()
+    assert finished.sampling["snippet_frames"] == 2 and finished.model_config["snippet_frames"] == 2
+    with finished.model_version.weights.open("rb") as handle:
+        assert load_model(handle).model_config.snippet_frames == 2  # and so does the version's file
+
+
+@pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test
 def test_a_store_away_after_the_epochs_puts_the_run_back_in_the_queue_and_counts_no_death(staff_user, rated,
                                                                                           monkeypatch):
     from trailers.services import training

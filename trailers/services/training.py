@@ -30,7 +30,7 @@ from django.db.models import Avg, Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from ml.config import LRCNConfig, TrainConfig
+from ml.config import LRCNConfig, TrainConfig, reading_snippets
 from ml.embeddings import EncoderError, installed_spec
 from trailers import selectors, store
 from trailers.errors import ServiceError
@@ -352,7 +352,16 @@ def _dataset(run: TrainingRun):
                            for pk, label in sorted(labels.items())]
         first = Subclip.objects.filter(trailer_id__in=labels).order_by("pk").first()
         run.sampling = first.sampling if first else {}
+        # Motion is read within the snippets the frames hold, whatever the form said (ml.config.reading_snippets);
+        # the run's options then show what it read.
+        asked = LRCNConfig.from_dict(run.model_config)
+        reading = reading_snippets(asked, run.sampling)
+        if reading != asked:
+            log.info("run %s reads snippets of %s frames, as its trailers were sampled (its options said %s)",
+                     run.pk, reading.snippet_frames, asked.snippet_frames)
+            run.model_config = reading.to_dict()
         TrainingRun.objects.filter(pk=run.pk).update(dataset=run.dataset, sampling=run.sampling,
+                                                     model_config=run.model_config,
                                                      **TrainingRun.split_sizes(run.dataset))
 
     spec = _embedding_spec_or_none(LRCNConfig.from_dict(run.model_config))
