@@ -194,13 +194,13 @@ def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float) -
     return sets
 
 
-def evaluate(split: Split, preset: str, spec, seed: int = 0) -> dict:
+def evaluate(split: Split, preset: str, spec, seed: int = 0, scratch_epochs: int = SCRATCH_EPOCHS) -> dict:
     """Cross-validate ``preset`` on the training set with fold seed ``seed``; score the held-out set with the
-    ensemble and a refit."""
+    ensemble and a refit (``scratch`` with ``scratch_epochs``, 0 for its preset's)."""
     model_config = PRESETS[preset]
     train_config = TRAIN_PRESETS[preset].replace(num_workers=0, device="cpu", random_seed=seed)
     if preset == "scratch":
-        train_config = train_config.replace(epochs=SCRATCH_EPOCHS, single_frame_baseline=False)
+        train_config = train_config.replace(epochs=scratch_epochs or train_config.epochs, single_frame_baseline=False)
     started = time.perf_counter()
     result = cross_validate(split.train, train_config, model_config, embedding_spec=spec)
     cv_seconds = time.perf_counter() - started
@@ -345,9 +345,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=1,
                         help="fold seeds per set and preset (default 1): more print each seed's row and their mean")
     parser.add_argument("--no-costs", action="store_true", help="skip the cost measurements")
+    parser.add_argument("--scratch-epochs", type=int, default=SCRATCH_EPOCHS,
+                        help=f"epochs for the scratch CNN (default {SCRATCH_EPOCHS}; 0: its preset's "
+                             f"{TRAIN_PRESETS['scratch'].epochs})")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
+    if args.scratch_epochs < 0:
+        parser.error(f"--scratch-epochs must be 0 (the preset's) or more, got {args.scratch_epochs}")
     torch.set_num_threads(2)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="reelscore-learn-"))
     print(f"{os.cpu_count()} CPUs; sets in {folder}; sampling {SAMPLING.to_dict()}", flush=True)
@@ -362,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         for preset in args.presets:
             rows = []
             for seed in range(args.seeds):
-                rows.append(evaluate(split, preset, spec, seed))
+                rows.append(evaluate(split, preset, spec, seed, args.scratch_epochs))
                 print_row(split.name, preset, rows[-1])
                 print_sources(rows[-1])
             if len(rows) > 1:

@@ -773,7 +773,8 @@ def _estimate_lines(estimate: dict[str, Any], result, *, verbose: bool) -> list[
         lines.append("near-duplicate groups: not looked for (no embeddings to compare trailers with)")
     else:
         named = "; ".join(", ".join(map(str, g)) for g in groups[:5]) + (" …" if len(groups) > 5 else "")
-        lines.append(f"near-duplicate groups: {len(groups)} (frame match ≥ {estimate['duplicate_threshold']:g})"
+        lines.append(f"near-duplicate groups: {len(groups)} (frame match ≥ {estimate['duplicate_threshold']:g}, or "
+                     f"a distance at most {estimate['duplicate_standout']:.0%} of the run's typical one)"
                      + (f": {named}" if groups else "") + (", each kept in one fold" if groups else ""))
     if verbose:
         lines.append("held-out predictions: " + ", ".join(f"{k} {v:.3f}" for k, v in estimate["predictions"].items()))

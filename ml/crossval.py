@@ -186,6 +186,7 @@ class CrossValResult:
             **({"neighbour_weight": self.neighbour_weight} if self.neighbour_weight is not None else {}),
             "groups": [sorted(g, key=str) for g in self.groups],
             "duplicate_threshold": self.train_config.duplicate_threshold,
+            "duplicate_standout": STANDOUT,
             "duplicates_checked": self.duplicates_checked,
             "embedded_on_demand": self.embedded_on_demand,
             "predictions": {str(k): v for k, v in self.predictions.items()},

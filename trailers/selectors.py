@@ -253,7 +253,8 @@ def run_estimate(*, run_id: int) -> dict:
 
 
 # The keys of TrainingRun.cross_validation (ml.crossval.CrossValResult.estimate()).
-ESTIMATE_KEYS = ("folds", "trailers", "summary", "per_fold", "groups", "duplicate_threshold", "duplicates_checked",
+ESTIMATE_KEYS = ("folds", "trailers", "summary", "per_fold", "groups", "duplicate_threshold", "duplicate_standout",
+                 "duplicates_checked",
                  "embedded_on_demand", "predictions", "stop_reason", "neighbour_weight")
 
 
@@ -490,6 +491,7 @@ class CrossValidation:
     embedded_on_demand: int
     stop_reason: str
     neighbour_weight: float | None = None  # the neighbours' share in the version's predictions (None: unmixed)
+    duplicate_standout: float | None = None  # near-duplicates also within this share of the typical distance
 
     def role(self, name: str) -> EstimateRow | None:
         return next((row for row in self.summary if row.role == name), None)
@@ -571,7 +573,7 @@ def cross_validation(run: TrainingRun, estimate: dict | None = None) -> CrossVal
         per_fold=per_fold, groups=groups, duplicate_threshold=estimate.get("duplicate_threshold"),
         duplicates_checked=bool(estimate.get("duplicates_checked", True)),
         embedded_on_demand=estimate.get("embedded_on_demand") or 0, stop_reason=estimate.get("stop_reason", ""),
-        neighbour_weight=estimate.get("neighbour_weight"),
+        neighbour_weight=estimate.get("neighbour_weight"), duplicate_standout=estimate.get("duplicate_standout"),
     )
 
 

@@ -115,7 +115,7 @@ def cross_validation_estimate(trailers: list[Trailer], *, folds: int = 3, predic
     return {
         "folds": folds, "trailers": len(ids), "summary": summary, "per_fold": per_fold,
         **({"neighbour_weight": neighbour_weight} if neighbour_weight is not None else {}),
-        "groups": groups if groups is not None else [], "duplicate_threshold": 0.97,
+        "groups": groups if groups is not None else [], "duplicate_threshold": 0.97, "duplicate_standout": 1 / 3,
         "duplicates_checked": duplicates_checked, "embedded_on_demand": 0,
         "predictions": {str(k): v for k, v in (predictions or {pk: 5.0 for pk in ids}).items()},
         "stop_reason": "completed",

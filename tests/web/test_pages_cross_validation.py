@@ -137,6 +137,9 @@ def test_near_duplicate_groups_link_their_trailers(user_client, six):
     assert f'<a href="/trailers/{alpha.pk}/">Alpha</a> · <a href="/trailers/{bravo.pk}/">Bravo</a>' in items[0]
     assert f'href="/trailers/{delta.pk}/">Delta</a>' in items[1] and "trailer #99999 (deleted)" in items[1]
     assert "at least 0.97" in groups
+    # Both rules that join two trailers, as ml.crossval.near_duplicate_groups applies them.
+    assert ("at least 0.97 alike (cosine similarity of their embeddings), or when they are at most 33% as far apart "
+            "as two of the run's trailers typically are.") in groups
 
 
 def test_no_groups_and_not_checked_are_told_apart(user_client, six):

@@ -276,6 +276,9 @@ class CrossValidationSerializer(serializers.Serializer):
     duplicate_threshold = serializers.FloatField(help_text="frame match (median best cosine similarity of one "
                                                            "trailer's frame embeddings to the other's) that joins "
                                                            "two trailers")
+    duplicate_standout = serializers.FloatField(required=False, help_text=(
+        "two trailers are also joined when their distance (1 − frame match) is at most this share of the run's "
+        "typical distance between two trailers; absent for runs made before it was recorded"))
     duplicates_checked = serializers.BooleanField(help_text="false when there were no embeddings to compare with")
     embedded_on_demand = serializers.IntegerField(help_text="subclips without cached embeddings, embedded during "
                                                             "the run")
