@@ -951,7 +951,7 @@ def run_predict(args) -> int:
               + _embed_advice(args.input, made_with, wanted))
     if not rows:
         raise CliError("no trailer could be scored")
-    # The seed's columns first, where they always were; what cross-validation adds after them.
+    # The columns predict wrote before folds, where they always were; what the fold ensemble adds after them.
     header = ["title", "predicted_score", "spread", "subclips", "uncertainty", "low", "high", "novelty"]
     if str(args.out) == "-":
         writer = csv.writer(sys.stdout)
