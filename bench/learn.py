@@ -6,6 +6,7 @@ Run by hand, not by the tests (about 15–25 minutes on 2 CPU cores, most of it 
     .venv/bin/python -m bench.learn --presets default single_frame      # the pretrained heads only
     .venv/bin/python -m bench.learn --keep bench/out/learn              # reuse the generated sets
     .venv/bin/python -m bench.learn --presets default --seeds 5         # 5 fold seeds and their mean
+    .venv/bin/python -m bench.learn --presets scratch --scratch-epochs 0  # scratch at its preset's 20 epochs
 
 Two sets of synthetic trailers, each a training set and a held-out set that share no source footage:
 
