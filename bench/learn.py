@@ -317,7 +317,7 @@ def print_row(set_name: str, preset: str, r: dict) -> None:
 def print_sources(r: dict) -> None:
     """One line per held-out source, lowest rating first (``by_source_errors``)."""
     for row in r["by_source"]:
-        print(f"    {row['source']:18} {row['n']:2d} trailer{'s' if row['n'] != 1 else ' '}, rating {row['rating']:4.1f}, predicted {row['predicted']:4.1f}: "
+        print(f"    {row['source']:18} {row['n']:2d} {'trailers,' if row['n'] != 1 else 'trailer, '} rating {row['rating']:4.1f}, predicted {row['predicted']:4.1f}: "
               f"MAE {row['mae']:5.2f} "
               f"(the training mean's {row['baseline']:4.2f}), unlike {_or_dash(row['novelty'])}; "
               f"held × without it {row['without']:.2f}", flush=True)
