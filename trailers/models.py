@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ml.intervals import COVERAGE_WORDS, UNLIKE, looks_unlike
+from ml.intervals import COVERAGE_WORDS, UNLIKE
 
 
 def trailer_upload_to(instance: Trailer, filename: str) -> str:
@@ -367,7 +367,7 @@ class Prediction(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     # Whether the trailer looks unlike the version's training trailers (ml.intervals.UNLIKE), for a query: the
-    # predictions filter and the page's count (looks_unlike, below, for one row: the trailer page).
+    # predictions filter and the page's count (ml.intervals.looks_unlike for one row: the pages' `unlike` filter).
     LOOKS_UNLIKE = Q(novelty__gte=UNLIKE)
 
     class Meta:
@@ -387,11 +387,6 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_version} {self.trailer}: {self.score:.2f}"
-
-    @property
-    def looks_unlike(self) -> bool:
-        """Whether the trailer looks unlike the version's training trailers (``LOOKS_UNLIKE``, for one row)."""
-        return looks_unlike(self.novelty)
 
     # The trailer's figures beside the prediction (select_related("trailer") reads them with the row).
 

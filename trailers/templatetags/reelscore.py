@@ -60,7 +60,8 @@ def times(value) -> str:
 
 @register.filter
 def unlike(novelty) -> bool:
-    """Whether a prediction's novelty reads as unlike its version's training trailers (``ml.intervals.looks_unlike``)."""
+    """Whether a prediction's novelty reads as unlike its version's training trailers (``ml.intervals.looks_unlike``):
+    the trailer page's sentence and the dataset's mark."""
     return looks_unlike(novelty)
 
 
