@@ -611,13 +611,17 @@ def _reading_snippets(args, model_config: LRCNConfig, sampling: SamplingConfig |
         return model_config
     held, asked = reading.snippet_frames, model_config.snippet_frames
     if getattr(args, "model_snippet_frames", None) is not None:
-        raise CliError(f"{args.data_dir}'s frames were sampled in snippets of {held} frame{'s' * (held != 1)} "
-                       f"({SAMPLING_FILE}), but --snippet-frames asks the model to read snippets of {asked}: motion "
-                       f"is read within the snippets the frames hold. Leave --snippet-frames out, or preprocess "
-                       f"again with --snippet-frames {asked}")
-    _say(args, f"note: {args.data_dir}'s frames were sampled in snippets of {held} frame{'s' * (held != 1)}; the "
-               f"model reads them so (the {args.preset} preset's {asked} is for frames sampled as the web app samples)")
+        raise CliError(f"{_sampled_in(args.data_dir, held)} ({SAMPLING_FILE}), but --snippet-frames asks the model "
+                       f"to read snippets of {asked}: motion is read within the snippets the frames hold. Leave "
+                       f"--snippet-frames out, or preprocess again with --snippet-frames {asked}")
+    _say(args, f"note: {_sampled_in(args.data_dir, held)}; the model reads them so (the {args.preset} preset's "
+               f"{asked} is for frames sampled as the web app samples)")
     return reading
+
+
+def _sampled_in(data_dir: Path, snippets: int) -> str:
+    """"DATA_DIR's frames were sampled in snippets of N frames": how the snippet refusals and note begin."""
+    return f"{data_dir}'s frames were sampled in snippets of {snippets} frame{'s' * (snippets != 1)}"
 
 
 def _with_cached_embeddings(data_dir: Path, samples: list[tuple], model_config: LRCNConfig):
@@ -909,8 +913,8 @@ def run_predict(args) -> int:
         held = sampled_snippets(_read_sampling(args.input))
         if held is not None and held != loaded.model_config.snippet_frames:
             asked = loaded.model_config.snippet_frames
-            raise CliError(f"{args.input}'s frames were sampled in snippets of {held} frame{'s' * (held != 1)} "
-                           f"({SAMPLING_FILE}), but {args.model_file} reads motion within snippets of {asked}; "
+            raise CliError(f"{_sampled_in(args.input, held)} ({SAMPLING_FILE}), but {args.model_file} reads motion "
+                           f"within snippets of {asked}; "
                            f"score the videos themselves (they are sampled as the model's frames were), or "
                            f"preprocess them again with --snippet-frames {asked}")
         wanted = EmbeddingSpec.from_dict(loaded.embedding) if loaded.model_config.uses_embeddings else None
