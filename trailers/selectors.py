@@ -463,6 +463,8 @@ class FoldRow:
     single_frame_mae: float | None
     neighbours_mae: float | None
     spearman: float | None
+    model_rmse: float | None = None
+    baseline_rmse: float | None = None
     head_mae: float | None = None
     neighbour_weight: float | None = None  # the neighbours' share in this fold's predictions
 
@@ -560,7 +562,8 @@ def cross_validation(run: TrainingRun, estimate: dict | None = None) -> CrossVal
             train_trailers=fold.get("train_trailers"), model_mae=figure("model", "mae"),
             baseline_mae=figure("mean_baseline", "mae"), single_frame_mae=figure("single_frame", "mae"),
             neighbours_mae=figure("neighbours", "mae"),
-            spearman=figure("model", "spearman"), head_mae=figure("head", "mae"),
+            spearman=figure("model", "spearman"), model_rmse=figure("model", "rmse"),
+            baseline_rmse=figure("mean_baseline", "rmse"), head_mae=figure("head", "mae"),
             neighbour_weight=fold.get("neighbour_weight"),
         ))
     raw_groups = [list(g) for g in estimate.get("groups") or []]

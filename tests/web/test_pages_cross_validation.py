@@ -67,12 +67,12 @@ def test_the_per_fold_table(user_client, six):
     folds = _section(user_client.get(f"/runs/{run.pk}/").content.decode(), "cv-folds")
     header = _cells(re.search(r"<thead>(.*?)</thead>", folds, re.S).group(1))
     assert header == ["Fold", "Held-out trailers", "Trained on", "Model MAE", "Baseline MAE", "Single-frame MAE",
-                      "Neighbours MAE", "Spearman"]
+                      "Neighbours MAE", "Model RMSE", "Baseline RMSE", "Spearman"]
     rows = [_cells(row) for row in re.findall(r'<tr data-fold="\d+">(.*?)</tr>', folds, re.S)]
     assert rows == [
-        ["1", "2", "4", "0.500", "1.200", "0.900", "1.000", "0.600"],
-        ["2", "2", "4", "0.600", "1.250", "0.920", "0.970", "0.500"],
-        ["3", "2", "4", "0.700", "1.300", "0.940", "0.940", "0.400"],
+        ["1", "2", "4", "0.500", "1.200", "0.900", "1.000", "0.700", "1.500", "0.600"],
+        ["2", "2", "4", "0.600", "1.250", "0.920", "0.970", "0.800", "1.550", "0.500"],
+        ["3", "2", "4", "0.700", "1.300", "0.940", "0.940", "0.900", "1.600", "0.400"],
     ]
 
 
