@@ -12,7 +12,7 @@ from django.utils import timezone
 from tests.support.broker import broker_messages
 from tests.support.run_options import tiny_configs
 from trailers.errors import ServiceError
-from trailers.models import TrainingRun
+from trailers.models import ModelVersion, TrainingRun
 from trailers.services import (
     TrainingSetupError,
     cancel_run,
@@ -133,6 +133,25 @@ def test_a_run_reads_motion_within_the_snippets_its_trailers_were_sampled_in(sta
     assert finished.sampling["snippet_frames"] == 2 and finished.model_config["snippet_frames"] == 2
     with finished.model_version.weights.open("rb") as handle:
         assert load_model(handle).model_config.snippet_frames == 2  # and so does the version's file
+
+
+def test_a_run_whose_trailers_were_cut_in_snippets_of_different_lengths_fails_naming_those_to_cut_again(
+        staff_user, rated, settings):
+    from trailers.models import Subclip
+
+    settings.REELSCORE_SAMPLING = {**settings.REELSCORE_SAMPLING, "snippet_frames": 2}  # the installation now
+    Subclip.objects.filter(trailer=rated[0]).update(sampling={"size": 32, "frames_per_subclip": 4,
+                                                              "snippet_frames": 2})
+    # rated[1] and rated[2] were cut before: single frames (no snippet_frames in their sampling).
+    run = start(staff_user)
+    failed = execute_training_run(run_id=run.pk, worker="test")
+    assert failed.status == TrainingRun.Status.FAILED and not failed.dataset
+    assert failed.error == (
+        "This run's trailers were cut in snippets of different lengths (2 in single frames, 1 in snippets of 2 "
+        "frames), and a model reads motion within one: preprocess again (the trailers admin's “Preprocess again”) "
+        f"the trailers cut otherwise than in snippets of 2 frames, as this installation cuts them now "
+        f"(SAMPLING_SNIPPET_FRAMES): {rated[1].pk}, {rated[2].pk}.")
+    assert not ModelVersion.objects.filter(run=run).exists()
 
 
 @pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test

@@ -72,6 +72,7 @@ def stub_model(monkeypatch):
 
         class model_config:  # noqa: N801 - stands in for LRCNConfig
             uses_embeddings = False
+            snippet_frames = 1  # as the trailers' frames were sampled (tests/support/rows.py)
 
     monkeypatch.setattr(scoring, "_loaded_model", lambda path: Model())
     monkeypatch.setattr(ml.predict, "score_frame_files", lambda model, paths, embeddings=None, embedding_spec=None:

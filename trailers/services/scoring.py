@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from ml.config import sampled_snippets
 from trailers import selectors, store
 from trailers.models import ModelVersion, Prediction, Trailer
 
@@ -54,7 +55,8 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
         trailers = trailers.exclude(Exists(Prediction.objects.filter(trailer=OuterRef("pk"), model_version=version)))
     else:
         trailers = trailers.filter(pk__in=trailer_ids)
-    from ml.predict import score_frame_files  # loads torch: see _loaded_model
+    from ml.predict import score_frame_files, score_video  # loads torch: see _loaded_model
+    from ml.video import VideoError
 
     try:
         with store.local_copy(version.weights.name) as weights:
@@ -71,15 +73,27 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
         subclips = list(trailer.subclips.all())
         if not subclips:
             continue
-        cached = [s.embeddings.name if wanted and s.embeddings and s.embedding == wanted else None for s in subclips]
-        names = [s.frames.name for s in subclips] + [name for name in cached if name]
+        held = sampled_snippets(subclips[0].sampling)  # a trailer's subclips are sampled alike
         try:
-            with store.local_copies(names) as paths:
-                local = dict(zip(names, map(str, paths), strict=True))
-                scores = score_frame_files(model, [local[s.frames.name] for s in subclips],
-                                           embeddings=[local[name] if name else None for name in cached],
-                                           embedding_spec=wanted)
-        except (OSError, ValueError) as exc:  # its frames changed under us (preprocessed again): the next run scores it
+            if held is not None and held != model.model_config.snippet_frames:
+                # Motion read within snippets its frames do not hold would be made up: the video is sampled again,
+                # the way the model's training frames were (SAMPLING_SNIPPET_FRAMES changed since it was cut).
+                log.info("trailer %s's frames were sampled in snippets of %s, but version %s reads motion within "
+                         "snippets of %s: scored from its video", trailer.pk, held, version.number,
+                         model.model_config.snippet_frames)
+                with store.local_copy(trailer.file.name) as video:
+                    scores = score_video(model, video)
+            else:
+                cached = [s.embeddings.name if wanted and s.embeddings and s.embedding == wanted else None
+                          for s in subclips]
+                names = [s.frames.name for s in subclips] + [name for name in cached if name]
+                with store.local_copies(names) as paths:
+                    local = dict(zip(names, map(str, paths), strict=True))
+                    scores = score_frame_files(model, [local[s.frames.name] for s in subclips],
+                                               embeddings=[local[name] if name else None for name in cached],
+                                               embedding_spec=wanted)
+        except (OSError, ValueError, VideoError) as exc:
+            # Its frames changed under us (preprocessed again), or its video cannot serve: the next run scores it.
             log.warning("trailer %s was not scored with version %s: %s", trailer.pk, version.number, exc)
             continue
         chunk.append(Prediction(model_version=version, trailer=trailer, score=scores.mean, spread=scores.spread,

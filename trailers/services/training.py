@@ -30,7 +30,7 @@ from django.db.models import Avg, Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from ml.config import LRCNConfig, TrainConfig, reading_snippets
+from ml.config import LRCNConfig, TrainConfig, reading_snippets, sampled_snippets
 from ml.embeddings import EncoderError, installed_spec
 from trailers import selectors, store
 from trailers.errors import ServiceError
@@ -98,6 +98,34 @@ def _too_few_message(found: int, *, label_source: str, min_ratings: int) -> str:
             else f"at least {min_ratings} rating{'s' if min_ratings != 1 else ''}")
     return (f"Not enough labelled trailers: this run has {found} ready trailer{'s' if found != 1 else ''} "
             f"with {what}, and needs at least {MIN_TRAILERS}.")
+
+
+def _refuse_mixed_snippets(trailer_ids) -> None:
+    """A model reads motion within the snippets of consecutive frames its trailers hold: trailers cut in snippets
+    of different lengths (SAMPLING_SNIPPET_FRAMES changed between them) cannot train one, and the run names the
+    ones cut otherwise than the installation cuts them now. Trailers whose sampling is unknown are not counted."""
+    cut: dict[int, list[int]] = {}
+    for pk, sampling in (Subclip.objects.filter(trailer_id__in=trailer_ids, index=0).order_by("trailer_id")
+                         .values_list("trailer_id", "sampling")):
+        snippets = sampled_snippets(sampling)
+        if snippets is not None:
+            cut.setdefault(snippets, []).append(pk)
+    if len(cut) < 2:
+        return
+    from .preprocess import sampling_config
+
+    now = sampling_config().snippet_frames
+
+    def frames(n: int) -> str:
+        return "single frames" if n == 1 else f"snippets of {n} frames"
+
+    kinds = ", ".join(f"{len(cut[n])} in {frames(n)}" for n in sorted(cut))
+    older = sorted(pk for n, pks in cut.items() if n != now for pk in pks)
+    named = ", ".join(map(str, older[:10])) + (f" and {len(older) - 10} more" if len(older) > 10 else "")
+    raise TrainingSetupError(
+        f"This run's trailers were cut in snippets of different lengths ({kinds}), and a model reads motion within "
+        f"one: preprocess again (the trailers admin's “Preprocess again”) the trailers cut otherwise than in "
+        f"{frames(now)}, as this installation cuts them now (SAMPLING_SNIPPET_FRAMES): {named}.")
 
 
 def start_training_run(
@@ -350,6 +378,7 @@ def _dataset(run: TrainingRun):
             val = set(split.val)
             run.dataset = [{"trailer": pk, "label": label, "split": "val" if pk in val else "train"}
                            for pk, label in sorted(labels.items())]
+        _refuse_mixed_snippets(labels)
         first = Subclip.objects.filter(trailer_id__in=labels).order_by("pk").first()
         run.sampling = first.sampling if first else {}
         # Motion is read within the snippets the frames hold, whatever the form said (ml.config.reading_snippets);
