@@ -156,13 +156,15 @@ class FitResult:
         return self.history[-1] if self.history else None
 
     def metrics(self) -> dict[str, Any]:
-        """A JSON-able summary: best epoch, its metrics, the last epoch's, why training stopped."""
+        """A JSON-able summary: best epoch, its metrics, the last epoch's, why training stopped, how many subclips
+        were embedded on demand."""
         return {
             "best_epoch": self.best_epoch,
             "best": self.best_metrics,
             "last": self.last_metrics,
             "epochs_run": len(self.history),
             "stop_reason": self.stop_reason,
+            "embedded_on_demand": self.embedded_on_demand,
         }
 
 

@@ -155,6 +155,37 @@ def test_a_run_whose_trailers_were_cut_in_snippets_of_different_lengths_fails_na
 
 
 @pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test
+@pytest.mark.parametrize("folds", [1, 3])
+def test_subclips_without_cached_embeddings_are_embedded_for_the_run_and_its_page_says_how_many(
+        staff_user, rated, folds, client):
+    import numpy as np
+    from django.core.files.storage import default_storage
+
+    from ml.config import PRESETS
+    from trailers.models import Subclip
+    from trailers.services.embeddings import embedding_spec
+
+    # The trailers were cut before embeddings (frames only, two subclips each): the run embeds all six itself.
+    rng = np.random.default_rng(folds)
+    for subclip in Subclip.objects.filter(trailer__in=rated):  # pictures of their own, not copies of one another
+        with default_storage.open(subclip.frames.name, "wb") as handle:
+            np.save(handle, rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8))
+    model = PRESETS["default"].replace(frame_size=embedding_spec().size, embedding_size=4, lstm_size=8,
+                                       snippet_frames=1)
+    _, train = tiny_configs(epochs=1, folds=folds)
+    run = start_training_run(user=staff_user, model_config=model, train_config=train)
+    finished = execute_training_run(run_id=run.pk, worker="test")
+    assert finished.status == TrainingRun.Status.SUCCEEDED, finished.error
+    version = ModelVersion.objects.get(run=run)
+    kept = finished.cross_validation if folds > 1 else version.metrics
+    assert kept["embedded_on_demand"] == 6
+    client.force_login(staff_user)
+    html = client.get(f"/runs/{run.pk}/").content.decode()
+    assert '<p class="muted" id="embedded-on-demand">6 subclips had no cached embeddings and were embedded during ' \
+           'the run.</p>' in html
+
+
+@pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test
 def test_a_store_away_after_the_epochs_puts_the_run_back_in_the_queue_and_counts_no_death(staff_user, rated,
                                                                                           monkeypatch):
     from trailers.services import training
