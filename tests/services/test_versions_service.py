@@ -83,3 +83,18 @@ def test_a_version_is_compared_with_the_active_one_on_the_same_held_out_trailers
     worse = compare_with_active(old)
     assert worse["decision"] == "keep" and is_worse(worse)
     assert worse["reason"] == "not better on the same 3 held-out trailers, MAE 1.667 against v2's 0.500"
+
+
+def test_a_version_that_ties_with_the_active_one_is_not_called_worse(make_trailer, make_run, make_version,
+                                                                     make_prediction):
+    trailers = [make_trailer() for _ in range(3)]
+    dataset = [{"trailer": t.pk, "label": label, "split": "val"} for t, label in zip(trailers, [4.0, 6.0, 8.0],
+                                                                                     strict=True)]
+    old = make_version(number=1, active=True, run=make_run(dataset=dataset))
+    again = make_version(number=2, run=make_run(dataset=dataset))  # the same model, trained twice
+    for trailer, score in zip(trailers, [4.5, 6.5, 7.1], strict=True):
+        make_prediction(old, trailer, score)
+        make_prediction(again, trailer, score)
+    tied = compare_with_active(again)
+    assert tied["decision"] == "keep" and not is_worse(tied)  # auto-activation keeps v1; a person is not warned
+    assert tied["reason"] == "as good as v1 on the same 3 held-out trailers, MAE 0.633 against v1's 0.633"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -80,11 +82,17 @@ def compare_with_active(version: ModelVersion) -> dict:
         return {**result, "decision": "keep",
                 "reason": f"{active} has no held-out prediction for any trailer of this run, so they cannot be "
                           "compared fairly"}
-    better = result["new_mae"] < result["old_mae"]
     words = (f"on the same {result['trailers']} held-out trailers, MAE {result['new_mae']:.3f} against "
              f"{active}'s {result['old_mae']:.3f}")
+    if _tied(result["new_mae"], result["old_mae"]):  # e.g. the same model trained twice: neither is worse
+        return {**result, "decision": "keep", "reason": f"as good as {active} " + words}
+    better = result["new_mae"] < result["old_mae"]
     return {**result, "decision": "activate" if better else "keep",
             "reason": ("better " if better else "not better ") + words}
+
+
+def _tied(new_mae: float, old_mae: float) -> bool:
+    return math.isclose(new_mae, old_mae, rel_tol=1e-9, abs_tol=1e-12)
 
 
 def activate_model_version(*, model_version: ModelVersion) -> ModelVersion:
@@ -115,5 +123,8 @@ def rollback(*, by_version: ModelVersion | None = None) -> ModelVersion:
 
 def is_worse(comparison: dict) -> bool:
     """Whether a comparison (compare_with_active) found the version worse than the active one on the same held-out
-    trailers: activation then asks again. Versions that share no held-out trailer cannot be called worse."""
-    return comparison.get("decision") == "keep" and bool(comparison.get("trailers"))
+    trailers: activation then asks again. Versions that share no held-out trailer, or tie on them, cannot be called
+    worse."""
+    if comparison.get("decision") != "keep" or not comparison.get("trailers"):
+        return False
+    return not _tied(comparison["new_mae"], comparison["old_mae"])
