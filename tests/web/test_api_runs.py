@@ -84,6 +84,21 @@ def test_the_random_seed_is_sent_as_random_seed_and_the_old_name_is_refused_with
     assert TrainingRun.objects.count() == 1
 
 
+def test_a_body_with_fields_it_does_not_take_is_refused_naming_them_and_starts_nothing(staff_api, labelled):
+    # What a run's GET returns, sent back to start one like it: the options would otherwise be quietly dropped.
+    response = staff_api.post("/api/runs/", {"model_config": TINY["model"], "train_config": {"epochs": 0},
+                                             "requested_trailer_ids": "abc", "colour": "blue"}, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["model_config"] == ["Unknown field: send the model options changed from the preset's as “model” "
+                                    "(“model_config” is what a run reports it trained with)."]
+    assert body["train_config"][0].startswith("Unknown field: send the training options changed from the preset's "
+                                              "as “train”")
+    assert body["requested_trailer_ids"] == ["Unknown field: send the trailers to train on as “trailer_ids”."]
+    assert body["colour"] == ["Unknown field."]
+    assert not TrainingRun.objects.exists()
+
+
 def test_start_with_a_preset_and_chosen_trailers(staff_api, labelled):
     ids = [t.pk for t in labelled]
     body = staff_api.post("/api/runs/", {"preset": "single_frame", "trailer_ids": ids, **TINY},

@@ -147,6 +147,17 @@ def test_bad_scores_are_400_with_the_field(api, make_trailer, score):
     assert not Rating.objects.exists()
 
 
+def test_a_rating_with_fields_it_does_not_take_is_refused_and_the_rating_kept(api, user, make_trailer):
+    trailer = make_trailer()
+    url = f"/api/trailers/{trailer.pk}/rating/"
+    mine = api.put(url, {"score": 6}, format="json").json()
+    response = api.put(url, {"score": 9, "comment": "great"}, format="json")
+    assert response.status_code == 400 and response.json()["comment"] == ["Unknown field."]
+    assert Rating.objects.get(user=user, trailer=trailer).score == 6
+    # What the GET returned may come back with the new score: its read-only fields are ignored.
+    assert api.put(url, {**mine, "score": 8}, format="json").json()["score"] == 8
+
+
 def test_rating_unknown_trailer_is_404(api):
     assert api.put("/api/trailers/999999/rating/", {"score": 5}, format="json").status_code == 404
 

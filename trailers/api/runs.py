@@ -6,8 +6,10 @@ from rest_framework import serializers
 
 from trailers import selectors_runs
 
+from .serializers import RefusesUnknownFields
 
-class RunNoteSerializer(serializers.Serializer):
+
+class RunNoteSerializer(RefusesUnknownFields, serializers.Serializer):
     note = serializers.CharField(max_length=2000, allow_blank=True, trim_whitespace=True, required=False,
                                  help_text="the note; empty removes it, absent leaves it as it is")
 

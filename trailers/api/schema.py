@@ -28,8 +28,14 @@ BODY_ERRORS = {
 
 
 def add_error_responses(result, generator, request, public):
-    """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
-    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR
+    """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]); the bodies that refuse
+    fields they do not take (serializers.RefusesUnknownFields) say so with ``additionalProperties: false``."""
+    from .serializers import RefusesUnknownFields
+
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = ERROR
+    for name in RefusesUnknownFields.component_names & set(schemas):
+        schemas[name]["additionalProperties"] = False
     reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for operations in result.get("paths", {}).values():
         for operation in operations.values():

@@ -25,6 +25,28 @@ from trailers.services.ratings import parse_rating
 
 
 @extend_schema_field({"$ref": "#/components/schemas/TrailerStatusEnum"})
+class RefusesUnknownFields:
+    """A serializer of a request body that refuses fields it does not know, naming each, rather than ignoring them:
+    a body copied from what a GET returns (``model_config`` where a run is started with ``model``) must not
+    quietly do something else. Fields it returns read-only may come back and are ignored. ``HINTS`` says what to
+    send instead of a field."""
+
+    HINTS: dict[str, str] = {}
+    component_names: set[str] = set()  # their OpenAPI components, which say so (trailers/api/schema.py)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        name = cls.__name__.removesuffix("Serializer")  # drf-spectacular's component name
+        RefusesUnknownFields.component_names |= {name, f"Patched{name}"}
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            unknown = sorted(set(data.keys()) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: [self.HINTS.get(name, "Unknown field.")] for name in unknown})
+        return super().to_internal_value(data)
+
+
 class _TrailerStatusField(serializers.CharField):
     pass
 
@@ -164,7 +186,7 @@ class TrailerDetailSerializer(TrailerSerializer):
         return TrailerPredictionSerializer(self._page(trailer).predictions, many=True, context=self.context).data
 
 
-class TrailerUploadSerializer(serializers.Serializer):
+class TrailerUploadSerializer(RefusesUnknownFields, serializers.Serializer):
     # An empty file is the ingest service's to refuse, with its code ("empty") and words, as every other file.
     file = serializers.FileField(allow_empty_file=True, help_text="the trailer: any video file with a picture track")
     title = serializers.CharField(required=False, max_length=255, help_text="defaults to the file's name")
@@ -197,7 +219,7 @@ class RatingScoreField(serializers.IntegerField):
             raise serializers.ValidationError(exc.message_dict["score"]) from None
 
 
-class RatingSerializer(serializers.ModelSerializer):
+class RatingSerializer(RefusesUnknownFields, serializers.ModelSerializer):
     score = RatingScoreField()
 
     class Meta:
@@ -422,8 +444,16 @@ class TrainOptionsSerializer(_ConfigOptionsSerializer):
     config_class = TrainConfig
 
 
-class TrainingRunCreateSerializer(serializers.Serializer):
+class TrainingRunCreateSerializer(RefusesUnknownFields, serializers.Serializer):
     """Start a run: a model preset, then any model or training option changed (as in the admin's form)."""
+
+    HINTS = {
+        "model_config": "Unknown field: send the model options changed from the preset's as “model” "
+                        "(“model_config” is what a run reports it trained with).",
+        "train_config": "Unknown field: send the training options changed from the preset's as “train” "
+                        "(“train_config” is what a run reports it trained with).",
+        "requested_trailer_ids": "Unknown field: send the trailers to train on as “trailer_ids”.",
+    }
 
     preset = serializers.ChoiceField(choices=sorted(PRESETS), default="default",
                                      help_text="the model options to start from")
