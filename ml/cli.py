@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -149,6 +151,30 @@ def _check_output(path: Path, option: str, *, folder: bool = False) -> None:
             pass
     except OSError as exc:
         raise CliError(f"{option} {path}: cannot create a file in {where} ({exc.strerror or exc})") from None
+
+
+def _check_distinct(outputs: dict[str, Path | None], inputs: dict[str, Path | None]) -> None:
+    """Refuse, before any work, an output that is one of the command's inputs or another of its outputs (the same
+    file by another name included): writing it would replace that file."""
+    seen: list[tuple[str, Path]] = []
+    given = [(name, path) for name, path in inputs.items() if path is not None]
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        for other, known in [*given, *seen]:
+            if _same_file(path, known):
+                raise CliError(f"{option} {path} is also {other}: writing it would replace that file; "
+                               f"choose another {option}")
+        seen.append((option, path))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return a.samefile(b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -293,6 +319,9 @@ def run_preprocess(args) -> int:
         raise CliError(f"{out} was prepared with other sampling settings ({previous.to_dict()}); "
                        "choose another --out")
     made_with = _read_embedding_spec(out)
+    if args.no_embeddings and made_with is not None:
+        raise CliError(f"{out} holds embeddings made with {made_with.describe()}; preparing its videos again "
+                       "without embeddings would delete theirs: leave out --no-embeddings, or choose another --out")
     spec = None if args.no_embeddings else _installed_spec(embed_size)
     if spec is not None and made_with is not None and made_with != spec:
         raise CliError(f"{out} holds embeddings made with {made_with.describe()}, not {spec.describe()}; "
@@ -306,14 +335,21 @@ def run_preprocess(args) -> int:
         _load_encoder(spec, device)
 
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / SAMPLING_FILE, config.to_dict())
-    if spec is not None:
-        _write_json(out / EMBEDDINGS_FILE, spec.to_dict())
+
+    def settings_written() -> None:  # with the first trailer: a DATA_DIR that holds none stays free of them
+        _write_json(out / SAMPLING_FILE, config.to_dict())
+        if spec is not None:
+            _write_json(out / EMBEDDINGS_FILE, spec.to_dict())
 
     prepared, subclip_count, seen = 0, 0, set()
     for video in tqdm(videos, desc="preprocess", unit="video", disable=None if not args.quiet else True):
         if video.stem in seen:
             _warn(f"skipped {video.name}: another video named {video.stem!r} was already prepared")
+            continue
+        there = out / video.stem
+        if there.exists() and not _is_trailer_folder(there):
+            _warn(f"skipped {video.name}: {there} is there and is not a trailer this command prepared; "
+                  "it is left as it is")
             continue
         try:
             info, subclips = sample_trailer(video, config)
@@ -348,6 +384,8 @@ def run_preprocess(args) -> int:
                              for s in subclips],
             })
 
+        if not prepared:
+            settings_written()
         _write_trailer_folder(out, video.stem, write)
         prepared += 1
         subclip_count += len(subclips)
@@ -360,6 +398,19 @@ def run_preprocess(args) -> int:
     return 0 if prepared else 1
 
 
+_TRAILER_PARTS = re.compile(r"\d+(\.emb)?\.npy|\d+\.jpg")  # what a trailer's folder held before its trailer.json
+
+
+def _is_trailer_folder(path: Path) -> bool:
+    """Whether ``path`` is a trailer's folder this command prepared (so preparing it again may replace it)."""
+    if not path.is_dir():
+        return False
+    if (path / TRAILER_FILE).is_file():
+        return True
+    names = [child.name for child in path.iterdir()]
+    return bool(names) and all(_TRAILER_PARTS.fullmatch(name) for name in names)
+
+
 def _write_trailer_folder(out: Path, stem: str, write) -> None:
     """Write a trailer's folder in a hidden staging folder, then swap it in for whatever an earlier run left:
     a failure or an interruption leaves the old folder or the new one, never half of one."""
@@ -369,8 +420,14 @@ def _write_trailer_folder(out: Path, stem: str, write) -> None:
         write(staging)
         folder = out / stem
         if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
+            # Renamed aside, not deleted, until the new one is in place: two renames, not a whole deletion, is
+            # all that stands between the old folder and the new.
+            old = out / f".tmp-{uuid.uuid4().hex}"
+            folder.rename(old)
+            staging.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staging.rename(folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -562,6 +619,9 @@ def run_train(args) -> int:
     _check_output(checkpoint, "--checkpoint" if args.checkpoint else "the checkpoint", folder=folds)
     if args.log:
         _check_output(args.log, "--log")
+    _check_distinct({"--out": args.out, "--checkpoint": checkpoint, "--log": args.log},
+                    {"--markup": args.markup, "DATA_DIR": args.data_dir})
+    _check_distinct({"--out": args.out, "--log": args.log}, {"--resume": args.resume})
     markup = read_markup(args.markup)
     subclips = find_subclips(args.data_dir)
     if not subclips:
@@ -854,15 +914,20 @@ def _epoch_line(m: dict[str, Any], epochs: int) -> str:
 def _write_log(path: Path, history: tuple[dict[str, Any], ...]) -> None:
     if not history:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
         fields = list(dict.fromkeys(name for row in history for name in row))
-        with path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(history)
+        data = _csv_bytes([fields, *([row.get(name, "") for name in fields] for row in history)])
     else:
-        path.write_text("".join(json.dumps(m) + "\n" for m in history))
+        data = "".join(json.dumps(m) + "\n" for m in history).encode("utf-8")
+    write_atomically(path, lambda handle: handle.write(data))
+
+
+def _csv_bytes(rows) -> bytes:
+    """Rows as CSV in UTF-8; a title from a file name that is not UTF-8 keeps that name's bytes (as Python reads
+    such names), so it still matches the file."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return buffer.getvalue().encode("utf-8", errors="surrogateescape")
 
 
 # --------------------------------------------------------------------------- predict
@@ -896,6 +961,7 @@ def run_predict(args) -> int:
         raise CliError(f"{args.model_file}: no such model file")
     if str(args.out) != "-":
         _check_output(args.out, "--out")
+        _check_distinct({"--out": args.out}, {"MODEL_FILE": args.model_file, "VIDEO_OR_DATA_DIR": args.input})
     try:
         loaded = load_model(args.model_file, device=args.device)
     except ValueError as exc:
@@ -962,10 +1028,9 @@ def run_predict(args) -> int:
         writer.writerow(header)
         writer.writerows(rows)
     else:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            writer.writerows(rows)
+        # Written whole beside it, then renamed: a failure (a title that cannot be written, a full disk) keeps
+        # the file that was there.
+        data = _csv_bytes([header, *rows])
+        write_atomically(args.out, lambda handle: handle.write(data))
         _say(args, f"scored {len(rows)} of {len(jobs)} trailers into {args.out}")
     return 0

@@ -25,13 +25,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary file beside ``path`` to write (by name) in the ``with`` block; renamed to ``path`` at its end.
 
     A reader never sees half a file, and a failed write leaves no temporary file
-    behind. An ``OSError`` names ``path``, never the temporary file.
+    behind. An ``OSError`` names ``path``, never the temporary file. The file gets
+    the permissions a plain ``open`` would give it (0666 less the umask).
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
         os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())  # as open() would make it: mkstemp's own is 0600, for this user only
     except OSError as exc:
         raise _naming(exc, path) from exc
     try:
@@ -50,6 +52,12 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         write(handle)
     return Path(path)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it: put back at once
+    os.umask(mask)
+    return mask
 
 
 def _naming(exc: OSError, path: Path) -> OSError:

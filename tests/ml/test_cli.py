@@ -174,6 +174,12 @@ def fails(capsys, template: list[str], paths: dict[str, Path]) -> tuple[str, str
         (["preprocess", "{folder}", "--out", "{markup}"], "--out {markup} is a file; it must be a folder"),
         ([*TRAIN, "--out", "/proc/m.pt"], "--out /proc/m.pt: cannot create a file in /proc"),
         (["preprocess", "{folder}", "--out", "/proc/data"], "--out /proc/data: cannot create a file in /proc"),
+        # An output that is an input, or another output: writing it would replace that file.
+        ([*TRAIN, "--out", "{markup}"], "--out {markup} is also --markup: writing it would replace that file"),
+        ([*TRAIN, "--out", "{tmp}/m.pt", "--log", "{tmp}/m.pt"], "--log {tmp}/m.pt is also --out"),
+        ([*TRAIN, "--out", "{tmp}/m.pt", "--log", "{tmp}/../{tmp.name}/m.pt"], "--log {tmp}/../{tmp.name}/m.pt is also --out"),
+        (["predict", "{markup}", "{data}", "--out", "{markup}"], "--out {markup} is also MODEL_FILE"),
+        (["predict", "{data}/sampling.json", "{markup}", "--out", "{markup}"], "--out {markup} is also VIDEO_OR_DATA_DIR"),
     ],
 )
 def test_outputs_are_checked_before_any_work(prepared, capsys, template, message):
@@ -223,6 +229,48 @@ def test_bad_inputs_are_one_line_naming_the_file(prepared, capsys, damage, templ
         damage(prepared)
     line, _ = fails(capsys, template, prepared)
     assert line.startswith("error: " + message.format(**prepared))
+
+
+def test_preprocess_leaves_what_it_did_not_make_alone_and_writes_no_settings_for_nothing(videos, tmp_path, capsys):
+    folder, _, trailers = videos
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.mp4").write_bytes(trailers[0].path.read_bytes())  # a video named like a folder of notes
+    (mine / "sampling.json.mp4").write_bytes(trailers[0].path.read_bytes())
+    out = tmp_path / "out"
+    (out / "notes").mkdir(parents=True)
+    (out / "notes" / "todo.txt").write_text("keep me")
+    (out / "sampling.json").mkdir()  # not a file of settings either
+    assert main(["preprocess", str(mine), "--out", str(out), "--no-embeddings", "-q", *SAMPLING]) == 1
+    err = capsys.readouterr().err
+    assert f"skipped notes.mp4: {out}/notes is there and is not a trailer this command prepared; it is left as it " \
+           "is" in err
+    assert f"skipped sampling.json.mp4: {out}/sampling.json is there and is not a trailer" in err
+    assert (out / "notes" / "todo.txt").read_text() == "keep me"
+    assert sorted(p.name for p in out.iterdir()) == ["notes", "sampling.json"]  # no settings for no trailer
+
+
+def test_preparing_again_without_embeddings_is_refused_where_there_are_some(prepared, capsys):
+    (prepared["data"] / EMBEDDINGS_FILE).write_text(json.dumps(
+        {"encoder": "efficientnet_lite0", "weights_sha256": "5793" + "0" * 60, "size": 112}))
+    line, _ = fails(capsys, ["preprocess", "{folder}", "--out", "{data}", "--no-embeddings", "--frames-per-subclip", "3",
+                             "--size", "16", "--snippet-frames", "1"], prepared)
+    assert line == (f"error: {prepared['data']} holds embeddings made with efficientnet_lite0 at 112×112 (weights "
+                    "57930000); preparing its videos again without embeddings would delete theirs: leave out "
+                    "--no-embeddings, or choose another --out")
+
+
+def test_files_written_whole_get_the_permissions_a_plain_open_gives(tmp_path):
+    from ml.files import write_atomically
+
+    old = os.umask(0o027)
+    try:
+        write_atomically(tmp_path / "a.csv", lambda handle: handle.write(b"x"))
+        with open(tmp_path / "b.csv", "wb") as handle:
+            handle.write(b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.csv").stat().st_mode & 0o777 == (tmp_path / "b.csv").stat().st_mode & 0o777 == 0o640
 
 
 def test_preprocess_reads_a_video_whose_name_has_a_colon(tmp_path, monkeypatch, capsys):
