@@ -523,17 +523,25 @@ def add_config_options(p, cls, prefix: str, title: str, description: str, *, def
             settings.update(type=int, metavar="N")
         elif declared.kind is float:
             settings.update(type=float, metavar="X")
-        elif declared.kind is tuple:
-            settings.update(type=int, nargs="+", metavar="N")
+        elif declared.kind is tuple:  # "100,50" as the help and the admin's form write it, or "100 50"
+            settings.update(type=_whole_numbers, nargs="+", metavar="N")
         else:
             settings["metavar"] = "NAME"
         (exclusive if name in alternatives else group).add_argument(*flags, **settings)
 
 
+def _whole_numbers(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"whole numbers separated by commas or spaces, got {text!r}") from None
+
+
 def config_overrides(args, cls, prefix: str) -> dict[str, Any]:
-    """The options of ``cls`` given on the command line (lists as tuples)."""
+    """The options of ``cls`` given on the command line (lists as tuples; "100,50 20" is 100, 50, 20)."""
     given = {name: getattr(args, prefix + name) for name in options(cls)}
-    return {name: tuple(v) if isinstance(v, list) else v for name, v in given.items() if v is not None}
+    return {name: tuple(n for part in v for n in part) if isinstance(v, list) else v
+            for name, v in given.items() if v is not None}
 
 
 def _shown(value: Any) -> str:

@@ -25,7 +25,7 @@ from ml.neighbours import MIX_MIN_TRAILERS
 
 ACTIVATION_NAMES = ("relu", "leaky_relu", "selu")
 HEADS = ("dense", "pool")
-TEMPORALS = ("lstm", "mean")
+TEMPORALS = ("lstm", "mean", "attention")
 TRACKS = ("pixels", "object")  # how ml.pixels.foreground_centres follows the foreground
 READOUTS = ("last", "mean")
 # "scratch": the two-conv-block CNN learnt from nothing (the seed's); the others are pretrained and ship in a wheel.
@@ -138,7 +138,8 @@ class Option:
                 ok = value < self.high if self.high_open else value <= self.high
             return ok
         if self.kind is tuple:
-            return isinstance(value, tuple) and all(_is_int(n) and n >= (self.low or 1) for n in value)
+            return isinstance(value, tuple) and all(
+                _is_int(n) and n >= (self.low or 1) and (self.high is None or n <= self.high) for n in value)
         return isinstance(value, str) and (self.valid is None or self.valid(value))
 
     def rule(self) -> str:
@@ -156,6 +157,9 @@ class Option:
         if self.kind is bool:
             return "on or off" if plain else "true or false"
         if self.kind is tuple:
+            if self.high is not None:
+                return (f"whole numbers from {self.low or 1} to {self.high}, separated by commas" if plain
+                        else f"a list of integers >= {self.low or 1} and <= {self.high}")
             return "whole numbers of at least 1, separated by commas" if plain else "a list of positive integers"
         if self.kind not in (int, float):
             return (self.plain if plain else "") or self.expected or "text"
@@ -357,8 +361,9 @@ def _motion_needs_lstm(v) -> Rule | None:
     # Mean-pooled deltas, or the drift of a whole subclip, would hand the single-frame baseline the motion it is
     # meant to lack.
     for name in ("deltas", "drift"):
-        if getattr(v, name) and v.temporal != "lstm":
-            return Rule(name, "false unless temporal is 'lstm'", "off unless temporal is lstm")
+        if getattr(v, name) and v.temporal == "mean":
+            return Rule(name, "false when temporal is 'mean' (the single-frame baseline)",
+                        "off when temporal is mean (the single-frame baseline)")
     return None
 
 
@@ -420,19 +425,19 @@ class LRCNConfig(ConfigMixin):
         "shorter than it is). object: the centre of the one connected region of them that weighs most (its size "
         "times how steadily it stays), every pixel of it alike, so that other things in the picture do not "
         "pull it."))
-    snippet_frames: int = option(1, int, low=1, help=(
+    snippet_frames: int = option(1, int, low=1, high=16, help=(
         "How many consecutive frames the subclips were sampled with at each point "
         "(SAMPLING_SNIPPET_FRAMES); motion is read within these snippets. Taken from the frames' sampling where "
         "it is known: a web run follows its trailers', and `python -m ml train` refuses a value that differs "
         "from its DATA_DIR's."))
-    frame_size: int = option(64, int, low=4, help=(
+    frame_size: int = option(64, int, low=4, high=1024, help=(
         "Frames are scaled to this many pixels square. Larger sees more detail and costs more time "
         "and memory (the seed used 224)."))
-    channels1: int = option(16, int, low=1, label="channels 1", help=(
+    channels1: int = option(16, int, low=1, high=1024, label="channels 1", help=(
         "Filters in the first convolution block: how many simple patterns (edges, colours) it looks for."))
-    channels2: int = option(32, int, low=1, label="channels 2", help=(
+    channels2: int = option(32, int, low=1, high=1024, label="channels 2", help=(
         "Filters in the second convolution block: combinations of the first block's patterns."))
-    embedding_size: int = option(32, int, low=1, help=(
+    embedding_size: int = option(32, int, low=1, high=4096, help=(
         "Length of the summary the network makes of each frame before the sequence model reads it."))
     head: str = option("pool", str, choices=HEADS, help=(
         "How a frame's feature map becomes its summary. pool: average over a grid, then one small layer. "
@@ -440,7 +445,7 @@ class LRCNConfig(ConfigMixin):
     pool_size: int = option(8, int, low=1, help=(
         "Pool head only: the feature map is averaged down to a grid this many cells square "
         "(1 averages the whole frame). At most a quarter of the frame size."))
-    dense_sizes: tuple[int, ...] = option((6000, 500), tuple, low=1, help=(
+    dense_sizes: tuple[int, ...] = option((6000, 500), tuple, low=1, high=100_000, help=(
         "Dense head only: sizes of its hidden layers, separated by commas."))
     activation: str = option("relu", str, choices=ACTIVATION_NAMES, help=(
         "The non-linearity after each layer (relu, leaky_relu or selu)."))
@@ -449,13 +454,14 @@ class LRCNConfig(ConfigMixin):
         "(0 turns it off; must be below 1)."))
     temporal: str = option("lstm", str, choices=TEMPORALS, help=(
         "How a subclip's frames are combined. lstm: read in order, so it can learn motion. "
-        "mean: averaged, a single-frame baseline."))
+        "mean: averaged, a single-frame baseline. attention: a weighted mean whose weights the model learns "
+        "from each frame (attention pooling), which reads motion only through deltas and the drift."))
     deltas: bool = option(True, bool, help=(
         "Give the LSTM each frame's summary together with its change since the previous frame, which "
-        "helps it notice motion. Only with the lstm temporal model."))
-    lstm_size: int = option(64, int, low=1, label="LSTM size", help=(
+        "helps it notice motion. Not with the mean temporal model (the single-frame baseline)."))
+    lstm_size: int = option(64, int, low=1, high=4096, label="LSTM size", help=(
         "How many numbers the LSTM carries from one frame to the next."))
-    lstm_layers: int = option(1, int, low=1, label="LSTM layers", help="How many LSTM layers are stacked.")
+    lstm_layers: int = option(1, int, low=1, high=16, label="LSTM layers", help="How many LSTM layers are stacked.")
     readout: str = option("mean", str, choices=READOUTS, help=(
         "Which LSTM output becomes the score. last: the last frame's (the seed's). "
         "mean: the average over all frames."))
@@ -627,8 +633,8 @@ class TrainConfig(ConfigMixin):
     """Everything that defines a training run. Batch size, frames, optimiser and loss default to the seed's;
     the learning rate is the one measured for the ``default`` model (the seed's 3e-4: ``TRAIN_PRESETS``)."""
 
-    epochs: int = option(20, int, low=1, help="How many full passes over the training trailers.")
-    batch_size: int = option(10, int, low=1, help="Subclips per training step. Larger uses more memory.")
+    epochs: int = option(20, int, low=1, high=10_000, help="How many full passes over the training trailers.")
+    batch_size: int = option(10, int, low=1, high=4096, help="Subclips per training step. Larger uses more memory.")
     lr: float = option(3e-3, float, low=0.0, low_open=True, label="learning rate", help=(
         "How big a step the optimizer takes. Too high and training diverges; too low and it learns slowly."))
     optimizer: str = option("adam", str, choices=OPTIMIZERS, help="The update rule: adam, rmsprop or sgd.")
@@ -641,21 +647,21 @@ class TrainConfig(ConfigMixin):
         "smooth_mae: squared for small errors, absolute for large ones."))
     grad_clip: float | None = option(None, float, low=0.0, low_open=True, optional=True, help=(
         "Largest gradient size allowed in one step. Leave empty for no limit."))
-    early_stopping_patience: int | None = option(None, int, low=1, optional=True, flags=("--patience",), help=(
+    early_stopping_patience: int | None = option(None, int, low=1, high=10_000, optional=True, flags=("--patience",), help=(
         "Stop after this many epochs without a better validation loss. Leave empty to run every epoch."))
     restore_best: bool = option(True, bool, help=(
         "Keep the weights of the epoch with the best validation loss, not the last epoch's."))
     val_fraction: float = option(0.2, float, low=0.0, high=1.0, high_open=True, help=(
         "Share of the trailers held out to measure the model (below 1)."))
-    random_seed: int = option(0, int, low=0, help=(
+    random_seed: int = option(0, int, low=0, high=2**32 - 1, help=(
         "Random seed for the split and the starting weights: the same random seed, data and options repeat a "
         "run."))
     device: str = option("auto", str, valid=is_device_name, expected=DEVICE_NAMES,
                          plain="auto, cpu, cuda or cuda:N", menu=("auto", "cpu", "cuda"), help=(
                              "Where the worker trains: auto uses its GPU if it has one, otherwise its CPU."))
-    num_workers: int = option(2, int, low=0, flags=("--workers",), help=(
+    num_workers: int = option(2, int, low=0, high=64, flags=("--workers",), help=(
         "Extra processes that load frames while the model trains (0: load them in the training process)."))
-    frames_per_sample: int = option(16, int, low=1, help=(
+    frames_per_sample: int = option(16, int, low=1, high=4096, help=(
         "Frames the model reads from each subclip; shorter subclips are padded with blank frames."))
     mixed_precision: bool = option(True, bool, help=(
         "On a GPU, compute in 16-bit numbers where it is safe: faster and smaller. No effect on a CPU."))
@@ -731,7 +737,7 @@ class SamplingConfig(ConfigMixin):
     the shortest video accepted, in seconds.
     """
 
-    n_subclips: int = option(3, int, low=1, label="subclips", flags=("--subclips",),
+    n_subclips: int = option(3, int, low=1, high=1000, label="subclips", flags=("--subclips",),
                              help="Subclips cut from each trailer.")
     subclip_duration: float = option(30.0, float, low=0.0, low_open=True, help="Length of each subclip, in seconds.")
     offset: float = option(10.0, float, low=0.0, help="Where the first subclip starts, in seconds (the seed skipped the studio logos).")

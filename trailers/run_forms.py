@@ -80,9 +80,9 @@ def _field_for(declared: Option, default) -> forms.Field:
         required=not declared.optional, error_messages=refusal, **common)
     attrs = {"step": "1" if integer else "any"}
     if declared.low is not None:
-        attrs["min"] = f"{declared.low:g}"
-    if declared.high is not None:
-        attrs["max"] = f"{declared.high:g}"
+        attrs["min"] = str(declared.low) if integer else f"{declared.low:g}"
+    if declared.high is not None:  # a whole number's in full: "%g" would round 4294967295 to 4.29497e+09
+        attrs["max"] = str(declared.high) if integer else f"{declared.high:g}"
     number.widget.attrs.update(attrs)
     return number
 

@@ -250,6 +250,9 @@ def test_resuming_with_other_settings_is_refused(trailers, tmp_path):
         ("num_workers", -1),
         ("frames_per_sample", 0),
         ("mixed_precision", 1),
+        ("random_seed", 10**20),  # past what the random generators take: refused, not a crash in the worker
+        ("batch_size", 10**20),
+        ("epochs", 10**9),
     ],
 )
 def test_train_config_says_which_field_is_wrong(field, value):
