@@ -7,7 +7,6 @@ Run by hand, not by the tests (about 15–25 minutes on 2 CPU cores, most of it 
     .venv/bin/python -m bench.learn --keep bench/out/learn              # reuse the generated sets
     .venv/bin/python -m bench.learn --presets default --seeds 5         # 5 fold seeds and their mean
     .venv/bin/python -m bench.learn --presets scratch --scratch-epochs 0  # scratch at its preset's 20 epochs
-    .venv/bin/python -m bench.learn --presets default --temporal attention  # attention pooling for the LSTM
 
 Two sets of synthetic trailers, each a training set and a held-out set that share no source footage:
 
@@ -65,7 +64,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ml.config import PRESETS, TEMPORALS, TRAIN_PRESETS, SamplingConfig  # noqa: E402
+from ml.config import PRESETS, TRAIN_PRESETS, SamplingConfig  # noqa: E402
 from ml.crossval import (  # noqa: E402
     Member,
     cross_validate,
@@ -196,12 +195,10 @@ def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float) -
     return sets
 
 
-def evaluate(split: Split, preset: str, spec, seed: int = 0, scratch_epochs: int = SCRATCH_EPOCHS,
-             temporal: str | None = None) -> dict:
+def evaluate(split: Split, preset: str, spec, seed: int = 0, scratch_epochs: int = SCRATCH_EPOCHS) -> dict:
     """Cross-validate ``preset`` on the training set with fold seed ``seed``; score the held-out set with the
-    ensemble and a refit (``scratch`` with ``scratch_epochs``, 0 for its preset's; ``temporal``, when given,
-    in place of the preset's temporal model)."""
-    model_config = PRESETS[preset] if temporal is None else PRESETS[preset].replace(temporal=temporal)
+    ensemble and a refit (``scratch`` with ``scratch_epochs``, 0 for its preset's)."""
+    model_config = PRESETS[preset]
     train_config = TRAIN_PRESETS[preset].replace(num_workers=0, device="cpu", random_seed=seed)
     if preset == "scratch":
         train_config = train_config.replace(epochs=scratch_epochs or train_config.epochs, single_frame_baseline=False)
@@ -352,9 +349,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scratch-epochs", type=int, default=SCRATCH_EPOCHS,
                         help=f"epochs for the scratch CNN (default {SCRATCH_EPOCHS}; 0: its preset's "
                              f"{TRAIN_PRESETS['scratch'].epochs})")
-    parser.add_argument("--temporal", choices=TEMPORALS,
-                        help="measure each preset with this temporal model in place of its own (its other settings "
-                             "kept; the rows say preset/temporal)")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
@@ -372,14 +366,13 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     for split in sets:
         for preset in args.presets:
-            label = preset if args.temporal is None else f"{preset}/{args.temporal}"
             rows = []
             for seed in range(args.seeds):
-                rows.append(evaluate(split, preset, spec, seed, args.scratch_epochs, args.temporal))
-                print_row(split.name, label, rows[-1])
+                rows.append(evaluate(split, preset, spec, seed, args.scratch_epochs))
+                print_row(split.name, preset, rows[-1])
                 print_sources(rows[-1])
             if len(rows) > 1:
-                print_means(split.name, label, rows)
+                print_means(split.name, preset, rows)
     if not args.no_costs:
         costs(sets, spec)
     return 0

@@ -25,7 +25,7 @@ from ml.neighbours import MIX_MIN_TRAILERS
 
 ACTIVATION_NAMES = ("relu", "leaky_relu", "selu")
 HEADS = ("dense", "pool")
-TEMPORALS = ("lstm", "mean", "attention")
+TEMPORALS = ("lstm", "mean")
 TRACKS = ("pixels", "object")  # how ml.pixels.foreground_centres follows the foreground
 READOUTS = ("last", "mean")
 # "scratch": the two-conv-block CNN learnt from nothing (the seed's); the others are pretrained and ship in a wheel.
@@ -361,9 +361,8 @@ def _motion_needs_lstm(v) -> Rule | None:
     # Mean-pooled deltas, or the drift of a whole subclip, would hand the single-frame baseline the motion it is
     # meant to lack.
     for name in ("deltas", "drift"):
-        if getattr(v, name) and v.temporal == "mean":
-            return Rule(name, "false when temporal is 'mean' (the single-frame baseline)",
-                        "off when temporal is mean (the single-frame baseline)")
+        if getattr(v, name) and v.temporal != "lstm":
+            return Rule(name, "false unless temporal is 'lstm'", "off unless temporal is lstm")
     return None
 
 
@@ -454,11 +453,10 @@ class LRCNConfig(ConfigMixin):
         "(0 turns it off; must be below 1)."))
     temporal: str = option("lstm", str, choices=TEMPORALS, help=(
         "How a subclip's frames are combined. lstm: read in order, so it can learn motion. "
-        "mean: averaged, a single-frame baseline. attention: a weighted mean whose weights the model learns "
-        "from each frame (attention pooling), which reads motion only through deltas and the drift."))
+        "mean: averaged, a single-frame baseline."))
     deltas: bool = option(True, bool, help=(
         "Give the LSTM each frame's summary together with its change since the previous frame, which "
-        "helps it notice motion. Not with the mean temporal model (the single-frame baseline)."))
+        "helps it notice motion. Only with the lstm temporal model."))
     lstm_size: int = option(64, int, low=1, high=4096, label="LSTM size", help=(
         "How many numbers the LSTM carries from one frame to the next."))
     lstm_layers: int = option(1, int, low=1, high=16, label="LSTM layers", help="How many LSTM layers are stacked.")

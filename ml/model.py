@@ -10,9 +10,6 @@ embedding change fed to the LSTM beside the embedding (``deltas``), and
 masking so that zero-padded frames neither pass through the CNN nor reach the
 prediction. ``temporal="mean"`` replaces the LSTM by mean pooling over frames:
 the single-frame baseline that tells whether the sequence model earns its keep.
-``temporal="attention"`` replaces it by attention pooling: a weighted mean over
-frames whose weights come from a learnt score of each frame (a softmax over the
-subclip's real frames), reading motion only through the deltas and the drift.
 
 Why a grid and not one global average: a global average throws away where
 things are in the picture, and with it how they move; on the synthetic
@@ -117,17 +114,15 @@ class LRCN(nn.Module):
             self.pixels = pixel_columns(pixel_options(config))
             self.project = nn.Sequential(nn.Dropout(config.dropout),
                                          nn.Linear(ENCODER_DIM[config.encoder], config.embedding_size))
-        step_size = (config.embedding_size + (self.pixels if self.project is not None else 0)) * (
-            2 if config.deltas else 1)
-        self.rnn: nn.LSTM | None = None
-        self.attend: nn.Linear | None = None  # attention pooling: each step's score
+        step_size = config.embedding_size + (self.pixels if self.project is not None else 0)
         if config.temporal == "lstm":
-            self.rnn = nn.LSTM(input_size=step_size, hidden_size=config.lstm_size, num_layers=config.lstm_layers,
-                               batch_first=True)
+            self.rnn: nn.LSTM | None = nn.LSTM(
+                input_size=step_size * (2 if config.deltas else 1), hidden_size=config.lstm_size,
+                num_layers=config.lstm_layers, batch_first=True,
+            )
             features = config.lstm_size
         else:
-            if config.temporal == "attention":
-                self.attend = nn.Linear(step_size, 1)
+            self.rnn = None
             features = step_size
         self.linear = nn.Linear(features, 1)
         if self.pixels:
@@ -189,18 +184,13 @@ class LRCN(nn.Module):
         batch, steps = embeddings.shape[:2]
         if lengths is not None and mask is not None:
             lengths = lengths.to(embeddings.device).long().clamp(1, steps)
-        if self.config.deltas:
-            # Padding sits after the real frames, so its deltas never reach a real step's output.
-            change = torch.diff(embeddings, dim=1, prepend=embeddings[:, :1])
-            embeddings = torch.cat([embeddings, change], dim=-1)
-        if self.attend is not None:
-            scores = self.attend(embeddings).squeeze(-1)           # (B, T)
-            if mask is not None:
-                scores = scores.masked_fill(~mask, float("-inf"))  # padding gets no weight
-            features = (torch.softmax(scores, dim=1).unsqueeze(-1) * embeddings).sum(dim=1)
-        elif self.rnn is None:
+        if self.rnn is None:
             features = _masked_mean(embeddings, mask)
         else:
+            if self.config.deltas:
+                # Padding sits after the real frames, so its deltas never reach a real step's output.
+                change = torch.diff(embeddings, dim=1, prepend=embeddings[:, :1])
+                embeddings = torch.cat([embeddings, change], dim=-1)
             outputs, _ = self.rnn(embeddings)                      # (B, T, H)
             if self.config.readout == "mean":
                 features = _masked_mean(outputs, mask)

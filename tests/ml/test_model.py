@@ -20,9 +20,9 @@ def frames(batch=3, steps=5, size=16, seed=0):
 OPTIONS = [
     (head, temporal, readout, masking, deltas)
     for head, temporal, readout, masking, deltas in itertools.product(
-        ["dense", "pool"], ["lstm", "mean", "attention"], ["last", "mean"], [True, False], [False, True]
+        ["dense", "pool"], ["lstm", "mean"], ["last", "mean"], [True, False], [False, True]
     )
-    if not (deltas and temporal == "mean") and not (temporal == "attention" and readout == "last")
+    if not (deltas and temporal == "mean")
 ]
 
 
@@ -82,8 +82,7 @@ def test_cnn_over_all_frames_at_once_equals_the_seeds_per_sequence_loop(head):
 
 @pytest.mark.parametrize(
     ("temporal", "readout", "deltas"),
-    [("lstm", "last", False), ("lstm", "mean", False), ("lstm", "last", True), ("lstm", "mean", True), ("mean", "mean", False),
-     ("attention", "mean", False), ("attention", "mean", True)],
+    [("lstm", "last", False), ("lstm", "mean", False), ("lstm", "last", True), ("lstm", "mean", True), ("mean", "mean", False)],
 )
 def test_padded_frames_do_not_change_a_masked_prediction(temporal, readout, deltas):
     torch.manual_seed(0)
@@ -94,25 +93,6 @@ def test_padded_frames_do_not_change_a_masked_prediction(temporal, readout, delt
     alone = model(real)
     torch.testing.assert_close(model(zero_padded, torch.tensor([3])), alone)
     torch.testing.assert_close(model(noise_padded, torch.tensor([3])), alone)
-
-
-def test_attention_pooling_weighs_the_frames_by_their_learnt_score():
-    torch.manual_seed(0)
-    model = build_model(TINY.replace(temporal="attention", deltas=False)).eval()
-    pooled = build_model(TINY.replace(temporal="mean", deltas=False)).eval()
-    pooled.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("attend.")})
-    x, lengths = frames(batch=2, steps=5), torch.tensor([5, 3])
-    with torch.no_grad():
-        model.attend.weight.zero_()
-        model.attend.bias.zero_()
-        torch.testing.assert_close(model(x, lengths), pooled(x, lengths))  # equal scores: the plain mean
-        model.attend.weight.normal_(std=1.0)
-        steps = model.embed(x)
-        scores = model.attend(steps).squeeze(-1)
-        scores[1, 3:] = float("-inf")  # the second subclip's padding
-        expected = model.linear((torch.softmax(scores, dim=1).unsqueeze(-1) * steps).sum(dim=1)).squeeze(-1)
-        torch.testing.assert_close(model(x, lengths), expected)
-        assert not torch.allclose(model(x, lengths), pooled(x, lengths))
 
 
 def test_without_masking_padding_reaches_the_prediction_as_in_the_seed():

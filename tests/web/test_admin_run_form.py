@@ -85,7 +85,7 @@ def test_rules_between_fields_and_unreadable_values_do_not_hide_other_errors(sta
     response = post(staff_client, model__encoder="scratch", model__temporal="mean", model__frame_size=16,
                     model__pool_size=8, train__epochs="many", model__dense_sizes="big", train__momentum=2)
     errors = response.context["form"].errors
-    assert errors["model__deltas"] == ["Deltas must be off when temporal is mean (the single-frame baseline)."]
+    assert errors["model__deltas"] == ["Deltas must be off unless temporal is lstm."]
     assert errors["model__pool_size"] == ["Pool size must be at most 4 (frame size divided by 4)."]
     assert errors["train__epochs"] == ["Epochs must be a whole number from 1 to 10000."]
     assert errors["model__dense_sizes"] == ["Dense sizes must be whole numbers from 1 to 100000, separated by commas."]
