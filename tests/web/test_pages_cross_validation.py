@@ -258,8 +258,11 @@ def test_held_out_and_newer_figures_are_shown_apart(user_client, cv_scored):
     assert f'id="unseen-baseline">{mae(newer_truth, [sum(LABELS) / 6] * 2):.3f}<' in html
     words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
     assert f"Held-out, cross-validated: MAE {held_mae:.3f} over 6 trailers" in words
-    assert f"on 2 trailers newer than the run, MAE {mae(newer_truth, newer_predicted):.3f}" in words
+    assert f"on 2 trailers not in the run, MAE {mae(newer_truth, newer_predicted):.3f}" in words
     assert "so it flatters the model" in words and "0.612 ± 0.041 over 3 folds" in words
+    assert '<th scope="col">Not in the run</th>' in html  # rated trailers the run did not train on, new or not
+    assert "These columns pool their trailers, so their RMSE and Spearman can differ a little from the run page's, " \
+           "which are the mean over folds." in words
     assert newer[0].title in html
 
 
