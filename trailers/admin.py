@@ -193,7 +193,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="dataset")
     def dataset_summary(self, run):
-        return selectors.dataset_summary(selectors.run_split(run))
+        return selectors.dataset_summary(selectors.run_split(run), run)
 
     @admin.display(description="estimate")
     def estimate_summary(self, run):

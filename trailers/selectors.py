@@ -395,6 +395,7 @@ class DatasetSplit:
 
 
 NOT_FROZEN = "not frozen yet (frozen when a worker starts the run)"
+NEVER_FROZEN = "never frozen (the run ended before a worker could read its trailers)"
 
 
 def run_split(run: TrainingRun, estimate: dict | None = None) -> DatasetSplit | None:
@@ -406,9 +407,12 @@ def run_split(run: TrainingRun, estimate: dict | None = None) -> DatasetSplit | 
                         folds=run_folds(run, estimate) if run.dataset_cross_validated else None)
 
 
-def dataset_summary(split: DatasetSplit | None) -> str:
-    """A run's dataset in words, as the run page and the admin say it: its split, or that it is not frozen yet."""
-    return NOT_FROZEN if split is None else str(split)
+def dataset_summary(split: DatasetSplit | None, run: TrainingRun | None = None) -> str:
+    """A run's dataset in words, as the run page and the admin say it: its split, or that it is not frozen yet
+    (or never was: ``run`` ended without it)."""
+    if split is not None:
+        return str(split)
+    return NEVER_FROZEN if run is not None and run.is_finished else NOT_FROZEN
 
 
 def epoch_history(run: TrainingRun) -> list[dict]:

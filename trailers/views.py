@@ -257,7 +257,7 @@ def _run_context(run: TrainingRun, estimate: dict) -> dict:
     split = selectors.run_split(run, estimate)
     return {
         "run": run, "charts": charts.run_charts(history, cross_validated=cross_validated),
-        "history": history, "split": split, "dataset_summary": selectors.dataset_summary(split),
+        "history": history, "split": split, "dataset_summary": selectors.dataset_summary(split, run),
         "duration": selectors.run_duration_seconds(run),
         "epochs": epochs, "best": best, "last": run.metrics[-1] if run.metrics else None,
         "cross_validated": cross_validated, "folds": selectors.run_folds(run, estimate),

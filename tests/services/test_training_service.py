@@ -105,7 +105,7 @@ def test_asking_a_run_to_stop_says_what_came_of_it(make_run):
     assert finished.status == TrainingRun.Status.SUCCEEDED and not finished.cancel_requested
 
 
-def test_a_worker_that_cannot_freeze_the_dataset_fails_the_run_with_the_reason(staff_user, user, rated):
+def test_a_worker_that_cannot_freeze_the_dataset_fails_the_run_with_the_reason(staff_user, user, rated, client):
     run = start(staff_user)
     assert run.status == TrainingRun.Status.QUEUED
     for trailer in rated:  # the labels went before a worker picked it up
@@ -115,6 +115,9 @@ def test_a_worker_that_cannot_freeze_the_dataset_fails_the_run_with_the_reason(s
     assert failed.error == ("Not enough labelled trailers: this run has 0 ready trailers with at least 1 rating, "
                             "and needs at least 3.")
     assert execute_training_run(run_id=run.pk, worker="test") is None  # finished: nobody takes it again
+    client.force_login(staff_user)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    assert "never frozen (the run ended before a worker could read its trailers)" in page and "not frozen yet" not in page
     assert issubclass(TrainingSetupError, ServiceError) and TrainingSetupError("x").code == "cannot_start"
 
 
