@@ -78,6 +78,7 @@ def test_own_uploads_rename_delete_retry(api, user, other_user, make_trailer):
     assert api.post(f"/api/trailers/{mine.pk}/retry/").json()["status"] == "queued"
     again = api.post(f"/api/trailers/{mine.pk}/retry/")
     assert again.status_code == 409 and "has not failed" in again.json()["detail"]
+    assert again.json()["code"] == "not_failed"  # every refusal carries its code
     assert api.delete(f"/api/trailers/{theirs.pk}/").status_code == 403
     Trailer.objects.filter(pk=mine.pk).update(status=Trailer.Status.PROCESSING)
     assert api.delete(f"/api/trailers/{mine.pk}/").status_code == 409

@@ -210,6 +210,6 @@ def delete(request, pk):
 def retry(request, pk):
     trailer = own_trailer(request, pk, CHANGE_TRAILER)
     if not retry_trailer(trailer=trailer):
-        return Response({"detail": f"“{trailer.title}” has not failed: there is nothing to try again."},
-                        status=status.HTTP_409_CONFLICT)
+        return Response({"detail": f"“{trailer.title}” has not failed: there is nothing to try again.",
+                         "code": "not_failed"}, status=status.HTTP_409_CONFLICT)
     return trailer

@@ -330,6 +330,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
                    request=None, responses={200: ModelVersionActivationSerializer,
                                             409: OpenApiResponse(inline_serializer("ActivationRefused", fields={
                                                 "detail": serializers.CharField(),
+                                                "code": serializers.CharField(help_text="worse_than_active"),
                                                 "comparison": ComparisonSerializer()}),
                                                 description="worse than the active version: ask again")})
     @action(detail=True, methods=["post"])
@@ -339,7 +340,8 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         confirmed = str(request.query_params.get("confirm", "")).lower() in ("1", "true")
         if is_worse(comparison) and not version.is_active and not confirmed:
             return Response({"detail": f"Model version {version} is {comparison['reason']}: ask again with "
-                                       "?confirm=true to activate it all the same.", "comparison": comparison},
+                                       "?confirm=true to activate it all the same.", "code": "worse_than_active",
+                             "comparison": comparison},
                             status=status.HTTP_409_CONFLICT)
         version = services.activate_model_version(model_version=version)
         context = {**self.get_serializer_context(), "comparison": comparison}
