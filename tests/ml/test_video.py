@@ -457,6 +457,21 @@ def test_truncated_mp4_with_its_index_first_fails_where_the_data_ends(tmp_path, 
     assert "subclip 1" in str(caught.value)
 
 
+def test_a_file_cut_short_is_refused_rather_than_sampled_from_its_first_seconds(tmp_path, ffmpeg, index_video):
+    source, _ = index_video(".mp4", seconds=6.0)
+    faststart = tmp_path / "faststart.mp4"
+    run_ffmpeg(ffmpeg, "-i", str(source), "-c", "copy", "-movflags", "+faststart", str(faststart))
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(faststart.read_bytes()[: faststart.stat().st_size // 3])
+    assert probe(path).duration == pytest.approx(6.0)  # its header still gives the whole length
+    with pytest.raises(VideoError, match=r"cut\.mp4: the picture ends at \d\.\d s, in subclip 0 \(1\.0–5\.0 s\), which "
+                                         r"got \d of its 8 frames: the file looks cut short") as caught:
+        sample_frames(path, [SubclipPlan(0, 1.0, 4.0)], frames_per_subclip=8, size=32)
+    assert caught.value.reason == "cut_short"
+    # The whole file gives every frame of the same plan.
+    assert len(sample_frames(faststart, [SubclipPlan(0, 1.0, 4.0)], frames_per_subclip=8, size=32)[0].frames) == 8
+
+
 def test_audio_only_file(tmp_path, ffmpeg):
     path = tmp_path / "song.mp4"
     run_ffmpeg(ffmpeg, "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", str(path))
