@@ -245,13 +245,18 @@ class TrainingRunAdmin(admin.ModelAdmin):
             preset = like.preset if like.preset in PRESET_NAMES else "default"
             initial.update(run_forms.initial_from_run(like))
         form = TrainingRunForm(request.POST or None, preset=preset, initial=initial)
+        run = None
         if request.method == "POST" and form.is_valid():
-            run = services.start_training_run(
-                user=request.user, model_config=form.model_config, train_config=form.train_config,
-                label_source=form.cleaned_data["label_source"], min_ratings=form.cleaned_data["min_ratings"],
-                trailer_ids=form.cleaned_data["trailer_ids"] or None,
-                auto_activate=form.cleaned_data["auto_activate"],
-            )  # fmt: skip
+            try:
+                run = services.start_training_run(
+                    user=request.user, model_config=form.model_config, train_config=form.train_config,
+                    label_source=form.cleaned_data["label_source"], min_ratings=form.cleaned_data["min_ratings"],
+                    trailer_ids=form.cleaned_data["trailer_ids"] or None,
+                    auto_activate=form.cleaned_data["auto_activate"],
+                )  # fmt: skip
+            except ServiceError as exc:  # its trailers are gone: said above the form, which keeps its values
+                form.add_error(None, exc.message)
+        if run is not None:
             self.log_addition(request, run, f"Started from the admin (options: {run.preset or 'custom'}).")
             if run.status == TrainingRun.Status.FAILED:
                 self.message_user(request, f"{run} could not start: {run.error}", messages.ERROR)

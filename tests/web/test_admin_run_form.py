@@ -37,6 +37,17 @@ def field_row(html: str, name: str) -> str:
 # --- starting a run --------------------------------------------------------------------------------------
 
 
+def test_trailers_that_are_not_there_are_refused_above_the_form_and_start_nothing(staff_client, labelled):
+    ids = f"{labelled[0].pk},{labelled[1].pk},999999"
+    response = post(staff_client, trailer_ids=ids)  # "Train on these", one of them deleted since
+    assert response.status_code == 200 and not TrainingRun.objects.exists()
+    html = response.content.decode()
+    assert "No trailer has the id 999999 (deleted since?): start the run with the trailers that are there." in html
+    assert f'name="trailer_ids" value="{ids}"' in html  # the form keeps what was asked
+    garbled = post(staff_client, trailer_ids="1,two").content.decode()  # a hidden field edited by hand
+    assert "Trailer ids must be a comma-separated list of numbers." in garbled and not TrainingRun.objects.exists()
+
+
 def test_a_started_run_opens_its_page_with_a_notice(staff_client, labelled):
     response = post(staff_client)
     run = TrainingRun.objects.get()

@@ -99,6 +99,15 @@ def test_a_body_with_fields_it_does_not_take_is_refused_naming_them_and_starts_n
     assert not TrainingRun.objects.exists()
 
 
+def test_trailer_ids_that_name_no_trailer_are_refused_and_start_nothing(staff_api, labelled):
+    response = staff_api.post("/api/runs/", {"trailer_ids": [labelled[0].pk, 999999, 999998], **TINY}, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "unknown_trailers" and body["trailer_ids"] == [
+        "No trailer has the ids 999998, 999999 (deleted since?): start the run with the trailers that are there."]
+    assert not TrainingRun.objects.exists()
+
+
 def test_start_with_a_preset_and_chosen_trailers(staff_api, labelled):
     ids = [t.pk for t in labelled]
     body = staff_api.post("/api/runs/", {"preset": "single_frame", "trailer_ids": ids, **TINY},

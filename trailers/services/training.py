@@ -138,7 +138,17 @@ def start_training_run(
     trailer_ids: list[int] | None = None,
     auto_activate: bool = False,
 ) -> TrainingRun:
-    """Create a run and enqueue it after commit; one with too few labelled trailers fails at once."""
+    """Create a run and enqueue it after commit; one with too few labelled trailers fails at once. Trailer ids
+    that name no trailer are refused (TrainingSetupError on ``trailer_ids``), and no run is made."""
+    if trailer_ids:
+        known = set(Trailer.objects.filter(pk__in=trailer_ids).values_list("pk", flat=True))
+        unknown = sorted(set(trailer_ids) - known)
+        if unknown:
+            named = ", ".join(map(str, unknown[:10])) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+            error = TrainingSetupError(f"No trailer has the id{'s' * (len(unknown) > 1)} {named} (deleted since?): "
+                                       "start the run with the trailers that are there.", code="unknown_trailers")
+            error.field = "trailer_ids"
+            raise error
     found = len(labelled_trailers(label_source=label_source, min_ratings=min_ratings, trailer_ids=trailer_ids))
     with transaction.atomic():
         run = TrainingRun.objects.create(
