@@ -329,9 +329,11 @@ def predictions(request):
     # An empty table under the unlike filter says why when the version keeps no novelty at all.
     unmeasured = (not page.object_list and bool(filters.checked().get("unlike"))
                   and not selectors.keeps_novelty(model_version=version))
+    # A version that has scored nothing yet (never activated): its figures are empty, and the page says why.
+    unscored = next((v.prediction_count == 0 for v in context["versions"] if v.pk == version.pk), False)
     context.update(
         form=filters.form, report=report, page=page, rows=page.object_list, csv_query=request.GET.urlencode(),
-        unmeasured=unmeasured,
+        unmeasured=unmeasured, unscored=unscored,
         scatter=charts.scatter_chart(report.scatter_points, x_label="mean user rating", y_label="predicted rating",
                                      label=f"Predicted against rated, {version}"),
     )

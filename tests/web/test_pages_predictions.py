@@ -77,6 +77,21 @@ def test_another_version_can_be_chosen(user_client, scored):
     assert user_client.get("/predictions/?version=99999").status_code == 404
 
 
+def test_a_version_that_has_scored_nothing_says_so_and_gives_its_runs_figure(client, user, staff_user, scored,
+                                                                               make_version):
+    fresh = make_version(number=3, val_mae=0.564, val_mae_sd=0.05, estimate="cross-validated", folds=5)
+    client.force_login(user)
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(f"/predictions/?version={fresh.pk}")
+                                       .content.decode()))
+    assert ("v3 has not scored any trailer yet, so the figures below, which come from its predictions, are empty. "
+            "Its run reported an MAE of 0.564 ± 0.050, cross-validated over 5 folds. Staff can have it score the "
+            "trailers.") in words
+    assert 'id="version-unscored"' not in client.get(f"/predictions/?version={scored['v1'].pk}").content.decode()
+    client.force_login(staff_user)
+    assert "Activate it, or have it score every ready trailer, from the admin." in re.sub(
+        r"<[^>]+>", "", client.get(f"/predictions/?version={fresh.pk}").content.decode())
+
+
 def test_csv_download(user_client, scored):
     response = user_client.get("/predictions.csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
