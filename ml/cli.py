@@ -687,6 +687,23 @@ def _reading_snippets(args, model_config: LRCNConfig, sampling: SamplingConfig |
     return reading
 
 
+SAMPLING_COMPARED = ("n_subclips", "subclip_duration", "offset", "frame_step", "frames_per_subclip", "size")
+
+
+def _note_other_sampling(args, sampled: SamplingConfig | None, trained: dict[str, Any] | None) -> None:
+    """Warn when DATA_DIR's frames were sampled otherwise than the model's training frames (the snippets are
+    refused apart): the model scores them, but not as it would score the videos themselves."""
+    if sampled is None or not trained:
+        return
+    model = SamplingConfig.from_dict(trained)
+    differ = [f"{name} {getattr(sampled, name)} (the model's {getattr(model, name)})" for name in SAMPLING_COMPARED
+              if getattr(sampled, name) != getattr(model, name)]
+    if differ:
+        _warn(f"note: {args.input}'s frames were sampled otherwise than {args.model_file}'s training frames: "
+              f"{', '.join(differ)}; the scores may differ from those of the videos themselves, which are sampled "
+              "as the model's frames were")
+
+
 def _sampled_in(data_dir: Path, snippets: int) -> str:
     """"DATA_DIR's frames were sampled in snippets of N frames": how the snippet refusals and note begin."""
     return f"{data_dir}'s frames were sampled in snippets of {snippets} frame{'s' * (snippets != 1)}"
@@ -829,6 +846,10 @@ def _estimate_lines(estimate: dict[str, Any], result, *, verbose: bool) -> list[
         share = f", neighbours' share {row['neighbour_weight']:g}" if row.get("neighbour_weight") is not None else ""
         lines.append(f"fold {row['fold']}/{count} ({row['trailers']} held out, {row['train_trailers']} trained on"
                      f"{share}): " + "  |  ".join(parts))
+    asked = result.train_config.folds
+    if count < asked:
+        lines.append(f"note: --folds {asked} asked for more folds than there were trailers to deal out ({count}, "
+                     f"each group of near-duplicates counting as one), so there are {count}")
     lines.append(f"cross-validated estimate ({count} folds, {estimate['trailers']} trailers; "
                  "mean ± sd over folds):")
     lines.append(f"  {'':<14}{'MAE':<18}{'RMSE':<18}Spearman")
@@ -984,7 +1005,9 @@ def run_predict(args) -> int:
     prepared = find_subclips(args.input) if args.input.is_dir() else {}
     lacking = [0]  # subclips of a frozen pretrained encoder's model scored without a cache
     if prepared:
-        held = sampled_snippets(_read_sampling(args.input))
+        sampled = _read_sampling(args.input)
+        _note_other_sampling(args, sampled, loaded.sampling)
+        held = sampled_snippets(sampled)
         if held is not None and held != loaded.model_config.snippet_frames:
             asked = loaded.model_config.snippet_frames
             raise CliError(f"{_sampled_in(args.input, held)} ({SAMPLING_FILE}), but {args.model_file} reads motion "

@@ -363,6 +363,28 @@ def test_without_the_neighbour_mix_the_model_is_its_head_alone(videos, embedded,
     assert all(member.near.weight == 0 and member.scales is not None for member in load_model(model).members)
 
 
+def test_more_folds_than_trailers_says_how_many_it_made(videos, embedded, tmp_path, capsys):
+    _, markup, _ = videos
+    assert main(["train", str(embedded), "--markup", str(markup), "--out", str(tmp_path / "m.pt"), "--folds", "10",
+                 "--epochs", "1", "--frames-per-sample", "4", "--no-single-frame-baseline"]) == 0
+    out = capsys.readouterr().out
+    made = re.search(r"note: --folds 10 asked for more folds than there were trailers to deal out \((\d)\, each group "
+                     r"of near-duplicates counting as one\), so there are (\d)\n", out)
+    assert made and made[1] == made[2] and f"cross-validated estimate ({made[1]} folds, 6 trailers" in out
+
+    # Frames sampled otherwise than the model's: scored, with a note naming what differs.
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(embedded, other)
+    settings = json.loads((other / SAMPLING_FILE).read_text())
+    (other / SAMPLING_FILE).write_text(json.dumps({**settings, "offset": settings["offset"] + 0.5}))
+    assert main(["predict", str(tmp_path / "m.pt"), str(other), "--out", str(tmp_path / "p.csv"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert (f"note: {other}'s frames were sampled otherwise than {tmp_path / 'm.pt'}'s training frames: offset "
+            f"{settings['offset'] + 0.5} (the model's {settings['offset']}); the scores may differ") in err
+
+
 def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, embedded, tmp_path, capsys, monkeypatch):
     import ml.crossval
 
