@@ -153,11 +153,13 @@ def line_chart(series: Sequence[Series], *, x_label: str, y_label: str, label: s
 
 
 def scatter_chart(points: Sequence[tuple[float, float, str]], *, x_label: str, y_label: str, label: str,
-                  domain: tuple[float, float] = (1.0, 10.0)) -> SafeString:
-    """Points (x, y, hover text) on a square domain with the y = x diagonal: a perfect prediction lies on it."""
+                  domain: tuple[float, float] = (1.0, 10.0), filtered: bool = False) -> SafeString:
+    """Points (x, y, hover text) on a square domain with the y = x diagonal: a perfect prediction lies on it.
+    ``filtered``: the points are those of a filtered list (an empty chart then says so)."""
     cleaned = [(float(x), float(y), text) for x, y, text in points if x is not None and y is not None]
     if not cleaned:
-        return mark_safe('<p class="muted chart-empty">No rated trailers with predictions yet.</p>')
+        empty = "No rated trailers match these filters." if filtered else "No rated trailers with predictions yet."
+        return mark_safe(f'<p class="muted chart-empty">{empty}</p>')
     lo = min(domain[0], *(min(x, y) for x, y, _ in cleaned))
     hi = max(domain[1], *(max(x, y) for x, y, _ in cleaned))
     frame = _Frame([lo, hi], [lo, hi], x_domain=(lo, hi), y_domain=(lo, hi))

@@ -335,7 +335,7 @@ def predictions(request):
         form=filters.form, report=report, page=page, rows=page.object_list, csv_query=request.GET.urlencode(),
         unmeasured=unmeasured, unscored=unscored,
         scatter=charts.scatter_chart(report.scatter_points, x_label="mean user rating", y_label="predicted rating",
-                                     label=f"Predicted against rated, {version}"),
+                                     label=f"Predicted against rated, {version}", filtered=filters.form.is_filtered),
     )
     return render(request, "trailers/predictions.html", context)
 

@@ -27,7 +27,10 @@ def runs_compare(request):
     ids = sorted(selectors_runs.parse_ids(request.GET.getlist("runs"))[:MAX_COMPARED])  # oldest on the left
     comparison = selectors_runs.compare_runs(ids)
     if len(comparison.runs) < 2:
-        messages.error(request, "Tick two runs or more in the list to compare them.")
+        found = {compared.run.pk for compared in comparison.runs}
+        gone = [pk for pk in ids if pk not in found]
+        messages.error(request, (f"No run has the id{'s' * (len(gone) > 1)} {', '.join(map(str, gone))}. " if gone
+                                 else "") + "Tick two runs or more in the list to compare them.")
         return redirect("runs")
     return render(request, "trailers/compare_runs.html", {
         "comparison": comparison, "charts": charts.compare_charts(comparison.runs),

@@ -151,6 +151,7 @@ def test_a_range_that_cannot_match_says_why_and_clear_resets(user_client, scored
     html = response.content.decode()
     assert rows(response) == []
     assert "“Predicted from” (9) is above “to” (2), so no prediction can match: swap them, or clear one." in html
+    assert '<p class="muted chart-empty">No rated trailers match these filters.</p>' in html  # not "yet"
     clear = re.search(r'<a class="button secondary" id="clear-filters" href="([^"]+)">Clear</a>', html).group(1)
     assert rows(user_client.get("/predictions/" + clear)) == ["A", "C", "D", "B"]
     # Nothing to clear without filters.

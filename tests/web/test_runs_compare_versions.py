@@ -73,6 +73,8 @@ def test_compare_runs_shows_figures_differing_options_and_overlaid_curves(user_c
     # One run is no comparison.
     response = user_client.get(f"/runs/compare/?runs={first.pk}", follow=True)
     assert "Tick two runs or more in the list to compare them." in unescape(response.content.decode())
+    response = user_client.get(f"/runs/compare/?runs={first.pk},99998,99999", follow=True)  # deleted since
+    assert "No run has the ids 99998, 99999. Tick two runs or more" in unescape(response.content.decode())
 
 
 def test_staff_note_a_run_and_everyone_sees_it(staff_client, user, make_run):
