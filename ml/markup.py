@@ -13,6 +13,7 @@ Excel's "CSV (Comma delimited)" writes.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
@@ -112,9 +113,9 @@ def _name_key(name: str) -> str:
 
 
 def _parse(path: Path, rows: Iterable[list[Any]]) -> dict[str, float]:
-    rows = iter(rows)
+    rows = enumerate(rows, start=1)  # numbered as a spreadsheet numbers them, blank rows included
     header = None
-    for header_row in rows:
+    for _, header_row in rows:
         if any(_text(c) for c in header_row):
             header = [_text(c).lower() for c in header_row]
             break
@@ -125,7 +126,7 @@ def _parse(path: Path, rows: Iterable[list[Any]]) -> dict[str, float]:
     except ValueError:
         raise MarkupError(f"{path}: needs a 'Title' and a 'Score' column, found {[h for h in header if h]}") from None
     result: dict[str, float] = {}
-    for number, row in enumerate(rows, start=2):
+    for number, row in rows:
         cells = list(row) + [None] * (max(title_col, score_col) + 1 - len(row))
         title, raw = _text(cells[title_col]), cells[score_col]
         if not title and not _text(raw):
@@ -167,13 +168,19 @@ def _csv_rows(path: Path) -> list[list[str]]:
 
 
 def _decode(path: Path, data: bytes) -> str:
-    """The text of a CSV file in the first of :data:`CSV_ENCODINGS` that decodes it."""
+    """The text of a CSV file: UTF-16 where it starts with its byte-order mark (Excel's "Unicode text"), else in
+    the first of :data:`CSV_ENCODINGS` that decodes it."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise MarkupError(f"{path}: starts as UTF-16 text but does not decode as it (damaged?)") from None
     for encoding in CSV_ENCODINGS:
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise MarkupError(f"{path}: not a text file in UTF-8 or Windows-1252 (Excel's CSV) encoding")
+    raise MarkupError(f"{path}: not a text file in UTF-8, UTF-16 or Windows-1252 (Excel's CSV) encoding")
 
 
 def _xlsx_rows(path: Path) -> list[list[Any]]:

@@ -44,6 +44,7 @@ def test_reads_xls(tmp_path):
         ("Title,Score\nAlien,8\nCats,11\n", r"row 3 \('Cats'\): score '11' is outside 0–10"),
         ("Title,Score\nAlien,-0.5\n", r"row 2 \('Alien'\): score '-0.5' is outside 0–10"),
         ("", "empty"),
+        ("\n\nTitle,Score\nAlien,8\n\nCats,x\n", r"row 6 \('Cats'\): score 'x'"),  # the file's row, blank ones counted
     ],
 )
 def test_bad_markup_is_refused_with_the_row_and_reason(tmp_path, text, message):
@@ -65,8 +66,9 @@ def test_scores_0_and_10_are_in_range(tmp_path):
         "Title,Score\r\nAmélie,5\r\nLéon,8\r\n".encode("cp1252"),  # Excel's "CSV (Comma delimited)"
         "Title,Score\nAmélie,5\nLéon,8\n".encode(),
         "\ufeffTitle,Score\nAmélie,5\nLéon,8\n".encode(),
+        "Title\tScore\r\nAmélie\t5\r\nLéon\t8\r\n".encode("utf-16"),  # Excel's "Unicode text"
     ],
-    ids=["cp1252", "utf-8", "utf-8-bom"],
+    ids=["cp1252", "utf-8", "utf-8-bom", "utf-16"],
 )
 def test_reads_csv_in_utf8_or_excels_windows_1252(tmp_path, data):
     path = tmp_path / "markup.csv"
@@ -77,7 +79,7 @@ def test_reads_csv_in_utf8_or_excels_windows_1252(tmp_path, data):
 def test_a_csv_in_neither_encoding_is_refused_by_name(tmp_path):
     path = tmp_path / "markup.csv"
     path.write_bytes(b"Title,Score\nA\x81\x8d,5\n")  # bytes that are neither UTF-8 nor Windows-1252
-    with pytest.raises(MarkupError, match=r"markup\.csv: not a text file in UTF-8 or Windows-1252"):
+    with pytest.raises(MarkupError, match=r"markup\.csv: not a text file in UTF-8, UTF-16 or Windows-1252"):
         read_markup(path)
 
 
