@@ -1021,8 +1021,9 @@ def run_predict(args) -> int:
             if wanted is None:
                 return score_frame_files(loaded, paths)
             cached = [_cached_embeddings(p, load=False) if made_with == wanted else None for p in paths]
-            lacking[0] += sum(c is None for c in cached)
-            return score_frame_files(loaded, paths, embeddings=cached, embedding_spec=wanted)
+            scores = score_frame_files(loaded, paths, embeddings=cached, embedding_spec=wanted)
+            lacking[0] += sum(c is None for c in cached)  # embedded: a trailer skipped above counts none
+            return scores
 
         for title, paths in prepared.items():
             jobs.append((title, lambda paths=paths: score_prepared(paths)))
