@@ -33,6 +33,14 @@ def test_schema_is_valid_openapi_without_warnings(client):
                                                                                   "sort", "page"}
     assert {p["name"] for p in paths["/api/predictions/"]["get"]["parameters"]} >= {"version", "trailer"}
     assert {"tokenAuth", "cookieAuth"} <= set(schema["components"]["securitySchemes"])
+    components = schema["components"]["schemas"]
+    # Each status points at its own choices.
+    assert components["TrailerDetail"]["properties"]["status"]["allOf"] == [
+        {"$ref": "#/components/schemas/TrailerStatusEnum"}]
+    # The bodies that refuse fields they do not take say so; the others (responses) say nothing of extras.
+    refusing = {name for name, component in components.items() if component.get("additionalProperties") is False}
+    assert refusing == {"ModelOptions", "PatchedRunNote", "Rating", "TrailerUpload", "TrainOptions",
+                        "TrainingRunCreate"}
 
 
 def test_docs_page(client):

@@ -19,12 +19,7 @@ from trailers import selectors
 from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 from trailers.services.ratings import parse_rating
 
-# Trailers and runs both have a "status", with different choices. The list serializers carry the enums
-# (named TrailerStatusEnum and TrainingRunStatusEnum by drf-spectacular); the detail serializers point at
-# them, so that each choice set lives in one component and the schema generates without a naming clash.
 
-
-@extend_schema_field({"$ref": "#/components/schemas/TrailerStatusEnum"})
 class RefusesUnknownFields:
     """A serializer of a request body that refuses fields it does not know, naming each, rather than ignoring them:
     a body copied from what a GET returns (``model_config`` where a run is started with ``model``) must not
@@ -33,20 +28,30 @@ class RefusesUnknownFields:
 
     HINTS: dict[str, str] = {}
     component_names: set[str] = set()  # their OpenAPI components, which say so (trailers/api/schema.py)
+    FORM_FIELDS = {"csrfmiddlewaretoken"}  # what the browsable API's HTML forms post beside the fields
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         name = cls.__name__.removesuffix("Serializer")  # drf-spectacular's component name
         RefusesUnknownFields.component_names |= {name, f"Patched{name}"}
 
+    def unknown_message(self, name: str) -> str:
+        return self.HINTS.get(name, "Unknown field.")
+
     def to_internal_value(self, data):
         if hasattr(data, "keys"):
-            unknown = sorted(set(data.keys()) - set(self.fields))
+            unknown = sorted(set(data.keys()) - set(self.fields) - self.FORM_FIELDS)
             if unknown:
-                raise serializers.ValidationError({name: [self.HINTS.get(name, "Unknown field.")] for name in unknown})
+                raise serializers.ValidationError({name: [self.unknown_message(name)] for name in unknown})
         return super().to_internal_value(data)
 
 
+# Trailers and runs both have a "status", with different choices. The list serializers carry the enums
+# (named TrailerStatusEnum and TrainingRunStatusEnum by drf-spectacular); the detail serializers point at
+# them, so that each choice set lives in one component and the schema generates without a naming clash.
+
+
+@extend_schema_field({"$ref": "#/components/schemas/TrailerStatusEnum"})
 class _TrailerStatusField(serializers.CharField):
     pass
 
@@ -413,7 +418,7 @@ def _option_field(declared: Option) -> serializers.Field:
                                                     refused), **common)
 
 
-class _ConfigOptionsSerializer(serializers.Serializer):
+class _ConfigOptionsSerializer(RefusesUnknownFields, serializers.Serializer):
     """Some options of one of ml's configs, each as ml/config.py declares it; an unknown one is refused, and one
     renamed since (``seed``) is refused with its new name: one name per option, never one ignored."""
 
@@ -422,15 +427,9 @@ class _ConfigOptionsSerializer(serializers.Serializer):
     def get_fields(self):
         return {name: _option_field(declared) for name, declared in options(self.config_class).items()}
 
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(options(self.config_class)))
-            if unknown:
-                renamed = self.config_class.RENAMED
-                raise serializers.ValidationError({
-                    name: [f"Renamed: send it as “{renamed[name]}”." if name in renamed else "Unknown option."]
-                    for name in unknown})
-        return super().to_internal_value(data)
+    def unknown_message(self, name: str) -> str:
+        renamed = self.config_class.RENAMED
+        return f"Renamed: send it as “{renamed[name]}”." if name in renamed else "Unknown option."
 
 
 class ModelOptionsSerializer(_ConfigOptionsSerializer):
