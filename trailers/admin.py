@@ -379,7 +379,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if comparison["active"] is None:
             self.message_user(request, f"Compared with the version that was active: {comparison['reason']}.",
                               messages.INFO)
-        elif comparison["decision"] == "activate":
+        elif comparison["decision"] == "activate" or comparison.get("tied"):
             self.message_user(request, f"Compared with v{comparison['active']}, the version that was active: "
                                        f"{comparison['reason']}.", messages.SUCCESS)
         else:

@@ -40,13 +40,14 @@ def single_frames(settings, tmp_path):
     return made
 
 
-def version_reading(snippets: int, settings, make_version, tmp_path):
-    """A version whose model (the default preset, untrained) reads motion within snippets of ``snippets``
-    consecutive frames."""
+def version_reading(snippets: int, settings, make_version, tmp_path, *, options_say: int | None = None):
+    """A version whose model (the default preset, untrained) trained on frames sampled in snippets of ``snippets``
+    consecutive frames, and reads motion within them (or within ``options_say``, as versions made before runs
+    adopted their frames' snippets may say)."""
     sampling = SamplingConfig(**{**settings.REELSCORE_SAMPLING, "snippet_frames": snippets, "frame_step": None})
     torch.manual_seed(0)
     spec = embedding_spec()  # the installation's encoder and size, which made the trailers' embeddings
-    config = PRESETS["default"].replace(frame_size=spec.size, snippet_frames=snippets)
+    config = PRESETS["default"].replace(frame_size=spec.size, snippet_frames=options_say or snippets)
     path = save_model_file(tmp_path / "model.pt", model=build_model(config), normaliser=Normaliser(5.0, 2.0),
                            embedding=spec.to_dict(), sampling=sampling.to_dict())
     version = make_version(number=1, active=True)
@@ -69,6 +70,18 @@ def test_a_trailer_sampled_in_other_snippets_is_scored_from_its_video(single_fra
         # What the stored single frames would have given, motion read across frames far apart, is another figure.
         stored = score_frame_files(model, [s.frames.path for s in trailer.subclips.order_by("index")])
         assert abs(stored.mean - fresh.mean) > 1e-4
+
+
+def test_trailers_cut_as_the_versions_training_frames_were_are_scored_from_their_frames(
+        single_frames, settings, make_version, tmp_path, caplog):
+    # An older version: trained on single frames, though its options said pairs.
+    version, model = version_reading(1, settings, make_version, tmp_path, options_say=2)
+    caplog.set_level(logging.INFO, logger="trailers.services.scoring")
+    assert score_trailers(model_version_id=version.pk) == 2
+    assert "scored from its video" not in caplog.text
+    for trailer, _ in single_frames:
+        stored = score_frame_files(model, [s.frames.path for s in trailer.subclips.order_by("index")])
+        assert Prediction.objects.get(trailer=trailer).score == pytest.approx(stored.mean, abs=1e-4)
 
 
 def test_a_video_that_cannot_serve_leaves_its_trailer_unscored_with_the_reason(single_frames, settings,

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.broker import broker_messages
 from trailers.errors import ServiceError
-from trailers.models import ModelVersion
+from trailers.models import ModelVersion, Prediction
 from trailers.services import ActivationError, activate_model_version
 from trailers.services.versions import compare_with_active, is_worse, rollback
 
@@ -96,5 +96,23 @@ def test_a_version_that_ties_with_the_active_one_is_not_called_worse(make_traile
         make_prediction(old, trailer, score)
         make_prediction(again, trailer, score)
     tied = compare_with_active(again)
-    assert tied["decision"] == "keep" and not is_worse(tied)  # auto-activation keeps v1; a person is not warned
+    assert tied["decision"] == "keep" and tied["tied"] and not is_worse(tied)  # auto-activation keeps v1
     assert tied["reason"] == "as good as v1 on the same 3 held-out trailers, MAE 0.633 against v1's 0.633"
+    # Nor is one that differs below the third decimal, which every page shows.
+    Prediction.objects.filter(model_version=again, trailer=trailers[2]).update(score=7.1001)
+    assert not is_worse(compare_with_active(again))
+
+
+def test_a_tie_is_shown_without_a_warning_and_activates_without_asking(staff_client, make_trailer, make_run,
+                                                                       make_version, make_prediction):
+    trailers = [make_trailer() for _ in range(2)]
+    dataset = [{"trailer": t.pk, "label": 5.0, "split": "val"} for t in trailers]
+    make_version(number=1, active=True, run=make_run(dataset=dataset))
+    again = make_version(number=2, run=make_run(dataset=dataset))
+    for trailer in trailers:
+        make_prediction(ModelVersion.objects.get(number=1), trailer, 6.0)
+        make_prediction(again, trailer, 6.0)
+    page = staff_client.get(f"/versions/{again.pk}/").content.decode()
+    assert '<p id="version-comparison" class="notice">Against v1, the active version: as good as v1' in page
+    staff_client.post(f"/versions/{again.pk}/activate/")
+    assert ModelVersion.objects.get(is_active=True).number == 2  # no confirmation asked

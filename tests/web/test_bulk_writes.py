@@ -69,6 +69,7 @@ def stub_model(monkeypatch):
 
     class Model:
         embedding = None
+        sampling = None  # a model file that does not say how its frames were sampled: its options do
 
         class model_config:  # noqa: N801 - stands in for LRCNConfig
             uses_embeddings = False

@@ -491,6 +491,8 @@ class ComparisonSerializer(serializers.Serializer):
     new_mae = serializers.FloatField(allow_null=True)
     old_mae = serializers.FloatField(allow_null=True)
     decision = serializers.ChoiceField(choices=["activate", "keep"])
+    tied = serializers.BooleanField(required=False, help_text="true when both have the same MAE to 3 decimals: "
+                                                              "neither is worse, and auto-activation keeps the active one")
     reason = serializers.CharField()
 
 

@@ -67,6 +67,8 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
     # A frozen encoder's head reads the cached embeddings made the way the model's were (others: on demand).
     wanted = model.embedding if model.model_config.uses_embeddings else None
     standing = selectors.run_standing(version)  # kept on each prediction: what the version knew of the trailer
+    # The snippets of the frames the model trained on (older versions may say otherwise in their options).
+    trained_on = sampled_snippets(model.sampling) or model.model_config.snippet_frames
     written = 0
     chunk: list[Prediction] = []
     for trailer in trailers.iterator(chunk_size=SCORING_CHUNK):
@@ -75,12 +77,11 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
             continue
         held = sampled_snippets(subclips[0].sampling)  # a trailer's subclips are sampled alike
         try:
-            if held is not None and held != model.model_config.snippet_frames:
+            if held is not None and held != trained_on:
                 # Motion read within snippets its frames do not hold would be made up: the video is sampled again,
                 # the way the model's training frames were (SAMPLING_SNIPPET_FRAMES changed since it was cut).
                 log.info("trailer %s's frames were sampled in snippets of %s, but version %s reads motion within "
-                         "snippets of %s: scored from its video", trailer.pk, held, version.number,
-                         model.model_config.snippet_frames)
+                         "snippets of %s: scored from its video", trailer.pk, held, version.number, trained_on)
                 with store.local_copy(trailer.file.name) as video:
                     scores = score_video(model, video)
             else:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -85,14 +83,15 @@ def compare_with_active(version: ModelVersion) -> dict:
     words = (f"on the same {result['trailers']} held-out trailers, MAE {result['new_mae']:.3f} against "
              f"{active}'s {result['old_mae']:.3f}")
     if _tied(result["new_mae"], result["old_mae"]):  # e.g. the same model trained twice: neither is worse
-        return {**result, "decision": "keep", "reason": f"as good as {active} " + words}
+        return {**result, "decision": "keep", "tied": True, "reason": f"as good as {active} " + words}
     better = result["new_mae"] < result["old_mae"]
     return {**result, "decision": "activate" if better else "keep",
             "reason": ("better " if better else "not better ") + words}
 
 
 def _tied(new_mae: float, old_mae: float) -> bool:
-    return math.isclose(new_mae, old_mae, rel_tol=1e-9, abs_tol=1e-12)
+    """The same MAE to the 3 decimals every page and message shows: neither version is called better or worse."""
+    return round(new_mae, 3) == round(old_mae, 3)
 
 
 def activate_model_version(*, model_version: ModelVersion) -> ModelVersion:
