@@ -23,7 +23,7 @@ from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, Training
 from .paging import AdminPaginator, EstimatedCountPaginator
 from .permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN, can
 from .run_forms import PRESET_DESCRIPTIONS, PRESET_NAMES, PRESET_WARNINGS, TrainingRunForm
-from .services.training import request_cancel
+from .services.training import request_cancel, unknown_trailer_ids
 from .services.versions import compare_with_active
 
 # Rows a page of the admin's largest lists (trailers, predictions) shows: drawing one costs the server about
@@ -254,8 +254,18 @@ class TrainingRunAdmin(admin.ModelAdmin):
                     trailer_ids=form.cleaned_data["trailer_ids"] or None,
                     auto_activate=form.cleaned_data["auto_activate"],
                 )  # fmt: skip
-            except ServiceError as exc:  # its trailers are gone: said above the form, which keeps its values
-                form.add_error(None, exc.message)
+            except ServiceError as exc:  # said above the form, which keeps its values
+                message = exc.message
+                if exc.code == "unknown_trailers":  # deleted since they were picked: the form keeps the others
+                    gone = set(unknown_trailer_ids(form.cleaned_data["trailer_ids"]))
+                    kept = [pk for pk in form.cleaned_data["trailer_ids"] if pk not in gone]
+                    data = request.POST.copy()
+                    data["trailer_ids"] = ",".join(map(str, kept))
+                    form = TrainingRunForm(data, preset=preset, initial=initial)
+                    form.is_valid()
+                    message += (f" The form now holds the other {len(kept)}: start it again to train on them."
+                                if kept else " None of the trailers picked is left.")
+                form.add_error(None, message)
         if run is not None:
             self.log_addition(request, run, f"Started from the admin (options: {run.preset or 'custom'}).")
             if run.status == TrainingRun.Status.FAILED:

@@ -42,8 +42,13 @@ def test_trailers_that_are_not_there_are_refused_above_the_form_and_start_nothin
     response = post(staff_client, trailer_ids=ids)  # "Train on these", one of them deleted since
     assert response.status_code == 200 and not TrainingRun.objects.exists()
     html = response.content.decode()
-    assert "No trailer has the id 999999 (deleted since?): start the run with the trailers that are there." in html
-    assert f'name="trailer_ids" value="{ids}"' in html  # the form keeps what was asked
+    assert "No trailer has the id 999999 (deleted since?). The form now holds the other 2: start it again to train " \
+           "on them." in html
+    kept = f"{labelled[0].pk},{labelled[1].pk}"
+    assert f'name="trailer_ids" value="{kept}"' in html  # the form keeps the rest of what was asked
+    assert post(staff_client, trailer_ids=kept).status_code == 302  # a run is made with them (failed: 2 are too few)
+    assert TrainingRun.objects.get().requested_trailer_ids == sorted([labelled[0].pk, labelled[1].pk])
+    TrainingRun.objects.all().delete()
     garbled = post(staff_client, trailer_ids="1,two").content.decode()  # a hidden field edited by hand
     assert "Trailer ids must be a comma-separated list of numbers." in garbled and not TrainingRun.objects.exists()
 

@@ -107,7 +107,7 @@ def test_trailer_ids_that_name_no_trailer_are_refused_and_start_nothing(staff_ap
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "unknown_trailers" and body["trailer_ids"] == [
-        "No trailer has the ids 999998, 999999 (deleted since?): start the run with the trailers that are there."]
+        "No trailer has the ids 999998, 999999 (deleted since?)."]
     assert not TrainingRun.objects.exists()
 
 

@@ -100,6 +100,17 @@ def _too_few_message(found: int, *, label_source: str, min_ratings: int) -> str:
             f"with {what}, and needs at least {MIN_TRAILERS}.")
 
 
+def unknown_trailer_ids(trailer_ids: list[int]) -> list[int]:
+    """The ids among ``trailer_ids`` that name no trailer (deleted since they were picked), in order."""
+    known = set(Trailer.objects.filter(pk__in=trailer_ids).values_list("pk", flat=True)) if trailer_ids else set()
+    return sorted(set(trailer_ids) - known)
+
+
+def _listed_ids(ids: list[int], most: int = 10) -> str:
+    """"3, 5, 8", or the first ``most`` and how many more."""
+    return ", ".join(map(str, ids[:most])) + (f" and {len(ids) - most} more" if len(ids) > most else "")
+
+
 def _refuse_mixed_snippets(trailer_ids) -> None:
     """A model reads motion within the snippets of consecutive frames its trailers hold: trailers cut in snippets
     of different lengths (SAMPLING_SNIPPET_FRAMES changed between them) cannot train one, and the run names the
@@ -121,7 +132,7 @@ def _refuse_mixed_snippets(trailer_ids) -> None:
 
     kinds = ", ".join(f"{len(cut[n])} in {frames(n)}" for n in sorted(cut))
     older = sorted(pk for n, pks in cut.items() if n != now for pk in pks)
-    named = ", ".join(map(str, older[:10])) + (f" and {len(older) - 10} more" if len(older) > 10 else "")
+    named = _listed_ids(older)
     raise TrainingSetupError(
         f"This run's trailers were cut in snippets of different lengths ({kinds}), and a model reads motion within "
         f"one: preprocess again (the trailers admin's “Preprocess again”) the trailers cut otherwise than in "
@@ -140,15 +151,12 @@ def start_training_run(
 ) -> TrainingRun:
     """Create a run and enqueue it after commit; one with too few labelled trailers fails at once. Trailer ids
     that name no trailer are refused (TrainingSetupError on ``trailer_ids``), and no run is made."""
-    if trailer_ids:
-        known = set(Trailer.objects.filter(pk__in=trailer_ids).values_list("pk", flat=True))
-        unknown = sorted(set(trailer_ids) - known)
-        if unknown:
-            named = ", ".join(map(str, unknown[:10])) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
-            error = TrainingSetupError(f"No trailer has the id{'s' * (len(unknown) > 1)} {named} (deleted since?): "
-                                       "start the run with the trailers that are there.", code="unknown_trailers")
-            error.field = "trailer_ids"
-            raise error
+    unknown = unknown_trailer_ids(trailer_ids or [])
+    if unknown:
+        error = TrainingSetupError(f"No trailer has the id{'s' * (len(unknown) > 1)} {_listed_ids(unknown)} "
+                                   "(deleted since?).", code="unknown_trailers")
+        error.field = "trailer_ids"
+        raise error
     found = len(labelled_trailers(label_source=label_source, min_ratings=min_ratings, trailer_ids=trailer_ids))
     with transaction.atomic():
         run = TrainingRun.objects.create(
