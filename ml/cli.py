@@ -319,9 +319,6 @@ def run_preprocess(args) -> int:
         raise CliError(f"{out} was prepared with other sampling settings ({previous.to_dict()}); "
                        "choose another --out")
     made_with = _read_embedding_spec(out)
-    if args.no_embeddings and made_with is not None:
-        raise CliError(f"{out} holds embeddings made with {made_with.describe()}; preparing its videos again "
-                       "without embeddings would delete theirs: leave out --no-embeddings, or choose another --out")
     spec = None if args.no_embeddings else _installed_spec(embed_size)
     if spec is not None and made_with is not None and made_with != spec:
         raise CliError(f"{out} holds embeddings made with {made_with.describe()}, not {spec.describe()}; "
@@ -329,6 +326,12 @@ def run_preprocess(args) -> int:
     videos = sorted(p for p in args.video_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     if not videos:
         raise CliError(f"{args.video_dir} holds no files")
+    if args.no_embeddings:  # new videos may come without them (`embed` adds them later); prepared ones keep theirs
+        embedded = [v.name for v in videos if any((out / v.stem).glob(f"*{SUFFIX}"))]
+        if embedded:
+            raise CliError(f"{out} holds embeddings of {len(embedded)} of these videos ({', '.join(embedded[:3])}"
+                           f"{' …' if len(embedded) > 3 else ''}); preparing them again without embeddings would "
+                           "delete theirs: leave out --no-embeddings, or choose another --out")
     device = "cpu"
     if spec is not None:
         device = _device(args.device)
@@ -424,7 +427,11 @@ def _write_trailer_folder(out: Path, stem: str, write) -> None:
             # all that stands between the old folder and the new.
             old = out / f".tmp-{uuid.uuid4().hex}"
             folder.rename(old)
-            staging.rename(folder)
+            try:
+                staging.rename(folder)
+            except BaseException:
+                old.rename(folder)  # the old one back where it was
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             staging.rename(folder)
@@ -532,9 +539,12 @@ def add_config_options(p, cls, prefix: str, title: str, description: str, *, def
 
 def _whole_numbers(text: str) -> list[int]:
     try:
-        return [int(part) for part in text.split(",") if part.strip()]
+        numbers = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"whole numbers separated by commas or spaces, got {text!r}") from None
+        numbers = []
+    if not numbers:
+        raise argparse.ArgumentTypeError(f"whole numbers separated by commas or spaces, got {text!r}")
+    return numbers
 
 
 def config_overrides(args, cls, prefix: str) -> dict[str, Any]:
@@ -687,7 +697,7 @@ def _reading_snippets(args, model_config: LRCNConfig, sampling: SamplingConfig |
     return reading
 
 
-SAMPLING_COMPARED = ("n_subclips", "subclip_duration", "offset", "frame_step", "frames_per_subclip", "size")
+SAMPLING_COMPARED = ("n_subclips", "subclip_duration", "offset", "frame_step", "frames_per_subclip", "size", "fast")
 
 
 def _note_other_sampling(args, sampled: SamplingConfig | None, trained: dict[str, Any] | None) -> None:
@@ -1055,10 +1065,13 @@ def run_predict(args) -> int:
         raise CliError("no trailer could be scored")
     # The columns predict wrote before folds, where they always were; what the fold ensemble adds after them.
     header = ["title", "predicted_score", "spread", "subclips", "uncertainty", "low", "high", "novelty"]
-    if str(args.out) == "-":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(header)
-        writer.writerows(rows)
+    if str(args.out) == "-":  # the same bytes a file would get (a title that is not UTF-8 keeps its own)
+        sys.stdout.flush()
+        if hasattr(sys.stdout, "buffer"):
+            sys.stdout.buffer.write(_csv_bytes([header, *rows]))
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(_csv_bytes([header, *rows]).decode("utf-8", errors="replace"))
     else:
         # Written whole beside it, then renamed: a failure (a title that cannot be written, a full disk) keeps
         # the file that was there.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,9 +31,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-        os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())  # as open() would make it: mkstemp's own is 0600, for this user only
+        tmp = _new_file(path.parent, path.suffix)
     except OSError as exc:
         raise _naming(exc, path) from exc
     try:
@@ -54,10 +52,16 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
     return Path(path)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)  # the only way to read it is to set it: put back at once
-    os.umask(mask)
-    return mask
+def _new_file(folder: Path, suffix: str) -> str:
+    """Create an empty, hidden file of a name no one else has in ``folder``, with the permissions ``open`` gives
+    (0666 less the umask; ``tempfile.mkstemp``'s are 0600, for this user alone)."""
+    while True:
+        name = os.path.join(folder, f".tmp-{uuid.uuid4().hex}{suffix}")
+        try:
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return name
+        except FileExistsError:
+            continue
 
 
 def _naming(exc: OSError, path: Path) -> OSError:

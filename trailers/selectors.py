@@ -395,7 +395,7 @@ class DatasetSplit:
 
 
 NOT_FROZEN = "not frozen yet (frozen when a worker starts the run)"
-NEVER_FROZEN = "never frozen (the run ended before a worker could read its trailers)"
+NEVER_FROZEN = "never frozen (the run ended before its trailers were)"
 
 
 def run_split(run: TrainingRun, estimate: dict | None = None) -> DatasetSplit | None:
@@ -774,6 +774,11 @@ def scoring_progress(*, model_version: ModelVersion) -> ScoringProgress | None:
     if not model_version.is_active or model_version.scored_at is not None:
         return None
     return scoring_counts(model_version=model_version)
+
+
+def has_predictions(*, model_version: ModelVersion) -> bool:
+    """Whether ``model_version`` has scored any trailer (one indexed query)."""
+    return Prediction.objects.filter(model_version=model_version).exists()
 
 
 def unscored_trailers(*, model_version: ModelVersion) -> QuerySet[Trailer]:

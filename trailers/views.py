@@ -329,8 +329,9 @@ def predictions(request):
     # An empty table under the unlike filter says why when the version keeps no novelty at all.
     unmeasured = (not page.object_list and bool(filters.checked().get("unlike"))
                   and not selectors.keeps_novelty(model_version=version))
-    # A version that has scored nothing yet (never activated): its figures are empty, and the page says why.
-    unscored = next((v.prediction_count == 0 for v in context["versions"] if v.pk == version.pk), False)
+    # A version that has scored nothing yet (never activated): its figures are empty, and the page says why
+    # (asked of its rows, not of its kept count, which the sweep brings up to date later).
+    unscored = not version.is_active and not selectors.has_predictions(model_version=version)
     context.update(
         form=filters.form, report=report, page=page, rows=page.object_list, csv_query=request.GET.urlencode(),
         unmeasured=unmeasured, unscored=unscored,

@@ -145,21 +145,23 @@ def sample_frames(
         for (_, i, k), (t, frame) in zip(unit, got, strict=False):
             picked[i].append((k, t, frame))
     results = []
+    found = [t for got in picked for _, t, _ in got]
+    last = max(found) if found else None  # the latest frame found anywhere
     for item, got, wanted in zip(plans, picked, per_subclip, strict=True):
+        if 2 * len(got) < len(wanted) and last is not None and last < item.end:
+            # The picture ends long before the subclip does: a file cut short, whose header still gives the whole
+            # length (its index first), would otherwise pass as a trailer sampled from its first seconds alone.
+            raise VideoError(
+                f"{path.name}: the last frame found is at {last:.1f} s, and subclip {item.index} "
+                f"({item.start:.1f}–{item.end:.1f} s) got {len(got)} of its {len(wanted)} frames: the file looks "
+                "cut short (a download or copy that did not finish?)",
+                reason="cut_short",
+                path=path,
+            )
         if not got:
             raise VideoError(
                 f"{path.name}: subclip {item.index} ({item.start:.1f}–{item.end:.1f} s) has no decodable frames",
                 reason="no_frames",
-                path=path,
-            )
-        if 2 * len(got) < len(wanted):
-            # The picture ends long before the subclip does: a file cut short, whose header still gives the whole
-            # length (its index first), would otherwise pass as a trailer sampled from its first seconds alone.
-            raise VideoError(
-                f"{path.name}: the picture ends at {max(t for _, t, _ in got):.1f} s, in subclip {item.index} "
-                f"({item.start:.1f}–{item.end:.1f} s), which got {len(got)} of its {len(wanted)} frames: the file "
-                "looks cut short (a download or copy that did not finish?)",
-                reason="cut_short",
                 path=path,
             )
         got.sort(key=lambda entry: entry[0])

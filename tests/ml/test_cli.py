@@ -251,13 +251,14 @@ def test_preprocess_leaves_what_it_did_not_make_alone_and_writes_no_settings_for
 
 
 def test_preparing_again_without_embeddings_is_refused_where_there_are_some(prepared, capsys):
-    (prepared["data"] / EMBEDDINGS_FILE).write_text(json.dumps(
-        {"encoder": "efficientnet_lite0", "weights_sha256": "5793" + "0" * 60, "size": 112}))
-    line, _ = fails(capsys, ["preprocess", "{folder}", "--out", "{data}", "--no-embeddings", "--frames-per-subclip", "3",
-                             "--size", "16", "--snippet-frames", "1"], prepared)
-    assert line == (f"error: {prepared['data']} holds embeddings made with efficientnet_lite0 at 112×112 (weights "
-                    "57930000); preparing its videos again without embeddings would delete theirs: leave out "
-                    "--no-embeddings, or choose another --out")
+    (prepared["data"] / "t0" / "0.emb.npy").write_bytes(b"embeddings of t0")
+    (prepared["folder"] / "t0.mp4").write_bytes(b"t0 again")
+    (prepared["folder"] / "new.mp4").write_bytes(b"a video not prepared yet")
+    line, _ = fails(capsys, ["preprocess", "{folder}", "--out", "{data}", "--no-embeddings", "--frames-per-subclip",
+                             "3", "--size", "16", "--snippet-frames", "1"], prepared)
+    assert line == (f"error: {prepared['data']} holds embeddings of 1 of these videos (t0.mp4); preparing them again "
+                    "without embeddings would delete theirs: leave out --no-embeddings, or choose another --out")
+    assert (prepared["data"] / "t0" / "0.emb.npy").read_bytes() == b"embeddings of t0"
 
 
 def test_files_written_whole_get_the_permissions_a_plain_open_gives(tmp_path):

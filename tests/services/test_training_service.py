@@ -117,7 +117,7 @@ def test_a_worker_that_cannot_freeze_the_dataset_fails_the_run_with_the_reason(s
     assert execute_training_run(run_id=run.pk, worker="test") is None  # finished: nobody takes it again
     client.force_login(staff_user)
     page = client.get(f"/runs/{run.pk}/").content.decode()
-    assert "never frozen (the run ended before a worker could read its trailers)" in page and "not frozen yet" not in page
+    assert "never frozen (the run ended before its trailers were)" in page and "not frozen yet" not in page
     assert issubclass(TrainingSetupError, ServiceError) and TrainingSetupError("x").code == "cannot_start"
 
 

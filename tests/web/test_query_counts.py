@@ -43,7 +43,7 @@ EXPECTED: dict[str, int] = {
     "/predictions/?page=2": 10,
     "/predictions/?sort=-error": 10,
     "/predictions/?sort=mean": 10,
-    "/predictions/?version={old_version}": 9,  # not active: no scoring to follow
+    "/predictions/?version={old_version}": 10,  # not active: no scoring to follow, but whether it scored any
     "/predictions/?rated=yes": 10,  # every rated trailer: the kept figures
     # no prediction here has a novelty: no rows (the rated scan finds none), and whether the version keeps any
     "/predictions/?unlike=yes": 9,
