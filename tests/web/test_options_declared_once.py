@@ -22,10 +22,10 @@ ADD = "/admin/trailers/trainingrun/add/"
 
 @pytest.fixture
 def epochs_at_most_7(monkeypatch):
-    """The one place: TrainConfig.epochs' declaration, given an upper bound of 7."""
+    """The one place: TrainConfig.epochs' declaration, its upper bound lowered to 7."""
     field = TrainConfig.__dataclass_fields__["epochs"]
     declared = field.metadata["option"]
-    assert declared.high is None  # the test's premise: epochs has no upper bound today
+    assert declared.high == 10_000  # the test's premise: today's bound, far above 8
     monkeypatch.setattr(field, "metadata", MappingProxyType({"option": dataclasses.replace(declared, high=7)}))
 
 
@@ -61,10 +61,10 @@ def test_a_bound_changed_in_ml_config_reaches_the_form_the_api_its_schema_and_th
 
 
 def test_without_the_change_the_same_values_are_taken(staff_client, staff_api):
-    """The counterpart: 8 epochs pass everywhere while epochs has no upper bound."""
+    """The counterpart: 8 epochs pass everywhere under today's bound (10,000)."""
     assert TrainConfig(epochs=8).epochs == 8
     html = staff_client.get(ADD).content.decode()
-    assert "max=" not in re.search(r'<input [^>]*name="train__epochs"[^>]*>', html)[0]
+    assert 'max="10000"' in re.search(r'<input [^>]*name="train__epochs"[^>]*>', html)[0]
     args = build_parser().parse_args(["train", "data", "--markup", "m.csv", "--out", "m.pt", "--epochs", "8"])
     assert _train_configs(args)[0].epochs == 8
     assert staff_api.post("/api/runs/", {"train": {"epochs": 8}}, format="json").status_code == 201
