@@ -348,6 +348,12 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"client_errors_in_one_line": {"()": "config.logs.ClientErrorsInOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Django's own console handler (with DEBUG on) would print every line the root's prints again.
+        "django": {"handlers": [], "propagate": True},
+        "django.request": {"filters": ["client_errors_in_one_line"]},
+    },
 }

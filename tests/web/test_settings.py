@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -250,3 +251,20 @@ def test_every_variable_the_settings_read_is_documented_and_in_the_deployment_ex
     readme = (ROOT / "README.md").read_text()
     table = readme[readme.index("## Configuration"):readme.index("## Deploying")]
     assert {name for name in read if f"`{name}`" not in table} == set(), "missing from the README's table"
+
+
+@pytest.mark.django_db
+def test_a_refusal_the_client_caused_is_logged_in_one_line_without_a_traceback(user_client, caplog):
+    from config.logs import ClientErrorsInOneLine
+
+    assert user_client.get("/raters/").status_code == 403  # a user without the permission to view ratings
+    [record] = [r for r in caplog.records if r.name == "django.request"]  # once, not once per handler
+    assert record.getMessage() == "Forbidden (Permission denied): /raters/" and record.exc_info is None
+    # A server error keeps its traceback.
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        failure = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "Internal Server Error: /", None,
+                                    sys.exc_info())
+    failure.status_code = 500
+    assert ClientErrorsInOneLine().filter(failure) and failure.exc_info is not None
