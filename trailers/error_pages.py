@@ -1,4 +1,4 @@
-"""The project's own 404 and 500 pages, also with DEBUG on.
+"""The project's own 404 and 500 pages, also with DEBUG on; and a page for a visit to a button's address.
 
 With DEBUG on (``make demo`` and ``make run`` keep it for their throwaway key), Django answers an unknown
 address with its technical 404 page, which lists every URL pattern of the site, and a crash with the
@@ -15,6 +15,7 @@ import sys
 from django.conf import settings
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404
+from django.shortcuts import render
 from django.views import defaults
 
 log = logging.getLogger("django.request")
@@ -47,3 +48,21 @@ class OwnErrorPagesMiddleware:
             return defaults.bad_request(request, exception)
         log.error("Internal Server Error: %s", request.path, exc_info=sys.exc_info())
         return defaults.server_error(request)
+
+
+class MethodNotAllowedPageMiddleware:
+    """A page, not a blank screen, for an address visited with a method it does not take (a bookmarked or typed
+    address of a form's button: ``GET /trailers/3/delete/``). Django's answer has an empty body; the API's own
+    405s (JSON, with the reason) are left as they are. The status and the Allow header stay."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 405 or response.content or request.path.startswith("/api/"):
+            return response
+        page = render(request, "405.html", {"allowed": response.get("Allow", "")}, status=405)
+        if response.has_header("Allow"):
+            page["Allow"] = response["Allow"]
+        return page

@@ -9,6 +9,7 @@ import pytest
 from django.test import override_settings
 from django.urls import path
 
+from trailers.models import Trailer
 from trailers.urls import urlpatterns as site_patterns
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +64,15 @@ def test_technical_pages_come_back_when_asked_for(debug, user_client):
     debug.TECHNICAL_ERROR_PAGES = True
     html = user_client.get("/no/such/page/").content.decode()
     assert "URLconf" in html
+
+
+def test_a_visit_to_a_buttons_address_gets_a_page_that_says_so(user_client, make_trailer, api):
+    trailer = make_trailer()
+    response = user_client.get(f"/trailers/{trailer.pk}/delete/")
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    html = response.content.decode()
+    assert "<h1>Not this way</h1>" in html and "This address answers a form's button (POST), not a visit" in html
+    assert Trailer.objects.filter(pk=trailer.pk).exists()  # nothing happened to it
+    # The API keeps its own answer: JSON with the reason.
+    refused = api.get(f"/api/trailers/{trailer.pk}/retry/")
+    assert refused.status_code == 405 and refused.json()["code"] == "method_not_allowed"
