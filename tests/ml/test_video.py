@@ -445,29 +445,22 @@ def test_truncated_mp4(tmp_path, index_video):
     assert_refused(path, "not_media", "damaged")
 
 
-def test_truncated_mp4_with_its_index_first_fails_where_the_data_ends(tmp_path, ffmpeg, index_video):
+def test_a_file_cut_short_with_its_index_first_is_refused_where_its_picture_ends(tmp_path, ffmpeg, index_video):
     source, _ = index_video(".mp4", seconds=6.0)
     faststart = tmp_path / "faststart.mp4"
     run_ffmpeg(ffmpeg, "-i", str(source), "-c", "copy", "-movflags", "+faststart", str(faststart))
     path = tmp_path / "cut.mp4"
     path.write_bytes(faststart.read_bytes()[: faststart.stat().st_size // 3])
-    probe(path)  # the header and the first frames are intact
-    with pytest.raises(VideoError, match=r"the last frame found is at \d\.\d s, and subclip 1 \(4\.5–5\.5 s\) got 0 "
-                                         r"of its 4 frames: the file looks cut short") as caught:
-        sample_frames(path, [SubclipPlan(0, 0.5, 1.0), SubclipPlan(1, 4.5, 1.0)], frame_step=6, size=32)
-    assert caught.value.reason == "cut_short"
-
-
-def test_a_file_cut_short_is_refused_rather_than_sampled_from_its_first_seconds(tmp_path, ffmpeg, index_video):
-    source, _ = index_video(".mp4", seconds=6.0)
-    faststart = tmp_path / "faststart.mp4"
-    run_ffmpeg(ffmpeg, "-i", str(source), "-c", "copy", "-movflags", "+faststart", str(faststart))
-    path = tmp_path / "cut.mp4"
-    path.write_bytes(faststart.read_bytes()[: faststart.stat().st_size // 3])
-    assert probe(path).duration == pytest.approx(6.0)  # its header still gives the whole length
+    assert probe(path).duration == pytest.approx(6.0)  # its header and first frames are intact: the whole length
+    # A subclip that gets under half its frames, rather than sampled from the file's first seconds alone...
     with pytest.raises(VideoError, match=r"cut\.mp4: the last frame found is at \d\.\d s, and subclip 0 \(1\.0–5\.0 s\) "
                                          r"got \d of its 8 frames: the file looks cut short") as caught:
         sample_frames(path, [SubclipPlan(0, 1.0, 4.0)], frames_per_subclip=8, size=32)
+    assert caught.value.reason == "cut_short"
+    # ...or none, after one that got its own.
+    with pytest.raises(VideoError, match=r"the last frame found is at \d\.\d s, and subclip 1 \(4\.5–5\.5 s\) got 0 "
+                                         r"of its 4 frames: the file looks cut short") as caught:
+        sample_frames(path, [SubclipPlan(0, 0.5, 1.0), SubclipPlan(1, 4.5, 1.0)], frame_step=6, size=32)
     assert caught.value.reason == "cut_short"
     # The whole file gives every frame of the same plan.
     assert len(sample_frames(faststart, [SubclipPlan(0, 1.0, 4.0)], frames_per_subclip=8, size=32)[0].frames) == 8
