@@ -146,15 +146,21 @@ def test_a_run_whose_trailers_were_cut_in_snippets_of_different_lengths_fails_na
     Subclip.objects.filter(trailer=rated[0]).update(sampling={"size": 32, "frames_per_subclip": 4,
                                                               "snippet_frames": 2})
     # rated[1] and rated[2] were cut before: single frames (no snippet_frames in their sampling).
-    run = start(staff_user)
-    failed = execute_training_run(run_id=run.pk, worker="test")
+    failed = start(staff_user)  # at once, sent to no worker
     assert failed.status == TrainingRun.Status.FAILED and not failed.dataset
     assert failed.error == (
         "This run's trailers were cut in snippets of different lengths (2 in single frames, 1 in snippets of 2 "
         "frames), and a model reads motion within one: preprocess again (the trailers admin's “Preprocess again”) "
         f"the trailers cut otherwise than in snippets of 2 frames, as this installation cuts them now "
         f"(SAMPLING_SNIPPET_FRAMES): {rated[1].pk}, {rated[2].pk}.")
-    assert not ModelVersion.objects.filter(run=run).exists()
+    assert not ModelVersion.objects.filter(run=failed).exists()
+    # Cut alike when the run starts, and one cut again otherwise before a worker takes it: the worker refuses it.
+    Subclip.objects.filter(trailer__in=rated).update(sampling={"size": 32, "frames_per_subclip": 4})
+    run = start(staff_user)
+    assert run.status == TrainingRun.Status.QUEUED
+    Subclip.objects.filter(trailer=rated[2]).update(sampling={"size": 32, "frames_per_subclip": 4, "snippet_frames": 2})
+    failed = execute_training_run(run_id=run.pk, worker="test")
+    assert failed.status == TrainingRun.Status.FAILED and "(2 in single frames, 1 in snippets of 2 frames)" in failed.error
 
 
 @pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test

@@ -149,7 +149,8 @@ def start_training_run(
     trailer_ids: list[int] | None = None,
     auto_activate: bool = False,
 ) -> TrainingRun:
-    """Create a run and enqueue it after commit; one with too few labelled trailers fails at once. Trailer ids
+    """Create a run and enqueue it after commit; one with too few labelled trailers, or with trailers cut in
+    snippets of different lengths, fails at once. Trailer ids
     that name no trailer are refused (TrainingSetupError on ``trailer_ids``), and no run is made."""
     unknown = unknown_trailer_ids(trailer_ids or [])
     if unknown:
@@ -157,7 +158,13 @@ def start_training_run(
                                    "(deleted since?).", code="unknown_trailers")
         error.field = "trailer_ids"
         raise error
-    found = len(labelled_trailers(label_source=label_source, min_ratings=min_ratings, trailer_ids=trailer_ids))
+    labels = labelled_trailers(label_source=label_source, min_ratings=min_ratings, trailer_ids=trailer_ids)
+    found = len(labels)
+    try:
+        _refuse_mixed_snippets(labels)  # checked again when a worker freezes the dataset
+        mixed = ""
+    except TrainingSetupError as exc:
+        mixed = exc.message
     with transaction.atomic():
         run = TrainingRun.objects.create(
             created_by=user if user is not None and user.is_authenticated else None,
@@ -169,6 +176,8 @@ def start_training_run(
         if found < MIN_TRAILERS:
             _finish(run, TrainingRun.Status.FAILED,
                     error=_too_few_message(found, label_source=label_source, min_ratings=min_ratings))
+        elif mixed:
+            _finish(run, TrainingRun.Status.FAILED, error=mixed)
         else:
             transaction.on_commit(lambda: enqueue_training(run_id=run.pk))
     run.refresh_from_db()
