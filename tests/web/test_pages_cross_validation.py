@@ -271,3 +271,12 @@ def test_training_labels_count_every_trailer_of_a_cross_validated_run(cv_scored)
 
     labels = selectors.training_labels(cv_scored["version"])
     assert labels == {t.pk: label for t, label in zip(cv_scored["six"], LABELS, strict=True)}
+
+
+def test_a_run_that_made_fewer_folds_than_asked_says_why(user_client, six):
+    asked_ten = {"epochs": 2, "batch_size": 4, "device": "cpu", "folds": 10, "restore_best": False}
+    run = create_cv_run(six, LABELS, train_config=asked_ten)  # its estimate has 3 folds: 3 units were dealt out
+    html = user_client.get(f"/runs/{run.pk}/").content.decode()
+    assert ('<span id="cv-fewer-folds">10 were asked for, but there were only 3 trailers to deal out, each group of '
+            'near-duplicates counting as one</span>') in html
+    assert 'id="cv-fewer-folds"' not in user_client.get(f"/runs/{create_cv_run(six, LABELS).pk}/").content.decode()
