@@ -164,7 +164,14 @@ def test_train_on_these_preselects_trailers(staff_client, rated_trailers):
 def test_auto_activate_when_better(staff_client, rated_trailers):
     run = wait_finished(start_run_from_admin(staff_client, auto_activate=True))
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
-    assert run.model_version.is_active  # nothing was active, so it wins
+    version = run.model_version
+    assert version.is_active  # nothing was active, so it wins
+    # And it scores every ready trailer, as an activation by hand does (the test ends when the worker has done so,
+    # not while it still writes).
+    wait_for(lambda: ModelVersion.objects.filter(pk=version.pk, scored_at__isnull=False).exists(), timeout=60,
+             message="the auto-activated version to score every ready trailer")
+    ready = Trailer.objects.filter(status=Trailer.Status.READY).count()
+    assert Prediction.objects.filter(model_version=version).count() == ready
 
 
 def test_a_run_busy_with_no_progress_to_report_is_not_taken_for_dead(rated_trailers, monkeypatch, settings):
