@@ -1065,17 +1065,17 @@ def run_predict(args) -> int:
         raise CliError("no trailer could be scored")
     # The columns predict wrote before folds, where they always were; what the fold ensemble adds after them.
     header = ["title", "predicted_score", "spread", "subclips", "uncertainty", "low", "high", "novelty"]
+    data = _csv_bytes([header, *rows])
     if str(args.out) == "-":  # the same bytes a file would get (a title that is not UTF-8 keeps its own)
         sys.stdout.flush()
         if hasattr(sys.stdout, "buffer"):
-            sys.stdout.buffer.write(_csv_bytes([header, *rows]))
+            sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
         else:
-            sys.stdout.write(_csv_bytes([header, *rows]).decode("utf-8", errors="replace"))
+            sys.stdout.write(data.decode("utf-8", errors="replace"))
     else:
         # Written whole beside it, then renamed: a failure (a title that cannot be written, a full disk) keeps
         # the file that was there.
-        data = _csv_bytes([header, *rows])
         write_atomically(args.out, lambda handle: handle.write(data))
         _say(args, f"scored {len(rows)} of {len(jobs)} trailers into {args.out}")
     return 0

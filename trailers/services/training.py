@@ -111,10 +111,11 @@ def _listed_ids(ids: list[int], most: int = 10) -> str:
     return ", ".join(map(str, ids[:most])) + (f" and {len(ids) - most} more" if len(ids) > most else "")
 
 
-def _refuse_mixed_snippets(trailer_ids) -> None:
-    """A model reads motion within the snippets of consecutive frames its trailers hold: trailers cut in snippets
-    of different lengths (SAMPLING_SNIPPET_FRAMES changed between them) cannot train one, and the run names the
-    ones cut otherwise than the installation cuts them now. Trailers whose sampling is unknown are not counted."""
+def _mixed_snippets(trailer_ids) -> str:
+    """Why these trailers cannot train one model, or "" when they can. A model reads motion within the snippets of
+    consecutive frames its trailers hold: trailers cut in snippets of different lengths (SAMPLING_SNIPPET_FRAMES
+    changed between them) cannot train one, and the reason names the ones cut otherwise than the installation cuts
+    them now. Trailers whose sampling is unknown are not counted."""
     cut: dict[int, list[int]] = {}
     for pk, sampling in (Subclip.objects.filter(trailer_id__in=trailer_ids, index=0).order_by("trailer_id")
                          .values_list("trailer_id", "sampling")):
@@ -122,7 +123,7 @@ def _refuse_mixed_snippets(trailer_ids) -> None:
         if snippets is not None:
             cut.setdefault(snippets, []).append(pk)
     if len(cut) < 2:
-        return
+        return ""
     from .preprocess import sampling_config
 
     now = sampling_config().snippet_frames
@@ -132,11 +133,9 @@ def _refuse_mixed_snippets(trailer_ids) -> None:
 
     kinds = ", ".join(f"{len(cut[n])} in {frames(n)}" for n in sorted(cut))
     older = sorted(pk for n, pks in cut.items() if n != now for pk in pks)
-    named = _listed_ids(older)
-    raise TrainingSetupError(
-        f"This run's trailers were cut in snippets of different lengths ({kinds}), and a model reads motion within "
-        f"one: preprocess again (the trailers admin's “Preprocess again”) the trailers cut otherwise than in "
-        f"{frames(now)}, as this installation cuts them now (SAMPLING_SNIPPET_FRAMES): {named}.")
+    return (f"This run's trailers were cut in snippets of different lengths ({kinds}), and a model reads motion "
+            f"within one: preprocess again (the trailers admin's “Preprocess again”) the trailers cut otherwise than "
+            f"in {frames(now)}, as this installation cuts them now (SAMPLING_SNIPPET_FRAMES): {_listed_ids(older)}.")
 
 
 def start_training_run(
@@ -160,11 +159,7 @@ def start_training_run(
         raise error
     labels = labelled_trailers(label_source=label_source, min_ratings=min_ratings, trailer_ids=trailer_ids)
     found = len(labels)
-    try:
-        _refuse_mixed_snippets(labels)  # checked again when a worker freezes the dataset
-        mixed = ""
-    except TrainingSetupError as exc:
-        mixed = exc.message
+    mixed = _mixed_snippets(labels)  # checked again when a worker freezes the dataset
     with transaction.atomic():
         run = TrainingRun.objects.create(
             created_by=user if user is not None and user.is_authenticated else None,
@@ -405,7 +400,9 @@ def _dataset(run: TrainingRun):
             val = set(split.val)
             run.dataset = [{"trailer": pk, "label": label, "split": "val" if pk in val else "train"}
                            for pk, label in sorted(labels.items())]
-        _refuse_mixed_snippets(labels)
+        mixed = _mixed_snippets(labels)
+        if mixed:
+            raise TrainingSetupError(mixed)
         first = Subclip.objects.filter(trailer_id__in=labels).order_by("pk").first()
         run.sampling = first.sampling if first else {}
         # Motion is read within the snippets the frames hold, whatever the form said (ml.config.reading_snippets);

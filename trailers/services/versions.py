@@ -124,6 +124,4 @@ def is_worse(comparison: dict) -> bool:
     """Whether a comparison (compare_with_active) found the version worse than the active one on the same held-out
     trailers: activation then asks again. Versions that share no held-out trailer, or tie on them, cannot be called
     worse."""
-    if comparison.get("decision") != "keep" or not comparison.get("trailers"):
-        return False
-    return not _tied(comparison["new_mae"], comparison["old_mae"])
+    return comparison.get("decision") == "keep" and bool(comparison.get("trailers")) and not comparison.get("tied")
