@@ -9,6 +9,8 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
@@ -330,8 +332,35 @@ class ModelVersionAdmin(admin.ModelAdmin):
                     "activated_at")
     list_filter = ("is_active",)
     readonly_fields = ("run", "number", "weights", "config", "metrics", "is_active", "created_at", "activated_at")
-    actions = ["activate", "score_all"]
+    actions = ["activate", "score_all", "delete_selected"]
     list_select_related = ("run",)
+
+    # The active version is never deleted (its predictions are what every page shows): the delete button, the
+    # delete page and the list's delete action all say so instead (``refuse_deleting_active``).
+    def delete_view(self, request, object_id, extra_context=None):
+        version = self.get_object(request, unquote(object_id))
+        if version is not None:
+            try:
+                services.refuse_deleting_active(version_ids=[version.pk])
+            except ServiceError as error:
+                show(request, error)
+                return redirect(reverse("admin:trailers_modelversion_change", args=[version.pk]))
+        return super().delete_view(request, object_id, extra_context)
+
+    @admin.action(description="Delete selected model versions", permissions=["delete"])
+    def delete_selected(self, request, queryset):
+        try:
+            services.refuse_deleting_active(version_ids=queryset.values_list("pk", flat=True))
+        except ServiceError as error:
+            show(request, error)
+            return None
+        return django_delete_selected(self, request, queryset)
+
+    def delete_model(self, request, obj):
+        services.delete_model_versions(version_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        services.delete_model_versions(version_ids=list(queryset.values_list("pk", flat=True)))
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer(*(f"run__{name}" for name in TrainingRun.LARGE_FIELDS))

@@ -83,3 +83,55 @@ def test_the_run_admin_shows_the_cross_validation_read_only(staff_client, four):
     assert "2 folds of 4 trailers; 0 near-duplicate group(s)" in html
     assert '"duplicate_threshold": 0.97' in html  # the raw estimate, read-only
     assert 'name="cross_validation"' not in html
+
+
+def test_the_active_version_is_never_deleted_from_the_admin(staff_client, four, make_run, make_version,
+                                                             make_prediction):
+    """Deleting the active version would delete every prediction the pages show: the delete page and the list's
+    delete action refuse it with the way out, and keep it and its predictions; another version deletes."""
+    active = make_version(number=1, active=True, run=make_run(dataset=[]))
+    for trailer, label in zip(four, LABELS, strict=True):
+        make_prediction(active, trailer, label)
+    old = make_version(number=2, run=make_run(dataset=[]))
+    refusal = ("Model version v1 is active: deleting it would delete the predictions every page shows. Activate "
+               "another version first (or roll back), then delete it.")
+
+    change_page = staff_client.get(f"/admin/trailers/modelversion/{active.pk}/change/").content.decode()
+    assert f"/admin/trailers/modelversion/{active.pk}/delete/" in change_page  # the button is there: it explains
+    for method in (staff_client.get, staff_client.post):
+        response = method(f"/admin/trailers/modelversion/{active.pk}/delete/", {"post": "yes"}, follow=True)
+        assert response.redirect_chain[-1][0] == f"/admin/trailers/modelversion/{active.pk}/change/"
+        assert refusal in _messages(response.content.decode())
+
+    response = staff_client.post("/admin/trailers/modelversion/", {
+        "action": "delete_selected", "_selected_action": [active.pk, old.pk], "post": "yes"}, follow=True)
+    assert refusal in _messages(response.content.decode())
+    assert set(ModelVersion.objects.values_list("number", flat=True)) == {1, 2}
+    assert active.predictions.count() == 4
+    assert ModelVersion.objects.get(pk=active.pk).is_active
+
+    confirm = staff_client.post("/admin/trailers/modelversion/", {
+        "action": "delete_selected", "_selected_action": [old.pk]}).content.decode()
+    assert "Are you sure" in confirm
+    response = staff_client.post("/admin/trailers/modelversion/", {
+        "action": "delete_selected", "_selected_action": [old.pk], "post": "yes"}, follow=True)
+    assert "Successfully deleted 1 model version." in _messages(response.content.decode())
+    assert list(ModelVersion.objects.values_list("number", flat=True)) == [1]
+
+    other = make_version(number=3, run=make_run(dataset=[]))
+    response = staff_client.post(f"/admin/trailers/modelversion/{other.pk}/delete/", {"post": "yes"}, follow=True)
+    assert any("was deleted successfully" in m for m in _messages(response.content.decode()))
+    assert list(ModelVersion.objects.values_list("number", flat=True)) == [1]
+
+
+def test_the_service_refuses_deleting_the_active_version_and_deletes_nothing(four, make_run, make_version):
+    from trailers.services import ActivationError, delete_model_versions
+
+    active = make_version(number=1, active=True, run=make_run(dataset=[]))
+    old = make_version(number=2, run=make_run(dataset=[]))
+    with pytest.raises(ActivationError) as refused:
+        delete_model_versions(version_ids=[old.pk, active.pk])
+    assert refused.value.code == "active_version" and refused.value.status == 409
+    assert ModelVersion.objects.count() == 2
+    assert delete_model_versions(version_ids=[old.pk]) == 1
+    assert list(ModelVersion.objects.values_list("number", flat=True)) == [1]

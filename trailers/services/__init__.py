@@ -39,7 +39,13 @@ from .training import (
     execute_training_run,
     start_training_run,
 )
-from .versions import ActivationError, activate_model_version, check_weights
+from .versions import (
+    ActivationError,
+    activate_model_version,
+    check_weights,
+    delete_model_versions,
+    refuse_deleting_active,
+)
 
 __all__ = [
     "ActivationError",
@@ -48,6 +54,7 @@ __all__ = [
     "activate_model_version",
     "cancel_run",
     "check_weights",
+    "delete_model_versions",
     "claim_periodic_job",
     "delete_rating",
     "delete_ratings",
@@ -61,6 +68,7 @@ __all__ = [
     "ingest_trailer",
     "preprocess_trailer",
     "rate_trailer",
+    "refuse_deleting_active",
     "request_preprocessing",
     "score_trailers",
     "set_reference_score",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from ml.metrics import mae
@@ -118,6 +118,31 @@ def rollback(*, by_version: ModelVersion | None = None) -> ModelVersion:
         raise ActivationError("No version was active before this one: there is nothing to roll back to.",
                               code="nothing_to_roll_back", status=409)
     return activate_model_version(model_version=previous)
+
+
+def refuse_deleting_active(*, version_ids) -> None:
+    """ActivationError (409, ``active_version``) when one of ``version_ids`` is the active version: deleting it would
+    delete every prediction the pages show. Another version is activated first (or the active one rolled back)."""
+    active = ModelVersion.objects.filter(pk__in=list(version_ids), is_active=True).first()
+    if active is not None:
+        raise ActivationError(f"Model version {active} is active: deleting it would delete the predictions every page "
+                              "shows. Activate another version first (or roll back), then delete it.",
+                              code="active_version", status=409)
+
+
+def delete_model_versions(*, version_ids) -> int:
+    """Delete the versions ``version_ids`` (their predictions and weights files go with them); none of them if one
+    is the active version (``refuse_deleting_active``). Returns how many were deleted."""
+    version_ids = list(version_ids)
+    with transaction.atomic():
+        # Locked with the active one: an activation at the same moment waits, so the check still holds.
+        list(ModelVersion.objects.select_for_update().filter(Q(pk__in=version_ids) | Q(is_active=True)))
+        refuse_deleting_active(version_ids=version_ids)
+        deleted = 0
+        for version in ModelVersion.objects.filter(pk__in=version_ids):
+            version.delete()  # one by one: each one's post_delete removes its weights file after commit
+            deleted += 1
+    return deleted
 
 
 def is_worse(comparison: dict) -> bool:
