@@ -81,6 +81,18 @@ class CliError(Exception):
     """A problem to report in one line and exit with status 1."""
 
 
+# The exit status of a command that served some of its inputs and skipped others (each named on stderr with its
+# reason): what it wrote for the rest is there, and a script can still tell that something was left out.
+SOME_SKIPPED = 2
+EXIT_WORDS = ("Exit status: 0 when every input served; 2 when some were skipped (each named on stderr with its "
+              "reason; the rest are written); 1 on an error, or when none served.")
+
+
+def _served(done: int, asked: int) -> int:
+    """The exit status of a command that served ``done`` of ``asked`` inputs."""
+    return 0 if done == asked else SOME_SKIPPED if done else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; an expected failure is reported in one ``error:`` line and exit status 1."""
     parser = build_parser()
@@ -280,7 +292,7 @@ def _add_embedding_options(p, *, default_help: str) -> None:
 
 def _add_preprocess(commands) -> None:
     p = commands.add_parser(
-        "preprocess", help="cut every video in a folder into subclips and store their sampled frames",
+        "preprocess", epilog=EXIT_WORDS, help="cut every video in a folder into subclips and store their sampled frames",
         description="Cut every video in VIDEO_DIR into subclips and store each subclip's sampled frames as "
                     "DATA_DIR/<video stem>/<subclip index>.npy, and the pretrained encoder's embeddings of them "
                     "beside, as <subclip index>.emb.npy (what made them goes in DATA_DIR/embeddings.json). "
@@ -398,7 +410,7 @@ def run_preprocess(args) -> int:
                        f"{', embedded' if embeddings is not None else ''}")
     embedded = f", embedded with {spec.describe()}" if spec is not None else ""
     _say(args, f"prepared {prepared} of {len(videos)} videos ({subclip_count} subclips) into {out}{embedded}")
-    return 0 if prepared else 1
+    return _served(prepared, len(videos))
 
 
 _TRAILER_PARTS = re.compile(r"\d+(\.emb)?\.npy|\d+\.jpg")  # what a trailer's folder held before its trailer.json
@@ -445,7 +457,7 @@ def _write_trailer_folder(out: Path, stem: str, write) -> None:
 
 def _add_embed(commands) -> None:
     p = commands.add_parser(
-        "embed", help="store the pretrained encoder's embeddings of a DATA_DIR's prepared subclips",
+        "embed", epilog=EXIT_WORDS, help="store the pretrained encoder's embeddings of a DATA_DIR's prepared subclips",
         description="Embed every subclip in DATA_DIR (made by `preprocess`) that has no embeddings yet, or stale "
                     "ones (damaged, or made from other frames), from its stored frames: videos are not decoded "
                     "again. For a DATA_DIR prepared with --no-embeddings or before embeddings existed. Asked for "
@@ -499,7 +511,7 @@ def run_embed(args) -> int:
         embedded += 1
     _say(args, f"embedded {embedded} of {len(jobs)} subclips of {len(subclips)} trailers in {data_dir} with "
                f"{spec.describe()} ({kept} had embeddings already{f', {failed} skipped' if failed else ''})")
-    return 0 if embedded + kept else 1
+    return _served(embedded + kept, len(jobs))
 
 
 # --------------------------------------------------------------------------- train
@@ -974,7 +986,7 @@ def _csv_bytes(rows) -> bytes:
 
 def _add_predict(commands) -> None:
     p = commands.add_parser(
-        "predict", help="score trailers with a trained model",
+        "predict", epilog=EXIT_WORDS, help="score trailers with a trained model",
         description="Score trailers with MODEL_FILE: a video file, a folder of videos (sampled as the model's "
                     "training frames were), or a DATA_DIR made by `preprocess` (its cached embeddings are used "
                     "where they were made the way the model's were). Writes one CSV row per trailer: title, "
@@ -1078,4 +1090,4 @@ def run_predict(args) -> int:
         # the file that was there.
         write_atomically(args.out, lambda handle: handle.write(data))
         _say(args, f"scored {len(rows)} of {len(jobs)} trailers into {args.out}")
-    return 0
+    return _served(len(rows), len(jobs))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ml.cli import main
+from ml.cli import SOME_SKIPPED, main
 from ml.config import SamplingConfig
 from ml.data import SAMPLING_FILE
 from ml.embeddings import EMBEDDINGS_FILE, load_embeddings
@@ -44,7 +44,7 @@ def test_preprocess_train_resume_predict(videos, tmp_path):
     folder, markup, trailers = videos
     data = tmp_path / "data"
     done = run_ml("preprocess", folder, "--out", data, *SAMPLING)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 2, done.stderr  # some of the videos were skipped: a script can tell
     assert "skipped broken.mp4" in done.stderr
     assert "prepared 6 of 7 videos (12 subclips)" in done.stdout
     assert "embedded with efficientnet_lite0 at 112×112" in done.stdout
@@ -90,7 +90,7 @@ def test_preprocess_train_resume_predict(videos, tmp_path):
 
     # Straight from the videos, sampled as the model file says; the broken file is reported and skipped.
     from_videos = tmp_path / "from_videos.csv"
-    assert main(["predict", str(model), str(folder), "--out", str(from_videos), "-q"]) == 0
+    assert main(["predict", str(model), str(folder), "--out", str(from_videos), "-q"]) == 2  # one left out
     again = {r["title"]: float(r["predicted_score"]) for r in csv.DictReader(from_videos.open())}
     assert again == pytest.approx({r["title"]: float(r["predicted_score"]) for r in rows}, abs=1e-3)
 
@@ -100,7 +100,10 @@ def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([command, "--help"])
     assert exit_.value.code == 0
-    assert "usage: python -m ml " + command in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "usage: python -m ml " + command in text
+    if command != "train":  # the commands that skip an input that cannot serve say what their status then is
+        assert "2 when some were skipped" in " ".join(text.split())
 
 
 def test_train_offers_every_model_option(capsys):
@@ -292,7 +295,8 @@ def embedded(videos, tmp_path_factory):
     """The videos prepared once, with their embeddings (a DATA_DIR tests copy before they change it)."""
     folder, markup, trailers = videos
     data = tmp_path_factory.mktemp("embedded") / "data"
-    assert main(["preprocess", str(folder), "--out", str(data), *SAMPLING, "--device", "cpu", "-q"]) == 0
+    skipped = main(["preprocess", str(folder), "--out", str(data), *SAMPLING, "--device", "cpu", "-q"])
+    assert skipped == SOME_SKIPPED  # broken.mp4
     return data
 
 
@@ -437,7 +441,7 @@ def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, emb
 def test_embed_fills_in_a_data_dir_prepared_without_embeddings(videos, embedded, tmp_path, capsys):
     folder, markup, trailers = videos
     data = tmp_path / "data"
-    assert main(["preprocess", str(folder), "--out", str(data), *SAMPLING, "--no-embeddings", "-q"]) == 0
+    assert main(["preprocess", str(folder), "--out", str(data), *SAMPLING, "--no-embeddings", "-q"]) == SOME_SKIPPED
     assert not (data / EMBEDDINGS_FILE).exists() and not list(data.rglob("*.emb.npy"))
     capsys.readouterr()
 
@@ -465,6 +469,15 @@ def test_embed_fills_in_a_data_dir_prepared_without_embeddings(videos, embedded,
 
     assert main(train) == 0
     assert capsys.readouterr().err == ""  # every subclip's embeddings came from the cache
+
+    # A damaged frames file is named and skipped, the others embedded, and the exit status says one was left out.
+    (data / trailers[1].title / "1.emb.npy").unlink()
+    (data / trailers[2].title / "1.emb.npy").unlink()
+    (data / trailers[1].title / "1.npy").write_bytes(b"not frames")
+    assert main(["embed", str(data)]) == SOME_SKIPPED
+    out, err = capsys.readouterr()
+    assert f"skipped {data / trailers[1].title / '1.npy'}:" in err
+    assert "embedded 1 of 12 subclips" in out and "(10 had embeddings already, 1 skipped)" in out
 
 
 def test_damaged_encoder_weights_stop_preprocess_in_one_line(videos, tmp_path):
