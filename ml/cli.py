@@ -200,7 +200,7 @@ def _read_sampling(data_dir: Path) -> SamplingConfig | None:
     if not settings_file.is_file():
         return None
     try:
-        return SamplingConfig.from_dict(json.loads(settings_file.read_text(encoding="utf-8")))
+        return SamplingConfig.saved(json.loads(settings_file.read_text(encoding="utf-8")))
     except (ValueError, TypeError) as exc:  # bad JSON or bad text are ValueErrors too
         raise CliError(f"{settings_file} is damaged: it does not hold the sampling settings "
                        f"`python -m ml preprocess` writes ({_one_line(exc)})") from None
@@ -717,7 +717,7 @@ def _note_other_sampling(args, sampled: SamplingConfig | None, trained: dict[str
     refused apart): the model scores them, but not as it would score the videos themselves."""
     if sampled is None or not trained:
         return
-    model = SamplingConfig.from_dict(trained)
+    model = SamplingConfig.saved(trained)
     differ = [f"{name} {getattr(sampled, name)} (the model's {getattr(model, name)})" for name in SAMPLING_COMPARED
               if getattr(sampled, name) != getattr(model, name)]
     if differ:

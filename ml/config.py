@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -119,7 +121,7 @@ class Option:
             value = tuple(value)
         if not self._fits(value):
             raise _Refused(self.rule(), self.plain_rule())
-        if self.kind is int and self.high is not None and value > self.high:
+        if self.kind is int and self.high is not None and value > self.high and not _SAVED.get():
             raise _Refused(f"at most {self.high}")
         return float(value) if self.kind is float else value
 
@@ -139,7 +141,8 @@ class Option:
             return ok
         if self.kind is tuple:
             return isinstance(value, tuple) and all(
-                _is_int(n) and n >= (self.low or 1) and (self.high is None or n <= self.high) for n in value)
+                _is_int(n) and n >= (self.low or 1) and (self.high is None or _SAVED.get() or n <= self.high)
+                for n in value)
         return isinstance(value, str) and (self.valid is None or self.valid(value))
 
     def rule(self) -> str:
@@ -188,6 +191,19 @@ class Option:
     def sentence(self) -> str:
         """What a form says of a value it cannot take: "Epochs must be a whole number of at least 1."."""
         return f"{_capital(self.label)} must be {self.describe()}."
+
+
+# While a config saved before is rebuilt (``ConfigMixin.saved``): whole numbers are not held to their upper bounds.
+_SAVED: ContextVar[bool] = ContextVar("saved_config", default=False)
+
+
+@contextmanager
+def _saved(on: bool) -> Iterator[None]:
+    token = _SAVED.set(on or _SAVED.get())
+    try:
+        yield
+    finally:
+        _SAVED.reset(token)
 
 
 _BOUND_WORDS = {">=": "of at least", ">": "greater than", "<=": "at most", "<": "less than"}
@@ -321,9 +337,25 @@ class ConfigMixin:
                   else value for name, value in data.items()}
         return cls(**values)
 
+    @classmethod
+    def saved(cls, data: dict[str, Any]):
+        """``from_dict`` for a config saved before: a run's, a checkpoint's, a model file's, a DATA_DIR's. Its whole
+        numbers are not held to their upper bounds: those limit new input (what no worker could run), and came after
+        some configs were saved, which must still load, train and score as they did. Every other rule holds; the
+        config's ``replace`` keeps the same leave."""
+        with _saved(True):
+            config = cls.from_dict(data)
+        object.__setattr__(config, "_saved", True)
+        return config
+
     def replace(self, **changes):
         """A copy with ``changes`` applied (and validated)."""
-        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+        saved = getattr(self, "_saved", False)
+        with _saved(saved):
+            copy = dataclasses.replace(self, **changes)  # type: ignore[type-var]
+        if saved:
+            object.__setattr__(copy, "_saved", True)
+        return copy
 
 
 def _jsonable(value: Any) -> Any:

@@ -182,7 +182,7 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
     """
     target = resolve_device(device)  # a bad device name is refused before the file is read
     data = load_saved(path, MODEL_FORMAT, "model file")
-    model_config = LRCNConfig.from_dict(data["model_config"])
+    model_config = LRCNConfig.saved(data["model_config"])
     embedding = data.get("embedding")
     if model_config.uses_embeddings:
         if not embedding:
@@ -202,7 +202,7 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
                               near=_member_neighbours(near, rows) if near and rows is not None else None,
                               residuals=residuals.double().numpy() if residuals is not None else None,
                               scales=scales.double().numpy() if scales is not None else None))
-    train_config = TrainConfig.from_dict(data["train_config"]) if data.get("train_config") else None
+    train_config = TrainConfig.saved(data["train_config"]) if data.get("train_config") else None
     return LoadedModel(
         members=members,
         model_config=model_config,
@@ -324,7 +324,7 @@ def score_video(loaded: LoadedModel, path: str | os.PathLike, *, sampling: Any =
     if settings is None:
         config = SamplingConfig(size=loaded.model_config.frame_size)
     elif isinstance(settings, dict):
-        config = SamplingConfig.from_dict(settings)
+        config = SamplingConfig.saved(settings)
     else:
         config = settings
     _, subclips = sample_trailer(path, config)

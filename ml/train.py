@@ -534,10 +534,10 @@ def _as_split(split) -> Split:
 
 
 def _check_resumable(state: dict[str, Any], config: TrainConfig, model_config: LRCNConfig) -> None:
-    saved_model = LRCNConfig.from_dict(state["model_config"])
+    saved_model = LRCNConfig.saved(state["model_config"])
     if saved_model != model_config:
         raise ValueError(f"the checkpoint was made with another model config: {saved_model.to_dict()}")
-    saved = TrainConfig.from_dict(state["train_config"]).to_dict()
+    saved = TrainConfig.saved(state["train_config"]).to_dict()
     changed = sorted(k for k, v in config.to_dict().items() if saved[k] != v and k not in RESUMABLE_CHANGES)
     if changed:
         raise ValueError(f"cannot resume with different {', '.join(changed)} (only {sorted(RESUMABLE_CHANGES)} may change)")

@@ -98,6 +98,23 @@ def test_a_model_file_saved_with_the_old_seed_key_loads(trained, tmp_path):
         score_frame_files(load_model(tmp_path / "model.pt"), samples[0][1]).mean)
 
 
+def test_a_model_file_saved_before_the_upper_bounds_loads_and_scores_as_it_did(trained, tmp_path):
+    """Upper bounds on whole numbers limit new input (stop 33); files saved before, with more, still serve."""
+    result, samples = trained
+    data = torch.load(save_model_file(tmp_path / "model.pt", result), weights_only=True)
+    train_config = {**data["train_config"], "batch_size": 8192, "epochs": 20_000, "random_seed": 2**40}
+    torch.save({**data, "train_config": train_config}, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="epochs must be at most 10000"):
+        TrainConfig.from_dict(train_config)  # as new input it is refused
+    loaded = load_model(tmp_path / "old.pt")
+    assert (loaded.train_config.batch_size, loaded.train_config.epochs) == (8192, 20_000)
+    assert loaded.train_config.replace(num_workers=0).random_seed == 2**40  # a copy keeps the leave
+    assert score_frame_files(loaded, samples[0][1]).mean == pytest.approx(
+        score_frame_files(load_model(tmp_path / "model.pt"), samples[0][1]).mean)
+    with pytest.raises(ValueError, match="dropout"):  # the other rules still hold
+        TrainConfig.saved(train_config) and LRCNConfig.saved({**data["model_config"], "dropout": 1.0})
+
+
 def test_a_pretrained_head_refuses_embeddings_made_another_way_naming_both(tmp_path):
     from ml.config import PRESETS
     from ml.data import Normaliser

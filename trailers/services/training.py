@@ -267,8 +267,8 @@ def _execute(run: TrainingRun, token: str, heartbeat: Heartbeat) -> TrainingRun 
     except TrainingSetupError as exc:
         return _finish(run, TrainingRun.Status.FAILED, error=str(exc), token=token)
 
-    train_config = TrainConfig.from_dict(run.train_config)
-    model_config = LRCNConfig.from_dict(run.model_config)
+    train_config = TrainConfig.saved(run.train_config)
+    model_config = LRCNConfig.saved(run.model_config)
     if train_config.num_workers and _in_daemon_process():
         train_config = train_config.replace(num_workers=0)  # a pool process may not start child processes
     cross_validated = train_config.folds >= 2
@@ -384,7 +384,7 @@ def _dataset(run: TrainingRun):
     """The run's frozen dataset as ml samples naming stored files (each subclip's frames, and its cached
     embeddings where they were made the way this installation makes them), its split, and that embedding
     spec; frozen now on the first start."""
-    train_config = TrainConfig.from_dict(run.train_config)
+    train_config = TrainConfig.saved(run.train_config)
     if not run.dataset:
         from ml.data import split_by_trailer  # loads torch: see TORCH_NOTE
 
@@ -407,7 +407,7 @@ def _dataset(run: TrainingRun):
         run.sampling = first.sampling if first else {}
         # Motion is read within the snippets the frames hold, whatever the form said (ml.config.reading_snippets);
         # the run's options then show what it read.
-        asked = LRCNConfig.from_dict(run.model_config)
+        asked = LRCNConfig.saved(run.model_config)
         reading = reading_snippets(asked, run.sampling)
         if reading != asked:
             log.info("run %s reads snippets of %s frames, as its trailers were sampled (its options said %s)",
@@ -417,7 +417,7 @@ def _dataset(run: TrainingRun):
                                                      model_config=run.model_config,
                                                      **TrainingRun.split_sizes(run.dataset))
 
-    spec = _embedding_spec_or_none(LRCNConfig.from_dict(run.model_config))
+    spec = _embedding_spec_or_none(LRCNConfig.saved(run.model_config))
     wanted = spec.to_dict() if spec is not None else None
     paths: dict[int, list[str]] = {}
     embeddings: dict[int, list[str | None]] = {}
