@@ -278,12 +278,14 @@ def write_index_video(
     gop: int | None = None,
     audio: bool = False,
     rotation: int | None = None,
+    audio_seconds: float | None = None,
 ) -> list[float]:
     """Write a video whose frame i shows i as a barcode; return every frame's time in seconds.
 
     ``frame_times`` (seconds, increasing) makes a variable-frame-rate file;
     otherwise frames are 1/fps apart. ``rotation`` stores display-matrix
     rotation (degrees counter-clockwise, as FFmpeg's ``-display_rotation``).
+    ``audio_seconds`` runs the audio on to that time, past the last frame.
     """
     path = Path(path)
     time_base = Fraction(1, 90000) if frame_times is not None else None
@@ -303,6 +305,8 @@ def write_index_video(
                 writer.write(paint_frame_index(i, width, height))
             times.append(t)
             writer.write_audio_until(t + 1 / fps, rng)
+        if audio_seconds is not None:
+            writer.write_audio_until(audio_seconds, rng)
     finally:
         writer.close()
     return times

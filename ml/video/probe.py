@@ -127,8 +127,10 @@ def _duration(container: av.container.InputContainer, stream: av.video.stream.Vi
     return None
 
 
-def _duration_from_packets(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
-    """Duration by reading (not decoding) every packet, for files whose header has none."""
+def _packet_span(container: av.container.InputContainer,
+                 stream: av.video.stream.VideoStream) -> tuple[int, int | None, int | None]:
+    """(packets read, first time, last end) of the video's packets from where the container stands, read, not
+    decoded, in the stream's time base."""
     first = last = None
     count = 0
     for packet in container.demux(stream):
@@ -139,7 +141,26 @@ def _duration_from_packets(container: av.container.InputContainer, stream: av.vi
         end = ts + (packet.duration or 0)
         first = ts if first is None else min(first, ts)
         last = end if last is None else max(last, end)
-    if count < 2 or first is None or last is None:
+    return count, first, last
+
+
+def _video_end(container: av.container.InputContainer, stream: av.video.stream.VideoStream, whole: float) -> float | None:
+    """Where the video's own packets end, in seconds from its start, read from its last keyframe before ``whole``,
+    the container's duration. A Matroska or WebM file gives no duration per stream, and its container's is the
+    longest stream's: audio that runs on past the picture would make the subclips reach past the video's end.
+    None where it cannot be read."""
+    try:
+        container.seek(int(whole / stream.time_base) + stream_start(stream), stream=stream, backward=True)
+        count, _, last = _packet_span(container, stream)
+    except av.error.FFmpegError:
+        return None
+    return float((last - stream_start(stream)) * stream.time_base) if count else None
+
+
+def _duration_from_packets(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
+    """Duration by reading (not decoding) every packet, for files whose header has none."""
+    count, first, last = _packet_span(container, stream)
+    if count < 2:
         return 0.0
     return float((last - first) * stream.time_base)
 
@@ -208,6 +229,10 @@ def probe(
         if duration is None:
             container.seek(0, backward=True)
             duration = _duration_from_packets(container, stream)
+        elif not (stream.duration and stream.duration > 0) and len(container.streams) > 1:
+            own = _video_end(container, stream, duration)  # the container's length may be the audio's
+            if own is not None and 0 < own < duration:
+                duration = own
     if fps is None:
         raise VideoError(f"{path.name}: the video's frame rate is unknown", reason="no_duration", path=path)
     if not duration or duration <= 0 or not math.isfinite(duration):

@@ -188,6 +188,21 @@ def test_probe_other_containers_without_audio(index_video, suffix, codec):
     assert info.duration == pytest.approx(6.0, abs=0.15)
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".webm", ".mp4"])
+def test_audio_that_runs_on_past_the_picture_is_not_the_video_s_length(tmp_path, suffix):
+    """Matroska and WebM give no duration per stream, and their container's is the audio's when it runs on: the
+    subclips were planned past the picture's end, where they found no frames (the file then looked cut short)."""
+    path = tmp_path / f"long-audio{suffix}"
+    times = write_index_video(path, n_frames=96, fps=24, audio=True, audio_seconds=12.0)  # 4 s of picture
+    with av.open(str(path)) as container:
+        assert container.duration / av.time_base > 11.5  # what the container says
+    assert probe(path).duration == pytest.approx(4.0, abs=0.05)
+    info, sampled = sample_trailer(path, SamplingConfig(n_subclips=1, subclip_duration=30, offset=0,
+                                                        frames_per_subclip=8, size=32))
+    assert info.duration == pytest.approx(4.0, abs=0.05)
+    check_frames(sampled, times, [[k * info.duration / 8 for k in range(8)]], exact=False)
+
+
 # --------------------------------------------------------------------------- frame accuracy
 
 
