@@ -20,7 +20,7 @@ from .errors import ServiceError, show
 from .models import Trailer
 from .permissions import IMPORT_RATINGS, MANAGE_RATERS, REFUSALS, VIEW_RATERS, can
 from .services import rate_trailer
-from .services.raters import import_ratings, set_rater_excluded, undo_rating
+from .services.raters import RatingChanged, import_ratings, set_rater_excluded, undo_rating
 
 UNDO_KEY = "rate_undo"  # the session's stack of [trailer id, previous score or None, score given]
 UNDO_DEPTH = 20
@@ -121,7 +121,7 @@ def rate_undo(request):
     """Take back the last rating given on this page: the trailer comes back to be rated again."""
     order, skip = _order(request), _skip_list(request.GET.get("skip", ""))
     stack = list(request.session.get(UNDO_KEY) or [])
-    show = None
+    shown = None
     if not stack:
         messages.info(request, "There is no rating to take back.")
     else:
@@ -131,14 +131,18 @@ def rate_undo(request):
         if trailer is None:
             messages.info(request, "That trailer has been deleted since; there is nothing to take back.")
         else:
-            undo_rating(user=request.user, trailer=trailer, previous=previous)
-            back = f"back to {previous}/10" if previous is not None else "removed"
-            messages.success(request, f"Undone: your rating of “{trailer.title}” ({score}/10) was {back}.")
-            show = trailer.pk
-            skip = [pk for pk in skip if pk != trailer.pk]
+            try:
+                undo_rating(user=request.user, trailer=trailer, previous=previous, given=score)
+            except RatingChanged as error:
+                show(request, error)
+            else:
+                back = f"back to {previous}/10" if previous is not None else "removed"
+                messages.success(request, f"Undone: your rating of “{trailer.title}” ({score}/10) was {back}.")
+                shown = trailer.pk
+                skip = [pk for pk in skip if pk != trailer.pk]
     if not request.htmx:
-        return redirect(rate_next_url(order=order, skip=skip, show=show))
-    return _render(request, order=order, skip=skip, show=show or "")
+        return redirect(rate_next_url(order=order, skip=skip, show=shown))
+    return _render(request, order=order, skip=skip, show=shown or "")
 
 
 # --- raters -----------------------------------------------------------------------------------------

@@ -48,9 +48,20 @@ def test_a_rating_that_is_no_whole_number_from_1_to_10_is_refused_on_its_field(u
 def test_undo_brings_back_the_previous_score_or_no_rating(user, make_trailer):
     trailer = make_trailer()
     rate_trailer(user=user, trailer=trailer, score=8)
-    assert undo_rating(user=user, trailer=trailer, previous=5).score == 5
-    assert undo_rating(user=user, trailer=trailer, previous=None) is None
+    assert undo_rating(user=user, trailer=trailer, previous=5, given=8).score == 5
+    assert undo_rating(user=user, trailer=trailer, previous=None, given=5) is None
     assert not Rating.objects.exists() and counters(trailer) == (0, 0, None)
+
+
+def test_undo_refuses_when_the_rating_is_no_longer_the_one_given(user, make_trailer):
+    from trailers.services.raters import RatingChanged
+
+    trailer = make_trailer()
+    rate_trailer(user=user, trailer=trailer, score=9)  # given 5 on Rate next, changed to 9 elsewhere since
+    with pytest.raises(RatingChanged) as refused:
+        undo_rating(user=user, trailer=trailer, previous=None, given=5)
+    assert refused.value.code == "rating_changed" and "is now 9/10" in str(refused.value)
+    assert counters(trailer) == (1, 9, 9.0)
 
 
 def test_a_bulk_import_creates_and_changes_and_refuses_a_bad_score_whole(user, other_user, make_trailer):

@@ -72,6 +72,26 @@ def test_undo_restores_a_rating_that_was_changed(user_client, user, scored):
     assert Rating.objects.get(user=user, trailer=scored["Fresh"]).score == 2
 
 
+@pytest.mark.parametrize("since", [9, None])
+def test_undo_leaves_a_rating_changed_or_removed_elsewhere_since(user_client, user, scored, since):
+    """The rating given here was changed (the trailer page, the API) or removed since: undo would have removed the
+    newer one, saying it took back this one. It says so and leaves the rating as it is."""
+    from trailers.services import delete_rating
+
+    user_client.post("/rate/", {"trailer": scored["Fresh"].pk, "score": 5})
+    if since is None:
+        delete_rating(user=user, trailer=scored["Fresh"])
+    else:
+        rate_trailer(user=user, trailer=scored["Fresh"], score=since)
+    response = user_client.post("/rate/undo/", follow=True)
+    now = "is now 9/10" if since else "was removed"
+    assert (f"Your rating of “Fresh” {now} since you gave it 5/10 here, so there is nothing to take back: it is "
+            "left as it is.") in unescape(response.content.decode())
+    assert list(Rating.objects.filter(user=user).values_list("score", flat=True)) == ([since] if since else [])
+    html = user_client.post("/rate/undo/", follow=True).content.decode()
+    assert "There is no rating to take back." in html  # the entry is gone: one refusal, not one per press
+
+
 def test_undo_works_without_script_too(user_client, user, scored):
     user_client.post("/rate/?order=fewest", {"trailer": scored["Clear"].pk, "score": 4})
     response = user_client.post("/rate/undo/?order=fewest")

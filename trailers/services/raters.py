@@ -18,13 +18,28 @@ from .ratings import delete_rating, parse_rating, rate_trailer
 from .ratings import import_ratings as save_ratings
 
 
-def undo_rating(*, user, trailer: Trailer, previous: int | None) -> Rating | None:
-    """Take back ``user``'s last rating of ``trailer``: their ``previous`` score again, or no rating when they had
-    none. Returns the rating left (None when none is)."""
-    if previous is None:
-        delete_rating(user=user, trailer=trailer)
-        return None
-    return rate_trailer(user=user, trailer=trailer, score=previous)
+class RatingChanged(ServiceError):
+    """The rating to take back was changed or removed since it was given (another page, the API): it stays."""
+
+    code = "rating_changed"
+    status = 409
+
+
+def undo_rating(*, user, trailer: Trailer, previous: int | None, given: int) -> Rating | None:
+    """Take back ``user``'s rating ``given`` of ``trailer``: their ``previous`` score again, or no rating when they
+    had none. Returns the rating left (None when none is). RatingChanged, with nothing changed, when their rating of
+    it is no longer ``given`` (changed or removed since, elsewhere): taking it back would undo that instead."""
+    with transaction.atomic():
+        now = (Rating.objects.select_for_update().filter(user=user, trailer=trailer)
+               .values_list("score", flat=True).first())
+        if now != given:
+            since = f"is now {now}/10" if now is not None else "was removed"
+            raise RatingChanged(f"Your rating of “{trailer.title}” {since} since you gave it {given}/10 here, so "
+                                "there is nothing to take back: it is left as it is.")
+        if previous is None:
+            delete_rating(user=user, trailer=trailer)
+            return None
+        return rate_trailer(user=user, trailer=trailer, score=previous)
 
 
 def set_rater_excluded(*, user, excluded: bool, by=None, reason: str = "") -> bool:
