@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "trailers.error_pages.HtmxWholePageMiddleware",  # a login redirect from htmx: the whole page goes to log in
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -131,6 +132,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+CSRF_FAILURE_VIEW = "trailers.error_pages.csrf_failure"  # the site's own page: "this page was out of date"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dataset"
 LOGOUT_REDIRECT_URL = "login"

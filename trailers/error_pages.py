@@ -1,4 +1,7 @@
-"""The project's own 404 and 500 pages, also with DEBUG on; and a page for a visit to a button's address.
+"""The project's own 404 and 500 pages, also with DEBUG on; a page for a visit to a button's address; the
+site's own page for a form sent from a page that is out of date (CSRF); and, for a request htmx sent when the
+session is gone or the page is out of date, the whole page, never a login page or an error page swapped into
+a part of it.
 
 With DEBUG on (``make demo`` and ``make run`` keep it for their throwaway key), Django answers an unknown
 address with its technical 404 page, which lists every URL pattern of the site, and a crash with the
@@ -11,12 +14,17 @@ from __future__ import annotations
 
 import logging
 import sys
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.views import defaults
+from django_htmx.http import HttpResponseClientRedirect
 
 log = logging.getLogger("django.request")
 
@@ -66,3 +74,42 @@ class MethodNotAllowedPageMiddleware:
         if response.has_header("Allow"):
             page["Allow"] = response["Allow"]
         return page
+
+
+OUT_OF_DATE = ("This page was out of date (you logged in or out in another tab, or it was open a long time), so what "
+               "you just sent was not saved.")
+
+
+def csrf_failure(request, reason: str = ""):
+    """``CSRF_FAILURE_VIEW``: a form sent with a token that no longer holds. The site's own page (Django's
+    explains the CSRF mechanism to developers), which says what happened and that nothing was saved; from htmx,
+    the page the request came from, loaded again with the same words, instead of that page swapped into it."""
+    log.warning("Forbidden (CSRF): %s: %s", request.path, reason)
+    if getattr(request, "htmx", False):
+        messages.error(request, f"{OUT_OF_DATE} The page is fresh now: do it again.")
+        back = request.htmx.current_url_abs_path or resolve_url(settings.LOGIN_REDIRECT_URL)
+        return HttpResponseClientRedirect(back, status=403)
+    return render(request, "403.html", {"exception": f"{OUT_OF_DATE} Go back, reload the page and do it again."},
+                  status=403)
+
+
+class HtmxWholePageMiddleware:
+    """A request htmx sent (a rating button, a live part that polls) whose session has ended gets a redirect of the
+    whole page to the login page, back to the page it came from afterwards: ``login_required``'s redirect, which
+    the browser follows inside the request, put the login page where the rating card was, and the click was lost
+    without a word."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not (getattr(request, "htmx", False) and response.status_code == 302):
+            return response
+        if urlsplit(response.url).path != resolve_url(settings.LOGIN_URL):
+            return response
+        back = request.htmx.current_url_abs_path or resolve_url(settings.LOGIN_REDIRECT_URL)
+        messages.info(request, "You were logged out, so what you just did was not saved: log in to carry on.")
+        login = redirect_to_login(back, settings.LOGIN_URL, REDIRECT_FIELD_NAME)
+        return HttpResponseClientRedirect(login.url)
+

@@ -127,3 +127,31 @@ def test_rename_and_delete_my_upload_after_confirming(page, user, video_bytes):
     assert dialogs[0].startswith("Delete “Good, the director's cut”? Its file, frames, ratings and predictions")
     assert not Trailer.objects.filter(pk=trailer.pk).exists()
     assert not any(os.path.exists(path) for path in frames)
+
+
+def test_a_rating_pressed_after_logging_out_elsewhere_takes_the_page_to_log_in(page, user, uncertain):
+    """Logged out in another tab (the session cookie gone), then a key pressed on Rate next: the whole page goes
+    to log in and says the rating was not saved, then comes back; before, the login page appeared inside the card.
+    The same with the tab's CSRF token out of date (logged out and in again elsewhere): the page is loaded again
+    and says so, where Django's technical CSRF page replaced the card."""
+    from playwright.sync_api import expect
+
+    log_in(page, "alice", "alice-pass-123")
+    page.goto("/rate/?order=uncertain")
+    expect(page.locator(".rate-next h2")).to_contain_text("Night Train")
+    page.context.clear_cookies(name="sessionid")
+    page.keyboard.press("7")
+    page.wait_for_url(lambda url: "/accounts/login/?next=/rate/" in url)
+    expect(page.locator("#messages")).to_contain_text("You were logged out, so what you just did was not saved")
+    assert not Rating.objects.filter(user=user).exists()
+    page.fill("[name=username]", "alice")
+    page.fill("[name=password]", "alice-pass-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: url.endswith("/rate/?order=uncertain"))
+
+    page.context.clear_cookies(name="csrftoken")  # as a new login elsewhere leaves the tab's token behind
+    page.keyboard.press("7")
+    expect(page.locator("#messages")).to_contain_text("This page was out of date")
+    expect(page.locator(".rate-next h2")).to_contain_text("Night Train")
+    assert "CSRF verification failed" not in page.content()
+    assert not Rating.objects.filter(user=user).exists()

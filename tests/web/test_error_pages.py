@@ -76,3 +76,53 @@ def test_a_visit_to_a_buttons_address_gets_a_page_that_says_so(user_client, make
     # The API keeps its own answer: JSON with the reason.
     refused = api.get(f"/api/trailers/{trailer.pk}/retry/")
     assert refused.status_code == 405 and refused.json()["code"] == "method_not_allowed"
+
+
+def _notices(html: str) -> str:
+    from html import unescape
+
+    return " ".join(unescape(html).split())
+
+
+def test_a_form_sent_from_an_out_of_date_page_gets_the_site_page_and_nothing_is_saved(debug, user, make_trailer):
+    """A rating button pressed in a tab opened before logging out and in again (its CSRF token no longer holds): the
+    site's own page says what happened; from htmx, the page it was pressed on comes back with the same words,
+    where Django's technical CSRF page was swapped into the rating card."""
+    from django.test import Client
+
+    from trailers.models import Rating
+
+    trailer = make_trailer()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    browser.get(f"/trailers/{trailer.pk}/")  # sets the CSRF cookie
+    response = browser.post(f"/trailers/{trailer.pk}/rating/", {"score": 7, "csrfmiddlewaretoken": "stale" * 8})
+    html = _notices(response.content.decode())
+    assert response.status_code == 403
+    assert ("This page was out of date (you logged in or out in another tab, or it was open a long time), so what "
+            "you just sent was not saved. Go back, reload the page and do it again.") in html
+    assert "CSRF verification failed" not in html and "csrf_token" not in html
+
+    page = f"http://testserver/trailers/{trailer.pk}/"
+    response = browser.post(f"/trailers/{trailer.pk}/rating/", {"score": 7, "csrfmiddlewaretoken": "stale" * 8},
+                            HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=page)
+    assert response.status_code == 403 and response["HX-Redirect"] == f"/trailers/{trailer.pk}/"
+    assert "was not saved. The page is fresh now: do it again." in _notices(browser.get(f"/trailers/{trailer.pk}/")
+                                                                             .content.decode())
+    assert not Rating.objects.exists()
+
+
+def test_an_htmx_request_after_logging_out_sends_the_whole_page_to_log_in(client, user, make_trailer):
+    """The rating card, or Rate next's keys, pressed after logging out in another tab: the login page came back into
+    the card and the click was lost without a word. Now the whole page goes to log in, and back afterwards."""
+    trailer = make_trailer()
+    page = f"http://testserver/trailers/{trailer.pk}/?tab=ratings"
+    response = client.post(f"/trailers/{trailer.pk}/rating/", {"score": 7}, HTTP_HX_REQUEST="true",
+                           HTTP_HX_CURRENT_URL=page)
+    assert response.status_code == 200 and "<form" not in response.content.decode()
+    assert response["HX-Redirect"] == f"/accounts/login/?next=/trailers/{trailer.pk}/%3Ftab%3Dratings"
+    html = _notices(client.get(response["HX-Redirect"]).content.decode())
+    assert "You were logged out, so what you just did was not saved: log in to carry on." in html
+    # Without htmx, login_required's own redirect, as before.
+    response = client.post(f"/trailers/{trailer.pk}/rating/", {"score": 7})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=")
