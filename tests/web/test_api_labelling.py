@@ -74,6 +74,14 @@ def test_own_uploads_rename_delete_retry(api, user, other_user, make_trailer):
     assert body["title"] == "Mine, renamed"
     assert api.patch(f"/api/trailers/{mine.pk}/", {"title": ""}, format="json").json() == {
         "title": ["A title cannot be empty."]}
+    for body, refused in [({"title": "Mine, again", "bogus": 1}, {"bogus": ["Unknown field."]}),
+                          ({"reference_score": 9}, {"reference_score": ["Unknown field."]}),
+                          ({}, {"title": ["Send the new title as text in “title”."]}),
+                          ({"title": "   "}, {"title": ["A title cannot be empty."]}),
+                          ({"title": "x" * 256}, {"title": ["A title is at most 255 characters."]})]:
+        response = api.patch(f"/api/trailers/{mine.pk}/", body, format="json")
+        assert (response.status_code, response.json()) == (400, refused), body
+    assert Trailer.objects.get(pk=mine.pk).title == "Mine, renamed"  # nothing changed by a refused body
     assert api.patch(f"/api/trailers/{theirs.pk}/", {"title": "x"}, format="json").status_code == 403
     assert api.post(f"/api/trailers/{mine.pk}/retry/").json()["status"] == "queued"
     again = api.post(f"/api/trailers/{mine.pk}/retry/")

@@ -29,7 +29,7 @@ from trailers.services.raters import import_ratings, set_rater_excluded
 from trailers.services.trailers import delete_trailer, rename_trailer, retry_trailer
 
 from .permissions import needs
-from .serializers import TrailerSerializer
+from .serializers import TrailerRenameSerializer, TrailerSerializer
 
 ORDERS = list(selectors_labelling.RATE_ORDERS)
 
@@ -191,11 +191,10 @@ def own_trailer(request, pk, permission: str):
 
 def rename(request, pk):
     trailer = own_trailer(request, pk, CHANGE_TRAILER)
-    title = request.data.get("title") if hasattr(request.data, "get") else None
-    if not isinstance(title, str):
-        raise ValidationError({"title": ["Send the new title as text in “title”."]})
+    body = TrailerRenameSerializer(data=request.data)
+    body.is_valid(raise_exception=True)  # unknown fields refused, naming each
     try:
-        rename_trailer(trailer=trailer, title=title)
+        rename_trailer(trailer=trailer, title=body.validated_data["title"])
     except DjangoValidationError as error:
         raise ValidationError(error.message_dict) from None
     return trailer

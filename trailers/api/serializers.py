@@ -18,6 +18,7 @@ from ml.neighbours import NEIGHBOURS
 from trailers import selectors
 from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 from trailers.services.ratings import parse_rating
+from trailers.services.trailers import TITLE_MAX
 
 
 class RefusesUnknownFields:
@@ -203,6 +204,15 @@ class TrailerUploadSerializer(RefusesUnknownFields, serializers.Serializer):
         if value is not None and not (request and request.user.is_staff):
             raise serializers.ValidationError("Only staff can set a reference score.")
         return value
+
+
+class TrailerRenameSerializer(RefusesUnknownFields, serializers.Serializer):
+    # Surrounding spaces are dropped, as the rename service drops them; its other rules (a title another trailer
+    # has gets the file's kind added) are its own.
+    title = serializers.RegexField(r"\S", max_length=TITLE_MAX, help_text="not only spaces", error_messages={
+        "required": "Send the new title as text in “title”.", "null": "Send the new title as text in “title”.",
+        "blank": "A title cannot be empty.", "invalid": "A title cannot be empty.",
+        "max_length": "A title is at most {max_length} characters."})
 
 
 # --- ratings ----------------------------------------------------------------------------------------

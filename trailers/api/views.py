@@ -46,6 +46,7 @@ from .serializers import (
     PredictionSerializer,
     RatingSerializer,
     TrailerDetailSerializer,
+    TrailerRenameSerializer,
     TrailerSerializer,
     TrailerUploadSerializer,
     TrainingRunCreateSerializer,
@@ -151,8 +152,7 @@ class TrailerViewSet(FilteredList, mixins.ListModelMixin, mixins.RetrieveModelMi
                         status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Rename a trailer (its uploader, or trailers.change_trailer)",
-                   request=inline_serializer("TrailerRename", fields={
-                       "title": serializers.RegexField(r"\S", max_length=255, help_text="not only spaces")}),
+                   request=TrailerRenameSerializer,
                    responses={200: TrailerSerializer})
     def partial_update(self, request, pk=None):
         trailer = labelling.rename(request, pk)
