@@ -17,3 +17,10 @@ class VideoError(Exception):
         super().__init__(message)
         self.reason = reason
         self.path = None if path is None else str(path)
+
+    def naming(self, name: str) -> str:
+        """The message with the file called ``name``, as people know it, where it names the copy it read (an
+        upload's temporary file, a stored file's hashed name)."""
+        if not self.path or not name:
+            return str(self)
+        return str(self).replace(os.path.basename(self.path), name)

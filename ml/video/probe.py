@@ -165,6 +165,22 @@ def _duration_from_packets(container: av.container.InputContainer, stream: av.vi
     return float((last - first) * stream.time_base)
 
 
+def cut_at(path: Path) -> float | None:
+    """Where a file cut short stops: the time its video's packets end, read (not decoded) from its first, when that
+    is over a second before the length its header gives. None for a whole file, or where nothing can be read."""
+    try:
+        with open_container(path) as container:
+            stream = video_stream(container, path)
+            whole = _duration(container, stream)
+            count, _, last = _packet_span(container, stream)
+    except (VideoError, av.error.FFmpegError):
+        return None
+    if not count or whole is None:
+        return None
+    end = float((last - stream_start(stream)) * stream.time_base)
+    return end if end + 1.0 < whole else None
+
+
 def rotation_of(frame: av.VideoFrame) -> int:
     """Clockwise display rotation in {0, 90, 180, 270} from the frame's display matrix."""
     try:

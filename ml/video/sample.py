@@ -16,7 +16,7 @@ from ml.config import Option, SamplingConfig, check_value
 from .errors import VideoError
 from .fanout import ReaderPool, Wanted, plan_units, run_units, unit_cost
 from .plan import SubclipPlan
-from .probe import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, VideoInfo, check_file, ffmpeg_words, probe
+from .probe import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, VideoInfo, check_file, cut_at, ffmpeg_words, probe
 
 #: Most decoding threads one call starts.
 _MAX_WORKERS = 4
@@ -146,7 +146,9 @@ def sample_frames(
             picked[i].append((k, t, frame))
     results = []
     found = [t for got in picked for _, t, _ in got]
-    last = max(found) if found else None  # the latest frame found anywhere
+    # The latest frame found anywhere; with none, where a file cut short before its first subclip stops (its header
+    # gave the whole length, its data ends before the subclip starts).
+    last = max(found) if found else cut_at(path)
     for item, got, wanted in zip(plans, picked, per_subclip, strict=True):
         if 2 * len(got) < len(wanted) and last is not None and last < item.end:
             # The picture ends long before the subclip does: a file cut short, whose header still gives the whole

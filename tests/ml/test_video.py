@@ -477,6 +477,12 @@ def test_a_file_cut_short_with_its_index_first_is_refused_where_its_picture_ends
                                          r"of its 4 frames: the file looks cut short") as caught:
         sample_frames(path, [SubclipPlan(0, 0.5, 1.0), SubclipPlan(1, 4.5, 1.0)], frame_step=6, size=32)
     assert caught.value.reason == "cut_short"
+    # ...or cut before the first subclip starts, so that no subclip got any: where its picture's packets stop.
+    with pytest.raises(VideoError, match=r"the last frame found is at \d\.\d s, and subclip 0 \(4\.5–5\.5 s\) got 0 "
+                                         r"of its 4 frames: the file looks cut short") as caught:
+        sample_frames(path, [SubclipPlan(0, 4.5, 1.0)], frames_per_subclip=4, size=32)
+    assert caught.value.reason == "cut_short"
+    assert caught.value.naming("my trailer.mp4").startswith("my trailer.mp4: the last frame found")  # as people know it
     # The whole file gives every frame of the same plan.
     assert len(sample_frames(faststart, [SubclipPlan(0, 1.0, 4.0)], frames_per_subclip=8, size=32)[0].frames) == 8
 

@@ -91,8 +91,7 @@ def ingest_trailer(
             info = probe(temp_path)
         except VideoError as exc:
             # The probe names the file it read: the temporary copy. People know it by its own name.
-            message = str(exc).replace(Path(temp_path).name, original_name)
-            raise IngestError(message, code="not_a_video") from exc
+            raise IngestError(exc.naming(original_name), code="not_a_video") from exc
         try:
             sampling_config().plan(info.duration)  # the rule preprocessing would fail it by, known now
         except VideoError as exc:

@@ -84,7 +84,7 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
         raise
     except VideoError as exc:
         _discard(work, folder)
-        return _fail(trailer, held(), str(exc))
+        return _fail(trailer, held(), exc.naming(trailer.original_name))  # the stored copy's name means nothing
     except EncoderError as exc:  # a broken install: every trailer would fail alike, so say so plainly
         log.error("preprocessing trailer %s stopped: %s", trailer_id, exc)
         _discard(work, folder)
