@@ -137,6 +137,13 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dataset"
 LOGOUT_REDIRECT_URL = "login"
 SIGNUP_ENABLED = env.bool("SIGNUP_ENABLED", default=True)
+# Email carries password-reset links. Without EMAIL_URL the site sends none, and the reset page says so (and how
+# else to get a new password) rather than claiming a message went.
+EMAIL_URL = env("EMAIL_URL", default="")
+if EMAIL_URL:
+    globals().update({k: v for k, v in env.email_url_config(EMAIL_URL).items() if v not in (None, "")})
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="reelscore@localhost")
+SENDS_EMAIL = bool(EMAIL_URL)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

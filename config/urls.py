@@ -1,7 +1,11 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.http import HttpResponseRedirect
 from django.templatetags.static import static
 from django.urls import include, path
+
+from trailers.forms import LoginForm
+from trailers.views import password_reset
 
 
 def favicon(request):
@@ -15,6 +19,9 @@ urlpatterns = [
     # Browsers ask for /favicon.ico on pages that name no icon (the API's docs, a file opened directly).
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
+    # Before Django's own account pages: the login refusal said once, and a reset only where email can be sent.
+    path("accounts/login/", LoginView.as_view(authentication_form=LoginForm), name="login"),
+    path("accounts/password_reset/", password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("trailers.api.urls")),
     path("", include("trailers.urls")),

@@ -1,8 +1,16 @@
 """The pages' own forms (the lists' filters are trailers/filters.py's FilterSets)."""
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.contrib.auth.models import User
+
+
+class LoginForm(AuthenticationForm):
+    """The login form, its refusal in the site's words (the page shows it once)."""
+
+    error_messages = {**AuthenticationForm.error_messages,
+                      "invalid_login": "Your username and password didn't match. Please try again (both are "
+                                       "case-sensitive)."}
 
 
 class SignUpForm(UserCreationForm):

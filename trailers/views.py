@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import PasswordResetView
 from django.core.exceptions import PermissionDenied, SuspiciousFileOperation, SuspiciousOperation, ValidationError
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, HttpResponseNotModified
@@ -35,6 +36,14 @@ from .services.ingest import too_large_message
 from .services.training import request_cancel
 
 PAGE_SIZE = 50
+
+
+def password_reset(request):
+    """A new password by email, where the site sends email (EMAIL_URL); elsewhere a page that says how else to get
+    one, rather than saying a message went that never could."""
+    if not settings.SENDS_EMAIL:
+        return render(request, "registration/password_reset_unavailable.html")
+    return PasswordResetView.as_view()(request)
 
 
 def signup(request):

@@ -1,4 +1,4 @@
-"""Log in, log out and sign up, as a person does in a browser form."""
+"""Log in, log out and sign up, change one's password and get a new one, as a person does in a browser form."""
 
 import pytest
 from django.contrib.auth.models import User
@@ -19,9 +19,68 @@ def test_login_page_and_login(client, user):
     assert "Dataset" in response.content.decode()
 
 
-def test_wrong_password_says_so(client, user):
+def test_wrong_password_says_so_once(client, user):
     response = client.post("/accounts/login/", {"username": "alice", "password": "nope"})
-    assert "didn't match. Please try again." in response.content.decode()
+    html = response.content.decode()
+    assert html.count("didn&#x27;t match. Please try again (both are case-sensitive).") == 1
+    assert "Please enter a correct username" not in html  # Django's own words, which said it a second time
+
+
+def _text(response) -> str:
+    """The page's words, without its markup."""
+    import re
+    from html import unescape
+
+    return " ".join(unescape(re.sub(r"<[^>]+>", "", response.content.decode())).split())
+
+
+def test_without_email_the_reset_page_says_how_else_to_get_a_password(client, user, settings, mailoutbox):
+    """The site sends no email unless EMAIL_URL is set: the reset page said "We've emailed you instructions" and
+    the log said the sending failed. Now it says so, and how else to get a new password."""
+    settings.SENDS_EMAIL = False
+    login = _text(client.get("/accounts/login/"))
+    assert "Forgotten your password?" in login
+    for response in (client.get("/accounts/password_reset/"),
+                     client.post("/accounts/password_reset/", {"email": "alice@example.org"}, follow=True)):
+        text = _text(response)
+        assert "This site sends no email (its operator has not set EMAIL_URL), so a new password cannot be sent to " \
+               "you. Ask a staff member to set one for you" in text
+        assert "emailed" not in text
+    assert mailoutbox == []
+
+
+def test_with_email_a_reset_link_sets_a_new_password(client, user, settings, mailoutbox):
+    import re
+
+    settings.SENDS_EMAIL = True
+    user.email = "alice@example.org"
+    user.save()
+    response = client.post("/accounts/password_reset/", {"email": "alice@example.org"}, follow=True)
+    assert "a link to set a new password is on its way there" in _text(response)
+    [message] = mailoutbox
+    assert message.to == ["alice@example.org"]
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", message.body).group(1)
+    form = client.get(link, follow=True)
+    assert "Set my password" in _text(form) and "Django administration" not in _text(form)
+    done = client.post(form.redirect_chain[-1][0], {"new_password1": "n3w-Words-77", "new_password2": "n3w-Words-77"},
+                       follow=True)
+    assert "Your new password is set." in _text(done)
+    assert client.login(username="alice", password="n3w-Words-77")
+    assert "does not work any more" in _text(client.get(link, follow=True))  # a link works once
+
+
+def test_a_person_changes_their_password_from_the_site_and_stays_logged_in(user_client, user):
+    page = _text(user_client.get("/"))
+    assert 'Password' in page and "/accounts/password_change/" in user_client.get("/").content.decode()
+    form = _text(user_client.get("/accounts/password_change/"))
+    assert "Change my password" in form and "Django administration" not in form
+    response = user_client.post("/accounts/password_change/", {
+        "old_password": "alice-pass-123", "new_password1": "n3w-Words-77", "new_password2": "n3w-Words-77"},
+        follow=True)
+    assert "Your new password is set; you stay logged in here." in _text(response)
+    assert user_client.get("/").status_code == 200  # still logged in
+    user.refresh_from_db()
+    assert user.check_password("n3w-Words-77")
 
 
 def test_signup_creates_an_account_and_logs_in(client):

@@ -45,6 +45,8 @@ print(json.dumps({
     "CSP": settings.CONTENT_SECURITY_POLICY,
     "MEDIA_SERVE": [settings.MEDIA_SERVE, settings.MEDIA_ACCEL_PREFIX],
     "CACHE": [str(settings.WORKER_CACHE_DIR), settings.WORKER_CACHE_MAX_BYTES],
+    "EMAIL": [settings.SENDS_EMAIL, settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT,
+              settings.EMAIL_USE_TLS, settings.DEFAULT_FROM_EMAIL],
 }))
 """
 
@@ -54,7 +56,7 @@ CLEARED = ("DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "MEDIA_RO
            "STORAGE_BACKEND", "CELERY_VISIBILITY_TIMEOUT", "MEDIA_SERVE", "MEDIA_ACCEL_PREFIX", "WORKER_CACHE_DIR",
            "WORKER_CACHE_MAX_BYTES", "STORAGE_S3_BUCKET", "STORAGE_S3_ENDPOINT_URL", "STORAGE_S3_REGION",
            "STORAGE_S3_ACCESS_KEY_ID", "STORAGE_S3_SECRET_ACCESS_KEY", "STORAGE_S3_PREFIX", "STORAGE_S3_URL_EXPIRES",
-           "STORAGE_S3_ADDRESSING_STYLE",
+           "STORAGE_S3_ADDRESSING_STYLE", "EMAIL_URL", "DEFAULT_FROM_EMAIL",
            "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS")
 
 
@@ -124,6 +126,14 @@ def test_other_documented_variables(tmp_path):
     assert s["STALE"] == 30
     assert (s["SWEEP"], s["REQUEUE"], s["BROWSER_COPIES"]) == (15, 600, False)
     assert (s["SAMPLING"]["size"], s["SAMPLING"]["frames_per_subclip"]) == (224, 8)
+    assert s["EMAIL"][0] is False  # no EMAIL_URL: no email, and the reset page says so
+
+
+def test_email_from_one_url(tmp_path):
+    s = read_settings(tmp_path, DEBUG="1", EMAIL_URL="smtp+tls://reelscore:pw@smtp.example.org:587",
+                      DEFAULT_FROM_EMAIL="reelscore@example.org")
+    assert s["EMAIL"] == [True, "django.core.mail.backends.smtp.EmailBackend", "smtp.example.org", 587, True,
+                          "reelscore@example.org"]
 
 
 def test_celery_acks_late_and_routes_by_queue(tmp_path):
