@@ -1,5 +1,6 @@
 """Stored files follow their rows: deleting a row removes its files once the transaction commits. And counters
-follow theirs: an account's ratings leave their trailers' counters with it; a trailer's leave the kept figures."""
+follow theirs: an account's ratings leave their trailers' counters with it; a trailer's leave the kept figures.
+And an account's API token goes with its password: a new password, however it was set, revokes it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models.signals import post_delete, pre_delete
+from django.db.models.signals import post_delete, pre_delete, pre_save
 from django.dispatch import receiver
 
 from .models import ModelVersion, Subclip, Trailer, TrainingRun
@@ -109,3 +110,16 @@ def trailer_gone_from_figures(sender, instance: Trailer, **kwargs) -> None:
     from .services.summaries import mark_summaries_stale  # here: services import this module (a cycle)
 
     mark_summaries_stale()
+
+
+@receiver(pre_save, sender=settings.AUTH_USER_MODEL)
+def revoke_token_with_old_password(sender, instance, update_fields=None, **kwargs) -> None:
+    # A password changed (the password page, a reset link, the admin) logs the account's other sessions out; its
+    # API token, which would outlive it, goes too. A login's save of last_login alone reads nothing.
+    if instance.pk is None or (update_fields is not None and "password" not in update_fields):
+        return
+    from rest_framework.authtoken.models import Token
+
+    old = sender.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
+    if old is not None and old != instance.password:
+        Token.objects.filter(user_id=instance.pk).delete()

@@ -19,6 +19,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, Throttled, UnsupportedMediaType, ValidationError
@@ -363,6 +364,16 @@ class PredictionViewSet(FilteredList, mixins.ListModelMixin, viewsets.GenericVie
 
 
 class TokenView(ObtainAuthToken):
-    """POST a username and password (JSON or form), get your API token; DRF's view with the API's parsers."""
+    """POST a username and password (JSON or form), get your API token; DRF's view with the API's parsers. DELETE
+    it (with the token, or logged in) to revoke it: the next POST makes a new one."""
 
     parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
+
+    def get_permissions(self):
+        return [IsAuthenticated()] if self.request.method == "DELETE" else super().get_permissions()
+
+    @extend_schema(summary="Revoke your API token (a leaked one stops working at once; POST makes a new one)",
+                   request=None, responses={204: None})
+    def delete(self, request):
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
