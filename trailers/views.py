@@ -65,7 +65,18 @@ def _page(request, rows, size: int = PAGE_SIZE, *, count: int | None = None):
     paginator = IdsFirstPaginator(rows, size)
     if count is not None:
         paginator.count = count
-    return paginator.get_page(request.GET.get("page"))
+    return paginator.get_page(_page_number(request.GET.get("page"), paginator))
+
+
+def _page_number(raw, paginator) -> int | str | None:
+    """``page`` as the API takes it: "last" is the last page; a number under 1 is the first (Django's get_page
+    gives the last for it, as for one past the end). Anything else is the paginator's to read."""
+    if raw == "last":
+        return paginator.num_pages
+    try:
+        return max(1, int(raw))
+    except (TypeError, ValueError):
+        return raw
 
 
 # --- dataset ----------------------------------------------------------------------------------

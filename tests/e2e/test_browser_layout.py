@@ -163,3 +163,19 @@ def test_login_fields_line_up(page):
     page.goto("/accounts/login/")
     username, password = page.locator("[name=username]").bounding_box(), page.locator("[name=password]").bounding_box()
     assert username["x"] == password["x"] and username["width"] == password["width"]
+
+
+def test_a_long_title_without_spaces_leaves_the_dataset_columns_on_screen(page, user):
+    """An ordinary long file name as a title (250 characters, no spaces) pushed Status, Duration, the ratings and
+    the prediction off the page at 1280 px: it now breaks inside the title column."""
+    from tests.support.rows import create_trailer
+
+    create_trailer(title="Trailer_" + "x" * 242)
+    create_trailer(title="Short")
+    log_in(page, "alice", "alice-pass-123")
+    page.goto("/")
+    assert page_width(page) <= 1280
+    table = page.locator("table").first
+    assert table.evaluate("t => t.getBoundingClientRect().right") <= 1280
+    header = table.locator("th").last
+    assert header.evaluate("h => h.getBoundingClientRect().right") <= 1280  # the last column is on screen

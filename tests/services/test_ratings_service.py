@@ -35,7 +35,8 @@ def test_rating_again_changes_the_one_rating_and_removing_it_says_whether_there_
 
 @pytest.mark.parametrize(("score", "words"), [
     (0, "0 is outside that range"), (11, "11 is outside that range"), ("7.5", "not '7.5'"), (True, "not True"),
-    ("７", "not '７'"), (" 7", "not ' 7'"),
+    ("７", "not '７'"), (" 7", "not ' 7'"), (None, "from 1 to 10: none was given"),
+    ("", "from 1 to 10: none was given"),
 ])
 def test_a_rating_that_is_no_whole_number_from_1_to_10_is_refused_on_its_field(user, make_trailer, score, words):
     trailer = make_trailer()

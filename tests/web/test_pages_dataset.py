@@ -116,6 +116,11 @@ def test_pagination(user_client, make_version, user):
     last = user_client.get("/?page=3&sort=title")
     assert rows(last)[-1] == "Bulk 00119" and len(rows(last)) == 20
     assert 'href="?sort=title&amp;page=2"' in last.content.decode()  # the links keep the filters
+    # As the API reads them: "last" is the last page; a number under 1 the first (it showed the last).
+    assert rows(user_client.get("/?page=last&sort=title")) == rows(last)
+    for before_the_first in ("0", "-1"):
+        page = user_client.get(f"/?page={before_the_first}&sort=title")
+        assert rows(page)[0] == "Bulk 00000" and "page 1 of 3" in page.content.decode()
 
 
 def test_needs_login(client):

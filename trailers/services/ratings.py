@@ -36,6 +36,8 @@ def parse_rating(score) -> int:
         value = score
     elif isinstance(score, str) and score.isascii() and score.isdigit():
         value = int(score)
+    elif score is None or score == "":
+        raise ValidationError({"score": "A rating is a whole number from 1 to 10: none was given."})
     else:
         raise ValidationError({"score": f"A rating is a whole number from 1 to 10, not {score!r}."})
     if not 1 <= value <= 10:
