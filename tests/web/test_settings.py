@@ -263,6 +263,52 @@ def test_every_variable_the_settings_read_is_documented_and_in_the_deployment_ex
     assert {name for name in read if f"`{name}`" not in table} == set(), "missing from the README's table"
 
 
+def systemd_environment(text: str) -> dict[str, str]:
+    """An EnvironmentFile= as systemd reads it: every line that is not a comment is NAME=value, and the value is
+    everything after the "=" (an inline "# comment" included; only surrounding whitespace goes)."""
+    pairs = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", ";")):
+            name, _, value = line.partition("=")
+            pairs[name.strip()] = value.strip()
+    return pairs
+
+
+def test_the_deployment_example_loads_as_systemd_reads_it_and_matches_nginx(tmp_path):
+    """Each machine loads deploy/reelscore.env.example through systemd's EnvironmentFile=, which keeps an inline
+    comment in the value: WORKER_CACHE_MAX_BYTES="107374182400   # 100 GB ..." stopped every machine. And nginx
+    serves /static/ and /protected-media/ from the folders the settings then use."""
+    import re
+
+    example = systemd_environment((ROOT / "deploy" / "reelscore.env.example").read_text())
+    assert not [f"{k}={v}" for k, v in example.items() if "#" in v], "a comment after a value"
+    s = read_settings(tmp_path, **{**example, "SECURE_SSL_REDIRECT": "0"})
+    assert s["DEBUG"] is False and s["STORAGE"] == "storages.backends.s3.S3Storage"
+    assert s["CACHE"] == ["/var/cache/reelscore", 107374182400]
+    nginx = (ROOT / "deploy" / "nginx" / "reelscore.conf").read_text()
+    aliases = dict(re.findall(r"location (/[\w-]+/) \{[^}]*?alias (\S+?)/?;", nginx))
+    assert aliases["/static/"] == example["STATIC_ROOT"] and aliases["/protected-media/"] == s["MEDIA_ROOT"]
+
+
+def test_the_worker_units_name_their_nodes_as_celery_can():
+    """systemd turns "%%" into "%" and "%i" into the instance: the worker then gets -n video@%h, which Celery fills
+    with the host name ("%H", which it does not know, stopped both workers at start)."""
+    import re
+
+    from celery.utils.nodenames import host_format
+
+    units = ROOT / "deploy" / "systemd"
+    for unit in ("reelscore-video.service", "reelscore-gpu@.service"):
+        start = re.search(r"^ExecStart=(.*)$", (units / unit).read_text(), re.MULTILINE).group(1)
+        name = re.search(r" -n (\S+)", start).group(1).replace("%%", "%").replace("%i", "0")
+        assert host_format(name, host="gpu-box-1").endswith("@gpu-box-1"), unit
+    web = (units / "reelscore-web.service").read_text()
+    assert not any("migrate" in line for line in re.findall(r"^ExecStart\S*=(.*)$", web, re.MULTILINE))  # once
+    migrate = (units / "reelscore-migrate.service").read_text()
+    assert "Type=oneshot" in migrate and "manage.py migrate --noinput" in migrate and "[Install]" not in migrate
+
+
 @pytest.mark.django_db
 def test_a_refusal_the_client_caused_is_logged_in_one_line_without_a_traceback(user_client, caplog):
     from config.logs import ClientErrorsInOneLine
