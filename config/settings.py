@@ -199,8 +199,12 @@ PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
     "camera", "microphone", "geolocation", "payment", "usb", "serial", "bluetooth", "midi", "magnetometer",
     "gyroscope", "accelerometer",
 ))
-# Uploads stream to disk above this size instead of memory.
+# Uploads stream to disk above this size instead of memory, in MEDIA_ROOT/incoming (made when first needed, so not
+# FILE_UPLOAD_TEMP_DIR, which must exist wherever Django starts), never the system's temporary folder: there they
+# wait while they are checked, with either storage backend.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler",
+                        "trailers.uploads.IncomingFileUploadHandler"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # The largest trailer accepted, in bytes (checked before the whole file is read).
 TRAILER_MAX_BYTES = env.int("TRAILER_MAX_BYTES", default=2 * 1024**3)

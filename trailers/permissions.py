@@ -22,8 +22,8 @@ ACTIVATE_VERSION = "trailers.change_modelversion"
 
 REFUSALS = {
     START_RUN: "You need the permission to add training runs to start one.",
-    CANCEL_RUN: "You need the permission to change training runs to cancel one.",
-    ACTIVATE_VERSION: "You need the permission to change model versions to activate one.",
+    CANCEL_RUN: "You need the permission to change training runs to cancel or note one.",
+    ACTIVATE_VERSION: "You need the permission to change model versions to activate, roll back or re-score one.",
     VIEW_RATERS: "You need the permission to view ratings to see the raters.",
     MANAGE_RATERS: "You need the permission to change ratings to leave a rater out of the labels.",
     IMPORT_RATINGS: "You need the permission to add ratings to import them.",

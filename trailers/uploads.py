@@ -13,8 +13,13 @@ it, and goes on with the next. The view finds the refusals in
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 from django.conf import settings
-from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload, TemporaryFileUploadHandler
 from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
 
@@ -51,6 +56,32 @@ class TrailerSizeLimit(FileUploadHandler):
 
     def file_complete(self, file_size):
         return None  # the next handler builds the file
+
+
+def incoming_folder() -> Path:
+    """Where uploads wait while they are checked: MEDIA_ROOT/incoming, made when first needed (a machine that takes
+    no uploads, a worker, never makes it). Beside the media on the filesystem backend, so an accepted file is moved
+    into place, not copied; an object store gets it from here."""
+    folder = Path(settings.MEDIA_ROOT) / "incoming"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class IncomingUploadedFile(TemporaryUploadedFile):
+    """Django's upload written to a temporary file as it arrives, in ``incoming_folder()`` rather than the system's
+    temporary folder (which may be memory, and is not where the README says uploads wait)."""
+
+    def __init__(self, name, content_type, size, charset, content_type_extra=None):
+        file = tempfile.NamedTemporaryFile(suffix=".upload" + os.path.splitext(name)[1], dir=incoming_folder())
+        UploadedFile.__init__(self, file, name, content_type, size, charset, content_type_extra)
+
+
+class IncomingFileUploadHandler(TemporaryFileUploadHandler):
+    """Django's handler for uploads past FILE_UPLOAD_MAX_MEMORY_SIZE, writing them to ``IncomingUploadedFile``."""
+
+    def new_file(self, *args, **kwargs):
+        FileUploadHandler.new_file(self, *args, **kwargs)
+        self.file = IncomingUploadedFile(self.file_name, self.content_type, 0, self.charset, self.content_type_extra)
 
 
 def install(request, *, single_file: bool = False) -> None:

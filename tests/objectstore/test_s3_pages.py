@@ -32,11 +32,23 @@ def fetch(url: str, headers: dict | None = None) -> tuple[int, bytes, dict]:
 
 @pytest.mark.parametrize("in_memory", [True, False], ids=["held-in-memory", "streamed-to-disk"])
 def test_an_upload_goes_to_the_bucket_and_nothing_stays_on_the_web_machine(user_client, s3_settings, s3_server,
-                                                                           s3_prefix, object_store_video, in_memory):
+                                                                           s3_prefix, object_store_video, in_memory,
+                                                                           monkeypatch):
+    from trailers import uploads
+    from trailers.services import ingest
+
     if not in_memory:
         s3_settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # Django writes the upload to a temporary file as it arrives
+    waited = []  # where the upload waited while it was checked: MEDIA_ROOT/incoming, as the README says
+
+    def incoming_folder(real=uploads.incoming_folder):
+        waited.append(real())
+        return waited[-1]
+    for module in (uploads, ingest):
+        monkeypatch.setattr(module, "incoming_folder", incoming_folder)
     content = object_store_video.read_bytes()
     response = upload(user_client, "Night Train.mp4", content)
+    assert waited and set(waited) == {Path(s3_settings.MEDIA_ROOT) / "incoming"}
     assert response.status_code == 201, response.content
     trailer = Trailer.objects.get()
     assert trailer.title == "Night Train" and trailer.width == 64  # probed before the row was written

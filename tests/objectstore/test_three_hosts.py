@@ -310,9 +310,10 @@ def test_upload_train_activate_score_and_play_across_three_hosts(cluster, person
     run_page = person.get(f"/runs/{run.pk}/").text
     assert "Succeeded" in run_page and run_page.count("<polyline") >= 2 and "Loss" in run_page
 
-    # Nothing shared: the web host kept no media; each worker fetched what it read into its own cache.
+    # Nothing shared: the web host kept no media (the uploads waited in its MEDIA_ROOT/incoming while they were
+    # checked, and went); each worker fetched what it read into its own cache.
     assert files_under(cluster["root"] / "web" / "media") == []
-    assert files_under(cluster["root"] / "web" / "tmp" / "reelscore-incoming") == []
+    assert files_under(cluster["root"] / "web" / "tmp") == []  # not the system's temporary folder
     assert f"cache miss: {trailer.file.name}," in cluster["video_worker"].log()
     assert missing_objects(cluster["s3"]) == []
     if cluster["net"].isolated:  # the hosts reach the services, not one another

@@ -25,6 +25,7 @@ from trailers import store
 from trailers.errors import ServiceError
 from trailers.models import Trailer, trailer_upload_to
 from trailers.signals import delete_stored
+from trailers.uploads import incoming_folder
 
 from .preprocess import sampling_config
 from .queue import enqueue_preprocessing
@@ -164,7 +165,7 @@ def _local_file(source, original_name: str) -> tuple[str, str, int, bool]:
         path = temporary()
         digest, size = _hash(path)
         return path, digest, size, False
-    incoming = _incoming_folder()
+    incoming = incoming_folder()
     fd, temp_path = tempfile.mkstemp(dir=incoming, suffix=Path(original_name).suffix.lower()[:10])
     try:
         digest, copied = _copy_and_hash(source, fd)
@@ -172,15 +173,6 @@ def _local_file(source, original_name: str) -> tuple[str, str, int, bool]:
         os.unlink(temp_path)
         raise
     return temp_path, digest, copied, True
-
-
-def _incoming_folder() -> Path:
-    # Beside the media (so the accepted file is moved into place, not copied) when they are a folder; else a
-    # local temporary folder: an object store gets the file from there.
-    incoming = Path(settings.MEDIA_ROOT) / "incoming" if store.is_local() else (
-        Path(settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir()) / "reelscore-incoming")
-    incoming.mkdir(parents=True, exist_ok=True)
-    return incoming
 
 
 def _hash(path: str) -> tuple[str, int]:
