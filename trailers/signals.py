@@ -113,13 +113,12 @@ def trailer_gone_from_figures(sender, instance: Trailer, **kwargs) -> None:
 
 
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL)
-def revoke_token_with_old_password(sender, instance, update_fields=None, **kwargs) -> None:
+def revoke_token_with_old_password(sender, instance, **kwargs) -> None:
     # A password changed (the password page, a reset link, the admin) logs the account's other sessions out; its
-    # API token, which would outlive it, goes too. A login's save of last_login alone reads nothing.
-    if instance.pk is None or (update_fields is not None and "password" not in update_fields):
+    # API token, which would outlive it, goes too. set_password() keeps the new raw password in _password until the
+    # save: a hash merely upgraded at login (another hasher, more iterations after a Django upgrade) sets none.
+    if instance.pk is None or getattr(instance, "_password", None) is None:
         return
     from rest_framework.authtoken.models import Token
 
-    old = sender.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
-    if old is not None and old != instance.password:
-        Token.objects.filter(user_id=instance.pk).delete()
+    Token.objects.filter(user_id=instance.pk).delete()
