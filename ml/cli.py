@@ -82,10 +82,12 @@ class CliError(Exception):
 
 
 # The exit status of a command that served some of its inputs and skipped others (each named on stderr with its
-# reason): what it wrote for the rest is there, and a script can still tell that something was left out.
-SOME_SKIPPED = 2
-EXIT_WORDS = ("Exit status: 0 when every input served; 2 when some were skipped (each named on stderr with its "
-              "reason; the rest are written); 1 on an error, or when none served.")
+# reason): what it wrote for the rest is there, and a script can still tell that something was left out. Not 2,
+# which argparse gives a command line it cannot read.
+SOME_SKIPPED = 3
+EXIT_WORDS = ("Exit status: 0 when every input served; 3 when some were skipped (each named on stderr with its "
+              "reason; the rest are written); 1 on an error, or when none served; 2 for a command line that cannot "
+              "be read.")
 
 
 def _served(done: int, asked: int) -> int:
