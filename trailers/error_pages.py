@@ -22,8 +22,10 @@ from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404
+from django.middleware import csrf
 from django.shortcuts import render, resolve_url
 from django.views import defaults
+from django.views.csrf import csrf_failure as django_csrf_failure
 from django_htmx.http import HttpResponseClientRedirect
 
 log = logging.getLogger("django.request")
@@ -78,19 +80,38 @@ class MethodNotAllowedPageMiddleware:
 
 OUT_OF_DATE = ("This page was out of date (you logged in or out in another tab, or it was open a long time), so what "
                "you just sent was not saved.")
+NO_COOKIE = ("Your browser sent none of this site's cookies (they are blocked, or were cleared since the page was "
+             "loaded), so what you just sent was not saved.")
+OTHER_ADDRESS = ("This was sent from another address than the site's own, so it was refused and nothing was saved. "
+                 "Use the site at its own address; if that is the address you used, its operator must add it to "
+                 "CSRF_TRUSTED_ORIGINS.")
+
+
+def _csrf_words(reason: str, *, htmx: bool) -> str:
+    """What a CSRF refusal's ``reason`` (django.middleware.csrf's REASON_*) means to the person, and what to do."""
+    if reason == csrf.REASON_NO_CSRF_COOKIE:
+        return NO_COOKIE + (" The page is fresh now: allow this site's cookies and do it again." if htmx else
+                            " Allow this site's cookies, reload the page and do it again.")
+    if reason.startswith(("Origin checking failed", "Referer checking failed")):
+        return OTHER_ADDRESS
+    return OUT_OF_DATE + (" The page is fresh now: do it again." if htmx else " Go back, reload the page and do it again.")
 
 
 def csrf_failure(request, reason: str = ""):
-    """``CSRF_FAILURE_VIEW``: a form sent with a token that no longer holds. The site's own page (Django's
-    explains the CSRF mechanism to developers), which says what happened and that nothing was saved; from htmx,
-    the page the request came from, loaded again with the same words, instead of that page swapped into it."""
+    """``CSRF_FAILURE_VIEW``: a form its CSRF check refused, most often sent from a page whose token no longer
+    holds. The site's own page (Django's explains the CSRF mechanism to developers; ``TECHNICAL_ERROR_PAGES`` brings
+    it back with DEBUG on), which says what happened, that nothing was saved and what to do; from htmx, the page the
+    request came from, loaded again with the same words, instead of a page swapped into it."""
     log.warning("Forbidden (CSRF): %s: %s", request.path, reason)
-    if getattr(request, "htmx", False):
-        messages.error(request, f"{OUT_OF_DATE} The page is fresh now: do it again.")
+    if settings.DEBUG and settings.TECHNICAL_ERROR_PAGES:
+        return django_csrf_failure(request, reason)
+    htmx = bool(getattr(request, "htmx", False))
+    words = _csrf_words(reason, htmx=htmx)
+    if htmx:
+        messages.error(request, words)
         back = request.htmx.current_url_abs_path or resolve_url(settings.LOGIN_REDIRECT_URL)
         return HttpResponseClientRedirect(back, status=403)
-    return render(request, "403.html", {"exception": f"{OUT_OF_DATE} Go back, reload the page and do it again."},
-                  status=403)
+    return render(request, "403.html", {"exception": words}, status=403)
 
 
 class HtmxWholePageMiddleware:
@@ -109,7 +130,9 @@ class HtmxWholePageMiddleware:
         if urlsplit(response.url).path != resolve_url(settings.LOGIN_URL):
             return response
         back = request.htmx.current_url_abs_path or resolve_url(settings.LOGIN_REDIRECT_URL)
-        messages.info(request, "You were logged out, so what you just did was not saved: log in to carry on.")
+        # A click (a POST) was lost; a page's own polling (a GET) was not anything the person did.
+        lost = "" if request.method in ("GET", "HEAD") else ", so what you just did was not saved"
+        messages.info(request, f"You were logged out{lost}: log in to carry on.")
         login = redirect_to_login(back, settings.LOGIN_URL, REDIRECT_FIELD_NAME)
         return HttpResponseClientRedirect(login.url)
 

@@ -123,6 +123,47 @@ def test_an_htmx_request_after_logging_out_sends_the_whole_page_to_log_in(client
     assert response["HX-Redirect"] == f"/accounts/login/?next=/trailers/{trailer.pk}/%3Ftab%3Dratings"
     html = _notices(client.get(response["HX-Redirect"]).content.decode())
     assert "You were logged out, so what you just did was not saved: log in to carry on." in html
+    # A page's own polling (a GET) lost nothing the person did, and says so.
+    response = client.get(f"/trailers/{trailer.pk}/live/", HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=page)
+    html = _notices(client.get(response["HX-Redirect"]).content.decode())
+    assert "You were logged out: log in to carry on." in html and "not saved" not in html
     # Without htmx, login_required's own redirect, as before.
     response = client.post(f"/trailers/{trailer.pk}/rating/", {"score": 7})
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=")
+
+
+
+@pytest.mark.parametrize(("cookie", "origin", "words"), [
+    (True, None, "This page was out of date (you logged in or out in another tab, or it was open a long time), so "
+                 "what you just sent was not saved. Go back, reload the page and do it again."),
+    (False, None, "Your browser sent none of this site's cookies (they are blocked, or were cleared since the page "
+                  "was loaded), so what you just sent was not saved. Allow this site's cookies, reload the page and "
+                  "do it again."),
+    (True, "https://elsewhere.example", "This was sent from another address than the site's own, so it was refused "
+                                        "and nothing was saved. Use the site at its own address; if that is the "
+                                        "address you used, its operator must add it to CSRF_TRUSTED_ORIGINS."),
+])
+def test_each_csrf_refusal_says_what_happened_and_what_to_do(debug, user, make_trailer, cookie, origin, words):
+    """A stale token, no cookie at all (blocked), a form from another address: reloading cures only the first, so
+    each says its own cause; the log keeps Django's reason."""
+    from django.test import Client
+
+    trailer = make_trailer()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    if cookie:
+        browser.get(f"/trailers/{trailer.pk}/")  # sets the CSRF cookie
+    extra = {"HTTP_ORIGIN": origin} if origin else {}
+    response = browser.post(f"/trailers/{trailer.pk}/rating/", {"score": 7, "csrfmiddlewaretoken": "stale" * 8},
+                            **extra)
+    assert response.status_code == 403 and words in _notices(response.content.decode())
+
+
+def test_technical_error_pages_bring_back_django_s_csrf_page(debug, user, make_trailer):
+    from django.test import Client
+
+    debug.TECHNICAL_ERROR_PAGES = True
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    response = browser.post(f"/trailers/{make_trailer().pk}/rating/", {"score": 7})
+    assert response.status_code == 403 and "CSRF verification failed" in response.content.decode()
