@@ -78,7 +78,10 @@ def test_own_uploads_rename_delete_retry(api, user, other_user, make_trailer):
                           ({"reference_score": 9}, {"reference_score": ["Unknown field."]}),
                           ({}, {"title": ["Send the new title as text in “title”."]}),
                           ({"title": "   "}, {"title": ["A title cannot be empty."]}),
-                          ({"title": "x" * 256}, {"title": ["A title is at most 255 characters."]})]:
+                          ({"title": "x" * 256}, {"title": ["A title is at most 255 characters."]}),
+                          ({"title": 123}, {"title": ["Send the new title as text in “title”."]}),
+                          ({"title": True}, {"title": ["Send the new title as text in “title”."]}),
+                          ({"title": ["a"]}, {"title": ["Send the new title as text in “title”."]})]:
         response = api.patch(f"/api/trailers/{mine.pk}/", body, format="json")
         assert (response.status_code, response.json()) == (400, refused), body
     assert Trailer.objects.get(pk=mine.pk).title == "Mine, renamed"  # nothing changed by a refused body

@@ -206,13 +206,21 @@ class TrailerUploadSerializer(RefusesUnknownFields, serializers.Serializer):
         return value
 
 
+class _TitleField(serializers.RegexField):
+    """A new title: text only (a number is no title), not only spaces; the rename service's other rules are its own."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_text")
+        return super().to_internal_value(data)
+
+
 class TrailerRenameSerializer(RefusesUnknownFields, serializers.Serializer):
-    # Surrounding spaces are dropped, as the rename service drops them; its other rules (a title another trailer
-    # has gets the file's kind added) are its own.
-    title = serializers.RegexField(r"\S", max_length=TITLE_MAX, help_text="not only spaces", error_messages={
+    # Surrounding spaces are dropped, as the rename service drops them; the schema gives the length it takes.
+    title = _TitleField(r"\S", max_length=TITLE_MAX, help_text="not only spaces", error_messages={
         "required": "Send the new title as text in “title”.", "null": "Send the new title as text in “title”.",
-        "blank": "A title cannot be empty.", "invalid": "A title cannot be empty.",
-        "max_length": "A title is at most {max_length} characters."})
+        "not_text": "Send the new title as text in “title”.", "blank": "A title cannot be empty.",
+        "invalid": "A title cannot be empty.", "max_length": "A title is at most {max_length} characters."})
 
 
 # --- ratings ----------------------------------------------------------------------------------------
