@@ -13,8 +13,10 @@ it, and goes on with the next. The view finds the refusals in
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -22,6 +24,8 @@ from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload, TemporaryFileUploadHandler
 from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
+
+log = logging.getLogger(__name__)
 
 # Room for the multipart envelope (boundaries, headers, a CSRF token, a title) around one file.
 ENVELOPE_BYTES = 64 * 1024
@@ -58,13 +62,50 @@ class TrailerSizeLimit(FileUploadHandler):
         return None  # the next handler builds the file
 
 
+# An upload still in incoming/ this long after it was last written was left by a web process killed while it received
+# or checked it: no upload takes that long (nginx's and gunicorn's timeouts are minutes).
+ABANDONED_AFTER_SECONDS = 6 * 3600
+_LOOKED_EVERY_SECONDS = 600
+_looked_at = 0.0
+
+
 def incoming_folder() -> Path:
     """Where uploads wait while they are checked: MEDIA_ROOT/incoming, made when first needed (a machine that takes
     no uploads, a worker, never makes it). Beside the media on the filesystem backend, so an accepted file is moved
-    into place, not copied; an object store gets it from here."""
+    into place, not copied; an object store gets it from here. Where it cannot be written, the system's temporary
+    folder, with an error in the log saying so (an upload still works)."""
     folder = Path(settings.MEDIA_ROOT) / "incoming"
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(f"{folder} cannot be written by this process")
+    except OSError as exc:
+        fallback = Path(tempfile.gettempdir()) / "reelscore-incoming"
+        log.error("uploads cannot wait in %s (%s): they wait in %s instead; make MEDIA_ROOT writable by the web "
+                  "server's user", folder, exc, fallback)
+        fallback.mkdir(parents=True, exist_ok=True)
+        return fallback
+    _forget_abandoned(folder)
     return folder
+
+
+def _forget_abandoned(folder: Path) -> None:
+    """Delete the uploads left in ``folder`` by a web process killed mid-upload (ABANDONED_AFTER_SECONDS old), at most
+    every few minutes per process; the folders in it (the filesystem backend's work folders) are not uploads."""
+    global _looked_at
+    now = time.time()
+    if now - _looked_at < _LOOKED_EVERY_SECONDS:
+        return
+    _looked_at = now
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            try:
+                age = now - entry.stat(follow_symlinks=False).st_mtime
+                if entry.is_file(follow_symlinks=False) and age > ABANDONED_AFTER_SECONDS:
+                    os.unlink(entry.path)
+                    log.info("deleted %s: an upload abandoned %.0f hours ago", entry.path, age / 3600)
+            except OSError:
+                continue  # gone meanwhile, or another process's
 
 
 class IncomingUploadedFile(TemporaryUploadedFile):

@@ -63,3 +63,36 @@ def test_an_upload_with_two_file_parts_is_refused_not_half_kept(synthetic_video,
     response = api.post("/api/trailers/", {"file": parts}, format="multipart")
     assert response.status_code == 400 and response.json()["code"] == "several_files"
     assert not Trailer.objects.exists()
+
+
+def test_uploads_left_behind_by_a_killed_web_process_are_deleted_and_a_read_only_media_root_still_takes_uploads(
+        settings, tmp_path, caplog):
+    """A web process killed mid-upload leaves its file in MEDIA_ROOT/incoming, which no sweep reaches (with an
+    object store it is on the web machine only): the next upload deletes those older than ABANDONED_AFTER_SECONDS,
+    and nothing newer, nor the folders beside them. A MEDIA_ROOT the web server cannot write keeps uploads working
+    from the system's temporary folder, with an error in the log saying what to fix."""
+    import os
+    import time
+
+    from trailers import uploads
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    incoming = tmp_path / "media" / "incoming"
+    (incoming / "work").mkdir(parents=True)
+    old, fresh = incoming / "tmpold.upload.mp4", incoming / "tmpfresh.upload.mp4"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    then = time.time() - uploads.ABANDONED_AFTER_SECONDS - 60
+    os.utime(old, (then, then))
+    uploads._looked_at = 0.0
+    assert uploads.incoming_folder() == incoming
+    assert sorted(p.name for p in incoming.iterdir()) == ["tmpfresh.upload.mp4", "work"]
+
+    settings.MEDIA_ROOT = str(tmp_path / "read-only")
+    (tmp_path / "read-only").mkdir(mode=0o500)
+    if os.access(tmp_path / "read-only", os.W_OK):  # root writes anywhere: make the folder a file instead
+        (tmp_path / "read-only").rmdir()
+        (tmp_path / "read-only").write_bytes(b"")
+    folder = uploads.incoming_folder()
+    assert folder.name == "reelscore-incoming" and folder.is_dir()
+    assert "uploads cannot wait in" in caplog.text and "make MEDIA_ROOT writable" in caplog.text
