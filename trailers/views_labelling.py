@@ -22,7 +22,7 @@ from .permissions import IMPORT_RATINGS, MANAGE_RATERS, REFUSALS, VIEW_RATERS, c
 from .services import rate_trailer
 from .services.raters import RatingChanged, import_ratings, set_rater_excluded, undo_rating
 
-UNDO_KEY = "rate_undo"  # the session's stack of [trailer id, previous score or None, score given]
+UNDO_KEY = "rate_undo"  # the session's stack of [trailer id, previous score or None, score given, when given]
 UNDO_DEPTH = 20
 
 
@@ -50,7 +50,7 @@ def _last_undo(request) -> dict | None:
     stack = request.session.get(UNDO_KEY) or []
     if not stack:
         return None
-    trailer_id, previous, score = stack[-1]
+    trailer_id, previous, score, *_ = stack[-1]
     title = selectors_labelling.trailer_title(pk=trailer_id)
     return {"trailer": trailer_id, "title": title, "previous": previous, "score": score} if title else None
 
@@ -108,7 +108,7 @@ def rate_next(request):
             return _render(request, order=order, skip=skip, show=trailer.pk, status=status)
         else:
             stack = (request.session.get(UNDO_KEY) or [])[-(UNDO_DEPTH - 1):]
-            request.session[UNDO_KEY] = [*stack, [trailer.pk, previous, rating.score]]
+            request.session[UNDO_KEY] = [*stack, [trailer.pk, previous, rating.score, rating.updated_at.isoformat()]]
             messages.success(request, f"Saved: you rated “{trailer.title}” {rating.score}/10.")
     if not request.htmx:
         return redirect(rate_next_url(order=order, skip=skip))
@@ -125,14 +125,15 @@ def rate_undo(request):
     if not stack:
         messages.info(request, "There is no rating to take back.")
     else:
-        trailer_id, previous, score = stack.pop()
+        trailer_id, previous, score, *when = stack.pop()  # sessions from before kept no time
         request.session[UNDO_KEY] = stack
         trailer = selectors_labelling.find_trailer(pk=trailer_id)
         if trailer is None:
             messages.info(request, "That trailer has been deleted since; there is nothing to take back.")
         else:
             try:
-                undo_rating(user=request.user, trailer=trailer, previous=previous, given=score)
+                undo_rating(user=request.user, trailer=trailer, previous=previous, given=score,
+                            given_at=when[0] if when else None)
             except RatingChanged as error:
                 show(request, error)
             else:

@@ -92,6 +92,26 @@ def test_undo_leaves_a_rating_changed_or_removed_elsewhere_since(user_client, us
     assert "There is no rating to take back." in html  # the entry is gone: one refusal, not one per press
 
 
+def test_undo_leaves_a_rating_given_again_elsewhere_with_the_same_score(user_client, user, scored):
+    user_client.post("/rate/", {"trailer": scored["Fresh"].pk, "score": 5})
+    rate_trailer(user=user, trailer=scored["Fresh"], score=9)
+    rate_trailer(user=user, trailer=scored["Fresh"], score=5)  # and back: the same score, another rating
+    response = user_client.post("/rate/undo/", follow=True)
+    assert ("Your rating of “Fresh” was given again (5/10) elsewhere since you gave it 5/10 here, so there is "
+            "nothing to take back") in unescape(response.content.decode())
+    assert Rating.objects.get(user=user, trailer=scored["Fresh"]).score == 5
+
+
+def test_undo_of_an_entry_kept_before_its_time_was_kept_still_works(user_client, user, scored):
+    """Sessions from before the undo entry kept when the rating was given: score alone decides, as it did."""
+    user_client.post("/rate/", {"trailer": scored["Fresh"].pk, "score": 5})
+    session = user_client.session
+    session["rate_undo"] = [entry[:3] for entry in session["rate_undo"]]
+    session.save()
+    response = user_client.post("/rate/undo/", follow=True)
+    assert "Undone: your rating of “Fresh” (5/10) was removed." in unescape(response.content.decode())
+
+
 def test_undo_works_without_script_too(user_client, user, scored):
     user_client.post("/rate/?order=fewest", {"trailer": scored["Clear"].pk, "score": 4})
     response = user_client.post("/rate/undo/?order=fewest")

@@ -25,15 +25,19 @@ class RatingChanged(ServiceError):
     status = 409
 
 
-def undo_rating(*, user, trailer: Trailer, previous: int | None, given: int) -> Rating | None:
-    """Take back ``user``'s rating ``given`` of ``trailer``: their ``previous`` score again, or no rating when they
-    had none. Returns the rating left (None when none is). RatingChanged, with nothing changed, when their rating of
-    it is no longer ``given`` (changed or removed since, elsewhere): taking it back would undo that instead."""
+def undo_rating(*, user, trailer: Trailer, previous: int | None, given: int,
+                given_at: str | None = None) -> Rating | None:
+    """Take back ``user``'s rating ``given`` of ``trailer`` (written at ``given_at``, an ISO time, where known):
+    their ``previous`` score again, or no rating when they had none. Returns the rating left (None when none is).
+    RatingChanged, with nothing changed, when their rating of it is no longer that one (changed, or removed and
+    given again, since, elsewhere, even to the same score): taking it back would undo that instead."""
     with transaction.atomic():
-        now = (Rating.objects.select_for_update().filter(user=user, trailer=trailer)
-               .values_list("score", flat=True).first())
-        if now != given:
+        now, written = (Rating.objects.select_for_update().filter(user=user, trailer=trailer)
+                        .values_list("score", "updated_at").first() or (None, None))
+        if now != given or (given_at is not None and written.isoformat() != given_at):
             since = f"is now {now}/10" if now is not None else "was removed"
+            if now == given:
+                since = f"was given again ({now}/10) elsewhere"
             raise RatingChanged(f"Your rating of “{trailer.title}” {since} since you gave it {given}/10 here, so "
                                 "there is nothing to take back: it is left as it is.")
         if previous is None:
