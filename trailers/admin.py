@@ -357,10 +357,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return django_delete_selected(self, request, queryset)
 
     def delete_model(self, request, obj):
-        services.delete_model_versions(version_ids=[obj.pk])
+        self.delete_queryset(request, ModelVersion.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request, queryset):
-        services.delete_model_versions(version_ids=list(queryset.values_list("pk", flat=True)))
+        try:
+            services.delete_model_versions(version_ids=list(queryset.values_list("pk", flat=True)))
+        except ServiceError as error:  # activated since the page asked (the check above ran before the lock)
+            show(request, error)
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer(*(f"run__{name}" for name in TrainingRun.LARGE_FIELDS))
