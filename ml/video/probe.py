@@ -127,21 +127,23 @@ def _duration(container: av.container.InputContainer, stream: av.video.stream.Vi
     return None
 
 
-def _packet_span(container: av.container.InputContainer,
-                 stream: av.video.stream.VideoStream) -> tuple[int, int | None, int | None]:
-    """(packets read, first time, last end) of the video's packets from where the container stands, read, not
-    decoded, in the stream's time base."""
-    first = last = None
-    count = 0
-    for packet in container.demux(stream):
+def _packet_spans(container: av.container.InputContainer, *streams) -> dict[int, tuple[int, int, int]]:
+    """{stream index: (packets read, first time, last end)} of ``streams``' packets from where the container stands,
+    read, not decoded, each in its own stream's time base; a stream with no timed packet is left out."""
+    spans: dict[int, tuple[int, int, int]] = {}
+    for packet in container.demux(*streams):
         ts = packet.pts if packet.pts is not None else packet.dts
         if ts is None:
             continue
-        count += 1
         end = ts + (packet.duration or 0)
-        first = ts if first is None else min(first, ts)
-        last = end if last is None else max(last, end)
-    return count, first, last
+        count, first, last = spans.get(packet.stream.index, (0, ts, end))
+        spans[packet.stream.index] = (count + 1, min(first, ts), max(last, end))
+    return spans
+
+
+def _seconds(stream, time: int) -> float:
+    """A time in ``stream``'s time base, in seconds from the stream's start."""
+    return float((time - stream_start(stream)) * stream.time_base)
 
 
 def _video_end(container: av.container.InputContainer, stream: av.video.stream.VideoStream, whole: float) -> float | None:
@@ -151,34 +153,36 @@ def _video_end(container: av.container.InputContainer, stream: av.video.stream.V
     None where it cannot be read."""
     try:
         container.seek(int(whole / stream.time_base) + stream_start(stream), stream=stream, backward=True)
-        count, _, last = _packet_span(container, stream)
+        span = _packet_spans(container, stream).get(stream.index)
     except av.error.FFmpegError:
         return None
-    return float((last - stream_start(stream)) * stream.time_base) if count else None
+    return _seconds(stream, span[2]) if span else None
 
 
 def _duration_from_packets(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
     """Duration by reading (not decoding) every packet, for files whose header has none."""
-    count, first, last = _packet_span(container, stream)
+    count, first, last = _packet_spans(container, stream).get(stream.index, (0, 0, 0))
     if count < 2:
         return 0.0
     return float((last - first) * stream.time_base)
 
 
 def cut_at(path: Path) -> float | None:
-    """Where a file cut short stops: the time its video's packets end, read (not decoded) from its first, when that
-    is over a second before the length its header gives. None for a whole file, or where nothing can be read."""
+    """Where a file cut short stops: the time its picture's packets end, read (not decoded) from its first, when the
+    data of every stream ends over a second before the length its header gives (a download that did not finish).
+    None for a whole file (one whose audio runs on past its picture included), or where nothing can be read."""
     try:
         with open_container(path) as container:
             stream = video_stream(container, path)
             whole = _duration(container, stream)
-            count, _, last = _packet_span(container, stream)
+            video = stream.index
+            by_index = {each.index: each for each in container.streams}
+            ends = {i: _seconds(by_index[i], last) for i, (_, _, last) in _packet_spans(container).items()}
     except (VideoError, av.error.FFmpegError):
         return None
-    if not count or whole is None:
+    if video not in ends or whole is None:
         return None
-    end = float((last - stream_start(stream)) * stream.time_base)
-    return end if end + 1.0 < whole else None
+    return ends[video] if max(ends.values()) + 1.0 < whole else None
 
 
 def rotation_of(frame: av.VideoFrame) -> int:

@@ -153,8 +153,9 @@ def sample_frames(
         if 2 * len(got) < len(wanted) and last is not None and last < item.end:
             # The picture ends long before the subclip does: a file cut short, whose header still gives the whole
             # length (its index first), would otherwise pass as a trailer sampled from its first seconds alone.
+            where = f"the last frame found is at {last:.1f} s" if found else f"its picture stops at {last:.1f} s"
             raise VideoError(
-                f"{path.name}: the last frame found is at {last:.1f} s, and subclip {item.index} "
+                f"{path.name}: {where}, and subclip {item.index} "
                 f"({item.start:.1f}–{item.end:.1f} s) got {len(got)} of its {len(wanted)} frames: the file looks "
                 "cut short (a download or copy that did not finish?)",
                 reason="cut_short",

@@ -201,6 +201,10 @@ def test_audio_that_runs_on_past_the_picture_is_not_the_video_s_length(tmp_path,
                                                         frames_per_subclip=8, size=32))
     assert info.duration == pytest.approx(4.0, abs=0.05)
     check_frames(sampled, times, [[k * info.duration / 8 for k in range(8)]], exact=False)
+    # A plan past its picture (asked for by hand): no frames, and not "cut short": the audio's data goes on.
+    with pytest.raises(VideoError, match="has no decodable frames") as caught:
+        sample_frames(path, [SubclipPlan(0, 6.0, 4.0)], frames_per_subclip=4, size=32)
+    assert caught.value.reason == "no_frames"
 
 
 # --------------------------------------------------------------------------- frame accuracy
@@ -478,11 +482,11 @@ def test_a_file_cut_short_with_its_index_first_is_refused_where_its_picture_ends
         sample_frames(path, [SubclipPlan(0, 0.5, 1.0), SubclipPlan(1, 4.5, 1.0)], frame_step=6, size=32)
     assert caught.value.reason == "cut_short"
     # ...or cut before the first subclip starts, so that no subclip got any: where its picture's packets stop.
-    with pytest.raises(VideoError, match=r"the last frame found is at \d\.\d s, and subclip 0 \(4\.5–5\.5 s\) got 0 "
+    with pytest.raises(VideoError, match=r"its picture stops at \d\.\d s, and subclip 0 \(4\.5–5\.5 s\) got 0 "
                                          r"of its 4 frames: the file looks cut short") as caught:
         sample_frames(path, [SubclipPlan(0, 4.5, 1.0)], frames_per_subclip=4, size=32)
     assert caught.value.reason == "cut_short"
-    assert caught.value.naming("my trailer.mp4").startswith("my trailer.mp4: the last frame found")  # as people know it
+    assert caught.value.naming("my trailer.mp4").startswith("my trailer.mp4: its picture stops")  # as people know it
     # The whole file gives every frame of the same plan.
     assert len(sample_frames(faststart, [SubclipPlan(0, 1.0, 4.0)], frames_per_subclip=8, size=32)[0].frames) == 8
 
