@@ -69,8 +69,9 @@ def _page(request, rows, size: int = PAGE_SIZE, *, count: int | None = None):
 
 
 def _page_number(raw, paginator) -> int | str | None:
-    """``page`` as the API takes it: "last" is the last page; a number under 1 is the first (Django's get_page
-    gives the last for it, as for one past the end). Anything else is the paginator's to read."""
+    """``page`` for a page: "last" is the last page, as the API reads it; a number under 1 is the first (Django's
+    get_page gave the last for it, as for one past the end; the API refuses it with a 400, where pages forgive bad
+    input as they forgive bad filters). Anything else is the paginator's to read."""
     if raw == "last":
         return paginator.num_pages
     try:
