@@ -164,6 +164,26 @@ def test_a_run_whose_trailers_were_cut_in_snippets_of_different_lengths_fails_na
 
 
 @pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test
+def test_auto_activation_beats_an_active_version_on_the_run_s_own_held_out_trailers(staff_user, rated, make_run,
+                                                                                   make_version, make_prediction):
+    """The comparison read the new run's held-out predictions before the run had saved them: with a version active,
+    it found no trailer in common and kept the old one, whatever the new one scored."""
+    active = make_version(number=1, active=True, run=make_run(dataset=[]))
+    for trailer in rated:
+        make_prediction(active, trailer, 10.0)  # far from every rating (3, 4, 5)
+    model, _ = tiny_configs()
+    _, train = tiny_configs(epochs=1, folds=3)
+    run = start_training_run(user=staff_user, model_config=model, train_config=train, auto_activate=True)
+    finished = execute_training_run(run_id=run.pk, worker="test")
+    assert finished.status == TrainingRun.Status.SUCCEEDED, finished.error
+    version = ModelVersion.objects.get(run=run)
+    comparison = version.metrics["comparison"]
+    assert (comparison["trailers"], comparison["decision"]) == (3, "activate"), comparison
+    assert comparison["new_mae"] < comparison["old_mae"]
+    assert list(ModelVersion.objects.filter(is_active=True)) == [version]
+
+
+@pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test
 @pytest.mark.parametrize("folds", [1, 3])
 def test_subclips_without_cached_embeddings_are_embedded_for_the_run_and_its_page_says_how_many(
         staff_user, rated, folds, client):

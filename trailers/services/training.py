@@ -596,10 +596,12 @@ def _create_version(run: TrainingRun, token: str, weights_name: str, config: dic
                     raise LostClaim
                 version = ModelVersion.objects.create(run=run, number=next_version_number(), weights=weights_name,
                                                       config=config, metrics=metrics)
-                if run.auto_activate:  # decided before the run shows as succeeded: nobody sees it half-done
-                    auto_activate(version=version)
+                # The run's cross-validation first: the comparison reads the new version's held-out predictions
+                # there (read before, they were none, and a version was active, it was "kept" whatever it scored).
                 _finish(run, TrainingRun.Status.SUCCEEDED, metrics=history, token=token, progress=1.0,
                         cross_validation=cross_validation)
+                if run.auto_activate:  # in the same transaction: nobody sees the run succeeded but undecided
+                    auto_activate(version=version)
             return version
         except IntegrityError:  # another run took the same version number
             continue
