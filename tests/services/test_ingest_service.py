@@ -134,3 +134,18 @@ def test_a_reference_score_set_later_says_whether_it_changed(make_trailer):
     assert caught.value.code == "invalid_score"
     trailer.refresh_from_db()
     assert trailer.reference_score == 6.5
+
+
+@pytest.mark.django_db(transaction=True)  # each upload in a thread and a connection of its own
+def test_files_of_one_name_uploaded_at_the_same_moment_each_get_their_own_title(tmp_path):
+    """The upload page sends every chosen file at once: good.mp4, good.mkv, good.webm and good.mov each asked
+    which titles were taken before any was saved, and all got "good"."""
+    from ml.synth import generate_trailer
+    from tests.support.together import run_together
+
+    videos = [generate_trailer(tmp_path / f"good{suffix}", seed=40 + i, duration=1.2, fps=12, width=64,
+                               height=48).path for i, suffix in enumerate((".mp4", ".mkv", ".webm", ".mov"))]
+    run_together([lambda video=video: ingest_trailer(source=video, original_name=video.name) for video in videos])
+    titles = sorted(Trailer.objects.values_list("title", flat=True))
+    assert len(set(titles)) == 4 and "good" in titles, titles
+    assert {t for t in titles if t != "good"} <= {"good (mkv)", "good (webm)", "good (mov)", "good (mp4)"}

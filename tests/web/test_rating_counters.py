@@ -6,14 +6,12 @@ predictions page sorts by): it follows the mean in the same transaction."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
 from django.db.models import Avg, Count, Sum
 
 from tests.support.rows import create_prediction, create_version
+from tests.support.together import run_together
 from trailers.models import ModelVersion, Prediction, Rating, Trailer
 from trailers.services import delete_rating, import_ratings, rate_trailer
 from trailers.services.ratings import recount_ratings
@@ -48,30 +46,6 @@ def assert_counters_right() -> None:
         mean = expected[prediction.trailer_id][2]
         assert prediction.error == (pytest.approx(abs(prediction.score - mean)) if mean is not None else None), (
             f"prediction {prediction.pk}: error {prediction.error}, score {prediction.score}, mean {mean}")
-
-
-def run_together(jobs) -> None:
-    """Run each job in its own thread (and database connection), all released at once; re-raise any error."""
-    barrier = threading.Barrier(len(jobs))
-    errors: list[BaseException] = []
-
-    def worker(job):
-        try:
-            barrier.wait(timeout=30)
-            job()
-        except BaseException as exc:  # noqa: BLE001 - reported below, in the test's thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a rating thread hung"
-    if errors:
-        raise errors[0]
 
 
 @pytest.mark.django_db

@@ -99,7 +99,6 @@ def ingest_trailer(
             raise IngestError(f"{original_name} cannot be sampled: {exc}.", code="too_short") from exc
 
         trailer = Trailer(
-            title=distinct_title(title or Path(original_name).stem, original_name),
             original_name=original_name,
             uploaded_by=user if user is not None and user.is_authenticated else None,
             duration=info.duration, fps=info.fps, width=info.width, height=info.height,
@@ -116,6 +115,8 @@ def ingest_trailer(
                               "Please try again in a moment.", code="storage_unavailable") from exc
         try:
             with transaction.atomic():
+                # Chosen where it is saved: uploads of good.mp4 and good.mkv at the same moment each get their own.
+                trailer.title = distinct_title(title or Path(original_name).stem, original_name)
                 trailer.save()
                 transaction.on_commit(lambda: _enqueue(trailer.pk))
         except IntegrityError:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from trailers.errors import ServiceError
 from trailers.models import Trailer
@@ -23,9 +23,16 @@ class TrailerBusy(ServiceError):
     status = 409
 
 
+# The advisory lock that PostgreSQL transactions choosing a title take (any fixed number, this project's own).
+TITLE_LOCK = 0x7265656C  # "reel"
+
+
 def distinct_title(title: str, original_name: str, *, exclude_pk: int | None = None) -> str:
     """``title``, or where another trailer has it already, the title with the file's kind, then a number:
-    four files named ``good.*`` become "good", "good (mkv)", "good (webm)", "good (mkv 2)"."""
+    four files named ``good.*`` become "good", "good (mkv)", "good (webm)", "good (mkv 2)". Call it inside the
+    transaction that saves the title: it takes a lock that makes another choice wait until that commits (files
+    uploaded together each asked for "good" at the same moment, and all got it)."""
+    _lock_titles()
     title = title.strip()[:TITLE_MAX] or "trailer"
     taken = Trailer.objects.exclude(pk=exclude_pk)
     if not taken.filter(title=title).exists():
@@ -39,6 +46,16 @@ def distinct_title(title: str, original_name: str, *, exclude_pk: int | None = N
     return title
 
 
+def _lock_titles() -> None:
+    """Until the transaction ends, no other can choose a title. SQLite's transactions (IMMEDIATE, config/settings.py)
+    already run one at a time; PostgreSQL's take a transaction-level advisory lock."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("distinct_title must run inside the transaction that saves the title")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TITLE_LOCK])
+
+
 def rename_trailer(*, trailer: Trailer, title: str) -> Trailer:
     """Give ``trailer`` a new title (1–255 characters, surrounding spaces dropped; a title another trailer has
     gets the file's kind added, as at upload)."""
@@ -47,8 +64,9 @@ def rename_trailer(*, trailer: Trailer, title: str) -> Trailer:
         raise ValidationError({"title": "A title cannot be empty."})
     if len(title) > TITLE_MAX:
         raise ValidationError({"title": f"A title is at most {TITLE_MAX} characters; this one has {len(title)}."})
-    title = distinct_title(title, trailer.original_name, exclude_pk=trailer.pk)
-    Trailer.objects.filter(pk=trailer.pk).update(title=title)
+    with transaction.atomic():
+        title = distinct_title(title, trailer.original_name, exclude_pk=trailer.pk)
+        Trailer.objects.filter(pk=trailer.pk).update(title=title)
     trailer.title = title
     return trailer
 
