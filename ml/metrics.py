@@ -29,13 +29,22 @@ class Role:
 # The roles a cross-validation scores on the same folds (ml.crossval), in the order they are shown; a role a fold
 # lacks is left out. "head" is the learnt head alone, where the model mixes it with the neighbours.
 ESTIMATE_ROLES: dict[str, Role] = {
-    "model": Role("model", "This run's model", "the LRCN: the encoder, then an LSTM over the frames"),
+    "model": Role("model", "This run's model", "the LRCN: the encoder, then an LSTM over the frames"),  # a run: model_words
     "head": Role("head alone", "Head alone", "the model before the neighbours are mixed in"),
     "mean_baseline": Role("mean rating", "Mean-rating baseline", "always predicts the training folds' mean rating"),
     "single_frame": Role("single-frame", "Single-frame head", "the same encoder, its frames averaged: no LSTM"),
     "neighbours": Role("neighbours", "Nearest neighbours", f"the mean rating of the {NEIGHBOURS} training trailers "
                        "whose frames' embeddings are nearest: nothing learnt"),
 }
+
+
+def model_words(model_config: dict) -> str:
+    """What a run's model is, in a line, from its options (a run's stored ``model_config``): "the LRCN: the encoder,
+    then an LSTM over the frames" is no single_frame run's."""
+    encoder = "a CNN learnt from scratch" if model_config.get("encoder", "scratch") == "scratch" else "the encoder"
+    if model_config.get("temporal", "lstm") == "lstm":
+        return f"the LRCN: {encoder}, then an LSTM over the frames"
+    return f"{encoder}, its frames averaged: no LSTM"
 
 
 def mae(y_true: Sequence[float], y_pred: Sequence[float]) -> float | None:

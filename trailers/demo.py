@@ -77,10 +77,21 @@ def _titles(options: DemoOptions) -> list[str]:
     return [f"{TITLE_PREFIX}{i:03d}" for i in range(options.trailers)]
 
 
+def _file_names(options: DemoOptions) -> dict[str, str]:
+    """{demo title: the file it is uploaded from}. The demo finds its trailers by their files' names, which stay:
+    a title is its uploader's to change (found by title, one renamed trailer made every later `make demo` build
+    again, and draw its ratings anew)."""
+    return {title: f"{title}{CONTAINERS[i % len(CONTAINERS)]}" for i, title in enumerate(_titles(options))}
+
+
+def _demo_trailers(options: DemoOptions):
+    return Trailer.objects.filter(original_name__in=list(_file_names(options).values()))
+
+
 def demo_summary(options: DemoOptions) -> dict[str, int] | None:
     """The demo as it stands when it is complete (every trailer processed, rated, and, with ``train``, a version
     active that has scored every ready one); None while anything is missing."""
-    trailers = Trailer.objects.filter(title__in=_titles(options))
+    trailers = _demo_trailers(options)
     if trailers.count() < options.trailers or trailers.exclude(
             status__in=[Trailer.Status.READY, Trailer.Status.FAILED]).exists():
         return None
@@ -116,14 +127,16 @@ def _ensure_trailers(options: DemoOptions, uploader: User, say, status) -> dict[
     markup format and imported from it as reference scores."""
     folder = Path(settings.VAR_DIR) / "demo-videos"
     folder.mkdir(parents=True, exist_ok=True)
-    existing = {t.title: t for t in Trailer.objects.filter(title__in=_titles(options))}
+    files = _file_names(options)
+    title_of = {name: title for title, name in files.items()}
+    existing = {title_of[t.original_name]: t for t in _demo_trailers(options)}
     hidden: dict[str, float] = {title: t.reference_score for title, t in existing.items()
                                 if t.reference_score is not None}
     created = 0
     for i, title in enumerate(_titles(options)):
         if title in existing and title in hidden:
             continue
-        path = folder / f"{title}{CONTAINERS[i % len(CONTAINERS)]}"
+        path = folder / files[title]
         made = generate_trailer(path, seed=options.random_seed * 1000 + i, duration=options.duration, width=options.width,
                                 height=options.height, fps=24)
         hidden[title] = made.rating
@@ -135,7 +148,8 @@ def _ensure_trailers(options: DemoOptions, uploader: User, say, status) -> dict[
                 if exc.duplicate_of is None:
                     raise
                 existing[title] = exc.duplicate_of
-        status(f"uploaded {created} of {options.trailers} trailers; the worker preprocesses them as they come")
+        # Those there already count: a build stopped half-way and started again goes on from them.
+        status(f"uploaded {len(existing)} of {options.trailers} trailers; the worker preprocesses them as they come")
         if created and created % 10 == 0:
             say(f"  generated and uploaded {created} synthetic trailers")
     if created:
@@ -159,7 +173,8 @@ def _ensure_ratings(hidden: dict[Trailer, float], rng: np.random.Generator) -> N
     users = {u.username: u for u in User.objects.filter(username__in=[n for n, _ in DEMO_RATERS])}
     rated = set(Rating.objects.filter(user__in=users.values()).values_list("user_id", "trailer_id"))
     new = []
-    for trailer, truth in sorted(hidden.items(), key=lambda item: item[0].title):
+    # In the order of the demo's files (the titles' order, unless someone renamed one since).
+    for trailer, truth in sorted(hidden.items(), key=lambda item: item[0].original_name):
         for name, bias in DEMO_RATERS:
             # Draw for every pair, rated or not, so the same random seed always gives the same ratings.
             seen, noise = rng.random(), rng.normal(0, 0.9)

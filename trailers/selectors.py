@@ -31,7 +31,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
-from ml.metrics import ESTIMATE_ROLES, mae, rmse, spearman
+from ml.metrics import ESTIMATE_ROLES, mae, model_words, rmse, spearman
 
 from .ids import MAX_ID, parse_id  # noqa: F401 - MAX_ID: the filters and the API read selectors.MAX_ID
 from .models import ModelVersion, Prediction, PredictionSummary, Rating, Subclip, Trailer, TrainingRun
@@ -550,8 +550,10 @@ def cross_validation(run: TrainingRun, estimate: dict | None = None) -> CrossVal
     summary = []
     for role, declared in ESTIMATE_ROLES.items():
         name, description = declared.name, declared.description
-        if role == "model" and estimate.get("neighbour_weight") is not None:
-            description += ", mixed with the nearest neighbours"
+        if role == "model":
+            description = model_words(run.model_config or {})
+            if estimate.get("neighbour_weight") is not None:
+                description += ", mixed with the nearest neighbours"
         figures = (estimate.get("summary") or {}).get(role)
         if figures:
             summary.append(EstimateRow(role=role, name=name, description=description, mae=_spread(figures.get("mae")),

@@ -56,4 +56,6 @@ def test_versions_compared_trailer_by_trailer(api, two_versions):  # noqa: F811
     assert body["biggest_changes"][0]["trailer"] == trailers[2].pk
     assert body["held_out"]["trailers"] == 6
     assert api.get(f"/api/model-versions/compare/?a={v1.pk}&b={v1.pk}").json()["biggest_changes"][0]["change"] == 0
-    assert api.get("/api/model-versions/compare/?a=x&b=1").status_code == 400
+    refused = api.get("/api/model-versions/compare/?a=x&b=1")
+    assert (refused.status_code, refused.json()) == (400, {"detail": "Give two version ids, a and b.",
+                                                           "code": "versions_missing"})  # the shape of every error

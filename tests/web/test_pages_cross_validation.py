@@ -96,7 +96,8 @@ def test_a_model_that_the_neighbours_beat_is_told_so(user_client, six):
 
 
 def test_a_model_mixed_with_the_neighbours_shows_their_share_and_the_head_alone(user_client, six):
-    run = create_cv_run(six, LABELS, cross_validation=cross_validation_estimate(six, neighbour_weight=0.75))
+    run = create_cv_run(six, LABELS, cross_validation=cross_validation_estimate(six, neighbour_weight=0.75),
+                        model_config={"encoder": "efficientnet_lite0", "temporal": "lstm"})
     html = user_client.get(f"/runs/{run.pk}/").content.decode()
     estimate = _section(html, "cv-estimate")
     rows = {role: _cells(row) for role, row in re.findall(r'<tr data-role="(\w+)"[^>]*>(.*?)</tr>', estimate, re.S)}
@@ -104,6 +105,14 @@ def test_a_model_mixed_with_the_neighbours_shows_their_share_and_the_head_alone(
     assert rows["model"][0] == ("This run&#x27;s model (the LRCN: the encoder, then an LSTM over the frames, mixed with "
                                 "the nearest neighbours)")
     assert rows["head"][1:] == ["0.900 ± 0.100", "1.000 ± 0.000", "0.400 ± 0.000"]
+    # The words follow the run's options: a single_frame run has no LSTM, a scratch one no pretrained encoder.
+    for model, words in (({"encoder": "efficientnet_lite0", "temporal": "mean"}, "the encoder, its frames averaged: no LSTM"),
+                         ({"encoder": "scratch", "temporal": "lstm"}, "the LRCN: a CNN learnt from scratch, then an "
+                                                                      "LSTM over the frames")):
+        other = create_cv_run(six, LABELS, cross_validation=cross_validation_estimate(six), model_config=model)
+        page = _section(user_client.get(f"/runs/{other.pk}/").content.decode(), "cv-estimate")
+        described = re.search(r"This run&#x27;s model <span[^>]*>\(([^<]*)\)", page)[1]
+        assert described.startswith(words), described
     mix = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", re.search(r'<p id="cv-neighbour-mix">(.*?)</p>', estimate, re.S)[1]))
     assert "the neighbours weigh 75% in the version's predictions" in mix
     assert "a share chosen on the other folds' predictions, never on its own trailers" in mix

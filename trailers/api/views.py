@@ -28,6 +28,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from trailers import selectors, selectors_runs, services, throttles, uploads
+from trailers.errors import ServiceError
 from trailers.filters import ListFilters, PredictionListFilterSet, RunFilterSet, TrailerFilterSet
 from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
 from trailers.permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN
@@ -318,7 +319,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def compare(self, request):
         ids = [selectors.parse_id(request.query_params.get(name, "")) for name in ("a", "b")]
         if None in ids:
-            raise ValidationError({"detail": "Give two version ids, a and b."})
+            raise ServiceError("Give two version ids, a and b.", code="versions_missing")
         a, b = (selectors_runs.get_version(pk=pk) for pk in ids)
         return Response(runs_api.version_comparison_json(selectors_runs.compare_versions_by_trailer(a, b)))
 
