@@ -159,7 +159,8 @@ def trailer_detail(request, pk: int):
 def trailer_live(request, pk: int):
     """The part of the trailer page that follows processing (polled by htmx until ready or failed)."""
     page = selectors.trailer_page(pk=pk, user=request.user)
-    return render(request, "trailers/_trailer_live.html", {"p": page, "trailer": page.trailer})
+    return render(request, "trailers/_trailer_live.html", {"p": page, "trailer": page.trailer,
+                                                            "can_change": can_change_trailer(request.user, page.trailer)})
 
 
 @login_required

@@ -69,6 +69,10 @@ def test_a_failed_trailer_can_be_tried_again(user_client, user, make_trailer):
     assert "is queued to be processed again." in unescape(response.content.decode())
     trailer.refresh_from_db()
     assert trailer.status == Trailer.Status.QUEUED and trailer.error == ""
+    # It fails again while the page polls: the part that follows processing offers the retry again, no reload.
+    Trailer.objects.filter(pk=trailer.pk).update(status=Trailer.Status.FAILED, error="decoder gave up again")
+    live = user_client.get(f"/trailers/{trailer.pk}/live/", HTTP_HX_REQUEST="true").content.decode()
+    assert "decoder gave up again" in live and 'id="retry"' in live
     ready = make_trailer(uploaded_by=user)
     assert 'id="retry"' not in user_client.get(f"/trailers/{ready.pk}/").content.decode()
     assert "has not failed" in unescape(user_client.post(f"/trailers/{ready.pk}/retry/", follow=True)
