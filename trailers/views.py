@@ -8,7 +8,6 @@ something to wait for), any other request gets the whole page.
 from __future__ import annotations
 
 import hashlib
-import re
 
 from django.conf import settings
 from django.contrib import messages
@@ -27,7 +26,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefre
 from . import charts, run_forms, selectors, selectors_runs, services, store, throttles, uploads
 from .downloads import csv_download
 from .errors import show
-from .filters import VERSION_PATTERN, PredictionFilterSet, RunFilterSet, TrailerFilterSet
+from .filters import PredictionFilterSet, RunFilterSet, TrailerFilterSet
 from .forms import SignUpForm, UploadForm
 from .media import serve_file, serve_stored
 from .models import Trailer, TrainingRun
@@ -328,10 +327,10 @@ def run_cancel(request, pk: int):
 
 
 def _chosen_version(request):
-    """``version`` as the API's filter reads it: a version's id (404 where there is none), or "active"; a value it
-    cannot read is left out, as the page leaves out every filter value it cannot read (the active version)."""
+    """The version the page is of: ``version`` as the API's filter reads it, "active" or a version's id (404 for
+    one that is not there, or no id at all: the page is that version's, not a list a bad filter value widens)."""
     raw = request.GET.get("version", "")
-    if raw != "active" and re.fullmatch(VERSION_PATTERN, raw):
+    if raw and raw != "active":
         return selectors.get_model_version(pk=raw)
     return selectors.active_model_version()
 
