@@ -25,6 +25,7 @@ from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, Training
 from .paging import AdminPaginator, EstimatedCountPaginator
 from .permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN, can
 from .run_forms import PRESET_DESCRIPTIONS, PRESET_NAMES, PRESET_WARNINGS, TrainingRunForm
+from .services.trailers import rename_trailer
 from .services.training import request_cancel, unknown_trailer_ids
 from .services.versions import compare_with_active
 
@@ -66,6 +67,11 @@ class TrailerAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # trailers come in through the upload page, the API or import_trailers
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "title" in form.changed_data:  # as the pages and the API rename: a title another trailer has gets the kind
+            rename_trailer(trailer=obj, title=obj.title)
 
     def has_start_run_permission(self, request):
         return can(request.user, START_RUN)

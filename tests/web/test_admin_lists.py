@@ -40,3 +40,22 @@ def test_a_deep_page_of_predictions_is_the_lists_own_slice(staff_client, make_tr
     newest_first = [p.trailer.title for p in Prediction.objects.select_related("trailer").order_by("-id")]
     html = staff_client.get("/admin/trailers/prediction/", {"p": 2}).content.decode()
     assert _prediction_rows(html) == newest_first[ADMIN_PAGE:] and len(newest_first[ADMIN_PAGE:]) == 5
+
+
+def test_a_title_changed_in_the_admin_is_made_distinct_as_the_pages_make_it(staff_client, make_trailer):
+    """The admin saved any title, one another trailer had included; now it renames as the pages and the API do."""
+    import re
+    from html import unescape
+
+    from trailers.models import Trailer
+
+    make_trailer(title="Night Train")
+    mine = make_trailer(title="Harbour Lights", subclips=0)
+    page = staff_client.get(f"/admin/trailers/trailer/{mine.pk}/change/").content.decode()
+    form = {name: unescape(value) for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page)}
+    form.update({"title": "  Night Train ", "_save": "Save"})
+    response = staff_client.post(f"/admin/trailers/trailer/{mine.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    mine.refresh_from_db()
+    assert mine.title == f"Night Train ({mine.original_name.rsplit('.', 1)[-1].lower()})"
+    assert Trailer.objects.filter(title="Night Train").count() == 1
