@@ -9,6 +9,6 @@ def reelscore(request):
     # The demo being built in the background (manage.py serve --demo): every page says how far it got.
     # INTERVAL names the predictions' interval ({"percent": "80%", "odds": "4 times in 5"}, from ml.intervals);
     # UNLIKE is the novelty from which a trailer reads as unlike the version's training trailers.
-    return {"SIGNUP_ENABLED": settings.SIGNUP_ENABLED, "SENDS_EMAIL": settings.SENDS_EMAIL, "DEMO_BUILD": current(), "INTERVAL": COVERAGE_WORDS,
+    return {"SIGNUP_ENABLED": settings.SIGNUP_ENABLED, "DEMO_BUILD": current(), "INTERVAL": COVERAGE_WORDS,
             "UNLIKE": UNLIKE,
             "PROCESSING_MAX_ATTEMPTS": settings.PROCESSING_MAX_ATTEMPTS}

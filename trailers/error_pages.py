@@ -97,6 +97,12 @@ def _csrf_words(reason: str, *, htmx: bool) -> str:
     return OUT_OF_DATE + (" The page is fresh now: do it again." if htmx else " Go back, reload the page and do it again.")
 
 
+def _page_sent_from(request) -> str:
+    """The page an htmx request was sent from (this site's own), where the whole page goes back to; else the
+    dataset."""
+    return request.htmx.current_url_abs_path or resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
 def csrf_failure(request, reason: str = ""):
     """``CSRF_FAILURE_VIEW``: a form its CSRF check refused, most often sent from a page whose token no longer
     holds. The site's own page (Django's explains the CSRF mechanism to developers; ``TECHNICAL_ERROR_PAGES`` brings
@@ -109,8 +115,7 @@ def csrf_failure(request, reason: str = ""):
     words = _csrf_words(reason, htmx=htmx)
     if htmx:
         messages.error(request, words)
-        back = request.htmx.current_url_abs_path or resolve_url(settings.LOGIN_REDIRECT_URL)
-        return HttpResponseClientRedirect(back, status=403)
+        return HttpResponseClientRedirect(_page_sent_from(request), status=403)
     return render(request, "403.html", {"exception": words}, status=403)
 
 
@@ -129,7 +134,7 @@ class HtmxWholePageMiddleware:
             return response
         if urlsplit(response.url).path != resolve_url(settings.LOGIN_URL):
             return response
-        back = request.htmx.current_url_abs_path or resolve_url(settings.LOGIN_REDIRECT_URL)
+        back = _page_sent_from(request)
         # A click (a POST) was lost; a page's own polling (a GET) was not anything the person did.
         lost = "" if request.method in ("GET", "HEAD") else ", so what you just did was not saved"
         messages.info(request, f"You were logged out{lost}: log in to carry on.")
