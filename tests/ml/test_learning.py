@@ -2,7 +2,7 @@
 predicts the rating better than the training mean does (bench/learn.py measures it at full size,
 beside the scratch CNN). It does not compare the two presets: at this size the scratch CNN scores these
 held-out trailers better (0.12–0.18× the mean against 0.47–0.61×, four set seeds), at bench/learn's the
-pretrained one does; the README's performance section ("The CNN learnt from scratch, small and large")."""
+pretrained one does; `bench/LEARNING.md` ("The CNN learnt from scratch, small and large")."""
 
 from __future__ import annotations
 
