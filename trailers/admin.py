@@ -27,7 +27,6 @@ from .permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN, can
 from .run_forms import PRESET_DESCRIPTIONS, PRESET_NAMES, PRESET_WARNINGS, TrainingRunForm
 from .services.trailers import rename_trailer
 from .services.training import request_cancel, unknown_trailer_ids
-from .services.versions import compare_with_active
 
 # Rows a page of the admin's largest lists (trailers, predictions) shows: drawing one costs the server about
 # 0.35 ms, so Django's 100 took 70 ms a page (bench/scale.py, 50,000 trailers).
@@ -407,33 +406,33 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
             return
         version = queryset.get()
-        if version.is_active:
-            comparison = None
-        else:
-            comparison = compare_with_active(version)  # before activating: afterwards it is the active one
         try:
-            version = services.activate_model_version(model_version=version)
+            done = services.activate_chosen(model_version=version)
+        except services.WorseThanActive as worse:  # asks again, as the version page does
+            back = reverse("admin:trailers_modelversion_changelist")
+            return TemplateResponse(request, "trailers/activate_confirm.html",
+                                    {"version": version, "comparison": worse.comparison, "back": back}, status=409)
         except ServiceError as error:
             show(request, error)
             return
-        self.log_change(request, version, "Scoring queued (it was already active)." if comparison is None
-                        else "Activated.")
-        if comparison is None:
-            self.message_user(request, f"Model version {version} was already active; scoring every ready trailer "
-                                       "it has not scored.", messages.SUCCESS)
+        if done.already_active:
+            self.message_user(request, f"Model version {version} is already the active one; nothing changed "
+                                       "(\"Score all ready trailers\" scores them again).", messages.INFO)
             return
+        comparison = done.comparison
+        self.log_change(request, version, "Activated.")
         self.message_user(request, f"Model version {version} is now active; scoring every ready trailer with it.",
                           messages.SUCCESS)
         if comparison["active"] is None:
             self.message_user(request, f"Compared with the version that was active: {comparison['reason']}.",
                               messages.INFO)
-        elif comparison["decision"] == "activate" or comparison.get("tied"):
+        elif comparison["decision"] == "activate":
             self.message_user(request, f"Compared with v{comparison['active']}, the version that was active: "
                                        f"{comparison['reason']}.", messages.SUCCESS)
-        else:
+        else:  # tied, or not comparable on any trailer, or worse and confirmed on the version page
             self.message_user(request, f"Compared with v{comparison['active']}, the version that was active: "
-                                       f"{comparison['reason']}; the fair comparison would have kept "
-                                       f"v{comparison['active']}.", messages.WARNING)
+                                       f"{comparison['reason']}.", messages.WARNING if not comparison.get("tied")
+                              else messages.SUCCESS)
 
     @admin.action(description="Score all ready trailers with this version", permissions=["activate"])
     def score_all(self, request, queryset):

@@ -14,9 +14,9 @@ from . import charts, selectors, selectors_runs
 from .errors import ServiceError, show
 from .forms import RunNoteForm
 from .permissions import ACTIVATE_VERSION, CANCEL_RUN, REFUSALS, can
-from .services import activate_model_version
+from .services import WorseThanActive, activate_chosen
 from .services.notes import set_run_note
-from .services.versions import compare_with_active, is_worse, rollback
+from .services.versions import compare_with_active, rollback
 
 MAX_COMPARED = 8
 
@@ -93,20 +93,19 @@ def version_activate(request, pk: int):
         raise PermissionDenied(REFUSALS[ACTIVATE_VERSION])
     version = selectors_runs.get_version(pk=pk)
     back = _next_url(request, reverse("version_detail", args=[version.pk]))
-    if version.is_active:
-        messages.info(request, f"Model version {version} is already the active one.")
-        return redirect(back)
-    comparison = compare_with_active(version)
-    if is_worse(comparison) and request.POST.get("confirm") != "1":
-        return render(request, "trailers/activate_confirm.html", {"version": version, "comparison": comparison,
-                                                                  "back": back}, status=409)
     try:
-        activate_model_version(model_version=version)
+        done = activate_chosen(model_version=version, confirm=request.POST.get("confirm") == "1")
+    except WorseThanActive as worse:
+        return render(request, "trailers/activate_confirm.html", {"version": version, "comparison": worse.comparison,
+                                                                  "back": back}, status=409)
     except ServiceError as error:
         show(request, error)
         return redirect(back)
-    messages.success(request, f"Model version {version} is now active ({comparison['reason']}); every ready trailer "
-                              "is being scored with it.")
+    if done.already_active:
+        messages.info(request, f"Model version {version} is already the active one.")
+    else:
+        messages.success(request, f"Model version {version} is now active ({done.comparison['reason']}); every "
+                                  "ready trailer is being scored with it.")
     return redirect(back)
 
 

@@ -59,13 +59,39 @@ def test_activating_reports_the_comparison_with_the_version_that_was_active(staf
 
     worse = _cv_version(four, 3, 2.0)
     response = staff_client.post("/admin/trailers/modelversion/", {"action": "activate",
-                                                                   "_selected_action": [worse.pk]}, follow=True)
-    html = response.content.decode()
-    messages = _messages(html)
-    assert "Model version v3 is now active; scoring every ready trailer with it." in messages
-    assert ("Compared with v2, the version that was active: not better on the same 4 held-out trailers, MAE 2.000 "
-            "against v2's 0.250; the fair comparison would have kept v2.") in messages
-    assert re.search(r'<li class="warning">[^<]*not better on the same 4', html)
+                                                                   "_selected_action": [worse.pk]})
+    html = unescape(response.content.decode())
+    assert response.status_code == 409 and "Activate v3 all the same?" in html  # it asks again, as the page does
+    assert "v3 is not better on the same 4 held-out trailers, MAE 2.000 against v2's 0.250" in html
+    assert list(ModelVersion.objects.filter(is_active=True)) == [better]
+    back = "/admin/trailers/modelversion/"
+    assert f'action="/versions/{worse.pk}/activate/"' in html and f'name="next" value="{back}"' in html
+    response = staff_client.post(f"/versions/{worse.pk}/activate/", {"confirm": "1", "next": back}, follow=True)
+    assert response.redirect_chain[-1][0] == back
+    assert list(ModelVersion.objects.filter(is_active=True)) == [worse]
+    assert any(m.startswith("Model version v3 is now active (not better on the same 4") for m in
+               _messages(response.content.decode()))
+
+
+def test_activating_the_active_version_changes_nothing(staff_client, four, django_capture_on_commit_callbacks):
+    """The admin, the version page and the API do the same: the active version stays as it was, scored as it was."""
+    version = _cv_version(four, 1, 0.25)
+    staff_client.post("/admin/trailers/modelversion/", {"action": "activate", "_selected_action": [version.pk]})
+    version.refresh_from_db()
+    activated_at = version.activated_at
+    ModelVersion.objects.filter(pk=version.pk).update(scored_at=activated_at)  # as if it had scored every trailer
+    with django_capture_on_commit_callbacks() as sent:
+        response = staff_client.post("/admin/trailers/modelversion/", {"action": "activate",
+                                                                       "_selected_action": [version.pk]}, follow=True)
+        assert ("Model version v1 is already the active one; nothing changed (\"Score all ready trailers\" scores "
+                "them again).") in _messages(response.content.decode())
+        response = staff_client.post(f"/versions/{version.pk}/activate/", follow=True)
+        assert "Model version v1 is already the active one." in unescape(response.content.decode())
+        body = staff_client.post(f"/api/model-versions/{version.pk}/activate/").json()
+        assert body["is_active"] and body["comparison"]["reason"] == "already the active version"
+    assert sent == []  # no scoring sent again
+    version.refresh_from_db()
+    assert (version.activated_at, version.scored_at) == (activated_at, activated_at)
 
 
 def test_activating_with_none_active_says_so(staff_client, four):

@@ -40,7 +40,7 @@ def test_a_worse_version_is_refused_until_confirmed_then_rolled_back(staff_api, 
     assert refused.status_code == 409
     body = refused.json()
     assert body["comparison"]["decision"] == "keep" and body["comparison"]["trailers"] == 6
-    assert "ask again with ?confirm=true" in body["detail"] and body["code"] == "worse_than_active"
+    assert "nothing was activated. Ask again with ?confirm=true" in body["detail"] and body["code"] == "worse_than_active"
     assert ModelVersion.objects.get(is_active=True) == v1
     done = staff_api.post(f"/api/model-versions/{v2.pk}/activate/?confirm=true")
     assert done.status_code == 200 and done.json()["is_active"]

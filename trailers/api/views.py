@@ -34,7 +34,7 @@ from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
 from trailers.permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN
 from trailers.services.ingest import too_large_message
 from trailers.services.notes import set_run_note
-from trailers.services.versions import compare_with_active, is_worse, rollback
+from trailers.services.versions import rollback
 
 from . import labelling
 from . import runs as runs_api
@@ -327,7 +327,8 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
                    description="The answer carries the fair comparison with the version that was active, on the "
                                "same held-out trailers (made before activating). When this version is worse than the "
                                "active one on them, nothing is activated: the answer is 409 with the comparison, and "
-                               "?confirm=true activates it all the same.",
+                               "?confirm=true activates it all the same. The version that is already active stays "
+                               "as it is (its comparison's reason says so; nothing is scored again).",
                    parameters=[OpenApiParameter("confirm", bool, description="activate even when it is worse")],
                    request=None, responses={200: ModelVersionActivationSerializer,
                                             409: OpenApiResponse(inline_serializer("ActivationRefused", fields={
@@ -338,15 +339,9 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
         version = selectors.get_model_version(pk=pk)
-        comparison = compare_with_active(version)  # before: afterwards this version is the active one
         confirmed = str(request.query_params.get("confirm", "")).lower() in ("1", "true")
-        if is_worse(comparison) and not version.is_active and not confirmed:
-            return Response({"detail": f"Model version {version} is {comparison['reason']}: ask again with "
-                                       "?confirm=true to activate it all the same.", "code": "worse_than_active",
-                             "comparison": comparison},
-                            status=status.HTTP_409_CONFLICT)
-        version = services.activate_model_version(model_version=version)
-        context = {**self.get_serializer_context(), "comparison": comparison}
+        done = services.activate_chosen(model_version=version, confirm=confirmed)  # WorseThanActive: the 409
+        context = {**self.get_serializer_context(), "comparison": done.comparison}
         return Response(ModelVersionActivationSerializer(get_object_or_404(self.get_queryset(), pk=version.pk),
                                                          context=context).data)
 

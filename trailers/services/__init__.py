@@ -41,6 +41,8 @@ from .training import (
 )
 from .versions import (
     ActivationError,
+    WorseThanActive,
+    activate_chosen,
     activate_model_version,
     check_weights,
     delete_model_versions,
@@ -51,6 +53,8 @@ __all__ = [
     "ActivationError",
     "IngestError",
     "TrainingSetupError",
+    "WorseThanActive",
+    "activate_chosen",
     "activate_model_version",
     "cancel_run",
     "check_weights",

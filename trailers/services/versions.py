@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -109,7 +111,49 @@ def activate_model_version(*, model_version: ModelVersion) -> ModelVersion:
     return model_version
 
 
-def rollback(*, by_version: ModelVersion | None = None) -> ModelVersion:
+class WorseThanActive(ActivationError):
+    """A person asked to activate a version that did worse than the active one on the same held-out trailers:
+    nothing was activated; asking again with ``confirm`` activates it all the same."""
+
+    code = "worse_than_active"
+    status = 409
+
+    def __init__(self, version: ModelVersion, comparison: dict):
+        # The API's words (the version page and the admin ask again with a form of their own).
+        super().__init__(f"Model version {version} is {comparison['reason']}: nothing was activated. Ask again with "
+                         "?confirm=true to activate it all the same.")
+        self.comparison = comparison
+
+    def details(self) -> dict:
+        return {"comparison": self.comparison}
+
+
+@dataclass(frozen=True)
+class Activation:
+    """What a person's activation did: ``comparison`` is the fair one with the version that was active (made before
+    activating); ``already_active``: the version was the active one, and nothing changed."""
+
+    version: ModelVersion
+    comparison: dict
+    already_active: bool = False
+
+
+def activate_chosen(*, model_version: ModelVersion, confirm: bool = False) -> Activation:
+    """A person's activation, the same from the version page, the API and the admin: nothing changes for the version
+    that is already active (its trailers are scored by the sweep; "score all" scores them again); a version worse
+    than the active one on the same held-out trailers is refused (WorseThanActive) unless ``confirm``; any other is
+    activated and every ready trailer it has not scored is scored with it."""
+    if model_version.is_active:
+        return Activation(version=model_version, already_active=True, comparison={
+            "active": model_version.number, "trailers": 0, "new_mae": None, "old_mae": None, "decision": "keep",
+            "reason": "already the active version"})
+    comparison = compare_with_active(model_version)  # before activating: afterwards it is the active one
+    if is_worse(comparison) and not confirm:
+        raise WorseThanActive(model_version, comparison)
+    return Activation(version=activate_model_version(model_version=model_version), comparison=comparison)
+
+
+def rollback() -> ModelVersion:
     """Make the version that was active before the active one active again (the latest activated of the others),
     and score every ready trailer it has not scored. ActivationError when there is none to go back to."""
     previous = (ModelVersion.objects.filter(is_active=False, activated_at__isnull=False)
