@@ -25,7 +25,7 @@ from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, Training
 from .paging import AdminPaginator, EstimatedCountPaginator
 from .permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN, can
 from .run_forms import PRESET_DESCRIPTIONS, PRESET_NAMES, PRESET_WARNINGS, TrainingRunForm
-from .services.trailers import rename_trailer
+from .services.trailers import TrailerBusy, busy_message, delete_trailer, rename_trailer
 from .services.training import request_cancel, unknown_trailer_ids
 
 # Rows a page of the admin's largest lists (trailers, predictions) shows: drawing one costs the server about
@@ -60,17 +60,48 @@ class TrailerAdmin(admin.ModelAdmin):
         "file", "original_name", "uploaded_by", "uploaded_at", "duration", "fps", "width", "height", "codec",
         "container", "has_audio", "size_bytes", "sha256", "status", "error", "enqueued_at", "processing_started_at",
         "heartbeat_at", "processing_attempts", "processed_at", "rating_count", "rating_sum", "mean_rating",
+        "browser_copy",
     )  # fmt: skip
     inlines = [SubclipInline]
-    actions = ["train_on_these", "preprocess_again", "score_with_active_version"]
+    actions = ["train_on_these", "preprocess_again", "score_with_active_version", "delete_selected"]
 
     def has_add_permission(self, request):
         return False  # trailers come in through the upload page, the API or import_trailers
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if "title" in form.changed_data:  # as the pages and the API rename: a title another trailer has gets the kind
-            rename_trailer(trailer=obj, title=obj.title)
+        """The title and the reference score are all the form changes, each through its service as the pages, the
+        API and the import change them: a title another trailer has gets the file's kind."""
+        if "title" in form.changed_data:
+            rename_trailer(trailer=obj, title=form.cleaned_data["title"])
+        if "reference_score" in form.changed_data:
+            services.set_reference_score(trailer=obj, score=form.cleaned_data["reference_score"])
+
+    # A trailer being processed is never deleted (its worker is writing its subclips): the delete page and the list's
+    # delete action say so instead, as the trailer page does, and every deletion goes through ``delete_trailer``.
+    def delete_view(self, request, object_id, extra_context=None):
+        trailer = self.get_object(request, unquote(object_id))
+        if trailer is not None and trailer.status == Trailer.Status.PROCESSING:
+            show(request, TrailerBusy(busy_message(trailer)))
+            return redirect(reverse("admin:trailers_trailer_change", args=[trailer.pk]))
+        return super().delete_view(request, object_id, extra_context)
+
+    @admin.action(description="Delete selected trailers", permissions=["delete"])
+    def delete_selected(self, request, queryset):
+        busy = queryset.filter(status=Trailer.Status.PROCESSING).first()
+        if busy is not None:
+            show(request, TrailerBusy(busy_message(busy)))
+            return None
+        return django_delete_selected(self, request, queryset)
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, Trailer.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        for trailer in queryset:
+            try:
+                delete_trailer(trailer=trailer)
+            except ServiceError as error:  # a worker took it since the page asked
+                show(request, error)
 
     def has_start_run_permission(self, request):
         return can(request.user, START_RUN)

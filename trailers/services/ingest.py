@@ -132,11 +132,16 @@ def ingest_trailer(
             os.unlink(temp_path)
 
 
-def set_reference_score(*, trailer: Trailer, score: float) -> bool:
-    """Give an already stored trailer a reference score (markup read after it came in); True if it changed."""
+def set_reference_score(*, trailer: Trailer, score: float | None) -> bool:
+    """Give an already stored trailer a reference score (markup read after it came in), or take it away (None);
+    True if it changed."""
     _check_reference_score(score)
-    return bool(Trailer.objects.filter(pk=trailer.pk).exclude(reference_score=float(score))
-                .update(reference_score=float(score)))
+    value = None if score is None else float(score)
+    rows = Trailer.objects.filter(pk=trailer.pk)
+    rows = rows.exclude(reference_score__isnull=True) if value is None else rows.exclude(reference_score=value)
+    changed = bool(rows.update(reference_score=value))
+    trailer.reference_score = value
+    return changed
 
 
 def _check_reference_score(score: float | None) -> None:

@@ -80,9 +80,13 @@ def delete_trailer(*, trailer: Trailer) -> None:
         if locked is None:
             return
         if locked.status == Trailer.Status.PROCESSING:
-            raise TrailerBusy(f"“{locked.title}” is being processed right now: delete it once it is ready or "
-                              "has failed.")
+            raise TrailerBusy(busy_message(locked))
         locked.delete()
+
+
+def busy_message(trailer: Trailer) -> str:
+    """Why a trailer being processed is not deleted now."""
+    return f"“{trailer.title}” is being processed right now: delete it once it is ready or has failed."
 
 
 def retry_trailer(*, trailer: Trailer) -> bool:
