@@ -8,8 +8,6 @@ field, in plain words. The browser's min/max come from the same bounds.
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.utils.text import capfirst
 
@@ -163,10 +161,6 @@ class TrainingRunForm(forms.Form):
         for refusal in refusals:
             self.add_error(prefix + refusal.field, refusal.sentence)
         return config if len(values) == len(declared) else None
-
-    def summary(self) -> str:
-        return json.dumps({"model": self.model_config.to_dict(), "train": self.train_config.to_dict()})
-
 
 def initial_from_run(run: TrainingRun) -> dict:
     """The start-run form's values for "New run like this": every option ``run`` trained with, its labels and the

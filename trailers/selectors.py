@@ -190,23 +190,6 @@ def get_subclip(*, pk: int | str) -> Subclip:
     return _get(Subclip.objects.all(), pk)
 
 
-def next_to_rate(*, user, skip: list[int] | tuple[int, ...] = ()) -> Trailer | None:
-    """The ready trailer with the fewest ratings that ``user`` has not rated (oldest first among equals): a walk
-    along the rating-count index that stops at the first one."""
-    return (
-        Trailer.objects.filter(status=Trailer.Status.READY)
-        .exclude(Exists(Rating.objects.filter(trailer=OuterRef("pk"), user=user)))
-        .exclude(pk__in=list(skip))
-        .order_by("rating_count", "uploaded_at", "pk")
-        .first()
-    )
-
-
-def unrated_count(*, user) -> int:
-    return (Trailer.objects.filter(status=Trailer.Status.READY)
-            .exclude(Exists(Rating.objects.filter(trailer=OuterRef("pk"), user=user))).count())
-
-
 # --- runs --------------------------------------------------------------------------------------
 
 
@@ -332,10 +315,6 @@ class RunDataset:
         with connection.cursor() as cursor:
             cursor.execute(sql, [self.run.pk, *ids])
             return {int(pk): (fold, prediction) for pk, fold, prediction in cursor.fetchall()}
-
-
-def run_in_progress_exists() -> bool:
-    return TrainingRun.objects.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]).exists()
 
 
 def is_cross_validated(run: TrainingRun) -> bool:
@@ -808,12 +787,6 @@ def run_standing(version: ModelVersion) -> RunStanding:
     dataset, estimate = TrainingRun.objects.filter(pk=version.run_id).values_list(
         "dataset", "cross_validation").first() or ([], {})
     return RunStanding(dataset, estimate)
-
-
-def training_labels(version: ModelVersion) -> dict[int, float]:
-    """{trailer id: label} of the trailers ``version`` learned from: its run's training split, or, for a
-    cross-validated run, its whole dataset (each trailer was trained on by K-1 of the K member models)."""
-    return run_standing(version).trained
 
 
 SCATTER_POINTS = 2000  # the plot's most dots; every rated trailer counts in the figures

@@ -96,8 +96,7 @@ def _reason(trailer: Trailer, order: str, version: ModelVersion | None) -> str:
 
 
 def unrated_count(*, user) -> int:
-    return (Trailer.objects.filter(status=Trailer.Status.READY)
-            .exclude(Exists(Rating.objects.filter(trailer=OuterRef("pk"), user=user))).count())
+    return _unrated(user=user, skip=()).count()
 
 
 # --- raters -------------------------------------------------------------------------------------------
@@ -129,10 +128,6 @@ def rating_table() -> dict[int, dict[int, float]]:
     for user_id, trailer_id, score in Rating.objects.order_by().values_list("user_id", "trailer_id", "score"):
         table.setdefault(user_id, {})[trailer_id] = float(score)
     return table
-
-
-def excluded_rater_ids() -> set[int]:
-    return set(ExcludedRater.objects.values_list("user_id", flat=True))
 
 
 def rater_stats() -> RaterStats:

@@ -278,7 +278,7 @@ def test_held_out_and_newer_figures_are_shown_apart(user_client, cv_scored):
 def test_training_labels_count_every_trailer_of_a_cross_validated_run(cv_scored):
     from trailers import selectors
 
-    labels = selectors.training_labels(cv_scored["version"])
+    labels = selectors.run_standing(cv_scored["version"]).trained
     assert labels == {t.pk: label for t, label in zip(cv_scored["six"], LABELS, strict=True)}
 
 
