@@ -314,9 +314,13 @@ class ConfigMixin:
 
     @classmethod
     def build(cls, values: Mapping[str, Any]):
-        """(the config, []) from ``values`` (every field given), or (None, every refusal)."""
+        """(the config, []) from ``values`` (every field given), or (None, every refusal). A field missing from
+        ``values`` (its reader could not read it, and has said so) makes no config either: the dataclass's default
+        in its place would be checked against the rest, and refused, with no one to say why."""
         checked, errors = cls.check(values)
-        return (None, errors) if errors else (cls(**checked), [])
+        if errors or set(checked) != set(options(cls)):
+            return None, errors
+        return cls(**checked), []
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of every field (tuples become lists)."""

@@ -109,6 +109,20 @@ def test_rules_between_fields_and_unreadable_values_do_not_hide_other_errors(sta
     assert "__all__" not in errors
 
 
+def test_an_emptied_or_unknown_option_is_said_on_its_field_and_keeps_the_rest(staff_client):
+    """An option the form could not read was left out of the config, which then took the dataclass's default in its
+    place and refused it where no form could say why: a server error that lost everything typed."""
+    for fields in ({"model__frame_size": "", "model__pool_size": 20}, {"model__frame_size": 16, "model__pool_size": ""},
+                   {"model__encoder": "bogus"}):
+        response = post(staff_client, preset="scratch", train__epochs=2, **fields)
+        assert response.status_code == 200, fields
+        errors = response.context["form"].errors
+        emptied = next(name for name, value in fields.items() if value in ("", "bogus"))
+        assert list(errors) == [emptied], errors
+        assert 'name="train__epochs" value="2"' in response.content.decode()  # what was typed stays
+    assert not TrainingRun.objects.exists()
+
+
 def test_a_rule_of_the_dense_head_lands_on_frame_size(staff_client):
     response = post(staff_client, preset="seed", model__frame_size=66)
     assert response.context["form"].errors == {
