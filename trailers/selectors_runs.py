@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import F, FloatField, QuerySet
+from django.db.models import F, FloatField, QuerySet, Value
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, NullIf
 
 from ml.metrics import mae
 
@@ -28,7 +28,10 @@ DEFAULT_RUN_SORT = "-created"
 def runs(*, sort: str = DEFAULT_RUN_SORT) -> QuerySet[TrainingRun]:
     """Runs with ``mae``: their version's held-out MAE (cross-validated, or the validation split's), sorted as
     asked (the list's filters: trailers.filters.RunFilterSet)."""
-    rows = run_list().annotate(mae=Cast(KeyTextTransform("val_mae", "model_version__metrics"), FloatField()))
+    # A version that measured nothing keeps val_mae null: SQLite reads JSON's null as the text "null", which casts
+    # to 0.0, the best MAE of all, so it is made SQL's NULL first (PostgreSQL's ->> gives NULL already).
+    text = NullIf(KeyTextTransform("val_mae", "model_version__metrics"), Value("null"))
+    rows = run_list().annotate(mae=Cast(text, FloatField()))
     return sort_runs(rows, sort)
 
 

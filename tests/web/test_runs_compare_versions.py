@@ -28,6 +28,13 @@ def test_runs_list_filters_by_status_and_preset_and_sorts_by_metric(user_client,
     assert listed(user_client.get("/runs/").content.decode()) == [failed.pk, bad.pk, good.pk]
     assert listed(user_client.get("/runs/?sort=mae").content.decode()) == [good.pk, bad.pk, failed.pk]
     assert listed(user_client.get("/runs/?sort=-mae").content.decode()) == [bad.pk, good.pk, failed.pk]
+    # A version that measured nothing (one model, no validation split) has no MAE: last either way, never best.
+    unmeasured = make_run(preset="default")
+    make_version(number=3, run=unmeasured, val_mae=None)
+    assert listed(user_client.get("/runs/?sort=mae").content.decode()) == [good.pk, bad.pk, unmeasured.pk, failed.pk]
+    assert listed(user_client.get("/runs/?sort=-mae").content.decode()) == [bad.pk, good.pk, unmeasured.pk, failed.pk]
+    ModelVersion.objects.filter(run=unmeasured).delete()
+    unmeasured.delete()
     assert listed(user_client.get("/runs/?preset=default").content.decode()) == [failed.pk, good.pk]
     assert listed(user_client.get("/runs/?status=succeeded&preset=default").content.decode()) == [good.pk]
     html = user_client.get("/runs/").content.decode()
