@@ -662,6 +662,16 @@ def resolve_config(preset_or_config: str | LRCNConfig | dict[str, Any]) -> LRCNC
 # Training.
 
 
+def _one_model_is_measured(v) -> Rule | None:
+    """One model (folds 1) needs a validation split: with none it has no figure at all, and no version can be
+    compared with it on the same held-out trailers. Configs saved before this rule still load as they ran."""
+    if v.folds == 1 and v.val_fraction == 0 and not _SAVED.get():
+        return Rule("val_fraction", "above 0 when folds is 1",
+                    plain="above 0 with one fold (one model with no trailer held out has no figure to show, nor to "
+                          "compare with another version)")
+    return None
+
+
 @dataclass(frozen=True)
 class TrainConfig(ConfigMixin):
     """Everything that defines a training run. Batch size, frames, optimiser and loss default to the seed's;
@@ -718,6 +728,7 @@ class TrainConfig(ConfigMixin):
         "margin of error. Off: the model alone."))
 
     RENAMED = {"seed": "random_seed"}  # "seed" also names the original project (the seed preset): renamed
+    RULES = (_one_model_is_measured,)
 
 
 TRAIN_PRESETS: dict[str, TrainConfig] = {

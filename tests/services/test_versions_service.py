@@ -85,6 +85,24 @@ def test_a_version_is_compared_with_the_active_one_on_the_same_held_out_trailers
     assert worse["reason"] == "not better on the same 3 held-out trailers, MAE 1.667 against v2's 0.500"
 
 
+def test_versions_that_cannot_be_compared_name_the_one_with_no_held_out_prediction(make_trailer, make_run,
+                                                                                    make_version, make_prediction):
+    trailers = [make_trailer() for _ in range(3)]
+    labels = [4.0, 6.0, 8.0]
+    held_out = [{"trailer": t.pk, "label": label, "split": "val"} for t, label in zip(trailers, labels, strict=True)]
+    trained_on_all = [{**row, "split": "train"} for row in held_out]  # one model, nothing held out
+    measured = make_version(number=1, active=True, run=make_run(dataset=held_out))
+    unmeasured = make_version(number=2, run=make_run(dataset=trained_on_all))
+    for trailer, label in zip(trailers, labels, strict=True):
+        make_prediction(measured, trailer, label + 0.5)
+        make_prediction(unmeasured, trailer, label)
+    assert compare_with_active(unmeasured)["reason"] == (
+        "v2 has no held-out prediction for any trailer of this run, so they cannot be compared fairly")
+    activate_model_version(model_version=unmeasured)
+    assert compare_with_active(measured)["reason"] == (
+        "v2 has no held-out prediction for any trailer of this run, so they cannot be compared fairly")
+
+
 def test_a_version_that_ties_with_the_active_one_is_not_called_worse(make_trailer, make_run, make_version,
                                                                      make_prediction):
     trailers = [make_trailer() for _ in range(3)]

@@ -79,8 +79,10 @@ def compare_with_active(version: ModelVersion) -> dict:
                 "reason": "no version was active"}
     result = {"active": active.number, **compare_versions(version, active)}
     if not result["trailers"]:
+        labels = selectors.run_standing(version).labels
+        lacking = active if any(t in labels for t in held_out_predictions(version)) else version
         return {**result, "decision": "keep",
-                "reason": f"{active} has no held-out prediction for any trailer of this run, so they cannot be "
+                "reason": f"{lacking} has no held-out prediction for any trailer of this run, so they cannot be "
                           "compared fairly"}
     words = (f"on the same {result['trailers']} held-out trailers, MAE {result['new_mae']:.3f} against "
              f"{active}'s {result['old_mae']:.3f}")
