@@ -163,6 +163,14 @@ def test_a_config_saved_with_the_old_seed_key_loads_with_its_random_seed():
     assert "seed" not in config.to_dict() and config.to_dict()["random_seed"] == 7  # saved under the new name
 
 
+def test_one_model_with_nothing_held_out_is_refused_but_a_saved_one_loads():
+    config, refusals = TrainConfig.build({**FAST.to_dict(), "folds": 1, "val_fraction": 0.0})
+    assert config is None and [r.field for r in refusals] == ["val_fraction"]
+    assert refusals[0].sentence.startswith("Val fraction must be above 0 with one fold")
+    assert TrainConfig.build({**FAST.to_dict(), "folds": 5, "val_fraction": 0.0})[0] is not None  # folds measure it
+    assert TrainConfig.saved({**FAST.to_dict(), "folds": 1, "val_fraction": 0.0}).val_fraction == 0.0  # ran before
+
+
 def test_a_checkpoint_saved_with_the_old_seed_key_resumes(trailers, tmp_path):
     config = FAST.replace(epochs=4, restore_best=False, random_seed=5)
     straight = fit(trailers, config, TINY)
