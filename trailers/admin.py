@@ -346,10 +346,23 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected runs", permissions=["cancel"])
     def cancel_runs(self, request, queryset):
+        cancelled = requested = 0
         for run in queryset.exclude(status__in=TrainingRun.FINISHED):
             cancellation = request_cancel(run=run)
             self.log_change(request, cancellation.run, cancellation.note)
-        self.message_user(request, "Cancel requested: running runs stop after their current step.", messages.SUCCESS)
+            if cancellation.run.status == TrainingRun.Status.CANCELLED:
+                cancelled += 1
+            else:
+                requested += 1
+        finished = queryset.count() - cancelled - requested
+        if cancelled:
+            self.message_user(request, f"{cancelled} run(s) cancelled.", messages.SUCCESS)
+        if requested:
+            self.message_user(request, f"Cancel requested for {requested} running run(s): each stops after its "
+                                       "current step.", messages.SUCCESS)
+        if finished:
+            self.message_user(request, f"{finished} run(s) had already finished: nothing to cancel.",
+                              messages.WARNING if not (cancelled or requested) else messages.INFO)
 
 
 def _number(value, digits: int = 3) -> str:

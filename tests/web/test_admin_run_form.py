@@ -203,11 +203,20 @@ def test_cancel_button_and_action(staff_client, make_run):
     running.refresh_from_db()
     assert running.cancel_requested and running.status == TrainingRun.Status.RUNNING
     queued = make_run(status=TrainingRun.Status.QUEUED, metrics=[], started_at=None)
-    response = staff_client.post("/admin/trailers/trainingrun/",
-                                 {"action": "cancel_runs", "_selected_action": [queued.pk]}, follow=True)
-    assert "Cancel requested" in response.content.decode()
+    finished = make_run()
+    response = staff_client.post("/admin/trailers/trainingrun/", {
+        "action": "cancel_runs", "_selected_action": [queued.pk, running.pk, finished.pk]}, follow=True)
+    html = response.content.decode()
+    assert "1 run(s) cancelled." in html
+    assert "Cancel requested for 1 running run(s): each stops after its current step." in html
+    assert "1 run(s) had already finished: nothing to cancel." in html
     queued.refresh_from_db()
     assert queued.status == TrainingRun.Status.CANCELLED
+    response = staff_client.post("/admin/trailers/trainingrun/", {
+        "action": "cancel_runs", "_selected_action": [finished.pk]}, follow=True)
+    html = response.content.decode()
+    assert '<li class="warning">1 run(s) had already finished: nothing to cancel.</li>' in html
+    assert "cancelled." not in html and "Cancel requested" not in html
 
 
 def test_staff_who_may_only_view_runs_cannot_cancel(client, django_user_model, make_run):

@@ -156,6 +156,12 @@ def test_staff_cancel(staff_api, make_run):
     body = staff_api.post(f"/api/runs/{running.pk}/cancel/").json()
     assert body["status"] == "running" and body["cancel_requested"]
     assert staff_api.post("/api/runs/99999/cancel/").status_code == 404
+    finished = make_run()  # succeeded: nothing to cancel, and the answer says so
+    refused = staff_api.post(f"/api/runs/{finished.pk}/cancel/")
+    assert refused.status_code == 409 and refused.json() == {
+        "detail": f"{finished} has already finished (succeeded).", "code": "already_finished"}
+    finished.refresh_from_db()
+    assert finished.status == TrainingRun.Status.SUCCEEDED and not finished.cancel_requested
 
 
 # --- model versions -------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ def test_note_and_compare_runs(api, staff_api, make_run):
     assert api.patch(f"/api/runs/{a.pk}/", {"note": "x"}, format="json").status_code == 403
     assert staff_api.patch(f"/api/runs/{a.pk}/", {"note": " first try "}, format="json").status_code == 200
     assert TrainingRun.objects.get(pk=a.pk).note == "first try"
+    assert api.get(f"/api/runs/{a.pk}/").json()["note"] == "first try"  # read back where it was written
+    assert {r["id"]: r["note"] for r in api.get("/api/runs/").json()["results"]} == {a.pk: "first try", b.pk: ""}
     body = api.get(f"/api/runs/compare/?runs={a.pk},{b.pk}").json()
     assert [r["id"] for r in body["runs"]] == [a.pk, b.pk] and body["runs"][0]["note"] == "first try"
     assert body["differing"] == [{"group": "Training", "option": "lr", "values": [0.01, 0.001]}]

@@ -345,7 +345,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = TrainingRun
         fields = [
-            "id", "status", "display_status", "progress", "epoch", "metrics", "error", "cancel_requested",
+            "id", "status", "display_status", "progress", "epoch", "metrics", "error", "cancel_requested", "note",
             "label_source", "min_ratings", "auto_activate", "model_config", "train_config", "requested_trailer_ids",
             "dataset_size", "sampling", "device", "gpu", "worker", "resumed_from_epoch", "attempts_without_epoch",
             "created_by", "created_at",

@@ -34,6 +34,7 @@ from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
 from trailers.permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN
 from trailers.services.ingest import too_large_message
 from trailers.services.notes import set_run_note
+from trailers.services.training import request_cancel
 from trailers.services.versions import rollback
 
 from . import labelling
@@ -278,11 +279,18 @@ class TrainingRunViewSet(FilteredList, mixins.ListModelMixin, mixins.RetrieveMod
         page = self.paginate_queryset(selectors.run_dataset(run=run))
         return self.get_paginated_response(DatasetEntrySerializer(page, many=True).data)
 
-    @extend_schema(summary="Cancel a training run (needs trailers.change_trainingrun)", request=None, responses={200: TrainingRunSerializer})
+    @extend_schema(summary="Cancel a training run (needs trailers.change_trainingrun)", request=None,
+                   description="A queued run is cancelled at once, a running one stops after its current step; a run "
+                               "that has finished answers 409 (code already_finished) and stays as it was.",
+                   responses={200: TrainingRunSerializer,
+                              409: OpenApiResponse(REFUSAL, description="the run has already finished (already_finished)")})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        run = services.cancel_run(run=selectors.get_run(pk=pk))
-        return Response(TrainingRunSerializer(selectors.get_run(pk=run.pk), context=self.get_serializer_context()).data)
+        cancellation = request_cancel(run=selectors.get_run(pk=pk))
+        if cancellation.already_finished:
+            raise ServiceError(cancellation.message, code="already_finished", status=409)
+        return Response(TrainingRunSerializer(selectors.get_run(pk=cancellation.run.pk),
+                                              context=self.get_serializer_context()).data)
 
 
 # --- model versions -----------------------------------------------------------------------------------------
