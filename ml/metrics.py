@@ -60,9 +60,9 @@ def rmse(y_true: Sequence[float], y_pred: Sequence[float]) -> float | None:
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float | None:
-    """Spearman rank correlation (ties get their average rank); None when undefined."""
+    """Spearman rank correlation (ties get their average rank); None when undefined, or over fewer than 3 pairs."""
     x, y = _pair(a, b)
-    if x.size < 2:
+    if x.size < 3:  # two points are always ranked alike or opposite: ±1 says nothing
         return None
     rx, ry = _rank(x), _rank(y)
     rx -= rx.mean()

@@ -499,11 +499,12 @@ class CrossValidation:
 
     @property
     def beaten_by_neighbours(self) -> bool:
-        """Whether the nearest neighbours' mean MAE over the folds is below the model's."""
+        """Whether the nearest neighbours' mean MAE over the folds is below the model's, to the 3 decimals the page
+        shows (the same figure twice is no warning)."""
         model, near = self.model, self.neighbours
         if model is None or near is None or model.mae["mean"] is None or near.mae["mean"] is None:
             return False
-        return near.mae["mean"] < model.mae["mean"]
+        return round(near.mae["mean"], 3) < round(model.mae["mean"], 3)
 
     @property
     def neighbour_percent(self) -> int | None:

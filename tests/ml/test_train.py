@@ -292,6 +292,7 @@ def test_metrics_match_their_definitions():
     assert metrics["baseline_mae"] == pytest.approx(1.0)
     assert spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
     assert spearman([1, 2, 3], [3, 3, 3]) is None
+    assert spearman([1, 2], [5, 9]) is None  # two pairs always rank alike or opposite: no figure, never a perfect 1
 
 
 def test_learns_to_beat_the_mean_baseline_on_held_out_synthetic_trailers(tmp_path):
