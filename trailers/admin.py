@@ -380,7 +380,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ("__str__", "run", "is_active", "val_mae", "baseline_mae", "estimate", "created_at",
                     "activated_at")
     list_filter = ("is_active",)
-    readonly_fields = ("run", "number", "weights", "config", "metrics", "is_active", "created_at", "activated_at")
+    readonly_fields = ("run", "number", "weights", "config", "metrics", "is_active", "created_at", "activated_at",
+                       "scoring_enqueued_at", "scored_at")  # the sweep and the predictions page read them
     actions = ["activate", "score_all", "delete_selected"]
     list_select_related = ("run",)
 

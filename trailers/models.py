@@ -423,8 +423,12 @@ class PredictionSummary(models.Model):
     computed_at = models.DateTimeField(default=timezone.now)
     stale = models.BooleanField(default=False)
 
+    class Meta:
+        verbose_name_plural = "prediction summaries"
+
     def __str__(self) -> str:
         return f"summary of {self.model_version_id}"
+
 
 class PeriodicJob(models.Model):
     """When a periodic job (the sweep) last ran. Celery beat sends it; if two schedulers run by mistake, the

@@ -42,4 +42,5 @@ def upload_limit_words(wait: float | None) -> str:
     seconds = max(1, round(wait or 1))
     later = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
     return (f"You have reached the upload limit of {throttle.num_requests} files per "
-            f"{_PERIODS.get(throttle.duration, f'{throttle.duration} seconds')}; try again in {later}.")
+            f"{_PERIODS.get(throttle.duration, f'{throttle.duration} seconds')}; try again in {later}. Files that "
+            "were refused count too (each was read and checked).")

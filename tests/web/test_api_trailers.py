@@ -102,10 +102,17 @@ def test_upload_wrong_content_type_is_415(api):
     assert response.status_code == 415 and "multipart/form-data" in response.json()["detail"]
 
 
-def test_only_staff_set_a_reference_score(api, staff_api, synthetic_video, other_synthetic_video):
-    response = api.post("/api/trailers/", {"file": SimpleUploadedFile("a.mp4", synthetic_video.read_bytes()),
-                                           "reference_score": 5}, format="multipart")
-    assert response.status_code == 400 and "reference_score" in response.json()
+def test_only_staff_allowed_to_change_trailers_set_a_reference_score(api, staff_api, synthetic_video,
+                                                                     other_synthetic_video, django_user_model):
+    from rest_framework.test import APIClient
+
+    viewer = APIClient()  # staff with view-only rights: no permission to change trailers
+    viewer.force_authenticate(django_user_model.objects.create_user(username="viewer", password="x", is_staff=True))
+    for client in (api, viewer):
+        response = client.post("/api/trailers/", {"file": SimpleUploadedFile("a.mp4", synthetic_video.read_bytes()),
+                                                  "reference_score": 5}, format="multipart")
+        assert response.status_code == 400 and response.json()["reference_score"] == [
+            "You need the permission to change trailers to set a reference score."]
     response = staff_api.post("/api/trailers/", {
         "file": SimpleUploadedFile("a.mp4", other_synthetic_video.read_bytes()), "reference_score": 5},
         format="multipart")

@@ -17,6 +17,7 @@ from ml.intervals import COVERAGE_WORDS
 from ml.neighbours import NEIGHBOURS
 from trailers import selectors
 from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
+from trailers.permissions import CHANGE_TRAILER, can
 from trailers.services.ratings import parse_rating
 from trailers.services.trailers import TITLE_MAX
 
@@ -201,8 +202,8 @@ class TrailerUploadSerializer(RefusesUnknownFields, serializers.Serializer):
 
     def validate_reference_score(self, value):
         request = self.context.get("request")
-        if value is not None and not (request and request.user.is_staff):
-            raise serializers.ValidationError("Only staff can set a reference score.")
+        if value is not None and not (request and can(request.user, CHANGE_TRAILER)):
+            raise serializers.ValidationError("You need the permission to change trailers to set a reference score.")
         return value
 
 
