@@ -161,3 +161,12 @@ def test_the_service_refuses_deleting_the_active_version_and_deletes_nothing(fou
     assert ModelVersion.objects.count() == 2
     assert delete_model_versions(version_ids=[old.pk]) == 1
     assert list(ModelVersion.objects.values_list("number", flat=True)) == [1]
+
+
+def test_a_version_s_scoring_times_are_read_only(staff_client, make_version):
+    """The sweep and the predictions page read them: an edit by hand would stop or repeat a version's scoring."""
+    version = make_version(number=1)
+    html = staff_client.get(f"/admin/trailers/modelversion/{version.pk}/change/").content.decode()
+    content = html.split('id="content-main"')[1]
+    assert not {"scoring_enqueued_at", "scored_at", "scoring_enqueued_at_0", "scored_at_0"} & set(
+        re.findall(r'<(?:input|select|textarea)[^>]*name="([^"]+)"', content))
