@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tests.support.pipeline import clear_leftovers, ingest, wait_until_processed
-from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
+from trailers.models import ModelVersion, Prediction, Subclip, Trailer, TrainingRun
 from trailers.services import preprocess_trailer, sweep
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
@@ -74,14 +74,19 @@ def test_lost_scoring_is_sent_again_at_most_once_per_requeue_period():
     long_ago = timezone.now() - LONG_AGO
     version = ModelVersion.objects.create(run=TrainingRun.objects.create(status=TrainingRun.Status.SUCCEEDED),
                                           number=1, weights="models/v1.pt", is_active=True, activated_at=long_ago)
-    Trailer.objects.create(title="never scored", original_name="a.mp4", file="trailers/a.mp4", sha256="a" * 64,
+    # A ready trailer without subclips (deleted in the admin) is none scoring can score: never sent for it.
+    Trailer.objects.create(title="no subclips", original_name="b.mp4", file="trailers/b.mp4", sha256="b" * 64,
                            status=Trailer.Status.READY, processed_at=long_ago)
     purge_broker()
+    assert sweep()["scoring"] == 0
+    trailer = Trailer.objects.create(title="never scored", original_name="a.mp4", file="trailers/a.mp4",
+                                     sha256="a" * 64, status=Trailer.Status.READY, processed_at=long_ago)
+    Subclip.objects.create(trailer=trailer, index=0, start=0.0, duration=1.0, frames="subclips/0.npy", frame_count=1)
     assert sweep()["scoring"] == 1  # a ready trailer the active version never scored: its message was lost
     assert sweep()["scoring"] == 0  # just sent: not again on every sweep
     ModelVersion.objects.filter(pk=version.pk).update(scoring_enqueued_at=long_ago)
     assert sweep()["scoring"] == 1
-    Prediction.objects.create(model_version=version, trailer=Trailer.objects.get(), score=5.0)
+    Prediction.objects.create(model_version=version, trailer=trailer, score=5.0)
     ModelVersion.objects.filter(pk=version.pk).update(scoring_enqueued_at=long_ago)
     assert sweep()["scoring"] == 0  # everything scored: nothing to send
     purge_broker()

@@ -278,6 +278,6 @@ def _sweep_scoring(requeue_before) -> int:
         ModelVersion.objects.filter(pk=active.pk, scored_at__isnull=True).update(scored_at=timezone.now())
     if active is None or (active.scoring_enqueued_at and active.scoring_enqueued_at >= requeue_before):
         return 0
-    unscored = (Trailer.objects.filter(status=Trailer.Status.READY, processed_at__lt=requeue_before)
-                .exclude(predictions__model_version=active))
+    # The trailers scoring scores (a ready one without subclips it skips: counting it sent scoring forever).
+    unscored = selectors.unscored_trailers(model_version=active).filter(processed_at__lt=requeue_before)
     return int(unscored.exists() and enqueue_scoring(model_version_id=active.pk))

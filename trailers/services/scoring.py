@@ -11,7 +11,6 @@ from dataclasses import asdict
 from functools import lru_cache
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from ml.config import sampled_snippets
@@ -50,11 +49,11 @@ def score_trailers(*, model_version_id: int, trailer_ids: list[int] | None = Non
     if version is None:
         log.info("model version %s no longer exists; nothing to score", model_version_id)
         return 0
-    trailers = Trailer.objects.filter(status=Trailer.Status.READY).prefetch_related("subclips")
     if trailer_ids is None:
-        trailers = trailers.exclude(Exists(Prediction.objects.filter(trailer=OuterRef("pk"), model_version=version)))
+        trailers = selectors.unscored_trailers(model_version=version)
     else:
-        trailers = trailers.filter(pk__in=trailer_ids)
+        trailers = Trailer.objects.filter(status=Trailer.Status.READY, pk__in=trailer_ids)
+    trailers = trailers.prefetch_related("subclips")
     from ml.predict import score_frame_files, score_video  # loads torch: see _loaded_model
     from ml.video import VideoError
 
