@@ -33,6 +33,20 @@ def test_rating_again_changes_the_one_rating_and_removing_it_says_whether_there_
     assert counters(trailer) == (0, 0, None)
 
 
+def test_the_same_score_given_again_leaves_every_version_s_figures_fresh(user, make_trailer, make_version):
+    """A double click, or the same key pressed again on rate next, changes no mean: the sweep has nothing to make
+    again (it reads every prediction of every version to do it)."""
+    from trailers.models import PredictionSummary
+
+    trailer, version = make_trailer(), make_version(number=1)
+    rate_trailer(user=user, trailer=trailer, score=7)
+    PredictionSummary.objects.create(model_version=version, stale=False)
+    rate_trailer(user=user, trailer=trailer, score=7)
+    assert not PredictionSummary.objects.get().stale and counters(trailer) == (1, 7, 7.0)
+    rate_trailer(user=user, trailer=trailer, score=8)
+    assert PredictionSummary.objects.get().stale
+
+
 @pytest.mark.parametrize(("score", "words"), [
     (0, "0 is outside that range"), (11, "11 is outside that range"), ("7.5", "not '7.5'"), (True, "not True"),
     ("７", "not '７'"), (" 7", "not ' 7'"), (None, "from 1 to 10: none was given"),

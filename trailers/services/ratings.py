@@ -97,13 +97,14 @@ def rate_trailer(*, user, trailer: Trailer, score) -> Rating:
                 if rating is None:
                     rating = Rating.objects.create(user=user, trailer=trailer, score=value)
                     _move_counters([trailer.pk], count=1, total=value)
+                    _ratings_changed()
                 else:
                     old = rating.score
                     rating.score = value
-                    rating.save(update_fields=["score", "updated_at"])
-                    if value != old:
+                    rating.save(update_fields=["score", "updated_at"])  # given again: rate next's undo reads it
+                    if value != old:  # the same score again changes no mean, nor any version's figures
                         _move_counters([trailer.pk], count=0, total=value - old)
-                _ratings_changed()
+                        _ratings_changed()
             return rating
         except IntegrityError:
             # The same person's first rating of this trailer arrived twice at once (a double click): the other
