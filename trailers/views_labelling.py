@@ -172,7 +172,12 @@ def rater_exclusion(request, pk: int):
     _require(request, MANAGE_RATERS)
     user = selectors_labelling.get_rater(pk=pk)
     exclude = request.POST.get("exclude") == "1"
-    changed = set_rater_excluded(user=user, excluded=exclude, by=request.user, reason=request.POST.get("reason", ""))
+    try:
+        changed = set_rater_excluded(user=user, excluded=exclude, by=request.user,
+                                     reason=request.POST.get("reason", "") if exclude else None)
+    except ServiceError as error:
+        show(request, error)
+        return redirect("raters")
     if exclude:
         messages.success(request, f"{user.username}'s ratings are left out of the labels of runs started from now on "
                          "(labels from the mean of user ratings)." if changed else

@@ -134,6 +134,19 @@ def test_a_ratings_csv_is_read_with_a_report_of_every_row_it_refused(user, other
     assert counters(known) == (2, 14, 7.0) and counters(by_hash) == (1, 6, 6.0)
 
 
+def test_refused_rows_are_numbered_as_the_file_s_lines_after_a_quoted_line_break_or_a_blank_line(user, make_trailer):
+    trailer = make_trailer()
+    data = "\r\n".join([
+        "trailer_id,username,score,note",
+        f'{trailer.pk},alice,7,"two\r\nlines"',  # lines 2-3
+        "",  # line 4
+        f"{trailer.pk},carol,4,",  # line 5
+        f'{trailer.pk},dave,"1\n1",',  # lines 6-7: no such person either
+    ]).encode()
+    assert import_ratings_csv(data=data).refused == [(5, "no account is called 'carol'"),
+                                                     (6, "no account is called 'dave'")]
+
+
 @pytest.mark.parametrize(("data", "words"), [
     ("\xff\xfe".encode("latin-1"), "The file is not UTF-8 text"),
     (b"name,rating\nalice,4\n", "needs the columns username, score and trailer_id or sha256; this one has name, rating"),

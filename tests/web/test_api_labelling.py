@@ -49,6 +49,15 @@ def test_raters_exclusion_export_and_import(api, staff_api, user, other_user, ma
     response = staff_api.put(f"/api/raters/{other_user.pk}/exclusion/", {"reason": "test"}, format="json")
     assert response.json() == {"username": "bob", "excluded": True, "changed": True}
     assert ExcludedRater.objects.get().reason == "test"
+    # Refused whole, naming the field, and the reason kept: too long, not text, a field it does not take, no object.
+    for body, field in (({"reason": "r" * 256}, "reason"), ({"reason": ["spam", "bot"]}, "reason"),
+                        ({"reason": "x", "bogus": 1}, "bogus"), ([1], "non_field_errors")):
+        refused = staff_api.put(f"/api/raters/{other_user.pk}/exclusion/", body, format="json")
+        assert refused.status_code == 400 and field in refused.json(), (body, refused.json())
+    assert ExcludedRater.objects.get().reason == "test"
+    assert staff_api.put(f"/api/raters/{other_user.pk}/exclusion/", {}, format="json").json()["changed"] is False
+    again = staff_api.put(f"/api/raters/{other_user.pk}/exclusion/", {"reason": " rates everything 10 "}, format="json")
+    assert again.json()["changed"] is True and ExcludedRater.objects.get().reason == "rates everything 10"
     assert staff_api.delete(f"/api/raters/{other_user.pk}/exclusion/").json()["changed"] is True
 
     exported = staff_api.get("/api/ratings/export/")

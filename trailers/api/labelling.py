@@ -29,7 +29,7 @@ from trailers.services.raters import import_ratings, set_rater_excluded
 from trailers.services.trailers import delete_trailer, rename_trailer, retry_trailer
 
 from .permissions import needs
-from .serializers import TrailerRenameSerializer, TrailerSerializer
+from .serializers import RaterExclusionRequestSerializer, TrailerRenameSerializer, TrailerSerializer
 
 ORDERS = list(selectors_labelling.RATE_ORDERS)
 
@@ -119,18 +119,18 @@ class RaterExclusionView(APIView):
     def get_permissions(self):
         return [IsAuthenticated(), needs(MANAGE_RATERS)]
 
-    def _set(self, request, pk, excluded: bool):
+    def _set(self, request, pk, excluded: bool, reason: str | None = None):
         user = selectors_labelling.get_rater(pk=pk)
-        reason = request.data.get("reason", "") if excluded and hasattr(request.data, "get") else ""
-        changed = set_rater_excluded(user=user, excluded=excluded, by=request.user, reason=str(reason or ""))
+        changed = set_rater_excluded(user=user, excluded=excluded, by=request.user, reason=reason)
         return Response({"username": user.username, "excluded": excluded, "changed": changed})
 
     @extend_schema(summary="Leave a rater out of user_mean labels (needs trailers.change_rating)",
-                   request=inline_serializer("RaterExclusionRequest", fields={
-                       "reason": serializers.CharField(required=False, max_length=255)}),
-                   responses={200: EXCLUSION})
+                   description="A rater already left out keeps the reason kept, or gets the one given (changed: true).",
+                   request=RaterExclusionRequestSerializer, responses={200: EXCLUSION})
     def put(self, request, pk):
-        return self._set(request, pk, True)
+        body = RaterExclusionRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._set(request, pk, True, reason=body.validated_data.get("reason"))
 
     @extend_schema(summary="Count a rater in user_mean labels again (needs trailers.change_rating)", request=None,
                    responses={200: EXCLUSION})

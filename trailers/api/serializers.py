@@ -48,6 +48,11 @@ class RefusesUnknownFields:
         return super().to_internal_value(data)
 
 
+class RaterExclusionRequestSerializer(RefusesUnknownFields, serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=255,
+                                   help_text="why the rater is left out; given again, it replaces the one kept")
+
+
 # Trailers and runs both have a "status", with different choices. The list serializers carry the enums
 # (named TrailerStatusEnum and TrainingRunStatusEnum by drf-spectacular); the detail serializers point at
 # them, so that each choice set lives in one component and the schema generates without a naming clash.

@@ -46,14 +46,28 @@ def undo_rating(*, user, trailer: Trailer, previous: int | None, given: int,
         return rate_trailer(user=user, trailer=trailer, score=previous)
 
 
-def set_rater_excluded(*, user, excluded: bool, by=None, reason: str = "") -> bool:
-    """Leave ``user``'s ratings out of ``user_mean`` labels (or bring them back). True if that changed anything.
-    Runs already started keep the labels they froze."""
+REASON_MAX = 255  # ExcludedRater.reason
+
+
+def set_rater_excluded(*, user, excluded: bool, by=None, reason: str | None = None) -> bool:
+    """Leave ``user``'s ratings out of ``user_mean`` labels (or bring them back). True if that changed anything:
+    a rater already left out gets the new ``reason`` where one is given (None keeps the one there). A reason over
+    REASON_MAX characters is refused whole. Runs already started keep the labels they froze."""
     if excluded:
-        _, created = ExcludedRater.objects.get_or_create(
-            user=user, defaults={"excluded_by": by if by is not None and by.is_authenticated else None,
-                                 "reason": reason[:255]})
-        return created
+        reason = None if reason is None else reason.strip()
+        if reason is not None and len(reason) > REASON_MAX:
+            error = ServiceError(f"A reason is at most {REASON_MAX} characters; this one has {len(reason)}.",
+                                 code="reason_too_long")
+            error.field = "reason"
+            raise error
+        by = by if by is not None and by.is_authenticated else None
+        with transaction.atomic():
+            row, created = ExcludedRater.objects.select_for_update().get_or_create(
+                user=user, defaults={"excluded_by": by, "reason": reason or ""})
+            if created or reason is None or row.reason == reason:
+                return created
+            ExcludedRater.objects.filter(pk=row.pk).update(reason=reason, excluded_by=by)
+            return True
     deleted, _ = ExcludedRater.objects.filter(user=user).delete()
     return bool(deleted)
 
@@ -81,6 +95,13 @@ class RatingsImportError(ServiceError, ValueError):
     field = "file"
 
 
+def _first_line(last_line: int, row: dict) -> int:
+    """The file's line a CSV record starts on, as an editor numbers it: the reader counts to the record's last line,
+    and a quoted value may hold line breaks (blank lines between records are counted, not numbered)."""
+    values = [v for value in row.values() for v in (value if isinstance(value, list) else [value])]
+    return last_line - sum(v.count("\n") for v in values if isinstance(v, str))
+
+
 def import_ratings(*, data: bytes) -> ImportReport:
     """Read a ratings CSV (as the export writes it: ``username``, ``score`` and ``trailer_id`` or ``sha256``;
     other columns are ignored) and save every row that names a known person, a known trailer and a rating the
@@ -94,8 +115,9 @@ def import_ratings(*, data: bytes) -> ImportReport:
     if "username" not in columns or "score" not in columns or not columns & {"trailer_id", "sha256"}:
         raise RatingsImportError(f"A ratings CSV needs the columns username, score and trailer_id or sha256; this one has "
                            f"{', '.join(sorted(c for c in columns if c)) or 'none'}.")
-    rows = [(number, {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k})
-            for number, row in enumerate(reader, start=2)]
+    rows = [(_first_line(reader.line_num, row), {(k or "").strip().lower(): (v or "").strip()
+                                                 for k, v in row.items() if k and isinstance(v, str | None)})
+            for row in reader]
     for _, row in rows:  # the export quotes a name a spreadsheet would read as a formula
         row["username"] = from_spreadsheet(row.get("username", ""))
     users = {u.username: u for u in get_user_model().objects.filter(username__in={r.get("username") for _, r in rows})}
