@@ -24,7 +24,7 @@ from .errors import ServiceError, show
 from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 from .paging import AdminPaginator, EstimatedCountPaginator
 from .permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN, can
-from .run_forms import PRESET_DESCRIPTIONS, PRESET_NAMES, PRESET_WARNINGS, TrainingRunForm
+from .run_forms import PRESET_DESCRIPTIONS, PRESET_WARNINGS, STARTABLE_PRESETS, TrainingRunForm
 from .services.trailers import TrailerBusy, busy_message, delete_trailer, rename_trailer
 from .services.training import request_cancel, unknown_trailer_ids
 
@@ -279,8 +279,11 @@ class TrainingRunAdmin(admin.ModelAdmin):
         preset = request.GET.get("preset", "default")
         initial = {"trailer_ids": request.GET.get("trailers", "")}
         like = selectors.find_run(pk=request.GET.get("like", ""))
+        if like is None and request.GET.get("like") and request.method == "GET":
+            self.message_user(request, f"There is no run #{request.GET['like']} to start like: the form holds the "
+                                       f"{preset} preset's options.", messages.WARNING)
         if like is not None:  # "New run like this": every option of that run, to change from there
-            preset = like.preset if like.preset in PRESET_NAMES else "default"
+            preset = like.preset if like.preset in STARTABLE_PRESETS else "default"
             initial.update(run_forms.initial_from_run(like))
         form = TrainingRunForm(request.POST or None, preset=preset, initial=initial)
         run = None
@@ -316,7 +319,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
             {"name": name, "description": PRESET_DESCRIPTIONS.get(name, ""), "warning": PRESET_WARNINGS.get(name, ""),
              "query": urlencode({"preset": name, **({"trailers": initial["trailer_ids"]} if initial["trailer_ids"]
                                                     else {})})}
-            for name in PRESET_NAMES
+            for name in STARTABLE_PRESETS
         ]
         context = {
             **self.admin_site.each_context(request),

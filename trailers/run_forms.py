@@ -18,7 +18,7 @@ from trailers.presets import DEFAULT_MIN_RATINGS
 
 MODEL_PREFIX, TRAIN_PREFIX = "model__", "train__"
 CONFIGS = ((MODEL_PREFIX, LRCNConfig), (TRAIN_PREFIX, TrainConfig))
-PRESET_NAMES = list(PRESETS)
+STARTABLE_PRESETS = list(PRESETS)  # what the start form offers (presets.PRESET_NAMES adds "custom", for the lists)
 
 # What each preset is for, shown beside its link.
 PRESET_DESCRIPTIONS = {

@@ -114,6 +114,13 @@ def test_new_run_like_this_fills_the_start_form_with_its_options(staff_client, m
     # An option the run predates takes the value the run trained with, not the preset's ("object" in default).
     track = re.search(r'<select name="model__foreground_track".*?</select>', form, flags=re.S).group(0)
     assert re.search(r'<option value="pixels" selected>', track) and 'value="object" selected' not in track
+    assert f"<h2>Model (run #{run.pk}'s options: the default preset)</h2>" in form
+    custom = make_run(preset="", model_config={"encoder": "scratch", "lstm_size": 24})
+    form = unescape(staff_client.get(f"/admin/trailers/trainingrun/add/?like={custom.pk}").content.decode())
+    assert f"<h2>Model (run #{custom.pk}'s options: custom)</h2>" in form  # not "default preset"
+    form = unescape(staff_client.get("/admin/trailers/trainingrun/add/?like=999999").content.decode())
+    assert "There is no run #999999 to start like: the form holds the default preset's options." in form
+    assert "<h2>Model (default preset)</h2>" in form
 
 
 @pytest.fixture

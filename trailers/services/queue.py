@@ -141,8 +141,8 @@ def claim_periodic_job(*, name: str, interval: float | None = None) -> bool:
 
 
 def sweep() -> dict[str, int]:
-    """Hand over what is waiting or was lost; returns how many trailers, runs and scoring tasks were sent (and
-    how many kept summaries were made again).
+    """Hand over what is waiting or was lost; returns how many trailers, runs, scoring tasks and embedding tasks
+    were sent, and how many kept summaries were made again (keys trailers, runs, scoring, embedding, summaries).
 
     - trailers and runs never handed to the broker (it was down);
     - trailers and runs handed over REQUEUE_AFTER_SECONDS ago and still not started: the

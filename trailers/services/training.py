@@ -49,9 +49,6 @@ from .versions import activate_model_version, compare_with_active, next_version_
 if TYPE_CHECKING:
     from ml.train import Progress
 
-# ml.train, ml.data and ml.predict load torch: they are imported where a worker trains,
-# so that web processes, which start runs but never train, do not carry it.
-
 log = logging.getLogger(__name__)
 
 MIN_TRAILERS = 3  # at least two to train on and one to validate with
