@@ -199,11 +199,10 @@ def run_list() -> QuerySet[TrainingRun]:
     return TrainingRun.objects.select_related("created_by", "model_version").defer(*TrainingRun.LARGE_FIELDS)
 
 
-def run_details(*, estimate: bool = True) -> QuerySet[TrainingRun]:
-    """Runs with their estimate (or without: ``run_estimate`` reads it less what grows with the dataset), without
-    their dataset (the API pages through that: ``run_dataset``)."""
-    runs = TrainingRun.objects.select_related("created_by", "model_version")
-    return runs.defer("dataset") if estimate else runs.defer(*TrainingRun.LARGE_FIELDS)
+def run_details() -> QuerySet[TrainingRun]:
+    """Runs without their dataset and estimate (megabytes at scale): ``run_estimate`` reads the estimate less what
+    grows with the dataset, and the API pages through the dataset (``run_dataset``)."""
+    return TrainingRun.objects.select_related("created_by", "model_version").defer(*TrainingRun.LARGE_FIELDS)
 
 
 def get_run(*, pk: int | str) -> TrainingRun:

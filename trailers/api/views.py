@@ -218,7 +218,7 @@ class TrainingRunViewSet(FilteredList, mixins.ListModelMixin, mixins.RetrieveMod
     def get_queryset(self):
         if self.action == "list":
             return selectors_runs.runs()
-        return selectors.run_details(estimate=False) if self.action == "retrieve" else selectors.run_list()
+        return selectors.run_details() if self.action == "retrieve" else selectors.run_list()
 
     def get_serializer_class(self):
         if self.action == "retrieve":
