@@ -267,7 +267,7 @@ class _Checked:
 class ConfigMixin:
     """Validation from the fields' declarations and the class's ``RULES``; ``to_dict``/``from_dict``."""
 
-    RULES: tuple[Callable[[Any], Rule | None], ...] = ()
+    RULES: tuple[Callable[[Any], Rule | list[Rule] | None], ...] = ()
     # Fields renamed since configs were first saved: {old name: new name}. ``from_dict`` reads the old name,
     # so runs, checkpoints and model files saved before a rename still load.
     RENAMED: Mapping[str, str] = {}
@@ -306,10 +306,10 @@ class ConfigMixin:
                 found = rule(view)
             except _Unchecked:
                 continue
-            if found is not None and all(e.field != found.field for e in errors):
-                errors.append(ConfigError(cls.__name__, found.field, found.expected, values.get(found.field),
-                                          plain=found.plain, label=declared[found.field].label,
-                                          message=found.message))
+            for one in [found] if isinstance(found, Rule) else found or []:  # a rule may refuse several fields
+                if all(e.field != one.field for e in errors):
+                    errors.append(ConfigError(cls.__name__, one.field, one.expected, values.get(one.field),
+                                              plain=one.plain, label=declared[one.field].label, message=one.message))
         return checked, errors
 
     @classmethod
@@ -383,23 +383,21 @@ def _encoder_has_blocks(v) -> Rule | None:
     return None
 
 
-def _scratch_reads_pixels(v) -> Rule | None:
-    if v.encoder == "scratch" and v.pixel_grid:
-        return Rule("pixel_grid", "0 with the scratch encoder (its CNN reads the pixels itself)")
-    for name in ("foreground", "background", "drift"):
-        if v.encoder == "scratch" and getattr(v, name):
-            return Rule(name, "false with the scratch encoder (its CNN reads the pixels itself)",
-                        "off with the scratch encoder (its CNN reads the pixels itself)")
-    return None
+def _scratch_reads_pixels(v) -> list[Rule]:
+    """Every pixel feature the scratch encoder refuses, each on its field (a form says them all at once)."""
+    if v.encoder != "scratch":
+        return []
+    found = [Rule("pixel_grid", "0 with the scratch encoder (its CNN reads the pixels itself)")] if v.pixel_grid else []
+    return found + [Rule(name, "false with the scratch encoder (its CNN reads the pixels itself)",
+                         "off with the scratch encoder (its CNN reads the pixels itself)")
+                    for name in ("foreground", "background", "drift") if getattr(v, name)]
 
 
-def _motion_needs_lstm(v) -> Rule | None:
+def _motion_needs_lstm(v) -> list[Rule]:
     # Mean-pooled deltas, or the drift of a whole subclip, would hand the single-frame baseline the motion it is
     # meant to lack.
-    for name in ("deltas", "drift"):
-        if getattr(v, name) and v.temporal != "lstm":
-            return Rule(name, "false unless temporal is 'lstm'", "off unless temporal is lstm")
-    return None
+    return [Rule(name, "false unless temporal is 'lstm'", "off unless temporal is lstm")
+            for name in ("deltas", "drift") if getattr(v, name) and v.temporal != "lstm"]
 
 
 def _encoder_frame_size(v) -> Rule | None:

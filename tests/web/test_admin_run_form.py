@@ -123,6 +123,16 @@ def test_an_emptied_or_unknown_option_is_said_on_its_field_and_keeps_the_rest(st
     assert not TrainingRun.objects.exists()
 
 
+def test_options_that_only_go_together_are_all_refused_at_once(staff_client):
+    """The default preset with the scratch encoder: every pixel feature it cannot read, in one answer, not one per
+    submit (four round trips); the mean head likewise refuses deltas and drift together."""
+    errors = post(staff_client, model__encoder="scratch", model__frame_size=64).context["form"].errors
+    assert set(errors) == {"model__pixel_grid", "model__foreground", "model__background", "model__drift"}, errors
+    assert errors["model__drift"] == ["Drift must be off with the scratch encoder (its CNN reads the pixels itself)."]
+    errors = post(staff_client, model__temporal="mean").context["form"].errors
+    assert set(errors) == {"model__deltas", "model__drift"}, errors
+
+
 def test_a_rule_of_the_dense_head_lands_on_frame_size(staff_client):
     response = post(staff_client, preset="seed", model__frame_size=66)
     assert response.context["form"].errors == {
