@@ -26,3 +26,5 @@ urlpatterns = [
     path("api/", include("trailers.api.urls")),
     path("", include("trailers.urls")),
 ]
+
+handler404 = "trailers.error_pages.not_found"  # the API's JSON under /api/, the site's page elsewhere

@@ -21,7 +21,7 @@ from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.middleware import csrf
 from django.shortcuts import render, resolve_url
 from django.views import defaults
@@ -29,6 +29,14 @@ from django.views.csrf import csrf_failure as django_csrf_failure
 from django_htmx.http import HttpResponseClientRedirect
 
 log = logging.getLogger("django.request")
+
+
+def not_found(request, exception=None):
+    """The site's 404 page (``handler404``); an address under /api/ that names no endpoint gets the API's JSON
+    shape, as every answer of the API does."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": f"There is nothing at {request.path}.", "code": "not_found"}, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 class OwnErrorPagesMiddleware:
@@ -43,14 +51,14 @@ class OwnErrorPagesMiddleware:
         response = self.get_response(request)
         if self.active and response.status_code == 404 and request.resolver_match is None:
             # No URL pattern matched: the technical page would list them all.
-            return defaults.page_not_found(request, Http404(f"There is nothing at {request.path}."))
+            return not_found(request, Http404(f"There is nothing at {request.path}."))
         return response
 
     def process_exception(self, request, exception):
         if not self.active:
             return None
         if isinstance(exception, Http404):
-            return defaults.page_not_found(request, exception)
+            return not_found(request, exception)
         if isinstance(exception, PermissionDenied):
             return None  # Django serves its 403 handler whatever DEBUG says
         if isinstance(exception, SuspiciousOperation | BadRequest):

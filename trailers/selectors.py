@@ -38,7 +38,7 @@ from .models import ModelVersion, Prediction, PredictionSummary, Rating, Subclip
 from .standing import RunStanding
 
 
-def _get(queryset, pk):
+def get_by_id(queryset, pk):
     """The row with id ``pk``, or 404 (also when ``pk`` is not an id at all)."""
     number = parse_id(pk)
     row = queryset.filter(pk=number).first() if number is not None else None
@@ -152,7 +152,7 @@ class TrailerPage:
 
 
 def get_trailer(*, pk: int | str) -> Trailer:
-    return _get(Trailer.objects.all(), pk)
+    return get_by_id(Trailer.objects.all(), pk)
 
 
 def rating_distribution(*, trailer: Trailer) -> list[tuple[int, int]]:
@@ -187,7 +187,7 @@ def first_contact_sheet(*, trailer_pk: int | str) -> Subclip | None:
 
 
 def get_subclip(*, pk: int | str) -> Subclip:
-    return _get(Subclip.objects.all(), pk)
+    return get_by_id(Subclip.objects.all(), pk)
 
 
 # --- runs --------------------------------------------------------------------------------------
@@ -206,7 +206,7 @@ def run_details() -> QuerySet[TrainingRun]:
 
 
 def get_run(*, pk: int | str) -> TrainingRun:
-    return _get(run_details(), pk)
+    return get_by_id(run_details(), pk)
 
 
 def find_run(*, pk: int | str) -> TrainingRun | None:
@@ -218,7 +218,7 @@ def find_run(*, pk: int | str) -> TrainingRun | None:
 def run_page(*, pk: int | str) -> tuple[TrainingRun, dict]:
     """A run for its page, and its estimate without what grows with the dataset (every trailer's held-out
     prediction): the page shows figures per fold and the near-duplicate groups, not 50,000 predictions."""
-    run = _get(TrainingRun.objects.select_related("created_by", "model_version").defer(*TrainingRun.LARGE_FIELDS), pk)
+    run = get_by_id(TrainingRun.objects.select_related("created_by", "model_version").defer(*TrainingRun.LARGE_FIELDS), pk)
     return run, run_estimate(run_id=run.pk)
 
 
@@ -242,7 +242,7 @@ ESTIMATE_KEYS = ("folds", "trailers", "summary", "per_fold", "groups", "duplicat
 
 def get_run_sizes(*, pk: int | str) -> TrainingRun:
     """A run with its split's sizes and little else."""
-    return _get(TrainingRun.objects.only("pk", *TrainingRun.split_sizes([])), pk)
+    return get_by_id(TrainingRun.objects.only("pk", *TrainingRun.split_sizes([])), pk)
 
 
 def run_dataset(*, run: TrainingRun) -> RunDataset:
@@ -635,7 +635,7 @@ def model_versions() -> QuerySet[ModelVersion]:
 
 
 def get_model_version(*, pk: int | str) -> ModelVersion:
-    return _get(_versions(), pk)
+    return get_by_id(_versions(), pk)
 
 
 def active_model_version() -> ModelVersion | None:

@@ -15,7 +15,7 @@ from django.db.models import Exists, F, FloatField, OuterRef, Subquery
 from ml.agreement import RaterAgreement, krippendorff_alpha, rater_agreement
 
 from .models import ExcludedRater, ModelVersion, Prediction, Rating, Trailer
-from .selectors import _get, active_model_version, ensemble_size, parse_id, spreadsheet_safe
+from .selectors import active_model_version, ensemble_size, get_by_id, parse_id, spreadsheet_safe
 
 # The orders rate-next offers: (key, what the selector calls it).
 RATE_ORDERS = {
@@ -153,7 +153,7 @@ def rater_stats() -> RaterStats:
 
 def get_rater(*, pk: int | str):
     """The person with id ``pk``, or 404."""
-    return _get(get_user_model().objects.all(), pk)
+    return get_by_id(get_user_model().objects.all(), pk)
 
 
 def trailer_title(*, pk: int) -> str | None:

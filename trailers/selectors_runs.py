@@ -13,7 +13,7 @@ from django.db.models.functions import Cast, NullIf
 from ml.metrics import mae
 
 from .models import ModelVersion, Prediction, Rating, TrainingRun
-from .selectors import _get, cross_validation, epoch_history, parse_id, run_duration_seconds, run_list
+from .selectors import cross_validation, epoch_history, get_by_id, parse_id, run_duration_seconds, run_list
 from .services.versions import compare_versions
 
 RUN_SORTS = {
@@ -133,7 +133,7 @@ def compare_runs(ids: list[int]) -> RunComparison:
 
 
 def get_version(*, pk) -> ModelVersion:
-    return _get(ModelVersion.objects.select_related("run"), pk)
+    return get_by_id(ModelVersion.objects.select_related("run"), pk)
 
 
 def previous_version() -> ModelVersion | None:

@@ -26,6 +26,23 @@ def test_api_actions_on_an_id_that_cannot_exist_are_404(api, staff_api, bad_id):
     assert staff_api.post(f"/api/model-versions/{bad_id}/activate/").status_code == 404
 
 
+def test_every_api_row_is_read_by_one_rule_and_every_api_404_is_json(api, make_trailer):
+    """A full-width "1" named trailer 1 to the retrieve (Python's int() reads it) and to nothing else; an address
+    under /api/ that names no endpoint got the site's HTML page."""
+    trailer = make_trailer()
+    full_width = "".join(chr(0xFF10 + int(d)) for d in str(trailer.pk))
+    for path in (f"/api/trailers/{full_width}/", f"/api/trailers/{full_width}/rating/"):
+        response = api.get(path)
+        assert response.status_code == 404 and response.json()["code"] == "not_found", path
+    assert api.get("/api/trailers/999999/").json() == {"detail": "No trailer with id 999999.", "code": "not_found"}
+    assert api.get(f"/api/trailers/{trailer.pk}/").status_code == 200
+    for path in ("/api/nope/", "/api/trailers/1/bogus/", "/api/trailers/0.5/", "/api/predictions/1/"):
+        response = api.get(path)
+        assert response.status_code == 404 and response["Content-Type"] == "application/json", path
+        assert response.json()["code"] == "not_found", path
+    assert api.get("/api/nope/").json() == {"detail": "There is nothing at /api/nope/.", "code": "not_found"}
+
+
 @pytest.mark.parametrize("bad_id", [HUGE, SUPERSCRIPT_TWO])
 def test_api_number_filters_refuse_what_cannot_be_an_id(api, bad_id):
     for query in (f"version={bad_id}", f"trailer={bad_id}"):

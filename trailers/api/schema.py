@@ -2,7 +2,8 @@
 
 drf-spectacular documents what a view says it returns; the errors DRF itself answers with (bad input,
 no login, no permission, no such row, too many requests) are added here, once, for every operation
-that can give them, with one permissive Error body: ``{"detail": "..."}`` or the fields' messages.
+that can give them, with one permissive Error body: ``{"detail": "...", "code": "..."}`` or the fields' messages
+(also where a view documents a refusal in words only).
 Operations that take a body also document the refusals of a body no one can read (trailers/bodies.py).
 """
 
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 ERROR = {
     "type": "object",
-    "description": 'The reason, in plain words: {"detail": "..."}, or each bad field with its messages.',
-    "properties": {"detail": {"type": "string"}},
+    "description": 'The reason, in plain words: {"detail": "...", "code": "..."}, or each bad field with its messages.',
+    "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
     "additionalProperties": True,
 }
 ERRORS = {
@@ -44,4 +45,7 @@ def add_error_responses(result, generator, request, public):
             errors = {**ERRORS, **BODY_ERRORS} if "requestBody" in operation else ERRORS
             for code, description in errors.items():
                 operation["responses"].setdefault(code, {"description": description, "content": reference})
+            for code, response in operation["responses"].items():
+                if code.startswith("4") and "content" not in response:  # a view's refusal documented in words only
+                    response["content"] = reference
     return result

@@ -49,8 +49,9 @@ class RefusesUnknownFields:
 
 
 class RaterExclusionRequestSerializer(RefusesUnknownFields, serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=255,
-                                   help_text="why the rater is left out; given again, it replaces the one kept")
+    # The pattern says in the schema what the field refuses anyway: a NUL character (no database column keeps one).
+    reason = serializers.RegexField(r"^[^\x00]*$", required=False, allow_blank=True, max_length=255,
+                                    help_text="why the rater is left out; given again, it replaces the one kept")
 
 
 # Trailers and runs both have a "status", with different choices. The list serializers carry the enums

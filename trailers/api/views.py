@@ -72,6 +72,16 @@ REFUSAL = inline_serializer("UploadRefusal", fields={
 })
 
 
+class ById:
+    """A viewset whose row is read by the id its URL names as every page reads one (selectors.get_by_id): an id that
+    is none ("0.5", a full-width "１") or no row's is a 404 saying so, in every endpoint's words."""
+
+    def get_object(self):
+        row = selectors.get_by_id(self.get_queryset(), self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        self.check_object_permissions(self.request, row)
+        return row
+
+
 class FilteredList:
     """A viewset whose list (and only its list: one row is read by its id whatever the query says) is filtered by
     its ``filterset_class`` (trailers/filters.py), which the schema documents as the list's query parameters."""
@@ -94,7 +104,7 @@ def _validated(serializer_class, data, **kwargs):
     list=extend_schema(summary="List trailers"),
     retrieve=extend_schema(summary="One trailer, with its subclips, rating distribution and predictions"),
 )
-class TrailerViewSet(FilteredList, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TrailerViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Trailers with their numbers: mean rating and count, your rating, the active model's prediction."""
 
     queryset = Trailer.objects.none()  # for the schema; get_queryset reads through selectors
@@ -211,7 +221,7 @@ class TrailerViewSet(FilteredList, mixins.ListModelMixin, mixins.RetrieveModelMi
     retrieve=extend_schema(summary="One training run, with its per-epoch metrics, a link to its dataset snapshot "
                                    "and, once a cross-validated run has succeeded, its held-out estimate"),
 )
-class TrainingRunViewSet(FilteredList, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TrainingRunViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = TrainingRun.objects.none()  # for the schema; get_queryset reads through selectors
     filterset_class = RunFilterSet
 
@@ -283,7 +293,7 @@ class TrainingRunViewSet(FilteredList, mixins.ListModelMixin, mixins.RetrieveMod
                    description="A queued run is cancelled at once, a running one stops after its current step; a run "
                                "that has finished answers 409 (code already_finished) and stays as it was.",
                    responses={200: TrainingRunSerializer,
-                              409: OpenApiResponse(REFUSAL, description="the run has already finished (already_finished)")})
+                              409: OpenApiResponse(description="the run has already finished (already_finished)")})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         cancellation = request_cancel(run=selectors.get_run(pk=pk))
@@ -298,7 +308,7 @@ class TrainingRunViewSet(FilteredList, mixins.ListModelMixin, mixins.RetrieveMod
 
 @extend_schema_view(list=extend_schema(summary="List model versions"),
                     retrieve=extend_schema(summary="One model version"))
-class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ModelVersionViewSet(ById, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = ModelVersion.objects.none()  # for the schema
     serializer_class = ModelVersionSerializer
 
