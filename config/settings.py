@@ -64,7 +64,7 @@ MIDDLEWARE = [
     "trailers.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "trailers.error_pages.CommonMiddleware",  # Django's, less the slash redirect under /api/
     "trailers.error_pages.OwnErrorPagesMiddleware",  # the project's 404/500 pages also with DEBUG on
     "trailers.error_pages.MethodNotAllowedPageMiddleware",  # a page for a visit to a button's address
     "trailers.bodies.RequestBodyMiddleware",  # a body no view can read: a 4xx with the reason (before CSRF reads forms)

@@ -23,7 +23,9 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404, JsonResponse
 from django.middleware import csrf
+from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 from django.shortcuts import render, resolve_url
+from django.urls import Resolver404, resolve
 from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django_htmx.http import HttpResponseClientRedirect
@@ -33,10 +35,30 @@ log = logging.getLogger("django.request")
 
 def not_found(request, exception=None):
     """The site's 404 page (``handler404``); an address under /api/ that names no endpoint gets the API's JSON
-    shape, as every answer of the API does."""
+    shape, as every answer of the API does (and, where the address lacks only its last slash, says so)."""
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": f"There is nothing at {request.path}.", "code": "not_found"}, status=404)
+        detail = f"There is nothing at {request.path}."
+        if not request.path.endswith("/") and _resolves(request.path + "/"):
+            detail += f" Every address of the API ends with a slash: {request.path}/"
+        return JsonResponse({"detail": detail, "code": "not_found"}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def _resolves(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
+class CommonMiddleware(DjangoCommonMiddleware):
+    """Django's, but an API address without its last slash is not redirected: a client that follows the redirect
+    sends a POST, PUT or DELETE again as a GET (and with DEBUG on, Django refuses such a request with a server
+    error). It gets the API's 404 instead, which names the address to use."""
+
+    def should_redirect_with_slash(self, request):
+        return not request.path_info.startswith("/api/") and super().should_redirect_with_slash(request)
 
 
 class OwnErrorPagesMiddleware:

@@ -41,6 +41,13 @@ def test_every_api_row_is_read_by_one_rule_and_every_api_404_is_json(api, make_t
         assert response.status_code == 404 and response["Content-Type"] == "application/json", path
         assert response.json()["code"] == "not_found", path
     assert api.get("/api/nope/").json() == {"detail": "There is nothing at /api/nope/.", "code": "not_found"}
+    # Without its last slash, a POST is neither redirected (a client would send it again as a GET) nor a server
+    # error (Django's answer with DEBUG on): the 404 names the address.
+    refused = api.post(f"/api/trailers/{trailer.pk}/retry", format="json")
+    assert refused.status_code == 404 and refused.json()["detail"] == (
+        f"There is nothing at /api/trailers/{trailer.pk}/retry. Every address of the API ends with a slash: "
+        f"/api/trailers/{trailer.pk}/retry/")
+    assert api.get("/predictions").status_code == 301  # the pages still redirect
 
 
 @pytest.mark.parametrize("bad_id", [HUGE, SUPERSCRIPT_TWO])
