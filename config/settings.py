@@ -329,6 +329,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "uploads": env.str("THROTTLE_UPLOADS", default="60/hour"),
         "ratings": env.str("THROTTLE_RATINGS", default="600/hour"),
+        "token": env.str("THROTTLE_TOKEN", default="20/minute"),  # POST /api/token/, per client address
     },
 }
 # A filter's help is for the API's schema; the pages label their filters and show no help beside them.

@@ -79,7 +79,8 @@ def _capital(text: str) -> str:
 
 
 def _g(number: float) -> str:
-    return f"{number:g}"
+    """A bound as people write it: 0.001, 1e-08, and every digit of a whole number (4294967295, not 4.29497e+09)."""
+    return str(number) if isinstance(number, int) else f"{number:g}"
 
 
 def _listed(names: Iterable[str]) -> str:

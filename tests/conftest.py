@@ -11,6 +11,15 @@ from tests.support.processes import SchedulerProcess, WorkerProcess, database_ur
 from tests.support.rows import create_prediction, create_run, create_trailer, create_version
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    """The throttles count in the process's cache: each test starts with none of another test's requests counted
+    (ids of rows rolled back come again, and every test client is 127.0.0.1)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def user(django_user_model):
     return django_user_model.objects.create_user(username="alice", password="alice-pass-123")

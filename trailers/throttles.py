@@ -8,7 +8,7 @@ come in, and is told the limit in the same words.
 import math
 
 from rest_framework.settings import api_settings
-from rest_framework.throttling import UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 _PERIODS = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
 
@@ -25,6 +25,18 @@ class UploadRateThrottle(_ScopedUserThrottle):
 
 class RatingRateThrottle(_ScopedUserThrottle):
     scope = "ratings"
+
+
+class TokenRateThrottle(AnonRateThrottle):
+    """Token requests (a username and a password) per client address, logged in or not: password guessing."""
+
+    scope = "token"
+
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 def upload_refusal(request) -> str | None:

@@ -100,6 +100,17 @@ def test_token_endpoint(user):
     assert response.status_code == 200 and response.json()["token"] == Token.objects.get(user=user).key
     bad = APIClient().post("/api/token/", {"username": "alice", "password": "nope"}, format="json")
     assert bad.status_code == 400 and "non_field_errors" in bad.json()
+    extra = APIClient().post("/api/token/", {"username": "alice", "password": "alice-pass-123", "x": 1}, format="json")
+    assert extra.status_code == 400 and extra.json() == {"x": ["Unknown field."]}  # refused, naming it
+
+
+def test_token_requests_are_throttled_per_client_address(user, settings):
+    """Guessing passwords at the token endpoint is slowed: every request counts, a right password too."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "token": "3/minute"}}
+    codes = [APIClient().post("/api/token/", {"username": "alice", "password": password}, format="json").status_code
+             for password in ("nope", "wrong", "alice-pass-123", "alice-pass-123")]
+    assert codes == [400, 400, 200, 429]
 
 
 def test_session_authentication_needs_csrf_for_writes(world, user):

@@ -39,8 +39,14 @@ def test_schema_is_valid_openapi_without_warnings(client):
         {"$ref": "#/components/schemas/TrailerStatusEnum"}]
     # The bodies that refuse fields they do not take say so; the others (responses) say nothing of extras.
     refusing = {name for name, component in components.items() if component.get("additionalProperties") is False}
-    assert refusing == {"ModelOptions", "PatchedRunNote", "PatchedTrailerRename", "Rating", "RaterExclusionRequest", "TrailerUpload",
-                        "TrainOptions", "TrainingRunCreate"}
+    assert refusing == {"ModelOptions", "PatchedRunNote", "PatchedTrailerRename", "Rating", "RaterExclusionRequest",
+                        "TokenRequest", "TrailerUpload", "TrainOptions", "TrainingRunCreate"}
+    # A bound an option does not include is exclusive in the schema too; a token needs no token to ask for it.
+    assert components["TrainOptions"]["properties"]["lr"].items() >= {"minimum": 0.0, "exclusiveMinimum": True}.items()
+    assert components["ModelOptions"]["properties"]["dropout"].items() >= {"maximum": 1.0,
+                                                                          "exclusiveMaximum": True}.items()
+    assert "exclusiveMinimum" not in components["TrainOptions"]["properties"]["weight_decay"]
+    assert paths["/api/token/"]["post"]["security"] == [{}]
 
 
 def test_docs_page(client):

@@ -35,6 +35,7 @@ def add_error_responses(result, generator, request, public):
 
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR
+    _open_bounds(schemas)
     for name in RefusesUnknownFields.component_names & set(schemas):
         schemas[name]["additionalProperties"] = False
     reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -49,3 +50,19 @@ def add_error_responses(result, generator, request, public):
                 if code.startswith("4") and "content" not in response:  # a view's refusal documented in words only
                     response["content"] = reference
     return result
+
+
+def _open_bounds(schemas: dict) -> None:
+    """A bound an option does not include (a learning rate greater than 0, a dropout less than 1) is exclusive in
+    the schema too (OpenAPI 3.0: ``exclusiveMinimum: true`` beside the minimum), as ml/config.py declares it."""
+    from ml.config import LRCNConfig, TrainConfig, options
+
+    for component, config in (("ModelOptions", LRCNConfig), ("TrainOptions", TrainConfig)):
+        properties = schemas.get(component, {}).get("properties", {})
+        for name, declared in options(config).items():
+            if name not in properties:
+                continue
+            if declared.low_open and "minimum" in properties[name]:
+                properties[name]["exclusiveMinimum"] = True
+            if declared.high_open and "maximum" in properties[name]:
+                properties[name]["exclusiveMaximum"] = True

@@ -11,6 +11,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 
 from ml.config import PRESETS, TRAIN_PRESETS, LRCNConfig, Option, TrainConfig, options
 from ml.intervals import COVERAGE_WORDS
@@ -46,6 +47,10 @@ class RefusesUnknownFields:
             if unknown:
                 raise serializers.ValidationError({name: [self.unknown_message(name)] for name in unknown})
         return super().to_internal_value(data)
+
+
+class TokenRequestSerializer(RefusesUnknownFields, AuthTokenSerializer):
+    """A username and a password, nothing else."""
 
 
 class RaterExclusionRequestSerializer(RefusesUnknownFields, serializers.Serializer):

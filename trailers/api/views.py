@@ -48,6 +48,7 @@ from .serializers import (
     ModelVersionSerializer,
     PredictionSerializer,
     RatingSerializer,
+    TokenRequestSerializer,
     TrailerDetailSerializer,
     TrailerRenameSerializer,
     TrailerSerializer,
@@ -382,9 +383,19 @@ class TokenView(ObtainAuthToken):
     it (with the token, or logged in) to revoke it: the next POST makes a new one."""
 
     parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
+    serializer_class = TokenRequestSerializer
 
     def get_permissions(self):
         return [IsAuthenticated()] if self.request.method == "DELETE" else super().get_permissions()
+
+    def get_throttles(self):
+        return [throttles.TokenRateThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(summary="Your API token, for a username and password (no token or login needed)", auth=[{}],
+                   request=TokenRequestSerializer, responses={200: inline_serializer("Token", fields={
+                       "token": serializers.CharField()})})
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
 
     @extend_schema(summary="Revoke your API token (a leaked one stops working at once; POST makes a new one)",
                    request=None, responses={204: None})
