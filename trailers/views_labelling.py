@@ -20,7 +20,7 @@ from .errors import ServiceError, show
 from .models import Trailer
 from .permissions import IMPORT_RATINGS, MANAGE_RATERS, REFUSALS, VIEW_RATERS, can
 from .services import rate_trailer
-from .services.raters import RatingChanged, import_ratings, set_rater_excluded, undo_rating
+from .services.raters import RatingChanged, import_ratings, refuse_too_large, set_rater_excluded, undo_rating
 
 UNDO_KEY = "rate_undo"  # the session's stack of [trailer id, previous score or None, score given, when given]
 UNDO_DEPTH = 20
@@ -196,9 +196,6 @@ def ratings_csv(request):
                         filename="reelscore-ratings.csv")
 
 
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
-
-
 @login_required
 @require_POST
 def ratings_import(request):
@@ -207,10 +204,8 @@ def ratings_import(request):
     if upload is None:
         messages.error(request, "Choose a CSV file of ratings to import.")
         return redirect("raters")
-    if upload.size > MAX_IMPORT_BYTES:
-        messages.error(request, f"{upload.name} is too large to be a ratings file (over 20 MB).")
-        return redirect("raters")
     try:
+        refuse_too_large(size=upload.size)
         report = import_ratings(data=upload.read())
     except ServiceError as error:
         show(request, error, prefix=f"{upload.name} was not imported: ")

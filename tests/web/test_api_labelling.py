@@ -74,6 +74,14 @@ def test_raters_exclusion_export_and_import(api, staff_api, user, other_user, ma
     bad = staff_api.post("/api/ratings/import/", {"file": SimpleUploadedFile("r.csv", b"\xff\xfe")},
                          format="multipart")
     assert bad.status_code == 400 and "not UTF-8" in bad.json()["file"][0]
+    # A field it does not take, or two files, are refused naming them, and nothing is imported.
+    extra = staff_api.post("/api/ratings/import/", {"file": SimpleUploadedFile("r.csv", text.encode()),
+                                                    "mode": "replace"}, format="multipart")
+    assert extra.status_code == 400 and extra.json() == {"mode": ["Unknown field."]}
+    two = staff_api.post("/api/ratings/import/", {"file": [SimpleUploadedFile("a.csv", text.encode()),
+                                                           SimpleUploadedFile("b.csv", text.encode())]},
+                         format="multipart")
+    assert two.status_code == 400 and two.json() == {"file": ["Send one CSV in “file”, not 2."]}
 
 
 def test_own_uploads_rename_delete_retry(api, user, other_user, make_trailer):

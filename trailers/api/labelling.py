@@ -25,7 +25,7 @@ from trailers.permissions import (
     VIEW_RATERS,
     can_change_trailer,
 )
-from trailers.services.raters import import_ratings, set_rater_excluded
+from trailers.services.raters import import_ratings, refuse_too_large, set_rater_excluded
 from trailers.services.trailers import delete_trailer, rename_trailer, retry_trailer
 
 from .permissions import needs
@@ -169,12 +169,15 @@ class RatingsImportView(APIView):
                        "file": serializers.FileField(help_text="username, score, and sha256 or trailer_id")})},
                    responses={200: IMPORT_REPORT})
     def post(self, request):
-        upload = request.FILES.get("file")
-        if upload is None:
-            raise ValidationError({"file": ["Send the CSV in “file”."]})
-        if upload.size > 20 * 1024 * 1024:
-            raise ValidationError({"file": ["Over 20 MB: too large to be a ratings file."]})
-        report = import_ratings(data=upload.read())
+        unknown = sorted(set(request.data.keys()) - {"file"})
+        if unknown:  # a field it does not take is refused, naming it, as every body is
+            raise ValidationError({name: ["Unknown field."] for name in unknown})
+        files = request.FILES.getlist("file")
+        if len(files) != 1:
+            raise ValidationError({"file": ["Send the CSV in “file”." if not files else
+                                            f"Send one CSV in “file”, not {len(files)}."]})
+        refuse_too_large(size=files[0].size)
+        report = import_ratings(data=files[0].read())
         return Response({"created": report.created, "changed": report.changed, "unchanged": report.unchanged,
                          "refused": [{"line": line, "reason": reason} for line, reason in report.refused]})
 

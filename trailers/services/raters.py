@@ -95,6 +95,16 @@ class RatingsImportError(ServiceError, ValueError):
     field = "file"
 
 
+IMPORT_MAX_BYTES = 20 * 1024 * 1024  # far more than any ratings file; read whole into memory
+
+
+def refuse_too_large(*, size: int) -> None:
+    """RatingsImportError before a file over IMPORT_MAX_BYTES is read."""
+    if size > IMPORT_MAX_BYTES:
+        raise RatingsImportError(f"Over {IMPORT_MAX_BYTES // (1024 * 1024)} MB: too large to be a ratings file.",
+                                 code="too_large")
+
+
 def _first_line(last_line: int, row: dict) -> int:
     """The file's line a CSV record starts on, as an editor numbers it: the reader counts to the record's last line,
     and a quoted value may hold line breaks (blank lines between records are counted, not numbered)."""
