@@ -169,7 +169,8 @@ def _check_output(path: Path, option: str, *, folder: bool = False) -> None:
 
 def _check_distinct(outputs: dict[str, Path | None], inputs: dict[str, Path | None]) -> None:
     """Refuse, before any work, an output that is one of the command's inputs or another of its outputs (the same
-    file by another name included): writing it would replace that file."""
+    file by another name included), or a file already inside an input folder (a video, a DATA_DIR's settings or
+    frames): writing it would replace that file."""
     seen: list[tuple[str, Path]] = []
     given = [(name, path) for name, path in inputs.items() if path is not None]
     for option, path in outputs.items():
@@ -179,7 +180,18 @@ def _check_distinct(outputs: dict[str, Path | None], inputs: dict[str, Path | No
             if _same_file(path, known):
                 raise CliError(f"{option} {path} is also {other}: writing it would replace that file; "
                                f"choose another {option}")
+        for other, known in given:
+            if known.is_dir() and path.is_file() and _inside(path, known):
+                raise CliError(f"{option} {path} is a file in {other} {known}: writing it would replace what the "
+                               f"command reads; choose another {option}")
         seen.append((option, path))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -319,6 +331,7 @@ def run_preprocess(args) -> int:
     if not args.video_dir.is_dir():
         raise CliError(f"{args.video_dir} is not a folder")
     _check_output(args.out, "--out", folder=True)
+    _check_distinct({"--out": args.out}, {"VIDEO_DIR": args.video_dir})
     options = config_overrides(args, SamplingConfig, "sampling_")
     try:
         config = SamplingConfig(**options)
@@ -419,13 +432,12 @@ _TRAILER_PARTS = re.compile(r"\d+(\.emb)?\.npy|\d+\.jpg")  # what a trailer's fo
 
 
 def _is_trailer_folder(path: Path) -> bool:
-    """Whether ``path`` is a trailer's folder this command prepared (so preparing it again may replace it)."""
+    """Whether ``path`` is a trailer's folder this command prepared (so preparing it again may replace it): it
+    holds nothing but what this command writes there (a trailer.json beside a file of someone's own is not enough)."""
     if not path.is_dir():
         return False
-    if (path / TRAILER_FILE).is_file():
-        return True
     names = [child.name for child in path.iterdir()]
-    return bool(names) and all(_TRAILER_PARTS.fullmatch(name) for name in names)
+    return bool(names) and all(name == TRAILER_FILE or _TRAILER_PARTS.fullmatch(name) for name in names)
 
 
 def _write_trailer_folder(out: Path, stem: str, write) -> None:

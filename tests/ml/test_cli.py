@@ -183,6 +183,12 @@ def fails(capsys, template: list[str], paths: dict[str, Path]) -> tuple[str, str
         ([*TRAIN, "--out", "{tmp}/m.pt", "--log", "{tmp}/../{tmp.name}/m.pt"], "--log {tmp}/../{tmp.name}/m.pt is also --out"),
         (["predict", "{markup}", "{data}", "--out", "{markup}"], "--out {markup} is also MODEL_FILE"),
         (["predict", "{data}/sampling.json", "{markup}", "--out", "{markup}"], "--out {markup} is also VIDEO_OR_DATA_DIR"),
+        # A file an input folder holds: a DATA_DIR's settings or frames, a video (a new file there is fine).
+        (["predict", "{markup}", "{data}", "--out", "{data}/sampling.json"],
+         "--out {data}/sampling.json is a file in VIDEO_OR_DATA_DIR {data}: writing it would replace what"),
+        ([*TRAIN, "--out", "{data}/t0/0.npy"], "--out {data}/t0/0.npy is a file in DATA_DIR {data}"),
+        ([*TRAIN, "--out", "{tmp}/m.pt", "--log", "{data}/sampling.json"], "--log {data}/sampling.json is a file in"),
+        (["preprocess", "{folder}", "--out", "{folder}"], "--out {folder} is also VIDEO_DIR"),
     ],
 )
 def test_outputs_are_checked_before_any_work(prepared, capsys, template, message):
@@ -243,6 +249,7 @@ def test_preprocess_leaves_what_it_did_not_make_alone_and_writes_no_settings_for
     out = tmp_path / "out"
     (out / "notes").mkdir(parents=True)
     (out / "notes" / "todo.txt").write_text("keep me")
+    (out / "notes" / "trailer.json").write_text("{}")  # a file of that name beside one of the person's own
     (out / "sampling.json").mkdir()  # not a file of settings either
     assert main(["preprocess", str(mine), "--out", str(out), "--no-embeddings", "-q", *SAMPLING]) == 1
     err = capsys.readouterr().err
