@@ -284,7 +284,9 @@ def _cached_embeddings(frames_path: Path, *, load: bool):
 
 def _embed_advice(data_dir: Path, made_with: EmbeddingSpec | None, wanted: EmbeddingSpec) -> str:
     """Why DATA_DIR's cache did not serve, and how to fill it."""
-    command = f"`python -m ml embed {data_dir}{'' if wanted.size == DEFAULT_EMBED_SIZE else f' --embed-size {wanted.size}'}`"
+    # embed keeps the size a DATA_DIR's cache was made at unless told: the size wanted is said whenever one was.
+    size = "" if made_with is None and wanted.size == DEFAULT_EMBED_SIZE else f" --embed-size {wanted.size}"
+    command = f"`python -m ml embed {data_dir}{size}`"
     if made_with is None:
         return f"{data_dir} has no cached embeddings; store them with {command}"
     if made_with != wanted:

@@ -486,6 +486,19 @@ def test_embed_fills_in_a_data_dir_prepared_without_embeddings(videos, embedded,
     assert f"skipped {data / trailers[1].title / '1.npy'}:" in err
     assert "embedded 1 of 12 subclips" in out and "(10 had embeddings already, 1 skipped)" in out
 
+    # A cache made at another size: the advice names the size the model wants, and doing as it says serves.
+    (data / trailers[1].title / "1.npy").unlink()
+    (data / trailers[1].title / "1.jpg").unlink(missing_ok=True)
+    assert main(["embed", str(data), "--embed-size", "64"]) == 0
+    capsys.readouterr()
+    assert main(train) == 0
+    advice = f"`python -m ml embed {data} --embed-size 112` replaces them"
+    assert advice in capsys.readouterr().err
+    assert main(["embed", str(data), "--embed-size", "112"]) == 0
+    capsys.readouterr()
+    assert main(train) == 0
+    assert capsys.readouterr().err == ""
+
 
 def test_damaged_encoder_weights_stop_preprocess_in_one_line(videos, tmp_path):
     folder, _, _ = videos
