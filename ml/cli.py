@@ -15,10 +15,11 @@ encoder, the SHA-256 of its weights and the frame side that made every
 source file, its probed metadata and the subclip plan). A markup ``Title``
 matches the video's file name, without its extension or with it.
 
-Exit status: 0 on success (preprocess and predict: at least one trailer
-done), 1 when the work failed or nothing could be done (with one ``error:``
-line on stderr saying why), 2 for a usage error, 130 when interrupted. Output
-paths are checked before any work starts.
+Exit status: 0 on success; 3 when preprocess, embed or predict skipped some
+inputs (each named on stderr) and wrote the rest; 1 when the work failed or
+nothing could be done (with one ``error:`` line on stderr saying why); 2 for a
+command line that cannot be read or a value an option does not take; 130 when
+interrupted. Output paths are checked before any work starts.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from tqdm import tqdm
 from ml.config import (
     PRESETS,
     TRAIN_PRESETS,
+    ConfigError,
     LRCNConfig,
     SamplingConfig,
     TrainConfig,
@@ -81,13 +83,36 @@ class CliError(Exception):
     """A problem to report in one line and exit with status 1."""
 
 
+class UsageError(CliError):
+    """A value given on the command line that its option does not take: exit status 2, as argparse gives for one
+    it cannot read."""
+
+
+def _refused_option(exc: ValueError, *classes) -> CliError:
+    """A config's refusal in the command line's words: the option as typed (``--folds``), what it takes, the value
+    given; a UsageError. Anything else stays the config's own message."""
+    declared = {c.__name__: options(c) for c in classes}.get(getattr(exc, "owner", None), {})
+    if not isinstance(exc, ConfigError) or exc.field not in declared:
+        return CliError(str(exc))
+    option = declared[exc.field]
+    try:
+        option.check(exc.value)
+        takes = exc.plain  # the value is one it takes alone: a rule between options refused it
+    except Exception:  # noqa: BLE001 - refused on its own: say every value it takes
+        takes = option.describe()
+    return UsageError(f"--{exc.field.replace('_', '-')} must be {takes}, got {_shown(exc.value)}")
+
+
 # The exit status of a command that served some of its inputs and skipped others (each named on stderr with its
 # reason): what it wrote for the rest is there, and a script can still tell that something was left out. Not 2,
 # which argparse gives a command line it cannot read.
 SOME_SKIPPED = 3
 EXIT_WORDS = ("Exit status: 0 when every input served; 3 when some were skipped (each named on stderr with its "
               "reason; the rest are written); 1 on an error, or when none served; 2 for a command line that cannot "
-              "be read.")
+              "be read, or a value an option does not take.")
+TRAIN_EXIT_WORDS = ("Exit status: 0 when the model is saved; 1 on an error (one line on stderr says why); 2 for a "
+                    "command line that cannot be read, or a value an option does not take; 130 when interrupted "
+                    "(run it again to carry on).")
 
 
 def _served(done: int, asked: int) -> int:
@@ -101,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
+    except UsageError as exc:
+        _fail(str(exc))
+        return 2
     except (CliError, MarkupError, VideoError, EncoderError, FloatingPointError) as exc:
         return _fail(str(exc))
     except OSError as exc:
@@ -338,7 +366,7 @@ def run_preprocess(args) -> int:
     try:
         config = SamplingConfig(**options)
     except ValueError as exc:
-        raise CliError(f"bad sampling option: {exc}") from None
+        raise _refused_option(exc, SamplingConfig) from None
     embed_size = args.embed_size if args.embed_size is not None else DEFAULT_EMBED_SIZE
     _check_embed_size(embed_size)
 
@@ -590,7 +618,7 @@ def _shown(value: Any) -> str:
 
 def _add_train(commands) -> None:
     p = commands.add_parser(
-        "train", help="train a model on prepared frames and a Title/Score markup file",
+        "train", epilog=TRAIN_EXIT_WORDS, help="train a model on prepared frames and a Title/Score markup file",
         description="Train an LRCN on DATA_DIR (made by `preprocess`) with ratings from a markup file "
                     "(columns Title and Score; CSV, XLS or XLSX; Title = video file name without extension). "
                     "With --folds K ≥ 2 (the presets' 5) the trailers are split into K folds (near-duplicate "
@@ -641,7 +669,7 @@ def _train_configs(args):
             model_overrides.setdefault("deltas", False)  # mean-pooled deltas are refused: the single-frame head has none
         model_config = PRESETS[args.preset].replace(**model_overrides)
     except ValueError as exc:
-        raise CliError(str(exc)) from None
+        raise _refused_option(exc, TrainConfig, LRCNConfig) from None
     return config, model_config
 
 

@@ -561,9 +561,6 @@ def default_model(paths):
          "the embeddings {tmp}/other.pt was trained on were made with efficientnet_lite0 at 160×160"),
         (None, ["train", "{data}", "--markup", "{markup}", "--out", "{tmp}/m.pt", "--resume", "{tmp}/m.pt.ckpt"],
          "--resume is for --folds 1"),
-        (None, [*TRAIN, "--out", "{tmp}/m.pt", "--finetune-blocks", "2"],
-         "LRCNConfig.finetune_blocks must be 0 with the scratch encoder"),
-        (None, [*TRAIN, "--out", "{tmp}/m.pt", "--folds", "30"], "TrainConfig.folds must be at most 20"),
         # Motion is read within the snippets the frames hold: another length asked for is refused, naming both.
         (None, ["train", "{data}", "--markup", "{markup}", "--out", "{tmp}/m.pt", "--snippet-frames", "2"],
          "{data}'s frames were sampled in snippets of 1 frame (sampling.json), but --snippet-frames asks the model "
@@ -578,6 +575,21 @@ def test_bad_embedding_and_model_inputs_are_one_line(prepared, capsys, damage, t
         damage(prepared)
     line, _ = fails(capsys, template, prepared)
     assert line.startswith("error: " + message.format(**prepared))
+
+
+@pytest.mark.parametrize(("template", "message"), [
+    ([*TRAIN, "--out", "{tmp}/m.pt", "--folds", "30"], "--folds must be a whole number from 1 to 20, got 30"),
+    ([*TRAIN, "--out", "{tmp}/m.pt", "--lr", "0"], "--lr must be a number greater than 0, got 0.0"),
+    ([*TRAIN, "--out", "{tmp}/m.pt", "--finetune-blocks", "2"],
+     "--finetune-blocks must be 0 with the scratch encoder (it always trains), got 2"),
+    (["preprocess", "{folder}", "--out", "{tmp}/new", "--size", "7"],
+     "--size must be a whole number from 8 to 4096, got 7"),
+])
+def test_a_value_an_option_does_not_take_is_a_usage_error_in_the_command_line_s_words(prepared, capsys, template,
+                                                                                      message):
+    """Exit status 2, as for a value argparse cannot read, naming the option as typed, never a config class."""
+    assert main([part.format(**prepared) for part in template]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
 
 
 def test_train_matches_markup_titles_written_with_their_extension(prepared, capsys):
