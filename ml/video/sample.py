@@ -47,8 +47,12 @@ def _wanted_times(plan: SubclipPlan, fps: float, frame_step: int | None, frames_
         n_frames = max(1, int(round(plan.duration * fps)))
         count = -(-n_frames // frame_step)
         points = [plan.start + k * frame_step / fps for k in range(count)]
-    # A snippet: the point's frame and the ones right after it, so that motion between them can be seen.
-    return [t + j / fps for t in points for j in range(snippet_frames)]
+    if snippet_frames == 1:
+        return points  # the frame nearest each point, as the seed kept them
+    # A snippet: the point's frame and the ones right after it, so that motion between them can be seen. The point
+    # is first put on its frame's time: a point halfway between two frames (32.5 s at 25 fps) left the tie to the
+    # nearest-frame rule twice, and rounding could give both of a snippet's times the same frame.
+    return [(round(t * fps) + j) / fps for t in points for j in range(snippet_frames)]
 
 
 def _check_sampling(frame_step, frames_per_subclip, size, snippet_frames) -> tuple[int | None, int | None]:

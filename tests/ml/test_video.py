@@ -589,5 +589,16 @@ def test_snippets_are_consecutive_frames_at_each_point(index_video):
             assert indices[point * 3: point * 3 + 3] == [first, first + 1, first + 2]
     seed = SamplingConfig()
     assert seed.snippet_frames == 1 and SamplingConfig.from_dict(seed.to_dict()) == seed
+
+
+@pytest.mark.parametrize("fps", [25, 50])
+def test_a_point_halfway_between_two_frames_still_gets_two_frames(index_video, fps):
+    """The web app's sampling of a 101 s trailer: points such as 32.5 s fall halfway between two frames at 25 fps,
+    and both of a snippet's times were rounded to one frame (no motion in 1 of 48 snippets; 7 of 48 at 50 fps)."""
+    path, _ = index_video(".mp4", fps=fps, seconds=101, width=64, height=48)
+    for sub in sample_frames(path, plan_subclips(101.0), frames_per_subclip=16, size=None, snippet_frames=2):
+        shown = [read_frame_index(frame) for frame in sub.frames]  # the frame number painted on each
+        assert [shown[i + 1] - shown[i] for i in range(0, len(shown), 2)] == [1] * 16, sub.plan
+        assert shown == sub.frame_indices
     with pytest.raises(ValueError, match="snippet_frames must be at most 16"):
         SamplingConfig(snippet_frames=17)
