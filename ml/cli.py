@@ -34,6 +34,7 @@ import shutil
 import sys
 import tempfile
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -1099,8 +1100,10 @@ def run_predict(args) -> int:
         )
         if not videos:
             raise CliError(f"{args.input} holds no videos and no prepared frames")
-        for video in videos:
-            jobs.append((video.stem, lambda video=video: score_video(loaded, video)))
+        stems = Counter(video.stem for video in videos)
+        for video in videos:  # titled as markup titles are; by the whole file name where two share a stem
+            title = video.name if stems[video.stem] > 1 else video.stem
+            jobs.append((title, lambda video=video: score_video(loaded, video)))
 
     rows = []
     for title, score in tqdm(jobs, desc="predict", unit="trailer", disable=None if not args.quiet else True):

@@ -94,6 +94,14 @@ def test_preprocess_train_resume_predict(videos, tmp_path):
     again = {r["title"]: float(r["predicted_score"]) for r in csv.DictReader(from_videos.open())}
     assert again == pytest.approx({r["title"]: float(r["predicted_score"]) for r in rows}, abs=1e-3)
 
+    # Two videos that share a name but for their extension get a row each that says which is which.
+    pair = tmp_path / "pair"
+    pair.mkdir()
+    for name in ("same.mp4", "same.mov"):
+        (pair / name).write_bytes(trailers[0].path.read_bytes())
+    assert main(["predict", str(model), str(pair), "--out", str(tmp_path / "pair.csv"), "-q"]) == 0
+    assert sorted(r["title"] for r in csv.DictReader((tmp_path / "pair.csv").open())) == ["same.mov", "same.mp4"]
+
 
 @pytest.mark.parametrize("command", ["preprocess", "embed", "train", "predict"])
 def test_every_command_has_help(command, capsys):
