@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from config.storage import media_storage
+from ml.config import ENCODER_SIZE_RULE, encoder_reads
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -228,6 +229,9 @@ REELSCORE_SAMPLING = {
 EMBEDDINGS = env.bool("EMBEDDINGS", default=True)
 EMBEDDING_ENCODER = "efficientnet_lite0"
 EMBEDDING_SIZE = env.int("EMBEDDING_SIZE", default=112)
+if not encoder_reads(EMBEDDING_SIZE):
+    raise ImproperlyConfigured(f"EMBEDDING_SIZE must be {ENCODER_SIZE_RULE} (the encoder halves the picture five "
+                               f"times), not {EMBEDDING_SIZE}.")
 # A running training run whose worker has not reported for this long is shown as stale
 # and is handed to the next worker by the sweep.
 RUN_STALE_AFTER_SECONDS = env.int("RUN_STALE_AFTER_SECONDS", default=120)

@@ -41,12 +41,14 @@ from typing import Any
 from tqdm import tqdm
 
 from ml.config import (
+    ENCODER_SIZE_RULE,
     PRESETS,
     TRAIN_PRESETS,
     ConfigError,
     LRCNConfig,
     SamplingConfig,
     TrainConfig,
+    encoder_reads,
     options,
     reading_snippets,
     sampled_snippets,
@@ -265,9 +267,9 @@ def _read_embedding_spec(data_dir: Path) -> EmbeddingSpec | None:
 
 
 def _check_embed_size(size: int) -> None:
-    if size < 32 or size % 16:
-        raise CliError(f"--embed-size must be a multiple of 16, at least 32 (the encoder halves the picture "
-                       f"five times), got {size}")
+    if not encoder_reads(size):
+        raise UsageError(f"--embed-size must be {ENCODER_SIZE_RULE} (the encoder halves the picture five times), "
+                         f"got {size}")
 
 
 def _installed_spec(size: int) -> EmbeddingSpec:

@@ -401,10 +401,19 @@ def _motion_needs_lstm(v) -> list[Rule]:
             for name in ("deltas", "drift") if getattr(v, name) and v.temporal != "lstm"]
 
 
+ENCODER_SIZE_RULE = "a multiple of 16, at least 32"
+
+
+def encoder_reads(size: int) -> bool:
+    """Whether the pretrained encoder takes frames of side ``size`` (ENCODER_SIZE_RULE): it halves the picture five
+    times, and its "same" padding is fixed for even sides. Frames, the CLI's --embed-size and EMBEDDING_SIZE."""
+    return isinstance(size, int) and size >= 32 and size % 16 == 0
+
+
 def _encoder_frame_size(v) -> Rule | None:
-    if v.encoder != "scratch" and (v.frame_size < 32 or v.frame_size % 16):
+    if v.encoder != "scratch" and not encoder_reads(v.frame_size):
         # The encoder halves the picture five times; its "same" padding is fixed for even sides.
-        return Rule("frame_size", f"a multiple of 16, at least 32, with the {v.encoder} encoder")
+        return Rule("frame_size", f"{ENCODER_SIZE_RULE}, with the {v.encoder} encoder")
     return None
 
 

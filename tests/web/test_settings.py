@@ -235,8 +235,11 @@ def test_the_filesystem_is_the_default_and_its_files_go_through_django(tmp_path)
 @pytest.mark.parametrize(("variables", "words"), [
     ({"STORAGE_BACKEND": "s3"}, "STORAGE_BACKEND=s3 needs STORAGE_S3_BUCKET"),
     ({"MEDIA_SERVE": "sendfile"}, "MEDIA_SERVE must be django, x-accel-redirect or x-sendfile"),
+    ({"EMBEDDING_SIZE": "50"}, "EMBEDDING_SIZE must be a multiple of 16, at least 32 (the encoder halves the picture "
+                               "five times), not 50."),
+    ({"EMBEDDING_SIZE": "0"}, "EMBEDDING_SIZE must be a multiple of 16, at least 32"),
 ])
-def test_a_storage_set_up_wrong_is_a_clear_startup_error(tmp_path, variables, words):
+def test_a_setting_made_wrong_is_a_clear_startup_error(tmp_path, variables, words):
     result = run_settings(tmp_path, DEBUG="1", **variables)
     assert result.returncode != 0 and words in result.stderr
 
