@@ -204,4 +204,9 @@ def test_two_versions_compared_trailer_by_trailer(user_client, two_versions):
     assert int(changes[0]) == trailers[2].pk  # T2 moved the most
     worst_b = re.findall(r'<tr data-trailer="(\d+)">', re.search(r'id="worst-b".*?</table>', html, flags=re.S).group(0))
     assert int(worst_b[0]) == trailers[2].pk
-    assert "the fair comparison): v2 1.500, v1 0.200" in html
+    assert "the fair comparison, against that run's mean user ratings): v2 1.500, v1 0.200" in html
+    version_page = unescape(user_client.get(f"/versions/{v2.pk}/").content.decode())
+    assert ("Against v1, the active version: not better on the same 6 held-out trailers, MAE 1.500 against v1's "
+            "0.200 (against this run's mean user ratings).") in version_page
+    api = user_client.get(f"/api/model-versions/compare/?a={v1.pk}&b={v2.pk}").json()
+    assert api["held_out"]["labels"] == "user_mean"

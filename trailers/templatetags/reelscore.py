@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 
 from ml.intervals import looks_unlike
+from trailers.models import TrainingRun
 from trailers.run_forms import label_for, shown_value
 
 register = template.Library()
@@ -46,6 +47,13 @@ def score(value, digits: int = 1) -> str:
     if value is None or value == "":
         return "—"
     return f"{float(value):.{int(digits)}f}"
+
+
+@register.filter
+def labels_words(source: str) -> str:
+    """What a comparison's MAEs measure against, from a run's label source: "mean user ratings"."""
+    return {TrainingRun.LabelSource.USER_MEAN: "mean user ratings",
+            TrainingRun.LabelSource.REFERENCE: "reference scores"}.get(source, "its labels")
 
 
 @register.filter
