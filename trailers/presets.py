@@ -11,6 +11,7 @@ CUSTOM = "custom"
 # The fewest ratings a trailer needs for a user_mean label, by default: the start-run form's and the demo's.
 # On the demo's trailers 1 and 2 select the same 80 (bench/demo_default.py); on a sparse site 1 keeps more.
 DEFAULT_MIN_RATINGS = 1
+MAX_MIN_RATINGS = 1_000_000  # the start form's and the API's bound
 # The options a run may change without leaving its preset: where its frames come from, not what it learns.
 IGNORED = {"frame_size"}
 
@@ -27,4 +28,4 @@ def preset_of(model_config: dict) -> str:
 
 
 PRESET_NAMES = [*PRESETS, CUSTOM]
-__all__ = ["CUSTOM", "DEFAULT_MIN_RATINGS", "PRESET_NAMES", "TRAIN_PRESETS", "preset_of"]
+__all__ = ["CUSTOM", "DEFAULT_MIN_RATINGS", "MAX_MIN_RATINGS", "PRESET_NAMES", "TRAIN_PRESETS", "preset_of"]

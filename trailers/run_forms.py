@@ -14,11 +14,12 @@ from django.utils.text import capfirst
 from ml.config import PRESETS, TRAIN_PRESETS, LRCNConfig, Option, TrainConfig, options
 from trailers import selectors
 from trailers.models import TrainingRun
-from trailers.presets import DEFAULT_MIN_RATINGS
+from trailers.presets import DEFAULT_MIN_RATINGS, MAX_MIN_RATINGS
 
 MODEL_PREFIX, TRAIN_PREFIX = "model__", "train__"
 CONFIGS = ((MODEL_PREFIX, LRCNConfig), (TRAIN_PREFIX, TrainConfig))
 STARTABLE_PRESETS = list(PRESETS)  # what the start form offers (presets.PRESET_NAMES adds "custom", for the lists)
+MIN_RATINGS_WORDS = f"Min ratings must be a whole number from 1 to {MAX_MIN_RATINGS}."
 
 # What each preset is for, shown beside its link.
 PRESET_DESCRIPTIONS = {
@@ -100,9 +101,10 @@ class TrainingRunForm(forms.Form):
                                      initial=TrainingRun.LabelSource.USER_MEAN,
                                      help_text="Where each trailer's target score comes from: the mean of users' "
                                                "ratings, or the reference score imported with the trailers.")
-    min_ratings = forms.IntegerField(min_value=1, max_value=1_000_000, initial=DEFAULT_MIN_RATINGS,
-                                     help_text="Mean of user ratings only: trailers with fewer ratings are left out.",
-                                     error_messages={"invalid": "Min ratings must be a whole number of at least 1."})
+    min_ratings = forms.IntegerField(
+        min_value=1, max_value=MAX_MIN_RATINGS, initial=DEFAULT_MIN_RATINGS, required=False,
+        help_text="Mean of user ratings only: trailers with fewer ratings are left out.",
+        error_messages=dict.fromkeys(("invalid", "min_value", "max_value"), MIN_RATINGS_WORDS))
     auto_activate = forms.BooleanField(required=False,
                                        help_text="Activate the new model version if its MAE beats the active "
                                                  "one's on the same trailers: those of this run that both versions "
@@ -136,6 +138,14 @@ class TrainingRunForm(forms.Form):
         if None in ids:
             raise forms.ValidationError("Trailer ids must be a comma-separated list of numbers.")
         return ids
+
+    def clean_min_ratings(self) -> int:
+        value = self.cleaned_data.get("min_ratings")
+        if value is not None:
+            return value
+        if self.data.get("label_source") == TrainingRun.LabelSource.REFERENCE:
+            return DEFAULT_MIN_RATINGS  # it counts no ratings: left empty is fine
+        raise forms.ValidationError(MIN_RATINGS_WORDS)
 
     def clean(self):
         data = super().clean()

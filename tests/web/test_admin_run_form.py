@@ -133,6 +133,15 @@ def test_options_that_only_go_together_are_all_refused_at_once(staff_client):
     assert set(errors) == {"model__deltas", "model__drift"}, errors
 
 
+def test_min_ratings_is_refused_in_the_form_s_words_and_not_asked_of_reference_labels(staff_client, labelled):
+    words = ["Min ratings must be a whole number from 1 to 1000000."]
+    for value in ("0", "1000001", "many", ""):
+        assert post(staff_client, min_ratings=value).context["form"].errors == {"min_ratings": words}, value
+    assert not TrainingRun.objects.exists()
+    response = post(staff_client, label_source="reference", min_ratings="")
+    assert response.status_code == 302 and TrainingRun.objects.get().label_source == "reference"
+
+
 def test_a_rule_of_the_dense_head_lands_on_frame_size(staff_client):
     response = post(staff_client, preset="seed", model__frame_size=66)
     assert response.context["form"].errors == {

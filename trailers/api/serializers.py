@@ -19,6 +19,7 @@ from ml.neighbours import NEIGHBOURS
 from trailers import selectors
 from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 from trailers.permissions import CHANGE_TRAILER, can
+from trailers.presets import DEFAULT_MIN_RATINGS, MAX_MIN_RATINGS
 from trailers.services.ratings import parse_rating
 from trailers.services.trailers import TITLE_MAX
 
@@ -489,7 +490,7 @@ class TrainingRunCreateSerializer(RefusesUnknownFields, serializers.Serializer):
                                      help_text="the model options to start from")
     label_source = serializers.ChoiceField(choices=TrainingRun.LabelSource.choices,
                                            default=TrainingRun.LabelSource.USER_MEAN)
-    min_ratings = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
+    min_ratings = serializers.IntegerField(min_value=1, max_value=MAX_MIN_RATINGS, default=DEFAULT_MIN_RATINGS)
     auto_activate = serializers.BooleanField(default=False)
     trailer_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=selectors.MAX_ID),
                                         required=False, default=list,
