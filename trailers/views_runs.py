@@ -24,8 +24,13 @@ MAX_COMPARED = 8
 @login_required
 @require_GET
 def runs_compare(request):
-    ids = sorted(selectors_runs.parse_ids(request.GET.getlist("runs"))[:MAX_COMPARED])  # oldest on the left
+    asked = selectors_runs.parse_ids(request.GET.getlist("runs"))
+    ids = sorted(asked[:MAX_COMPARED])  # oldest on the left
     comparison = selectors_runs.compare_runs(ids)
+    if len(asked) > MAX_COMPARED and len(comparison.runs) >= 2:
+        left_out = ", ".join(f"#{pk}" for pk in asked[MAX_COMPARED:])
+        messages.warning(request, f"At most {MAX_COMPARED} runs are compared at once: the first {MAX_COMPARED} "
+                                  f"ticked are here, and {left_out} left out.")
     if len(comparison.runs) < 2:
         found = {compared.run.pk for compared in comparison.runs}
         gone = [pk for pk in ids if pk not in found]

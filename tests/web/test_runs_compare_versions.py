@@ -210,3 +210,16 @@ def test_two_versions_compared_trailer_by_trailer(user_client, two_versions):
             "0.200 (against this run's mean user ratings).") in version_page
     api = user_client.get(f"/api/model-versions/compare/?a={v1.pk}&b={v2.pk}").json()
     assert api["held_out"]["labels"] == "user_mean"
+
+
+def test_comparing_more_runs_than_fit_says_which_were_left_out(user_client, make_run):
+    runs = [make_run() for _ in range(10)]
+    ids = ",".join(str(run.pk) for run in runs)
+    html = unescape(user_client.get(f"/runs/compare/?runs={ids}").content.decode())
+    assert listed_compared(html) == [run.pk for run in runs[:8]]
+    assert (f"At most 8 runs are compared at once: the first 8 ticked are here, and #{runs[8].pk}, #{runs[9].pk} "
+            "left out.") in html
+
+
+def listed_compared(html: str) -> list[int]:
+    return sorted({int(pk) for pk in re.findall(r'href="/runs/(\d+)/"', html)})
