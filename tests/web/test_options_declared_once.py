@@ -10,7 +10,7 @@ from types import MappingProxyType
 import pytest
 import yaml
 
-from ml.cli import CliError, _train_configs, build_parser
+from ml.cli import UsageError, _train_configs, build_parser
 from ml.config import TrainConfig
 from tests.support.run_options import TINY_RUN, run_form_data
 from trailers.models import TrainingRun
@@ -56,7 +56,7 @@ def test_a_bound_changed_in_ml_config_reaches_the_form_the_api_its_schema_and_th
     train = build_parser()._subparsers._group_actions[0].choices["train"]
     assert "a whole number from 1 to 7" in " ".join(train.format_help().split())
     args = build_parser().parse_args(["train", "data", "--markup", "m.csv", "--out", "m.pt", "--epochs", "8"])
-    with pytest.raises(CliError, match=r"^TrainConfig\.epochs must be at most 7, got 8$"):
+    with pytest.raises(UsageError, match=r"^--epochs must be a whole number from 1 to 7, got 8$"):
         _train_configs(args)
 
 
