@@ -182,7 +182,7 @@ def _ensure_ratings(hidden: dict[Trailer, float], rng: np.random.Generator) -> N
             if (user.pk, trailer.pk) in rated or seen > 0.8:
                 continue
             new.append((user.pk, trailer.pk, int(np.clip(round(truth + bias + noise), 1, 10))))
-    services.import_ratings(ratings=new)
+    services.save_ratings(ratings=new)
 
 
 def _wait_processed(trailers: list[Trailer], timeout: float, say, status) -> list[Trailer]:

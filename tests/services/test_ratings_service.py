@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from trailers.errors import ServiceError
 from trailers.models import ExcludedRater, Rating, Trailer
-from trailers.services import delete_rating, import_ratings, rate_trailer
+from trailers.services import delete_rating, rate_trailer, save_ratings
 from trailers.services.raters import RatingsImportError, set_rater_excluded, undo_rating
 from trailers.services.raters import import_ratings as import_ratings_csv
 from trailers.services.training import labelled_trailers
@@ -82,11 +82,11 @@ def test_undo_refuses_when_the_rating_is_no_longer_the_one_given(user, make_trai
 def test_a_bulk_import_creates_and_changes_and_refuses_a_bad_score_whole(user, other_user, make_trailer):
     a, b = make_trailer(), make_trailer()
     rate_trailer(user=user, trailer=a, score=2)
-    assert import_ratings(ratings=[(user.pk, a.pk, 6), (other_user.pk, a.pk, 8), (user.pk, b.pk, 3)]) == 3
-    assert import_ratings(ratings=[(user.pk, a.pk, 6)]) == 0  # unchanged
+    assert save_ratings(ratings=[(user.pk, a.pk, 6), (other_user.pk, a.pk, 8), (user.pk, b.pk, 3)]) == 3
+    assert save_ratings(ratings=[(user.pk, a.pk, 6)]) == 0  # unchanged
     assert counters(a) == (2, 14, 7.0) and counters(b) == (1, 3, 3.0)
     with pytest.raises(ValidationError):
-        import_ratings(ratings=[(user.pk, b.pk, 9), (other_user.pk, b.pk, 12)])
+        save_ratings(ratings=[(user.pk, b.pk, 9), (other_user.pk, b.pk, 12)])
     assert Rating.objects.get(user=user, trailer=b).score == 3  # nothing of the refused import was written
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from trailers.models import ModelVersion, Prediction, Subclip, Trailer
-from trailers.services import import_ratings
+from trailers.services import save_ratings
 from trailers.services.ratings import keep_errors
 
 
@@ -24,7 +24,7 @@ def grow(n: int, users, versions: list[ModelVersion]) -> list[Trailer]:
     Subclip.objects.bulk_create(Subclip(trailer=t, index=k, start=1.5 * k, duration=1.5, frame_count=4,
                                         frames=f"subclips/{t.pk}/{k}.npy", contact_sheet=f"subclips/{t.pk}/{k}.jpg")
                                 for t in trailers for k in range(2))
-    import_ratings(ratings=[(u.pk, t.pk, 1 + (t.pk + k) % 10) for t in trailers for k, u in enumerate(users)
+    save_ratings(ratings=[(u.pk, t.pk, 1 + (t.pk + k) % 10) for t in trailers for k, u in enumerate(users)
                             if k or t.pk % 2])
     predict(trailers, versions)
     return trailers

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from trailers.models import Prediction, Trailer
-from trailers.services import import_ratings, rate_trailer
+from trailers.services import rate_trailer, save_ratings
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +83,7 @@ def _many_trailers(n: int, users, version, start: int = 0) -> None:
                 status=Trailer.Status.READY, duration=30.0, uploaded_at=now)
         for i in range(start, start + n)
     )
-    import_ratings(ratings=[(u.pk, t.pk, 1 + (t.pk + k) % 10) for t in trailers for k, u in enumerate(users)])
+    save_ratings(ratings=[(u.pk, t.pk, 1 + (t.pk + k) % 10) for t in trailers for k, u in enumerate(users)])
     Prediction.objects.bulk_create(Prediction(model_version=version, trailer=t, score=5.0, subclip_scores=[5.0])
                                    for t in trailers)
 

@@ -13,7 +13,7 @@ from django.db.models import Avg, Count, Sum
 from tests.support.rows import create_prediction, create_version
 from tests.support.together import run_together
 from trailers.models import ModelVersion, Prediction, Rating, Trailer
-from trailers.services import delete_rating, import_ratings, rate_trailer
+from trailers.services import delete_rating, rate_trailer, save_ratings
 from trailers.services.ratings import recount_ratings
 
 
@@ -145,7 +145,7 @@ def test_a_bulk_import_beside_single_ratings_keeps_every_rating_counted(make_tra
         for k, trailer in enumerate(trailers):
             rate_trailer(user=person, trailer=trailer, score=1 + (person.pk * k) % 10)
 
-    run_together([lambda: import_ratings(ratings=bulk)] + [lambda p=p: live(p) for p in live_people])
+    run_together([lambda: save_ratings(ratings=bulk)] + [lambda p=p: live(p) for p in live_people])
     assert Rating.objects.count() == 20 * (5 + 6)
     assert_counters_right()
 
@@ -154,15 +154,15 @@ def test_a_bulk_import_beside_single_ratings_keeps_every_rating_counted(make_tra
 def test_a_bulk_import_counts_new_and_changed_ratings_and_refuses_a_bad_one(user, other_user, make_trailer):
     a, b = make_trailer(), make_trailer()
     rate_trailer(user=user, trailer=a, score=3)
-    assert import_ratings(ratings=[(user.pk, a.pk, 7), (other_user.pk, a.pk, 5), (user.pk, b.pk, 10),
+    assert save_ratings(ratings=[(user.pk, a.pk, 7), (other_user.pk, a.pk, 5), (user.pk, b.pk, 10),
                                    (other_user.pk, b.pk, 10)]) == 4
-    assert import_ratings(ratings=[(user.pk, a.pk, 7)]) == 0  # already so: nothing changes
+    assert save_ratings(ratings=[(user.pk, a.pk, 7)]) == 0  # already so: nothing changes
     a.refresh_from_db()
     b.refresh_from_db()
     assert (a.rating_count, a.rating_sum, a.mean_rating) == (2, 12, 6.0)
     assert (b.rating_count, b.rating_sum, b.mean_rating) == (2, 20, 10.0)
     with pytest.raises(Exception, match="1 to 10"):
-        import_ratings(ratings=[(user.pk, b.pk, 4), (other_user.pk, b.pk, 0)])
+        save_ratings(ratings=[(user.pk, b.pk, 4), (other_user.pk, b.pk, 0)])
     b.refresh_from_db()
     assert (b.rating_count, b.rating_sum) == (2, 20)  # nothing of a refused import is kept
     assert_counters_right()

@@ -31,7 +31,7 @@ from .queue import (
     request_preprocessing,
     sweep,
 )
-from .ratings import delete_rating, delete_ratings, import_ratings, rate_trailer
+from .ratings import delete_rating, delete_ratings, rate_trailer, save_ratings
 from .scoring import score_trailers
 from .training import (
     TrainingSetupError,
@@ -68,7 +68,7 @@ __all__ = [
     "enqueue_training",
     "execute_training_run",
     "fail_preprocessing_past_time_limit",
-    "import_ratings",
+    "save_ratings",
     "ingest_trailer",
     "preprocess_trailer",
     "rate_trailer",

@@ -14,8 +14,7 @@ from trailers.errors import ServiceError
 from trailers.models import ExcludedRater, Rating, Trailer
 from trailers.selectors import from_spreadsheet
 
-from .ratings import delete_rating, parse_rating, rate_trailer
-from .ratings import import_ratings as save_ratings
+from .ratings import delete_rating, parse_rating, rate_trailer, save_ratings
 
 
 class RatingChanged(ServiceError):

@@ -125,7 +125,7 @@ def delete_rating(*, user, trailer: Trailer) -> bool:
     return True
 
 
-def import_ratings(*, ratings: Iterable[tuple[int, int, int]]) -> int:
+def save_ratings(*, ratings: Iterable[tuple[int, int, int]]) -> int:
     """Create or change many ratings at once, given as (user id, trailer id, score): the demo's people, an import.
 
     Each score follows :func:`parse_rating` (a bad one refuses the whole import, naming it). One transaction:
