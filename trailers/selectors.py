@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.core.exceptions import PermissionDenied
 from django.db import connections
 from django.db.models import (
     Count,
@@ -35,6 +36,7 @@ from ml.metrics import ESTIMATE_ROLES, mae, model_words, rmse, spearman
 
 from .ids import MAX_ID, parse_id  # noqa: F401 - MAX_ID: the filters and the API read selectors.MAX_ID
 from .models import ModelVersion, Prediction, PredictionSummary, Rating, Subclip, Trailer, TrainingRun
+from .permissions import REFUSALS, can_change_trailer
 from .standing import RunStanding
 
 
@@ -184,6 +186,15 @@ def first_contact_sheet(*, trailer_pk: int | str) -> Subclip | None:
     if trailer_pk is None:
         return None
     return Subclip.objects.filter(trailer_id=trailer_pk).exclude(contact_sheet="").order_by("index").first()
+
+
+def own_trailer(*, pk: int | str, user, permission: str) -> Trailer:
+    """The trailer ``pk`` for ``user`` to change (``permission``: CHANGE_TRAILER, DELETE_TRAILER): 404 when there is
+    none, PermissionDenied with the reason unless it is theirs or they hold the permission (the page and the API)."""
+    trailer = get_trailer(pk=pk)
+    if not can_change_trailer(user, trailer, permission):
+        raise PermissionDenied(REFUSALS[permission])
+    return trailer
 
 
 def get_subclip(*, pk: int | str) -> Subclip:

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from . import selectors
 from .errors import ServiceError, show
-from .permissions import CHANGE_TRAILER, DELETE_TRAILER, REFUSALS, can_change_trailer
+from .permissions import CHANGE_TRAILER, DELETE_TRAILER
 from .services.trailers import delete_trailer, rename_trailer, retry_trailer
 from .views import navigate
 
 
 def _own(request, pk, permission: str):
-    trailer = selectors.get_trailer(pk=pk)
-    if not can_change_trailer(request.user, trailer, permission):
-        raise PermissionDenied(REFUSALS[permission])
-    return trailer
+    return selectors.own_trailer(pk=pk, user=request.user, permission=permission)
 
 
 @login_required
@@ -54,8 +51,10 @@ def trailer_delete(request, pk: int):
 @require_POST
 def trailer_retry(request, pk: int):
     trailer = _own(request, pk, CHANGE_TRAILER)
-    if retry_trailer(trailer=trailer):
-        messages.success(request, f"“{trailer.title}” is queued to be processed again.")
+    try:
+        retry_trailer(trailer=trailer)
+    except ServiceError as error:
+        messages.info(request, error.message)
     else:
-        messages.info(request, f"“{trailer.title}” has not failed: there is nothing to try again.")
+        messages.success(request, f"“{trailer.title}” is queued to be processed again.")
     return redirect("trailer_detail", pk=trailer.pk)

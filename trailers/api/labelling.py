@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -21,9 +21,7 @@ from trailers.permissions import (
     DELETE_TRAILER,
     IMPORT_RATINGS,
     MANAGE_RATERS,
-    REFUSALS,
     VIEW_RATERS,
-    can_change_trailer,
 )
 from trailers.services.raters import import_ratings, refuse_too_large, set_rater_excluded
 from trailers.services.trailers import delete_trailer, rename_trailer, retry_trailer
@@ -186,10 +184,7 @@ class RatingsImportView(APIView):
 
 
 def own_trailer(request, pk, permission: str):
-    trailer = selectors.get_trailer(pk=pk)
-    if not can_change_trailer(request.user, trailer, permission):
-        raise PermissionDenied(REFUSALS[permission])
-    return trailer
+    return selectors.own_trailer(pk=pk, user=request.user, permission=permission)
 
 
 def rename(request, pk):
@@ -211,7 +206,5 @@ def delete(request, pk):
 
 def retry(request, pk):
     trailer = own_trailer(request, pk, CHANGE_TRAILER)
-    if not retry_trailer(trailer=trailer):
-        return Response({"detail": f"“{trailer.title}” has not failed: there is nothing to try again.",
-                         "code": "not_failed"}, status=status.HTTP_409_CONFLICT)
+    retry_trailer(trailer=trailer)  # not failed: a ServiceError, 409 not_failed
     return trailer

@@ -89,9 +89,12 @@ def busy_message(trailer: Trailer) -> str:
     return f"“{trailer.title}” is being processed right now: delete it once it is ready or has failed."
 
 
-def retry_trailer(*, trailer: Trailer) -> bool:
-    """Queue a failed trailer to be preprocessed again; False (nothing done) for one that has not failed."""
-    if trailer.status != Trailer.Status.FAILED:
-        return False
-    queued, _ = request_preprocessing(trailer_ids=[trailer.pk])
-    return bool(queued)
+def retry_trailer(*, trailer: Trailer) -> None:
+    """Queue a failed trailer to be preprocessed again; a ServiceError (409, ``not_failed``) for one that has not
+    failed, or was taken by a worker since."""
+    if trailer.status == Trailer.Status.FAILED:
+        queued, _ = request_preprocessing(trailer_ids=[trailer.pk])
+        if queued:
+            return
+    raise ServiceError(f"“{trailer.title}” has not failed: there is nothing to try again.", code="not_failed",
+                       status=409)
