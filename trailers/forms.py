@@ -4,6 +4,8 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.contrib.auth.models import User
 
+from trailers.services.notes import NOTE_MAX
+
 
 class LoginForm(AuthenticationForm):
     """The login form, its refusal in the site's words (the page shows it once)."""
@@ -33,5 +35,5 @@ class UploadForm(forms.Form):
 
 
 class RunNoteForm(forms.Form):
-    note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+    note = forms.CharField(required=False, max_length=NOTE_MAX, widget=forms.Textarea(attrs={"rows": 3}),
                            label="Note", help_text="For the team: what this run tried, what came of it.")

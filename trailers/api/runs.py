@@ -5,12 +5,13 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from trailers import selectors_runs
+from trailers.services.notes import NOTE_MAX
 
 from .serializers import RefusesUnknownFields
 
 
 class RunNoteSerializer(RefusesUnknownFields, serializers.Serializer):
-    note = serializers.CharField(max_length=2000, allow_blank=True, trim_whitespace=True, required=False,
+    note = serializers.CharField(max_length=NOTE_MAX, allow_blank=True, trim_whitespace=True, required=False,
                                  help_text="the note; empty removes it, absent leaves it as it is")
 
 

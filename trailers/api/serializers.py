@@ -20,6 +20,7 @@ from trailers import selectors
 from trailers.models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 from trailers.permissions import CHANGE_TRAILER, can
 from trailers.presets import DEFAULT_MIN_RATINGS, MAX_MIN_RATINGS
+from trailers.services.raters import REASON_MAX
 from trailers.services.ratings import parse_rating
 from trailers.services.trailers import TITLE_MAX
 
@@ -56,7 +57,7 @@ class TokenRequestSerializer(RefusesUnknownFields, AuthTokenSerializer):
 
 class RaterExclusionRequestSerializer(RefusesUnknownFields, serializers.Serializer):
     # The pattern says in the schema what the field refuses anyway: a NUL character (no database column keeps one).
-    reason = serializers.RegexField(r"^[^\x00]*$", required=False, allow_blank=True, max_length=255,
+    reason = serializers.RegexField(r"^[^\x00]*$", required=False, allow_blank=True, max_length=REASON_MAX,
                                     help_text="why the rater is left out; given again, it replaces the one kept")
 
 
@@ -208,7 +209,7 @@ class TrailerDetailSerializer(TrailerSerializer):
 class TrailerUploadSerializer(RefusesUnknownFields, serializers.Serializer):
     # An empty file is the ingest service's to refuse, with its code ("empty") and words, as every other file.
     file = serializers.FileField(allow_empty_file=True, help_text="the trailer: any video file with a picture track")
-    title = serializers.CharField(required=False, max_length=255, help_text="defaults to the file's name")
+    title = serializers.CharField(required=False, max_length=TITLE_MAX, help_text="defaults to the file's name")
     reference_score = serializers.FloatField(required=False, min_value=0, max_value=10,
                                              help_text="an imported reference score (staff only)")
 
