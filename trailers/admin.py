@@ -27,6 +27,7 @@ from .permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN, can
 from .run_forms import PRESET_DESCRIPTIONS, PRESET_WARNINGS, STARTABLE_PRESETS, TrainingRunForm
 from .services.trailers import TrailerBusy, busy_message, delete_trailer, rename_trailer
 from .services.training import request_cancel, unknown_trailer_ids
+from .words import mean_sd, percent, score
 
 # Rows a page of the admin's largest lists (trailers, predictions) shows: drawing one costs the server about
 # 0.35 ms, so Django's 100 took 70 ms a page (bench/scale.py, 50,000 trailers).
@@ -227,7 +228,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress_percent(self, run):
-        return f"{run.progress * 100:.0f}%"
+        return percent(run.progress)
 
     @admin.display(description="dataset")
     def dataset_summary(self, run):
@@ -242,8 +243,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
             return "none: the run fit one model on a validation split (the epoch was chosen on it; flatters the model)"
         parts = []
         for row in estimate.summary:
-            parts.append(f"{row.label}: MAE {_mean_sd(row.mae)}, RMSE {_mean_sd(row.rmse)}, "
-                         f"Spearman {_mean_sd(row.spearman)}")
+            parts.append(f"{row.label}: MAE {mean_sd(row.mae)}, RMSE {mean_sd(row.rmse)}, "
+                         f"Spearman {mean_sd(row.spearman)}")
         groups = ("near-duplicates not checked" if not estimate.duplicates_checked
                   else f"{len(estimate.groups)} near-duplicate group(s)")
         parts.append(f"{estimate.folds} folds of {estimate.trailers} trailers; {groups}")
@@ -368,16 +369,6 @@ class TrainingRunAdmin(admin.ModelAdmin):
                               messages.WARNING if not (cancelled or requested) else messages.INFO)
 
 
-def _number(value, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def _mean_sd(figure: dict) -> str:
-    if figure.get("mean") is None:
-        return "—"
-    return f"{figure['mean']:.3f} ± {_number(figure.get('sd'))}"
-
-
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ("__str__", "run", "is_active", "val_mae", "baseline_mae", "estimate", "created_at",
@@ -426,15 +417,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="MAE (held-out)")
     def val_mae(self, version):
-        value = version.metrics.get("val_mae")
-        if value is None:
-            return "—"
-        sd = version.metrics.get("val_mae_sd")
-        return f"{value:.3f}" if sd is None else f"{value:.3f} ± {sd:.3f}"
+        value, sd = version.metrics.get("val_mae"), version.metrics.get("val_mae_sd")
+        return score(value, 3) if sd is None or value is None else mean_sd({"mean": value, "sd": sd})
 
     @admin.display(description="baseline MAE")
     def baseline_mae(self, version):
-        return _number(version.metrics.get("baseline_mae"))
+        return score(version.metrics.get("baseline_mae"), 3)
 
     @admin.display(description="estimate")
     def estimate(self, version):

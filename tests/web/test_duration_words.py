@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trailers.templatetags.reelscore import duration
+from trailers.words import duration
 
 
 @pytest.mark.parametrize(("seconds", "words"), [

@@ -22,7 +22,7 @@ from ml.embeddings import EncoderError
 from trailers import selectors
 from trailers.models import ModelVersion, PeriodicJob, Trailer, TrainingRun
 from trailers.tasks import embed_subclips_task, preprocess_trailer_task, score_trailers_task, train_run_task
-from trailers.templatetags.reelscore import duration
+from trailers.words import duration
 
 from .embeddings import stale_subclips
 from .summaries import refresh_prediction_summaries

@@ -11,8 +11,11 @@ from django.utils.text import capfirst
 from ml.intervals import looks_unlike
 from trailers.models import TrainingRun
 from trailers.run_forms import label_for, shown_value
+from trailers.words import duration, percent, score
 
 register = template.Library()
+for _filter in (duration, percent, score):  # trailers/words.py
+    register.filter(_filter.__name__, _filter)
 
 
 @register.simple_tag(takes_context=True)
@@ -39,14 +42,6 @@ def sort_header(context, key: str, label: str, default: str = ""):
         target, arrow, aria = f"-{key}", "", "none"
     link = url_with(context, sort=target, page=None)
     return format_html('<a href="{}" aria-sort="{}" data-sort="{}">{}{}</a>', link, aria, key, label, arrow)
-
-
-@register.filter
-def score(value, digits: int = 1) -> str:
-    """A rating or prediction to ``digits`` decimals, or an em dash when there is none."""
-    if value is None or value == "":
-        return "—"
-    return f"{float(value):.{int(digits)}f}"
 
 
 @register.filter
@@ -80,28 +75,6 @@ def seconds(value) -> str:
         return "—"
     minutes, rest = divmod(float(value), 60)
     return f"{int(minutes)}:{rest:04.1f}"
-
-
-@register.filter
-def duration(value) -> str:
-    """A length of time in words: 45 s, 3 min 5 s, 14 min, 2 h 4 min, 2 h."""
-    if value is None:
-        return "—"
-    total = int(round(float(value)))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    if minutes:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    return f"{secs} s"
-
-
-@register.filter
-def percent(value) -> str:
-    if value is None:
-        return "0%"
-    return f"{float(value) * 100:.0f}%"
 
 
 # FFmpeg's names for container formats, as people know them.
