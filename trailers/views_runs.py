@@ -14,9 +14,10 @@ from . import charts, selectors, selectors_runs
 from .errors import ServiceError, show
 from .forms import RunNoteForm
 from .permissions import ACTIVATE_VERSION, CANCEL_RUN, REFUSALS, can
+from .selectors_runs import compare_with_active
 from .services import WorseThanActive, activate_chosen
 from .services.notes import set_run_note
-from .services.versions import compare_with_active, rollback
+from .services.versions import rollback
 
 MAX_COMPARED = 8
 

@@ -9,8 +9,9 @@ import pytest
 from tests.support.broker import broker_messages
 from trailers.errors import ServiceError
 from trailers.models import ModelVersion, Prediction
+from trailers.selectors_runs import compare_with_active, is_worse
 from trailers.services import ActivationError, activate_model_version
-from trailers.services.versions import compare_with_active, is_worse, rollback
+from trailers.services.versions import rollback
 
 pytestmark = pytest.mark.django_db
 

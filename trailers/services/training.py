@@ -36,13 +36,14 @@ from trailers import selectors, store
 from trailers.errors import ServiceError
 from trailers.models import ExcludedRater, ModelVersion, Subclip, Trailer, TrainingRun
 from trailers.presets import preset_of
+from trailers.selectors_runs import compare_with_active
 from trailers.signals import delete_after_commit, delete_stored
 from trailers.store import StoreUnavailable
 
 from .embeddings import embedding_spec
 from .heartbeat import Heartbeat
 from .queue import enqueue_training
-from .versions import activate_model_version, compare_with_active, next_version_number
+from .versions import activate_model_version, next_version_number
 
 # TORCH_NOTE: ml.train, ml.crossval, ml.data and ml.predict load torch, which web processes (they start runs
 # and never train) must not: the functions a worker runs import them where they use them.

@@ -8,10 +8,10 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from ml.metrics import mae
-from trailers import selectors
+from trailers import selectors_runs
 from trailers.errors import ServiceError
-from trailers.models import ModelVersion, Prediction
+from trailers.models import ModelVersion
+from trailers.selectors_runs import compare_with_active, is_worse
 from trailers.store import StoreUnavailable, exists
 
 from .queue import enqueue_scoring
@@ -37,67 +37,6 @@ def check_weights(*, model_version: ModelVersion) -> None:
     if not there:
         raise ActivationError(f"{model_version} cannot be used: its weights file "
                               f"({model_version.weights.name or 'none'}) is missing.")
-
-
-def held_out_predictions(version: ModelVersion) -> dict[int, float]:
-    """{trailer id: prediction} for every trailer ``version`` made a prediction of without having trained on it.
-
-    A cross-validated version's own dataset counts through its run's held-out (out-of-fold) predictions;
-    a version fit on a validation split, through its predictions of the validation trailers; any other
-    trailer, through the version's stored prediction of it (it never saw that trailer).
-    """
-    standing = selectors.run_standing(version)
-    out = dict(standing.held_out)
-    for trailer_id, score in Prediction.objects.filter(model_version=version).values_list("trailer_id", "score"):
-        if trailer_id not in out and trailer_id not in standing.trained:
-            out[trailer_id] = score
-    return out
-
-
-def compare_versions(new: ModelVersion, old: ModelVersion) -> dict:
-    """Both versions' MAE on the same trailers: those of ``new``'s run that both predicted held out.
-
-    Labels are ``new``'s run's. Returns {"trailers": n, "new_mae", "old_mae", "labels"} (the MAEs None when n is
-    0; ``labels``: what they measure against, the run's label source, as two runs may have trained on others).
-    """
-    labels = selectors.run_standing(new).labels
-    new_pred, old_pred = held_out_predictions(new), held_out_predictions(old)
-    common = sorted(t for t in labels if t in new_pred and t in old_pred)
-    truth = [labels[t] for t in common]
-    return {
-        "labels": new.run.label_source,
-        "trailers": len(common),
-        "new_mae": mae(truth, [new_pred[t] for t in common]) if common else None,
-        "old_mae": mae(truth, [old_pred[t] for t in common]) if common else None,
-    }
-
-
-def compare_with_active(version: ModelVersion) -> dict:
-    """Whether ``version`` should replace the active version: the comparison on the same held-out trailers,
-    with a ``decision`` ("activate" or "keep") and the ``reason`` in words."""
-    active = ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).select_related("run").first()
-    if active is None:
-        return {"active": None, "trailers": 0, "new_mae": None, "old_mae": None, "decision": "activate",
-                "reason": "no version was active"}
-    result = {"active": active.number, **compare_versions(version, active)}
-    if not result["trailers"]:
-        labels = selectors.run_standing(version).labels
-        lacking = active if any(t in labels for t in held_out_predictions(version)) else version
-        return {**result, "decision": "keep",
-                "reason": f"{lacking} has no held-out prediction for any trailer of this run, so they cannot be "
-                          "compared fairly"}
-    words = (f"on the same {result['trailers']} held-out trailers, MAE {result['new_mae']:.3f} against "
-             f"{active}'s {result['old_mae']:.3f}")
-    if _tied(result["new_mae"], result["old_mae"]):  # e.g. the same model trained twice: neither is worse
-        return {**result, "decision": "keep", "tied": True, "reason": f"as good as {active} " + words}
-    better = result["new_mae"] < result["old_mae"]
-    return {**result, "decision": "activate" if better else "keep",
-            "reason": ("better " if better else "not better ") + words}
-
-
-def _tied(new_mae: float, old_mae: float) -> bool:
-    """The same MAE to the 3 decimals every page and message shows: neither version is called better or worse."""
-    return round(new_mae, 3) == round(old_mae, 3)
 
 
 def activate_model_version(*, model_version: ModelVersion) -> ModelVersion:
@@ -160,8 +99,7 @@ def activate_chosen(*, model_version: ModelVersion, confirm: bool = False) -> Ac
 def rollback() -> ModelVersion:
     """Make the version that was active before the active one active again (the latest activated of the others),
     and score every ready trailer it has not scored. ActivationError when there is none to go back to."""
-    previous = (ModelVersion.objects.filter(is_active=False, activated_at__isnull=False)
-                .order_by("-activated_at", "-number").first())
+    previous = selectors_runs.previous_version()
     if previous is None:
         raise ActivationError("No version was active before this one: there is nothing to roll back to.",
                               code="nothing_to_roll_back", status=409)
@@ -191,10 +129,3 @@ def delete_model_versions(*, version_ids) -> int:
             version.delete()  # one by one: each one's post_delete removes its weights file after commit
             deleted += 1
     return deleted
-
-
-def is_worse(comparison: dict) -> bool:
-    """Whether a comparison (compare_with_active) found the version worse than the active one on the same held-out
-    trailers: activation then asks again. Versions that share no held-out trailer, or tie on them, cannot be called
-    worse."""
-    return comparison.get("decision") == "keep" and bool(comparison.get("trailers")) and not comparison.get("tied")
