@@ -954,14 +954,24 @@ def _mean_sd(figure: dict[str, float | None]) -> str:
 
 
 def _run_fingerprint(samples, config, model_config, spec) -> dict[str, Any]:
-    """What a cross-validated run's kept folds depend on: their models, their training, their data."""
+    """What a cross-validated run's kept folds depend on: their models, their training, their data (each subclip's
+    frames file by size and time of writing: frames prepared again, or folders swapped, are other data)."""
     ignored = {"device", "num_workers"}  # where and how fast, not what
     return json.loads(json.dumps({
         "model_config": model_config.to_dict(),
         "train_config": {k: v for k, v in config.to_dict().items() if k not in ignored},
-        "samples": [[s[0], s[2], len(s[1])] for s in samples],
+        "samples": [[s[0], s[2], [_file_stamp(path) for path in s[1]]] for s in samples],
         "embedding": spec.to_dict() if spec else None,
     }))
+
+
+def _file_stamp(path) -> list[int]:
+    """A file's size and time of last writing, in nanoseconds ([] when it cannot be read: the run fails on it)."""
+    try:
+        info = Path(path).stat()
+    except OSError:
+        return []
+    return [info.st_size, info.st_mtime_ns]
 
 
 def _our_checkpoint_files(folder: Path) -> list[Path]:

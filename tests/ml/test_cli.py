@@ -452,6 +452,18 @@ def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, emb
     assert "held the folds of a run with other settings or data; starting over" in err
     assert "carrying on" not in out and "single-frame" in out
 
+    # Nor do folds trained on frames that changed since (prepared again, or two trailers' folders swapped).
+    monkeypatch.setattr(ml.crossval, "fit", fit_then_crash)
+    fits.clear()
+    assert main([*train[:-1], "--out", str(model)]) == 130
+    monkeypatch.setattr(ml.crossval, "fit", real_fit)
+    frames = sorted(embedded.rglob("0.npy"))[0]
+    stamp = frames.stat()
+    os.utime(frames, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))
+    capsys.readouterr()
+    assert main([*train[:-1], "--out", str(model)]) == 0
+    assert "held the folds of a run with other settings or data; starting over" in capsys.readouterr().err
+
 
 def test_embed_fills_in_a_data_dir_prepared_without_embeddings(videos, embedded, tmp_path, capsys):
     folder, markup, trailers = videos
