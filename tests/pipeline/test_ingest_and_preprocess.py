@@ -186,6 +186,16 @@ def test_import_again_with_markup_adds_scores_and_lists_files_without_a_row(synt
     assert scores == {first.title: first.rating, second.title: second.rating, third.title: None, "extra": None}
     assert Trailer.objects.count() == 4  # nothing stored twice
 
+    # The same bytes under another name are another markup row's file: the trailer there keeps its score.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "copy.mp4").write_bytes(first.path.read_bytes())
+    (tmp_path / "copy.csv").write_text("Title,Score\ncopy,9.5\n")
+    with pytest.raises(CommandError, match="No trailer was imported"):
+        call_command("import_trailers", str(other), "--markup", str(tmp_path / "copy.csv"), "--no-progress")
+    assert "Its markup row was not applied to it." in capsys.readouterr().out
+    assert Trailer.objects.get(title=first.title).reference_score == first.rating
+
 
 def test_import_trailers_with_nothing_importable_fails(tmp_path):
     (tmp_path / "a.txt").write_text("nope")

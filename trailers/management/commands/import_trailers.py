@@ -47,11 +47,14 @@ class Command(BaseCommand):
             try:
                 trailer = ingest_trailer(source=path, original_name=path.name, reference_score=score)
             except IngestError as exc:
-                # Imported before: the markup may bring (or change) its reference score.
-                if exc.duplicate_of and score is not None and set_reference_score(trailer=exc.duplicate_of, score=score):
+                # The same file imported before: the markup may bring (or change) its reference score. The same
+                # bytes under another name are another row's file: that row says nothing of the trailer there.
+                again = exc.duplicate_of is not None and exc.duplicate_of.original_name == path.name
+                if again and score is not None and set_reference_score(trailer=exc.duplicate_of, score=score):
                     updated.append(exc.duplicate_of)
                 else:
-                    skipped.append((path.name, str(exc)))
+                    skipped.append((path.name, str(exc) + ("" if again or exc.duplicate_of is None or score is None
+                                                            else " Its markup row was not applied to it.")))
                 continue
             imported.append(trailer)
 
