@@ -67,6 +67,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -193,6 +194,9 @@ class CrossValResult:
             "stop_reason": self.stop_reason,
         }
 
+
+class PredictsNoNumber(FloatingPointError):
+    """A fold model whose predictions are not numbers (NaN or infinite): nothing of the run can serve."""
 
 
 def cross_validate(
@@ -383,6 +387,10 @@ def _run_fold(index, train, test, config, model_config, baseline_config, *, embe
         return None, True  # type: ignore[return-value]
     member = Member(result.model, result.normaliser)
     predictions = predict_samples([member], test, model_config, config.frames_per_sample)
+    if not all(math.isfinite(value) for value in predictions.values()):
+        raise PredictsNoNumber(f"training diverged: fold {index + 1}'s model predicts no number for its held-out "
+                               "trailers (its loss stayed finite while its weights did not); try a lower lr, or "
+                               "grad_clip")
     metrics["model"] = _metrics(truth, [predictions[s.trailer] for s in test], baseline)
     if baseline_config is not None:
         single = run(baseline_config, index * per_fold + 2)

@@ -218,6 +218,23 @@ def test_diverging_training_is_one_line_naming_the_last_checkpoint(prepared, cap
                          "try a lower --lr, or --grad-clip")
 
 
+def test_a_model_whose_loss_stayed_finite_but_predicts_no_number_is_not_saved(prepared, capsys):
+    """Adam's steps are the learning rate's size: at 1e9 the weights become infinite while the one epoch's loss
+    was still a number, and the fold models predicted NaN. That was saved, with "MAE nan ± nan", exit 0."""
+    template = [*TRAIN, "--out", "{tmp}/m.pt", "--lr", "1e9", "--epochs", "1"]
+    template[template.index("--folds") + 1] = "2"
+    line, _ = fails(capsys, template, prepared)
+    assert line.startswith("error: training diverged: fold 1's model predicts no number for its held-out trailers")
+    assert not (prepared["tmp"] / "m.pt").exists()
+
+    # Gone astray but still numbers: saved, and the run says what its estimate means.
+    template[template.index("1e9")] = "100"
+    assert main([part.format(**prepared) for part in template]) == 0
+    err = capsys.readouterr().err
+    assert "times worse than predicting the mean rating on trailers it never saw: its training most likely went " \
+           "astray (try a lower --lr, or --grad-clip)" in err
+
+
 def damage_first_subclip(paths):
     (paths["data"] / "t0" / "0.npy").write_bytes(b"")
 
