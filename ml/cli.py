@@ -728,6 +728,8 @@ def run_train(args) -> int:
     spec = None
     if model_config.uses_embeddings:
         samples, spec = _with_cached_embeddings(args.data_dir, samples, model_config)
+    else:
+        samples = _with_embeddings_for_duplicates(args.data_dir, samples)
 
     if args.verbose:
         _say(args, f"model: {json.dumps(model_config.to_dict())}")
@@ -795,6 +797,16 @@ def _with_cached_embeddings(data_dir: Path, samples: list[tuple], model_config: 
         _warn(f"warning: embedding {lacking} of {total} subclips now with {wanted.describe()}, for this run only: "
               + _embed_advice(data_dir, made_with, wanted))
     return out, wanted
+
+
+def _with_embeddings_for_duplicates(data_dir: Path, samples: list[tuple]) -> list[tuple]:
+    """A CNN learnt from scratch reads no embeddings, but those DATA_DIR holds, made by this installation's encoder,
+    find the near-duplicate trailers to keep in one fold, as a web run's do. None are made for it."""
+    made_with = _read_embedding_spec(data_dir)
+    if made_with is None or made_with != _installed_spec(made_with.size):
+        return samples
+    return [(title, paths, rating, [_cached_embeddings(Path(p), load=True) for p in paths])
+            for title, paths, rating in samples]
 
 
 def _train_once(args, samples, config, model_config, spec, sampling, checkpoint: Path) -> int:

@@ -482,6 +482,16 @@ def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, emb
     assert "held the folds of a run with other settings or data; starting over" in capsys.readouterr().err
 
 
+def test_a_cnn_from_scratch_finds_near_duplicates_with_the_embeddings_data_dir_holds(videos, embedded, tmp_path,
+                                                                                    capsys):
+    """As a web run does: it reads no embeddings, but copies of the same footage must still share a fold."""
+    _, markup, _ = videos
+    assert main(["train", str(embedded), "--markup", str(markup), "--preset", "scratch", "--folds", "2",
+                 "--epochs", "1", "--frames-per-sample", "4", "--workers", "0", "--out", str(tmp_path / "m.pt")]) == 0
+    out = capsys.readouterr().out
+    assert "near-duplicate groups: 0 (frame match" in out and "not looked for" not in out
+
+
 def test_embed_fills_in_a_data_dir_prepared_without_embeddings(videos, embedded, tmp_path, capsys):
     folder, markup, trailers = videos
     data = tmp_path / "data"
