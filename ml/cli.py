@@ -811,6 +811,9 @@ def _with_embeddings_for_duplicates(data_dir: Path, samples: list[tuple]) -> lis
 
 def _train_once(args, samples, config, model_config, spec, sampling, checkpoint: Path) -> int:
     """--folds 1: one fit with a validation split, per-epoch lines, a checkpoint every epoch."""
+    if args.resume is None and checkpoint.is_file():
+        _warn(f"warning: starting over: {checkpoint}, an earlier run's last epoch, is replaced by this run's "
+              f"(--resume {checkpoint} carries that run on instead)")
     bar = None
 
     def on_progress(progress) -> None:

@@ -235,6 +235,16 @@ def test_a_model_whose_loss_stayed_finite_but_predicts_no_number_is_not_saved(pr
            "astray (try a lower --lr, or --grad-clip)" in err
 
 
+def test_starting_a_single_model_over_an_earlier_checkpoint_says_so(prepared, capsys):
+    template = [*TRAIN, "--out", "{tmp}/m.pt", "--epochs", "1", "--val-fraction", "0.25"]
+    assert main([part.format(**prepared) for part in template]) == 0
+    assert capsys.readouterr().err == ""
+    assert main([part.format(**prepared) for part in template]) == 0
+    checkpoint = prepared["tmp"] / "m.pt.ckpt"
+    assert capsys.readouterr().err == (f"warning: starting over: {checkpoint}, an earlier run's last epoch, is "
+                                       f"replaced by this run's (--resume {checkpoint} carries that run on instead)\n")
+
+
 def damage_first_subclip(paths):
     (paths["data"] / "t0" / "0.npy").write_bytes(b"")
 
