@@ -724,6 +724,8 @@ def run_train(args) -> int:
     samples: list[tuple] = [(t, [str(p) for p in subclips[t][:limit]], ratings[t]) for t in titles]
 
     sampling = _read_sampling(args.data_dir)
+    if limit is not None and sampling is not None and limit < sampling.n_subclips:
+        sampling = sampling.replace(n_subclips=limit)  # the model file says it: predict scores as many, the first
     model_config = _reading_snippets(args, model_config, sampling)
     spec = None
     if model_config.uses_embeddings:
@@ -767,8 +769,10 @@ def _note_other_sampling(args, sampled: SamplingConfig | None, trained: dict[str
     if sampled is None or not trained:
         return
     model = SamplingConfig.saved(trained)
+    # More subclips than the model trained on are no difference: predict reads the first ones, as train did.
     differ = [f"{name} {getattr(sampled, name)} (the model's {getattr(model, name)})" for name in SAMPLING_COMPARED
-              if getattr(sampled, name) != getattr(model, name)]
+              if getattr(sampled, name) != getattr(model, name)
+              and not (name == "n_subclips" and getattr(sampled, name) > getattr(model, name))]
     if differ:
         _warn(f"note: {args.input}'s frames were sampled otherwise than {args.model_file}'s training frames: "
               f"{', '.join(differ)}; the scores may differ from those of the videos themselves, which are sampled "
@@ -1118,7 +1122,10 @@ def run_predict(args) -> int:
         wanted = EmbeddingSpec.from_dict(loaded.embedding) if loaded.model_config.uses_embeddings else None
         made_with = _read_embedding_spec(args.input) if wanted is not None else None
 
+        subclips = SamplingConfig.saved(loaded.sampling).n_subclips if loaded.sampling else None
+
         def score_prepared(paths):
+            paths = paths[:subclips]  # the first ones, as many as the model trained on (train --subclips)
             if wanted is None:
                 return score_frame_files(loaded, paths)
             cached = [_cached_embeddings(p, load=False) if made_with == wanted else None for p in paths]

@@ -245,6 +245,17 @@ def test_starting_a_single_model_over_an_earlier_checkpoint_says_so(prepared, ca
                                        f"replaced by this run's (--resume {checkpoint} carries that run on instead)\n")
 
 
+def test_a_model_trained_on_fewer_subclips_scores_as_many(prepared, capsys):
+    """train --subclips 1 read each trailer's first subclip; predict scored all three, which no estimate covered."""
+    template = [*TRAIN, "--out", "{tmp}/m.pt", "--epochs", "1", "--val-fraction", "0.25", "--subclips", "1"]
+    assert main([part.format(**prepared) for part in template]) == 0
+    assert main(["predict", str(prepared["tmp"] / "m.pt"), str(prepared["data"]), "--out",
+                 str(prepared["tmp"] / "p.csv"), "-q"]) == 0
+    assert capsys.readouterr().err == ""  # no note that the DATA_DIR was sampled otherwise: it holds the first one
+    rows = list(csv.DictReader((prepared["tmp"] / "p.csv").open()))
+    assert len(rows) == 4 and {row["subclips"] for row in rows} == {"1"}
+
+
 def damage_first_subclip(paths):
     (paths["data"] / "t0" / "0.npy").write_bytes(b"")
 
