@@ -813,11 +813,19 @@ def _with_embeddings_for_duplicates(data_dir: Path, samples: list[tuple]) -> lis
             for title, paths, rating in samples]
 
 
+def _interrupted(checkpoint: Path, model: Path) -> bool:
+    """Whether ``checkpoint`` is the last epoch of a run that saved no model after it (a finished run writes its
+    model file after its last checkpoint)."""
+    if not checkpoint.is_file():
+        return False
+    return not model.is_file() or checkpoint.stat().st_mtime_ns > model.stat().st_mtime_ns
+
+
 def _train_once(args, samples, config, model_config, spec, sampling, checkpoint: Path) -> int:
     """--folds 1: one fit with a validation split, per-epoch lines, a checkpoint every epoch."""
-    if args.resume is None and checkpoint.is_file():
-        _warn(f"warning: starting over: {checkpoint}, an earlier run's last epoch, is replaced by this run's "
-              f"(--resume {checkpoint} carries that run on instead)")
+    if args.resume is None and _interrupted(checkpoint, args.out):
+        _warn(f"warning: starting over: {checkpoint}, the last epoch of a run that did not finish, is replaced by "
+              f"this run's (--resume {checkpoint} carries that run on instead)")
     bar = None
 
     def on_progress(progress) -> None:

@@ -235,14 +235,17 @@ def test_a_model_whose_loss_stayed_finite_but_predicts_no_number_is_not_saved(pr
            "astray (try a lower --lr, or --grad-clip)" in err
 
 
-def test_starting_a_single_model_over_an_earlier_checkpoint_says_so(prepared, capsys):
+def test_starting_a_single_model_over_an_interrupted_run_s_checkpoint_says_so(prepared, capsys):
     template = [*TRAIN, "--out", "{tmp}/m.pt", "--epochs", "1", "--val-fraction", "0.25"]
     assert main([part.format(**prepared) for part in template]) == 0
-    assert capsys.readouterr().err == ""
+    assert main([part.format(**prepared) for part in template]) == 0
+    assert capsys.readouterr().err == ""  # the run before finished: its model is newer than its checkpoint
+    (prepared["tmp"] / "m.pt").unlink()  # as if interrupted after its last checkpoint, before saving the model
     assert main([part.format(**prepared) for part in template]) == 0
     checkpoint = prepared["tmp"] / "m.pt.ckpt"
-    assert capsys.readouterr().err == (f"warning: starting over: {checkpoint}, an earlier run's last epoch, is "
-                                       f"replaced by this run's (--resume {checkpoint} carries that run on instead)\n")
+    assert capsys.readouterr().err == (
+        f"warning: starting over: {checkpoint}, the last epoch of a run that did not finish, is replaced by this "
+        f"run's (--resume {checkpoint} carries that run on instead)\n")
 
 
 def test_a_model_trained_on_fewer_subclips_scores_as_many(prepared, capsys):
