@@ -83,9 +83,11 @@ def test_only_a_failed_trailer_is_tried_again_and_it_goes_back_to_the_queue(make
     broker_messages()
     ready = make_trailer()
     failed = make_trailer(status=Trailer.Status.FAILED, error="could not decode", enqueued=False)
-    assert retry_trailer(trailer=ready) is False
+    with pytest.raises(ServiceError, match="has not failed: there is nothing to try again") as refused:
+        retry_trailer(trailer=ready)
+    assert (refused.value.code, refused.value.status) == ("not_failed", 409)
     with django_capture_on_commit_callbacks(execute=True):
-        assert retry_trailer(trailer=failed) is True
+        retry_trailer(trailer=failed)
     failed.refresh_from_db()
     assert (failed.status, failed.error) == (Trailer.Status.QUEUED, "")
     assert failed.enqueued_at is not None
