@@ -335,6 +335,10 @@ REST_FRAMEWORK = {
         "ratings": env.str("THROTTLE_RATINGS", default="600/hour"),
         "token": env.str("THROTTLE_TOKEN", default="20/minute"),  # POST /api/token/, per client address
     },
+    # How many proxies before the web server add themselves to X-Forwarded-For (the shipped nginx: 1). The client
+    # address the token throttle counts is the one the last of them saw; with 0 it is the connection's own, since a
+    # header the client sends could name any address (and a new one each time).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 # A filter's help is for the API's schema; the pages label their filters and show no help beside them.
 FILTERS_DISABLE_HELP_TEXT = True
