@@ -174,7 +174,7 @@ def rater_exclusion(request, pk: int):
     exclude = request.POST.get("exclude") == "1"
     try:
         changed = set_rater_excluded(user=user, excluded=exclude, by=request.user,
-                                     reason=request.POST.get("reason", "") if exclude else None)
+                                     reason=(request.POST.get("reason") or None) if exclude else None)  # blank: none new
     except ServiceError as error:
         show(request, error)
         return redirect("raters")

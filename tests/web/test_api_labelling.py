@@ -78,6 +78,9 @@ def test_raters_exclusion_export_and_import(api, staff_api, user, other_user, ma
     extra = staff_api.post("/api/ratings/import/", {"file": SimpleUploadedFile("r.csv", text.encode()),
                                                     "mode": "replace"}, format="multipart")
     assert extra.status_code == 400 and extra.json() == {"mode": ["Unknown field."]}
+    form = staff_api.post("/api/ratings/import/", {"file": SimpleUploadedFile("r.csv", text.encode()),
+                                                   "csrfmiddlewaretoken": "x"}, format="multipart")
+    assert form.status_code == 200  # what the browsable API's form posts beside the file is no unknown field
     two = staff_api.post("/api/ratings/import/", {"file": [SimpleUploadedFile("a.csv", text.encode()),
                                                            SimpleUploadedFile("b.csv", text.encode())]},
                          format="multipart")

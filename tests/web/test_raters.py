@@ -64,6 +64,10 @@ def test_leaving_a_rater_out_changes_the_labels_of_new_runs_not_the_pages(staff_
     assert after[trailers[0].pk] == pytest.approx(2.5)  # alice 2 and bob 3
     assert labelled_trailers(label_source="user_mean", min_ratings=3) == {}  # only two ratings count now
     assert Rating.objects.filter(user=staff_user).count() == 4  # kept
+    # Sent again from a page still showing the form, with its reason left blank: the reason kept stays.
+    again = staff_client.post(f"/raters/{staff_user.pk}/exclusion/", {"exclude": "1", "reason": ""}, follow=True)
+    assert "staff was already left out." in unescape(again.content.decode())
+    assert ExcludedRater.objects.get().reason == "rates high"
     staff_client.post(f"/raters/{staff_user.pk}/exclusion/", {"exclude": "0"})
     assert not ExcludedRater.objects.exists()
     assert labelled_trailers(label_source="user_mean", min_ratings=3) == before

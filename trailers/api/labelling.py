@@ -27,7 +27,12 @@ from trailers.services.raters import import_ratings, refuse_too_large, set_rater
 from trailers.services.trailers import delete_trailer, rename_trailer, retry_trailer
 
 from .permissions import needs
-from .serializers import RaterExclusionRequestSerializer, TrailerRenameSerializer, TrailerSerializer
+from .serializers import (
+    RaterExclusionRequestSerializer,
+    RefusesUnknownFields,
+    TrailerRenameSerializer,
+    TrailerSerializer,
+)
 
 ORDERS = list(selectors_labelling.RATE_ORDERS)
 
@@ -167,7 +172,7 @@ class RatingsImportView(APIView):
                        "file": serializers.FileField(help_text="username, score, and sha256 or trailer_id")})},
                    responses={200: IMPORT_REPORT})
     def post(self, request):
-        unknown = sorted(set(request.data.keys()) - {"file"})
+        unknown = sorted(set(request.data.keys()) - {"file"} - RefusesUnknownFields.FORM_FIELDS)
         if unknown:  # a field it does not take is refused, naming it, as every body is
             raise ValidationError({name: ["Unknown field."] for name in unknown})
         files = request.FILES.getlist("file")

@@ -211,7 +211,7 @@ class TrailerUploadSerializer(RefusesUnknownFields, serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True, help_text="the trailer: any video file with a picture track")
     title = serializers.CharField(required=False, max_length=TITLE_MAX, help_text="defaults to the file's name")
     reference_score = serializers.FloatField(required=False, min_value=0, max_value=10,
-                                             help_text="an imported reference score (staff only)")
+                                             help_text="an imported reference score (needs trailers.change_trailer)")
 
     def validate_reference_score(self, value):
         request = self.context.get("request")

@@ -1,7 +1,7 @@
 """Services: every write Reelscore makes. Views, the API, admin actions, tasks and management commands call these.
 
 Every service takes keyword arguments only; the helpers beside them that compute and write nothing
-(``too_large_message``, ``parse_rating``, ``distinct_title``, ``compare_versions``, ``is_worse``...) take positional ones.
+(``too_large_message``, ``parse_rating``, ``distinct_title``...) take positional ones.
 
 Who owns the transaction:
 

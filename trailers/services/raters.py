@@ -100,8 +100,8 @@ IMPORT_MAX_BYTES = 20 * 1024 * 1024  # far more than any ratings file; read whol
 def refuse_too_large(*, size: int) -> None:
     """RatingsImportError before a file over IMPORT_MAX_BYTES is read."""
     if size > IMPORT_MAX_BYTES:
-        raise RatingsImportError(f"Over {IMPORT_MAX_BYTES // (1024 * 1024)} MB: too large to be a ratings file.",
-                                 code="too_large")
+        raise RatingsImportError(f"it is over {IMPORT_MAX_BYTES // (1024 * 1024)} MB, too large to be a ratings "
+                                 "file.", code="too_large")
 
 
 def _first_line(last_line: int, row: dict) -> int:
