@@ -17,7 +17,7 @@ often each form of the interval held the rating and its mean width, and the scor
 * ``fit``: the errors' growth with distance fitted per run instead, |error| ≈ a + b·distance by least squares with
   a and b at least 0 on the run's pooled fold errors, the ratio of the fitted errors in place of the distances'.
 
-The README's "How much the interval should widen, on the training sides" gives the figures and what was decided.
+`bench/LEARNING.md`'s "How much the interval should widen, on the training sides" gives the figures and what was decided.
 """
 
 from __future__ import annotations

@@ -585,7 +585,7 @@ PRESETS: dict[str, LRCNConfig] = {
     #   without the foreground, scaled  0.65            0.41 0.45 0.43
     #   with the foreground, scaled     0.60            0.44 0.45 0.45   (stop 21)
     # Chosen on these alone, before bench/learn measured it: the best on the motion set of those that hold on the
-    # demo (within 0.02 of the best there). bench/learn then: motion held-out 0.68, content 0.61 (README).
+    # demo (within 0.02 of the best there). bench/learn then: motion held-out 0.68, content 0.61 (bench/LEARNING.md).
     # The background colour (``background``, stop 24): the grid's colour columns are the frame's mean colour, which
     # the objects in front shift by their size (a larger object, a whiter mean), where the rating follows the
     # background's hue. Its median colour is the background's wherever the background fills half the picture.

@@ -29,7 +29,7 @@ errors stay about as exchangeable with a new trailer's as before, and the argume
 carries over, approximately, to trailers like the training ones (the floor below uses the median of every
 fold's distances, and the neighbours' share was chosen on the same errors). It has no parameter fitted to
 trailers, but its form (unscaled distances, no offset) was chosen after bench/learn's held-out coverage of
-several forms had been seen, so those figures (README) are no clean test of it.
+several forms had been seen, so those figures (bench/LEARNING.md) are no clean test of it.
 """
 
 from __future__ import annotations

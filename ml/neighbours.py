@@ -17,7 +17,7 @@ prediction and the neighbours', the neighbours weighing one of ``MIX_WEIGHTS`` (
 chosen on the run's held-out predictions; ``ml.crossval.mix_neighbours``). Measured the same way before it
 was adopted, with the best share chosen inside the outer folds: content 0.51× (the head 0.60×), motion
 0.56× (0.54×). The grid is coarse and the rule cautious on purpose: five choices, on a few dozen
-trailers' predictions. bench/learn.py with it (README): content 0.50× on unseen photographs (the head
+trailers' predictions. bench/learn.py with it (bench/LEARNING.md): content 0.50× on unseen photographs (the head
 alone 0.49×), its estimate nearer that figure; motion unchanged (share 0).
 """
 
