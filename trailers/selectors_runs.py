@@ -163,15 +163,15 @@ def held_out_predictions(version: ModelVersion) -> dict[int, float]:
 def compare_versions(new: ModelVersion, old: ModelVersion) -> dict:
     """Both versions' MAE on the same trailers: those of ``new``'s run that both predicted held out.
 
-    Labels are ``new``'s run's. Returns {"trailers": n, "new_mae", "old_mae", "labels"} (the MAEs None when n is
-    0; ``labels``: what they measure against, the run's label source, as two runs may have trained on others).
+    Labels are ``new``'s run's. Returns {"trailers": n, "new_mae", "old_mae", "label_source"} (the MAEs None when n is
+    0; ``label_source``: what they measure against, the run's label source, as two runs may have trained on others).
     """
     labels = selectors.run_standing(new).labels
     new_pred, old_pred = held_out_predictions(new), held_out_predictions(old)
     common = sorted(t for t in labels if t in new_pred and t in old_pred)
     truth = [labels[t] for t in common]
     return {
-        "labels": new.run.label_source,
+        "label_source": new.run.label_source,
         "trailers": len(common),
         "new_mae": mae(truth, [new_pred[t] for t in common]) if common else None,
         "old_mae": mae(truth, [old_pred[t] for t in common]) if common else None,

@@ -85,7 +85,7 @@ def test_activating_reports_the_fair_comparison_made_before(staff_api, four, mak
     assert response.status_code == 200
     body = response.json()
     assert body["is_active"] and body["comparison"] == {
-        "active": 1, "trailers": 4, "new_mae": 0.25, "old_mae": 1.0, "decision": "activate", "labels": "user_mean",
+        "active": 1, "trailers": 4, "new_mae": 0.25, "old_mae": 1.0, "decision": "activate", "label_source": "user_mean",
         "reason": "better on the same 4 held-out trailers, MAE 0.250 against v1's 1.000"}
 
 

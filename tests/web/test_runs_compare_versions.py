@@ -209,7 +209,7 @@ def test_two_versions_compared_trailer_by_trailer(user_client, two_versions):
     assert ("Against v1, the active version: not better on the same 6 held-out trailers, MAE 1.500 against v1's "
             "0.200 (against this run's mean user ratings).") in version_page
     api = user_client.get(f"/api/model-versions/compare/?a={v1.pk}&b={v2.pk}").json()
-    assert api["held_out"]["labels"] == "user_mean"
+    assert api["held_out"]["label_source"] == "user_mean"
 
 
 def test_comparing_more_runs_than_fit_says_which_were_left_out(user_client, make_run):

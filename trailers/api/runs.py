@@ -71,7 +71,7 @@ class VersionComparisonSerializer(serializers.Serializer):
     mae_a = serializers.FloatField(allow_null=True)
     mae_b = serializers.FloatField(allow_null=True)
     held_out = serializers.DictField(help_text="both on b's run's held-out trailers, against its labels: trailers, "
-                                                 "new_mae (b), old_mae (a), labels (user_mean or reference)")
+                                                 "new_mae (b), old_mae (a), label_source (user_mean or reference)")
     biggest_changes = TrailerChangeSerializer(many=True)
     worst_a = TrailerChangeSerializer(many=True)
     worst_b = TrailerChangeSerializer(many=True)

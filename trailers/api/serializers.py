@@ -520,7 +520,7 @@ class ComparisonSerializer(serializers.Serializer):
     active = serializers.IntegerField(allow_null=True, help_text="number of the version it was compared with "
                                                                  "(the active one); null when none was active")
     trailers = serializers.IntegerField(help_text="held-out trailers both versions predicted")
-    labels = serializers.ChoiceField(choices=["user_mean", "reference"], required=False,
+    label_source = serializers.ChoiceField(choices=TrainingRun.LabelSource.choices, required=False,
                                      help_text="what both MAEs measure against: the labels of the new version's run "
                                                "(absent where nothing was compared)")
     new_mae = serializers.FloatField(allow_null=True)
