@@ -297,9 +297,7 @@ class TrainingRunViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.Retri
                               409: OpenApiResponse(description="the run has already finished (already_finished)")})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        cancellation = request_cancel(run=selectors.get_run(pk=pk))
-        if cancellation.already_finished:
-            raise ServiceError(cancellation.message, code="already_finished", status=409)
+        cancellation = request_cancel(run=selectors.get_run(pk=pk), refuse_finished=True)
         return Response(TrainingRunSerializer(selectors.get_run(pk=cancellation.run.pk),
                                               context=self.get_serializer_context()).data)
 

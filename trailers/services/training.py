@@ -233,10 +233,14 @@ class Cancellation:
         return "Cancelled." if self.run.status == TrainingRun.Status.CANCELLED else "Cancel requested."
 
 
-def request_cancel(*, run: TrainingRun) -> Cancellation:
-    """Ask ``run`` to stop (cancel_run) unless it has finished, and say what came of it."""
+def request_cancel(*, run: TrainingRun, refuse_finished: bool = False) -> Cancellation:
+    """Ask ``run`` to stop (cancel_run) unless it has finished, and say what came of it; with ``refuse_finished``
+    (the API), a finished run is a refusal instead: ServiceError 409 ``already_finished``."""
     if run.is_finished:
-        return Cancellation(run=run, already_finished=True)
+        done = Cancellation(run=run, already_finished=True)
+        if refuse_finished:
+            raise ServiceError(done.message, code="already_finished", status=409)
+        return done
     return Cancellation(run=cancel_run(run=run), already_finished=False)
 
 
