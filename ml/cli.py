@@ -665,14 +665,14 @@ def _train_summary(config) -> str:
 def _train_configs(args):
     """The run's TrainConfig and LRCNConfig: the preset's, with the command line's overrides."""
     base = TRAIN_PRESETS.get(args.preset, TRAIN_PRESETS["default"])
-    try:
-        config = base.replace(**config_overrides(args, TrainConfig, "train_"))
-        model_overrides = config_overrides(args, LRCNConfig, "model_")
-        if model_overrides.get("temporal") == "mean":
-            model_overrides.setdefault("deltas", False)  # mean-pooled deltas are refused: the single-frame head has none
-        model_config = PRESETS[args.preset].replace(**model_overrides)
-    except ValueError as exc:
-        raise _refused_option(exc, TrainConfig, LRCNConfig) from None
+    model_overrides = config_overrides(args, LRCNConfig, "model_")
+    if model_overrides.get("temporal") == "mean":
+        model_overrides.setdefault("deltas", False)  # mean-pooled deltas are refused: the single-frame head has none
+    config, train_refusals = TrainConfig.build({**base.to_dict(), **config_overrides(args, TrainConfig, "train_")})
+    model_config, model_refusals = LRCNConfig.build({**PRESETS[args.preset].to_dict(), **model_overrides})
+    refused = [_refused_option(exc, TrainConfig, LRCNConfig) for exc in [*train_refusals, *model_refusals]]
+    if refused:  # every refusal at once, as the start form says them
+        raise UsageError("; ".join(str(error) for error in refused))
     return config, model_config
 
 

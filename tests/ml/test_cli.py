@@ -655,6 +655,12 @@ def test_bad_embedding_and_model_inputs_are_one_line(prepared, capsys, damage, t
      "--size must be a whole number from 8 to 4096, got 7"),
     (["preprocess", "{folder}", "--out", "{tmp}/new", "--embed-size", "100"],
      "--embed-size must be a multiple of 16, at least 32 (the encoder halves the picture five times), got 100"),
+    # Every refusal at once, as the start form says them: the scratch encoder reads none of the pixel features.
+    (["train", "{data}", "--markup", "{markup}", "--out", "{tmp}/m.pt", "--encoder", "scratch", "--folds", "0"],
+     "--folds must be a whole number from 1 to 20, got 0; --pixel-grid must be 0 with the scratch encoder (its CNN "
+     "reads the pixels itself), got 2; --foreground must be off with the scratch encoder (its CNN reads the pixels "
+     "itself), got on; --background must be off with the scratch encoder (its CNN reads the pixels itself), got on; "
+     "--drift must be off with the scratch encoder (its CNN reads the pixels itself), got on"),
 ])
 def test_a_value_an_option_does_not_take_is_a_usage_error_in_the_command_line_s_words(prepared, capsys, template,
                                                                                       message):
