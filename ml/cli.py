@@ -71,7 +71,7 @@ from ml.files import write_atomically
 from ml.frames import load_frames, save_frames, write_contact_sheet
 from ml.intervals import COVERAGE_WORDS
 from ml.markup import MarkupError, match_markup, read_markup
-from ml.metrics import ESTIMATE_ROLES
+from ml.metrics import ESTIMATE_ROLES, far_worse
 from ml.predict import load_model, save_model_file, score_frame_files, score_video
 from ml.train import TrainingDiverged, fit, resolve_device
 from ml.video import VideoError, sample_trailer
@@ -929,7 +929,7 @@ def _train_folds(args, samples, config, model_config, spec, sampling, folder: Pa
     model, mean = estimate["summary"]["model"]["mae"], estimate["summary"]["mean_baseline"]["mae"]
     print(f"saved {args.out} (an ensemble of {len(result.folds)} fold models; cross-validated MAE "
           f"{_mean_sd(model)} vs mean rating {_mean_sd(mean)})")
-    if model["mean"] is not None and mean["mean"] and model["mean"] > FAR_WORSE * mean["mean"]:
+    if far_worse(model["mean"], mean["mean"]):
         _warn(f"warning: the model did {model['mean'] / mean['mean']:.0f} times worse than predicting the mean "
               "rating on trailers it never saw: its training most likely went astray (try a lower --lr, or "
               "--grad-clip); its predictions are saved all the same")
@@ -976,9 +976,6 @@ def _estimate_lines(estimate: dict[str, Any], result, *, verbose: bool) -> list[
 
 def _fmt3(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
-
-
-FAR_WORSE = 3  # a cross-validated MAE this many times the mean baseline's: training went astray, most likely
 
 
 def _mean_sd(figure: dict[str, float | None]) -> str:

@@ -59,6 +59,15 @@ def rmse(y_true: Sequence[float], y_pred: Sequence[float]) -> float | None:
     return float(np.sqrt(np.mean((p - t) ** 2))) if t.size else None
 
 
+FAR_WORSE = 3  # a held-out MAE this many times the mean baseline's: training went astray, most likely
+
+
+def far_worse(model_mae: float | None, mean_mae: float | None) -> bool:
+    """Whether a model's held-out MAE is over FAR_WORSE times predicting the mean rating's: a run says so (CLI and
+    run page), since such a model's training most likely went astray (a learning rate too high)."""
+    return model_mae is not None and bool(mean_mae) and model_mae > FAR_WORSE * mean_mae
+
+
 def spearman(a: Sequence[float], b: Sequence[float]) -> float | None:
     """Spearman rank correlation (ties get their average rank); None when undefined, or over fewer than 3 pairs."""
     x, y = _pair(a, b)

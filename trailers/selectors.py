@@ -32,7 +32,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
-from ml.metrics import ESTIMATE_ROLES, mae, model_words, rmse, spearman
+from ml.metrics import ESTIMATE_ROLES, far_worse, mae, model_words, rmse, spearman
 
 from .ids import MAX_ID, parse_id  # noqa: F401 - MAX_ID: the filters and the API read selectors.MAX_ID
 from .models import ModelVersion, Prediction, PredictionSummary, Rating, Subclip, Trailer, TrainingRun
@@ -506,6 +506,13 @@ class CrossValidation:
     @property
     def neighbours(self) -> EstimateRow | None:
         return self.role("neighbours")
+
+    @property
+    def far_worse_than_mean(self) -> bool:
+        """Whether the model did over ml.metrics.FAR_WORSE times worse than predicting the mean rating (mean MAE over
+        the folds): its training most likely went astray."""
+        model, mean = self.model, self.mean_baseline
+        return model is not None and mean is not None and far_worse(model.mae["mean"], mean.mae["mean"])
 
     @property
     def beaten_by_neighbours(self) -> bool:

@@ -4,6 +4,7 @@ curves averaged over folds; and the honest figures of its version on the predict
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 
@@ -83,6 +84,19 @@ def test_a_run_without_the_single_frame_head_says_so(user_client, six):
     assert "no nearest-neighbours baseline" not in html
     first = re.search(r'<tr data-fold="1">(.*?)</tr>', html, re.S).group(1)
     assert _cells(first)[5] == "—"
+
+
+def test_a_model_far_worse_than_the_mean_rating_is_told_so(user_client, six):
+    """As the CLI warns: over three times the mean rating's MAE, its training most likely went astray."""
+    estimate = cross_validation_estimate(six)
+    html = user_client.get(f"/runs/{create_cv_run(six, LABELS, cross_validation=estimate).pk}/").content.decode()
+    assert 'id="cv-far-worse-warning"' not in html  # 0.612 against 1.234
+    estimate["summary"]["model"]["mae"] = {"mean": 4.0, "sd": 0.5}
+    html = unescape(user_client.get(f"/runs/{create_cv_run(six, LABELS, cross_validation=estimate).pk}/")
+                    .content.decode())
+    warning = re.search(r'<p class="notice notice-warning" id="cv-far-worse-warning">(.*?)</p>', html, re.S).group(1)
+    assert warning.startswith("On these folds the model (MAE 4.000) did over three times worse than predicting the "
+                              "mean rating (1.234): its training most likely went astray")
 
 
 def test_a_model_that_the_neighbours_beat_is_told_so(user_client, six):
