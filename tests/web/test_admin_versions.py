@@ -62,7 +62,8 @@ def test_activating_reports_the_comparison_with_the_version_that_was_active(staf
                                                                    "_selected_action": [worse.pk]})
     html = unescape(response.content.decode())
     assert response.status_code == 409 and "Activate v3 all the same?" in html  # it asks again, as the page does
-    assert "v3 is not better on the same 4 held-out trailers, MAE 2.000 against v2's 0.250" in html
+    assert ("v3 is not better on the same 4 held-out trailers, MAE 2.000 against v2's 0.250 (against its run's mean "
+            "user ratings)") in html
     assert list(ModelVersion.objects.filter(is_active=True)) == [better]
     back = "/admin/trailers/modelversion/"
     assert f'action="/versions/{worse.pk}/activate/"' in html and f'name="next" value="{back}"' in html
