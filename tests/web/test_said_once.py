@@ -76,3 +76,19 @@ def test_the_predictions_report_reads_the_kept_figures_unless_the_filters_narrow
     assert narrowed.kept is None and narrowed.summary["n"] == 1 and narrowed.scatter_points == [(9.0, 8.0, "A")]
     assert narrowed.progress is None or not narrowed.progress.scoring  # every ready trailer is scored
     assert not narrowed.cross_validated and narrowed.ensemble == 1
+
+
+def test_text_inputs_take_as_much_as_their_service_keeps(staff_client, staff_user, make_trailer, make_run):
+    """The inputs' maxlength come from the services' limits (NOTE_MAX, TITLE_MAX, REASON_MAX), not from copies."""
+    from trailers.services import rate_trailer
+    from trailers.services.notes import NOTE_MAX
+    from trailers.services.raters import REASON_MAX
+    from trailers.services.trailers import TITLE_MAX
+
+    trailer = make_trailer(uploaded_by=staff_user)
+    rate_trailer(user=staff_user, trailer=trailer, score=5)
+    assert f'maxlength="{TITLE_MAX}" required id="rename-title"' in staff_client.get(
+        f"/trailers/{trailer.pk}/").content.decode()
+    assert f'id="note-field" rows="3" maxlength="{NOTE_MAX}"' in staff_client.get(
+        f"/runs/{make_run().pk}/").content.decode()
+    assert f'name="reason" maxlength="{REASON_MAX}"' in staff_client.get("/raters/").content.decode()
