@@ -397,6 +397,7 @@ def run_preprocess(args) -> int:
         device = _device(args.device)
         _load_encoder(spec, device)
 
+    made_out = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
 
     def settings_written() -> None:  # with the first trailer: a DATA_DIR that holds none stays free of them
@@ -457,6 +458,10 @@ def run_preprocess(args) -> int:
                        f"{sum(s.frames.shape[0] for s in subclips)} frames"
                        f"{', embedded' if embeddings is not None else ''}")
     embedded = f", embedded with {spec.describe()}" if spec is not None else ""
+    if not prepared and made_out and not any(out.iterdir()):
+        out.rmdir()  # nothing was prepared: the folder this run made for it goes again
+        _say(args, f"prepared none of {len(videos)} video{'s' * (len(videos) != 1)}; {out} was not made")
+        return _served(prepared, len(videos))
     _say(args, f"prepared {prepared} of {len(videos)} videos ({subclip_count} subclips) into {out}{embedded}")
     return _served(prepared, len(videos))
 

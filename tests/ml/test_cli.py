@@ -131,8 +131,10 @@ def test_errors_are_clear_and_set_the_exit_status(videos, tmp_path, capsys):
     junk.mkdir()
     (junk / "a.mp4").write_bytes(b"nope")
     assert main(["preprocess", str(junk), "--out", str(tmp_path / "out")]) == 1
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert "skipped a.mp4:" in err
+    assert f"prepared none of 1 video; {tmp_path / 'out'} was not made" in out
+    assert not (tmp_path / "out").exists()  # no empty DATA_DIR left behind
 
     assert main(["train", str(tmp_path / "nowhere"), "--markup", str(markup), "--out", str(tmp_path / "m.pt")]) == 1
     assert "is not a directory" in capsys.readouterr().err
