@@ -365,9 +365,9 @@ def run_preprocess(args) -> int:
         raise CliError(f"{args.video_dir} is not a folder")
     _check_output(args.out, "--out", folder=True)
     _check_distinct({"--out": args.out}, {"VIDEO_DIR": args.video_dir})
-    options = config_overrides(args, SamplingConfig, "sampling_")
+    given = config_overrides(args, SamplingConfig, "sampling_")
     try:
-        config = SamplingConfig(**options)
+        config = SamplingConfig(**given)
     except ValueError as exc:
         raise _refused_option(exc, SamplingConfig) from None
     embed_size = args.embed_size if args.embed_size is not None else DEFAULT_EMBED_SIZE
@@ -375,9 +375,13 @@ def run_preprocess(args) -> int:
 
     out: Path = args.out
     previous = _read_sampling(out)
-    if previous is not None and previous != config:
-        raise CliError(f"{out} was prepared with other sampling settings ({previous.to_dict()}); "
-                       "choose another --out")
+    # The frames' settings (min_duration only says which videos are long enough: no frame changes with it).
+    differ = [f"--{name.replace('_', '-')} {_shown(getattr(previous, name))} there, {_shown(getattr(config, name))} "
+              "now" for name in options(SamplingConfig)
+              if previous is not None and name != "min_duration" and getattr(previous, name) != getattr(config, name)]
+    if differ:
+        raise CliError(f"{out} was prepared with other sampling settings ({', '.join(differ)}); give the same "
+                       "options, or choose another --out")
     made_with = _read_embedding_spec(out)
     spec = None if args.no_embeddings else _installed_spec(embed_size)
     if spec is not None and made_with is not None and made_with != spec:

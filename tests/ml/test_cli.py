@@ -311,6 +311,14 @@ def test_preprocess_leaves_what_it_did_not_make_alone_and_writes_no_settings_for
     assert sorted(p.name for p in out.iterdir()) == ["notes", "sampling.json"]  # no settings for no trailer
 
 
+def test_preparing_into_a_data_dir_sampled_otherwise_names_what_differs(prepared, capsys):
+    (prepared["folder"] / "new.mp4").write_bytes(b"a video not prepared yet")
+    line, _ = fails(capsys, ["preprocess", "{folder}", "--out", "{data}", "--frames-per-subclip", "4", "--size", "32",
+                             "--no-embeddings"], prepared)
+    assert line == (f"error: {prepared['data']} was prepared with other sampling settings (--frames-per-subclip 3 "
+                    "there, 4 now, --size 16 there, 32 now); give the same options, or choose another --out")
+
+
 def test_preparing_again_without_embeddings_is_refused_where_there_are_some(prepared, capsys):
     (prepared["data"] / "t0" / "0.emb.npy").write_bytes(b"embeddings of t0")
     (prepared["folder"] / "t0.mp4").write_bytes(b"t0 again")
