@@ -239,8 +239,9 @@ def test_resuming_with_other_settings_is_refused(trailers, tmp_path):
     fit(trailers, FAST.replace(epochs=1), TINY, checkpoint_path=checkpoint)
     with pytest.raises(ValueError, match="lr"):
         fit(trailers, FAST.replace(lr=0.5), TINY, resume_from=checkpoint)
-    with pytest.raises(ValueError, match="model config"):
+    with pytest.raises(ValueError, match="model config") as refused:
         fit(trailers, FAST, TINY.replace(lstm_size=9), resume_from=checkpoint)
+    assert f"(lstm_size {TINY.lstm_size} there, 9 now): give the same model options to resume it" in str(refused.value)
 
 
 @pytest.mark.parametrize(
