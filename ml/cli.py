@@ -263,7 +263,8 @@ def _read_embedding_spec(data_dir: Path) -> EmbeddingSpec | None:
         return EmbeddingSpec.from_dict(json.loads(spec_file.read_text(encoding="utf-8")))
     except (ValueError, TypeError) as exc:
         raise CliError(f"{spec_file} is damaged: it does not hold the embedding settings "
-                       f"`python -m ml preprocess` writes ({_one_line(exc)})") from None
+                       f"`python -m ml preprocess` writes ({_one_line(exc)}); delete it, and `python -m ml embed "
+                       f"{data_dir}` makes the embeddings and it again") from None
 
 
 def _check_embed_size(size: int) -> None:

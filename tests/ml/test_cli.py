@@ -580,6 +580,15 @@ def test_embed_fills_in_a_data_dir_prepared_without_embeddings(videos, embedded,
     assert main(train) == 0
     assert capsys.readouterr().err == ""
 
+    # A damaged settings file of the cache: the error says how to be rid of it, and doing so serves.
+    (data / EMBEDDINGS_FILE).write_text("{not json")
+    assert main(["embed", str(data)]) == 1
+    assert capsys.readouterr().err.rstrip().endswith(f"delete it, and `python -m ml embed {data}` makes the "
+                                                      "embeddings and it again")
+    (data / EMBEDDINGS_FILE).unlink()
+    assert main(["embed", str(data)]) == 0
+    assert json.loads((data / EMBEDDINGS_FILE).read_text()) == json.loads((embedded / EMBEDDINGS_FILE).read_text())
+
 
 def test_damaged_encoder_weights_stop_preprocess_in_one_line(videos, tmp_path):
     folder, _, _ = videos
