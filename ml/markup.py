@@ -36,6 +36,8 @@ class MarkupError(ValueError):
 def read_markup(path: str | os.PathLike) -> dict[str, float]:
     """Read ``path`` (``.csv``, ``.xls`` or ``.xlsx``) → {title: score}, in file order."""
     path = Path(path)
+    if path.is_dir():
+        raise MarkupError(f"{path} is a folder: give the markup file in it (a CSV, XLS or XLSX with Title and Score)")
     if not path.is_file():
         raise MarkupError(f"{path}: no such file")
     suffix = path.suffix.lower()

@@ -88,6 +88,8 @@ def test_unknown_format_and_missing_file_are_refused(tmp_path):
         read_markup(tmp_path.joinpath("markup.json").touch() or tmp_path / "markup.json")
     with pytest.raises(MarkupError, match="no such file"):
         read_markup(tmp_path / "absent.csv")
+    with pytest.raises(MarkupError, match="is a folder: give the markup file in it"):
+        read_markup(tmp_path)
 
 
 def _biff8_workbook(rows):
