@@ -388,7 +388,7 @@ def run_preprocess(args) -> int:
     if spec is not None and made_with is not None and made_with != spec:
         raise CliError(f"{out} holds embeddings made with {made_with.describe()}, not {spec.describe()}; "
                        "choose another --out")
-    videos = sorted(p for p in args.video_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+    videos = _files_in(args.video_dir)
     if not videos:
         raise CliError(f"{args.video_dir} holds no files")
     if args.no_embeddings:  # new videos may come without them (`embed` adds them later); prepared ones keep theirs
@@ -823,6 +823,20 @@ def _with_embeddings_for_duplicates(data_dir: Path, samples: list[tuple]) -> lis
             for title, paths, rating in samples]
 
 
+def _files_in(folder: Path) -> list[Path]:
+    """The files of ``folder`` a command reads as videos (hidden ones left out), by name; a link to nothing is
+    named on stderr, not passed over without a word."""
+    files = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if path.is_symlink() and not path.exists():
+            _warn(f"skipped {path.name}: a link to {os.readlink(path)}, which is not there")
+        elif path.is_file():
+            files.append(path)
+    return files
+
+
 def _interrupted(checkpoint: Path, model: Path) -> bool:
     """Whether ``checkpoint`` is the last epoch of a run that saved no model after it (a finished run writes its
     model file after its last checkpoint)."""
@@ -1151,9 +1165,7 @@ def run_predict(args) -> int:
         for title, paths in prepared.items():
             jobs.append((title, lambda paths=paths: score_prepared(paths)))
     else:
-        videos = [args.input] if args.input.is_file() else sorted(
-            p for p in args.input.iterdir() if p.is_file() and not p.name.startswith(".")
-        )
+        videos = [args.input] if args.input.is_file() else _files_in(args.input)
         if not videos:
             raise CliError(f"{args.input} holds no videos and no prepared frames")
         stems = Counter(video.stem for video in videos)

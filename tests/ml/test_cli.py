@@ -135,6 +135,10 @@ def test_errors_are_clear_and_set_the_exit_status(videos, tmp_path, capsys):
     assert "skipped a.mp4:" in err
     assert f"prepared none of 1 video; {tmp_path / 'out'} was not made" in out
     assert not (tmp_path / "out").exists()  # no empty DATA_DIR left behind
+    (junk / "gone.mp4").symlink_to(tmp_path / "moved-away.mp4")  # a link to a file that is not there: named
+    assert main(["preprocess", str(junk), "--out", str(tmp_path / "out")]) == 1
+    assert f"skipped gone.mp4: a link to {tmp_path / 'moved-away.mp4'}, which is not there" in capsys.readouterr().err
+    (junk / "gone.mp4").unlink()
 
     assert main(["train", str(tmp_path / "nowhere"), "--markup", str(markup), "--out", str(tmp_path / "m.pt")]) == 1
     assert "is not a directory" in capsys.readouterr().err
