@@ -62,8 +62,10 @@ def test_running_run_polls_and_shows_progress(user_client, make_run):
 def test_states_are_explained(user_client, make_run, settings):
     failed = make_run(status=TrainingRun.Status.FAILED, error="Not enough labelled trailers: 1 of 3.", metrics=[])
     assert "Failed: Not enough labelled trailers: 1 of 3." in user_client.get(f"/runs/{failed.pk}/").content.decode()
-    cancelled = make_run(status=TrainingRun.Status.CANCELLED, epochs=2, cancel_requested=True)
-    assert "Cancelled after epoch 2." in user_client.get(f"/runs/{cancelled.pk}/").content.decode()
+    cancelled = make_run(status=TrainingRun.Status.CANCELLED, epochs=2, cancel_requested=True, epoch=3)
+    page = user_client.get(f"/runs/{cancelled.pk}/").content.decode()
+    assert "Cancelled after epoch 2." in page  # the last epoch finished; the one it was in when it stopped:
+    assert "stopped in epoch 3 of" in page
     stale = make_run(status=TrainingRun.Status.RUNNING,
                      heartbeat_at=timezone.now() - timezone.timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS + 60))
     html = user_client.get(f"/runs/{stale.pk}/").content.decode()
