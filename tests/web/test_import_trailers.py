@@ -32,3 +32,17 @@ def test_markup_titles_with_or_without_extension_give_scores_and_the_rule_is_sai
     assert "Markup titles with no file: t999.mp4" in text
     assert dict(Trailer.objects.values_list("original_name", "reference_score")) == {"t000.mp4": 7.5, "t001.mp4": 3.0}
     assert "Imported 2 trailer(s) (2 with a reference score)" in text
+
+
+def test_a_skipped_file_is_not_counted_as_matched(tmp_path, synthetic_video):
+    folder = tmp_path / "import"
+    folder.mkdir()
+    shutil.copy(synthetic_video, folder / "t000.mp4")
+    (folder / "text.mp4").write_text("not a video")  # refused: its markup row serves no trailer
+    markup = tmp_path / "markup.csv"
+    markup.write_text("Title,Score\nt000.mp4,7.5\ntext.mp4,3\n")
+    out = StringIO()
+    call_command("import_trailers", str(folder), "--markup", str(markup), "--no-progress", stdout=out, stderr=StringIO())
+    text = out.getvalue()
+    assert "Skipped text.mp4:" in text
+    assert "Markup: 1 title matched by the file name with its extension." in text

@@ -65,7 +65,10 @@ class Command(BaseCommand):
             if unscored:
                 self.stdout.write(self.style.WARNING(
                     f"No markup row for {', '.join(unscored)}: imported without a reference score."))
-            self.stdout.write(f"Markup: {matched.describe()}.")
+            # Said of the files that were imported, or whose trailer took the score: a skipped file matched nothing.
+            left_out = {name for name, _ in skipped}
+            used = match_markup(scores, {p.name: p.name for p in files if p.name not in left_out})
+            self.stdout.write(f"Markup: {used.describe()}.")
             unmatched = sorted(matched.unmatched)
             if unmatched:
                 self.stdout.write(f"Markup titles with no file: {', '.join(unmatched)}")
