@@ -112,6 +112,7 @@ class Option:
     valid: Callable[[Any], bool] | None = None
     expected: str = ""
     plain: str = ""
+    longest: int | None = None  # a list's most items (a list of whole numbers: kind tuple)
 
     def check(self, value: Any) -> Any:
         """``value`` as the config holds it (a float field's int as a float, a list as a tuple), or
@@ -141,9 +142,9 @@ class Option:
                 ok = value < self.high if self.high_open else value <= self.high
             return ok
         if self.kind is tuple:
-            return isinstance(value, tuple) and all(
-                _is_int(n) and n >= (self.low or 1) and (self.high is None or _SAVED.get() or n <= self.high)
-                for n in value)
+            return isinstance(value, tuple) and (self.longest is None or _SAVED.get() or len(value) <= self.longest) \
+                and all(_is_int(n) and n >= (self.low or 1) and (self.high is None or _SAVED.get() or n <= self.high)
+                        for n in value)
         return isinstance(value, str) and (self.valid is None or self.valid(value))
 
     def rule(self) -> str:
@@ -161,10 +162,13 @@ class Option:
         if self.kind is bool:
             return "on or off" if plain else "true or false"
         if self.kind is tuple:
+            most = "" if self.longest is None else (f", at most {self.longest} of them" if plain
+                                                     else f", at most {self.longest} items")
             if self.high is not None:
-                return (f"whole numbers from {self.low or 1} to {self.high}, separated by commas" if plain
-                        else f"a list of integers >= {self.low or 1} and <= {self.high}")
-            return "whole numbers of at least 1, separated by commas" if plain else "a list of positive integers"
+                return (f"whole numbers from {self.low or 1} to {self.high}, separated by commas{most}" if plain
+                        else f"a list of integers >= {self.low or 1} and <= {self.high}{most}")
+            return ("whole numbers of at least 1, separated by commas" if plain else "a list of positive integers") \
+                + most
         if self.kind not in (int, float):
             return (self.plain if plain else "") or self.expected or "text"
         bounds = []
@@ -488,7 +492,7 @@ class LRCNConfig(ConfigMixin):
     pool_size: int = option(8, int, low=1, help=(
         "Pool head only: the feature map is averaged down to a grid this many cells square "
         "(1 averages the whole frame). At most a quarter of the frame size."))
-    dense_sizes: tuple[int, ...] = option((6000, 500), tuple, low=1, high=100_000, help=(
+    dense_sizes: tuple[int, ...] = option((6000, 500), tuple, low=1, high=100_000, longest=8, help=(
         "Dense head only: sizes of its hidden layers, separated by commas."))
     activation: str = option("relu", str, choices=ACTIVATION_NAMES, help=(
         "The non-linearity after each layer (relu, leaky_relu or selu)."))

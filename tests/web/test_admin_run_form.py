@@ -104,7 +104,8 @@ def test_rules_between_fields_and_unreadable_values_do_not_hide_other_errors(sta
     assert errors["model__deltas"] == ["Deltas must be off unless temporal is lstm."]
     assert errors["model__pool_size"] == ["Pool size must be at most 4 (frame size divided by 4)."]
     assert errors["train__epochs"] == ["Epochs must be a whole number from 1 to 10000."]
-    assert errors["model__dense_sizes"] == ["Dense sizes must be whole numbers from 1 to 100000, separated by commas."]
+    assert errors["model__dense_sizes"] == ["Dense sizes must be whole numbers from 1 to 100000, separated by commas, "
+                                            "at most 8 of them."]
     assert errors["train__momentum"] == ["Momentum must be a number of at least 0 and less than 1."]
     assert "__all__" not in errors
 
@@ -140,6 +141,23 @@ def test_min_ratings_is_refused_in_the_form_s_words_and_not_asked_of_reference_l
     assert not TrainingRun.objects.exists()
     response = post(staff_client, label_source="reference", min_ratings="")
     assert response.status_code == 302 and TrainingRun.objects.get().label_source == "reference"
+
+
+def test_a_dense_head_of_more_layers_than_any_run_needs_is_refused_everywhere(staff_client, staff_api):
+    """Fifty hidden layers of 100,000 were accepted, for a worker to run out of memory on."""
+    from ml.cli import UsageError, _train_configs, build_parser
+
+    words = "Dense sizes must be whole numbers from 1 to 100000, separated by commas, at most 8 of them."
+    errors = post(staff_client, preset="seed", model__dense_sizes=",".join(["100"] * 9)).context["form"].errors
+    assert errors == {"model__dense_sizes": [words]}
+    refused = staff_api.post("/api/runs/", {"preset": "seed", "model": {"dense_sizes": [100] * 9}}, format="json")
+    assert refused.status_code == 400 and refused.json() == {"model": {"dense_sizes": [words]}}
+    args = build_parser().parse_args(["train", "d", "--markup", "m.csv", "--out", "m.pt", "--preset", "seed",
+                                      "--dense-sizes", ",".join(["100"] * 9)])
+    with pytest.raises(UsageError, match="^--dense-sizes must be whole numbers from 1 to 100000, separated by commas, "
+                                         "at most 8 of them, got"):
+        _train_configs(args)
+    assert not TrainingRun.objects.exists()
 
 
 def test_a_rule_of_the_dense_head_lands_on_frame_size(staff_client):

@@ -441,7 +441,8 @@ def _option_field(declared: Option) -> serializers.Field:
         return serializers.BooleanField(error_messages={"invalid": refused}, **common)
     if declared.kind is tuple:
         return serializers.ListField(child=serializers.IntegerField(min_value=declared.low or 1,
-                                                                    max_value=declared.high), **common)
+                                                                    max_value=declared.high),
+                                     max_length=declared.longest, error_messages={"max_length": refused}, **common)
     if declared.kind is str:
         return serializers.CharField(max_length=100, error_messages={"invalid": refused}, **common)
     field_class = serializers.IntegerField if declared.kind is int else serializers.FloatField
