@@ -205,31 +205,26 @@ def get_subclip(*, pk: int | str) -> Subclip:
 
 
 def run_list() -> QuerySet[TrainingRun]:
-    """Runs, newest first, without their dataset or estimate (megabytes at 50,000 trailers): a list shows the
-    split's sizes, which are columns."""
-    return TrainingRun.objects.select_related("created_by", "model_version").defer(*TrainingRun.LARGE_FIELDS)
-
-
-def run_details() -> QuerySet[TrainingRun]:
-    """Runs without their dataset and estimate (megabytes at scale): ``run_estimate`` reads the estimate less what
-    grows with the dataset, and the API pages through the dataset (``run_dataset``)."""
+    """Runs without their dataset or estimate (megabytes at 50,000 trailers), for lists and for one run alike: a list
+    shows the split's sizes, which are columns; ``run_estimate`` reads the estimate less what grows with the dataset,
+    and the API pages through the dataset (``run_dataset``)."""
     return TrainingRun.objects.select_related("created_by", "model_version").defer(*TrainingRun.LARGE_FIELDS)
 
 
 def get_run(*, pk: int | str) -> TrainingRun:
-    return get_by_id(run_details(), pk)
+    return get_by_id(run_list(), pk)
 
 
 def find_run(*, pk: int | str) -> TrainingRun | None:
     """The run with id ``pk`` (text from a query string too), or None when there is none."""
     number = parse_id(pk)
-    return run_details().filter(pk=number).first() if number is not None else None
+    return run_list().filter(pk=number).first() if number is not None else None
 
 
 def run_page(*, pk: int | str) -> tuple[TrainingRun, dict]:
     """A run for its page, and its estimate without what grows with the dataset (every trailer's held-out
     prediction): the page shows figures per fold and the near-duplicate groups, not 50,000 predictions."""
-    run = get_by_id(TrainingRun.objects.select_related("created_by", "model_version").defer(*TrainingRun.LARGE_FIELDS), pk)
+    run = get_by_id(run_list(), pk)
     return run, run_estimate(run_id=run.pk)
 
 

@@ -229,7 +229,7 @@ class TrainingRunViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.Retri
     def get_queryset(self):
         if self.action == "list":
             return selectors_runs.runs()
-        return selectors.run_details() if self.action == "retrieve" else selectors.run_list()
+        return selectors.run_list()
 
     def get_serializer_class(self):
         if self.action == "retrieve":
