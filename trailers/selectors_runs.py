@@ -15,6 +15,7 @@ from ml.metrics import mae
 from . import selectors
 from .models import ModelVersion, Prediction, Rating, TrainingRun
 from .selectors import cross_validation, epoch_history, get_by_id, parse_id, run_duration_seconds, run_list
+from .standing import RunStanding
 
 RUN_SORTS = {
     "-created": ("Newest first", F("created_at").desc()),
@@ -145,14 +146,15 @@ def previous_version() -> ModelVersion | None:
 # --- fair comparisons: two versions on the same held-out trailers ---------------------------------------
 
 
-def held_out_predictions(version: ModelVersion) -> dict[int, float]:
+def held_out_predictions(version: ModelVersion, standing: RunStanding | None = None) -> dict[int, float]:
     """{trailer id: prediction} for every trailer ``version`` made a prediction of without having trained on it.
 
     A cross-validated version's own dataset counts through its run's held-out (out-of-fold) predictions;
     a version fit on a validation split, through its predictions of the validation trailers; any other
-    trailer, through the version's stored prediction of it (it never saw that trailer).
+    trailer, through the version's stored prediction of it (it never saw that trailer). ``standing``: the version's
+    run's, where the caller has read it already.
     """
-    standing = selectors.run_standing(version)
+    standing = standing if standing is not None else selectors.run_standing(version)
     out = dict(standing.held_out)
     for trailer_id, score in Prediction.objects.filter(model_version=version).values_list("trailer_id", "score"):
         if trailer_id not in out and trailer_id not in standing.trained:
@@ -166,8 +168,17 @@ def compare_versions(new: ModelVersion, old: ModelVersion) -> dict:
     Labels are ``new``'s run's. Returns {"trailers": n, "new_mae", "old_mae", "label_source"} (the MAEs None when n is
     0; ``label_source``: what they measure against, the run's label source, as two runs may have trained on others).
     """
-    labels = selectors.run_standing(new).labels
-    new_pred, old_pred = held_out_predictions(new), held_out_predictions(old)
+    return _measured(new, *_held_out_on_run(new, old))
+
+
+def _held_out_on_run(new: ModelVersion, old: ModelVersion) -> tuple[dict, dict, dict]:
+    """``new``'s run's labels and both versions' held-out predictions: what a comparison reads (once: the run's
+    standing is megabytes at scale)."""
+    standing = selectors.run_standing(new)
+    return standing.labels, held_out_predictions(new, standing), held_out_predictions(old)
+
+
+def _measured(new: ModelVersion, labels: dict, new_pred: dict, old_pred: dict) -> dict:
     common = sorted(t for t in labels if t in new_pred and t in old_pred)
     truth = [labels[t] for t in common]
     return {
@@ -185,10 +196,10 @@ def compare_with_active(version: ModelVersion) -> dict:
     if active is None:
         return {"active": None, "trailers": 0, "new_mae": None, "old_mae": None, "decision": "activate",
                 "reason": "no version was active"}
-    result = {"active": active.number, **compare_versions(version, active)}
+    labels, new_pred, old_pred = _held_out_on_run(version, active)
+    result = {"active": active.number, **_measured(version, labels, new_pred, old_pred)}
     if not result["trailers"]:
-        labels = selectors.run_standing(version).labels
-        lacking = active if any(t in labels for t in held_out_predictions(version)) else version
+        lacking = active if any(t in labels for t in new_pred) else version
         return {**result, "decision": "keep",
                 "reason": f"{lacking} has no held-out prediction for any trailer of this run, so they cannot be "
                           "compared fairly"}
