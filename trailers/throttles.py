@@ -8,15 +8,19 @@ come in, and is told the limit in the same words.
 import math
 
 from rest_framework.settings import api_settings
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
 _PERIODS = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
 
 
-class _ScopedUserThrottle(UserRateThrottle):
+class _RateFromSettings:
     def get_rate(self):
         # Read at request time (DRF's class attribute is frozen at import), so a changed setting applies.
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+
+class _ScopedUserThrottle(_RateFromSettings, UserRateThrottle):
+    pass
 
 
 class UploadRateThrottle(_ScopedUserThrottle):
@@ -27,13 +31,10 @@ class RatingRateThrottle(_ScopedUserThrottle):
     scope = "ratings"
 
 
-class TokenRateThrottle(AnonRateThrottle):
+class TokenRateThrottle(_RateFromSettings, SimpleRateThrottle):
     """Token requests (a username and a password) per client address, logged in or not: password guessing."""
 
     scope = "token"
-
-    def get_rate(self):
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
