@@ -48,6 +48,7 @@ from ml.config import (
     LRCNConfig,
     SamplingConfig,
     TrainConfig,
+    check_value,
     encoder_reads,
     options,
     reading_snippets,
@@ -99,9 +100,9 @@ def _refused_option(exc: ValueError, *classes) -> CliError:
         return CliError(str(exc))
     option = declared[exc.field]
     try:
-        option.check(exc.value)
+        check_value(exc.field, exc.value, option)
         takes = exc.plain  # the value is one it takes alone: a rule between options refused it
-    except Exception:  # noqa: BLE001 - refused on its own: say every value it takes
+    except ValueError:  # refused on its own: say every value it takes
         takes = option.describe()
     return UsageError(f"--{exc.field.replace('_', '-')} must be {takes}, got {_shown(exc.value)}")
 
