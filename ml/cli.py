@@ -378,9 +378,9 @@ def run_preprocess(args) -> int:
     out: Path = args.out
     previous = _read_sampling(out)
     # The frames' settings (min_duration only says which videos are long enough: no frame changes with it).
-    differ = [f"--{name.replace('_', '-')} {_shown(getattr(previous, name))} there, {_shown(getattr(config, name))} "
-              "now" for name in options(SamplingConfig)
-              if previous is not None and name != "min_duration" and getattr(previous, name) != getattr(config, name)]
+    differ = [] if previous is None else [
+        f"--{name.replace('_', '-')} {_shown(getattr(previous, name))} there, {_shown(getattr(config, name))} now"
+        for name in previous.differing(config, [*SAMPLING_COMPARED, "snippet_frames"])]
     if differ:
         raise CliError(f"{out} was prepared with other sampling settings ({', '.join(differ)}); give the same "
                        "options, or choose another --out")
@@ -781,9 +781,9 @@ def _note_other_sampling(args, sampled: SamplingConfig | None, trained: dict[str
         return
     model = SamplingConfig.saved(trained)
     # More subclips than the model trained on are no difference: predict reads the first ones, as train did.
-    differ = [f"{name} {getattr(sampled, name)} (the model's {getattr(model, name)})" for name in SAMPLING_COMPARED
-              if getattr(sampled, name) != getattr(model, name)
-              and not (name == "n_subclips" and getattr(sampled, name) > getattr(model, name))]
+    differ = [f"{name} {getattr(sampled, name)} (the model's {getattr(model, name)})"
+              for name in sampled.differing(model, SAMPLING_COMPARED)
+              if not (name == "n_subclips" and sampled.n_subclips > model.n_subclips)]
     if differ:
         _warn(f"note: {args.input}'s frames were sampled otherwise than {args.model_file}'s training frames: "
               f"{', '.join(differ)}; the scores may differ from those of the videos themselves, which are sampled "

@@ -331,6 +331,12 @@ class ConfigMixin:
         """Plain JSON-able dict of every field (tuples become lists)."""
         return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
+    def differing(self, other, names: Iterable[str] | None = None) -> list[str]:
+        """The fields (of ``names``, else all, in field order) whose values here and in ``other`` differ: what a
+        refusal or a note names when two configs were meant to be the same."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [name for name in (mine if names is None else names) if mine[name] != theirs[name]]
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
         """Rebuild from ``to_dict`` output; missing fields take defaults, unknown fields are refused. JSON has

@@ -536,13 +536,12 @@ def _as_split(split) -> Split:
 def _check_resumable(state: dict[str, Any], config: TrainConfig, model_config: LRCNConfig) -> None:
     saved_model = LRCNConfig.saved(state["model_config"])
     if saved_model != model_config:
-        now = model_config.to_dict()
-        differ = [f"{name} {value!r} there, {now[name]!r} now" for name, value in saved_model.to_dict().items()
-                  if now[name] != value]
+        there, now = saved_model.to_dict(), model_config.to_dict()
+        differ = [f"{name} {there[name]!r} there, {now[name]!r} now" for name in saved_model.differing(model_config)]
         raise ValueError(f"the checkpoint was made with another model config ({'; '.join(differ)}): give the same "
                          "model options to resume it")
-    saved = TrainConfig.saved(state["train_config"]).to_dict()
-    changed = sorted(k for k, v in config.to_dict().items() if saved[k] != v and k not in RESUMABLE_CHANGES)
+    saved = TrainConfig.saved(state["train_config"])
+    changed = sorted(k for k in saved.differing(config) if k not in RESUMABLE_CHANGES)
     if changed:
         raise ValueError(f"cannot resume with different {', '.join(changed)} (only {sorted(RESUMABLE_CHANGES)} may change)")
 
