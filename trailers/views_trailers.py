@@ -15,14 +15,10 @@ from .services.trailers import delete_trailer, rename_trailer, retry_trailer
 from .views import navigate
 
 
-def _own(request, pk, permission: str):
-    return selectors.own_trailer(pk=pk, user=request.user, permission=permission)
-
-
 @login_required
 @require_POST
 def trailer_rename(request, pk: int):
-    trailer = _own(request, pk, CHANGE_TRAILER)
+    trailer = selectors.own_trailer(pk=pk, user=request.user, permission=CHANGE_TRAILER)
     before = trailer.title
     try:
         trailer = rename_trailer(trailer=trailer, title=request.POST.get("title", ""))
@@ -37,7 +33,7 @@ def trailer_rename(request, pk: int):
 @login_required
 @require_POST
 def trailer_delete(request, pk: int):
-    trailer = _own(request, pk, DELETE_TRAILER)
+    trailer = selectors.own_trailer(pk=pk, user=request.user, permission=DELETE_TRAILER)
     try:
         delete_trailer(trailer=trailer)
     except ServiceError as error:
@@ -50,7 +46,7 @@ def trailer_delete(request, pk: int):
 @login_required
 @require_POST
 def trailer_retry(request, pk: int):
-    trailer = _own(request, pk, CHANGE_TRAILER)
+    trailer = selectors.own_trailer(pk=pk, user=request.user, permission=CHANGE_TRAILER)
     try:
         retry_trailer(trailer=trailer)
     except ServiceError as error:

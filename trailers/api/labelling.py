@@ -188,12 +188,8 @@ class RatingsImportView(APIView):
 # --- one's own uploads (actions of TrailerViewSet) ---------------------------------------------------------------
 
 
-def own_trailer(request, pk, permission: str):
-    return selectors.own_trailer(pk=pk, user=request.user, permission=permission)
-
-
 def rename(request, pk):
-    trailer = own_trailer(request, pk, CHANGE_TRAILER)
+    trailer = selectors.own_trailer(pk=pk, user=request.user, permission=CHANGE_TRAILER)
     body = TrailerRenameSerializer(data=request.data)
     body.is_valid(raise_exception=True)  # unknown fields refused, naming each
     try:
@@ -204,12 +200,12 @@ def rename(request, pk):
 
 
 def delete(request, pk):
-    trailer = own_trailer(request, pk, DELETE_TRAILER)
+    trailer = selectors.own_trailer(pk=pk, user=request.user, permission=DELETE_TRAILER)
     delete_trailer(trailer=trailer)  # being processed: TrailerBusy, 409
     return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def retry(request, pk):
-    trailer = own_trailer(request, pk, CHANGE_TRAILER)
+    trailer = selectors.own_trailer(pk=pk, user=request.user, permission=CHANGE_TRAILER)
     retry_trailer(trailer=trailer)  # not failed: a ServiceError, 409 not_failed
     return trailer
