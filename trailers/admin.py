@@ -462,13 +462,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if comparison["active"] is None:
             self.message_user(request, f"Compared with the version that was active: {comparison['reason']}.",
                               messages.INFO)
-        elif comparison["decision"] == "activate":
+        else:  # a warning where it was not comparable on any trailer (better and tied ones are no worry)
+            good = comparison["decision"] == "activate" or comparison.get("tied")
             self.message_user(request, f"Compared with v{comparison['active']}, the version that was active: "
-                                       f"{comparison['reason']}.", messages.SUCCESS)
-        else:  # tied, or not comparable on any trailer, or worse and confirmed on the version page
-            self.message_user(request, f"Compared with v{comparison['active']}, the version that was active: "
-                                       f"{comparison['reason']}.", messages.WARNING if not comparison.get("tied")
-                              else messages.SUCCESS)
+                                       f"{comparison['reason']}.", messages.SUCCESS if good else messages.WARNING)
 
     @admin.action(description="Score all ready trailers with this version", permissions=["activate"])
     def score_all(self, request, queryset):
