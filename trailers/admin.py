@@ -25,7 +25,7 @@ from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, Training
 from .paging import AdminPaginator, EstimatedCountPaginator
 from .permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN, can
 from .run_forms import PRESET_DESCRIPTIONS, PRESET_WARNINGS, STARTABLE_PRESETS, TrainingRunForm
-from .services.trailers import TrailerBusy, busy_message, delete_trailer, rename_trailer
+from .services.trailers import delete_trailer, refuse_deleting_busy, rename_trailer
 from .services.training import request_cancel, unknown_trailer_ids
 from .words import mean_sd, percent, score
 
@@ -81,16 +81,19 @@ class TrailerAdmin(admin.ModelAdmin):
     # delete action say so instead, as the trailer page does, and every deletion goes through ``delete_trailer``.
     def delete_view(self, request, object_id, extra_context=None):
         trailer = self.get_object(request, unquote(object_id))
-        if trailer is not None and trailer.status == Trailer.Status.PROCESSING:
-            show(request, TrailerBusy(busy_message(trailer)))
+        try:
+            refuse_deleting_busy(trailers=[trailer] if trailer is not None else [])
+        except ServiceError as error:
+            show(request, error)
             return redirect(reverse("admin:trailers_trailer_change", args=[trailer.pk]))
         return super().delete_view(request, object_id, extra_context)
 
     @admin.action(description="Delete selected trailers", permissions=["delete"])
     def delete_selected(self, request, queryset):
-        busy = queryset.filter(status=Trailer.Status.PROCESSING).first()
-        if busy is not None:
-            show(request, TrailerBusy(busy_message(busy)))
+        try:
+            refuse_deleting_busy(trailers=queryset)
+        except ServiceError as error:
+            show(request, error)
             return None
         return django_delete_selected(self, request, queryset)
 

@@ -3,6 +3,7 @@ and the titles that keep same-named files apart."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -79,14 +80,16 @@ def delete_trailer(*, trailer: Trailer) -> None:
         locked = Trailer.objects.select_for_update().filter(pk=trailer.pk).first()
         if locked is None:
             return
-        if locked.status == Trailer.Status.PROCESSING:
-            raise TrailerBusy(busy_message(locked))
+        refuse_deleting_busy(trailers=[locked])
         locked.delete()
 
 
-def busy_message(trailer: Trailer) -> str:
-    """Why a trailer being processed is not deleted now."""
-    return f"“{trailer.title}” is being processed right now: delete it once it is ready or has failed."
+def refuse_deleting_busy(*, trailers: Iterable[Trailer]) -> None:
+    """TrailerBusy (409, ``busy``) when one of ``trailers`` is being processed: its worker is writing its subclips.
+    delete_trailer asks it of the row it locked; the admin's delete page and action ask it before they confirm."""
+    busy = next((trailer for trailer in trailers if trailer.status == Trailer.Status.PROCESSING), None)
+    if busy is not None:
+        raise TrailerBusy(f"“{busy.title}” is being processed right now: delete it once it is ready or has failed.")
 
 
 def retry_trailer(*, trailer: Trailer) -> None:
