@@ -45,8 +45,37 @@ class SubclipInline(admin.TabularInline):
         return False
 
 
+class RefusedDeletes:
+    """A model admin whose delete page and list action first ask a service whether the rows may go
+    (``refuse_delete``, a ServiceError when not): the refusal is shown and nothing is deleted, before Django's
+    confirmation page. ``delete_queryset`` deletes through the service, which asks again under its lock."""
+
+    def refuse_delete(self, queryset) -> None:
+        raise NotImplementedError
+
+    def delete_view(self, request, object_id, extra_context=None):
+        row = self.get_object(request, unquote(object_id))
+        if row is not None:
+            try:
+                self.refuse_delete(self.model.objects.filter(pk=row.pk))
+            except ServiceError as error:
+                show(request, error)
+                opts = self.model._meta
+                return redirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row.pk]))
+        return super().delete_view(request, object_id, extra_context)
+
+    @admin.action(description="Delete selected %(verbose_name_plural)s", permissions=["delete"])
+    def delete_selected(self, request, queryset):
+        try:
+            self.refuse_delete(queryset)
+        except ServiceError as error:
+            show(request, error)
+            return None
+        return django_delete_selected(self, request, queryset)
+
+
 @admin.register(Trailer)
-class TrailerAdmin(admin.ModelAdmin):
+class TrailerAdmin(RefusedDeletes, admin.ModelAdmin):
     list_display = ("title", "status", "duration", "width", "height", "codec", "reference_score", "rating_count",
                     "mean_rating", "uploaded_by", "uploaded_at")
     # Named, because a bare select_related() leaves out nullable foreign keys: one user lookup per row otherwise.
@@ -79,23 +108,8 @@ class TrailerAdmin(admin.ModelAdmin):
 
     # A trailer being processed is never deleted (its worker is writing its subclips): the delete page and the list's
     # delete action say so instead, as the trailer page does, and every deletion goes through ``delete_trailer``.
-    def delete_view(self, request, object_id, extra_context=None):
-        trailer = self.get_object(request, unquote(object_id))
-        try:
-            refuse_deleting_busy(trailers=[trailer] if trailer is not None else [])
-        except ServiceError as error:
-            show(request, error)
-            return redirect(reverse("admin:trailers_trailer_change", args=[trailer.pk]))
-        return super().delete_view(request, object_id, extra_context)
-
-    @admin.action(description="Delete selected trailers", permissions=["delete"])
-    def delete_selected(self, request, queryset):
-        try:
-            refuse_deleting_busy(trailers=queryset)
-        except ServiceError as error:
-            show(request, error)
-            return None
-        return django_delete_selected(self, request, queryset)
+    def refuse_delete(self, queryset) -> None:
+        refuse_deleting_busy(trailers=queryset)
 
     def delete_model(self, request, obj):
         self.delete_queryset(request, Trailer.objects.filter(pk=obj.pk))
@@ -373,7 +387,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(RefusedDeletes, admin.ModelAdmin):
     list_display = ("__str__", "run", "is_active", "val_mae", "baseline_mae", "estimate", "created_at",
                     "activated_at")
     list_filter = ("is_active",)
@@ -384,24 +398,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     # The active version is never deleted (its predictions are what every page shows): the delete button, the
     # delete page and the list's delete action all say so instead (``refuse_deleting_active``).
-    def delete_view(self, request, object_id, extra_context=None):
-        version = self.get_object(request, unquote(object_id))
-        if version is not None:
-            try:
-                services.refuse_deleting_active(version_ids=[version.pk])
-            except ServiceError as error:
-                show(request, error)
-                return redirect(reverse("admin:trailers_modelversion_change", args=[version.pk]))
-        return super().delete_view(request, object_id, extra_context)
-
-    @admin.action(description="Delete selected model versions", permissions=["delete"])
-    def delete_selected(self, request, queryset):
-        try:
-            services.refuse_deleting_active(version_ids=queryset.values_list("pk", flat=True))
-        except ServiceError as error:
-            show(request, error)
-            return None
-        return django_delete_selected(self, request, queryset)
+    def refuse_delete(self, queryset) -> None:
+        services.refuse_deleting_active(version_ids=queryset.values_list("pk", flat=True))
 
     def delete_model(self, request, obj):
         self.delete_queryset(request, ModelVersion.objects.filter(pk=obj.pk))
