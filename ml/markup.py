@@ -52,7 +52,8 @@ def read_markup(path: str | os.PathLike) -> dict[str, float]:
     return _parse(path, rows)
 
 
-#: Extensions a title may end with when only a trailer's stem is known (a DATA_DIR made without its source name).
+#: The suffixes of video files: a title may end with one when only a trailer's stem is known (a DATA_DIR made without
+#: its source name), and a stored trailer keeps its uploaded name's suffix only where it is one (trailers.models).
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".ts", ".mts", ".mpg", ".mpeg", ".flv",
                             ".wmv", ".ogv", ".3gp"})
 #: The two ways a title names a trailer, in the words the commands report them with.

@@ -10,11 +10,16 @@ Who may see a file is decided by the views; how its bytes travel depends on wher
   gets 206 and only those bytes; a range that starts past the end gets 416; anything else (no range,
   several ranges, a malformed header) gets the whole file with 200. Every answer says
   ``Accept-Ranges: bytes``.
+
+What a file is served as never follows a name an uploader chose: only the suffixes of ``store.SERVED_TYPES``
+(videos and the site's own pictures) are served as what they name, anything else as bytes to download, and every
+answer here says ``Content-Security-Policy: sandbox``. A real video with an HTML page appended, uploaded as
+``clip.html``, decodes and is accepted; served as ``text/html`` on the site's own address, its page would act as
+whoever opened the link.
 """
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import re
 from urllib.parse import quote
@@ -23,15 +28,19 @@ from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.utils.http import content_disposition_header, http_date
 
-from .store import is_local
+from .store import is_local, served_type
 
 # At most 19 ASCII digits a side (more than any file's size): a longer number is a malformed header.
 RANGE = re.compile(r"^\s*bytes\s*=\s*([0-9]{0,19})\s*-\s*([0-9]{0,19})\s*$", re.IGNORECASE)
 CHUNK = 256 * 1024
 
-mimetypes.add_type("video/x-matroska", ".mkv")
-mimetypes.add_type("video/webm", ".webm")
-mimetypes.add_type("video/x-flv", ".flv")
+# A file opened on its own (a link followed, a tab) is no page of the site's: no script runs, nothing is sent as it.
+SANDBOX = "sandbox"
+
+
+def _sandboxed(response):
+    response["Content-Security-Policy"] = SANDBOX
+    return response
 
 
 def _chunks(path: str, start: int, length: int):
@@ -78,7 +87,7 @@ def serve_file(request, field_file, *, content_type: str | None = None, download
 
 def serve_stored(request, storage, name: str, *, content_type: str | None = None, download_name: str | None = None):
     """The file ``name`` of ``storage`` (already known to be one this person may see)."""
-    content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    content_type = content_type or served_type(name)
     if not is_local(storage):
         return presigned_redirect(storage, name, content_type=content_type, download_name=download_name)
     path = storage.path(name)
@@ -94,7 +103,7 @@ def serve_stored(request, storage, name: str, *, content_type: str | None = None
     response["Cache-Control"] = "private, max-age=3600"
     if download_name:
         response["Content-Disposition"] = content_disposition_header(True, download_name)
-    return response
+    return _sandboxed(response)
 
 
 def presigned_redirect(storage, name: str, *, content_type: str, download_name: str | None = None):
@@ -118,7 +127,7 @@ def serve_path(request, path: str, *, content_type: str | None = None, download_
     if not os.path.isfile(path):
         raise Http404("Not a file.")
     size = stat.st_size
-    content_type = content_type or mimetypes.guess_type(path)[0] or "application/octet-stream"
+    content_type = content_type or served_type(path)
     wanted = parse_range(request.headers.get("Range", ""), size) if request.method == "GET" else None
 
     if wanted is False:
@@ -138,4 +147,4 @@ def serve_path(request, path: str, *, content_type: str | None = None, download_
     response["Cache-Control"] = "private, max-age=3600"
     if download_name:
         response["Content-Disposition"] = content_disposition_header(True, download_name)  # a download, under this name
-    return response
+    return _sandboxed(response)

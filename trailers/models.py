@@ -18,12 +18,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ml.intervals import COVERAGE_WORDS, UNLIKE
+from ml.markup import VIDEO_SUFFIXES
 
 
 def trailer_upload_to(instance: Trailer, filename: str) -> str:
-    # The stored name is generated: the uploader's name is kept as text only.
-    suffix = Path(filename).suffix.lower()[:10]
-    return f"trailers/{uuid.uuid4().hex}{suffix}"
+    # The stored name is generated: the uploader's name is kept as text only, and its suffix only where it is a
+    # video's (a file is served as what its stored suffix names: trailers.store.SERVED_TYPES).
+    suffix = Path(filename).suffix.lower()
+    return f"trailers/{uuid.uuid4().hex}{suffix if suffix in VIDEO_SUFFIXES else ''}"
 
 
 class Trailer(models.Model):

@@ -19,7 +19,6 @@ it is never failed for it.
 from __future__ import annotations
 
 import logging
-import mimetypes
 import os
 import shutil
 import socket
@@ -27,7 +26,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.core.files import File
@@ -41,6 +40,22 @@ from .storage_cache import ObjectCache, Remote
 log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
+
+# What a stored file is served as (``trailers.media``) and stored as in an object store, by its stored name's
+# suffix: the videos' (``VIDEO_SUFFIXES``) and the site's pictures'. Any other suffix, which only an uploader
+# could have chosen, is served as bytes to download, never as a page of the site.
+SERVED_TYPES = {
+    ".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
+    ".webm": "video/webm", ".avi": "video/x-msvideo", ".ts": "video/mp2t", ".mts": "video/mp2t", ".mpg": "video/mpeg",
+    ".mpeg": "video/mpeg", ".flv": "video/x-flv", ".wmv": "video/x-ms-wmv", ".ogv": "video/ogg", ".3gp": "video/3gpp",
+    ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+}
+DOWNLOAD_TYPE = "application/octet-stream"
+
+
+def served_type(name: str) -> str:
+    """The type the stored file ``name`` is served as: one of :data:`SERVED_TYPES`, else bytes to download."""
+    return SERVED_TYPES.get(PurePosixPath(name).suffix.lower(), DOWNLOAD_TYPE)
 
 
 class StoreUnavailable(Exception):
@@ -252,7 +267,7 @@ def _upload(storage, local: Path, name: str) -> None:
         return
     key = storage._normalize_name(clean_name(name))
     parameters = dict(storage.object_parameters)
-    parameters.setdefault("ContentType", mimetypes.guess_type(name)[0] or storage.default_content_type)
+    parameters.setdefault("ContentType", served_type(name))
     if storage.default_acl:
         parameters.setdefault("ACL", storage.default_acl)
     storage.connection.meta.client.upload_file(str(local), storage.bucket_name, key, ExtraArgs=parameters,

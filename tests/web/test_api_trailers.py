@@ -197,3 +197,20 @@ def test_page_size_is_honoured_up_to_its_maximum(api, make_trailer, monkeypatch)
         response = api.get(f"/api/trailers/?page_size={bad}")
         assert response.status_code == 400, bad
         assert "Give a page size: a whole number from 1 to 3" in response.json()["page_size"][0]
+
+
+def test_a_video_uploaded_under_a_page_s_name_is_never_served_as_a_page(api, user_client, synthetic_video):
+    # A real video with a script-bearing page appended decodes, so it is accepted; opened on its own (the
+    # player's address, a link), it must not be a page of the site's that acts as whoever opened it.
+    polyglot = synthetic_video.read_bytes() + b"<script src=/static/x.js></script><div hx-post=/x/></div>"
+    response = api.post("/api/trailers/", {"file": SimpleUploadedFile("clip.html", polyglot, "video/mp4")},
+                        format="multipart")
+    assert response.status_code == 201, response.content
+    trailer = Trailer.objects.get()
+    assert trailer.original_name == "clip.html" and not trailer.file.name.endswith(".html")
+    for url in (f"/trailers/{trailer.pk}/video/", f"/trailers/{trailer.pk}/original/"):
+        served = user_client.get(url)
+        assert served.status_code == 200
+        assert served["Content-Type"] == "application/octet-stream" and served["X-Content-Type-Options"] == "nosniff"
+        assert served["Content-Security-Policy"] == "sandbox"
+        assert b"".join(served.streaming_content) == polyglot

@@ -185,6 +185,30 @@ def test_stored_files_are_for_staff_only(user_client, staff_user, make_trailer):
         assert user_client.get(bad).status_code == 404, bad
 
 
+@pytest.mark.parametrize("name", ["page.html", "picture.svg", "page.HTM", "noext"])
+def test_a_stored_file_whose_suffix_an_uploader_chose_is_bytes_to_download(user_client, staff_user, make_trailer,
+                                                                           name):
+    # Files stored before stored names kept only a video's suffix, and the staff's /media/ links, follow the same
+    # rule: a type only for the suffixes of videos and pictures, and never a page that runs anything.
+    trailer = make_trailer()
+    trailer.file.save(name, ContentFile(b"<script>alert(1)</script>"))
+    user_client.force_login(staff_user)
+    for url in (f"/trailers/{trailer.pk}/video/", trailer.file.url):
+        response = user_client.get(url)
+        assert response.status_code == 200, url
+        assert response["Content-Type"] == "application/octet-stream", url
+        assert response["Content-Security-Policy"] == "sandbox", url
+
+
+def test_every_video_suffix_is_served_as_a_video():
+    from ml.markup import VIDEO_SUFFIXES
+    from trailers.store import served_type
+
+    assert {suffix: served_type(f"trailers/x{suffix.upper()}").split("/")[0] for suffix in VIDEO_SUFFIXES} == {
+        suffix: "video" for suffix in VIDEO_SUFFIXES}
+    assert served_type("sheets/1.jpg") == "image/jpeg"
+
+
 def test_the_player_gets_the_browser_copy_and_the_original_downloads_under_its_name(user_client, make_trailer):
     trailer = make_trailer(title="Odd format", content=b"the uploaded avi" * 100)
     response = user_client.get(f"/trailers/{trailer.pk}/video/")

@@ -292,6 +292,10 @@ def test_the_deployment_example_loads_as_systemd_reads_it_and_matches_nginx(tmp_
     nginx = (ROOT / "deploy" / "nginx" / "reelscore.conf").read_text()
     aliases = dict(re.findall(r"location (/[\w-]+/) \{[^}]*?alias (\S+?)/?;", nginx))
     assert aliases["/static/"] == example["STATIC_ROOT"] and aliases["/protected-media/"] == s["MEDIA_ROOT"]
+    # nginx drops an X-Accel-Redirect answer's other headers: the media location says these two again.
+    media = re.search(r"location /protected-media/ \{([^}]*)\}", nginx).group(1)
+    assert "add_header Content-Security-Policy $upstream_http_content_security_policy always;" in media
+    assert "add_header X-Content-Type-Options nosniff always;" in media
 
 
 def test_the_worker_units_name_their_nodes_as_celery_can():
