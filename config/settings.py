@@ -333,7 +333,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "uploads": env.str("THROTTLE_UPLOADS", default="60/hour"),
         "ratings": env.str("THROTTLE_RATINGS", default="600/hour"),
-        "token": env.str("THROTTLE_TOKEN", default="20/minute"),  # POST /api/token/, per client address
+        # Per client address: the login page, the admin's login and POST /api/token/ (THROTTLE_TOKEN: its name before).
+        "passwords": env.str("THROTTLE_PASSWORDS", default=env.str("THROTTLE_TOKEN", default="20/minute")),
     },
     # How many proxies before the web server add themselves to X-Forwarded-For (the shipped nginx: 1). The client
     # address the token throttle counts is the one the last of them saw; with 0 it is the connection's own, since a

@@ -21,6 +21,7 @@ from django.utils.safestring import mark_safe
 
 from . import run_forms, selectors, services
 from .errors import ServiceError, show
+from .forms import AdminLoginForm
 from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 from .paging import AdminPaginator, EstimatedCountPaginator
 from .permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN, can
@@ -32,6 +33,9 @@ from .words import mean_sd, percent, score
 # Rows a page of the admin's largest lists (trailers, predictions) shows: drawing one costs the server about
 # 0.35 ms, so Django's 100 took 70 ms a page (bench/scale.py, 50,000 trailers).
 ADMIN_PAGE = 50
+
+# Its password attempts count against the login page's and the API token's (trailers.throttles).
+admin.site.login_form = AdminLoginForm
 
 
 class SubclipInline(admin.TabularInline):

@@ -1,18 +1,37 @@
 """The pages' own forms (the lists' filters are trailers/filters.py's FilterSets)."""
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 
 from trailers.services.notes import NOTE_MAX
+from trailers.throttles import password_refusal
 
 
-class LoginForm(AuthenticationForm):
+class RefusesGuessing:
+    """An authentication form that checks no password once the client's address has used up its attempts
+    (``throttles.password_refusal``: the login page, the admin's login and the API's token share them)."""
+
+    def clean(self):
+        if self.request is not None and self.cleaned_data.get("username") and self.cleaned_data.get("password"):
+            refusal = password_refusal(self.request)
+            if refusal:
+                raise ValidationError(refusal, code="throttled")
+        return super().clean()
+
+
+class LoginForm(RefusesGuessing, AuthenticationForm):
     """The login form, its refusal in the site's words (the page shows it once)."""
 
     error_messages = {**AuthenticationForm.error_messages,
                       "invalid_login": "Your username and password didn't match. Please try again (both are "
                                        "case-sensitive)."}
+
+
+class AdminLoginForm(RefusesGuessing, AdminAuthenticationForm):
+    """The admin's login form (``admin.site.login_form``)."""
 
 
 class SignUpForm(UserCreationForm):

@@ -1,8 +1,11 @@
-"""Per-user limits on uploads and ratings (rates in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]).
+"""Per-user limits on uploads and ratings, and per client address on attempts with a password (rates in
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]).
 
 The API applies them through DRF (the page's script uploads through the API); the upload page's plain
 form asks ``upload_refusal`` before each file, so a user has one upload budget whichever way the files
-come in, and is told the limit in the same words.
+come in, and is told the limit in the same words. Likewise the login page and the admin's login ask
+``password_refusal`` before checking a password, and ``POST /api/token/`` counts against the same budget:
+guessing passwords is as slow whichever door it knocks on.
 """
 
 import math
@@ -31,10 +34,11 @@ class RatingRateThrottle(_ScopedUserThrottle):
     scope = "ratings"
 
 
-class TokenRateThrottle(_RateFromSettings, SimpleRateThrottle):
-    """Token requests (a username and a password) per client address, logged in or not: password guessing."""
+class PasswordRateThrottle(_RateFromSettings, SimpleRateThrottle):
+    """Attempts with a username and a password per client address, logged in or not (password guessing): the
+    login page, the admin's login and token requests share one budget."""
 
-    scope = "token"
+    scope = "passwords"
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
@@ -48,12 +52,28 @@ def upload_refusal(request) -> str | None:
     return upload_limit_words(throttle.wait())
 
 
+def password_refusal(request) -> str | None:
+    """None when one more attempt with a password may be made from the request's address now (and counts it);
+    else why not, in plain words."""
+    throttle = PasswordRateThrottle()
+    if throttle.allow_request(request, None):
+        return None
+    return (f"Too many attempts to log in from your address ({_limit(throttle)}); try again in "
+            f"{_later(throttle.wait())}. Nothing was checked.")
+
+
 def upload_limit_words(wait: float | None) -> str:
     """Why an upload is refused when the user has reached the upload limit, and when to try again."""
-    throttle = UploadRateThrottle()
-    throttle.num_requests, throttle.duration = throttle.parse_rate(throttle.get_rate())
+    return (f"You have reached the upload limit of {_limit(UploadRateThrottle(), 'files')}; try again in "
+            f"{_later(wait)}. Files that were refused count too (each was read and checked).")
+
+
+def _limit(throttle: SimpleRateThrottle, what: str = "") -> str:
+    """The throttle's rate in words: "60 files per hour", "20 per minute"."""
+    number, duration = throttle.parse_rate(throttle.get_rate())
+    return f"{number}{' ' + what if what else ''} per {_PERIODS.get(duration, f'{duration} seconds')}"
+
+
+def _later(wait: float | None) -> str:
     seconds = max(1, round(wait or 1))
-    later = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
-    return (f"You have reached the upload limit of {throttle.num_requests} files per "
-            f"{_PERIODS.get(throttle.duration, f'{throttle.duration} seconds')}; try again in {later}. Files that "
-            "were refused count too (each was read and checked).")
+    return f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"

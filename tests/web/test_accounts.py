@@ -26,6 +26,34 @@ def test_wrong_password_says_so_once(client, user):
     assert "Please enter a correct username" not in html  # Django's own words, which said it a second time
 
 
+def test_guessing_passwords_is_slowed_alike_on_the_login_page_the_admin_and_the_api(client, user, staff_user,
+                                                                                  settings):
+    from rest_framework.test import APIClient
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "passwords": "4/minute"}}
+    for password in ("nope", "wrong"):
+        assert "didn&#x27;t match" in client.post("/accounts/login/", {"username": "alice", "password": password}
+                                                  ).content.decode()
+    admin_wrong = client.post("/admin/login/", {"username": staff_user.username, "password": "guess"})
+    assert admin_wrong.status_code == 200 and not admin_wrong.wsgi_request.user.is_authenticated
+    assert APIClient().post("/api/token/", {"username": "alice", "password": "guess"}, format="json"
+                            ).status_code == 400
+    # The budget of 4 attempts from this address is spent: the right password is not even checked.
+    refused = client.post("/accounts/login/", {"username": "alice", "password": "alice-pass-123"})
+    words = _text(refused)
+    assert "Too many attempts to log in from your address (4 per minute); try again in" in words
+    assert "Nothing was checked." in words and "didn't match" not in words
+    assert "_auth_user_id" not in client.session
+    assert "Too many attempts" in _text(client.post("/admin/login/", {"username": "alice", "password": "x"}))
+    assert APIClient().post("/api/token/", {"username": "alice", "password": "alice-pass-123"}, format="json"
+                            ).status_code == 429
+    # Another address has its own budget.
+    other = client.post("/accounts/login/", {"username": "alice", "password": "alice-pass-123"},
+                        REMOTE_ADDR="10.1.2.3")
+    assert other.status_code == 302 and client.session["_auth_user_id"] == str(user.pk)
+
+
 def _text(response) -> str:
     """The page's words, without its markup."""
     import re

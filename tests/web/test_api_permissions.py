@@ -107,7 +107,7 @@ def test_token_endpoint(user):
 def test_token_requests_are_throttled_per_client_address(user, settings):
     """Guessing passwords at the token endpoint is slowed: every request counts, a right password too."""
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
-        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "token": "3/minute"}}
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "passwords": "3/minute"}}
     codes = [APIClient().post("/api/token/", {"username": "alice", "password": password}, format="json",
                               HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code  # a new made-up address each time
              for n, password in enumerate(("nope", "wrong", "alice-pass-123", "alice-pass-123"))]

@@ -387,7 +387,7 @@ class TokenView(ObtainAuthToken):
         return [IsAuthenticated()] if self.request.method == "DELETE" else super().get_permissions()
 
     def get_throttles(self):
-        return [throttles.TokenRateThrottle()] if self.request.method == "POST" else []
+        return [throttles.PasswordRateThrottle()] if self.request.method == "POST" else []
 
     @extend_schema(summary="Your API token, for a username and password (no token or login needed)", auth=[{}],
                    request=TokenRequestSerializer, responses={200: inline_serializer("Token", fields={
