@@ -20,6 +20,7 @@ from av.video.reformatter import VideoReformatter
 
 from .files import atomic_path, media_url
 from .video import probe
+from .video.probe import read_options
 
 __all__ = ["BROWSER_SAFE", "needs_browser_copy", "write_browser_copy"]
 
@@ -34,7 +35,7 @@ _MILLISECOND = Fraction(1, 1000)
 
 def needs_browser_copy(path: str | os.PathLike) -> bool:
     """Whether browsers cannot play ``path`` as it is (by its container and its streams' codecs)."""
-    with av.open(media_url(path)) as container:
+    with av.open(media_url(path), container_options=read_options()) as container:
         family = _family(container.format.name, path)
         video = {s.codec_context.name for s in container.streams.video}
         audio = {s.codec_context.name for s in container.streams.audio}
@@ -62,7 +63,7 @@ def write_browser_copy(src: str | os.PathLike, dst: str | os.PathLike, *, max_si
     stored_w, stored_h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
     scale = min(1.0, max_side / max(stored_w, stored_h))
     width, height = (max(2, int(round(side * scale / 2)) * 2) for side in (stored_w, stored_h))
-    with atomic_path(dst) as tmp, av.open(media_url(src)) as inp, \
+    with atomic_path(dst) as tmp, av.open(media_url(src), container_options=read_options()) as inp, \
             av.open(media_url(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         vin = inp.streams.video[0]
         vin.thread_type = "AUTO"

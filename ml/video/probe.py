@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,30 @@ class Geometry:
     quarter_turns: int  # np.rot90 count (counter-clockwise) that makes a stored frame upright
 
 
+#: FFmpeg's readers of files that are no video, which it would still play as one: text and ANSI art drawn as
+#: pictures (a notes.txt became a 58 s "trailer"), and lists that name other files or network addresses to read
+#: in the file's place (a playlist, a concat list, a session description). They are never tried on a trailer.
+NOT_VIDEO_FORMATS = frozenset({"tty", "bin", "xbin", "adf", "idf", "concat", "hls", "dash", "imf", "sdp", "rtp", "rtsp",
+                               "sap", "avisynth", "vapoursynth"})
+
+
+@lru_cache(maxsize=1)
+def read_options() -> dict[str, str]:
+    """What every ``av.open`` of a trailer is given: the formats FFmpeg may read it as (every one of this build
+    but :data:`NOT_VIDEO_FORMATS`; checked before a reader opens anything the file names)."""
+    return {"format_whitelist": ",".join(sorted(av.formats_available - NOT_VIDEO_FORMATS))}
+
+
 def open_container(path: Path) -> av.container.InputContainer:
     try:
-        return av.open(media_url(path), mode="r", metadata_errors="ignore")
+        return av.open(media_url(path), mode="r", metadata_errors="ignore", container_options=read_options())
+    except av.error.ArgumentError as exc:  # the format FFmpeg found is not on the list
+        raise VideoError(
+            f"{path.name}: not a video file: FFmpeg would read it only as text drawn as pictures or as a list of "
+            "other files to play, which no trailer is",
+            reason="not_media",
+            path=path,
+        ) from exc
     except av.error.FileNotFoundError as exc:
         raise VideoError(f"{path.name}: the file does not exist", reason="missing", path=path) from exc
     except av.error.PermissionError as exc:

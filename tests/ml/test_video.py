@@ -602,3 +602,19 @@ def test_a_point_halfway_between_two_frames_still_gets_two_frames(index_video, f
         assert shown == sub.frame_indices
     with pytest.raises(ValueError, match="snippet_frames must be at most 16"):
         SamplingConfig(snippet_frames=17)
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("notes.txt", "Scene 1. A chase across the rooftops, then the title card.\n" * 6000),  # FFmpeg drew it: 58 s
+    ("readme.txt", "short\n" * 400),
+    ("art.ans", "\x1b[31mred\x1b[0m text\n" * 3000),
+    ("list.ffconcat", "ffconcat version 1.0\nfile other.mp4\n"),  # names another file to play in its place
+    ("list.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nhttp://127.0.0.1:9/seg.ts\n#EXT-X-ENDLIST\n"),
+])
+def test_text_and_lists_of_other_files_are_no_video(tmp_path, index_video, name, text):
+    if name == "list.ffconcat":  # the file it names is there: still refused, and never read
+        source, _ = index_video(".mp4")
+        (tmp_path / "other.mp4").write_bytes(source.read_bytes())
+    path = tmp_path / name
+    path.write_text(text)
+    assert_refused(path, "not_media", "not a video file")
