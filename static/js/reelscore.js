@@ -10,6 +10,14 @@
     }
   });
 
+  // A page the browser froze whole and brought back on Back or Forward shows what was true then: load it again
+  // (pages are sent with Cache-Control: no-store, so it comes from the server, as it is now).
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      window.location.reload();
+    }
+  });
+
   // Selects that submit their form when changed (the predictions page's version picker).
   document.addEventListener("change", function (event) {
     if (event.target.matches("select[data-autosubmit]")) {

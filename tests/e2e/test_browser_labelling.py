@@ -9,10 +9,11 @@ import pytest
 
 from ml.synth import generate_trailer
 from tests.support.browser import log_in
-from trailers.models import Rating
+from trailers.models import Rating, Trailer
 from trailers.services import rate_trailer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+YOURS_COLUMN = 6  # the dataset table's "Yours": thumbnail, title, status, duration, mean, count, yours
 
 
 @pytest.fixture
@@ -157,3 +158,34 @@ def test_a_rating_pressed_after_logging_out_elsewhere_takes_the_page_to_log_in(p
     expect(page.locator(".rate-next h2")).to_contain_text("Night Train")
     assert "CSRF verification failed" not in page.content()
     assert not Rating.objects.filter(user=user).exists()
+
+
+def test_back_shows_the_pages_as_they_are_now(page, user, video_bytes):
+    """Back after rating showed the dataset and the trailer page as they were (the rating not given, the old mean),
+    and a deleted trailer's page came back with its buttons: pages are never kept, and one the browser froze whole
+    is loaded again."""
+    from playwright.sync_api import expect
+
+    from tests.support.rows import create_trailer
+
+    trailer = create_trailer(title="Harbour Lights", uploaded_by=user, content=video_bytes(410))
+    log_in(page, "alice", "alice-pass-123")
+    page.goto("/")
+    row = page.locator("tr", has=page.locator("a", has_text="Harbour Lights"))
+    yours = row.locator("td").nth(YOURS_COLUMN)
+    expect(yours).to_have_text("—")
+    page.click("text=Harbour Lights")
+    page.click("#my-rating button.score >> text='7'")
+    expect(page.locator("#my-rating")).to_contain_text("Saved: you rated “Harbour Lights” 7/10.")
+    page.go_back()
+    expect(page.locator("h1")).to_have_text("Dataset")
+    expect(yours).to_have_text("7")  # shown as it is now, not as the page was left
+    page.go_forward()
+    expect(page.locator("#my-rating button.score.chosen")).to_have_text("7")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-trailer")
+    expect(page.locator("#messages")).to_contain_text("“Harbour Lights” was deleted")
+    page.go_back()  # the deleted trailer's page: asked for again, it is gone
+    expect(page.locator("h1")).not_to_have_text("Harbour Lights")
+    assert page.locator("#delete-trailer").count() == 0
+    assert not page.locator("#my-rating").count() and not Trailer.objects.filter(pk=trailer.pk).exists()

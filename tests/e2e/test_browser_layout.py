@@ -179,3 +179,17 @@ def test_a_long_title_without_spaces_leaves_the_dataset_columns_on_screen(page, 
     assert table.evaluate("t => t.getBoundingClientRect().right") <= 1280
     header = table.locator("th").last
     assert header.evaluate("h => h.getBoundingClientRect().right") <= 1280  # the last column is on screen
+
+
+def test_a_long_title_without_spaces_breaks_in_the_trailer_page_s_heading(page, phone, user):
+    """The heading of a trailer renamed to one long word ran off the page: 2,374 px wide at 1280, 2,326 on a
+    phone, its first words cut off there."""
+    from tests.support.rows import create_trailer
+
+    trailer = create_trailer(title="Supercalifragilistic_" + "Unbreakable_Word_Without_Spaces_" * 6)
+    for browser_page, width in ((page, 1280), (phone, PHONE_WIDTH)):
+        log_in(browser_page, "alice", "alice-pass-123")
+        browser_page.goto(f"/trailers/{trailer.pk}/")
+        assert page_width(browser_page) <= width
+        heading = browser_page.locator("h1").bounding_box()
+        assert heading["x"] >= 0 and heading["x"] + heading["width"] <= width

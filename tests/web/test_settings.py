@@ -196,6 +196,16 @@ def test_a_production_response_says_what_the_page_may_load_and_use(client, setti
     assert "camera=()" in response["Permissions-Policy"] and "microphone=()" in response["Permissions-Policy"]
     html = response.content.decode()
     assert " onclick=" not in html and " onsubmit=" not in html and " onchange=" not in html
+    assert "no-store" in response["Cache-Control"]  # a page is asked for again on Back, never shown as it was
+
+
+@pytest.mark.django_db
+def test_pages_are_not_kept_but_files_and_data_keep_their_own_caching(user_client, make_trailer):
+    trailer = make_trailer()
+    for url in ("/", f"/trailers/{trailer.pk}/", "/rate/", "/no-such-page/"):
+        assert user_client.get(url)["Cache-Control"] == "no-store", url
+    assert user_client.get(f"/trailers/{trailer.pk}/thumbnail.jpg")["Cache-Control"].startswith("private, max-age=")
+    assert "no-store" not in user_client.get(f"/trailers/{trailer.pk}/video/")["Cache-Control"]
 
 
 def test_an_s3_compatible_store_from_the_environment(tmp_path):
