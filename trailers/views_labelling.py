@@ -50,9 +50,21 @@ def _last_undo(request) -> dict | None:
     stack = request.session.get(UNDO_KEY) or []
     if not stack:
         return None
-    trailer_id, previous, score, *_ = stack[-1]
+    trailer_id, previous, score, *when = stack[-1]
     title = selectors_labelling.trailer_title(pk=trailer_id)
-    return {"trailer": trailer_id, "title": title, "previous": previous, "score": score} if title else None
+    return ({"trailer": trailer_id, "title": title, "previous": previous, "score": score,
+             "given_at": when[0] if when else ""} if title else None)
+
+
+def _take_entry(stack: list, given_at: str) -> list | None:
+    """The undo entry the page's button named (by when its rating was given: another tab of the same session may
+    have rated since), taken out of ``stack``; the last entry where the page named none (a page from before)."""
+    if not given_at:
+        return stack.pop() if stack else None
+    for index in range(len(stack) - 1, -1, -1):
+        if len(stack[index]) > 3 and stack[index][3] == given_at:
+            return stack.pop(index)
+    return None
 
 
 def _shown_again(request, raw) -> Trailer | None:
@@ -118,14 +130,18 @@ def rate_next(request):
 @login_required
 @require_POST
 def rate_undo(request):
-    """Take back the last rating given on this page: the trailer comes back to be rated again."""
+    """Take back the rating the page's Undo names (the last one given on this page): the trailer comes back to be
+    rated again. Two tabs share the session's entries; each takes back its own."""
     order, skip = _order(request), _skip_list(request.GET.get("skip", ""))
     stack = list(request.session.get(UNDO_KEY) or [])
+    given_at = request.POST.get("given_at", "")
+    entry = _take_entry(stack, given_at)
     shown = None
-    if not stack:
-        messages.info(request, "There is no rating to take back.")
+    if entry is None:
+        messages.info(request, "That rating was taken back already (in another tab?): there is nothing to take back."
+                      if given_at else "There is no rating to take back.")
     else:
-        trailer_id, previous, score, *when = stack.pop()  # sessions from before kept no time
+        trailer_id, previous, score, *when = entry  # sessions from before kept no time
         request.session[UNDO_KEY] = stack
         trailer = selectors_labelling.find_trailer(pk=trailer_id)
         if trailer is None:
@@ -137,8 +153,11 @@ def rate_undo(request):
             except RatingChanged as error:
                 show(request, error)
             else:
-                back = f"back to {previous}/10" if previous is not None else "removed"
-                messages.success(request, f"Undone: your rating of “{trailer.title}” ({score}/10) was {back}.")
+                if previous is None:
+                    messages.success(request, f"Undone: your rating of “{trailer.title}” ({score}/10) was removed.")
+                else:
+                    messages.success(request, f"Undone: your rating of “{trailer.title}” went back from {score}/10 to "
+                                              f"{previous}/10.")
                 shown = trailer.pk
                 skip = [pk for pk in skip if pk != trailer.pk]
     if not request.htmx:

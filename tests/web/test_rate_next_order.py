@@ -68,7 +68,7 @@ def test_undo_restores_a_rating_that_was_changed(user_client, user, scored):
     rate_trailer(user=user, trailer=scored["Fresh"], score=2)
     user_client.post("/rate/", {"trailer": scored["Fresh"].pk, "score": 6})  # changed from 2 to 6
     response = user_client.post("/rate/undo/", follow=True)
-    assert "Undone: your rating of “Fresh” (6/10) was back to 2/10." in response.content.decode()
+    assert "Undone: your rating of “Fresh” went back from 6/10 to 2/10." in response.content.decode()
     assert Rating.objects.get(user=user, trailer=scored["Fresh"]).score == 2
 
 
@@ -110,6 +110,29 @@ def test_undo_of_an_entry_kept_before_its_time_was_kept_still_works(user_client,
     session.save()
     response = user_client.post("/rate/undo/", follow=True)
     assert "Undone: your rating of “Fresh” (5/10) was removed." in unescape(response.content.decode())
+
+
+def test_two_tabs_each_take_back_their_own_rating(user_client, user, scored):
+    """Tab A rated "Fresh" 3, then tab B rated it 9; A's Undo, which names A's 3, took back B's 9 instead (the
+    session's last entry) and said it went "back to 3/10". Each Undo now takes back the rating its button names."""
+    tab_a = user_client.post("/rate/", {"trailer": scored["Fresh"].pk, "score": 3}, HTTP_HX_REQUEST="true")
+    given_at_a = re.search(r'name="given_at" value="([^"]+)"', tab_a.content.decode()).group(1)
+    tab_b = user_client.post("/rate/", {"trailer": scored["Fresh"].pk, "score": 9}, HTTP_HX_REQUEST="true")
+    given_at_b = re.search(r'name="given_at" value="([^"]+)"', tab_b.content.decode()).group(1)
+    assert "Undo: take back 3/10 for “Fresh”" in tab_a.content.decode() and given_at_a != given_at_b
+    html = unescape(user_client.post("/rate/undo/", {"given_at": given_at_a}, HTTP_HX_REQUEST="true")
+                    .content.decode())
+    assert ("Your rating of “Fresh” is now 9/10 since you gave it 3/10 here, so there is nothing to take back: it "
+            "is left as it is.") in html
+    assert Rating.objects.get(user=user, trailer=scored["Fresh"]).score == 9
+    html = unescape(user_client.post("/rate/undo/", {"given_at": given_at_b}, HTTP_HX_REQUEST="true")
+                    .content.decode())
+    assert "Undone: your rating of “Fresh” went back from 9/10 to 3/10." in html
+    assert Rating.objects.get(user=user, trailer=scored["Fresh"]).score == 3
+    html = unescape(user_client.post("/rate/undo/", {"given_at": given_at_b}, HTTP_HX_REQUEST="true")
+                    .content.decode())
+    assert "That rating was taken back already (in another tab?): there is nothing to take back." in html
+    assert Rating.objects.get(user=user, trailer=scored["Fresh"]).score == 3
 
 
 def test_undo_works_without_script_too(user_client, user, scored):
