@@ -28,7 +28,7 @@
     return i === 0 ? n + " bytes" : n.toFixed(1) + " " + units[i];
   }
 
-  function row(file) {
+  function row(file, before) {
     var item = el("li", "upload card");
     item.dataset.name = file.name;
     var head = el("div", "upload-head");
@@ -41,12 +41,13 @@
     item.appendChild(bar);
     var result = el("p", "upload-result muted", "Waiting…");
     item.appendChild(result);
-    list.insertBefore(item, list.firstChild);
+    list.insertBefore(item, before);  // a batch on top of the ones before, in the order chosen
     return { item: item, bar: bar, result: result };
   }
 
   function done(ui, ok, node) {
     ui.item.classList.add(ok ? "upload-ok" : "upload-refused");
+    ui.bar.hidden = !ok;  // a full bar beside a refusal read as a file that went in
     ui.result.className = "upload-result notice " + (ok ? "notice-success" : "notice-error");
     ui.result.textContent = "";
     ui.result.appendChild(node);
@@ -56,8 +57,17 @@
     done(ui, false, document.createTextNode("Refused: " + reason));
   }
 
-  function send(file) {
-    var ui = row(file);
+  // Files still on their way: leaving or reloading the page would drop them, so the browser asks first.
+  var sending = 0;
+  window.addEventListener("beforeunload", function (event) {
+    if (sending > 0) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
+  function send(file, before) {
+    var ui = row(file, before);
     if (maxBytes && file.size > maxBytes) {
       // Known too large before sending: say so without uploading a byte.
       refused(ui, "The file is too large: " + humanSize(file.size) + ", and the limit is " + form.dataset.maxSize + ".");
@@ -112,6 +122,8 @@
     });
     xhr.addEventListener("error", function () { refused(ui, "The connection failed before the upload finished."); });
     xhr.addEventListener("abort", function () { refused(ui, "The upload was cancelled."); });
+    xhr.addEventListener("loadend", function () { sending -= 1; });
+    sending += 1;
     xhr.send(data);
   }
 
@@ -144,7 +156,8 @@
   }
 
   function sendAll(files) {
-    for (var i = 0; i < files.length; i++) { send(files[i]); }
+    var before = list.firstChild;
+    for (var i = 0; i < files.length; i++) { send(files[i], before); }
   }
 
   input.addEventListener("change", function () {

@@ -110,6 +110,10 @@ def test_upload_rate_train_and_predict(page, screenshot, worker, rated_by_others
     refused = page.locator(".upload.upload-refused")
     expect(refused.locator(".upload-name")).to_have_text("shopping-list.mp4")
     expect(refused.locator(".upload-result")).to_contain_text("Refused:")
+    expect(refused.locator("progress")).to_be_hidden()  # a full bar beside a refusal read as a file that went in
+    # The dropped file, sent last, on top; the two chosen together below it in the order chosen.
+    expect(results.locator(".upload-name")).to_have_text(["Night Train.mp4", "Harbour Lights.mp4",
+                                                          "shopping-list.mp4"])
     expect(page.locator(".upload.upload-ok progress").first).to_have_attribute("value", "100")
     # Each uploaded row follows its trailer's processing until it is ready.
     for row in page.locator(".upload.upload-ok").all():

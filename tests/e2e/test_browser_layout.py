@@ -159,6 +159,30 @@ def test_the_drop_zone_opens_the_file_picker_from_the_keyboard(page, user):
         choosers[-1].set_files([])
 
 
+def test_leaving_the_upload_page_while_a_file_is_on_its_way_asks_first(page, user, tmp_path):
+    """A reload half-way through an upload dropped the file without a word; the browser now asks first."""
+    held = []
+    page.route("**/api/trailers/", lambda route: held.append(route))  # the upload never gets its answer
+    log_in(page, "alice", "alice-pass-123")
+    page.goto("/upload/")
+    page.wait_for_load_state()
+    page.click("h1")  # browsers ask before leaving only a page someone has used
+    (tmp_path / "big.mp4").write_bytes(b"\0" * 100_000)
+    page.set_input_files("#id_files", str(tmp_path / "big.mp4"))
+    page.wait_for_function("document.querySelector('.upload .upload-result')")
+    asked = []
+
+    def answer(dialog):
+        asked.append(dialog.type)
+        dialog.dismiss()  # stay
+
+    page.on("dialog", answer)
+    page.evaluate("() => { setTimeout(() => location.reload(), 0); }")
+    page.wait_for_timeout(1500)
+    assert asked == ["beforeunload"]
+    assert page.locator(".upload").count() == 1  # still there, still on its way
+
+
 def test_login_fields_line_up(page):
     page.goto("/accounts/login/")
     username, password = page.locator("[name=username]").bounding_box(), page.locator("[name=password]").bounding_box()

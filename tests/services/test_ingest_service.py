@@ -85,7 +85,7 @@ def test_the_same_file_twice_is_a_duplicate_naming_the_first(synthetic_video):
 
 
 @pytest.mark.parametrize(("content", "code", "words"), [
-    (b"", "empty", "The file is empty."),
+    (b"", "empty", "notes.mp4: the file is empty (0 bytes)."),
     (b"this is no video at all " * 40, "not_a_video", "notes.mp4"),
 ])
 def test_what_is_no_trailer_is_refused_with_its_code_and_nothing_is_kept(content, code, words):

@@ -42,7 +42,7 @@ def test_a_real_video_becomes_a_queued_trailer(user_client, user, synthetic_vide
 
 @pytest.mark.parametrize(("content", "code", "reason"), [
     (b"this is plain text, not a video at all" * 10, "not_a_video", ""),
-    (b"", "empty", "The file is empty."),
+    (b"", "empty", "bad.mp4: the file is empty (0 bytes)."),
 ])
 def test_refusals_say_why(user_client, content, code, reason):
     response = upload(user_client, "bad.mp4", content)

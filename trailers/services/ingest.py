@@ -84,7 +84,7 @@ def ingest_trailer(
     temp_path, digest, copied, ours = _local_file(source, original_name)
     try:
         if copied == 0:
-            raise IngestError("The file is empty.", code="empty")
+            raise IngestError(f"{original_name}: the file is empty (0 bytes).", code="empty")
         duplicate = Trailer.objects.filter(sha256=digest).first()
         if duplicate:
             raise _duplicate(duplicate)
