@@ -132,7 +132,7 @@ def sample_frames(
             except av.error.FFmpegError as exc:
                 item = plans[unit[0][1]]
                 raise VideoError(
-                    f"{path.name}: subclip {item.index} ({item.start:.1f}–{item.end:.1f} s) does not decode "
+                    f"{path.name}: subclip {item.index + 1} ({item.start:.1f}–{item.end:.1f} s) does not decode "
                     f"({ffmpeg_words(exc)})",
                     reason="undecodable",
                     path=path,
@@ -159,7 +159,7 @@ def sample_frames(
             # length (its index first), would otherwise pass as a trailer sampled from its first seconds alone.
             where = f"the last frame found is at {last:.1f} s" if found else f"its picture stops at {last:.1f} s"
             raise VideoError(
-                f"{path.name}: {where}, and subclip {item.index} "
+                f"{path.name}: {where}, and subclip {item.index + 1} "
                 f"({item.start:.1f}–{item.end:.1f} s) got {len(got)} of its {len(wanted)} frames: the file looks "
                 "cut short (a download or copy that did not finish?)",
                 reason="cut_short",
@@ -167,7 +167,7 @@ def sample_frames(
             )
         if not got:
             raise VideoError(
-                f"{path.name}: subclip {item.index} ({item.start:.1f}–{item.end:.1f} s) has no decodable frames",
+                f"{path.name}: subclip {item.index + 1} ({item.start:.1f}–{item.end:.1f} s) has no decodable frames",
                 reason="no_frames",
                 path=path,
             )

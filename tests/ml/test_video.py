@@ -472,17 +472,17 @@ def test_a_file_cut_short_with_its_index_first_is_refused_where_its_picture_ends
     path.write_bytes(faststart.read_bytes()[: faststart.stat().st_size // 3])
     assert probe(path).duration == pytest.approx(6.0)  # its header and first frames are intact: the whole length
     # A subclip that gets under half its frames, rather than sampled from the file's first seconds alone...
-    with pytest.raises(VideoError, match=r"cut\.mp4: the last frame found is at \d\.\d s, and subclip 0 \(1\.0–5\.0 s\) "
+    with pytest.raises(VideoError, match=r"cut\.mp4: the last frame found is at \d\.\d s, and subclip 1 \(1\.0–5\.0 s\) "
                                          r"got \d of its 8 frames: the file looks cut short") as caught:
         sample_frames(path, [SubclipPlan(0, 1.0, 4.0)], frames_per_subclip=8, size=32)
     assert caught.value.reason == "cut_short"
     # ...or none, after one that got its own.
-    with pytest.raises(VideoError, match=r"the last frame found is at \d\.\d s, and subclip 1 \(4\.5–5\.5 s\) got 0 "
+    with pytest.raises(VideoError, match=r"the last frame found is at \d\.\d s, and subclip 2 \(4\.5–5\.5 s\) got 0 "
                                          r"of its 4 frames: the file looks cut short") as caught:
         sample_frames(path, [SubclipPlan(0, 0.5, 1.0), SubclipPlan(1, 4.5, 1.0)], frame_step=6, size=32)
     assert caught.value.reason == "cut_short"
     # ...or cut before the first subclip starts, so that no subclip got any: where its picture's packets stop.
-    with pytest.raises(VideoError, match=r"its picture stops at \d\.\d s, and subclip 0 \(4\.5–5\.5 s\) got 0 "
+    with pytest.raises(VideoError, match=r"its picture stops at \d\.\d s, and subclip 1 \(4\.5–5\.5 s\) got 0 "
                                          r"of its 4 frames: the file looks cut short") as caught:
         sample_frames(path, [SubclipPlan(0, 4.5, 1.0)], frames_per_subclip=4, size=32)
     assert caught.value.reason == "cut_short"
@@ -530,7 +530,7 @@ def test_resolution_above_the_limit(index_video):
 
 def test_subclip_past_the_end_has_no_frames(index_video):
     path, _ = index_video(".mp4")
-    with pytest.raises(VideoError, match=r"subclip 0 \(100.0–130.0 s\) has no decodable frames") as caught:
+    with pytest.raises(VideoError, match=r"subclip 1 \(100.0–130.0 s\) has no decodable frames") as caught:
         sample_frames(path, [SubclipPlan(0, 100.0, 30.0)], size=32)
     assert caught.value.reason == "no_frames"
 

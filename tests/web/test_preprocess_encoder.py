@@ -76,5 +76,5 @@ def test_a_file_cut_short_before_its_first_subclip_fails_naming_it_as_uploaded(t
     trailer.refresh_from_db()
     assert trailer.status == Trailer.Status.FAILED
     assert trailer.error.startswith("my download.mp4: its picture stops at "), trailer.error
-    assert "and subclip 0 (10.0–40.0 s) got 0 of its" in trailer.error and "the file looks cut short" in trailer.error
+    assert "and subclip 1 (10.0–40.0 s) got 0 of its" in trailer.error and "the file looks cut short" in trailer.error
     assert trailer.file.name.split("/")[-1] not in trailer.error
