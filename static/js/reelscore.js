@@ -18,6 +18,18 @@
     }
   });
 
+  // Escape folds the open phone menu again, and gives the focus back to its button.
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && document.body.classList.contains("nav-open")) {
+      document.body.classList.remove("nav-open");
+      var toggle = document.querySelector("[data-nav-toggle]");
+      if (toggle) {
+        toggle.setAttribute("aria-expanded", "false");
+        toggle.focus();
+      }
+    }
+  });
+
   // Selects that submit their form when changed (the predictions page's version picker).
   document.addEventListener("change", function (event) {
     if (event.target.matches("select[data-autosubmit]")) {

@@ -44,6 +44,11 @@ def test_phone_layout(phone, screenshot, user, other_user):
     screenshot(phone, "10-phone-menu")
     toggle.click()
     expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    phone.keyboard.press("Escape")  # folds it too, the focus back on its button
+    expect(nav).to_be_hidden()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(toggle).to_be_focused()
     # Nothing but the table's own box is wider than the screen; the minor columns give way to the scores.
     assert page_width(phone) <= PHONE_WIDTH
     for heading in ("Status", "Duration", "Uploaded"):

@@ -194,6 +194,13 @@ def test_only_staff_with_the_permission_activate_or_roll_back(client, user, two_
     assert 'id="activate-version"' not in user_client.get(f"/versions/{v2.pk}/").content.decode()
 
 
+def test_the_versions_page_offers_a_comparison_only_with_two_versions_or_more(user_client, make_version):
+    make_version(number=1, active=True)
+    assert 'id="compare-versions-form"' not in user_client.get("/versions/").content.decode()  # v1 with v1 only
+    make_version(number=2)
+    assert 'id="compare-versions-form"' in user_client.get("/versions/").content.decode()
+
+
 def test_two_versions_compared_trailer_by_trailer(user_client, two_versions):
     v1, v2, trailers = two_versions
     html = unescape(user_client.get(f"/versions/compare/?a={v1.pk}&b={v2.pk}").content.decode())
