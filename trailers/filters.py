@@ -110,6 +110,30 @@ class _ListFilterSet(df.FilterSet):
         self.is_valid()
         return self.form.cleaned_data
 
+    def left_out(self) -> list[str]:
+        """Each value of the query the list cannot read (an address edited by hand: ``?sort=bogus``), in words for
+        the page. The rows are listed without it, as they always were; and the form is made again without it, so
+        that its select shows the order or filter in force, not its first choice as if that were chosen."""
+        self.is_valid()
+        unread = [name for name in self.form.errors if name in self.form.fields]
+        if not unread:
+            return []
+        words = []
+        for name in unread:
+            label, errors = self.form.fields[name].label or name.capitalize(), self.form.errors.as_data()[name]
+            why = ("it is not one of the choices" if all(e.code == "invalid_choice" for e in errors)
+                   else " ".join(m for e in errors for m in e.messages).rstrip("."))
+            words.append(f"{label} “{self.data.get(name)}” was left out ({why}): the list is shown without it.")
+        data = self.data.copy()
+        for name in unread:
+            data.pop(name, None)
+        if "sort" in unread and self.default_sort:
+            data["sort"] = self.default_sort
+        self.data = data
+        for cached in ("_form", "_qs"):
+            self.__dict__.pop(cached, None)
+        return words
+
 
 # --- the dataset ------------------------------------------------------------------------------------------------
 

@@ -80,13 +80,23 @@ def _page_number(raw, paginator) -> int | str | None:
         return raw
 
 
+def _filters(request, filterset, queryset):
+    """A list page's filters on ``queryset``; each value of the query they cannot read is said on the page (a
+    warning: the list is shown without it)."""
+    filters = filterset(request.GET, queryset=queryset, request=request)
+    if not request.htmx:
+        for words in filters.left_out():
+            messages.warning(request, words)
+    return filters
+
+
 # --- dataset ----------------------------------------------------------------------------------
 
 
 @login_required
 @require_GET
 def dataset(request):
-    filters = TrailerFilterSet(request.GET, queryset=selectors.trailer_list(user=request.user), request=request)
+    filters = _filters(request, TrailerFilterSet, selectors.trailer_list(user=request.user))
     page = _page(request, filters.qs)
     context = {"form": filters.form, "page": page, "trailers": page.object_list,
                "active_version": selectors.active_model_version()}
@@ -260,7 +270,7 @@ def media_file(request, name: str):
 @login_required
 @require_GET
 def runs(request):
-    filters = RunFilterSet(request.GET, queryset=selectors_runs.runs(), request=request)
+    filters = _filters(request, RunFilterSet, selectors_runs.runs())
     page = _page(request, filters.qs, size=25)
     context = {"page": page, "runs": page.object_list, "form": filters.form,
                "live": any(not run.is_finished for run in page.object_list)}
@@ -347,7 +357,7 @@ def predictions(request):
         if not progress.scoring:
             return HttpResponseClientRefresh()  # scoring is done: reload to show every prediction
         return render(request, "trailers/_scoring_progress.html", {"version": version, "progress": progress})
-    filters = PredictionFilterSet(request.GET, queryset=selectors.predictions(model_version=version), request=request)
+    filters = _filters(request, PredictionFilterSet, selectors.predictions(model_version=version))
     report = selectors.predictions_report(model_version=version, rows=filters.qs, narrowed=filters.narrowed)
     page = _page(request, filters.qs, count=report.matched)
     # An empty table under the unlike filter says why when the version keeps no novelty at all.

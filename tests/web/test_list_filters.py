@@ -106,3 +106,20 @@ def test_the_schema_documents_every_filter_of_the_list(client, path, filterset):
     # One row by its id is read whatever the query says: only the list takes filters.
     detail = schema["paths"].get(f"{path}{{id}}/", {}).get("get", {})
     assert not set(filterset.base_filters) & {p["name"] for p in detail.get("parameters", [])}
+
+
+@pytest.mark.django_db
+def test_a_value_the_list_cannot_read_is_said_and_the_form_shows_what_is_in_force(user_client, make_trailer):
+    """?sort=bogus listed newest first while the Sort select showed its first choice, "Uploaded ↑", as if chosen."""
+    import re
+    from html import unescape
+
+    make_trailer()
+    html = unescape(user_client.get("/?sort=bogus&status=weird&q=x").content.decode())
+    assert re.search(r'<option value="-uploaded" selected>', html)  # the order in force
+    assert '<option value="" selected>any</option>' in html.split('name="status"')[1]  # any status: as in force
+    assert "Sort “bogus” was left out (it is not one of the choices): the list is shown without it." in html
+    assert "Status “weird” was left out (it is not one of the choices): the list is shown without it." in html
+    assert 'value="x"' in html  # what could be read stays as it was typed
+    runs = unescape(user_client.get("/runs/?sort=sideways").content.decode())
+    assert "“sideways” was left out (it is not one of the choices)" in runs

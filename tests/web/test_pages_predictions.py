@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from html import unescape
 
 import pytest
 
@@ -163,8 +164,9 @@ def test_a_range_that_cannot_match_says_why_and_clear_resets(user_client, scored
 
 
 def test_a_filter_that_is_not_a_number_is_named_and_left_out(user_client, scored):
-    html = user_client.get("/predictions/?min_score=abc").content.decode()
-    assert "Predicted from: Enter a number. This filter is left out." in html
+    html = unescape(user_client.get("/predictions/?min_score=abc").content.decode())
+    assert "Predicted from “abc” was left out (Enter a number): the list is shown without it." in html
+    assert 'name="min_score" value="abc"' not in html  # the form shows what is in force
 
 
 def test_csv_has_the_error_column_and_the_uncertainty(user_client, user, scored, make_trailer, make_prediction):
