@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 def rows(response) -> list[str]:
     """Titles of the table's rows, in order."""
     html = response.content.decode()
-    return re.findall(r'<tr data-trailer="\d+">.*?<a href="/trailers/\d+/">([^<]+)</a>', html, flags=re.S)
+    return re.findall(r'<tr data-trailer="\d+">.*?<a href="/trailers/\d+/" dir="auto">([^<]+)</a>', html, flags=re.S)
 
 
 def test_shows_each_trailers_numbers(user_client, user, other_user, make_trailer, make_version, make_prediction):

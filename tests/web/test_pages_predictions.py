@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def rows(response) -> list[str]:
-    return re.findall(r'<tr data-trailer="\d+">\s*<td[^>]*><a href="/trailers/\d+/">([^<]+)</a>', response.content.decode())
+    return re.findall(r'<tr data-trailer="\d+">\s*<td[^>]*><a href="/trailers/\d+/" dir="auto">([^<]+)</a>', response.content.decode())
 
 
 @pytest.fixture

@@ -255,3 +255,13 @@ def test_contact_sheets_are_cached_and_revalidated_without_reading_the_file(user
     assert user_client.get(f"/subclips/{other.pk}/sheet.jpg", HTTP_IF_NONE_MATCH=etag).status_code == 200
     html = user_client.get("/").content.decode()
     assert f'src="/trailers/{trailer.pk}/thumbnail.jpg" alt="" loading="lazy"' in html
+
+
+def test_a_title_in_a_right_to_left_script_keeps_its_own_direction(user_client, make_trailer):
+    """An Arabic or Hebrew title with Latin words in it showed its parts in the wrong order in a left-to-right page:
+    each title takes its direction from its own first strong letter."""
+    trailer = make_trailer(title="عرض الفيلم Trailer 2")
+    page = user_client.get(f"/trailers/{trailer.pk}/").content.decode()
+    assert '<h1 dir="auto">عرض الفيلم Trailer 2</h1>' in page
+    listed = user_client.get("/").content.decode()
+    assert f'href="/trailers/{trailer.pk}/" dir="auto">عرض الفيلم Trailer 2</a>' in listed

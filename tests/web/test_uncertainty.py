@@ -126,7 +126,7 @@ def test_the_predictions_table_has_an_uncertainty_column(user_client, ensemble, 
     sure = re.search(r'<tr data-trailer="\d+">(?:(?!</tr>).)*Sure thing.*?</tr>', html, re.S).group(0)
     assert '<td class="num interval-col">—</td>' in sure  # scored without an interval
     ordered = user_client.get("/predictions/?sort=-uncertainty").content.decode()
-    titles = re.findall(r'<tr data-trailer="\d+">\s*<td[^>]*><a href="/trailers/\d+/">([^<]+)</a>', ordered)
+    titles = re.findall(r'<tr data-trailer="\d+">\s*<td[^>]*><a href="/trailers/\d+/" dir="auto">([^<]+)</a>', ordered)
     assert titles == ["Moonrise", "Sure thing"]
 
 
@@ -138,13 +138,13 @@ def test_the_predictions_table_says_how_unlike_the_training_trailers_each_looks_
     html = user_client.get("/predictions/").content.decode()
     headings = [re.sub(r"<[^>]+>", "", h).strip(" ▲▼") for h in re.findall(r"<th[^>]*>(.*?)</th>", html, re.S)]
     assert headings.index("Unlike") == headings.index("Likely (80%)") + 1
-    cells = dict(re.findall(r'<a href="/trailers/\d+/">([^<]+)</a>.*?<td class="num optional-col novelty-col">([^<]+)</td>',
+    cells = dict(re.findall(r'<a href="/trailers/\d+/" dir="auto">([^<]+)</a>.*?<td class="num optional-col novelty-col">([^<]+)</td>',
                             html, re.S))
     assert cells == {"Moonrise": "1.3×", "Familiar": "0.8×", "Stranger": "3.0×", "Unmeasured": "—"}
     for sort, expected in (("-novelty", ["Stranger", "Moonrise", "Familiar", "Unmeasured"]),
                            ("novelty", ["Familiar", "Moonrise", "Stranger", "Unmeasured"])):
         ordered = user_client.get(f"/predictions/?sort={sort}").content.decode()
-        titles = re.findall(r'<tr data-trailer="\d+">\s*<td[^>]*><a href="/trailers/\d+/">([^<]+)</a>', ordered)
+        titles = re.findall(r'<tr data-trailer="\d+">\s*<td[^>]*><a href="/trailers/\d+/" dir="auto">([^<]+)</a>', ordered)
         assert titles == expected, sort  # those without a figure last either way
 
 
@@ -197,7 +197,7 @@ def test_the_predictions_can_be_narrowed_to_the_trailers_that_look_unlike_the_tr
         rate(user, trailer, rating)
 
     def titles(html):
-        return sorted(re.findall(r'<tr data-trailer="\d+">\s*<td[^>]*><a href="/trailers/\d+/">([^<]+)</a>', html))
+        return sorted(re.findall(r'<tr data-trailer="\d+">\s*<td[^>]*><a href="/trailers/\d+/" dir="auto">([^<]+)</a>', html))
 
     html = user_client.get(f"/predictions/?version={version.pk}&unlike=yes").content.decode()
     assert titles(html) == ["On the line", "Stranger"]
