@@ -29,6 +29,7 @@ def test_phone_layout(phone, screenshot, user, other_user):
     trailers = [create_trailer(title=f"A trailer with a long title, number {i}", reference_score=5.0)
                 for i in range(3)]
     Trailer.objects.update(container=LONG_CONTAINER)
+    create_trailer(title="Cut short", status=Trailer.Status.FAILED, subclips=0, error="the file looks cut short")
     rate_trailer(user=other_user, trailer=trailers[0], score=7)
     run = create_run()
     log_in(phone, "alice", "alice-pass-123")
@@ -53,6 +54,9 @@ def test_phone_layout(phone, screenshot, user, other_user):
     assert page_width(phone) <= PHONE_WIDTH
     for heading in ("Status", "Duration", "Uploaded"):
         expect(phone.locator("table.dataset th", has_text=heading)).to_be_hidden()
+    # With the Status column hidden, a trailer that is not ready says so beside its title.
+    expect(phone.locator("tr", has_text="Cut short").locator(".phone-only")).to_have_text("Failed")
+    expect(phone.locator("tr", has_text="number 0").locator(".phone-only")).to_have_count(0)
     for heading in ("Title", "Mean rating", "Ratings", "Yours"):
         expect(phone.locator("table.dataset th", has_text=heading)).to_be_in_viewport()
     screenshot(phone, "11-phone-dataset")
