@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 import urllib.request
 
@@ -57,4 +58,47 @@ def test_a_sigterm_while_serve_starts_stops_it_and_all_it_started(tmp_path, afte
     assert "Stopping the web server, the worker and the scheduler" in text, text
     assert "Exception ignored" not in text, text
     with pytest.raises(ProcessLookupError):  # nothing it started outlived it
+        os.killpg(serve.pid, 0)
+
+
+def test_with_redis_and_no_var_folder_yet_the_scheduler_starts(tmp_path):
+    """`make run` on a fresh clone with PostgreSQL and Redis: nothing had made var/ (only the embedded database and
+    broker make it), so the scheduler could not write its schedule there, and serve stopped everything and exited
+    0. It makes the folder now."""
+    if not listening(6379):
+        pytest.skip("needs Redis at 127.0.0.1:6379 (CI runs it): the embedded broker makes var/ by itself")
+    var = tmp_path / "not-made-yet" / "var"
+    (tmp_path / "db").mkdir()
+    serve, port, log = start_serve(var, log_path=tmp_path / "serve.log", SWEEP_INTERVAL_SECONDS="2",
+                                   CELERY_BROKER_URL="redis://127.0.0.1:6379/14",
+                                   DATABASE_URL=f"sqlite:///{tmp_path / 'db' / 'db.sqlite3'}")
+    try:
+        wait_for(lambda: "sweep handed over" in log.read_text(errors="replace") or serve.poll() is not None,
+                 timeout=120, interval=0.5, message="a sweep sent by the scheduler and run by the worker")
+        assert serve.poll() is None, log.read_text(errors="replace")
+        assert list(var.glob("celerybeat-schedule*")), list(var.iterdir())
+    finally:
+        stop_process(serve, signal.SIGINT, timeout=60)
+        import redis
+
+        redis.Redis(host="127.0.0.1", port=6379, db=14).flushdb()  # the sweeps it left queued
+
+
+def test_a_part_that_stops_by_itself_stops_serve_with_a_failure(tmp_path):
+    """The worker or scheduler dying is a failure a process manager must see: serve exited 0."""
+    serve, port, log = start_serve(tmp_path / "var", SWEEP_INTERVAL_SECONDS="2")
+    try:
+        wait_for(lambda: "beat: Starting" in log.read_text(errors="replace"), timeout=120, interval=0.5,
+                 message="the scheduler to start")
+        beat = subprocess.run(["pgrep", "-f", "-g", str(serve.pid), "celery -A config beat"], capture_output=True,
+                              text=True).stdout.split()
+        assert beat, "the scheduler's process"
+        os.kill(int(beat[0]), signal.SIGKILL)
+        serve.wait(timeout=60)
+    finally:
+        stop_process(serve, signal.SIGKILL, timeout=10)
+    text = log.read_text(errors="replace")
+    assert serve.returncode == 1, text
+    assert "The scheduler stopped by itself (exit status -9), so the rest were stopped too" in text, text
+    with pytest.raises(ProcessLookupError):
         os.killpg(serve.pid, 0)

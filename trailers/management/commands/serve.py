@@ -23,7 +23,7 @@ import time
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.core.management.base import BaseCommand
 from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
@@ -148,27 +148,33 @@ class Command(BaseCommand):
             return
         web = _fork_web_server(options["host"], options["port"])
         url = f"http://{options['host']}:{options['port']}/"
-        children = [web]
+        children = {"web server": web}
+        stopped = None
         try:
             self._wait_listening(options["host"], options["port"], web)
             if not _stop_requested:
                 call_command("check")
             if not _stop_requested:
-                children += self._start_worker_and_scheduler(options, env)
+                children.update(self._start_worker_and_scheduler(options, env))
                 building = self._start_demo(options) if options["demo"] else None
                 self._banner(url, demo=options["demo"], building=building is not None)
             while not _stop_requested:
-                if any(child.poll() is not None for child in children):
-                    self.stderr.write("A child process stopped; shutting down.")
+                stopped = next((name for name, child in children.items() if child.poll() is not None), None)
+                if stopped:
                     break
                 time.sleep(0.5)
             else:
                 self.stdout.write("\nStopping the web server, the worker and the scheduler…")
         finally:
-            self._stop(children)
+            self._stop(list(children.values()))
+        if stopped:  # not asked to: a failure, for a process manager too (its own output above says why)
+            raise CommandError(f"The {stopped} stopped by itself (exit status {children[stopped].returncode}), so "
+                               "the rest were stopped too; its output above says why.")
 
     @staticmethod
-    def _start_worker_and_scheduler(options, env) -> list[subprocess.Popen]:
+    def _start_worker_and_scheduler(options, env) -> dict[str, subprocess.Popen]:
+        # The scheduler keeps its schedule in VAR_DIR, which only the embedded database and broker make otherwise.
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "video,gpu",
              "--concurrency", str(options["concurrency"]), "--loglevel", "INFO", "-n", "demo@%h",
@@ -181,7 +187,7 @@ class Command(BaseCommand):
              "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")],
             env=env,
         )
-        return [worker, scheduler]
+        return {"worker": worker, "scheduler": scheduler}
 
     @staticmethod
     def _wait_listening(host: str, port: int, web: subprocess.Popen, timeout: float = 60) -> None:
