@@ -53,7 +53,7 @@ def preprocess_trailer_task(self, trailer_id: int) -> None:
 def embed_subclips_task(self, subclip_ids: list[int] | None = None) -> None:
     from trailers.services import embed_subclips
 
-    embed_subclips(subclip_ids=subclip_ids)
+    embed_subclips(subclip_ids=subclip_ids, missing_only=True)  # the sweep's: see trailers.services.embeddings
 
 
 @shared_task(bind=True, acks_late=True, **WAIT_FOR_STORE)

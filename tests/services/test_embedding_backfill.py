@@ -86,3 +86,29 @@ def test_the_sweep_sends_one_embedding_task_while_subclips_wait(make_trailer, se
     settings.EMBEDDINGS = True
     call_command("embed_subclips", stdout=io.StringIO())
     assert sweep()["embedding"] == 0  # nothing waits
+
+
+def test_a_worker_with_other_encoder_settings_leaves_the_sites_embeddings_as_they_are(make_trailer, settings,
+                                                                                       caplog):
+    """A video worker started with EMBEDDING_SIZE=64 beside a site at 112 re-embedded every subclip at 64 from its
+    first sweep (the active version trained at 112), and the next worker at 112 would make them again: the sweep
+    and its task fill in only missing embeddings, and say what differs; the command, run by hand, makes the rest.
+    (The tests' site embeds at 64; this worker at 96.)"""
+    from trailers.tasks import embed_subclips_task
+
+    broker_messages("video")
+    cache.delete("reelscore:embedding-sweep")
+    trailer = make_trailer()
+    assert embed().startswith("Embedded 2 of 2")  # the site's, at 112
+    site = {s.pk: (s.embeddings.name, s.embedding) for s in trailer.subclips.all()}
+    assert embedding_spec().size != 96
+    settings.EMBEDDING_SIZE = 96  # this worker's own settings
+    assert sweep()["embedding"] == 0
+    assert [m for m in broker_messages("video") if m[0] == EMBED] == []
+    assert "2 subclips have embeddings made otherwise than this worker makes them" in caplog.text
+    embed_subclips_task.run(subclip_ids=None)  # a task sent before, taken by this worker
+    assert {s.pk: (s.embeddings.name, s.embedding) for s in trailer.subclips.all()} == site
+    waiting = make_trailer()  # a subclip with none at all is still filled in by the sweep's task
+    embed_subclips_task.run(subclip_ids=None)
+    assert all(s.embedding["size"] == 96 for s in waiting.subclips.all())
+    assert {s.pk: (s.embeddings.name, s.embedding) for s in trailer.subclips.all()} == site

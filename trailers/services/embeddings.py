@@ -1,10 +1,13 @@
 """Subclip embeddings: the frozen pretrained encoder's view of every frame, cached beside the frames.
 
 Made at preprocessing (the video queue, on the GPU where the worker has one);
-for subclips preprocessed before embeddings existed, or made with other
-encoder weights or size, ``embed_subclips`` fills them in from the stored
-frames (the ``embed_subclips`` command, and the sweep) without decoding any
-video again.
+for subclips preprocessed before embeddings existed, ``embed_subclips`` fills
+them in from the stored frames (the sweep, and the ``embed_subclips`` command)
+without decoding any video again. Embeddings made with other encoder weights or
+size are made again by the command only, run where the settings are the site's:
+the sweep runs on whichever worker takes it, and one worker started with other
+settings than the rest would otherwise rewrite every subclip's, and the next
+worker rewrite them back.
 """
 
 from __future__ import annotations
@@ -42,21 +45,31 @@ def write_embeddings(frames, path: str | os.PathLike, spec) -> None:
     save_embeddings(embed_subclip(frames, spec, device=_device()), path)
 
 
-def stale_subclips():
-    """Subclips of ready trailers whose embeddings are missing or were made another way than this
-    installation's (other weights, encoder or size)."""
-    spec = embedding_spec().to_dict()
-    return Subclip.objects.filter(trailer__status="ready").filter(Q(embeddings="") | ~Q(embedding=spec))
+def stale_subclips(*, missing_only: bool = False):
+    """Subclips of ready trailers whose embeddings are missing or (unless ``missing_only``) were made another way
+    than this installation's (other weights, encoder or size)."""
+    subclips = Subclip.objects.filter(trailer__status="ready")
+    if missing_only:
+        return subclips.filter(embeddings="")
+    return subclips.filter(Q(embeddings="") | ~Q(embedding=embedding_spec().to_dict()))
 
 
-def embed_subclips(*, subclip_ids: list[int] | None = None, limit: int | None = None) -> int:
-    """Embed the stale subclips (all, or those of ``subclip_ids``) from their stored frames; returns how many.
+def embedded_otherwise():
+    """Subclips of ready trailers with embeddings made another way than this installation's."""
+    return Subclip.objects.filter(trailer__status="ready").exclude(embeddings="").exclude(
+        embedding=embedding_spec().to_dict())
+
+
+def embed_subclips(*, subclip_ids: list[int] | None = None, limit: int | None = None,
+                   missing_only: bool = False) -> int:
+    """Embed the stale subclips (all, or those of ``subclip_ids``; only those without embeddings where
+    ``missing_only``) from their stored frames; returns how many.
 
     A subclip whose frames were replaced meanwhile (preprocessed again) is left alone: its new row
     already has embeddings. A damaged frame file is logged and skipped.
     """
     spec = embedding_spec()
-    subclips = stale_subclips().order_by("pk")
+    subclips = stale_subclips(missing_only=missing_only).order_by("pk")
     if subclip_ids is not None:
         subclips = subclips.filter(pk__in=subclip_ids)
     if limit is not None:

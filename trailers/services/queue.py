@@ -24,7 +24,7 @@ from trailers.models import ModelVersion, PeriodicJob, Trailer, TrainingRun
 from trailers.tasks import embed_subclips_task, preprocess_trailer_task, score_trailers_task, train_run_task
 from trailers.words import duration
 
-from .embeddings import stale_subclips
+from .embeddings import embedded_otherwise, embedding_spec, stale_subclips
 from .summaries import refresh_prediction_summaries
 
 log = logging.getLogger(__name__)
@@ -153,9 +153,9 @@ def sweep() -> dict[str, int]:
     - runs whose heartbeat stopped (stale), unless handed over since they last reported, or failed once their
       workers died RUN_MAX_ATTEMPTS times in a row without finishing an epoch;
     - scoring with the active version, when ready trailers still lack its prediction;
-    - embedding, when subclips of ready trailers lack this installation's embeddings (preprocessed
-      before embeddings existed, or with other encoder weights); at most once per REQUEUE_AFTER_SECONDS
-      per process;
+    - embedding, when subclips of ready trailers have no embeddings (preprocessed before embeddings existed); at
+      most once per REQUEUE_AFTER_SECONDS. Embeddings made with other settings are left to the command (a
+      warning says how many, at most once per REQUEUE_AFTER_SECONDS per process);
     - and it makes again the predictions page's kept figures that ratings have made stale (in this process).
 
     Sending twice is harmless: a preprocessing task only starts a trailer that is queued,
@@ -257,10 +257,16 @@ def _sweep_embeddings() -> int:
     if not settings.EMBEDDINGS:
         return 0
     try:
-        if not stale_subclips().exists():
-            return 0
+        otherwise = embedded_otherwise().count()
     except EncoderError as exc:  # a broken install: say so every sweep, send nothing
         log.error("embeddings cannot be made here: %s", exc)
+        return 0
+    if otherwise and cache.add("reelscore:embedded-otherwise", 1, timeout=settings.REQUEUE_AFTER_SECONDS):
+        log.warning("%d subclips have embeddings made otherwise than this worker makes them (%s): where the encoder "
+                    "settings changed, run `manage.py embed_subclips` with the new ones; otherwise this worker's "
+                    "settings differ from the site's. The sweep leaves them as they are.", otherwise,
+                    embedding_spec().describe())
+    if not stale_subclips(missing_only=True).exists():
         return 0
     if not cache.add("reelscore:embedding-sweep", 1, timeout=settings.REQUEUE_AFTER_SECONDS):
         return 0
