@@ -10,7 +10,8 @@ refusals in: never Django's bare "Bad Request (400)" page where a client expects
   another boundary than its Content-Type names) an error when it is read: Django keeps the parts
   that happened to arrive, so a trailer cut short could be stored, or a run started with defaults.
 - While the view reads the body: data over DATA_UPLOAD_MAX_MEMORY_SIZE (413), too many fields or
-  files, a multipart body the parser refuses, a connection that broke off (400).
+  files, a multipart body the parser refuses, a connection that broke off (400); and no room left to write
+  it, or to keep what it holds (the disk or quota full: 503, the reason in the log too).
 
 The shape: the API's views answer ``{"detail": reason, "code": code}``, the API's one error shape
 (trailers/api/errors.py; the upload page's script uploads through the API and reads it too); any other
@@ -24,6 +25,8 @@ Content-Type header cannot be parsed instead of failing before any middleware ru
 from __future__ import annotations
 
 import codecs
+import errno
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -36,6 +39,10 @@ from django.template.defaultfilters import filesizeformat
 from rest_framework.views import APIView
 
 READABLE_CHARSETS = {"utf-8", "ascii"}  # as codecs.lookup() names them
+NO_ROOM = ("The server has no room to store this just now (its disk is full): nothing was saved. Try again later; "
+           "the site's staff can see why in its log.")
+
+log = logging.getLogger("django.request")
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,11 @@ def refusal_before_reading(request) -> Refusal | None:
 
 
 def refusal_while_reading(exception: Exception) -> Refusal | None:
-    """Why the body could not be read, for an exception raised while reading it; None for any other."""
+    """Why the body could not be read (or what it holds kept), for an exception raised while reading it (or
+    writing it down); None for any other."""
+    if isinstance(exception, OSError) and exception.errno in (errno.ENOSPC, errno.EDQUOT):
+        log.error("No room to write a request's body or what it holds: %s", exception)
+        return Refusal(503, "no_space", NO_ROOM)
     if isinstance(exception, RequestDataTooBig):
         limit = filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
         return Refusal(413, "body_too_large",
@@ -175,7 +186,8 @@ class RequestBodyMiddleware:
 def _answer(request, view, refusal: Refusal):
     if _is_api_view(view):
         return JsonResponse({"detail": refusal.reason, "code": refusal.code}, status=refusal.status)
-    return render(request, "bad_request.html", {"reason": refusal.reason}, status=refusal.status)
+    template = "503.html" if refusal.status == 503 else "bad_request.html"
+    return render(request, template, {"reason": refusal.reason}, status=refusal.status)
 
 
 def _is_api_view(view) -> bool:
