@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -67,3 +68,12 @@ def _new_file(folder: Path, suffix: str) -> str:
 def _naming(exc: OSError, path: Path) -> OSError:
     """The same error, about ``path`` (``OSError`` picks the subclass from the errno, as ``open`` does)."""
     return OSError(exc.errno, exc.strerror or str(exc), os.fspath(path))
+
+
+def out_of_room(exc: BaseException) -> bool:
+    """Whether ``exc`` says a write found no room: the disk or the quota full, or numpy's short write of an array
+    (``OSError("1204224 requested and 458624 written")``, which names no errno)."""
+    if not isinstance(exc, OSError):
+        return False
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT) or (
+        exc.errno is None and " requested and " in str(exc) and str(exc).rstrip().endswith("written"))

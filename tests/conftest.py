@@ -166,3 +166,28 @@ def other_synthetic_video(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("web-synthetic-2")
     return generate_trailer(folder / "second-web.mp4", seed=8, duration=4.0, fps=12, width=64, height=48).path
+
+
+@pytest.fixture
+def full_disk(tmp_path, settings):
+    """MEDIA_ROOT on a 256 KB tmpfs of its own: a real full disk, where writes past it fail with ENOSPC (as root,
+    as CI runs; skipped where it cannot be mounted): its ``root``, and ``fill(leave)``, which fills it up to
+    ``leave`` bytes."""
+    import subprocess
+    from types import SimpleNamespace
+
+    root = tmp_path / "small"
+    root.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(root)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    settings.MEDIA_ROOT = str(root)
+
+    def fill(leave: int = 0) -> None:
+        free = os.statvfs(root).f_bavail * os.statvfs(root).f_frsize
+        (root / "filler").write_bytes(b"\0" * max(0, free - leave))
+
+    try:
+        yield SimpleNamespace(root=root, fill=fill)
+    finally:
+        subprocess.run(["umount", "-l", str(root)], check=False)

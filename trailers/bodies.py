@@ -25,7 +25,6 @@ Content-Type header cannot be parsed instead of failing before any middleware ru
 from __future__ import annotations
 
 import codecs
-import errno
 import logging
 from dataclasses import dataclass
 
@@ -37,6 +36,8 @@ from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from rest_framework.views import APIView
+
+from ml.files import out_of_room
 
 READABLE_CHARSETS = {"utf-8", "ascii"}  # as codecs.lookup() names them
 NO_ROOM = ("The server has no room to store this just now (its disk is full): nothing was saved. Try again later; "
@@ -134,7 +135,7 @@ def refusal_before_reading(request) -> Refusal | None:
 def refusal_while_reading(exception: Exception) -> Refusal | None:
     """Why the body could not be read (or what it holds kept), for an exception raised while reading it (or
     writing it down); None for any other."""
-    if isinstance(exception, OSError) and exception.errno in (errno.ENOSPC, errno.EDQUOT):
+    if out_of_room(exception):
         log.error("No room to write a request's body or what it holds: %s", exception)
         return Refusal(503, "no_space", NO_ROOM)
     if isinstance(exception, RequestDataTooBig):

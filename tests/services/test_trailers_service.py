@@ -94,3 +94,23 @@ def test_only_a_failed_trailer_is_tried_again_and_it_goes_back_to_the_queue(make
     assert broker_messages() == [("trailers.tasks.preprocess_trailer_task", [failed.pk])]
     ready.refresh_from_db()
     assert ready.status == Trailer.Status.READY
+
+
+@pytest.mark.django_db(transaction=True)  # its heartbeat writes from a thread of its own, as on a worker
+def test_preprocessing_on_a_full_disk_says_so_and_names_the_file(full_disk, tmp_path):
+    """The trailer said "Preprocessing failed unexpectedly: [Errno None] 1204224 requested and 458624 written:
+    '/srv/…/incoming/work/trailer-18…/1.npy'": neither that the disk was full, nor which file, and a path on the
+    worker. Nothing it wrote is left."""
+    from ml.synth import generate_trailer
+    from trailers.services import ingest_trailer, preprocess_trailer
+
+    video = generate_trailer(tmp_path / "t.mp4", seed=3, duration=4.0, fps=12, width=64, height=48)
+    trailer = ingest_trailer(source=video.path, original_name="Harbour Lights.mp4")
+    full_disk.fill(leave=2048)
+    before = sorted(p for p in full_disk.root.rglob("*") if p.is_file())
+    trailer = preprocess_trailer(trailer_id=trailer.pk)
+    assert trailer.status == Trailer.Status.FAILED
+    assert trailer.error.startswith("Harbour Lights.mp4: the worker ran out of disk space while writing its frames"), \
+        trailer.error
+    assert str(full_disk.root) not in trailer.error and "requested and" not in trailer.error
+    assert sorted(p for p in full_disk.root.rglob("*") if p.is_file()) == before

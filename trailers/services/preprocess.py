@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from ml.config import SamplingConfig
 from ml.embeddings import EncoderError
+from ml.files import out_of_room
 from ml.frames import save_frames, write_contact_sheet
 from ml.transcode import needs_browser_copy, write_browser_copy
 from ml.video import VideoError, sample_trailer
@@ -92,6 +93,10 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
     except Exception as exc:  # a full disk, a bug: the trailer says so instead of staying `processing`
         log.exception("preprocessing trailer %s failed", trailer_id)
         _discard(work, folder)
+        if out_of_room(exc):  # not the file's doing; the worker's path and numpy's words mean nothing to its uploader
+            return _fail(trailer, held(), f"{trailer.original_name}: the worker ran out of disk space while writing "
+                                          "its frames, and nothing was kept. Try again once there is room (the "
+                                          "staff can see which worker in its log).")
         return _fail(trailer, held(), f"Preprocessing failed unexpectedly: {exc}")
     store.remove_work_folder(work)
 
