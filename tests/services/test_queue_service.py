@@ -133,6 +133,16 @@ def test_a_worker_that_killed_an_attempt_at_its_time_limit_fails_that_attempts_t
     assert Trailer.objects.get(pk=handed_over.pk).status == Trailer.Status.PROCESSING
 
 
+def test_a_limit_queued_by_a_process_with_other_settings_is_not_explained_by_this_ones(make_trailer, settings):
+    """The web process queued it with a limit of 2 s; the worker marking it failed has the defaults: the reason said
+    "2 s (10 min plus 2 s for each second of the trailer)"."""
+    killed = _processing(make_trailer, started=3, beat=1)
+    assert fail_preprocessing_past_time_limit(trailer_id=killed.pk, limit=2)
+    killed.refresh_from_db()
+    assert killed.error.startswith("Preprocessing ran past its time limit of 2 s (the limit it was queued with) and "
+                                   "was stopped."), killed.error
+
+
 def test_the_sweep_fails_a_trailer_past_its_time_limit_on_a_worker_that_cannot_kill_it(make_trailer, settings):
     settings.PROCESSING_TIME_LIMIT_SECONDS, settings.PROCESSING_TIME_PER_VIDEO_SECOND = 60, 1.0
     limit, stale = 64, settings.PROCESSING_STALE_AFTER_SECONDS  # 60 s + 1 s × the trailers' 4 s

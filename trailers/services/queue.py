@@ -205,7 +205,7 @@ def _end_lost_preprocessing(now, requeue_before) -> None:
         if not silent and (now - started).total_seconds() >= limit + stale:
             log.error("trailer %s: its preprocessing ran past its time limit of %s and its worker cannot stop it; "
                       "failing the trailer (restart that worker)", trailer.pk, duration(limit))
-            attempt.update(status=Trailer.Status.FAILED, processed_at=now, error=_past_time_limit_error(limit))
+            attempt.update(status=Trailer.Status.FAILED, processed_at=now, error=_past_time_limit_error(limit, trailer))
         elif silent and trailer.processing_attempts >= settings.PROCESSING_MAX_ATTEMPTS:
             log.error("trailer %s: its preprocessing worker died %s times; failing it", trailer.pk,
                       trailer.processing_attempts)
@@ -233,20 +233,26 @@ def fail_preprocessing_past_time_limit(*, trailer_id: int, limit: float) -> bool
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '2s'")
                 cursor.execute("SET LOCAL statement_timeout = '5s'")
-        marked = Trailer.objects.filter(pk=trailer_id, status=Trailer.Status.PROCESSING,
-                                        processing_started_at__lte=began_by).update(
-            status=Trailer.Status.FAILED, processed_at=now, error=_past_time_limit_error(limit))
+        killed = Trailer.objects.filter(pk=trailer_id, status=Trailer.Status.PROCESSING,
+                                        processing_started_at__lte=began_by)
+        trailer = killed.only("pk", "duration").first()
+        marked = trailer is not None and killed.update(
+            status=Trailer.Status.FAILED, processed_at=now, error=_past_time_limit_error(limit, trailer))
     if marked:
         log.error("trailer %s: its preprocessing ran past its time limit of %s and was killed", trailer_id,
                   duration(limit))
     return bool(marked)
 
 
-def _past_time_limit_error(limit: float) -> str:
-    return (f"Preprocessing ran past its time limit of {duration(limit)} "
-            f"({duration(settings.PROCESSING_TIME_LIMIT_SECONDS)} plus {settings.PROCESSING_TIME_PER_VIDEO_SECOND:g} s "
-            "for each second of the trailer) and was stopped. The decoder may hang on this file: try another "
-            "encoding of it, or retry it if the workers were overloaded.")
+def _past_time_limit_error(limit: float, trailer: Trailer) -> str:
+    """Why the attempt was stopped. The limit came with the task, from the settings of the process that queued it:
+    how it is made up is said only where this process's settings make the same (they may differ)."""
+    how = "the limit it was queued with"
+    if abs(trailer.processing_time_limit - limit) < 1:
+        how = (f"{duration(settings.PROCESSING_TIME_LIMIT_SECONDS)} plus {settings.PROCESSING_TIME_PER_VIDEO_SECOND:g} s "
+               "for each second of the trailer")
+    return (f"Preprocessing ran past its time limit of {duration(limit)} ({how}) and was stopped. The decoder may "
+            "hang on this file: try another encoding of it, or retry it if the workers were overloaded.")
 
 
 def enqueue_embedding(*, subclip_ids: list[int] | None = None) -> bool:
