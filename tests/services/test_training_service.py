@@ -249,3 +249,36 @@ def test_a_versions_figures_carry_the_head_alone_and_the_neighbours_share_where_
     del estimate["neighbour_weight"], estimate["summary"]["head"]
     metrics = version_metrics(estimate)
     assert metrics["head_mae"] is None and metrics["neighbour_weight"] is None and metrics["neighbours_mae"] == 1.2
+
+
+@pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test
+def test_a_database_connection_ended_under_a_run_hands_it_over_rather_than_failing_it(staff_user, rated,
+                                                                                       monkeypatch, caplog):
+    """The server ended the worker's connection (a restart, an operator's pg_terminate_backend) as the run finished:
+    the worker logged "training run N failed" with the traceback, and would have marked it failed where that
+    write got through. The run stays running, goes stale, and the next worker goes on from its checkpoint."""
+    from django.db import connection, connections
+
+    from trailers.services import training
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (CI's): a server that ends a connection")
+    run = start(staff_user)
+    succeed = training._succeed
+
+    def connection_ended(*args, **kwargs):
+        pid = connection.cursor().connection.info.backend_pid
+        ender = connections["default"].__class__(connection.settings_dict, alias="ender")
+        try:
+            with ender.cursor() as other:
+                other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        finally:
+            ender.close()
+        return succeed(*args, **kwargs)
+
+    monkeypatch.setattr(training, "_succeed", connection_ended)
+    assert execute_training_run(run_id=run.pk, worker="test") is None
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.RUNNING and not run.error, (run.status, run.error)
+    assert f"run {run.pk} lost its database connection" in caplog.text
+    assert f"training run {run.pk} failed" not in caplog.text

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from billiard import current_process as billiard_process
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Avg, Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -344,6 +344,13 @@ def _train(run, token, samples, split, spec, train_config, model_config, checkpo
         run.refresh_from_db()
         if run.is_finished and run.checkpoint:  # cancelled while this worker still wrote checkpoints
             delete_stored(default_storage, run.checkpoint)
+        return None
+    except (OperationalError, InterfaceError) as exc:
+        # The database went away under the run (restarted, the connection ended): not the run's fault, and it
+        # cannot be written down now. It goes stale, and the next worker goes on from its checkpoint.
+        log.warning("run %s lost its database connection (%s): this worker stops; the run is handed over from its "
+                    "checkpoint once it is stale", run.pk, exc)
+        connection.close()
         return None
     except Exception as exc:
         if isinstance(exc, StoreUnavailable) or store.copies_lost(paths):
