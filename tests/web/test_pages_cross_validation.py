@@ -207,6 +207,18 @@ def test_a_running_cross_validation_says_which_fold_it_is_on(user_client, six):
     assert [row[:2] for row in rows] == [["1", "2"], ["2", "2"], ["3", "1"], ["4", "1"]]
 
 
+def test_a_resumed_cross_validation_counts_the_epochs_it_resumed_after_over_its_folds(user_client, six, make_run):
+    """"5 folds of 60 epochs each · resumed from a checkpoint after epoch 220" read as an epoch of a fold."""
+    metrics = fold_metrics(folds=3, epochs=4)[:6]
+    run = create_cv_run(six, LABELS, epochs=4, status=TrainingRun.Status.RUNNING, progress=0.5, epoch=2,
+                        metrics=metrics, cross_validation={}, resumed_from_epoch=5)
+    html = user_client.get(f"/runs/{run.pk}/").content.decode()
+    assert re.search(r'id="run-progress">50% · fold 2 of 3 · epoch 2 of 4 \(epochs restart in every fold\) · resumed '
+                     r'from a checkpoint after 5 epochs in all, over its folds</p>', html), html
+    single = make_run(epochs=3, resumed_from_epoch=2)
+    assert "resumed from a checkpoint after epoch 2</p>" in user_client.get(f"/runs/{single.pk}/").content.decode()
+
+
 def test_a_queued_run_with_folds_is_known_to_be_cross_validated(user_client, make_run):
     run = make_run(status=TrainingRun.Status.QUEUED, metrics=[], dataset=[], started_at=None,
                    train_config={"epochs": 3, "folds": 5})
