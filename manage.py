@@ -14,8 +14,14 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     if len(sys.argv) > 1 and sys.argv[1] in KEYLESS_COMMANDS:
         os.environ.setdefault("SECRET_KEY", f"never-used-by-{sys.argv[1]}")
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
+    try:
+        settings._setup()  # read now: a setting missing or made wrong is said in its own words, not a traceback
+    except ImproperlyConfigured as exc:
+        sys.exit(f"manage.py: {exc}")
     execute_from_command_line(sys.argv)
 
 

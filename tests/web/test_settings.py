@@ -341,3 +341,12 @@ def test_a_refusal_the_client_caused_is_logged_in_one_line_without_a_traceback(u
                                     sys.exc_info())
     failure.status_code = 500
     assert ClientErrorsInOneLine().filter(failure) and failure.exc_info is not None
+
+
+def test_a_command_without_its_secret_key_says_so_in_a_line_not_a_traceback(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", REELSCORE_VAR_DIR=str(tmp_path / "var"))
+    result = subprocess.run([sys.executable, "manage.py", "sweep"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("manage.py: SECRET_KEY is not set.") and "Traceback" not in result.stderr
