@@ -19,7 +19,7 @@ def main() -> None:
     from django.core.management import execute_from_command_line
 
     try:
-        settings._setup()  # read now: a setting missing or made wrong is said in its own words, not a traceback
+        _ = settings.INSTALLED_APPS  # read now: a setting missing or made wrong is said in its own words, not a traceback
     except ImproperlyConfigured as exc:
         sys.exit(f"manage.py: {exc}")
     execute_from_command_line(sys.argv)
