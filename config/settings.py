@@ -337,7 +337,7 @@ REST_FRAMEWORK = {
         "passwords": env.str("THROTTLE_PASSWORDS", default=env.str("THROTTLE_TOKEN", default="20/minute")),
     },
     # How many proxies before the web server add themselves to X-Forwarded-For (the shipped nginx: 1). The client
-    # address the token throttle counts is the one the last of them saw; with 0 it is the connection's own, since a
+    # address the password throttle counts is the one the last of them saw; with 0 it is the connection's own, since a
     # header the client sends could name any address (and a new one each time).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }

@@ -7,19 +7,25 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
 from trailers.services.notes import NOTE_MAX
-from trailers.throttles import password_refusal
+from trailers.throttles import count_wrong_password, password_refusal
 
 
 class RefusesGuessing:
-    """An authentication form that checks no password once the client's address has used up its attempts
-    (``throttles.password_refusal``: the login page, the admin's login and the API's token share them)."""
+    """An authentication form that checks no password once the client's address has used up its attempts, and
+    counts each wrong one (``trailers.throttles``: the login page, the admin's login and the API's token share
+    them)."""
 
     def clean(self):
-        if self.request is not None and self.cleaned_data.get("username") and self.cleaned_data.get("password"):
-            refusal = password_refusal(self.request)
-            if refusal:
-                raise ValidationError(refusal, code="throttled")
-        return super().clean()
+        if self.request is None or not (self.cleaned_data.get("username") and self.cleaned_data.get("password")):
+            return super().clean()
+        refusal = password_refusal(self.request)
+        if refusal:
+            raise ValidationError(refusal, code="throttled")
+        try:
+            return super().clean()
+        except ValidationError:
+            count_wrong_password(self.request)
+            raise
 
 
 class LoginForm(RefusesGuessing, AuthenticationForm):

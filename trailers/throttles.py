@@ -4,8 +4,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]).
 The API applies them through DRF (the page's script uploads through the API); the upload page's plain
 form asks ``upload_refusal`` before each file, so a user has one upload budget whichever way the files
 come in, and is told the limit in the same words. Likewise the login page and the admin's login ask
-``password_refusal`` before checking a password, and ``POST /api/token/`` counts against the same budget:
-guessing passwords is as slow whichever door it knocks on.
+``password_refusal`` before checking a password and count each wrong one, and ``POST /api/token/`` counts against
+the same budget: guessing passwords is as slow whichever door it knocks on.
 """
 
 import math
@@ -36,12 +36,23 @@ class RatingRateThrottle(_ScopedUserThrottle):
 
 class PasswordRateThrottle(_RateFromSettings, SimpleRateThrottle):
     """Attempts with a username and a password per client address, logged in or not (password guessing): the
-    login page, the admin's login and token requests share one budget."""
+    login page, the admin's login and token requests share one budget. The pages count only wrong passwords (a
+    class or an office behind one address logs in together); token requests count every one."""
 
     scope = "passwords"
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def spent(self, request) -> bool:
+        """Whether the address has used up its attempts: checked, not counted (``allow_request`` counts)."""
+        if self.rate is None:
+            return False
+        self.key = self.get_cache_key(request, None)
+        self.history, self.now = self.cache.get(self.key, []), self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        return len(self.history) >= self.num_requests
 
 
 def upload_refusal(request) -> str | None:
@@ -53,13 +64,17 @@ def upload_refusal(request) -> str | None:
 
 
 def password_refusal(request) -> str | None:
-    """None when one more attempt with a password may be made from the request's address now (and counts it);
-    else why not, in plain words."""
+    """None when a password may be checked for the request's address now; else why not, in plain words."""
     throttle = PasswordRateThrottle()
-    if throttle.allow_request(request, None):
+    if not throttle.spent(request):
         return None
-    return (f"Too many attempts to log in from your address ({_limit(throttle)}); try again in "
+    return (f"Too many wrong passwords from your address ({_limit(throttle)}); try again in "
             f"{_later(throttle.wait())}. Nothing was checked.")
+
+
+def count_wrong_password(request) -> None:
+    """One more wrong password from the request's address."""
+    PasswordRateThrottle().allow_request(request, None)
 
 
 def upload_limit_words(wait: float | None) -> str:
