@@ -282,3 +282,25 @@ def test_a_database_connection_ended_under_a_run_hands_it_over_rather_than_faili
     assert run.status == TrainingRun.Status.RUNNING and not run.error, (run.status, run.error)
     assert f"run {run.pk} lost its database connection" in caplog.text
     assert f"training run {run.pk} failed" not in caplog.text
+
+
+def test_only_a_connection_that_ended_hands_a_run_over_any_other_database_error_fails_it():
+    import sqlite3
+
+    import psycopg
+    from django.db import InterfaceError, OperationalError
+
+    from trailers.services.training import _connection_lost
+
+    def wrapped(cause):
+        error = OperationalError(str(cause))
+        error.__cause__ = cause
+        return error
+
+    assert _connection_lost(wrapped(psycopg.errors.AdminShutdown("terminating connection")))  # 57P01
+    assert _connection_lost(wrapped(psycopg.OperationalError("the connection is closed")))  # no code
+    assert _connection_lost(InterfaceError("connection already closed"))
+    assert not _connection_lost(wrapped(sqlite3.OperationalError("database is locked")))
+    assert not _connection_lost(wrapped(psycopg.errors.QueryCanceled("canceling statement due to statement timeout")))
+    assert not _connection_lost(wrapped(psycopg.errors.DeadlockDetected("deadlock detected")))
+    assert not _connection_lost(ValueError("not the database"))

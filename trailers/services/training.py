@@ -345,18 +345,37 @@ def _train(run, token, samples, split, spec, train_config, model_config, checkpo
         if run.is_finished and run.checkpoint:  # cancelled while this worker still wrote checkpoints
             delete_stored(default_storage, run.checkpoint)
         return None
-    except (OperationalError, InterfaceError) as exc:
-        # The database went away under the run (restarted, the connection ended): not the run's fault, and it
-        # cannot be written down now. It goes stale, and the next worker goes on from its checkpoint.
-        log.warning("run %s lost its database connection (%s): this worker stops; the run is handed over from its "
-                    "checkpoint once it is stale", run.pk, exc)
-        connection.close()
-        return None
     except Exception as exc:
+        if _connection_lost(exc):
+            # The database went away under the run (restarted, the connection ended): not the run's fault, and it
+            # may not be written down now. It goes stale, and the next worker goes on from its checkpoint. (Any
+            # other database error, a lock or a timeout, fails the run with it, below.)
+            log.warning("run %s lost its database connection (%s): this worker stops; the run is handed over from "
+                        "its checkpoint once it is stale", run.pk, exc)
+            connection.close()
+            return None
         if isinstance(exc, StoreUnavailable) or store.copies_lost(paths):
             raise  # not the run's fault: it waits, or goes on from its checkpoint (execute_training_run)
         log.exception("training run %s failed", run.pk)
         return _finish(run, TrainingRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}", token=token)
+
+
+# PostgreSQL's codes for a connection that ended: class 08 (connection exception), and the server shut down or
+# starting (57P01–57P03). psycopg names none for a connection it found closed.
+CONNECTION_ENDED = ("08", "57P01", "57P02", "57P03")
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the worker's database connection ended (not a lock, a timeout or a bad query)."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    state = getattr(cause, "sqlstate", None)
+    if state is None:  # SQLite's "database is locked" names none either: only psycopg's own counts
+        return type(cause).__module__.split(".")[0] == "psycopg"
+    return state.startswith(CONNECTION_ENDED)
 
 
 def _stored_names(samples) -> list[str]:
