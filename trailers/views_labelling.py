@@ -91,7 +91,9 @@ def _render(request, *, order: str, skip: list[int], show=None, status: int = 20
         "unskip_url": rate_next_url(order=order), "undo": _last_undo(request),
         "undo_url": reverse("rate_undo") + rate_next_url(order=order, skip=skip).removeprefix(reverse("rate_next")),
     }
-    template = "trailers/_rate_next.html" if request.htmx else "trailers/rate_next.html"
+    # A history restore (Back to a skip's address) asks for the whole page: its answer replaces the body.
+    part = request.htmx and not request.htmx.history_restore_request
+    template = "trailers/_rate_next.html" if part else "trailers/rate_next.html"
     return render(request, template, context, status=status)
 
 

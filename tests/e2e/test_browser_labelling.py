@@ -77,6 +77,15 @@ def test_rate_with_keys_skip_and_undo_without_a_page_load(page, screenshot, user
         "Night Train": 7, "Harbour Lights": 3}
     page.select_option("#rate-order", "fewest")
     expect(page.locator("#rate-order")).to_have_value("fewest")
+    # Back, past the order's change, asks the server for the page as it is now: htmx restored its own copy of the
+    # card as it was first shown (Night Train, nothing to take back), or the card alone without the page around it.
+    page.go_back(wait_until="commit")
+    page.wait_for_function("performance.getEntriesByType('navigation')[0].type === 'reload' "
+                           "&& document.readyState === 'complete'")  # htmx keeps no copy: it loads the address again
+    assert page.url.endswith("/rate/?order=uncertain")
+    expect(page.locator("nav.nav")).to_have_count(1)
+    expect(card.locator("h2")).to_contain_text("Paper Moon")  # the one unrated now (its skip is not in this address)
+    expect(page.locator("#undo")).to_contain_text("take back 3/10 for “Harbour Lights”")
     assert not page.js_errors
 
 
