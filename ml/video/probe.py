@@ -76,10 +76,10 @@ def read_options() -> dict[str, str]:
 def open_container(path: Path) -> av.container.InputContainer:
     try:
         return av.open(media_url(path), mode="r", metadata_errors="ignore", container_options=read_options())
-    except av.error.ArgumentError as exc:  # the format FFmpeg found is not on the list
+    except av.error.ArgumentError as exc:  # the format FFmpeg found is not on the list, or a reader refused the file
         raise VideoError(
-            f"{path.name}: not a video file: FFmpeg would read it only as text drawn as pictures or as a list of "
-            "other files to play, which no trailer is",
+            f"{path.name}: not a video file FFmpeg may read (text, or a list of other files to play), or a damaged "
+            "one",
             reason="not_media",
             path=path,
         ) from exc

@@ -114,3 +114,20 @@ def test_preprocessing_on_a_full_disk_says_so_and_names_the_file(full_disk, tmp_
         trailer.error
     assert str(full_disk.root) not in trailer.error and "requested and" not in trailer.error
     assert sorted(p for p in full_disk.root.rglob("*") if p.is_file()) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_video_stored_under_no_videos_suffix_gets_a_copy_browsers_play(tmp_path, settings):
+    """An MP4 uploaded as clip.html is stored without a suffix and served as bytes to download, which Chrome sniffs
+    and plays but not every browser: it gets the MP4 copy a format browsers cannot play gets."""
+    from ml.synth import generate_trailer
+    from trailers.services import ingest_trailer, preprocess_trailer
+
+    settings.BROWSER_COPIES = True
+    video = generate_trailer(tmp_path / "t.mp4", seed=5, duration=3.0, fps=12, width=64, height=48)
+    named_well = preprocess_trailer(trailer_id=ingest_trailer(source=video.path, original_name="clip.mp4").pk)
+    assert named_well.status == Trailer.Status.READY and not named_well.browser_copy  # H.264 in MP4: played as it is
+    other = generate_trailer(tmp_path / "u.mp4", seed=6, duration=3.0, fps=12, width=64, height=48)
+    odd = preprocess_trailer(trailer_id=ingest_trailer(source=other.path, original_name="clip.html").pk)
+    assert odd.status == Trailer.Status.READY and "." not in odd.file.name.rsplit("/", 1)[1]
+    assert odd.browser_copy and odd.browser_copy.name.endswith(".mp4")

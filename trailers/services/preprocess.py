@@ -138,11 +138,13 @@ def _write(trailer: Trailer, subclip, work: Path, folder: str, config: SamplingC
 
 def _browser_copy(trailer: Trailer, source: Path, work: Path, folder: str) -> str:
     """The stored name of an MP4 copy browsers play, made in ``work`` (to be stored under ``folder``) when they
-    cannot play the trailer's own file; "" when they can, or when the copy fails (the page then offers the file)."""
+    cannot play the trailer's own file, or it is stored under no video's suffix (served as bytes to download, which
+    not every browser plays: ``store.served_type``); "" when they can, or when the copy fails (the page then offers
+    the file)."""
     if not settings.BROWSER_COPIES:
         return ""
     try:
-        if not needs_browser_copy(source):
+        if store.served_type(trailer.file.name).startswith("video/") and not needs_browser_copy(source):
             return ""
         write_browser_copy(source, work / "browser.mp4")
     except (VideoError, OSError, av.error.FFmpegError) as exc:

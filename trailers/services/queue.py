@@ -263,15 +263,17 @@ def _sweep_embeddings() -> int:
     if not settings.EMBEDDINGS:
         return 0
     try:
-        otherwise = embedded_otherwise().count()
+        spec = embedding_spec()
     except EncoderError as exc:  # a broken install: say so every sweep, send nothing
         log.error("embeddings cannot be made here: %s", exc)
         return 0
-    if otherwise and cache.add("reelscore:embedded-otherwise", 1, timeout=settings.REQUEUE_AFTER_SECONDS):
+    # Counted at most once per REQUEUE_AFTER_SECONDS (a scan of every subclip), and said then.
+    if (cache.add("reelscore:embedded-otherwise", 1, timeout=settings.REQUEUE_AFTER_SECONDS)
+            and (otherwise := embedded_otherwise().count())):
         log.warning("%d subclips have embeddings made otherwise than this worker makes them (%s): where the encoder "
                     "settings changed, run `manage.py embed_subclips` with the new ones; otherwise this worker's "
                     "settings differ from the site's. The sweep leaves them as they are.", otherwise,
-                    embedding_spec().describe())
+                    spec.describe())
     if not stale_subclips(missing_only=True).exists():
         return 0
     if not cache.add("reelscore:embedding-sweep", 1, timeout=settings.REQUEUE_AFTER_SECONDS):

@@ -1,8 +1,9 @@
 """`manage.py embed_subclips`: give subclips the frozen encoder's embeddings, from their stored frames.
 
 For trailers preprocessed before embeddings existed, or with other encoder weights or
-EMBEDDING_SIZE: nothing is decoded or uploaded again. Workers' sweeps do the same in the
-background (on the video queue); this does it here and now.
+EMBEDDING_SIZE: nothing is decoded or uploaded again. Workers' sweeps fill in missing embeddings
+in the background (on the video queue), but leave those made otherwise to this command: run it
+where the settings are the site's, after they change.
 """
 
 from django.core.management.base import BaseCommand, CommandError

@@ -167,7 +167,7 @@ class Command(BaseCommand):
                 self.stdout.write("\nStopping the web server, the worker and the scheduler…")
         finally:
             self._stop(list(children.values()))
-        if stopped:  # not asked to: a failure, for a process manager too (its own output above says why)
+        if stopped and not _stop_requested:  # not asked to: a failure, for a process manager too (its output says why)
             raise CommandError(f"The {stopped} stopped by itself (exit status {children[stopped].returncode}), so "
                                "the rest were stopped too; its output above says why.")
 
