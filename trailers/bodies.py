@@ -38,10 +38,9 @@ from django.template.defaultfilters import filesizeformat
 from rest_framework.views import APIView
 
 from ml.files import out_of_room
+from trailers.errors import NO_ROOM
 
 READABLE_CHARSETS = {"utf-8", "ascii"}  # as codecs.lookup() names them
-NO_ROOM = ("The server has no room to store this just now (its disk is full): nothing was saved. Try again later; "
-           "the site's staff can see why in its log.")
 
 log = logging.getLogger("django.request")
 

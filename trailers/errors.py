@@ -13,6 +13,9 @@ from typing import Any
 
 from django.contrib import messages
 
+NO_ROOM = ("The server has no room to store this just now (its disk is full): nothing was saved. Try again later; "
+           "the site's staff can see why in its log.")
+
 
 class ServiceError(Exception):
     """A request a service refuses. ``field``: the request field it is about, where there is one (the API puts

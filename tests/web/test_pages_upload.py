@@ -164,5 +164,18 @@ def test_a_full_disk_is_said_as_such_and_nothing_is_kept(user_client, full_disk,
     assert body["code"] == "no_space" and body["detail"].startswith("The server has no room to store this just now")
     assert not Trailer.objects.exists()
     assert not [p for p in (full_disk.root / "incoming").glob("*") if p.stat().st_size]  # no partial copy left
-    page = user_client.post("/upload/", {"files": SimpleUploadedFile("big.mp4", bytes(size))})
-    assert page.status_code == 503 and "No room on the server" in page.content.decode()
+    # The plain form (no script): the page says why, of this file as it would of each of a batch (or, where the
+    # request itself could not be written down, on a page of its own).
+    page = user_client.post("/upload/", {"files": SimpleUploadedFile("big.mp4", bytes(size))}, follow=True)
+    assert "The server has no room to store this just now" in page.content.decode()
+    assert not Trailer.objects.exists()
+
+
+def test_a_batch_that_fills_the_disk_keeps_and_says_the_files_stored_before(user_client, full_disk, synthetic_video):
+    """The plain form's batch: the first file went in, the second found the disk full, and the whole page said
+    "nothing was saved"."""
+    files = [SimpleUploadedFile("fits.mp4", synthetic_video.read_bytes()), SimpleUploadedFile("big.mp4", bytes(400_000))]
+    page = user_client.post("/upload/", {"files": files}, follow=True).content.decode()
+    assert list(Trailer.objects.values_list("original_name", flat=True)) == ["fits.mp4"]
+    assert "fits.mp4 was uploaded as “fits”" in page
+    assert "big.mp4" in page and "The server has no room to store this just now" in page

@@ -10,6 +10,7 @@ then is its row written. Preprocessing is enqueued only once the row is committe
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -20,9 +21,10 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.template.defaultfilters import filesizeformat
 
+from ml.files import out_of_room
 from ml.video import VideoError, probe
 from trailers import store
-from trailers.errors import ServiceError
+from trailers.errors import NO_ROOM, ServiceError
 from trailers.models import Trailer, trailer_upload_to
 from trailers.signals import delete_stored
 from trailers.uploads import incoming_folder
@@ -30,6 +32,8 @@ from trailers.uploads import incoming_folder
 from .preprocess import sampling_config
 from .queue import enqueue_preprocessing
 from .trailers import distinct_title
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 
@@ -40,7 +44,7 @@ class IngestError(ServiceError):
     field = "file"
 
     def __init__(self, message: str, *, code: str = "invalid", duplicate_of: Trailer | None = None):
-        super().__init__(message, code=code, status=429 if code == "throttled" else 400)
+        super().__init__(message, code=code, status={"throttled": 429, "no_space": 503}.get(code, 400))
         self.duplicate_of = duplicate_of
 
     def details(self) -> dict:
@@ -81,7 +85,13 @@ def ingest_trailer(
     original_name = os.path.basename(str(original_name))[:255] or "trailer"
     _check_reference_score(reference_score)
 
-    temp_path, digest, copied, ours = _local_file(source, original_name)
+    try:
+        temp_path, digest, copied, ours = _local_file(source, original_name)
+    except OSError as exc:
+        if out_of_room(exc):  # each file of a batch is told apart: the ones stored before it stay, and say so
+            log.error("no room to keep an upload (%s): %s", original_name, exc)
+            raise IngestError(NO_ROOM, code="no_space") from exc
+        raise
     try:
         if copied == 0:
             raise IngestError(f"{original_name}: the file is empty (0 bytes).", code="empty")
