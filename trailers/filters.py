@@ -123,7 +123,9 @@ class _ListFilterSet(df.FilterSet):
             label, errors = self.form.fields[name].label or name.capitalize(), self.form.errors.as_data()[name]
             why = ("it is not one of the choices" if all(e.code == "invalid_choice" for e in errors)
                    else " ".join(m for e in errors for m in e.messages).rstrip("."))
-            words.append(f"{label} “{self.data.get(name)}” was left out ({why}): the list is shown without it.")
+            value = str(self.data.get(name))
+            value = value if len(value) <= 40 else value[:39] + "…"
+            words.append(f"{label} “{value}” was left out ({why}): the list is shown without it.")
         data = self.data.copy()
         for name in unread:
             data.pop(name, None)

@@ -56,13 +56,14 @@ def _last_undo(request) -> dict | None:
              "given_at": when[0] if when else ""} if title else None)
 
 
-def _take_entry(stack: list, given_at: str) -> list | None:
-    """The undo entry the page's button named (by when its rating was given: another tab of the same session may
-    have rated since), taken out of ``stack``; the last entry where the page named none (a page from before)."""
+def _take_entry(stack: list, trailer_id: str, given_at: str) -> list | None:
+    """The undo entry the page's button named (its trailer, and when its rating was given: another tab of the same
+    session may have rated since), taken out of ``stack``; the last entry where the page named none (a page from
+    before)."""
     if not given_at:
         return stack.pop() if stack else None
     for index in range(len(stack) - 1, -1, -1):
-        if len(stack[index]) > 3 and stack[index][3] == given_at:
+        if len(stack[index]) > 3 and stack[index][3] == given_at and str(stack[index][0]) == trailer_id:
             return stack.pop(index)
     return None
 
@@ -137,11 +138,11 @@ def rate_undo(request):
     order, skip = _order(request), _skip_list(request.GET.get("skip", ""))
     stack = list(request.session.get(UNDO_KEY) or [])
     given_at = request.POST.get("given_at", "")
-    entry = _take_entry(stack, given_at)
+    entry = _take_entry(stack, request.POST.get("trailer", ""), given_at)
     shown = None
     if entry is None:
-        messages.info(request, "That rating was taken back already (in another tab?): there is nothing to take back."
-                      if given_at else "There is no rating to take back.")
+        messages.info(request, "That rating was taken back already (in another tab?), or is too far back to take "
+                      "back: there is nothing to take back." if given_at else "There is no rating to take back.")
     else:
         trailer_id, previous, score, *when = entry  # sessions from before kept no time
         request.session[UNDO_KEY] = stack
