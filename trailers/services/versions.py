@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 
 from trailers import selectors_runs
@@ -39,13 +39,22 @@ def check_weights(*, model_version: ModelVersion) -> None:
                               f"({model_version.weights.name or 'none'}) is missing.")
 
 
+def _lock_versions() -> set[int]:
+    """Lock every version's row, always in one order, until the transaction ends; returns their ids. Activations,
+    rollbacks and deletes then take turns: two activations at once both switched the active one off and collided
+    on the one active version (a 500), and an activation of a version being deleted switched the active one off
+    and activated nothing, leaving none."""
+    return set(ModelVersion.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
 def activate_model_version(*, model_version: ModelVersion) -> ModelVersion:
     """Make ``model_version`` the only active one, then score every ready trailer it has not scored."""
     check_weights(model_version=model_version)
     with transaction.atomic():
-        ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=model_version.pk).update(
-            is_active=False
-        )
+        if model_version.pk not in _lock_versions():
+            raise ActivationError(f"{model_version} was deleted meanwhile: nothing was activated.", code="not_found",
+                                  status=404)
+        ModelVersion.objects.filter(is_active=True).exclude(pk=model_version.pk).update(is_active=False)
         # It scores every ready trailer it has not yet: the predictions page follows that until it is done.
         ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated_at=timezone.now(),
                                                                 scored_at=None)
@@ -121,8 +130,7 @@ def delete_model_versions(*, version_ids) -> int:
     is the active version (``refuse_deleting_active``). Returns how many were deleted."""
     version_ids = list(version_ids)
     with transaction.atomic():
-        # Locked with the active one: an activation at the same moment waits, so the check still holds.
-        list(ModelVersion.objects.select_for_update().filter(Q(pk__in=version_ids) | Q(is_active=True)))
+        _lock_versions()  # an activation at the same moment waits (or this does), so the check still holds
         refuse_deleting_active(version_ids=version_ids)
         deleted = 0
         for version in ModelVersion.objects.filter(pk__in=version_ids):
