@@ -25,7 +25,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefre
 
 from . import charts, run_forms, selectors, selectors_runs, services, store, throttles, uploads
 from .downloads import csv_download
-from .errors import show
+from .errors import ServiceError, show
 from .filters import PredictionFilterSet, RunFilterSet, TrailerFilterSet
 from .forms import SignUpForm, UploadForm
 from .media import serve_file, serve_stored
@@ -189,6 +189,8 @@ def trailer_rating(request, pk: int):
         except ValidationError as error:
             messages.error(request, " ".join(error.message_dict.get("score", error.messages)))
             status = 400
+        except ServiceError as error:  # deleted meanwhile: as if it had been gone when asked
+            raise Http404(error.message) from None
         else:
             messages.success(request, f"Saved: you rated “{trailer.title}” {rating.score}/10.")
     if not request.htmx:

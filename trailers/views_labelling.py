@@ -121,6 +121,8 @@ def rate_next(request):
             if not request.htmx:
                 return redirect(rate_next_url(order=order, skip=skip, show=trailer.pk))
             return _render(request, order=order, skip=skip, show=trailer.pk, status=status)
+        except ServiceError as error:  # deleted meanwhile: said, and the next one comes up
+            show(request, error)
         else:
             stack = (request.session.get(UNDO_KEY) or [])[-(UNDO_DEPTH - 1):]
             request.session[UNDO_KEY] = [*stack, [trailer.pk, previous, rating.score, rating.updated_at.isoformat()]]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.broker import broker_messages
+from tests.support.threads import at_once
 from trailers.errors import ServiceError
 from trailers.models import ModelVersion, Prediction
 from trailers.selectors_runs import compare_with_active, is_worse
@@ -137,31 +138,6 @@ def test_a_tie_is_shown_without_a_warning_and_activates_without_asking(staff_cli
     assert ModelVersion.objects.get(is_active=True).number == 2  # no confirmation asked
 
 
-def _at_once(*calls):
-    """Run each call in a thread of its own, released together; what each returned or raised."""
-    import threading
-
-    from django.db import connection
-
-    start, results = threading.Barrier(len(calls)), [None] * len(calls)
-
-    def run(index, call):
-        start.wait()
-        try:
-            results[index] = call()
-        except Exception as exc:  # noqa: BLE001 - what it raised is the result
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 def test_activations_at_once_take_turns_and_one_version_stays_active(make_version):
     """Two staff activating two versions at the same moment: the second failed with a 500 (both switched the active
@@ -174,12 +150,12 @@ def test_activations_at_once_take_turns_and_one_version_stays_active(make_versio
         pytest.skip("needs PostgreSQL (CI's): SQLite runs one writing transaction at a time")
     versions = [make_version(number=n, active=n == 1) for n in (1, 2, 3)]
     for _ in range(4):
-        results = _at_once(lambda: activate_model_version(model_version=versions[1]),
+        results = at_once(lambda: activate_model_version(model_version=versions[1]),
                            lambda: activate_model_version(model_version=versions[2]))
         assert not [r for r in results if isinstance(r, Exception)], results
         assert ModelVersion.objects.filter(is_active=True).count() == 1
     doomed = make_version(number=4)
-    results = _at_once(lambda: activate_model_version(model_version=doomed),
+    results = at_once(lambda: activate_model_version(model_version=doomed),
                        lambda: delete_model_versions(version_ids=[doomed.pk]))
     assert ModelVersion.objects.filter(is_active=True).count() == 1, results
     refused = [r for r in results if isinstance(r, ActivationError)]

@@ -20,6 +20,7 @@ from django.db.models import Case, Count, F, FloatField, IntegerField, OuterRef,
 from django.db.models.functions import Abs, Cast, Coalesce
 from django.utils import timezone
 
+from trailers.errors import ServiceError
 from trailers.models import Prediction, Rating, Trailer
 
 from .summaries import mark_summaries_stale
@@ -87,12 +88,21 @@ def _ratings_changed() -> None:
     mark_summaries_stale()
 
 
+def _lock_trailer(trailer: Trailer) -> None:
+    """Lock the trailer's row first, as deleting it does (then its ratings go): a rating and a delete at once take
+    turns. Locking the rating first deadlocked with a delete, and a rating of a trailer deleted meanwhile failed
+    on its foreign key; a ServiceError (404, ``not_found``) now says the trailer is gone."""
+    if not Trailer.objects.select_for_update().filter(pk=trailer.pk).exists():
+        raise ServiceError(f"“{trailer.title}” was deleted: there is nothing to rate.", code="not_found", status=404)
+
+
 def rate_trailer(*, user, trailer: Trailer, score) -> Rating:
     """Create or update ``user``'s rating of ``trailer``; refuse anything :func:`parse_rating` refuses."""
     value = parse_rating(score)
     for attempt in range(ATTEMPTS):
         try:
             with transaction.atomic():
+                _lock_trailer(trailer)
                 rating = Rating.objects.select_for_update().filter(user=user, trailer=trailer).first()
                 if rating is None:
                     rating = Rating.objects.create(user=user, trailer=trailer, score=value)
@@ -116,6 +126,8 @@ def rate_trailer(*, user, trailer: Trailer, score) -> Rating:
 
 def delete_rating(*, user, trailer: Trailer) -> bool:
     with transaction.atomic():
+        if not Trailer.objects.select_for_update().filter(pk=trailer.pk).exists():  # as _lock_trailer: gone with it
+            return False
         rating = Rating.objects.select_for_update().filter(user=user, trailer=trailer).first()
         # Deleted by a concurrent request since: it took the rating off the counters, not us.
         if rating is None or not Rating.objects.filter(pk=rating.pk).delete()[0]:
