@@ -304,3 +304,35 @@ def test_only_a_connection_that_ended_hands_a_run_over_any_other_database_error_
     assert not _connection_lost(wrapped(psycopg.errors.QueryCanceled("canceling statement due to statement timeout")))
     assert not _connection_lost(wrapped(psycopg.errors.DeadlockDetected("deadlock detected")))
     assert not _connection_lost(ValueError("not the database"))
+
+
+@pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test
+def test_a_cancel_accepted_as_the_last_step_ends_is_honoured_and_makes_no_version(staff_user, rated, monkeypatch):
+    """The cancel said "it stops after its current step", and the run then succeeded and auto-activated its version;
+    and a cancel read a run as running that had finished meanwhile, and said it was asked to stop."""
+    from django.core.files.storage import default_storage
+
+    from trailers.models import ModelVersion
+    from trailers.services import training
+    from trailers.services.training import request_cancel
+
+    run = start(staff_user, auto_activate=True)
+    publish = training._publish_patiently
+    stored = []
+
+    def cancel_meanwhile(local, name, heartbeat):
+        publish(local, name, heartbeat)
+        stored.append(name)
+        assert request_cancel(run=TrainingRun.objects.get(pk=run.pk)).message.startswith("Cancel requested")
+
+    monkeypatch.setattr(training, "_publish_patiently", cancel_meanwhile)
+    execute_training_run(run_id=run.pk, worker="test")
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.CANCELLED and not ModelVersion.objects.exists()
+    assert stored and not default_storage.exists(stored[0])  # the model file no version holds is gone
+    # Asked again with the run as a page read it before it finished: it is finished, and said so.
+    before = TrainingRun.objects.get(pk=run.pk)
+    before.status = TrainingRun.Status.RUNNING
+    with pytest.raises(ServiceError) as refused:
+        request_cancel(run=before, refuse_finished=True)
+    assert refused.value.code == "already_finished"

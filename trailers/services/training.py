@@ -201,15 +201,23 @@ def fail_runs_whose_workers_keep_dying() -> int:
 
 
 def cancel_run(*, run: TrainingRun) -> TrainingRun:
-    """Ask a run to stop. A queued or stale run is cancelled at once; a running one stops after its current step."""
+    """Ask a run to stop. A queued or stale run is cancelled at once; a running one stops after its current step
+    (one about to make its version makes none: ``_create_version`` asks under the same lock); a finished one is
+    left as it is."""
+    return _cancel(run)[0]
+
+
+def _cancel(run: TrainingRun) -> tuple[TrainingRun, bool]:
+    """cancel_run, and whether the run had finished when its row was locked (nothing was asked of it then)."""
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        finished = run.is_finished
         if run.status == TrainingRun.Status.QUEUED or run.is_stale:  # no worker is on it
             _finish(run, TrainingRun.Status.CANCELLED, cancel_requested=True)
         elif run.status == TrainingRun.Status.RUNNING:
             TrainingRun.objects.filter(pk=run.pk).update(cancel_requested=True)
     run.refresh_from_db()
-    return run
+    return run, finished
 
 
 @dataclass(frozen=True)
@@ -236,12 +244,13 @@ class Cancellation:
 def request_cancel(*, run: TrainingRun, refuse_finished: bool = False) -> Cancellation:
     """Ask ``run`` to stop (cancel_run) unless it has finished, and say what came of it; with ``refuse_finished``
     (the API), a finished run is a refusal instead: ServiceError 409 ``already_finished``."""
-    if run.is_finished:
+    run, finished = _cancel(run)  # finished or not is read under the run's lock: it may finish as it is asked
+    if finished:
         done = Cancellation(run=run, already_finished=True)
         if refuse_finished:
             raise ServiceError(done.message, code="already_finished", status=409)
         return done
-    return Cancellation(run=cancel_run(run=run), already_finished=False)
+    return Cancellation(run=run, already_finished=False)
 
 
 def execute_training_run(*, run_id: int, worker: str = "") -> TrainingRun | None:
@@ -547,7 +556,8 @@ def _succeed(run: TrainingRun, result, token: str, spec, heartbeat: Heartbeat) -
         history = result.history
         config["normaliser"] = result.normaliser.to_dict()
     try:
-        _create_version(run, token, weights_name, config, metrics, history, cross_validation)
+        if _create_version(run, token, weights_name, config, metrics, history, cross_validation) is None:
+            delete_stored(default_storage, weights_name)  # cancelled at the end: no version holds it
     except BaseException:
         delete_stored(default_storage, weights_name)  # no version holds it
         raise
@@ -614,14 +624,19 @@ def auto_activate(*, version: ModelVersion) -> bool:
 
 
 def _create_version(run: TrainingRun, token: str, weights_name: str, config: dict, metrics: dict,
-                    history: list, cross_validation: dict) -> ModelVersion:
+                    history: list, cross_validation: dict) -> ModelVersion | None:
     """The run's model version (activated, with ``auto_activate``, when it wins) and the run marked succeeded,
-    in one transaction, while this worker holds it."""
+    in one transaction, while this worker holds it; None, and the run cancelled, where a cancel was accepted as its
+    last step ended."""
     for _ in range(5):
         try:
             with transaction.atomic():
-                if not _held(run.pk, token).select_for_update().exists():
+                held = _held(run.pk, token).select_for_update().values_list("cancel_requested", flat=True).first()
+                if held is None:
                     raise LostClaim
+                if held:  # a cancel accepted as the last step ended: it is honoured, and no version is made
+                    _finish(run, TrainingRun.Status.CANCELLED, metrics=history, token=token)
+                    return None
                 version = ModelVersion.objects.create(run=run, number=next_version_number(), weights=weights_name,
                                                       config=config, metrics=metrics)
                 # The run's cross-validation first: the comparison reads the new version's held-out predictions
