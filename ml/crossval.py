@@ -92,7 +92,15 @@ from ml.frames import load_frames
 from ml.intervals import cv_plus
 from ml.metrics import ESTIMATE_ROLES, regression_metrics
 from ml.model import LRCN, build_model
-from ml.neighbours import MIX_MIN_TRAILERS, NearestTrailers, choose_weight, mixed, predict_neighbours, trailer_vectors
+from ml.neighbours import (
+    MIX_MIN_TRAILERS,
+    NearestTrailers,
+    choose_weight,
+    mixed,
+    pooled,
+    predict_neighbours,
+    trailer_vectors,
+)
 from ml.pixels import pixel_options, remembered_features, sample_head_inputs
 from ml.train import (
     RESUMABLE_CHANGES,
@@ -435,11 +443,12 @@ def subclip_scores(members: Sequence[Member], sources: Sequence[Any], model_conf
 
 def trailer_vector(members: Sequence[Member], sources: Sequence[Any]) -> np.ndarray | None:
     """The trailer's vector as its members' neighbours compare it: its subclips' head inputs' first columns
-    (the encoder's embeddings), averaged; None when no member has neighbours."""
-    width = next((m.near.width for m in members if m.near is not None), None)
-    if width is None or any(np.ndim(s) != 2 or np.shape(s)[1] < width for s in sources):
+    (the encoder's embeddings), pooled as theirs were (``ml.neighbours.pooled``); None when no member has
+    neighbours."""
+    near = next((m.near for m in members if m.near is not None), None)
+    if near is None or any(np.ndim(s) != 2 or np.shape(s)[1] < near.width for s in sources):
         return None  # no neighbours, or frames rather than a head's inputs
-    return np.concatenate([np.asarray(s)[:, :width] for s in sources]).mean(axis=0, dtype=np.float64)
+    return pooled(np.concatenate([np.asarray(s)[:, :near.width] for s in sources]), near.pooling)
 
 
 def with_neighbours(members: Sequence[Member], scores: np.ndarray, sources: Sequence[Any]) -> np.ndarray:

@@ -10,8 +10,9 @@ never arbitrary objects)::
                     are standardised ratings. "neighbours" (optional) lists the rows of ``neighbours`` the
                     member was trained on; "residuals" (optional) its absolute errors on its fold's trailers,
                     and "scales" (optional) how far each of those trailers was from its training trailers.
-    neighbours      {"vectors" (N, D) float32, "ratings" (N,), "k", "weight"}, or None: the training trailers'
-                    mean embeddings and ratings; each member's prediction is mixed with the mean rating of
+    neighbours      {"vectors" (N, D) float32, "ratings" (N,), "k", "weight", "pooling"}, or None: the training
+                    trailers' pooled embeddings ("pooling": how, ml.neighbours.pooled; files without it pooled
+                    by the plain mean) and ratings; each member's prediction is mixed with the mean rating of
                     its k nearest training trailers, ``weight`` being their share (ml.neighbours; 0 when
                     the file keeps them only to widen the intervals of trailers unlike them, ml.intervals).
     model_config    LRCNConfig.to_dict()
@@ -235,12 +236,13 @@ def _neighbour_rows(members: Sequence[Member]) -> tuple[dict[str, Any] | None, l
         rows.append([index[key] for key in keys])
     first = next(m.near for m in members if m.near is not None)
     return {"vectors": torch.from_numpy(np.stack(vectors)), "ratings": torch.tensor(ratings, dtype=torch.float64),
-            "k": first.k, "weight": first.weight}, rows
+            "k": first.k, "weight": first.weight, "pooling": first.pooling}, rows
 
 
 def _member_neighbours(near: dict[str, Any], rows: list[int]) -> NearestTrailers:
     vectors, ratings = near["vectors"].numpy(), near["ratings"].numpy()
-    return NearestTrailers(vectors[rows], ratings[rows], k=int(near["k"]), weight=float(near["weight"]))
+    return NearestTrailers(vectors[rows], ratings[rows], k=int(near["k"]), weight=float(near["weight"]),
+                           pooling=str(near.get("pooling", "mean")))  # files from before pooling was kept: the mean
 
 
 def _trailer_scores(loaded: LoadedModel, sources: Sequence[np.ndarray], batch_size: int) -> Scores:

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from ml.config import PRESETS, LRCNConfig, TrainConfig
 from ml.crossval import (
@@ -18,6 +19,7 @@ from ml.crossval import (
     predict_samples,
     record_residuals,
     trailer_novelty,
+    trailer_vector,
 )
 from ml.data import TrailerSample
 from ml.embeddings import trailer_frames
@@ -211,8 +213,9 @@ def test_a_pretrained_head_cross_validates_on_cached_embeddings_and_its_ensemble
     result = cross_validate(samples, FAST.replace(epochs=20, duplicate_threshold=0.9999), HEAD, embedding_spec=spec)
     estimate = result.estimate()
     assert set(estimate["summary"]) == {"model", "head", "mean_baseline", "single_frame", "neighbours"}
-    # Each fold's neighbours are found among that fold's training trailers only, by their mean embeddings.
-    looks = {key: np.concatenate([np.load(p) for p in cached]).astype(np.float64).mean(axis=0)
+    # Each fold's neighbours are found among that fold's training trailers only, by their embeddings pooled: the
+    # mean of log(1 + e) over the frames (ml.neighbours.POOLING).
+    looks = {key: np.log1p(np.concatenate([np.load(p) for p in cached]).astype(np.float64)).mean(axis=0)
              for key, _, _, cached in samples}
     ratings = {key: rating for key, _, rating, _ in samples}
     for fold in estimate["per_fold"]:
@@ -285,6 +288,17 @@ def test_a_pretrained_head_cross_validates_on_cached_embeddings_and_its_ensemble
     plain = score_frame_files(loaded, frames, embeddings=cached, embedding_spec=spec)
     assert (plain.low, plain.high) == pytest.approx(cv_plus(each, [f.member.residuals for f in result.folds]), abs=1e-4)
     assert plain.novelty is None
+    # The file says how its neighbours' vectors were pooled; one from before that was kept pooled by the plain mean,
+    # and a trailer is compared with them so.
+    assert {member.near.pooling for member in loaded.members} == {"log1p-mean"}
+    data = torch.load(path, weights_only=True)
+    del data["neighbours"]["pooling"]
+    torch.save(data, tmp_path / "before.pt")
+    before = load_model(tmp_path / "before.pt")
+    assert {member.near.pooling for member in before.members} == {"mean"}
+    sources = [np.load(c) for c in cached]
+    assert trailer_vector(before.members, sources) == pytest.approx(
+        np.concatenate(sources).astype(np.float64).mean(axis=0))
 
 
 def test_novelty_is_only_given_where_every_member_measured_its_fold_trailers_distances():

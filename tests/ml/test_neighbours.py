@@ -59,12 +59,15 @@ def test_how_unlike_the_training_trailers_a_trailer_looks_is_measured_unscaled()
         near.distance(np.zeros(3))
 
 
-def test_trailer_vectors_average_every_subclip_and_need_embeddings_everywhere():
+def test_trailer_vectors_pool_every_subclip_and_need_embeddings_everywhere():
     a = TrailerSample("a", ("a0", "a1"), 5.0, (np.ones((4, 3), np.float16), np.full((2, 3), 4.0, np.float16)))
     b = TrailerSample("b", ("b0",), 6.0, (np.zeros((3, 3), np.float32),))
     vectors = trailer_vectors(trailer_frames([a, b]))
-    assert vectors["a"] == pytest.approx([2.0, 2.0, 2.0])  # (4 × 1 + 2 × 4) / 6 frames
+    assert vectors["a"] == pytest.approx([(4 * np.log(2) + 2 * np.log(5)) / 6] * 3)  # the mean of log(1 + e)
     assert vectors["b"] == pytest.approx([0.0, 0.0, 0.0])
+    assert trailer_vectors(trailer_frames([a]), pooling="mean")["a"] == pytest.approx([2.0] * 3)  # (4 × 1 + 2 × 4) / 6
+    with pytest.raises(ValueError, match="unknown pooling 'max'"):
+        trailer_vectors(trailer_frames([a]), pooling="max")
     assert trailer_vectors(trailer_frames([a, TrailerSample("c", ("c0",), 1.0)])) == {}  # c has no embeddings
     assert trailer_vectors(trailer_frames([a, TrailerSample("c", ("c0",), 1.0, ("c0.emb.npy",))])) == {}  # not read
     d = TrailerSample("d", ("d0",), 1.0, (np.ones((2, 5)),))
