@@ -41,11 +41,15 @@ class AdminLoginForm(RefusesGuessing, AdminAuthenticationForm):
 
 
 class SignUpForm(UserCreationForm):
-    email = forms.EmailField(required=False)
+    email = forms.EmailField(required=False, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
 
     class Meta:
         model = User
         fields = ("username", "email")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget.attrs["autocomplete"] = "username"  # as the login form's: browsers fill it
 
 
 class MultipleFileInput(forms.ClearableFileInput):

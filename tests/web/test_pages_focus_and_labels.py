@@ -12,6 +12,7 @@ import pytest
 from tests.support.html import classes, elements, find, text
 from trailers.services import rate_trailer
 
+SORTED = re.compile(r" \(sorted (?:ascending|descending)\)")  # the sort's words for screen readers
 pytestmark = pytest.mark.django_db
 
 
@@ -58,7 +59,7 @@ def _sort_options(html: str) -> dict[str, str]:
 
 
 def _sortable_headings(html: str) -> dict[str, str]:
-    return {a["attrs"]["data-sort"]: text(a).rstrip(" ▲▼") for a in find(html, "a") if "data-sort" in a["attrs"]}
+    return {a["attrs"]["data-sort"]: SORTED.sub("", text(a)).rstrip(" ▲▼") for a in find(html, "a") if "data-sort" in a["attrs"]}
 
 
 def test_sort_choices_are_called_what_the_columns_are_called(user_client, make_trailer, make_version,
@@ -104,3 +105,18 @@ def test_login_fields_each_have_their_label_in_one_column(client):
         (field,) = find(html, "input", name=name)
         (label,) = find(html, "label", for_=field["attrs"]["id"])
         assert text(label).rstrip(":") == name.capitalize()
+
+
+@pytest.mark.django_db
+def test_a_screen_reader_hears_which_column_sorts_and_which_way(user_client, make_trailer):
+    make_trailer()
+    html = user_client.get("/?sort=-mean").content.decode()
+    assert ('data-sort="mean">Mean rating<span aria-hidden="true"> ▼</span><span class="visually-hidden"> '
+            '(sorted descending)</span></a>') in html
+    assert 'aria-sort=' not in html  # not on a link, where it meant nothing
+
+
+@pytest.mark.django_db
+def test_sign_up_says_what_browsers_may_fill_in(client):
+    html = client.get("/accounts/signup/").content.decode()
+    assert 'name="username"' in html and 'autocomplete="username"' in html and 'autocomplete="email"' in html

@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.rows import cv_version_metrics, rate
 
+SORTED = re.compile(r" \(sorted (?:ascending|descending)\)")  # the sort's words for screen readers
 pytestmark = pytest.mark.django_db
 
 
@@ -117,7 +118,7 @@ def test_the_dataset_shows_the_active_prediction_with_its_interval_or_else_its_u
 def test_the_predictions_table_has_an_uncertainty_column(user_client, ensemble, make_trailer, make_prediction):
     make_prediction(ensemble["version"], make_trailer(title="Sure thing"), 7.0, uncertainty=0.05)
     html = user_client.get("/predictions/").content.decode()
-    headings = [re.sub(r"<[^>]+>", "", h).strip(" ▲▼") for h in re.findall(r"<th[^>]*>(.*?)</th>", html, re.S)]
+    headings = [SORTED.sub("", re.sub(r"<[^>]+>", "", h)).strip(" ▲▼") for h in re.findall(r"<th[^>]*>(.*?)</th>", html, re.S)]
     assert headings.index("Uncertainty") == headings.index("Predicted") + 1
     row = re.search(rf'<tr data-trailer="{ensemble["trailer"].pk}">.*?</tr>', html, re.S).group(0)
     assert '<td class="num uncertainty-col">± 0.40</td>' in row
@@ -136,7 +137,7 @@ def test_the_predictions_table_says_how_unlike_the_training_trailers_each_looks_
     make_prediction(ensemble["version"], make_trailer(title="Stranger"), 5.0, novelty=3.04)
     make_prediction(ensemble["version"], make_trailer(title="Unmeasured"), 5.5)  # a file that kept no distances
     html = user_client.get("/predictions/").content.decode()
-    headings = [re.sub(r"<[^>]+>", "", h).strip(" ▲▼") for h in re.findall(r"<th[^>]*>(.*?)</th>", html, re.S)]
+    headings = [SORTED.sub("", re.sub(r"<[^>]+>", "", h)).strip(" ▲▼") for h in re.findall(r"<th[^>]*>(.*?)</th>", html, re.S)]
     assert headings.index("Unlike") == headings.index("Likely (80%)") + 1
     cells = dict(re.findall(r'<a href="/trailers/\d+/" dir="auto">([^<]+)</a>.*?<td class="num optional-col novelty-col">([^<]+)</td>',
                             html, re.S))

@@ -32,16 +32,21 @@ def url_with(context, **changes) -> str:
 
 @register.simple_tag(takes_context=True)
 def sort_header(context, key: str, label: str, default: str = ""):
-    """A column header that sorts by ``key``, toggling between ascending and descending, showing the direction."""
+    """A column header that sorts by ``key``, toggling between ascending and descending, showing the direction: an
+    arrow to see, and words a screen reader reads (aria-sort belongs on the header cell, which the template writes;
+    on the link it was ignored, and the arrow read as "black down-pointing triangle")."""
     current = context["request"].GET.get("sort") or default
     if current == key:
-        target, arrow, aria = f"-{key}", " ▲", "ascending"
+        target, arrow, words = f"-{key}", " ▲", " (sorted ascending)"
     elif current == f"-{key}":
-        target, arrow, aria = key, " ▼", "descending"
+        target, arrow, words = key, " ▼", " (sorted descending)"
     else:
-        target, arrow, aria = f"-{key}", "", "none"
+        target, arrow, words = f"-{key}", "", ""
     link = url_with(context, sort=target, page=None)
-    return format_html('<a href="{}" aria-sort="{}" data-sort="{}">{}{}</a>', link, aria, key, label, arrow)
+    if not arrow:
+        return format_html('<a href="{}" data-sort="{}">{}</a>', link, key, label)
+    return format_html('<a href="{}" data-sort="{}">{}<span aria-hidden="true">{}</span>'
+                       '<span class="visually-hidden">{}</span></a>', link, key, label, arrow, words)
 
 
 @register.filter
