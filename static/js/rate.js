@@ -1,8 +1,30 @@
 // Rate next at the speed of a keyboard: 1–9 rate, 0 rates 10, S skips, U takes back the last rating.
 // Each key presses the page's own button (htmx then swaps the next trailer in); a key pressed while an
 // answer is on its way waits for it, so that "7" then "u" typed quickly undo the 7, not the one before.
+// The keys can be turned off (#rate-keys-on, remembered in this browser): a stray key or speech input would
+// otherwise rate. After each answer the focus goes to the new trailer's first score, not back to the page's top.
 (function () {
   "use strict";
+
+  var STORE = "reelscore.rateKeys";
+  function keysOn() {
+    var toggle = document.getElementById("rate-keys-on");
+    return !toggle || toggle.checked;
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var toggle = document.getElementById("rate-keys-on");
+    if (!toggle) {
+      return;
+    }
+    try {
+      toggle.checked = window.localStorage.getItem(STORE) !== "off";
+    } catch (e) { /* storage refused: the keys stay on */ }
+    toggle.addEventListener("change", function () {
+      try {
+        window.localStorage.setItem(STORE, toggle.checked ? "on" : "off");
+      } catch (e) { /* not remembered, still applied */ }
+    });
+  });
 
   var pending = [];
   var busy = false;
@@ -39,7 +61,7 @@
   }
 
   document.addEventListener("keydown", function (event) {
-    if (!box() || event.ctrlKey || event.metaKey || event.altKey || event.repeat) {
+    if (!box() || !keysOn() || event.ctrlKey || event.metaKey || event.altKey || event.repeat) {
       return;
     }
     if (event.target.closest && event.target.closest("input, textarea, select, [contenteditable]")) {
@@ -68,6 +90,17 @@
     busy = false;
     while (pending.length && !busy) {
       press(pending.shift());
+    }
+    var root = box();
+    if (!busy && root && (!document.activeElement || document.activeElement === document.body)) {
+      // The card the focus was in was swapped out: on to the new trailer's first score (or what it says).
+      var next = root.querySelector('button[name="score"]') || root.querySelector("h2 a, .notice");
+      if (next) {
+        if (!next.matches("a, button")) {
+          next.setAttribute("tabindex", "-1");
+        }
+        next.focus({preventScroll: true});
+      }
     }
   });
   document.addEventListener("htmx:responseError", function () {

@@ -198,3 +198,26 @@ def test_back_shows_the_pages_as_they_are_now(page, user, video_bytes):
     expect(page.locator("h1")).not_to_have_text("Harbour Lights")
     assert page.locator("#delete-trailer").count() == 0
     assert not page.locator("#my-rating").count() and not Trailer.objects.filter(pk=trailer.pk).exists()
+
+
+def test_the_keys_can_be_turned_off_and_the_focus_follows_the_next_trailer(page, user, uncertain):
+    """A key pressed by accident (or heard by speech input) rated, and after each answer the focus fell to the
+    page's top, so a keyboard user tabbed through the whole page again for every trailer."""
+    from playwright.sync_api import expect
+
+    log_in(page, "alice", "alice-pass-123")
+    page.goto("/rate/?order=uncertain")
+    card = page.locator(".rate-next")
+    expect(card.locator("h2")).to_contain_text("Night Train")
+    page.locator('button[name="score"][value="6"]').focus()
+    page.keyboard.press("Enter")
+    expect(card.locator("h2")).to_contain_text("Paper Moon")
+    expect(page.locator('#rate-next button[name="score"][value="1"]')).to_be_focused()
+    page.uncheck("#rate-keys-on")
+    page.locator("h1").click()
+    page.keyboard.press("7")
+    page.wait_for_timeout(500)
+    expect(card.locator("h2")).to_contain_text("Paper Moon")  # nothing rated
+    assert not Rating.objects.filter(user=user, trailer=uncertain["Paper Moon"]).exists()
+    page.reload()
+    expect(page.locator("#rate-keys-on")).not_to_be_checked()  # remembered in this browser
