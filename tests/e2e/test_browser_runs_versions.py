@@ -73,7 +73,7 @@ def test_compare_two_runs(page, screenshot, versions):
     # What differs, and the figures side by side, the better one marked.
     expect(page.locator("#compare-options tbody tr")).to_have_count(1)
     expect(page.locator("#compare-options tr[data-option='lr']")).to_contain_text("0.001")
-    expect(page.locator("tr[data-figure='val_mae'] td.better")).to_have_text("0.200")
+    expect(page.locator("tr[data-figure='val_mae'] td.better")).to_have_text("0.200 (the best)")  # said to a screen reader too, not only shown
     expect(page.locator("#compare-figures")).to_contain_text("lr ten times higher")
     screenshot(page, "compare-runs", full_page=True)
     assert not page.js_errors

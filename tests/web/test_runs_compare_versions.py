@@ -67,7 +67,7 @@ def test_compare_runs_shows_figures_differing_options_and_overlaid_curves(user_c
     html = unescape(response.content.decode())
     assert response.status_code == 200
     figure = re.search(r'<tr data-figure="val_mae">(.*?)</tr>', html, flags=re.S).group(1)
-    assert '<td class="num">0.900</td>' in figure and '<td class="num better">0.700</td>' in figure
+    assert '<td class="num">0.900</td>' in figure and '<td class="num better">0.700<span class="visually-hidden"> (the best)</span></td>' in figure
     # The second run's model mixes its head with the neighbours: the head alone is a figure of its own.
     head = re.search(r'<tr data-figure="head_mae">(.*?)</tr>', html, flags=re.S).group(1)
     assert "Head alone MAE" in head and re.findall(r'<td class="num[^"]*">(.*?)</td>', head) == ["—", "0.800"]
