@@ -8,7 +8,7 @@ import os
 import pytest
 
 from ml.synth import generate_trailer
-from tests.support.browser import log_in
+from tests.support.browser import log_in, wait_in_page
 from trailers.models import Rating, Trailer
 from trailers.services import rate_trailer
 
@@ -80,8 +80,9 @@ def test_rate_with_keys_skip_and_undo_without_a_page_load(page, screenshot, user
     # Back, past the order's change, asks the server for the page as it is now: htmx restored its own copy of the
     # card as it was first shown (Night Train, nothing to take back), or the card alone without the page around it.
     page.go_back(wait_until="commit")
-    page.wait_for_function("performance.getEntriesByType('navigation')[0].type === 'reload' "
-                           "&& document.readyState === 'complete'")  # htmx keeps no copy: it loads the address again
+    # htmx keeps no copy: it loads the address again.
+    wait_in_page(page, "performance.getEntriesByType('navigation')[0].type === 'reload' "
+                       "&& document.readyState === 'complete'", timeout=15)
     assert page.url.endswith("/rate/?order=uncertain")
     expect(page.locator("nav.nav")).to_have_count(1)
     expect(card.locator("h2")).to_contain_text("Paper Moon")  # the one unrated now (its skip is not in this address)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.browser import log_in
+from tests.support.browser import log_in, wait_in_page
 from trailers.models import Trailer, TrainingRun
 from trailers.services import rate_trailer
 
@@ -178,7 +178,7 @@ def test_leaving_the_upload_page_while_a_file_is_on_its_way_asks_first(page, use
     page.click("h1")  # browsers ask before leaving only a page someone has used
     (tmp_path / "big.mp4").write_bytes(b"\0" * 100_000)
     page.set_input_files("#id_files", str(tmp_path / "big.mp4"))
-    page.wait_for_function("document.querySelector('.upload .upload-result')")
+    wait_in_page(page, "!!document.querySelector('.upload .upload-result')", timeout=15)
     asked = []
 
     def answer(dialog):

@@ -51,5 +51,16 @@ def log_in(page, username: str, password: str) -> None:
 def wait_in_page(page, expression: str, *, timeout: float = 30) -> None:
     """Wait until ``expression`` is true in ``page``, read by page.evaluate from here. Playwright's own
     wait_for_function evaluates a predicate that is not true at once with eval in the page, which the
-    Content-Security-Policy (script-src 'self', no 'unsafe-eval') refuses."""
-    wait_for(lambda: page.evaluate(expression), timeout=timeout, interval=0.1, message=f"the page: {expression}")
+    Content-Security-Policy (script-src 'self', no 'unsafe-eval') refuses. A page being loaded again meanwhile is
+    asked again once it is there."""
+    from playwright.sync_api import Error
+
+    def true_now() -> bool:
+        try:
+            return bool(page.evaluate(expression))
+        except Error as exc:  # the page is being loaded again: ask the new one next time
+            if "Execution context was destroyed" in str(exc):
+                return False
+            raise
+
+    wait_for(true_now, timeout=timeout, interval=0.1, message=f"the page: {expression}")

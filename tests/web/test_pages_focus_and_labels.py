@@ -32,7 +32,7 @@ def test_saved_notice_is_inside_the_rating_block_and_the_chosen_score_keeps_focu
     assert [(e["tag"], text(e), e["attrs"]["aria-pressed"]) for e in focused] == [("button", "4", "true")]
     # The notices at the top of the page are emptied rather than filled far above the buttons.
     (top,) = find(html, "div", id="messages")
-    assert top["attrs"]["hx-swap-oob"] == "true" and text(top) == ""
+    assert top["attrs"]["hx-swap-oob"] == "innerHTML" and text(top) == ""
 
 
 def test_after_removing_a_rating_focus_goes_to_the_notice_that_says_so(user_client, user, make_trailer):

@@ -168,5 +168,5 @@ def test_start_notice_goes_once_the_run_moves_on(staff_client, make_run):
     assert 'id="messages"' not in partial
     TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.RUNNING, heartbeat_at=timezone.now())
     partial = staff_client.get(f"/runs/{run.pk}/?shown=queued", HTTP_HX_REQUEST="true").content.decode()
-    assert '<div id="messages" class="messages" role="status" aria-live="polite" hx-swap-oob="true"></div>' in partial
+    assert '<div id="messages" class="messages" role="status" aria-live="polite" hx-swap-oob="innerHTML"></div>' in partial
     assert """hx-vals='{"shown": "running"}'""" in partial

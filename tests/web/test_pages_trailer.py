@@ -83,7 +83,7 @@ def test_rating_with_htmx_saves_and_returns_the_block(user_client, user, make_tr
     assert Rating.objects.get(user=user, trailer=trailer).score == 7
     assert 'id="my-rating"' in html and "You rated it 7/10." in html
     assert 'id="distribution" hx-swap-oob="true"' in html and "7.00</span> mean of 1 rating" in html
-    assert 'hx-swap-oob="true"' in html and "Saved: you rated" in html  # the notice, in place
+    assert 'id="messages" class="messages" role="status" aria-live="polite" hx-swap-oob="innerHTML"' in html and "Saved: you rated" in html  # the notice, in place
     # Rating again changes it; removing it removes it.
     user_client.post(f"/trailers/{trailer.pk}/rating/", {"score": "3"}, HTTP_HX_REQUEST="true")
     assert Rating.objects.get(user=user, trailer=trailer).score == 3

@@ -51,7 +51,7 @@ def test_htmx_rating_answers_the_next_trailer_in_place_and_undo_brings_it_back(u
     html = response.content.decode()
     assert response.status_code == 200 and "<html" not in html and html.lstrip().startswith('<div id="rate-next"')
     assert shown(response) == scored["Middling"].pk
-    assert "Saved: you rated “Murky” 9/10." in html and 'hx-swap-oob="true"' in html
+    assert "Saved: you rated “Murky” 9/10." in html and 'hx-swap-oob="innerHTML"' in html
     assert "Undo: take back 9/10 for “Murky”" in html
     response = user_client.post("/rate/undo/", HTTP_HX_REQUEST="true")
     html = response.content.decode()
