@@ -45,20 +45,29 @@ def test_a_sigterm_while_serve_starts_stops_it_and_all_it_started(tmp_path, afte
     """A process manager's SIGTERM during start-up (the checks, the worker and the scheduler starting) stops serve
     as one after it: it once landed in a finalizer, was lost, and serve ran on until it was killed."""
     serve, port, log = start_serve(tmp_path / "var", SWEEP_INTERVAL_SECONDS="2")
-    try:
+
+    def sigterm():
         wait_for(lambda: listening(port) or serve.poll() is not None, timeout=120, interval=0.05,
                  message="the web server to listen")
         time.sleep(after)
         serve.send_signal(signal.SIGTERM)
-        serve.wait(timeout=40)
-    finally:
-        stop_process(serve, signal.SIGKILL, timeout=10)
-    text = log.read_text(errors="replace")
+
+    text = _ended(serve, log, sigterm)
     assert serve.returncode == 0, text
     assert "Stopping the web server, the worker and the scheduler" in text, text
     assert "Exception ignored" not in text, text
-    with pytest.raises(ProcessLookupError):  # nothing it started outlived it
+
+
+def _ended(serve, log, act) -> str:
+    """Do ``act`` to a running serve and wait for it to end; its log. Nothing it started outlives it."""
+    try:
+        act()
+        serve.wait(timeout=60)
+    finally:
+        stop_process(serve, signal.SIGKILL, timeout=10)
+    with pytest.raises(ProcessLookupError):
         os.killpg(serve.pid, 0)
+    return log.read_text(errors="replace")
 
 
 def test_with_redis_and_no_var_folder_yet_the_scheduler_starts(tmp_path):
@@ -87,18 +96,15 @@ def test_with_redis_and_no_var_folder_yet_the_scheduler_starts(tmp_path):
 def test_a_part_that_stops_by_itself_stops_serve_with_a_failure(tmp_path):
     """The worker or scheduler dying is a failure a process manager must see: serve exited 0."""
     serve, port, log = start_serve(tmp_path / "var", SWEEP_INTERVAL_SECONDS="2")
-    try:
+
+    def kill_the_scheduler():
         wait_for(lambda: "beat: Starting" in log.read_text(errors="replace"), timeout=120, interval=0.5,
                  message="the scheduler to start")
         beat = subprocess.run(["pgrep", "-f", "-g", str(serve.pid), "celery -A config beat"], capture_output=True,
                               text=True).stdout.split()
         assert beat, "the scheduler's process"
         os.kill(int(beat[0]), signal.SIGKILL)
-        serve.wait(timeout=60)
-    finally:
-        stop_process(serve, signal.SIGKILL, timeout=10)
-    text = log.read_text(errors="replace")
+
+    text = _ended(serve, log, kill_the_scheduler)
     assert serve.returncode == 1, text
     assert "The scheduler stopped by itself (exit status -9), so the rest were stopped too" in text, text
-    with pytest.raises(ProcessLookupError):
-        os.killpg(serve.pid, 0)
