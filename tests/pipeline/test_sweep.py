@@ -46,7 +46,8 @@ def test_a_failure_while_storing_frames_marks_the_trailer_failed_and_keeps_nothi
     preprocess_trailer(trailer_id=trailer.pk)
     trailer.refresh_from_db()
     assert trailer.status == Trailer.Status.FAILED
-    assert "No space left on device" in trailer.error
+    assert trailer.error.startswith(f"{trailer.original_name}: the worker ran out of disk space while writing its "
+                                    "frames, and nothing was kept.")
     assert not (settings.MEDIA_ROOT / "subclips" / str(trailer.pk)).exists()  # no half-written folder
     assert not trailer.subclips.exists()
 
