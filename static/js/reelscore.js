@@ -30,9 +30,20 @@
     }
   });
 
-  // Selects that submit their form when changed (the predictions page's version picker).
+  // Selects that submit their form when a choice is picked with the mouse or a finger (the predictions page's
+  // version picker). A choice stepped through with the arrow keys is not submitted (each step would load a page):
+  // the form's own button submits it.
+  var keyed = false;
+  document.addEventListener("keydown", function (event) {
+    if (event.target.matches && event.target.matches("select[data-autosubmit]")) {
+      keyed = true;
+    }
+  }, true);
+  document.addEventListener("pointerdown", function () {
+    keyed = false;
+  }, true);
   document.addEventListener("change", function (event) {
-    if (event.target.matches("select[data-autosubmit]")) {
+    if (event.target.matches("select[data-autosubmit]") && !keyed) {
       event.target.form.submit();
     }
   });

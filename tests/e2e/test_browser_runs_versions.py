@@ -101,3 +101,24 @@ def test_activate_a_worse_version_after_a_warning_then_roll_back(page, versions)
     expect(page.locator("tr[data-version='1'] .badge")).to_have_text("active")
     assert ModelVersion.objects.get(is_active=True).pk == v1.pk
     assert not page.js_errors
+
+
+def test_the_version_picker_waits_for_show_when_stepped_with_the_keys(page, versions):
+    """Each arrow key on the closed picker loaded another version's page and lost the focus: a keyboard user could
+    not step through the choices. The mouse still shows a version at once."""
+    from playwright.sync_api import expect
+
+    v1, v2 = versions["v1"], versions["v2"]
+    log_in(page, "alice", "alice-pass-123")
+    page.goto(f"/predictions/?version={v1.pk}")
+    picker = page.locator("select[name=version]")
+    picker.focus()
+    page.keyboard.press("ArrowDown" if picker.evaluate("s => s.selectedIndex") == 0 else "ArrowUp")
+    page.wait_for_timeout(700)
+    assert page.url.endswith(f"?version={v1.pk}")  # not loaded
+    expect(picker).to_be_focused()
+    page.click("#show-version")
+    page.wait_for_url(f"**/predictions/?version={v2.pk}")
+    page.locator("h1").click()  # a pointer again
+    page.select_option("select[name=version]", str(v1.pk))
+    page.wait_for_url(f"**/predictions/?version={v1.pk}")
