@@ -173,11 +173,6 @@ def rateable_again(*, user, pk: int | str | None) -> Trailer | None:
     return Trailer.objects.filter(pk=number, status=Trailer.Status.READY).exclude(ratings__user=user).first()
 
 
-def own_score(*, user, trailer: Trailer) -> int | None:
-    """``user``'s score of ``trailer``, or None when they have not rated it."""
-    return Rating.objects.filter(user=user, trailer=trailer).values_list("score", flat=True).first()
-
-
 # The ratings CSV's columns: what the export writes, and what services.raters.import_ratings reads back.
 RATING_CSV_COLUMNS = ["trailer_id", "sha256", "title", "username", "score", "updated_at"]
 

@@ -112,7 +112,6 @@ def rate_next(request):
         messages.error(request, "No trailer was given to rate.")
         status = 400
     else:
-        previous = selectors_labelling.own_score(user=request.user, trailer=trailer)
         try:
             rating = rate_trailer(user=request.user, trailer=trailer, score=request.POST.get("score"))
         except ValidationError as error:
@@ -125,7 +124,10 @@ def rate_next(request):
             show(request, error)
         else:
             stack = (request.session.get(UNDO_KEY) or [])[-(UNDO_DEPTH - 1):]
-            request.session[UNDO_KEY] = [*stack, [trailer.pk, previous, rating.score, rating.updated_at.isoformat()]]
+            # What it replaced as the rating read it under its lock: read before, a rating given elsewhere at the
+            # same moment was missed, and undo then removed the rating instead of giving that one back.
+            request.session[UNDO_KEY] = [*stack, [trailer.pk, rating.previous_score, rating.score,
+                                                  rating.updated_at.isoformat()]]
             messages.success(request, f"Saved: you rated “{trailer.title}” {rating.score}/10.")
     if not request.htmx:
         return redirect(rate_next_url(order=order, skip=skip))

@@ -185,3 +185,12 @@ def test_ratings_and_the_trailers_deletion_at_once_take_turns(make_trailer, user
                       and not (isinstance(r, ServiceError) and r.code == "not_found")]
         assert unexpected == [], results
         assert not Trailer.objects.filter(pk=trailer.pk).exists() and not Rating.objects.filter(trailer=trailer).exists()
+
+
+def test_a_rating_says_what_it_replaced_as_it_read_it(make_trailer, user):
+    """Rate next kept the score a rating replaced by reading it before the rating's own lock: a rating given on the
+    trailer page at the same moment was missed, and undo then removed the rating instead of giving that one back."""
+    trailer = make_trailer()
+    assert rate_trailer(user=user, trailer=trailer, score=3).previous_score is None
+    assert rate_trailer(user=user, trailer=trailer, score=8).previous_score == 3
+    assert rate_trailer(user=user, trailer=trailer, score=8).previous_score == 8

@@ -114,8 +114,7 @@ def preprocess_trailer(*, trailer_id: int) -> Trailer | None:
                                                      processed_at=timezone.now())
         # Which version is active is read after commit: one activated meanwhile scores this trailer too.
         transaction.on_commit(lambda: _score_with_active_version(trailer.pk))
-    trailer.refresh_from_db()
-    return trailer
+    return Trailer.objects.filter(pk=trailer.pk).first()  # None where it was deleted the moment it was ready
 
 
 def _write(trailer: Trailer, subclip, work: Path, folder: str, config: SamplingConfig, spec) -> Subclip:

@@ -97,13 +97,15 @@ def _lock_trailer(trailer: Trailer) -> None:
 
 
 def rate_trailer(*, user, trailer: Trailer, score) -> Rating:
-    """Create or update ``user``'s rating of ``trailer``; refuse anything :func:`parse_rating` refuses."""
+    """Create or update ``user``'s rating of ``trailer``; refuse anything :func:`parse_rating` refuses. The rating
+    returned carries ``previous_score``: the score it replaced (None for a first rating)."""
     value = parse_rating(score)
     for attempt in range(ATTEMPTS):
         try:
             with transaction.atomic():
                 _lock_trailer(trailer)
                 rating = Rating.objects.select_for_update().filter(user=user, trailer=trailer).first()
+                previous = rating.score if rating is not None else None
                 if rating is None:
                     rating = Rating.objects.create(user=user, trailer=trailer, score=value)
                     _move_counters([trailer.pk], count=1, total=value)
@@ -115,6 +117,7 @@ def rate_trailer(*, user, trailer: Trailer, score) -> Rating:
                     if value != old:  # the same score again changes no mean, nor any version's figures
                         _move_counters([trailer.pk], count=0, total=value - old)
                         _ratings_changed()
+            rating.previous_score = previous  # what it replaced, read under the lock (rate next's undo keeps it)
             return rating
         except IntegrityError:
             # The same person's first rating of this trailer arrived twice at once (a double click): the other
