@@ -69,6 +69,53 @@
     });
   });
 
+  // A part of the page that polls (a run's progress, the runs list, a trailer's processing) is swapped whole every
+  // second or two: what someone was doing in it stays as it was. The focused element (by its id, or its place
+  // among the links and buttons) gets the focus back, and a section opened (<details>) stays open.
+  var kept = null;
+  function controls(root) {
+    return Array.prototype.slice.call(root.querySelectorAll("a[href], button, input, select, textarea, summary"));
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || !target.matches("[hx-trigger^='every']")) {
+      kept = null;
+      return;
+    }
+    var active = document.activeElement;
+    var inside = active && target.contains(active) && active !== target;
+    kept = {
+      id: target.id,
+      focusId: inside ? active.id : "",
+      focusIndex: inside ? controls(target).indexOf(active) : -1,
+      open: Array.prototype.map.call(target.querySelectorAll("details[open]"), function (d) {
+        return Array.prototype.indexOf.call(target.querySelectorAll("details"), d);
+      })
+    };
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!kept) {
+      return;
+    }
+    var root = document.getElementById(kept.id);
+    var was = kept;
+    kept = null;
+    if (!root) {
+      return;
+    }
+    var all = root.querySelectorAll("details");
+    was.open.forEach(function (i) {
+      if (all[i]) {
+        all[i].open = true;
+      }
+    });
+    var back = (was.focusId && document.getElementById(was.focusId)) ||
+      (was.focusIndex >= 0 ? controls(root)[was.focusIndex] : null);
+    if (back && document.activeElement !== back) {
+      back.focus({preventScroll: true});
+    }
+  });
+
   // Content htmx swapped in that asks to be seen (a rating saved from further down the page).
   document.addEventListener("htmx:load", function (event) {
     var element = event.detail.elt;

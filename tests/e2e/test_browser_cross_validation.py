@@ -83,3 +83,28 @@ def test_the_run_page_leads_with_the_estimate(page, phone, screenshot, cv_run):
         box = card.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE_WIDTH, "a card is cut off at the screen's edge"
     screenshot(phone, "23-phone-cv-run", full_page=True)
+
+
+def test_a_running_runs_page_keeps_what_was_opened_and_focused_while_it_polls(page, user):
+    """The run page is swapped whole every 1.5 s while the run trains: an opened "Per epoch" section closed again
+    and the focus fell to the page's top, so nobody could read that table during a run."""
+    from playwright.sync_api import expect
+
+    from tests.support.rows import create_cv_run, create_trailer, fold_metrics
+    from trailers.models import TrainingRun
+
+    trailers = [create_trailer(title=f"Trailer {name}") for name in ("Alpha", "Bravo", "Charlie", "Delta", "Echo",
+                                                                      "Foxtrot")]
+    run = create_cv_run(trailers, LABELS[:6], epochs=4, status=TrainingRun.Status.RUNNING, progress=0.5, epoch=2,
+                        metrics=fold_metrics(folds=3, epochs=4)[:6], cross_validation={})
+    log_in(page, "alice", "alice-pass-123")
+    page.goto(f"/runs/{run.pk}/")
+    summary = page.locator("#per-epoch summary")
+    summary.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#per-epoch details")).to_have_attribute("open", "")
+    with page.expect_response(lambda r: f"/runs/{run.pk}/" in r.url and r.request.headers.get("hx-request")):
+        pass  # one poll answered and swapped in
+    page.wait_for_timeout(400)
+    expect(page.locator("#per-epoch details")).to_have_attribute("open", "")
+    expect(page.locator("#per-epoch summary")).to_be_focused()
