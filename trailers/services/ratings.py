@@ -88,12 +88,11 @@ def _ratings_changed() -> None:
     mark_summaries_stale()
 
 
-def _lock_trailer(trailer: Trailer) -> None:
+def _locked(trailer: Trailer) -> bool:
     """Lock the trailer's row first, as deleting it does (then its ratings go): a rating and a delete at once take
     turns. Locking the rating first deadlocked with a delete, and a rating of a trailer deleted meanwhile failed
-    on its foreign key; a ServiceError (404, ``not_found``) now says the trailer is gone."""
-    if not Trailer.objects.select_for_update().filter(pk=trailer.pk).exists():
-        raise ServiceError(f"“{trailer.title}” was deleted: there is nothing to rate.", code="not_found", status=404)
+    on its foreign key. False when the trailer is gone."""
+    return Trailer.objects.select_for_update().filter(pk=trailer.pk).exists()
 
 
 def rate_trailer(*, user, trailer: Trailer, score) -> Rating:
@@ -103,7 +102,9 @@ def rate_trailer(*, user, trailer: Trailer, score) -> Rating:
     for attempt in range(ATTEMPTS):
         try:
             with transaction.atomic():
-                _lock_trailer(trailer)
+                if not _locked(trailer):
+                    raise ServiceError(f"“{trailer.title}” was deleted: there is nothing to rate.", code="not_found",
+                                       status=404)
                 rating = Rating.objects.select_for_update().filter(user=user, trailer=trailer).first()
                 previous = rating.score if rating is not None else None
                 if rating is None:
@@ -129,7 +130,7 @@ def rate_trailer(*, user, trailer: Trailer, score) -> Rating:
 
 def delete_rating(*, user, trailer: Trailer) -> bool:
     with transaction.atomic():
-        if not Trailer.objects.select_for_update().filter(pk=trailer.pk).exists():  # as _lock_trailer: gone with it
+        if not _locked(trailer):  # gone, and its ratings with it
             return False
         rating = Rating.objects.select_for_update().filter(user=user, trailer=trailer).first()
         # Deleted by a concurrent request since: it took the rating off the counters, not us.
