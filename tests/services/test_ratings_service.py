@@ -141,10 +141,32 @@ def test_refused_rows_are_numbered_as_the_file_s_lines_after_a_quoted_line_break
         f'{trailer.pk},alice,7,"two\r\nlines"',  # lines 2-3
         "",  # line 4
         f"{trailer.pk},carol,4,",  # line 5
-        f'{trailer.pk},dave,"1\n1",',  # lines 6-7: no such person either
+        f'{trailer.pk},dave,1,"one\nmore"',  # lines 6-7: no such person either
     ]).encode()
     assert import_ratings_csv(data=data).refused == [(5, "no account is called 'carol'"),
                                                      (6, "no account is called 'dave'")]
+
+
+def test_a_stray_quote_that_would_swallow_the_rows_after_it_refuses_the_whole_file(user, make_trailer):
+    trailers = [make_trailer(title=f"T{n}") for n in range(8)]
+    lines = ["username,score,trailer_id"] + [f"alice,{n + 1},{t.pk}" for n, t in enumerate(trailers)]
+    lines[4] = f'alice,"7,{trailers[3].pk}'  # line 5: the quote never closes where it should
+    with pytest.raises(RatingsImportError, match="After line 4, the file cannot be read as CSV .*quote"):
+        import_ratings_csv(data="\n".join(lines).encode())  # open at the end of the file
+    assert not Rating.objects.exists()
+    lines[-1] += ',"'  # now it closes on the last line: still one value swallowing four rows
+    with pytest.raises(RatingsImportError) as caught:
+        import_ratings_csv(data="\n".join(lines).encode())
+    assert "Line 5: a quote in the score column opens a value that runs on to line 9" in caught.value.message
+    assert "nothing was imported" in caught.value.message
+    assert not Rating.objects.exists()
+
+
+def test_a_trailer_id_in_other_digits_than_ascii_names_no_trailer(user, make_trailer):
+    trailer = make_trailer()
+    fullwidth = "".join(chr(ord("０") + int(d)) for d in str(trailer.pk))
+    report = import_ratings_csv(data=f"username,score,trailer_id\nalice,4,{fullwidth}\n".encode())
+    assert report.refused == [(2, f"no trailer has the id {fullwidth!r}")] and not Rating.objects.exists()
 
 
 @pytest.mark.parametrize(("data", "words"), [

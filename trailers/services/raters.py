@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from trailers.errors import ServiceError
+from trailers.ids import parse_id
 from trailers.models import ExcludedRater, Rating, Trailer
 from trailers.selectors import from_spreadsheet
 
@@ -111,6 +112,21 @@ def _first_line(last_line: int, row: dict) -> int:
     return last_line - sum(v.count("\n") for v in values if isinstance(v, str))
 
 
+KEY_COLUMNS = ("username", "score", "trailer_id", "sha256")
+
+
+def _refuse_runaway_quote(number: int, row: dict, last_line: int) -> None:
+    """A value the import reads never holds a line break: where one does, a quote opened in it never closed where it
+    should have, and the reader took the lines after it into that one value. Every row from there would be lost
+    unnoticed, so the whole file is refused."""
+    for name in KEY_COLUMNS:
+        if "\n" in row.get(name, "") or "\r" in row.get(name, ""):
+            raise RatingsImportError(
+                f"Line {number}: a quote in the {name} column opens a value that runs on to line {last_line}, "
+                "so the lines between would be read as part of it. Close or remove the quote and send the file "
+                "again; nothing was imported.")
+
+
 def import_ratings(*, data: bytes) -> ImportReport:
     """Read a ratings CSV (as the export writes it: ``username``, ``score`` and ``trailer_id`` or ``sha256``;
     other columns are ignored) and save every row that names a known person, a known trailer and a rating the
@@ -119,20 +135,31 @@ def import_ratings(*, data: bytes) -> ImportReport:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise RatingsImportError("The file is not UTF-8 text: save the CSV as UTF-8 and send it again.") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = {(name or "").strip().lower() for name in reader.fieldnames or []}
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        columns = {(name or "").strip().lower() for name in reader.fieldnames or []}
+    except csv.Error as error:
+        raise RatingsImportError(f"Its first line cannot be read as CSV ({error}); a quote is probably missing. "
+                                 "Nothing was imported.") from None
     if "username" not in columns or "score" not in columns or not columns & {"trailer_id", "sha256"}:
         raise RatingsImportError(f"A ratings CSV needs the columns username, score and trailer_id or sha256; this one has "
                            f"{', '.join(sorted(c for c in columns if c)) or 'none'}.")
-    rows = [(_first_line(reader.line_num, row), {(k or "").strip().lower(): (v or "").strip()
-                                                 for k, v in row.items() if k and isinstance(v, str | None)})
-            for row in reader]
+    rows, read = [], reader.line_num
+    try:
+        for row in reader:
+            number, read = _first_line(reader.line_num, row), reader.line_num
+            row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k and isinstance(v, str | None)}
+            _refuse_runaway_quote(number, row, reader.line_num)
+            rows.append((number, row))
+    except csv.Error as error:  # strict: a quote still open at the end of the file, or text right after a closing one
+        raise RatingsImportError(f"After line {read}, the file cannot be read as CSV ({error}): a quote is probably "
+                                 "missing or misplaced. Nothing was imported.") from None
     for _, row in rows:  # the export quotes a name a spreadsheet would read as a formula
         row["username"] = from_spreadsheet(row.get("username", ""))
     users = {u.username: u for u in get_user_model().objects.filter(username__in={r.get("username") for _, r in rows})}
     by_sha = dict(Trailer.objects.filter(sha256__in={r.get("sha256") for _, r in rows if r.get("sha256")})
                   .values_list("sha256", "pk"))
-    ids = {int(r["trailer_id"]) for _, r in rows if r.get("trailer_id", "").isdecimal() and len(r["trailer_id"]) < 19}
+    ids = {parse_id(r["trailer_id"]) for _, r in rows if r.get("trailer_id")} - {None}
     known_ids = set(Trailer.objects.filter(pk__in=ids).values_list("pk", flat=True))
     report, seen, wanted = ImportReport(), {}, {}
     with transaction.atomic():
@@ -142,7 +169,7 @@ def import_ratings(*, data: bytes) -> ImportReport:
                 report.refused.append((number, f"no account is called {row.get('username', '')!r}"))
                 continue
             sha, raw_id = row.get("sha256", ""), row.get("trailer_id", "")
-            trailer_id = by_sha.get(sha) if sha else (int(raw_id) if raw_id.isdecimal() and len(raw_id) < 19 else None)
+            trailer_id = by_sha.get(sha) if sha else parse_id(raw_id)
             if trailer_id is None or (not sha and trailer_id not in known_ids):
                 what = f"sha256 {sha[:12]}…" if sha else f"id {raw_id!r}"
                 report.refused.append((number, f"no trailer has the {what}"))
