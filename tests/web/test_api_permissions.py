@@ -99,9 +99,31 @@ def test_token_endpoint(user):
     response = APIClient().post("/api/token/", {"username": "alice", "password": "alice-pass-123"}, format="json")
     assert response.status_code == 200 and response.json()["token"] == Token.objects.get(user=user).key
     bad = APIClient().post("/api/token/", {"username": "alice", "password": "nope"}, format="json")
-    assert bad.status_code == 400 and "non_field_errors" in bad.json()
+    assert bad.status_code == 400 and bad.json() == {  # the shape of every refusal, DRF's key kept beside it
+        "detail": "Unable to log in with provided credentials.", "code": "invalid_credentials",
+        "non_field_errors": ["Unable to log in with provided credentials."]}
     extra = APIClient().post("/api/token/", {"username": "alice", "password": "alice-pass-123", "x": 1}, format="json")
     assert extra.status_code == 400 and extra.json() == {"x": ["Unknown field."]}  # refused, naming it
+
+
+def test_a_client_that_still_sends_a_revoked_token_or_a_session_without_csrf_can_get_a_new_token(user):
+    client = APIClient(enforce_csrf_checks=True)
+    client.credentials(HTTP_AUTHORIZATION="Token revoked-by-a-password-change")
+    answer = client.post("/api/token/", {"username": "alice", "password": "alice-pass-123"}, format="json")
+    assert answer.status_code == 200 and answer.json()["token"] == Token.objects.get(user=user).key
+    assert client.delete("/api/token/").status_code == 401  # revoking still needs a valid one
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(user)  # a session cookie, and no CSRF token
+    assert browser.post("/api/token/", {"username": "alice", "password": "alice-pass-123"},
+                        format="json").status_code == 200
+
+
+def test_a_body_that_is_no_json_object_is_refused_in_every_refusal_s_shape(user, make_trailer):
+    client = APIClient()
+    client.force_login(user)
+    answer = client.put(f"/api/trailers/{make_trailer().pk}/rating/", [5], format="json")
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "invalid" and "Expected a dictionary, but got list" in answer.json()["detail"]
 
 
 def test_token_requests_are_throttled_per_client_address(user, settings):

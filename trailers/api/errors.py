@@ -29,7 +29,13 @@ def exception_handler(exc, context):
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
     response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+    if response is not None and isinstance(response.data, dict) and set(response.data) == {"non_field_errors"}:
+        # A refusal of the body as a whole (a wrong password for a token, a body that is no JSON object) is no bad
+        # field's: it gets the detail and code every other refusal has, its messages kept where DRF put them.
+        codes = exc.get_codes().get("non_field_errors", []) if isinstance(exc.get_codes(), dict) else []
+        response.data = {"detail": " ".join(str(m) for m in response.data["non_field_errors"]),
+                         "code": codes[0] if codes and isinstance(codes[0], str) else "invalid", **response.data}
+    elif response is not None and isinstance(response.data, dict) and "detail" in response.data:
         code = exc.get_codes() if hasattr(exc, "get_codes") else None
         if isinstance(code, str):
             response.data.setdefault("code", code)

@@ -54,6 +54,12 @@ class RefusesUnknownFields:
 class TokenRequestSerializer(RefusesUnknownFields, AuthTokenSerializer):
     """A username and a password, nothing else."""
 
+    def validate(self, attrs):
+        try:
+            return super().validate(attrs)
+        except serializers.ValidationError as error:  # DRF's code for it is "authorization"
+            raise serializers.ValidationError([str(m) for m in error.detail], code="invalid_credentials") from None
+
 
 class RaterExclusionRequestSerializer(RefusesUnknownFields, serializers.Serializer):
     # The pattern says in the schema what the field refuses anyway: a NUL character (no database column keeps one).

@@ -26,6 +26,7 @@ from rest_framework.exceptions import NotFound, Throttled, UnsupportedMediaType,
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from trailers import selectors, selectors_runs, services, throttles, uploads
 from trailers.errors import ServiceError
@@ -382,6 +383,12 @@ class TokenView(ObtainAuthToken):
 
     parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
     serializer_class = TokenRequestSerializer
+
+    def initialize_request(self, request, *args, **kwargs):
+        # POST reads no credentials but the body's: a client that still sends a token a password change revoked, or
+        # a logged-in browser session without its CSRF token, must still be able to log in again.
+        self.authentication_classes = [] if request.method == "POST" else api_settings.DEFAULT_AUTHENTICATION_CLASSES
+        return super().initialize_request(request, *args, **kwargs)
 
     def get_permissions(self):
         return [IsAuthenticated()] if self.request.method == "DELETE" else super().get_permissions()
