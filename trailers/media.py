@@ -22,11 +22,15 @@ from __future__ import annotations
 
 import os
 import re
+from functools import wraps
 from urllib.parse import quote
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.utils.http import content_disposition_header, http_date
+from rest_framework.authentication import TokenAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
 
 from .store import is_local, served_type
 
@@ -36,6 +40,26 @@ CHUNK = 256 * 1024
 
 # A file opened on its own (a link followed, a tab) is no page of the site's: no script runs, nothing is sent as it.
 SANDBOX = "sandbox"
+
+
+def login_or_token_required(view):
+    """``login_required`` that also takes the API's token (``Authorization: Token …``): the API hands out these
+    files' URLs (a trailer's ``video_url``, a subclip's ``contact_sheet_url``), and a client that logs in with a
+    token only must be able to fetch them. A token that is not valid gets 401; no credentials at all, the login page."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated and get_authorization_header(request).split()[:1] == [b"Token"]:
+            try:
+                found = TokenAuthentication().authenticate(request)
+            except AuthenticationFailed as error:
+                response = HttpResponse(f"{error.detail}\n", status=401, content_type="text/plain; charset=utf-8")
+                response["WWW-Authenticate"] = "Token"
+                return response
+            request.user = found[0]
+        return login_required(view)(request, *args, **kwargs)
+
+    return wrapped
 
 
 def _sandboxed(response):

@@ -28,7 +28,7 @@ from .downloads import csv_download
 from .errors import ServiceError, show
 from .filters import PredictionFilterSet, RunFilterSet, TrailerFilterSet
 from .forms import SignUpForm, UploadForm
-from .media import serve_file, serve_stored
+from .media import login_or_token_required, serve_file, serve_stored
 from .models import Trailer, TrainingRun
 from .paging import IdsFirstPaginator
 from .permissions import CANCEL_RUN, DELETE_TRAILER, REFUSALS, can, can_change_trailer
@@ -200,7 +200,7 @@ def trailer_rating(request, pk: int):
                                                      "oob": True}, status=status)
 
 
-@login_required
+@login_or_token_required
 @require_safe
 def trailer_video(request, pk: int):
     """What the page's player plays: the browser copy where there is one, else the file itself."""
@@ -208,7 +208,7 @@ def trailer_video(request, pk: int):
     return serve_file(request, trailer.browser_copy or trailer.file)
 
 
-@login_required
+@login_or_token_required
 @require_safe
 def trailer_original(request, pk: int):
     """The uploaded file itself, as a download under the name it was uploaded with."""
@@ -234,7 +234,7 @@ def _contact_sheet(request, subclip):
     return response
 
 
-@login_required
+@login_or_token_required
 @require_safe
 def trailer_thumbnail(request, pk: int):
     subclip = selectors.first_contact_sheet(trailer_pk=pk)
@@ -243,13 +243,13 @@ def trailer_thumbnail(request, pk: int):
     return _contact_sheet(request, subclip)
 
 
-@login_required
+@login_or_token_required
 @require_safe
 def subclip_sheet(request, pk: int):
     return _contact_sheet(request, selectors.get_subclip(pk=pk))
 
 
-@login_required
+@login_or_token_required
 @require_safe
 def media_file(request, name: str):
     """Any stored file, for staff (the admin links to them); pages use the views above."""

@@ -214,3 +214,22 @@ def test_a_video_uploaded_under_a_page_s_name_is_never_served_as_a_page(api, use
         assert served["Content-Type"] == "application/octet-stream" and served["X-Content-Type-Options"] == "nosniff"
         assert served["Content-Security-Policy"] == "sandbox"
         assert b"".join(served.streaming_content) == polyglot
+
+
+def test_a_client_with_a_token_only_fetches_the_files_the_api_links(user, make_trailer):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    trailer = make_trailer()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    body = client.get(f"/api/trailers/{trailer.pk}/").json()
+    video = client.get(body["video_url"])
+    assert video.status_code == 200 and b"".join(video.streaming_content) == trailer.file.open("rb").read()
+    sheet = client.get(body["subclips"][0]["contact_sheet_url"])
+    assert sheet.status_code == 200 and sheet["Content-Type"] == "image/jpeg"
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    refused = client.get(body["video_url"])
+    assert refused.status_code == 401 and refused["WWW-Authenticate"] == "Token"
+    client.credentials()
+    assert client.get(body["video_url"]).status_code == 302  # no credentials: the login page, as before
