@@ -44,11 +44,29 @@ def test_a_worse_version_is_refused_until_confirmed_then_rolled_back(staff_api, 
     assert body["comparison"]["decision"] == "keep" and body["comparison"]["trailers"] == 6
     assert "nothing was activated. Ask again with ?confirm=true" in body["detail"] and body["code"] == "worse_than_active"
     assert ModelVersion.objects.get(is_active=True) == v1
-    done = staff_api.post(f"/api/model-versions/{v2.pk}/activate/?confirm=true")
+    assert staff_api.post(f"/api/model-versions/{v2.pk}/activate/", {"bogus": 1}, format="json").status_code == 400
+    done = staff_api.post(f"/api/model-versions/{v2.pk}/activate/", {"confirm": True}, format="json")  # or ?confirm
     assert done.status_code == 200 and done.json()["is_active"]
-    back = staff_api.post("/api/model-versions/rollback/")
+    assert staff_api.post("/api/model-versions/rollback/", {"version": v1.pk}, format="json").json() == {
+        "version": ["Unknown field."]}  # refused, not ignored
+    back = staff_api.post("/api/model-versions/rollback/", {"from_version": v2.pk}, format="json")
     assert back.status_code == 200 and back.json()["number"] == 1
     assert ModelVersion.objects.get(is_active=True) == v1
+    again = staff_api.post("/api/model-versions/rollback/", {"from_version": v2.pk}, format="json")  # a retry
+    assert again.status_code == 409 and again.json()["code"] == "not_active"
+    assert f"(v1 (id {v1.pk}) is)" in again.json()["detail"]
+    assert ModelVersion.objects.get(is_active=True) == v1  # not rolled back to v2
+
+
+def test_operations_that_take_no_body_refuse_one(staff_api, make_trailer, make_run, staff_user):
+    trailer, run = make_trailer(uploaded_by=staff_user), make_run()
+    for method, url in (("post", f"/api/runs/{run.pk}/cancel/"), ("post", f"/api/trailers/{trailer.pk}/retry/"),
+                        ("delete", f"/api/trailers/{trailer.pk}/rating/"), ("delete", f"/api/trailers/{trailer.pk}/"),
+                        ("delete", f"/api/raters/{staff_user.pk}/exclusion/")):
+        answer = getattr(staff_api, method)(url, {"bogus": True}, format="json")
+        assert (answer.status_code, answer.json()) == (400, {"bogus": ["Unknown field."]}), url
+    assert TrainingRun.objects.get(pk=run.pk).status == run.status and trailer.__class__.objects.filter(
+        pk=trailer.pk).exists()
 
 
 def test_versions_compared_trailer_by_trailer(api, two_versions):  # noqa: F811

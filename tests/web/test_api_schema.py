@@ -39,7 +39,7 @@ def test_schema_is_valid_openapi_without_warnings(client):
         {"$ref": "#/components/schemas/TrailerStatusEnum"}]
     # The bodies that refuse fields they do not take say so; the others (responses) say nothing of extras.
     refusing = {name for name, component in components.items() if component.get("additionalProperties") is False}
-    assert refusing == {"ModelOptions", "PatchedRunNote", "PatchedTrailerRename", "Rating", "RaterExclusionRequest",
+    assert refusing == {"ActivationRequest", "RollbackRequest", "ModelOptions", "PatchedRunNote", "PatchedTrailerRename", "Rating", "RaterExclusionRequest",
                         "TokenRequest", "TrailerUpload", "TrainOptions", "TrainingRunCreate"}
     # A bound an option does not include is exclusive in the schema too; a token needs no token to ask for it.
     assert components["TrainOptions"]["properties"]["lr"].items() >= {"minimum": 0.0, "exclusiveMinimum": True}.items()
@@ -47,6 +47,11 @@ def test_schema_is_valid_openapi_without_warnings(client):
                                                                           "exclusiveMaximum": True}.items()
     assert "exclusiveMinimum" not in components["TrainOptions"]["properties"]["weight_decay"]
     assert paths["/api/token/"]["post"]["security"] == [{}]
+    # What a component or operation says is for clients: no developer's note on how the code refuses fields, and no
+    # one operation's words on every other of its viewset.
+    assert not [name for name, component in components.items() if "HINTS" in component.get("description", "")]
+    assert "Trailers with their numbers" not in str(paths["/api/trailers/{id}/rating/"])
+    assert components["PatchedTrailerRename"]["required"] == ["title"]  # a PATCH without it is refused
 
 
 def test_docs_page(client):

@@ -8,7 +8,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotAcceptable, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -32,6 +33,7 @@ from .serializers import (
     RefusesUnknownFields,
     TrailerRenameSerializer,
     TrailerSerializer,
+    refuse_unknown_body,
 )
 
 ORDERS = list(selectors_labelling.RATE_ORDERS)
@@ -51,13 +53,13 @@ class RateNextView(APIView):
         OpenApiParameter("order", str, enum=ORDERS, description="fewest (the default), uncertain (the active version's "
                          "ensemble uncertainty, falling back to fewest where it has none) or random"),
         OpenApiParameter("skip", str, pattern=r"^([0-9]{1,18}(,[0-9]{1,18})*)?$",
-                         description="trailer ids to leave out, separated by commas"),
+                         description="trailer ids to leave out, separated by commas (or the parameter repeated)"),
     ], responses={200: RateNextSerializer})
     def get(self, request):
         order = request.query_params.get("order") or selectors_labelling.DEFAULT_RATE_ORDER
         if order not in selectors_labelling.RATE_ORDERS:
             raise ValidationError({"order": [f"Choose one of {', '.join(ORDERS)}."]})
-        parts = [x for x in request.query_params.get("skip", "").split(",") if x]
+        parts = [x for value in request.query_params.getlist("skip") for x in value.split(",") if x]
         if not all(x.isascii() and x.isdecimal() and len(x) <= 18 for x in parts):
             raise ValidationError({"skip": ["Give trailer ids separated by commas."]})
         skip = [pk for pk in map(selectors.parse_id, parts[:500]) if pk is not None]  # 0 names no trailer
@@ -138,10 +140,24 @@ class RaterExclusionView(APIView):
     @extend_schema(summary="Count a rater in user_mean labels again (needs trailers.change_rating)", request=None,
                    responses={200: EXCLUSION})
     def delete(self, request, pk):
+        refuse_unknown_body(request.data)
         return self._set(request, pk, False)
 
 
+class AnyAccepted(DefaultContentNegotiation):
+    """The answer is CSV whatever the client says it accepts (``Accept: text/csv`` included), never 406; a refusal
+    is the API's JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except NotAcceptable:
+            return renderers[0], renderers[0].media_type
+
+
 class RatingsExportView(APIView):
+    content_negotiation_class = AnyAccepted
+
     def get_permissions(self):
         return [IsAuthenticated(), needs(VIEW_RATERS)]
 

@@ -38,6 +38,8 @@ def add_error_responses(result, generator, request, public):
     _open_bounds(schemas)
     for name in RefusesUnknownFields.component_names & set(schemas):
         schemas[name]["additionalProperties"] = False
+    if "PatchedTrailerRename" in schemas:  # PATCH's copy of a body marks nothing required; a rename needs its title
+        schemas["PatchedTrailerRename"]["required"] = ["title"]
     reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for operations in result.get("paths", {}).values():
         for operation in operations.values():

@@ -26,10 +26,10 @@ from trailers.services.trailers import TITLE_MAX
 
 
 class RefusesUnknownFields:
-    """A serializer of a request body that refuses fields it does not know, naming each, rather than ignoring them:
-    a body copied from what a GET returns (``model_config`` where a run is started with ``model``) must not
-    quietly do something else. Fields it returns read-only may come back and are ignored. ``HINTS`` says what to
-    send instead of a field."""
+    # A serializer of a request body that refuses fields it does not know, naming each, rather than ignoring them:
+    # a body copied from what a GET returns (``model_config`` where a run is started with ``model``) must not
+    # quietly do something else. Fields it returns read-only may come back and are ignored. ``HINTS`` says what to
+    # send instead of a field.
 
     HINTS: dict[str, str] = {}
     component_names: set[str] = set()  # their OpenAPI components, which say so (trailers/api/schema.py)
@@ -49,6 +49,29 @@ class RefusesUnknownFields:
             if unknown:
                 raise serializers.ValidationError({name: [self.unknown_message(name)] for name in unknown})
         return super().to_internal_value(data)
+
+
+def refuse_unknown_body(data, *, allowed=()) -> None:
+    """An operation that takes no body, or only the fields ``allowed``, refuses one that says more, naming each field,
+    as every body is (a body sent to it is no instruction it follows)."""
+    if not data:
+        return
+    if not hasattr(data, "keys"):
+        raise serializers.ValidationError({"non_field_errors": ["This operation takes no body" + (
+            f" but an object with {', '.join(allowed)}." if allowed else ".")]}, code="invalid")
+    unknown = sorted(set(data.keys()) - set(allowed) - RefusesUnknownFields.FORM_FIELDS)
+    if unknown:
+        raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+
+
+class RollbackRequestSerializer(RefusesUnknownFields, serializers.Serializer):
+    from_version = serializers.IntegerField(required=False, min_value=1, max_value=selectors.MAX_ID, help_text=(
+        "the id of the version to roll back from: when it is no longer the active one, nothing is rolled back (409 "
+        "not_active), so a retried rollback does not roll back twice"))
+
+
+class ActivationRequestSerializer(RefusesUnknownFields, serializers.Serializer):
+    confirm = serializers.BooleanField(required=False, help_text="activate even when it is worse (as ?confirm=true)")
 
 
 class TokenRequestSerializer(RefusesUnknownFields, AuthTokenSerializer):

@@ -43,12 +43,14 @@ from . import runs as runs_api
 from .parsers import SafeJSONParser
 from .permissions import needs
 from .serializers import (
+    ActivationRequestSerializer,
     ComparisonSerializer,
     DatasetEntrySerializer,
     ModelVersionActivationSerializer,
     ModelVersionSerializer,
     PredictionSerializer,
     RatingSerializer,
+    RollbackRequestSerializer,
     TokenRequestSerializer,
     TrailerDetailSerializer,
     TrailerRenameSerializer,
@@ -57,6 +59,7 @@ from .serializers import (
     TrainingRunCreateSerializer,
     TrainingRunDetailSerializer,
     TrainingRunSerializer,
+    refuse_unknown_body,
 )
 
 
@@ -75,8 +78,8 @@ REFUSAL = inline_serializer("UploadRefusal", fields={
 
 
 class ById:
-    """A viewset whose row is read by the id its URL names as every page reads one (selectors.get_by_id): an id that
-    is none ("0.5", a full-width "１") or no row's is a 404 saying so, in every endpoint's words."""
+    # A viewset whose row is read by the id its URL names as every page reads one (selectors.get_by_id): an id that
+    # is none ("0.5", a full-width "１") or no row's is a 404 saying so, in every endpoint's words.
 
     def get_object(self):
         row = selectors.get_by_id(self.get_queryset(), self.kwargs[self.lookup_url_kwarg or self.lookup_field])
@@ -85,8 +88,8 @@ class ById:
 
 
 class FilteredList:
-    """A viewset whose list (and only its list: one row is read by its id whatever the query says) is filtered by
-    its ``filterset_class`` (trailers/filters.py), which the schema documents as the list's query parameters."""
+    # A viewset whose list (and only its list: one row is read by its id whatever the query says) is filtered by
+    # its ``filterset_class`` (trailers/filters.py), which the schema documents as the list's query parameters.
 
     @property
     def filter_backends(self):
@@ -103,11 +106,12 @@ def _validated(serializer_class, data, **kwargs):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List trailers"),
+    list=extend_schema(summary="List trailers", description="Trailers with their numbers: mean rating and count, "
+                                                             "your rating, the active model's prediction."),
     retrieve=extend_schema(summary="One trailer, with its subclips, rating distribution and predictions"),
 )
 class TrailerViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Trailers with their numbers: mean rating and count, your rating, the active model's prediction."""
+    # Trailers with their numbers: mean rating and count, your rating, the active model's prediction.
 
     queryset = Trailer.objects.none()  # for the schema; get_queryset reads through selectors
     filterset_class = TrailerFilterSet
@@ -167,6 +171,8 @@ class TrailerViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.RetrieveM
                         status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Rename a trailer (its uploader, or trailers.change_trailer)",
+                   description="A title another trailer already has gets the file's kind after it, then a number "
+                               "(\"Title (mp4)\", \"Title (mp4 2)\"): the answer's title is the one it got.",
                    request=TrailerRenameSerializer,
                    responses={200: TrailerSerializer})
     def partial_update(self, request, pk=None):
@@ -178,12 +184,14 @@ class TrailerViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.RetrieveM
                            "trailers.delete_trailer)", request=None,
                    responses={204: None, 409: OpenApiResponse(description="it is being processed right now")})
     def destroy(self, request, pk=None):
+        refuse_unknown_body(request.data)
         return labelling.delete(request, pk)
 
     @extend_schema(summary="Process a failed trailer again (its uploader, or trailers.change_trailer)", request=None,
                    responses={200: TrailerSerializer, 409: OpenApiResponse(description="it has not failed")})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
+        refuse_unknown_body(request.data)
         trailer = labelling.retry(request, pk)
         if isinstance(trailer, Response):
             return trailer
@@ -205,6 +213,7 @@ class TrailerViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.RetrieveM
                 raise NotFound("You have not rated this trailer.")
             return Response(RatingSerializer(rating).data)
         if request.method == "DELETE":
+            refuse_unknown_body(request.data)
             services.delete_rating(user=request.user, trailer=trailer)
             return Response(status=status.HTTP_204_NO_CONTENT)
         score = _validated(RatingSerializer, request.data).validated_data["score"]
@@ -298,6 +307,7 @@ class TrainingRunViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.Retri
                               409: OpenApiResponse(description="the run has already finished (already_finished)")})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
+        refuse_unknown_body(request.data)
         cancellation = request_cancel(run=selectors.get_run(pk=pk), refuse_finished=True)
         return Response(TrainingRunSerializer(selectors.get_run(pk=cancellation.run.pk),
                                               context=self.get_serializer_context()).data)
@@ -321,12 +331,17 @@ class ModelVersionViewSet(ById, mixins.ListModelMixin, mixins.RetrieveModelMixin
         return super().get_permissions()
 
     @extend_schema(summary="Activate the version that was active before the active one (needs "
-                           "trailers.change_modelversion)", request=None,
+                           "trailers.change_modelversion)", request=RollbackRequestSerializer,
+                   description="Each rollback goes back one step, so a second one returns to the version the first "
+                               "left: name the version you roll back from (from_version) to make a retry safe.",
                    responses={200: ModelVersionSerializer,
-                              409: OpenApiResponse(description="no version was active before this one")})
+                              409: OpenApiResponse(description="no version was active before this one "
+                                                               "(nothing_to_roll_back), or from_version is not the "
+                                                               "active one (not_active)")})
     @action(detail=False, methods=["post"])
     def rollback(self, request):
-        version = rollback()  # nothing to roll back to: an ActivationError, 409
+        body = _validated(RollbackRequestSerializer, request.data or {}).validated_data
+        version = rollback(from_version=body.get("from_version"))  # nothing to roll back to: ActivationError, 409
         return Response(ModelVersionSerializer(get_object_or_404(self.get_queryset(), pk=version.pk),
                                                context=self.get_serializer_context()).data)
 
@@ -348,7 +363,7 @@ class ModelVersionViewSet(ById, mixins.ListModelMixin, mixins.RetrieveModelMixin
                                "?confirm=true activates it all the same. The version that is already active stays "
                                "as it is (its comparison's reason says so; nothing is scored again).",
                    parameters=[OpenApiParameter("confirm", bool, description="activate even when it is worse")],
-                   request=None, responses={200: ModelVersionActivationSerializer,
+                   request=ActivationRequestSerializer, responses={200: ModelVersionActivationSerializer,
                                             409: OpenApiResponse(inline_serializer("ActivationRefused", fields={
                                                 "detail": serializers.CharField(),
                                                 "code": serializers.CharField(help_text="worse_than_active"),
@@ -357,7 +372,8 @@ class ModelVersionViewSet(ById, mixins.ListModelMixin, mixins.RetrieveModelMixin
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
         version = selectors.get_model_version(pk=pk)
-        confirmed = str(request.query_params.get("confirm", "")).lower() in ("1", "true")
+        body = _validated(ActivationRequestSerializer, request.data or {}).validated_data
+        confirmed = body.get("confirm", False) or str(request.query_params.get("confirm", "")).lower() in ("1", "true")
         done = services.activate_chosen(model_version=version, confirm=confirmed)  # WorseThanActive: the 409
         context = {**self.get_serializer_context(), "comparison": done.comparison}
         return Response(ModelVersionActivationSerializer(get_object_or_404(self.get_queryset(), pk=version.pk),
@@ -378,8 +394,8 @@ class PredictionViewSet(FilteredList, mixins.ListModelMixin, viewsets.GenericVie
 
 
 class TokenView(ObtainAuthToken):
-    """POST a username and password (JSON or form), get your API token; DRF's view with the API's parsers. DELETE
-    it (with the token, or logged in) to revoke it: the next POST makes a new one."""
+    # POST a username and password (JSON or form), get your API token; DRF's view with the API's parsers. DELETE
+    # it (with the token, or logged in) to revoke it: the next POST makes a new one.
 
     parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
     serializer_class = TokenRequestSerializer

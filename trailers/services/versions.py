@@ -105,9 +105,24 @@ def activate_chosen(*, model_version: ModelVersion, confirm: bool = False) -> Ac
     return Activation(version=activate_model_version(model_version=model_version), comparison=comparison)
 
 
-def rollback() -> ModelVersion:
+def rollback(*, from_version: int | None = None) -> ModelVersion:
     """Make the version that was active before the active one active again (the latest activated of the others),
-    and score every ready trailer it has not scored. ActivationError when there is none to go back to."""
+    and score every ready trailer it has not scored. ActivationError when there is none to go back to, or (409
+    ``not_active``) when ``from_version``, the id of the version to roll back from, is not the active one: a rollback
+    asked twice (a client's retry) then does not roll back again, to the version it just left."""
+    if from_version is not None:
+        with transaction.atomic():
+            _lock_versions()  # read under the lock, so that no activation slips between this check and the rollback
+            active = ModelVersion.objects.filter(is_active=True).first()
+            if active is None or active.pk != from_version:
+                now = f"{active} (id {active.pk}) is" if active else "no version is"
+                raise ActivationError(f"The version with id {from_version} is not the active one ({now}): nothing "
+                                      "was rolled back.", code="not_active", status=409)
+            return _rollback()
+    return _rollback()
+
+
+def _rollback() -> ModelVersion:
     previous = selectors_runs.previous_version()
     if previous is None:
         raise ActivationError("No version was active before this one: there is nothing to roll back to.",
