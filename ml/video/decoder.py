@@ -29,6 +29,18 @@ TIME_SLACK = 1e-6
 _INDEXED_FORMATS = frozenset({"mov", "mp4", "matroska", "webm", "avi"})
 #: Give up stepping back after an overshooting seek once this far before the start.
 _MAX_BACKOFF_S = 60.0
+#: A wanted time whose nearest decoded frame is farther than this (and than _DAMAGE_FRAMES frame periods) although
+#: the file holds a packet at that time: the packets there do not decode, and the file is damaged there.
+_DAMAGE_S = 0.5
+_DAMAGE_FRAMES = 3.0
+
+
+class DamagedStream(Exception):
+    """The file holds packets at a wanted time, but no frame decodes near it (``nearest``: the frame that does)."""
+
+    def __init__(self, wanted: float, nearest: float):
+        super().__init__(f"no frame decodes near {wanted:.2f} s (the nearest is at {nearest:.2f} s)")
+        self.wanted, self.nearest = wanted, nearest
 
 
 class _PassEnd(Enum):
@@ -52,6 +64,8 @@ class _ExactRun:
     backoff: float = 1.0
     seeks_left: int = 0
     jumped_from: float | None = None  # the decoder's position when the last pass jumped ahead
+    tolerance: float = float("inf")  # how far a frame may be from its wanted time where the file has packets there
+    with_packets: set[int] = field(default_factory=set)  # wanted times (their indices) the file has a packet at
 
     def __post_init__(self):
         self.seeks_left = 2 * len(self.wanted) + 16  # a bound, whatever the container's index says
@@ -73,11 +87,25 @@ class _ExactRun:
         frame before."""
         while not self.done and t >= self.next_wanted:
             if self.previous is not None and self.next_wanted - self.previous[0] < t - self.next_wanted:
-                self.chosen.append((self.previous[0], convert(self.previous[1])))
+                at, picture = self.previous
             else:
-                self.chosen.append((t, convert(frame)))
+                at, picture = t, frame
+            if abs(at - self.next_wanted) > self.tolerance and self.k in self.with_packets:
+                # A frame held on screen (variable frame rate) has no packets after it until the next one; here
+                # the file has them, and they gave no picture: what would be taken is another moment's frame.
+                raise DamagedStream(self.next_wanted, at)
+            self.chosen.append((at, convert(picture)))
             self.k += 1
         self.previous = (t, frame)
+
+    def saw_packet(self, t: float, period: float) -> None:
+        """A packet presented at ``t``: the wanted times within half a frame period of it have one. (A gap between
+        packets proves nothing: a frame held on screen leaves one, and containers give such a frame the duration
+        of any other.)"""
+        i = bisect.bisect_left(self.wanted, t - period / 2, lo=self.k)
+        while i < len(self.wanted) and self.wanted[i] <= t + period / 2:
+            self.with_packets.add(i)
+            i += 1
 
 
 def _step_back(seek_to: float, backoff: float) -> tuple[float, float]:
@@ -217,7 +245,7 @@ class Reader:
         when a keyframe lies well ahead, and the next pass seeks forward to it instead of decoding on; or at
         the end of the stream, where the last frame stands for wanted times just after it.
         """
-        run = _ExactRun(wanted=wanted, seek_to=wanted[0])
+        run = _ExactRun(wanted=wanted, seek_to=wanted[0], tolerance=max(_DAMAGE_S, _DAMAGE_FRAMES * self.period))
         while True:
             run.seeks_left -= 1
             ended = self._exact_pass(run, convert)
@@ -247,6 +275,8 @@ class Reader:
                 position = t_packet if position is None else max(position, t_packet)
             if packet.size:
                 self._set_skip(self._skip_for(packet, t_packet, run))
+                if packet.pts is not None:
+                    run.saw_packet(self.seconds(packet.pts), self.period)
             for frame in self._decode(packet):
                 t = self._frame_time(frame, run.previous[0] if run.previous else None)
                 if not decoded:

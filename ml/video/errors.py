@@ -10,7 +10,7 @@ class VideoError(Exception):
 
     ``reason`` is a short stable code for programs (``missing``, ``empty``,
     ``not_media``, ``no_video``, ``undecodable``, ``no_duration``,
-    ``too_large``, ``too_short``, ``no_frames``, ``cut_short``); the message is for people.
+    ``too_large``, ``too_short``, ``no_frames``, ``cut_short``, ``damaged``); the message is for people.
     """
 
     def __init__(self, message: str, *, reason: str = "invalid", path: str | os.PathLike | None = None):

@@ -13,6 +13,7 @@ import numpy as np
 
 from ml.config import Option, SamplingConfig, check_value
 
+from .decoder import TIME_SLACK, DamagedStream
 from .errors import VideoError
 from .fanout import ReaderPool, Wanted, plan_units, run_units, unit_cost
 from .plan import SubclipPlan
@@ -129,6 +130,15 @@ def sample_frames(
                 wanted = [t for t, _, _ in unit]
                 convert = reader.convert_for(size)
                 return reader.sample_fast(wanted, convert) if fast else reader.sample_exact(wanted, convert)
+            except DamagedStream as exc:
+                item = plans[next(i for t, i, _ in unit if t >= exc.wanted - TIME_SLACK)]
+                raise VideoError(
+                    f"{path.name}: subclip {item.index + 1} ({item.start:.1f}–{item.end:.1f} s): no frame decodes "
+                    f"near {exc.wanted:.1f} s, though the file has pictures there (the nearest that decodes is at "
+                    f"{exc.nearest:.1f} s): it looks damaged",
+                    reason="damaged",
+                    path=path,
+                ) from None
             except av.error.FFmpegError as exc:
                 item = plans[unit[0][1]]
                 raise VideoError(

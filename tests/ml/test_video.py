@@ -618,3 +618,28 @@ def test_text_and_lists_of_other_files_are_no_video(tmp_path, index_video, name,
     path = tmp_path / name
     path.write_text(text)
     assert_refused(path, "not_media", "not a video file")
+
+
+def test_a_file_damaged_in_the_middle_is_refused_rather_than_sampled_with_other_moments_frames(tmp_path, index_video):
+    source, _ = index_video(".mp4", seconds=12.0, gop=12)
+    data = bytearray(source.read_bytes())  # the index (moov) is at the end: it still lists every picture
+    rng = np.random.default_rng(0)
+    start, stop = int(len(data) * 0.4), int(len(data) * 0.6)
+    data[start:stop] = rng.integers(0, 256, stop - start, dtype=np.uint8).tobytes()
+    path = tmp_path / "garbled.mp4"
+    path.write_bytes(bytes(data))
+    with pytest.raises(VideoError, match=r"garbled\.mp4: subclip 1 \(1\.0–11\.0 s\): no frame decodes near \d+\.\d s, "
+                                         r"though the file has pictures there .*: it looks damaged") as caught:
+        sample_frames(path, [SubclipPlan(0, 1.0, 10.0)], frames_per_subclip=20, size=32)
+    assert caught.value.reason == "damaged"
+    # Its undamaged start is sampled as before.
+    assert len(sample_frames(path, [SubclipPlan(0, 0.2, 2.0)], frames_per_subclip=8, size=32)[0].frames) == 8
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".webm"])
+def test_a_frame_held_on_screen_for_seconds_is_no_damage(tmp_path, suffix):
+    times = [round(i / 24, 3) for i in range(48)] + [round(4.0 + i / 24, 3) for i in range(48)]  # held 2 s after 2 s
+    path = tmp_path / f"held{suffix}"
+    write_index_video(path, n_frames=len(times), fps=24, width=96, height=64, frame_times=times)
+    got = sample_frames(path, [SubclipPlan(0, 0.5, 5.0)], frames_per_subclip=11, size=32)[0]
+    assert len(got.frames) == 11 and any(1.9 < t < 2.0 for t in got.timestamps)
