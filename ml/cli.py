@@ -31,8 +31,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -68,7 +70,7 @@ from ml.embeddings import (
     save_embeddings,
 )
 from ml.encoder import ENCODER_DIM, encoder_weights, shared_encoder
-from ml.files import write_atomically
+from ml.files import LEFTOVER, write_atomically
 from ml.frames import load_frames, save_frames, write_contact_sheet
 from ml.intervals import COVERAGE_WORDS
 from ml.markup import MarkupError, match_markup, read_markup
@@ -78,6 +80,8 @@ from ml.train import TrainingDiverged, fit, resolve_device
 from ml.video import VideoError, sample_trailer
 
 TRAILER_FILE = "trailer.json"
+# What DATA_DIR holds beside its trailers' folders: a video whose folder would take one of these names is skipped.
+RESERVED_NAMES = frozenset({SAMPLING_FILE, EMBEDDINGS_FILE})
 RUN_FILE = "run.json"  # in a cross-validated run's checkpoint folder: what the folds kept there were trained on
 ENCODER = PRESETS["default"].encoder
 DEFAULT_EMBED_SIZE = PRESETS["default"].frame_size
@@ -128,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; an expected failure is reported in one ``error:`` line and exit status 1."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    stopped_by = _stop_on_sigterm()
     try:
         return args.handler(args)
     except UsageError as exc:
@@ -137,9 +142,33 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(_os_error_words(exc))
+    except Terminated:
+        print("stopped (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if stopped_by is not None:
+            signal.signal(signal.SIGTERM, stopped_by)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a process manager, ``kill``, a job scheduler's time limit): stopped as Ctrl-C stops a command, so that
+    nothing is left half-written where a run can clean up after itself."""
+
+
+def _stop_on_sigterm():
+    """Raise Terminated on SIGTERM while a command runs; returns the handler to put back (None off the main thread,
+    where no handler can be set)."""
+
+    def terminated(signum, frame):
+        raise Terminated()
+
+    try:
+        return signal.signal(signal.SIGTERM, terminated)
+    except ValueError:
+        return None
 
 
 def _fail(message: str) -> int:
@@ -193,7 +222,7 @@ def _check_output(path: Path, option: str, *, folder: bool = False) -> None:
     if not where.is_dir():
         raise CliError(f"{option} {path}: {where} is a file, not a folder")
     try:
-        with tempfile.NamedTemporaryFile(dir=where, prefix=".tmp-"):
+        with tempfile.NamedTemporaryFile(dir=where, prefix=LEFTOVER):
             pass
     except OSError as exc:
         raise CliError(f"{option} {path}: cannot create a file in {where} ({exc.strerror or exc})") from None
@@ -389,11 +418,13 @@ def run_preprocess(args) -> int:
     if spec is not None and made_with is not None and made_with != spec:
         raise CliError(f"{out} holds embeddings made with {made_with.describe()}, not {spec.describe()}; "
                        "choose another --out")
-    videos = _files_in(args.video_dir)
+    videos, passed_over = _files_in(args.video_dir)
     if not videos:
-        raise CliError(f"{args.video_dir} holds no files")
+        raise CliError(f"{args.video_dir} holds no video files" + (" it can read (see above)" if passed_over else ""))
+    _remove_leftovers(out)
     if args.no_embeddings:  # new videos may come without them (`embed` adds them later); prepared ones keep theirs
-        embedded = [v.name for v in videos if any((out / v.stem).glob(f"*{SUFFIX}"))]
+        embedded = [v.name for v in videos
+                    if any(not p.name.startswith(LEFTOVER) for p in (out / v.stem).glob(f"*{SUFFIX}"))]
         if embedded:
             raise CliError(f"{out} holds embeddings of {len(embedded)} of these videos ({', '.join(embedded[:3])}"
                            f"{' …' if len(embedded) > 3 else ''}); preparing them again without embeddings would "
@@ -467,9 +498,9 @@ def run_preprocess(args) -> int:
     if not prepared and made_out and not any(out.iterdir()):
         out.rmdir()  # nothing was prepared: the folder this run made for it goes again
         _say(args, f"prepared none of {len(videos)} video{'s' * (len(videos) != 1)}; {out} was not made")
-        return _served(prepared, len(videos))
+        return _served(prepared, len(videos) + passed_over)
     _say(args, f"prepared {prepared} of {len(videos)} videos ({subclip_count} subclips) into {out}{embedded}")
-    return _served(prepared, len(videos))
+    return _served(prepared, len(videos) + passed_over)
 
 
 _TRAILER_PARTS = re.compile(r"\d+(\.emb)?\.npy|\d+\.jpg")  # what a trailer's folder held before its trailer.json
@@ -477,17 +508,42 @@ _TRAILER_PARTS = re.compile(r"\d+(\.emb)?\.npy|\d+\.jpg")  # what a trailer's fo
 
 def _is_trailer_folder(path: Path) -> bool:
     """Whether ``path`` is a trailer's folder this command prepared (so preparing it again may replace it): it
-    holds nothing but what this command writes there (a trailer.json beside a file of someone's own is not enough)."""
+    holds nothing but what this command writes there (a trailer.json beside a file of someone's own is not enough),
+    a half-written file an interrupted run left included."""
     if not path.is_dir():
         return False
     names = [child.name for child in path.iterdir()]
-    return bool(names) and all(name == TRAILER_FILE or _TRAILER_PARTS.fullmatch(name) for name in names)
+    return bool(names) and all(name == TRAILER_FILE or _TRAILER_PARTS.fullmatch(name) or name.startswith(LEFTOVER)
+                               for name in names)
+
+
+LEFTOVER_AGE_S = 600  # one this old is no other run's work in progress (writing one takes seconds)
+
+
+def _remove_leftovers(data_dir: Path) -> None:
+    """Delete what an interrupted run (killed, or its machine stopped) left half-written in DATA_DIR and its
+    trailers' folders, and say so: hidden ``.tmp-`` files and folders older than LEFTOVER_AGE_S."""
+    if not data_dir.is_dir():
+        return
+    now, removed = time.time(), 0
+    places = [data_dir, *(folder for folder in data_dir.iterdir() if folder.is_dir() and not folder.name.startswith("."))]
+    for place in places:
+        for path in place.glob(f"{LEFTOVER}*"):
+            try:
+                if now - path.lstat().st_mtime < LEFTOVER_AGE_S:
+                    continue
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+            except OSError:
+                continue  # another run removed it, or it cannot be: left as it is
+            removed += 1
+    if removed:
+        _warn(f"removed {removed} half-written file{'s' * (removed != 1)} an interrupted run left in {data_dir}")
 
 
 def _write_trailer_folder(out: Path, stem: str, write) -> None:
     """Write a trailer's folder in a hidden staging folder, then swap it in for whatever an earlier run left:
     a failure or an interruption leaves the old folder or the new one, never half of one."""
-    staging = out / f".tmp-{uuid.uuid4().hex}"  # hidden: find_subclips skips it
+    staging = out / f"{LEFTOVER}{uuid.uuid4().hex}"  # hidden: find_subclips skips it
     try:
         staging.mkdir()
         write(staging)
@@ -495,7 +551,7 @@ def _write_trailer_folder(out: Path, stem: str, write) -> None:
         if folder.exists():
             # Renamed aside, not deleted, until the new one is in place: two renames, not a whole deletion, is
             # all that stands between the old folder and the new.
-            old = out / f".tmp-{uuid.uuid4().hex}"
+            old = out / f"{LEFTOVER}{uuid.uuid4().hex}"
             folder.rename(old)
             try:
                 staging.rename(folder)
@@ -537,6 +593,7 @@ def run_embed(args) -> int:
     if not subclips:
         raise CliError(f"{data_dir} holds no prepared trailers; run `python -m ml preprocess` first")
     _check_output(data_dir, "DATA_DIR", folder=True)
+    _remove_leftovers(data_dir)
     made_with = _read_embedding_spec(data_dir)
     size = args.embed_size if args.embed_size is not None else (made_with.size if made_with else DEFAULT_EMBED_SIZE)
     _check_embed_size(size)
@@ -824,18 +881,28 @@ def _with_embeddings_for_duplicates(data_dir: Path, samples: list[tuple]) -> lis
             for title, paths, rating in samples]
 
 
-def _files_in(folder: Path) -> list[Path]:
-    """The files of ``folder`` a command reads as videos (hidden ones left out), by name; a link to nothing is
-    named on stderr, not passed over without a word."""
-    files = []
+def _files_in(folder: Path) -> tuple[list[Path], int]:
+    """The files of ``folder`` a command reads as videos (hidden ones left out), by name, and how many other entries
+    it passed over, each named on stderr with why: a link to nothing, a folder (its files are not read: a folder of
+    folders is no VIDEO_DIR), or a file named as DATA_DIR's own settings are."""
+    files, passed_over = [], 0
     for path in sorted(folder.iterdir()):
         if path.name.startswith("."):
             continue
         if path.is_symlink() and not path.exists():
             _warn(f"skipped {path.name}: a link to {os.readlink(path)}, which is not there")
+        elif path.is_dir():
+            _warn(f"skipped {path.name}{os.sep}: a folder; only the files in {folder} itself are read (give "
+                  f"{folder / path.name} to read its own)")
+        elif path.stem in RESERVED_NAMES:
+            _warn(f"skipped {path.name}: its folder would have the name of DATA_DIR's own {path.stem}; rename it")
         elif path.is_file():
             files.append(path)
-    return files
+            continue
+        else:
+            continue
+        passed_over += 1
+    return files, passed_over
 
 
 def _interrupted(checkpoint: Path, model: Path) -> bool:
@@ -1138,6 +1205,7 @@ def run_predict(args) -> int:
 
     jobs: list[tuple[str, Any]] = []
     prepared = find_subclips(args.input) if args.input.is_dir() else {}
+    passed_over = 0  # a VIDEO_DIR's entries that are no videos (below)
     lacking = [0]  # subclips of a frozen pretrained encoder's model scored without a cache
     if prepared:
         sampled = _read_sampling(args.input)
@@ -1166,7 +1234,7 @@ def run_predict(args) -> int:
         for title, paths in prepared.items():
             jobs.append((title, lambda paths=paths: score_prepared(paths)))
     else:
-        videos = [args.input] if args.input.is_file() else _files_in(args.input)
+        videos, passed_over = ([args.input], 0) if args.input.is_file() else _files_in(args.input)
         if not videos:
             raise CliError(f"{args.input} holds no videos and no prepared frames")
         stems = Counter(video.stem for video in videos)
@@ -1206,4 +1274,4 @@ def run_predict(args) -> int:
         # the file that was there.
         write_atomically(args.out, lambda handle: handle.write(data))
         _say(args, f"scored {len(rows)} of {len(jobs)} trailers into {args.out}")
-    return _served(len(rows), len(jobs))
+    return _served(len(rows), len(jobs) + passed_over)

@@ -53,11 +53,14 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
     return Path(path)
 
 
+LEFTOVER = ".tmp-"  # what every file and folder written whole then renamed is called until it is renamed
+
+
 def _new_file(folder: Path, suffix: str) -> str:
     """Create an empty, hidden file of a name no one else has in ``folder``, with the permissions ``open`` gives
     (0666 less the umask; ``tempfile.mkstemp``'s are 0600, for this user alone)."""
     while True:
-        name = os.path.join(folder, f".tmp-{uuid.uuid4().hex}{suffix}")
+        name = os.path.join(folder, f"{LEFTOVER}{uuid.uuid4().hex}{suffix}")
         try:
             os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return name

@@ -18,6 +18,7 @@ import csv
 import io
 import math
 import os
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,16 +89,17 @@ def match_markup(scores: dict[str, float], files: dict[str, str]) -> MarkupMatch
     by_stem: dict[str, list[str]] = {}
     by_name: dict[str, list[str]] = {}
     for key, name in files.items():
-        by_stem.setdefault(Path(name).stem, []).append(key)
+        by_stem.setdefault(_same_form(Path(name).stem), []).append(key)
         by_name.setdefault(_name_key(name), []).append(key)
     match = MarkupMatch()
     titles_of: dict[str, str] = {}
     for title, score in scores.items():
         keys, rule = by_name.get(_name_key(title)), BY_FILE_NAME
         if not keys or Path(title).suffix == "":
-            keys, rule = by_stem.get(title), BY_STEM
+            keys, rule = by_stem.get(_same_form(title)), BY_STEM
         if not keys and Path(title).suffix.lower() in VIDEO_SUFFIXES:  # the file's own name is not known
-            keys, rule = [k for k in by_stem.get(Path(title).stem, []) if files[k] == k], BY_FILE_NAME
+            keys = [k for k in by_stem.get(_same_form(Path(title).stem), []) if files[k] == k]
+            rule = BY_FILE_NAME
         if not keys:
             match.unmatched.append(title)
             continue
@@ -112,7 +114,13 @@ def match_markup(scores: dict[str, float], files: dict[str, str]) -> MarkupMatch
 
 def _name_key(name: str) -> str:
     path = Path(name)
-    return path.stem + path.suffix.lower()
+    return _same_form(path.stem + path.suffix.lower())
+
+
+def _same_form(text: str) -> str:
+    """``text`` in Unicode's composed form (NFC): a file name copied from a Mac spells "é" as "e" and a combining
+    accent (NFD), a spreadsheet as one character, and both must name the same trailer."""
+    return unicodedata.normalize("NFC", text)
 
 
 def _parse(path: Path, rows: Iterable[list[Any]]) -> dict[str, float]:

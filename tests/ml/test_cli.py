@@ -5,6 +5,7 @@ import csv
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -310,7 +311,7 @@ def test_preprocess_leaves_what_it_did_not_make_alone_and_writes_no_settings_for
     err = capsys.readouterr().err
     assert f"skipped notes.mp4: {out}/notes is there and is not a trailer this command prepared; it is left as it " \
            "is" in err
-    assert f"skipped sampling.json.mp4: {out}/sampling.json is there and is not a trailer" in err
+    assert "skipped sampling.json.mp4: its folder would have the name of DATA_DIR's own sampling.json" in err
     assert (out / "notes" / "todo.txt").read_text() == "keep me"
     assert sorted(p.name for p in out.iterdir()) == ["notes", "sampling.json"]  # no settings for no trailer
 
@@ -705,3 +706,62 @@ def test_train_matches_markup_titles_written_with_their_extension(prepared, caps
     out, err = capsys.readouterr()
     assert "markup: 4 titles matched by the file name with its extension" in out
     assert "have no prepared frames" not in err
+
+
+def test_preprocess_names_what_it_passes_over_in_video_dir_and_keeps_data_dir_s_settings(tmp_path, capsys):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    generate_trailer(folder / "keep.mp4", seed=3, duration=1.5, width=64, height=48)
+    generate_trailer(folder / "embeddings.json.mp4", seed=4, duration=1.5, width=64, height=48)
+    (folder / "action").mkdir()  # a folder of its own videos, not read
+    generate_trailer(folder / "action" / "inner.mp4", seed=5, duration=1.5, width=64, height=48)
+    data = tmp_path / "data"
+    args = ["preprocess", str(folder), "--out", str(data), *SAMPLING, "--no-embeddings"]
+    assert main(args) == SOME_SKIPPED
+    err = capsys.readouterr().err
+    assert f"skipped action{os.sep}: a folder; only the files in {folder} itself are read" in err
+    assert "skipped embeddings.json.mp4: its folder would have the name of DATA_DIR's own embeddings.json" in err
+    assert sorted(p.name for p in data.iterdir()) == ["keep", SAMPLING_FILE]
+    assert main(args) == SOME_SKIPPED  # and again: nothing it made stands in the way
+    (folder / "keep.mp4").unlink()
+    assert main(args) == 1 and "holds no video files it can read (see above)" in capsys.readouterr().err
+
+
+def test_what_an_interrupted_run_left_half_written_is_cleared_and_sigterm_stops_a_run_cleanly(
+        tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for n in range(2):
+        generate_trailer(folder / f"t{n}.mp4", seed=n, duration=1.5, width=64, height=48)
+    data = tmp_path / "data"
+    args = ["preprocess", str(folder), "--out", str(data), *SAMPLING, "--no-embeddings"]
+    assert main(args) == 0
+    # A run killed outright (SIGKILL) leaves its staging folder, and embed's half-written file in a trailer's folder.
+    stale_folder, stale_file, fresh = data / ".tmp-0123", data / "t0" / ".tmp-4567.emb.npy", data / "t1" / ".tmp-89.npy"
+    stale_folder.mkdir()
+    (stale_folder / "0.npy").write_bytes(b"half")
+    for path in (stale_file, fresh):
+        path.write_bytes(b"half")
+    for path in (stale_folder, stale_file):
+        os.utime(path, (0, 0))
+    capsys.readouterr()
+    assert main(args) == 0  # t1's folder, with another run's file in progress, is still its own to prepare again
+    assert "removed 2 half-written files an interrupted run left in" in capsys.readouterr().err
+    assert not stale_folder.exists() and not stale_file.exists()
+    # SIGTERM mid-run stops it as Ctrl-C does: what was being written goes, what was done stays.
+    import ml.cli
+
+    real, saved = ml.cli.save_frames, []
+
+    def stopped_while_writing_the_second(frames, path):
+        saved.append(path)
+        if len(saved) == 2:  # t1: its staging folder is made, and this is written into it
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(frames, path)
+
+    monkeypatch.setattr(ml.cli, "save_frames", stopped_while_writing_the_second)
+    again = tmp_path / "again"
+    assert main(["preprocess", str(folder), "--out", str(again), *SAMPLING, "--no-embeddings"]) == 143
+    assert "stopped (SIGTERM)" in capsys.readouterr().err
+    assert sorted(p.name for p in again.iterdir()) == sorted(["t0", SAMPLING_FILE])  # no staging folder left
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back as it was

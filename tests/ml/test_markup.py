@@ -142,3 +142,15 @@ def test_a_file_named_by_two_titles_is_refused_naming_both():
 
     with pytest.raises(MarkupError, match=r"the titles 't000' and 't000.mp4' both name t000.mp4"):
         match_markup({"t000": 1.0, "t000.mp4": 2.0}, {"t000": "t000.mp4"})
+
+
+def test_a_title_matches_a_file_name_spelt_in_another_unicode_form():
+    import unicodedata
+
+    from ml.markup import match_markup
+
+    mac = {unicodedata.normalize("NFD", name): f"{unicodedata.normalize('NFD', name)}.mp4"
+           for name in ("Amélie", "Léon", "Pokémon")}  # file names copied from a Mac: "e" and a combining accent
+    match = match_markup({"Amélie": 8.0, "Léon.mp4": 7.0, "Pokémon": 5.0}, mac)  # typed in a spreadsheet
+    assert sorted(match.scores.values()) == [5.0, 7.0, 8.0] and not match.unmatched
+    assert set(match.scores) == set(mac)  # each known by its own key, as the caller spelt it
