@@ -221,6 +221,9 @@ class TrainingRun(models.Model):
     note = models.TextField(blank=True)
     # Trailers asked for ("train on these"); empty means every labelled, ready trailer.
     requested_trailer_ids = models.JSONField(default=list, blank=True)
+    # The number of the version the run made, kept when that version is deleted, so that no later version takes it:
+    # "v3" names one model for good, in notes, comparisons and a client's records alike.
+    version_number = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # Frozen when the run starts: [{"trailer": id, "label": float, "split": "train"|"val"|"cv"}, ...]. Large (3 MB
     # at 50,000 trailers): lists and pages read the split's sizes below, and only what needs the rows loads it.
     dataset = models.JSONField(default=list, blank=True)

@@ -73,6 +73,7 @@ def test_versions_compared_trailer_by_trailer(api, two_versions):  # noqa: F811
     v1, v2, trailers = two_versions
     body = api.get(f"/api/model-versions/compare/?a={v1.pk}&b={v2.pk}").json()
     assert (body["a"], body["b"], body["trailers"], body["rated"]) == (1, 2, 6, 6)
+    assert (body["a_id"], body["b_id"]) == (v1.pk, v2.pk)  # numbers name versions to people, ids to the API
     assert body["biggest_changes"][0]["trailer"] == trailers[2].pk
     assert body["held_out"]["trailers"] == 6
     assert api.get(f"/api/model-versions/compare/?a={v1.pk}&b={v1.pk}").json()["biggest_changes"][0]["change"] == 0

@@ -20,7 +20,10 @@ class ComparedRunSerializer(serializers.Serializer):
     status = serializers.CharField()
     preset = serializers.CharField()
     note = serializers.CharField()
-    version = serializers.IntegerField(allow_null=True)
+    version = serializers.IntegerField(allow_null=True, help_text="the number of the version the run made (v3: 3); "
+                                       "null when it made none, or it was deleted")
+    model_version = serializers.IntegerField(allow_null=True, help_text="that version's id, as /api/model-versions/ "
+                                             "names it")
     estimate = serializers.CharField()
     trailers = serializers.IntegerField()
     duration_seconds = serializers.FloatField(allow_null=True)
@@ -46,6 +49,7 @@ def comparison_json(comparison: selectors_runs.RunComparison) -> dict:
     return {
         "runs": [{"id": c.run.pk, "status": c.run.display_status, "preset": c.run.preset, "note": c.run.note,
                   "version": c.run.model_version.number if getattr(c.run, "model_version", None) else None,
+                  "model_version": c.run.model_version.pk if getattr(c.run, "model_version", None) else None,
                   "estimate": c.estimate, "trailers": c.trailers, "duration_seconds": c.duration,
                   "figures": c.figures, "history": c.history} for c in comparison.runs],
         "differing": [{"group": group, "option": option, "values": values}
@@ -64,8 +68,10 @@ class TrailerChangeSerializer(serializers.Serializer):
 
 
 class VersionComparisonSerializer(serializers.Serializer):
-    a = serializers.IntegerField(help_text="version number")
-    b = serializers.IntegerField(help_text="version number")
+    a = serializers.IntegerField(help_text="version a's number (v3: 3)")
+    b = serializers.IntegerField(help_text="version b's number")
+    a_id = serializers.IntegerField(help_text="version a's id, as the query named it")
+    b_id = serializers.IntegerField(help_text="version b's id")
     trailers = serializers.IntegerField()
     rated = serializers.IntegerField()
     mae_a = serializers.FloatField(allow_null=True)
@@ -82,6 +88,6 @@ def version_comparison_json(c: selectors_runs.VersionComparison) -> dict:
         return [{"trailer": r.trailer_id, "title": r.title, "a": r.a, "b": r.b, "change": r.change,
                  "mean_rating": r.rated} for r in items]
 
-    return {"a": c.a.number, "b": c.b.number, "trailers": c.trailers, "rated": c.rated, "mae_a": c.mae_a,
+    return {"a": c.a.number, "b": c.b.number, "a_id": c.a.pk, "b_id": c.b.pk, "trailers": c.trailers, "rated": c.rated, "mae_a": c.mae_a,
             "mae_b": c.mae_b, "held_out": c.held_out, "biggest_changes": rows(c.biggest_changes),
             "worst_a": rows(c.worst_a), "worst_b": rows(c.worst_b)}

@@ -280,6 +280,10 @@ class TrainingRunViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.Retri
         return Response(runs_api.comparison_json(comparison))
 
     @extend_schema(summary="Start a training run (needs trailers.add_trainingrun)", request=TrainingRunCreateSerializer,
+                   description="Options that cannot be read are refused (400) and make no run. A run whose trailers "
+                               "cannot be trained on (fewer labelled trailers than it needs, snippets of different "
+                               "lengths) is made all the same, as the admin makes it, so that the runs list keeps "
+                               "the attempt: it comes back with status \"failed\" and the reason in error.",
                    responses={201: TrainingRunDetailSerializer})
     def create(self, request, *args, **kwargs):
         data = _validated(TrainingRunCreateSerializer, request.data).validated_data

@@ -639,6 +639,7 @@ def _create_version(run: TrainingRun, token: str, weights_name: str, config: dic
                     return None
                 version = ModelVersion.objects.create(run=run, number=next_version_number(), weights=weights_name,
                                                       config=config, metrics=metrics)
+                TrainingRun.objects.filter(pk=run.pk).update(version_number=version.number)
                 # The run's cross-validation first: the comparison reads the new version's held-out predictions
                 # there (read before, they were none, and a version was active, it was "kept" whatever it scored).
                 _finish(run, TrainingRun.Status.SUCCEEDED, metrics=history, token=token, progress=1.0,

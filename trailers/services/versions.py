@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from trailers import selectors_runs
 from trailers.errors import ServiceError
-from trailers.models import ModelVersion
+from trailers.models import ModelVersion, TrainingRun
 from trailers.selectors_runs import compare_with_active, is_worse
 from trailers.store import StoreUnavailable, exists
 
@@ -18,7 +18,10 @@ from .queue import enqueue_scoring
 
 
 def next_version_number() -> int:
-    return (ModelVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
+    """One more than any version's number ever given, a deleted version's included (its run keeps it)."""
+    given = [ModelVersion.objects.aggregate(n=Max("number"))["n"], TrainingRun.objects.aggregate(
+        n=Max("version_number"))["n"]]
+    return max((n for n in given if n is not None), default=0) + 1
 
 
 class ActivationError(ServiceError):
