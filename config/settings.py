@@ -321,6 +321,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "trailers.api.errors.exception_handler",
+    "DEFAULT_METADATA_CLASS": "trailers.api.metadata.ActionMetadata",  # OPTIONS: each method's own body
     # DRF's parsers, with JSON nested too deeply for the decoder refused as a 400 instead of a 500.
     "DEFAULT_PARSER_CLASSES": [
         "trailers.api.parsers.SafeJSONParser",

@@ -142,3 +142,15 @@ def test_session_authentication_needs_csrf_for_writes(world, user):
     assert client.get("/api/trailers/").status_code == 200
     response = client.put(f"/api/trailers/{world['trailer']}/rating/", {"score": 5}, format="json")
     assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+
+
+def test_options_describes_each_method_s_own_body_for_whoever_may_send_it(api, staff_api, make_trailer, user):
+    def sent(client, url, method):  # the fields a client sends: those OPTIONS does not mark read-only
+        return {name for name, field in client.options(url).json()["actions"][method].items() if not field["read_only"]}
+
+    trailer = make_trailer(uploaded_by=user)
+    assert sent(api, "/api/trailers/", "POST") == {"file", "title", "reference_score"}  # not a trailer's fields
+    assert sent(api, f"/api/trailers/{trailer.pk}/rating/", "PUT") == {"score"}
+    assert sent(api, f"/api/trailers/{trailer.pk}/", "PATCH") == {"title"}
+    assert "actions" not in api.options("/api/runs/").json()  # a user who may not start runs is offered none
+    assert {"preset", "model", "train"} <= sent(staff_api, "/api/runs/", "POST")

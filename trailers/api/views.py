@@ -116,6 +116,8 @@ class TrailerViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.RetrieveM
     queryset = Trailer.objects.none()  # for the schema; get_queryset reads through selectors
     filterset_class = TrailerFilterSet
     parser_classes = [SafeJSONParser, MultiPartParser, FormParser]
+    request_serializers = {"create": TrailerUploadSerializer, "partial_update": TrailerRenameSerializer,
+                           "rating": RatingSerializer}  # what OPTIONS describes (trailers/api/metadata.py)
 
     def get_queryset(self):
         return selectors.trailer_list(user=self.request.user)
@@ -235,6 +237,7 @@ class TrailerViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.RetrieveM
 class TrainingRunViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = TrainingRun.objects.none()  # for the schema; get_queryset reads through selectors
     filterset_class = RunFilterSet
+    request_serializers = {"create": TrainingRunCreateSerializer, "partial_update": runs_api.RunNoteSerializer}
 
     def get_queryset(self):
         if self.action == "list":
@@ -325,6 +328,7 @@ class TrainingRunViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.Retri
 class ModelVersionViewSet(ById, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = ModelVersion.objects.none()  # for the schema
     serializer_class = ModelVersionSerializer
+    request_serializers = {"rollback": RollbackRequestSerializer, "activate": ActivationRequestSerializer}
 
     def get_queryset(self):
         return selectors.model_versions()
