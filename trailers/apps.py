@@ -6,4 +6,6 @@ class TrailersConfig(AppConfig):
     verbose_name = "Reelscore"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the file clean-up handlers)
+        from . import lookups, signals  # noqa: F401  (signals connects the file clean-up handlers)
+
+        lookups.install()  # __uicontains: searches that ignore the case of every script

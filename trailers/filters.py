@@ -167,7 +167,7 @@ class TrailerFilterSet(_ListFilterSet):
         return trailers.filter(has if value == "yes" else ~has)
 
     def search(self, trailers, name, value: str):
-        return trailers.filter(Q(title__icontains=value) | Q(original_name__icontains=value))
+        return trailers.filter(Q(title__uicontains=value) | Q(original_name__uicontains=value))
 
     def order(self, trailers, name, value: str):
         return selectors.sort_trailers(trailers, value)
@@ -198,7 +198,7 @@ class PredictionFilterSet(_ListFilterSet):
 
     default_sort = selectors.DEFAULT_PREDICTION_SORT
 
-    q = _search("search in trailer titles", field_name="trailer__title", lookup_expr="icontains")
+    q = _search("search in trailer titles", field_name="trailer__title", lookup_expr="uicontains")
     rated = _yes_no("Has ratings", "whether the trailer has user ratings", "filter_rated")
     unlike = _yes_no("Looks unlike the training trailers",
                      f"whether the trailer looks unlike the version's training trailers: its novelty is {UNLIKE:g} or "

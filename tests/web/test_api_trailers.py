@@ -233,3 +233,15 @@ def test_a_client_with_a_token_only_fetches_the_files_the_api_links(user, make_t
     assert refused.status_code == 401 and refused["WWW-Authenticate"] == "Token"
     client.credentials()
     assert client.get(body["video_url"]).status_code == 302  # no credentials: the login page, as before
+
+
+def test_search_ignores_case_in_every_script(api, make_trailer, make_version, make_prediction):
+    amelie, hero = make_trailer(title="Amélie"), make_trailer(title="Герой дня")
+    make_trailer(title="Other")
+    version = make_version(number=1, active=True)
+    for trailer in (amelie, hero):
+        make_prediction(version, trailer, 5.0)
+    for query, trailer in (("AMÉLIE", amelie), ("amélie", amelie), ("ГЕРОЙ", hero), ("дня", hero)):
+        assert [t["id"] for t in api.get("/api/trailers/", {"q": query}).json()["results"]] == [trailer.pk], query
+        assert [p["trailer"] for p in api.get("/api/predictions/", {"q": query}).json()["results"]] == [trailer.pk]
+    assert api.get("/api/trailers/", {"q": "50%"}).json()["count"] == 0  # LIKE's wildcards are searched as text
