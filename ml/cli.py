@@ -386,6 +386,9 @@ def _add_preprocess(commands) -> None:
     _add_embedding_options(p, default_help=f"default {DEFAULT_EMBED_SIZE}, the default preset's frame size")
     p.add_argument("--no-embeddings", action="store_true",
                    help="store frames only (`python -m ml embed` adds the embeddings later)")
+    p.add_argument("--again", action="store_true",
+                   help="prepare every video again; by default one DATA_DIR already holds whole, made from the "
+                        "same file (its size and time), is kept, so that a run stopped half-way goes on")
     p.add_argument("-v", "--verbose", action="store_true", help="say what each video gave")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     p.set_defaults(handler=run_preprocess)
@@ -442,7 +445,7 @@ def run_preprocess(args) -> int:
         if spec is not None:
             _write_json(out / EMBEDDINGS_FILE, spec.to_dict())
 
-    prepared, subclip_count, seen = 0, 0, set()
+    prepared, kept, subclip_count, seen = 0, 0, 0, set()
     for video in tqdm(videos, desc="preprocess", unit="video", disable=None if not args.quiet else True):
         if video.stem in seen:
             _warn(f"skipped {video.name}: another video named {video.stem!r} was already prepared")
@@ -451,6 +454,10 @@ def run_preprocess(args) -> int:
         if there.exists() and not _is_trailer_folder(there):
             _warn(f"skipped {video.name}: {there} is there and is not a trailer this command prepared; "
                   "it is left as it is")
+            continue
+        if not args.again and _prepared_whole(there, video, spec, args.contact_sheets):
+            seen.add(video.stem)
+            kept += 1
             continue
         try:
             info, subclips = sample_trailer(video, config)
@@ -471,7 +478,8 @@ def run_preprocess(args) -> int:
                 continue
         seen.add(video.stem)
 
-        def write(folder: Path, info=info, subclips=subclips, embeddings=embeddings, source=video.name) -> None:
+        def write(folder: Path, info=info, subclips=subclips, embeddings=embeddings, source=video.name,
+                  video=video) -> None:
             for n, subclip in enumerate(subclips):
                 save_frames(subclip.frames, folder / f"{subclip.plan.index}.npy")
                 if embeddings is not None:
@@ -479,7 +487,7 @@ def run_preprocess(args) -> int:
                 if args.contact_sheets:
                     write_contact_sheet(subclip.frames, folder / f"{subclip.plan.index}.jpg")
             _write_json(folder / TRAILER_FILE, {
-                "source": source,
+                "source": source, "source_stamp": _file_stamp(video),  # its size and time: this very file
                 "info": info.to_dict(),
                 "subclips": [{**s.plan.to_dict(), "frames": int(s.frames.shape[0]), "timestamps": list(s.timestamps)}
                              for s in subclips],
@@ -495,12 +503,34 @@ def run_preprocess(args) -> int:
                        f"{sum(s.frames.shape[0] for s in subclips)} frames"
                        f"{', embedded' if embeddings is not None else ''}")
     embedded = f", embedded with {spec.describe()}" if spec is not None else ""
-    if not prepared and made_out and not any(out.iterdir()):
+    if not prepared and not kept and made_out and not any(out.iterdir()):
         out.rmdir()  # nothing was prepared: the folder this run made for it goes again
         _say(args, f"prepared none of {len(videos)} video{'s' * (len(videos) != 1)}; {out} was not made")
         return _served(prepared, len(videos) + passed_over)
-    _say(args, f"prepared {prepared} of {len(videos)} videos ({subclip_count} subclips) into {out}{embedded}")
-    return _served(prepared, len(videos) + passed_over)
+    before = (f"; {kept} {'was' if kept == 1 else 'were'} there already, made from the same file{'s' * (kept != 1)} "
+              "(--again prepares them anew)") if kept else ""
+    _say(args, f"prepared {prepared} of {len(videos)} videos ({subclip_count} subclips) into {out}{embedded}{before}")
+    return _served(prepared + kept, len(videos) + passed_over)
+
+
+def _prepared_whole(folder: Path, video: Path, spec: EmbeddingSpec | None, contact_sheets: bool) -> bool:
+    """Whether ``folder`` holds ``video`` prepared whole: from this very file (its name, size and time, which folders
+    made before they were kept never match), every subclip's frames, and its embeddings and contact sheets where
+    this run would write them. DATA_DIR's sampling and embeddings were checked to be this run's before."""
+    try:
+        made = json.loads((folder / TRAILER_FILE).read_text(encoding="utf-8"))
+        indices = [int(item["index"]) for item in made["subclips"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if made.get("source") != video.name or made.get("source_stamp") != _file_stamp(video) or not indices:
+        return False
+    for index in indices:
+        frames = folder / f"{index}.npy"
+        if not frames.is_file() or (contact_sheets and not (folder / f"{index}.jpg").is_file()):
+            return False
+        if spec is not None and _cached_embeddings(frames, load=False) is None:
+            return False
+    return True
 
 
 _TRAILER_PARTS = re.compile(r"\d+(\.emb)?\.npy|\d+\.jpg")  # what a trailer's folder held before its trailer.json

@@ -765,3 +765,24 @@ def test_what_an_interrupted_run_left_half_written_is_cleared_and_sigterm_stops_
     assert "stopped (SIGTERM)" in capsys.readouterr().err
     assert sorted(p.name for p in again.iterdir()) == sorted(["t0", SAMPLING_FILE])  # no staging folder left
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back as it was
+
+
+def test_preprocess_again_keeps_what_it_prepared_whole_from_the_same_files(tmp_path, capsys):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for n in range(3):
+        generate_trailer(folder / f"t{n}.mp4", seed=n, duration=1.5, width=64, height=48)
+    data = tmp_path / "data"
+    args = ["preprocess", str(folder), "--out", str(data), *SAMPLING]
+    assert main(args) == 0
+    made = {p: p.stat().st_mtime_ns for p in data.glob("*/*.npy")}
+    capsys.readouterr()
+    assert main(args) == 0  # a run stopped half-way, run again, goes on where it was
+    assert "prepared 0 of 3 videos" in (out := capsys.readouterr().out) and "3 were there already" in out
+    assert {p: p.stat().st_mtime_ns for p in data.glob("*/*.npy")} == made
+    # Another file of the same name, an embedding gone, or --again: prepared anew.
+    generate_trailer(folder / "t0.mp4", seed=7, duration=1.5, width=64, height=48)
+    (data / "t1" / "0.emb.npy").unlink()
+    assert main(args) == 0 and "prepared 2 of 3 videos" in capsys.readouterr().out
+    assert (data / "t1" / "0.emb.npy").is_file()
+    assert main([*args, "--again"]) == 0 and "prepared 3 of 3 videos" in capsys.readouterr().out
