@@ -215,6 +215,7 @@ def cross_validate(
     embedding_spec: Any = None,
     callback: Callback | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_seconds: float = 0.0,
     device: str | None = None,
     known_groups: Iterable[Iterable[Hashable]] = (),
 ) -> CrossValResult:
@@ -225,7 +226,7 @@ def cross_validate(
     callback: called with fit's ``Progress`` (its ``fit``/``fits`` say which of the run's fits it is);
         return True to stop (the result then holds the folds finished so far, ``stop_reason="cancelled"``).
     checkpoint_dir: where each fit checkpoints and each finished fold is kept; a second call with the same
-        folder resumes.
+        folder resumes. checkpoint_seconds: as for :func:`ml.train.fit`.
     known_groups: trailers the caller knows share their source (a teaser and its trailer, the trailers of
         one film), kept in one fold as the near-duplicate groups found are; a known group and a found
         one that share a trailer become one group.
@@ -270,6 +271,7 @@ def cross_validate(
             fold_result, cancelled = _run_fold(
                 index, train, test_samples, config, model_config, baseline_config,
                 embedding_spec=embedding_spec, callback=callback, fits=fits, folder=folder, looks=looks,
+                checkpoint_seconds=checkpoint_seconds,
             )
             if cancelled:
                 stop_reason = "cancelled"
@@ -353,7 +355,7 @@ def record_residuals(folds: Sequence[FoldResult], ratings: dict[Any, float], wei
 
 
 def _run_fold(index, train, test, config, model_config, baseline_config, *, embedding_spec, callback, fits,
-              folder, looks) -> tuple[FoldResult, bool]:
+              folder, looks, checkpoint_seconds: float = 0.0) -> tuple[FoldResult, bool]:
     keys = [s.trailer for s in train]
     selects = config.restore_best or config.early_stopping_patience is not None
     if selects:
@@ -382,7 +384,7 @@ def _run_fold(index, train, test, config, model_config, baseline_config, *, embe
                 return callback(dataclasses.replace(progress, fit=position, fits=fits, fold=index + 1, role=role))
         checkpoint = folder / f"fold-{index + 1}-{position}.ckpt" if folder else None
         result = fit(labelled, config, role_config, split=split,
-                     callback=wrapped, checkpoint_path=checkpoint,
+                     callback=wrapped, checkpoint_path=checkpoint, checkpoint_seconds=checkpoint_seconds,
                      resume_from=checkpoint if checkpoint is not None and checkpoint.exists() else None,
                      embedding_spec=embedding_spec)
         if checkpoint is not None:

@@ -96,6 +96,7 @@ class Progress:
     fits: int = 1
     fold: int | None = None      # the fold it holds out (from 1), in a cross-validation
     role: str = "model"          # "model", or "single_frame": the baseline head fit on the same fold
+    last: bool = False           # an epoch after which this fit stops (its last, or early stopping's)
 
     @property
     def fraction(self) -> float:
@@ -191,6 +192,7 @@ def fit(
     split: Split | tuple[Iterable[Hashable], Iterable[Hashable]] | dict[str, Iterable[Hashable]] | None = None,
     callback: Callback | None = None,
     checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_seconds: float = 0.0,
     resume_from: str | os.PathLike | None = None,
     embedding_spec: Any = None,
 ) -> FitResult:
@@ -203,7 +205,9 @@ def fit(
         checkpoint's split (a given split must equal it).
     callback: called with a ``Progress`` after every step and epoch; return True or raise
         ``StopTraining`` to stop (honoured between steps; the result says ``cancelled``).
-    checkpoint_path: written atomically after every epoch.
+    checkpoint_path: written atomically after every epoch, or with ``checkpoint_seconds`` after the first epoch
+        that ends that long after the last one written (and after the fit's last epoch, ``Progress.last``): a head
+        on cached embeddings runs dozens of epochs a second, each checkpoint written whole.
     resume_from: a checkpoint to carry on from (its configs must match, except for
         ``RESUMABLE_CHANGES``); training continues at the next epoch up to ``config.epochs``.
     embedding_spec: the ``ml.embeddings.EmbeddingSpec`` (or its dict) the samples' cached embeddings were
@@ -221,6 +225,8 @@ def fit(
 
     state = None
     last_checkpoint: tuple[Path, int] | None = None  # (path, epochs it holds): what to resume from
+    checkpoint_written = time.monotonic()  # the first epoch's is written whatever checkpoint_seconds says (below)
+    checkpoint_written -= checkpoint_seconds
     if resume_from is not None:
         state = load_checkpoint(resume_from)
         last_checkpoint = (Path(resume_from), state["epoch"])
@@ -339,7 +345,10 @@ def fit(
             elif val_loss is not None:
                 stale += 1
 
-            if checkpoint_path is not None:
+            patience = config.early_stopping_patience
+            last = epoch + 1 == config.epochs or (patience is not None and stale >= patience)
+            if checkpoint_path is not None and (last or time.monotonic() - checkpoint_written >= checkpoint_seconds):
+                checkpoint_written = time.monotonic()
                 save_checkpoint(checkpoint_path, {
                     "format": CHECKPOINT_FORMAT,
                     "version": 1,
@@ -362,10 +371,10 @@ def fit(
                 last_checkpoint = (Path(checkpoint_path), epoch + 1)
 
             if callback is not None and callback(
-                Progress("epoch", epoch + 1, config.epochs, steps, steps, dict(metrics), tuple(map(dict, history)))
+                Progress("epoch", epoch + 1, config.epochs, steps, steps, dict(metrics), tuple(map(dict, history)),
+                         last=last)
             ):
                 raise StopTraining
-            patience = config.early_stopping_patience
             if patience is not None and stale >= patience:
                 stop_reason = "early_stopping"
                 break

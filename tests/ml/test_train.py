@@ -136,6 +136,30 @@ def test_two_epochs_resumed_for_two_more_equal_four_straight(trailers, tmp_path)
     assert resumed.history == [{**m, "seconds": r["seconds"]} for m, r in zip(straight.history, resumed.history, strict=True)]
 
 
+def test_checkpoints_at_most_as_often_as_asked_and_after_the_last_epoch_whichever_stops_the_fit(
+        trailers, tmp_path, monkeypatch):
+    import ml.train
+
+    written, real = [], ml.train.save_checkpoint
+    monkeypatch.setattr(ml.train, "save_checkpoint", lambda path, state: written.append(state["epoch"]) or real(
+        path, state))
+    seen = []
+    config = FAST.replace(epochs=6, restore_best=False)
+    fit(trailers, config, TINY, checkpoint_path=tmp_path / "a.ckpt", checkpoint_seconds=3600, callback=seen.append)
+    assert written == [1, 6]  # the first epoch's, then none for an hour, then the last
+    assert [p.last for p in seen if p.kind == "epoch"] == [False] * 5 + [True]
+    written.clear()
+    fit(trailers, config, TINY, checkpoint_path=tmp_path / "b.ckpt")  # by default: every epoch, as before
+    assert written == [1, 2, 3, 4, 5, 6]
+    written.clear()
+    seen.clear()
+    stopped = fit(trailers, config.replace(epochs=50, early_stopping_patience=1, lr=0.5), TINY,
+                  checkpoint_path=tmp_path / "c.ckpt", checkpoint_seconds=3600, callback=seen.append)
+    epochs = [p for p in seen if p.kind == "epoch"]
+    assert stopped.stop_reason == "early_stopping" and epochs[-1].last and not any(p.last for p in epochs[:-1])
+    assert written == [1, epochs[-1].epoch]
+
+
 def test_checkpoint_is_a_plain_dict_that_loads_with_weights_only(trailers, tmp_path):
     checkpoint = tmp_path / "run.ckpt"
     fit(trailers, FAST, TINY, checkpoint_path=checkpoint)

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 MIN_TRAILERS = 3  # at least two to train on and one to validate with
 LOST_COPY_ATTEMPTS = 3  # a cache folder deleted under a run: fetched again this many times at most
 HEARTBEAT_SECONDS = 1.0
+EPOCH_SAVE_SECONDS = 5.0  # a run's curves and checkpoint are saved at most this often (and after each fit's last epoch)
 
 
 class TrainingSetupError(ServiceError):
@@ -339,12 +340,13 @@ def _train(run, token, samples, split, spec, train_config, model_config, checkpo
             from ml.crossval import cross_validate  # loads torch: see TORCH_NOTE
 
             result = cross_validate(samples, train_config, model_config, embedding_spec=spec, callback=reporter,
-                                    checkpoint_dir=checkpoint_path)
+                                    checkpoint_dir=checkpoint_path, checkpoint_seconds=EPOCH_SAVE_SECONDS)
         else:
             from ml.train import fit  # loads torch: see TORCH_NOTE
 
             result = fit(samples, train_config, model_config, split=split, callback=reporter,
-                         checkpoint_path=checkpoint_path, resume_from=resume_from, embedding_spec=spec)
+                         checkpoint_path=checkpoint_path, checkpoint_seconds=EPOCH_SAVE_SECONDS,
+                         resume_from=resume_from, embedding_spec=spec)
         if result.stop_reason == "cancelled":
             return _finish(run, TrainingRun.Status.CANCELLED, metrics=reporter.run.metrics, token=token)
         return _succeed(run, result, token, spec, heartbeat)
@@ -494,13 +496,19 @@ class _Reporter:
     heartbeat: Heartbeat
     checkpoints: store.Mirror
     last_beat: float = 0.0
+    last_saved: float = float("-inf")
 
     def __call__(self, progress: Progress) -> bool:
         if self.heartbeat.lost.is_set():
             raise LostClaim
         fields = {"progress": progress.fraction, "epoch": progress.epoch, "heartbeat_at": timezone.now()}
         now = time.monotonic()
-        if progress.kind == "epoch":
+        # An epoch's curves and checkpoint are saved whole: on cached embeddings a head runs dozens of epochs a
+        # second, and saving each one rewrote the run's whole history every time (gigabytes written in minutes).
+        # So at most every EPOCH_SAVE_SECONDS, and always after a fit's last epoch (its curves are then whole).
+        saves = progress.kind == "epoch" and (progress.last or now - self.last_saved >= EPOCH_SAVE_SECONDS)
+        if saves:
+            self.last_saved = now
             if progress.role == "model":  # the single-frame baseline's epochs are not the run's curves
                 # This fit's whole history, as it stands: a fit resumed from a checkpoint saved just before its
                 # worker died brings back the epoch that worker never got to report.
