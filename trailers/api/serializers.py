@@ -388,7 +388,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = TrainingRun
         fields = [
-            "id", "status", "display_status", "progress", "epoch", "metrics", "error", "cancel_requested", "note",
+            "id", "status", "display_status", "progress", "epoch", "error", "cancel_requested", "note",
             "label_source", "min_ratings", "auto_activate", "model_config", "train_config", "requested_trailer_ids",
             "dataset_size", "sampling", "device", "gpu", "worker", "resumed_from_epoch", "attempts_without_epoch",
             "created_by", "created_at",
@@ -430,7 +430,8 @@ class TrainingRunDetailSerializer(TrainingRunSerializer):
         help_text="the frozen dataset, one trailer per row, a page at a time (megabytes at scale: not inlined here)")
 
     class Meta(TrainingRunSerializer.Meta):
-        fields = TrainingRunSerializer.Meta.fields + ["dataset_url", "cross_validation"]
+        # The per-epoch curves (megabytes for a long run) with the one run only: a list sends its runs' figures.
+        fields = TrainingRunSerializer.Meta.fields + ["metrics", "dataset_url", "cross_validation"]
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.URI)

@@ -241,7 +241,7 @@ class TrainingRunViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.Retri
 
     def get_queryset(self):
         if self.action == "list":
-            return selectors_runs.runs()
+            return selectors_runs.runs().defer("metrics")  # each run's curves are its own page's (retrieve)
         return selectors.run_list()
 
     def get_serializer_class(self):
