@@ -24,7 +24,7 @@ from .errors import ServiceError, show
 from .forms import AdminLoginForm
 from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 from .paging import AdminPaginator, EstimatedCountPaginator
-from .permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN, can
+from .permissions import ACTIVATE_VERSION, CANCEL_RUN, DELETE_RUN, START_RUN, can
 from .run_forms import PRESET_DESCRIPTIONS, PRESET_WARNINGS, STARTABLE_PRESETS, TrainingRunForm
 from .services.trailers import delete_trailer, refuse_deleting_busy, rename_trailer
 from .services.training import request_cancel, unknown_trailer_ids
@@ -213,7 +213,7 @@ class RatingAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(RefusedDeletes, admin.ModelAdmin):
     """Runs are written by workers: the change view only shows a run. Staff start one with the add form
     and stop one with the cancel button or action; the run page (``run_detail``) follows its progress."""
 
@@ -221,7 +221,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
                     "created_at")
     list_filter = ("status", "label_source", "device")
     search_fields = ("worker", "error")
-    actions = ["cancel_runs"]
+    actions = ["cancel_runs", "delete_selected"]
     change_form_template = "admin/trailers/trainingrun/change_form.html"
     fieldsets = [
         (None, {"fields": ["page_link", "shown_status", "progress_percent", "epoch", "error", "cancel_requested"]}),
@@ -279,7 +279,26 @@ class TrainingRunAdmin(admin.ModelAdmin):
         return False  # every field is the workers' to write: the change view shows the run, read-only
 
     def has_delete_permission(self, request, obj=None):
-        return False  # a run's worker, checkpoint and model version depend on it; cancel it instead
+        """A finished run that made no version may go, with all it kept (services.delete_runs): its page offers
+        Delete; the list's action names each run of a choice that may not go (``refuse_delete``), deleting none."""
+        if obj is not None:
+            try:
+                services.refuse_deleting_runs(run_ids=[obj.pk])
+            except ServiceError:
+                return False
+        return can(request.user, DELETE_RUN)
+
+    def refuse_delete(self, queryset) -> None:
+        services.refuse_deleting_runs(run_ids=queryset.values_list("pk", flat=True))
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, TrainingRun.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        try:
+            services.delete_runs(run_ids=list(queryset.values_list("pk", flat=True)))
+        except ServiceError as error:  # it changed since the page asked (the check above ran before the lock)
+            show(request, error)
 
     def has_cancel_permission(self, request, obj=None):
         """Cancelling changes a run (trailers.permissions: the same rule as the pages and the API)."""

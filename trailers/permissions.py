@@ -18,11 +18,13 @@ IMPORT_RATINGS = "trailers.add_rating"
 CHANGE_TRAILER = "trailers.change_trailer"
 DELETE_TRAILER = "trailers.delete_trailer"
 CANCEL_RUN = "trailers.change_trainingrun"
+DELETE_RUN = "trailers.delete_trainingrun"
 ACTIVATE_VERSION = "trailers.change_modelversion"
 
 REFUSALS = {
     START_RUN: "You need the permission to add training runs to start one.",
     CANCEL_RUN: "You need the permission to change training runs to cancel or note one.",
+    DELETE_RUN: "You need the permission to delete training runs to delete one.",
     ACTIVATE_VERSION: "You need the permission to change model versions to activate, roll back or re-score one.",
     VIEW_RATERS: "You need the permission to view ratings to see the raters.",
     MANAGE_RATERS: "You need the permission to change ratings to leave a rater out of the labels.",

@@ -228,9 +228,14 @@ def test_the_run_change_view_is_read_only(staff_client, make_run):
     assert 'id="cancel-run"' in html
     response = staff_client.post(f"/admin/trailers/trainingrun/{run.pk}/change/", {"resumed_from_epoch": 7})
     assert response.status_code == 403
+    failed = make_run(status=TrainingRun.Status.FAILED)  # finished, no version: it may be deleted
+    assert f"/admin/trailers/trainingrun/{failed.pk}/delete/" in staff_client.get(
+        f"/admin/trailers/trainingrun/{failed.pk}/change/").content.decode()
     run.refresh_from_db()
     assert run.resumed_from_epoch == 2
-    assert staff_client.post(f"/admin/trailers/trainingrun/{run.pk}/delete/").status_code == 403
+    refused = staff_client.post(f"/admin/trailers/trainingrun/{run.pk}/delete/", follow=True)
+    assert "is running: cancel it first, then delete it" in refused.content.decode()
+    assert TrainingRun.objects.filter(pk=run.pk).exists()
 
 
 def test_cancel_button_and_action(staff_client, make_run):

@@ -80,3 +80,30 @@ def test_versions_compared_trailer_by_trailer(api, two_versions):  # noqa: F811
     refused = api.get("/api/model-versions/compare/?a=x&b=1")
     assert (refused.status_code, refused.json()) == (400, {"detail": "Give two version ids, a and b.",
                                                            "code": "versions_missing"})  # the shape of every error
+
+
+def test_a_finished_run_that_made_no_version_is_deleted_with_all_it_kept_and_others_are_refused(
+        api, staff_api, make_run, make_version, client, staff_user):
+    from trailers.services.versions import delete_model_versions
+
+    failed, cancelled = make_run(status=TrainingRun.Status.FAILED), make_run(status=TrainingRun.Status.CANCELLED)
+    running, made = make_run(status=TrainingRun.Status.RUNNING), make_run()
+    version = make_version(number=4, run=made)
+    TrainingRun.objects.filter(pk=made.pk).update(version_number=4)  # as the run that made it records it
+    assert api.delete(f"/api/runs/{failed.pk}/").status_code == 403  # needs trailers.delete_trainingrun
+    assert staff_api.delete(f"/api/runs/{failed.pk}/").status_code == 204
+    refused = staff_api.delete(f"/api/runs/{running.pk}/")
+    assert (refused.status_code, refused.json()["code"]) == (409, "not_finished")
+    delete_model_versions(version_ids=[version.pk])
+    refused = staff_api.delete(f"/api/runs/{made.pk}/")  # its version deleted, it stays as the record of "v4"
+    assert (refused.status_code, refused.json()["code"]) == (409, "made_version") and "(v4)" in refused.json()["detail"]
+    assert set(TrainingRun.objects.values_list("pk", flat=True)) == {cancelled.pk, running.pk, made.pk}
+    # The admin: its list action deletes what may go, and names what may not, deleting none of a mixed choice.
+    client.force_login(staff_user)
+    changelist = "/admin/trailers/trainingrun/"
+    answer = client.post(changelist, {"action": "delete_selected", "_selected_action": [cancelled.pk, made.pk]},
+                         follow=True)
+    assert "made a model version (v4)" in answer.content.decode()
+    assert TrainingRun.objects.filter(pk=cancelled.pk).exists()
+    client.post(changelist, {"action": "delete_selected", "_selected_action": [cancelled.pk], "post": "yes"})
+    assert not TrainingRun.objects.filter(pk=cancelled.pk).exists()

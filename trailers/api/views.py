@@ -32,7 +32,7 @@ from trailers import selectors, selectors_runs, services, throttles, uploads
 from trailers.errors import ServiceError
 from trailers.filters import ListFilters, PredictionListFilterSet, RunFilterSet, TrailerFilterSet
 from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
-from trailers.permissions import ACTIVATE_VERSION, CANCEL_RUN, START_RUN
+from trailers.permissions import ACTIVATE_VERSION, CANCEL_RUN, DELETE_RUN, START_RUN
 from trailers.services.ingest import too_large_message
 from trailers.services.notes import set_run_note
 from trailers.services.training import request_cancel
@@ -234,7 +234,8 @@ class TrailerViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.RetrieveM
     retrieve=extend_schema(summary="One training run, with its per-epoch metrics, a link to its dataset snapshot "
                                    "and, once a cross-validated run has succeeded, its held-out estimate"),
 )
-class TrainingRunViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TrainingRunViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                         mixins.DestroyModelMixin, viewsets.GenericViewSet):
     queryset = TrainingRun.objects.none()  # for the schema; get_queryset reads through selectors
     filterset_class = RunFilterSet
     request_serializers = {"create": TrainingRunCreateSerializer, "partial_update": runs_api.RunNoteSerializer}
@@ -254,9 +255,19 @@ class TrainingRunViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.Retri
         return TrainingRunSerializer
 
     def get_permissions(self):
-        if self.action in ("create", "cancel", "partial_update"):
-            return [IsAuthenticated(), needs(START_RUN if self.action == "create" else CANCEL_RUN)]
+        if self.action in ("create", "cancel", "partial_update", "destroy"):
+            needed = {"create": START_RUN, "destroy": DELETE_RUN}.get(self.action, CANCEL_RUN)
+            return [IsAuthenticated(), needs(needed)]
         return super().get_permissions()
+
+    @extend_schema(summary="Delete a finished run that made no model version, with all it kept (needs "
+                           "trailers.delete_trainingrun)", request=None,
+                   responses={204: None, 409: OpenApiResponse(description="it has not finished (not_finished), or it "
+                                                                           "made a version (made_version)")})
+    def destroy(self, request, pk=None):
+        refuse_unknown_body(request.data)
+        services.delete_runs(run_ids=[selectors.get_run(pk=pk).pk])  # a refusal is a ServiceError: 409
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(summary="Note a run (needs trailers.change_trainingrun)", request=runs_api.RunNoteSerializer,
                    responses={200: TrainingRunSerializer})

@@ -36,7 +36,9 @@ from .scoring import score_trailers
 from .training import (
     TrainingSetupError,
     cancel_run,
+    delete_runs,
     execute_training_run,
+    refuse_deleting_runs,
     start_training_run,
 )
 from .versions import (
@@ -57,6 +59,8 @@ __all__ = [
     "activate_chosen",
     "activate_model_version",
     "cancel_run",
+    "delete_runs",
+    "refuse_deleting_runs",
     "check_weights",
     "delete_model_versions",
     "claim_periodic_job",

@@ -201,6 +201,35 @@ def fail_runs_whose_workers_keep_dying() -> int:
     return failed
 
 
+def refuse_deleting_runs(*, run_ids) -> None:
+    """ServiceError (409) when one of ``run_ids`` is not finished (``not_finished``: cancel it first) or made a version
+    (``made_version``): such a run is kept, as the record of what its version was and of the version's number,
+    which is never given again (``next_version_number`` reads it), even once the version is deleted."""
+    rows = TrainingRun.objects.filter(pk__in=list(run_ids)).only("pk", "status", "version_number")
+    going = rows.exclude(status__in=TrainingRun.FINISHED).order_by("pk").first()
+    if going is not None:
+        raise ServiceError(f"Run {going.pk} is {going.get_status_display().lower()}: cancel it first, then delete it.",
+                           code="not_finished", status=409)
+    made = rows.filter(Q(version_number__isnull=False) | Q(model_version__isnull=False)).order_by("pk").first()
+    if made is not None:
+        raise ServiceError(f"Run {made.pk} made a model version (v{made.version_number}): it is kept as that version's "
+                           "record, and only runs that made none are deleted.", code="made_version", status=409)
+
+
+def delete_runs(*, run_ids) -> int:
+    """Delete the finished runs ``run_ids`` that made no version, with everything they kept (curves, frozen dataset,
+    estimate, a checkpoint left behind); none of them if one may not go (``refuse_deleting_runs``). Returns how many
+    were deleted."""
+    with transaction.atomic():
+        rows = TrainingRun.objects.select_for_update().filter(pk__in=list(run_ids)).order_by("pk")
+        locked = list(rows.values_list("pk", "checkpoint"))
+        refuse_deleting_runs(run_ids=[pk for pk, _ in locked])  # under the lock: a run finishing now waits
+        for _, checkpoint in locked:
+            delete_after_commit(default_storage, checkpoint)
+        TrainingRun.objects.filter(pk__in=[pk for pk, _ in locked]).delete()
+    return len(locked)
+
+
 def cancel_run(*, run: TrainingRun) -> TrainingRun:
     """Ask a run to stop. A queued or stale run is cancelled at once; a running one stops after its current step
     (one about to make its version makes none: ``_create_version`` asks under the same lock); a finished one is
