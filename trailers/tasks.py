@@ -81,7 +81,8 @@ def sweep_task(self) -> None:
         return
     sent = sweep()
     log.info("sweep handed over %(trailers)s trailer(s), %(runs)s run(s), %(scoring)s scoring task(s) and "
-             "%(embedding)s embedding task(s); %(summaries)s prediction summaries made again", sent)
+             "%(embedding)s embedding task(s); failed %(failed_trailers)s trailer(s) and %(failed_runs)s run(s); "
+             "%(summaries)s prediction summaries made again; %(sessions)s expired login session(s) deleted", sent)
 
 
 @task_postrun.connect

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from datetime import timedelta
 
@@ -43,3 +44,19 @@ def test_two_deliveries_at_the_same_moment_run_once():
     for thread in threads:
         thread.join()
     assert sorted(won) == [False, False, False, True]
+
+
+def test_the_sweep_deletes_expired_login_sessions_and_keeps_live_ones(client, user):
+    from django.contrib.sessions.models import Session
+    from django.core.management import call_command
+
+    from trailers.services import sweep
+
+    client.force_login(user)
+    live = Session.objects.get()
+    expired = Session.objects.create(session_key="x" * 32, session_data="", expire_date=timezone.now() - timedelta(1))
+    assert sweep()["sessions"] == 1
+    assert list(Session.objects.values_list("pk", flat=True)) == [live.pk] and expired.pk != live.pk
+    out = io.StringIO()
+    call_command("sweep", stdout=out)
+    assert "failed 0 trailer(s) and 0 run(s)" in out.getvalue() and "deleted 0 expired login session(s)" in out.getvalue()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from importlib import import_module
 
 from celery.utils import uuid
 from django.conf import settings
@@ -142,7 +143,9 @@ def claim_periodic_job(*, name: str, interval: float | None = None) -> bool:
 
 def sweep() -> dict[str, int]:
     """Hand over what is waiting or was lost; returns how many trailers, runs, scoring tasks and embedding tasks
-    were sent, and how many kept summaries were made again (keys trailers, runs, scoring, embedding, summaries).
+    were sent, how many kept summaries were made again, how many trailers and runs it failed and how many expired
+    login sessions it deleted (keys trailers, runs, scoring, embedding, summaries, failed_trailers, failed_runs,
+    sessions).
 
     - trailers and runs never handed to the broker (it was down);
     - trailers and runs handed over REQUEUE_AFTER_SECONDS ago and still not started: the
@@ -156,21 +159,22 @@ def sweep() -> dict[str, int]:
     - embedding, when subclips of ready trailers have no embeddings (preprocessed before embeddings existed); at
       most once per REQUEUE_AFTER_SECONDS. Embeddings made with other settings are left to the command (a
       warning says how many, at most once per REQUEUE_AFTER_SECONDS per process);
-    - and it makes again the predictions page's kept figures that ratings have made stale (in this process).
+    - and it makes again the predictions page's kept figures that ratings have made stale (in this process);
+    - and deletes expired login sessions (``clear_expired_sessions``).
 
     Sending twice is harmless: a preprocessing task only starts a trailer that is queued,
     a training task only a run that is queued or stale, and scoring overwrites its prediction.
     """
     now = timezone.now()
     requeue_before = now - timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)
-    _end_lost_preprocessing(now, requeue_before)
+    failed_trailers = _end_lost_preprocessing(now, requeue_before)
     not_sent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=requeue_before)
     trailer_ids = Trailer.objects.filter(not_sent, status=Trailer.Status.QUEUED).order_by("pk")
     trailers = enqueue_preprocessing_many(trailer_ids=list(trailer_ids.values_list("pk", flat=True)))
 
     from .training import fail_runs_whose_workers_keep_dying  # here: the training service imports this module
 
-    fail_runs_whose_workers_keep_dying()
+    failed_runs = fail_runs_whose_workers_keep_dying()
     stale_before = now - timedelta(seconds=settings.RUN_STALE_AFTER_SECONDS)
     stale = Q(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=stale_before) & (
         not_sent | Q(enqueued_at__lt=F("heartbeat_at"))
@@ -178,10 +182,22 @@ def sweep() -> dict[str, int]:
     run_ids = TrainingRun.objects.filter((Q(status=TrainingRun.Status.QUEUED) & not_sent) | stale)
     runs = sum(enqueue_training(run_id=pk) for pk in list(run_ids.values_list("pk", flat=True)))
     return {"trailers": trailers, "runs": runs, "scoring": _sweep_scoring(requeue_before),
-            "embedding": _sweep_embeddings(), "summaries": refresh_prediction_summaries()}
+            "embedding": _sweep_embeddings(), "summaries": refresh_prediction_summaries(),
+            "failed_trailers": failed_trailers, "failed_runs": failed_runs, "sessions": clear_expired_sessions()}
 
 
-def _end_lost_preprocessing(now, requeue_before) -> None:
+def clear_expired_sessions() -> int:
+    """Delete the login sessions that have expired (Django keeps them until told: ``clearsessions``); returns how
+    many, where the session engine can say (the database's)."""
+    if settings.SESSION_ENGINE in ("django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db"):
+        from django.contrib.sessions.models import Session
+
+        return Session.objects.filter(expire_date__lt=timezone.now()).delete()[0]
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
+    return 0
+
+
+def _end_lost_preprocessing(now, requeue_before) -> int:
     """Trailers `processing` whose attempt is over without an end.
 
     - Its worker stopped beating: it died. Queued again (the next attempt removes what the dead one wrote), or
@@ -190,8 +206,9 @@ def _end_lost_preprocessing(now, requeue_before) -> None:
       threads; that worker stays busy until it is restarted). Failed with the reason. (A prefork worker kills
       the attempt at its limit and fails the trailer itself: ``fail_preprocessing_past_time_limit``.)
 
-    Each change holds only if the attempt is still the one seen here."""
+    Each change holds only if the attempt is still the one seen here. Returns how many trailers it failed."""
     stale = settings.PROCESSING_STALE_AFTER_SECONDS
+    failed = 0
     silent_since = now - timedelta(seconds=stale)
     for trailer in Trailer.objects.filter(status=Trailer.Status.PROCESSING).only(
             "pk", "duration", "processing_started_at", "heartbeat_at", "processing_attempts"):
@@ -205,17 +222,19 @@ def _end_lost_preprocessing(now, requeue_before) -> None:
         if not silent and (now - started).total_seconds() >= limit + stale:
             log.error("trailer %s: its preprocessing ran past its time limit of %s and its worker cannot stop it; "
                       "failing the trailer (restart that worker)", trailer.pk, duration(limit))
-            attempt.update(status=Trailer.Status.FAILED, processed_at=now, error=_past_time_limit_error(limit, trailer))
+            failed += attempt.update(status=Trailer.Status.FAILED, processed_at=now,
+                                     error=_past_time_limit_error(limit, trailer))
         elif silent and trailer.processing_attempts >= settings.PROCESSING_MAX_ATTEMPTS:
             log.error("trailer %s: its preprocessing worker died %s times; failing it", trailer.pk,
                       trailer.processing_attempts)
-            attempt.update(status=Trailer.Status.FAILED, processed_at=now, error=(
+            failed += attempt.update(status=Trailer.Status.FAILED, processed_at=now, error=(
                 f"Preprocessing was started {trailer.processing_attempts} times, and each time its worker stopped "
                 "before it finished (killed, perhaps for want of memory). The file may be one the decoder cannot "
                 "handle: try another encoding of it, or retry it once the workers are sound."))
         elif silent:
             log.warning("trailer %s: its preprocessing worker stopped beating; queueing it again", trailer.pk)
             attempt.update(status=Trailer.Status.QUEUED, enqueued_at=None)
+    return failed
 
 
 def fail_preprocessing_past_time_limit(*, trailer_id: int, limit: float) -> bool:

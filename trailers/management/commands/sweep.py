@@ -11,10 +11,15 @@ from trailers.services import sweep
 
 
 class Command(BaseCommand):
-    help = "Enqueue trailers and training runs that are waiting for the broker or lost their worker."
+    help = ("Run the scheduler's sweep once: enqueue trailers, training runs, scoring and embedding work that is "
+            "waiting for the broker or lost its worker; fail the trailers past their time limit or whose workers "
+            "died too often, and the runs whose workers died too often; make the predictions page's stale "
+            "summaries again; delete expired login sessions.")
 
     def handle(self, *args, **options):
         counts = sweep()
         self.stdout.write(f"Enqueued {counts['trailers']} trailer(s), {counts['runs']} training run(s), "
                           f"{counts['scoring']} scoring task(s) and {counts['embedding']} embedding task(s); "
-                          f"made {counts['summaries']} prediction summary(ies) again.")
+                          f"failed {counts['failed_trailers']} trailer(s) and {counts['failed_runs']} run(s); "
+                          f"made {counts['summaries']} prediction summary(ies) again; deleted "
+                          f"{counts['sessions']} expired login session(s).")
