@@ -356,3 +356,18 @@ def test_a_run_saves_its_curves_and_checkpoint_at_most_every_few_seconds_and_kee
     finished.refresh_from_db()
     assert sorted((m["fold"], m["epoch"]) for m in finished.metrics) == [
         (fold, epoch) for fold in (1, 2, 3) for epoch in range(1, 13)]  # the curves whole all the same
+
+
+@pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test
+def test_a_model_file_an_earlier_attempt_of_the_run_left_goes_when_the_run_makes_its_version(staff_user, rated):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    run = start(staff_user)
+    stray = default_storage.save(f"models/run-{run.pk}-deadbeef.pt", ContentFile(b"half a model"))  # killed mid-way
+    other = default_storage.save(f"models/run-{run.pk + 1000}-cafecafe.pt", ContentFile(b"another run's"))
+    finished = execute_training_run(run_id=run.pk, worker="test")
+    assert finished.status == TrainingRun.Status.SUCCEEDED, finished.error
+    assert not default_storage.exists(stray) and default_storage.exists(other)
+    assert default_storage.exists(finished.model_version.weights.name)
+    default_storage.delete(other)

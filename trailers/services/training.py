@@ -568,10 +568,25 @@ class _Reporter:
         return bool(TrainingRun.objects.filter(pk=self.run.pk).values_list("cancel_requested", flat=True).first())
 
 
+def _remove_earlier_model_files(run: TrainingRun) -> None:
+    """A worker killed while it published the run's model file left it there, named for the run, with no version
+    naming it: the run makes at most one version, and has none yet, so every file named for it goes."""
+    try:
+        with store.unavailable_as_error():
+            _, names = default_storage.listdir("models")
+    except (FileNotFoundError, NotADirectoryError, StoreUnavailable):
+        return  # no models yet, or a store that is away: what an earlier attempt left stays
+    for name in names:
+        if name.startswith(f"run-{run.pk}-"):
+            log.warning("run %s: removing models/%s, which an earlier attempt of it left", run.pk, name)
+            delete_stored(default_storage, f"models/{name}")
+
+
 def _succeed(run: TrainingRun, result, token: str, spec, heartbeat: Heartbeat) -> TrainingRun:
     from ml.crossval import CrossValResult  # loads torch: see TORCH_NOTE
     from ml.predict import save_model_file  # loads torch: see TORCH_NOTE
 
+    _remove_earlier_model_files(run)
     weights_name = f"models/run-{run.pk}-{uuid.uuid4().hex[:8]}.pt"
     uses_embeddings = result.model_config.uses_embeddings
     work = store.work_folder(f"run-{run.pk}-model")
