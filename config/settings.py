@@ -264,7 +264,8 @@ REQUEUE_AFTER_SECONDS = env.int("REQUEUE_AFTER_SECONDS", default=1800)
 
 # --- Celery -----------------------------------------------------------------------
 _broker_dir = VAR_DIR / "broker"
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# "localhost" only because kombu warns of a URL without a host; the folders below are what the transport reads.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem"):
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)

@@ -79,7 +79,7 @@ def test_embedded_default_needs_no_server(tmp_path):
     assert s["DB_NAME"] == str(tmp_path / "var" / "db.sqlite3")
     assert "journal_mode=WAL" in s["DB_OPTIONS"]["init_command"]
     assert s["DB_OPTIONS"]["timeout"] >= 10
-    assert s["BROKER"] == "filesystem://"
+    assert s["BROKER"] == "filesystem://localhost/"
     assert s["BROKER_OPTIONS"]["data_folder_in"].startswith(str(tmp_path / "var" / "broker"))
     assert (tmp_path / "var" / "broker" / "queue").is_dir()
     assert s["MEDIA_ROOT"] == str(tmp_path / "var" / "media")
