@@ -11,15 +11,17 @@ from trailers.demo import DemoOptions, build_demo
 
 
 class Command(BaseCommand):
-    help = "Create the demo dataset (synthetic trailers, ratings by demo users) and train and activate a model."
+    help = ("Create the demo dataset (synthetic trailers, ratings by demo users) and train and activate a model. "
+            "Needs a running worker (make demo and manage.py serve --demo start one).")
 
     def add_arguments(self, parser):
-        parser.add_argument("--trailers", type=int, default=DemoOptions.trailers, help="how many synthetic trailers")
+        parser.add_argument("--trailers", type=int, default=DemoOptions.trailers,
+                            help="how many synthetic trailers (default %(default)s)")
         parser.add_argument("--random-seed", type=int, default=DemoOptions.random_seed,
-                            help="random seed of the trailers, the ratings and the run")
-        parser.add_argument("--epochs", type=int, default=DemoOptions.epochs, help="epochs of the demo run")
+                            help="random seed of the trailers, the ratings and the run (default %(default)s)")
+        parser.add_argument("--epochs", type=int, default=DemoOptions.epochs, help="epochs of the demo run (default %(default)s)")
         parser.add_argument("--no-train", action="store_true", help="only the trailers and ratings, no training")
-        parser.add_argument("--timeout", type=float, default=DemoOptions.timeout, help="seconds to wait for the worker")
+        parser.add_argument("--timeout", type=float, default=DemoOptions.timeout, help="seconds to wait for the worker (default %(default)s)")
 
     def handle(self, *args, trailers, random_seed, epochs, no_train, timeout, **options):
         if trailers < 3:

@@ -115,11 +115,13 @@ class Command(BaseCommand):
     help = "Run the web server, a Celery worker (both queues) and the scheduler together, in the foreground."
 
     def add_arguments(self, parser):
-        parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000, help="the web server's port (default %(default)s)")
+        parser.add_argument("--host", default="127.0.0.1",
+                            help="the address it listens on (default %(default)s; 0.0.0.0 serves other machines)")
         parser.add_argument("--demo", action="store_true", help="create demo accounts and the demo dataset")
-        parser.add_argument("--trailers", type=int, default=None, help="demo dataset size (with --demo)")
-        parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+        parser.add_argument("--trailers", type=int, default=None,
+                            help=f"demo dataset size, with --demo (default {DemoOptions.trailers})")
+        parser.add_argument("--concurrency", type=int, default=2, help="worker processes (default %(default)s)")
 
     # The checks run once, after the web server answers (they take seconds on a busy machine).
     requires_system_checks = []
