@@ -643,3 +643,17 @@ def test_a_frame_held_on_screen_for_seconds_is_no_damage(tmp_path, suffix):
     write_index_video(path, n_frames=len(times), fps=24, width=96, height=64, frame_times=times)
     got = sample_frames(path, [SubclipPlan(0, 0.5, 5.0)], frames_per_subclip=11, size=32)[0]
     assert len(got.frames) == 11 and any(1.9 < t < 2.0 for t in got.timestamps)
+
+
+def test_a_picture_of_extreme_shape_is_cropped_before_it_is_scaled(tmp_path):
+    import sys
+
+    path = tmp_path / "thin.mp4"
+    write_index_video(path, n_frames=12, fps=24, width=2, height=4000)
+    script = ("import resource, sys; from ml.video import SubclipPlan, sample_frames; "
+              "f = sample_frames(sys.argv[1], [SubclipPlan(0, 0.0, 0.5)], frames_per_subclip=4, size=224)[0].frames; "
+              "print(f.shape, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120)
+    shape, peak_mb = done.stdout.strip().rsplit(" ", 1)
+    assert shape == "(4, 224, 224, 3)", done.stderr
+    assert int(peak_mb) < 300  # scaled whole first, each frame was 255 × 510,000 pixels: about 770 MB at its peak
