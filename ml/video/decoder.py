@@ -90,9 +90,11 @@ class _ExactRun:
                 at, picture = self.previous
             else:
                 at, picture = t, frame
-            if abs(at - self.next_wanted) > self.tolerance and self.k in self.with_packets:
+            if self.previous is not None and abs(at - self.next_wanted) > self.tolerance and self.k in self.with_packets:
                 # A frame held on screen (variable frame rate) has no packets after it until the next one; here
-                # the file has them, and they gave no picture: what would be taken is another moment's frame.
+                # the file has them, between two frames that decode, and they gave no picture: what would be taken
+                # is another moment's frame. (Before the first frame a pass decodes, packets that give none are
+                # those before a stream's first keyframe: a cut MPEG-TS starts so. That is no damage.)
                 raise DamagedStream(self.next_wanted, at)
             self.chosen.append((at, convert(picture)))
             self.k += 1

@@ -657,3 +657,13 @@ def test_a_picture_of_extreme_shape_is_cropped_before_it_is_scaled(tmp_path):
     shape, peak_mb = done.stdout.strip().rsplit(" ", 1)
     assert shape == "(4, 224, 224, 3)", done.stderr
     assert int(peak_mb) < 300  # scaled whole first, each frame was 255 × 510,000 pixels: about 770 MB at its peak
+
+
+def test_an_mpeg_ts_cut_between_keyframes_is_sampled_from_its_first_frame_that_decodes(tmp_path, index_video):
+    source, _ = index_video(".ts", seconds=6.0, gop=48)
+    data = source.read_bytes()
+    cut = 188 * (len(data) // 188 // 20)  # a recording or stream that starts mid-GOP: its first frames never decode
+    path = tmp_path / "cut.ts"
+    path.write_bytes(data[cut:])
+    got = sample_frames(path, [SubclipPlan(0, 0.0, 4.0)], frames_per_subclip=8, size=32)[0]
+    assert len(got.frames) == 8  # no damage: nothing before the first keyframe can decode
