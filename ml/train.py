@@ -97,6 +97,7 @@ class Progress:
     fold: int | None = None      # the fold it holds out (from 1), in a cross-validation
     role: str = "model"          # "model", or "single_frame": the baseline head fit on the same fold
     last: bool = False           # an epoch after which this fit stops (its last, or early stopping's)
+    saved: bool = True           # an epoch whose checkpoint was written (or, without one, would have been)
 
     @property
     def fraction(self) -> float:
@@ -207,7 +208,8 @@ def fit(
         ``StopTraining`` to stop (honoured between steps; the result says ``cancelled``).
     checkpoint_path: written atomically after every epoch, or with ``checkpoint_seconds`` after the first epoch
         that ends that long after the last one written (and after the fit's last epoch, ``Progress.last``): a head
-        on cached embeddings runs dozens of epochs a second, each checkpoint written whole.
+        on cached embeddings runs dozens of epochs a second, each checkpoint written whole. ``Progress.saved`` says
+        which epochs' were, so that a caller keeps what it records in step with them.
     resume_from: a checkpoint to carry on from (its configs must match, except for
         ``RESUMABLE_CHANGES``); training continues at the next epoch up to ``config.epochs``.
     embedding_spec: the ``ml.embeddings.EmbeddingSpec`` (or its dict) the samples' cached embeddings were
@@ -347,8 +349,10 @@ def fit(
 
             patience = config.early_stopping_patience
             last = epoch + 1 == config.epochs or (patience is not None and stale >= patience)
-            if checkpoint_path is not None and (last or time.monotonic() - checkpoint_written >= checkpoint_seconds):
+            saved = last or time.monotonic() - checkpoint_written >= checkpoint_seconds
+            if saved:
                 checkpoint_written = time.monotonic()
+            if checkpoint_path is not None and saved:
                 save_checkpoint(checkpoint_path, {
                     "format": CHECKPOINT_FORMAT,
                     "version": 1,
@@ -372,7 +376,7 @@ def fit(
 
             if callback is not None and callback(
                 Progress("epoch", epoch + 1, config.epochs, steps, steps, dict(metrics), tuple(map(dict, history)),
-                         last=last)
+                         last=last, saved=saved)
             ):
                 raise StopTraining
             if patience is not None and stale >= patience:

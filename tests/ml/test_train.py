@@ -148,6 +148,7 @@ def test_checkpoints_at_most_as_often_as_asked_and_after_the_last_epoch_whicheve
     fit(trailers, config, TINY, checkpoint_path=tmp_path / "a.ckpt", checkpoint_seconds=3600, callback=seen.append)
     assert written == [1, 6]  # the first epoch's, then none for an hour, then the last
     assert [p.last for p in seen if p.kind == "epoch"] == [False] * 5 + [True]
+    assert [p.saved for p in seen if p.kind == "epoch"] == [True] + [False] * 4 + [True]  # in step with the files
     written.clear()
     fit(trailers, config, TINY, checkpoint_path=tmp_path / "b.ckpt")  # by default: every epoch, as before
     assert written == [1, 2, 3, 4, 5, 6]

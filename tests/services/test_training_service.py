@@ -347,12 +347,12 @@ def test_a_run_saves_its_curves_and_checkpoint_at_most_every_few_seconds_and_kee
     pushed = []
     real_push = store.Mirror.push
     monkeypatch.setattr(store.Mirror, "push", lambda self: pushed.append(1) or real_push(self))
-    monkeypatch.setattr(training, "EPOCH_SAVE_SECONDS", 3600.0)  # the run's first epoch and each fit's last only
+    monkeypatch.setattr(training, "EPOCH_SAVE_SECONDS", 3600.0)  # each fit's first epoch and its last only
     model, train = tiny_configs(epochs=12, folds=3, early_stopping_patience=None, single_frame_baseline=False)
     run = start_training_run(user=staff_user, model_config=model, train_config=train)
     finished = execute_training_run(run_id=run.pk, worker="test")
     assert finished.status == TrainingRun.Status.SUCCEEDED, finished.error
-    assert len(pushed) == 1 + 3  # 36 epochs, 4 saves: the run's first epoch and each fold's last
+    assert len(pushed) == 2 * 3  # 36 epochs, 6 saves: each fold's first and last
     finished.refresh_from_db()
     assert sorted((m["fold"], m["epoch"]) for m in finished.metrics) == [
         (fold, epoch) for fold in (1, 2, 3) for epoch in range(1, 13)]  # the curves whole all the same

@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 MIN_TRAILERS = 3  # at least two to train on and one to validate with
 LOST_COPY_ATTEMPTS = 3  # a cache folder deleted under a run: fetched again this many times at most
 HEARTBEAT_SECONDS = 1.0
-EPOCH_SAVE_SECONDS = 5.0  # a run's curves and checkpoint are saved at most this often (and after each fit's last epoch)
+EPOCH_SAVE_SECONDS = 5.0  # a run's checkpoint, and its curves with it, at most this often (and after a fit's last epoch)
 
 
 class TrainingSetupError(ServiceError):
@@ -377,7 +377,7 @@ def _train(run, token, samples, split, spec, train_config, model_config, checkpo
                          checkpoint_path=checkpoint_path, checkpoint_seconds=EPOCH_SAVE_SECONDS,
                          resume_from=resume_from, embedding_spec=spec)
         if result.stop_reason == "cancelled":
-            return _finish(run, TrainingRun.Status.CANCELLED, metrics=reporter.run.metrics, token=token)
+            return _finish(run, TrainingRun.Status.CANCELLED, metrics=reporter.curves, token=token)
         return _succeed(run, result, token, spec, heartbeat)
     except LostClaim:
         log.warning("run %s was taken over by another worker or cancelled; this one stops", run.pk)
@@ -525,27 +525,25 @@ class _Reporter:
     heartbeat: Heartbeat
     checkpoints: store.Mirror
     last_beat: float = 0.0
-    last_saved: float = float("-inf")
+    history: list | None = None  # the run's curves as the epochs report them, saved with each checkpoint
 
     def __call__(self, progress: Progress) -> bool:
         if self.heartbeat.lost.is_set():
             raise LostClaim
         fields = {"progress": progress.fraction, "epoch": progress.epoch, "heartbeat_at": timezone.now()}
         now = time.monotonic()
-        # An epoch's curves and checkpoint are saved whole: on cached embeddings a head runs dozens of epochs a
-        # second, and saving each one rewrote the run's whole history every time (gigabytes written in minutes).
-        # So at most every EPOCH_SAVE_SECONDS, and always after a fit's last epoch (its curves are then whole).
-        saves = progress.kind == "epoch" and (progress.last or now - self.last_saved >= EPOCH_SAVE_SECONDS)
-        if saves:
-            self.last_saved = now
-            if progress.role == "model":  # the single-frame baseline's epochs are not the run's curves
-                # This fit's whole history, as it stands: a fit resumed from a checkpoint saved just before its
-                # worker died brings back the epoch that worker never got to report.
-                fold = {"fold": progress.fold} if progress.fold else {}
-                history = [m for m in self.run.metrics if m.get("fold") != progress.fold] + [
-                    {**m, **fold} for m in progress.history]
-                self.run.metrics = history
-                fields["metrics"] = history
+        if progress.kind == "epoch" and progress.role == "model":  # the single-frame baseline's are not the curves
+            # This fit's whole history, as it stands: a fit resumed from a checkpoint saved just before its worker
+            # died brings back the epoch that worker never got to report.
+            fold = {"fold": progress.fold} if progress.fold else {}
+            self.history = [m for m in (self.history if self.history is not None else self.run.metrics)
+                            if m.get("fold") != progress.fold] + [{**m, **fold} for m in progress.history]
+        # The curves are saved with the checkpoint they belong to, whole, when fit writes one (``Progress.saved``:
+        # at most every EPOCH_SAVE_SECONDS, and after each fit's last epoch): on cached embeddings a head runs
+        # dozens of epochs a second, and saving each one rewrote the run's whole history every time.
+        if progress.kind == "epoch" and progress.saved:
+            if progress.role == "model":
+                self.run.metrics = fields["metrics"] = self.history
             fields["checkpoint"] = self.checkpoint_name
             fields["attempts_without_epoch"] = 0
             self._push_checkpoints()
@@ -555,6 +553,11 @@ class _Reporter:
         if not _held(self.run.pk, self.token).update(**fields):
             raise LostClaim
         return self._cancel_requested()
+
+    @property
+    def curves(self) -> list:
+        """Every epoch reported so far, saved or not (what a cancelled run keeps)."""
+        return self.history if self.history is not None else self.run.metrics
 
     def _push_checkpoints(self) -> None:
         # The epoch's checkpoint goes to the store, so another machine can resume from it. A store that is
