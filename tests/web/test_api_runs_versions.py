@@ -83,15 +83,21 @@ def test_versions_compared_trailer_by_trailer(api, two_versions):  # noqa: F811
 
 
 def test_a_finished_run_that_made_no_version_is_deleted_with_all_it_kept_and_others_are_refused(
-        api, staff_api, make_run, make_version, client, staff_user):
+        api, staff_api, make_run, make_version, client, staff_user, django_capture_on_commit_callbacks):
     from trailers.services.versions import delete_model_versions
 
     failed, cancelled = make_run(status=TrainingRun.Status.FAILED), make_run(status=TrainingRun.Status.CANCELLED)
     running, made = make_run(status=TrainingRun.Status.RUNNING), make_run()
     version = make_version(number=4, run=made)
     TrainingRun.objects.filter(pk=made.pk).update(version_number=4)  # as the run that made it records it
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    stray = default_storage.save(f"models/run-{failed.pk}-deadbeef.pt", ContentFile(b"a killed attempt's"))
     assert api.delete(f"/api/runs/{failed.pk}/").status_code == 403  # needs trailers.delete_trainingrun
-    assert staff_api.delete(f"/api/runs/{failed.pk}/").status_code == 204
+    with django_capture_on_commit_callbacks(execute=True):
+        assert staff_api.delete(f"/api/runs/{failed.pk}/").status_code == 204
+    assert not default_storage.exists(stray)  # with all it kept
     refused = staff_api.delete(f"/api/runs/{running.pk}/")
     assert (refused.status_code, refused.json()["code"]) == (409, "not_finished")
     delete_model_versions(version_ids=[version.pk])

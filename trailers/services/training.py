@@ -224,8 +224,9 @@ def delete_runs(*, run_ids) -> int:
         rows = TrainingRun.objects.select_for_update().filter(pk__in=list(run_ids)).order_by("pk")
         locked = list(rows.values_list("pk", "checkpoint"))
         refuse_deleting_runs(run_ids=[pk for pk, _ in locked])  # under the lock: a run finishing now waits
-        for _, checkpoint in locked:
+        for pk, checkpoint in locked:
             delete_after_commit(default_storage, checkpoint)
+            _remove_stray_model_files(pk)
         TrainingRun.objects.filter(pk__in=[pk for pk, _ in locked]).delete()
     return len(locked)
 
@@ -571,25 +572,26 @@ class _Reporter:
         return bool(TrainingRun.objects.filter(pk=self.run.pk).values_list("cancel_requested", flat=True).first())
 
 
-def _remove_earlier_model_files(run: TrainingRun) -> None:
-    """A worker killed while it published the run's model file left it there, named for the run, with no version
-    naming it: the run makes at most one version, and has none yet, so every file named for it goes."""
+def _remove_stray_model_files(run_pk: int, *, keep: str = "") -> None:
+    """After the transaction commits, delete the model files named for run ``run_pk`` that no version names (but
+    ``keep``): a worker killed while it published the run's model left one. Called where nothing else can be
+    publishing one for the run: as its version is made, under its claim, and as it is deleted."""
     try:
         with store.unavailable_as_error():
             _, names = default_storage.listdir("models")
     except (FileNotFoundError, NotADirectoryError, StoreUnavailable):
         return  # no models yet, or a store that is away: what an earlier attempt left stays
-    for name in names:
-        if name.startswith(f"run-{run.pk}-"):
-            log.warning("run %s: removing models/%s, which an earlier attempt of it left", run.pk, name)
-            delete_stored(default_storage, f"models/{name}")
+    ours = {f"models/{name}" for name in names if name.startswith(f"run-{run_pk}-")} - {keep}
+    named = set(ModelVersion.objects.filter(weights__in=ours).values_list("weights", flat=True))
+    for name in sorted(ours - named):
+        log.warning("run %s: removing %s, which an earlier attempt of it left", run_pk, name)
+        delete_after_commit(default_storage, name)
 
 
 def _succeed(run: TrainingRun, result, token: str, spec, heartbeat: Heartbeat) -> TrainingRun:
     from ml.crossval import CrossValResult  # loads torch: see TORCH_NOTE
     from ml.predict import save_model_file  # loads torch: see TORCH_NOTE
 
-    _remove_earlier_model_files(run)
     weights_name = f"models/run-{run.pk}-{uuid.uuid4().hex[:8]}.pt"
     uses_embeddings = result.model_config.uses_embeddings
     work = store.work_folder(f"run-{run.pk}-model")
@@ -695,6 +697,7 @@ def _create_version(run: TrainingRun, token: str, weights_name: str, config: dic
                 version = ModelVersion.objects.create(run=run, number=next_version_number(), weights=weights_name,
                                                       config=config, metrics=metrics)
                 TrainingRun.objects.filter(pk=run.pk).update(version_number=version.number)
+                _remove_stray_model_files(run.pk, keep=weights_name)
                 # The run's cross-validation first: the comparison reads the new version's held-out predictions
                 # there (read before, they were none, and a version was active, it was "kept" whatever it scored).
                 _finish(run, TrainingRun.Status.SUCCEEDED, metrics=history, token=token, progress=1.0,
