@@ -543,8 +543,8 @@ def _is_trailer_folder(path: Path) -> bool:
     if not path.is_dir():
         return False
     names = [child.name for child in path.iterdir()]
-    return bool(names) and all(name == TRAILER_FILE or _TRAILER_PARTS.fullmatch(name) or name.startswith(LEFTOVER)
-                               for name in names)
+    own = [name for name in names if not name.startswith(LEFTOVER)]
+    return bool(own) and all(name == TRAILER_FILE or _TRAILER_PARTS.fullmatch(name) for name in own)
 
 
 LEFTOVER_AGE_S = 600  # one this old is no other run's work in progress (writing one takes seconds)
@@ -556,7 +556,10 @@ def _remove_leftovers(data_dir: Path) -> None:
     if not data_dir.is_dir():
         return
     now, removed = time.time(), 0
-    places = [data_dir, *(folder for folder in data_dir.iterdir() if folder.is_dir() and not folder.name.startswith("."))]
+    # DATA_DIR itself, and the trailers' folders the commands made there: no folder of anyone's own, and no link
+    # (it may lead anywhere).
+    places = [data_dir, *(folder for folder in data_dir.iterdir() if not folder.is_symlink()
+                          and not folder.name.startswith(".") and _is_trailer_folder(folder))]
     for place in places:
         for path in place.glob(f"{LEFTOVER}*"):
             try:

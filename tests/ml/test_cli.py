@@ -744,10 +744,20 @@ def test_what_an_interrupted_run_left_half_written_is_cleared_and_sigterm_stops_
         path.write_bytes(b"half")
     for path in (stale_folder, stale_file):
         os.utime(path, (0, 0))
+    # Folders of someone's own, inside DATA_DIR or reached through a link, are not the commands' to clear.
+    (data / "notes").mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (data / "linked").symlink_to(elsewhere)
+    theirs = [data / "notes" / ".tmp-draft", elsewhere / ".tmp-important"]
+    for path in theirs:
+        path.write_text("mine")
+        os.utime(path, (0, 0))
     capsys.readouterr()
-    assert main(args) == 0  # t1's folder, with another run's file in progress, is still its own to prepare again
+    assert main([*args, "--again"]) == 0  # t1's folder, with another run's file in progress, is still its own
     assert "removed 2 half-written files an interrupted run left in" in capsys.readouterr().err
     assert not stale_folder.exists() and not stale_file.exists()
+    assert all(path.read_text() == "mine" for path in theirs)
     # SIGTERM mid-run stops it as Ctrl-C does: what was being written goes, what was done stays.
     import ml.cli
 
