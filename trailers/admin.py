@@ -88,7 +88,7 @@ class TrailerAdmin(RefusedDeletes, admin.ModelAdmin):
     paginator = AdminPaginator
     list_per_page = ADMIN_PAGE
     list_filter = ("status", "codec", "container", "has_audio")
-    search_fields = ("title", "original_name", "sha256")
+    search_fields = ("title__uicontains", "original_name__uicontains", "sha256")  # any script's case (lookups.py)
     date_hierarchy = "uploaded_at"
     readonly_fields = (
         "file", "original_name", "uploaded_by", "uploaded_at", "duration", "fps", "width", "height", "codec",
@@ -165,7 +165,7 @@ class SubclipAdmin(admin.ModelAdmin):
     list_select_related = ("trailer",)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
-    search_fields = ("trailer__title",)
+    search_fields = ("trailer__title__uicontains",)
     readonly_fields = [f.name for f in Subclip._meta.fields]
 
     def has_add_permission(self, request):
@@ -191,7 +191,7 @@ class RatingAdmin(admin.ModelAdmin):
 
     list_display = ("trailer", "user", "score", "updated_at")
     list_filter = (ScoreFilter,)
-    search_fields = ("trailer__title", "user__username")
+    search_fields = ("trailer__title__uicontains", "user__username")
     raw_id_fields = ("trailer", "user")
     list_select_related = ("trailer", "user")
     ordering = ("-updated_at", "-id")  # the (updated_at DESC, id DESC) index: millions of ratings, no sort
@@ -511,7 +511,7 @@ class ModelVersionAdmin(RefusedDeletes, admin.ModelAdmin):
 class PredictionAdmin(admin.ModelAdmin):
     list_display = ("trailer", "model_version", "score", "uncertainty", "spread", "created_at")
     list_filter = ("model_version",)
-    search_fields = ("trailer__title",)
+    search_fields = ("trailer__title__uicontains",)
     readonly_fields = ("model_version", "trailer", "score", "uncertainty", "low", "high", "novelty", "subclip_scores", "spread",
                        "created_at")
     # Named: a bare select_related() would follow the version to its run and load the run's dataset per row.

@@ -49,7 +49,8 @@ def login_or_token_required(view):
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated and get_authorization_header(request).split()[:1] == [b"Token"]:
+        keyword = get_authorization_header(request).split()[:1]
+        if not request.user.is_authenticated and [k.lower() for k in keyword] == [TokenAuthentication.keyword.lower().encode()]:
             try:
                 found = TokenAuthentication().authenticate(request)
             except AuthenticationFailed as error:

@@ -152,5 +152,7 @@ def test_options_describes_each_method_s_own_body_for_whoever_may_send_it(api, s
     assert sent(api, "/api/trailers/", "POST") == {"file", "title", "reference_score"}  # not a trailer's fields
     assert sent(api, f"/api/trailers/{trailer.pk}/rating/", "PUT") == {"score"}
     assert sent(api, f"/api/trailers/{trailer.pk}/", "PATCH") == {"title"}
+    theirs = make_trailer()  # someone else's: this user may not rename it, so no rename is offered
+    assert "actions" not in api.options(f"/api/trailers/{theirs.pk}/").json()
     assert "actions" not in api.options("/api/runs/").json()  # a user who may not start runs is offered none
     assert {"preset", "model", "train"} <= sent(staff_api, "/api/runs/", "POST")

@@ -228,6 +228,9 @@ def test_a_client_with_a_token_only_fetches_the_files_the_api_links(user, make_t
     assert video.status_code == 200 and b"".join(video.streaming_content) == trailer.file.open("rb").read()
     sheet = client.get(body["subclips"][0]["contact_sheet_url"])
     assert sheet.status_code == 200 and sheet["Content-Type"] == "image/jpeg"
+    key = Token.objects.get(user=user).key
+    client.credentials(HTTP_AUTHORIZATION=f"token {key}")  # the keyword in any case, as the API takes it
+    assert client.get(body["video_url"]).status_code == 200
     client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
     refused = client.get(body["video_url"])
     assert refused.status_code == 401 and refused["WWW-Authenticate"] == "Token"

@@ -22,7 +22,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, Throttled, UnsupportedMediaType, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, Throttled, UnsupportedMediaType, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -32,7 +32,15 @@ from trailers import selectors, selectors_runs, services, throttles, uploads
 from trailers.errors import ServiceError
 from trailers.filters import ListFilters, PredictionListFilterSet, RunFilterSet, TrailerFilterSet
 from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
-from trailers.permissions import ACTIVATE_VERSION, CANCEL_RUN, DELETE_RUN, START_RUN
+from trailers.permissions import (
+    ACTIVATE_VERSION,
+    CANCEL_RUN,
+    CHANGE_TRAILER,
+    DELETE_RUN,
+    REFUSALS,
+    START_RUN,
+    can_change_trailer,
+)
 from trailers.services.ingest import too_large_message
 from trailers.services.notes import set_run_note
 from trailers.services.training import request_cancel
@@ -121,6 +129,13 @@ class TrailerViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.RetrieveM
 
     def get_queryset(self):
         return selectors.trailer_list(user=self.request.user)
+
+    def check_object_permissions(self, request, obj):
+        # What OPTIONS offers for one trailer (trailers/api/metadata.py): a rename only to who may rename it, as
+        # the rename itself decides (labelling.rename: its uploader, or trailers.change_trailer).
+        super().check_object_permissions(request, obj)
+        if self.action == "partial_update" and not can_change_trailer(request.user, obj):
+            raise PermissionDenied(REFUSALS[CHANGE_TRAILER])
 
     def get_serializer_class(self):
         return TrailerDetailSerializer if self.action == "retrieve" else TrailerSerializer
