@@ -59,3 +59,10 @@ def test_a_title_changed_in_the_admin_is_made_distinct_as_the_pages_make_it(staf
     mine.refresh_from_db()
     assert mine.title == f"Night Train ({mine.original_name.rsplit('.', 1)[-1].lower()})"
     assert Trailer.objects.filter(title="Night Train").count() == 1
+
+
+def test_the_admin_s_trailer_search_ignores_case_in_every_script(staff_client, make_trailer):
+    make_trailer(title="Amélie")
+    make_trailer(title="Other")
+    html = staff_client.get("/admin/trailers/trailer/", {"q": "AMÉLIE"}).content.decode()
+    assert "Amélie" in html and "Other" not in html
