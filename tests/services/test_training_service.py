@@ -357,6 +357,22 @@ def test_a_run_saves_its_curves_and_checkpoint_at_most_every_few_seconds_and_kee
     assert sorted((m["fold"], m["epoch"]) for m in finished.metrics) == [
         (fold, epoch) for fold in (1, 2, 3) for epoch in range(1, 13)]  # the curves whole all the same
 
+    # Cancelled in fold 2's 7th epoch, between two saves: it keeps every epoch it reported, not only those saved.
+    reported = []
+    real_call = training._Reporter.__call__
+
+    def cancelled_at(self, progress):
+        if progress.kind == "epoch":
+            reported.append((progress.fold, progress.epoch))
+        return real_call(self, progress) or reported[-1:] == [(2, 7)]
+
+    monkeypatch.setattr(training._Reporter, "__call__", cancelled_at)
+    run = start_training_run(user=staff_user, model_config=model, train_config=train)
+    stopped = execute_training_run(run_id=run.pk, worker="test")
+    assert stopped.status == TrainingRun.Status.CANCELLED
+    stopped.refresh_from_db()
+    assert sorted((m["fold"], m["epoch"]) for m in stopped.metrics) == sorted(reported)
+
 
 @pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test
 def test_a_model_file_an_earlier_attempt_of_the_run_left_goes_when_the_run_makes_its_version(staff_user, rated):
