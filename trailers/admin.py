@@ -52,10 +52,24 @@ class SubclipInline(admin.TabularInline):
 class RefusedDeletes:
     """A model admin whose delete page and list action first ask a service whether the rows may go
     (``refuse_delete``, a ServiceError when not): the refusal is shown and nothing is deleted, before Django's
-    confirmation page. ``delete_queryset`` deletes through the service, which asks again under its lock."""
+    confirmation page. ``delete_queryset`` deletes through the service (``delete_rows``), which asks again under
+    its lock."""
 
     def refuse_delete(self, queryset) -> None:
         raise NotImplementedError
+
+    def delete_rows(self, ids: list[int]) -> None:
+        """Delete these rows through the service (which refuses, under its lock, what may not go)."""
+        raise NotImplementedError
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, self.model.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        try:
+            self.delete_rows(list(queryset.values_list("pk", flat=True)))
+        except ServiceError as error:  # changed since the page asked (its check ran before the service's lock)
+            show(request, error)
 
     def delete_view(self, request, object_id, extra_context=None):
         row = self.get_object(request, unquote(object_id))
@@ -115,14 +129,11 @@ class TrailerAdmin(RefusedDeletes, admin.ModelAdmin):
     def refuse_delete(self, queryset) -> None:
         refuse_deleting_busy(trailers=queryset)
 
-    def delete_model(self, request, obj):
-        self.delete_queryset(request, Trailer.objects.filter(pk=obj.pk))
-
     def delete_queryset(self, request, queryset):
-        for trailer in queryset:
+        for trailer in queryset:  # one by one: a trailer a worker took since the page asked stays, the rest go
             try:
                 delete_trailer(trailer=trailer)
-            except ServiceError as error:  # a worker took it since the page asked
+            except ServiceError as error:
                 show(request, error)
 
     def has_start_run_permission(self, request):
@@ -291,14 +302,8 @@ class TrainingRunAdmin(RefusedDeletes, admin.ModelAdmin):
     def refuse_delete(self, queryset) -> None:
         services.refuse_deleting_runs(run_ids=queryset.values_list("pk", flat=True))
 
-    def delete_model(self, request, obj):
-        self.delete_queryset(request, TrainingRun.objects.filter(pk=obj.pk))
-
-    def delete_queryset(self, request, queryset):
-        try:
-            services.delete_runs(run_ids=list(queryset.values_list("pk", flat=True)))
-        except ServiceError as error:  # it changed since the page asked (the check above ran before the lock)
-            show(request, error)
+    def delete_rows(self, ids: list[int]) -> None:
+        services.delete_runs(run_ids=ids)
 
     def has_cancel_permission(self, request, obj=None):
         """Cancelling changes a run (trailers.permissions: the same rule as the pages and the API)."""
@@ -424,14 +429,8 @@ class ModelVersionAdmin(RefusedDeletes, admin.ModelAdmin):
     def refuse_delete(self, queryset) -> None:
         services.refuse_deleting_active(version_ids=queryset.values_list("pk", flat=True))
 
-    def delete_model(self, request, obj):
-        self.delete_queryset(request, ModelVersion.objects.filter(pk=obj.pk))
-
-    def delete_queryset(self, request, queryset):
-        try:
-            services.delete_model_versions(version_ids=list(queryset.values_list("pk", flat=True)))
-        except ServiceError as error:  # activated since the page asked (the check above ran before the lock)
-            show(request, error)
+    def delete_rows(self, ids: list[int]) -> None:
+        services.delete_model_versions(version_ids=ids)
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer(*(f"run__{name}" for name in TrainingRun.LARGE_FIELDS))
