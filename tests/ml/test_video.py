@@ -650,9 +650,12 @@ def test_a_picture_of_extreme_shape_is_cropped_before_it_is_scaled(tmp_path):
 
     path = tmp_path / "thin.mp4"
     write_index_video(path, n_frames=12, fps=24, width=2, height=4000)
-    script = ("import resource, sys; from ml.video import SubclipPlan, sample_frames; "
+    # The child's own peak (VmHWM, its memory's high-water mark since it started): getrusage's would include the
+    # parent's, which a fork carries over to the child and exec does not clear.
+    script = ("import re, sys; from ml.video import SubclipPlan, sample_frames; "
               "f = sample_frames(sys.argv[1], [SubclipPlan(0, 0.0, 0.5)], frames_per_subclip=4, size=224)[0].frames; "
-              "print(f.shape, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+              "hwm = re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1); "
+              "print(f.shape, int(hwm) // 1024)")
     done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120)
     shape, peak_mb = done.stdout.strip().rsplit(" ", 1)
     assert shape == "(4, 224, 224, 3)", done.stderr

@@ -133,10 +133,13 @@ def test_training_keeps_checkpoints_in_the_store_and_scoring_reads_the_model_thr
 
 @pytest.mark.django_db(transaction=True)
 def test_a_run_resumes_from_the_checkpoint_in_the_store_on_a_machine_with_an_empty_cache(
-        s3_settings, s3_server, s3_prefix, trailers_made, tmp_path):
+        s3_settings, s3_server, s3_prefix, trailers_made, tmp_path, monkeypatch):
     import shutil
 
     from tests.support.run_options import tiny_configs
+    from trailers.services import training
+
+    monkeypatch.setattr(training, "EPOCH_SAVE_SECONDS", 0.0)  # a checkpoint every epoch: the worker dies between two
 
     for made in trailers_made[:3]:
         preprocess_trailer(trailer_id=ingest_trailer(source=made.path, original_name=made.path.name,
