@@ -2,7 +2,8 @@
 
 Everything goes through the same services as real use (ingest, ratings, a
 training run, activation); only the trailers are synthetic, made by ml.synth.
-Running it again finds what is there and creates nothing new.
+Running it again finds what is there and creates nothing new; once it was built whole, what people delete of it
+is not made again (``was_built``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from ml.config import PRESETS, TRAIN_PRESETS
 from ml.markup import read_markup
 from ml.synth import generate_trailer, write_markup
-from trailers.models import ModelVersion, Prediction, Rating, Trailer, TrainingRun
+from trailers.models import ModelVersion, PeriodicJob, Prediction, Rating, Trailer, TrainingRun
 from trailers.presets import DEFAULT_MIN_RATINGS
 
 from . import services
@@ -57,6 +59,12 @@ def build_demo(options: DemoOptions, say: Callable[[str], None] = print,
     if found is not None:
         status("complete", done=True)
         return {**found, "already": 1}
+    if was_built(options):
+        say("The demo was built before: trailers deleted since are not made again (`make clean` starts afresh).")
+        status("complete", done=True)
+        trailers = _demo_trailers(options)
+        return {"trailers": trailers.count(), "ratings": Rating.objects.filter(trailer__in=trailers).count(),
+                "already": 1}
     say(f"Building the demo dataset ({options.trailers} trailers, random seed {options.random_seed})…")
     status("creating the demo's people")
     uploader = _ensure_users()[0]
@@ -69,8 +77,21 @@ def build_demo(options: DemoOptions, say: Callable[[str], None] = print,
         version = _ensure_active_version(options, say, status)
         _wait_scored(version, options.timeout, say, status)
         summary["model_version"] = version.number
+    PeriodicJob.objects.update_or_create(name=_built_name(options), defaults={"last_run_at": timezone.now()})
     status("complete", done=True)
     return summary
+
+
+def _built_name(options: DemoOptions, train: bool | None = None) -> str:
+    train = options.train if train is None else train
+    return f"demo:{options.trailers}:{options.random_seed}:{'trained' if train else 'untrained'}"
+
+
+def was_built(options: DemoOptions) -> bool:
+    """Whether this demo was built whole once (a trained one serves for an untrained one): what of it was deleted
+    since, by people trying the site, is not made again."""
+    names = [_built_name(options, train=True)] + ([] if options.train else [_built_name(options, train=False)])
+    return PeriodicJob.objects.filter(name__in=names).exists()
 
 
 def _titles(options: DemoOptions) -> list[str]:

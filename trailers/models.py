@@ -436,8 +436,9 @@ class PredictionSummary(models.Model):
 
 
 class PeriodicJob(models.Model):
-    """When a periodic job (the sweep) last ran. Celery beat sends it; if two schedulers run by mistake, the
-    second delivery within an interval finds it has just run and does nothing."""
+    """When a job last ran: the sweep (Celery beat sends it; if two schedulers run by mistake, the second delivery
+    within an interval finds it has just run and does nothing), and the demo's build (``demo:…``: once it is
+    built whole, a later ``make demo`` builds nothing, whatever was deleted of it since)."""
 
     name = models.CharField(max_length=50, primary_key=True)
     last_run_at = models.DateTimeField(null=True, blank=True)

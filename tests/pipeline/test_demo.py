@@ -59,6 +59,15 @@ def test_demo_dataset_end_to_end_and_idempotent(worker, worker_env, capsys):
     assert {p: p.stat().st_mtime_ns for p in (Path(settings.VAR_DIR) / "demo-videos").iterdir()} == videos
     assert seconds < 2, f"finding the demo took {seconds:.1f} s"
 
+    # A demo trailer someone deleted while trying the site is not made again: the demo was built whole once.
+    from trailers.services.trailers import delete_trailer
+
+    delete_trailer(trailer=Trailer.objects.order_by("-pk").first())
+    before = counts()
+    call_command("make_demo_dataset", "--trailers", "16", "--epochs", "20", "--timeout", "300")
+    out = capsys.readouterr().out
+    assert counts() == before and "trailers deleted since are not made again" in out
+
     # And `serve --demo` restarted on it: it builds nothing, and the login page answers at once (3 s is the target on
     # a machine with one core busy, README "Time to a working demo"; a test machine running the suite beside it is
     # busier, hence the looser bound here).

@@ -43,3 +43,20 @@ def test_a_finished_build_says_nothing_and_a_gone_one_says_it_stopped(var_dir, c
 def test_no_file_no_banner(var_dir, client):
     assert demo_status.current() is None
     assert 'id="demo-banner"' not in client.get("/accounts/login/").content.decode()
+
+
+def test_a_demo_built_whole_once_is_not_built_again_whatever_was_deleted_of_it(db):
+    from trailers.demo import DemoOptions, _built_name, build_demo, was_built
+    from trailers.models import PeriodicJob, Trailer
+
+    options = DemoOptions(trailers=4, random_seed=3)
+    untrained = DemoOptions(trailers=4, random_seed=3, train=False)
+    assert not was_built(options) and not was_built(untrained)
+    PeriodicJob.objects.create(name=_built_name(untrained))  # built once without training: a trained one is not
+    assert was_built(untrained) and not was_built(options)
+    PeriodicJob.objects.create(name=_built_name(options))
+    said = []
+    summary = build_demo(options, say=said.append)  # its trailers all deleted since: nothing is uploaded again
+    assert summary == {"trailers": 0, "ratings": 0, "already": 1} and not Trailer.objects.exists()
+    assert said == ["The demo was built before: trailers deleted since are not made again (`make clean` starts "
+                    "afresh)."]

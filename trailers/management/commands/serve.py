@@ -29,7 +29,7 @@ from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
 
 from trailers import demo_status
-from trailers.demo import DEMO_USERS, DemoOptions, demo_summary
+from trailers.demo import DEMO_USERS, DemoOptions, demo_summary, was_built
 
 DEMO_ADMIN = ("admin", "reelscore-admin")
 
@@ -204,7 +204,7 @@ class Command(BaseCommand):
     def _start_demo(self, options) -> threading.Thread | None:
         """Build the demo in a thread of this process while the site serves; None when it is all there."""
         demo = DemoOptions(**({"trailers": options["trailers"]} if options["trailers"] else {}))
-        if demo_summary(demo) is not None:
+        if demo_summary(demo) is not None or was_built(demo):
             demo_status.write("complete", done=True)
             return None
         demo_status.write("starting")
