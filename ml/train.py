@@ -227,8 +227,7 @@ def fit(
 
     state = None
     last_checkpoint: tuple[Path, int] | None = None  # (path, epochs it holds): what to resume from
-    checkpoint_written = time.monotonic()  # the first epoch's is written whatever checkpoint_seconds says (below)
-    checkpoint_written -= checkpoint_seconds
+    checkpoint_written = float("-inf")  # the first epoch's is written whatever checkpoint_seconds says (below)
     if resume_from is not None:
         state = load_checkpoint(resume_from)
         last_checkpoint = (Path(resume_from), state["epoch"])

@@ -15,12 +15,17 @@ from .probe import Geometry
 _SEED_RESIZE_RATIO = Fraction(255, 224)
 
 
+def _resized_short(size: int) -> int:
+    """The shorter side the seed's resize gives for a ``size`` crop: round(size·255/224)."""
+    return int(round(size * _SEED_RESIZE_RATIO))
+
+
 def resized_shape(width: int, height: int, size: int) -> tuple[int, int]:
     """(width, height) after the seed's resize for a ``size`` crop: shorter side to round(size·255/224).
 
     The longer side is truncated as torchvision's ``Resize`` does.
     """
-    short = int(round(size * _SEED_RESIZE_RATIO))
+    short = _resized_short(size)
     if width <= height:
         return short, int(short * height / width)
     return int(short * width / height), short
@@ -58,14 +63,14 @@ class Converter:
             rgb = np.rot90(rgb, g.quarter_turns)
         height, width = rgb.shape[:2]
         # The part of the picture the seed's crop keeps: size / round(size·255/224) of the shorter side, centred.
-        side = max(1, int(round(min(height, width) * self.size / int(round(self.size * _SEED_RESIZE_RATIO)))))
+        side = max(1, int(round(min(height, width) * self.size / _resized_short(self.size))))
         top, left = (height - side) // 2, (width - side) // 2
         square = Image.fromarray(np.ascontiguousarray(rgb[top:top + side, left:left + side]))
         return np.asarray(square.resize((self.size, self.size), Image.BILINEAR))
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
         if self.crop_first:
-            return np.ascontiguousarray(self._cropped_then_scaled(frame))
+            return self._cropped_then_scaled(frame)
         width, height = self.scaled
         rgb = self.reformatter.reformat(frame, width=width, height=height, format="rgb24",
                                         interpolation="BILINEAR").to_ndarray()

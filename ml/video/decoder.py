@@ -277,8 +277,8 @@ class Reader:
                 position = t_packet if position is None else max(position, t_packet)
             if packet.size:
                 self._set_skip(self._skip_for(packet, t_packet, run))
-                if packet.pts is not None:
-                    run.saw_packet(self.seconds(packet.pts), self.period)
+                if packet.pts is not None:  # its presentation time, then (t_packet)
+                    run.saw_packet(t_packet, self.period)
             for frame in self._decode(packet):
                 t = self._frame_time(frame, run.previous[0] if run.previous else None)
                 if not decoded:

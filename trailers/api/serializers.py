@@ -51,15 +51,14 @@ class RefusesUnknownFields:
         return super().to_internal_value(data)
 
 
-def refuse_unknown_body(data, *, allowed=()) -> None:
-    """An operation that takes no body, or only the fields ``allowed``, refuses one that says more, naming each field,
-    as every body is (a body sent to it is no instruction it follows)."""
+def refuse_unknown_body(data) -> None:
+    """An operation that takes no body refuses one, naming each field, as every body is refused what it does not take
+    (a body sent to it is no instruction it follows)."""
     if not data:
         return
     if not hasattr(data, "keys"):
-        raise serializers.ValidationError({"non_field_errors": ["This operation takes no body" + (
-            f" but an object with {', '.join(allowed)}." if allowed else ".")]}, code="invalid")
-    unknown = sorted(set(data.keys()) - set(allowed) - RefusesUnknownFields.FORM_FIELDS)
+        raise serializers.ValidationError({"non_field_errors": ["This operation takes no body."]}, code="invalid")
+    unknown = sorted(set(data.keys()) - RefusesUnknownFields.FORM_FIELDS)
     if unknown:
         raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
 

@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -378,7 +378,7 @@ def _train(run, token, samples, split, spec, train_config, model_config, checkpo
                          checkpoint_path=checkpoint_path, checkpoint_seconds=EPOCH_SAVE_SECONDS,
                          resume_from=resume_from, embedding_spec=spec)
         if result.stop_reason == "cancelled":
-            return _finish(run, TrainingRun.Status.CANCELLED, metrics=reporter.curves, token=token)
+            return _finish(run, TrainingRun.Status.CANCELLED, metrics=reporter.history, token=token)  # every epoch reported
         return _succeed(run, result, token, spec, heartbeat)
     except LostClaim:
         log.warning("run %s was taken over by another worker or cancelled; this one stops", run.pk)
@@ -526,7 +526,10 @@ class _Reporter:
     heartbeat: Heartbeat
     checkpoints: store.Mirror
     last_beat: float = 0.0
-    history: list | None = None  # the run's curves as the epochs report them, saved with each checkpoint
+    history: list = field(init=False)  # the run's curves as the epochs report them, saved with each checkpoint
+
+    def __post_init__(self) -> None:
+        self.history = list(self.run.metrics)  # a resumed run's, to carry on from
 
     def __call__(self, progress: Progress) -> bool:
         if self.heartbeat.lost.is_set():
@@ -537,8 +540,8 @@ class _Reporter:
             # This fit's whole history, as it stands: a fit resumed from a checkpoint saved just before its worker
             # died brings back the epoch that worker never got to report.
             fold = {"fold": progress.fold} if progress.fold else {}
-            self.history = [m for m in (self.history if self.history is not None else self.run.metrics)
-                            if m.get("fold") != progress.fold] + [{**m, **fold} for m in progress.history]
+            self.history = [m for m in self.history if m.get("fold") != progress.fold] + [
+                {**m, **fold} for m in progress.history]
         # The curves are saved with the checkpoint they belong to, whole, when fit writes one (``Progress.saved``:
         # at most every EPOCH_SAVE_SECONDS, and after each fit's last epoch): on cached embeddings a head runs
         # dozens of epochs a second, and saving each one rewrote the run's whole history every time.
@@ -554,11 +557,6 @@ class _Reporter:
         if not _held(self.run.pk, self.token).update(**fields):
             raise LostClaim
         return self._cancel_requested()
-
-    @property
-    def curves(self) -> list:
-        """Every epoch reported so far, saved or not (what a cancelled run keeps)."""
-        return self.history if self.history is not None else self.run.metrics
 
     def _push_checkpoints(self) -> None:
         # The epoch's checkpoint goes to the store, so another machine can resume from it. A store that is
