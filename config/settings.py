@@ -337,6 +337,8 @@ REST_FRAMEWORK = {
         "ratings": env.str("THROTTLE_RATINGS", default="600/hour"),
         # Per client address: the login page, the admin's login and POST /api/token/ (THROTTLE_TOKEN: its name before).
         "passwords": env.str("THROTTLE_PASSWORDS", default=env.str("THROTTLE_TOKEN", default="20/minute")),
+        # Per client address: accounts made on the sign-up page (each would bring fresh upload and rating budgets).
+        "signups": env.str("THROTTLE_SIGNUPS", default="20/hour"),
     },
     # How many proxies before the web server add themselves to X-Forwarded-For (the shipped nginx: 1). The client
     # address the password throttle counts is the one the last of them saw; with 0 it is the connection's own, since a

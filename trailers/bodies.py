@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -39,6 +40,7 @@ from rest_framework.views import APIView
 
 from ml.files import out_of_room
 from trailers.errors import NO_ROOM
+from trailers.uploads import ENVELOPE_BYTES
 
 READABLE_CHARSETS = {"utf-8", "ascii"}  # as codecs.lookup() names them
 
@@ -131,6 +133,52 @@ def refusal_before_reading(request) -> Refusal | None:
     return None
 
 
+def takes_files(most_bytes: Callable[[], int | None]):
+    """Mark a view (a function, or an API view's handler method) as one that reads files in its body:
+    ``most_bytes()`` is the most a body sent to it by a logged-in client may hold, None where the view counts its
+    files' bytes itself (``trailers.uploads``). Any other view, and this one for a client not logged in, reads
+    what DATA_UPLOAD_MAX_MEMORY_SIZE allows and no more: Django writes a form's files to disk before any view
+    decides whether it wants them, and CsrfViewMiddleware reads a form before the login is checked."""
+
+    def mark(view):
+        view.takes_files = most_bytes
+        return view
+
+    return mark
+
+
+def _files_limit(request, view_func) -> Callable[[], int | None] | None:
+    view_class = getattr(view_func, "cls", None)
+    if view_class is None:
+        return getattr(view_func, "takes_files", None)
+    actions = getattr(view_func, "actions", None) or {}  # a viewset's: method -> action
+    method = request.method.lower()
+    return getattr(getattr(view_class, actions.get(method, method), None), "takes_files", None)
+
+
+def refusal_for_size(request, view_func) -> Refusal | None:
+    """413 before the body is read, where its declared length is past what the view may be sent."""
+    length = _body_length(request)
+    files_limit = _files_limit(request, view_func)
+    logged_in = request.user.is_authenticated or "HTTP_AUTHORIZATION" in request.META  # a token: DRF checks it first
+    if files_limit is not None and logged_in:
+        most = files_limit()
+        if most is None or length <= most + ENVELOPE_BYTES:
+            return None
+        return Refusal(413, "body_too_large",
+                       f"The request body is too large: {filesizeformat(length)}, and this address takes files of "
+                       f"at most {filesizeformat(most)}.")
+    most = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if most is None or length <= most + ENVELOPE_BYTES:
+        return None
+    return Refusal(413, "body_too_large", _TOO_LARGE.format(limit=filesizeformat(most)) + (
+        "" if files_limit is None else " Log in first to send a file here."))
+
+
+_TOO_LARGE = ("The request body is too large: this site reads at most {limit} of JSON or form data (a trailer file, "
+              "sent as multipart/form-data to the upload page or POST /api/trailers/, has its own limit).")
+
+
 def refusal_while_reading(exception: Exception) -> Refusal | None:
     """Why the body could not be read (or what it holds kept), for an exception raised while reading it (or
     writing it down); None for any other."""
@@ -138,10 +186,8 @@ def refusal_while_reading(exception: Exception) -> Refusal | None:
         log.error("No room to write a request's body or what it holds: %s", exception)
         return Refusal(503, "no_space", NO_ROOM)
     if isinstance(exception, RequestDataTooBig):
-        limit = filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)
         return Refusal(413, "body_too_large",
-                       f"The request body is too large: this site reads at most {limit} of JSON or form data "
-                       "(a trailer file, sent as multipart/form-data, has its own limit).")
+                       _TOO_LARGE.format(limit=filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0)))
     if isinstance(exception, TooManyFieldsSent):
         return Refusal(400, "too_many_fields",
                        f"The request sends more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields.")
@@ -168,7 +214,7 @@ class RequestBodyMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        refusal = refusal_before_reading(request)
+        refusal = refusal_before_reading(request) or refusal_for_size(request, view_func)
         if refusal:
             return _answer(request, view_func, refusal)
         if _body_length(request) and request.content_type == "multipart/form-data":

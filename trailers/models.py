@@ -16,6 +16,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from rest_framework.authtoken.models import TokenProxy
 
 from ml.intervals import COVERAGE_WORDS, UNLIKE
 from ml.markup import VIDEO_SUFFIXES
@@ -462,3 +463,16 @@ class ExcludedRater(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} (left out of user_mean labels)"
+
+
+class ApiToken(TokenProxy):
+    """An API token as the admin shows it: by whose it is, never by its key (DRF's own admin lists every key, and
+    its string is the key, which the admin writes into its log and confirmation pages). A token is a password: who
+    reads one acts as its owner."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.user}'s API token"

@@ -22,6 +22,7 @@ from django.db.models import (
     FilteredRelation,
     Func,
     IntegerField,
+    Model,
     OuterRef,
     Q,
     QuerySet,
@@ -197,6 +198,22 @@ def own_trailer(*, pk: int | str, user, permission: str) -> Trailer:
     return trailer
 
 
+# Every stored file a row names, by the model whose rows name it.
+STORED_FILES = {Trailer: ("file", "browser_copy"), Subclip: ("frames", "contact_sheet", "embeddings"),
+                ModelVersion: ("weights",)}
+
+
+def stored_file_owner(name: str) -> type[Model] | None:
+    """The model one of whose rows names the stored file ``name``; None where no row does (a left-over)."""
+    for model, fields in STORED_FILES.items():
+        named = Q()
+        for field_name in fields:
+            named |= Q(**{field_name: name})
+        if model.objects.filter(named).exists():
+            return model
+    return None
+
+
 def get_subclip(*, pk: int | str) -> Subclip:
     return get_by_id(Subclip.objects.all(), pk)
 
@@ -296,8 +313,9 @@ class RunDataset:
             return {}
         connection = connections[TrainingRun.objects.db]
         table = connection.ops.quote_name(TrainingRun._meta.db_table)
-        marks = ", ".join(["%s"] * len(ids))
         if connection.vendor == "postgresql":
+            marks = ", ".join(["%s"] * len(ids))
+            parameters = [self.run.pk, *ids]
             sql = (f"WITH cv AS MATERIALIZED (SELECT cross_validation->'per_fold' AS folds, "
                    f"cross_validation->'predictions' AS predictions FROM {table} WHERE id = %s), "
                    f"ids AS (SELECT unnest(ARRAY[{marks}]::bigint[]) AS id), "
@@ -309,16 +327,17 @@ class RunDataset:
                    "jsonb_each_text(cv.predictions) p WHERE p.key::bigint IN (SELECT id FROM ids)) "
                    "SELECT ids.id, folds.fold, held.prediction FROM ids LEFT JOIN folds ON folds.id = ids.id "
                    "LEFT JOIN held ON held.id = ids.id")
-        else:
+        else:  # the ids as one JSON text: SQLite's json_array() takes at most 127 arguments (a page is up to 500)
+            parameters = [self.run.pk, json.dumps([int(pk) for pk in ids])]
             sql = (f"WITH cv AS (SELECT cross_validation AS estimate FROM {table} WHERE id = %s), "
-                   f"ids AS (SELECT value AS id FROM json_each(json_array({marks}))), "
+                   "ids AS (SELECT value AS id FROM json_each(%s)), "
                    "folds AS (SELECT json_extract(f.value, '$.fold') AS fold, k.value AS id FROM cv, "
                    "json_each(cv.estimate, '$.per_fold') f, json_each(f.value, '$.test') k "
                    "WHERE k.value IN (SELECT id FROM ids)) "
                    "SELECT ids.id, folds.fold, json_extract(cv.estimate, '$.predictions.\"' || ids.id || '\"') "
                    "FROM cv, ids LEFT JOIN folds ON folds.id = ids.id")
         with connection.cursor() as cursor:
-            cursor.execute(sql, [self.run.pk, *ids])
+            cursor.execute(sql, parameters)
             return {int(pk): (fold, prediction) for pk, fold, prediction in cursor.fetchall()}
 
 

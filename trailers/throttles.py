@@ -2,8 +2,10 @@
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]).
 
 The API applies them through DRF (the page's script uploads through the API); the upload page's plain
-form asks ``upload_refusal`` before each file, so a user has one upload budget whichever way the files
-come in, and is told the limit in the same words. Likewise the login page and the admin's login ask
+form asks ``upload_refusal`` before each file, and the rating pages ask ``rating_refusal`` before each rating
+given or cleared, so a user has one budget of each whichever way they come in, and is told the limit in the
+same words. Sign-ups count per client address (``signup_refusal``): a budget per user means nothing where
+anyone may make accounts. Likewise the login page and the admin's login ask
 ``password_refusal`` before checking a password and count each wrong one, and ``POST /api/token/`` counts against
 the same budget: guessing passwords is as slow whichever door it knocks on.
 """
@@ -34,15 +36,21 @@ class RatingRateThrottle(_ScopedUserThrottle):
     scope = "ratings"
 
 
-class PasswordRateThrottle(_RateFromSettings, SimpleRateThrottle):
+class _PerAddressThrottle(_RateFromSettings, SimpleRateThrottle):
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class SignupRateThrottle(_PerAddressThrottle):
+    scope = "signups"
+
+
+class PasswordRateThrottle(_PerAddressThrottle):
     """Attempts with a username and a password per client address, logged in or not (password guessing): the
     login page, the admin's login and token requests share one budget. The pages count only wrong passwords (a
     class or an office behind one address logs in together); token requests count every one."""
 
     scope = "passwords"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
     def spent(self, request) -> bool:
         """Whether the address has used up its attempts: checked, not counted (``allow_request`` counts)."""
@@ -61,6 +69,28 @@ def upload_refusal(request) -> str | None:
     if throttle.allow_request(request, None):
         return None
     return upload_limit_words(throttle.wait())
+
+
+def rating_refusal(request) -> str | None:
+    """None when the user may give or clear one more rating now (and counts it); else why not, in plain words."""
+    throttle = RatingRateThrottle()
+    if throttle.allow_request(request, None):
+        return None
+    return rating_limit_words(throttle.wait())
+
+
+def rating_limit_words(wait: float | None) -> str:
+    return (f"You have reached the rating limit of {_limit(RatingRateThrottle(), 'ratings')}; try again in "
+            f"{_later(wait)}. Nothing was saved.")
+
+
+def signup_refusal(request) -> str | None:
+    """None when one more account may be made from the request's address now (and counts it); else why not."""
+    throttle = SignupRateThrottle()
+    if throttle.allow_request(request, None):
+        return None
+    return (f"Too many accounts were made from your address ({_limit(throttle, 'accounts')}); try again in "
+            f"{_later(throttle.wait())}. No account was made.")
 
 
 def password_refusal(request) -> str | None:

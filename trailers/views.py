@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from . import charts, run_forms, selectors, selectors_runs, services, store, throttles, uploads
+from .bodies import takes_files
 from .downloads import csv_download
 from .errors import ServiceError, show
 from .filters import PredictionFilterSet, RunFilterSet, TrailerFilterSet
@@ -52,12 +53,17 @@ def signup(request):
     if request.user.is_authenticated:
         return redirect("dataset")
     form = SignUpForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user)
-        messages.success(request, f"Welcome, {user.username}: your account is ready.")
-        return redirect("dataset")
-    return render(request, "registration/signup.html", {"form": form})
+        refusal = throttles.signup_refusal(request)
+        if refusal is None:
+            user = form.save()
+            login(request, user)
+            messages.success(request, f"Welcome, {user.username}: your account is ready.")
+            return redirect("dataset")
+        form.add_error(None, refusal)
+        status = 429
+    return render(request, "registration/signup.html", {"form": form}, status=status)
 
 
 def _page(request, rows, size: int = PAGE_SIZE, *, count: int | None = None):
@@ -120,6 +126,7 @@ def _ingest(request, upload) -> tuple[Trailer | None, services.IngestError | Non
 
 @login_required
 @csrf_exempt  # the size limit must be in place before the body is parsed; CSRF is checked just after
+@takes_files(lambda: None)  # any number of files, each counted against TRAILER_MAX_BYTES as it arrives
 def upload(request):
     """The upload page. Its script uploads each file through the API (``POST /api/trailers/``), with a progress
     bar each; its plain form (no JavaScript) posts every file here in one request."""
@@ -178,7 +185,11 @@ def trailer_rating(request, pk: int):
     """Set (``score``) or clear (``clear``) my rating; htmx gets the rating block back, a form gets a redirect."""
     trailer = selectors.get_trailer(pk=pk)
     status = 200
-    if "clear" in request.POST:
+    refusal = throttles.rating_refusal(request)
+    if refusal:
+        messages.error(request, refusal)
+        status = 429
+    elif "clear" in request.POST:
         if services.delete_rating(user=request.user, trailer=trailer):
             messages.success(request, f"Your rating of “{trailer.title}” was removed.")
         else:
@@ -252,9 +263,15 @@ def subclip_sheet(request, pk: int):
 @login_or_token_required
 @require_safe
 def media_file(request, name: str):
-    """Any stored file, for staff (the admin links to them); pages use the views above."""
+    """A stored file, for staff who may view the rows that name it (the admin links to them; a file no row names, for
+    superusers only); pages use the views above."""
     if not request.user.is_staff:
         raise PermissionDenied("Only staff can open stored files directly.")
+    owner = selectors.stored_file_owner(name)
+    if not (request.user.is_superuser or owner and request.user.has_perm(
+            f"{owner._meta.app_label}.view_{owner._meta.model_name}")):
+        raise PermissionDenied(f"You need the permission to view {owner._meta.verbose_name_plural} to open this file."
+                               if owner else "Only superusers can open a stored file that no row names.")
     try:
         there = store.exists(name)
     except (SuspiciousFileOperation, SuspiciousOperation):

@@ -14,13 +14,21 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from . import selectors, selectors_labelling
+from . import selectors, selectors_labelling, throttles
+from .bodies import takes_files
 from .downloads import csv_download
 from .errors import ServiceError, show
 from .models import Trailer
 from .permissions import IMPORT_RATINGS, MANAGE_RATERS, REFUSALS, VIEW_RATERS, can
 from .services import rate_trailer
-from .services.raters import RatingChanged, import_ratings, refuse_too_large, set_rater_excluded, undo_rating
+from .services.raters import (
+    IMPORT_MAX_BYTES,
+    RatingChanged,
+    import_ratings,
+    refuse_too_large,
+    set_rater_excluded,
+    undo_rating,
+)
 
 UNDO_KEY = "rate_undo"  # the session's stack of [trailer id, previous score or None, score given, when given]
 UNDO_DEPTH = 20
@@ -108,9 +116,13 @@ def rate_next(request):
     trailer = selectors.get_trailer(pk=request.POST.get("trailer", "")) if selectors.parse_id(
         request.POST.get("trailer", "")) else None
     status = 200
+    refusal = throttles.rating_refusal(request) if trailer is not None else None
     if trailer is None:
         messages.error(request, "No trailer was given to rate.")
         status = 400
+    elif refusal:
+        messages.error(request, refusal)
+        status = 429
     else:
         try:
             rating = rate_trailer(user=request.user, trailer=trailer, score=request.POST.get("score"))
@@ -224,6 +236,7 @@ def ratings_csv(request):
 
 @login_required
 @require_POST
+@takes_files(lambda: IMPORT_MAX_BYTES)
 def ratings_import(request):
     _require(request, IMPORT_RATINGS)
     upload = request.FILES.get("file")

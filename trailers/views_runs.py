@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from . import charts, selectors, selectors_runs
@@ -86,8 +87,11 @@ def version_detail(request, pk: int):
 
 
 def _next_url(request, default: str) -> str:
+    """The form's ``next``: a path on this site (Django's own check, as the login page's; a browser reads ``/\\host``
+    as another site), else ``default``."""
     target = request.POST.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else default
+    safe = target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts=None)
+    return target if safe else default
 
 
 @login_required

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from trailers import selectors, selectors_labelling
+from trailers.bodies import takes_files
 from trailers.downloads import csv_download
 from trailers.permissions import (
     CHANGE_TRAILER,
@@ -24,7 +25,7 @@ from trailers.permissions import (
     MANAGE_RATERS,
     VIEW_RATERS,
 )
-from trailers.services.raters import import_ratings, refuse_too_large, set_rater_excluded
+from trailers.services.raters import IMPORT_MAX_BYTES, import_ratings, refuse_too_large, set_rater_excluded
 from trailers.services.trailers import delete_trailer, rename_trailer, retry_trailer
 
 from .permissions import needs
@@ -187,6 +188,7 @@ class RatingsImportView(APIView):
                    request={"multipart/form-data": inline_serializer("RatingsImport", fields={
                        "file": serializers.FileField(help_text="username, score, and sha256 or trailer_id")})},
                    responses={200: IMPORT_REPORT})
+    @takes_files(lambda: IMPORT_MAX_BYTES)
     def post(self, request):
         unknown = sorted(set(request.data.keys()) - {"file"} - RefusesUnknownFields.FORM_FIELDS)
         if unknown:  # a field it does not take is refused, naming it, as every body is

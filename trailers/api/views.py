@@ -29,6 +29,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from trailers import selectors, selectors_runs, services, throttles, uploads
+from trailers.bodies import takes_files
 from trailers.errors import ServiceError
 from trailers.filters import ListFilters, PredictionListFilterSet, RunFilterSet, TrailerFilterSet
 from trailers.models import ModelVersion, Prediction, Trailer, TrainingRun
@@ -148,9 +149,10 @@ class TrailerViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.RetrieveM
         return super().get_throttles()
 
     def throttled(self, request, wait):
-        if self.action != "create":
+        if self.action not in ("create", "rating"):
             super().throttled(request, wait)
-        refusal = Throttled(detail=throttles.upload_limit_words(wait))  # the words the upload page's form uses
+        words = throttles.upload_limit_words if self.action == "create" else throttles.rating_limit_words
+        refusal = Throttled(detail=words(wait))  # the words the pages use
         refusal.wait = wait  # the Retry-After header
         raise refusal
 
@@ -160,6 +162,7 @@ class TrailerViewSet(ById, FilteredList, mixins.ListModelMixin, mixins.RetrieveM
             uploads.install(request._request, single_file=True)
         super().initial(request, *args, **kwargs)
 
+    @takes_files(lambda: None)  # TrailerSizeLimit refuses a body past TRAILER_MAX_BYTES, reading none of it
     @extend_schema(
         summary="Upload a trailer",
         request={"multipart/form-data": TrailerUploadSerializer},

@@ -13,7 +13,9 @@ stops all three processes.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -32,6 +34,16 @@ from trailers import demo_status
 from trailers.demo import DEMO_USERS, DemoOptions, demo_summary, was_built
 
 DEMO_ADMIN = ("admin", "reelscore-admin")
+
+
+def _serves_others(host: str) -> bool:
+    """Whether listening on ``host`` lets other machines in (anything but a loopback address or localhost)."""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # a name: whatever it resolves to
 
 
 def collect_static_for_production() -> bool:
@@ -138,8 +150,7 @@ class Command(BaseCommand):
         self.stdout.write("Database is up to date.")
         if collect_static_for_production():
             self.stdout.write(f"DEBUG is off: static files collected into {settings.STATIC_ROOT}.")
-        if options["demo"]:
-            self._ensure_admin()
+        admin_password = self._ensure_admin(exposed=_serves_others(options["host"])) if options["demo"] else None
 
         env = os.environ.copy()
         # The web server first, forked from this process (Django is loaded here already, so it answers without a
@@ -159,7 +170,7 @@ class Command(BaseCommand):
             if not _stop_requested:
                 children.update(self._start_worker_and_scheduler(options, env))
                 building = self._start_demo(options) if options["demo"] else None
-                self._banner(url, demo=options["demo"], building=building is not None)
+                self._banner(url, admin_password=admin_password, building=building is not None)
             while not _stop_requested:
                 stopped = next((name for name, child in children.items() if child.poll() is not None), None)
                 if stopped:
@@ -224,17 +235,29 @@ class Command(BaseCommand):
         thread.start()
         return thread
 
-    def _ensure_admin(self) -> None:
+    @staticmethod
+    def _ensure_admin(*, exposed: bool) -> str:
+        """Make the demo's superuser if it is not there; the password to print. Served to other machines, a
+        superuser whose password everyone can read in this README would be anyone's: there it gets a random one
+        (and keeps it on the next runs, served only here or not)."""
         username, password = DEMO_ADMIN
-        if not User.objects.filter(username=username).exists():
-            User.objects.create_superuser(username=username, email="admin@example.com", password=password)
+        admin = User.objects.filter(username=username).first()
+        if admin is None:
+            admin = User.objects.create_superuser(username=username, email="admin@example.com", password=password)
+        if not admin.check_password(password):
+            return "(the password it was given when first served to other machines, or changed since)"
+        if exposed:
+            password = secrets.token_urlsafe(12)
+            admin.set_password(password)
+            admin.save(update_fields=["password"])
+        return password
 
-    def _banner(self, url: str, *, demo: bool, building: bool = False) -> None:
+    def _banner(self, url: str, *, admin_password: str | None, building: bool = False) -> None:
         lines = ["", "=" * 64, f"Reelscore is running at {url}"]
         if building:
             lines.append("The demo is being built in the background: every page says how far it got.")
-        if demo:
-            lines.append(f"Admin login:     {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}   ({url}admin/)")
+        if admin_password is not None:
+            lines.append(f"Admin login:     {DEMO_ADMIN[0]} / {admin_password}   ({url}admin/)")
             name, password = DEMO_USERS[0]
             lines.append(f"Demo user login: {name} / {password}")
             lines.append("Try first: open the dataset page, then a trailer, rate it, and see its predicted rating.")
