@@ -37,6 +37,14 @@ def test_an_unknown_address_gets_the_project_page_not_the_url_list(debug, user_c
     assert "URLconf" not in html and "accounts/signup/" not in html and "Reelscore</a>" in html
 
 
+def test_no_page_shows_a_template_comment(debug, client, user_client):
+    # A {# #} comment holds one line only: the notices' two-line one was shown as text on pages without notices.
+    for answer in (user_client.get("/no-such-page/"), client.get("/accounts/password_reset/"),
+                   client.get("/accounts/login/"), user_client.get("/")):
+        page = answer.content.decode()
+        assert "{#" not in page and "#}" not in page and "Notices from django.contrib.messages" not in page
+
+
 def test_a_missing_row_gets_the_project_page_with_its_reason(debug, user_client):
     response = user_client.get("/trailers/987654/")
     assert response.status_code == 404
