@@ -11,6 +11,8 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.utils import unquote
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
@@ -18,11 +20,15 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.text import smart_split
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from . import run_forms, selectors, services
 from .errors import ServiceError, show
+from .filters import SEARCH_MAX_LENGTH
 from .forms import AdminLoginForm
-from .models import ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
+from .models import ApiToken, ModelVersion, Prediction, Rating, Subclip, Trailer, TrainingRun
 from .paging import AdminPaginator, EstimatedCountPaginator
 from .permissions import ACTIVATE_VERSION, CANCEL_RUN, DELETE_RUN, START_RUN, can
 from .run_forms import PRESET_DESCRIPTIONS, PRESET_WARNINGS, STARTABLE_PRESETS, TrainingRunForm
@@ -30,12 +36,28 @@ from .services.trailers import delete_trailer, refuse_deleting_busy, rename_trai
 from .services.training import request_cancel, unknown_trailer_ids
 from .words import mean_sd, percent, score
 
+SEARCH_WORDS = 20
+
 # Rows a page of the admin's largest lists (trailers, predictions) shows: drawing one costs the server about
 # 0.35 ms, so Django's 100 took 70 ms a page (bench/scale.py, 50,000 trailers).
 ADMIN_PAGE = 50
 
 # Its password attempts count against the login page's and the API token's (trailers.throttles).
 admin.site.login_form = AdminLoginForm
+
+
+class BoundedSearch:
+    """The admin's search reads at most SEARCH_WORDS words and SEARCH_MAX_LENGTH characters, as the site's own
+    searches do: Django's makes a condition per word and field, and on SQLite a thousand words were an "Expression
+    tree is too large" error (a 500). A longer search is cut, and the page says so."""
+
+    def get_search_results(self, request, queryset, search_term):
+        words = list(smart_split(search_term))  # Django's own split: a quoted phrase is one word
+        bounded = " ".join(words[:SEARCH_WORDS])[:SEARCH_MAX_LENGTH]
+        if bounded != " ".join(words):
+            self.message_user(request, f"The search was cut to “{bounded}”: it reads at most {SEARCH_WORDS} words and "
+                              f"{SEARCH_MAX_LENGTH} characters.", messages.WARNING)
+        return super().get_search_results(request, queryset, bounded)
 
 
 class SubclipInline(admin.TabularInline):
@@ -93,7 +115,7 @@ class RefusedDeletes:
 
 
 @admin.register(Trailer)
-class TrailerAdmin(RefusedDeletes, admin.ModelAdmin):
+class TrailerAdmin(BoundedSearch, RefusedDeletes, admin.ModelAdmin):
     list_display = ("title", "status", "duration", "width", "height", "codec", "reference_score", "rating_count",
                     "mean_rating", "uploaded_by", "uploaded_at")
     # Named, because a bare select_related() leaves out nullable foreign keys: one user lookup per row otherwise.
@@ -171,7 +193,7 @@ class TrailerAdmin(RefusedDeletes, admin.ModelAdmin):
 
 
 @admin.register(Subclip)
-class SubclipAdmin(admin.ModelAdmin):
+class SubclipAdmin(BoundedSearch, admin.ModelAdmin):
     list_display = ("trailer", "index", "start", "duration", "frame_count", "created_at")
     list_select_related = ("trailer",)
     show_full_result_count = False
@@ -197,7 +219,7 @@ class ScoreFilter(admin.SimpleListFilter):
 
 
 @admin.register(Rating)
-class RatingAdmin(admin.ModelAdmin):
+class RatingAdmin(BoundedSearch, admin.ModelAdmin):
     """Ratings are written through the ratings service here too, so that their trailers' counters follow."""
 
     list_display = ("trailer", "user", "score", "updated_at")
@@ -224,7 +246,7 @@ class RatingAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(RefusedDeletes, admin.ModelAdmin):
+class TrainingRunAdmin(BoundedSearch, RefusedDeletes, admin.ModelAdmin):
     """Runs are written by workers: the change view only shows a run. Staff start one with the add form
     and stop one with the cancel button or action; the run page (``run_detail``) follows its progress."""
 
@@ -507,7 +529,7 @@ class ModelVersionAdmin(RefusedDeletes, admin.ModelAdmin):
 
 
 @admin.register(Prediction)
-class PredictionAdmin(admin.ModelAdmin):
+class PredictionAdmin(BoundedSearch, admin.ModelAdmin):
     list_display = ("trailer", "model_version", "score", "uncertainty", "spread", "created_at")
     list_filter = ("model_version",)
     search_fields = ("trailer__title__uicontains",)
@@ -525,3 +547,40 @@ class PredictionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# DRF's token admin lists every token's key: a staff member allowed to view tokens could act as anyone, superusers
+# included. Tokens are shown by owner and date only, to superusers only, who may revoke them; a token is made only
+# by its owner (POST /api/token/ with their password).
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(TokenAdmin):  # DRF's, for its mapping of the admin's ids to the owner's (the key is the real id)
+    list_display = ("user", "created")
+    fields = ("user", "created")
+    readonly_fields = ("user", "created")
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# Django's own user admin, with the search bounded as every other list's.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class BoundedUserAdmin(BoundedSearch, UserAdmin):
+    pass
