@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from ml.agreement import krippendorff_alpha, rater_agreement
@@ -59,3 +60,35 @@ def test_bias_is_the_mean_difference_from_the_others_on_shared_trailers():
 def test_a_lone_rater_has_no_bias_and_no_correlation():
     (row,) = rater_agreement({"solo": {1: 3, 2: 4}})
     assert row.shared == 0 and row.bias is None and row.correlation is None and row.alpha_without is None
+
+
+def _alpha_by_definition(ratings) -> float | None:
+    """Krippendorff's interval alpha from its definition, every pair of values counted out (small tables only)."""
+    units = {}
+    for scores in ratings.values():
+        for item, score in scores.items():
+            units.setdefault(item, []).append(float(score))
+    units = [u for u in units.values() if len(u) >= 2]
+    values = [v for u in units for v in u]
+    n = len(values)
+    if len(units) < 2:
+        return None
+    observed = sum(sum((a - b) ** 2 for i, a in enumerate(u) for j, b in enumerate(u) if i != j) / (len(u) - 1)
+                   for u in units) / n
+    expected = sum((a - b) ** 2 for i, a in enumerate(values) for j, b in enumerate(values) if i != j) / (n * (n - 1))
+    return None if expected == 0 else 1 - observed / expected
+
+
+def test_each_raters_alpha_without_them_is_alpha_over_the_others_counted_out():
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        truth = rng.uniform(1, 10, size=30)
+        ratings = {f"r{k}": {item: float(np.clip(round(truth[item] + rng.normal(0, 1.5)), 1, 10))
+                             for item in range(30) if rng.uniform() < 0.6} for k in range(8)}
+        ratings["once"] = {99: 4.0}  # an item nobody else rated
+        assert krippendorff_alpha(ratings) == pytest.approx(_alpha_by_definition(ratings), abs=1e-9)
+        for row in rater_agreement(ratings):
+            others = {r: s for r, s in ratings.items() if r != row.rater}
+            assert row.alpha_without == pytest.approx(_alpha_by_definition(others), abs=1e-9)
+    # Two raters: without either, no item has two ratings left.
+    assert all(row.alpha_without is None for row in rater_agreement({"a": {1: 2, 2: 3}, "b": {1: 4, 2: 5}}))

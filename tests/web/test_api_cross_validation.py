@@ -104,3 +104,16 @@ def test_the_schema_documents_the_new_fields(client):
     assert "comparison" in components["ModelVersionMetrics"]["properties"]
     activate = schema["paths"]["/api/model-versions/{id}/activate/"]["post"]["responses"]["200"]
     assert "ModelVersionActivation" in str(activate)
+
+
+def test_a_page_of_a_large_run_dataset_carries_every_trailers_fold(api, make_trailer):
+    # SQLite's json_array() took at most 127 ids: a page of 128 or more was a 500 (the API serves up to 500).
+    trailers = [make_trailer(title=f"Many {i}") for i in range(130)]
+    labels = [float(1 + i % 9) for i in range(130)]
+    estimate = cross_validation_estimate(trailers, folds=2)
+    run = create_cv_run(trailers, labels, folds=2, cross_validation=estimate)
+    response = api.get(f"/api/runs/{run.pk}/dataset/?page_size=500")
+    assert response.status_code == 200
+    rows = response.json()["results"]
+    assert len(rows) == 130 and all(row["fold"] in (1, 2) for row in rows)
+    assert [row["held_out_prediction"] for row in rows] == [estimate["predictions"][str(t.pk)] for t in trailers]
