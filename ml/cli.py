@@ -993,6 +993,8 @@ def _train_once(args, samples, config, model_config, spec, sampling, checkpoint:
         summary += (f" (epoch {best['epoch']}: val MAE {best['val_mae']:.3f} vs baseline {best['baseline_mae']:.3f}, "
                     f"RMSE {best['val_rmse']:.3f} vs {best['baseline_rmse']:.3f})")
     print(summary)
+    if best:
+        _warn_if_far_worse(best.get("val_mae"), best.get("baseline_mae"), "on its validation trailers")
     return 0
 
 
@@ -1054,11 +1056,15 @@ def _train_folds(args, samples, config, model_config, spec, sampling, folder: Pa
     model, mean = estimate["summary"]["model"]["mae"], estimate["summary"]["mean_baseline"]["mae"]
     print(f"saved {args.out} (an ensemble of {len(result.folds)} fold models; cross-validated MAE "
           f"{_mean_sd(model)} vs mean rating {_mean_sd(mean)})")
-    if far_worse(model["mean"], mean["mean"]):
-        _warn(f"warning: the model did {model['mean'] / mean['mean']:.0f} times worse than predicting the mean "
-              "rating on trailers it never saw: its training most likely went astray (try a lower --lr, or "
-              "--grad-clip); its predictions are saved all the same")
+    _warn_if_far_worse(model["mean"], mean["mean"], "on trailers it never saw")
     return 0
+
+
+def _warn_if_far_worse(model_mae: float | None, mean_mae: float | None, where: str) -> None:
+    if far_worse(model_mae, mean_mae):
+        _warn(f"warning: the model did {model_mae / mean_mae:.0f} times worse than predicting the mean rating {where}: "
+              "its training most likely went astray (try a lower --lr, or --grad-clip); its predictions are saved all "
+              "the same")
 
 
 def _estimate_lines(estimate: dict[str, Any], result, *, verbose: bool) -> list[str]:

@@ -106,6 +106,7 @@ from ml.train import (
     RESUMABLE_CHANGES,
     Callback,
     FitResult,
+    PredictsNoNumber,
     Progress,
     fit,
     load_saved,
@@ -203,10 +204,6 @@ class CrossValResult:
         }
 
 
-class PredictsNoNumber(FloatingPointError):
-    """A fold model whose predictions are not numbers (NaN or infinite): nothing of the run can serve."""
-
-
 def cross_validate(
     samples: Iterable[TrailerSample | Sequence[Any]],
     config: TrainConfig | None = None,
@@ -271,7 +268,7 @@ def cross_validate(
             fold_result, cancelled = _run_fold(
                 index, train, test_samples, config, model_config, baseline_config,
                 embedding_spec=embedding_spec, callback=callback, fits=fits, folder=folder, looks=looks,
-                checkpoint_seconds=checkpoint_seconds,
+                checkpoint_seconds=checkpoint_seconds, groups=groups,
             )
             if cancelled:
                 stop_reason = "cancelled"
@@ -355,12 +352,12 @@ def record_residuals(folds: Sequence[FoldResult], ratings: dict[Any, float], wei
 
 
 def _run_fold(index, train, test, config, model_config, baseline_config, *, embedding_spec, callback, fits,
-              folder, looks, checkpoint_seconds: float = 0.0) -> tuple[FoldResult, bool]:
+              folder, looks, checkpoint_seconds: float = 0.0, groups=()) -> tuple[FoldResult, bool]:
     keys = [s.trailer for s in train]
     selects = config.restore_best or config.early_stopping_patience is not None
     if selects:
-        # The epoch is chosen on trailers of the training folds only.
-        inner = split_by_trailer(keys, config.val_fraction, config.random_seed + index)
+        # The epoch is chosen on trailers of the training folds only, a near-duplicate group on one side.
+        inner = split_by_trailer(keys, config.val_fraction, config.random_seed + index, groups)
         split = (inner.train, inner.val)
     else:
         split = (keys, [s.trailer for s in test])  # held-out learning curves; nothing is chosen on them
@@ -383,10 +380,13 @@ def _run_fold(index, train, test, config, model_config, baseline_config, *, embe
             def wrapped(progress: Progress):
                 return callback(dataclasses.replace(progress, fit=position, fits=fits, fold=index + 1, role=role))
         checkpoint = folder / f"fold-{index + 1}-{position}.ckpt" if folder else None
-        result = fit(labelled, config, role_config, split=split,
-                     callback=wrapped, checkpoint_path=checkpoint, checkpoint_seconds=checkpoint_seconds,
-                     resume_from=checkpoint if checkpoint is not None and checkpoint.exists() else None,
-                     embedding_spec=embedding_spec)
+        try:
+            result = fit(labelled, config, role_config, split=split,
+                         callback=wrapped, checkpoint_path=checkpoint, checkpoint_seconds=checkpoint_seconds,
+                         resume_from=checkpoint if checkpoint is not None and checkpoint.exists() else None,
+                         embedding_spec=embedding_spec)
+        except PredictsNoNumber as exc:
+            raise PredictsNoNumber(f"fold {index + 1}: {exc}") from None
         if checkpoint is not None:
             checkpoint.unlink(missing_ok=True)
         return None if result.stop_reason == "cancelled" else result
@@ -398,7 +398,7 @@ def _run_fold(index, train, test, config, model_config, baseline_config, *, embe
     member = Member(result.model, result.normaliser)
     predictions = predict_samples([member], test, model_config, config.frames_per_sample)
     if not all(math.isfinite(value) for value in predictions.values()):
-        raise PredictsNoNumber(f"training diverged: fold {index + 1}'s model predicts no number for its held-out "
+        raise PredictsNoNumber(f"fold {index + 1}: training diverged: the model predicts no number for its held-out "
                                "trailers (its loss stayed finite while its weights did not); try a lower lr, or "
                                "grad_clip")
     metrics["model"] = _metrics(truth, [predictions[s.trailer] for s in test], baseline)

@@ -99,18 +99,34 @@ class Split:
         return cls(tuple(data["train"]), tuple(data["val"]))
 
 
-def split_by_trailer(trailers: Iterable[Hashable], val_fraction: float, seed: int) -> Split:
+def split_by_trailer(trailers: Iterable[Hashable], val_fraction: float, seed: int,
+                     groups: Iterable[Iterable[Hashable]] = ()) -> Split:
     """Shuffle the trailer keys with ``seed`` and hold out ``val_fraction`` of them (at least one).
 
     Deterministic: the same keys (in any order), fraction and seed give the same split.
-    With ``val_fraction`` 0 or fewer than two trailers, everything trains.
+    With ``val_fraction`` 0 or fewer than two trailers, everything trains. ``groups``: trailers that share their
+    footage (near-duplicates), each kept on one side; the held-out side then takes whole groups until it has
+    ``val_fraction`` of the trailers or more, and never all of them.
     """
     keys = sorted(set(trailers), key=lambda k: (type(k).__name__, k))
     n_val = 0
     if val_fraction > 0 and len(keys) >= 2:
         n_val = min(len(keys) - 1, max(1, round(len(keys) * val_fraction)))
-    order = np.random.default_rng(seed).permutation(len(keys))
-    val = {keys[i] for i in order[:n_val]}
+    known = set(keys)
+    together = [members for members in ({k for k in g if k in known} for g in groups) if len(members) > 1]
+    if not together:  # as before groups were known: a split saved then is made again the same
+        order = np.random.default_rng(seed).permutation(len(keys))
+        val = {keys[i] for i in order[:n_val]}
+        return Split(tuple(k for k in keys if k not in val), tuple(k for k in keys if k in val))
+    grouped = set().union(*together)
+    units = [sorted(m, key=lambda k: (type(k).__name__, k)) for m in together] + [[k] for k in keys if k not in grouped]
+    units.sort(key=lambda unit: (type(unit[0]).__name__, unit[0]))
+    val = set()
+    for i in np.random.default_rng(seed).permutation(len(units)):
+        if len(val) >= n_val:
+            break
+        if len(val) + len(units[i]) < len(keys):  # something is left to train on
+            val.update(units[i])
     return Split(tuple(k for k in keys if k not in val), tuple(k for k in keys if k in val))
 
 

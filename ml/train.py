@@ -110,6 +110,11 @@ class StopTraining(Exception):  # noqa: N818 - it is a request, not an error
     """Raise from a callback (or return True from it) to stop training after the current step."""
 
 
+class PredictsNoNumber(FloatingPointError):
+    """A trained model whose predictions are not numbers (NaN or infinite), though its training loss stayed finite
+    (its weights did not): nothing of it can serve."""
+
+
 class TrainingDiverged(FloatingPointError):
     """The training loss stopped being a finite number (a learning rate too high, most often).
 
@@ -384,9 +389,15 @@ def fit(
     except StopTraining:
         stop_reason = "cancelled"
 
-    if config.restore_best and best_state is not None:
+    restored = config.restore_best and best_state is not None
+    if restored:
         model.load_state_dict(best_state)
     model.eval()
+    kept = next((m for m in history if m["epoch"] == best_epoch), None) if restored else (history or [None])[-1]
+    if kept is not None and kept.get("val_loss") is not None and not math.isfinite(kept["val_loss"]):
+        raise PredictsNoNumber(f"training diverged: the model predicts no number for its validation trailers (their "
+                               f"loss is {kept['val_loss']} after epoch {kept['epoch']}, though the training loss "
+                               "stayed finite); try a lower lr, or grad_clip")
     return FitResult(
         model=model, model_config=model_config, train_config=config, normaliser=normaliser, split=split,
         history=history, best_epoch=best_epoch, stop_reason=stop_reason, device=str(device),

@@ -231,7 +231,7 @@ def test_a_model_whose_loss_stayed_finite_but_predicts_no_number_is_not_saved(pr
     template = [*TRAIN, "--out", "{tmp}/m.pt", "--lr", "1e9", "--epochs", "1"]
     template[template.index("--folds") + 1] = "2"
     line, _ = fails(capsys, template, prepared)
-    assert line.startswith("error: training diverged: fold 1's model predicts no number for its held-out trailers")
+    assert line.startswith("error: fold 1: training diverged: the model predicts no number for its ")
     assert not (prepared["tmp"] / "m.pt").exists()
 
     # Gone astray but still numbers: saved, and the run says what its estimate means.
@@ -796,3 +796,16 @@ def test_preprocess_again_keeps_what_it_prepared_whole_from_the_same_files(tmp_p
     assert main(args) == 0 and "prepared 2 of 3 videos" in capsys.readouterr().out
     assert (data / "t1" / "0.emb.npy").is_file()
     assert main([*args, "--again"]) == 0 and "prepared 3 of 3 videos" in capsys.readouterr().out
+
+
+def test_a_single_model_that_predicts_no_number_is_not_saved_and_one_gone_astray_is_said(prepared, capsys):
+    """--folds 1 (the CLI's and the web's one-model runs) saved a model whose validation loss was infinite, and
+    predict then wrote scores of 8e30, exit 0 both times."""
+    template = [*TRAIN, "--out", "{tmp}/m.pt", "--lr", "1e9", "--epochs", "1", "--val-fraction", "0.5"]
+    line, _ = fails(capsys, template, prepared)
+    assert line.startswith("error: training diverged: the model predicts no number for its validation trailers")
+    assert not (prepared["tmp"] / "m.pt").exists()
+    template[template.index("1e9")] = "100"
+    assert main([part.format(**prepared) for part in template]) == 0
+    assert "times worse than predicting the mean rating on its validation trailers: its training most likely " \
+           "went astray" in capsys.readouterr().err

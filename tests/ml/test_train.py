@@ -50,6 +50,22 @@ def test_split_is_by_trailer_deterministic_and_order_free():
     assert split_by_trailer(["only"], 0.25, seed=0) == Split(("only",), ())
 
 
+def test_a_split_keeps_each_group_of_near_duplicates_on_one_side():
+    """The inner split that chooses a fold's epoch put a trailer on one side and its re-encoded copy on the
+    other: the epoch was chosen on footage it trained on."""
+    keys = [f"t{i}" for i in range(20)]
+    groups = [["t0", "t1", "t2"], ["t5", "t6"], ["t9", "t19"], ["t11", "unknown"]]
+    for seed in range(30):
+        split = split_by_trailer(keys, 0.25, seed=seed, groups=groups)
+        assert set(split.train) | set(split.val) == set(keys) and not set(split.train) & set(split.val)
+        for group in groups[:3]:
+            assert set(group) <= set(split.train) or set(group) <= set(split.val), (seed, group)
+        assert 5 <= len(split.val) <= 7 and split.train  # a quarter, give or take the group that tipped it
+        assert split_by_trailer(reversed(keys), 0.25, seed=seed, groups=groups) == split
+    # Two trailers, one group: the group trains (nothing would be left to train on).
+    assert split_by_trailer(["a", "b"], 0.5, seed=0, groups=[["a", "b"]]) == Split(("a", "b"), ())
+
+
 def test_fit_never_puts_subclips_of_one_trailer_on_both_sides(trailers):
     result = fit(trailers, FAST.replace(epochs=1), TINY)
     assert not set(result.split.train) & set(result.split.val)
