@@ -191,7 +191,7 @@ def test_ratings_and_the_trailers_deletion_at_once_take_turns(make_trailer, user
     comes second is told the trailer is gone."""
     from django.db import connection
 
-    from tests.support.threads import at_once
+    from tests.support.together import at_once
     from trailers.services.trailers import delete_trailer
 
     if connection.vendor != "postgresql":

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.broker import broker_messages
-from tests.support.threads import at_once
+from tests.support.together import at_once
 from trailers.errors import ServiceError
 from trailers.models import ModelVersion, Prediction
 from trailers.selectors_runs import compare_with_active, is_worse
