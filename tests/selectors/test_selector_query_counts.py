@@ -177,7 +177,7 @@ EXPECTED: dict[str, int] = {
     "run_dataset": 3,  # the run's sizes, a page of its dataset cut out by the database, its folds and held-out predictions
     "model_versions": 1,  # with each one's prediction count
     "previous_version": 1,
-    "compare_versions_by_trailer": 6,  # both versions, their predictions, the ratings, each one's held-out ones
+    "compare_versions_by_trailer": 5,  # both versions, their predictions (with the trailers' rating counters), each one's held-out ones
     "rater_stats": 3,  # every rating, the raters, who is left out
 }
 

@@ -101,3 +101,24 @@ def test_every_page_and_list_costs_the_same_queries_at_any_size(staff_client, st
         for url, expected in EXPECTED.items():
             with django_assert_num_queries(expected):
                 get(staff_client, api, url.format(**ids))
+
+
+def test_comparing_runs_costs_the_same_queries_for_two_runs_and_for_eight(staff_client):
+    # Each run read its dataset and its estimate (megabytes at 50,000 trailers) and its groups' titles: 9 queries
+    # for 2 runs, 27 for 8.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.support.rows import create_trailer
+
+    trailers = [create_trailer() for _ in range(3)]
+    runs = [create_cv_run(trailers, [4.0, 6.0, 8.0]) for _ in range(8)]
+    for number, run in enumerate(runs, 1):
+        create_version(number=number, run=run, **cv_version_metrics(trailers=3))
+    counts = {}
+    for n in (2, 8):
+        with CaptureQueriesContext(connection) as queries:
+            page = staff_client.get("/runs/compare/?" + "&".join(f"runs={r.pk}" for r in runs[:n]))
+        assert page.status_code == 200 and page.content.decode().count("cross-validated, 3 folds") >= n
+        counts[n] = len(queries)
+    assert counts[2] == counts[8], counts
