@@ -35,9 +35,9 @@ def embedding_spec():
 
 
 def _device() -> str:
-    import torch  # here, not at the top: web processes load this module and never torch
+    from ml.train import resolve_device  # here, not at the top: web processes load this module and never torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(resolve_device("auto"))
 
 
 def write_embeddings(frames, path: str | os.PathLike, spec) -> None:
