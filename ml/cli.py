@@ -239,7 +239,8 @@ def _check_distinct(outputs: dict[str, Path | None], inputs: dict[str, Path | No
             continue
         for other, known in [*given, *seen]:
             if _same_file(path, known):
-                raise CliError(f"{option} {path} is also {other}: writing it would replace that file; "
+                what = "folder" if path.is_dir() else "file"
+                raise CliError(f"{option} {path} is also {other}: writing it would replace that {what}; "
                                f"choose another {option}")
         for other, known in given:
             if known.is_dir() and path.is_file() and _inside(path, known):
@@ -724,7 +725,8 @@ def _add_train(commands) -> None:
     p = commands.add_parser(
         "train", epilog=TRAIN_EXIT_WORDS, help="train a model on prepared frames and a Title/Score markup file",
         description="Train an LRCN on DATA_DIR (made by `preprocess`) with ratings from a markup file "
-                    "(columns Title and Score; CSV, XLS or XLSX; Title = video file name without extension). "
+                    "(columns Title and Score; CSV, XLS or XLSX; Title = the video's file name, with or without its "
+                    "extension). "
                     "With --folds K ≥ 2 (the presets' 5) the trailers are split into K folds (near-duplicate "
                     "trailers kept in one fold); a model is trained for each on the others and scored on it, "
                     "and the run prints the cross-validated estimate (MAE, RMSE, Spearman: mean ± sd over folds) "

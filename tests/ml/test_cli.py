@@ -203,7 +203,8 @@ def fails(capsys, template: list[str], paths: dict[str, Path]) -> tuple[str, str
          "--out {data}/sampling.json is a file in VIDEO_OR_DATA_DIR {data}: writing it would replace what"),
         ([*TRAIN, "--out", "{data}/t0/0.npy"], "--out {data}/t0/0.npy is a file in DATA_DIR {data}"),
         ([*TRAIN, "--out", "{tmp}/m.pt", "--log", "{data}/sampling.json"], "--log {data}/sampling.json is a file in"),
-        (["preprocess", "{folder}", "--out", "{folder}"], "--out {folder} is also VIDEO_DIR"),
+        (["preprocess", "{folder}", "--out", "{folder}"], "--out {folder} is also VIDEO_DIR: writing it would replace that "
+                                                          "folder"),
     ],
 )
 def test_outputs_are_checked_before_any_work(prepared, capsys, template, message):

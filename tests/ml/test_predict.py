@@ -30,6 +30,12 @@ def test_model_file_round_trip_gives_the_same_scores(trained, tmp_path):
     path = save_model_file(tmp_path / "model.pt", result, sampling=SAMPLING)
     data = torch.load(path, weights_only=True)  # a plain dict: nothing arbitrary is unpickled
     assert data["format"] == "reelscore.model" and data["sampling"] == SAMPLING
+    # What made it, for a run that cannot be repeated elsewhere: Python and the libraries that shape what it learns.
+    import platform
+
+    assert data["made_with"]["python"] == platform.python_version()
+    assert data["made_with"]["torch"].startswith(torch.__version__.split("+")[0])
+    assert {"numpy", "av"} <= set(data["made_with"])
 
     loaded = load_model(path)
     assert loaded.model_config == TINY

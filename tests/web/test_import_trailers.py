@@ -46,3 +46,18 @@ def test_a_skipped_file_is_not_counted_as_matched(tmp_path, synthetic_video):
     text = out.getvalue()
     assert "Skipped text.mp4:" in text
     assert "Markup: 1 title matched by the file name with its extension." in text
+
+
+def test_importing_a_folder_again_is_no_error_but_a_file_that_cannot_serve_still_is(tmp_path, synthetic_video):
+    folder = tmp_path / "import"
+    folder.mkdir()
+    shutil.copy(synthetic_video, folder / "t000.mp4")
+    call_command("import_trailers", str(folder), "--no-progress", stdout=StringIO(), stderr=StringIO())
+    out = StringIO()
+    call_command("import_trailers", str(folder), "--no-progress", stdout=out, stderr=StringIO())  # exit 0: no raise
+    assert "Skipped t000.mp4: This file was already uploaded" in out.getvalue()
+    assert "Imported 0 trailer(s) (0 with a reference score); skipped 1." in out.getvalue()
+    (folder / "notes.txt").write_text("not a trailer")
+    with pytest.raises(Exception, match="No trailer was imported"):
+        call_command("import_trailers", str(folder), "--no-progress", stdout=StringIO(), stderr=StringIO())
+    assert Trailer.objects.count() == 1

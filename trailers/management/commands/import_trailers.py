@@ -42,6 +42,7 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot use the markup file {markup}: {exc}") from exc
 
         imported, updated, skipped = [], [], []
+        before = 0  # files imported before, as they are: importing a folder again is no error
         for path in tqdm(files, desc="Importing", unit="file", disable=no_progress, file=self.stderr._out):
             score = matched.scores.get(path.name)
             try:
@@ -53,6 +54,7 @@ class Command(BaseCommand):
                 if again and score is not None and set_reference_score(trailer=exc.duplicate_of, score=score):
                     updated.append(exc.duplicate_of)
                 else:
+                    before += again
                     skipped.append((path.name, str(exc) + ("" if again or exc.duplicate_of is None or score is None
                                                             else " Its markup row was not applied to it.")))
                 continue
@@ -79,5 +81,5 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"Imported {len(imported)} trailer(s) ({with_score} with a reference score); skipped {len(skipped)}."
         ))
-        if not imported and not updated:
+        if not imported and not updated and before < len(skipped):
             raise CommandError("No trailer was imported.")
