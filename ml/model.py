@@ -219,8 +219,13 @@ class LRCN(nn.Module):
         emb = emb.view(batch, steps, -1)
         if self.cnn is None:
             if self.pixels:
-                features = [pixel_features(f.cpu().numpy(), **pixel_options(self.config)) for f in frames]
-                emb = torch.cat([emb, torch.as_tensor(np.stack(features), device=emb.device)], dim=-1)
+                # On each subclip's real frames only, as the cached-embeddings path computes them: zero frames of
+                # padding counted as snippet places and moved the drift's columns.
+                real = mask.cpu().numpy() if mask is not None else np.ones((batch, steps), bool)
+                features = np.zeros((batch, steps, self.pixels), np.float32)
+                for i, f in enumerate(frames.cpu().numpy()):
+                    features[i, real[i]] = pixel_features(f[real[i]], **pixel_options(self.config))
+                emb = torch.cat([emb, torch.as_tensor(features, device=emb.device)], dim=-1)
             emb = self._projected(emb, mask)
         return emb
 

@@ -157,3 +157,25 @@ def test_model_config_refuses_unknown_fields_and_unknown_presets():
         LRCNConfig.from_dict({"lstm_sise": 3})
     with pytest.raises(ValueError, match="unknown model preset"):
         build_model("huge")
+
+
+def test_a_fine_tuned_encoder_reads_the_pixel_features_of_the_real_frames_as_the_cached_path_does():
+    """With finetune_blocks > 0 the model reads frames, not cached embeddings: its pixel features were computed on
+    the padded frames too (the zero frames counted as snippets and moved the drift), unlike the cached path's."""
+    import numpy as np
+
+    from ml.data import prepare_frames
+    from ml.pixels import pixel_features, pixel_options
+
+    config = PRESETS["default"].replace(frame_size=32, finetune_blocks=1)
+    model = build_model(config).eval()
+    frames = np.full((16, 32, 32, 3), 90, np.uint8)
+    for t in range(16):  # a bright square crossing the picture, in snippets of two frames
+        frames[t, 10:18, t + 2:t + 10] = 240
+    x, length = prepare_frames(frames, 24, 32)  # 8 frames of padding
+    mask = torch.arange(24) < length
+    with torch.no_grad():
+        out = model.embed(x[None], mask[None])
+    read = out[0, :length, -model.pixels:] * model.pixel_scale + model.pixel_shift
+    assert np.allclose(read.numpy(), pixel_features(frames, **pixel_options(config)), atol=1e-5)
+    assert not out[0, length:].any()  # padding stays zeros
