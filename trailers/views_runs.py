@@ -30,7 +30,9 @@ def runs_compare(request):
     ids = sorted(asked[:MAX_COMPARED])  # oldest on the left
     comparison = selectors_runs.compare_runs(ids)
     if len(asked) > MAX_COMPARED and len(comparison.runs) >= 2:
-        left_out = ", ".join(f"#{pk}" for pk in asked[MAX_COMPARED:])
+        extra = asked[MAX_COMPARED:]
+        left_out = ", ".join(f"#{pk}" for pk in extra[:MAX_COMPARED]) + (
+            f" and {len(extra) - MAX_COMPARED} more" if len(extra) > MAX_COMPARED else "")
         messages.warning(request, f"At most {MAX_COMPARED} runs are compared at once: the first {MAX_COMPARED} "
                                   f"ticked are here, and {left_out} left out.")
     if len(comparison.runs) < 2:

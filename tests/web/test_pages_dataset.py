@@ -125,3 +125,12 @@ def test_pagination(user_client, make_version, user):
 
 def test_needs_login(client):
     assert client.get("/").status_code == 302
+
+
+def test_a_search_too_long_to_read_is_not_carried_into_the_pages_links(user_client, make_trailer):
+    for i in range(60):  # two pages
+        make_trailer(title=f"T{i:02d}")
+    huge = "ab" * 5000
+    html = user_client.get("/", {"q": huge, "sort": "title"}).content.decode()
+    assert huge not in html.split("</form>", 1)[-1]  # not in the sort links or the pages' links
+    assert "sort=title" in html and "page=2" in html

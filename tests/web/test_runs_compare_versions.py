@@ -226,6 +226,11 @@ def test_comparing_more_runs_than_fit_says_which_were_left_out(user_client, make
     assert listed_compared(html) == [run.pk for run in runs[:8]]
     assert (f"At most 8 runs are compared at once: the first 8 ticked are here, and #{runs[8].pk}, #{runs[9].pk} "
             "left out.") in html
+    # Thousands of ids asked for: the message names eight of those left out and counts the rest.
+    many = ids + "," + ",".join(str(n) for n in range(10**6, 10**6 + 5000))
+    html = unescape(user_client.get(f"/runs/compare/?runs={many}").content.decode())
+    assert f"and #{runs[8].pk}, #{runs[9].pk}, #1000000, " in html and "#1000005 and 4994 more left out." in html
+    assert len(html) < 100_000
 
 
 def listed_compared(html: str) -> list[int]:

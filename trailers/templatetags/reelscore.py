@@ -9,19 +9,29 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 
 from ml.intervals import looks_unlike
+from trailers.filters import SEARCH_MAX_LENGTH
 from trailers.models import TrainingRun
 from trailers.run_forms import label_for, shown_value
 from trailers.words import duration, percent, score
 
 register = template.Library()
+LONGEST_VALUE = 4 * SEARCH_MAX_LENGTH  # a filter's value: a search, ids, a date; never longer than this
 for _filter in (duration, percent, score):  # trailers/words.py
     register.filter(_filter.__name__, _filter)
 
 
 @register.simple_tag(takes_context=True)
 def url_with(context, **changes) -> str:
-    """The current query string with ``changes`` applied (a value of None removes the key), as ``?...``."""
+    """The current query string with ``changes`` applied (a value of None removes the key), as ``?...``. A value
+    longer than any list reads (a search is at most SEARCH_MAX_LENGTH characters) is left out: a 10,000-character
+    one went into every link of the page, tripling its size."""
     query = context["request"].GET.copy()
+    for key in list(query):
+        kept = [value for value in query.getlist(key) if len(value) <= LONGEST_VALUE]
+        if kept:
+            query.setlist(key, kept)
+        else:
+            del query[key]
     for key, value in changes.items():
         query.pop(key, None)
         if value not in (None, ""):
