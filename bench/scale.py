@@ -243,6 +243,7 @@ def build(size: int, ratings_per_trailer: int, work: Path) -> dict:
     return {
         "built": built, "summaries": summaries, "session": session.session_key,
         "token": Token.objects.create(user=bench_user).key, "trailer": first_ready.pk, "run": runs[1].pk,
+        "runs": [run.pk for run in runs],
         "version": versions[1].pk, "old_version": versions[0].pk, "ready": len(ready),
         "ratings": Rating.objects.count(),
     }
@@ -540,6 +541,11 @@ def urls(ids: dict) -> list[str]:
             f"/admin/trailers/rating/?p={PAGE}", "/admin/trailers/rating/?score__exact=7",
             "/admin/trailers/prediction/", f"/admin/trailers/prediction/?p={PAGE}", "/admin/trailers/subclip/",
             "/admin/trailers/trainingrun/", "/admin/trailers/modelversion/", f"/admin/trailers/trailer/{ids['trailer']}/change/"]
+    # The raters' statistics and the ratings' CSV (every rating), and the comparisons (stop 38).
+    out += ["/raters/", "/api/raters/", "/raters/ratings.csv", "/api/ratings/export/",
+            "/runs/compare/?" + "&".join(f"runs={pk}" for pk in ids.get("runs") or [ids["run"]]),
+            f"/versions/compare/?a={ids['old_version']}&b={ids['version']}",
+            f"/api/model-versions/compare/?a={ids['old_version']}&b={ids['version']}"]
     return out
 
 

@@ -90,5 +90,14 @@ def test_each_raters_alpha_without_them_is_alpha_over_the_others_counted_out():
         for row in rater_agreement(ratings):
             others = {r: s for r, s in ratings.items() if r != row.rater}
             assert row.alpha_without == pytest.approx(_alpha_by_definition(others), abs=1e-9)
+            # Bias and correlation against the mean of the others' scores on each trailer both rated, counted out.
+            pairs = [(score, np.mean([s[item] for s in others.values() if item in s]))
+                     for item, score in ratings[row.rater].items() if any(item in s for s in others.values())]
+            assert row.shared == len(pairs) and row.count == len(ratings[row.rater])
+            if pairs:
+                mine, theirs = np.array(pairs).T
+                assert row.bias == pytest.approx(float(np.mean(mine - theirs)), abs=1e-9)
+            if len(pairs) >= 3:
+                assert row.correlation == pytest.approx(float(np.corrcoef(mine, theirs)[0, 1]), abs=1e-9)
     # Two raters: without either, no item has two ratings left.
     assert all(row.alpha_without is None for row in rater_agreement({"a": {1: 2, 2: 3}, "b": {1: 4, 2: 5}}))
