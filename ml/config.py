@@ -565,8 +565,9 @@ PRESETS: dict[str, LRCNConfig] = {
         temporal="lstm", deltas=True, lstm_size=64, lstm_layers=1, readout="mean", masking=True,
     ),
     # The pretrained EfficientNet-Lite0, frozen, at 112² (its embeddings are cached at preprocessing), with the
-    # LRCN's LSTM over a projection of each frame's embedding: chosen on held-out trailers made from other
-    # footage than the training ones (bench/learn.py; figures in the README).
+    # LRCN's LSTM over a projection of each frame's embedding: chosen at stop 18 by its figures on bench/learn.py's
+    # held-out trailers (made from other footage than the training ones), before the record in bench/LEARNING.md
+    # began; every option added to it since was chosen on other sets first (the README's Performance section).
     # Pixel features (ml.pixels: optical flow on a 3×3 grid within snippets of 2 frames, change, colour) go
     # beside the embedding: the encoder says what is in the picture, not how it moves. Measured on a tuning
     # set of its own (48 synthetic motion trailers, seed 5, bar and square; 5-fold CV, MAE / mean baseline):
