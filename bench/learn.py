@@ -18,6 +18,11 @@ Two sets of synthetic trailers, each a training set and a held-out set that shar
   background hue (``ml.synth.generate_trailer``); the held-out trailers are made with another
   random seed and other object shapes (disc, ring, cross against bar and square).
 
+``--fresh`` scores a third side of each set in place of the held-out one: new sources kept back from every
+measurement until stop 38 scored the ``default`` preset on them once (content: 2 photographs from the mahotas
+wheel, a portrait and a micrograph; motion: triangles and diamonds, another seed). The held-out sides had been
+scored after each change since stop 19 and so had become a development set; the fresh sides are the clean test.
+
 Every trailer is preprocessed once, as Reelscore does it (``ml.video.sample_trailer``, 3 subclips ×
 16 snippets of 2 consecutive frames at 112² (the web default), and the frozen encoder's embeddings), and kept under
 ``--keep``. Each preset is then cross-validated on the training set (``ml.crossval``, 5 folds, the
@@ -152,20 +157,28 @@ def by_source_errors(samples: list[TrailerSample], predicted: dict, train_mean: 
     return rows
 
 
-def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float) -> list[Split]:
-    """The content and motion sets, generated, preprocessed and embedded once (kept in ``folder``)."""
+# Each set's sides: (its seed, its shapes for motion). The fresh sides (stop 38) are new sources kept back from
+# every measurement until one clean test of the `default` preset: new photographs (ml.synth.PHOTO_KINDS' fresh),
+# new shapes, new seeds.
+SEEDS = {"content": {"train": 11, "heldout": 12, "fresh": 13}, "motion": {"train": 21, "heldout": 22, "fresh": 23}}
+MOTION_SHAPES = {"train": ("bar", "square"), "heldout": ("disc", "ring", "cross"), "fresh": ("triangle", "diamond")}
+
+
+def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float, fresh: bool = False) -> list[Split]:
+    """The content and motion sets, generated, preprocessed and embedded once (kept in ``folder``); with ``fresh``,
+    each set's held-out side is its fresh side instead."""
     spec = installed_spec("efficientnet_lite0", SAMPLING.size)
     makers = {
-        "content": (lambda out, n, side: generate_content_dataset(out, n, seed=11 if side == "train" else 12,
+        "content": (lambda out, n, side: generate_content_dataset(out, n, seed=SEEDS["content"][side],
                                                                   side=side, duration=duration)),
         "motion": (lambda out, n, side: generate_dataset(
-            out, n, seed=21 if side == "train" else 22, duration=duration, suffixes=(".mp4",),
-            shape=("bar", "square") if side == "train" else ("disc", "ring", "cross"))),
+            out, n, seed=SEEDS["motion"][side], duration=duration, suffixes=(".mp4",), shape=MOTION_SHAPES[side])),
     }
+    measured = "fresh" if fresh else "heldout"
     sets = []
     for name, make in makers.items():
         sides, source = {}, {}
-        for side, n in (("train", n_train), ("heldout", n_heldout)):
+        for side, n in (("train", n_train), (measured, n_heldout)):
             where = folder / name / side
             index = where / "index.json"
             if not index.exists():
@@ -191,7 +204,7 @@ def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float) -
             source.update({f"{side}:{r['title']}": r["source"] for r in rows})
             sides[side] = [TrailerSample(f"{side}:{r['title']}", tuple(r["frames"]), r["rating"],
                                          tuple(np.load(e) for e in r["embeddings"])) for r in rows]
-        sets.append(Split(name, sides["train"], sides["heldout"], source))
+        sets.append(Split(name, sides["train"], sides[measured], source))
     return sets
 
 
@@ -346,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=1,
                         help="fold seeds per set and preset (default 1): more print each seed's row and their mean")
     parser.add_argument("--no-costs", action="store_true", help="skip the cost measurements")
+    parser.add_argument("--fresh", action="store_true",
+                        help="score the fresh sides (new photographs, shapes and seeds) in place of the held-out "
+                             "ones: the clean test, scored once at stop 38; every later score of it is a "
+                             "development figure")
     parser.add_argument("--scratch-epochs", type=int, default=SCRATCH_EPOCHS,
                         help=f"epochs for the scratch CNN (default {SCRATCH_EPOCHS}; 0: its preset's "
                              f"{TRAIN_PRESETS['scratch'].epochs})")
@@ -357,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="reelscore-learn-"))
     print(f"{os.cpu_count()} CPUs; sets in {folder}; sampling {SAMPLING.to_dict()}", flush=True)
-    sets = build_sets(folder, n_train=args.train, n_heldout=args.heldout, duration=args.duration)
+    sets = build_sets(folder, n_train=args.train, n_heldout=args.heldout, duration=args.duration, fresh=args.fresh)
     spec = installed_spec("efficientnet_lite0", SAMPLING.size)
     header = (f"{'set':8} {'preset':13} {'seed':>4} {'CV MAE':>13} {'CV base':>8} {'CV ×':>6} {'held-out':>9} "
               f"{'base':>6} {'held ×':>7} {'held × 90%':>12} {'honesty':>8} {'src CV ×':>9} {'refit ×':>8} "
