@@ -34,6 +34,13 @@ class LoginForm(RefusesGuessing, AuthenticationForm):
     error_messages = {**AuthenticationForm.error_messages,
                       "invalid_login": "Your username and password didn't match. Please try again (both are "
                                        "case-sensitive)."}
+    ERROR_ID = "login-error"  # the page's refusal: the fields point to it, so the focused one reads it out
+
+    def full_clean(self):
+        super().full_clean()
+        if self.is_bound and self.non_field_errors():
+            for name in ("username", "password"):
+                self.fields[name].widget.attrs.update({"aria-invalid": "true", "aria-describedby": self.ERROR_ID})
 
 
 class AdminLoginForm(RefusesGuessing, AdminAuthenticationForm):

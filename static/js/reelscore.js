@@ -31,8 +31,8 @@
   });
 
   // Selects that submit their form when a choice is picked with the mouse or a finger (the predictions page's
-  // version picker). A choice stepped through with the arrow keys is not submitted (each step would load a page):
-  // the form's own button submits it.
+  // version picker, rate next's order). A choice stepped through with the arrow keys is not submitted (each step
+  // would load a page, or swap in another trailer): the form's own button submits it.
   var keyed = false;
   document.addEventListener("keydown", function (event) {
     if (event.target.matches && event.target.matches("select[data-autosubmit]")) {
@@ -44,7 +44,7 @@
   }, true);
   document.addEventListener("change", function (event) {
     if (event.target.matches("select[data-autosubmit]") && !keyed) {
-      event.target.form.submit();
+      event.target.form.requestSubmit();  // a submit event: htmx answers it where the form is htmx's
     }
   });
 
@@ -76,12 +76,24 @@
   function controls(root) {
     return Array.prototype.slice.call(root.querySelectorAll("a[href], button, input, select, textarea, summary"));
   }
+  // A poll that brought what is there already is not swapped in: a screen reader keeps its place. (The CSRF token
+  // in its forms is masked afresh each time: it is left out of the comparison.)
+  var shown = {};
+  function sameness(html) {
+    return html.replace(/name="csrfmiddlewaretoken" value="[^"]*"/g, "");
+  }
   document.addEventListener("htmx:beforeSwap", function (event) {
     var target = event.detail.target;
     if (!target || !target.matches("[hx-trigger^='every']")) {
       kept = null;
       return;
     }
+    var now = sameness(event.detail.serverResponse || "");
+    if (target.id && shown[target.id] === now) {
+      event.detail.shouldSwap = false;
+      return;
+    }
+    shown[target.id] = now;
     var active = document.activeElement;
     var inside = active && target.contains(active) && active !== target;
     kept = {
@@ -123,4 +135,20 @@
       element.scrollIntoView({block: "nearest"});
     }
   });
+
+  // A status that changes in a part of the page that follows the work (a trailer's processing, a run) is said in
+  // the page's announcer, once: the part itself is swapped whole, and a live region swapped in is often not read.
+  var announced = {};
+  function announce(first) {
+    document.querySelectorAll("[data-announce][id]").forEach(function (node) {
+      var words = node.getAttribute("data-announce");
+      var region = document.getElementById("announcer");
+      if (!first && announced[node.id] !== undefined && announced[node.id] !== words && region) {
+        region.textContent = words;
+      }
+      announced[node.id] = words;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { announce(true); });
+  document.addEventListener("htmx:afterSettle", function () { announce(false); });
 })();

@@ -82,7 +82,12 @@
     xhr.upload.addEventListener("progress", function (event) {
       if (event.lengthComputable) {
         ui.bar.value = Math.round(event.loaded / event.total * 100);
-        ui.result.textContent = "Uploading… " + ui.bar.value + "%";
+        // The list is a live region: its words change at each quarter only, or a screen reader read out every
+        // percent (85 times for one file) and the result came late. The bar itself moves all the way.
+        var said = "Uploading… " + Math.floor(ui.bar.value / 25) * 25 + "%";
+        if (ui.result.textContent !== said) {
+          ui.result.textContent = said;
+        }
       }
     });
     xhr.upload.addEventListener("load", function () {

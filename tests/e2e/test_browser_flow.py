@@ -184,6 +184,8 @@ def test_upload_rate_train_and_predict(page, screenshot, worker, rated_by_others
     page.evaluate("window.__notReloaded = true")
     expect(page.locator("#run-status")).to_have_attribute("data-status", "succeeded", timeout=180_000)
     assert page.evaluate("window.__notReloaded") is True
+    # The status is said once it changes, in the page's announcer (the live part is swapped whole).
+    expect(page.locator("#announcer")).to_have_text("Run status: succeeded")
     expect(page.locator("svg.line-chart")).to_have_count(2)
     expect(page.locator("svg.line-chart polyline")).to_have_count(4)  # curves averaged over folds
     expect(page.locator("svg.line-chart").last).to_contain_text("held-out fold MAE")

@@ -58,6 +58,7 @@ def test_rate_with_keys_skip_and_undo_without_a_page_load(page, screenshot, user
     page.keyboard.press("7")
     expect(card.locator("h2")).to_contain_text("Paper Moon")
     expect(page.locator("#messages")).to_contain_text("Saved: you rated “Night Train” 7/10.")
+    expect(page.locator("#announcer")).to_have_text("Next to rate: Paper Moon")  # the next one, said too
     assert Rating.objects.get(user=user, trailer=uncertain["Night Train"]).score == 7
     # 0 is 10, and U at once takes it back (the key waits for the rating's answer).
     page.keyboard.press("0")
@@ -222,3 +223,30 @@ def test_the_keys_can_be_turned_off_and_the_focus_follows_the_next_trailer(page,
     assert not Rating.objects.filter(user=user, trailer=uncertain["Paper Moon"]).exists()
     page.reload()
     expect(page.locator("#rate-keys-on")).not_to_be_checked()  # remembered in this browser
+
+
+def test_stepping_through_the_order_with_the_arrow_keys_changes_nothing_until_show(page, user, uncertain):
+    """Each arrow key on the order's list swapped in another trailer (a choice made on every step); a screen reader
+    user stepping to the order they want went through the others' trailers on the way."""
+    from playwright.sync_api import expect
+
+    log_in(page, "alice", "alice-pass-123")
+    page.goto("/rate/?order=uncertain")
+    card = page.locator(".rate-next")
+    expect(card.locator("h2")).to_contain_text("Night Train")
+    picker = page.locator("#rate-order")
+    picker.focus()
+    page.keyboard.press("ArrowDown")
+    page.wait_for_timeout(700)
+    assert page.url.endswith("/rate/?order=uncertain")  # nothing asked of the server
+    expect(card.locator("h2")).to_contain_text("Night Train")
+    chosen = picker.evaluate("s => s.value")
+    assert chosen != "uncertain"
+    page.click("#rate-order-show")
+    page.wait_for_url(f"**/rate/?order={chosen}")
+    expect(page.locator("#rate-order")).to_have_value(chosen)
+    page.locator("h1").click()  # a pointer: a choice picked submits at once
+    page.select_option("#rate-order", "uncertain")
+    page.wait_for_url("**/rate/?order=uncertain")
+    expect(card.locator("h2")).to_contain_text("Night Train")
+    assert not page.js_errors

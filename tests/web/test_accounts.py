@@ -24,6 +24,9 @@ def test_wrong_password_says_so_once(client, user):
     html = response.content.decode()
     assert html.count("didn&#x27;t match. Please try again (both are case-sensitive).") == 1
     assert "Please enter a correct username" not in html  # Django's own words, which said it a second time
+    # The fields point to the refusal, so the focused one (the username) reads it out to a screen reader.
+    assert '<p id="login-error" class="notice notice-error">' in html
+    assert html.count('aria-invalid="true" aria-describedby="login-error"') == 2
 
 
 def test_guessing_passwords_is_slowed_alike_on_the_login_page_the_admin_and_the_api(client, user, staff_user,

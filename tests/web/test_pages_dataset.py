@@ -134,3 +134,13 @@ def test_a_search_too_long_to_read_is_not_carried_into_the_pages_links(user_clie
     html = user_client.get("/", {"q": huge, "sort": "title"}).content.decode()
     assert huge not in html.split("</form>", 1)[-1]  # not in the sort links or the pages' links
     assert "sort=title" in html and "page=2" in html
+
+
+def test_the_sorted_column_says_so_to_a_screen_reader(user_client, make_trailer):
+    make_trailer(title="A")
+    html = user_client.get("/", {"sort": "title"}).content.decode()
+    assert html.count("aria-sort=") == 1 and '<th aria-sort="ascending">' in html
+    html = user_client.get("/", {"sort": "-title"}).content.decode()
+    assert '<th aria-sort="descending">' in html
+    html = user_client.get("/").content.decode()  # newest first: the uploaded column, descending
+    assert html.count('aria-sort="descending"') == 1

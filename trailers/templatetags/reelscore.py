@@ -40,15 +40,28 @@ def url_with(context, **changes) -> str:
     return f"?{encoded}" if encoded else "?"
 
 
+def _sorted_by(context, key: str, default: str) -> str:
+    """How the list is sorted by ``key`` now: "ascending", "descending" or "" (not by it)."""
+    current = context["request"].GET.get("sort") or default
+    return "ascending" if current == key else "descending" if current == f"-{key}" else ""
+
+
+@register.simple_tag(takes_context=True)
+def aria_sort(context, key: str, default: str = ""):
+    """The header cell's aria-sort for the column ``sort_header`` sorts by ``key`` (nothing when it does not)."""
+    direction = _sorted_by(context, key, default)
+    return format_html(' aria-sort="{}"', direction) if direction else ""
+
+
 @register.simple_tag(takes_context=True)
 def sort_header(context, key: str, label: str, default: str = ""):
     """A column header that sorts by ``key``, toggling between ascending and descending, showing the direction: an
-    arrow to see, and words a screen reader reads (aria-sort belongs on the header cell, which the template writes;
+    arrow to see, and words a screen reader reads (aria-sort belongs on the header cell: ``aria_sort`` writes it;
     on the link it was ignored, and the arrow read as "black down-pointing triangle")."""
-    current = context["request"].GET.get("sort") or default
-    if current == key:
+    direction = _sorted_by(context, key, default)
+    if direction == "ascending":
         target, arrow, words = f"-{key}", " ▲", " (sorted ascending)"
-    elif current == f"-{key}":
+    elif direction == "descending":
         target, arrow, words = key, " ▼", " (sorted descending)"
     else:
         target, arrow, words = f"-{key}", "", ""
