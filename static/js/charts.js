@@ -4,7 +4,7 @@
 (function () {
   "use strict";
 
-  var COLORS = ["#3b5bdb", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#1098ad", "#f08c00", "#495057"];
+  var COLORS = ["#3b5bdb", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#1098ad", "#c26b00", "#495057"];
   var AXIS_FONT = "13px system-ui, sans-serif";
 
   function build(svg) {
