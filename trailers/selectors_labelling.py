@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 
+import numpy as np
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, F, FloatField, OuterRef, Subquery
 
-from ml.agreement import RaterAgreement, krippendorff_alpha, rater_agreement
+from ml.agreement import RaterAgreement, RatingTable, krippendorff_alpha, rater_agreement
 
 from .models import ExcludedRater, ModelVersion, Prediction, Rating, Trailer
 from .selectors import active_model_version, ensemble_size, get_by_id, parse_id, spreadsheet_safe
@@ -122,30 +124,24 @@ class RaterStats:
     multiply_rated: int  # trailers with two ratings or more: what agreement is measured on
 
 
-def rating_table() -> dict[int, dict[int, float]]:
-    """{user id: {trailer id: score}} of every rating (one query)."""
-    table: dict[int, dict[int, float]] = {}
-    for user_id, trailer_id, score in Rating.objects.order_by().values_list("user_id", "trailer_id", "score"):
-        table.setdefault(user_id, {})[trailer_id] = float(score)
-    return table
+def rating_table() -> RatingTable:
+    """Every rating as ml.agreement's table: rater (user id), trailer id, score. One query, read straight into
+    arrays (a million ratings: no dict per rater)."""
+    rows = Rating.objects.order_by().values_list("user_id", "trailer_id", "score")
+    columns = np.fromiter(chain.from_iterable(rows.iterator(chunk_size=10_000)), dtype=np.int64).reshape(-1, 3)
+    return RatingTable.from_rows(columns[:, 0], columns[:, 1], columns[:, 2].astype(np.float64))
 
 
 def rater_stats() -> RaterStats:
     table = rating_table()
-    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=list(table))}
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=table.raters)}
     excluded = {e.user_id: e for e in ExcludedRater.objects.select_related("excluded_by")}
     agreement = rater_agreement(table)
     rows = sorted((RaterRow(user=users[a.rater], agreement=a, excluded=excluded.get(a.rater)) for a in agreement),
                   key=lambda row: (-row.agreement.count, row.user.username))
-    trailers: dict[int, int] = {}
-    for scores in table.values():
-        for trailer_id in scores:
-            trailers[trailer_id] = trailers.get(trailer_id, 0) + 1
-    kept = {user_id: scores for user_id, scores in table.items() if user_id not in excluded}
     return RaterStats(rows=rows, alpha=krippendorff_alpha(table),
-                      alpha_kept=krippendorff_alpha(kept) if excluded else None,
-                      ratings=sum(trailers.values()), trailers=len(trailers),
-                      multiply_rated=sum(1 for n in trailers.values() if n >= 2))
+                      alpha_kept=krippendorff_alpha(table.without(excluded)) if excluded else None,
+                      ratings=table.size, trailers=table.items, multiply_rated=table.multiply_rated)
 
 
 # --- the few rows the labelling pages and the API read by id ---------------------------------------

@@ -101,3 +101,25 @@ def test_each_raters_alpha_without_them_is_alpha_over_the_others_counted_out():
                 assert row.correlation == pytest.approx(float(np.corrcoef(mine, theirs)[0, 1]), abs=1e-9)
     # Two raters: without either, no item has two ratings left.
     assert all(row.alpha_without is None for row in rater_agreement({"a": {1: 2, 2: 3}, "b": {1: 4, 2: 5}}))
+
+
+def test_a_table_from_a_databases_columns_agrees_with_one_from_a_mapping():
+    from ml.agreement import RatingTable
+
+    rows = [(7, 100, 5.0), (7, 101, 6.0), (3, 100, 4.0), (3, 101, 8.0), (3, 102, 2.0), (9, 102, 3.0), (9, 100, 5.0)]
+    mapping: dict = {}
+    for rater, item, score in rows:
+        mapping.setdefault(rater, {})[item] = score
+    table = RatingTable.from_rows(*map(np.array, zip(*rows, strict=True)))
+    assert table.raters == [3, 7, 9] and table.size == 7 and table.items == 3 and table.multiply_rated == 3
+    assert krippendorff_alpha(table) == pytest.approx(krippendorff_alpha(mapping))
+    by_rater = {row.rater: row for row in rater_agreement(mapping)}
+    for row in rater_agreement(table):
+        same = by_rater[row.rater]
+        assert (row.count, row.shared) == (same.count, same.shared)
+        assert (row.bias, row.alpha_without) == pytest.approx((same.bias, same.alpha_without))
+    # Leaving raters out: as if they had never rated.
+    kept = table.without({7})
+    assert kept.raters == [3, 9] and kept.size == 5
+    assert krippendorff_alpha(kept) == pytest.approx(krippendorff_alpha({r: s for r, s in mapping.items() if r != 7}))
+    assert krippendorff_alpha(table.without({3, 7, 9})) is None
