@@ -29,9 +29,12 @@ class RatingTable:
         _, self.item = np.unique(np.asarray(item), return_inverse=True)
         self.item = self.item.reshape(-1)
         n_items = int(self.item.max()) + 1 if self.item.size else 0
+        # The sums are of the scores less their mean: alpha, bias and correlation do not change with a shift, and
+        # sums of squares of scores far from 0 (1e6 and more) would lose every digit that differs.
+        self.centred = self.score - (self.score.mean() if self.score.size else 0.0)
         self.m = np.bincount(self.item, minlength=n_items)
-        self.total = np.bincount(self.item, weights=self.score, minlength=n_items)
-        self.squares = np.bincount(self.item, weights=self.score**2, minlength=n_items)
+        self.total = np.bincount(self.item, weights=self.centred, minlength=n_items)
+        self.squares = np.bincount(self.item, weights=self.centred**2, minlength=n_items)
 
     @classmethod
     def of(cls, ratings: Ratings | RatingTable) -> RatingTable:
@@ -41,10 +44,8 @@ class RatingTable:
         raters = list(ratings)
         counts = [len(ratings[r]) for r in raters]
         size = sum(counts)
-        keys = chain.from_iterable(ratings[r].keys() for r in raters)
-        try:  # items named by whole numbers (trailer ids): read in C
-            items = np.fromiter(keys, dtype=np.int64, count=size)
-        except (TypeError, ValueError, OverflowError):  # any other names: numbered as met
+        items = np.array(list(chain.from_iterable(ratings[r].keys() for r in raters)))
+        if items.dtype.kind not in "iu":  # names other than whole numbers (1.5, "1", a tuple): numbered as met
             codes: dict[Hashable, int] = {}
             items = np.fromiter((codes.setdefault(i, len(codes)) for r in raters for i in ratings[r]),
                                 dtype=np.int64, count=size)
@@ -136,7 +137,7 @@ class RaterAgreement:
 def rater_agreement(ratings: Ratings | RatingTable) -> list[RaterAgreement]:
     """One RaterAgreement per rater, in the order of ``ratings`` (a table's ``raters``)."""
     t = RatingTable.of(ratings)
-    m, total, squares, x = t.m[t.item], t.total[t.item], t.squares[t.item], t.score
+    m, total, squares, x = t.m[t.item], t.total[t.item], t.squares[t.item], t.centred
     # Alpha without each rater: everyone's sums, less what each of their ratings adds to its item's.
     everyone = _units(t.m, t.total, t.squares).sum(axis=1)
     change = _units(m - 1, total - x, squares - x * x) - _units(m, total, squares)
@@ -147,7 +148,7 @@ def rater_agreement(ratings: Ratings | RatingTable) -> list[RaterAgreement]:
     mine = np.where(shared, x, 0.0)
     n, sx, sy = t.per_rater(shared.astype(float)), t.per_rater(mine), t.per_rater(others)
     sxy, sxx, syy = t.per_rater(mine * others), t.per_rater(mine * mine), t.per_rater(others * others)
-    count, sums = t.per_rater(np.ones_like(x)), t.per_rater(x)
+    count, sums = t.per_rater(np.ones_like(x)), t.per_rater(t.score)
     out = []
     for k, rater in enumerate(t.raters):
         out.append(RaterAgreement(

@@ -105,8 +105,9 @@ def split_by_trailer(trailers: Iterable[Hashable], val_fraction: float, seed: in
 
     Deterministic: the same keys (in any order), fraction and seed give the same split.
     With ``val_fraction`` 0 or fewer than two trailers, everything trains. ``groups``: trailers that share their
-    footage (near-duplicates), each kept on one side; the held-out side then takes whole groups until it has
-    ``val_fraction`` of the trailers or more, and never all of them.
+    footage (near-duplicates), each kept on one side; the held-out side then takes, in the shuffled order, whole
+    groups that keep it within ``val_fraction`` of the trailers (a group larger than that trains), and only if
+    none fits, the smallest group that leaves something to train on.
     """
     keys = sorted(set(trailers), key=lambda k: (type(k).__name__, k))
     n_val = 0
@@ -121,12 +122,15 @@ def split_by_trailer(trailers: Iterable[Hashable], val_fraction: float, seed: in
     grouped = set().union(*together)
     units = [sorted(m, key=lambda k: (type(k).__name__, k)) for m in together] + [[k] for k in keys if k not in grouped]
     units.sort(key=lambda unit: (type(unit[0]).__name__, unit[0]))
-    val = set()
-    for i in np.random.default_rng(seed).permutation(len(units)):
-        if len(val) >= n_val:
-            break
-        if len(val) + len(units[i]) < len(keys):  # something is left to train on
+    val: set = set()
+    order = np.random.default_rng(seed).permutation(len(units))
+    for i in order:
+        if len(val) + len(units[i]) <= n_val:
             val.update(units[i])
+    if not val and n_val:  # every group is larger than the held-out side should be: the smallest that leaves some
+        fits = [units[i] for i in order if len(units[i]) < len(keys)]
+        if fits:
+            val.update(min(fits, key=len))
     return Split(tuple(k for k in keys if k not in val), tuple(k for k in keys if k in val))
 
 

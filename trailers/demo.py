@@ -8,6 +8,7 @@ is not made again (``was_built``).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,13 +130,19 @@ def demo_summary(options: DemoOptions) -> dict[str, int] | None:
     return summary
 
 
+def demo_password() -> str:
+    """The demo people's password: the published one, or the one ``serve`` chose for a demo served to other
+    machines (REELSCORE_DEMO_PASSWORD, set in its process for the build it runs)."""
+    return os.environ.get("REELSCORE_DEMO_PASSWORD") or DEMO_PASSWORD
+
+
 def _ensure_users() -> list[User]:
     users, hashed = [], None
     for name, _ in DEMO_RATERS:
         user, created = User.objects.get_or_create(username=name, defaults={"email": f"{name}@example.com"})
         if created:
-            # The demo people share one published password: hashed once (a hash costs a second on a busy machine).
-            hashed = hashed or make_password(DEMO_PASSWORD)
+            # The demo people share one password: hashed once (a hash costs a second on a busy machine).
+            hashed = hashed or make_password(demo_password())
             user.password = hashed
             user.save(update_fields=["password"])
         users.append(user)

@@ -138,15 +138,27 @@
 
   // A status that changes in a part of the page that follows the work (a trailer's processing, a run) is said in
   // the page's announcer, once: the part itself is swapped whole, and a live region swapped in is often not read.
+  // Each part is known by its id and what it names (a trailer's id: two trailers may share a title); a part that
+  // goes away and comes back is said again. The words land a moment after the swap's own notice (the messages),
+  // which a screen reader then reads first, and the region is emptied first, so that the same words are said again.
   var announced = {};
   function announce(first) {
+    var region = document.getElementById("announcer");
+    var seen = {};
     document.querySelectorAll("[data-announce][id]").forEach(function (node) {
       var words = node.getAttribute("data-announce");
-      var region = document.getElementById("announcer");
-      if (!first && announced[node.id] !== undefined && announced[node.id] !== words && region) {
-        region.textContent = words;
+      var key = words + "\u0000" + (node.getAttribute("data-trailer") || "");
+      seen[node.id] = true;
+      if (!first && announced[node.id] !== key && region) {
+        region.textContent = "";
+        setTimeout(function () { region.textContent = words; }, 400);
       }
-      announced[node.id] = words;
+      announced[node.id] = key;
+    });
+    Object.keys(announced).forEach(function (id) {
+      if (!seen[id]) {
+        delete announced[id];
+      }
     });
   }
   document.addEventListener("DOMContentLoaded", function () { announce(true); });

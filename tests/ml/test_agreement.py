@@ -123,3 +123,17 @@ def test_a_table_from_a_databases_columns_agrees_with_one_from_a_mapping():
     assert kept.raters == [3, 9] and kept.size == 5
     assert krippendorff_alpha(kept) == pytest.approx(krippendorff_alpha({r: s for r, s in mapping.items() if r != 7}))
     assert krippendorff_alpha(table.without({3, 7, 9})) is None
+
+
+def test_items_named_otherwise_than_by_whole_numbers_and_scores_far_from_zero():
+    # Items named 1.5 and 1.7 were read as one item 1 (and "1", "01" and 1 as one): alpha -0.14 for two raters who
+    # agree exactly.
+    same = {1.5: 1, 1.7: 9, 3: 5, 4: 6}
+    assert krippendorff_alpha({"a": same, "b": dict(same)}) == pytest.approx(1.0)
+    named = {"a": {"1": 1, 1: 9, "01": 5}, "b": {"1": 2, 1: 9, "01": 4}}
+    assert krippendorff_alpha(named) == pytest.approx(_alpha_by_definition(named))
+    # A shift changes nothing (scores around 1e8 read as all alike: None).
+    near = {"a": {1: 1.0, 2: 9.0, 3: 5.0}, "b": {1: 2.0, 2: 9.0, 3: 4.0}}
+    far = {r: {i: v + 1e8 for i, v in s.items()} for r, s in near.items()}
+    assert krippendorff_alpha(far) == pytest.approx(krippendorff_alpha(near))
+    assert [row.bias for row in rater_agreement(far)] == pytest.approx([row.bias for row in rater_agreement(near)])

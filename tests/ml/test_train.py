@@ -60,10 +60,14 @@ def test_a_split_keeps_each_group_of_near_duplicates_on_one_side():
         assert set(split.train) | set(split.val) == set(keys) and not set(split.train) & set(split.val)
         for group in groups[:3]:
             assert set(group) <= set(split.train) or set(group) <= set(split.val), (seed, group)
-        assert 5 <= len(split.val) <= 7 and split.train  # a quarter, give or take the group that tipped it
+        assert len(split.val) == 5 and split.train  # a quarter: groups that would overshoot it train
         assert split_by_trailer(reversed(keys), 0.25, seed=seed, groups=groups) == split
     # Two trailers, one group: the group trains (nothing would be left to train on).
     assert split_by_trailer(["a", "b"], 0.5, seed=0, groups=[["a", "b"]]) == Split(("a", "b"), ())
+    # A group of nine of ten: it trains, and the one left is held out (it held out nine, training on one).
+    assert split_by_trailer(range(10), 0.2, seed=1, groups=[set(range(9))]).val == (9,)
+    # Only groups larger than the held-out side: the smallest of them is held out.
+    assert split_by_trailer(range(10), 0.2, seed=1, groups=[set(range(6)), set(range(6, 10))]).val == (6, 7, 8, 9)
 
 
 def test_fit_never_puts_subclips_of_one_trailer_on_both_sides(trailers):

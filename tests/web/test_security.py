@@ -14,6 +14,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from trailers.demo import DEMO_USERS
 from trailers.management.commands.serve import DEMO_ADMIN, Command, _serves_others
 from trailers.models import Rating
 
@@ -71,9 +72,10 @@ def _declared(client: Client, path: str, length: int, **extra):
                        CONTENT_LENGTH=str(length), **extra)
 
 
-def test_a_large_body_is_refused_before_it_is_read_wherever_no_file_is_taken(client, user, settings):
+def test_a_large_body_is_refused_before_it_is_read_wherever_no_file_is_taken(user, settings):
     incoming = Path(settings.MEDIA_ROOT) / "incoming"
     before = set(incoming.iterdir()) if incoming.exists() else set()
+    client = Client(enforce_csrf_checks=True)
     client.cookies["csrftoken"] = "x" * 32  # CSRF reads a form whose cookie is there, whatever its value
     response = _declared(client, "/accounts/login/", 200 * MB)
     assert response.status_code == 413
@@ -93,6 +95,12 @@ def test_a_file_is_taken_only_from_someone_logged_in_and_only_as_large_as_its_ad
         assert _declared(client, path, 200 * MB).status_code == 413, path
     refused = _declared(APIClient(), "/api/ratings/import/", 200 * MB)
     assert refused.status_code == 413 and "Log in first" in refused.json()["detail"]
+    # A header that is no API token does not count as logged in, on a page or the API.
+    csrf = Client(enforce_csrf_checks=True)
+    csrf.cookies["csrftoken"] = "x" * 32
+    assert _declared(csrf, "/raters/import/", 15 * MB, HTTP_AUTHORIZATION="Basic Zm9vOmJhcg==").status_code == 413
+    assert _declared(APIClient(), "/api/ratings/import/", 30 * MB,
+                     HTTP_AUTHORIZATION="Basic Zm9vOmJhcg==").status_code == 413
     # Logged in: a ratings file is refused past its own limit, naming it.
     client.force_login(staff_user)
     response = _declared(client, "/raters/import/", 30 * MB)
@@ -159,17 +167,28 @@ def test_a_stored_file_opens_for_staff_who_may_view_its_rows(client, django_user
 # --- the demo served to other machines -------------------------------------------------------------------------
 
 
-def test_the_demo_admin_served_to_other_machines_gets_a_password_nobody_has_read():
+def test_the_demo_served_to_other_machines_has_passwords_nobody_has_read(monkeypatch):
+    from trailers import demo
+
+    monkeypatch.delenv("REELSCORE_DEMO_PASSWORD", raising=False)
     assert not _serves_others("127.0.0.1") and not _serves_others("localhost") and not _serves_others("::1")
     assert _serves_others("0.0.0.0") and _serves_others("192.168.1.5") and _serves_others("example.org")
-    assert Command._ensure_admin(exposed=False) == DEMO_ADMIN[1]  # here only: the README's password
-    printed = Command._ensure_admin(exposed=True)
+    demo._ensure_users()  # a demo built before, served here only: the README's passwords
+    assert Command._demo_passwords(exposed=False) == (DEMO_ADMIN[1], DEMO_USERS[0][1])
+    admin_password, people_password = Command._demo_passwords(exposed=True)
     admin = User.objects.get(username=DEMO_ADMIN[0])
-    assert printed != DEMO_ADMIN[1] and len(printed) >= 12 and admin.check_password(printed)
+    assert admin_password != DEMO_ADMIN[1] and len(admin_password) >= 12 and admin.check_password(admin_password)
     assert admin.is_superuser
-    # Served here again later, it keeps the password it was given (the banner says so).
-    assert "first served to other machines" in Command._ensure_admin(exposed=False)
-    assert admin.check_password(printed)
+    # The demo people there already, and those the build makes now, take the printed one.
+    assert people_password != DEMO_USERS[0][1]
+    assert all(User.objects.get(username=name).check_password(people_password) for name, _ in DEMO_USERS)
+    User.objects.filter(username=DEMO_USERS[-1][0]).delete()
+    demo._ensure_users()
+    assert User.objects.get(username=DEMO_USERS[-1][0]).check_password(people_password)
+    # Served here again later, they keep the passwords they were given (the banner says so).
+    monkeypatch.delenv("REELSCORE_DEMO_PASSWORD", raising=False)
+    assert all("first served to other machines" in words for words in Command._demo_passwords(exposed=False))
+    assert admin.check_password(admin_password)
 
 
 # --- next --------------------------------------------------------------------------------------------------------

@@ -36,6 +36,22 @@ from trailers.demo import DEMO_USERS, DemoOptions, demo_summary, was_built
 DEMO_ADMIN = ("admin", "reelscore-admin")
 
 
+CHANGED = "(the password it was given when first served to other machines, or changed since)"
+
+
+def _published_or_random(user, published: str, exposed: bool) -> str:
+    """The password to print for ``user``: the published one, or, served to other machines, a random one it is given
+    now (only while it still has the published one: a password someone chose is kept, and not printed)."""
+    if not user.check_password(published):
+        return CHANGED
+    if not exposed:
+        return published
+    password = secrets.token_urlsafe(12)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return password
+
+
 def _serves_others(host: str) -> bool:
     """Whether listening on ``host`` lets other machines in (anything but a loopback address or localhost)."""
     if host == "localhost":
@@ -150,7 +166,7 @@ class Command(BaseCommand):
         self.stdout.write("Database is up to date.")
         if collect_static_for_production():
             self.stdout.write(f"DEBUG is off: static files collected into {settings.STATIC_ROOT}.")
-        admin_password = self._ensure_admin(exposed=_serves_others(options["host"])) if options["demo"] else None
+        passwords = self._demo_passwords(exposed=_serves_others(options["host"])) if options["demo"] else None
 
         env = os.environ.copy()
         # The web server first, forked from this process (Django is loaded here already, so it answers without a
@@ -170,7 +186,7 @@ class Command(BaseCommand):
             if not _stop_requested:
                 children.update(self._start_worker_and_scheduler(options, env))
                 building = self._start_demo(options) if options["demo"] else None
-                self._banner(url, admin_password=admin_password, building=building is not None)
+                self._banner(url, passwords=passwords, building=building is not None)
             while not _stop_requested:
                 stopped = next((name for name, child in children.items() if child.poll() is not None), None)
                 if stopped:
@@ -236,30 +252,36 @@ class Command(BaseCommand):
         return thread
 
     @staticmethod
-    def _ensure_admin(*, exposed: bool) -> str:
-        """Make the demo's superuser if it is not there; the password to print. Served to other machines, a
-        superuser whose password everyone can read in this README would be anyone's: there it gets a random one
-        (and keeps it on the next runs, served only here or not)."""
-        username, password = DEMO_ADMIN
+    def _demo_passwords(*, exposed: bool) -> tuple[str, str]:
+        """Make the demo's superuser if it is not there; the admin's and the demo people's passwords to print.
+        Served to other machines, accounts whose passwords everyone can read in the README would be anyone's: there
+        they get random ones (kept on the next runs, served only here or not); the demo people made later by the
+        build get theirs (REELSCORE_DEMO_PASSWORD, read by trailers.demo)."""
+        username, published = DEMO_ADMIN
         admin = User.objects.filter(username=username).first()
         if admin is None:
-            admin = User.objects.create_superuser(username=username, email="admin@example.com", password=password)
-        if not admin.check_password(password):
-            return "(the password it was given when first served to other machines, or changed since)"
+            admin = User.objects.create_superuser(username=username, email="admin@example.com", password=published)
+        people = list(User.objects.filter(username__in=[name for name, _ in DEMO_USERS]))
+        admin_password = _published_or_random(admin, published, exposed)
+        people_password = DEMO_USERS[0][1]
         if exposed:
-            password = secrets.token_urlsafe(12)
-            admin.set_password(password)
-            admin.save(update_fields=["password"])
-        return password
+            people_password = secrets.token_urlsafe(9)
+            os.environ["REELSCORE_DEMO_PASSWORD"] = people_password
+            for person in people:
+                if person.check_password(DEMO_USERS[0][1]):
+                    person.set_password(people_password)
+                    person.save(update_fields=["password"])
+        elif people and not people[0].check_password(people_password):
+            people_password = CHANGED
+        return admin_password, people_password
 
-    def _banner(self, url: str, *, admin_password: str | None, building: bool = False) -> None:
+    def _banner(self, url: str, *, passwords: tuple[str, str] | None, building: bool = False) -> None:
         lines = ["", "=" * 64, f"Reelscore is running at {url}"]
         if building:
             lines.append("The demo is being built in the background: every page says how far it got.")
-        if admin_password is not None:
-            lines.append(f"Admin login:     {DEMO_ADMIN[0]} / {admin_password}   ({url}admin/)")
-            name, password = DEMO_USERS[0]
-            lines.append(f"Demo user login: {name} / {password}")
+        if passwords is not None:
+            lines.append(f"Admin login:     {DEMO_ADMIN[0]} / {passwords[0]}   ({url}admin/)")
+            lines.append(f"Demo user login: {DEMO_USERS[0][0]} / {passwords[1]}")
             lines.append("Try first: open the dataset page, then a trailer, rate it, and see its predicted rating.")
         lines += ["Press Ctrl-C to stop the web server, the worker and the scheduler.", "=" * 64, ""]
         self.stdout.write("\n".join(lines))
