@@ -39,8 +39,6 @@
     });
     var box = document.createElement("div");
     box.className = "uplot-box";
-    box.setAttribute("role", "img");
-    box.setAttribute("aria-label", svg.getAttribute("aria-label") || "chart");
     svg.parentNode.insertBefore(box, svg);
     var width = Math.max(260, box.clientWidth || svg.parentNode.clientWidth || 520);
     var chart = new uPlot({
@@ -51,6 +49,13 @@
       series: series,
       cursor: {drag: {x: true, y: false}},
     }, columns, box);
+    // The picture is an image with the SVG's words; its legend (each curve's name and value) stays text a screen
+    // reader reads, outside the image.
+    var picture = box.querySelector(".u-wrap");
+    if (picture) {
+      picture.setAttribute("role", "img");
+      picture.setAttribute("aria-label", svg.getAttribute("aria-label") || "chart");
+    }
     svg.style.display = "none";
     box.uplot = chart;
   }

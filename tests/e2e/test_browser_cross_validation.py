@@ -60,6 +60,12 @@ def test_the_run_page_leads_with_the_estimate(page, phone, screenshot, cv_run):
     chart_box = page.locator(".uplot-box").first.bounding_box()
     assert estimate_box["y"] < chart_box["y"]
     expect(page.locator(".uplot-box").first.locator(".u-legend")).to_contain_text("held-out fold loss")
+    # The picture is an image with the chart's words; the legend is text outside it (inside, a screen reader skipped
+    # it with the image).
+    picture = page.locator(".uplot-box").first.locator(".u-wrap")
+    expect(picture).to_have_attribute("role", "img")
+    assert picture.get_attribute("aria-label")
+    expect(page.locator(".uplot-box[role=img]")).to_have_count(0)
     expect(page.locator("svg.line-chart").first).to_be_hidden()
     expect(page.locator("#per-epoch details")).not_to_have_attribute("open", "")
     page.click("#per-epoch summary")
