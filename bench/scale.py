@@ -111,6 +111,9 @@ def run_part(part: str, args, size: int, work: Path) -> dict:
 # --- part 1: the data --------------------------------------------------------------------------------------
 
 
+SUBCLIP_SAMPLING = {"size": 112, "frames_per_subclip": 16}  # every subclip's, and the stubbed model's
+
+
 def build(size: int, ratings_per_trailer: int, work: Path) -> dict:
     """Make the benchmark's rows with bulk_create; returns ids and credentials for the requests."""
     import numpy as np
@@ -158,7 +161,7 @@ def build(size: int, ratings_per_trailer: int, work: Path) -> dict:
     Subclip.objects.bulk_create(
         (Subclip(trailer=t, index=k, start=10.0 + 30 * k, duration=30.0, frames=f"subclips/{t.pk}/{k}.npy",
                  frame_count=32, timestamps=[10.0 + 30 * k + j for j in range(16)],
-                 contact_sheet=f"subclips/{t.pk}/{k}.jpg", sampling={"size": 112, "frames_per_subclip": 16})
+                 contact_sheet=f"subclips/{t.pk}/{k}.jpg", sampling=SUBCLIP_SAMPLING)
          for t in ready for k in range(SUBCLIPS)), batch_size=5000)
     built = {"trailers": time.perf_counter() - started}
 
@@ -427,6 +430,7 @@ def sweep_and_score(size: int, waiting: int = 10_000) -> dict:
 
     class Model:
         embedding = None
+        sampling = SUBCLIP_SAMPLING  # what the model was trained on: the subclips' own, so none is sampled again
 
         class model_config:  # noqa: N801 - stands in for an LRCNConfig
             uses_embeddings = False
