@@ -152,6 +152,27 @@ def line_chart(series: Sequence[Series], *, x_label: str, y_label: str, label: s
     return _svg(parts, label=label, css_class="line-chart", data=data)
 
 
+def chart_table(series: Sequence[Series], *, x_label: str, caption: str) -> SafeString:
+    """A line chart's numbers as a table, in a section that opens on demand: a row per x, a column per series (what
+    a chart gives only to the eye and the pointer, for a keyboard and a screen reader)."""
+    cleaned = [Series(s.name, _finite(s.points), s.dashed, s.color) for s in series]
+    xs = sorted({x for s in cleaned for x, _ in s.points})
+    if not xs:
+        return mark_safe("")
+    values = [dict(s.points) for s in cleaned]
+    head = "".join(f'<th scope="col" class="num">{escape(s.name)}</th>' for s in cleaned)
+    rows = "".join(
+        f'<tr><th scope="row">{x:g}</th>'
+        + "".join(f'<td class="num">{v[x]:.4g}</td>' if x in v else '<td class="num">—</td>' for v in values)
+        + "</tr>" for x in xs)
+    return mark_safe(  # noqa: S308 - every piece of text in it went through escape()
+        f'<details class="chart-numbers"><summary>The numbers</summary>'
+        f'<div class="table-wrap" role="region" tabindex="0" aria-label="{escape(caption)}">'
+        f'<table class="table"><caption class="visually-hidden">{escape(caption)}</caption>'
+        f'<thead><tr><th scope="col">{escape(x_label)}</th>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+        f"</details>")
+
+
 def scatter_chart(points: Sequence[tuple[float, float, str]], *, x_label: str, y_label: str, label: str,
                   domain: tuple[float, float] = (1.0, 10.0), filtered: bool = False) -> SafeString:
     """Points (x, y, hover text) on a square domain with the y = x diagonal: a perfect prediction lies on it.
@@ -215,9 +236,13 @@ def compare_charts(compared: Sequence) -> dict[str, SafeString]:
                  Series(f"{name} train", points(c.history, "train_loss"), dashed=True, color=index)]
         mae_series += [Series(f"{name} MAE", points(c.history, "val_mae"), color=index),
                        Series(f"{name} baseline", points(c.history, "baseline_mae"), dashed=True, color=index)]
+    loss_label = "Training (dashed) and held-out loss per epoch, run by run"
+    mae_label = "Held-out MAE (solid) and the mean-rating baseline (dashed) per epoch, run by run"
     return {
         "loss": line_chart(loss, x_label="epoch (mean over folds)", y_label="loss (standardised ratings)",
-                           label="Training (dashed) and held-out loss per epoch, run by run"),
+                           label=loss_label),
+        "loss_numbers": chart_table(loss, x_label="epoch", caption=loss_label),
         "mae": line_chart(mae_series, x_label="epoch (mean over folds)", y_label="MAE (rating points)",
-                          label="Held-out MAE (solid) and the mean-rating baseline (dashed) per epoch, run by run"),
+                          label=mae_label),
+        "mae_numbers": chart_table(mae_series, x_label="epoch", caption=mae_label),
     }

@@ -77,6 +77,12 @@ def test_compare_runs_shows_figures_differing_options_and_overlaid_curves(user_c
     loss = re.search(r'<svg class="chart line-chart" data-series=.*?</svg>', html, flags=re.S).group(0)
     assert loss.count("<polyline") == 4 and f"#{first.pk} held-out" in loss and f"#{second.pk} train" in loss
     assert 'class="series series-1 dashed"' in loss  # the second run's training loss, in its own colour
+    # The curves' numbers as a table too (a chart gives them to the eye and the pointer only): a row per epoch,
+    # a column per curve, the epochs one run lacks marked.
+    numbers = re.search(r'<details class="chart-numbers">.*?</details>', html, flags=re.S).group(0)
+    assert f'<th scope="col" class="num">#{first.pk} held-out</th>' in numbers
+    assert re.findall(r'<th scope="row">(\d+)</th>', numbers) == ["1", "2", "3"]
+    assert numbers.count("—") == 2  # the first run has 2 epochs, the second 3: its held-out and train at epoch 3
     # One run is no comparison.
     response = user_client.get(f"/runs/compare/?runs={first.pk}", follow=True)
     assert "Tick two runs or more in the list to compare them." in unescape(response.content.decode())
