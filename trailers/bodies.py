@@ -160,10 +160,7 @@ def refusal_for_size(request, view_func) -> Refusal | None:
     """413 before the body is read, where its declared length is past what the view may be sent."""
     length = _body_length(request)
     files_limit = _files_limit(request, view_func)
-    # An API token, which DRF checks before the view reads the body (a page reads no token: there a header is nothing).
-    token = _is_api_view(view_func) and request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("token ")
-    logged_in = request.user.is_authenticated or token
-    if files_limit is not None and logged_in:
+    if files_limit is not None and _logged_in(request, view_func):
         most = files_limit()
         if most is None or length <= most + ENVELOPE_BYTES:
             return None
@@ -175,6 +172,14 @@ def refusal_for_size(request, view_func) -> Refusal | None:
         return None
     return Refusal(413, "body_too_large", _TOO_LARGE.format(limit=filesizeformat(most)) + (
         "" if files_limit is None else " Log in first to send a file here."))
+
+
+def _logged_in(request, view_func) -> bool:
+    """A session's user, or an API token, which DRF checks before the view reads the body (a page reads no token:
+    there a header is nothing). Asked of views that take files only: it reads the session, on every request else."""
+    if request.user.is_authenticated:
+        return True
+    return _is_api_view(view_func) and request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("token ")
 
 
 _TOO_LARGE = ("The request body is too large: this site reads at most {limit} of JSON or form data (a trailer file, "
