@@ -11,6 +11,7 @@ the same budget: guessing passwords is as slow whichever door it knocks on.
 """
 
 import math
+from collections.abc import Callable
 
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
@@ -63,20 +64,19 @@ class PasswordRateThrottle(_PerAddressThrottle):
         return len(self.history) >= self.num_requests
 
 
+def _counted(throttle: SimpleRateThrottle, request, words: Callable[[float | None], str]) -> str | None:
+    """None when ``throttle`` lets one more through now (and counts it); else ``words`` of how long to wait."""
+    return None if throttle.allow_request(request, None) else words(throttle.wait())
+
+
 def upload_refusal(request) -> str | None:
     """None when the user may upload one more file now (and counts it); else why not, in plain words."""
-    throttle = UploadRateThrottle()
-    if throttle.allow_request(request, None):
-        return None
-    return upload_limit_words(throttle.wait())
+    return _counted(UploadRateThrottle(), request, upload_limit_words)
 
 
 def rating_refusal(request) -> str | None:
     """None when the user may give or clear one more rating now (and counts it); else why not, in plain words."""
-    throttle = RatingRateThrottle()
-    if throttle.allow_request(request, None):
-        return None
-    return rating_limit_words(throttle.wait())
+    return _counted(RatingRateThrottle(), request, rating_limit_words)
 
 
 def rating_limit_words(wait: float | None) -> str:
@@ -86,11 +86,12 @@ def rating_limit_words(wait: float | None) -> str:
 
 def signup_refusal(request) -> str | None:
     """None when one more account may be made from the request's address now (and counts it); else why not."""
-    throttle = SignupRateThrottle()
-    if throttle.allow_request(request, None):
-        return None
-    return (f"Too many accounts were made from your address ({_limit(throttle, 'accounts')}); try again in "
-            f"{_later(throttle.wait())}. No account was made.")
+    return _counted(SignupRateThrottle(), request, signup_limit_words)
+
+
+def signup_limit_words(wait: float | None) -> str:
+    return (f"Too many accounts were made from your address ({_limit(SignupRateThrottle(), 'accounts')}); try again in "
+            f"{_later(wait)}. No account was made.")
 
 
 def password_refusal(request) -> str | None:
