@@ -109,28 +109,30 @@ def split_by_trailer(trailers: Iterable[Hashable], val_fraction: float, seed: in
     groups that keep it within ``val_fraction`` of the trailers (a group larger than that trains), and only if
     none fits, the smallest group that leaves something to train on.
     """
-    keys = sorted(set(trailers), key=lambda k: (type(k).__name__, k))
+    def order(k):  # any keys, in one order whatever order they came in
+        return type(k).__name__, k
+
+    keys = sorted(set(trailers), key=order)
     n_val = 0
     if val_fraction > 0 and len(keys) >= 2:
         n_val = min(len(keys) - 1, max(1, round(len(keys) * val_fraction)))
     known = set(keys)
     together = [members for members in ({k for k in g if k in known} for g in groups) if len(members) > 1]
     if not together:  # as before groups were known: a split saved then is made again the same
-        order = np.random.default_rng(seed).permutation(len(keys))
-        val = {keys[i] for i in order[:n_val]}
-        return Split(tuple(k for k in keys if k not in val), tuple(k for k in keys if k in val))
-    grouped = set().union(*together)
-    units = [sorted(m, key=lambda k: (type(k).__name__, k)) for m in together] + [[k] for k in keys if k not in grouped]
-    units.sort(key=lambda unit: (type(unit[0]).__name__, unit[0]))
-    val: set = set()
-    order = np.random.default_rng(seed).permutation(len(units))
-    for i in order:
-        if len(val) + len(units[i]) <= n_val:
-            val.update(units[i])
-    if not val and n_val:  # every group is larger than the held-out side should be: the smallest that leaves some
-        fits = [units[i] for i in order if len(units[i]) < len(keys)]
-        if fits:
-            val.update(min(fits, key=len))
+        val = {keys[i] for i in np.random.default_rng(seed).permutation(len(keys))[:n_val]}
+    else:
+        grouped = set().union(*together)
+        units = sorted([sorted(m, key=order) for m in together] + [[k] for k in keys if k not in grouped],
+                       key=lambda unit: order(unit[0]))
+        shuffled = [units[i] for i in np.random.default_rng(seed).permutation(len(units))]
+        val = set()
+        for unit in shuffled:
+            if len(val) + len(unit) <= n_val:
+                val.update(unit)
+        if not val and n_val:  # every group is larger than the held-out side should be: the smallest that leaves some
+            fits = [unit for unit in shuffled if len(unit) < len(keys)]
+            if fits:
+                val.update(min(fits, key=len))
     return Split(tuple(k for k in keys if k not in val), tuple(k for k in keys if k in val))
 
 
