@@ -113,9 +113,14 @@ def _finite(points):
             if x is not None and y is not None and math.isfinite(float(x)) and math.isfinite(float(y))]
 
 
+def _cleaned(series: Sequence[Series]) -> list[Series]:
+    """The series with only their finite points (a NaN loss is no point on a chart, nor a number in its table)."""
+    return [Series(s.name, _finite(s.points), s.dashed, s.color) for s in series]
+
+
 def line_chart(series: Sequence[Series], *, x_label: str, y_label: str, label: str) -> SafeString:
     """One line per series (with a dot per point), a legend, and integer x ticks (epochs)."""
-    cleaned = [Series(s.name, _finite(s.points), s.dashed, s.color) for s in series]
+    cleaned = _cleaned(series)
     xs = [x for s in cleaned for x, _ in s.points]
     ys = [y for s in cleaned for _, y in s.points]
     if not xs:
@@ -155,7 +160,7 @@ def line_chart(series: Sequence[Series], *, x_label: str, y_label: str, label: s
 def chart_table(series: Sequence[Series], *, x_label: str, caption: str) -> SafeString:
     """A line chart's numbers as a table, in a section that opens on demand: a row per x, a column per series (what
     a chart gives only to the eye and the pointer, for a keyboard and a screen reader)."""
-    cleaned = [Series(s.name, _finite(s.points), s.dashed, s.color) for s in series]
+    cleaned = _cleaned(series)
     xs = sorted({x for s in cleaned for x, _ in s.points})
     if not xs:
         return mark_safe("")
