@@ -34,11 +34,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from scipy.optimize import nnls  # noqa: E402
 
-from bench.learn import SAMPLING, build_sets, by_source  # noqa: E402
+from bench.learn import SAMPLING, build_sets, by_source, refit_member  # noqa: E402
 from ml.config import PRESETS, TRAIN_PRESETS  # noqa: E402
 from ml.crossval import (  # noqa: E402
     cross_validate,
     member_predictions,
+    predict_samples,
     trailer_distances,
     trailer_interval,
     trailer_novelty,
@@ -82,18 +83,28 @@ def main(argv: list[str] | None = None) -> int:
         held = {form: [] for form in forms}
         widths = {form: [] for form in forms}
         novelty = []
+        errors = {"version": [], "refit": [], "mean": []}  # each scored trailer's absolute error
+        estimates = []  # each outer fold's run's cross-validated MAE, once per trailer it scored
         for seed in range(args.seeds):
             train_config = TRAIN_PRESETS["default"].replace(num_workers=0, device="cpu", random_seed=seed,
                                                              single_frame_baseline=False)
             for keys in outer_folds(by_source(split.train, split.source), seed):
                 scored = [s for s in split.train if s.trailer in keys]
-                result = cross_validate([s for s in split.train if s.trailer not in keys], train_config,
-                                        model_config, embedding_spec=spec)
+                trained = [s for s in split.train if s.trailer not in keys]
+                result = cross_validate(trained, train_config, model_config, embedding_spec=spec)
                 members = result.members
                 each = member_predictions(members, scored, model_config, train_config.frames_per_sample)
                 looks = trailer_vectors(trailer_frames(scored))
                 residuals = [m.residuals for m in members]
+                refit = predict_samples([refit_member(trained, result, spec)], scored, model_config,
+                                        train_config.frames_per_sample)
+                train_mean = float(np.mean([s.rating for s in trained]))
+                estimate = result.estimate()["summary"]["model"]["mae"]["mean"]
                 for sample in scored:
+                    errors["version"].append(abs(float(each[sample.trailer].mean()) - sample.rating))
+                    errors["refit"].append(abs(refit[sample.trailer] - sample.rating))
+                    errors["mean"].append(abs(train_mean - sample.rating))
+                    estimates.append(estimate)
                     distances = trailer_distances(members, looks[sample.trailer])
                     novelty.append(trailer_novelty(members, distances))
                     intervals = {f"γ={p:g}": cv_plus(each[sample.trailer], residuals,
@@ -111,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{np.median(novelty):.2f}")
         for form in forms:
             print(f"  {form:7} holds {np.mean(held[form]):.3f}  width {np.mean(widths[form]):.2f}", flush=True)
+        base = np.mean(errors["mean"])
+        for point in ("version", "refit"):
+            print(f"  {point:7} MAE {np.mean(errors[point]):.3f} = {np.mean(errors[point]) / base:.3f}× the training "
+                  f"mean's ({base:.3f}); honesty (the runs' CV MAE over it) {np.mean(estimates) / np.mean(errors[point]):.2f}",
+                  flush=True)
     return 0
 
 

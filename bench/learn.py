@@ -245,12 +245,7 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0, scratch_epochs: int
     by_source_cv = cross_validate(split.train, train_config.replace(single_frame_baseline=False), model_config,
                                   embedding_spec=spec, known_groups=by_source(split.train, split.source))
     source_estimate = by_source_cv.estimate()["summary"]
-    refit = fit(split.train, train_config.replace(restore_best=False, early_stopping_patience=None),
-                model_config, split=([s.trailer for s in split.train], []), embedding_spec=spec)
-    looks = trailer_vectors(trailer_frames(split.train))  # the refit mixes in every training trailer's neighbours
-    near = NearestTrailers(np.stack([looks[s.trailer] for s in split.train]), np.array([s.rating for s in split.train]),
-                           weight=result.neighbour_weight or 0.0)
-    refit_held = predict_samples([Member(refit.model, refit.normaliser, near)], split.heldout, model_config,
+    refit_held = predict_samples([refit_member(split.train, result, spec)], split.heldout, model_config,
                                  train_config.frames_per_sample)
     return {
         "seed": seed, "cv_mae": estimate["model"]["mae"]["mean"], "cv_sd": estimate["model"]["mae"]["sd"],
@@ -272,6 +267,17 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0, scratch_epochs: int
         "by_source": by_source_errors(split.heldout, held, train_mean, split.source,
                                       {s.trailer: n for s, n in zip(split.heldout, novelty, strict=True)}),
     }
+
+
+def refit_member(train: list[TrailerSample], result, spec) -> Member:
+    """The alternative to ``result``'s fold ensemble: one model refit on every ``train`` trailer with the run's
+    settings and fixed epochs, mixed with every training trailer's neighbours in the run's share."""
+    refit = fit(train, result.train_config.replace(restore_best=False, early_stopping_patience=None),
+                result.model_config, split=([s.trailer for s in train], []), embedding_spec=spec)
+    looks = trailer_vectors(trailer_frames(train))
+    near = NearestTrailers(np.stack([looks[s.trailer] for s in train]), np.array([s.rating for s in train]),
+                           weight=result.neighbour_weight or 0.0)
+    return Member(refit.model, refit.normaliser, near)
 
 
 def held_rate(intervals: list, samples: list[TrailerSample]) -> tuple[float | None, float | None]:
