@@ -731,7 +731,8 @@ def _add_train(commands) -> None:
                     "trailers kept in one fold); a model is trained for each on the others and scored on it, "
                     "and the run prints the cross-validated estimate (MAE, RMSE, Spearman: mean ± sd over folds) "
                     "of the model, the mean-rating baseline and the single-frame head, and saves the K fold "
-                    "models as an ensemble. An interrupted run carries on where it stopped when run again with "
+                    "models as an ensemble (with --refit, the default preset's, one more model fit on every trailer "
+                    "makes the predictions; the fold models give the uncertainty and the interval). An interrupted run carries on where it stopped when run again with "
                     "the same arguments. With --folds 1, one model is trained with a validation split, printing "
                     "per-epoch metrics and the mean-rating baseline, and checkpointing every epoch (--resume). "
                     "A frozen pretrained encoder trains on DATA_DIR's cached embeddings. Training options "
@@ -1014,8 +1015,9 @@ def _train_folds(args, samples, config, model_config, spec, sampling, folder: Pa
 
     def on_progress(progress) -> None:
         nonlocal bar
-        role = "model" if (progress.fit - 1) % per_fold == 0 else "single-frame"
-        where = f"fold {progress.fold}/{progress.fits // per_fold} {role}"
+        role = progress.role.replace("_", "-")
+        folds = (progress.fits - (1 if config.refit else 0)) // per_fold
+        where = f"fold {progress.fold}/{folds} {role}" if progress.fold else "the refit on every trailer"
         if bar is None:
             bar = tqdm(total=progress.fits, unit="fit", leave=False, disable=None if not args.quiet else True,
                        bar_format="{l_bar}{bar}| {n:.1f}/{total} fits [{elapsed}<{remaining}{postfix}]")
@@ -1056,8 +1058,9 @@ def _train_folds(args, samples, config, model_config, spec, sampling, folder: Pa
     save_model_file(args.out, result, sampling=sampling, embedding=spec)
     _clear_checkpoint_folder(folder)
     model, mean = estimate["summary"]["model"]["mae"], estimate["summary"]["mean_baseline"]["mae"]
-    print(f"saved {args.out} (an ensemble of {len(result.folds)} fold models; cross-validated MAE "
-          f"{_mean_sd(model)} vs mean rating {_mean_sd(mean)})")
+    models = f"an ensemble of {len(result.folds)} fold models" + (
+        f" and a refit on all {estimate['trailers']} trailers, whose predictions it gives" if result.refit else "")
+    print(f"saved {args.out} ({models}; cross-validated MAE {_mean_sd(model)} vs mean rating {_mean_sd(mean)})")
     _warn_if_far_worse(model["mean"], mean["mean"], "on trailers it never saw")
     return 0
 
@@ -1211,7 +1214,8 @@ def _add_predict(commands) -> None:
         description="Score trailers with MODEL_FILE: a video file, a folder of videos (sampled as the model's "
                     "training frames were), or a DATA_DIR made by `preprocess` (its cached embeddings are used "
                     "where they were made the way the model's were). Writes one CSV row per trailer: title, "
-                    "predicted score (the mean over its subclips, averaged over the ensemble's models), spread "
+                    "predicted score (the mean over its subclips: the refit's, where the model has one, else "
+                    "averaged over the ensemble's models), spread "
                     "(the standard deviation over subclips) and number of subclips, in the columns they had before folds; "
                     "then uncertainty (the standard deviation over the ensemble's models; 0 for a model trained "
                     "without folds), and low and high: the "

@@ -160,6 +160,7 @@ class CrossValResult:
     duplicates_checked: bool = True  # False when no embeddings were there to compare trailers with
     embedded_on_demand: int = 0      # subclips without cached embeddings, embedded for this run
     neighbour_weight: float | None = None  # the neighbours' share in the version's predictions (None: unmixed)
+    refit: Member | None = None  # one model fit on every trailer (``TrainConfig.refit``): the version's predictions
 
     @property
     def members(self) -> list[Member]:
@@ -194,6 +195,7 @@ class CrossValResult:
                           **({"neighbour_weight": f.neighbour_weight} if f.neighbour_weight is not None else {})}
                          for f in self.folds],
             **({"neighbour_weight": self.neighbour_weight} if self.neighbour_weight is not None else {}),
+            **({"refit": True} if self.refit is not None else {}),
             "groups": [sorted(g, key=str) for g in self.groups],
             "duplicate_threshold": self.train_config.duplicate_threshold,
             "duplicate_standout": STANDOUT,
@@ -246,7 +248,7 @@ def cross_validate(
     baseline_config = None
     if config.single_frame_baseline and model_config.temporal != "mean":
         baseline_config = model_config.single_frame()
-    fits = len(folds) * (2 if baseline_config else 1)
+    fits = len(folds) * (2 if baseline_config else 1) + (1 if config.refit else 0)
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -283,9 +285,46 @@ def cross_validate(
     # Only a head on the embeddings scores a trailer from them, so only its members can tell how far one is.
     record_residuals(results, {s.trailer: s.rating for s in samples}, weight,
                      looks if model_config.uses_embeddings else None)
+    refit = None
+    if config.refit and stop_reason == "completed":
+        refit = refit_member(samples, config, model_config, embedding_spec=embedding_spec, callback=callback,
+                             fits=fits, folder=folder, checkpoint_seconds=checkpoint_seconds,
+                             looks=looks if model_config.uses_embeddings else None, weight=weight)
+        stop_reason = "completed" if refit is not None else "cancelled"
     return CrossValResult(folds=results, groups=[g for g in groups if len(g) > 1], model_config=model_config,
                           train_config=config, stop_reason=stop_reason, duplicates_checked=bool(vectors),
-                          embedded_on_demand=embedded, neighbour_weight=weight)
+                          embedded_on_demand=embedded, neighbour_weight=weight, refit=refit)
+
+
+def refit_member(samples: Sequence[TrailerSample], config: TrainConfig, model_config: LRCNConfig, *,
+                 embedding_spec: Any = None, looks: dict[Any, np.ndarray] | None = None, weight: float | None = None,
+                 callback: Callback | None = None, fits: int = 1, folder: Path | None = None,
+                 checkpoint_seconds: float = 0.0) -> Member | None:
+    """A run's last fit (``TrainConfig.refit``): one model on every trailer with the folds' fixed epochs, mixed with
+    every trailer's neighbours (their pooled embeddings, ``looks``) in the version's share ``weight``; None if it
+    was cancelled."""
+    wrapped = None
+    if callback is not None:
+        def wrapped(progress: Progress):
+            return callback(dataclasses.replace(progress, fit=fits, fits=fits, fold=None, role="refit"))
+    checkpoint = folder / "refit.ckpt" if folder else None
+    try:
+        result = fit(samples, config, model_config, split=([s.trailer for s in samples], []), callback=wrapped,
+                     checkpoint_path=checkpoint, checkpoint_seconds=checkpoint_seconds,
+                     resume_from=checkpoint if checkpoint is not None and checkpoint.exists() else None,
+                     embedding_spec=embedding_spec)
+    except PredictsNoNumber as exc:
+        raise PredictsNoNumber(f"the refit on every trailer: {exc}") from None
+    if result.stop_reason == "cancelled":
+        return None
+    if not all(torch.isfinite(p).all() for p in result.model.parameters()):
+        raise PredictsNoNumber("the refit on every trailer diverged (its weights are not numbers); try a lower lr, "
+                               "or grad_clip")
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
+    ratings = {s.trailer: s.rating for s in samples}
+    near = _training_neighbours(list(ratings), ratings, looks, weight=weight or 0.0) if looks else None
+    return Member(result.model, result.normaliser, near)
 
 
 def mix_neighbours(folds: Sequence[FoldResult], ratings: dict[Any, float], looks: dict[Any, np.ndarray]) -> float:
@@ -475,12 +514,18 @@ def trailer_distances(members: Sequence[Member], vector: np.ndarray | None) -> l
     return [float(m.near.distance(vector)[0]) for m in members]
 
 
-def trailer_interval(members: Sequence[Member], predictions: Sequence[float],
-                     distances: Sequence[float] | None) -> tuple[float, float] | None:
+def trailer_interval(members: Sequence[Member], predictions: Sequence[float], distances: Sequence[float] | None,
+                     point: float | None = None) -> tuple[float, float] | None:
     """The interval a trailer's rating should fall in (``ml.intervals.cv_plus``), from each member's
-    ``predictions`` of it, widened by its ``distances`` (:func:`trailer_distances`) where they are known."""
-    return cv_plus(predictions, [m.residuals for m in members],
-                   scales=[m.scales for m in members] if distances is not None else None, distances=distances)
+    ``predictions`` of it, widened by its ``distances`` (:func:`trailer_distances`) where they are known. ``point``:
+    the version's prediction where it is not the members' mean (a refit's); the interval moves with it, its width
+    unchanged."""
+    interval = cv_plus(predictions, [m.residuals for m in members],
+                       scales=[m.scales for m in members] if distances is not None else None, distances=distances)
+    if interval is None or point is None:
+        return interval
+    shift = point - float(np.mean(predictions))
+    return interval[0] + shift, interval[1] + shift
 
 
 def trailer_novelty(members: Sequence[Member], distances: Sequence[float] | None) -> float | None:

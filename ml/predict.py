@@ -10,6 +10,8 @@ never arbitrary objects)::
                     are standardised ratings. "neighbours" (optional) lists the rows of ``neighbours`` the
                     member was trained on; "residuals" (optional) its absolute errors on its fold's trailers,
                     and "scales" (optional) how far each of those trailers was from its training trailers.
+    refit           (optional) {"model_state", "normaliser", "neighbours"}: one model fit on every trailer
+                    (``TrainConfig.refit``): its prediction is the version's, the members' give the rest.
     neighbours      {"vectors" (N, D) float32, "ratings" (N,), "k", "weight", "pooling"}, or None: the training
                     trailers' pooled embeddings ("pooling": how, ml.neighbours.pooled; files without it pooled
                     by the plain mean) and ratings; each member's prediction is mixed with the mean rating of
@@ -29,10 +31,12 @@ weights or at another size, naming both.
 
 A trailer's prediction is the mean over members of the mean of its
 subclips' scores (each member's mixed with its neighbours' rating of the
-trailer, where the file has them); ``spread`` is the standard deviation over
-subclips and ``uncertainty`` the standard deviation over members (0 for one
-member); ``low`` and ``high`` bound the range the rating should fall in 4
-times in 5 (``ml.intervals``), where the members carry their fold's errors.
+trailer, where the file has them), or the refit's where the file has one;
+``spread`` is the standard deviation over subclips and ``uncertainty`` the
+standard deviation over members (0 for one member); ``low`` and ``high``
+bound the range the rating should fall in 4 times in 5 (``ml.intervals``),
+where the members carry their fold's errors (moved to the refit's
+prediction where there is one).
 """
 
 from __future__ import annotations
@@ -84,6 +88,7 @@ class LoadedModel:
     embedding: dict[str, Any] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    refit: Member | None = None  # one model fit on every trailer: the version's predictions (the members': the rest)
 
     @property
     def model(self) -> LRCN:
@@ -136,8 +141,9 @@ def save_model_file(
     ``embedding`` the ``EmbeddingSpec`` (or dict) of the embeddings a frozen encoder's head was trained on.
     """
     members: list[Member]
+    refit = None
     if isinstance(result, CrossValResult):
-        members = result.members
+        members, refit = result.members, result.refit
         model_config, train_config = result.model_config, train_config or result.train_config
         metrics = metrics if metrics is not None else result.estimate()
         history = history if history is not None else result.history
@@ -158,15 +164,14 @@ def save_model_file(
         embedding = embedding.to_dict()
     if model_config.uses_embeddings and embedding is None:
         embedding = installed_spec(model_config.encoder, model_config.frame_size).to_dict()
-    near, rows = _neighbour_rows(members)
+    near, rows = _neighbour_rows([*members, *([refit] if refit is not None else [])])
+    entries = [_member_entry(m, r) for m, r in zip([*members, *([refit] if refit is not None else [])], rows,
+                                                   strict=True)]
     return save_checkpoint(path, {
         "format": MODEL_FORMAT,
         "version": 2,
-        "members": [{"model_state": {k: v.detach().cpu() for k, v in m.model.state_dict().items()},
-                     "normaliser": m.normaliser.to_dict(), **({"neighbours": r} if r is not None else {}),
-                     **({"residuals": torch.from_numpy(m.residuals)} if m.residuals is not None else {}),
-                     **({"scales": torch.from_numpy(m.scales)} if m.scales is not None else {})}
-                    for m, r in zip(members, rows, strict=True)],
+        "members": entries[:len(members)],
+        **({"refit": entries[-1]} if refit is not None else {}),
         "neighbours": near,
         "model_config": model_config.to_dict(),
         "train_config": train_config.to_dict() if train_config is not None else None,
@@ -176,6 +181,14 @@ def save_model_file(
         "history": history or [],
         "made_with": library_versions(),
     })
+
+
+def _member_entry(member: Member, rows: list[int] | None) -> dict[str, Any]:
+    """One network of a model file, as it keeps it (see the module's notes)."""
+    return {"model_state": {k: v.detach().cpu() for k, v in member.model.state_dict().items()},
+            "normaliser": member.normaliser.to_dict(), **({"neighbours": rows} if rows is not None else {}),
+            **({"residuals": torch.from_numpy(member.residuals)} if member.residuals is not None else {}),
+            **({"scales": torch.from_numpy(member.scales)} if member.scales is not None else {})}
 
 
 # What a model file says it was made with: the libraries whose versions can change what the same run learns.
@@ -211,16 +224,18 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
     raw = data["members"] if data.get("version", 1) >= 2 else [
         {"model_state": data["model_state"], "normaliser": data["normaliser"]}]
     near = data.get("neighbours")
-    members = []
-    for entry in raw:
+
+    def member(entry: dict[str, Any]) -> Member:
         model = build_model(model_config)
         model.load_state_dict(entry["model_state"])
         rows = entry.get("neighbours")
         residuals, scales = entry.get("residuals"), entry.get("scales")
-        members.append(Member(model.to(target).eval(), Normaliser.from_dict(entry["normaliser"]),
-                              near=_member_neighbours(near, rows) if near and rows is not None else None,
-                              residuals=residuals.double().numpy() if residuals is not None else None,
-                              scales=scales.double().numpy() if scales is not None else None))
+        return Member(model.to(target).eval(), Normaliser.from_dict(entry["normaliser"]),
+                      near=_member_neighbours(near, rows) if near and rows is not None else None,
+                      residuals=residuals.double().numpy() if residuals is not None else None,
+                      scales=scales.double().numpy() if scales is not None else None)
+
+    members = [member(entry) for entry in raw]
     train_config = TrainConfig.saved(data["train_config"]) if data.get("train_config") else None
     return LoadedModel(
         members=members,
@@ -231,6 +246,7 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> LoadedModel:
         embedding=embedding,
         metrics=data.get("metrics") or {},
         history=data.get("history") or [],
+        refit=member(data["refit"]) if data.get("refit") else None,
     )
 
 
@@ -264,19 +280,24 @@ def _member_neighbours(near: dict[str, Any], rows: list[int]) -> NearestTrailers
 
 
 def _trailer_scores(loaded: LoadedModel, sources: Sequence[np.ndarray], batch_size: int) -> Scores:
-    """One trailer's Scores from its subclips' model inputs: every member's, mixed with its neighbours'."""
-    per_member = subclip_scores(loaded.members, sources, loaded.model_config, loaded.frames_per_sample,
-                                batch_size=batch_size)
-    return _scores(with_neighbours(loaded.members, per_member, sources), loaded.members,
-                   trailer_vector(loaded.members, sources))
+    """One trailer's Scores from its subclips' model inputs: every member's (and the refit's), each mixed with its
+    neighbours'."""
+    networks = [*loaded.members, *([loaded.refit] if loaded.refit is not None else [])]
+    per_network = with_neighbours(networks, subclip_scores(networks, sources, loaded.model_config,
+                                                           loaded.frames_per_sample, batch_size=batch_size), sources)
+    return _scores(per_network[:len(loaded.members)], loaded.members, trailer_vector(loaded.members, sources),
+                   refit=per_network[len(loaded.members)] if loaded.refit is not None else None)
 
 
-def _scores(per_member: np.ndarray, members: Sequence[Member], vector: np.ndarray | None) -> Scores:
-    """(members, subclips) ratings → the trailer's Scores (``vector``: the trailer's, for its interval)."""
-    per_subclip = per_member.mean(axis=0)
+def _scores(per_member: np.ndarray, members: Sequence[Member], vector: np.ndarray | None, *,
+            refit: np.ndarray | None = None) -> Scores:
+    """(members, subclips) ratings → the trailer's Scores (``vector``: the trailer's, for its interval; ``refit``:
+    the refit's subclip ratings, which then make the prediction)."""
     predictions = per_member.mean(axis=1)
+    per_subclip = per_member.mean(axis=0) if refit is None else refit
     distances = trailer_distances(members, vector)
-    interval = trailer_interval(members, predictions, distances)
+    interval = trailer_interval(members, predictions, distances,
+                                point=float(per_subclip.mean()) if refit is not None else None)
     return Scores(
         per_subclip=[float(s) for s in per_subclip],
         mean=float(per_subclip.mean()),

@@ -95,7 +95,7 @@ class Progress:
     fit: int = 1                 # which of a cross-validation's fits this is (from 1), of ``fits``
     fits: int = 1
     fold: int | None = None      # the fold it holds out (from 1), in a cross-validation
-    role: str = "model"          # "model", or "single_frame": the baseline head fit on the same fold
+    role: str = "model"          # "model"; "single_frame": the baseline head fit on the same fold; "refit": on all
     last: bool = False           # an epoch after which this fit stops (its last, or early stopping's)
     saved: bool = True           # an epoch whose checkpoint was written (or, without one, would have been)
 

@@ -260,7 +260,7 @@ def run_estimate(*, run_id: int) -> dict:
 # The keys of TrainingRun.cross_validation (ml.crossval.CrossValResult.estimate()).
 ESTIMATE_KEYS = ("folds", "trailers", "summary", "per_fold", "groups", "duplicate_threshold", "duplicate_standout",
                  "duplicates_checked",
-                 "embedded_on_demand", "predictions", "stop_reason", "neighbour_weight")
+                 "embedded_on_demand", "predictions", "stop_reason", "neighbour_weight", "refit")
 
 
 def get_run_sizes(*, pk: int | str) -> TrainingRun:
@@ -501,6 +501,7 @@ class CrossValidation:
     stop_reason: str
     neighbour_weight: float | None = None  # the neighbours' share in the version's predictions (None: unmixed)
     duplicate_standout: float | None = None  # near-duplicates also within this share of the typical distance
+    refit: bool = False  # one more model fit on every trailer makes the version's predictions
 
     def role(self, name: str) -> EstimateRow | None:
         return next((row for row in self.summary if row.role == name), None)
@@ -594,6 +595,7 @@ def cross_validation(run: TrainingRun, estimate: dict | None = None) -> CrossVal
         duplicates_checked=bool(estimate.get("duplicates_checked", True)),
         embedded_on_demand=estimate.get("embedded_on_demand") or 0, stop_reason=estimate.get("stop_reason", ""),
         neighbour_weight=estimate.get("neighbour_weight"), duplicate_standout=estimate.get("duplicate_standout"),
+        refit=bool(estimate.get("refit")),
     )
 
 

@@ -404,8 +404,11 @@ def test_cross_validated_training_prints_the_estimate_and_the_ensemble_predicts(
                          r"held-out predictions; each fold's on the other folds'\)", lines[10])
     assert share and float(share[1]) in (0, 0.25, 0.5, 0.75, 1)
     assert lines[11] == "near-duplicate groups: 0 (frame match ≥ 0.9, or a distance at most 33% of the run's typical one)"
-    assert lines[12].startswith(f"saved {model} (an ensemble of 3 fold models; cross-validated MAE ")
+    # The default preset refits one more model on every trailer: its predictions are the version's.
+    assert lines[12].startswith(f"saved {model} (an ensemble of 3 fold models and a refit on all 6 trailers, whose "
+                                "predictions it gives; cross-validated MAE ")
     assert load_model(model).members[0].near.weight == float(share[1])  # the version mixes as the estimate said
+    assert load_model(model).refit.near.weight == float(share[1]) and len(load_model(model).refit.near.ratings) == 6
     assert load_model(model).model_config.snippet_frames == 1
     assert not Path(f"{model}.ckpt.d").exists()  # the model file holds every fold: nothing left to resume
     with log.open() as handle:

@@ -18,6 +18,8 @@ from ml.crossval import (
     near_duplicate_groups,
     predict_samples,
     record_residuals,
+    trailer_distances,
+    trailer_interval,
     trailer_novelty,
     trailer_vector,
 )
@@ -25,8 +27,9 @@ from ml.data import TrailerSample
 from ml.embeddings import trailer_frames
 from ml.frames import save_frames
 from ml.intervals import cv_plus
-from ml.neighbours import choose_weight, predict_neighbours
+from ml.neighbours import choose_weight, predict_neighbours, trailer_vectors
 from ml.predict import load_model, save_model_file, score_frame_files
+from ml.train import fit
 
 TINY_SCRATCH = LRCNConfig(frame_size=16, channels1=4, channels2=6, embedding_size=6, lstm_size=8, pool_size=2)
 HEAD = PRESETS["default"].replace(frame_size=32, embedding_size=4, lstm_size=8, pixel_grid=2, snippet_frames=2)
@@ -318,6 +321,55 @@ def test_novelty_is_only_given_where_every_member_measured_its_fold_trailers_dis
 def _reach(train: np.ndarray, vector: np.ndarray) -> float:
     """The mean Euclidean distance from ``vector`` to its 5 nearest rows of ``train``."""
     return float(np.sort(np.linalg.norm(train - vector, axis=1))[:5].mean())
+
+
+def test_a_refit_on_every_trailer_makes_the_predictions_and_the_fold_models_the_interval(embedded_trailers, tmp_path,
+                                                                                         monkeypatch):
+    import ml.crossval
+
+    samples, spec = embedded_trailers
+    monkeypatch.setattr(ml.crossval, "MIX_MIN_TRAILERS", 12)
+    config = FAST.replace(epochs=20, duplicate_threshold=0.9999, refit=True)
+    seen = []
+    result = cross_validate(samples, config, HEAD, embedding_spec=spec,
+                            callback=lambda p: seen.append((p.fit, p.fits, p.fold, p.role)) and False)
+    # The run's last fit is the refit, on every trailer, after the 3 folds' model and single-frame fits.
+    assert seen[-1] == (7, 7, None, "refit") and {s[3] for s in seen if s[0] < 7} == {"model", "single_frame"}
+    assert result.refit is not None and result.estimate()["refit"] is True and len(result.members) == 3
+    ratings = {key: rating for key, _, rating, _ in samples}
+    assert sorted(result.refit.near.ratings) == sorted(ratings.values())  # every trailer is its neighbour
+    assert result.refit.near.weight == result.neighbour_weight
+    trailers = [TrailerSample(key, tuple(frames), rating, tuple(np.load(c) for c in cached))
+                for key, frames, rating, cached in samples]
+    # It is the model a fit on every trailer with the run's settings makes.
+    alone = fit(trailers, config, HEAD, split=(list(ratings), []), embedding_spec=spec)
+    again = predict_samples([Member(alone.model, alone.normaliser, result.refit.near)], trailers, HEAD,
+                            config.frames_per_sample)
+    refit = predict_samples([result.refit], trailers, HEAD, config.frames_per_sample)
+    assert refit == pytest.approx(again, abs=1e-6)
+
+    loaded = load_model(save_model_file(tmp_path / "model.pt", result))
+    assert loaded.refit is not None and len(loaded.members) == 3
+    _, frames, _, cached = samples[0]
+    scores = score_frame_files(loaded, frames, embeddings=cached, embedding_spec=spec)
+    each = member_predictions(result.members, trailers[:1], HEAD, config.frames_per_sample)["t0"]
+    assert scores.mean == pytest.approx(refit["t0"], abs=1e-4)  # the refit's prediction, not the members' mean
+    assert abs(scores.mean - each.mean()) > 1e-3
+    assert scores.uncertainty == pytest.approx(each.std(), abs=1e-4)  # how much the fold models disagree
+    # The fold models' interval, moved to the refit's prediction, its width unchanged.
+    looks = trailer_vectors(trailer_frames(trailers))
+    distances = trailer_distances(result.members, looks["t0"])
+    low, high = trailer_interval(result.members, each, distances)
+    shift = refit["t0"] - each.mean()
+    assert (scores.low, scores.high) == pytest.approx((low + shift, high + shift), abs=1e-4)
+    assert scores.novelty == pytest.approx(trailer_novelty(result.members, distances), rel=1e-4)
+
+
+def test_a_refit_cancelled_leaves_a_cancelled_run_without_it(embedded_trailers):
+    samples, spec = embedded_trailers
+    config = FAST.replace(epochs=2, duplicate_threshold=0.9999, refit=True, single_frame_baseline=False)
+    result = cross_validate(samples, config, HEAD, embedding_spec=spec, callback=lambda p: p.role == "refit")
+    assert result.stop_reason == "cancelled" and result.refit is None and len(result.folds) == 3
 
 
 def test_a_cnn_on_frames_keeps_plain_intervals_though_its_trailers_have_embeddings(embedded_trailers, tmp_path):

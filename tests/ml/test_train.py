@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ml.config import LRCNConfig, TrainConfig
+from ml.config import TRAIN_PRESETS, LRCNConfig, TrainConfig
 from ml.data import Split, prepare_frames, resize_frames, split_by_trailer
 from ml.frames import save_frames
 from ml.metrics import regression_metrics, spearman
@@ -214,6 +214,19 @@ def test_one_model_with_nothing_held_out_is_refused_but_a_saved_one_loads():
     assert refusals[0].sentence.startswith("Val fraction must be above 0 with one fold")
     assert TrainConfig.build({**FAST.to_dict(), "folds": 5, "val_fraction": 0.0})[0] is not None  # folds measure it
     assert TrainConfig.saved({**FAST.to_dict(), "folds": 1, "val_fraction": 0.0}).val_fraction == 0.0  # ran before
+
+
+def test_a_refit_needs_fixed_epochs_and_the_default_preset_makes_one():
+    config, refusals = TrainConfig.build({**FAST.to_dict(), "folds": 5, "refit": True, "restore_best": True})
+    assert config is None and [r.field for r in refusals] == ["refit"]
+    assert "restore best is off" in refusals[0].sentence and "none is left to choose its epoch on" in refusals[0].sentence
+    _, refusals = TrainConfig.build({**FAST.to_dict(), "folds": 5, "refit": True, "restore_best": False,
+                                     "early_stopping_patience": 3})
+    assert [r.field for r in refusals] == ["refit"]
+    assert TrainConfig.build({**FAST.to_dict(), "folds": 5, "refit": True, "restore_best": False})[0].refit
+    assert TrainConfig.build({**FAST.to_dict(), "folds": 1, "refit": True, "restore_best": True})[0] is not None
+    assert TRAIN_PRESETS["default"].refit and not TRAIN_PRESETS["scratch"].refit and not TRAIN_PRESETS["seed"].refit
+    assert TrainConfig.from_dict({"epochs": 3}).refit is False  # runs saved before it made no refit
 
 
 def test_a_checkpoint_saved_with_the_old_seed_key_resumes(trailers, tmp_path):

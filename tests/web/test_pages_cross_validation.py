@@ -112,6 +112,17 @@ def test_a_model_that_the_neighbours_beat_is_told_so(user_client, six):
     assert 'id="cv-neighbours-warning"' not in user_client.get(f"/runs/{tied.pk}/").content.decode()
 
 
+def test_a_run_whose_predictions_come_from_a_refit_says_so_beside_its_estimate(user_client, six):
+    run = create_cv_run(six, LABELS, cross_validation={**cross_validation_estimate(six, neighbour_weight=0.5),
+                                                       "refit": True})
+    estimate = _section(user_client.get(f"/runs/{run.pk}/").content.decode(), "cv-estimate")
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", re.search(r'<p id="cv-refit">(.*?)</p>', estimate, re.S)[1]))
+    assert words.startswith("The version's predictions come from one more model, fit on all 6 trailers with the "
+                            "same 2 epochs and mixed with their neighbours in the same share")
+    assert "the figures above are the fold models', so they may estimate it a little pessimistically" in words
+    assert 'id="cv-refit"' not in user_client.get(f"/runs/{create_cv_run(six, LABELS).pk}/").content.decode()
+
+
 def test_a_model_mixed_with_the_neighbours_shows_their_share_and_the_head_alone(user_client, six):
     run = create_cv_run(six, LABELS, cross_validation=cross_validation_estimate(six, neighbour_weight=0.75),
                         model_config={"encoder": "efficientnet_lite0", "temporal": "lstm"})

@@ -47,6 +47,22 @@ def test_the_trailer_page_shows_score_plus_minus_uncertainty_and_explains_it(use
             "cross-validation was from its fold model's.") in words.replace("&#x27;", "'")
 
 
+def test_a_version_whose_predictions_come_from_a_refit_says_so_and_whose_models_disagree(user_client, ensemble):
+    version = ensemble["version"]
+    version.metrics["refit"] = True
+    version.save(update_fields=["metrics"])
+    html = user_client.get(f"/trailers/{ensemble['trailer'].pk}/").content.decode()
+    section = re.search(r'<section class="card" id="predictions">.*?</section>', html, re.S).group(0)
+    words = _words(section).replace("&#x27;", "'")
+    assert ("The score is that of one model v4 fit on every trailer of its run; ± 0.40 is how much its 5 "
+            "cross-validation models (one per fold) disagree about this trailer") in words
+    assert "the mean of v4's 5 models" not in words
+    (tooltip,) = re.findall(r'<span class="uncertainty"[^>]*title="([^"]+)"', section)
+    assert "5 cross-validation models disagree" in tooltip.replace("&#x27;", "'")
+    predictions = _words(user_client.get("/predictions/").content.decode()).replace("&#x27;", "'")
+    assert "its 5 models and the refit that makes its predictions together trained on every trailer" in predictions
+
+
 def test_the_trailer_page_says_when_a_trailer_looks_unlike_the_ones_the_version_learnt_from(user_client, ensemble):
     prediction = ensemble["prediction"]
     prediction.novelty = 2.54

@@ -661,6 +661,8 @@ def version_metrics(estimate: dict) -> dict:
         "neighbours_mae": mean("neighbours", "mae"), "head_mae": mean("head", "mae"),
         "neighbour_weight": estimate.get("neighbour_weight"),
         "near_duplicate_groups": len(estimate.get("groups", [])),
+        # One more model fit on every trailer makes the version's predictions; the fold models, the rest.
+        "refit": bool(estimate.get("refit")),
     }
 
 
