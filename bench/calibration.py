@@ -9,7 +9,8 @@ No held-out trailer is read: each of bench/learn's training sides is scored sour
 photographs are dealt into 5 outer folds (by fold seed), motion's two training shapes make two (trained on the bar,
 scored on the square, and the other way round). A run on the other folds' trailers (``ml.crossval``, the ``default``
 preset, as the web app cross-validates) makes the version that scores each outer fold's trailers, and each score's
-interval (``ml.intervals.cv_plus``) is checked against the rating. Printed per set, over fold seeds 0 to N-1: how
+interval (``ml.intervals.cv_plus``) is checked against the rating. Printed per set, over fold seeds 0 to N-1
+(``--first-seed`` F: F to F+N-1): how
 often each form of the interval held the rating and its mean width, and the scored trailers' median novelty:
 
 * ``γ`` 0 to 1: the widening for trailers unlike the training ones raised to that power (0 is plain CV+, 1 the
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", type=Path, required=True, help="bench/learn's sets (built here if missing)")
     parser.add_argument("--seeds", type=int, default=3, help="fold seeds (default 3)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the first fold seed (default 0; stop 39 replicated its refit decision on 3 to 7)")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     spec = installed_spec("efficientnet_lite0", SAMPLING.size)
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         novelty = []
         errors = {"ensemble": [], "refit": [], "mean": []}  # each scored trailer's absolute error
         estimates = []  # each outer fold's run's cross-validated MAE, once per trailer it scored
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             train_config = TRAIN_PRESETS["default"].replace(num_workers=0, device="cpu", random_seed=seed,
                                                              single_frame_baseline=False)
             for keys in outer_folds(by_source(split.train, split.source), seed):
