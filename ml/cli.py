@@ -51,6 +51,7 @@ from ml.config import (
     SamplingConfig,
     TrainConfig,
     check_value,
+    cross_validation_fits,
     encoder_reads,
     options,
     reading_snippets,
@@ -1009,7 +1010,7 @@ def _train_folds(args, samples, config, model_config, spec, sampling, folder: Pa
     finished = _prepare_checkpoint_folder(folder, _run_fingerprint(samples, config, model_config, spec))
     if finished:
         _say(args, f"carrying on from {finished} finished fold(s) in {folder}")
-    per_fold = 2 if config.single_frame_baseline and model_config.temporal != "mean" else 1
+    per_fold = cross_validation_fits(config.replace(refit=False), model_config, 1)  # the model's, its baseline's
     bar = None
     live: dict[int, list[dict[str, Any]]] = {}  # fold → its model fit's epochs so far (for --log)
 
@@ -1142,7 +1143,7 @@ def _file_stamp(path) -> list[int]:
 
 
 def _our_checkpoint_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("fold-*.pt")) + sorted(folder.glob("fold-*.ckpt"))
+    return sorted(folder.glob("fold-*.pt")) + sorted(folder.glob("fold-*.ckpt")) + sorted(folder.glob("refit-*.ckpt"))
 
 
 def _prepare_checkpoint_folder(folder: Path, fingerprint: dict[str, Any]) -> int:

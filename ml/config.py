@@ -764,6 +764,13 @@ class TrainConfig(ConfigMixin):
     RULES = (_one_model_is_measured, _refit_has_fixed_epochs)
 
 
+def cross_validation_fits(config: TrainConfig, model_config: LRCNConfig, folds: int) -> int:
+    """How many fits a cross-validation of ``folds`` folds makes, in the order it makes them: each fold's model (then
+    its single-frame baseline, where that head differs from the model), then the refit on every trailer."""
+    per_fold = 2 if config.single_frame_baseline and model_config.temporal != "mean" else 1
+    return folds * per_fold + (1 if config.refit else 0)
+
+
 TRAIN_PRESETS: dict[str, TrainConfig] = {
     # The seed's fit(): Adam, lr 3e-4, MSE, batch 10, 5 epochs.
     "seed": TrainConfig(epochs=5, lr=3e-4),

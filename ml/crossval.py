@@ -77,7 +77,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ml.config import LRCNConfig, TrainConfig, resolve_config
+from ml.config import LRCNConfig, TrainConfig, cross_validation_fits, resolve_config
 from ml.data import (
     Normaliser,
     TrailerSample,
@@ -248,7 +248,7 @@ def cross_validate(
     baseline_config = None
     if config.single_frame_baseline and model_config.temporal != "mean":
         baseline_config = model_config.single_frame()
-    fits = len(folds) * (2 if baseline_config else 1) + (1 if config.refit else 0)
+    fits = cross_validation_fits(config, model_config, len(folds))
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -278,19 +278,22 @@ def cross_validate(
             if done_file is not None:
                 _save_fold(done_file, fold_result, fingerprint)
             results.append(fold_result)
-    weight = None
-    if (config.neighbour_mix and model_config.uses_embeddings and len(results) > 1 and len(samples) >= MIX_MIN_TRAILERS
-            and all(f.near_predictions for f in results)):
-        weight = mix_neighbours(results, {s.trailer: s.rating for s in samples}, looks)
-    # Only a head on the embeddings scores a trailer from them, so only its members can tell how far one is.
-    record_residuals(results, {s.trailer: s.rating for s in samples}, weight,
-                     looks if model_config.uses_embeddings else None)
-    refit = None
-    if config.refit and stop_reason == "completed":
-        refit = refit_member(samples, config, model_config, embedding_spec=embedding_spec, callback=callback,
-                             fits=fits, folder=folder, checkpoint_seconds=checkpoint_seconds,
-                             looks=looks if model_config.uses_embeddings else None, weight=weight)
-        stop_reason = "completed" if refit is not None else "cancelled"
+        weight = None
+        if (config.neighbour_mix and model_config.uses_embeddings and len(results) > 1 and len(samples) >= MIX_MIN_TRAILERS
+                and all(f.near_predictions for f in results)):
+            weight = mix_neighbours(results, {s.trailer: s.rating for s in samples}, looks)
+        # Only a head on the embeddings scores a trailer from them, so only its members can tell how far one is.
+        record_residuals(results, {s.trailer: s.rating for s in samples}, weight,
+                         looks if model_config.uses_embeddings else None)
+        refit = None
+        if config.refit and stop_reason == "completed":
+            # Named for its trailers and settings: a checkpoint another run left is not resumed.
+            checkpoint = folder / f"refit-{_fingerprint(model_config, config, list(by_key), by_key)[:16]}.ckpt" \
+                if folder else None
+            refit = refit_member(samples, config, model_config, embedding_spec=embedding_spec, callback=callback,
+                                 fits=fits, checkpoint=checkpoint, checkpoint_seconds=checkpoint_seconds,
+                                 looks=looks if model_config.uses_embeddings else None, weight=weight)
+            stop_reason = "completed" if refit is not None else "cancelled"
     return CrossValResult(folds=results, groups=[g for g in groups if len(g) > 1], model_config=model_config,
                           train_config=config, stop_reason=stop_reason, duplicates_checked=bool(vectors),
                           embedded_on_demand=embedded, neighbour_weight=weight, refit=refit)
@@ -298,7 +301,7 @@ def cross_validate(
 
 def refit_member(samples: Sequence[TrailerSample], config: TrainConfig, model_config: LRCNConfig, *,
                  embedding_spec: Any = None, looks: dict[Any, np.ndarray] | None = None, weight: float | None = None,
-                 callback: Callback | None = None, fits: int = 1, folder: Path | None = None,
+                 callback: Callback | None = None, fits: int = 1, checkpoint: Path | None = None,
                  checkpoint_seconds: float = 0.0) -> Member | None:
     """A run's last fit (``TrainConfig.refit``): one model on every trailer with the folds' fixed epochs, mixed with
     every trailer's neighbours (their pooled embeddings, ``looks``) in the version's share ``weight``; None if it
@@ -307,7 +310,6 @@ def refit_member(samples: Sequence[TrailerSample], config: TrainConfig, model_co
     if callback is not None:
         def wrapped(progress: Progress):
             return callback(dataclasses.replace(progress, fit=fits, fits=fits, fold=None, role="refit"))
-    checkpoint = folder / "refit.ckpt" if folder else None
     try:
         result = fit(samples, config, model_config, split=([s.trailer for s in samples], []), callback=wrapped,
                      checkpoint_path=checkpoint, checkpoint_seconds=checkpoint_seconds,
@@ -317,7 +319,7 @@ def refit_member(samples: Sequence[TrailerSample], config: TrainConfig, model_co
         raise PredictsNoNumber(f"the refit on every trailer: {exc}") from None
     if result.stop_reason == "cancelled":
         return None
-    if not all(torch.isfinite(p).all() for p in result.model.parameters()):
+    if not all(torch.isfinite(t).all() for t in result.model.state_dict().values() if t.is_floating_point()):
         raise PredictsNoNumber("the refit on every trailer diverged (its weights are not numbers); try a lower lr, "
                                "or grad_clip")
     if checkpoint is not None:
@@ -764,6 +766,7 @@ def _mean_sd(values: Sequence[float | None]) -> dict[str, float | None]:
 def _fingerprint(model_config: LRCNConfig, config: TrainConfig, test: Sequence, by_key: dict) -> str:
     """What a finished fold depends on: the configs (less what may change on resume), its trailers and labels."""
     train = {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}
+    train.pop("refit", None)  # a fold is the same fold with or without the refit after it (and folds kept before it)
     train["seed"] = train.pop("random_seed")  # its name before the rename: folds finished before it still count
     labels = sorted((str(k), s.rating, len(s.subclips)) for k, s in by_key.items())
     text = json.dumps([model_config.to_dict(), train, sorted(map(str, test)), labels], sort_keys=True)

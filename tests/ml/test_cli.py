@@ -525,6 +525,50 @@ def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, emb
     assert "held the folds of a run with other settings or data; starting over" in capsys.readouterr().err
 
 
+def test_a_run_stopped_in_its_refit_carries_on_and_other_settings_start_it_over(videos, embedded, tmp_path, capsys,
+                                                                               monkeypatch):
+    import ml.crossval
+
+    _, markup, _ = videos
+    train = ["train", str(embedded), "--markup", str(markup), "--folds", "3", "--epochs", "3",
+             "--frames-per-sample", "4", "--device", "cpu", "--no-single-frame-baseline"]
+    assert main([*train, "--out", str(tmp_path / "straight.pt")]) == 0
+    capsys.readouterr()
+    real_fit, fits = ml.crossval.fit, []
+
+    def fit_then_crash(*args, **kwargs):  # the machine goes down as the refit (the 4th fit) has trained
+        fits.append(real_fit(*args, **kwargs))
+        if len(fits) == 4:
+            raise KeyboardInterrupt
+        return fits[-1]
+
+    monkeypatch.setattr(ml.crossval, "fit", fit_then_crash)
+    model = tmp_path / "model.pt"
+    assert main([*train, "--out", str(model)]) == 130
+    left = sorted(p.name for p in Path(f"{model}.ckpt.d").iterdir())
+    assert left[:3] == ["fold-1.pt", "fold-2.pt", "fold-3.pt"] and left[4] == "run.json"
+    assert re.fullmatch(r"refit-[0-9a-f]{16}\.ckpt", left[3])
+    monkeypatch.setattr(ml.crossval, "fit", real_fit)
+    capsys.readouterr()
+    assert main([*train, "--out", str(model)]) == 0
+    assert f"carrying on from 3 finished fold(s) in {model}.ckpt.d" in capsys.readouterr().out
+    assert not Path(f"{model}.ckpt.d").exists()
+    # The refit carried on from its checkpoint: the same model the run that went straight saved.
+    mine, theirs = load_model(model).refit.model.state_dict(), load_model(tmp_path / "straight.pt").refit.model.state_dict()
+    assert all(np.allclose(mine[k].numpy(), theirs[k].numpy()) for k in theirs)
+
+    # Stopped in its refit again, then run with another learning rate: nothing of the first run is carried on.
+    monkeypatch.setattr(ml.crossval, "fit", fit_then_crash)
+    fits.clear()
+    assert main([*train, "--out", str(model)]) == 130
+    monkeypatch.setattr(ml.crossval, "fit", real_fit)
+    capsys.readouterr()
+    assert main([*train, "--lr", "0.002", "--out", str(model)]) == 0
+    out, err = capsys.readouterr()
+    assert "held the folds of a run with other settings or data; starting over" in err
+    assert "carrying on" not in out and model.is_file() and not Path(f"{model}.ckpt.d").exists()
+
+
 def test_a_cnn_from_scratch_finds_near_duplicates_with_the_embeddings_data_dir_holds(videos, embedded, tmp_path,
                                                                                     capsys):
     """As a web run does: it reads no embeddings, but copies of the same footage must still share a fold."""

@@ -184,6 +184,30 @@ def test_auto_activation_beats_an_active_version_on_the_run_s_own_held_out_trail
 
 
 @pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test
+def test_a_run_with_a_refit_makes_a_version_whose_scores_are_the_refit_s(staff_user, rated):
+    from ml.predict import load_model, score_frame_files
+    from trailers.models import Prediction
+    from trailers.services.scoring import score_trailers
+
+    model, train = tiny_configs(epochs=1, folds=3, refit=True, restore_best=False, single_frame_baseline=False)
+    run = start_training_run(user=staff_user, model_config=model, train_config=train)
+    finished = execute_training_run(run_id=run.pk, worker="test")
+    assert finished.status == TrainingRun.Status.SUCCEEDED, finished.error
+    version = ModelVersion.objects.get(run=run)
+    assert finished.cross_validation["refit"] is True and version.metrics["refit"] is True
+    loaded = load_model(version.weights.path)
+    assert loaded.refit is not None and len(loaded.members) == 3
+    assert score_trailers(model_version_id=version.pk) == 3
+    for trailer in rated:
+        prediction = Prediction.objects.get(model_version=version, trailer=trailer)
+        frames = [s.frames.path for s in trailer.subclips.all()]
+        assert prediction.score == pytest.approx(score_frame_files(loaded, frames).mean, abs=1e-5)
+        loaded_without = load_model(version.weights.path)
+        loaded_without.refit = None  # what the fold models' mean would have said
+        assert prediction.score != pytest.approx(score_frame_files(loaded_without, frames).mean, abs=1e-5)
+
+
+@pytest.mark.django_db(transaction=True)  # the run's heartbeat thread writes beside the test
 @pytest.mark.parametrize("folds", [1, 3])
 def test_subclips_without_cached_embeddings_are_embedded_for_the_run_and_its_page_says_how_many(
         staff_user, rated, folds, client):

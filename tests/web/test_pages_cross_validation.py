@@ -218,6 +218,23 @@ def test_a_running_cross_validation_says_which_fold_it_is_on(user_client, six):
     assert [row[:2] for row in rows] == [["1", "2"], ["2", "2"], ["3", "1"], ["4", "1"]]
 
 
+def test_a_running_cross_validation_in_its_refit_says_so_and_so_does_one_cancelled_there(user_client, six):
+    metrics = fold_metrics(folds=3, epochs=4)  # every fold done
+    train = {"epochs": 4, "batch_size": 4, "device": "cpu", "folds": 3, "restore_best": False, "refit": True,
+             "single_frame_baseline": False}  # 4 fits: the 3 folds' models, then the refit
+    run = create_cv_run(six, LABELS, epochs=4, status=TrainingRun.Status.RUNNING, progress=0.8, epoch=2,
+                        metrics=metrics, cross_validation={}, train_config=train)
+    html = user_client.get(f"/runs/{run.pk}/").content.decode()
+    assert re.search(r'id="run-progress">80% · the refit on every trailer, after the 3 folds · epoch 2 of 4</p>', html)
+    run.progress = 0.7  # still the third fold's model
+    run.save(update_fields=["progress"])
+    assert "fold 3 of 3" in user_client.get(f"/runs/{run.pk}/").content.decode()
+    run.progress, run.status = 0.9, TrainingRun.Status.CANCELLED
+    run.save(update_fields=["progress", "status"])
+    assert "Cancelled during the refit on every trailer, after its 3 folds." in user_client.get(
+        f"/runs/{run.pk}/").content.decode()
+
+
 def test_a_resumed_cross_validation_counts_the_epochs_it_resumed_after_over_its_folds(user_client, six, make_run):
     """"5 folds of 60 epochs each · resumed from a checkpoint after epoch 220" read as an epoch of a fold."""
     metrics = fold_metrics(folds=3, epochs=4)[:6]

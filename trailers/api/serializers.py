@@ -372,6 +372,9 @@ class CrossValidationSerializer(serializers.Serializer):
     neighbour_weight = serializers.FloatField(required=False, help_text=(
         "the neighbours' share in the version's predictions (0 to 1), chosen on every fold's held-out "
         "predictions; absent where the model is the head alone"))
+    refit = serializers.BooleanField(required=False, help_text=(
+        "true when one more model, fit on every trailer after the folds, makes the version's predictions (the fold "
+        "models' figures above estimate it); absent otherwise"))
     stop_reason = serializers.CharField()
 
 
@@ -569,7 +572,11 @@ class ModelVersionMetricsSerializer(serializers.Serializer):
                                                  "(held out), or a validation split (the epoch was chosen on it; "
                                                  "flatters the model)")
     folds = serializers.IntegerField(required=False)
-    ensemble = serializers.IntegerField(required=False, help_text="how many models the version averages")
+    ensemble = serializers.IntegerField(required=False, help_text=(
+        "how many fold models the version has: their mean is its prediction, or the refit's is where refit is "
+        "true; their spread is its uncertainty either way"))
+    refit = serializers.BooleanField(required=False, help_text=(
+        "true when one model fit on every trailer of the run makes the version's predictions"))
     trailers = serializers.IntegerField(required=False)
     val_mae = serializers.FloatField(required=False, allow_null=True,
                                      help_text="cross-validated MAE (mean over folds), or the validation split's")
