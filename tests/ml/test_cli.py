@@ -465,8 +465,33 @@ def test_more_folds_than_trailers_says_how_many_it_made(videos, embedded, tmp_pa
             f"{settings['offset'] + 0.5} (the model's {settings['offset']}); the scores may differ") in err
 
 
+class CrashingFit:
+    """``ml.crossval``'s fit made to stop the process (as a machine going down) once its ``at``-th fit has trained."""
+
+    def __init__(self, monkeypatch, *, at: int) -> None:
+        import ml.crossval
+
+        self.monkeypatch, self.at, self.real, self.fits = monkeypatch, at, ml.crossval.fit, []
+
+    def __call__(self, *args, **kwargs):
+        self.fits.append(self.real(*args, **kwargs))
+        if len(self.fits) == self.at:
+            raise KeyboardInterrupt
+        return self.fits[-1]
+
+    def on(self) -> None:
+        import ml.crossval
+
+        self.fits.clear()
+        self.monkeypatch.setattr(ml.crossval, "fit", self)
+
+    def off(self) -> None:
+        import ml.crossval
+
+        self.monkeypatch.setattr(ml.crossval, "fit", self.real)
+
+
 def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, embedded, tmp_path, capsys, monkeypatch):
-    import ml.crossval
 
     _, markup, _ = videos
     train = ["train", str(embedded), "--markup", str(markup), "--folds", "3", "--epochs", "3",
@@ -474,22 +499,15 @@ def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, emb
     assert main([*train, "--out", str(tmp_path / "straight.pt")]) == 0
     straight = [line for line in capsys.readouterr().out.splitlines() if not line.startswith(("markup: ", "note: "))]
 
-    real_fit, fits = ml.crossval.fit, []
-
-    def fit_then_crash(*args, **kwargs):  # the machine goes down as the second fold's model is done
-        fits.append(real_fit(*args, **kwargs))
-        if len(fits) == 2:
-            raise KeyboardInterrupt
-        return fits[-1]
-
-    monkeypatch.setattr(ml.crossval, "fit", fit_then_crash)
+    crash = CrashingFit(monkeypatch, at=2)  # the machine goes down as the second fold's model is done
+    crash.on()
     model = tmp_path / "model.pt"
     assert main([*train, "--out", str(model)]) == 130
     assert "run the same command again to carry on" in capsys.readouterr().err
     assert not model.exists() and sorted(p.name for p in Path(f"{model}.ckpt.d").iterdir()) == [
         "fold-1.pt", "fold-2-2.ckpt", "run.json"]
 
-    monkeypatch.setattr(ml.crossval, "fit", real_fit)
+    crash.off()
     assert main([*train, "--out", str(model)]) == 0
     resumed = [line for line in capsys.readouterr().out.splitlines() if not line.startswith(("markup: ", "note: "))]
     assert resumed[0] == f"carrying on from 1 finished fold(s) in {model}.ckpt.d"
@@ -502,10 +520,9 @@ def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, emb
         assert mine.scales == pytest.approx(theirs.scales)
 
     # Other settings do not pick up the folds another run left.
-    monkeypatch.setattr(ml.crossval, "fit", fit_then_crash)
-    fits.clear()
+    crash.on()
     assert main([*train, "--out", str(model)]) == 130
-    monkeypatch.setattr(ml.crossval, "fit", real_fit)
+    crash.off()
     capsys.readouterr()
     assert main([*train[:-1], "--out", str(model)]) == 0  # the single-frame baseline too, now
     out, err = capsys.readouterr()
@@ -513,10 +530,9 @@ def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, emb
     assert "carrying on" not in out and "single-frame" in out
 
     # Nor do folds trained on frames that changed since (prepared again, or two trailers' folders swapped).
-    monkeypatch.setattr(ml.crossval, "fit", fit_then_crash)
-    fits.clear()
+    crash.on()
     assert main([*train[:-1], "--out", str(model)]) == 130
-    monkeypatch.setattr(ml.crossval, "fit", real_fit)
+    crash.off()
     frames = sorted(embedded.rglob("0.npy"))[0]
     stamp = frames.stat()
     os.utime(frames, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))
@@ -527,28 +543,20 @@ def test_an_interrupted_cross_validation_carries_on_where_it_stopped(videos, emb
 
 def test_a_run_stopped_in_its_refit_carries_on_and_other_settings_start_it_over(videos, embedded, tmp_path, capsys,
                                                                                monkeypatch):
-    import ml.crossval
 
     _, markup, _ = videos
     train = ["train", str(embedded), "--markup", str(markup), "--folds", "3", "--epochs", "3",
              "--frames-per-sample", "4", "--device", "cpu", "--no-single-frame-baseline"]
     assert main([*train, "--out", str(tmp_path / "straight.pt")]) == 0
     capsys.readouterr()
-    real_fit, fits = ml.crossval.fit, []
-
-    def fit_then_crash(*args, **kwargs):  # the machine goes down as the refit (the 4th fit) has trained
-        fits.append(real_fit(*args, **kwargs))
-        if len(fits) == 4:
-            raise KeyboardInterrupt
-        return fits[-1]
-
-    monkeypatch.setattr(ml.crossval, "fit", fit_then_crash)
+    crash = CrashingFit(monkeypatch, at=4)  # the machine goes down as the refit (the 4th fit) has trained
+    crash.on()
     model = tmp_path / "model.pt"
     assert main([*train, "--out", str(model)]) == 130
     left = sorted(p.name for p in Path(f"{model}.ckpt.d").iterdir())
     assert left[:3] == ["fold-1.pt", "fold-2.pt", "fold-3.pt"] and left[4] == "run.json"
     assert re.fullmatch(r"refit-[0-9a-f]{16}\.ckpt", left[3])
-    monkeypatch.setattr(ml.crossval, "fit", real_fit)
+    crash.off()
     capsys.readouterr()
     assert main([*train, "--out", str(model)]) == 0
     assert f"carrying on from 3 finished fold(s) in {model}.ckpt.d" in capsys.readouterr().out
@@ -558,10 +566,9 @@ def test_a_run_stopped_in_its_refit_carries_on_and_other_settings_start_it_over(
     assert all(np.allclose(mine[k].numpy(), theirs[k].numpy()) for k in theirs)
 
     # Stopped in its refit again, then run with another learning rate: nothing of the first run is carried on.
-    monkeypatch.setattr(ml.crossval, "fit", fit_then_crash)
-    fits.clear()
+    crash.on()
     assert main([*train, "--out", str(model)]) == 130
-    monkeypatch.setattr(ml.crossval, "fit", real_fit)
+    crash.off()
     capsys.readouterr()
     assert main([*train, "--lr", "0.002", "--out", str(model)]) == 0
     out, err = capsys.readouterr()
