@@ -218,7 +218,8 @@ def cross_validate(
     device: str | None = None,
     known_groups: Iterable[Iterable[Hashable]] = (),
 ) -> CrossValResult:
-    """K-fold cross-validation by trailer (``config.folds``, at least 2), near-duplicates kept together.
+    """K-fold cross-validation by trailer (``config.folds``, at least 2), near-duplicates kept together; with
+    ``config.refit``, one more model fit last on every trailer (``CrossValResult.refit``: the version's predictions).
 
     samples, embedding_spec: as for :func:`ml.train.fit`. Embeddings, where the samples carry them (or a
         frozen pretrained encoder makes them on demand), also find the near-duplicate groups.
