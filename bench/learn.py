@@ -181,19 +181,18 @@ def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float, s
     }
     if side not in SIDES:
         raise ValueError(f"side must be one of {', '.join(SIDES)}; got {side!r}")
-    measured = side
     sets = []
     for name, make in makers.items():
         if name == "content" and not any(kind.side(side) for kind in PHOTO_KINDS.values()):
             print(f"  content has no photographs on the {side} side: left out", flush=True)
             continue
         sides, source = {}, {}
-        for side, n in (("train", n_train), (measured, n_heldout)):
-            where = folder / name / side
+        for made, n in (("train", n_train), (side, n_heldout)):
+            where = folder / name / made
             index = where / "index.json"
             if not index.exists():
                 started = time.perf_counter()
-                trailers = make(where / "videos", n, side)
+                trailers = make(where / "videos", n, made)
                 rows = []
                 for trailer in trailers:
                     _, subclips = sample_trailer(trailer.path, SAMPLING)
@@ -207,14 +206,14 @@ def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float, s
                     rows.append({"title": trailer.title, "rating": trailer.rating, "frames": frames,
                                  "embeddings": embeddings, "source": trailer.photo or trailer.shape})
                 index.write_text(json.dumps(rows))
-                print(f"  made {name}/{side}: {len(rows)} trailers in {time.perf_counter() - started:.0f} s",
+                print(f"  made {name}/{made}: {len(rows)} trailers in {time.perf_counter() - started:.0f} s",
                       flush=True)
             rows = json.loads(index.read_text())
             # Keyed by side too: both sides number their trailers from 0, so a bare title names two trailers.
-            source.update({f"{side}:{r['title']}": r["source"] for r in rows})
-            sides[side] = [TrailerSample(f"{side}:{r['title']}", tuple(r["frames"]), r["rating"],
+            source.update({f"{made}:{r['title']}": r["source"] for r in rows})
+            sides[made] = [TrailerSample(f"{made}:{r['title']}", tuple(r["frames"]), r["rating"],
                                          tuple(np.load(e) for e in r["embeddings"])) for r in rows]
-        sets.append(Split(name, sides["train"], sides[measured], source))
+        sets.append(Split(name, sides["train"], sides[side], source))
     return sets
 
 

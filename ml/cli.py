@@ -51,8 +51,8 @@ from ml.config import (
     SamplingConfig,
     TrainConfig,
     check_value,
-    cross_validation_fits,
     encoder_reads,
+    fits_single_frame_baseline,
     options,
     reading_snippets,
     sampled_snippets,
@@ -1010,7 +1010,7 @@ def _train_folds(args, samples, config, model_config, spec, sampling, folder: Pa
     finished = _prepare_checkpoint_folder(folder, _run_fingerprint(samples, config, model_config, spec))
     if finished:
         _say(args, f"carrying on from {finished} finished fold(s) in {folder}")
-    per_fold = cross_validation_fits(config.replace(refit=False), model_config, 1)  # the model's, its baseline's
+    per_fold = 2 if fits_single_frame_baseline(config, model_config) else 1  # the model's fit, and its baseline's
     bar = None
     live: dict[int, list[dict[str, Any]]] = {}  # fold → its model fit's epochs so far (for --log)
 

@@ -764,10 +764,16 @@ class TrainConfig(ConfigMixin):
     RULES = (_one_model_is_measured, _refit_has_fixed_epochs)
 
 
+def fits_single_frame_baseline(config: TrainConfig, model_config: LRCNConfig) -> bool:
+    """Whether a cross-validation fits the single-frame head beside each fold's model: asked for, and a head other
+    than the model (a model that averages its frames is that head already)."""
+    return config.single_frame_baseline and model_config.temporal != "mean"
+
+
 def cross_validation_fits(config: TrainConfig, model_config: LRCNConfig, folds: int) -> int:
     """How many fits a cross-validation of ``folds`` folds makes, in the order it makes them: each fold's model (then
-    its single-frame baseline, where that head differs from the model), then the refit on every trailer."""
-    per_fold = 2 if config.single_frame_baseline and model_config.temporal != "mean" else 1
+    its single-frame baseline: :func:`fits_single_frame_baseline`), then the refit on every trailer."""
+    per_fold = 2 if fits_single_frame_baseline(config, model_config) else 1
     return folds * per_fold + (1 if config.refit else 0)
 
 

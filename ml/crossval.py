@@ -77,7 +77,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ml.config import LRCNConfig, TrainConfig, cross_validation_fits, resolve_config
+from ml.config import LRCNConfig, TrainConfig, cross_validation_fits, fits_single_frame_baseline, resolve_config
 from ml.data import (
     Normaliser,
     TrailerSample,
@@ -247,7 +247,7 @@ def cross_validate(
                        ratings={s.trailer: s.rating for s in samples})
     by_key = {s.trailer: s for s in samples}
     baseline_config = None
-    if config.single_frame_baseline and model_config.temporal != "mean":
+    if fits_single_frame_baseline(config, model_config):
         baseline_config = model_config.single_frame()
     fits = cross_validation_fits(config, model_config, len(folds))
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -284,8 +284,8 @@ def cross_validate(
                 and all(f.near_predictions for f in results)):
             weight = mix_neighbours(results, {s.trailer: s.rating for s in samples}, looks)
         # Only a head on the embeddings scores a trailer from them, so only its members can tell how far one is.
-        record_residuals(results, {s.trailer: s.rating for s in samples}, weight,
-                         looks if model_config.uses_embeddings else None)
+        head_looks = looks if model_config.uses_embeddings else None
+        record_residuals(results, {s.trailer: s.rating for s in samples}, weight, head_looks)
         refit = None
         if config.refit and stop_reason == "completed":
             # Named for its trailers and settings: a checkpoint another run left is not resumed.
@@ -293,7 +293,7 @@ def cross_validate(
                 if folder else None
             refit = refit_member(samples, config, model_config, embedding_spec=embedding_spec, callback=callback,
                                  fits=fits, checkpoint=checkpoint, checkpoint_seconds=checkpoint_seconds,
-                                 looks=looks if model_config.uses_embeddings else None, weight=weight)
+                                 looks=head_looks, weight=weight)
             stop_reason = "completed" if refit is not None else "cancelled"
     return CrossValResult(folds=results, groups=[g for g in groups if len(g) > 1], model_config=model_config,
                           train_config=config, stop_reason=stop_reason, duplicates_checked=bool(vectors),

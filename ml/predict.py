@@ -91,6 +91,11 @@ class LoadedModel:
     refit: Member | None = None  # one model fit on every trailer: the version's predictions (the members': the rest)
 
     @property
+    def networks(self) -> list[Member]:
+        """The members, then the refit where there is one: every network a trailer is scored by."""
+        return [*self.members, *([self.refit] if self.refit is not None else [])]
+
+    @property
     def model(self) -> LRCN:
         """The first member's network (the only one, for a model trained without folds)."""
         return self.members[0].model
@@ -164,9 +169,9 @@ def save_model_file(
         embedding = embedding.to_dict()
     if model_config.uses_embeddings and embedding is None:
         embedding = installed_spec(model_config.encoder, model_config.frame_size).to_dict()
-    near, rows = _neighbour_rows([*members, *([refit] if refit is not None else [])])
-    entries = [_member_entry(m, r) for m, r in zip([*members, *([refit] if refit is not None else [])], rows,
-                                                   strict=True)]
+    networks = [*members, *([refit] if refit is not None else [])]
+    near, rows = _neighbour_rows(networks)
+    entries = [_member_entry(m, r) for m, r in zip(networks, rows, strict=True)]
     return save_checkpoint(path, {
         "format": MODEL_FORMAT,
         "version": 2,
@@ -282,7 +287,7 @@ def _member_neighbours(near: dict[str, Any], rows: list[int]) -> NearestTrailers
 def _trailer_scores(loaded: LoadedModel, sources: Sequence[np.ndarray], batch_size: int) -> Scores:
     """One trailer's Scores from its subclips' model inputs: every member's (and the refit's), each mixed with its
     neighbours'."""
-    networks = [*loaded.members, *([loaded.refit] if loaded.refit is not None else [])]
+    networks = loaded.networks
     per_network = with_neighbours(networks, subclip_scores(networks, sources, loaded.model_config,
                                                            loaded.frames_per_sample, batch_size=batch_size), sources)
     return _scores(per_network[:len(loaded.members)], loaded.members, trailer_vector(loaded.members, sources),
