@@ -57,6 +57,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -190,7 +191,14 @@ def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float, s
         sides, source = {}, {}
         for made, n in (("train", n_train), (side, n_heldout)):
             where = folder / name / made
-            index = where / "index.json"
+            index, recipe_file = where / "index.json", where / "recipe.json"
+            recipe = {"trailers": n, "seed": SEEDS[name][made], "duration": duration, "sampling": SAMPLING.to_dict(),
+                      "sources": ({kind: list(entry.side(made)) for kind, entry in PHOTO_KINDS.items()}
+                                  if name == "content" else list(MOTION_SHAPES[made]))}
+            if index.exists() and (not recipe_file.exists() or json.loads(recipe_file.read_text()) != recipe):
+                # A set kept from other sources or settings (an older catalogue, another --train): never reused.
+                print(f"  the kept {name}/{made} was made from other sources or settings: made again", flush=True)
+                shutil.rmtree(where)
             if not index.exists():
                 started = time.perf_counter()
                 trailers = make(where / "videos", n, made)
@@ -207,6 +215,7 @@ def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float, s
                     rows.append({"title": trailer.title, "rating": trailer.rating, "frames": frames,
                                  "embeddings": embeddings, "source": trailer.photo or trailer.shape})
                 index.write_text(json.dumps(rows))
+                recipe_file.write_text(json.dumps(recipe))
                 print(f"  made {name}/{made}: {len(rows)} trailers in {time.perf_counter() - started:.0f} s",
                       flush=True)
             rows = json.loads(index.read_text())
