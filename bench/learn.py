@@ -12,17 +12,17 @@ Two sets of synthetic trailers, each a training set and a held-out set that shar
 
 * **content**: the rating is what real photographs show (``ml.synth.PHOTO_KINDS``: four kinds of
   subject, photographs that ship inside registry wheels); the held-out trailers are made from 8 *other
-  photographs* of the same kinds (32 scenes train since stop 40, 17 before).
+  photographs* of the same kinds (62 photographs train since stop 40, 17 before).
 * **motion**: the rating is how far and which way an object crosses the picture, plus the
   background hue (``ml.synth.generate_trailer``); the held-out trailers are made with another
-  random seed and other object shapes (disc, ring, cross against bar, square, triangle, diamond, star and
-  crescent since stop 40; bar and square before).
+  random seed and other object shapes (disc, ring, cross against eight training shapes since stop 40; bar and
+  square before).
 
-``--side fresh3`` scores another side of each set in place of the held-out one: new sources kept back from every
+``--side fresh4`` scores another side of each set in place of the held-out one: new sources kept back from every
 measurement until one clean test of the ``default`` preset (content: 8 photographs from five wheels no other side
-reads; motion: arrows and hearts, another seed). The held-out sides had been scored after each change since stop 19
-and so had become a development set. Stop 38's and stop 39's fresh sides were each such a test, scored once, and
-have joined the training side since.
+reads; motion: chevrons and hourglasses, another seed). The held-out sides had been scored after each change since
+stop 19 and so had become a development set. Stop 38's, stop 39's and stop 40's first fresh sides were each such a
+test, scored once, and have joined the training side since.
 
 Every trailer is preprocessed once, as Reelscore does it (``ml.video.sample_trailer``, 3 subclips ×
 16 snippets of 2 consecutive frames at 112² (the web default), and the frozen encoder's embeddings), and kept under
@@ -161,14 +161,15 @@ def by_source_errors(samples: list[TrailerSample], predicted: dict, train_mean: 
 
 
 # Each set's sides: (its seed, its shapes for motion). A fresh side is new sources kept back from every measurement
-# until one clean test of the `default` preset: new photographs (ml.synth.PHOTO_KINDS' fresh3), new shapes, new seeds.
-# Stop 38's and stop 39's (seeds 13 and 23, 14 and 24) have been spent, and their shapes and photographs have joined
-# the training side (stop 40); fresh3 is the next, written down before anything was measured on it.
-SIDES = ("heldout", "fresh3")  # the sides a run can be measured on; "train" is what it learns from
-SEEDS = {"content": {"train": 11, "heldout": 12, "fresh3": 15},
-         "motion": {"train": 21, "heldout": 22, "fresh3": 25}}
-MOTION_SHAPES = {"train": ("bar", "square", "triangle", "diamond", "star", "crescent"),
-                 "heldout": ("disc", "ring", "cross"), "fresh3": ("arrow", "heart")}
+# until one clean test of the `default` preset: new photographs (ml.synth.PHOTO_KINDS' fresh4), new shapes, new seeds.
+# Stop 38's and stop 39's (seeds 13 and 23, 14 and 24) and stop 40's first (fresh3: seeds 15 and 25, arrows and
+# hearts) have been spent, and their shapes and photographs have joined the training side; fresh4 is the next,
+# written down before anything was measured on it.
+SIDES = ("heldout", "fresh4")  # the sides a run can be measured on; "train" is what it learns from
+SEEDS = {"content": {"train": 11, "heldout": 12, "fresh4": 16},
+         "motion": {"train": 21, "heldout": 22, "fresh4": 26}}
+MOTION_SHAPES = {"train": ("bar", "square", "triangle", "diamond", "star", "crescent", "arrow", "heart"),
+                 "heldout": ("disc", "ring", "cross"), "fresh4": ("chevron", "hourglass")}
 
 
 def build_sets(folder: Path, *, n_train: int, n_heldout: int, duration: float, side: str = "heldout") -> list[Split]:
@@ -389,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-costs", action="store_true", help="skip the cost measurements")
     parser.add_argument("--side", choices=SIDES, default="heldout",
                         help="the side each set is measured on: heldout (default; a development benchmark) or "
-                             "fresh3 (new photographs, shapes and seeds: stop 40's clean test)")
+                             "fresh4 (new photographs, shapes and seeds: stop 40's second clean test)")
     parser.add_argument("--scratch-epochs", type=int, default=SCRATCH_EPOCHS,
                         help=f"epochs for the scratch CNN (default {SCRATCH_EPOCHS}; 0: its preset's "
                              f"{TRAIN_PRESETS['scratch'].epochs})")

