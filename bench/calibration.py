@@ -6,12 +6,12 @@ Run by hand, not by the tests (about 15 minutes on 2 CPU cores, once bench/learn
     .venv/bin/python -m bench.calibration --keep /tmp/learn --seeds 1
 
 No held-out trailer is read: each of bench/learn's training sides is scored source-out. Each side's training
-photographs or shapes are dealt into at most 5 outer folds (by fold seed): motion's six shapes since stop 40 (its two
-before made two: trained on the bar, scored on the square, and the other way round). A run on the other folds' trailers (``ml.crossval``, the ``default``
-preset, as the web app cross-validates) makes the version that scores each outer fold's trailers, and each score's
-interval (``ml.intervals.cv_plus``) is checked against the rating. Printed per set, over fold seeds 0 to N-1
-(``--first-seed`` F: F to F+N-1): how
-often each form of the interval held the rating and its mean width, and the scored trailers' median novelty:
+photographs or shapes are dealt into at most 5 outer folds (by fold seed): motion's eight shapes since stop 40 (its
+two before made two: trained on the bar, scored on the square, and the other way round). A run on the other folds'
+trailers (``ml.crossval``, the ``default`` preset, as the web app cross-validates) makes the version that scores
+each outer fold's trailers, and each score's interval (``ml.intervals.cv_plus``) is checked against the rating.
+Printed per set, over fold seeds 0 to N-1 (``--first-seed`` F: F to F+N-1): how often each form of the interval
+held the rating and its mean width, and the scored trailers' median novelty:
 
 * ``γ`` 0 to 1: the widening for trailers unlike the training ones raised to that power (0 is plain CV+, 1 the
   interval Reelscore gives: ``ml.crossval.trailer_interval``);

@@ -367,8 +367,8 @@ def _shape_sprite(shape: str, width: int, height: int) -> tuple[np.ndarray, int]
         side = round(2 * math.sqrt(area / (2.5 * math.sin(math.radians(36)))))
     elif shape == "crescent":  # a disc less the same disc moved right by 0.6 of its radius: about 1.18·R²
         side = round(2 * math.sqrt(area / _CRESCENT_AREA))
-    elif shape in _FILL:  # arrow, heart, chevron, hourglass: the share of their square they cover, measured once
-        side = round(math.sqrt(area / _FILL[shape]))
+    elif shape in _FILLED:  # arrow, heart, chevron, hourglass: the share of their square they cover
+        side = round(math.sqrt(area / _fill(shape)))
     else:  # ring and cross: a larger outline of thinner strokes
         side = round((0.8 if shape == "ring" else 0.75) * bar_height)
     # Leave the object room to travel, however small the picture.
@@ -391,7 +391,7 @@ def _shape_sprite(shape: str, width: int, height: int) -> tuple[np.ndarray, int]
     elif shape == "crescent":  # horns to the right; the columns the cut left empty dropped, so it travels as drawn
         mask = (squared <= centre**2) & ((xx - centre - 0.6 * centre) ** 2 + (yy - centre) ** 2 > centre**2)
         mask = mask[:, mask.any(axis=0)]
-    elif shape in _FILL:
+    elif shape in _FILLED:
         mask = _FILLED[shape](xx / side, yy / side)
     elif shape == "ring":
         thickness = max(2, round(0.6 * bar_width))
@@ -433,10 +433,15 @@ def _hourglass(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.abs(x - 0.5) <= np.maximum(np.abs(y - 0.5), 0.08)
 
 
-# Shapes drawn by a function of the unit square (points as fractions of their side), and the share of their square
-# each covers, on a fine grid: their size then gives them the bar's area.
+# Shapes drawn by a function of the unit square (points as fractions of their side).
 _FILLED = {"arrow": _arrow, "heart": _heart, "chevron": _chevron, "hourglass": _hourglass}
-_FILL = {name: float(shape(*(np.mgrid[0:400, 0:400][::-1] + 0.5) / 400).mean()) for name, shape in _FILLED.items()}
+
+
+@functools.cache
+def _fill(shape: str) -> float:
+    """The share of its square a ``_FILLED`` shape covers, on a fine grid (its size then gives it the bar's area);
+    measured the first time the shape is drawn, not when the module is imported."""
+    return float(_FILLED[shape](*(np.mgrid[0:400, 0:400][::-1] + 0.5) / 400).mean())
 
 
 def _inside_polygon(x: np.ndarray, y: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
@@ -810,7 +815,6 @@ def _photo_file(name: str) -> Path:
     )
 
 
-@functools.lru_cache(maxsize=256)
 def _read_photo(path: Path) -> np.ndarray:
     if path.suffix == ".npz":  # PyWavelets' photographs: one greyscale uint8 array, "data"
         with np.load(path) as archive:
@@ -831,7 +835,7 @@ def _read_photo(path: Path) -> np.ndarray:
                 rgb = _as_rgb(_grey(np.array(image, dtype=np.float64)))
             else:
                 rgb = np.array(image.convert("RGB"), dtype=np.uint8)  # greyscale (L) gets three equal channels
-    rgb.flags.writeable = False  # shared by every caller through the cache
+    rgb.flags.writeable = False  # shared by every caller through load_photo's cache
     return rgb
 
 

@@ -82,8 +82,8 @@ def test_rate_with_keys_skip_and_undo_without_a_page_load(page, screenshot, user
                        "&& !!document.querySelector('#rate-order').form['htmx-internal-data']")
     page.select_option("#rate-order", "fewest")
     expect(page.locator("#rate-order")).to_have_value("fewest")
-    page.wait_for_url("**/rate/?order=fewest")
-    assert page.evaluate("window.notReloaded") is True  # in place, as htmx brings it  # the answer is in, and its address pushed (going back before, raced it)
+    page.wait_for_url("**/rate/?order=fewest")  # the answer is in, and its address pushed (going back before raced it)
+    assert page.evaluate("window.notReloaded") is True  # in place, as htmx brings it
     # Back, past the order's change, asks the server for the page as it is now: htmx restored its own copy of the
     # card as it was first shown (Night Train, nothing to take back), or the card alone without the page around it.
     page.go_back(wait_until="commit")
